@@ -1,0 +1,187 @@
+//! The pure intermediate representation between the front end (parse,
+//! lower, check) and the back end (expand). It holds no syn types, so shape
+//! rules and counts are tested with plain `#[test]`s; source positions are
+//! `Site` handles into a span table that the front end keeps.
+//!
+//! The network is a tree: a block is a list of layers, and `Residual`,
+//! `Concat` and `AuxHead` hold blocks of their own.
+
+/// A handle to a source span (the front end's table maps it to a
+/// `proc_macro2::Span`). `Site::CALL` is the whole macro call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Site(pub usize);
+
+impl Site {
+    pub const CALL: Site = Site(0);
+}
+
+/// The shape of one example's activation (the batch dimension is not part
+/// of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `h x w x c`, stored NHWC.
+    Image { h: usize, w: usize, c: usize },
+    /// A flat vector of `n` features.
+    Flat { n: usize },
+}
+
+impl Shape {
+    /// Elements per example.
+    pub fn len(&self) -> usize {
+        match *self {
+            Shape::Image { h, w, c } => h * w * c,
+            Shape::Flat { n } => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Shape {
+    /// `28x28x6` or `120`, as the summary and the messages print shapes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Shape::Image { h, w, c } => write!(f, "{h}x{w}x{c}"),
+            Shape::Flat { n } => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Padding as declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pad {
+    Explicit(usize),
+    Valid,
+    Same,
+}
+
+/// The whole network.
+#[derive(Clone, Debug)]
+pub struct Net {
+    /// The struct's name, e.g. `LeNet5`.
+    pub name: String,
+    pub input: Shape,
+    pub site_input: Site,
+    pub layers: Vec<Layer>,
+}
+
+/// One layer, with what the checker worked out about it.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Full name: `conv1`, `conv2d_1`, `res3a.conv1` inside a block.
+    pub name: String,
+    /// Whether the user wrote the name (auto names are still unique).
+    pub named_by_user: bool,
+    pub kind: LayerKind,
+    /// The span of the layer as written (its kind, or `name: Kind`).
+    pub site: Site,
+    /// Filled by the checker; `None` once an earlier shape is wrong.
+    pub input: Option<Shape>,
+    pub output: Option<Shape>,
+    /// Filled by the counter: every parameter, the trainable ones, and the
+    /// multiply-adds of one example's forward pass.
+    pub params: usize,
+    pub trainable: usize,
+    pub macs: u64,
+}
+
+/// The layer kinds of the DSL with their keys, defaults applied.
+#[derive(Clone, Debug)]
+pub enum LayerKind {
+    Conv2d {
+        filters: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: Pad,
+        bias: bool,
+    },
+    MaxPool2d {
+        size: [usize; 2],
+        stride: [usize; 2],
+        padding: Pad,
+    },
+    AvgPool2d {
+        size: [usize; 2],
+        stride: [usize; 2],
+        padding: Pad,
+    },
+    GlobalAvgPool,
+    Flatten,
+    Dense {
+        units: usize,
+        bias: bool,
+    },
+    BatchNorm {
+        momentum: f64,
+        epsilon: f64,
+    },
+    Dropout {
+        rate: f64,
+    },
+    Relu,
+    LeakyRelu {
+        alpha: f64,
+    },
+    Tanh,
+    Sigmoid,
+    Softmax,
+    /// The body's output plus the shortcut's (identity when empty).
+    Residual {
+        body: Vec<Layer>,
+        shortcut: Vec<Layer>,
+    },
+    /// Branches on the same input, concatenated along channels.
+    Concat {
+        branches: Vec<Vec<Layer>>,
+    },
+    /// A side classifier on the current activation; its loss is added with
+    /// `weight` in training. It passes its input through unchanged.
+    AuxHead {
+        weight: f64,
+        layers: Vec<Layer>,
+    },
+}
+
+impl LayerKind {
+    /// The DSL spelling, e.g. `Conv2d`.
+    pub fn dsl_name(&self) -> &'static str {
+        match self {
+            LayerKind::Conv2d { .. } => "Conv2d",
+            LayerKind::MaxPool2d { .. } => "MaxPool2d",
+            LayerKind::AvgPool2d { .. } => "AvgPool2d",
+            LayerKind::GlobalAvgPool => "GlobalAvgPool",
+            LayerKind::Flatten => "Flatten",
+            LayerKind::Dense { .. } => "Dense",
+            LayerKind::BatchNorm { .. } => "BatchNorm",
+            LayerKind::Dropout { .. } => "Dropout",
+            LayerKind::Relu => "Relu",
+            LayerKind::LeakyRelu { .. } => "LeakyRelu",
+            LayerKind::Tanh => "Tanh",
+            LayerKind::Sigmoid => "Sigmoid",
+            LayerKind::Softmax => "Softmax",
+            LayerKind::Residual { .. } => "Residual",
+            LayerKind::Concat { .. } => "Concat",
+            LayerKind::AuxHead { .. } => "AuxHead",
+        }
+    }
+
+    /// The stem of auto names: `conv2d` in `conv2d_1`.
+    pub fn auto_stem(&self) -> &'static str {
+        match self {
+            LayerKind::Conv2d { .. } => "conv2d",
+            LayerKind::MaxPool2d { .. } => "max_pool2d",
+            LayerKind::AvgPool2d { .. } => "avg_pool2d",
+            LayerKind::GlobalAvgPool => "global_avg_pool",
+            LayerKind::Flatten => "flatten",
+            LayerKind::Dense { .. } => "dense",
+            LayerKind::BatchNorm { .. } => "batch_norm",
+            LayerKind::Dropout { .. } => "dropout",
+            LayerKind::Relu => "relu",
+            LayerKind::LeakyRelu { .. } => "leaky_relu",
+            LayerKind::Tanh => "tanh",
+            LayerKind::Sigmoid => "sigmoid",
+            LayerKind::Softmax => "softmax",
+            LayerKind::Residual { .. } => "residual",
+            LayerKind::Concat { .. } => "concat",
+            LayerKind::AuxHead { .. } => "aux_head",
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The one error type of the library. Every rule checked at run time (a
+//! wrong tensor shape, a corrupt data file, a checkpoint of another network,
+//! a loss that is no longer finite) has a variant here and a test that
+//! provokes it. Messages are lower case and say what was expected.
+
+use std::path::PathBuf;
+
+/// What can go wrong at run time.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tensor or slice given to the library does not have the shape it must.
+    #[error("{what}: expected {expected}, got {got}")]
+    Shape {
+        what: String,
+        expected: String,
+        got: String,
+    },
+    /// A size, rate or other argument is outside what the operation accepts.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A class label is not below the number of classes.
+    #[error("label {label} at position {index} is out of range: the network has {classes} classes (labels 0..{classes})")]
+    LabelOutOfRange {
+        index: usize,
+        label: usize,
+        classes: usize,
+    },
+    /// The loss became NaN or infinite.
+    #[error("the loss is not finite ({loss}) at {at}; lower the learning rate or check the input data")]
+    NonFiniteLoss { loss: f32, at: String },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its contents are not what they must be.
+    #[error("{}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    /// A checkpoint does not hold the tensors this network expects.
+    #[error("{}: tensor `{tensor}`: {message}", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        tensor: String,
+        message: String,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A shape mismatch; `what` names the argument.
+    pub fn shape(what: impl Into<String>, expected: impl ToString, got: impl ToString) -> Self {
+        Error::Shape {
+            what: what.into(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A malformed file.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks that a slice has the length its stated shape implies.
+pub fn check_len(what: &str, len: usize, expected: usize) -> Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(Error::shape(
+            what,
+            format!("{expected} elements"),
+            format!("{len}"),
+        ))
+    }
+}

@@ -1,0 +1,238 @@
+//! Geometry of convolutions and pooling: the run-time twin of the macro's
+//! shape arithmetic. The macro emits these structs as literals; tests build
+//! them with [`Conv2dGeom::new`], which checks every size with the course's
+//! formula `floor((n + 2p - f) / s) + 1` and TensorFlow's rule for `same`.
+
+use crate::error::{Error, Result};
+
+/// How a convolution or pooling window pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `p` rows and columns of zeros on every side.
+    Explicit(usize),
+    /// No padding (`p = 0`).
+    Valid,
+    /// Output `ceil(n / s)`; an odd total padding puts the extra row and
+    /// column at the bottom and right, as TensorFlow does.
+    Same,
+}
+
+/// Output size and leading padding of one spatial axis.
+/// Returns `(out, pad_before)`; errors carry the numbers that failed.
+pub fn axis(n: usize, f: usize, s: usize, padding: Padding) -> Result<(usize, usize)> {
+    if n == 0 || f == 0 || s == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "sizes must be positive: n = {n}, f = {f}, s = {s}"
+        )));
+    }
+    let p = match padding {
+        Padding::Explicit(p) => p,
+        Padding::Valid => 0,
+        Padding::Same => {
+            let out = n.div_ceil(s);
+            // Total padding so that the last window ends at the padded edge;
+            // the odd one goes after, so `before` rounds down.
+            let total = ((out - 1) * s + f).saturating_sub(n);
+            return Ok((out, total / 2));
+        }
+    };
+    let padded = p
+        .checked_mul(2)
+        .and_then(|two_p| n.checked_add(two_p))
+        .ok_or_else(overflow)?;
+    if f > padded {
+        return Err(Error::InvalidArgument(format!(
+            "window {f} does not fit the padded input (n + 2p = {n} + 2*{p} = {padded} < f = {f})"
+        )));
+    }
+    Ok(((padded - f) / s + 1, p))
+}
+
+fn overflow() -> Error {
+    Error::InvalidArgument("arithmetic overflow in a shape".into())
+}
+
+/// The activation applied in a kernel's epilogue, or on its own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    Identity,
+    Relu,
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+}
+
+/// One 2-D convolution over NHWC tensors.
+/// x: [n, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [n, out_h, out_w, c_out]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub c_in: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub c_out: usize,
+    pub fh: usize,
+    pub fw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    /// Zero rows above the input; the rows below follow from `out_h`.
+    pub pad_top: usize,
+    /// Zero columns left of the input; the columns right follow from `out_w`.
+    pub pad_left: usize,
+}
+
+impl Conv2dGeom {
+    /// Checked construction from the layer's hyper-parameters.
+    pub fn new(
+        input: [usize; 3],
+        c_out: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: Padding,
+    ) -> Result<Self> {
+        let [in_h, in_w, c_in] = input;
+        if c_in == 0 || c_out == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "channels must be positive: c_in = {c_in}, c_out = {c_out}"
+            )));
+        }
+        let (out_h, pad_top) = axis(in_h, kernel[0], stride[0], padding)?;
+        let (out_w, pad_left) = axis(in_w, kernel[1], stride[1], padding)?;
+        Ok(Conv2dGeom {
+            in_h,
+            in_w,
+            c_in,
+            out_h,
+            out_w,
+            c_out,
+            fh: kernel[0],
+            fw: kernel[1],
+            sh: stride[0],
+            sw: stride[1],
+            pad_top,
+            pad_left,
+        })
+    }
+
+    /// Elements of one input image.
+    pub const fn in_len(&self) -> usize {
+        self.in_h * self.in_w * self.c_in
+    }
+    /// Elements of one output image.
+    pub const fn out_len(&self) -> usize {
+        self.out_h * self.out_w * self.c_out
+    }
+    /// Elements of the weight tensor `[fh, fw, c_in, c_out]`.
+    pub const fn weight_len(&self) -> usize {
+        self.fh * self.fw * self.c_in * self.c_out
+    }
+    /// The GEMM's inner dimension: one im2col row.
+    pub const fn k(&self) -> usize {
+        self.fh * self.fw * self.c_in
+    }
+    /// Multiply-adds of one image, as the course counts them.
+    pub const fn macs(&self) -> usize {
+        self.out_h * self.out_w * self.c_out * self.k()
+    }
+    /// True when the convolution is a plain GEMM on the input rows
+    /// (1x1 kernel, stride 1, no padding).
+    pub const fn is_pointwise(&self) -> bool {
+        self.fh == 1 && self.fw == 1 && self.sh == 1 && self.sw == 1 && self.pad_top == 0 && self.pad_left == 0
+    }
+}
+
+/// One pooling window over NHWC tensors; channels are pooled separately.
+/// x: [n, in_h, in_w, c]  y: [n, out_h, out_w, c]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolGeom {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub c: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub fh: usize,
+    pub fw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+impl PoolGeom {
+    /// Checked construction from the layer's hyper-parameters.
+    pub fn new(input: [usize; 3], size: [usize; 2], stride: [usize; 2], padding: Padding) -> Result<Self> {
+        let [in_h, in_w, c] = input;
+        if c == 0 {
+            return Err(Error::InvalidArgument("channels must be positive: c = 0".into()));
+        }
+        let (out_h, pad_top) = axis(in_h, size[0], stride[0], padding)?;
+        let (out_w, pad_left) = axis(in_w, size[1], stride[1], padding)?;
+        Ok(PoolGeom {
+            in_h,
+            in_w,
+            c,
+            out_h,
+            out_w,
+            fh: size[0],
+            fw: size[1],
+            sh: stride[0],
+            sw: stride[1],
+            pad_top,
+            pad_left,
+        })
+    }
+    pub const fn in_len(&self) -> usize {
+        self.in_h * self.in_w * self.c
+    }
+    pub const fn out_len(&self) -> usize {
+        self.out_h * self.out_w * self.c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Course: n + 2p - f + 1 with n = 6, f = 3, p = 1 gives 6 ('same').
+    #[test]
+    fn course_padding_example() {
+        assert_eq!(axis(6, 3, 1, Padding::Explicit(1)).unwrap(), (6, 1));
+        assert_eq!(axis(6, 3, 1, Padding::Valid).unwrap(), (4, 0));
+    }
+
+    // Course: 39 -> 37 (f3 s1) -> 17 (f5 s2) -> 7 (f5 s2).
+    #[test]
+    fn course_strided_chain() {
+        let (a, _) = axis(39, 3, 1, Padding::Valid).unwrap();
+        let (b, _) = axis(a, 5, 2, Padding::Valid).unwrap();
+        let (c, _) = axis(b, 5, 2, Padding::Valid).unwrap();
+        assert_eq!((a, b, c), (37, 17, 7));
+        assert_eq!(c * c * 40, 1960);
+    }
+
+    #[test]
+    fn same_padding_puts_the_odd_row_last() {
+        // n = 5, f = 2, s = 1: total padding 1, none on top.
+        assert_eq!(axis(5, 2, 1, Padding::Same).unwrap(), (5, 0));
+        // n = 7, f = 3, s = 2: out 4, total (3*2 + 3) - 7 = 2, one on top.
+        assert_eq!(axis(7, 3, 2, Padding::Same).unwrap(), (4, 1));
+        // n = 6, f = 3, s = 2: out 3, total (2*2 + 3) - 6 = 1, none on top.
+        assert_eq!(axis(6, 3, 2, Padding::Same).unwrap(), (3, 0));
+    }
+
+    #[test]
+    fn too_large_windows_are_errors() {
+        assert!(axis(5, 7, 1, Padding::Valid).is_err());
+        assert!(axis(0, 1, 1, Padding::Valid).is_err());
+        assert!(axis(5, 3, 0, Padding::Valid).is_err());
+    }
+
+    // Course: ten 3x3x3 filters on a 6x6x3 image give 4x4x10; 280 parameters.
+    #[test]
+    fn course_volume_example() {
+        let g = Conv2dGeom::new([6, 6, 3], 10, [3, 3], [1, 1], Padding::Valid).unwrap();
+        assert_eq!((g.out_h, g.out_w, g.c_out), (4, 4, 10));
+        assert_eq!(g.weight_len() + g.c_out, 280);
+    }
+}

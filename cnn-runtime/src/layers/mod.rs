@@ -1,0 +1,11 @@
+//! One module per layer kind; each has `forward` and `backward` side by side
+//! and a slow reference implementation used only by tests.
+
+pub mod activation;
+pub mod batch_norm;
+pub mod conv2d;
+pub mod dense;
+pub mod dropout;
+pub mod loss;
+pub mod merge;
+pub mod pool;

@@ -1,0 +1,28 @@
+//! The run-time half of `cnn`: the kernels that the `network!` macro's
+//! generated code calls, and everything around them (optimizers,
+//! initialisers, data, input/output).
+//!
+//! Every kernel works on plain `f32` slices in NHWC order with its geometry
+//! passed as one small `Copy` struct, has a forward and a backward side by
+//! side, and a slow reference implementation beside it that only tests use.
+//! Work is spread across the threads of [`parallel`]; scratch memory comes
+//! from [`scratch`] and is kept between calls, so a step at a batch size
+//! already seen allocates nothing.
+
+pub mod error;
+pub mod filters;
+pub mod gemm;
+pub mod geom;
+pub mod init;
+pub mod io;
+pub mod layers;
+pub mod optim;
+pub mod parallel;
+pub mod rng;
+pub mod scratch;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use geom::{Act, Conv2dGeom, Padding, PoolGeom};

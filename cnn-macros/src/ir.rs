@@ -76,6 +76,10 @@ pub struct Layer {
     /// Filled by the checker; `None` once an earlier shape is wrong.
     pub input: Option<Shape>,
     pub output: Option<Shape>,
+    /// For convolutions and pooling: the zero rows above and columns left of
+    /// the input (`same` resolved with TensorFlow's rule), filled by the
+    /// checker; `[0, 0]` for other kinds.
+    pub pad_before: [usize; 2],
     /// Filled by the counter: every parameter, the trainable ones, and the
     /// multiply-adds of one example's forward pass.
     pub params: usize,

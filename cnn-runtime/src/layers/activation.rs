@@ -197,9 +197,10 @@ pub fn softmax(batch: usize, classes: usize, x: &[f32], y: &mut [f32]) -> Result
     Ok(())
 }
 
-/// One row of [`softmax`]; also used by the fused loss.
+/// One row of [`softmax`]; returns the row maximum and `sum exp(x - max)`
+/// for the fused loss.
 #[inline]
-pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) -> f32 {
+pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) -> (f32, f32) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0.0f32;
     for (o, &v) in y.iter_mut().zip(x) {
@@ -209,7 +210,7 @@ pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) -> f32 {
     }
     let inv = 1.0 / sum;
     y.iter_mut().for_each(|v| *v *= inv);
-    max
+    (max, sum)
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ pub mod geom;
 pub mod init;
 pub mod io;
 pub mod layers;
+pub mod net;
 pub mod optim;
 pub mod parallel;
 pub mod rng;

@@ -1,0 +1,157 @@
+//! The parameter arena of a generated network: one `f32` buffer holding
+//! every tensor at an offset fixed at compile time, trainable tensors first
+//! (so that an optimizer steps `params[..TRAINABLE_PARAMS]`), then the
+//! non-trainable ones (batch norm's moving statistics). The macro emits the
+//! table of [`TensorInfo`]; initialising, saving and loading are walks over
+//! that table.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// How a tensor starts out in `Net::new(seed)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// `N(0, 2 / fan_in)`: weights followed by ReLU or LeakyRelu.
+    HeNormal { fan_in: usize },
+    /// `U(-l, l)`, `l = sqrt(6 / (fan_in + fan_out))`: other weights.
+    GlorotUniform { fan_in: usize, fan_out: usize },
+    /// Biases, batch norm's beta and moving mean.
+    Zeros,
+    /// Batch norm's gamma and moving variance.
+    Ones,
+}
+
+/// One tensor of the parameter arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// `conv1.weight`: the name it is saved under.
+    pub name: &'static str,
+    /// The layer it belongs to: `conv1` (`res3a.conv1` inside a block).
+    pub layer: &'static str,
+    /// Conv weights `[fh, fw, c_in, filters]`, dense `[in, units]`,
+    /// biases and batch norm vectors `[channels]`.
+    pub shape: &'static [usize],
+    /// Where it starts in the arena.
+    pub offset: usize,
+    /// Elements (the product of `shape`).
+    pub len: usize,
+    /// Whether the optimizer updates it (`offset + len <= TRAINABLE_PARAMS`).
+    pub trainable: bool,
+    pub init: Init,
+}
+
+impl TensorInfo {
+    /// Its elements in the arena.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len
+    }
+}
+
+/// A fresh arena of `total` parameters initialised from `seed`, tensor by
+/// tensor in table order, and the generator, which the network keeps for
+/// its dropout masks (so one seed fixes a whole training run).
+pub fn init_params(seed: u64, tensors: &[TensorInfo], total: usize) -> (Vec<f32>, Rng) {
+    let mut rng = Rng::new(seed);
+    let mut params = vec![0.0f32; total];
+    for t in tensors {
+        let out = &mut params[t.range()];
+        match t.init {
+            Init::HeNormal { fan_in } => crate::init::he_normal(&mut rng, fan_in, out),
+            Init::GlorotUniform { fan_in, fan_out } => {
+                crate::init::glorot_uniform(&mut rng, fan_in, fan_out, out)
+            }
+            Init::Zeros => out.fill(0.0),
+            Init::Ones => out.fill(1.0),
+        }
+    }
+    (params, rng)
+}
+
+/// `(name, shape, slice)` for every tensor, slices cut from `params` in
+/// offset order.
+fn views_mut<'a>(
+    params: &'a mut [f32],
+    tensors: &[TensorInfo],
+) -> Result<Vec<(String, Vec<usize>, &'a mut [f32])>> {
+    let mut order: Vec<&TensorInfo> = tensors.iter().collect();
+    order.sort_by_key(|t| t.offset);
+    let mut rest = params;
+    let mut at = 0;
+    let mut out = Vec::with_capacity(order.len());
+    for t in order {
+        let gap = t.offset.checked_sub(at).ok_or_else(|| overlap(t))?;
+        if rest.len() < gap + t.len {
+            return Err(overlap(t));
+        }
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(gap);
+        let (mine, tail) = tail.split_at_mut(t.len);
+        rest = tail;
+        at = t.offset + t.len;
+        out.push((t.name.to_string(), t.shape.to_vec(), mine));
+    }
+    Ok(out)
+}
+
+fn overlap(t: &TensorInfo) -> Error {
+    Error::InvalidArgument(format!(
+        "internal error: tensor `{}` does not fit the parameter arena",
+        t.name
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &[TensorInfo] = &[
+        TensorInfo {
+            name: "d.weight",
+            layer: "d",
+            shape: &[3, 2],
+            offset: 0,
+            len: 6,
+            trainable: true,
+            init: Init::HeNormal { fan_in: 3 },
+        },
+        TensorInfo {
+            name: "d.bias",
+            layer: "d",
+            shape: &[2],
+            offset: 6,
+            len: 2,
+            trainable: true,
+            init: Init::Zeros,
+        },
+        TensorInfo {
+            name: "bn.moving_variance",
+            layer: "bn",
+            shape: &[2],
+            offset: 8,
+            len: 2,
+            trainable: false,
+            init: Init::Ones,
+        },
+    ];
+
+    #[test]
+    fn same_seed_same_params() {
+        let (a, _) = init_params(5, TABLE, 10);
+        let (b, _) = init_params(5, TABLE, 10);
+        let (c, _) = init_params(6, TABLE, 10);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(&a[6..], &[0.0, 0.0, 1.0, 1.0]);
+        assert!(a[..6].iter().all(|w| *w != 0.0));
+    }
+
+    #[test]
+    fn views_follow_the_offsets() {
+        let mut p: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let views = views_mut(&mut p, TABLE).unwrap();
+        assert_eq!(views[1].0, "d.bias");
+        assert_eq!(views[1].2, &[6.0, 7.0]);
+        assert_eq!(views[2].2, &[8.0, 9.0]);
+    }
+}

@@ -1,0 +1,233 @@
+//! The parameter arena, worked out at compile time: every tensor of every
+//! layer gets an offset in one `f32` buffer, trainable tensors first (in
+//! layer order, walking into blocks) and then the non-trainable ones (batch
+//! norm's moving statistics), so an optimizer steps `params[..TRAINABLE]`.
+//! Also the initialiser of each tensor (He before ReLU, Glorot elsewhere).
+
+use std::collections::HashMap;
+
+use crate::ir::{Layer, LayerKind, Shape};
+
+/// How a tensor is initialised (mirrors `cnn_runtime::net::Init`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    HeNormal { fan_in: usize },
+    GlorotUniform { fan_in: usize, fan_out: usize },
+    Zeros,
+    Ones,
+}
+
+/// One tensor of the arena.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tensor {
+    /// `conv1.weight`.
+    pub name: String,
+    pub layer: String,
+    pub shape: Vec<usize>,
+    pub offset: usize,
+    pub trainable: bool,
+    pub init: Init,
+}
+
+impl Tensor {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn end(&self) -> usize {
+        self.offset + self.len()
+    }
+}
+
+/// Where one layer's tensors are: indices into [`Params::tensors`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerTensors {
+    pub weight: Option<usize>,
+    pub bias: Option<usize>,
+    pub gamma: Option<usize>,
+    pub beta: Option<usize>,
+    pub moving_mean: Option<usize>,
+    pub moving_variance: Option<usize>,
+}
+
+/// The arena: tensors in offset order, and each layer's by name.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    pub tensors: Vec<Tensor>,
+    pub by_layer: HashMap<String, LayerTensors>,
+    pub trainable: usize,
+    pub total: usize,
+}
+
+impl Params {
+    /// The tensors of a layer (all `None` for a layer without parameters).
+    pub fn of(&self, layer: &str) -> LayerTensors {
+        self.by_layer.get(layer).copied().unwrap_or_default()
+    }
+}
+
+/// A tensor before it has an offset.
+struct Pending {
+    layer: String,
+    suffix: &'static str,
+    shape: Vec<usize>,
+    trainable: bool,
+    init: Init,
+}
+
+/// Lays out every parameter of the network.
+pub fn params(layers: &[Layer]) -> Params {
+    let mut pending = Vec::new();
+    collect(layers, &mut pending);
+    let mut out = Params::default();
+    let mut offset = 0;
+    // Trainable first, then the rest; each group in layer order.
+    for trainable in [true, false] {
+        for p in pending.iter().filter(|p| p.trainable == trainable) {
+            let t = Tensor {
+                name: format!("{}.{}", p.layer, p.suffix),
+                layer: p.layer.clone(),
+                shape: p.shape.clone(),
+                offset,
+                trainable,
+                init: p.init,
+            };
+            offset += t.len();
+            let idx = out.tensors.len();
+            let slot = out.by_layer.entry(p.layer.clone()).or_default();
+            let field = match p.suffix {
+                "weight" => &mut slot.weight,
+                "bias" => &mut slot.bias,
+                "gamma" => &mut slot.gamma,
+                "beta" => &mut slot.beta,
+                "moving_mean" => &mut slot.moving_mean,
+                _ => &mut slot.moving_variance,
+            };
+            *field = Some(idx);
+            out.tensors.push(t);
+        }
+        if trainable {
+            out.trainable = offset;
+        }
+    }
+    out.total = offset;
+    out
+}
+
+/// Pushes the tensors of `layers` (and of the blocks inside) in order.
+fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
+    for (i, l) in layers.iter().enumerate() {
+        let input = l.input.unwrap_or(Shape::Flat { n: 0 });
+        let mut push = |suffix, shape: Vec<usize>, trainable, init| {
+            out.push(Pending {
+                layer: l.name.clone(),
+                suffix,
+                shape,
+                trainable,
+                init,
+            })
+        };
+        match &l.kind {
+            LayerKind::Conv2d {
+                filters, kernel, bias, ..
+            } => {
+                let c_in = channels(input);
+                let area = kernel[0] * kernel[1];
+                let (fan_in, fan_out) = (area * c_in, area * filters);
+                push("weight", vec![kernel[0], kernel[1], c_in, *filters], true, weight_init(&layers[i + 1..], fan_in, fan_out));
+                if *bias {
+                    push("bias", vec![*filters], true, Init::Zeros);
+                }
+            }
+            LayerKind::Dense { units, bias } => {
+                let n_in = input.len();
+                push("weight", vec![n_in, *units], true, weight_init(&layers[i + 1..], n_in, *units));
+                if *bias {
+                    push("bias", vec![*units], true, Init::Zeros);
+                }
+            }
+            LayerKind::BatchNorm { .. } => {
+                let c = channels(input);
+                push("gamma", vec![c], true, Init::Ones);
+                push("beta", vec![c], true, Init::Zeros);
+                push("moving_mean", vec![c], false, Init::Zeros);
+                push("moving_variance", vec![c], false, Init::Ones);
+            }
+            LayerKind::Residual { body, shortcut } => {
+                collect(body, out);
+                collect(shortcut, out);
+            }
+            LayerKind::Concat { branches } => branches.iter().for_each(|b| collect(b, out)),
+            LayerKind::AuxHead { layers, .. } => collect(layers, out),
+            _ => {}
+        }
+    }
+}
+
+/// Channels of an activation: the last axis (NHWC), or the features of a
+/// flat one.
+pub fn channels(s: Shape) -> usize {
+    match s {
+        Shape::Image { c, .. } => c,
+        Shape::Flat { n } => n,
+    }
+}
+
+/// He normal when the next activation after the layer (looking past batch
+/// norm and dropout) is ReLU or LeakyRelu; Glorot uniform otherwise.
+fn weight_init(after: &[Layer], fan_in: usize, fan_out: usize) -> Init {
+    let next = after
+        .iter()
+        .find(|l| !matches!(l.kind, LayerKind::BatchNorm { .. } | LayerKind::Dropout { .. }));
+    match next.map(|l| &l.kind) {
+        Some(LayerKind::Relu | LayerKind::LeakyRelu { .. }) => Init::HeNormal { fan_in },
+        _ => Init::GlorotUniform { fan_in, fan_out },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expand::testnets::{bn_net, lenet5};
+
+    #[test]
+    fn lenet5_has_61706_parameters_in_order() {
+        let p = params(&lenet5().layers);
+        assert_eq!((p.total, p.trainable), (61_706, 61_706));
+        let names: Vec<&str> = p.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "conv1.weight",
+                "conv1.bias",
+                "conv2.weight",
+                "conv2.bias",
+                "fc3.weight",
+                "fc3.bias",
+                "fc4.weight",
+                "fc4.bias",
+                "fc5.weight",
+                "fc5.bias"
+            ]
+        );
+        assert_eq!(p.tensors[2].shape, [5, 5, 6, 16]);
+        assert_eq!(p.tensors[2].offset, 156);
+        assert_eq!(p.tensors[4].shape, [400, 120]);
+        assert_eq!(p.tensors[0].init, Init::HeNormal { fan_in: 25 });
+        // fc5 is followed by Softmax: Glorot.
+        assert_eq!(p.tensors[8].init, Init::GlorotUniform { fan_in: 84, fan_out: 10 });
+    }
+
+    #[test]
+    fn moving_statistics_come_after_every_trainable_tensor() {
+        let p = params(&bn_net().layers);
+        let first_frozen = p.tensors.iter().position(|t| !t.trainable).unwrap();
+        assert!(p.tensors[first_frozen..].iter().all(|t| !t.trainable));
+        assert_eq!(p.tensors[first_frozen].offset, p.trainable);
+        assert_eq!(p.total - p.trainable, 2 * 8);
+        // conv -> BatchNorm -> Relu: He.
+        let conv = p.of("conv").weight.unwrap();
+        assert_eq!(p.tensors[conv].init, Init::HeNormal { fan_in: 27 });
+        let bn = p.of("bn");
+        assert_eq!(p.tensors[bn.moving_variance.unwrap()].init, Init::Ones);
+    }
+}

@@ -276,7 +276,7 @@ pub fn backward(
     x: &[f32],
     w: &[f32],
     dy: &[f32],
-    mut dx: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
     dw: &mut [f32],
     mut db: Option<&mut [f32]>,
 ) -> Result<()> {
@@ -306,7 +306,7 @@ pub fn backward(
     let pointwise = g.is_pointwise();
     scratch::with(Slot::Partial, groups * part_len, |partials| {
         let parts = Shared::new(partials);
-        let dx_all = dx.as_deref_mut().map(Shared::new);
+        let dx_all = dx.map(Shared::new);
         parallel::for_each(groups, &|t| {
             let n0 = t * per_group;
             let imgs = per_group.min(batch - n0);

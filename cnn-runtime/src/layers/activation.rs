@@ -107,8 +107,9 @@ fn map(act: Act, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y = act(y)` in place, single-threaded.
-fn map_inplace(act: Act, y: &mut [f32]) {
+/// `y = act(y)` in place, single-threaded (for epilogues that already
+/// run inside a task).
+pub(crate) fn map_inplace(act: Act, y: &mut [f32]) {
     match act {
         Act::Identity => {}
         Act::Relu => y.iter_mut().for_each(|v| *v = relu(*v)),

@@ -128,19 +128,32 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
         };
         match &l.kind {
             LayerKind::Conv2d {
-                filters, kernel, bias, ..
+                filters,
+                kernel,
+                bias,
+                ..
             } => {
                 let c_in = channels(input);
                 let area = kernel[0] * kernel[1];
                 let (fan_in, fan_out) = (area * c_in, area * filters);
-                push("weight", vec![kernel[0], kernel[1], c_in, *filters], true, weight_init(&layers[i + 1..], fan_in, fan_out));
+                push(
+                    "weight",
+                    vec![kernel[0], kernel[1], c_in, *filters],
+                    true,
+                    weight_init(&layers[i + 1..], fan_in, fan_out),
+                );
                 if *bias {
                     push("bias", vec![*filters], true, Init::Zeros);
                 }
             }
             LayerKind::Dense { units, bias } => {
                 let n_in = input.len();
-                push("weight", vec![n_in, *units], true, weight_init(&layers[i + 1..], n_in, *units));
+                push(
+                    "weight",
+                    vec![n_in, *units],
+                    true,
+                    weight_init(&layers[i + 1..], n_in, *units),
+                );
                 if *bias {
                     push("bias", vec![*units], true, Init::Zeros);
                 }
@@ -175,9 +188,12 @@ pub fn channels(s: Shape) -> usize {
 /// He normal when the next activation after the layer (looking past batch
 /// norm and dropout) is ReLU or LeakyRelu; Glorot uniform otherwise.
 fn weight_init(after: &[Layer], fan_in: usize, fan_out: usize) -> Init {
-    let next = after
-        .iter()
-        .find(|l| !matches!(l.kind, LayerKind::BatchNorm { .. } | LayerKind::Dropout { .. }));
+    let next = after.iter().find(|l| {
+        !matches!(
+            l.kind,
+            LayerKind::BatchNorm { .. } | LayerKind::Dropout { .. }
+        )
+    });
     match next.map(|l| &l.kind) {
         Some(LayerKind::Relu | LayerKind::LeakyRelu { .. }) => Init::HeNormal { fan_in },
         _ => Init::GlorotUniform { fan_in, fan_out },
@@ -214,7 +230,13 @@ mod tests {
         assert_eq!(p.tensors[4].shape, [400, 120]);
         assert_eq!(p.tensors[0].init, Init::HeNormal { fan_in: 25 });
         // fc5 is followed by Softmax: Glorot.
-        assert_eq!(p.tensors[8].init, Init::GlorotUniform { fan_in: 84, fan_out: 10 });
+        assert_eq!(
+            p.tensors[8].init,
+            Init::GlorotUniform {
+                fan_in: 84,
+                fan_out: 10
+            }
+        );
     }
 
     #[test]

@@ -95,13 +95,30 @@ pub enum OpKind {
         saved: Option<(Slot, Slot)>,
     },
     /// In place when `x == y`.
-    Activation { act: Act },
-    Softmax { rows: usize, classes: usize },
-    MaxPool { g: Geom, argmax: Slot },
-    AvgPool { g: Geom },
-    GlobalAvgPool { hw: usize, c: usize },
+    Activation {
+        act: Act,
+    },
+    Softmax {
+        rows: usize,
+        classes: usize,
+    },
+    MaxPool {
+        g: Geom,
+        argmax: Slot,
+    },
+    AvgPool {
+        g: Geom,
+    },
+    GlobalAvgPool {
+        hw: usize,
+        c: usize,
+    },
     /// `index` tells the layer's mask seed apart from the others'.
-    Dropout { rate: f64, mask: Slot, index: u64 },
+    Dropout {
+        rate: f64,
+        mask: Slot,
+        index: u64,
+    },
 }
 
 /// One kernel call (forward) and, in training, its backward.
@@ -117,7 +134,10 @@ pub struct Op {
 impl Op {
     /// Whether it has trainable parameters.
     fn trainable(&self) -> bool {
-        matches!(self.kind, OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. })
+        matches!(
+            self.kind,
+            OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. }
+        )
     }
     /// Whether its backward reads its own output (so that output must not
     /// be overwritten by an in-place activation).
@@ -206,7 +226,11 @@ impl Arena {
     }
 
     fn free(&mut self, s: Slot) {
-        if let Some(i) = self.live.iter().position(|l| l.offset == s.offset && s.len > 0) {
+        if let Some(i) = self
+            .live
+            .iter()
+            .position(|l| l.offset == s.offset && s.len > 0)
+        {
             let whole = self.live.swap_remove(i);
             self.free.push(whole);
         }
@@ -287,7 +311,11 @@ impl<'a> Planner<'a> {
             .collect();
         let fused_softmax = self.mode == Mode::Train
             && matches!(kept.last(), Some(l) if matches!(l.kind, LayerKind::Softmax) && matches!(l.output, Some(Shape::Flat { .. })));
-        let body = if fused_softmax { &kept[..kept.len() - 1] } else { &kept[..] };
+        let body = if fused_softmax {
+            &kept[..kept.len() - 1]
+        } else {
+            &kept[..]
+        };
         let out = self.block(body, x);
         self.prog.output = out;
         if self.mode == Mode::Train {
@@ -306,7 +334,8 @@ impl<'a> Planner<'a> {
         while i < layers.len() {
             let l = layers[i];
             let (Some(input), Some(output)) = (l.input, l.output) else {
-                self.unsupported.push(format!("{}: its shape is unknown", l.name));
+                self.unsupported
+                    .push(format!("{}: its shape is unknown", l.name));
                 return x;
             };
             self.uses[x] += 1;
@@ -318,7 +347,10 @@ impl<'a> Planner<'a> {
                     let mut fold = None;
                     let mut last = l;
                     if self.mode == Mode::Infer {
-                        if let Some(&bn) = layers.get(i).filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. })) {
+                        if let Some(&bn) = layers
+                            .get(i)
+                            .filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. }))
+                        {
                             let c = channels(output);
                             fold = Some((self.bn(bn), self.fixed.alloc(c), self.fixed.alloc(c)));
                             last = bn;
@@ -383,7 +415,11 @@ impl<'a> Planner<'a> {
                         Mode::Infer => self.uses[x] == 1,
                         Mode::Train => self.uses[x] == 1 && !self.reads_output[x],
                     };
-                    let y = if in_place { x } else { self.value(output.len()) };
+                    let y = if in_place {
+                        x
+                    } else {
+                        self.value(output.len())
+                    };
                     self.push(l, OpKind::Activation { act }, x, y);
                     x = y;
                 }
@@ -404,12 +440,27 @@ impl<'a> Planner<'a> {
                         self.u.free(argmax);
                     }
                     let y = self.value(output.len());
-                    self.push(l, OpKind::MaxPool { g: geom(input, output, l), argmax }, x, y);
+                    self.push(
+                        l,
+                        OpKind::MaxPool {
+                            g: geom(input, output, l),
+                            argmax,
+                        },
+                        x,
+                        y,
+                    );
                     x = y;
                 }
                 LayerKind::AvgPool2d { .. } => {
                     let y = self.value(output.len());
-                    self.push(l, OpKind::AvgPool { g: geom(input, output, l) }, x, y);
+                    self.push(
+                        l,
+                        OpKind::AvgPool {
+                            g: geom(input, output, l),
+                        },
+                        x,
+                        y,
+                    );
                     x = y;
                 }
                 LayerKind::GlobalAvgPool => {
@@ -440,7 +491,9 @@ impl<'a> Planner<'a> {
                         x = y;
                     }
                 }
-                LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. } => {
+                LayerKind::Residual { .. }
+                | LayerKind::Concat { .. }
+                | LayerKind::AuxHead { .. } => {
                     self.unsupported.push(format!(
                         "{}: {} blocks are not generated yet; use a sequential network",
                         l.name,
@@ -492,7 +545,9 @@ impl<'a> Planner<'a> {
             let (x, y) = (op.x, op.y);
             let is_act = matches!(op.kind, OpKind::Activation { .. });
             let is_bn = matches!(op.kind, OpKind::BatchNorm { .. });
-            let Value { needs_grad, grad, .. } = self.prog.values[y];
+            let Value {
+                needs_grad, grad, ..
+            } = self.prog.values[y];
             if !needs_grad {
                 continue;
             }
@@ -537,12 +592,22 @@ pub fn act_of(kind: &LayerKind) -> Option<Act> {
 
 /// The geometry of a convolution or pooling layer from its checked shapes.
 fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
-    let (Shape::Image { h, w, c }, Shape::Image { h: oh, w: ow, c: oc }) = (input, output) else {
+    let (
+        Shape::Image { h, w, c },
+        Shape::Image {
+            h: oh,
+            w: ow,
+            c: oc,
+        },
+    ) = (input, output)
+    else {
         unreachable!("the checker gives spatial layers image shapes")
     };
     let (k, s) = match &l.kind {
         LayerKind::Conv2d { kernel, stride, .. } => (*kernel, *stride),
-        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => (*size, *stride),
+        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
+            (*size, *stride)
+        }
         _ => ([1, 1], [1, 1]),
     };
     Geom {

@@ -31,17 +31,39 @@ pub fn net(name: &str, input: Shape, layers: Vec<(Option<&str>, LayerKind)>) -> 
         let mut pad_before = [0, 0];
         let (mut params, mut trainable, mut macs) = (0, 0, 0u64);
         let output = match (&kind, shape) {
-            (LayerKind::Conv2d { filters, kernel, stride, padding, bias }, Shape::Image { h, w, c }) => {
+            (
+                LayerKind::Conv2d {
+                    filters,
+                    kernel,
+                    stride,
+                    padding,
+                    bias,
+                },
+                Shape::Image { h, w, c },
+            ) => {
                 let (oh, pt) = axis(h, kernel[0], stride[0], *padding);
                 let (ow, pl) = axis(w, kernel[1], stride[1], *padding);
                 pad_before = [pt, pl];
                 params = kernel[0] * kernel[1] * c * filters + if *bias { *filters } else { 0 };
                 trainable = params;
                 macs = (oh * ow * filters * kernel[0] * kernel[1] * c) as u64;
-                Shape::Image { h: oh, w: ow, c: *filters }
+                Shape::Image {
+                    h: oh,
+                    w: ow,
+                    c: *filters,
+                }
             }
             (
-                LayerKind::MaxPool2d { size, stride, padding } | LayerKind::AvgPool2d { size, stride, padding },
+                LayerKind::MaxPool2d {
+                    size,
+                    stride,
+                    padding,
+                }
+                | LayerKind::AvgPool2d {
+                    size,
+                    stride,
+                    padding,
+                },
                 Shape::Image { h, w, c },
             ) => {
                 let (oh, pt) = axis(h, size[0], stride[0], *padding);
@@ -142,7 +164,13 @@ pub fn bn_net() -> Net {
         Shape::Image { h: 6, w: 6, c: 3 },
         vec![
             (Some("conv"), conv(8, 3)),
-            (Some("bn"), LayerKind::BatchNorm { momentum: 0.99, epsilon: 1e-3 }),
+            (
+                Some("bn"),
+                LayerKind::BatchNorm {
+                    momentum: 0.99,
+                    epsilon: 1e-3,
+                },
+            ),
             (None, LayerKind::Relu),
             (None, LayerKind::Dropout { rate: 0.5 }),
             (None, LayerKind::GlobalAvgPool),

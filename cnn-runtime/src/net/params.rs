@@ -69,6 +69,30 @@ pub fn init_params(seed: u64, tensors: &[TensorInfo], total: usize) -> (Vec<f32>
     (params, rng)
 }
 
+/// Saves every tensor of the table under its name, in safetensors (the
+/// write is atomic); `network` goes into the metadata.
+pub fn save_params(
+    path: &Path,
+    network: &str,
+    params: &[f32],
+    tensors: &[TensorInfo],
+) -> Result<()> {
+    let list: Vec<(String, Vec<usize>, &[f32])> = tensors
+        .iter()
+        .map(|t| (t.name.to_string(), t.shape.to_vec(), &params[t.range()]))
+        .collect();
+    crate::io::save(path, &list, &[("network".to_string(), network.to_string())])
+}
+
+/// Loads every tensor of the table from a safetensors file into `params`.
+/// The file must hold exactly these tensors with these shapes: the error
+/// names the first that is missing, of another shape, or not expected.
+/// `params` is left untouched on error.
+pub fn load_params(path: &Path, params: &mut [f32], tensors: &[TensorInfo]) -> Result<()> {
+    let mut expected = views_mut(params, tensors)?;
+    crate::io::load_into(path, &mut expected)
+}
+
 /// `(name, shape, slice)` for every tensor, slices cut from `params` in
 /// offset order.
 fn views_mut<'a>(
@@ -153,5 +177,28 @@ mod tests {
         assert_eq!(views[1].0, "d.bias");
         assert_eq!(views[1].2, &[6.0, 7.0]);
         assert_eq!(views[2].2, &[8.0, 9.0]);
+    }
+
+    #[test]
+    fn save_then_load_is_bit_exact_and_strict() {
+        let dir = std::env::temp_dir().join(format!("cnn-net-params-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.safetensors");
+        let (a, _) = init_params(9, TABLE, 10);
+        save_params(&path, "Tiny", &a, TABLE).unwrap();
+        let mut b = vec![0.0; 10];
+        load_params(&path, &mut b, TABLE).unwrap();
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // A table that wants another shape names the tensor and writes nothing.
+        let mut other = TABLE.to_vec();
+        other[0].shape = &[2, 3];
+        let mut c = vec![7.0; 10];
+        let err = load_params(&path, &mut c, &other).unwrap_err().to_string();
+        assert!(err.contains("d.weight"), "{err}");
+        assert!(c.iter().all(|&v| v == 7.0));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,390 @@
+//! The generated struct, its constants and its methods (DESIGN.md, "What
+//! the macro generates"). With `parts` the methods have their bodies; without
+//! (beside compile errors) every body is `unreachable!()`, so that user code
+//! naming the network still type-checks and only our messages show.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::layout::Params;
+use super::plan::{Mode, Program};
+use super::{backward, dims, forward, io, range, rt, summary, totals};
+use crate::ast::Header;
+use crate::ir::{Net, Shape};
+
+/// What the planner worked out for a network without errors.
+pub struct Parts<'a> {
+    pub params: &'a Params,
+    pub train: &'a Program,
+    pub infer: &'a Program,
+    pub fused_softmax: bool,
+}
+
+/// At most this many bytes of inference workspace per chunk of a
+/// `predict` batch (the batch is run in chunks of at most 256 examples).
+const PREDICT_CHUNK_BYTES: usize = 64 << 20;
+
+pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream {
+    let rt = rt();
+    let Header { attrs, vis, ident } = header;
+    let name = ident.to_string();
+    let (params, trainable, macs) = totals(&net.layers);
+    let input = dims(net.input);
+    let rank = input.len();
+    let output = net
+        .layers
+        .last()
+        .map_or(Some(net.input), |l| l.output)
+        .map_or(0, |s| s.len());
+    let x_ty = match net.input {
+        Shape::Image { .. } => quote!(::cnn::__private::ndarray::ArrayView4<'_, f32>),
+        Shape::Flat { .. } => quote!(::cnn::__private::ndarray::ArrayView2<'_, f32>),
+    };
+    let x_desc = match net.input {
+        Shape::Image { h, w, c } => format!("`[batch, {h}, {w}, {c}]` (NHWC)"),
+        Shape::Flat { n } => format!("`[batch, {n}]`"),
+    };
+    let stub = quote!(::core::unreachable!("network! reported errors"));
+    let b = |body: TokenStream| if parts.is_some() { body } else { stub.clone() };
+
+    let tensors = parts
+        .as_ref()
+        .map_or(quote!(&[]), |p| io::tensor_table(p.params));
+    let summary = b(summary::body(net));
+    let private = parts
+        .as_ref()
+        .map(|p| private_items(p, &x_ty))
+        .unwrap_or_default();
+
+    let loss_doc = match &parts {
+        Some(p) if !p.fused_softmax => format!(
+            "The network does not end in `Softmax`, so its {output} outputs are taken as logits: \
+             the loss is the softmax cross-entropy of the outputs (computed stably from them), \
+             and [`{name}::predict`] returns the outputs as they are."
+        ),
+        _ => "The last layer's `Softmax` is fused with the cross-entropy: the loss is computed \
+              stably from the logits, and its gradient is `p - y`."
+            .to_string(),
+    };
+    let summary_doc = format!(" A Keras-style table of `{name}`: each layer's output shape, parameters and multiply-adds, then the totals.");
+    let predict_doc = format!(
+        " Runs the network in inference mode (moving batch-norm statistics, no dropout) on a batch {x_desc}; \
+         returns `[batch, {output}]`. A wrong shape is an `Err` that shows both shapes."
+    );
+
+    let new_body = b(quote! {
+        let (params, rng) = #rt::net::init_params(seed, Self::TENSORS, Self::PARAMS);
+        Self::__from_params(params, rng)
+    });
+    let predict_body = b(quote!(self.__predict(x)));
+    let train_body = b(quote! {
+        let loss = self.__step(x, labels, None)?;
+        opt.step(&mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
+        Ok(loss)
+    });
+    let grads_body = b(quote! {
+        let loss = self.__step(x, labels, None)?;
+        Ok((loss, &self.grads[..]))
+    });
+    let grads_seed_body = b(quote! {
+        let loss = self.__step(x, labels, Some(dropout_seed))?;
+        Ok((loss, &self.grads[..]))
+    });
+    let save_body =
+        b(quote!(#rt::net::save_params(path.as_ref(), #name, &self.params, Self::TENSORS)));
+    let load_body = b(quote! {
+        let mut net = Self::__from_params(::std::vec![0.0; Self::PARAMS], #rt::rng::Rng::new(0));
+        net.load_weights(path)?;
+        Ok(net)
+    });
+    let load_weights_body =
+        b(quote!(#rt::net::load_params(path.as_ref(), &mut self.params, Self::TENSORS)));
+    let params_body = b(quote!(&self.params));
+    let params_mut_body = b(quote!(&mut self.params));
+    let grads_get_body = b(quote!(&self.grads));
+    let tensor_body = b(quote! {
+        let t = Self::TENSORS.iter().find(|t| t.name == name)?;
+        Some(&self.params[t.range()])
+    });
+    let tensor_mut_body = b(quote! {
+        let t = Self::TENSORS.iter().find(|t| t.name == name)?;
+        Some(&mut self.params[t.range()])
+    });
+
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {
+            params: ::std::vec::Vec<f32>,
+            grads: ::std::vec::Vec<f32>,
+            workspace: #rt::net::Workspace,
+            rng: #rt::rng::Rng,
+        }
+
+        #[allow(unused_variables, dead_code, clippy::all)]
+        impl #ident {
+            /// The shape of one input example: `[height, width, channels]` or `[features]`.
+            pub const INPUT_SHAPE: [usize; #rank] = [#(#input),*];
+            /// Outputs per example (classes).
+            pub const OUTPUT_SIZE: usize = #output;
+            /// Every parameter, counted as Keras counts them.
+            pub const PARAMS: usize = #params;
+            /// The parameters the optimizer updates: `params()[..TRAINABLE_PARAMS]`.
+            pub const TRAINABLE_PARAMS: usize = #trainable;
+            /// Multiply-adds of one example's forward pass, counted as the course does.
+            pub const MACS: u64 = #macs;
+            /// Every parameter tensor: name (what `save` writes), layer, shape, offset in
+            /// `params()`, whether it trains, and its initialiser. Trainable tensors come first.
+            pub const TENSORS: &'static [#rt::net::TensorInfo] = #tensors;
+
+            #[doc = #summary_doc]
+            pub fn summary() -> #rt::net::Summary {
+                #summary
+            }
+
+            /// A network with fresh weights: He normal before ReLU, Glorot uniform
+            /// elsewhere, zero biases, batch norm at gamma 1, beta 0, moving mean 0 and
+            /// variance 1. The same seed gives the same weights (and dropout masks).
+            pub fn new(seed: u64) -> Self {
+                #new_body
+            }
+
+            #[doc = #predict_doc]
+            pub fn predict(&self, x: #x_ty) -> ::core::result::Result<::cnn::__private::ndarray::Array2<f32>, #rt::Error> {
+                #predict_body
+            }
+
+            /// One training step on a batch: forward in training mode (batch statistics,
+            /// dropout on), backward, and one optimizer step on the trainable parameters.
+            /// Returns the mean loss over the batch. `labels` holds one class index per
+            /// example. A wrong shape, a label out of range or a labels length that is not
+            /// the batch size is an `Err` before anything changes; a loss that is not finite
+            /// is `Error::NonFiniteLoss` and leaves every parameter as it was.
+            ///
+            #[doc = #loss_doc]
+            pub fn train_step<O: #rt::optim::Optimizer + ?Sized>(
+                &mut self,
+                x: #x_ty,
+                labels: &[usize],
+                opt: &mut O,
+            ) -> ::core::result::Result<f32, #rt::Error> {
+                #train_body
+            }
+
+            /// The loss and the gradient of every trainable parameter (same offsets as
+            /// `params()`), without updating the weights (batch norm's moving statistics
+            /// are updated, as in a training step).
+            #[doc(hidden)]
+            pub fn loss_and_grads(&mut self, x: #x_ty, labels: &[usize]) -> ::core::result::Result<(f32, &[f32]), #rt::Error> {
+                #grads_body
+            }
+
+            /// [`Self::loss_and_grads`] with a given dropout seed (gradient checks).
+            #[doc(hidden)]
+            pub fn loss_and_grads_with_seed(
+                &mut self,
+                x: #x_ty,
+                labels: &[usize],
+                dropout_seed: u64,
+            ) -> ::core::result::Result<(f32, &[f32]), #rt::Error> {
+                #grads_seed_body
+            }
+
+            /// Saves every parameter in safetensors (written atomically), one tensor per
+            /// entry of `TENSORS`: `<layer>.weight`, `.bias`, `.gamma`, `.beta`,
+            /// `.moving_mean`, `.moving_variance`.
+            pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
+                #save_body
+            }
+
+            /// Loads a network saved by `save`. A file of another architecture is an
+            /// `Err` naming the first tensor that does not fit.
+            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::Error> {
+                #load_body
+            }
+
+            /// Replaces the parameters with those of a file saved by `save`; on `Err`
+            /// nothing changes.
+            pub fn load_weights(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
+                #load_weights_body
+            }
+
+            /// Every parameter, tensors at the offsets of `TENSORS`.
+            pub fn params(&self) -> &[f32] {
+                #params_body
+            }
+
+            /// Every parameter, mutably.
+            pub fn params_mut(&mut self) -> &mut [f32] {
+                #params_mut_body
+            }
+
+            /// The gradients of the last step, `[TRAINABLE_PARAMS]`, same offsets as `params()`.
+            pub fn grads(&self) -> &[f32] {
+                #grads_get_body
+            }
+
+            /// One tensor by name (`"conv1.weight"`).
+            pub fn tensor(&self, name: &str) -> ::core::option::Option<&[f32]> {
+                #tensor_body
+            }
+
+            /// One tensor by name, mutably.
+            pub fn tensor_mut(&mut self, name: &str) -> ::core::option::Option<&mut [f32]> {
+                #tensor_mut_body
+            }
+
+            #private
+        }
+    }
+}
+
+/// The private half: workspace layouts, the step, the passes.
+fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
+    let rt = rt();
+    let Parts {
+        params,
+        train,
+        infer,
+        ..
+    } = parts;
+    let t = params.trainable;
+    let layout = |p: &Program| {
+        let (a, b, c) = (p.per_example, p.per_example_u32, p.fixed);
+        quote!(#rt::net::WorkspaceLayout { per_example: #a, per_example_u32: #b, fixed: #c })
+    };
+    let (train_layout, infer_layout) = (layout(train), layout(infer));
+    let chunk = (PREDICT_CHUNK_BYTES / (4 * infer.per_example.max(1))).clamp(1, 256);
+    let slot = |p: &Program, v: usize| {
+        let s = p.values[v].slot;
+        (s.offset, s.len)
+    };
+    let (train_in, train_in_len) = slot(train, train.input);
+    let (infer_in, infer_in_len) = slot(infer, infer.input);
+    let (infer_out, infer_out_len) = slot(infer, infer.output);
+    let (logits, classes) = slot(train, train.output);
+    let dlogits = train
+        .dlogits
+        .expect("training plans the logits' gradient")
+        .offset;
+    let backup = range(train.backup.expect("training plans a backup"));
+    let train_fwd = forward::program(
+        train,
+        forward::Params {
+            mode: Mode::Train,
+            trainable: t,
+        },
+    );
+    let infer_fwd = forward::program(
+        infer,
+        forward::Params {
+            mode: Mode::Infer,
+            trainable: t,
+        },
+    );
+    let back = backward::program(train);
+    let ws_ty = quote!(#rt::net::Workspace);
+    let res = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::Error>);
+    let (r_unit, r_f32) = (res(quote!(())), res(quote!(f32)));
+    let r_out = res(quote!(::cnn::__private::ndarray::Array2<f32>));
+    quote! {
+        const __TRAIN: #rt::net::WorkspaceLayout = #train_layout;
+        const __INFER: #rt::net::WorkspaceLayout = #infer_layout;
+        /// Examples per inference pass: bounds `predict`'s memory.
+        const __CHUNK: usize = #chunk;
+
+        fn __from_params(params: ::std::vec::Vec<f32>, rng: #rt::rng::Rng) -> Self {
+            Self {
+                params,
+                grads: ::std::vec![0.0; Self::TRAINABLE_PARAMS],
+                workspace: ::core::default::Default::default(),
+                rng,
+            }
+        }
+
+        /// Copies a batch into a workspace slot in standard (row-major NHWC)
+        /// order, whatever the view's strides.
+        fn __copy_input(x: #x_ty, dst: &mut [f32]) {
+            match x.as_slice() {
+                Some(s) => dst.copy_from_slice(s),
+                None => dst.iter_mut().zip(x.iter()).for_each(|(d, s)| *d = *s),
+            }
+        }
+
+        fn __predict(&self, x: #x_ty) -> #r_out {
+            let batch = #rt::net::check_input("predict: x", x.shape(), &Self::INPUT_SHAPE)?;
+            let mut out = ::std::vec![0.0f32; batch * Self::OUTPUT_SIZE];
+            #rt::net::with_thread_workspace(|ws| -> #r_unit {
+                let mut start = 0;
+                while start < batch {
+                    let n = Self::__CHUNK.min(batch - start);
+                    ws.ensure(n, &Self::__INFER)?;
+                    let part = x.slice_axis(
+                        ::cnn::__private::ndarray::Axis(0),
+                        ::cnn::__private::ndarray::Slice::from(start..start + n),
+                    );
+                    Self::__copy_input(part, &mut ws.f[#rt::net::span(n, #infer_in, #infer_in_len)]);
+                    Self::__forward_infer(&self.params, ws, n)?;
+                    out[start * Self::OUTPUT_SIZE..(start + n) * Self::OUTPUT_SIZE]
+                        .copy_from_slice(&ws.f[#rt::net::span(n, #infer_out, #infer_out_len)]);
+                    start += n;
+                }
+                Ok(())
+            })?;
+            ::cnn::__private::ndarray::Array2::from_shape_vec((batch, Self::OUTPUT_SIZE), out)
+                .map_err(|e| #rt::Error::InvalidArgument(e.to_string()))
+        }
+
+        /// Forward in training mode, loss, backward into `grads`; the
+        /// optimizer is the caller's. Moving statistics are restored when
+        /// the loss is not finite or a kernel fails.
+        fn __step(&mut self, x: #x_ty, labels: &[usize], seed: Option<u64>) -> #r_f32 {
+            let batch = #rt::net::check_input("train_step: x", x.shape(), &Self::INPUT_SHAPE)?;
+            #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
+            let Self { params, grads, workspace: ws, rng } = self;
+            ws.ensure(batch, &Self::__TRAIN)?;
+            let seed = match seed {
+                Some(s) => s,
+                None => rng.next_u64(),
+            };
+            Self::__copy_input(x, &mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
+            ws.fixed[#backup].copy_from_slice(&params[#t..]);
+            let loss = match Self::__forward_train(params, ws, batch, seed, labels) {
+                Ok(loss) if loss.is_finite() => loss,
+                other => {
+                    params[#t..].copy_from_slice(&ws.fixed[#backup]);
+                    return Err(match other {
+                        Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_step") },
+                        Err(e) => e,
+                    });
+                }
+            };
+            grads.fill(0.0);
+            Self::__backward(params, grads, ws, batch)?;
+            Ok(loss)
+        }
+
+        fn __forward_train(params: &mut [f32], ws: &mut #ws_ty, batch: usize, seed: u64, labels: &[usize]) -> #r_f32 {
+            let (tp, ntp) = params.split_at_mut(#t);
+            let tp: &[f32] = tp;
+            let #ws_ty { f, u, fixed } = ws;
+            #train_fwd
+            let [logits, dlogits] = #rt::net::slices(f, [
+                #rt::net::span(batch, #logits, #classes),
+                #rt::net::span(batch, #dlogits, #classes),
+            ])?;
+            #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, 1.0, dlogits)
+        }
+
+        fn __backward(p: &[f32], grads: &mut [f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
+            let #ws_ty { f, u, fixed } = ws;
+            #back
+            Ok(())
+        }
+
+        fn __forward_infer(p: &[f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
+            let #ws_ty { f, u, fixed } = ws;
+            #infer_fwd
+            Ok(())
+        }
+    }
+}

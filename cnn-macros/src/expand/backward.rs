@@ -1,0 +1,133 @@
+//! Backward code, generated in reverse op order with no tape: each block
+//! reads the gradient of its op's output, applies a fused activation's
+//! derivative in place on it (from the saved output), and calls the layer's
+//! backward kernel, which adds into the parameter gradients and writes the
+//! gradient of the input only when something below it trains.
+//!
+//! The statements run inside the generated `__backward`, with the
+//! parameters `p`, their gradients `grads` (same offsets, trainable part
+//! only), the workspace's `f`, `u`, `fixed` and `batch` in scope.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::forward::{conv_geom, has_act, pool_geom};
+use super::plan::{Back, OpKind, Program, Slot};
+use super::{act, range, rt, span};
+
+/// The statements of a backward pass (the loss has written the gradient of
+/// the logits).
+pub fn program(prog: &Program) -> TokenStream {
+    let steps = prog.back.iter().map(|b| one(b, prog));
+    quote!(#(#steps)*)
+}
+
+fn one(back: &Back, prog: &Program) -> TokenStream {
+    let rt = rt();
+    let op = &prog.ops[back.op];
+    let xs = span(prog.values[op.x].slot);
+    let ys = span(prog.values[op.y].slot);
+    let dys = span(back.dy);
+    let p = |s: Slot| {
+        let r = range(s);
+        quote!(&p[#r])
+    };
+    // `dx` as an argument: `Some(dx)` or `None`, and its slot if any.
+    let (dx_slot, dx_arg) = match back.dx {
+        Some(s) => (vec![span(s)], quote!(Some(dx))),
+        None => (vec![], quote!(None)),
+    };
+    let dx_name: Vec<TokenStream> = back.dx.iter().map(|_| quote!(dx)).collect();
+    match &op.kind {
+        OpKind::Conv { w, b, act: a, .. } | OpKind::Dense { w, b, act: a, .. } => {
+            // Cut x, y (when an activation was fused), dy and dx at once.
+            let (y_name, y_slot, derivative) = if has_act(*a) {
+                let a = act(*a);
+                (
+                    vec![quote!(y)],
+                    vec![ys],
+                    quote!(#rt::layers::activation::backward_inplace(#a, y, dy)?;),
+                )
+            } else {
+                (vec![], vec![], quote!())
+            };
+            let (wr, wp) = (range(*w), p(*w));
+            let (db_name, db_slot, db_arg) = match b {
+                Some(b) => (vec![quote!(db)], vec![range(*b)], quote!(Some(db))),
+                None => (vec![], vec![], quote!(None)),
+            };
+            let call = match &op.kind {
+                OpKind::Conv { g, .. } => {
+                    let geom = conv_geom(g);
+                    quote! {
+                        const G: #rt::Conv2dGeom = #geom;
+                        #rt::layers::conv2d::backward(&G, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
+                    }
+                }
+                OpKind::Dense { n_in, n_out, .. } => quote! {
+                    #rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, #dx_arg, dw, #db_arg)?;
+                },
+                _ => unreachable!(),
+            };
+            quote! {{
+                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+                #derivative
+                let [dw #(, #db_name)*] = #rt::net::slices(grads, [#wr #(, #db_slot)*])?;
+                #call
+            }}
+        }
+        OpKind::BatchNorm { rows, c, bn, saved } => {
+            let (mean, inv_std) = saved.expect("training plans save batch statistics");
+            let (sm, si) = (range(mean), range(inv_std));
+            let (gr, br) = (range(bn.gamma), range(bn.beta));
+            let gamma = p(bn.gamma);
+            quote! {{
+                let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+                let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
+                let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
+                #rt::layers::batch_norm::backward(batch * #rows, #c, x, #gamma, mean, inv_std, dy, dx, dgamma, dbeta)?;
+            }}
+        }
+        // In place: the input's gradient is the output's, scaled.
+        OpKind::Activation { act: a } => {
+            let a = act(*a);
+            quote! {{
+                let [y, dy] = #rt::net::slices(f, [#ys, #dys])?;
+                #rt::layers::activation::backward_inplace(#a, y, dy)?;
+            }}
+        }
+        OpKind::Softmax { rows, classes } => quote! {{
+            let [y, dy, dx] = #rt::net::slices(f, [#ys, #dys #(, #dx_slot)*])?;
+            #rt::net::softmax_backward(batch * #rows, #classes, y, dy, dx)?;
+        }},
+        OpKind::MaxPool { g, argmax } => {
+            let geom = pool_geom(g);
+            let am = span(*argmax);
+            quote! {{
+                const G: #rt::PoolGeom = #geom;
+                let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+                let [argmax] = #rt::net::slices(u, [#am])?;
+                #rt::layers::pool::max_backward(&G, batch, argmax, dy, dx)?;
+            }}
+        }
+        OpKind::AvgPool { g } => {
+            let geom = pool_geom(g);
+            quote! {{
+                const G: #rt::PoolGeom = #geom;
+                let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+                #rt::layers::pool::avg_backward(&G, batch, dy, dx)?;
+            }}
+        }
+        OpKind::GlobalAvgPool { hw, c } => quote! {{
+            let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+            #rt::layers::pool::global_avg_backward(batch, #hw, #c, dy, dx)?;
+        }},
+        OpKind::Dropout { mask, .. } => {
+            let ms = span(*mask);
+            quote! {{
+                let [mask, dy, dx] = #rt::net::slices(f, [#ms, #dys #(, #dx_slot)*])?;
+                #rt::layers::dropout::backward(mask, dy, dx)?;
+            }}
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Forward code: one block per fused op, which cuts its input and output
+//! slots out of the workspace and calls one kernel with literal geometry.
+//!
+//! The statements run inside the generated `__forward_train` (parameters as
+//! `tp`, the trainable part, and `ntp`, the moving statistics it updates;
+//! the dropout seed `seed`) or `__forward_infer` (parameters `p`), with the
+//! workspace's buffers `f`, `u`, `fixed` and the batch size `batch` in
+//! scope.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::plan::{Act, Bn, Geom, Mode, Op, OpKind, Program, Slot};
+use super::{act, f32_lit, range, rt, span};
+
+/// How the ops name the parameter arena.
+#[derive(Clone, Copy)]
+pub struct Params {
+    pub mode: Mode,
+    /// `TRAINABLE_PARAMS`: where the non-trainable part starts.
+    pub trainable: usize,
+}
+
+impl Params {
+    /// A read-only parameter slice.
+    pub fn get(&self, s: Slot) -> TokenStream {
+        let r = range(s);
+        match self.mode {
+            Mode::Train => quote!(&tp[#r]),
+            Mode::Infer => quote!(&p[#r]),
+        }
+    }
+    /// A range in the non-trainable part (training updates it).
+    fn frozen(&self, s: Slot) -> TokenStream {
+        range(Slot {
+            offset: s.offset - self.trainable,
+            len: s.len,
+        })
+    }
+}
+
+/// The statements of a forward pass.
+pub fn program(prog: &Program, params: Params) -> TokenStream {
+    let ops = prog.ops.iter().map(|op| one(op, prog, params));
+    quote!(#(#ops)*)
+}
+
+fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
+    let rt = rt();
+    let xs = span(prog.values[op.x].slot);
+    let ys = span(prog.values[op.y].slot);
+    match &op.kind {
+        OpKind::Conv {
+            g,
+            w,
+            b,
+            fold,
+            act: a,
+        } => {
+            let geom = conv_geom(g);
+            let w = params.get(*w);
+            let bias = option(b.map(|b| params.get(b)));
+            let a = act(*a);
+            let (fold, affine) = match fold {
+                Some((bn, scale, shift)) => {
+                    let (sc, sh) = (range(*scale), range(*shift));
+                    let (gamma, beta, mean, var) = (
+                        params.get(bn.gamma),
+                        params.get(bn.beta),
+                        params.get(bn.mean),
+                        params.get(bn.var),
+                    );
+                    let eps = f32_lit(bn.eps);
+                    (
+                        quote! {
+                            let [scale, shift] = #rt::net::slices(fixed, [#sc, #sh])?;
+                            #rt::layers::batch_norm::fold(#gamma, #beta, #mean, #var, #eps, scale, shift)?;
+                        },
+                        quote!(Some((&*scale, &*shift))),
+                    )
+                }
+                None => (quote!(), quote!(None)),
+            };
+            quote! {{
+                const G: #rt::Conv2dGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #fold
+                let ep = #rt::layers::conv2d::Epilogue { bias: #bias, affine: #affine, act: #a };
+                #rt::layers::conv2d::forward(&G, batch, x, #w, &ep, y)?;
+            }}
+        }
+        OpKind::Dense {
+            n_in,
+            n_out,
+            w,
+            b,
+            act: a,
+        } => {
+            let w = params.get(*w);
+            let bias = option(b.map(|b| params.get(b)));
+            let a = act(*a);
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::dense::forward(batch, #n_in, #n_out, x, #w, #bias, #a, y)?;
+            }}
+        }
+        OpKind::BatchNorm { rows, c, bn, saved } => {
+            batch_norm(op, prog, params, *rows, *c, bn, *saved)
+        }
+        OpKind::Activation { act: a } if op.x == op.y => {
+            let a = act(*a);
+            quote! {{
+                let [y] = #rt::net::slices(f, [#ys])?;
+                #rt::layers::activation::forward_inplace(#a, y);
+            }}
+        }
+        OpKind::Activation { act: a } => {
+            let a = act(*a);
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::activation::forward(#a, x, y)?;
+            }}
+        }
+        OpKind::Softmax { rows, classes } => quote! {{
+            let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::activation::softmax(batch * #rows, #classes, x, y)?;
+        }},
+        OpKind::MaxPool { g, argmax } => {
+            let geom = pool_geom(g);
+            let am = span(*argmax);
+            quote! {{
+                const G: #rt::PoolGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                let [argmax] = #rt::net::slices(u, [#am])?;
+                #rt::layers::pool::max_forward(&G, batch, x, y, argmax)?;
+            }}
+        }
+        OpKind::AvgPool { g } => {
+            let geom = pool_geom(g);
+            quote! {{
+                const G: #rt::PoolGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::pool::avg_forward(&G, batch, x, y)?;
+            }}
+        }
+        OpKind::GlobalAvgPool { hw, c } => quote! {{
+            let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::pool::global_avg_forward(batch, #hw, #c, x, y)?;
+        }},
+        OpKind::Dropout { rate, mask, index } => {
+            let rate = f32_lit(*rate);
+            let ms = span(*mask);
+            quote! {{
+                let [x, y, mask] = #rt::net::slices(f, [#xs, #ys, #ms])?;
+                let seed = #rt::rng::splitmix64(seed ^ #index);
+                #rt::layers::dropout::forward_train(#rate, seed, x, y, mask)?;
+            }}
+        }
+    }
+}
+
+/// Training normalises with the batch's statistics (saving them for
+/// backward and updating the moving ones); inference with the moving ones.
+fn batch_norm(
+    op: &Op,
+    prog: &Program,
+    params: Params,
+    rows: usize,
+    c: usize,
+    bn: &Bn,
+    saved: Option<(Slot, Slot)>,
+) -> TokenStream {
+    let rt = rt();
+    let xs = span(prog.values[op.x].slot);
+    let ys = span(prog.values[op.y].slot);
+    let (gamma, beta) = (params.get(bn.gamma), params.get(bn.beta));
+    let eps = f32_lit(bn.eps);
+    match saved {
+        Some((mean, inv_std)) => {
+            let (sm, si) = (range(mean), range(inv_std));
+            let (rm, rv) = (params.frozen(bn.mean), params.frozen(bn.var));
+            let momentum = f32_lit(bn.momentum);
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
+                let [running_mean, running_var] = #rt::net::slices(ntp, [#rm, #rv])?;
+                #rt::layers::batch_norm::forward_train(
+                    batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, y, mean, inv_std, running_mean, running_var,
+                )?;
+            }}
+        }
+        None => {
+            let (mean, var) = (params.get(bn.mean), params.get(bn.var));
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::batch_norm::forward_infer(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, y)?;
+            }}
+        }
+    }
+}
+
+fn option(t: Option<TokenStream>) -> TokenStream {
+    match t {
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
+    }
+}
+
+/// A `Conv2dGeom` literal.
+pub fn conv_geom(g: &Geom) -> TokenStream {
+    let rt = rt();
+    let Geom {
+        in_h,
+        in_w,
+        c_in,
+        out_h,
+        out_w,
+        c_out,
+        fh,
+        fw,
+        sh,
+        sw,
+        pad_top,
+        pad_left,
+    } = *g;
+    quote! {
+        #rt::Conv2dGeom {
+            in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
+            fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
+        }
+    }
+}
+
+/// A `PoolGeom` literal.
+pub fn pool_geom(g: &Geom) -> TokenStream {
+    let rt = rt();
+    let Geom {
+        in_h,
+        in_w,
+        c_in,
+        out_h,
+        out_w,
+        fh,
+        fw,
+        sh,
+        sw,
+        pad_top,
+        pad_left,
+        ..
+    } = *g;
+    quote! {
+        #rt::PoolGeom {
+            in_h: #in_h, in_w: #in_w, c: #c_in, out_h: #out_h, out_w: #out_w,
+            fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
+        }
+    }
+}
+
+/// Whether a fused activation needs its output read back in backward.
+pub fn has_act(a: Act) -> bool {
+    a != Act::Identity
+}

@@ -7,7 +7,8 @@ use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
 /// and 3, explicit padding, `same` with odd total padding (which goes
 /// bottom/right), non-square windows, 1 and 3 channels, batch 1 and 3.
 fn cases() -> Vec<(PoolGeom, usize)> {
-    let raw: &[([usize; 3], [usize; 2], [usize; 2], Padding, usize)] = &[
+    type Case = ([usize; 3], [usize; 2], [usize; 2], Padding, usize);
+    let raw: &[Case] = &[
         ([4, 4, 1], [2, 2], [2, 2], Padding::Valid, 1),
         ([5, 7, 3], [2, 2], [2, 2], Padding::Valid, 3),
         ([7, 7, 3], [3, 3], [2, 2], Padding::Same, 3), // total 2: 1 on top

@@ -20,7 +20,7 @@ fn cases() -> Vec<(PoolGeom, usize)> {
         ([8, 9, 3], [3, 3], [3, 3], Padding::Same, 1),
         ([3, 3, 2], [3, 3], [1, 1], Padding::Explicit(1), 2),
         ([1, 1, 3], [1, 1], [1, 1], Padding::Explicit(2), 2), // windows of padding only
-        ([5, 6, 5], [3, 2], [2, 1], Padding::Same, 2), // 5 channels: the general loop
+        ([5, 6, 5], [3, 2], [2, 1], Padding::Same, 2),        // 5 channels: the general loop
         ([4, 6, 16], [2, 2], [2, 2], Padding::Valid, 1),
     ];
     raw.iter()

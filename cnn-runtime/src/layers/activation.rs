@@ -123,16 +123,15 @@ pub(crate) fn map_inplace(act: Act, y: &mut [f32]) {
 fn scale_by_derivative(act: Act, y: &[f32], dy: &mut [f32]) {
     match act {
         Act::Identity => {}
-        Act::Relu => dy.iter_mut().zip(y).for_each(|(d, &v)| {
-            if v <= 0.0 {
-                *d = 0.0;
-            }
-        }),
-        Act::LeakyRelu(alpha) => dy.iter_mut().zip(y).for_each(|(d, &v)| {
-            if v <= 0.0 {
-                *d *= alpha;
-            }
-        }),
+        // Selects rather than conditional stores, so that the loops vectorise.
+        Act::Relu => dy
+            .iter_mut()
+            .zip(y)
+            .for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 }),
+        Act::LeakyRelu(alpha) => dy
+            .iter_mut()
+            .zip(y)
+            .for_each(|(d, &v)| *d *= if v > 0.0 { 1.0 } else { alpha }),
         Act::Tanh => dy.iter_mut().zip(y).for_each(|(d, &v)| *d *= 1.0 - v * v),
         Act::Sigmoid => dy.iter_mut().zip(y).for_each(|(d, &v)| *d *= v * (1.0 - v)),
     }

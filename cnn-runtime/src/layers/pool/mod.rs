@@ -26,6 +26,25 @@ mod tests;
 /// The argmax of an output whose window holds no real input cell.
 pub const NO_WINNER: u32 = u32::MAX;
 
+/// The version of `$f` for `$c` channels: the common channel counts get
+/// their own copy with `c` a constant, whose inner loops unroll; with a
+/// handful of channels the loop overhead would otherwise cost more than
+/// the work.
+macro_rules! by_channels {
+    ($c:expr, $f:ident) => {
+        match $c {
+            1 => $f::<1>,
+            2 => $f::<2>,
+            3 => $f::<3>,
+            4 => $f::<4>,
+            6 => $f::<6>,
+            8 => $f::<8>,
+            16 => $f::<16>,
+            _ => $f::<0>,
+        }
+    };
+}
+
 /// Checks the geometry and the batch; returns the lengths of one example's
 /// input and output and of the whole batch's.
 fn sizes(g: &PoolGeom, batch: usize) -> Result<[usize; 4]> {
@@ -97,16 +116,18 @@ pub fn max_forward(
         let examples = y
             .chunks_exact_mut(out_len)
             .zip(argmax.chunks_exact_mut(out_len));
+        let example = by_channels!(g.c, max_example);
         for (b, (y, argmax)) in examples.enumerate() {
             let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
-            max_example(g, x, y, argmax);
+            example(g, x, y, argmax);
         }
     });
     Ok(())
 }
 
-fn max_example(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    let c = g.c;
+/// Max pooling of one example, with `C` channels (`C = 0`: `g.c`).
+fn max_example<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let c = if C == 0 { g.c } else { C };
     let mut outs = y.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
     for oh in 0..g.out_h {
         let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
@@ -132,10 +153,11 @@ fn max_example(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
                     let cell = &x[base..base + c];
                     for (k, ((m, a), &v)) in yo.iter_mut().zip(ao.iter_mut()).zip(cell).enumerate()
                     {
-                        if v > *m {
-                            *m = v;
-                            *a = (base + k) as u32;
-                        }
+                        // Selects, not a branch: on random data a branch
+                        // here mispredicts about as often as it is taken.
+                        let wins = v > *m;
+                        *m = if wins { v } else { *m };
+                        *a = if wins { (base + k) as u32 } else { *a };
                     }
                 }
             }
@@ -187,35 +209,40 @@ pub fn avg_forward(g: &PoolGeom, batch: usize, x: &[f32], y: &mut [f32]) -> Resu
     let [in_len, out_len, x_len, y_len] = sizes(g, batch)?;
     check_len("avg pool x", x.len(), x_len)?;
     check_len("avg pool y", y.len(), y_len)?;
-    let c = g.c;
     par_rows(y, batch, y_len * g.fh * g.fw, |b0, y| {
+        let example = by_channels!(g.c, avg_example);
         for (b, y) in y.chunks_exact_mut(out_len).enumerate() {
-            let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
-            let mut outs = y.chunks_exact_mut(c);
-            for oh in 0..g.out_h {
-                let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
-                for ow in 0..g.out_w {
-                    let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
-                    let Some(yo) = outs.next() else { break };
-                    yo.fill(0.0);
-                    for ih in h0..h1 {
-                        for iw in w0..w1 {
-                            let base = (ih * g.in_w + iw) * c;
-                            yo.iter_mut()
-                                .zip(&x[base..base + c])
-                                .for_each(|(o, &v)| *o += v);
-                        }
-                    }
-                    let count = h1.saturating_sub(h0) * w1.saturating_sub(w0);
-                    if count > 1 {
-                        let inv = 1.0 / count as f32;
-                        yo.iter_mut().for_each(|o| *o *= inv);
-                    }
-                }
-            }
+            example(g, &x[(b0 + b) * in_len..(b0 + b + 1) * in_len], y);
         }
     });
     Ok(())
+}
+
+/// Average pooling of one example, with `C` channels (`C = 0`: `g.c`).
+fn avg_example<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32]) {
+    let c = if C == 0 { g.c } else { C };
+    let mut outs = y.chunks_exact_mut(c);
+    for oh in 0..g.out_h {
+        let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
+        for ow in 0..g.out_w {
+            let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
+            let Some(yo) = outs.next() else { return };
+            yo.fill(0.0);
+            for ih in h0..h1 {
+                for iw in w0..w1 {
+                    let base = (ih * g.in_w + iw) * c;
+                    yo.iter_mut()
+                        .zip(&x[base..base + c])
+                        .for_each(|(o, &v)| *o += v);
+                }
+            }
+            let count = h1.saturating_sub(h0) * w1.saturating_sub(w0);
+            if count > 1 {
+                let inv = 1.0 / count as f32;
+                yo.iter_mut().for_each(|o| *o *= inv);
+            }
+        }
+    }
 }
 
 /// Average pooling backward: each output's gradient, divided by its
@@ -225,36 +252,41 @@ pub fn avg_backward(g: &PoolGeom, batch: usize, dy: &[f32], dx: &mut [f32]) -> R
     let [in_len, out_len, x_len, y_len] = sizes(g, batch)?;
     check_len("avg pool dy", dy.len(), y_len)?;
     check_len("avg pool dx", dx.len(), x_len)?;
-    let c = g.c;
     par_rows(dx, batch, x_len + y_len * g.fh * g.fw, |b0, dx| {
+        let example = by_channels!(g.c, avg_backward_example);
         for (b, dx) in dx.chunks_exact_mut(in_len).enumerate() {
-            dx.fill(0.0);
-            let dy = &dy[(b0 + b) * out_len..(b0 + b + 1) * out_len];
-            let mut outs = dy.chunks_exact(c);
-            for oh in 0..g.out_h {
-                let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
-                for ow in 0..g.out_w {
-                    let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
-                    let Some(d) = outs.next() else { break };
-                    let count = h1.saturating_sub(h0) * w1.saturating_sub(w0);
-                    if count == 0 {
-                        continue;
-                    }
-                    let inv = 1.0 / count as f32;
-                    for ih in h0..h1 {
-                        for iw in w0..w1 {
-                            let base = (ih * g.in_w + iw) * c;
-                            dx[base..base + c]
-                                .iter_mut()
-                                .zip(d)
-                                .for_each(|(o, &v)| *o += v * inv);
-                        }
-                    }
-                }
-            }
+            example(g, &dy[(b0 + b) * out_len..(b0 + b + 1) * out_len], dx);
         }
     });
     Ok(())
+}
+
+/// Average pooling backward of one example (`C` as in [`avg_example`]).
+fn avg_backward_example<const C: usize>(g: &PoolGeom, dy: &[f32], dx: &mut [f32]) {
+    let c = if C == 0 { g.c } else { C };
+    dx.fill(0.0);
+    let mut outs = dy.chunks_exact(c);
+    for oh in 0..g.out_h {
+        let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
+        for ow in 0..g.out_w {
+            let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
+            let Some(d) = outs.next() else { return };
+            let count = h1.saturating_sub(h0) * w1.saturating_sub(w0);
+            if count == 0 {
+                continue;
+            }
+            let inv = 1.0 / count as f32;
+            for ih in h0..h1 {
+                for iw in w0..w1 {
+                    let base = (ih * g.in_w + iw) * c;
+                    dx[base..base + c]
+                        .iter_mut()
+                        .zip(d)
+                        .for_each(|(o, &v)| *o += v * inv);
+                }
+            }
+        }
+    }
 }
 
 /// Checks the sizes of global average pooling; returns `batch * hw * c`.

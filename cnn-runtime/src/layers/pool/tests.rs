@@ -5,9 +5,11 @@ use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
 
 /// (input [h, w, c], window, stride, padding, batch): odd sizes, stride 2
 /// and 3, explicit padding, `same` with odd total padding (which goes
-/// bottom/right), non-square windows, 1 and 3 channels, batch 1 and 3.
+/// bottom/right), non-square windows, 1, 2, 3, 5 and 16 channels (each
+/// specialised channel count and the general loop), batch 1, 2 and 3.
 fn cases() -> Vec<(PoolGeom, usize)> {
-    let raw: &[([usize; 3], [usize; 2], [usize; 2], Padding, usize)] = &[
+    type Case = ([usize; 3], [usize; 2], [usize; 2], Padding, usize);
+    let raw: &[Case] = &[
         ([4, 4, 1], [2, 2], [2, 2], Padding::Valid, 1),
         ([5, 7, 3], [2, 2], [2, 2], Padding::Valid, 3),
         ([7, 7, 3], [3, 3], [2, 2], Padding::Same, 3), // total 2: 1 on top
@@ -18,6 +20,8 @@ fn cases() -> Vec<(PoolGeom, usize)> {
         ([8, 9, 3], [3, 3], [3, 3], Padding::Same, 1),
         ([3, 3, 2], [3, 3], [1, 1], Padding::Explicit(1), 2),
         ([1, 1, 3], [1, 1], [1, 1], Padding::Explicit(2), 2), // windows of padding only
+        ([5, 6, 5], [3, 2], [2, 1], Padding::Same, 2),        // 5 channels: the general loop
+        ([4, 6, 16], [2, 2], [2, 2], Padding::Valid, 1),
     ];
     raw.iter()
         .map(|&(input, size, stride, padding, batch)| {

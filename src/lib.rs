@@ -11,7 +11,7 @@
 
 pub use cnn_macros::network;
 pub use cnn_runtime::{
-    filters, init, layers, parallel, rng, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
+    filters, init, layers, net, parallel, rng, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
 };
 pub use ndarray;
 

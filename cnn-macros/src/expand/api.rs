@@ -8,7 +8,7 @@ use quote::quote;
 
 use super::layout::Params;
 use super::plan::{Mode, Program};
-use super::{backward, dims, forward, io, range, rt, summary, totals};
+use super::{backward, dims, forward, io, range, rt, summary};
 use crate::ast::Header;
 use crate::ir::{Net, Shape};
 
@@ -28,7 +28,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let rt = rt();
     let Header { attrs, vis, ident } = header;
     let name = ident.to_string();
-    let (params, trainable, macs) = totals(&net.layers);
+    let (params, trainable, macs) = (net.params, net.trainable, net.macs);
     let input = dims(net.input);
     let rank = input.len();
     let output = net

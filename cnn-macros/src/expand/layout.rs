@@ -33,9 +33,6 @@ impl Tensor {
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
-    pub fn end(&self) -> usize {
-        self.offset + self.len()
-    }
 }
 
 /// Where one layer's tensors are: indices into [`Params::tensors`].
@@ -133,7 +130,7 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 bias,
                 ..
             } => {
-                let c_in = channels(input);
+                let c_in = input.channels();
                 let area = kernel[0] * kernel[1];
                 let (fan_in, fan_out) = (area * c_in, area * filters);
                 push(
@@ -159,7 +156,7 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 }
             }
             LayerKind::BatchNorm { .. } => {
-                let c = channels(input);
+                let c = input.channels();
                 push("gamma", vec![c], true, Init::Ones);
                 push("beta", vec![c], true, Init::Zeros);
                 push("moving_mean", vec![c], false, Init::Zeros);
@@ -173,15 +170,6 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
             LayerKind::AuxHead { layers, .. } => collect(layers, out),
             _ => {}
         }
-    }
-}
-
-/// Channels of an activation: the last axis (NHWC), or the features of a
-/// flat one.
-pub fn channels(s: Shape) -> usize {
-    match s {
-        Shape::Image { c, .. } => c,
-        Shape::Flat { n } => n,
     }
 }
 

@@ -134,15 +134,6 @@ fn walk(layers: &[Layer], depth: usize, out: &mut Vec<(usize, Layer)>) {
     }
 }
 
-/// Parameters, trainable parameters and multiply-adds of the whole tree.
-fn totals(layers: &[Layer]) -> (usize, usize, u64) {
-    let mut all = Vec::new();
-    walk(layers, 0, &mut all);
-    all.iter().fold((0, 0, 0), |t, (_, l)| {
-        (t.0 + l.params, t.1 + l.trainable, t.2 + l.macs)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 //! and an activation's backward works in place on its upstream gradient. At
 //! inference a value's slot is freed after its last use.
 
-use crate::expand::layout::{channels, Params};
+use crate::expand::layout::Params;
 use crate::ir::{Layer, LayerKind, Shape};
 
 /// Training (batch statistics, dropout on) or inference.
@@ -351,7 +351,7 @@ impl<'a> Planner<'a> {
                             .get(i)
                             .filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. }))
                         {
-                            let c = channels(output);
+                            let c = output.channels();
                             fold = Some((self.bn(bn), self.fixed.alloc(c), self.fixed.alloc(c)));
                             last = bn;
                             i += 1;
@@ -392,7 +392,7 @@ impl<'a> Planner<'a> {
                     x = y;
                 }
                 LayerKind::BatchNorm { .. } => {
-                    let c = channels(input);
+                    let c = input.channels();
                     let saved = match self.mode {
                         Mode::Train => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
                         Mode::Infer => None,
@@ -424,7 +424,7 @@ impl<'a> Planner<'a> {
                     x = y;
                 }
                 LayerKind::Softmax => {
-                    let c = channels(output);
+                    let c = output.channels();
                     let y = self.value(output.len());
                     let kind = OpKind::Softmax {
                         rows: output.len() / c.max(1),
@@ -464,7 +464,7 @@ impl<'a> Planner<'a> {
                     x = y;
                 }
                 LayerKind::GlobalAvgPool => {
-                    let c = channels(input);
+                    let c = input.channels();
                     let y = self.value(output.len());
                     let kind = OpKind::GlobalAvgPool {
                         hw: input.len() / c.max(1),

@@ -6,7 +6,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{rt, totals, walk};
+use super::{rt, walk};
 use crate::ir::{LayerKind, Net};
 
 /// The body of `summary()`.
@@ -23,7 +23,7 @@ pub fn body(net: &Net) -> TokenStream {
             #rt::net::SummaryRow { depth: #depth, name: #name, kind: #kind, output: #output, params: #params, macs: #macs }
         }
     });
-    let (params, trainable, macs) = totals(&net.layers);
+    let (params, trainable, macs) = (net.params, net.trainable, net.macs);
     let bytes = activation_bytes(net);
     let (name, input) = (&net.name, net.input.to_string());
     quote! {

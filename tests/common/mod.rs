@@ -1,0 +1,62 @@
+//! Networks and data shared by the integration tests.
+
+#![allow(dead_code)] // each test file uses some of these
+
+use cnn::ndarray::{Array2, Array4};
+use cnn::network;
+
+network! {
+    /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, as in DESIGN.md.
+    pub struct LeNet5 {
+        input: [32, 32, 1],
+        layers: [
+            conv1: Conv2d { filters: 6, kernel: 5 },
+            Relu,
+            MaxPool2d { size: 2, stride: 2 },
+            conv2: Conv2d { filters: 16, kernel: 5 },
+            Relu,
+            MaxPool2d { size: 2, stride: 2 },
+            Flatten,
+            fc3: Dense { units: 120 },
+            Relu,
+            fc4: Dense { units: 84 },
+            Relu,
+            fc5: Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
+/// Values uniform in [-1, 1), fixed by `seed`.
+pub fn random(len: usize, seed: u64) -> Vec<f32> {
+    cnn_runtime::testing::random(len, seed)
+}
+
+/// A batch `[n, h, w, c]` of random values.
+pub fn images(n: usize, h: usize, w: usize, c: usize, seed: u64) -> Array4<f32> {
+    Array4::from_shape_vec((n, h, w, c), random(n * h * w * c, seed)).unwrap()
+}
+
+/// A batch `[n, k]` of random values.
+pub fn vectors(n: usize, k: usize, seed: u64) -> Array2<f32> {
+    Array2::from_shape_vec((n, k), random(n * k, seed)).unwrap()
+}
+
+/// Labels `0..classes` in turn.
+pub fn labels(n: usize, classes: usize) -> Vec<usize> {
+    (0..n).map(|i| (i * 7 + 3) % classes).collect()
+}
+
+/// A separable 10-class problem for LeNet-5: class k is a bright 6x6
+/// square at one of ten places on a dark, noisy 32x32 image.
+pub fn squares(n: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
+    let noise = random(n * 32 * 32, seed);
+    let labels: Vec<usize> = (0..n).map(|i| (i * 3 + seed as usize) % 10).collect();
+    let x = Array4::from_shape_fn((n, 32, 32, 1), |(b, h, w, _)| {
+        let k = labels[b];
+        let (top, left) = (2 + (k / 5) * 16, 1 + (k % 5) * 6);
+        let inside = (top..top + 6).contains(&h) && (left..left + 6).contains(&w);
+        0.1 * noise[(b * 32 + h) * 32 + w] + if inside { 1.0 } else { 0.0 }
+    });
+    (x, labels)
+}

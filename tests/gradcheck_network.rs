@@ -1,0 +1,129 @@
+//! Finite-difference checks of the macro-generated backward pass: the loss
+//! of a whole network, differentiated by central differences with respect
+//! to a sample of the parameters of every tensor, against the gradient that
+//! `loss_and_grads` computes. Training-mode batch norm; dropout with a fixed
+//! seed so that each evaluation uses the same mask.
+
+mod common;
+
+use cnn::network;
+use common::{images, labels};
+
+network! {
+    /// Every plain layer kind: strided, padded, `same`, non-square and 1x1
+    /// convolutions, batch norm on images and on vectors, each activation,
+    /// max and average pooling (with `same` padding), dropout.
+    struct Small {
+        input: [9, 9, 2],
+        layers: [
+            c1: Conv2d { filters: 4, kernel: 3, stride: 2, padding: 1 },
+            bn1: BatchNorm,
+            LeakyRelu { alpha: 0.1 },
+            c2: Conv2d { filters: 5, kernel: [2, 3], padding: same },
+            Tanh,
+            MaxPool2d { size: 2, stride: 1 },
+            c3: Conv2d { filters: 3, kernel: 1, bias: false },
+            Sigmoid,
+            AvgPool2d { size: 3, stride: 2, padding: same },
+            Flatten,
+            d1: Dense { units: 6 },
+            bn2: BatchNorm,
+            Relu,
+            Dropout { rate: 0.3 },
+            d2: Dense { units: 4 },
+            Softmax,
+        ],
+    }
+}
+
+network! {
+    /// Global pooling, a dense layer without bias, and no final Softmax:
+    /// the outputs are the logits of the loss.
+    struct Logits {
+        input: [4, 4, 3],
+        layers: [
+            c: Conv2d { filters: 6, kernel: 3, padding: same },
+            Relu,
+            GlobalAvgPool,
+            d1: Dense { units: 5, bias: false },
+            Sigmoid,
+            d2: Dense { units: 3 },
+        ],
+    }
+}
+
+network! {
+    /// Nothing to train below the first layers: pooling first, then batch
+    /// norm (whose input gradient nobody needs).
+    struct PoolFirst {
+        input: [6, 6, 2],
+        layers: [
+            MaxPool2d { size: 2 },
+            bn: BatchNorm,
+            c: Conv2d { filters: 3, kernel: 2 },
+            Relu,
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
+/// Central differences in f32: the step, and the tolerance
+/// `|a - n| <= ABS + REL * max(|a|, |n|)`.
+const STEP: f32 = 1e-3;
+const ABS: f32 = 1e-3;
+const REL: f32 = 2e-2;
+
+/// Checks six elements of every trainable tensor.
+macro_rules! check_net {
+    ($net:ty, $batch:expr, $seed:expr) => {{
+        let mut net = <$net>::new($seed);
+        let [h, w, c] = <$net>::INPUT_SHAPE;
+        let x = images($batch, h, w, c, $seed + 1);
+        let y = labels($batch, <$net>::OUTPUT_SIZE);
+        let dropout_seed = 99;
+        let (_, grads) = net.loss_and_grads_with_seed(x.view(), &y, dropout_seed).unwrap();
+        let mut analytic = grads.to_vec();
+        analytic.resize(<$net>::PARAMS, 0.0);
+        let mut indices = Vec::new();
+        for t in <$net>::TENSORS.iter().filter(|t| t.trainable) {
+            let step = (t.len / 5).max(1);
+            indices.extend((0..t.len).step_by(step).take(6).map(|i| t.offset + i));
+        }
+        let mut params = net.params().to_vec();
+        let mut worst = 0.0f32;
+        for &i in &indices {
+            let orig = params[i];
+            let mut loss_at = |v: f32| {
+                params[i] = v;
+                net.params_mut().copy_from_slice(&params);
+                net.loss_and_grads_with_seed(x.view(), &y, dropout_seed).unwrap().0 as f64
+            };
+            let numeric = ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
+            loss_at(orig);
+            let a = analytic[i];
+            let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
+            worst = worst.max(err);
+            assert!(err <= 1.0, "parameter {i}: analytic {a}, numeric {numeric}");
+        }
+        println!("{}: worst error {worst:.3} of the tolerance", stringify!($net));
+        indices.len()
+    }};
+}
+
+#[test]
+fn every_layer_kind() {
+    let checked = check_net!(Small, 5, 1);
+    assert!(checked >= 50, "{checked} elements checked");
+}
+
+#[test]
+fn logits_out() {
+    check_net!(Logits, 4, 2);
+}
+
+#[test]
+fn nothing_trains_below_the_first_parameters() {
+    check_net!(PoolFirst, 3, 3);
+}

@@ -31,7 +31,11 @@ thread_local! {
 
 fn note(layout: Layout) {
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let counter = if layout.align() >= 16 { &GEMM_PACKING } else { &ALLOCATIONS };
+        let counter = if layout.align() >= 16 {
+            &GEMM_PACKING
+        } else {
+            &ALLOCATIONS
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -66,7 +70,10 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread: ours, and the GEMM's packing.
 fn allocations(f: impl FnOnce()) -> (usize, usize) {
-    let before = (ALLOCATIONS.load(Ordering::Relaxed), GEMM_PACKING.load(Ordering::Relaxed));
+    let before = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        GEMM_PACKING.load(Ordering::Relaxed),
+    );
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
@@ -86,13 +93,16 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     // Warm-up: the workspace grows to batch 64, the optimizers size their
     // state, the kernels' per-thread scratch grows.
     net.train_step(big.view(), &big_labels, &mut sgd).unwrap();
-    net.train_step(small.view(), &small_labels, &mut sgd).unwrap();
+    net.train_step(small.view(), &small_labels, &mut sgd)
+        .unwrap();
     net.train_step(big.view(), &big_labels, &mut adam).unwrap();
-    net.train_step(small.view(), &small_labels, &mut adam).unwrap();
+    net.train_step(small.view(), &small_labels, &mut adam)
+        .unwrap();
     let (n, gemm) = allocations(|| {
         for _ in 0..3 {
             net.train_step(big.view(), &big_labels, &mut sgd).unwrap();
-            net.train_step(small.view(), &small_labels, &mut sgd).unwrap();
+            net.train_step(small.view(), &small_labels, &mut sgd)
+                .unwrap();
             net.train_step(big.view(), &big_labels, &mut adam).unwrap();
         }
     });
@@ -100,7 +110,8 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     println!("matrixmultiply packing buffers over 9 steps on this thread: {gemm}");
     // The counter works: a step at a new, larger batch size allocates.
     let (n, _) = allocations(|| {
-        net.train_step(images(100, 32, 32, 1, 3).view(), &labels(100, 10), &mut sgd).unwrap();
+        net.train_step(images(100, 32, 32, 1, 3).view(), &labels(100, 10), &mut sgd)
+            .unwrap();
     });
     assert!(n > 0);
 }

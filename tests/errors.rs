@@ -42,7 +42,10 @@ fn wrong_input_shape() {
     );
     let flat = FlatNet::new(0);
     let err = flat.predict(vectors(3, 10, 1).view()).unwrap_err();
-    assert_eq!(err.to_string(), "predict: x: expected [batch, 12], got [3, 10]");
+    assert_eq!(
+        err.to_string(),
+        "predict: x: expected [batch, 12], got [3, 10]"
+    );
 }
 
 #[test]
@@ -50,9 +53,23 @@ fn label_out_of_range() {
     let mut net = LeNet5::new(0);
     let before = net.params().to_vec();
     let err = net
-        .train_step(images(3, 32, 32, 1, 1).view(), &[0, 10, 2], &mut Sgd::new(0.1))
+        .train_step(
+            images(3, 32, 32, 1, 1).view(),
+            &[0, 10, 2],
+            &mut Sgd::new(0.1),
+        )
         .unwrap_err();
-    assert!(matches!(err, Error::LabelOutOfRange { index: 1, label: 10, classes: 10 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::LabelOutOfRange {
+                index: 1,
+                label: 10,
+                classes: 10
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(net.params(), &before[..]);
 }
 
@@ -62,15 +79,23 @@ fn labels_length_mismatch() {
     let err = net
         .train_step(images(3, 32, 32, 1, 1).view(), &[0, 1], &mut Sgd::new(0.1))
         .unwrap_err();
-    assert_eq!(err.to_string(), "labels: expected one per example (3), got 2");
+    assert_eq!(
+        err.to_string(),
+        "labels: expected one per example (3), got 2"
+    );
 }
 
 #[test]
 fn empty_batch() {
     let mut net = LeNet5::new(0);
-    assert!(net.train_step(images(0, 32, 32, 1, 1).view(), &[], &mut Sgd::new(0.1)).is_err());
+    assert!(net
+        .train_step(images(0, 32, 32, 1, 1).view(), &[], &mut Sgd::new(0.1))
+        .is_err());
     // Predicting nothing is fine: no rows.
-    assert_eq!(net.predict(images(0, 32, 32, 1, 1).view()).unwrap().shape(), [0, 10]);
+    assert_eq!(
+        net.predict(images(0, 32, 32, 1, 1).view()).unwrap().shape(),
+        [0, 10]
+    );
 }
 
 #[test]
@@ -78,12 +103,19 @@ fn non_finite_loss_leaves_every_parameter_as_it_was() {
     let mut net = Norm::new(0);
     // One step so that the moving statistics are not at their start.
     let x = images(4, 4, 4, 2, 3);
-    net.train_step(x.view(), &labels(4, 5), &mut Sgd::new(0.1)).unwrap();
+    net.train_step(x.view(), &labels(4, 5), &mut Sgd::new(0.1))
+        .unwrap();
     let before = net.params().to_vec();
     let mut bad = x.clone();
     bad[[1, 2, 2, 0]] = f32::INFINITY;
-    let err = net.train_step(bad.view(), &labels(4, 5), &mut Sgd::new(0.1)).unwrap_err();
+    let err = net
+        .train_step(bad.view(), &labels(4, 5), &mut Sgd::new(0.1))
+        .unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
-    let same = net.params().iter().zip(&before).all(|(a, b)| a.to_bits() == b.to_bits());
+    let same = net
+        .params()
+        .iter()
+        .zip(&before)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
     assert!(same, "parameters (or moving statistics) changed");
 }

@@ -83,7 +83,9 @@ macro_rules! check_net {
         let x = images($batch, h, w, c, $seed + 1);
         let y = labels($batch, <$net>::OUTPUT_SIZE);
         let dropout_seed = 99;
-        let (_, grads) = net.loss_and_grads_with_seed(x.view(), &y, dropout_seed).unwrap();
+        let (_, grads) = net
+            .loss_and_grads_with_seed(x.view(), &y, dropout_seed)
+            .unwrap();
         let mut analytic = grads.to_vec();
         analytic.resize(<$net>::PARAMS, 0.0);
         let mut indices = Vec::new();
@@ -98,16 +100,22 @@ macro_rules! check_net {
             let mut loss_at = |v: f32| {
                 params[i] = v;
                 net.params_mut().copy_from_slice(&params);
-                net.loss_and_grads_with_seed(x.view(), &y, dropout_seed).unwrap().0 as f64
+                net.loss_and_grads_with_seed(x.view(), &y, dropout_seed)
+                    .unwrap()
+                    .0 as f64
             };
-            let numeric = ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
+            let numeric =
+                ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
             loss_at(orig);
             let a = analytic[i];
             let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
             worst = worst.max(err);
             assert!(err <= 1.0, "parameter {i}: analytic {a}, numeric {numeric}");
         }
-        println!("{}: worst error {worst:.3} of the tolerance", stringify!($net));
+        println!(
+            "{}: worst error {worst:.3} of the tolerance",
+            stringify!($net)
+        );
         indices.len()
     }};
 }

@@ -71,27 +71,46 @@ fn perturb_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     }
 }
 
-fn conv(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32], b: Option<&[f32]>, act: Act) -> Vec<f32> {
+fn conv(
+    g: &Conv2dGeom,
+    batch: usize,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    act: Act,
+) -> Vec<f32> {
     let mut y = vec![f32::NAN; batch * g.out_len()];
-    let ep = Epilogue { bias: b, affine: None, act };
+    let ep = Epilogue {
+        bias: b,
+        affine: None,
+        act,
+    };
     conv2d::reference::forward(g, batch, x, w, &ep, &mut y);
     y
 }
 
 /// Inference batch norm by its definition, over the last axis.
 fn batch_norm(x: &[f32], c: usize, t: impl Fn(&str) -> Vec<f32>, eps: f32) -> Vec<f32> {
-    let (g, b, m, v) = (t("gamma"), t("beta"), t("moving_mean"), t("moving_variance"));
+    let (g, b, m, v) = (
+        t("gamma"),
+        t("beta"),
+        t("moving_mean"),
+        t("moving_variance"),
+    );
     x.iter()
         .enumerate()
         .map(|(i, &x)| {
             let k = i % c;
-            (g[k] as f64 * (x as f64 - m[k] as f64) / (v[k] as f64 + eps as f64).sqrt() + b[k] as f64) as f32
+            (g[k] as f64 * (x as f64 - m[k] as f64) / (v[k] as f64 + eps as f64).sqrt()
+                + b[k] as f64) as f32
         })
         .collect()
 }
 
 fn act(a: Act, x: Vec<f32>) -> Vec<f32> {
-    x.into_iter().map(|v| activation::reference::apply(a, v)).collect()
+    x.into_iter()
+        .map(|v| activation::reference::apply(a, v))
+        .collect()
 }
 
 #[test]
@@ -104,10 +123,27 @@ fn mixed_network_matches_the_reference_composition() {
 
     let t = |name: &str| net.tensor(name).unwrap().to_vec();
     let g1 = Conv2dGeom::new([11, 10, 3], 4, [3, 3], [2, 2], Padding::Explicit(1)).unwrap();
-    let h = conv(&g1, n, x.as_slice().unwrap(), &t("c1.weight"), Some(&t("c1.bias")), Act::Identity);
-    let h = act(Act::Relu, batch_norm(&h, 4, |k| t(&format!("bn1.{k}")), 1e-3));
+    let h = conv(
+        &g1,
+        n,
+        x.as_slice().unwrap(),
+        &t("c1.weight"),
+        Some(&t("c1.bias")),
+        Act::Identity,
+    );
+    let h = act(
+        Act::Relu,
+        batch_norm(&h, 4, |k| t(&format!("bn1.{k}")), 1e-3),
+    );
     let g2 = Conv2dGeom::new([6, 5, 4], 5, [3, 2], [1, 1], Padding::Same).unwrap();
-    let h = conv(&g2, n, &h, &t("c2.weight"), Some(&t("c2.bias")), Act::LeakyRelu(0.2));
+    let h = conv(
+        &g2,
+        n,
+        &h,
+        &t("c2.weight"),
+        Some(&t("c2.bias")),
+        Act::LeakyRelu(0.2),
+    );
     let p1 = PoolGeom::new([6, 5, 5], [2, 2], [1, 1], Padding::Valid).unwrap();
     let (h, _) = pool::reference::max_forward(&p1, n, &h);
     let g3 = Conv2dGeom::new([5, 4, 5], 4, [2, 2], [1, 2], Padding::Valid).unwrap();
@@ -115,9 +151,28 @@ fn mixed_network_matches_the_reference_composition() {
     let p2 = PoolGeom::new([g3.out_h, g3.out_w, 4], [3, 3], [2, 2], Padding::Same).unwrap();
     let h = pool::reference::avg_forward(&p2, n, &h);
     let flat = p2.out_len();
-    let h = dense::reference::forward(n, flat, 7, &h, &t("d1.weight"), Some(&t("d1.bias")), Act::Identity);
-    let h = act(Act::Sigmoid, batch_norm(&h, 7, |k| t(&format!("bn2.{k}")), 0.01));
-    let h = dense::reference::forward(n, 7, 4, &h, &t("d2.weight"), Some(&t("d2.bias")), Act::Identity);
+    let h = dense::reference::forward(
+        n,
+        flat,
+        7,
+        &h,
+        &t("d1.weight"),
+        Some(&t("d1.bias")),
+        Act::Identity,
+    );
+    let h = act(
+        Act::Sigmoid,
+        batch_norm(&h, 7, |k| t(&format!("bn2.{k}")), 0.01),
+    );
+    let h = dense::reference::forward(
+        n,
+        7,
+        4,
+        &h,
+        &t("d2.weight"),
+        Some(&t("d2.bias")),
+        Act::Identity,
+    );
     let want = activation::reference::softmax(n, 4, &h);
 
     assert_eq!(got.shape(), [n, 4]);
@@ -134,10 +189,18 @@ fn folded_batch_norm_without_activation_and_raw_outputs() {
 
     let t = |name: &str| net.tensor(name).unwrap().to_vec();
     let g = Conv2dGeom::new([7, 7, 2], 3, [3, 3], [1, 1], Padding::Same).unwrap();
-    let h = conv(&g, n, x.as_slice().unwrap(), &t("c.weight"), Some(&t("c.bias")), Act::Identity);
+    let h = conv(
+        &g,
+        n,
+        x.as_slice().unwrap(),
+        &t("c.weight"),
+        Some(&t("c.bias")),
+        Act::Identity,
+    );
     let h = batch_norm(&h, 3, |k| t(&format!("bn.{k}")), 1e-3);
     let h = pool::reference::global_avg_forward(n, 49, 3, &h);
-    let want = dense::reference::forward(n, 3, 3, &h, &t("d.weight"), Some(&t("d.bias")), Act::Relu);
+    let want =
+        dense::reference::forward(n, 3, 3, &h, &t("d.weight"), Some(&t("d.bias")), Act::Relu);
     assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-6);
 }
 
@@ -148,14 +211,60 @@ fn lenet5_matches_the_reference_composition() {
     let x = images(n, 32, 32, 1, 9);
     let t = |name: &str| net.tensor(name).unwrap().to_vec();
     let g1 = Conv2dGeom::new([32, 32, 1], 6, [5, 5], [1, 1], Padding::Valid).unwrap();
-    let h = conv(&g1, n, x.as_slice().unwrap(), &t("conv1.weight"), Some(&t("conv1.bias")), Act::Relu);
-    let (h, _) = pool::reference::max_forward(&PoolGeom::new([28, 28, 6], [2, 2], [2, 2], Padding::Valid).unwrap(), n, &h);
+    let h = conv(
+        &g1,
+        n,
+        x.as_slice().unwrap(),
+        &t("conv1.weight"),
+        Some(&t("conv1.bias")),
+        Act::Relu,
+    );
+    let (h, _) = pool::reference::max_forward(
+        &PoolGeom::new([28, 28, 6], [2, 2], [2, 2], Padding::Valid).unwrap(),
+        n,
+        &h,
+    );
     let g2 = Conv2dGeom::new([14, 14, 6], 16, [5, 5], [1, 1], Padding::Valid).unwrap();
-    let h = conv(&g2, n, &h, &t("conv2.weight"), Some(&t("conv2.bias")), Act::Relu);
-    let (h, _) = pool::reference::max_forward(&PoolGeom::new([10, 10, 16], [2, 2], [2, 2], Padding::Valid).unwrap(), n, &h);
-    let h = dense::reference::forward(n, 400, 120, &h, &t("fc3.weight"), Some(&t("fc3.bias")), Act::Relu);
-    let h = dense::reference::forward(n, 120, 84, &h, &t("fc4.weight"), Some(&t("fc4.bias")), Act::Relu);
-    let h = dense::reference::forward(n, 84, 10, &h, &t("fc5.weight"), Some(&t("fc5.bias")), Act::Identity);
+    let h = conv(
+        &g2,
+        n,
+        &h,
+        &t("conv2.weight"),
+        Some(&t("conv2.bias")),
+        Act::Relu,
+    );
+    let (h, _) = pool::reference::max_forward(
+        &PoolGeom::new([10, 10, 16], [2, 2], [2, 2], Padding::Valid).unwrap(),
+        n,
+        &h,
+    );
+    let h = dense::reference::forward(
+        n,
+        400,
+        120,
+        &h,
+        &t("fc3.weight"),
+        Some(&t("fc3.bias")),
+        Act::Relu,
+    );
+    let h = dense::reference::forward(
+        n,
+        120,
+        84,
+        &h,
+        &t("fc4.weight"),
+        Some(&t("fc4.bias")),
+        Act::Relu,
+    );
+    let h = dense::reference::forward(
+        n,
+        84,
+        10,
+        &h,
+        &t("fc5.weight"),
+        Some(&t("fc5.bias")),
+        Act::Identity,
+    );
     let want = activation::reference::softmax(n, 10, &h);
     let got = net.predict(x.view()).unwrap();
     assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-6);
@@ -171,7 +280,10 @@ fn training_loss_is_the_cross_entropy_of_the_predictions() {
     let p = net.predict(x.view()).unwrap();
     let want = (0..n).map(|i| -(p[[i, y[i]]] as f64).ln()).sum::<f64>() / n as f64;
     let (loss, _) = net.loss_and_grads(x.view(), &y).unwrap();
-    assert!((loss as f64 - want).abs() < 1e-5 * want.max(1.0), "{loss} vs {want}");
+    assert!(
+        (loss as f64 - want).abs() < 1e-5 * want.max(1.0),
+        "{loss} vs {want}"
+    );
 }
 
 #[test]
@@ -181,7 +293,12 @@ fn non_contiguous_views_and_chunked_batches() {
     let x = images(600, 7, 7, 2, 13);
     let all = net.predict(x.view()).unwrap();
     let each: Vec<f32> = (0..600)
-        .flat_map(|i| net.predict(x.slice(s![i..i + 1, .., .., ..])).unwrap().into_raw_vec_and_offset().0)
+        .flat_map(|i| {
+            net.predict(x.slice(s![i..i + 1, .., .., ..]))
+                .unwrap()
+                .into_raw_vec_and_offset()
+                .0
+        })
         .collect();
     // (Batches of one take the dense layer's matrix-vector path: same sums
     // in another order.)
@@ -189,7 +306,10 @@ fn non_contiguous_views_and_chunked_batches() {
     // Every other example, in reverse order: a strided view.
     let view = x.slice(s![..;-2, .., .., ..]);
     let owned: Array4<f32> = view.to_owned();
-    assert_eq!(net.predict(view).unwrap(), net.predict(owned.view()).unwrap());
+    assert_eq!(
+        net.predict(view).unwrap(),
+        net.predict(owned.view()).unwrap()
+    );
     // Channels-first data permuted to NHWC: no axis is contiguous.
     let nchw = Array4::from_shape_fn((3, 2, 7, 7), |(b, c, h, w)| x[[b, h, w, c]]);
     let nhwc = nchw.view().permuted_axes([0, 2, 3, 1]);

@@ -43,14 +43,22 @@ fn round_trip_is_bit_exact() {
     let mut net = Norm::new(5);
     // Train a little so the moving statistics are not at their start.
     for _ in 0..3 {
-        net.train_step(images(4, 8, 8, 1, 2).view(), &labels(4, 3), &mut Sgd::new(0.1)).unwrap();
+        net.train_step(
+            images(4, 8, 8, 1, 2).view(),
+            &labels(4, 3),
+            &mut Sgd::new(0.1),
+        )
+        .unwrap();
     }
     let path = temp("norm.safetensors");
     net.save(&path).unwrap();
     let back = Norm::load(&path).unwrap();
     assert_eq!(bits(back.params()), bits(net.params()));
     let x = images(3, 8, 8, 1, 9);
-    assert_eq!(back.predict(x.view()).unwrap(), net.predict(x.view()).unwrap());
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        net.predict(x.view()).unwrap()
+    );
     assert_ne!(net.tensor("bn.moving_mean").unwrap(), &[0.0; 4]);
 }
 
@@ -75,7 +83,10 @@ fn another_architecture_names_the_tensor() {
         Err(e) => e,
         Ok(_) => panic!("loaded another architecture"),
     };
-    assert!(matches!(&err, Error::Checkpoint { tensor, .. } if tensor == "conv2.weight"), "{err}");
+    assert!(
+        matches!(&err, Error::Checkpoint { tensor, .. } if tensor == "conv2.weight"),
+        "{err}"
+    );
     // And into an existing network: nothing changes.
     let mut net = LeNet5::new(2);
     let before = net.params().to_vec();

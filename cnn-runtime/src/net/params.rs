@@ -93,12 +93,12 @@ pub fn load_params(path: &Path, params: &mut [f32], tensors: &[TensorInfo]) -> R
     crate::io::load_into(path, &mut expected)
 }
 
+/// What `io::load_into` fills: name, shape, destination.
+type Expected<'a> = (String, Vec<usize>, &'a mut [f32]);
+
 /// `(name, shape, slice)` for every tensor, slices cut from `params` in
 /// offset order.
-fn views_mut<'a>(
-    params: &'a mut [f32],
-    tensors: &[TensorInfo],
-) -> Result<Vec<(String, Vec<usize>, &'a mut [f32])>> {
+fn views_mut<'a>(params: &'a mut [f32], tensors: &[TensorInfo]) -> Result<Vec<Expected<'a>>> {
     let mut order: Vec<&TensorInfo> = tensors.iter().collect();
     order.sort_by_key(|t| t.offset);
     let mut rest = params;

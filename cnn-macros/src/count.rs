@@ -71,7 +71,7 @@ fn count_list(layers: &mut [Layer], diags: &mut Diags) -> Option<Counts> {
 
 /// Counts one layer (a block: its children first) and stores the counts.
 fn count_layer(layer: &mut Layer, diags: &mut Diags) -> Counts {
-    let counts = if layer.children().is_empty() {
+    let counts = if !layer.is_block() {
         own_counts(layer).unwrap_or_else(|sum| {
             let message = format!("{}: the {sum} overflows", layer.name);
             let key = match layer.kind {

@@ -130,6 +130,14 @@ impl Layer {
             .map_or(self.site, |&(_, site)| site)
     }
 
+    /// `Residual`, `Concat` or `AuxHead`: a layer that holds layer lists.
+    pub fn is_block(&self) -> bool {
+        matches!(
+            self.kind,
+            LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+        )
+    }
+
     /// The layer lists a block holds (body then shortcut; each branch; the
     /// head's layers); empty for plain layers.
     pub fn children(&self) -> Vec<&[Layer]> {

@@ -71,7 +71,12 @@ pub enum Pad {
     Same,
 }
 
-/// The whole network.
+/// The whole network. Once checked, sums over it cannot overflow: every
+/// stored shape's length fits in `usize`, 4 bytes times the sum of every
+/// layer's output length (blocks and their layers alike) fits in `usize`,
+/// and the sum of every layer's `params` (`macs`) over all rows fits in
+/// `usize` (`u64`); where they would not, an error was reported and the
+/// shapes or counts were forgotten.
 #[derive(Clone, Debug)]
 pub struct Net {
     /// The struct's name, e.g. `LeNet5`.

@@ -273,3 +273,13 @@ fn blocks_are_not_empty() {
             .starts_with("a: the head has no layers")
     );
 }
+
+#[test]
+fn activation_bytes_overflow() {
+    // Each output fits in usize, but not their bytes together.
+    assert_eq!(
+        one_error("[4611686018427387904]", "Relu"),
+        "Net: the activations of one example overflow (4 bytes per value)\n\
+         = help: arithmetic overflow: use a smaller network"
+    );
+}

@@ -105,12 +105,14 @@ fn sum_rows<R>(
     out
 }
 
-/// Values in a group: whole rows, at least 64 values when the rows are short.
+/// Values in a group: as many whole rows as fit in 64 values, or one row
+/// when a row is longer than 32.
 fn group_len(c: usize) -> usize {
     c * (64 / c).max(1)
 }
 
-/// Groups summed in f32 before their lanes are added into the f64 sums.
+/// Groups summed in f32 (16 values per lane) before their lanes are added
+/// into the f64 sums.
 const FLUSH_EVERY: usize = 16;
 
 /// `rep[j] = v[j % c]`: a per-channel parameter repeated along a group.

@@ -2,7 +2,8 @@
 //! bias and the activation applied to each output row while it is still in
 //! cache. The backward pass is two more GEMMs on transposed views of the
 //! same buffers (`dx = dy w^T`, `dw += x^T dy`; nothing is copied) and a
-//! column sum for the bias.
+//! column sum for the bias. One or two rows (batch-1 inference) skip the
+//! GEMM for plain matrix-vector loops, which do not pay for packing w.
 //!
 //! matrixmultiply runs on one thread, so a large call is cut into blocks of
 //! rows, one per thread: batch rows for `y` and `dx`, input rows for `dw`.

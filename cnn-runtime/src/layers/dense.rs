@@ -103,7 +103,7 @@ fn block(t: usize, n: usize, rows: usize) -> (usize, usize) {
 }
 
 /// `y = act(x w + b)`. Overwrites y.
-/// x: [batch, n_in]  w: [n_in, n_out]  b: [n_out]  y: [batch, n_out]
+/// x: [batch, n_in]  w: [n_in, n_out]  b: `[n_out]`  y: [batch, n_out]
 pub fn forward(
     batch: usize,
     n_in: usize,
@@ -163,7 +163,7 @@ pub fn forward(
 /// Gradients of `y = x w + b` given `dy`, the gradient with respect to the
 /// output before any activation (the caller applied act'). Overwrites dx
 /// when given; adds into dw and db.
-/// x, dx: [batch, n_in]  w, dw: [n_in, n_out]  dy: [batch, n_out]  db: [n_out]
+/// x, dx: [batch, n_in]  w, dw: [n_in, n_out]  dy: [batch, n_out]  db: `[n_out]`
 pub fn backward(
     batch: usize,
     n_in: usize,

@@ -171,7 +171,7 @@ fn grouped_sums(
 
 /// Batch normalisation in training mode. Overwrites y, save_mean and
 /// save_inv_std; updates running_mean and running_var in place.
-/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: [c]
+/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: `[c]`
 pub fn forward_train(
     m: usize,
     c: usize,
@@ -267,7 +267,7 @@ pub fn forward_train(
 /// Per-channel scale and shift that turn batch normalisation with fixed
 /// statistics into `y = x * scale + shift`:
 /// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
-/// Overwrites scale and shift. All slices: [c].
+/// Overwrites scale and shift. All slices: `[c]`.
 pub fn fold(
     gamma: &[f32],
     beta: &[f32],
@@ -307,7 +307,7 @@ fn fold_unchecked(
 
 /// Batch normalisation in inference mode, with the running statistics:
 /// `y = x * scale + shift` with `(scale, shift)` from [`fold`]. Overwrites y.
-/// x, y: [m, c]  gamma, beta, running_mean, running_var: [c]
+/// x, y: [m, c]  gamma, beta, running_mean, running_var: `[c]`
 pub fn forward_infer(
     m: usize,
     c: usize,
@@ -359,7 +359,7 @@ pub fn forward_infer(
 /// `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`, with
 /// `xhat = (x - mean) * inv_std` from the saved statistics.
 /// Overwrites dx; adds into dgamma and dbeta.
-/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: [c]
+/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: `[c]`
 pub fn backward(
     m: usize,
     c: usize,

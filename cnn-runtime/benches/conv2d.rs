@@ -9,7 +9,7 @@
 //! `K = fh * fw * c_in`, `N = c_out` forward; `K x M` times `M x N` for dW and
 //! `M x N` times `N x K` for dX backward. Forward runs with bias and ReLU.
 //!
-//! Usage: `cargo bench -p cnn-runtime --bench conv2d [-- [filter] [--threads=1,2]]`
+//! Usage: `cargo bench -p cnn-runtime --bench conv2d [-- [filter] [--threads=1,2] [--profile=fwd|bwd]]`
 
 use cnn_runtime::gemm::{sgemm, Mat};
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
@@ -29,7 +29,15 @@ struct Case {
     dx: bool,
 }
 
-const fn case(input: [usize; 3], c_out: usize, kernel: usize, stride: usize, padding: Padding, batch: usize, dx: bool) -> Case {
+const fn case(
+    input: [usize; 3],
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+    batch: usize,
+    dx: bool,
+) -> Case {
     Case {
         input,
         c_out,
@@ -119,10 +127,24 @@ fn main() {
     let thread_counts: Vec<usize> = args
         .iter()
         .find_map(|a| a.strip_prefix("--threads="))
-        .map_or(vec![1, 2], |v| v.split(',').filter_map(|t| t.parse().ok()).collect());
+        .map_or(vec![1, 2], |v| {
+            v.split(',').filter_map(|t| t.parse().ok()).collect()
+        });
+    // `--profile=fwd` or `--profile=bwd`: run only that kernel for a few
+    // seconds, for `perf record`.
+    let profile = args.iter().find_map(|a| a.strip_prefix("--profile="));
     println!(
         "{:<32} {:>3} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}",
-        "case", "thr", "fwd GF/s", "gemm GF/s", "ratio", "bwd GF/s", "gemm GF/s", "ratio", "fwd ms", "bwd ms"
+        "case",
+        "thr",
+        "fwd GF/s",
+        "gemm GF/s",
+        "ratio",
+        "bwd GF/s",
+        "gemm GF/s",
+        "ratio",
+        "fwd ms",
+        "bwd ms"
     );
     for c in CASES {
         let g = Conv2dGeom::new(c.input, c.c_out, [c.kernel; 2], [c.stride; 2], c.padding).unwrap();
@@ -157,6 +179,26 @@ fn main() {
         for &threads in &thread_counts {
             parallel::set_threads(threads);
             let ep = Epilogue::new(Some(&bias), Act::Relu);
+            if let Some(which) = profile {
+                let start = Instant::now();
+                let mut calls = 0u64;
+                while start.elapsed().as_secs_f64() < 3.0 {
+                    calls += 1;
+                    if which == "fwd" {
+                        forward(&g, b, black_box(&x), &w, &ep, &mut y).unwrap();
+                    } else {
+                        let dxo = if c.dx { Some(&mut dx[..]) } else { None };
+                        backward(&g, b, black_box(&x), &w, &dy, dxo, &mut dw, Some(&mut db))
+                            .unwrap();
+                    }
+                }
+                let m = if which == "fwd" { macs } else { bwd_macs };
+                println!(
+                    "{name} {which}: {calls} calls, {:.0} MFLOP each",
+                    2.0 * m / 1e6
+                );
+                continue;
+            }
             let t_fwd = time(|| forward(&g, b, black_box(&x), &w, &ep, &mut y).unwrap());
             let t_bwd = time(|| {
                 let dxo = if c.dx { Some(&mut dx[..]) } else { None };
@@ -166,7 +208,14 @@ fn main() {
             let t_gemm_fwd = time(|| {
                 split_rows(m, threads, &|r0, rows| {
                     let am = Mat::rows(&a[r0 * k..(r0 + rows) * k], rows, k);
-                    sgemm(1.0, am, Mat::rows(&w, k, n), 0.0, out.part(r0 * n, rows * n), n);
+                    sgemm(
+                        1.0,
+                        am,
+                        Mat::rows(&w, k, n),
+                        0.0,
+                        out.part(r0 * n, rows * n),
+                        n,
+                    );
                 })
             });
             // dW: one K x N partial per thread (cx doubles as its storage),
@@ -182,7 +231,14 @@ fn main() {
                 if c.dx {
                     split_rows(m, threads, &|r0, rows| {
                         let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                        sgemm(1.0, dyb, Mat::transposed(&w, n, k), 0.0, outx.part(r0 * k, rows * k), k);
+                        sgemm(
+                            1.0,
+                            dyb,
+                            Mat::transposed(&w, n, k),
+                            0.0,
+                            outx.part(r0 * k, rows * k),
+                            k,
+                        );
                     });
                 }
             });

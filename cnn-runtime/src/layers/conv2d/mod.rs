@@ -19,6 +19,8 @@
 
 mod epilogue;
 pub mod im2col;
+mod implicit;
+mod microkernel;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
 #[cfg(test)]
@@ -198,10 +200,16 @@ impl Shared {
 }
 
 /// How `total` rows of `row_cost` floats each, at `macs_per_row`, are cut
-/// into tasks: returns rows per task (a multiple of [`ROW_QUANTUM`] unless it
-/// is all of them) and the number of tasks.
-fn plan(total: usize, row_cost: usize, macs_per_row: usize, threads: usize) -> (usize, usize) {
-    let by_cache = (COL_TARGET / row_cost.max(1)).max(ROW_QUANTUM);
+/// into tasks: returns rows per task (a multiple of `quantum` unless it is
+/// all of them) and the number of tasks.
+fn plan(
+    total: usize,
+    row_cost: usize,
+    macs_per_row: usize,
+    threads: usize,
+    quantum: usize,
+) -> (usize, usize) {
+    let by_cache = (COL_TARGET / row_cost.max(1)).max(quantum);
     let by_work = MIN_TASK_MACS.div_ceil(macs_per_row.max(1)).max(1);
     let mut tasks = total.div_ceil(by_cache);
     let worth = (total / by_work).max(1);
@@ -211,7 +219,7 @@ fn plan(total: usize, row_cost: usize, macs_per_row: usize, threads: usize) -> (
         tasks = tasks.div_ceil(threads) * threads;
     }
     let rows = total.div_ceil(tasks.max(1));
-    let rows = rows.div_ceil(ROW_QUANTUM) * ROW_QUANTUM;
+    let rows = rows.div_ceil(quantum) * quantum;
     if rows >= total {
         (total, 1)
     } else {
@@ -234,9 +242,59 @@ pub fn forward(
     check_len("conv2d forward: w", w.len(), sz.w)?;
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
+    forward_path(choose(g, false), g, sz, x, w, ep, y);
+    Ok(())
+}
+
+/// Which algorithm runs a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    /// im2col (none for 1x1 stride 1) + matrixmultiply: any CPU, any shape.
+    Gemm,
+    /// The in-place AVX-512 micro-kernel (see `implicit.rs`).
+    Implicit,
+}
+
+fn choose(g: &Conv2dGeom, backward_dx: bool) -> Path {
+    let forced = std::env::var("CNN_CONV_PATH").ok();
+    match forced.as_deref() {
+        Some("gemm") => return Path::Gemm,
+        Some("implicit") if microkernel::available() => return Path::Implicit,
+        _ => {}
+    }
+    if microkernel::available() && (!backward_dx || implicit::dx_supported(g)) {
+        Path::Implicit
+    } else {
+        Path::Gemm
+    }
+}
+
+fn forward_path(
+    path: Path,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    x: &[f32],
+    w: &[f32],
+    ep: &Epilogue,
+    y: &mut [f32],
+) {
     let (k, n) = (g.k(), g.c_out);
-    let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads());
     let out = Shared::new(y);
+    if path == Path::Implicit {
+        // Tasks are runs of output rows; an image's rows may be split.
+        let total = sz.rows / g.out_w;
+        let row_len = g.out_w * n;
+        let (chunk, tasks) = plan(total, row_len, g.out_w * k * n, parallel::threads(), 1);
+        parallel::for_each(tasks, &|t| {
+            let r0 = t * chunk;
+            let r1 = (r0 + chunk).min(total);
+            // SAFETY: task t alone writes output rows r0..r1.
+            let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
+            implicit::forward_rows(g, x, w, ep, r0, r1, yc);
+        });
+        return;
+    }
+    let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads(), ROW_QUANTUM);
     let pointwise = g.is_pointwise();
     parallel::for_each(tasks, &|t| {
         let r0 = t * chunk;
@@ -261,7 +319,6 @@ pub fn forward(
         }
         epilogue::apply(ep, n, yc);
     });
-    Ok(())
 }
 
 /// Gradients of a convolution. `dy` is the gradient with respect to the
@@ -278,7 +335,7 @@ pub fn backward(
     dy: &[f32],
     dx: Option<&mut [f32]>,
     dw: &mut [f32],
-    mut db: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
 ) -> Result<()> {
     let sz = sizes(g, batch)?;
     check_len("conv2d backward: x", x.len(), sz.x)?;
@@ -291,12 +348,29 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
+    let path = choose(g, dx.is_some());
+    backward_path(path, g, sz, batch, x, w, dy, dx, dw, db);
+    Ok(())
+}
+
+fn backward_path(
+    path: Path,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    batch: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+    mut db: Option<&mut [f32]>,
+) {
     let (k, n) = (g.k(), g.c_out);
     let plane = g.out_h * g.out_w;
     let groups = batch.min(BACKWARD_GROUPS.max(parallel::threads()));
     let per_group = batch.div_ceil(groups);
     let groups = batch.div_ceil(per_group);
-    // Rows per inner chunk: columns, their gradient and dY in L2.
+    // Rows per inner chunk of the GEMM path: columns, their gradient and dY in L2.
     let chunk = (COL_TARGET / (2 * k + n))
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
@@ -304,7 +378,18 @@ pub fn backward(
     let want_db = db.is_some();
     let part_len = sz.w + n;
     let pointwise = g.is_pointwise();
-    scratch::with(Slot::Partial, groups * part_len, |partials| {
+    // The partials of every group, then (implicit path with dx) the flipped kernel.
+    let flip_len = if path == Path::Implicit && dx.is_some() {
+        sz.w
+    } else {
+        0
+    };
+    scratch::with(Slot::Partial, groups * part_len + flip_len, |scratch_buf| {
+        let (partials, wt) = scratch_buf.split_at_mut(groups * part_len);
+        if flip_len > 0 {
+            implicit::flip_kernel(g, w, wt);
+        }
+        let wt = &*wt;
         let parts = Shared::new(partials);
         let dx_all = dx.map(Shared::new);
         parallel::for_each(groups, &|t| {
@@ -319,21 +404,26 @@ pub fn backward(
             let mut dxs = dx_all
                 .as_ref()
                 .map(|s| unsafe { s.part(n0 * g.in_len(), imgs * g.in_len()) });
+            pb.fill(0.0);
+            if want_db {
+                for row in dys.chunks_exact(n) {
+                    pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+                }
+            }
+            if path == Path::Implicit {
+                pw.fill(0.0);
+                implicit::backward_images(g, xs, dys, wt, dxs, pw);
+                return;
+            }
             if let (Some(d), false) = (dxs.as_deref_mut(), pointwise) {
                 d.fill(0.0);
             }
-            pb.fill(0.0);
             let total = imgs * plane;
             let mut r0 = 0;
             while r0 < total {
                 let rows = chunk.min(total - r0);
                 let dyc = &dys[r0 * n..(r0 + rows) * n];
                 let beta = if r0 == 0 { 0.0 } else { 1.0 };
-                if want_db {
-                    for row in dyc.chunks_exact(n) {
-                        pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
-                    }
-                }
                 let wt = Mat::transposed(w, n, k);
                 if pointwise {
                     let xc = &xs[r0 * k..(r0 + rows) * k];
@@ -385,5 +475,4 @@ pub fn backward(
             }
         }
     });
-    Ok(())
 }

@@ -192,18 +192,9 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
     }
 }
 
-/// Gradients of whole images: adds `sum x_padded * dy` into `part_w`
-/// (`[fh, fw, c_in, c_out]`) and, when `dx` is given, overwrites it with the
-/// transposed convolution of `dy` by `wt` (see [`flip_kernel`]; needs
-/// [`dx_supported`]). `x`, `dy`, `dx` hold the same images back to back.
-pub(super) fn backward_images(
-    g: &Conv2dGeom,
-    x: &[f32],
-    dy: &[f32],
-    wt: &[f32],
-    mut dx: Option<&mut [f32]>,
-    part_w: &mut [f32],
-) {
+/// Overwrites `dw` (`[fh, fw, c_in, c_out]`) with `sum x_padded * dy` over
+/// whole images `x`, `dy` (back to back).
+pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (_, p) = forward_layout(g);
     let rows_needed = (g.out_h - 1) * g.sh + g.fh;
     let seg = g.fw * g.c_in;
@@ -214,32 +205,11 @@ pub(super) fn backward_images(
         vs: g.sw * g.c_in,
         vlen: g.out_w,
     };
-    // The input gradient as a convolution of dy padded by f - 1 - p.
-    let tv = Valid {
-        c_in: g.c_out,
-        c_out: g.c_in,
-        fh: g.fh,
-        fw: g.fw,
-        sh: 1,
-        sw: 1,
-        out_w: g.in_w,
-    };
-    let tp = Pad {
-        h: g.out_h,
-        w: g.out_w,
-        c: g.c_out,
-        top: g.fh - 1 - g.pad_top.min(g.fh - 1),
-        left: g.fw - 1 - g.pad_left.min(g.fw - 1),
-        width: (g.out_w + g.fw - 1 - g.pad_left.min(g.fw - 1)).max(g.in_w - 1 + g.fw),
-    };
-    for (n, (xi, dyi)) in x
-        .chunks_exact(g.in_len())
-        .zip(dy.chunks_exact(g.out_len()))
-        .enumerate()
-    {
-        let weight_grad = |a: &[f32], part_w: &mut [f32]| {
+    dw.fill(0.0);
+    for (xi, dyi) in x.chunks_exact(g.in_len()).zip(dy.chunks_exact(g.out_len())) {
+        let mut add_image = |a: &[f32]| {
             for ky in 0..g.fh {
-                let c = &mut part_w[ky * seg * g.c_out..(ky + 1) * seg * g.c_out];
+                let c = &mut dw[ky * seg * g.c_out..(ky + 1) * seg * g.c_out];
                 microkernel::gemm(
                     seg,
                     g.c_out,
@@ -254,16 +224,41 @@ pub(super) fn backward_images(
             }
         };
         if p.is_identity(rows_needed) {
-            weight_grad(xi, part_w);
+            add_image(xi);
         } else {
             scratch::with(Slot::Cols, rows_needed * p.line(), |buf| {
                 pad_rows(&p, xi, 0, rows_needed, buf);
-                weight_grad(buf, part_w);
+                add_image(buf);
             });
         }
-        if let Some(dx) = dx.as_deref_mut() {
-            let dxi = &mut dx[n * g.in_len()..(n + 1) * g.in_len()];
-            rows_of_image(&tv, &tp, dyi, wt, 0, g.in_h, dxi, |_| {});
-        }
+    }
+}
+
+/// Overwrites `dx` (whole images) with the transposed convolution of `dy`
+/// by `wt` (see [`flip_kernel`]); needs [`dx_supported`].
+pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: &[f32], dx: &mut [f32]) {
+    let v = Valid {
+        c_in: g.c_out,
+        c_out: g.c_in,
+        fh: g.fh,
+        fw: g.fw,
+        sh: 1,
+        sw: 1,
+        out_w: g.in_w,
+    };
+    let (top, left) = (g.fh - 1 - g.pad_top, g.fw - 1 - g.pad_left);
+    let p = Pad {
+        h: g.out_h,
+        w: g.out_w,
+        c: g.c_out,
+        top,
+        left,
+        width: (g.out_w + left).max(g.in_w - 1 + g.fw),
+    };
+    for (dyi, dxi) in dy
+        .chunks_exact(g.out_len())
+        .zip(dx.chunks_exact_mut(g.in_len()))
+    {
+        rows_of_image(&v, &p, dyi, wt, 0, g.in_h, dxi, |_| {});
     }
 }

@@ -18,6 +18,7 @@
 //! so the result does not depend on which thread ran what.
 
 mod epilogue;
+mod gemm_path;
 pub mod im2col;
 mod implicit;
 mod microkernel;
@@ -27,7 +28,6 @@ pub mod reference;
 mod tests;
 
 use crate::error::{check_len, Error, Result};
-use crate::gemm::{sgemm, Mat};
 use crate::geom::{Act, Conv2dGeom};
 use crate::parallel;
 use crate::scratch::{self, Slot};
@@ -242,7 +242,7 @@ pub fn forward(
     check_len("conv2d forward: w", w.len(), sz.w)?;
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
-    forward_path(choose(g, false), g, sz, x, w, ep, y);
+    forward_path(choose(g), g, sz, x, w, ep, y);
     Ok(())
 }
 
@@ -255,14 +255,14 @@ enum Path {
     Implicit,
 }
 
-fn choose(g: &Conv2dGeom, backward_dx: bool) -> Path {
+fn choose(_g: &Conv2dGeom) -> Path {
     let forced = std::env::var("CNN_CONV_PATH").ok();
     match forced.as_deref() {
         Some("gemm") => return Path::Gemm,
         Some("implicit") if microkernel::available() => return Path::Implicit,
         _ => {}
     }
-    if microkernel::available() && (!backward_dx || implicit::dx_supported(g)) {
+    if microkernel::available() {
         Path::Implicit
     } else {
         Path::Gemm
@@ -295,29 +295,12 @@ fn forward_path(
         return;
     }
     let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads(), ROW_QUANTUM);
-    let pointwise = g.is_pointwise();
     parallel::for_each(tasks, &|t| {
         let r0 = t * chunk;
         let rows = chunk.min(sz.rows - r0);
         // SAFETY: task t alone writes output rows r0..r0 + rows.
         let yc = unsafe { out.part(r0 * n, rows * n) };
-        let wm = Mat::rows(w, k, n);
-        if pointwise {
-            sgemm(
-                1.0,
-                Mat::rows(&x[r0 * k..(r0 + rows) * k], rows, k),
-                wm,
-                0.0,
-                yc,
-                n,
-            );
-        } else {
-            scratch::with(Slot::Cols, chunk * k, |col| {
-                im2col::im2col(g, x, r0, rows, col);
-                sgemm(1.0, Mat::rows(col, rows, k), wm, 0.0, yc, n);
-            });
-        }
-        epilogue::apply(ep, n, yc);
+        gemm_path::forward_rows(g, x, w, ep, r0, rows, chunk, yc);
     });
 }
 
@@ -348,13 +331,32 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
-    let path = choose(g, dx.is_some());
-    backward_path(path, g, sz, batch, x, w, dy, dx, dw, db);
+    backward_path(choose(g), choose_dx(g), g, sz, batch, x, w, dy, dx, dw, db);
     Ok(())
+}
+
+/// How the input gradient is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DxPath {
+    /// `dY W^T` + col2im.
+    Gemm,
+    /// The transposed convolution on the implicit path: stride 1 only, and
+    /// only when `c_in` fills most of the kernel's 16-lane vectors.
+    Transposed,
+}
+
+fn choose_dx(g: &Conv2dGeom) -> DxPath {
+    let lanes = g.c_in.div_ceil(16) * 16;
+    if choose(g) == Path::Implicit && implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes {
+        DxPath::Transposed
+    } else {
+        DxPath::Gemm
+    }
 }
 
 fn backward_path(
     path: Path,
+    dx_path: DxPath,
     g: &Conv2dGeom,
     sz: Sizes,
     batch: usize,
@@ -366,26 +368,23 @@ fn backward_path(
     mut db: Option<&mut [f32]>,
 ) {
     let (k, n) = (g.k(), g.c_out);
-    let plane = g.out_h * g.out_w;
     let groups = batch.min(BACKWARD_GROUPS.max(parallel::threads()));
     let per_group = batch.div_ceil(groups);
     let groups = batch.div_ceil(per_group);
-    // Rows per inner chunk of the GEMM path: columns, their gradient and dY in L2.
-    let chunk = (COL_TARGET / (2 * k + n))
+    // Output pixels per chunk on the GEMM path: columns and dY in L2.
+    let chunk = (COL_TARGET / (k + n))
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
-    let want_db = db.is_some();
     let part_len = sz.w + n;
-    let pointwise = g.is_pointwise();
-    // The partials of every group, then (implicit path with dx) the flipped kernel.
-    let flip_len = if path == Path::Implicit && dx.is_some() {
+    let flip_len = if dx.is_some() && dx_path == DxPath::Transposed {
         sz.w
     } else {
         0
     };
-    scratch::with(Slot::Partial, groups * part_len + flip_len, |scratch_buf| {
-        let (partials, wt) = scratch_buf.split_at_mut(groups * part_len);
+    // The partials of every group, then the flipped kernel if needed.
+    scratch::with(Slot::Partial, groups * part_len + flip_len, |buf| {
+        let (partials, wt) = buf.split_at_mut(groups * part_len);
         if flip_len > 0 {
             implicit::flip_kernel(g, w, wt);
         }
@@ -400,70 +399,21 @@ fn backward_path(
             // SAFETY: task t alone uses partial t.
             let part = unsafe { parts.part(t * part_len, part_len) };
             let (pw, pb) = part.split_at_mut(sz.w);
-            // SAFETY: task t alone uses the dx of its images n0..n0 + imgs.
-            let mut dxs = dx_all
-                .as_ref()
-                .map(|s| unsafe { s.part(n0 * g.in_len(), imgs * g.in_len()) });
             pb.fill(0.0);
-            if want_db {
-                for row in dys.chunks_exact(n) {
-                    pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+            for row in dys.chunks_exact(n) {
+                pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
+            }
+            match path {
+                Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
+                Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),
+            }
+            if let Some(shared) = dx_all.as_ref() {
+                // SAFETY: task t alone writes the dx of its images n0..n0 + imgs.
+                let dxs = unsafe { shared.part(n0 * g.in_len(), imgs * g.in_len()) };
+                match dx_path {
+                    DxPath::Transposed => implicit::input_grad(g, dys, wt, dxs),
+                    DxPath::Gemm => gemm_path::input_grad(g, dys, w, chunk, dxs),
                 }
-            }
-            if path == Path::Implicit {
-                pw.fill(0.0);
-                implicit::backward_images(g, xs, dys, wt, dxs, pw);
-                return;
-            }
-            if let (Some(d), false) = (dxs.as_deref_mut(), pointwise) {
-                d.fill(0.0);
-            }
-            let total = imgs * plane;
-            let mut r0 = 0;
-            while r0 < total {
-                let rows = chunk.min(total - r0);
-                let dyc = &dys[r0 * n..(r0 + rows) * n];
-                let beta = if r0 == 0 { 0.0 } else { 1.0 };
-                let wt = Mat::transposed(w, n, k);
-                if pointwise {
-                    let xc = &xs[r0 * k..(r0 + rows) * k];
-                    sgemm(
-                        1.0,
-                        Mat::transposed(xc, k, rows),
-                        Mat::rows(dyc, rows, n),
-                        beta,
-                        pw,
-                        n,
-                    );
-                    if let Some(d) = dxs.as_deref_mut() {
-                        sgemm(
-                            1.0,
-                            Mat::rows(dyc, rows, n),
-                            wt,
-                            0.0,
-                            &mut d[r0 * k..(r0 + rows) * k],
-                            k,
-                        );
-                    }
-                } else {
-                    scratch::with(Slot::Cols, chunk * k, |col| {
-                        im2col::im2col(g, xs, r0, rows, col);
-                        sgemm(
-                            1.0,
-                            Mat::transposed(col, k, rows),
-                            Mat::rows(dyc, rows, n),
-                            beta,
-                            pw,
-                            n,
-                        );
-                        if let Some(d) = dxs.as_deref_mut() {
-                            // The columns are dead now: reuse them for dcol.
-                            sgemm(1.0, Mat::rows(dyc, rows, n), wt, 0.0, col, k);
-                            im2col::col2im_add(g, col, r0, rows, d);
-                        }
-                    });
-                }
-                r0 += rows;
             }
         });
         // Reduce in task order, so the sums do not depend on scheduling.

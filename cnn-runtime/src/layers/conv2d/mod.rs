@@ -304,6 +304,27 @@ fn forward_path(
     });
 }
 
+/// Overwrites `sums` (`[n]`) with the column sums of `rows` (`[m, n]`): the
+/// bias gradient. On the implicit path this is the product of a row of ones
+/// with `rows`, which the micro-kernel runs at full vector width.
+fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
+    if microkernel::available() {
+        let ones = microkernel::Walk {
+            ia: 0,
+            us: 0,
+            ulen: 1,
+            vs: 0,
+            vlen: rows.len() / n,
+        };
+        microkernel::gemm(1, n, &[1.0], ones, rows, n, sums, n, false);
+        return;
+    }
+    sums.fill(0.0);
+    for row in rows.chunks_exact(n) {
+        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+}
+
 /// Gradients of a convolution. `dy` is the gradient with respect to the
 /// convolution's output before any activation (the caller applied `act'`).
 /// Overwrites `dx` when given (skip it for a first layer); adds into `dw`
@@ -399,10 +420,7 @@ fn backward_path(
             // SAFETY: task t alone uses partial t.
             let part = unsafe { parts.part(t * part_len, part_len) };
             let (pw, pb) = part.split_at_mut(sz.w);
-            pb.fill(0.0);
-            for row in dys.chunks_exact(n) {
-                pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
-            }
+            column_sums(dys, n, pb);
             match path {
                 Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
                 Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),

@@ -9,7 +9,7 @@
 //! `K = fh * fw * c_in`, `N = c_out` forward; `K x M` times `M x N` for dW and
 //! `M x N` times `N x K` for dX backward. Forward runs with bias and ReLU.
 //!
-//! Usage: `cargo bench -p cnn-runtime --bench conv2d [-- [filter] [--threads=1,2] [--profile=fwd|bwd]]`
+//! Usage: see `benches/README.md`.
 
 use cnn_runtime::gemm::{sgemm, Mat};
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};

@@ -125,7 +125,6 @@ pub(super) fn gemm(
 /// # Safety
 /// As [`kernel`].
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn dispatch(
     rows: usize,
     nv: usize,
@@ -164,7 +163,8 @@ unsafe fn dispatch(
 /// `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
+// The row index also offsets the A and C pointers; iterators would hide that.
+#[allow(clippy::needless_range_loop)]
 unsafe fn kernel<const R: usize, const NV: usize>(
     a: *const f32,
     w: Walk,

@@ -31,6 +31,7 @@ use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};
 use crate::parallel;
 use crate::scratch::{self, Slot};
+use std::sync::OnceLock;
 
 /// What runs on a convolution's output before it is stored, per output
 /// channel: `y = act((conv(x, w) + bias) * scale + shift)`.
@@ -255,18 +256,19 @@ enum Path {
     Implicit,
 }
 
+/// The forward and weight-gradient algorithm: the implicit path wherever
+/// the CPU runs it, unless the environment variable `CNN_CONV=gemm` (read
+/// once) asks for the portable path, to compare or to rule a kernel out.
 fn choose(_g: &Conv2dGeom) -> Path {
-    let forced = std::env::var("CNN_CONV_PATH").ok();
-    match forced.as_deref() {
-        Some("gemm") => return Path::Gemm,
-        Some("implicit") if microkernel::available() => return Path::Implicit,
-        _ => {}
-    }
-    if microkernel::available() {
-        Path::Implicit
-    } else {
-        Path::Gemm
-    }
+    static PATH: OnceLock<Path> = OnceLock::new();
+    *PATH.get_or_init(|| {
+        let forced_gemm = std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm");
+        if microkernel::available() && !forced_gemm {
+            Path::Implicit
+        } else {
+            Path::Gemm
+        }
+    })
 }
 
 fn forward_path(

@@ -34,6 +34,8 @@ const CASES: &[Case] = &[
     ([32, 32, 8], 16, [3, 3], [1, 1], Padding::Same, 3),
     ([28, 28, 16], 24, [1, 1], [1, 1], Padding::Valid, 3),
     ([40, 40, 1], 6, [5, 5], [1, 1], Padding::Valid, 1),
+    // One image large enough that its rows are split over two tasks.
+    ([64, 64, 8], 16, [3, 3], [1, 1], Padding::Same, 1),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {

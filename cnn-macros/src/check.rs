@@ -169,7 +169,7 @@ impl Checker<'_> {
             return layer.output;
         }
         let values_ok = values::check_values(self.diags, layer);
-        let output = if layer.children().is_empty() {
+        let output = if !layer.is_block() {
             match input {
                 Some(input) if values_ok => self.plain(layer, input, cx),
                 _ if keeps_shape => input,

@@ -34,25 +34,37 @@ impl Counts {
     }
 }
 
-/// Counts every layer and the net, reporting overflows.
+/// Counts every layer and the net, reporting overflows. A checked net
+/// guarantees more than its totals fit: every row of a summary (blocks and
+/// the layers in them) adds up without overflow, and so do the bytes of
+/// every layer's output, so code summing them naively cannot overflow.
 pub fn count(net: &mut Net, diags: &mut Diags) {
     let before = diags.len();
     let total = count_list(&mut net.layers, diags);
-    let totals = match total {
-        Some(total) if rows_fit(&net.layers) => total,
-        _ => {
-            if diags.len() == before {
-                let message = format!(
-                    "{}: the network's parameter or multiply-add count overflows",
-                    net.name
-                );
-                diags.push(
-                    Diag::new(net.site_input, message)
-                        .help("arithmetic overflow: use a smaller network"),
-                );
-            }
-            Counts::default()
+    let activations_fit = activations_fit(&net.layers);
+    if !activations_fit {
+        // Reported below unless a count overflow (the usual cause) already
+        // was; either way the shapes are forgotten, so code summing them
+        // cannot overflow.
+        forget_shapes(&mut net.layers);
+    }
+    let problem = match total {
+        _ if diags.len() > before => None,
+        Some(_) if !activations_fit => {
+            Some("the activations of one example overflow (4 bytes per value)")
         }
+        Some(_) if rows_fit(&net.layers) => None,
+        _ => Some("the network's parameter or multiply-add count overflows"),
+    };
+    if let Some(problem) = problem {
+        let message = format!("{}: {problem}", net.name);
+        diags.push(
+            Diag::new(net.site_input, message).help("arithmetic overflow: use a smaller network"),
+        );
+    }
+    let totals = match total {
+        Some(total) if diags.len() == before => total,
+        _ => Counts::default(),
     };
     net.params = totals.params;
     net.trainable = totals.trainable;
@@ -71,7 +83,7 @@ fn count_list(layers: &mut [Layer], diags: &mut Diags) -> Option<Counts> {
 
 /// Counts one layer (a block: its children first) and stores the counts.
 fn count_layer(layer: &mut Layer, diags: &mut Diags) -> Counts {
-    let counts = if layer.children().is_empty() {
+    let counts = if !layer.is_block() {
         own_counts(layer).unwrap_or_else(|sum| {
             let message = format!("{}: the {sum} overflows", layer.name);
             let key = match layer.kind {
@@ -206,4 +218,31 @@ fn rows_fit(layers: &[Layer]) -> bool {
     let mut sum = (0, 0);
     rows(layers, &mut sum);
     sum.0 <= usize::MAX as u128 && sum.1 <= u128::from(u64::MAX)
+}
+
+/// Whether the `f32` activations of one example, every layer's output
+/// (blocks and the layers in them alike), fit in `usize` bytes: the
+/// summary's activation memory is a sum of some of them.
+fn activations_fit(layers: &[Layer]) -> bool {
+    fn bytes(layers: &[Layer], sum: &mut u128) {
+        for layer in layers {
+            *sum += 4 * layer.output.map_or(0, |s| s.len() as u128);
+            for list in layer.children() {
+                bytes(list, sum);
+            }
+        }
+    }
+    let mut sum = 0;
+    bytes(layers, &mut sum);
+    sum <= usize::MAX as u128
+}
+
+fn forget_shapes(layers: &mut [Layer]) {
+    for layer in layers {
+        layer.input = None;
+        layer.output = None;
+        for list in layer.children_mut() {
+            forget_shapes(list);
+        }
+    }
 }

@@ -71,7 +71,12 @@ pub enum Pad {
     Same,
 }
 
-/// The whole network.
+/// The whole network. Once checked, sums over it cannot overflow: every
+/// stored shape's length fits in `usize`, 4 bytes times the sum of every
+/// layer's output length (blocks and their layers alike) fits in `usize`,
+/// and the sum of every layer's `params` (`macs`) over all rows fits in
+/// `usize` (`u64`); where they would not, an error was reported and the
+/// shapes or counts were forgotten.
 #[derive(Clone, Debug)]
 pub struct Net {
     /// The struct's name, e.g. `LeNet5`.
@@ -128,6 +133,14 @@ impl Layer {
             .iter()
             .find(|(k, _)| *k == key)
             .map_or(self.site, |&(_, site)| site)
+    }
+
+    /// `Residual`, `Concat` or `AuxHead`: a layer that holds layer lists.
+    pub fn is_block(&self) -> bool {
+        matches!(
+            self.kind,
+            LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+        )
     }
 
     /// The layer lists a block holds (body then shortcut; each branch; the

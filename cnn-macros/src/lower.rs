@@ -36,6 +36,9 @@ pub fn lower(def: &NetworkDef, sites: &mut Sites, diags: &mut Diags) -> Lowered 
     let struct_site = lw.site(SpanRange::single(def.header.ident.span()));
     let mut input: Option<(Option<Shape>, Site)> = None;
     let mut layers: Option<Vec<Layer>> = None;
+    // Fields the unknown ones were probably meant to be: not reported
+    // again as missing.
+    let mut suggested: Vec<&str> = Vec::new();
     for field in &def.fields {
         let key = field.key.to_string();
         let site = lw.site(field.span());
@@ -56,20 +59,24 @@ pub fn lower(def: &NetworkDef, sites: &mut Sites, diags: &mut Diags) -> Lowered 
             "layers" => layers = Some(lw.top_layers(&name, &field.value, site)),
             _ => {
                 let help = match closest(&key, &["input", "layers"]) {
-                    Some(hit) => format!("did you mean `{hit}`?"),
+                    Some(hit) => {
+                        suggested.push(hit);
+                        format!("did you mean `{hit}`?")
+                    }
                     None => "a network has `input: [..]` and `layers: [..]`".to_string(),
                 };
-                lw.push(Diag::new(site, format!("{name}: unknown field `{key}`")).help(help));
+                let key_site = lw.site(SpanRange::single(field.key.span()));
+                lw.push(Diag::new(key_site, format!("{name}: unknown field `{key}`")).help(help));
             }
         }
     }
-    if input.is_none() {
+    if input.is_none() && !suggested.contains(&"input") {
         lw.push(
             Diag::new(struct_site, format!("{name}: the network needs an `input`"))
                 .help("add `input: [height, width, channels]` for images or `input: [features]`"),
         );
     }
-    if layers.is_none() {
+    if layers.is_none() && !suggested.contains(&"layers") {
         lw.push(
             Diag::new(struct_site, format!("{name}: the network needs `layers`")).help(
                 "add `layers: [ .. ]`, e.g. `layers: [Flatten, Dense { units: 10 }, Softmax]`",

@@ -4,12 +4,15 @@
 //! GFLOP/s = 2 * multiply-adds / time. Forward counts the course's MACs
 //! (`out_h * out_w * c_out * fh * fw * c_in` per image); backward counts twice
 //! that when it computes dx (the dW and dX products) and once without (a
-//! first layer). The sgemm rows run the same products on the whole batch,
-//! split by rows over the threads: `M = batch * out_h * out_w`,
-//! `K = fh * fw * c_in`, `N = c_out` forward; `K x M` times `M x N` for dW and
-//! `M x N` times `N x K` for dX backward. Forward runs with bias and ReLU.
+//! first layer). The sgemm columns run the same products on the whole batch,
+//! rows split over the threads: `M = batch * out_h * out_w`, `K = fh * fw * c_in`,
+//! `N = c_out` forward; `K x M` times `M x N` for dW and `M x N` times `N x K`
+//! for dX backward. "sgemm" streams a materialised column matrix once, as
+//! im2col + GEMM would; "hot" runs the same products in L2-sized row chunks
+//! that reuse one chunk of A, the best case for sgemm. Forward runs with
+//! bias and ReLU.
 //!
-//! Usage: `cargo bench -p cnn-runtime --bench conv2d [-- [filter] [--threads=1,2]]`
+//! Usage: see `benches/README.md`.
 
 use cnn_runtime::gemm::{sgemm, Mat};
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
@@ -29,7 +32,15 @@ struct Case {
     dx: bool,
 }
 
-const fn case(input: [usize; 3], c_out: usize, kernel: usize, stride: usize, padding: Padding, batch: usize, dx: bool) -> Case {
+const fn case(
+    input: [usize; 3],
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+    batch: usize,
+    dx: bool,
+) -> Case {
     Case {
         input,
         c_out,
@@ -91,15 +102,6 @@ fn time(mut f: impl FnMut()) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Splits `m` rows into one block per thread and runs `f(row0, rows)` on each.
-fn split_rows(m: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync)) {
-    let per = m.div_ceil(threads);
-    parallel::for_each(threads, &|t| {
-        let r0 = (t * per).min(m);
-        f(r0, per.min(m - r0));
-    });
-}
-
 /// A mutable buffer written by disjoint row blocks from several threads.
 struct Out(*mut f32, usize);
 // SAFETY: every use below writes a disjoint range of rows.
@@ -113,16 +115,94 @@ impl Out {
     }
 }
 
+/// Rows per chunk of the "hot" sgemm rows: the kernels' column-matrix target.
+const COL_TARGET: usize = 1 << 17;
+
+/// Median seconds of the sgemm products of a convolution with `M = m`,
+/// split over `threads` threads, each thread walking its rows in chunks of
+/// `chunk`; with `chunk` below the thread's share, every chunk reuses the
+/// thread's first rows of A and dY (so they stay in cache). Returns
+/// (forward `A W`, backward `A^T dY` plus, with `dx`, `dY W^T`).
+fn gemm_times(
+    a: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    chunk: usize,
+    threads: usize,
+    dx: bool,
+    scratch: &mut [f32],
+) -> (f64, f64) {
+    let per = m.div_ceil(threads);
+    let reuse = chunk < per;
+    let out = Out(scratch.as_mut_ptr(), scratch.len());
+    // Thread t's rows r0..r1 in chunks; `src` is the row its data comes from.
+    let walk = |t: usize, f: &mut dyn FnMut(usize, usize, usize)| {
+        let (r0, r1) = ((t * per).min(m), ((t + 1) * per).min(m));
+        let mut r = r0;
+        while r < r1 {
+            let rows = chunk.min(r1 - r);
+            f(r, if reuse { r0 } else { r }, rows);
+            r += rows;
+        }
+    };
+    let fwd = time(|| {
+        parallel::for_each(threads, &|t| {
+            walk(t, &mut |r, src, rows| {
+                let am = Mat::rows(&a[src * k..(src + rows) * k], rows, k);
+                let c = out.part(if reuse { src } else { r } * n, rows * n);
+                sgemm(1.0, am, Mat::rows(w, k, n), 0.0, c, n);
+            })
+        })
+    });
+    let bwd = time(|| {
+        parallel::for_each(threads, &|t| {
+            let dw_at = m * (k + n) + t * k * n;
+            walk(t, &mut |r, src, rows| {
+                let at = Mat::transposed(&a[src * k..(src + rows) * k], k, rows);
+                let dyc = Mat::rows(&dy[src * n..(src + rows) * n], rows, n);
+                let beta = if r == (t * per).min(m) { 0.0 } else { 1.0 };
+                sgemm(1.0, at, dyc, beta, out.part(dw_at, k * n), n);
+                if dx {
+                    let c = out.part(m * n + if reuse { src } else { r } * k, rows * k);
+                    sgemm(1.0, dyc, Mat::transposed(w, n, k), 0.0, c, k);
+                }
+            })
+        })
+    });
+    (fwd, bwd)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filter = args.iter().find(|a| !a.starts_with('-'));
     let thread_counts: Vec<usize> = args
         .iter()
         .find_map(|a| a.strip_prefix("--threads="))
-        .map_or(vec![1, 2], |v| v.split(',').filter_map(|t| t.parse().ok()).collect());
+        .map_or(vec![1, 2], |v| {
+            v.split(',').filter_map(|t| t.parse().ok()).collect()
+        });
+    // `--profile=fwd` or `--profile=bwd`: run only that kernel for a few
+    // seconds, for `perf record`.
+    let profile = args.iter().find_map(|a| a.strip_prefix("--profile="));
     println!(
-        "{:<32} {:>3} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}",
-        "case", "thr", "fwd GF/s", "gemm GF/s", "ratio", "bwd GF/s", "gemm GF/s", "ratio", "fwd ms", "bwd ms"
+        "{:<30} {:>3} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>6} {:>8} {:>8}",
+        "case",
+        "thr",
+        "fwd",
+        "sgemm",
+        "ratio",
+        "hot",
+        "ratio",
+        "bwd",
+        "sgemm",
+        "ratio",
+        "hot",
+        "ratio",
+        "fwd ms",
+        "bwd ms"
     );
     for c in CASES {
         let g = Conv2dGeom::new(c.input, c.c_out, [c.kernel; 2], [c.stride; 2], c.padding).unwrap();
@@ -150,53 +230,68 @@ fn main() {
         let mut dw = vec![0.0; w.len()];
         let mut db = vec![0.0; n];
         let a = random(m * k, 5);
-        let mut cm = vec![0.0; m * n];
-        let mut cx = vec![0.0; m * k];
+        let mut scratch = vec![0.0; m * (k + n) + 64 * k * n];
         let macs = (b * g.macs()) as f64;
         let bwd_macs = if c.dx { 2.0 * macs } else { macs };
         for &threads in &thread_counts {
             parallel::set_threads(threads);
             let ep = Epilogue::new(Some(&bias), Act::Relu);
+            if let Some(which) = profile {
+                let start = Instant::now();
+                let mut calls = 0u64;
+                while start.elapsed().as_secs_f64() < 3.0 {
+                    calls += 1;
+                    if which == "fwd" {
+                        forward(&g, b, black_box(&x), &w, &ep, &mut y).unwrap();
+                    } else {
+                        let dxo = if c.dx { Some(&mut dx[..]) } else { None };
+                        backward(&g, b, black_box(&x), &w, &dy, dxo, &mut dw, Some(&mut db))
+                            .unwrap();
+                    }
+                }
+                let m = if which == "fwd" { macs } else { bwd_macs };
+                println!(
+                    "{name} {which}: {calls} calls, {:.0} MFLOP each",
+                    2.0 * m / 1e6
+                );
+                continue;
+            }
             let t_fwd = time(|| forward(&g, b, black_box(&x), &w, &ep, &mut y).unwrap());
             let t_bwd = time(|| {
                 let dxo = if c.dx { Some(&mut dx[..]) } else { None };
                 backward(&g, b, black_box(&x), &w, &dy, dxo, &mut dw, Some(&mut db)).unwrap()
             });
-            let out = Out(cm.as_mut_ptr(), cm.len());
-            let t_gemm_fwd = time(|| {
-                split_rows(m, threads, &|r0, rows| {
-                    let am = Mat::rows(&a[r0 * k..(r0 + rows) * k], rows, k);
-                    sgemm(1.0, am, Mat::rows(&w, k, n), 0.0, out.part(r0 * n, rows * n), n);
-                })
-            });
-            // dW: one K x N partial per thread (cx doubles as its storage),
-            // then dX = dY W^T by row blocks.
-            let outx = Out(cx.as_mut_ptr(), cx.len());
-            let t_gemm_bwd = time(|| {
-                split_rows(m, threads, &|r0, rows| {
-                    let at = Mat::transposed(&a[r0 * k..(r0 + rows) * k], k, rows);
-                    let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                    let part = r0 / m.div_ceil(threads) * k * n;
-                    sgemm(1.0, at, dyb, 0.0, outx.part(part, k * n), n);
-                });
-                if c.dx {
-                    split_rows(m, threads, &|r0, rows| {
-                        let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                        sgemm(1.0, dyb, Mat::transposed(&w, n, k), 0.0, outx.part(r0 * k, rows * k), k);
-                    });
-                }
-            });
+            let cold = gemm_times(
+                &a,
+                &w,
+                &dy,
+                m,
+                k,
+                n,
+                m.div_ceil(threads),
+                threads,
+                c.dx,
+                &mut scratch,
+            );
+            // The same products in L2-sized row chunks that reuse one chunk
+            // of A: the rate sgemm reaches with its operands in cache.
+            let hot_rows = (COL_TARGET / (k + n)).clamp(16, m.div_ceil(threads));
+            let hot = gemm_times(&a, &w, &dy, m, k, n, hot_rows, threads, c.dx, &mut scratch);
             let gf = |macs: f64, t: f64| 2.0 * macs / t / 1e9;
             println!(
-                "{:<32} {:>3} {:>9.1} {:>9.1} {:>6.2} {:>9.1} {:>9.1} {:>6.2} {:>9.3} {:>9.3}",
+                "{:<30} {:>3} {:>8.1} {:>8.1} {:>6.2} {:>8.1} {:>6.2} {:>8.1} {:>8.1} {:>6.2} {:>8.1} {:>6.2} {:>8.3} {:>8.3}",
                 name,
                 threads,
                 gf(macs, t_fwd),
-                gf(macs, t_gemm_fwd),
-                t_gemm_fwd / t_fwd,
+                gf(macs, cold.0),
+                cold.0 / t_fwd,
+                gf(macs, hot.0),
+                hot.0 / t_fwd,
                 gf(bwd_macs, t_bwd),
-                gf(bwd_macs, t_gemm_bwd),
-                t_gemm_bwd / t_bwd,
+                gf(bwd_macs, cold.1),
+                cold.1 / t_bwd,
+                gf(bwd_macs, hot.1),
+                hot.1 / t_bwd,
                 t_fwd * 1e3,
                 t_bwd * 1e3,
             );

@@ -143,13 +143,18 @@ fn check_residual_shapes(
 }
 
 /// The shortcut that maps `input` to `body`'s shape: a 1x1 convolution
-/// with the body's channels and the stride `s` for which
+/// with the body's channels and the smallest stride `s` for which
 /// `ceil(n / s)` (a 1x1 window's output size) gives the body's height and
 /// width; a dense layer for flat shapes.
 fn projection(input: Shape, body: Shape) -> Option<String> {
     match (input, body) {
         (Shape::Image { h, w, .. }, Shape::Image { h: bh, w: bw, c }) => {
-            let stride = (1..=h.max(w)).find(|&s| h.div_ceil(s) == bh && w.div_ceil(s) == bw)?;
+            let (lo_h, hi_h) = strides_giving(h, bh)?;
+            let (lo_w, hi_w) = strides_giving(w, bw)?;
+            let stride = lo_h.max(lo_w);
+            if stride > hi_h.min(hi_w) {
+                return None;
+            }
             let stride = if stride == 1 {
                 String::new()
             } else {
@@ -164,6 +169,22 @@ fn projection(input: Shape, body: Shape) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The strides `s` (an inclusive range) with `ceil(n / s) = out`:
+/// `ceil(n / out) <= s <= (n - 1) / (out - 1)`, unbounded above for one
+/// output; `None` when there is none (`out > n`).
+fn strides_giving(n: usize, out: usize) -> Option<(usize, usize)> {
+    if out == 0 || n == 0 {
+        return None;
+    }
+    let lo = n.div_ceil(out);
+    let hi = if out == 1 {
+        usize::MAX
+    } else {
+        (n - 1) / (out - 1)
+    };
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// Concat joins its branches' outputs along channels, so every branch
@@ -281,5 +302,40 @@ pub(crate) fn check_aux_head_classes(
         for list in layer.children() {
             check_aux_head_classes(diags, list, net_output);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strides_giving_an_output_size() {
+        for n in 1usize..60 {
+            for out in 1..70 {
+                let want: Vec<usize> = (1..=n + 1).filter(|&s| n.div_ceil(s) == out).collect();
+                match strides_giving(n, out) {
+                    None => assert!(want.is_empty(), "n {n} out {out}"),
+                    Some((lo, hi)) => {
+                        assert_eq!(want.first(), Some(&lo), "n {n} out {out}");
+                        assert!(
+                            want.iter().all(|&s| s <= hi) && (hi > n || want.contains(&hi)),
+                            "n {n} out {out}"
+                        );
+                    }
+                }
+            }
+        }
+        let image = |h, w, c| Shape::Image { h, w, c };
+        assert_eq!(
+            projection(image(56, 56, 64), image(28, 28, 128)).as_deref(),
+            Some("shortcut: [Conv2d { filters: 128, kernel: 1, stride: 2 }]")
+        );
+        assert_eq!(
+            projection(image(7, 9, 1), image(3, 3, 8)).as_deref(),
+            Some("shortcut: [Conv2d { filters: 8, kernel: 1, stride: 3 }]")
+        );
+        assert_eq!(projection(image(8, 8, 1), image(9, 9, 1)), None);
+        assert!(projection(image(usize::MAX / 2, 1, 1), image(3, 1, 1)).is_some());
     }
 }

@@ -65,7 +65,7 @@ fn check_dropout_rate(diags: &mut Diags, layer: &Layer, rate: f64) {
     if (0.0..1.0).contains(&rate) {
         return;
     }
-    let message = format!("{}: dropout rate {rate} is outside [0, 1)", layer.name);
+    let message = format!("{}: dropout rate {rate:?} is outside [0, 1)", layer.name);
     let help = "the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`";
     diags.push(Diag::new(layer.key_site("rate"), message).help(help));
 }
@@ -75,12 +75,12 @@ fn check_dropout_rate(diags: &mut Diags, layer: &Layer, rate: f64) {
 fn check_batch_norm(diags: &mut Diags, layer: &Layer, momentum: f64, epsilon: f64) {
     let name = &layer.name;
     if !(0.0..1.0).contains(&momentum) {
-        let message = format!("{name}: batch norm momentum {momentum} is outside [0, 1)");
+        let message = format!("{name}: batch norm momentum {momentum:?} is outside [0, 1)");
         let help = "moving = momentum * moving + (1 - momentum) * batch; Keras uses 0.99";
         diags.push(Diag::new(layer.key_site("momentum"), message).help(help));
     }
     if !(epsilon > 0.0 && epsilon.is_finite()) {
-        let message = format!("{name}: batch norm epsilon must be above 0, got {epsilon}");
+        let message = format!("{name}: batch norm epsilon must be above 0, got {epsilon:?}");
         let help = "epsilon keeps 1 / sqrt(var + epsilon) finite; Keras uses 0.001";
         diags.push(Diag::new(layer.key_site("epsilon"), message).help(help));
     }
@@ -93,7 +93,7 @@ fn check_leaky_alpha(diags: &mut Diags, layer: &Layer, alpha: f64) {
         return;
     }
     let message = format!(
-        "{}: leaky relu alpha must be 0 or more, got {alpha}",
+        "{}: leaky relu alpha must be 0 or more, got {alpha:?}",
         layer.name
     );
     let help = "alpha is the slope for negative inputs, e.g. `alpha: 0.01`";
@@ -106,7 +106,7 @@ fn check_aux_weight(diags: &mut Diags, layer: &Layer, weight: f64) {
         return;
     }
     let message = format!(
-        "{}: aux head weight must be 0 or more, got {weight}",
+        "{}: aux head weight must be 0 or more, got {weight:?}",
         layer.name
     );
     let help = "the head's loss is added times the weight; GoogLeNet used 0.3";

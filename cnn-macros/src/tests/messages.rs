@@ -97,9 +97,9 @@ fn values_in_range() {
     assert_eq!(
         errors(&net_src("[4]", "Dropout { rate: 1 }, BatchNorm { momentum: 1.5, epsilon: 0 }, LeakyRelu { alpha: -0.1 }")),
         [
-            "dropout_1: dropout rate 1 is outside [0, 1)\n= help: the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`",
+            "dropout_1: dropout rate 1.0 is outside [0, 1)\n= help: the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`",
             "batch_norm_1: batch norm momentum 1.5 is outside [0, 1)\n= help: moving = momentum * moving + (1 - momentum) * batch; Keras uses 0.99",
-            "batch_norm_1: batch norm epsilon must be above 0, got 0\n= help: epsilon keeps 1 / sqrt(var + epsilon) finite; Keras uses 0.001",
+            "batch_norm_1: batch norm epsilon must be above 0, got 0.0\n= help: epsilon keeps 1 / sqrt(var + epsilon) finite; Keras uses 0.001",
             "leaky_relu_1: leaky relu alpha must be 0 or more, got -0.1\n= help: alpha is the slope for negative inputs, e.g. `alpha: 0.01`",
         ]
     );
@@ -189,8 +189,8 @@ fn input_shape() {
     assert_eq!(errors("struct N { input: [3] }"), ["N: the network needs `layers`\n= help: add `layers: [ .. ]`, e.g. `layers: [Flatten, Dense { units: 10 }, Softmax]`"]);
     assert_eq!(errors("struct N { input: [3], layers: [] }"), ["N: the network has no layers\n= help: add layers, e.g. `layers: [Flatten, Dense { units: 10 }, Softmax]`"]);
     assert_eq!(
-        errors("struct N { input: [3], layer: [Relu] }")[1],
-        "N: unknown field `layer`\n= help: did you mean `layers`?"
+        errors("struct N { input: [3], layer: [Relu] }"),
+        ["N: unknown field `layer`\n= help: did you mean `layers`?"]
     );
 }
 
@@ -242,7 +242,7 @@ fn two_independent_mistakes_show_together() {
         )),
         [
             "c1: Conv2d has no key `strides`\n= help: did you mean `stride`?",
-            "dropout_1: dropout rate 2 is outside [0, 1)\n= help: the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`",
+            "dropout_1: dropout rate 2.0 is outside [0, 1)\n= help: the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`",
         ]
     );
 }
@@ -258,5 +258,28 @@ fn a_wrong_shape_early_stays_quiet_later() {
         )),
         ["conv1: kernel 7 does not fit the padded input 5x5 (n + 2p = 5 + 2*0 = 5 < f = 7)\n\
           = help: lower the kernel size, add padding, or remove a pooling layer before conv1"]
+    );
+}
+
+#[test]
+fn blocks_are_not_empty() {
+    assert_eq!(
+        one_error("[8, 8, 4]", "inc: Concat { branches: [] }"),
+        "inc: Concat needs at least one branch\n= help: add the branches to concatenate: `branches: [[ .. ], [ .. ]]`"
+    );
+    assert!(one_error("[8, 8, 4]", "r: Residual { body: [] }").starts_with("r: the body is empty"));
+    assert!(
+        one_error("[8, 8, 4]", "a: AuxHead { weight: 1, layers: [] }")
+            .starts_with("a: the head has no layers")
+    );
+}
+
+#[test]
+fn activation_bytes_overflow() {
+    // Each output fits in usize, but not their bytes together.
+    assert_eq!(
+        one_error("[4611686018427387904]", "Relu"),
+        "Net: the activations of one example overflow (4 bytes per value)\n\
+         = help: arithmetic overflow: use a smaller network"
     );
 }

@@ -6,8 +6,8 @@
 //! so each loop is a plain vectorisable pass over the slice.
 //!
 //! This file also holds the small helpers every layer kernel here uses to
-//! split its output across the thread pool ([`par_rows`], [`par_rows2`],
-//! [`Disjoint`]); work below [`PAR_MIN_WORK`] stays on the calling thread,
+//! split its output across the thread pool (`par_rows`, `par_rows2`,
+//! `Disjoint`); work below `PAR_MIN_WORK` stays on the calling thread,
 //! so batch-1 inference never wakes a worker.
 
 use std::marker::PhantomData;

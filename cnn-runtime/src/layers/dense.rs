@@ -2,7 +2,8 @@
 //! bias and the activation applied to each output row while it is still in
 //! cache. The backward pass is two more GEMMs on transposed views of the
 //! same buffers (`dx = dy w^T`, `dw += x^T dy`; nothing is copied) and a
-//! column sum for the bias.
+//! column sum for the bias. One or two rows (batch-1 inference) skip the
+//! GEMM for plain matrix-vector loops, which do not pay for packing w.
 //!
 //! matrixmultiply runs on one thread, so a large call is cut into blocks of
 //! rows, one per thread: batch rows for `y` and `dx`, input rows for `dw`.
@@ -102,7 +103,7 @@ fn block(t: usize, n: usize, rows: usize) -> (usize, usize) {
 }
 
 /// `y = act(x w + b)`. Overwrites y.
-/// x: [batch, n_in]  w: [n_in, n_out]  b: [n_out]  y: [batch, n_out]
+/// x: [batch, n_in]  w: [n_in, n_out]  b: `[n_out]`  y: [batch, n_out]
 pub fn forward(
     batch: usize,
     n_in: usize,
@@ -162,7 +163,7 @@ pub fn forward(
 /// Gradients of `y = x w + b` given `dy`, the gradient with respect to the
 /// output before any activation (the caller applied act'). Overwrites dx
 /// when given; adds into dw and db.
-/// x, dx: [batch, n_in]  w, dw: [n_in, n_out]  dy: [batch, n_out]  db: [n_out]
+/// x, dx: [batch, n_in]  w, dw: [n_in, n_out]  dy: [batch, n_out]  db: `[n_out]`
 pub fn backward(
     batch: usize,
     n_in: usize,

@@ -14,29 +14,35 @@ use crate::rng::splitmix64;
 /// SplitMix64's increment (the golden ratio in 64 bits).
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Uniform in [0, 1) with 24 random bits for element `i` of the stream `base`.
+/// The 24-bit uniforms of elements `2p` and `2p + 1`: the top and the
+/// middle 24 bits of one hash (one 64-bit hash per pair halves the cost).
 #[inline(always)]
-fn uniform(base: u64, i: usize) -> f32 {
-    let h = splitmix64(base.wrapping_add((i as u64).wrapping_mul(GAMMA)));
-    (h >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+fn pair(base: u64, p: usize) -> (u32, u32) {
+    let h = splitmix64(base.wrapping_add((p as u64).wrapping_mul(GAMMA)));
+    ((h >> 40) as u32, ((h >> 8) & 0xFF_FFFF) as u32)
 }
 
-/// Writes the mask for elements `start..start + mask.len()`; with `x`
-/// (the same elements) also writes `y = x * mask`.
-fn fill(rate: f32, base: u64, start: usize, x_y: Option<(&[f32], &mut [f32])>, mask: &mut [f32]) {
-    let keep = 1.0 / (1.0 - rate);
-    for (k, m) in mask.iter_mut().enumerate() {
-        *m = if uniform(base, start + k) >= rate {
-            keep
-        } else {
-            0.0
-        };
+/// Writes the mask for elements `start..start + mask.len()`: `keep` where
+/// the element's 24-bit uniform is at least `threshold`, else 0.
+fn fill(threshold: u32, keep: f32, base: u64, start: usize, mask: &mut [f32]) {
+    let pick = |u: u32| if u >= threshold { keep } else { 0.0 };
+    let end = start + mask.len();
+    // An odd first element is the second half of its pair.
+    let head = (start % 2).min(mask.len());
+    let (first, rest) = mask.split_at_mut(head);
+    if let [m] = first {
+        *m = pick(pair(base, start / 2).1);
     }
-    if let Some((x, y)) = x_y {
-        y.iter_mut()
-            .zip(x)
-            .zip(mask.iter())
-            .for_each(|((o, &v), &m)| *o = v * m);
+    let mut twos = rest.chunks_exact_mut(2);
+    let p0 = (start + head) / 2;
+    for (n, two) in (&mut twos).enumerate() {
+        let (a, b) = pair(base, p0 + n);
+        two[0] = pick(a);
+        two[1] = pick(b);
+    }
+    // An even last element is the first half of its pair.
+    if let [m] = twos.into_remainder() {
+        *m = pick(pair(base, (end - 1) / 2).0);
     }
 }
 
@@ -62,14 +68,17 @@ pub fn forward_train(
     check_len("dropout y", y.len(), x.len())?;
     check_len("dropout mask", mask.len(), x.len())?;
     let base = splitmix64(seed);
+    // u / 2^24 >= rate  <=>  u >= rate * 2^24 (exact: a power-of-two
+    // scale), and for an integer u, u >= ceil(rate * 2^24).
+    let threshold = (rate * (1u32 << 24) as f32).ceil() as u32;
+    let keep = 1.0 / (1.0 - rate);
     par_rows2(y, mask, x.len(), x.len() * COST, |start, y, mask| {
-        fill(
-            rate,
-            base,
-            start,
-            Some((&x[start..start + y.len()], y)),
-            mask,
-        );
+        fill(threshold, keep, base, start, mask);
+        let x = &x[start..start + y.len()];
+        y.iter_mut()
+            .zip(x)
+            .zip(mask.iter())
+            .for_each(|((o, &v), &m)| *o = v * m);
     });
     Ok(())
 }
@@ -99,8 +108,13 @@ pub mod reference {
         let base = splitmix64(seed);
         (0..len)
             .map(|i| {
-                let h = splitmix64(base.wrapping_add((i as u64).wrapping_mul(super::GAMMA)));
-                let u = (h >> 40) as f64 / (1u64 << 24) as f64;
+                let h = splitmix64(base.wrapping_add((i as u64 / 2).wrapping_mul(super::GAMMA)));
+                let bits = if i % 2 == 0 {
+                    h >> 40
+                } else {
+                    (h >> 8) & 0xFF_FFFF
+                };
+                let u = bits as f64 / (1u64 << 24) as f64;
                 if u >= rate as f64 {
                     1.0 / (1.0 - rate)
                 } else {
@@ -173,6 +187,21 @@ mod tests {
         assert_ne!(other, m1, "another seed gives another mask");
         let expected: Vec<f32> = x.iter().zip(&m1).map(|(a, b)| a * b).collect();
         assert_eq!(y1, expected);
+    }
+
+    /// Blocks of the mask starting and ending at odd and even indices (as
+    /// threads cut it) agree with the whole.
+    #[test]
+    fn any_block_of_the_mask_matches() {
+        let whole = reference::mask(0.5, 9, 40);
+        let (threshold, base) = (1 << 23, splitmix64(9));
+        for start in 0..6 {
+            for len in 0..7 {
+                let mut m = nan_filled(len);
+                fill(threshold, 2.0, base, start, &mut m);
+                assert_eq!(m, whole[start..start + len], "start {start}, len {len}");
+            }
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn check(
 /// `dlogits = scale * (softmax(logits) - onehot(label)) / batch`
 /// (overwrites dlogits). `scale` weights the loss (an auxiliary head's
 /// weight, or 1). Labels are checked before anything is written.
-/// logits, dlogits: [batch, classes]  labels: [batch], each `< classes`
+/// logits, dlogits: [batch, classes]  labels: `[batch]`, each `< classes`
 pub fn softmax_cross_entropy(
     batch: usize,
     classes: usize,
@@ -88,7 +88,7 @@ pub fn softmax_cross_entropy(
 /// output of a final softmax), as a plain definition: a probability of 0
 /// gives an infinite loss. The fused [`softmax_cross_entropy`] is what
 /// training uses.
-/// probs: [batch, classes]  labels: [batch], each `< classes`
+/// probs: [batch, classes]  labels: `[batch]`, each `< classes`
 pub fn cross_entropy_from_probs(
     batch: usize,
     classes: usize,

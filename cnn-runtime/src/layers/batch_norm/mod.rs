@@ -8,10 +8,14 @@
 //! uses the running statistics folded into one scale and shift per channel,
 //! which is also what a convolution's epilogue takes ([`fold`]).
 //!
-//! The statistics are sums over rows, kept in f64 and taken around a shift
-//! (the first row) so that `E[(x-k)^2] - E[x-k]^2` does not cancel. Large
-//! inputs split the rows across threads, each summing its block into its
-//! own f64 partials, added at the end; every other pass is element-wise.
+//! With few channels a loop along one row is too short to vectorise, so
+//! every pass walks the data in *groups* of whole rows, about 64 values,
+//! against per-channel parameters repeated to the group's length: each
+//! pass is one long element-wise loop. The statistics are summed in f32
+//! lanes of a group for a few groups at a time, then in f64, around a
+//! shift (the first row) so that `E[(x-k)^2] - E[x-k]^2` does not cancel.
+//! Large inputs split the rows across threads, each summing its block into
+//! its own f64 partials, added at the end.
 
 use std::cell::RefCell;
 
@@ -101,21 +105,73 @@ fn sum_rows<R>(
     out
 }
 
-/// Per-channel `[sum(x - k), sum((x - k)^2)]` of rows `r0..r1`, `k` the shift.
-fn shifted_moments(x: &[f32], c: usize, shift: &[f32], r0: usize, r1: usize, acc: &mut [f64]) {
-    let (s1, s2) = acc.split_at_mut(c);
-    for row in x[r0 * c..r1 * c].chunks_exact(c) {
-        for (((a, b), &v), &k) in s1.iter_mut().zip(s2.iter_mut()).zip(row).zip(shift) {
-            let d = (v - k) as f64;
-            *a += d;
-            *b += d * d;
+/// Values in a group: as many whole rows as fit in 64 values, or one row
+/// when a row is longer than 32.
+fn group_len(c: usize) -> usize {
+    c * (64 / c).max(1)
+}
+
+/// Groups summed in f32 (16 values per lane) before their lanes are added
+/// into the f64 sums.
+const FLUSH_EVERY: usize = 16;
+
+/// `rep[j] = v[j % c]`: a per-channel parameter repeated along a group.
+fn repeat(v: &[f32], rep: &mut [f32]) {
+    for chunk in rep.chunks_mut(v.len()) {
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// Repeats `rep[..c]` along the rest of `rep`.
+fn extend_repeat(rep: &mut [f32], c: usize) {
+    for j in c..rep.len() {
+        rep[j] = rep[j - c];
+    }
+}
+
+/// Adds f32 lanes into per-channel f64 sums and clears them.
+fn flush(lanes: &mut [f32], sums: &mut [f64]) {
+    for chunk in lanes.chunks_mut(sums.len()) {
+        for (s, l) in sums.iter_mut().zip(chunk.iter_mut()) {
+            *s += *l as f64;
+            *l = 0.0;
         }
     }
 }
 
+/// Per-channel sums over rows `r0..r1` of `[m, c]` data, group by group:
+/// `body(lanes_a, lanes_b, at)` adds the group of values starting at flat
+/// offset `at` (length `lanes_a.len()`, shorter for the last) into the f32
+/// lanes, which go into `sums[..c]` and `sums[c..]` every few groups.
+fn grouped_sums(
+    c: usize,
+    gl: usize,
+    r0: usize,
+    r1: usize,
+    sums: &mut [f64],
+    body: impl Fn(&mut [f32], &mut [f32], usize),
+) {
+    let (s1, s2) = sums.split_at_mut(c);
+    scratch::with(Slot::Partial, 2 * gl, |lanes| {
+        let (l1, l2) = lanes.split_at_mut(gl);
+        l1.fill(0.0);
+        l2.fill(0.0);
+        for (n, at) in (r0 * c..r1 * c).step_by(gl).enumerate() {
+            let len = gl.min(r1 * c - at);
+            body(&mut l1[..len], &mut l2[..len], at);
+            if n % FLUSH_EVERY == FLUSH_EVERY - 1 {
+                flush(l1, s1);
+                flush(l2, s2);
+            }
+        }
+        flush(l1, s1);
+        flush(l2, s2);
+    });
+}
+
 /// Batch normalisation in training mode. Overwrites y, save_mean and
 /// save_inv_std; updates running_mean and running_var in place.
-/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: [c]
+/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: `[c]`
 pub fn forward_train(
     m: usize,
     c: usize,
@@ -151,41 +207,55 @@ pub fn forward_train(
     check_len("batch norm running_mean", running_mean.len(), c)?;
     check_len("batch norm running_var", running_var.len(), c)?;
 
-    // The first row is the shift; it needs no copy as it is never written.
-    let shift = &x[..c];
+    let gl = group_len(c);
     let inv_m = 1.0 / m as f64;
-    sum_rows(
-        m,
-        2 * c,
-        len,
-        |r0, r1, acc| shifted_moments(x, c, shift, r0, r1, acc),
-        |sums| {
-            let (s1, s2) = sums.split_at(c);
-            for ch in 0..c {
-                let d = s1[ch] * inv_m;
-                let var = (s2[ch] * inv_m - d * d).max(0.0);
-                let mean = shift[ch] as f64 + d;
-                save_mean[ch] = mean as f32;
-                save_inv_std[ch] = (1.0 / (var + eps as f64).sqrt()) as f32;
-                running_mean[ch] = momentum * running_mean[ch] + (1.0 - momentum) * mean as f32;
-                running_var[ch] = momentum * running_var[ch] + (1.0 - momentum) * var as f32;
-            }
-        },
-    );
-    // y = (x - mean) * (gamma * inv_std) + beta: subtracting the mean first
-    // keeps the digits that `x * scale + shift` would cancel.
-    scratch::with(Slot::Aux, c, |scale| {
-        scale
-            .iter_mut()
-            .zip(gamma)
-            .zip(&*save_inv_std)
-            .for_each(|((s, &g), &i)| *s = g * i);
-        let (scale, mean) = (&*scale, &*save_mean);
+    scratch::with(Slot::Aux, 4 * gl, |reps| {
+        let (shift, rest) = reps.split_at_mut(gl);
+        // The first row is the shift.
+        repeat(&x[..c], shift);
+        let shift = &*shift;
+        sum_rows(
+            m,
+            2 * c,
+            len,
+            |r0, r1, acc| {
+                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                    let xg = &x[at..at + l1.len()];
+                    for (((a, b), &v), &k) in l1.iter_mut().zip(l2.iter_mut()).zip(xg).zip(shift) {
+                        let d = v - k;
+                        *a += d;
+                        *b += d * d;
+                    }
+                })
+            },
+            |sums| {
+                let (s1, s2) = sums.split_at(c);
+                for ch in 0..c {
+                    let d = s1[ch] * inv_m;
+                    let var = (s2[ch] * inv_m - d * d).max(0.0);
+                    let mean = shift[ch] as f64 + d;
+                    save_mean[ch] = mean as f32;
+                    save_inv_std[ch] = (1.0 / (var + eps as f64).sqrt()) as f32;
+                    running_mean[ch] = momentum * running_mean[ch] + (1.0 - momentum) * mean as f32;
+                    running_var[ch] = momentum * running_var[ch] + (1.0 - momentum) * var as f32;
+                }
+            },
+        );
+        // y = (x - mean) * (gamma * inv_std) + beta: subtracting the mean
+        // first keeps the digits that `x * scale + shift` would cancel.
+        let (mean_rep, rest) = rest.split_at_mut(gl);
+        let (scale_rep, beta_rep) = rest.split_at_mut(gl);
+        repeat(save_mean, mean_rep);
+        for ((s, &g), &i) in scale_rep.iter_mut().zip(gamma).zip(&*save_inv_std) {
+            *s = g * i;
+        }
+        extend_repeat(scale_rep, c);
+        repeat(beta, beta_rep);
+        let (mean_rep, scale_rep, beta_rep) = (&*mean_rep, &*scale_rep, &*beta_rep);
         par_rows(y, m, len, |r0, y| {
-            for (yr, xr) in y.chunks_exact_mut(c).zip(x[r0 * c..].chunks_exact(c)) {
-                for ((((o, &v), &mu), &s), &b) in
-                    yr.iter_mut().zip(xr).zip(mean).zip(scale).zip(beta)
-                {
+            for (yg, xg) in y.chunks_mut(gl).zip(x[r0 * c..].chunks(gl)) {
+                let params = mean_rep.iter().zip(scale_rep).zip(beta_rep);
+                for ((o, &v), ((&mu, &s), &b)) in yg.iter_mut().zip(xg).zip(params) {
                     *o = (v - mu) * s + b;
                 }
             }
@@ -197,7 +267,7 @@ pub fn forward_train(
 /// Per-channel scale and shift that turn batch normalisation with fixed
 /// statistics into `y = x * scale + shift`:
 /// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
-/// Overwrites scale and shift. All slices: [c].
+/// Overwrites scale and shift. All slices: `[c]`.
 pub fn fold(
     gamma: &[f32],
     beta: &[f32],
@@ -237,7 +307,7 @@ fn fold_unchecked(
 
 /// Batch normalisation in inference mode, with the running statistics:
 /// `y = x * scale + shift` with `(scale, shift)` from [`fold`]. Overwrites y.
-/// x, y: [m, c]  gamma, beta, running_mean, running_var: [c]
+/// x, y: [m, c]  gamma, beta, running_mean, running_var: `[c]`
 pub fn forward_infer(
     m: usize,
     c: usize,
@@ -257,13 +327,24 @@ pub fn forward_infer(
     check_len("batch norm running_mean", running_mean.len(), c)?;
     check_len("batch norm running_var", running_var.len(), c)?;
     check_len("batch norm y", y.len(), len)?;
-    scratch::with(Slot::Aux, 2 * c, |buf| {
-        let (scale, shift) = buf.split_at_mut(c);
-        fold_unchecked(gamma, beta, running_mean, running_var, eps, scale, shift);
+    let gl = group_len(c);
+    scratch::with(Slot::Aux, 2 * gl, |buf| {
+        let (scale, shift) = buf.split_at_mut(gl);
+        fold_unchecked(
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            eps,
+            &mut scale[..c],
+            &mut shift[..c],
+        );
+        extend_repeat(scale, c);
+        extend_repeat(shift, c);
         let (scale, shift) = (&*scale, &*shift);
         par_rows(y, m, len, |r0, y| {
-            for (yr, xr) in y.chunks_exact_mut(c).zip(x[r0 * c..].chunks_exact(c)) {
-                for (((o, &v), &s), &t) in yr.iter_mut().zip(xr).zip(scale).zip(shift) {
+            for (yg, xg) in y.chunks_mut(gl).zip(x[r0 * c..].chunks(gl)) {
+                for (((o, &v), &s), &t) in yg.iter_mut().zip(xg).zip(scale).zip(shift) {
                     *o = v * s + t;
                 }
             }
@@ -278,7 +359,7 @@ pub fn forward_infer(
 /// `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`, with
 /// `xhat = (x - mean) * inv_std` from the saved statistics.
 /// Overwrites dx; adds into dgamma and dbeta.
-/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: [c]
+/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: `[c]`
 pub fn backward(
     m: usize,
     c: usize,
@@ -305,34 +386,37 @@ pub fn backward(
     check_len("batch norm dx", dx.len(), len)?;
     check_len("batch norm dgamma", dgamma.len(), c)?;
     check_len("batch norm dbeta", dbeta.len(), c)?;
+    let gl = group_len(c);
     let inv_m = 1.0 / m as f64;
-    // Per channel: a = gamma * inv_std, mean(dy), and inv_std * mean(dy * xhat),
-    // so that dx = a * (dy - mean(dy) - (x - mean) * k).
-    scratch::with(Slot::Aux, 3 * c, |buf| {
-        let (a, rest) = buf.split_at_mut(c);
-        let (mdy, k) = rest.split_at_mut(c);
+    // Repeated per channel: mean, inv_std, then a = gamma * inv_std,
+    // mean(dy), k = inv_std * mean(dy * xhat), so that
+    // dx = a * (dy - mean(dy) - (x - mean) * k).
+    scratch::with(Slot::Aux, 5 * gl, |buf| {
+        let (mean, rest) = buf.split_at_mut(gl);
+        let (inv_std, rest) = rest.split_at_mut(gl);
+        let (a, rest) = rest.split_at_mut(gl);
+        let (mdy, k) = rest.split_at_mut(gl);
+        repeat(save_mean, mean);
+        repeat(save_inv_std, inv_std);
+        let (mean, inv_std) = (&*mean, &*inv_std);
         sum_rows(
             m,
             2 * c,
             len,
             |r0, r1, acc| {
-                let (sdy, sdyx) = acc.split_at_mut(c);
-                let rows = x[r0 * c..r1 * c]
-                    .chunks_exact(c)
-                    .zip(dy[r0 * c..r1 * c].chunks_exact(c));
-                for (xr, dr) in rows {
-                    let it = sdy
+                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                    let (dg, xg) = (&dy[at..at + l1.len()], &x[at..at + l1.len()]);
+                    let params = mean.iter().zip(inv_std);
+                    for (((a, b), (&d, &v)), (&mu, &is)) in l1
                         .iter_mut()
-                        .zip(sdyx.iter_mut())
-                        .zip(xr)
-                        .zip(dr)
-                        .zip(save_mean)
-                        .zip(save_inv_std);
-                    for (((((s, t), &v), &d), &mu), &is) in it {
-                        *s += d as f64;
-                        *t += (d * (v - mu) * is) as f64;
+                        .zip(l2.iter_mut())
+                        .zip(dg.iter().zip(xg))
+                        .zip(params)
+                    {
+                        *a += d;
+                        *b += d * (v - mu) * is;
                     }
-                }
+                })
             },
             |sums| {
                 let (sdy, sdyx) = sums.split_at(c);
@@ -345,15 +429,21 @@ pub fn backward(
                 }
             },
         );
+        extend_repeat(a, c);
+        extend_repeat(mdy, c);
+        extend_repeat(k, c);
         let (a, mdy, k) = (&*a, &*mdy, &*k);
         par_rows(dx, m, len, |r0, dx| {
-            let rows = dx
-                .chunks_exact_mut(c)
-                .zip(x[r0 * c..].chunks_exact(c))
-                .zip(dy[r0 * c..].chunks_exact(c));
-            for ((o, xr), dr) in rows {
-                for ch in 0..c {
-                    o[ch] = a[ch] * (dr[ch] - mdy[ch] - (xr[ch] - save_mean[ch]) * k[ch]);
+            let groups = dx
+                .chunks_mut(gl)
+                .zip(x[r0 * c..].chunks(gl))
+                .zip(dy[r0 * c..].chunks(gl));
+            for ((og, xg), dg) in groups {
+                let params = a.iter().zip(mdy).zip(k).zip(mean);
+                for (((o, &v), &d), (((&a, &mdy), &k), &mu)) in
+                    og.iter_mut().zip(xg).zip(dg).zip(params)
+                {
+                    *o = a * (d - mdy - (v - mu) * k);
                 }
             }
         });

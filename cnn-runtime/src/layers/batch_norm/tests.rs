@@ -80,7 +80,9 @@ fn forward_train_matches_reference() {
         );
         let (mean, var) = reference::moments(m, c, &x);
         let as32 = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<_>>();
-        assert_close(&o.mean, &as32(&mean), 1e-6, 1e-6);
+        // Partial sums run in f32 for a few rows: the mean's error is
+        // relative to the values' spread (here up to 120), not to the mean.
+        assert_close(&o.mean, &as32(&mean), 1e-6, 1e-5);
         let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + 1e-3).sqrt()).collect();
         assert_close(&o.inv_std, &as32(&inv_std), 1e-5, 0.0);
     }

@@ -61,16 +61,50 @@ fn for_each_pixel(
     }
 }
 
-/// Copies short runs with a plain loop: for the few floats of a window row
-/// with one or two channels this is much cheaper than a `memcpy` call.
+/// Copies a run of floats. Short runs (the few floats of a window row
+/// with one to three channels) are copied in fixed-size pieces, which
+/// compile to a few vector moves; a loop or `copy_from_slice` here would
+/// become a `memcpy` call, which costs more than the copy itself.
 #[inline(always)]
 fn copy_run(dst: &mut [f32], src: &[f32]) {
-    if dst.len() < 16 {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
-    } else {
+    let n = dst.len();
+    if n >= 64 {
         dst.copy_from_slice(src);
+        return;
+    }
+    let src = &src[..n];
+    let mut i = 0;
+    while i + 8 <= n {
+        let d: &mut [f32; 8] = (&mut dst[i..i + 8]).try_into().unwrap();
+        *d = src[i..i + 8].try_into().unwrap();
+        i += 8;
+    }
+    if i + 4 <= n {
+        let d: &mut [f32; 4] = (&mut dst[i..i + 4]).try_into().unwrap();
+        *d = src[i..i + 4].try_into().unwrap();
+        i += 4;
+    }
+    if i + 2 <= n {
+        let d: &mut [f32; 2] = (&mut dst[i..i + 2]).try_into().unwrap();
+        *d = src[i..i + 2].try_into().unwrap();
+        i += 2;
+    }
+    if i < n {
+        dst[i] = src[i];
+    }
+}
+
+/// Zeroes a run; short runs without a `memset` call, as in [`copy_run`].
+#[inline(always)]
+fn zero_run(dst: &mut [f32]) {
+    if dst.len() >= 64 {
+        dst.fill(0.0);
+    } else {
+        for v in dst {
+            *v = 0.0;
+            // Keeps LLVM from turning the loop into a `memset` call.
+            std::hint::black_box(());
+        }
     }
 }
 
@@ -100,17 +134,21 @@ pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f3
             let d = &mut dst[ky * seg..(ky + 1) * seg];
             let iy = top + ky as isize;
             if iy < 0 || iy >= g.in_h as isize || s.kx_lo >= s.kx_hi {
-                d.fill(0.0);
+                zero_run(d);
                 continue;
             }
             let src = &img[iy as usize * line..(iy as usize + 1) * line];
             let len = (s.kx_hi - s.kx_lo) * c;
-            d[..s.kx_lo * c].fill(0.0);
+            if len == seg {
+                copy_run(d, &src[s.ix_lo * c..s.ix_lo * c + len]);
+                continue;
+            }
+            zero_run(&mut d[..s.kx_lo * c]);
             copy_run(
                 &mut d[s.kx_lo * c..s.kx_lo * c + len],
                 &src[s.ix_lo * c..s.ix_lo * c + len],
             );
-            d[s.kx_hi * c..].fill(0.0);
+            zero_run(&mut d[s.kx_hi * c..]);
         }
     });
 }

@@ -18,17 +18,20 @@
 //! so the result does not depend on which thread ran what.
 
 mod epilogue;
+mod gemm_path;
 pub mod im2col;
+mod implicit;
+mod microkernel;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
 #[cfg(test)]
 mod tests;
 
 use crate::error::{check_len, Error, Result};
-use crate::gemm::{sgemm, Mat};
 use crate::geom::{Act, Conv2dGeom};
 use crate::parallel;
 use crate::scratch::{self, Slot};
+use std::sync::OnceLock;
 
 /// What runs on a convolution's output before it is stored, per output
 /// channel: `y = act((conv(x, w) + bias) * scale + shift)`.
@@ -198,10 +201,16 @@ impl Shared {
 }
 
 /// How `total` rows of `row_cost` floats each, at `macs_per_row`, are cut
-/// into tasks: returns rows per task (a multiple of [`ROW_QUANTUM`] unless it
-/// is all of them) and the number of tasks.
-fn plan(total: usize, row_cost: usize, macs_per_row: usize, threads: usize) -> (usize, usize) {
-    let by_cache = (COL_TARGET / row_cost.max(1)).max(ROW_QUANTUM);
+/// into tasks: returns rows per task (a multiple of `quantum` unless it is
+/// all of them) and the number of tasks.
+fn plan(
+    total: usize,
+    row_cost: usize,
+    macs_per_row: usize,
+    threads: usize,
+    quantum: usize,
+) -> (usize, usize) {
+    let by_cache = (COL_TARGET / row_cost.max(1)).max(quantum);
     let by_work = MIN_TASK_MACS.div_ceil(macs_per_row.max(1)).max(1);
     let mut tasks = total.div_ceil(by_cache);
     let worth = (total / by_work).max(1);
@@ -211,7 +220,7 @@ fn plan(total: usize, row_cost: usize, macs_per_row: usize, threads: usize) -> (
         tasks = tasks.div_ceil(threads) * threads;
     }
     let rows = total.div_ceil(tasks.max(1));
-    let rows = rows.div_ceil(ROW_QUANTUM) * ROW_QUANTUM;
+    let rows = rows.div_ceil(quantum) * quantum;
     if rows >= total {
         (total, 1)
     } else {
@@ -234,34 +243,88 @@ pub fn forward(
     check_len("conv2d forward: w", w.len(), sz.w)?;
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
+    forward_path(choose(g), g, sz, x, w, ep, y);
+    Ok(())
+}
+
+/// Which algorithm runs a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    /// im2col (none for 1x1 stride 1) + matrixmultiply: any CPU, any shape.
+    Gemm,
+    /// The in-place AVX-512 micro-kernel (see `implicit.rs`).
+    Implicit,
+}
+
+/// The forward and weight-gradient algorithm: the implicit path wherever
+/// the CPU runs it, unless the environment variable `CNN_CONV=gemm` (read
+/// once) asks for the portable path, to compare or to rule a kernel out.
+fn choose(_g: &Conv2dGeom) -> Path {
+    static PATH: OnceLock<Path> = OnceLock::new();
+    *PATH.get_or_init(|| {
+        let forced_gemm = std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm");
+        if microkernel::available() && !forced_gemm {
+            Path::Implicit
+        } else {
+            Path::Gemm
+        }
+    })
+}
+
+fn forward_path(
+    path: Path,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    x: &[f32],
+    w: &[f32],
+    ep: &Epilogue,
+    y: &mut [f32],
+) {
     let (k, n) = (g.k(), g.c_out);
-    let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads());
     let out = Shared::new(y);
-    let pointwise = g.is_pointwise();
+    if path == Path::Implicit {
+        // Tasks are runs of output rows; an image's rows may be split.
+        let total = sz.rows / g.out_w;
+        let row_len = g.out_w * n;
+        let (chunk, tasks) = plan(total, row_len, g.out_w * k * n, parallel::threads(), 1);
+        parallel::for_each(tasks, &|t| {
+            let r0 = t * chunk;
+            let r1 = (r0 + chunk).min(total);
+            // SAFETY: task t alone writes output rows r0..r1.
+            let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
+            implicit::forward_rows(g, x, w, ep, r0, r1, yc);
+        });
+        return;
+    }
+    let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads(), ROW_QUANTUM);
     parallel::for_each(tasks, &|t| {
         let r0 = t * chunk;
         let rows = chunk.min(sz.rows - r0);
         // SAFETY: task t alone writes output rows r0..r0 + rows.
         let yc = unsafe { out.part(r0 * n, rows * n) };
-        let wm = Mat::rows(w, k, n);
-        if pointwise {
-            sgemm(
-                1.0,
-                Mat::rows(&x[r0 * k..(r0 + rows) * k], rows, k),
-                wm,
-                0.0,
-                yc,
-                n,
-            );
-        } else {
-            scratch::with(Slot::Cols, chunk * k, |col| {
-                im2col::im2col(g, x, r0, rows, col);
-                sgemm(1.0, Mat::rows(col, rows, k), wm, 0.0, yc, n);
-            });
-        }
-        epilogue::apply(ep, n, yc);
+        gemm_path::forward_rows(g, x, w, ep, r0, rows, chunk, yc);
     });
-    Ok(())
+}
+
+/// Overwrites `sums` (`[n]`) with the column sums of `rows` (`[m, n]`): the
+/// bias gradient. On the implicit path this is the product of a row of ones
+/// with `rows`, which the micro-kernel runs at full vector width.
+fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
+    if microkernel::available() {
+        let ones = microkernel::Walk {
+            ia: 0,
+            us: 0,
+            ulen: 1,
+            vs: 0,
+            vlen: rows.len() / n,
+        };
+        microkernel::gemm(1, n, &[1.0], ones, rows, n, sums, n, false);
+        return;
+    }
+    sums.fill(0.0);
+    for row in rows.chunks_exact(n) {
+        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
 }
 
 /// Gradients of a convolution. `dy` is the gradient with respect to the
@@ -278,7 +341,7 @@ pub fn backward(
     dy: &[f32],
     dx: Option<&mut [f32]>,
     dw: &mut [f32],
-    mut db: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
 ) -> Result<()> {
     let sz = sizes(g, batch)?;
     check_len("conv2d backward: x", x.len(), sz.x)?;
@@ -291,20 +354,64 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
+    backward_path(choose(g), choose_dx(g), g, sz, batch, x, w, dy, dx, dw, db);
+    Ok(())
+}
+
+/// How the input gradient is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DxPath {
+    /// `dY W^T` + col2im.
+    Gemm,
+    /// The transposed convolution on the implicit path: stride 1 only, and
+    /// only when `c_in` fills most of the kernel's 16-lane vectors.
+    Transposed,
+}
+
+fn choose_dx(g: &Conv2dGeom) -> DxPath {
+    let lanes = g.c_in.div_ceil(16) * 16;
+    if choose(g) == Path::Implicit && implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes {
+        DxPath::Transposed
+    } else {
+        DxPath::Gemm
+    }
+}
+
+fn backward_path(
+    path: Path,
+    dx_path: DxPath,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    batch: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+    mut db: Option<&mut [f32]>,
+) {
     let (k, n) = (g.k(), g.c_out);
-    let plane = g.out_h * g.out_w;
     let groups = batch.min(BACKWARD_GROUPS.max(parallel::threads()));
     let per_group = batch.div_ceil(groups);
     let groups = batch.div_ceil(per_group);
-    // Rows per inner chunk: columns, their gradient and dY in L2.
-    let chunk = (COL_TARGET / (2 * k + n))
+    // Output pixels per chunk on the GEMM path: columns and dY in L2.
+    let chunk = (COL_TARGET / (k + n))
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
-    let want_db = db.is_some();
     let part_len = sz.w + n;
-    let pointwise = g.is_pointwise();
-    scratch::with(Slot::Partial, groups * part_len, |partials| {
+    let flip_len = if dx.is_some() && dx_path == DxPath::Transposed {
+        sz.w
+    } else {
+        0
+    };
+    // The partials of every group, then the flipped kernel if needed.
+    scratch::with(Slot::Partial, groups * part_len + flip_len, |buf| {
+        let (partials, wt) = buf.split_at_mut(groups * part_len);
+        if flip_len > 0 {
+            implicit::flip_kernel(g, w, wt);
+        }
+        let wt = &*wt;
         let parts = Shared::new(partials);
         let dx_all = dx.map(Shared::new);
         parallel::for_each(groups, &|t| {
@@ -315,65 +422,18 @@ pub fn backward(
             // SAFETY: task t alone uses partial t.
             let part = unsafe { parts.part(t * part_len, part_len) };
             let (pw, pb) = part.split_at_mut(sz.w);
-            // SAFETY: task t alone uses the dx of its images n0..n0 + imgs.
-            let mut dxs = dx_all
-                .as_ref()
-                .map(|s| unsafe { s.part(n0 * g.in_len(), imgs * g.in_len()) });
-            if let (Some(d), false) = (dxs.as_deref_mut(), pointwise) {
-                d.fill(0.0);
+            column_sums(dys, n, pb);
+            match path {
+                Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
+                Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),
             }
-            pb.fill(0.0);
-            let total = imgs * plane;
-            let mut r0 = 0;
-            while r0 < total {
-                let rows = chunk.min(total - r0);
-                let dyc = &dys[r0 * n..(r0 + rows) * n];
-                let beta = if r0 == 0 { 0.0 } else { 1.0 };
-                if want_db {
-                    for row in dyc.chunks_exact(n) {
-                        pb.iter_mut().zip(row).for_each(|(b, v)| *b += v);
-                    }
+            if let Some(shared) = dx_all.as_ref() {
+                // SAFETY: task t alone writes the dx of its images n0..n0 + imgs.
+                let dxs = unsafe { shared.part(n0 * g.in_len(), imgs * g.in_len()) };
+                match dx_path {
+                    DxPath::Transposed => implicit::input_grad(g, dys, wt, dxs),
+                    DxPath::Gemm => gemm_path::input_grad(g, dys, w, chunk, dxs),
                 }
-                let wt = Mat::transposed(w, n, k);
-                if pointwise {
-                    let xc = &xs[r0 * k..(r0 + rows) * k];
-                    sgemm(
-                        1.0,
-                        Mat::transposed(xc, k, rows),
-                        Mat::rows(dyc, rows, n),
-                        beta,
-                        pw,
-                        n,
-                    );
-                    if let Some(d) = dxs.as_deref_mut() {
-                        sgemm(
-                            1.0,
-                            Mat::rows(dyc, rows, n),
-                            wt,
-                            0.0,
-                            &mut d[r0 * k..(r0 + rows) * k],
-                            k,
-                        );
-                    }
-                } else {
-                    scratch::with(Slot::Cols, chunk * k, |col| {
-                        im2col::im2col(g, xs, r0, rows, col);
-                        sgemm(
-                            1.0,
-                            Mat::transposed(col, k, rows),
-                            Mat::rows(dyc, rows, n),
-                            beta,
-                            pw,
-                            n,
-                        );
-                        if let Some(d) = dxs.as_deref_mut() {
-                            // The columns are dead now: reuse them for dcol.
-                            sgemm(1.0, Mat::rows(dyc, rows, n), wt, 0.0, col, k);
-                            im2col::col2im_add(g, col, r0, rows, d);
-                        }
-                    });
-                }
-                r0 += rows;
             }
         });
         // Reduce in task order, so the sums do not depend on scheduling.
@@ -385,5 +445,4 @@ pub fn backward(
             }
         }
     });
-    Ok(())
 }

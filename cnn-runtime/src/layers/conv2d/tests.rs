@@ -34,6 +34,8 @@ const CASES: &[Case] = &[
     ([32, 32, 8], 16, [3, 3], [1, 1], Padding::Same, 3),
     ([28, 28, 16], 24, [1, 1], [1, 1], Padding::Valid, 3),
     ([40, 40, 1], 6, [5, 5], [1, 1], Padding::Valid, 1),
+    // One image large enough that its rows are split over two tasks.
+    ([64, 64, 8], 16, [3, 3], [1, 1], Padding::Same, 1),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {
@@ -74,16 +76,42 @@ fn all_cases() -> Vec<Case> {
     v
 }
 
+/// The forward algorithms this CPU can run.
+fn paths() -> Vec<Path> {
+    let mut v = vec![Path::Gemm];
+    if microkernel::available() {
+        v.push(Path::Implicit);
+    }
+    v
+}
+
+/// Every (weight-gradient, input-gradient) combination this CPU can run on `g`.
+fn backward_paths(g: &Conv2dGeom) -> Vec<(Path, DxPath)> {
+    let mut v = vec![(Path::Gemm, DxPath::Gemm)];
+    if microkernel::available() {
+        v.push((Path::Implicit, DxPath::Gemm));
+        if implicit::dx_supported(g) {
+            v.push((Path::Implicit, DxPath::Transposed));
+        }
+    }
+    v
+}
+
 fn check_forward(c: &Case, ep: &Epilogue, seed: u64) {
     let g = geom(c);
     let batch = c.5;
     let x = random(batch * g.in_len(), seed);
     let w = random(g.weight_len(), seed + 1);
-    let mut y = nan_filled(batch * g.out_len());
-    let mut want = vec![0.0; y.len()];
-    forward(&g, batch, &x, &w, ep, &mut y).unwrap();
+    let mut want = vec![0.0; batch * g.out_len()];
     reference::forward(&g, batch, &x, &w, ep, &mut want);
+    let mut y = nan_filled(batch * g.out_len());
+    forward(&g, batch, &x, &w, ep, &mut y).unwrap();
     assert_close(&y, &want, 1e-4, 1e-5);
+    for path in paths() {
+        let mut y = nan_filled(batch * g.out_len());
+        forward_path(path, &g, sizes(&g, batch).unwrap(), &x, &w, ep, &mut y);
+        assert_close(&y, &want, 1e-4, 1e-5);
+    }
 }
 
 #[test]
@@ -131,19 +159,7 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
     let dy = random(batch * g.out_len(), seed + 2);
     let dw0 = random(g.weight_len(), seed + 3);
     let db0 = random(g.c_out, seed + 4);
-    let (mut dx, mut dw, mut db) = (nan_filled(x.len()), dw0.clone(), db0.clone());
-    let (mut want_dx, mut want_dw, mut want_db) = (vec![0.0; x.len()], dw0, db0.clone());
-    backward(
-        &g,
-        batch,
-        &x,
-        &w,
-        &dy,
-        with_dx.then_some(&mut dx[..]),
-        &mut dw,
-        with_db.then_some(&mut db[..]),
-    )
-    .unwrap();
+    let (mut want_dx, mut want_dw, mut want_db) = (vec![0.0; x.len()], dw0.clone(), db0.clone());
     reference::backward(
         &g,
         batch,
@@ -154,16 +170,41 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
         &mut want_dw,
         Some(&mut want_db),
     );
-    if with_dx {
-        assert_close(&dx, &want_dx, 1e-4, 1e-4);
-    } else {
-        assert!(
-            dx.iter().all(|v| v.is_nan()),
-            "dx written although not asked for"
-        );
+    let run = |path: Option<(Path, DxPath)>| {
+        let (mut dx, mut dw, mut db) = (nan_filled(x.len()), dw0.clone(), db0.clone());
+        let dxo = with_dx.then_some(&mut dx[..]);
+        let dbo = with_db.then_some(&mut db[..]);
+        match path {
+            None => backward(&g, batch, &x, &w, &dy, dxo, &mut dw, dbo).unwrap(),
+            Some((p, d)) => backward_path(
+                p,
+                d,
+                &g,
+                sizes(&g, batch).unwrap(),
+                batch,
+                &x,
+                &w,
+                &dy,
+                dxo,
+                &mut dw,
+                dbo,
+            ),
+        }
+        if with_dx {
+            assert_close(&dx, &want_dx, 1e-4, 1e-4);
+        } else {
+            assert!(
+                dx.iter().all(|v| v.is_nan()),
+                "dx written although not asked for"
+            );
+        }
+        assert_close(&dw, &want_dw, 1e-4, 1e-4);
+        assert_close(&db, if with_db { &want_db } else { &db0 }, 1e-4, 1e-4);
+    };
+    run(None);
+    for path in backward_paths(&g) {
+        run(Some(path));
     }
-    assert_close(&dw, &want_dw, 1e-4, 1e-4);
-    assert_close(&db, if with_db { &want_db } else { &db0 }, 1e-4, 1e-4);
 }
 
 #[test]

@@ -1,0 +1,277 @@
+//! A register-blocked AVX-512 product that reads its left operand in place,
+//! through strides, instead of from a packed copy: the heart of the
+//! implicit-GEMM convolution in `implicit.rs`.
+//!
+//! matrixmultiply packs its left operand into 16-row panels with a gather per
+//! element, which at a convolution's small `c_out` (6, 16, 32) costs as much
+//! as the multiply itself, on top of im2col. Here the left operand is the
+//! zero-padded input read where it lies: element `(i, p)` with
+//! `p = (u, v)` is `a[i * ia + u * us + v * vs]`, so a window's rows are
+//! runs of `fw * c_in` contiguous floats. Each step broadcasts one float per
+//! row and multiplies it into up to four 16-lane vectors of the right
+//! operand's row `p`; the accumulators stay in registers for the whole sum.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// How the left operand is walked: element `(i, p)`, `p = u * vlen + v`,
+/// is `a[i * ia + u * us + v * vs]`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Walk {
+    pub ia: usize,
+    pub us: usize,
+    pub ulen: usize,
+    pub vs: usize,
+    pub vlen: usize,
+}
+
+/// True when the CPU runs the kernel (x86-64 with AVX-512F).
+pub(super) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rows per register block for `nv` vectors of 16 columns: as many
+/// accumulators as fit beside the right operand's row in 32 registers.
+fn max_rows(nv: usize) -> usize {
+    match nv {
+        1 => 14,
+        2 => 12,
+        3 => 8,
+        _ => 6,
+    }
+}
+
+/// `C[i, j] = sum_p A(i, p) B[p, j]` (or `+=` with `accumulate`) for
+/// `i < rows`, `j < n`, with `A` walked as `walk` says, `B[p, j] = b[p * ldb + j]`
+/// and `C[i, j] = c[i * ldc + j]`. Panics if an index would leave a slice,
+/// or if [`available`] is false.
+pub(super) fn gemm(
+    rows: usize,
+    n: usize,
+    a: &[f32],
+    walk: Walk,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let depth = walk.ulen * walk.vlen;
+    if rows == 0 || n == 0 {
+        return;
+    }
+    if depth == 0 {
+        if !accumulate {
+            (0..rows).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
+        }
+        return;
+    }
+    let a_reach = (rows - 1) * walk.ia + (walk.ulen - 1) * walk.us + (walk.vlen - 1) * walk.vs;
+    assert!(a_reach < a.len(), "microkernel: A out of range");
+    assert!(
+        (depth - 1) * ldb + n <= b.len(),
+        "microkernel: B out of range"
+    );
+    assert!(
+        (rows - 1) * ldc + n <= c.len(),
+        "microkernel: C out of range"
+    );
+    assert!(available(), "microkernel: AVX-512F is not available");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut j0 = 0;
+        while j0 < n {
+            let width = (n - j0).min(64);
+            let nv = width.div_ceil(16);
+            let rmax = max_rows(nv);
+            let blocks = rows.div_ceil(rmax);
+            let r = rows.div_ceil(blocks);
+            let mut i0 = 0;
+            while i0 < rows {
+                let rr = r.min(rows - i0);
+                // SAFETY: the asserts above bound every index the kernel
+                // forms (rows i0..i0 + rr < rows, columns j0..j0 + width <= n,
+                // p < depth), and AVX-512F is present.
+                unsafe {
+                    dispatch(
+                        rr,
+                        nv,
+                        a.as_ptr().add(i0 * walk.ia),
+                        walk,
+                        b.as_ptr().add(j0),
+                        ldb,
+                        c.as_mut_ptr().add(i0 * ldc + j0),
+                        ldc,
+                        width,
+                        accumulate,
+                    )
+                };
+                i0 += rr;
+            }
+            j0 += width;
+        }
+    }
+}
+
+/// Picks the kernel instance for `rows x (nv * 16)`.
+///
+/// # Safety
+/// As [`kernel`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn dispatch(
+    rows: usize,
+    nv: usize,
+    a: *const f32,
+    w: Walk,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    width: usize,
+    acc: bool,
+) {
+    macro_rules! go {
+        ($nv:literal: $($r:literal)*) => {
+            match rows {
+                // SAFETY: forwarded from the caller.
+                $($r => unsafe { kernel::<$r, $nv>(a, w, b, ldb, c, ldc, width, acc) },)*
+                _ => unreachable!("microkernel: {rows} rows for {} vectors", $nv),
+            }
+        };
+    }
+    match nv {
+        1 => go!(1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
+        2 => go!(2: 1 2 3 4 5 6 7 8 9 10 11 12),
+        3 => go!(3: 1 2 3 4 5 6 7 8),
+        _ => go!(4: 1 2 3 4 5 6),
+    }
+}
+
+/// One `R x (NV * 16)` block of C, of which the first `width` columns are
+/// real (the rest are masked off in every load and store).
+///
+/// # Safety
+/// AVX-512F must be available; `a` must be readable at every
+/// `i * ia + u * us + v * vs` (`i < R`, `u < ulen`, `v < vlen`), `b` at
+/// `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+// The row index also offsets the A and C pointers; iterators would hide that.
+#[allow(clippy::needless_range_loop)]
+unsafe fn kernel<const R: usize, const NV: usize>(
+    a: *const f32,
+    w: Walk,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    width: usize,
+    accumulate: bool,
+) {
+    let mut masks = [0xFFFFu16; NV];
+    let last = width - 16 * (NV - 1);
+    masks[NV - 1] = if last >= 16 {
+        0xFFFF
+    } else {
+        (1u16 << last) - 1
+    };
+    let mut acc = [[_mm512_setzero_ps(); NV]; R];
+    // SAFETY: every pointer formed below stays within the ranges the caller
+    // guarantees; masked lanes are never read or written.
+    unsafe {
+        let mut brow = b;
+        for u in 0..w.ulen {
+            let au = a.add(u * w.us);
+            for v in 0..w.vlen {
+                let ap = au.add(v * w.vs);
+                let mut bv = [_mm512_setzero_ps(); NV];
+                for j in 0..NV {
+                    bv[j] = _mm512_maskz_loadu_ps(masks[j], brow.add(16 * j));
+                }
+                for i in 0..R {
+                    let av = _mm512_set1_ps(*ap.add(i * w.ia));
+                    for j in 0..NV {
+                        acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+                    }
+                }
+                brow = brow.add(ldb);
+            }
+        }
+        for i in 0..R {
+            for j in 0..NV {
+                let cp = c.add(i * ldc + 16 * j);
+                let mut r = acc[i][j];
+                if accumulate {
+                    r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(masks[j], cp));
+                }
+                _mm512_mask_storeu_ps(cp, masks[j], r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_close, random};
+
+    /// The walk against a plain loop, for every block shape and a tail.
+    #[test]
+    fn matches_a_plain_loop() {
+        if !available() {
+            return;
+        }
+        for &(rows, n, ia) in &[
+            (1, 1, 1),
+            (5, 6, 3),
+            (14, 16, 2),
+            (31, 17, 5),
+            (13, 50, 1),
+            (7, 64, 4),
+            (9, 70, 2),
+        ] {
+            let walk = Walk {
+                ia,
+                us: 11,
+                ulen: 3,
+                vs: 2,
+                vlen: 4,
+            };
+            let depth = walk.ulen * walk.vlen;
+            let a = random((rows - 1) * ia + 2 * 11 + 3 * 2 + 1, 1);
+            let b = random(depth * (n + 3), 2);
+            let c0 = random(rows * (n + 1), 3);
+            for accumulate in [false, true] {
+                let mut c = c0.clone();
+                let mut want = c0.clone();
+                gemm(rows, n, &a, walk, &b, n + 3, &mut c, n + 1, accumulate);
+                for i in 0..rows {
+                    for j in 0..n {
+                        let mut s = 0f64;
+                        for u in 0..walk.ulen {
+                            for v in 0..walk.vlen {
+                                let p = u * walk.vlen + v;
+                                s += a[i * ia + u * walk.us + v * walk.vs] as f64
+                                    * b[p * (n + 3) + j] as f64;
+                            }
+                        }
+                        let old = if accumulate {
+                            want[i * (n + 1) + j] as f64
+                        } else {
+                            0.0
+                        };
+                        want[i * (n + 1) + j] = (s + old) as f32;
+                    }
+                }
+                assert_close(&c, &want, 1e-5, 1e-5);
+            }
+        }
+    }
+}

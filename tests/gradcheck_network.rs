@@ -69,6 +69,39 @@ network! {
     }
 }
 
+network! {
+    /// Blocks: residuals with an identity shortcut (whose body starts with
+    /// an activation, which must not overwrite the shared input) and with a
+    /// projection, an auxiliary head followed by an activation on the value
+    /// it taps, and a concatenation with a pooling and an identity branch.
+    struct Blocks {
+        input: [6, 6, 3],
+        layers: [
+            c0: Conv2d { filters: 4, kernel: 3, padding: same },
+            res: Residual {
+                body: [Relu, b1: Conv2d { filters: 4, kernel: 3, padding: same }, bn: BatchNorm, Tanh, b2: Conv2d { filters: 4, kernel: 1 }],
+            },
+            Relu,
+            proj: Residual {
+                body: [p1: Conv2d { filters: 5, kernel: 3, stride: 2, padding: 1 }, Tanh],
+                shortcut: [ps: Conv2d { filters: 5, kernel: 1, stride: 2 }],
+            },
+            aux: AuxHead { weight: 0.4, layers: [ac: Conv2d { filters: 2, kernel: 1 }, Flatten, ad: Dense { units: 3 }, Softmax] },
+            Sigmoid,
+            inc: Concat {
+                branches: [
+                    [i1: Conv2d { filters: 2, kernel: 1 }, LeakyRelu { alpha: 0.1 }],
+                    [MaxPool2d { size: 3, stride: 1, padding: same }],
+                    [AvgPool2d { size: 2, stride: 1, padding: same }],
+                ],
+            },
+            GlobalAvgPool,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
 /// Central differences in f32: the step, and the tolerance
 /// `|a - n| <= ABS + REL * max(|a|, |n|)`.
 const STEP: f32 = 1e-3;
@@ -134,4 +167,10 @@ fn logits_out() {
 #[test]
 fn nothing_trains_below_the_first_parameters() {
     check_net!(PoolFirst, 3, 3);
+}
+
+#[test]
+fn residual_concat_and_aux_head() {
+    let checked = check_net!(Blocks, 4, 4);
+    assert!(checked >= 60, "{checked} elements checked");
 }

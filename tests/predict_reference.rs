@@ -57,6 +57,48 @@ network! {
     }
 }
 
+network! {
+    /// Blocks at inference: an identity residual whose body starts with an
+    /// activation (which must leave the shortcut's input alone), a
+    /// projection residual, an auxiliary head (skipped), a concatenation.
+    struct BlockNet {
+        input: [5, 5, 2],
+        layers: [
+            c0: Conv2d { filters: 3, kernel: 3, padding: same },
+            res: Residual { body: [Tanh, b1: Conv2d { filters: 3, kernel: 3, padding: same }, bn: BatchNorm] },
+            Relu,
+            proj: Residual {
+                body: [p1: Conv2d { filters: 4, kernel: 3, stride: 2, padding: 1 }, Tanh],
+                shortcut: [ps: Conv2d { filters: 4, kernel: 1, stride: 2 }],
+            },
+            aux: AuxHead { weight: 0.3, layers: [Flatten, ad: Dense { units: 3 }, Softmax] },
+            inc: Concat {
+                branches: [
+                    [i1: Conv2d { filters: 2, kernel: 1 }, Sigmoid],
+                    [MaxPool2d { size: 3, stride: 1, padding: same }],
+                ],
+            },
+            GlobalAvgPool,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
+network! {
+    /// A flat network with an auxiliary head.
+    struct WithAux {
+        input: [4],
+        layers: [
+            d1: Dense { units: 5 },
+            Relu,
+            aux: AuxHead { weight: 0.5, layers: [ad: Dense { units: 3 }, Softmax] },
+            d2: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
 /// Gives every batch norm random gamma, beta and moving statistics.
 fn perturb_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     for (k, t) in tensors.iter().enumerate() {
@@ -205,6 +247,36 @@ fn folded_batch_norm_without_activation_and_raw_outputs() {
 }
 
 #[test]
+fn blocks_match_the_reference_composition() {
+    let mut net = BlockNet::new(21);
+    perturb_batch_norms(net.params_mut(), BlockNet::TENSORS);
+    let n = 3;
+    let x = images(n, 5, 5, 2, 22);
+    let got = net.predict(x.view()).unwrap();
+
+    let t = |name: &str| net.tensor(name).unwrap().to_vec();
+    let same3 = |c_in, c_out| Conv2dGeom::new([5, 5, c_in], c_out, [3, 3], [1, 1], Padding::Same).unwrap();
+    let h0 = conv(&same3(2, 3), n, x.as_slice().unwrap(), &t("c0.weight"), Some(&t("c0.bias")), Act::Identity);
+    let u = conv(&same3(3, 3), n, &act(Act::Tanh, h0.clone()), &t("res.b1.weight"), Some(&t("res.b1.bias")), Act::Identity);
+    let v = batch_norm(&u, 3, |k| t(&format!("res.bn.{k}")), 1e-3);
+    let r = act(Act::Relu, v.iter().zip(&h0).map(|(a, b)| a + b).collect());
+    let g1 = Conv2dGeom::new([5, 5, 3], 4, [3, 3], [2, 2], Padding::Explicit(1)).unwrap();
+    let p = conv(&g1, n, &r, &t("proj.p1.weight"), Some(&t("proj.p1.bias")), Act::Tanh);
+    let gs = Conv2dGeom::new([5, 5, 3], 4, [1, 1], [2, 2], Padding::Valid).unwrap();
+    let q_short = conv(&gs, n, &r, &t("proj.ps.weight"), Some(&t("proj.ps.bias")), Act::Identity);
+    let q: Vec<f32> = p.iter().zip(&q_short).map(|(a, b)| a + b).collect();
+    let gi = Conv2dGeom::new([3, 3, 4], 2, [1, 1], [1, 1], Padding::Valid).unwrap();
+    let i1 = conv(&gi, n, &q, &t("inc.i1.weight"), Some(&t("inc.i1.bias")), Act::Sigmoid);
+    let pm = PoolGeom::new([3, 3, 4], [3, 3], [1, 1], Padding::Same).unwrap();
+    let (m, _) = pool::reference::max_forward(&pm, n, &q);
+    let cat = cnn_runtime::layers::merge::reference::concat(n * 9, &[(&i1, 2), (&m, 4)]);
+    let g = pool::reference::global_avg_forward(n, 9, 6, &cat);
+    let h = dense::reference::forward(n, 6, 3, &g, &t("d.weight"), Some(&t("d.bias")), Act::Identity);
+    let want = activation::reference::softmax(n, 3, &h);
+    assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-6);
+}
+
+#[test]
 fn lenet5_matches_the_reference_composition() {
     let net = LeNet5::new(8);
     let n = 2;
@@ -328,4 +400,19 @@ fn predict_from_many_threads() {
             s.spawn(|| assert_eq!(net.predict(x.view()).unwrap(), want));
         }
     });
+}
+
+#[test]
+fn auxiliary_losses_are_added_with_their_weight() {
+    let mut net = WithAux::new(30);
+    // A head that outputs zeros has loss ln 3 on every example.
+    net.tensor_mut("aux.ad.weight").unwrap().fill(0.0);
+    let x = common::vectors(5, 4, 31);
+    let y = labels(5, 3);
+    let p = net.predict(x.view()).unwrap();
+    assert_eq!(p.shape(), [5, 3], "the head is skipped at inference");
+    let main = (0..5).map(|i| -(p[[i, y[i]]] as f64).ln()).sum::<f64>() / 5.0;
+    let want = main + 0.5 * 3f64.ln();
+    let (loss, _) = net.loss_and_grads(x.view(), &y).unwrap();
+    assert!((loss as f64 - want).abs() < 1e-5, "{loss} vs {want}");
 }

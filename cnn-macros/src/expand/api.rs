@@ -261,11 +261,17 @@ fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
     let (train_in, train_in_len) = slot(train, train.input);
     let (infer_in, infer_in_len) = slot(infer, infer.input);
     let (infer_out, infer_out_len) = slot(infer, infer.output);
-    let (logits, classes) = slot(train, train.output);
-    let dlogits = train
-        .dlogits
-        .expect("training plans the logits' gradient")
-        .offset;
+    let losses = train.losses.iter().map(|l| {
+        let (logits, classes, dlogits) = (train.values[l.logits].slot.offset, l.classes, l.dlogits.offset);
+        let w = super::f32_lit(l.weight);
+        quote! {{
+            let [logits, dlogits] = #rt::net::slices(f, [
+                #rt::net::span(batch, #logits, #classes),
+                #rt::net::span(batch, #dlogits, #classes),
+            ])?;
+            loss += #w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, #w, dlogits)?;
+        }}
+    });
     let backup = range(train.backup.expect("training plans a backup"));
     let train_fwd = forward::program(
         train,
@@ -368,11 +374,9 @@ fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             let tp: &[f32] = tp;
             let #ws_ty { f, u, fixed } = ws;
             #train_fwd
-            let [logits, dlogits] = #rt::net::slices(f, [
-                #rt::net::span(batch, #logits, #classes),
-                #rt::net::span(batch, #dlogits, #classes),
-            ])?;
-            #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, 1.0, dlogits)
+            let mut loss = 0.0f32;
+            #(#losses)*
+            Ok(loss)
         }
 
         fn __backward(p: &[f32], grads: &mut [f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {

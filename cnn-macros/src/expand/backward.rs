@@ -12,16 +12,44 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::forward::{conv_geom, has_act, pool_geom};
-use super::plan::{Back, OpKind, Program, Slot};
+use super::plan::{Back, OpKind, Program, Slot, Step};
 use super::{act, range, rt, span};
 
 /// The statements of a backward pass (the loss has written the gradient of
 /// the logits).
 pub fn program(prog: &Program) -> TokenStream {
-    let steps = prog.back.iter().map(|b| one(b, prog));
-    quote!(#(#steps)*)
+    let first = prog.loss_steps.iter().map(step);
+    let steps = prog.back.iter().map(|b| {
+        let kernel = one(b, prog);
+        let after = b.after.iter().map(step);
+        quote!(#kernel #(#after)*)
+    });
+    quote!(#(#first)* #(#steps)*)
 }
 
+/// Gradient bookkeeping between two slots of the workspace.
+fn step(s: &Step) -> TokenStream {
+    let rt = rt();
+    match *s {
+        Step::Copy { from, to } => {
+            let (from, to) = (span(from), span(to));
+            quote! {{
+                let [from, to] = #rt::net::slices(f, [#from, #to])?;
+                to.copy_from_slice(from);
+            }}
+        }
+        Step::AddInto { into, from } => {
+            let (into, from) = (span(into), span(from));
+            quote! {{
+                let [into, from] = #rt::net::slices(f, [#into, #from])?;
+                #rt::layers::merge::add_into(into, from)?;
+            }}
+        }
+    }
+}
+
+/// The backward kernel of one op (nothing for an addition, or for an op
+/// without parameters whose input needs no gradient).
 fn one(back: &Back, prog: &Program) -> TokenStream {
     let rt = rt();
     let op = &prog.ops[back.op];
@@ -38,6 +66,13 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         None => (vec![], quote!(None)),
     };
     let dx_name: Vec<TokenStream> = back.dx.iter().map(|_| quote!(dx)).collect();
+    let param_free = !matches!(
+        op.kind,
+        OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. } | OpKind::Activation { .. }
+    );
+    if param_free && back.dx.is_none() {
+        return quote!();
+    }
     match &op.kind {
         OpKind::Conv { w, b, act: a, .. } | OpKind::Dense { w, b, act: a, .. } => {
             // Cut x, y (when an activation was fused), dy and dx at once.
@@ -121,6 +156,16 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         OpKind::GlobalAvgPool { hw, c } => quote! {{
             let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
             #rt::layers::pool::global_avg_backward(batch, #hw, #c, dy, dx)?;
+        }},
+        OpKind::Add { .. } => quote!(),
+        OpKind::ConcatPart {
+            rows,
+            c_total,
+            offset,
+            c_part,
+        } => quote! {{
+            let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+            #rt::layers::merge::split_part(batch * #rows, #c_total, #offset, #c_part, dy, dx)?;
         }},
         OpKind::Dropout { mask, .. } => {
             let ms = span(*mask);

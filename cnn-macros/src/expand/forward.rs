@@ -147,6 +147,26 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::pool::global_avg_forward(batch, #hw, #c, x, y)?;
         }},
+        OpKind::Add { other } if *other == op.x => quote! {{
+            let [a, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::merge::add(a, a, y)?;
+        }},
+        OpKind::Add { other } => {
+            let os = span(prog.values[*other].slot);
+            quote! {{
+                let [a, b, y] = #rt::net::slices(f, [#xs, #os, #ys])?;
+                #rt::layers::merge::add(a, b, y)?;
+            }}
+        }
+        OpKind::ConcatPart {
+            rows,
+            c_total,
+            offset,
+            c_part,
+        } => quote! {{
+            let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::merge::concat_part(batch * #rows, #c_total, #offset, #c_part, x, y)?;
+        }},
         OpKind::Dropout { rate, mask, index } => {
             let rate = f32_lit(*rate);
             let ms = span(*mask);

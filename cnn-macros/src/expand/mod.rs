@@ -30,7 +30,6 @@ pub fn expand(header: &Header, net: &Net) -> TokenStream {
     let (train, mut unsupported) = Planner::new(Mode::Train, &params).plan(net.input, &net.layers);
     let (infer, more) = Planner::new(Mode::Infer, &params).plan(net.input, &net.layers);
     unsupported.extend(more);
-    unsupported.extend(check_final_softmax(&net.layers));
     unsupported.dedup();
     if !unsupported.is_empty() {
         let errors = unsupported
@@ -59,19 +58,6 @@ pub fn expand_with_errors(header: &Header, net: &Net) -> TokenStream {
 /// fuses with the cross-entropy (the loss reads its input, the logits).
 fn fused_softmax(layers: &[Layer]) -> bool {
     matches!(layers.last(), Some(l) if matches!(l.kind, LayerKind::Softmax) && matches!(l.output, Some(Shape::Flat { .. })))
-}
-
-/// A final `Softmax` over an image gives a distribution per pixel, which
-/// the one-label-per-example loss cannot use.
-fn check_final_softmax(layers: &[Layer]) -> Option<String> {
-    let last = layers.last()?;
-    match (&last.kind, last.output) {
-        (LayerKind::Softmax, Some(s @ Shape::Image { .. })) => Some(format!(
-            "{}: the last Softmax is over a {s} image, but the loss needs one vector of class scores per example; add Flatten or GlobalAvgPool (and a Dense layer) before it",
-            last.name
-        )),
-        _ => None,
-    }
 }
 
 /// The runtime crate, as the generated code names it.

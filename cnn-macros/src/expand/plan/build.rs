@@ -1,0 +1,418 @@
+//! The forward planner: walks the layer tree in order, fuses neighbours into
+//! one op (conv + [batch norm at inference] + activation; dense +
+//! activation), decides which activations run in place, and hands out
+//! value slots. Blocks recurse: a residual plans its body and shortcut on
+//! the same input and adds them; a concatenation plans each branch and
+//! writes it into its channels; an auxiliary head plans its layers beside
+//! the main path and adds a loss (training only).
+
+use super::arena::Arena;
+use super::{Act, Bn, Geom, Loss, Mode, Op, OpKind, Program, Slot, Value};
+use crate::expand::layout::Params;
+use crate::ir::{Layer, LayerKind, Shape};
+
+/// Builds a program for `mode`.
+pub struct Planner<'a> {
+    pub(super) mode: Mode,
+    params: &'a Params,
+    pub(super) prog: Program,
+    pub(super) f: Arena,
+    u: Arena,
+    pub(super) fixed: Arena,
+    /// Readers of each value not yet planned (inference frees at zero);
+    /// a block holds its input for as long as its branches need it.
+    uses: Vec<usize>,
+    reads_output: Vec<bool>,
+    dropouts: u64,
+    /// What cannot be generated, as messages.
+    unsupported: Vec<String>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(mode: Mode, params: &'a Params) -> Self {
+        Planner {
+            mode,
+            params,
+            prog: Program::default(),
+            f: Arena::default(),
+            u: Arena::default(),
+            fixed: Arena::default(),
+            uses: Vec::new(),
+            reads_output: Vec::new(),
+            dropouts: 0,
+            unsupported: Vec::new(),
+        }
+    }
+
+    /// Plans the whole network; returns the program and what could not be
+    /// generated.
+    pub fn plan(mut self, input: Shape, layers: &[Layer]) -> (Program, Vec<String>) {
+        let x = self.value(input.len());
+        self.prog.input = x;
+        let kept = self.kept(layers);
+        let logits = self.loss_body(&kept, x, 1.0);
+        self.prog.output = logits;
+        if self.mode == Mode::Train {
+            self.plan_grads();
+            self.prog.backup = Some(self.fixed.alloc(self.params.total - self.params.trainable));
+        }
+        self.prog.per_example = self.f.top;
+        self.prog.per_example_u32 = self.u.top;
+        self.prog.fixed = self.fixed.top;
+        (self.prog, self.unsupported)
+    }
+
+    /// The layers that run in this mode (dropout is the identity at
+    /// inference).
+    fn kept<'l>(&self, layers: &'l [Layer]) -> Vec<&'l Layer> {
+        layers
+            .iter()
+            .filter(|l| !(self.mode == Mode::Infer && matches!(l.kind, LayerKind::Dropout { .. })))
+            .collect()
+    }
+
+    /// A list that ends in a loss (the network, an auxiliary head): in
+    /// training a final `Softmax` over a vector is left to the fused loss,
+    /// which reads its input, the logits; otherwise the outputs are the
+    /// logits. Returns the value the list ends in.
+    fn loss_body(&mut self, layers: &[&Layer], x: usize, weight: f64) -> usize {
+        let last = layers.last().filter(|l| matches!(l.kind, LayerKind::Softmax));
+        if let Some(l) = last {
+            if let Some(s @ Shape::Image { .. }) = l.output {
+                self.unsupported.push(format!(
+                    "{}: the last Softmax is over a {s} image, but the loss needs one vector of class scores per example; add Flatten or GlobalAvgPool (and a Dense layer) before it",
+                    l.name
+                ));
+            }
+        }
+        let fused = self.mode == Mode::Train && last.is_some();
+        let body = if fused { &layers[..layers.len() - 1] } else { layers };
+        let out = self.block(body, x);
+        if self.mode == Mode::Train {
+            let classes = self.prog.values[out].slot.len;
+            self.prog.losses.push(Loss {
+                logits: out,
+                classes,
+                weight,
+                dlogits: Slot { offset: 0, len: 0 },
+            });
+        }
+        out
+    }
+
+    pub(super) fn value(&mut self, len: usize) -> usize {
+        let slot = self.f.alloc(len);
+        self.prog.values.push(Value {
+            slot,
+            grad: None,
+            needs_grad: false,
+        });
+        self.uses.push(0);
+        self.reads_output.push(false);
+        self.prog.values.len() - 1
+    }
+
+    /// Adds an op; the values it reads must have been counted in `uses`.
+    fn push(&mut self, layer: &Layer, kind: OpKind, x: usize, y: usize) {
+        let op = Op {
+            kind,
+            layer: layer.name.clone(),
+            x,
+            y,
+        };
+        let reads = op.reads();
+        let needs = op.trainable() || reads.iter().any(|&v| self.prog.values[v].needs_grad);
+        // Several ops write a concatenation's output: any of them decides.
+        self.prog.values[y].needs_grad |= needs;
+        self.reads_output[y] = op.reads_output();
+        self.prog.ops.push(op);
+        for v in reads {
+            self.release(v, y);
+        }
+    }
+
+    /// One reader of `v` has been planned; at inference its slot is reused
+    /// after the last (unless the reader wrote in place, `v == y`).
+    fn release(&mut self, v: usize, y: usize) {
+        self.uses[v] -= 1;
+        if self.mode == Mode::Infer && v != y && self.uses[v] == 0 {
+            let slot = self.prog.values[v].slot;
+            self.f.free(slot);
+        }
+    }
+
+    /// Plans a list of layers reading value `x`; returns the output value.
+    fn block(&mut self, layers: &[&Layer], mut x: usize) -> usize {
+        let mut i = 0;
+        while i < layers.len() {
+            let l = layers[i];
+            let (Some(input), Some(output)) = (l.input, l.output) else {
+                self.unsupported.push(format!("{}: its shape is unknown", l.name));
+                return x;
+            };
+            // The layer (or, for a block, the block as a whole) reads x.
+            self.uses[x] += 1;
+            i += 1;
+            x = match &l.kind {
+                LayerKind::Conv2d { .. } => {
+                    let t = self.params.of(&l.name);
+                    let (w, b) = (self.pslot(t.weight), t.bias.map(|b| self.pslot(Some(b))));
+                    let mut fold = None;
+                    let mut last = l;
+                    if self.mode == Mode::Infer {
+                        let next = layers.get(i).filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. }));
+                        if let Some(&bn) = next {
+                            let c = output.channels();
+                            fold = Some((self.bn(bn), self.fixed.alloc(c), self.fixed.alloc(c)));
+                            last = bn;
+                            i += 1;
+                        }
+                    }
+                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                        Some(a) => {
+                            last = layers[i];
+                            i += 1;
+                            a
+                        }
+                        None => Act::Identity,
+                    };
+                    let y = self.value(last.output.map_or(0, |s| s.len()));
+                    let g = geom(input, output, l);
+                    self.push(l, OpKind::Conv { g, w, b, fold, act }, x, y);
+                    y
+                }
+                LayerKind::Dense { units, .. } => {
+                    let t = self.params.of(&l.name);
+                    let (w, b) = (self.pslot(t.weight), t.bias.map(|b| self.pslot(Some(b))));
+                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                        Some(a) => {
+                            i += 1;
+                            a
+                        }
+                        None => Act::Identity,
+                    };
+                    let y = self.value(*units);
+                    let n_in = input.len();
+                    let kind = OpKind::Dense {
+                        n_in,
+                        n_out: *units,
+                        w,
+                        b,
+                        act,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::BatchNorm { .. } => {
+                    let c = input.channels();
+                    let saved = match self.mode {
+                        Mode::Train => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
+                        Mode::Infer => None,
+                    };
+                    let y = self.value(output.len());
+                    let kind = OpKind::BatchNorm {
+                        rows: input.len() / c.max(1),
+                        c,
+                        bn: self.bn(l),
+                        saved,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Tanh | LayerKind::Sigmoid => {
+                    let act = act_of(&l.kind).unwrap_or(Act::Identity);
+                    // In place unless the value is read elsewhere, or its
+                    // producer's backward needs it as it is.
+                    let in_place = match self.mode {
+                        Mode::Infer => self.uses[x] == 1,
+                        Mode::Train => self.uses[x] == 1 && !self.reads_output[x],
+                    };
+                    let y = if in_place { x } else { self.value(output.len()) };
+                    self.push(l, OpKind::Activation { act }, x, y);
+                    y
+                }
+                LayerKind::Softmax => {
+                    let c = output.channels();
+                    let y = self.value(output.len());
+                    let kind = OpKind::Softmax {
+                        rows: output.len() / c.max(1),
+                        classes: c,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::MaxPool2d { .. } => {
+                    let argmax = self.u.alloc(output.len());
+                    if self.mode == Mode::Infer {
+                        // The winners are only read by backward.
+                        self.u.free(argmax);
+                    }
+                    let y = self.value(output.len());
+                    let g = geom(input, output, l);
+                    self.push(l, OpKind::MaxPool { g, argmax }, x, y);
+                    y
+                }
+                LayerKind::AvgPool2d { .. } => {
+                    let y = self.value(output.len());
+                    self.push(l, OpKind::AvgPool { g: geom(input, output, l) }, x, y);
+                    y
+                }
+                LayerKind::GlobalAvgPool => {
+                    let c = input.channels();
+                    let y = self.value(output.len());
+                    let kind = OpKind::GlobalAvgPool {
+                        hw: input.len() / c.max(1),
+                        c,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                // A view: NHWC is already the flat order.
+                LayerKind::Flatten => {
+                    self.uses[x] -= 1;
+                    x
+                }
+                LayerKind::Dropout { rate } if *rate > 0.0 => {
+                    let mask = self.f.alloc(output.len());
+                    let y = self.value(output.len());
+                    self.dropouts += 1;
+                    let kind = OpKind::Dropout {
+                        rate: *rate,
+                        mask,
+                        index: self.dropouts,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::Dropout { .. } => {
+                    self.uses[x] -= 1;
+                    x
+                }
+                LayerKind::Residual { body, shortcut } => self.residual(l, body, shortcut, x, output),
+                LayerKind::Concat { branches } => self.concat(l, branches, x, output),
+                LayerKind::AuxHead { weight, layers } => self.aux_head(layers, *weight, x),
+            };
+        }
+        x
+    }
+
+    /// `body(x) + shortcut(x)` (an empty shortcut is `x`).
+    fn residual(&mut self, l: &Layer, body: &[Layer], shortcut: &[Layer], x: usize, output: Shape) -> usize {
+        let body = self.kept(body);
+        let shortcut = self.kept(shortcut);
+        let a = self.block(&body, x);
+        let b = self.block(&shortcut, x);
+        let y = self.value(output.len());
+        self.uses[a] += 1;
+        self.uses[b] += 1;
+        self.push(l, OpKind::Add { other: b }, a, y);
+        // The block's hold on its input ends.
+        self.release(x, y);
+        y
+    }
+
+    /// Each branch on `x`, written into its channels of the output.
+    fn concat(&mut self, l: &Layer, branches: &[Vec<Layer>], x: usize, output: Shape) -> usize {
+        let c_total = output.channels();
+        let rows = output.len() / c_total.max(1);
+        let mut outs = Vec::new();
+        for branch in branches {
+            let kept = self.kept(branch);
+            outs.push(self.block(&kept, x));
+        }
+        let y = self.value(output.len());
+        let mut offset = 0;
+        for out in outs {
+            // Branches keep the height and width: the rest is channels.
+            let c_part = self.prog.values[out].slot.len / rows.max(1);
+            self.uses[out] += 1;
+            let kind = OpKind::ConcatPart {
+                rows,
+                c_total,
+                offset,
+                c_part,
+            };
+            self.push(l, kind, out, y);
+            offset += c_part;
+        }
+        self.release(x, y);
+        y
+    }
+
+    /// A side classifier on `x`, with its own loss, in training; skipped at
+    /// inference. The main path goes on from `x`.
+    fn aux_head(&mut self, layers: &[Layer], weight: f64, x: usize) -> usize {
+        match self.mode {
+            Mode::Infer => self.uses[x] -= 1,
+            // The hold on x is kept for good: the head's backward may read
+            // x, so no later activation may overwrite it in place.
+            Mode::Train => {
+                let kept = self.kept(layers);
+                self.loss_body(&kept, x, weight);
+            }
+        }
+        x
+    }
+
+    fn pslot(&self, t: Option<usize>) -> Slot {
+        let t = &self.params.tensors[t.expect("a layer with parameters has its tensors laid out")];
+        Slot {
+            offset: t.offset,
+            len: t.len(),
+        }
+    }
+
+    fn bn(&self, l: &Layer) -> Bn {
+        let t = self.params.of(&l.name);
+        let (eps, momentum) = match l.kind {
+            LayerKind::BatchNorm { epsilon, momentum } => (epsilon, momentum),
+            _ => (1e-3, 0.99),
+        };
+        Bn {
+            gamma: self.pslot(t.gamma),
+            beta: self.pslot(t.beta),
+            mean: self.pslot(t.moving_mean),
+            var: self.pslot(t.moving_variance),
+            eps,
+            momentum,
+        }
+    }
+}
+
+/// The activation a layer kind applies, if it is one (Softmax is not: it
+/// mixes channels).
+pub fn act_of(kind: &LayerKind) -> Option<Act> {
+    match kind {
+        LayerKind::Relu => Some(Act::Relu),
+        LayerKind::LeakyRelu { alpha } => Some(Act::LeakyRelu(*alpha)),
+        LayerKind::Tanh => Some(Act::Tanh),
+        LayerKind::Sigmoid => Some(Act::Sigmoid),
+        _ => None,
+    }
+}
+
+/// The geometry of a convolution or pooling layer from its checked shapes.
+fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
+    let (Shape::Image { h, w, c }, Shape::Image { h: oh, w: ow, c: oc }) = (input, output) else {
+        unreachable!("the checker gives spatial layers image shapes")
+    };
+    let (k, s) = match &l.kind {
+        LayerKind::Conv2d { kernel, stride, .. } => (*kernel, *stride),
+        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => (*size, *stride),
+        _ => ([1, 1], [1, 1]),
+    };
+    Geom {
+        in_h: h,
+        in_w: w,
+        c_in: c,
+        out_h: oh,
+        out_w: ow,
+        c_out: oc,
+        fh: k[0],
+        fw: k[1],
+        sh: s[0],
+        sw: s[1],
+        pad_top: l.pad_before[0],
+        pad_left: l.pad_before[1],
+    }
+}

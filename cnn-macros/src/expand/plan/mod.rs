@@ -1,0 +1,223 @@
+//! The programs the generated code runs, worked out at compile time: the
+//! layers fused into kernel calls (convolution + batch norm at inference +
+//! activation as one `conv2d::forward`; dense + activation as one
+//! `dense::forward`; a final `Softmax` + cross-entropy as one loss call in
+//! training), and every activation, gradient, mask and saved statistic
+//! placed in the workspace at a per-example offset.
+//!
+//! A program is a list of ops over numbered values (activations); blocks
+//! (`Residual`, `Concat`, `AuxHead`) are planned recursively into the same
+//! list, joined by `Add` and `ConcatPart` ops, and each auxiliary head adds
+//! a loss. In training every value keeps its slot until backward has run
+//! ([`build`]); gradient slots are handed out in reverse op order, reused
+//! once consumed, and summed where a value feeds several ops ([`grads`]).
+//! At inference a value's slot is freed after its last reader.
+
+mod arena;
+mod build;
+mod grads;
+
+pub use build::Planner;
+
+/// Training (batch statistics, dropout on) or inference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Infer,
+}
+
+/// A slot: offset and length, per example in the batch-scaled arenas, or
+/// absolute in the fixed arena and in the parameter arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// An activation function (the kernels' `Act`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    Identity,
+    Relu,
+    LeakyRelu(f64),
+    Tanh,
+    Sigmoid,
+}
+
+/// The numbers of a `Conv2dGeom` (a `PoolGeom` leaves `c_out` = `c_in`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub c_in: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub c_out: usize,
+    pub fh: usize,
+    pub fw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+/// Batch norm's tensors (parameter slots) and constants.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bn {
+    pub gamma: Slot,
+    pub beta: Slot,
+    pub mean: Slot,
+    pub var: Slot,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+/// What an op computes from its input value `x` into its output `y`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// `y = act((conv(x, w) + b) * scale + shift)`; at inference a batch
+    /// norm that follows is folded into `scale, shift` (fixed slots).
+    Conv {
+        g: Geom,
+        w: Slot,
+        b: Option<Slot>,
+        fold: Option<(Bn, Slot, Slot)>,
+        act: Act,
+    },
+    Dense {
+        n_in: usize,
+        n_out: usize,
+        w: Slot,
+        b: Option<Slot>,
+        act: Act,
+    },
+    /// `rows` per example by `c` channels; `saved` (mean, inv_std) in
+    /// training.
+    BatchNorm {
+        rows: usize,
+        c: usize,
+        bn: Bn,
+        saved: Option<(Slot, Slot)>,
+    },
+    /// In place when `x == y`.
+    Activation { act: Act },
+    Softmax { rows: usize, classes: usize },
+    MaxPool { g: Geom, argmax: Slot },
+    AvgPool { g: Geom },
+    GlobalAvgPool { hw: usize, c: usize },
+    /// `index` tells the layer's mask seed apart from the others'.
+    Dropout { rate: f64, mask: Slot, index: u64 },
+    /// `y = x + other` (a residual block's body and shortcut).
+    Add { other: usize },
+    /// `y[r, offset..offset + c_part] = x[r, ..]` for `rows` rows per
+    /// example (one branch of a concatenation).
+    ConcatPart {
+        rows: usize,
+        c_total: usize,
+        offset: usize,
+        c_part: usize,
+    },
+}
+
+/// One kernel call (forward) and, in training, its backward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    pub kind: OpKind,
+    /// The layer it starts at.
+    pub layer: String,
+    pub x: usize,
+    pub y: usize,
+}
+
+impl Op {
+    /// Whether it has trainable parameters.
+    fn trainable(&self) -> bool {
+        matches!(
+            self.kind,
+            OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. }
+        )
+    }
+    /// Whether its backward reads its own output (so that output must not
+    /// be overwritten by an in-place activation).
+    fn reads_output(&self) -> bool {
+        match &self.kind {
+            OpKind::Conv { act, .. } | OpKind::Dense { act, .. } => *act != Act::Identity,
+            OpKind::Activation { .. } | OpKind::Softmax { .. } => true,
+            _ => false,
+        }
+    }
+    /// The values its forward reads.
+    fn reads(&self) -> Vec<usize> {
+        match self.kind {
+            OpKind::Add { other } => vec![self.x, other],
+            _ => vec![self.x],
+        }
+    }
+}
+
+/// An activation in the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Value {
+    pub slot: Slot,
+    /// Its gradient's slot (training, when something below it trains).
+    pub grad: Option<Slot>,
+    pub needs_grad: bool,
+}
+
+/// Gradient bookkeeping after a backward kernel (or instead of one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `to = from`: a second reader's gradient starts as a copy.
+    Copy { from: Slot, to: Slot },
+    /// `into += from`: a value read by several ops sums their gradients.
+    AddInto { into: Slot, from: Slot },
+}
+
+/// A backward step: the op's index and where the gradients go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Back {
+    pub op: usize,
+    /// Gradient w.r.t. the op's output (before its fused activation).
+    pub dy: Slot,
+    /// Where the kernel writes the gradient w.r.t. its input, when needed
+    /// (batch norm's kernel always writes one: scratch when nothing below
+    /// trains). An activation's is `dy` itself (in place).
+    pub dx: Option<Slot>,
+    /// Run after the kernel.
+    pub after: Vec<Step>,
+}
+
+/// One cross-entropy term: the main output's (weight 1) or an auxiliary
+/// head's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Loss {
+    /// The value holding the logits.
+    pub logits: usize,
+    pub classes: usize,
+    pub weight: f64,
+    /// Its gradient (training).
+    pub dlogits: Slot,
+}
+
+/// A compiled forward (and backward) pass.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub ops: Vec<Op>,
+    pub values: Vec<Value>,
+    pub input: usize,
+    /// The network's output (at inference: what `predict` returns).
+    pub output: usize,
+    /// Training: the main loss first, then the auxiliary heads'.
+    pub losses: Vec<Loss>,
+    /// Training: sums of loss gradients that land on one value, run first
+    /// in backward.
+    pub loss_steps: Vec<Step>,
+    pub back: Vec<Back>,
+    /// Per-example `f32`s and `u32`s, and the fixed `f32`s.
+    pub per_example: usize,
+    pub per_example_u32: usize,
+    pub fixed: usize,
+    /// Training: where the non-trainable parameters are backed up during a
+    /// step (restored when the loss is not finite).
+    pub backup: Option<Slot>,
+}

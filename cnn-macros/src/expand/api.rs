@@ -56,7 +56,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         .map(|p| private_items(p, &x_ty))
         .unwrap_or_default();
 
-    let loss_doc = match &parts {
+    let mut loss_doc = match &parts {
         Some(p) if !p.fused_softmax => format!(
             "The network does not end in `Softmax`, so its {output} outputs are taken as logits: \
              the loss is the softmax cross-entropy of the outputs (computed stably from them), \
@@ -66,6 +66,12 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
               stably from the logits, and its gradient is `p - y`."
             .to_string(),
     };
+    if parts.as_ref().is_some_and(|p| p.train.losses.len() > 1) {
+        loss_doc.push_str(
+            " Each `AuxHead` adds its own cross-entropy (from its logits, on the same labels) \
+             times its weight; the heads are skipped at inference.",
+        );
+    }
     let summary_doc = format!(" A Keras-style table of `{name}`: each layer's output shape, parameters and multiply-adds, then the totals.");
     let predict_doc = format!(
         " Runs the network in inference mode (moving batch-norm statistics, no dropout) on a batch {x_desc}; \

@@ -207,7 +207,7 @@ pub struct Program {
     pub input: usize,
     /// The network's output (at inference: what `predict` returns).
     pub output: usize,
-    /// Training: the main loss first, then the auxiliary heads'.
+    /// Training: the auxiliary heads' losses in order, then the main one.
     pub losses: Vec<Loss>,
     /// Training: sums of loss gradients that land on one value, run first
     /// in backward.
@@ -220,4 +220,110 @@ pub struct Program {
     /// Training: where the non-trainable parameters are backed up during a
     /// step (restored when the loss is not finite).
     pub backup: Option<Slot>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expand::layout;
+    use crate::expand::testnets::{bn_net, lenet5, net};
+    use crate::ir::Net;
+
+    fn plan(net: &Net, mode: Mode) -> Program {
+        let params = layout::params(&net.layers);
+        let (prog, unsupported) = Planner::new(mode, &params).plan(net.input, &net.layers);
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        prog
+    }
+
+    fn kinds(p: &Program) -> Vec<&'static str> {
+        p.ops
+            .iter()
+            .map(|op| match &op.kind {
+                OpKind::Conv { act: Act::Relu, fold: None, .. } => "conv+relu",
+                OpKind::Conv { act: Act::Relu, fold: Some(_), .. } => "conv+bn+relu",
+                OpKind::Conv { .. } => "conv",
+                OpKind::Dense { act: Act::Relu, .. } => "dense+relu",
+                OpKind::Dense { .. } => "dense",
+                OpKind::BatchNorm { .. } => "bn",
+                OpKind::Activation { .. } if op.x == op.y => "act in place",
+                OpKind::Activation { .. } => "act",
+                OpKind::Softmax { .. } => "softmax",
+                OpKind::MaxPool { .. } => "max",
+                OpKind::AvgPool { .. } => "avg",
+                OpKind::GlobalAvgPool { .. } => "gap",
+                OpKind::Dropout { .. } => "dropout",
+                OpKind::Add { .. } => "add",
+                OpKind::ConcatPart { .. } => "concat",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lenet5_fuses_activations_and_the_loss() {
+        let train = plan(&lenet5(), Mode::Train);
+        let fused = ["conv+relu", "max", "conv+relu", "max", "dense+relu", "dense+relu", "dense"];
+        assert_eq!(kinds(&train), fused);
+        assert_eq!(train.losses.len(), 1);
+        assert_eq!(train.losses[0].classes, 10);
+        // Backward visits every op, and conv1 computes no input gradient.
+        assert_eq!(train.back.len(), 7);
+        let first = train.back.last().unwrap();
+        assert_eq!((first.op, first.dx), (0, None));
+        let infer = plan(&lenet5(), Mode::Infer);
+        assert_eq!(kinds(&infer).last(), Some(&"softmax"));
+        assert_eq!(infer.ops.len(), 8);
+    }
+
+    #[test]
+    fn gradient_slots_are_reused() {
+        let train = plan(&lenet5(), Mode::Train);
+        let activations: usize = train.values.iter().map(|v| v.slot.len).sum();
+        // Forward values stay; gradients need about two slots, not one per
+        // value.
+        assert!(train.per_example < activations + 2 * 4704 + 1176, "{}", train.per_example);
+        let infer = plan(&lenet5(), Mode::Infer);
+        assert!(infer.per_example <= 1024 + 4704 + 1176, "{}", infer.per_example);
+    }
+
+    #[test]
+    fn batch_norm_folds_at_inference_only() {
+        assert_eq!(kinds(&plan(&bn_net(), Mode::Infer)), ["conv+bn+relu", "gap", "dense", "softmax"]);
+        let train = plan(&bn_net(), Mode::Train);
+        assert_eq!(kinds(&train), ["conv", "bn", "act in place", "dropout", "gap", "dense"]);
+        // BN saves its statistics, and the non-trainable part is backed up.
+        assert_eq!(train.fixed, 8 + 8 + 16);
+    }
+
+    #[test]
+    fn an_activation_on_a_shared_value_is_not_in_place() {
+        let n = net("struct R {
+            input: [4, 4, 2],
+            layers: [
+                c: Conv2d { filters: 2, kernel: 1 },
+                r: Residual { body: [Relu, Conv2d { filters: 2, kernel: 1 }] },
+                Relu,
+                a: AuxHead { weight: 0.5, layers: [Conv2d { filters: 1, kernel: 1 }, Flatten, Dense { units: 3 }, Softmax] },
+                Tanh,
+                Flatten,
+                Dense { units: 3 },
+                Softmax,
+            ],
+        }");
+        let train = plan(&n, Mode::Train);
+        let k = kinds(&train);
+        // The body's Relu reads the block input that the shortcut needs;
+        // the Relu after the add works in place; the Tanh after the head
+        // must keep the tapped value for the head's backward.
+        assert_eq!(k[1], "act");
+        assert_eq!(k[3], "add");
+        assert_eq!(k[4], "act in place");
+        assert_eq!(k[7], "act");
+        assert_eq!(train.losses.len(), 2);
+        assert_eq!((train.losses[0].weight, train.losses[1].weight), (0.5, 1.0));
+        let infer = plan(&n, Mode::Infer);
+        // At inference the head is skipped and nothing else needs the value.
+        let k = kinds(&infer);
+        assert_eq!(k, ["conv", "act", "conv", "add", "act in place", "act in place", "dense", "softmax"]);
+    }
 }

@@ -14,7 +14,7 @@
 //!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`.
 
 use super::microkernel::{self, Walk};
-use super::{epilogue, Epilogue};
+use super::{epilogue, im2col, Epilogue};
 use crate::geom::Conv2dGeom;
 use crate::scratch::{self, Slot};
 
@@ -41,6 +41,8 @@ struct Pad {
     left: usize,
     /// Padded width: every window's columns lie below it.
     width: usize,
+    /// Padded height: every window's rows lie below it.
+    height: usize,
 }
 
 impl Pad {
@@ -115,8 +117,10 @@ fn rows_of_image(
     if p.is_identity(pr1) {
         run(img, 0);
     } else {
-        scratch::with(Slot::Cols, (pr1 - pr0) * p.line(), |buf| {
-            pad_rows(p, img, pr0, pr1, buf);
+        // Always the whole padded image's size, so that every call at this
+        // shape asks the same and the buffer stops growing.
+        scratch::with(Slot::Cols, p.height * p.line(), |buf| {
+            pad_rows(p, img, pr0, pr1, &mut buf[..(pr1 - pr0) * p.line()]);
             run(buf, pr0);
         });
     }
@@ -139,6 +143,7 @@ fn forward_layout(g: &Conv2dGeom) -> (Valid, Pad) {
         top: g.pad_top,
         left: g.pad_left,
         width: (g.in_w + g.pad_left).max((g.out_w - 1) * g.sw + g.fw),
+        height: (g.out_h - 1) * g.sh + g.fh,
     };
     (v, p)
 }
@@ -192,11 +197,52 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
     }
 }
 
+/// The kernel as a `c_out x k` row-major matrix: `wt[co, k] = w[k, co]`.
+pub(super) fn transpose_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
+    let (k, n) = (g.k(), g.c_out);
+    for (i, row) in w.chunks_exact(n).enumerate() {
+        for (co, &v) in row.iter().enumerate() {
+            wt[co * k + i] = v;
+        }
+    }
+}
+
+/// Overwrites `dx` (whole images) with the input gradient of `dy` as
+/// `dcol = dY W^T` (`wt` from [`transpose_kernel`]) scattered back by
+/// col2im, in chunks of `chunk` output pixels: any stride and padding.
+pub(super) fn input_grad_scatter(
+    g: &Conv2dGeom,
+    dy: &[f32],
+    wt: &[f32],
+    chunk: usize,
+    dx: &mut [f32],
+) {
+    let (k, n) = (g.k(), g.c_out);
+    let total = dy.len() / n;
+    let walk = Walk {
+        ia: n,
+        us: 0,
+        ulen: 1,
+        vs: 1,
+        vlen: n,
+    };
+    dx.fill(0.0);
+    let mut r0 = 0;
+    while r0 < total {
+        let rows = chunk.min(total - r0);
+        scratch::with(Slot::Cols, chunk * k, |dcol| {
+            microkernel::gemm(rows, k, &dy[r0 * n..], walk, wt, k, dcol, k, false);
+            im2col::col2im_add(g, dcol, r0, rows, dx);
+        });
+        r0 += rows;
+    }
+}
+
 /// Overwrites `dw` (`[fh, fw, c_in, c_out]`) with `sum x_padded * dy` over
 /// whole images `x`, `dy` (back to back).
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (_, p) = forward_layout(g);
-    let rows_needed = (g.out_h - 1) * g.sh + g.fh;
+    let rows_needed = p.height;
     let seg = g.fw * g.c_in;
     let walk = Walk {
         ia: 1,
@@ -254,6 +300,7 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: &[f32], dx: &mut [f32])
         top,
         left,
         width: (g.out_w + left).max(g.in_w - 1 + g.fw),
+        height: g.in_h - 1 + g.fh,
     };
     for (dyi, dxi) in dy
         .chunks_exact(g.out_len())

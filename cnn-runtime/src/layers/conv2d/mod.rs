@@ -361,19 +361,23 @@ pub fn backward(
 /// How the input gradient is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DxPath {
-    /// `dY W^T` + col2im.
+    /// `dcol = dY W^T` by matrixmultiply, then col2im: any CPU.
     Gemm,
-    /// The transposed convolution on the implicit path: stride 1 only, and
+    /// `dcol = dY W^T` by the micro-kernel, then col2im: any stride.
+    Scatter,
+    /// The transposed convolution on the micro-kernel: stride 1 only, and
     /// only when `c_in` fills most of the kernel's 16-lane vectors.
     Transposed,
 }
 
 fn choose_dx(g: &Conv2dGeom) -> DxPath {
     let lanes = g.c_in.div_ceil(16) * 16;
-    if choose(g) == Path::Implicit && implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes {
-        DxPath::Transposed
-    } else {
-        DxPath::Gemm
+    match choose(g) {
+        Path::Gemm => DxPath::Gemm,
+        Path::Implicit if implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes => {
+            DxPath::Transposed
+        }
+        Path::Implicit => DxPath::Scatter,
     }
 }
 
@@ -400,16 +404,19 @@ fn backward_path(
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
     let part_len = sz.w + n;
-    let flip_len = if dx.is_some() && dx_path == DxPath::Transposed {
-        sz.w
-    } else {
-        0
+    // The micro-kernel paths read the kernel rearranged: flipped and
+    // transposed per window position, or transposed as a whole.
+    let flip_len = match dx_path {
+        DxPath::Transposed | DxPath::Scatter if dx.is_some() => sz.w,
+        _ => 0,
     };
-    // The partials of every group, then the flipped kernel if needed.
+    // The partials of every group, then the rearranged kernel if any.
     scratch::with(Slot::Partial, groups * part_len + flip_len, |buf| {
         let (partials, wt) = buf.split_at_mut(groups * part_len);
-        if flip_len > 0 {
-            implicit::flip_kernel(g, w, wt);
+        match dx_path {
+            _ if flip_len == 0 => {}
+            DxPath::Transposed => implicit::flip_kernel(g, w, wt),
+            _ => implicit::transpose_kernel(g, w, wt),
         }
         let wt = &*wt;
         let parts = Shared::new(partials);
@@ -432,6 +439,7 @@ fn backward_path(
                 let dxs = unsafe { shared.part(n0 * g.in_len(), imgs * g.in_len()) };
                 match dx_path {
                     DxPath::Transposed => implicit::input_grad(g, dys, wt, dxs),
+                    DxPath::Scatter => implicit::input_grad_scatter(g, dys, wt, chunk, dxs),
                     DxPath::Gemm => gemm_path::input_grad(g, dys, w, chunk, dxs),
                 }
             }

@@ -89,7 +89,7 @@ fn paths() -> Vec<Path> {
 fn backward_paths(g: &Conv2dGeom) -> Vec<(Path, DxPath)> {
     let mut v = vec![(Path::Gemm, DxPath::Gemm)];
     if microkernel::available() {
-        v.push((Path::Implicit, DxPath::Gemm));
+        v.push((Path::Implicit, DxPath::Scatter));
         if implicit::dx_supported(g) {
             v.push((Path::Implicit, DxPath::Transposed));
         }

@@ -1,21 +1,26 @@
-//! 2-D convolution over NHWC tensors, forward and backward, as im2col plus
-//! one `sgemm` per chunk of output pixels.
+//! 2-D convolution over NHWC tensors: `forward` with a fused epilogue and
+//! `backward`, on two algorithms chosen per CPU.
 //!
-//! Forward: the column matrix of a chunk (`rows x k`, `k = fh*fw*c_in`) times
-//! the weights (`[fh, fw, c_in, c_out]` is already the `k x c_out` row-major
-//! matrix) gives the chunk's output rows, already NHWC; the epilogue (bias,
-//! per-channel affine, activation) runs on them while they are in cache. A
-//! 1x1 stride-1 unpadded convolution skips im2col: the input rows are the
-//! column matrix. Chunks are sized so the column matrix stays in L2 and are
-//! spread over [`parallel::for_each`]; they may split an image, so a batch
-//! of one still uses every thread when the work pays for it.
+//! - Implicit GEMM (x86-64 with AVX-512, `implicit.rs` + `microkernel.rs`):
+//!   the products of im2col + GEMM computed by a register-blocked kernel that
+//!   reads a zero-padded copy of the input in place. No column matrix, no
+//!   packing, no matrixmultiply call, no allocation once scratch has grown.
+//! - im2col + `sgemm` (`gemm_path.rs`): any CPU. The column matrix of a
+//!   chunk of output pixels times the weights (`[fh, fw, c_in, c_out]` is
+//!   already the `k x c_out` matrix) gives the chunk's output rows, already
+//!   NHWC; a 1x1 stride-1 unpadded convolution uses the input rows directly.
 //!
-//! Backward: each task owns a group of whole images, so its `dx` region is
-//! its own. Per chunk it rebuilds the columns, adds `col^T dY` into its own
-//! weight-gradient partial, sums `dY` into its bias partial, and when `dx` is
-//! wanted computes `dcol = dY W^T` and scatters it with col2im. The partials
-//! are reduced in task order, and the task count depends only on the batch,
-//! so the result does not depend on which thread ran what.
+//! Forward splits the batch's output rows into tasks over
+//! [`parallel::for_each`], sized to stay in L2 and cut inside an image when
+//! the batch is smaller than the thread count; each task applies the
+//! epilogue (bias, per-channel affine, activation) to its rows while they are
+//! in cache. Backward gives each task a group of whole images, so its `dx`
+//! region is its own: it adds `x^T dY` into its own weight-gradient partial
+//! and sums `dY` into its bias partial, then computes `dx` as a transposed
+//! convolution (stride 1) or as `dY W^T` scattered back by col2im. The
+//! partials are reduced in task order and the group count depends only on
+//! the batch (up to 8 threads), so results do not depend on scheduling.
+//! `CNN_CONV=gemm` in the environment forces the portable path.
 
 mod epilogue;
 mod gemm_path;

@@ -181,7 +181,6 @@ struct Shared {
 // SAFETY: `Shared` only hands out sub-slices through `part`, whose callers
 // promise that concurrently used ranges are disjoint.
 unsafe impl Sync for Shared {}
-unsafe impl Send for Shared {}
 
 impl Shared {
     fn new(s: &mut [f32]) -> Self {
@@ -409,6 +408,7 @@ fn backward_path(
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
     let part_len = sz.w + n;
+    let want_db = db.is_some();
     // The micro-kernel paths read the kernel rearranged: flipped and
     // transposed per window position, or transposed as a whole.
     let flip_len = match dx_path {
@@ -434,7 +434,9 @@ fn backward_path(
             // SAFETY: task t alone uses partial t.
             let part = unsafe { parts.part(t * part_len, part_len) };
             let (pw, pb) = part.split_at_mut(sz.w);
-            column_sums(dys, n, pb);
+            if want_db {
+                column_sums(dys, n, pb);
+            }
             match path {
                 Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
                 Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),

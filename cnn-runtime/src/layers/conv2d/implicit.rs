@@ -13,9 +13,9 @@
 //!   convolution of `dy` padded by `f - 1 - p` with the flipped kernel
 //!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`.
 
-use super::microkernel::{self, Walk};
+use super::microkernel::{self, Store, Walk};
 use super::{epilogue, im2col, Epilogue};
-use crate::geom::Conv2dGeom;
+use crate::geom::{Act, Conv2dGeom};
 use crate::scratch::{self, Slot};
 
 /// A convolution over an already padded buffer: windows start at padded
@@ -81,6 +81,7 @@ fn conv_row(
     oy: usize,
     w: &[f32],
     y_row: &mut [f32],
+    store: Store,
 ) {
     let walk = Walk {
         ia: v.sw * v.c_in,
@@ -90,7 +91,7 @@ fn conv_row(
         vlen: v.fw * v.c_in,
     };
     let a = &a[(oy * v.sh - row0) * line..];
-    microkernel::gemm(v.out_w, v.c_out, a, walk, w, v.c_out, y_row, v.c_out, false);
+    microkernel::gemm(v.out_w, v.c_out, a, walk, w, v.c_out, y_row, v.c_out, store);
 }
 
 /// Output rows `oy0..oy1` of one image: pads the input rows they read (or
@@ -104,13 +105,14 @@ fn rows_of_image(
     oy0: usize,
     oy1: usize,
     y: &mut [f32],
+    store: Store,
     each: impl Fn(&mut [f32]),
 ) {
     let row_len = v.out_w * v.c_out;
     let (pr0, pr1) = (oy0 * v.sh, (oy1 - 1) * v.sh + v.fh);
     let mut run = |a: &[f32], row0: usize| {
         for (oy, y_row) in (oy0..oy1).zip(y.chunks_exact_mut(row_len)) {
-            conv_row(v, a, p.line(), row0, oy, w, y_row);
+            conv_row(v, a, p.line(), row0, oy, w, y_row, store);
             each(y_row);
         }
     };
@@ -161,15 +163,32 @@ pub(super) fn forward_rows(
 ) {
     let (v, p) = forward_layout(g);
     let row_len = g.out_w * g.c_out;
+    // The kernel applies the bias, the affine and a (leaky) ReLU as it
+    // stores; tanh and sigmoid run as a separate pass over each row.
+    let negative_slope = match ep.act {
+        Act::Identity => Some(None),
+        Act::Relu => Some(Some(0.0)),
+        Act::LeakyRelu(alpha) => Some(Some(alpha)),
+        Act::Tanh | Act::Sigmoid => None,
+    };
+    let fused = negative_slope.map(|negative_slope| Store::Epilogue {
+        bias: ep.bias,
+        affine: ep.affine,
+        negative_slope,
+    });
     let mut r = r0;
     while r < r1 {
         let (n, oy0) = (r / g.out_h, r % g.out_h);
         let oy1 = g.out_h.min(oy0 + r1 - r);
         let img = &x[n * g.in_len()..(n + 1) * g.in_len()];
         let ys = &mut y[(r - r0) * row_len..(r - r0 + oy1 - oy0) * row_len];
-        rows_of_image(&v, &p, img, w, oy0, oy1, ys, |row| {
-            epilogue::apply(ep, g.c_out, row)
-        });
+        if let Some(store) = fused {
+            rows_of_image(&v, &p, img, w, oy0, oy1, ys, store, |_| {});
+        } else {
+            rows_of_image(&v, &p, img, w, oy0, oy1, ys, Store::Overwrite, |row| {
+                epilogue::apply(ep, g.c_out, row)
+            });
+        }
         r += oy1 - oy0;
     }
 }
@@ -231,7 +250,17 @@ pub(super) fn input_grad_scatter(
     while r0 < total {
         let rows = chunk.min(total - r0);
         scratch::with(Slot::Cols, chunk * k, |dcol| {
-            microkernel::gemm(rows, k, &dy[r0 * n..], walk, wt, k, dcol, k, false);
+            microkernel::gemm(
+                rows,
+                k,
+                &dy[r0 * n..],
+                walk,
+                wt,
+                k,
+                dcol,
+                k,
+                Store::Overwrite,
+            );
             im2col::col2im_add(g, dcol, r0, rows, dx);
         });
         r0 += rows;
@@ -265,7 +294,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32])
                     g.c_out,
                     c,
                     g.c_out,
-                    true,
+                    Store::Accumulate,
                 );
             }
         };
@@ -306,6 +335,6 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: &[f32], dx: &mut [f32])
         .chunks_exact(g.out_len())
         .zip(dx.chunks_exact_mut(g.in_len()))
     {
-        rows_of_image(&v, &p, dyi, wt, 0, g.in_h, dxi, |_| {});
+        rows_of_image(&v, &p, dyi, wt, 0, g.in_h, dxi, Store::Overwrite, |_| {});
     }
 }

@@ -322,7 +322,17 @@ fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
             vs: 0,
             vlen: rows.len() / n,
         };
-        microkernel::gemm(1, n, &[1.0], ones, rows, n, sums, n, false);
+        microkernel::gemm(
+            1,
+            n,
+            &[1.0],
+            ones,
+            rows,
+            n,
+            sums,
+            n,
+            microkernel::Store::Overwrite,
+        );
         return;
     }
     sums.fill(0.0);

@@ -5,13 +5,16 @@
 //!
 //! - Forward, one output row at a time: `y[oy, ox, :] = sum over the window
 //!   of x_padded * w`, rows `ox` of the product strided by `sw * c_in`, depth
-//!   `fh` runs of `fw * c_in` contiguous floats.
+//!   `fh` runs of `fw * c_in` contiguous floats; the epilogue is fused into
+//!   the kernel's stores (tanh and sigmoid run after it).
 //! - Weight gradient, per window row `ky`: `dw[ky, kx, ci, :] += sum over the
 //!   output pixels of x_padded * dy`, rows `(kx, ci)` contiguous, depth the
 //!   output pixels (`sh * line` between output rows, `sw * c_in` within).
 //! - Input gradient at stride 1: the transposed convolution, itself a
 //!   convolution of `dy` padded by `f - 1 - p` with the flipped kernel
-//!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`.
+//!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`. At other strides,
+//!   or when `c_in` would leave most vector lanes empty: `dcol = dY W^T` on
+//!   the kernel, scattered back by col2im.
 
 use super::microkernel::{self, Store, Walk};
 use super::{epilogue, im2col, Epilogue};

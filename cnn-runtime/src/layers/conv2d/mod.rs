@@ -233,7 +233,11 @@ fn plan(
 }
 
 /// `y = act((conv(x, w) + bias) * scale + shift)`, NHWC. Overwrites `y`.
-/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]
+/// `x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]`
+///
+/// Errors: an inconsistent geometry ([`Conv2dGeom::validate`]), a zero
+/// batch, or a slice whose length does not match its shape (the error names
+/// the argument).
 pub fn forward(
     g: &Conv2dGeom,
     batch: usize,
@@ -345,8 +349,9 @@ fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
 /// convolution's output before any activation (the caller applied `act'`).
 /// Overwrites `dx` when given (skip it for a first layer); adds into `dw`
 /// and `db`.
-/// x: [batch, in_h, in_w, c_in]  w, dw: [fh, fw, c_in, c_out]  dy: [batch, out_h, out_w, c_out]
-/// dx: [batch, in_h, in_w, c_in]  db: [c_out]
+/// `x, dx: [batch, in_h, in_w, c_in]  w, dw: [fh, fw, c_in, c_out]  dy: [batch, out_h, out_w, c_out]  db: [c_out]`
+///
+/// Errors: as [`forward`], for every slice given.
 pub fn backward(
     g: &Conv2dGeom,
     batch: usize,

@@ -5,17 +5,20 @@
 //!
 //! - Forward, one output row at a time: `y[oy, ox, :] = sum over the window
 //!   of x_padded * w`, rows `ox` of the product strided by `sw * c_in`, depth
-//!   `fh` runs of `fw * c_in` contiguous floats.
+//!   `fh` runs of `fw * c_in` contiguous floats; the epilogue is fused into
+//!   the kernel's stores (tanh and sigmoid run after it).
 //! - Weight gradient, per window row `ky`: `dw[ky, kx, ci, :] += sum over the
 //!   output pixels of x_padded * dy`, rows `(kx, ci)` contiguous, depth the
 //!   output pixels (`sh * line` between output rows, `sw * c_in` within).
 //! - Input gradient at stride 1: the transposed convolution, itself a
 //!   convolution of `dy` padded by `f - 1 - p` with the flipped kernel
-//!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`.
+//!   `w'[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`. At other strides,
+//!   or when `c_in` would leave most vector lanes empty: `dcol = dY W^T` on
+//!   the kernel, scattered back by col2im.
 
-use super::microkernel::{self, Walk};
-use super::{epilogue, Epilogue};
-use crate::geom::Conv2dGeom;
+use super::microkernel::{self, Store, Walk};
+use super::{epilogue, im2col, Epilogue};
+use crate::geom::{Act, Conv2dGeom};
 use crate::scratch::{self, Slot};
 
 /// A convolution over an already padded buffer: windows start at padded
@@ -41,6 +44,8 @@ struct Pad {
     left: usize,
     /// Padded width: every window's columns lie below it.
     width: usize,
+    /// Padded height: every window's rows lie below it.
+    height: usize,
 }
 
 impl Pad {
@@ -79,6 +84,7 @@ fn conv_row(
     oy: usize,
     w: &[f32],
     y_row: &mut [f32],
+    store: Store,
 ) {
     let walk = Walk {
         ia: v.sw * v.c_in,
@@ -88,7 +94,7 @@ fn conv_row(
         vlen: v.fw * v.c_in,
     };
     let a = &a[(oy * v.sh - row0) * line..];
-    microkernel::gemm(v.out_w, v.c_out, a, walk, w, v.c_out, y_row, v.c_out, false);
+    microkernel::gemm(v.out_w, v.c_out, a, walk, w, v.c_out, y_row, v.c_out, store);
 }
 
 /// Output rows `oy0..oy1` of one image: pads the input rows they read (or
@@ -102,21 +108,24 @@ fn rows_of_image(
     oy0: usize,
     oy1: usize,
     y: &mut [f32],
+    store: Store,
     each: impl Fn(&mut [f32]),
 ) {
     let row_len = v.out_w * v.c_out;
     let (pr0, pr1) = (oy0 * v.sh, (oy1 - 1) * v.sh + v.fh);
     let mut run = |a: &[f32], row0: usize| {
         for (oy, y_row) in (oy0..oy1).zip(y.chunks_exact_mut(row_len)) {
-            conv_row(v, a, p.line(), row0, oy, w, y_row);
+            conv_row(v, a, p.line(), row0, oy, w, y_row, store);
             each(y_row);
         }
     };
     if p.is_identity(pr1) {
         run(img, 0);
     } else {
-        scratch::with(Slot::Cols, (pr1 - pr0) * p.line(), |buf| {
-            pad_rows(p, img, pr0, pr1, buf);
+        // Always the whole padded image's size, so that every call at this
+        // shape asks the same and the buffer stops growing.
+        scratch::with(Slot::Cols, p.height * p.line(), |buf| {
+            pad_rows(p, img, pr0, pr1, &mut buf[..(pr1 - pr0) * p.line()]);
             run(buf, pr0);
         });
     }
@@ -139,6 +148,7 @@ fn forward_layout(g: &Conv2dGeom) -> (Valid, Pad) {
         top: g.pad_top,
         left: g.pad_left,
         width: (g.in_w + g.pad_left).max((g.out_w - 1) * g.sw + g.fw),
+        height: (g.out_h - 1) * g.sh + g.fh,
     };
     (v, p)
 }
@@ -156,15 +166,32 @@ pub(super) fn forward_rows(
 ) {
     let (v, p) = forward_layout(g);
     let row_len = g.out_w * g.c_out;
+    // The kernel applies the bias, the affine and a (leaky) ReLU as it
+    // stores; tanh and sigmoid run as a separate pass over each row.
+    let negative_slope = match ep.act {
+        Act::Identity => Some(None),
+        Act::Relu => Some(Some(0.0)),
+        Act::LeakyRelu(alpha) => Some(Some(alpha)),
+        Act::Tanh | Act::Sigmoid => None,
+    };
+    let fused = negative_slope.map(|negative_slope| Store::Epilogue {
+        bias: ep.bias,
+        affine: ep.affine,
+        negative_slope,
+    });
     let mut r = r0;
     while r < r1 {
         let (n, oy0) = (r / g.out_h, r % g.out_h);
         let oy1 = g.out_h.min(oy0 + r1 - r);
         let img = &x[n * g.in_len()..(n + 1) * g.in_len()];
         let ys = &mut y[(r - r0) * row_len..(r - r0 + oy1 - oy0) * row_len];
-        rows_of_image(&v, &p, img, w, oy0, oy1, ys, |row| {
-            epilogue::apply(ep, g.c_out, row)
-        });
+        if let Some(store) = fused {
+            rows_of_image(&v, &p, img, w, oy0, oy1, ys, store, |_| {});
+        } else {
+            rows_of_image(&v, &p, img, w, oy0, oy1, ys, Store::Overwrite, |row| {
+                epilogue::apply(ep, g.c_out, row)
+            });
+        }
         r += oy1 - oy0;
     }
 }
@@ -192,11 +219,62 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
     }
 }
 
+/// The kernel as a `c_out x k` row-major matrix: `wt[co, k] = w[k, co]`.
+pub(super) fn transpose_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
+    let (k, n) = (g.k(), g.c_out);
+    for (i, row) in w.chunks_exact(n).enumerate() {
+        for (co, &v) in row.iter().enumerate() {
+            wt[co * k + i] = v;
+        }
+    }
+}
+
+/// Overwrites `dx` (whole images) with the input gradient of `dy` as
+/// `dcol = dY W^T` (`wt` from [`transpose_kernel`]) scattered back by
+/// col2im, in chunks of `chunk` output pixels: any stride and padding.
+pub(super) fn input_grad_scatter(
+    g: &Conv2dGeom,
+    dy: &[f32],
+    wt: &[f32],
+    chunk: usize,
+    dx: &mut [f32],
+) {
+    let (k, n) = (g.k(), g.c_out);
+    let total = dy.len() / n;
+    let walk = Walk {
+        ia: n,
+        us: 0,
+        ulen: 1,
+        vs: 1,
+        vlen: n,
+    };
+    dx.fill(0.0);
+    let mut r0 = 0;
+    while r0 < total {
+        let rows = chunk.min(total - r0);
+        scratch::with(Slot::Cols, chunk * k, |dcol| {
+            microkernel::gemm(
+                rows,
+                k,
+                &dy[r0 * n..],
+                walk,
+                wt,
+                k,
+                dcol,
+                k,
+                Store::Overwrite,
+            );
+            im2col::col2im_add(g, dcol, r0, rows, dx);
+        });
+        r0 += rows;
+    }
+}
+
 /// Overwrites `dw` (`[fh, fw, c_in, c_out]`) with `sum x_padded * dy` over
 /// whole images `x`, `dy` (back to back).
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (_, p) = forward_layout(g);
-    let rows_needed = (g.out_h - 1) * g.sh + g.fh;
+    let rows_needed = p.height;
     let seg = g.fw * g.c_in;
     let walk = Walk {
         ia: 1,
@@ -219,7 +297,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32])
                     g.c_out,
                     c,
                     g.c_out,
-                    true,
+                    Store::Accumulate,
                 );
             }
         };
@@ -254,11 +332,12 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: &[f32], dx: &mut [f32])
         top,
         left,
         width: (g.out_w + left).max(g.in_w - 1 + g.fw),
+        height: g.in_h - 1 + g.fh,
     };
     for (dyi, dxi) in dy
         .chunks_exact(g.out_len())
         .zip(dx.chunks_exact_mut(g.in_len()))
     {
-        rows_of_image(&v, &p, dyi, wt, 0, g.in_h, dxi, |_| {});
+        rows_of_image(&v, &p, dyi, wt, 0, g.in_h, dxi, Store::Overwrite, |_| {});
     }
 }

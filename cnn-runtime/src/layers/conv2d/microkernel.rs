@@ -25,6 +25,62 @@ pub(super) struct Walk {
     pub vlen: usize,
 }
 
+/// What the kernel does with a finished block of C.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Store<'a> {
+    /// `C = AB`.
+    Overwrite,
+    /// `C += AB`.
+    Accumulate,
+    /// `C = act((AB + bias) * scale + shift)` per column, with `act` the
+    /// identity, ReLU or leaky ReLU given by its negative slope: the fused
+    /// epilogue of the convolution's forward pass. Vectors are `[n]`.
+    Epilogue {
+        bias: Option<&'a [f32]>,
+        affine: Option<(&'a [f32], &'a [f32])>,
+        negative_slope: Option<f32>,
+    },
+}
+
+/// [`Store`] as the kernel reads it: pointers already offset to the
+/// block's first column, null when absent. `kind`: 0 overwrite, 1
+/// accumulate, 2 epilogue.
+#[derive(Clone, Copy)]
+struct Post {
+    kind: u8,
+    bias: *const f32,
+    scale: *const f32,
+    shift: *const f32,
+    /// `Some(0.0)` is ReLU.
+    slope: Option<f32>,
+}
+
+impl Post {
+    fn new(store: &Store, j0: usize) -> Self {
+        let at = |v: Option<&[f32]>| v.map_or(std::ptr::null(), |v| v[j0..].as_ptr());
+        match *store {
+            Store::Overwrite | Store::Accumulate => Post {
+                kind: matches!(store, Store::Accumulate) as u8,
+                bias: std::ptr::null(),
+                scale: std::ptr::null(),
+                shift: std::ptr::null(),
+                slope: None,
+            },
+            Store::Epilogue {
+                bias,
+                affine,
+                negative_slope,
+            } => Post {
+                kind: 2,
+                bias: at(bias),
+                scale: at(affine.map(|a| a.0)),
+                shift: at(affine.map(|a| a.1)),
+                slope: negative_slope,
+            },
+        }
+    }
+}
+
 /// True when the CPU runs the kernel (x86-64 with AVX-512F).
 pub(super) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -48,7 +104,7 @@ fn max_rows(nv: usize) -> usize {
     }
 }
 
-/// `C[i, j] = sum_p A(i, p) B[p, j]` (or `+=` with `accumulate`) for
+/// `C[i, j] = sum_p A(i, p) B[p, j]` (stored as `store` says) for
 /// `i < rows`, `j < n`, with `A` walked as `walk` says, `B[p, j] = b[p * ldb + j]`
 /// and `C[i, j] = c[i * ldc + j]`. Panics if an index would leave a slice,
 /// or if [`available`] is false.
@@ -61,18 +117,23 @@ pub(super) fn gemm(
     ldb: usize,
     c: &mut [f32],
     ldc: usize,
-    accumulate: bool,
+    store: Store,
 ) {
     let depth = walk.ulen * walk.vlen;
+    if let Store::Epilogue { bias, affine, .. } = store {
+        let vectors = bias
+            .into_iter()
+            .chain(affine.into_iter().flat_map(|(s, t)| [s, t]));
+        assert!(
+            vectors.into_iter().all(|v| v.len() >= n),
+            "microkernel: epilogue vector too short"
+        );
+    }
     if rows == 0 || n == 0 {
         return;
     }
-    if depth == 0 {
-        if !accumulate {
-            (0..rows).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
-        }
-        return;
-    }
+    // Every caller has a positive depth; an empty sum is not worth a path.
+    assert!(depth > 0, "microkernel: empty product");
     let a_reach = (rows - 1) * walk.ia + (walk.ulen - 1) * walk.us + (walk.vlen - 1) * walk.vs;
     assert!(a_reach < a.len(), "microkernel: A out of range");
     assert!(
@@ -110,7 +171,7 @@ pub(super) fn gemm(
                         c.as_mut_ptr().add(i0 * ldc + j0),
                         ldc,
                         width,
-                        accumulate,
+                        Post::new(&store, j0),
                     )
                 };
                 i0 += rr;
@@ -135,13 +196,13 @@ unsafe fn dispatch(
     c: *mut f32,
     ldc: usize,
     width: usize,
-    acc: bool,
+    post: Post,
 ) {
     macro_rules! go {
         ($nv:literal: $($r:literal)*) => {
             match rows {
                 // SAFETY: forwarded from the caller.
-                $($r => unsafe { kernel::<$r, $nv>(a, w, b, ldb, c, ldc, width, acc) },)*
+                $($r => unsafe { kernel::<$r, $nv>(a, w, b, ldb, c, ldc, width, post) },)*
                 _ => unreachable!("microkernel: {rows} rows for {} vectors", $nv),
             }
         };
@@ -160,7 +221,8 @@ unsafe fn dispatch(
 /// # Safety
 /// AVX-512F must be available; `a` must be readable at every
 /// `i * ia + u * us + v * vs` (`i < R`, `u < ulen`, `v < vlen`), `b` at
-/// `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`.
+/// `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`; the
+/// non-null pointers of `post` readable at `j < width`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 // The row index also offsets the A and C pointers; iterators would hide that.
@@ -173,7 +235,7 @@ unsafe fn kernel<const R: usize, const NV: usize>(
     c: *mut f32,
     ldc: usize,
     width: usize,
-    accumulate: bool,
+    post: Post,
 ) {
     let mut masks = [0xFFFFu16; NV];
     let last = width - 16 * (NV - 1);
@@ -204,12 +266,43 @@ unsafe fn kernel<const R: usize, const NV: usize>(
                 brow = brow.add(ldb);
             }
         }
+        // The per-column epilogue vectors, loaded once per block.
+        let zero = _mm512_setzero_ps();
+        let ones = _mm512_set1_ps(1.0);
+        let load = |p: *const f32, j: usize, default| {
+            if p.is_null() {
+                default
+            } else {
+                // Non-null vectors hold the block's columns (the caller's promise).
+                _mm512_maskz_loadu_ps(masks[j], p.add(16 * j))
+            }
+        };
+        let bias: [__m512; NV] = std::array::from_fn(|j| load(post.bias, j, zero));
+        let scale: [__m512; NV] = std::array::from_fn(|j| load(post.scale, j, ones));
+        let shift: [__m512; NV] = std::array::from_fn(|j| load(post.shift, j, zero));
         for i in 0..R {
             for j in 0..NV {
                 let cp = c.add(i * ldc + 16 * j);
                 let mut r = acc[i][j];
-                if accumulate {
-                    r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(masks[j], cp));
+                match post.kind {
+                    0 => {}
+                    1 => r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(masks[j], cp)),
+                    _ => {
+                        r = _mm512_fmadd_ps(_mm512_add_ps(r, bias[j]), scale[j], shift[j]);
+                        r = match post.slope {
+                            None => r,
+                            // max(NaN, 0) is 0, as `if v > 0 { v } else { 0 }`.
+                            Some(0.0) => _mm512_max_ps(r, zero),
+                            Some(alpha) => {
+                                let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(r, zero);
+                                _mm512_mask_blend_ps(
+                                    positive,
+                                    _mm512_mul_ps(r, _mm512_set1_ps(alpha)),
+                                    r,
+                                )
+                            }
+                        };
+                    }
                 }
                 _mm512_mask_storeu_ps(cp, masks[j], r);
             }
@@ -251,7 +344,12 @@ mod tests {
             for accumulate in [false, true] {
                 let mut c = c0.clone();
                 let mut want = c0.clone();
-                gemm(rows, n, &a, walk, &b, n + 3, &mut c, n + 1, accumulate);
+                let store = if accumulate {
+                    Store::Accumulate
+                } else {
+                    Store::Overwrite
+                };
+                gemm(rows, n, &a, walk, &b, n + 3, &mut c, n + 1, store);
                 for i in 0..rows {
                     for j in 0..n {
                         let mut s = 0f64;

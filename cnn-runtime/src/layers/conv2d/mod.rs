@@ -1,21 +1,26 @@
-//! 2-D convolution over NHWC tensors, forward and backward, as im2col plus
-//! one `sgemm` per chunk of output pixels.
+//! 2-D convolution over NHWC tensors: `forward` with a fused epilogue and
+//! `backward`, on two algorithms chosen per CPU.
 //!
-//! Forward: the column matrix of a chunk (`rows x k`, `k = fh*fw*c_in`) times
-//! the weights (`[fh, fw, c_in, c_out]` is already the `k x c_out` row-major
-//! matrix) gives the chunk's output rows, already NHWC; the epilogue (bias,
-//! per-channel affine, activation) runs on them while they are in cache. A
-//! 1x1 stride-1 unpadded convolution skips im2col: the input rows are the
-//! column matrix. Chunks are sized so the column matrix stays in L2 and are
-//! spread over [`parallel::for_each`]; they may split an image, so a batch
-//! of one still uses every thread when the work pays for it.
+//! - Implicit GEMM (x86-64 with AVX-512, `implicit.rs` + `microkernel.rs`):
+//!   the products of im2col + GEMM computed by a register-blocked kernel that
+//!   reads a zero-padded copy of the input in place. No column matrix, no
+//!   packing, no matrixmultiply call, no allocation once scratch has grown.
+//! - im2col + `sgemm` (`gemm_path.rs`): any CPU. The column matrix of a
+//!   chunk of output pixels times the weights (`[fh, fw, c_in, c_out]` is
+//!   already the `k x c_out` matrix) gives the chunk's output rows, already
+//!   NHWC; a 1x1 stride-1 unpadded convolution uses the input rows directly.
 //!
-//! Backward: each task owns a group of whole images, so its `dx` region is
-//! its own. Per chunk it rebuilds the columns, adds `col^T dY` into its own
-//! weight-gradient partial, sums `dY` into its bias partial, and when `dx` is
-//! wanted computes `dcol = dY W^T` and scatters it with col2im. The partials
-//! are reduced in task order, and the task count depends only on the batch,
-//! so the result does not depend on which thread ran what.
+//! Forward splits the batch's output rows into tasks over
+//! [`parallel::for_each`], sized to stay in L2 and cut inside an image when
+//! the batch is smaller than the thread count; each task applies the
+//! epilogue (bias, per-channel affine, activation) to its rows while they are
+//! in cache. Backward gives each task a group of whole images, so its `dx`
+//! region is its own: it adds `x^T dY` into its own weight-gradient partial
+//! and sums `dY` into its bias partial, then computes `dx` as a transposed
+//! convolution (stride 1) or as `dY W^T` scattered back by col2im. The
+//! partials are reduced in task order and the group count depends only on
+//! the batch (up to 8 threads), so results do not depend on scheduling.
+//! `CNN_CONV=gemm` in the environment forces the portable path.
 
 mod epilogue;
 mod gemm_path;
@@ -176,7 +181,6 @@ struct Shared {
 // SAFETY: `Shared` only hands out sub-slices through `part`, whose callers
 // promise that concurrently used ranges are disjoint.
 unsafe impl Sync for Shared {}
-unsafe impl Send for Shared {}
 
 impl Shared {
     fn new(s: &mut [f32]) -> Self {
@@ -229,7 +233,11 @@ fn plan(
 }
 
 /// `y = act((conv(x, w) + bias) * scale + shift)`, NHWC. Overwrites `y`.
-/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]
+/// `x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]`
+///
+/// Errors: an inconsistent geometry ([`Conv2dGeom::validate`]), a zero
+/// batch, or a slice whose length does not match its shape (the error names
+/// the argument).
 pub fn forward(
     g: &Conv2dGeom,
     batch: usize,
@@ -318,7 +326,17 @@ fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
             vs: 0,
             vlen: rows.len() / n,
         };
-        microkernel::gemm(1, n, &[1.0], ones, rows, n, sums, n, false);
+        microkernel::gemm(
+            1,
+            n,
+            &[1.0],
+            ones,
+            rows,
+            n,
+            sums,
+            n,
+            microkernel::Store::Overwrite,
+        );
         return;
     }
     sums.fill(0.0);
@@ -331,8 +349,9 @@ fn column_sums(rows: &[f32], n: usize, sums: &mut [f32]) {
 /// convolution's output before any activation (the caller applied `act'`).
 /// Overwrites `dx` when given (skip it for a first layer); adds into `dw`
 /// and `db`.
-/// x: [batch, in_h, in_w, c_in]  w, dw: [fh, fw, c_in, c_out]  dy: [batch, out_h, out_w, c_out]
-/// dx: [batch, in_h, in_w, c_in]  db: [c_out]
+/// `x, dx: [batch, in_h, in_w, c_in]  w, dw: [fh, fw, c_in, c_out]  dy: [batch, out_h, out_w, c_out]  db: [c_out]`
+///
+/// Errors: as [`forward`], for every slice given.
 pub fn backward(
     g: &Conv2dGeom,
     batch: usize,
@@ -361,19 +380,23 @@ pub fn backward(
 /// How the input gradient is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DxPath {
-    /// `dY W^T` + col2im.
+    /// `dcol = dY W^T` by matrixmultiply, then col2im: any CPU.
     Gemm,
-    /// The transposed convolution on the implicit path: stride 1 only, and
+    /// `dcol = dY W^T` by the micro-kernel, then col2im: any stride.
+    Scatter,
+    /// The transposed convolution on the micro-kernel: stride 1 only, and
     /// only when `c_in` fills most of the kernel's 16-lane vectors.
     Transposed,
 }
 
 fn choose_dx(g: &Conv2dGeom) -> DxPath {
     let lanes = g.c_in.div_ceil(16) * 16;
-    if choose(g) == Path::Implicit && implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes {
-        DxPath::Transposed
-    } else {
-        DxPath::Gemm
+    match choose(g) {
+        Path::Gemm => DxPath::Gemm,
+        Path::Implicit if implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes => {
+            DxPath::Transposed
+        }
+        Path::Implicit => DxPath::Scatter,
     }
 }
 
@@ -400,16 +423,20 @@ fn backward_path(
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
     let part_len = sz.w + n;
-    let flip_len = if dx.is_some() && dx_path == DxPath::Transposed {
-        sz.w
-    } else {
-        0
+    let want_db = db.is_some();
+    // The micro-kernel paths read the kernel rearranged: flipped and
+    // transposed per window position, or transposed as a whole.
+    let flip_len = match dx_path {
+        DxPath::Transposed | DxPath::Scatter if dx.is_some() => sz.w,
+        _ => 0,
     };
-    // The partials of every group, then the flipped kernel if needed.
+    // The partials of every group, then the rearranged kernel if any.
     scratch::with(Slot::Partial, groups * part_len + flip_len, |buf| {
         let (partials, wt) = buf.split_at_mut(groups * part_len);
-        if flip_len > 0 {
-            implicit::flip_kernel(g, w, wt);
+        match dx_path {
+            _ if flip_len == 0 => {}
+            DxPath::Transposed => implicit::flip_kernel(g, w, wt),
+            _ => implicit::transpose_kernel(g, w, wt),
         }
         let wt = &*wt;
         let parts = Shared::new(partials);
@@ -422,7 +449,9 @@ fn backward_path(
             // SAFETY: task t alone uses partial t.
             let part = unsafe { parts.part(t * part_len, part_len) };
             let (pw, pb) = part.split_at_mut(sz.w);
-            column_sums(dys, n, pb);
+            if want_db {
+                column_sums(dys, n, pb);
+            }
             match path {
                 Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
                 Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),
@@ -432,6 +461,7 @@ fn backward_path(
                 let dxs = unsafe { shared.part(n0 * g.in_len(), imgs * g.in_len()) };
                 match dx_path {
                     DxPath::Transposed => implicit::input_grad(g, dys, wt, dxs),
+                    DxPath::Scatter => implicit::input_grad_scatter(g, dys, wt, chunk, dxs),
                     DxPath::Gemm => gemm_path::input_grad(g, dys, w, chunk, dxs),
                 }
             }

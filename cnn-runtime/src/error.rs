@@ -26,7 +26,9 @@ pub enum Error {
         classes: usize,
     },
     /// The loss became NaN or infinite.
-    #[error("the loss is not finite ({loss}) at {at}; lower the learning rate or check the input data")]
+    #[error(
+        "the loss is not finite ({loss}) at {at}; lower the learning rate or check the input data"
+    )]
     NonFiniteLoss { loss: f32, at: String },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]

@@ -53,8 +53,14 @@ fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 pub fn sgemm(alpha: f32, a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
-    assert!(a.data.len() >= reach(m, k, a.row_stride, a.col_stride), "gemm: A too short");
-    assert!(b.data.len() >= reach(k, n, b.row_stride, b.col_stride), "gemm: B too short");
+    assert!(
+        a.data.len() >= reach(m, k, a.row_stride, a.col_stride),
+        "gemm: A too short"
+    );
+    assert!(
+        b.data.len() >= reach(k, n, b.row_stride, b.col_stride),
+        "gemm: B too short"
+    );
     assert!(c.len() >= reach(m, n, ldc, 1), "gemm: C too short");
     if m == 0 || n == 0 {
         return;
@@ -104,7 +110,11 @@ pub fn sgemm_reference(alpha: f32, a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f
                 acc += a.data[i * a.row_stride + p * a.col_stride] as f64
                     * b.data[p * b.row_stride + j * b.col_stride] as f64;
             }
-            let old = if beta == 0.0 { 0.0 } else { beta * c[i * ldc + j] };
+            let old = if beta == 0.0 {
+                0.0
+            } else {
+                beta * c[i * ldc + j]
+            };
             c[i * ldc + j] = alpha * acc as f32 + old;
         }
     }
@@ -122,15 +132,43 @@ mod tests {
             let b = random(k * n, 2);
             let mut c = nan_filled(m * n);
             let mut want = vec![0.0; m * n];
-            sgemm(1.0, Mat::rows(&a, m, k), Mat::rows(&b, k, n), 0.0, &mut c, n);
-            sgemm_reference(1.0, Mat::rows(&a, m, k), Mat::rows(&b, k, n), 0.0, &mut want, n);
+            sgemm(
+                1.0,
+                Mat::rows(&a, m, k),
+                Mat::rows(&b, k, n),
+                0.0,
+                &mut c,
+                n,
+            );
+            sgemm_reference(
+                1.0,
+                Mat::rows(&a, m, k),
+                Mat::rows(&b, k, n),
+                0.0,
+                &mut want,
+                n,
+            );
             assert_close(&c, &want, 1e-5, 1e-5);
             // A^T stored as k x m.
             let at = random(k * m, 3);
             let mut c2 = random(m * n, 4);
             let mut want2 = c2.clone();
-            sgemm(0.5, Mat::transposed(&at, m, k), Mat::rows(&b, k, n), 1.0, &mut c2, n);
-            sgemm_reference(0.5, Mat::transposed(&at, m, k), Mat::rows(&b, k, n), 1.0, &mut want2, n);
+            sgemm(
+                0.5,
+                Mat::transposed(&at, m, k),
+                Mat::rows(&b, k, n),
+                1.0,
+                &mut c2,
+                n,
+            );
+            sgemm_reference(
+                0.5,
+                Mat::transposed(&at, m, k),
+                Mat::rows(&b, k, n),
+                1.0,
+                &mut want2,
+                n,
+            );
             assert_close(&c2, &want2, 1e-5, 1e-5);
         }
     }

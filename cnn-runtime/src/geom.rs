@@ -138,7 +138,12 @@ impl Conv2dGeom {
     /// True when the convolution is a plain GEMM on the input rows
     /// (1x1 kernel, stride 1, no padding).
     pub const fn is_pointwise(&self) -> bool {
-        self.fh == 1 && self.fw == 1 && self.sh == 1 && self.sw == 1 && self.pad_top == 0 && self.pad_left == 0
+        self.fh == 1
+            && self.fw == 1
+            && self.sh == 1
+            && self.sw == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
     }
 }
 
@@ -161,10 +166,17 @@ pub struct PoolGeom {
 
 impl PoolGeom {
     /// Checked construction from the layer's hyper-parameters.
-    pub fn new(input: [usize; 3], size: [usize; 2], stride: [usize; 2], padding: Padding) -> Result<Self> {
+    pub fn new(
+        input: [usize; 3],
+        size: [usize; 2],
+        stride: [usize; 2],
+        padding: Padding,
+    ) -> Result<Self> {
         let [in_h, in_w, c] = input;
         if c == 0 {
-            return Err(Error::InvalidArgument("channels must be positive: c = 0".into()));
+            return Err(Error::InvalidArgument(
+                "channels must be positive: c = 0".into(),
+            ));
         }
         let (out_h, pad_top) = axis(in_h, size[0], stride[0], padding)?;
         let (out_w, pad_left) = axis(in_w, size[1], stride[1], padding)?;

@@ -42,7 +42,11 @@ pub fn gradcheck(
     indices: Option<&[usize]>,
     mut loss: impl FnMut(&[f32]) -> f64,
 ) {
-    assert_eq!(x.len(), analytic.len(), "gradient length differs from the input's");
+    assert_eq!(
+        x.len(),
+        analytic.len(),
+        "gradient length differs from the input's"
+    );
     let all: Vec<usize>;
     let idx = match indices {
         Some(i) => i,

@@ -1,0 +1,203 @@
+//! im2col and col2im for NHWC tensors: the bridge between a convolution and
+//! one matrix product. Row `r` of the column matrix is output pixel `r`
+//! (images back to back, then `out_h`, then `out_w`), and its `k = fh*fw*c_in`
+//! entries are the input window in `[ky, kx, c]` order, which is exactly the
+//! row order of the weight tensor `[fh, fw, c_in, c_out]` read as a `k x c_out`
+//! matrix. Padding is `pad_top` / `pad_left` zeros before the input; rows and
+//! columns past the input's end are zeros too (implicit bottom/right padding).
+//!
+//! Both functions take a range of column rows, so a kernel can walk the
+//! batch in cache-sized chunks that may start and end inside an image. The
+//! geometry must have passed `Conv2dGeom::validate`; slices are indexed
+//! with bounds checks, so a bad call panics rather than reading out of bounds.
+
+use crate::geom::Conv2dGeom;
+
+/// The input columns of one window row, clipped to the input: for output
+/// column `ox`, kernel columns `kx_lo..kx_hi` read input columns
+/// `ix0 + kx_lo .. ix0 + kx_hi`, where `ix0 = ox * sw - pad_left`.
+#[derive(Clone, Copy)]
+struct Span {
+    kx_lo: usize,
+    kx_hi: usize,
+    /// Input column of `kx_lo` (only meaningful when `kx_lo < kx_hi`).
+    ix_lo: usize,
+}
+
+fn span(g: &Conv2dGeom, ox: usize) -> Span {
+    let start = (ox * g.sw) as isize - g.pad_left as isize;
+    let kx_lo = (-start).clamp(0, g.fw as isize) as usize;
+    let kx_hi = (g.in_w as isize - start).clamp(0, g.fw as isize) as usize;
+    let ix_lo = (start + kx_lo as isize).max(0) as usize;
+    Span {
+        kx_lo,
+        kx_hi,
+        ix_lo,
+    }
+}
+
+/// Walks output pixels `row0..row0 + rows` in order, yielding
+/// `(index in the range, image, oy, ox)` without a division per pixel.
+fn for_each_pixel(
+    g: &Conv2dGeom,
+    row0: usize,
+    rows: usize,
+    mut f: impl FnMut(usize, usize, usize, usize),
+) {
+    let plane = g.out_h * g.out_w;
+    let (mut n, pix) = (row0 / plane, row0 % plane);
+    let (mut oy, mut ox) = (pix / g.out_w, pix % g.out_w);
+    for i in 0..rows {
+        f(i, n, oy, ox);
+        ox += 1;
+        if ox == g.out_w {
+            ox = 0;
+            oy += 1;
+            if oy == g.out_h {
+                oy = 0;
+                n += 1;
+            }
+        }
+    }
+}
+
+/// Copies short runs with a plain loop: for the few floats of a window row
+/// with one or two channels this is much cheaper than a `memcpy` call.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    if dst.len() < 16 {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+#[inline(always)]
+fn add_run(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += *s;
+    }
+}
+
+/// Writes column rows `row0..row0 + rows` into `col` (`rows * k` elements,
+/// overwritten). `x` holds whole images starting at image 0 of `row0`'s
+/// numbering: `[n, in_h, in_w, c_in]`.
+pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
+    let k = g.k();
+    let seg = g.fw * g.c_in;
+    let img_len = g.in_len();
+    let line = g.in_w * g.c_in;
+    let c = g.c_in;
+    let col = &mut col[..rows * k];
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let dst = &mut col[i * k..(i + 1) * k];
+        let img = &x[n * img_len..(n + 1) * img_len];
+        let s = span(g, ox);
+        let top = (oy * g.sh) as isize - g.pad_top as isize;
+        for ky in 0..g.fh {
+            let d = &mut dst[ky * seg..(ky + 1) * seg];
+            let iy = top + ky as isize;
+            if iy < 0 || iy >= g.in_h as isize || s.kx_lo >= s.kx_hi {
+                d.fill(0.0);
+                continue;
+            }
+            let src = &img[iy as usize * line..(iy as usize + 1) * line];
+            let len = (s.kx_hi - s.kx_lo) * c;
+            d[..s.kx_lo * c].fill(0.0);
+            copy_run(
+                &mut d[s.kx_lo * c..s.kx_lo * c + len],
+                &src[s.ix_lo * c..s.ix_lo * c + len],
+            );
+            d[s.kx_hi * c..].fill(0.0);
+        }
+    });
+}
+
+/// Adds column rows `row0..row0 + rows` of `col` back onto the input
+/// positions they were read from (the adjoint of [`im2col`]); padded
+/// positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is added into.
+pub fn col2im_add(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+    let k = g.k();
+    let seg = g.fw * g.c_in;
+    let img_len = g.in_len();
+    let line = g.in_w * g.c_in;
+    let c = g.c_in;
+    let col = &col[..rows * k];
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let src_row = &col[i * k..(i + 1) * k];
+        let img = &mut dx[n * img_len..(n + 1) * img_len];
+        let s = span(g, ox);
+        if s.kx_lo >= s.kx_hi {
+            return;
+        }
+        let len = (s.kx_hi - s.kx_lo) * c;
+        let top = (oy * g.sh) as isize - g.pad_top as isize;
+        for ky in 0..g.fh {
+            let iy = top + ky as isize;
+            if iy < 0 || iy >= g.in_h as isize {
+                continue;
+            }
+            let d = &mut img[iy as usize * line..(iy as usize + 1) * line];
+            let from = ky * seg + s.kx_lo * c;
+            add_run(
+                &mut d[s.ix_lo * c..s.ix_lo * c + len],
+                &src_row[from..from + len],
+            );
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geom::Padding;
+    use crate::testing::{dot, random};
+
+    // im2col and col2im are adjoint: <im2col(x), c> == <x, col2im(c)>.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        for (input, kernel, stride, padding) in [
+            ([5, 7, 3], [3, 3], [1, 1], Padding::Explicit(1)),
+            ([6, 5, 2], [2, 3], [2, 1], Padding::Same),
+            ([7, 7, 1], [3, 3], [3, 2], Padding::Same),
+            ([4, 4, 3], [1, 1], [2, 2], Padding::Valid),
+            ([3, 3, 2], [1, 1], [1, 1], Padding::Explicit(2)),
+        ] {
+            let g = Conv2dGeom::new(input, 4, kernel, stride, padding).unwrap();
+            let batch = 2;
+            let rows = batch * g.out_h * g.out_w;
+            let x = random(batch * g.in_len(), 1);
+            let c = random(rows * g.k(), 2);
+            // Two uneven chunks, to cross an image boundary mid-image.
+            let split = rows / 2 + 1;
+            let mut col = vec![f32::NAN; rows * g.k()];
+            im2col(&g, &x, 0, split, &mut col[..split * g.k()]);
+            im2col(&g, &x, split, rows - split, &mut col[split * g.k()..]);
+            let mut dx = vec![0.0; x.len()];
+            col2im_add(&g, &c[..split * g.k()], 0, split, &mut dx);
+            col2im_add(&g, &c[split * g.k()..], split, rows - split, &mut dx);
+            let lhs = dot(&col, &c);
+            let rhs = dot(&x, &dx);
+            assert!(
+                (lhs - rhs).abs() < 1e-6 * (1.0 + lhs.abs()),
+                "{g:?}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    // The course's 3x3 window on a 4x4 image: row 0 is the top-left window.
+    #[test]
+    fn first_row_is_the_top_left_window() {
+        let g = Conv2dGeom::new([4, 4, 1], 1, [3, 3], [1, 1], Padding::Valid).unwrap();
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let mut col = vec![f32::NAN; 4 * 9];
+        im2col(&g, &x, 0, 4, &mut col);
+        assert_eq!(&col[..9], &[0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0]);
+        assert_eq!(
+            &col[27..],
+            &[5.0, 6.0, 7.0, 9.0, 10.0, 11.0, 13.0, 14.0, 15.0]
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The slow, obviously correct convolution: the course's definition as
+//! seven nested loops with f64 accumulation, and its gradients by the
+//! chain rule written out loop by loop. Test oracle only; it panics on
+//! wrong lengths instead of returning errors.
+
+use super::Epilogue;
+use crate::geom::{Act, Conv2dGeom};
+
+/// Input index of window position `(oy, ox, ky, kx)`, or `None` in padding.
+fn input_at(g: &Conv2dGeom, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    let iy = (oy * g.sh + ky).checked_sub(g.pad_top)?;
+    let ix = (ox * g.sw + kx).checked_sub(g.pad_left)?;
+    (iy < g.in_h && ix < g.in_w).then_some((iy, ix))
+}
+
+fn act(a: Act, v: f64) -> f64 {
+    match a {
+        Act::Identity => v,
+        Act::Relu => v.max(0.0),
+        Act::LeakyRelu(alpha) => {
+            if v > 0.0 {
+                v
+            } else {
+                alpha as f64 * v
+            }
+        }
+        Act::Tanh => v.tanh(),
+        Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+    }
+}
+
+/// `y = act((conv(x, w) + bias) * scale + shift)`. Overwrites `y`.
+/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]
+pub fn forward(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32], ep: &Epilogue, y: &mut [f32]) {
+    assert_eq!(x.len(), batch * g.in_len(), "x");
+    assert_eq!(w.len(), g.weight_len(), "w");
+    assert_eq!(y.len(), batch * g.out_len(), "y");
+    for n in 0..batch {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for co in 0..g.c_out {
+                    let mut acc = 0f64;
+                    for ky in 0..g.fh {
+                        for kx in 0..g.fw {
+                            let Some((iy, ix)) = input_at(g, oy, ox, ky, kx) else {
+                                continue;
+                            };
+                            for ci in 0..g.c_in {
+                                let xv = x[((n * g.in_h + iy) * g.in_w + ix) * g.c_in + ci];
+                                let wv = w[((ky * g.fw + kx) * g.c_in + ci) * g.c_out + co];
+                                acc += xv as f64 * wv as f64;
+                            }
+                        }
+                    }
+                    if let Some(b) = ep.bias {
+                        acc += b[co] as f64;
+                    }
+                    if let Some((scale, shift)) = ep.affine {
+                        acc = acc * scale[co] as f64 + shift[co] as f64;
+                    }
+                    y[((n * g.out_h + oy) * g.out_w + ox) * g.c_out + co] = act(ep.act, acc) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Gradients of the plain convolution given `dy` (with respect to its
+/// output before any activation). Overwrites `dx` when given; adds into
+/// `dw` and `db`.
+pub fn backward(
+    g: &Conv2dGeom,
+    batch: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+) {
+    assert_eq!(x.len(), batch * g.in_len(), "x");
+    assert_eq!(w.len(), g.weight_len(), "w");
+    assert_eq!(dy.len(), batch * g.out_len(), "dy");
+    assert_eq!(dw.len(), g.weight_len(), "dw");
+    let mut gx = vec![0f64; x.len()];
+    let mut gw = vec![0f64; w.len()];
+    let mut gb = vec![0f64; g.c_out];
+    for n in 0..batch {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for co in 0..g.c_out {
+                    let d = dy[((n * g.out_h + oy) * g.out_w + ox) * g.c_out + co] as f64;
+                    gb[co] += d;
+                    for ky in 0..g.fh {
+                        for kx in 0..g.fw {
+                            let Some((iy, ix)) = input_at(g, oy, ox, ky, kx) else {
+                                continue;
+                            };
+                            for ci in 0..g.c_in {
+                                let xi = ((n * g.in_h + iy) * g.in_w + ix) * g.c_in + ci;
+                                let wi = ((ky * g.fw + kx) * g.c_in + ci) * g.c_out + co;
+                                gx[xi] += d * w[wi] as f64;
+                                gw[wi] += d * x[xi] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(dx) = dx {
+        assert_eq!(dx.len(), x.len(), "dx");
+        dx.iter_mut().zip(&gx).for_each(|(d, &v)| *d = v as f32);
+    }
+    dw.iter_mut().zip(&gw).for_each(|(d, &v)| *d += v as f32);
+    if let Some(db) = db {
+        assert_eq!(db.len(), g.c_out, "db");
+        db.iter_mut().zip(&gb).for_each(|(d, &v)| *d += v as f32);
+    }
+}

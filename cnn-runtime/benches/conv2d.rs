@@ -29,7 +29,15 @@ struct Case {
     dx: bool,
 }
 
-const fn case(input: [usize; 3], c_out: usize, kernel: usize, stride: usize, padding: Padding, batch: usize, dx: bool) -> Case {
+const fn case(
+    input: [usize; 3],
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+    batch: usize,
+    dx: bool,
+) -> Case {
     Case {
         input,
         c_out,
@@ -119,10 +127,21 @@ fn main() {
     let thread_counts: Vec<usize> = args
         .iter()
         .find_map(|a| a.strip_prefix("--threads="))
-        .map_or(vec![1, 2], |v| v.split(',').filter_map(|t| t.parse().ok()).collect());
+        .map_or(vec![1, 2], |v| {
+            v.split(',').filter_map(|t| t.parse().ok()).collect()
+        });
     println!(
         "{:<32} {:>3} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}",
-        "case", "thr", "fwd GF/s", "gemm GF/s", "ratio", "bwd GF/s", "gemm GF/s", "ratio", "fwd ms", "bwd ms"
+        "case",
+        "thr",
+        "fwd GF/s",
+        "gemm GF/s",
+        "ratio",
+        "bwd GF/s",
+        "gemm GF/s",
+        "ratio",
+        "fwd ms",
+        "bwd ms"
     );
     for c in CASES {
         let g = Conv2dGeom::new(c.input, c.c_out, [c.kernel; 2], [c.stride; 2], c.padding).unwrap();
@@ -166,7 +185,14 @@ fn main() {
             let t_gemm_fwd = time(|| {
                 split_rows(m, threads, &|r0, rows| {
                     let am = Mat::rows(&a[r0 * k..(r0 + rows) * k], rows, k);
-                    sgemm(1.0, am, Mat::rows(&w, k, n), 0.0, out.part(r0 * n, rows * n), n);
+                    sgemm(
+                        1.0,
+                        am,
+                        Mat::rows(&w, k, n),
+                        0.0,
+                        out.part(r0 * n, rows * n),
+                        n,
+                    );
                 })
             });
             // dW: one K x N partial per thread (cx doubles as its storage),
@@ -182,7 +208,14 @@ fn main() {
                 if c.dx {
                     split_rows(m, threads, &|r0, rows| {
                         let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                        sgemm(1.0, dyb, Mat::transposed(&w, n, k), 0.0, outx.part(r0 * k, rows * k), k);
+                        sgemm(
+                            1.0,
+                            dyb,
+                            Mat::transposed(&w, n, k),
+                            0.0,
+                            outx.part(r0 * k, rows * k),
+                            k,
+                        );
                     });
                 }
             });

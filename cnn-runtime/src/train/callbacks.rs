@@ -215,8 +215,16 @@ mod tests {
         }
     }
 
-    fn end_of<'a>(l: &'a EpochLog, h: &'a History, save: &'a dyn Fn(&Path) -> Result<()>) -> EpochEnd<'a> {
-        EpochEnd { log: l, history: h, save }
+    fn end_of<'a>(
+        l: &'a EpochLog,
+        h: &'a History,
+        save: &'a dyn Fn(&Path) -> Result<()>,
+    ) -> EpochEnd<'a> {
+        EpochEnd {
+            log: l,
+            history: h,
+            save,
+        }
     }
 
     #[test]
@@ -230,7 +238,15 @@ mod tests {
             let l = log(i + 1, v);
             stops.push(es.on_epoch_end(&end_of(&l, &h, &nosave)).unwrap());
         }
-        assert_eq!(stops[..4], [Control::Continue, Control::Continue, Control::Continue, Control::Stop]);
+        assert_eq!(
+            stops[..4],
+            [
+                Control::Continue,
+                Control::Continue,
+                Control::Continue,
+                Control::Stop
+            ]
+        );
         assert_eq!(es.stopped_epoch, Some(4));
     }
 

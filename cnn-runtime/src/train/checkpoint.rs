@@ -10,31 +10,16 @@ use std::path::Path;
 use super::history::History;
 use super::Network;
 use crate::error::{Error, Result};
-use crate::io::safetensors as st;
+use crate::io as st;
 use crate::optim::Optimizer;
 
 const FORMAT: &str = "cnn-training-checkpoint-1";
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let tmp = tmp_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    crate::io::write_atomic(path, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
     })
-}
-
-fn tmp_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 /// The network's tensors as `(name, shape, data)` for saving.
@@ -42,7 +27,13 @@ pub fn named_tensors<N: Network + ?Sized>(net: &N) -> Vec<(String, Vec<usize>, &
     let params = net.params();
     net.tensors()
         .iter()
-        .map(|t| (t.name.to_string(), t.shape.to_vec(), &params[t.offset..t.offset + t.len()]))
+        .map(|t| {
+            (
+                t.name.to_string(),
+                t.shape.to_vec(),
+                &params[t.offset..t.offset + t.len()],
+            )
+        })
         .collect()
 }
 
@@ -69,7 +60,8 @@ pub fn load_weights<N: Network + ?Sized>(path: &Path, net: &mut N) -> Result<()>
         consumed = t.offset + t.len();
         expected.push((t.name.to_string(), t.shape.to_vec(), this));
     }
-    st::load_into(path, &mut expected)
+    // Not `load_into`: a training checkpoint also holds optimizer state.
+    st::load(path)?.copy_into(&mut expected)
 }
 
 /// What a training checkpoint restores besides the weights.
@@ -94,7 +86,11 @@ pub fn save<N: Network + ?Sized>(
     let state = optimizer.state();
     let mut tensors = named_tensors(net);
     for (name, data) in &state {
-        tensors.push((format!("optimizer.{name}"), vec![data.len()], data.as_slice()));
+        tensors.push((
+            format!("optimizer.{name}"),
+            vec![data.len()],
+            data.as_slice(),
+        ));
     }
     let rng = net.rng_state().map(|w| w.to_string()).join(",");
     let metadata = [
@@ -102,22 +98,37 @@ pub fn save<N: Network + ?Sized>(
         ("epoch".to_string(), epoch.to_string()),
         ("seed".to_string(), seed.to_string()),
         ("rng".to_string(), rng),
-        ("learning_rate".to_string(), optimizer.learning_rate().to_string()),
+        (
+            "learning_rate".to_string(),
+            optimizer.learning_rate().to_string(),
+        ),
         ("history".to_string(), history.to_csv()),
     ];
     st::save(path, &tensors, &metadata)
 }
 
 /// Restores a checkpoint written by [`save`] into `net` and `optimizer`.
-pub fn load<N: Network + ?Sized>(path: &Path, net: &mut N, optimizer: &mut dyn Optimizer) -> Result<Resumed> {
+pub fn load<N: Network + ?Sized>(
+    path: &Path,
+    net: &mut N,
+    optimizer: &mut dyn Optimizer,
+) -> Result<Resumed> {
     load_weights(path, net)?;
     let ck = st::load(path)?;
     let bad = |what: &str| Error::format(path, format!("not a training checkpoint: {what}"));
     if ck.metadata("format") != Some(FORMAT) {
-        return Err(bad("no `format` metadata (a weights-only file cannot resume training)"));
+        return Err(bad(
+            "no `format` metadata (a weights-only file cannot resume training)",
+        ));
     }
-    let epoch = ck.metadata("epoch").and_then(|v| v.parse().ok()).ok_or_else(|| bad("bad `epoch`"))?;
-    let seed = ck.metadata("seed").and_then(|v| v.parse().ok()).ok_or_else(|| bad("bad `seed`"))?;
+    let epoch = ck
+        .metadata("epoch")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("bad `epoch`"))?;
+    let seed = ck
+        .metadata("seed")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("bad `seed`"))?;
     let rng: Vec<u64> = ck
         .metadata("rng")
         .map(|v| v.split(',').filter_map(|w| w.parse().ok()).collect())
@@ -133,11 +144,19 @@ pub fn load<N: Network + ?Sized>(path: &Path, net: &mut N, optimizer: &mut dyn O
         .ok_or_else(|| bad("bad `learning_rate`"))?;
     let state: Vec<(String, Vec<f32>)> = ck
         .names()
-        .filter_map(|n| n.strip_prefix("optimizer.").map(|s| (s.to_string(), n.to_string())))
+        .into_iter()
+        .filter_map(|n| {
+            n.strip_prefix("optimizer.")
+                .map(|s| (s.to_string(), n.to_string()))
+        })
         .filter_map(|(short, full)| ck.get(&full).map(|(_, data)| (short, data)))
         .collect();
     optimizer.load_state(&state)?;
     optimizer.set_learning_rate(lr);
     net.set_rng_state(rng);
-    Ok(Resumed { epoch, seed, history })
+    Ok(Resumed {
+        epoch,
+        seed,
+        history,
+    })
 }

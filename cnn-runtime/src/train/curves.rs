@@ -36,7 +36,11 @@ pub fn svg(history: &History, title: &str) -> String {
     };
     let panels = [
         ("loss", pick(&|e| Some(e.loss)), pick(&|e| e.val_loss)),
-        ("accuracy", pick(&|e| Some(e.accuracy)), pick(&|e| e.val_accuracy)),
+        (
+            "accuracy",
+            pick(&|e| Some(e.accuracy)),
+            pick(&|e| e.val_accuracy),
+        ),
     ];
     for (k, (name, train, val)) in panels.iter().enumerate() {
         let x0 = MARGIN + k as f64 * (PANEL_W + MARGIN);
@@ -51,9 +55,24 @@ pub fn write_svg(history: &History, title: &str, path: &Path) -> Result<()> {
     super::checkpoint::write_atomic(path, svg(history, title).as_bytes())
 }
 
-fn panel(s: &mut String, x0: f64, y0: f64, name: &str, xs: &[f64], train: &[Option<f64>], val: &[Option<f64>]) {
-    let values = train.iter().chain(val).flatten().copied().filter(|v| v.is_finite());
-    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+fn panel(
+    s: &mut String,
+    x0: f64,
+    y0: f64,
+    name: &str,
+    xs: &[f64],
+    train: &[Option<f64>],
+    val: &[Option<f64>],
+) {
+    let values = train
+        .iter()
+        .chain(val)
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite());
+    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
@@ -104,11 +123,17 @@ fn panel(s: &mut String, x0: f64, y0: f64, name: &str, xs: &[f64], train: &[Opti
         x0 + PANEL_W / 2.0,
         y0 + PANEL_H + 32.0
     );
-    for (series, colour, label, row) in [(train, TRAIN_COLOUR, "training", 0.0), (val, VAL_COLOUR, "validation", 1.0)] {
+    for (series, colour, label, row) in [
+        (train, TRAIN_COLOUR, "training", 0.0),
+        (val, VAL_COLOUR, "validation", 1.0),
+    ] {
         let pts: Vec<String> = xs
             .iter()
             .zip(series.iter())
-            .filter_map(|(&x, y)| y.filter(|v| v.is_finite()).map(|y| format!("{:.1},{:.1}", px(x), py(y))))
+            .filter_map(|(&x, y)| {
+                y.filter(|v| v.is_finite())
+                    .map(|y| format!("{:.1},{:.1}", px(x), py(y)))
+            })
             .collect();
         if pts.is_empty() {
             continue;
@@ -145,7 +170,9 @@ fn tick(v: f64) -> String {
 }
 
 fn escape(t: &str) -> String {
-    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -33,13 +33,28 @@ impl Dataset {
             ));
         }
         if let Some((index, &label)) = y.iter().enumerate().find(|(_, &l)| l >= classes) {
-            return Err(Error::LabelOutOfRange { index, label, classes });
+            return Err(Error::LabelOutOfRange {
+                index,
+                label,
+                classes,
+            });
         }
-        Ok(Dataset { shape, x, y, classes })
+        Ok(Dataset {
+            shape,
+            x,
+            y,
+            classes,
+        })
     }
 
     /// From 8-bit pixels, scaled by `1 / max_value` into [0, 1].
-    pub fn from_u8(shape: [usize; 3], pixels: &[u8], labels: &[u8], classes: usize, max_value: f32) -> Result<Self> {
+    pub fn from_u8(
+        shape: [usize; 3],
+        pixels: &[u8],
+        labels: &[u8],
+        classes: usize,
+        max_value: f32,
+    ) -> Result<Self> {
         let x = pixels.iter().map(|&p| p as f32 / max_value).collect();
         let y = labels.iter().map(|&l| l as usize).collect();
         Dataset::new(shape, x, y, classes)
@@ -75,6 +90,17 @@ impl Dataset {
         (&self.x[i * per..(i + 1) * per], self.y[i])
     }
 
+    /// All images of an IDX set (MNIST, digits), scaled into [0, 1].
+    pub fn from_labelled(set: &crate::data::LabelledImages) -> Result<Self> {
+        Dataset::from_u8(
+            set.shape(),
+            &set.images,
+            &set.labels,
+            set.classes,
+            set.max_value as f32,
+        )
+    }
+
     /// `x <- (x - mean) / std` for every value (MNIST: 0.1307, 0.3081).
     pub fn normalise(&mut self, mean: f32, std: f32) {
         let inv = 1.0 / std;
@@ -87,7 +113,11 @@ impl Dataset {
         let [h, w, c] = self.shape;
         let (nh, nw) = (h + top + bottom, w + left + right);
         let mut x = vec![value; self.len() * nh * nw * c];
-        for (src, dst) in self.x.chunks_exact(h * w * c).zip(x.chunks_exact_mut(nh * nw * c)) {
+        for (src, dst) in self
+            .x
+            .chunks_exact(h * w * c)
+            .zip(x.chunks_exact_mut(nh * nw * c))
+        {
             for r in 0..h {
                 let d = ((r + top) * nw + left) * c;
                 dst[d..d + w * c].copy_from_slice(&src[r * w * c..(r + 1) * w * c]);
@@ -190,7 +220,11 @@ mod tests {
         ));
         assert!(matches!(
             Dataset::new([2, 2, 1], vec![0.0; 8], vec![0, 5], 3),
-            Err(Error::LabelOutOfRange { index: 1, label: 5, classes: 3 })
+            Err(Error::LabelOutOfRange {
+                index: 1,
+                label: 5,
+                classes: 3
+            })
         ));
         assert!(Dataset::new([0, 2, 1], vec![], vec![], 3).is_err());
     }
@@ -215,7 +249,13 @@ mod tests {
         let (a2, b2) = d.split(1, 9).unwrap();
         assert_eq!((a.len(), b.len()), (3, 1));
         assert_eq!((&a, &b), (&a2, &b2));
-        let mut seen: Vec<f32> = a.images().iter().step_by(4).chain(b.images().iter().step_by(4)).copied().collect();
+        let mut seen: Vec<f32> = a
+            .images()
+            .iter()
+            .step_by(4)
+            .chain(b.images().iter().step_by(4))
+            .copied()
+            .collect();
         seen.sort_by(f32::total_cmp);
         assert_eq!(seen, [0.0, 1.0, 2.0, 3.0]);
         assert!(d.split(4, 0).is_err());

@@ -118,7 +118,11 @@ impl<N: Network> Model<N> {
     /// freshly made network and optimizer of the same kind; `fit` then goes
     /// on from the epoch after the saved one and gives exactly the result of
     /// the run that was not interrupted.
-    pub fn resume(mut net: N, mut optimizer: impl Optimizer + 'static, path: &Path) -> Result<Self> {
+    pub fn resume(
+        mut net: N,
+        mut optimizer: impl Optimizer + 'static,
+        path: &Path,
+    ) -> Result<Self> {
         let r = checkpoint::load(path, &mut net, &mut optimizer)?;
         Ok(Model {
             net,
@@ -151,7 +155,14 @@ impl<N: Network> Model<N> {
 
     /// Writes a resumable checkpoint of the current state.
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
-        checkpoint::save(path, &self.net, self.optimizer.as_ref(), self.epoch, self.seed, &self.history)
+        checkpoint::save(
+            path,
+            &self.net,
+            self.optimizer.as_ref(),
+            self.epoch,
+            self.seed,
+            &self.history,
+        )
     }
 
     /// Trains until `cfg.epochs` epochs are complete or a callback stops
@@ -163,7 +174,9 @@ impl<N: Network> Model<N> {
             self.check_data(v, "validation data")?;
         }
         if cfg.batch_size == 0 {
-            return Err(Error::InvalidArgument("fit: batch size must be positive".into()));
+            return Err(Error::InvalidArgument(
+                "fit: batch size must be positive".into(),
+            ));
         }
         let mut order = Vec::with_capacity(train.len());
         let mut batcher = Batcher::new();
@@ -194,11 +207,19 @@ impl<N: Network> Model<N> {
                 correct += c;
                 seen += idx.len();
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
-                bar.update(b + 1, loss_sum / seen as f64, correct as f64 / seen as f64, seen as f64 / secs);
+                bar.update(
+                    b + 1,
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    seen as f64 / secs,
+                );
             }
             let seconds = start.elapsed().as_secs_f64();
             bar.finish();
-            let val = cfg.validation.map(|v| self.evaluate(v, cfg.batch_size.max(256))).transpose()?;
+            let val = cfg
+                .validation
+                .map(|v| self.evaluate(v, cfg.batch_size.max(256)))
+                .transpose()?;
             let log = EpochLog {
                 epoch,
                 loss: (loss_sum / seen as f64) as f32,
@@ -225,7 +246,8 @@ impl<N: Network> Model<N> {
             }
             let mut stop = false;
             {
-                let (net, opt, seed, hist) = (&self.net, self.optimizer.as_ref(), self.seed, &self.history);
+                let (net, opt, seed, hist) =
+                    (&self.net, self.optimizer.as_ref(), self.seed, &self.history);
                 let save = |p: &Path| checkpoint::save(p, net, opt, epoch, seed, hist);
                 let end = EpochEnd {
                     log: &log,
@@ -276,7 +298,10 @@ impl<N: Network> Model<N> {
         let mut out = vec![0.0; data.len() * classes];
         let mut batcher = Batcher::new();
         let idx: Vec<usize> = (0..data.len()).collect();
-        for (chunk, dst) in idx.chunks(batch_size.max(1)).zip(out.chunks_mut(batch_size.max(1) * classes)) {
+        for (chunk, dst) in idx
+            .chunks(batch_size.max(1))
+            .zip(out.chunks_mut(batch_size.max(1) * classes))
+        {
             let (x, _) = batcher.gather(data, chunk);
             self.net.predict_batch(x, dst)?;
         }

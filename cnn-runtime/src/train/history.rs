@@ -51,7 +51,8 @@ pub struct History {
     pub epochs: Vec<EpochLog>,
 }
 
-const CSV_HEADER: &str = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second";
+const CSV_HEADER: &str =
+    "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second";
 
 impl History {
     /// The last epoch's log.
@@ -94,7 +95,13 @@ impl History {
             if f.len() != 8 {
                 return None;
             }
-            let opt = |s: &str| if s.is_empty() { Some(None) } else { s.parse().ok().map(Some) };
+            let opt = |s: &str| {
+                if s.is_empty() {
+                    Some(None)
+                } else {
+                    s.parse().ok().map(Some)
+                }
+            };
             epochs.push(EpochLog {
                 epoch: f[0].parse().ok()?,
                 loss: f[1].parse().ok()?,
@@ -146,6 +153,8 @@ mod tests {
             ],
         };
         assert_eq!(History::from_csv(&h.to_csv()), Some(h.clone()));
-        assert!(h.epochs[0].line(2).starts_with("epoch 1/2: loss 0.5000, accuracy 87.50%, val_loss 0.2500"));
+        assert!(h.epochs[0]
+            .line(2)
+            .starts_with("epoch 1/2: loss 0.5000, accuracy 87.50%, val_loss 0.2500"));
     }
 }

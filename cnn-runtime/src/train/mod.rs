@@ -15,7 +15,9 @@ pub mod progress;
 #[cfg(test)]
 mod tests;
 
-pub use callbacks::{Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor};
+pub use callbacks::{
+    Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
+};
 pub use dataset::{Batcher, Dataset};
 pub use fit::{Fit, Model};
 pub use history::{EpochLog, History};
@@ -65,7 +67,12 @@ pub trait Network {
     fn classes(&self) -> usize;
     /// Forward in training mode, backward and one optimizer step on a batch
     /// `x: [batch, input...]` with one label per example.
-    fn train_batch(&mut self, x: &[f32], labels: &[usize], opt: &mut dyn Optimizer) -> Result<BatchStats>;
+    fn train_batch(
+        &mut self,
+        x: &[f32],
+        labels: &[usize],
+        opt: &mut dyn Optimizer,
+    ) -> Result<BatchStats>;
     /// Class probabilities in inference mode: `out: [batch, classes]`.
     fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> Result<()>;
     /// The parameter tensors, trainable first.

@@ -16,23 +16,46 @@ struct Softmax4 {
 }
 
 const TENSORS: &[TensorInfo] = &[
-    TensorInfo { name: "dense.weight", offset: 0, shape: &[4, 3], trainable: true },
-    TensorInfo { name: "dense.bias", offset: 12, shape: &[3], trainable: true },
+    TensorInfo {
+        name: "dense.weight",
+        offset: 0,
+        shape: &[4, 3],
+        trainable: true,
+    },
+    TensorInfo {
+        name: "dense.bias",
+        offset: 12,
+        shape: &[3],
+        trainable: true,
+    },
 ];
 
 impl Softmax4 {
     fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let params = (0..15).map(|i| if i < 12 { 0.1 * rng.normal() } else { 0.0 }).collect();
-        Softmax4 { params, grads: vec![0.0; 15], rng }
+        let params = (0..15)
+            .map(|i| if i < 12 { 0.1 * rng.normal() } else { 0.0 })
+            .collect();
+        Softmax4 {
+            params,
+            grads: vec![0.0; 15],
+            rng,
+        }
     }
     fn probs(&self, x: &[f32], out: &mut [f32]) {
         for (xi, o) in x.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
             for k in 0..3 {
-                o[k] = self.params[12 + k] + (0..4).map(|i| xi[i] * self.params[i * 3 + k]).sum::<f32>();
+                o[k] = self.params[12 + k]
+                    + (0..4).map(|i| xi[i] * self.params[i * 3 + k]).sum::<f32>();
             }
             let m = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let s: f32 = o.iter_mut().map(|v| { *v = (*v - m).exp(); *v }).sum();
+            let s: f32 = o
+                .iter_mut()
+                .map(|v| {
+                    *v = (*v - m).exp();
+                    *v
+                })
+                .sum();
             o.iter_mut().for_each(|v| *v /= s);
         }
     }
@@ -45,7 +68,12 @@ impl Network for Softmax4 {
     fn classes(&self) -> usize {
         3
     }
-    fn train_batch(&mut self, x: &[f32], labels: &[usize], opt: &mut dyn Optimizer) -> crate::Result<BatchStats> {
+    fn train_batch(
+        &mut self,
+        x: &[f32],
+        labels: &[usize],
+        opt: &mut dyn Optimizer,
+    ) -> crate::Result<BatchStats> {
         let n = labels.len();
         let mut p = vec![0.0; n * 3];
         self.probs(x, &mut p);
@@ -66,7 +94,10 @@ impl Network for Softmax4 {
         }
         let loss = loss / n as f32;
         if !loss.is_finite() {
-            return Err(Error::NonFiniteLoss { loss, at: String::new() });
+            return Err(Error::NonFiniteLoss {
+                loss,
+                at: String::new(),
+            });
         }
         opt.step(&mut self.params, &self.grads);
         Ok(BatchStats { loss, correct })
@@ -117,7 +148,16 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn fit_learns_and_evaluate_agrees() {
     let (train, test) = (data(600, 1), data(200, 2));
     let mut m = Model::compile(Softmax4::new(3), crate::optim::Sgd::new(0.5)).seed(4);
-    let h = m.fit(&train, Fit::epochs(5).batch_size(32).validation_data(&test).verbose(false)).unwrap();
+    let h = m
+        .fit(
+            &train,
+            Fit::epochs(5)
+                .batch_size(32)
+                .validation_data(&test)
+                .verbose(false),
+        )
+        .unwrap()
+        .clone();
     assert_eq!(h.epochs.len(), 5);
     let last = h.last().unwrap().clone();
     assert!(last.accuracy > 0.95, "{last:?}");
@@ -133,18 +173,29 @@ fn resumed_run_equals_uninterrupted_run() {
     let ck = dir.join("ck.safetensors");
     let opt = || crate::optim::Sgd::new(0.1).momentum(0.9);
     let mut full = Model::compile(Softmax4::new(7), opt()).seed(11);
-    full.fit(&train, Fit::epochs(4).batch_size(16).verbose(false)).unwrap();
+    full.fit(&train, Fit::epochs(4).batch_size(16).verbose(false))
+        .unwrap();
 
     let mut first = Model::compile(Softmax4::new(7), opt()).seed(11);
-    first.fit(&train, Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck)).unwrap();
+    first
+        .fit(
+            &train,
+            Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck),
+        )
+        .unwrap();
     drop(first);
     // A fresh network with another seed: everything must come from the file.
     let mut resumed = Model::resume(Softmax4::new(99), opt(), &ck).unwrap();
     assert_eq!(resumed.epoch(), 2);
-    resumed.fit(&train, Fit::epochs(4).batch_size(16).verbose(false)).unwrap();
+    resumed
+        .fit(&train, Fit::epochs(4).batch_size(16).verbose(false))
+        .unwrap();
     assert_eq!(resumed.network().params(), full.network().params());
     assert_eq!(resumed.history().epochs.len(), 4);
-    assert_eq!(resumed.history().epochs[3].loss, full.history().epochs[3].loss);
+    assert_eq!(
+        resumed.history().epochs[3].loss,
+        full.history().epochs[3].loss
+    );
 }
 
 #[test]
@@ -153,15 +204,28 @@ fn nan_loss_stops_with_an_error_and_keeps_the_checkpoint() {
     let dir = tmp("nan");
     let ck = dir.join("ck.safetensors");
     let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1)).seed(2);
-    m.fit(&train, Fit::epochs(1).batch_size(16).verbose(false).checkpoint(&ck)).unwrap();
+    m.fit(
+        &train,
+        Fit::epochs(1).batch_size(16).verbose(false).checkpoint(&ck),
+    )
+    .unwrap();
     let saved = std::fs::read(&ck).unwrap();
     let mut x = train.images().to_vec();
     x[5] = f32::NAN;
     train = Dataset::new([2, 2, 1], x, train.labels().to_vec(), 3).unwrap();
-    let err = m.fit(&train, Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck)).unwrap_err();
+    let err = m
+        .fit(
+            &train,
+            Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck),
+        )
+        .unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
     assert!(err.to_string().contains("epoch 2, batch"), "{err}");
-    assert_eq!(std::fs::read(&ck).unwrap(), saved, "the last good checkpoint is untouched");
+    assert_eq!(
+        std::fs::read(&ck).unwrap(),
+        saved,
+        "the last good checkpoint is untouched"
+    );
 }
 
 #[test]
@@ -172,7 +236,12 @@ fn early_stopping_and_best_checkpoint() {
     let mut es = EarlyStopping::new(Monitor::ValLoss, 1).min_delta(10.0);
     let mut cp = ModelCheckpoint::best(&best, Monitor::ValAccuracy);
     let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
-    let fit = Fit::epochs(10).batch_size(20).validation_data(&val).verbose(false).callback(&mut es).callback(&mut cp);
+    let fit = Fit::epochs(10)
+        .batch_size(20)
+        .validation_data(&val)
+        .verbose(false)
+        .callback(&mut es)
+        .callback(&mut cp);
     let h = m.fit(&train, fit).unwrap();
     // min_delta 10 means nothing counts as an improvement after epoch 1.
     assert_eq!(h.epochs.len(), 2);
@@ -196,10 +265,16 @@ fn logs_and_curves_are_written() {
     let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
     m.fit(
         &train,
-        Fit::epochs(2).batch_size(50).verbose(false).csv_log(dir.join("log.csv")).curves(dir.join("c.svg"), "t"),
+        Fit::epochs(2)
+            .batch_size(50)
+            .verbose(false)
+            .csv_log(dir.join("log.csv"))
+            .curves(dir.join("c.svg"), "t"),
     )
     .unwrap();
     let csv = std::fs::read_to_string(dir.join("log.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);
-    assert!(std::fs::read_to_string(dir.join("c.svg")).unwrap().contains("<polyline"));
+    assert!(std::fs::read_to_string(dir.join("c.svg"))
+        .unwrap()
+        .contains("<polyline"));
 }

@@ -22,6 +22,7 @@ pub mod optim;
 pub mod parallel;
 pub mod rng;
 pub mod scratch;
+pub mod train;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

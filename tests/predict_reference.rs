@@ -255,23 +255,67 @@ fn blocks_match_the_reference_composition() {
     let got = net.predict(x.view()).unwrap();
 
     let t = |name: &str| net.tensor(name).unwrap().to_vec();
-    let same3 = |c_in, c_out| Conv2dGeom::new([5, 5, c_in], c_out, [3, 3], [1, 1], Padding::Same).unwrap();
-    let h0 = conv(&same3(2, 3), n, x.as_slice().unwrap(), &t("c0.weight"), Some(&t("c0.bias")), Act::Identity);
-    let u = conv(&same3(3, 3), n, &act(Act::Tanh, h0.clone()), &t("res.b1.weight"), Some(&t("res.b1.bias")), Act::Identity);
+    let same3 =
+        |c_in, c_out| Conv2dGeom::new([5, 5, c_in], c_out, [3, 3], [1, 1], Padding::Same).unwrap();
+    let h0 = conv(
+        &same3(2, 3),
+        n,
+        x.as_slice().unwrap(),
+        &t("c0.weight"),
+        Some(&t("c0.bias")),
+        Act::Identity,
+    );
+    let u = conv(
+        &same3(3, 3),
+        n,
+        &act(Act::Tanh, h0.clone()),
+        &t("res.b1.weight"),
+        Some(&t("res.b1.bias")),
+        Act::Identity,
+    );
     let v = batch_norm(&u, 3, |k| t(&format!("res.bn.{k}")), 1e-3);
     let r = act(Act::Relu, v.iter().zip(&h0).map(|(a, b)| a + b).collect());
     let g1 = Conv2dGeom::new([5, 5, 3], 4, [3, 3], [2, 2], Padding::Explicit(1)).unwrap();
-    let p = conv(&g1, n, &r, &t("proj.p1.weight"), Some(&t("proj.p1.bias")), Act::Tanh);
+    let p = conv(
+        &g1,
+        n,
+        &r,
+        &t("proj.p1.weight"),
+        Some(&t("proj.p1.bias")),
+        Act::Tanh,
+    );
     let gs = Conv2dGeom::new([5, 5, 3], 4, [1, 1], [2, 2], Padding::Valid).unwrap();
-    let q_short = conv(&gs, n, &r, &t("proj.ps.weight"), Some(&t("proj.ps.bias")), Act::Identity);
+    let q_short = conv(
+        &gs,
+        n,
+        &r,
+        &t("proj.ps.weight"),
+        Some(&t("proj.ps.bias")),
+        Act::Identity,
+    );
     let q: Vec<f32> = p.iter().zip(&q_short).map(|(a, b)| a + b).collect();
     let gi = Conv2dGeom::new([3, 3, 4], 2, [1, 1], [1, 1], Padding::Valid).unwrap();
-    let i1 = conv(&gi, n, &q, &t("inc.i1.weight"), Some(&t("inc.i1.bias")), Act::Sigmoid);
+    let i1 = conv(
+        &gi,
+        n,
+        &q,
+        &t("inc.i1.weight"),
+        Some(&t("inc.i1.bias")),
+        Act::Sigmoid,
+    );
     let pm = PoolGeom::new([3, 3, 4], [3, 3], [1, 1], Padding::Same).unwrap();
     let (m, _) = pool::reference::max_forward(&pm, n, &q);
     let cat = cnn_runtime::layers::merge::reference::concat(n * 9, &[(&i1, 2), (&m, 4)]);
     let g = pool::reference::global_avg_forward(n, 9, 6, &cat);
-    let h = dense::reference::forward(n, 6, 3, &g, &t("d.weight"), Some(&t("d.bias")), Act::Identity);
+    let h = dense::reference::forward(
+        n,
+        6,
+        3,
+        &g,
+        &t("d.weight"),
+        Some(&t("d.bias")),
+        Act::Identity,
+    );
     let want = activation::reference::softmax(n, 3, &h);
     assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-6);
 }

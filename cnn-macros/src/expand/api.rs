@@ -7,8 +7,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::layout::Params;
-use super::plan::{Mode, Program};
-use super::{backward, dims, forward, io, range, rt, summary};
+use super::plan::Program;
+use super::{dims, io, passes, rt, summary, train};
 use crate::ast::Header;
 use crate::ir::{Net, Shape};
 
@@ -19,10 +19,6 @@ pub struct Parts<'a> {
     pub infer: &'a Program,
     pub fused_softmax: bool,
 }
-
-/// At most this many bytes of inference workspace per chunk of a
-/// `predict` batch (the batch is run in chunks of at most 256 examples).
-const PREDICT_CHUNK_BYTES: usize = 64 << 20;
 
 pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream {
     let rt = rt();
@@ -53,8 +49,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let summary = b(summary::body(net));
     let private = parts
         .as_ref()
-        .map(|p| private_items(p, &x_ty))
+        .map(|p| passes::private_items(p, &x_ty))
         .unwrap_or_default();
+    let network_impl = train::network_impl(header, parts.as_ref());
 
     let mut loss_doc = match &parts {
         Some(p) if !p.fused_softmax => format!(
@@ -82,18 +79,36 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         let (params, rng) = #rt::net::init_params(seed, Self::TENSORS, Self::PARAMS);
         Self::__from_params(params, rng)
     });
-    let predict_body = b(quote!(self.__predict(x)));
+    let predict_body = b(quote! {
+        let batch = #rt::net::check_input("predict: x", x.shape(), &Self::INPUT_SHAPE)?;
+        let mut out = ::std::vec![0.0f32; batch * Self::OUTPUT_SIZE];
+        self.__infer(batch, &mut out, false, |start, n, dst| {
+            let part = x.slice_axis(
+                ::cnn::__private::ndarray::Axis(0),
+                ::cnn::__private::ndarray::Slice::from(start..start + n),
+            );
+            Self::__copy_input(part, dst)
+        })?;
+        ::cnn::__private::ndarray::Array2::from_shape_vec((batch, Self::OUTPUT_SIZE), out)
+            .map_err(|e| #rt::Error::InvalidArgument(e.to_string()))
+    });
+    let check_step = quote! {
+        let batch = #rt::net::check_input("train_step: x", x.shape(), &Self::INPUT_SHAPE)?;
+    };
     let train_body = b(quote! {
-        let loss = self.__step(x, labels, None)?;
+        #check_step
+        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst))?;
         opt.step(&mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         Ok(loss)
     });
     let grads_body = b(quote! {
-        let loss = self.__step(x, labels, None)?;
+        #check_step
+        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst))?;
         Ok((loss, &self.grads[..]))
     });
     let grads_seed_body = b(quote! {
-        let loss = self.__step(x, labels, Some(dropout_seed))?;
+        #check_step
+        let loss = self.__step(batch, labels, Some(dropout_seed), |dst| Self::__copy_input(x, dst))?;
         Ok((loss, &self.grads[..]))
     });
     let save_body =
@@ -241,160 +256,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
 
             #private
         }
-    }
-}
 
-/// The private half: workspace layouts, the step, the passes.
-fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
-    let rt = rt();
-    let Parts {
-        params,
-        train,
-        infer,
-        ..
-    } = parts;
-    let t = params.trainable;
-    let layout = |p: &Program| {
-        let (a, b, c) = (p.per_example, p.per_example_u32, p.fixed);
-        quote!(#rt::net::WorkspaceLayout { per_example: #a, per_example_u32: #b, fixed: #c })
-    };
-    let (train_layout, infer_layout) = (layout(train), layout(infer));
-    let chunk = (PREDICT_CHUNK_BYTES / (4 * infer.per_example.max(1))).clamp(1, 256);
-    let slot = |p: &Program, v: usize| {
-        let s = p.values[v].slot;
-        (s.offset, s.len)
-    };
-    let (train_in, train_in_len) = slot(train, train.input);
-    let (infer_in, infer_in_len) = slot(infer, infer.input);
-    let (infer_out, infer_out_len) = slot(infer, infer.output);
-    let losses = train.losses.iter().map(|l| {
-        let (logits, classes, dlogits) = (train.values[l.logits].slot.offset, l.classes, l.dlogits.offset);
-        let w = super::f32_lit(l.weight);
-        quote! {{
-            let [logits, dlogits] = #rt::net::slices(f, [
-                #rt::net::span(batch, #logits, #classes),
-                #rt::net::span(batch, #dlogits, #classes),
-            ])?;
-            loss += #w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, #w, dlogits)?;
-        }}
-    });
-    let backup = range(train.backup.expect("training plans a backup"));
-    let train_fwd = forward::program(
-        train,
-        forward::Params {
-            mode: Mode::Train,
-            trainable: t,
-        },
-    );
-    let infer_fwd = forward::program(
-        infer,
-        forward::Params {
-            mode: Mode::Infer,
-            trainable: t,
-        },
-    );
-    let back = backward::program(train);
-    let ws_ty = quote!(#rt::net::Workspace);
-    let res = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::Error>);
-    let (r_unit, r_f32) = (res(quote!(())), res(quote!(f32)));
-    let r_out = res(quote!(::cnn::__private::ndarray::Array2<f32>));
-    quote! {
-        const __TRAIN: #rt::net::WorkspaceLayout = #train_layout;
-        const __INFER: #rt::net::WorkspaceLayout = #infer_layout;
-        /// Examples per inference pass: bounds `predict`'s memory.
-        const __CHUNK: usize = #chunk;
-
-        fn __from_params(params: ::std::vec::Vec<f32>, rng: #rt::rng::Rng) -> Self {
-            Self {
-                params,
-                grads: ::std::vec![0.0; Self::TRAINABLE_PARAMS],
-                workspace: ::core::default::Default::default(),
-                rng,
-            }
-        }
-
-        /// Copies a batch into a workspace slot in standard (row-major NHWC)
-        /// order, whatever the view's strides.
-        fn __copy_input(x: #x_ty, dst: &mut [f32]) {
-            match x.as_slice() {
-                Some(s) => dst.copy_from_slice(s),
-                None => dst.iter_mut().zip(x.iter()).for_each(|(d, s)| *d = *s),
-            }
-        }
-
-        fn __predict(&self, x: #x_ty) -> #r_out {
-            let batch = #rt::net::check_input("predict: x", x.shape(), &Self::INPUT_SHAPE)?;
-            let mut out = ::std::vec![0.0f32; batch * Self::OUTPUT_SIZE];
-            #rt::net::with_thread_workspace(|ws| -> #r_unit {
-                let mut start = 0;
-                while start < batch {
-                    let n = Self::__CHUNK.min(batch - start);
-                    ws.ensure(n, &Self::__INFER)?;
-                    let part = x.slice_axis(
-                        ::cnn::__private::ndarray::Axis(0),
-                        ::cnn::__private::ndarray::Slice::from(start..start + n),
-                    );
-                    Self::__copy_input(part, &mut ws.f[#rt::net::span(n, #infer_in, #infer_in_len)]);
-                    Self::__forward_infer(&self.params, ws, n)?;
-                    out[start * Self::OUTPUT_SIZE..(start + n) * Self::OUTPUT_SIZE]
-                        .copy_from_slice(&ws.f[#rt::net::span(n, #infer_out, #infer_out_len)]);
-                    start += n;
-                }
-                Ok(())
-            })?;
-            ::cnn::__private::ndarray::Array2::from_shape_vec((batch, Self::OUTPUT_SIZE), out)
-                .map_err(|e| #rt::Error::InvalidArgument(e.to_string()))
-        }
-
-        /// Forward in training mode, loss, backward into `grads`; the
-        /// optimizer is the caller's. Moving statistics are restored when
-        /// the loss is not finite or a kernel fails.
-        fn __step(&mut self, x: #x_ty, labels: &[usize], seed: Option<u64>) -> #r_f32 {
-            let batch = #rt::net::check_input("train_step: x", x.shape(), &Self::INPUT_SHAPE)?;
-            #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
-            let Self { params, grads, workspace: ws, rng } = self;
-            ws.ensure(batch, &Self::__TRAIN)?;
-            let seed = match seed {
-                Some(s) => s,
-                None => rng.next_u64(),
-            };
-            Self::__copy_input(x, &mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
-            ws.fixed[#backup].copy_from_slice(&params[#t..]);
-            let loss = match Self::__forward_train(params, ws, batch, seed, labels) {
-                Ok(loss) if loss.is_finite() => loss,
-                other => {
-                    params[#t..].copy_from_slice(&ws.fixed[#backup]);
-                    return Err(match other {
-                        Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_step") },
-                        Err(e) => e,
-                    });
-                }
-            };
-            grads.fill(0.0);
-            Self::__backward(params, grads, ws, batch)?;
-            Ok(loss)
-        }
-
-        fn __forward_train(params: &mut [f32], ws: &mut #ws_ty, batch: usize, seed: u64, labels: &[usize]) -> #r_f32 {
-            let (tp, ntp) = params.split_at_mut(#t);
-            let tp: &[f32] = tp;
-            let #ws_ty { f, u, fixed } = ws;
-            #train_fwd
-            let mut loss = 0.0f32;
-            #(#losses)*
-            Ok(loss)
-        }
-
-        fn __backward(p: &[f32], grads: &mut [f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
-            let #ws_ty { f, u, fixed } = ws;
-            #back
-            Ok(())
-        }
-
-        fn __forward_infer(p: &[f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
-            let #ws_ty { f, u, fixed } = ws;
-            #infer_fwd
-            Ok(())
-        }
+        #network_impl
     }
 }

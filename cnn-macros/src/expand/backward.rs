@@ -68,7 +68,10 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
     let dx_name: Vec<TokenStream> = back.dx.iter().map(|_| quote!(dx)).collect();
     let param_free = !matches!(
         op.kind,
-        OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. } | OpKind::Activation { .. }
+        OpKind::Conv { .. }
+            | OpKind::Dense { .. }
+            | OpKind::BatchNorm { .. }
+            | OpKind::Activation { .. }
     );
     if param_free && back.dx.is_none() {
         return quote!();

@@ -12,10 +12,12 @@ mod backward;
 mod forward;
 mod io;
 mod layout;
+mod passes;
 mod plan;
 mod summary;
 #[cfg(test)]
 mod testnets;
+mod train;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -139,7 +141,7 @@ mod tests {
         let net = lenet5();
         let tokens = expand(&header("LeNet5"), &net);
         let file: syn::File = syn::parse2(tokens.clone()).expect("generated code parses");
-        assert_eq!(file.items.len(), 2, "struct and impl");
+        assert_eq!(file.items.len(), 3, "struct, impl, impl Network");
         let text = tokens.to_string();
         assert!(!text.contains("compile_error"), "{text}");
         assert!(text.contains("conv2d :: forward"));

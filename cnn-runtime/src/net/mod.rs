@@ -129,6 +129,34 @@ fn join(dims: &[usize]) -> String {
         .join(", ")
 }
 
+/// The batch size of a flat slice of examples of shape `dims`.
+pub fn check_flat(what: &str, len: usize, dims: &[usize]) -> Result<usize> {
+    let per: usize = dims.iter().product();
+    if per > 0 && len % per == 0 {
+        return Ok(len / per);
+    }
+    Err(Error::shape(
+        what,
+        format!("a multiple of {per} values (examples of [{}])", join(dims)),
+        len,
+    ))
+}
+
+/// Examples whose highest output is their label (ties: the first).
+pub fn count_correct(outputs: &[f32], classes: usize, labels: &[usize]) -> usize {
+    if classes == 0 {
+        return 0;
+    }
+    outputs
+        .chunks_exact(classes)
+        .zip(labels)
+        .filter(|(row, &label)| {
+            let best = (0..classes).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            best == label
+        })
+        .count()
+}
+
 /// Checks one label per example, each below `classes`, before anything runs
 /// (so that a bad batch leaves the batch-norm statistics untouched).
 pub fn check_labels(labels: &[usize], batch: usize, classes: usize) -> Result<()> {
@@ -223,6 +251,19 @@ mod tests {
             "x: expected [batch, 32, 32, 1], got [7, 28, 28, 1]"
         );
         assert!(check_input("x", &[7, 784], &[32, 32, 1]).is_err());
+    }
+
+    #[test]
+    fn flat_batches_and_accuracy() {
+        assert_eq!(check_flat("x", 12, &[2, 3]).unwrap(), 2);
+        assert_eq!(check_flat("x", 0, &[2, 3]).unwrap(), 0);
+        let e = check_flat("x", 13, &[2, 3]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x: expected a multiple of 6 values (examples of [2, 3]), got 13"
+        );
+        let outputs = [0.1, 0.7, 0.2, 0.5, 0.5, 0.0, 0.0, 0.0, 1.0];
+        assert_eq!(count_correct(&outputs, 3, &[1, 0, 1]), 2);
     }
 
     #[test]

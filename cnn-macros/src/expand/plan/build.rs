@@ -76,7 +76,9 @@ impl<'a> Planner<'a> {
     /// which reads its input, the logits; otherwise the outputs are the
     /// logits. Returns the value the list ends in.
     fn loss_body(&mut self, layers: &[&Layer], x: usize, weight: f64) -> usize {
-        let last = layers.last().filter(|l| matches!(l.kind, LayerKind::Softmax));
+        let last = layers
+            .last()
+            .filter(|l| matches!(l.kind, LayerKind::Softmax));
         if let Some(l) = last {
             if let Some(s @ Shape::Image { .. }) = l.output {
                 self.unsupported.push(format!(
@@ -86,7 +88,11 @@ impl<'a> Planner<'a> {
             }
         }
         let fused = self.mode == Mode::Train && last.is_some();
-        let body = if fused { &layers[..layers.len() - 1] } else { layers };
+        let body = if fused {
+            &layers[..layers.len() - 1]
+        } else {
+            layers
+        };
         let out = self.block(body, x);
         if self.mode == Mode::Train {
             let classes = self.prog.values[out].slot.len;
@@ -147,7 +153,8 @@ impl<'a> Planner<'a> {
         while i < layers.len() {
             let l = layers[i];
             let (Some(input), Some(output)) = (l.input, l.output) else {
-                self.unsupported.push(format!("{}: its shape is unknown", l.name));
+                self.unsupported
+                    .push(format!("{}: its shape is unknown", l.name));
                 return x;
             };
             // The layer (or, for a block, the block as a whole) reads x.
@@ -160,7 +167,9 @@ impl<'a> Planner<'a> {
                     let mut fold = None;
                     let mut last = l;
                     if self.mode == Mode::Infer {
-                        let next = layers.get(i).filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. }));
+                        let next = layers
+                            .get(i)
+                            .filter(|n| matches!(n.kind, LayerKind::BatchNorm { .. }));
                         if let Some(&bn) = next {
                             let c = output.channels();
                             fold = Some((self.bn(bn), self.fixed.alloc(c), self.fixed.alloc(c)));
@@ -219,7 +228,10 @@ impl<'a> Planner<'a> {
                     self.push(l, kind, x, y);
                     y
                 }
-                LayerKind::Relu | LayerKind::LeakyRelu { .. } | LayerKind::Tanh | LayerKind::Sigmoid => {
+                LayerKind::Relu
+                | LayerKind::LeakyRelu { .. }
+                | LayerKind::Tanh
+                | LayerKind::Sigmoid => {
                     let act = act_of(&l.kind).unwrap_or(Act::Identity);
                     // In place unless the value is read elsewhere, or its
                     // producer's backward needs it as it is.
@@ -227,7 +239,11 @@ impl<'a> Planner<'a> {
                         Mode::Infer => self.uses[x] == 1,
                         Mode::Train => self.uses[x] == 1 && !self.reads_output[x],
                     };
-                    let y = if in_place { x } else { self.value(output.len()) };
+                    let y = if in_place {
+                        x
+                    } else {
+                        self.value(output.len())
+                    };
                     self.push(l, OpKind::Activation { act }, x, y);
                     y
                 }
@@ -254,7 +270,14 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::AvgPool2d { .. } => {
                     let y = self.value(output.len());
-                    self.push(l, OpKind::AvgPool { g: geom(input, output, l) }, x, y);
+                    self.push(
+                        l,
+                        OpKind::AvgPool {
+                            g: geom(input, output, l),
+                        },
+                        x,
+                        y,
+                    );
                     y
                 }
                 LayerKind::GlobalAvgPool => {
@@ -288,7 +311,9 @@ impl<'a> Planner<'a> {
                     self.uses[x] -= 1;
                     x
                 }
-                LayerKind::Residual { body, shortcut } => self.residual(l, body, shortcut, x, output),
+                LayerKind::Residual { body, shortcut } => {
+                    self.residual(l, body, shortcut, x, output)
+                }
                 LayerKind::Concat { branches } => self.concat(l, branches, x, output),
                 LayerKind::AuxHead { weight, layers } => self.aux_head(layers, *weight, x),
             };
@@ -297,7 +322,14 @@ impl<'a> Planner<'a> {
     }
 
     /// `body(x) + shortcut(x)` (an empty shortcut is `x`).
-    fn residual(&mut self, l: &Layer, body: &[Layer], shortcut: &[Layer], x: usize, output: Shape) -> usize {
+    fn residual(
+        &mut self,
+        l: &Layer,
+        body: &[Layer],
+        shortcut: &[Layer],
+        x: usize,
+        output: Shape,
+    ) -> usize {
         let body = self.kept(body);
         let shortcut = self.kept(shortcut);
         let a = self.block(&body, x);
@@ -393,12 +425,22 @@ pub fn act_of(kind: &LayerKind) -> Option<Act> {
 
 /// The geometry of a convolution or pooling layer from its checked shapes.
 fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
-    let (Shape::Image { h, w, c }, Shape::Image { h: oh, w: ow, c: oc }) = (input, output) else {
+    let (
+        Shape::Image { h, w, c },
+        Shape::Image {
+            h: oh,
+            w: ow,
+            c: oc,
+        },
+    ) = (input, output)
+    else {
         unreachable!("the checker gives spatial layers image shapes")
     };
     let (k, s) = match &l.kind {
         LayerKind::Conv2d { kernel, stride, .. } => (*kernel, *stride),
-        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => (*size, *stride),
+        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
+            (*size, *stride)
+        }
         _ => ([1, 1], [1, 1]),
     };
     Geom {

@@ -26,7 +26,9 @@ impl Planner<'_> {
             if !self.prog.values[y].needs_grad {
                 continue;
             }
-            let dy = self.prog.values[y].grad.expect("a gradient arrives before its reader's backward");
+            let dy = self.prog.values[y]
+                .grad
+                .expect("a gradient arrives before its reader's backward");
             let x_needs = self.prog.values[x].needs_grad;
             let mut after = Vec::new();
             let dx = match op.kind {
@@ -75,7 +77,12 @@ impl Planner<'_> {
                     dx
                 }
             };
-            self.prog.back.push(Back { op: i, dy, dx, after });
+            self.prog.back.push(Back {
+                op: i,
+                dy,
+                dx,
+                after,
+            });
         }
     }
 

@@ -100,15 +100,34 @@ pub enum OpKind {
         saved: Option<(Slot, Slot)>,
     },
     /// In place when `x == y`.
-    Activation { act: Act },
-    Softmax { rows: usize, classes: usize },
-    MaxPool { g: Geom, argmax: Slot },
-    AvgPool { g: Geom },
-    GlobalAvgPool { hw: usize, c: usize },
+    Activation {
+        act: Act,
+    },
+    Softmax {
+        rows: usize,
+        classes: usize,
+    },
+    MaxPool {
+        g: Geom,
+        argmax: Slot,
+    },
+    AvgPool {
+        g: Geom,
+    },
+    GlobalAvgPool {
+        hw: usize,
+        c: usize,
+    },
     /// `index` tells the layer's mask seed apart from the others'.
-    Dropout { rate: f64, mask: Slot, index: u64 },
+    Dropout {
+        rate: f64,
+        mask: Slot,
+        index: u64,
+    },
     /// `y = x + other` (a residual block's body and shortcut).
-    Add { other: usize },
+    Add {
+        other: usize,
+    },
     /// `y[r, offset..offset + c_part] = x[r, ..]` for `rows` rows per
     /// example (one branch of a concatenation).
     ConcatPart {
@@ -240,8 +259,16 @@ mod tests {
         p.ops
             .iter()
             .map(|op| match &op.kind {
-                OpKind::Conv { act: Act::Relu, fold: None, .. } => "conv+relu",
-                OpKind::Conv { act: Act::Relu, fold: Some(_), .. } => "conv+bn+relu",
+                OpKind::Conv {
+                    act: Act::Relu,
+                    fold: None,
+                    ..
+                } => "conv+relu",
+                OpKind::Conv {
+                    act: Act::Relu,
+                    fold: Some(_),
+                    ..
+                } => "conv+bn+relu",
                 OpKind::Conv { .. } => "conv",
                 OpKind::Dense { act: Act::Relu, .. } => "dense+relu",
                 OpKind::Dense { .. } => "dense",
@@ -262,7 +289,15 @@ mod tests {
     #[test]
     fn lenet5_fuses_activations_and_the_loss() {
         let train = plan(&lenet5(), Mode::Train);
-        let fused = ["conv+relu", "max", "conv+relu", "max", "dense+relu", "dense+relu", "dense"];
+        let fused = [
+            "conv+relu",
+            "max",
+            "conv+relu",
+            "max",
+            "dense+relu",
+            "dense+relu",
+            "dense",
+        ];
         assert_eq!(kinds(&train), fused);
         assert_eq!(train.losses.len(), 1);
         assert_eq!(train.losses[0].classes, 10);
@@ -281,16 +316,30 @@ mod tests {
         let activations: usize = train.values.iter().map(|v| v.slot.len).sum();
         // Forward values stay; gradients need about two slots, not one per
         // value.
-        assert!(train.per_example < activations + 2 * 4704 + 1176, "{}", train.per_example);
+        assert!(
+            train.per_example < activations + 2 * 4704 + 1176,
+            "{}",
+            train.per_example
+        );
         let infer = plan(&lenet5(), Mode::Infer);
-        assert!(infer.per_example <= 1024 + 4704 + 1176, "{}", infer.per_example);
+        assert!(
+            infer.per_example <= 1024 + 4704 + 1176,
+            "{}",
+            infer.per_example
+        );
     }
 
     #[test]
     fn batch_norm_folds_at_inference_only() {
-        assert_eq!(kinds(&plan(&bn_net(), Mode::Infer)), ["conv+bn+relu", "gap", "dense", "softmax"]);
+        assert_eq!(
+            kinds(&plan(&bn_net(), Mode::Infer)),
+            ["conv+bn+relu", "gap", "dense", "softmax"]
+        );
         let train = plan(&bn_net(), Mode::Train);
-        assert_eq!(kinds(&train), ["conv", "bn", "act in place", "dropout", "gap", "dense"]);
+        assert_eq!(
+            kinds(&train),
+            ["conv", "bn", "act in place", "dropout", "gap", "dense"]
+        );
         // BN saves its statistics, and the non-trainable part is backed up.
         assert_eq!(train.fixed, 8 + 8 + 16);
     }
@@ -324,6 +373,18 @@ mod tests {
         let infer = plan(&n, Mode::Infer);
         // At inference the head is skipped and nothing else needs the value.
         let k = kinds(&infer);
-        assert_eq!(k, ["conv", "act", "conv", "add", "act in place", "act in place", "dense", "softmax"]);
+        assert_eq!(
+            k,
+            [
+                "conv",
+                "act",
+                "conv",
+                "add",
+                "act in place",
+                "act in place",
+                "dense",
+                "softmax"
+            ]
+        );
     }
 }

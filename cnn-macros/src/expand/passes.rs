@@ -1,0 +1,200 @@
+//! The private half of the generated impl: the workspace layouts, the
+//! training step (boundary copy, forward with the losses, backward into the
+//! gradient buffer, restoring the moving statistics when the loss is not
+//! finite) and the chunked inference pass. Inputs arrive through a `fill`
+//! closure, so an ndarray view and a flat slice share one code path.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::api::Parts;
+use super::plan::{Mode, Program};
+use super::{backward, forward, range, rt};
+
+/// At most this many bytes of inference workspace per chunk of a
+/// `predict` batch (the batch is run in chunks of at most 256 examples).
+const PREDICT_CHUNK_BYTES: usize = 64 << 20;
+
+/// The private half: workspace layouts, the step, the passes.
+pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
+    let rt = rt();
+    let Parts {
+        params,
+        train,
+        infer,
+        ..
+    } = parts;
+    let t = params.trainable;
+    let layout = |p: &Program| {
+        let (a, b, c) = (p.per_example, p.per_example_u32, p.fixed);
+        quote!(#rt::net::WorkspaceLayout { per_example: #a, per_example_u32: #b, fixed: #c })
+    };
+    let (train_layout, infer_layout) = (layout(train), layout(infer));
+    let chunk = (PREDICT_CHUNK_BYTES / (4 * infer.per_example.max(1))).clamp(1, 256);
+    let slot = |p: &Program, v: usize| {
+        let s = p.values[v].slot;
+        (s.offset, s.len)
+    };
+    let (train_in, train_in_len) = slot(train, train.input);
+    let (infer_in, infer_in_len) = slot(infer, infer.input);
+    let (infer_out, infer_out_len) = slot(infer, infer.output);
+    let losses = train.losses.iter().map(|l| {
+        let (logits, classes, dlogits) = (train.values[l.logits].slot.offset, l.classes, l.dlogits.offset);
+        let w = super::f32_lit(l.weight);
+        quote! {{
+            let [logits, dlogits] = #rt::net::slices(f, [
+                #rt::net::span(batch, #logits, #classes),
+                #rt::net::span(batch, #dlogits, #classes),
+            ])?;
+            loss += #w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, #w, dlogits)?;
+        }}
+    });
+    let backup = range(train.backup.expect("training plans a backup"));
+    let train_fwd = forward::program(
+        train,
+        forward::Params {
+            mode: Mode::Train,
+            trainable: t,
+        },
+    );
+    let infer_fwd = forward::program(
+        infer,
+        forward::Params {
+            mode: Mode::Infer,
+            trainable: t,
+        },
+    );
+    let back = backward::program(train);
+    let ws_ty = quote!(#rt::net::Workspace);
+    // Probabilities from the outputs: a copy when the network ends in a
+    // softmax, else the softmax of the outputs (the loss's view of them).
+    let to_out = if parts.fused_softmax {
+        quote!(dst.copy_from_slice(src);)
+    } else {
+        quote! {
+            if probs {
+                #rt::layers::activation::softmax(n, Self::OUTPUT_SIZE, src, dst)?;
+            } else {
+                dst.copy_from_slice(src);
+            }
+        }
+    };
+    let (logits, classes) = slot(train, train.output);
+    let res = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::Error>);
+    let (r_unit, r_f32) = (res(quote!(())), res(quote!(f32)));
+    quote! {
+        const __TRAIN: #rt::net::WorkspaceLayout = #train_layout;
+        const __INFER: #rt::net::WorkspaceLayout = #infer_layout;
+        /// Examples per inference pass: bounds `predict`'s memory.
+        const __CHUNK: usize = #chunk;
+
+        fn __from_params(params: ::std::vec::Vec<f32>, rng: #rt::rng::Rng) -> Self {
+            Self {
+                params,
+                grads: ::std::vec![0.0; Self::TRAINABLE_PARAMS],
+                workspace: ::core::default::Default::default(),
+                rng,
+            }
+        }
+
+        /// Copies a batch into a workspace slot in standard (row-major NHWC)
+        /// order, whatever the view's strides.
+        fn __copy_input(x: #x_ty, dst: &mut [f32]) {
+            match x.as_slice() {
+                Some(s) => dst.copy_from_slice(s),
+                None => dst.iter_mut().zip(x.iter()).for_each(|(d, s)| *d = *s),
+            }
+        }
+
+        /// Inference on `batch` examples in chunks of at most `__CHUNK`:
+        /// `fill(start, n, dst)` writes examples `start..start + n` into the
+        /// input slot; the outputs go to `out` (`[batch, OUTPUT_SIZE]`), as
+        /// class probabilities when `probs` (a softmax is applied when the
+        /// network does not end in one).
+        fn __infer(
+            &self,
+            batch: usize,
+            out: &mut [f32],
+            probs: bool,
+            fill: impl Fn(usize, usize, &mut [f32]),
+        ) -> #r_unit {
+            #rt::error::check_len("predict: out", out.len(), batch * Self::OUTPUT_SIZE)?;
+            #rt::net::with_thread_workspace(|ws| -> #r_unit {
+                let mut start = 0;
+                while start < batch {
+                    let n = Self::__CHUNK.min(batch - start);
+                    ws.ensure(n, &Self::__INFER)?;
+                    fill(start, n, &mut ws.f[#rt::net::span(n, #infer_in, #infer_in_len)]);
+                    Self::__forward_infer(&self.params, ws, n)?;
+                    let dst = &mut out[start * Self::OUTPUT_SIZE..(start + n) * Self::OUTPUT_SIZE];
+                    let src = &ws.f[#rt::net::span(n, #infer_out, #infer_out_len)];
+                    #to_out
+                    start += n;
+                }
+                Ok(())
+            })
+        }
+
+        /// Forward in training mode with the losses, then backward into
+        /// `grads`; the optimizer is the caller's. `fill` writes the batch
+        /// into the input slot. Moving statistics are restored when the loss
+        /// is not finite or a kernel fails.
+        fn __step(
+            &mut self,
+            batch: usize,
+            labels: &[usize],
+            seed: Option<u64>,
+            fill: impl FnOnce(&mut [f32]),
+        ) -> #r_f32 {
+            #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
+            let Self { params, grads, workspace: ws, rng } = self;
+            ws.ensure(batch, &Self::__TRAIN)?;
+            let seed = match seed {
+                Some(s) => s,
+                None => rng.next_u64(),
+            };
+            fill(&mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
+            ws.fixed[#backup].copy_from_slice(&params[#t..]);
+            let loss = match Self::__forward_train(params, ws, batch, seed, labels) {
+                Ok(loss) if loss.is_finite() => loss,
+                other => {
+                    params[#t..].copy_from_slice(&ws.fixed[#backup]);
+                    return Err(match other {
+                        Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_step") },
+                        Err(e) => e,
+                    });
+                }
+            };
+            grads.fill(0.0);
+            Self::__backward(params, grads, ws, batch)?;
+            Ok(loss)
+        }
+
+        /// The main output's logits of the last training step, `[batch, OUTPUT_SIZE]`.
+        fn __logits(&self, batch: usize) -> &[f32] {
+            &self.workspace.f[#rt::net::span(batch, #logits, #classes)]
+        }
+
+        fn __forward_train(params: &mut [f32], ws: &mut #ws_ty, batch: usize, seed: u64, labels: &[usize]) -> #r_f32 {
+            let (tp, ntp) = params.split_at_mut(#t);
+            let tp: &[f32] = tp;
+            let #ws_ty { f, u, fixed } = ws;
+            #train_fwd
+            let mut loss = 0.0f32;
+            #(#losses)*
+            Ok(loss)
+        }
+
+        fn __backward(p: &[f32], grads: &mut [f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
+            let #ws_ty { f, u, fixed } = ws;
+            #back
+            Ok(())
+        }
+
+        fn __forward_infer(p: &[f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
+            let #ws_ty { f, u, fixed } = ws;
+            #infer_fwd
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `impl cnn::train::Network` for the generated struct: what the Keras-style
+//! training loop (`Model::fit`, `evaluate`, checkpoints) needs, on flat
+//! slices. Beside compile errors the impl is still emitted, with bodies that
+//! never run, so that code handing the network to `Model` shows no
+//! follow-on errors.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::api::Parts;
+use super::{io, rt};
+use crate::ast::Header;
+
+pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
+    let rt = rt();
+    let ident = &header.ident;
+    let stub = quote!(::core::unreachable!("network! reported errors"));
+    let b = |body: TokenStream| if parts.is_some() { body } else { stub.clone() };
+    let tensors = parts.map_or(quote!(&[]), |p| io::train_tensor_table(p.params));
+    let train_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("train_batch: x", x.len(), &Self::INPUT_SHAPE)?;
+        let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]))?;
+        opt.step(&mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
+        let correct = #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels);
+        Ok(#rt::train::BatchStats { loss, correct })
+    });
+    let predict_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("predict_batch: x", x.len(), &Self::INPUT_SHAPE)?;
+        self.__infer(batch, out, true, |start, n, dst| dst.copy_from_slice(&x[start * len..(start + n) * len]))
+    });
+    let params_body = b(quote!(&self.params));
+    let params_mut_body = b(quote!(&mut self.params));
+    let rng_body = b(quote!(self.rng.state()));
+    let set_rng_body = b(quote!(self.rng = #rt::rng::Rng::from_state(state);));
+    quote! {
+        #[allow(unused_variables, clippy::all)]
+        impl #rt::train::Network for #ident {
+            fn input_shape(&self) -> &'static [usize] {
+                &Self::INPUT_SHAPE
+            }
+            fn classes(&self) -> usize {
+                Self::OUTPUT_SIZE
+            }
+            fn train_batch(
+                &mut self,
+                x: &[f32],
+                labels: &[usize],
+                opt: &mut dyn #rt::optim::Optimizer,
+            ) -> #rt::Result<#rt::train::BatchStats> {
+                #train_body
+            }
+            fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> #rt::Result<()> {
+                #predict_body
+            }
+            fn tensors(&self) -> &'static [#rt::train::TensorInfo] {
+                #tensors
+            }
+            fn params(&self) -> &[f32] {
+                #params_body
+            }
+            fn params_mut(&mut self) -> &mut [f32] {
+                #params_mut_body
+            }
+            fn rng_state(&self) -> [u64; 4] {
+                #rng_body
+            }
+            fn set_rng_state(&mut self, state: [u64; 4]) {
+                #set_rng_body
+            }
+        }
+    }
+}

@@ -132,7 +132,7 @@ fn join(dims: &[usize]) -> String {
 /// The batch size of a flat slice of examples of shape `dims`.
 pub fn check_flat(what: &str, len: usize, dims: &[usize]) -> Result<usize> {
     let per: usize = dims.iter().product();
-    if per > 0 && len % per == 0 {
+    if per > 0 && len.is_multiple_of(per) {
         return Ok(len / per);
     }
     Err(Error::shape(

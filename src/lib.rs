@@ -10,9 +10,7 @@
 //! generated API.
 
 pub use cnn_macros::network;
-pub use cnn_runtime::{
-    filters, init, layers, parallel, rng, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
-};
+pub use cnn_runtime::{filters, init, layers, parallel, rng, Act, Conv2dGeom, Error, Padding, PoolGeom, Result};
 pub use ndarray;
 
 /// Optimizers: loops over flat parameter slices.

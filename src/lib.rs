@@ -10,12 +10,16 @@
 //! generated API.
 
 pub use cnn_macros::network;
-pub use cnn_runtime::{filters, init, layers, parallel, rng, Act, Conv2dGeom, Error, Padding, PoolGeom, Result};
+pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
+pub use cnn_runtime::{
+    data, filters, init, io, layers, parallel, rng, train, Act, Conv2dGeom, Error, Padding,
+    PoolGeom, Result,
+};
 pub use ndarray;
 
 /// Optimizers: loops over flat parameter slices.
 pub mod optim {
-    pub use cnn_runtime::optim::Optimizer;
+    pub use cnn_runtime::optim::*;
 }
 
 pub mod prelude;

@@ -2,5 +2,9 @@
 //! type into scope.
 
 pub use crate::network;
-pub use crate::optim::Optimizer;
+pub use crate::optim::{Adam, AdamW, Optimizer, Sgd};
+pub use crate::train::{
+    Callback, Dataset, EarlyStopping, Fit, LearningRateScheduler, Model, ModelCheckpoint, Monitor,
+    Network,
+};
 pub use crate::Error;

@@ -1,5 +1,10 @@
-//! The surface syntax as written, every node with its span. (The front end
-//! fills this file out; `Header` is what the back end needs from it.)
+//! The surface syntax as written, every node with its span. Values are kept
+//! generic (a number, a word, a list, a layer): what a key means is decided
+//! by `lower.rs`, so a misspelt key is reported with a suggestion instead
+//! of a syntax error. `Header` is what passes through to the generated
+//! struct.
+
+use proc_macro2::Span;
 
 /// What passes through to the generated struct untouched.
 pub struct Header {
@@ -7,4 +12,135 @@ pub struct Header {
     pub attrs: Vec<syn::Attribute>,
     pub vis: syn::Visibility,
     pub ident: syn::Ident,
+}
+
+/// `#[attrs] VIS struct Name { input: [..], layers: [..] }`.
+pub struct NetworkDef {
+    pub header: Header,
+    /// The fields between the braces, in order (`input`, `layers`).
+    pub fields: Vec<Entry>,
+}
+
+/// `key: value`, as a field of the struct or a key of a layer.
+pub struct Entry {
+    pub key: syn::Ident,
+    pub value: Value,
+}
+
+impl Entry {
+    /// From the key to the end of the value: what the user edits.
+    pub fn span(&self) -> SpanRange {
+        SpanRange(self.key.span(), self.value.span().1)
+    }
+}
+
+/// The first and last token of a piece of source. A message spanning them
+/// underlines everything in between (the trick `syn::Error::new_spanned`
+/// uses, which works on stable Rust).
+#[derive(Clone, Copy, Debug)]
+pub struct SpanRange(pub Span, pub Span);
+
+impl SpanRange {
+    pub fn single(span: Span) -> SpanRange {
+        SpanRange(span, span)
+    }
+}
+
+/// A value as written.
+pub enum Value {
+    /// A whole number, possibly with a minus sign (an error for every key,
+    /// reported by `lower.rs` with the key's meaning). The digits are kept
+    /// as text so numbers beyond `u128` still lower to a clear message.
+    Int {
+        negative: bool,
+        digits: String,
+        span: SpanRange,
+    },
+    /// A number with a fraction or exponent, e.g. `0.3`, `1e-3`.
+    Float {
+        value: f64,
+        text: String,
+        span: SpanRange,
+    },
+    /// `true` / `false`.
+    Bool { value: bool, span: Span },
+    /// A bare word: `same`, `valid`, or a layer without keys (`Relu`).
+    Word(syn::Ident),
+    /// `[ item, ... ]`: numbers (`[3, 3]`), layers, or lists of layers.
+    List { items: Vec<Value>, span: SpanRange },
+    /// `Kind { key: value, ... }` or `name: Kind` / `name: Kind { ... }`.
+    Layer(Box<LayerDef>),
+}
+
+impl Value {
+    /// From the first token of the value to its last.
+    pub fn span(&self) -> SpanRange {
+        match self {
+            Value::Int { span, .. } | Value::Float { span, .. } | Value::List { span, .. } => *span,
+            Value::Bool { span, .. } => SpanRange::single(*span),
+            Value::Word(ident) => SpanRange::single(ident.span()),
+            Value::Layer(layer) => layer.span(),
+        }
+    }
+
+    /// How the value reads in a message: `same`, `3`, `[..]`, `Conv2d { .. }`.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Int {
+                negative, digits, ..
+            } => format!("{}{digits}", if *negative { "-" } else { "" }),
+            Value::Float { text, .. } => text.clone(),
+            Value::Bool { value, .. } => value.to_string(),
+            Value::Word(ident) => ident.to_string(),
+            Value::List { items, .. } => {
+                let shown: Vec<String> = items.iter().map(Value::describe).collect();
+                let joined = shown.join(", ");
+                if joined.len() > 40 {
+                    "[..]".to_string()
+                } else {
+                    format!("[{joined}]")
+                }
+            }
+            Value::Layer(layer) => match &layer.args {
+                Some(_) => format!("{} {{ .. }}", layer.kind),
+                None => layer.kind.to_string(),
+            },
+        }
+    }
+}
+
+/// One layer as written.
+pub struct LayerDef {
+    /// The user's name in `name: Kind`.
+    pub name: Option<syn::Ident>,
+    pub kind: syn::Ident,
+    /// The keys between braces; `None` when there are no braces.
+    pub args: Option<Args>,
+}
+
+impl LayerDef {
+    /// `name: Kind`, or just `Kind`: where messages about the whole layer
+    /// point (the keys are left out so the underline stays short).
+    pub fn head_span(&self) -> SpanRange {
+        let start = self
+            .name
+            .as_ref()
+            .map_or(self.kind.span(), syn::Ident::span);
+        SpanRange(start, self.kind.span())
+    }
+
+    /// From the name (or kind) to the closing brace.
+    pub fn span(&self) -> SpanRange {
+        match &self.args {
+            Some(args) => SpanRange(self.head_span().0, args.close),
+            None => self.head_span(),
+        }
+    }
+}
+
+/// `{ key: value, ... }` after a layer kind.
+pub struct Args {
+    pub entries: Vec<Entry>,
+    /// The closing brace, so a layer's full span can be formed.
+    pub close: Span,
 }

@@ -26,10 +26,28 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Elements per example.
+    /// Elements per example. The checker only stores shapes whose length
+    /// fits in `usize`, so this does not overflow on a checked net.
     pub fn len(&self) -> usize {
         match *self {
             Shape::Image { h, w, c } => h * w * c,
+            Shape::Flat { n } => n,
+        }
+    }
+
+    /// Elements per example, `None` when the product overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        match *self {
+            Shape::Image { h, w, c } => h.checked_mul(w)?.checked_mul(c),
+            Shape::Flat { n } => Some(n),
+        }
+    }
+
+    /// Channels of an image, features of a flat vector: what a batch norm
+    /// normalises over.
+    pub fn channels(&self) -> usize {
+        match *self {
+            Shape::Image { c, .. } => c,
             Shape::Flat { n } => n,
         }
     }
@@ -53,7 +71,12 @@ pub enum Pad {
     Same,
 }
 
-/// The whole network.
+/// The whole network. Once checked, sums over it cannot overflow: every
+/// stored shape's length fits in `usize`, 4 bytes times the sum of every
+/// layer's output length (blocks and their layers alike) fits in `usize`,
+/// and the sum of every layer's `params` (`macs`) over all rows fits in
+/// `usize` (`u64`); where they would not, an error was reported and the
+/// shapes or counts were forgotten.
 #[derive(Clone, Debug)]
 pub struct Net {
     /// The struct's name, e.g. `LeNet5`.
@@ -61,6 +84,11 @@ pub struct Net {
     pub input: Shape,
     pub site_input: Site,
     pub layers: Vec<Layer>,
+    /// Filled by the counter: the totals over every layer (top-level layers
+    /// only, since a block's counts already include its children's).
+    pub params: usize,
+    pub trainable: usize,
+    pub macs: u64,
 }
 
 /// One layer, with what the checker worked out about it.
@@ -69,10 +97,19 @@ pub struct Layer {
     /// Full name: `conv1`, `conv2d_1`, `res3a.conv1` inside a block.
     pub name: String,
     /// Whether the user wrote the name (auto names are still unique).
+    #[allow(dead_code)] // for the back end's summary; read by the tests
     pub named_by_user: bool,
     pub kind: LayerKind,
     /// The span of the layer as written (its kind, or `name: Kind`).
     pub site: Site,
+    /// The span of each key as written (`kernel: 7`), and of the user's
+    /// name under `"name"`; for messages that point at what to edit.
+    pub keys: Vec<(&'static str, Site)>,
+    /// Lowering found a mistake in this layer (unknown kind, missing or
+    /// mistyped key) and reported it; the kind holds placeholders. The
+    /// checker reports nothing more about it, and its output is unknown
+    /// unless its kind keeps the shape.
+    pub broken: bool,
     /// Filled by the checker; `None` once an earlier shape is wrong.
     pub input: Option<Shape>,
     pub output: Option<Shape>,
@@ -81,10 +118,51 @@ pub struct Layer {
     /// checker; `[0, 0]` for other kinds.
     pub pad_before: [usize; 2],
     /// Filled by the counter: every parameter, the trainable ones, and the
-    /// multiply-adds of one example's forward pass.
+    /// multiply-adds of one example's forward pass. A block's counts are the
+    /// sums over the layers it holds (so do not add both).
     pub params: usize,
     pub trainable: usize,
     pub macs: u64,
+}
+
+impl Layer {
+    /// Where the key was written, or the layer's own site when it was not
+    /// (a default, or a missing key).
+    pub fn key_site(&self, key: &str) -> Site {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(self.site, |&(_, site)| site)
+    }
+
+    /// `Residual`, `Concat` or `AuxHead`: a layer that holds layer lists.
+    pub fn is_block(&self) -> bool {
+        matches!(
+            self.kind,
+            LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+        )
+    }
+
+    /// The layer lists a block holds (body then shortcut; each branch; the
+    /// head's layers); empty for plain layers.
+    pub fn children(&self) -> Vec<&[Layer]> {
+        match &self.kind {
+            LayerKind::Residual { body, shortcut } => vec![body, shortcut],
+            LayerKind::Concat { branches } => branches.iter().map(Vec::as_slice).collect(),
+            LayerKind::AuxHead { layers, .. } => vec![layers],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Mutable [`Layer::children`].
+    pub fn children_mut(&mut self) -> Vec<&mut Vec<Layer>> {
+        match &mut self.kind {
+            LayerKind::Residual { body, shortcut } => vec![body, shortcut],
+            LayerKind::Concat { branches } => branches.iter_mut().collect(),
+            LayerKind::AuxHead { layers, .. } => vec![layers],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The layer kinds of the DSL with their keys, defaults applied.

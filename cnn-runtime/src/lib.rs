@@ -9,6 +9,7 @@
 //! from [`scratch`] and is kept between calls, so a step at a batch size
 //! already seen allocates nothing.
 
+pub mod data;
 pub mod error;
 pub mod filters;
 pub mod gemm;
@@ -20,6 +21,7 @@ pub mod optim;
 pub mod parallel;
 pub mod rng;
 pub mod scratch;
+pub mod train;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

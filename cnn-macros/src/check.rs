@@ -1,0 +1,430 @@
+//! The rules of DESIGN's "What is checked at compile time", one `check_*`
+//! function per rule with the rule in words above it, and the shape
+//! inference that fills `Layer::input`, `Layer::output` and
+//! `Layer::pad_before`. Once a shape is wrong the later shapes are unknown
+//! (`None`) and the rules that need them stay quiet, so one mistake gives
+//! one message. Value rules (`filters: 0`, `rate: 1.5`) do not need shapes
+//! and are checked everywhere. The block rules (Residual, Concat, AuxHead)
+//! live in `check/blocks.rs`.
+
+mod blocks;
+mod values;
+
+use std::collections::HashMap;
+
+use crate::diag::{Diag, Diags};
+use crate::ir::{Layer, LayerKind, Net, Pad, Shape};
+use crate::shape::{axis, Axis, AxisError};
+
+/// Checks the net and fills in its shapes.
+pub fn check(net: &mut Net, known: Known, diags: &mut Diags) {
+    let mut checker = Checker { diags };
+    let input = if known.input {
+        checker.check_input_shape(net)
+    } else {
+        None
+    };
+    if known.layers {
+        checker.check_has_layers(net);
+    }
+    let output = checker.block(&mut net.layers, input, Context::main());
+    blocks::check_aux_head_classes(checker.diags, &net.layers, output);
+    check_unique_names(checker.diags, &net.layers);
+}
+
+/// What lowering could read: the input shape, and the layer list (when
+/// not, lowering reported it and the rules that need them stay quiet).
+#[derive(Clone, Copy, Debug)]
+pub struct Known {
+    pub input: bool,
+    pub layers: bool,
+}
+
+pub(crate) struct Checker<'d> {
+    pub(crate) diags: &'d mut Diags,
+}
+
+/// Where a layer list sits, for the rules that depend on it.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    /// The list may end in `Softmax` (the main list and an aux head's).
+    pub(crate) softmax_may_end: bool,
+    /// The layer that last made the activation flat, for help lines;
+    /// `None` when it was flat from the network's input.
+    pub(crate) flattened_by: Option<&'a str>,
+}
+
+impl Context<'_> {
+    fn main() -> Context<'static> {
+        Context {
+            softmax_may_end: true,
+            flattened_by: None,
+        }
+    }
+}
+
+fn hw(h: usize, w: usize) -> String {
+    format!("{h}x{w}")
+}
+
+/// `7` for a square window, `7x3` otherwise.
+fn window(f: [usize; 2]) -> String {
+    if f[0] == f[1] {
+        f[0].to_string()
+    } else {
+        hw(f[0], f[1])
+    }
+}
+
+impl Checker<'_> {
+    fn push(&mut self, diag: Diag) {
+        self.diags.push(diag);
+    }
+
+    /// The network's input: every dimension at least 1, and an image's
+    /// `h * w * c` must fit in `usize`.
+    fn check_input_shape(&mut self, net: &Net) -> Option<Shape> {
+        let dims: Vec<usize> = match net.input {
+            Shape::Image { h, w, c } => vec![h, w, c],
+            Shape::Flat { n } => vec![n],
+        };
+        let shown: Vec<String> = dims.iter().map(ToString::to_string).collect();
+        if dims.contains(&0) {
+            let message = format!(
+                "{}: every input dimension must be at least 1, got [{}]",
+                net.name,
+                shown.join(", ")
+            );
+            self.push(
+                Diag::new(net.site_input, message)
+                    .help("a 32x32 RGB image is `input: [32, 32, 3]`"),
+            );
+            return None;
+        }
+        if net.input.checked_len().is_none() {
+            let message = format!(
+                "{}: the input size overflows (h * w * c = {})",
+                net.name,
+                shown.join(" * ")
+            );
+            self.push(
+                Diag::new(net.site_input, message).help("arithmetic overflow: use a smaller input"),
+            );
+            return None;
+        }
+        Some(net.input)
+    }
+
+    /// A network has at least one layer.
+    fn check_has_layers(&mut self, net: &Net) {
+        if net.layers.is_empty() {
+            let message = format!("{}: the network has no layers", net.name);
+            self.push(
+                Diag::new(net.site_input, message)
+                    .help("add layers, e.g. `layers: [Flatten, Dense { units: 10 }, Softmax]`"),
+            );
+        }
+    }
+
+    /// Runs a layer list on `input`; returns its output, `None` when unknown.
+    pub(crate) fn block(
+        &mut self,
+        layers: &mut [Layer],
+        input: Option<Shape>,
+        cx: Context<'_>,
+    ) -> Option<Shape> {
+        let mut shape = input;
+        let mut flattened_by = cx.flattened_by.map(str::to_string);
+        let count = layers.len();
+        for (i, layer) in layers.iter_mut().enumerate() {
+            check_softmax_last(self.diags, layer, i + 1 == count && cx.softmax_may_end);
+            let here = Context {
+                flattened_by: flattened_by.as_deref(),
+                ..cx
+            };
+            let was_image = matches!(shape, Some(Shape::Image { .. }));
+            shape = self.layer(layer, shape, here);
+            if was_image && matches!(shape, Some(Shape::Flat { .. })) {
+                flattened_by = Some(layer.name.clone());
+            }
+        }
+        shape
+    }
+
+    fn layer(&mut self, layer: &mut Layer, input: Option<Shape>, cx: Context<'_>) -> Option<Shape> {
+        layer.input = input;
+        let keeps_shape = matches!(
+            layer.kind,
+            LayerKind::BatchNorm { .. }
+                | LayerKind::Dropout { .. }
+                | LayerKind::Relu
+                | LayerKind::LeakyRelu { .. }
+                | LayerKind::Tanh
+                | LayerKind::Sigmoid
+                | LayerKind::Softmax
+                | LayerKind::AuxHead { .. }
+        );
+        if layer.broken {
+            layer.output = if keeps_shape { input } else { None };
+            return layer.output;
+        }
+        let values_ok = values::check_values(self.diags, layer);
+        let output = if !layer.is_block() {
+            match input {
+                Some(input) if values_ok => self.plain(layer, input, cx),
+                _ if keeps_shape => input,
+                _ => None,
+            }
+        } else {
+            blocks::check_block(self, layer, input, cx)
+        };
+        layer.output = output;
+        output
+    }
+
+    /// The output of a layer that is not a block, its input known.
+    fn plain(&mut self, layer: &mut Layer, input: Shape, cx: Context<'_>) -> Option<Shape> {
+        match layer.kind.clone() {
+            LayerKind::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                let (h, w, _) = self.check_needs_image(layer, input, cx)?;
+                let [ah, aw] = self.check_window_fits(layer, [h, w], kernel, stride, padding)?;
+                layer.pad_before = [ah.pad_before, aw.pad_before];
+                self.check_output_fits(
+                    layer,
+                    Shape::Image {
+                        h: ah.out,
+                        w: aw.out,
+                        c: filters,
+                    },
+                )
+            }
+            LayerKind::MaxPool2d {
+                size,
+                stride,
+                padding,
+            }
+            | LayerKind::AvgPool2d {
+                size,
+                stride,
+                padding,
+            } => {
+                let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                self.check_pool_padding(layer, size, padding)?;
+                let [ah, aw] = self.check_window_fits(layer, [h, w], size, stride, padding)?;
+                layer.pad_before = [ah.pad_before, aw.pad_before];
+                Some(Shape::Image {
+                    h: ah.out,
+                    w: aw.out,
+                    c,
+                })
+            }
+            LayerKind::GlobalAvgPool => {
+                let (_, _, c) = self.check_needs_image(layer, input, cx)?;
+                Some(Shape::Flat { n: c })
+            }
+            LayerKind::Flatten => Some(Shape::Flat { n: input.len() }),
+            LayerKind::Dense { units, .. } => {
+                self.check_dense_input(layer, input);
+                Some(Shape::Flat { n: units })
+            }
+            LayerKind::Softmax => {
+                self.check_softmax_input(layer, input)?;
+                Some(input)
+            }
+            _ => Some(input),
+        }
+    }
+
+    /// Convolutions and pooling slide a window over an image: they need an
+    /// `h x w x c` input, not a flat vector.
+    fn check_needs_image(
+        &mut self,
+        layer: &Layer,
+        input: Shape,
+        cx: Context<'_>,
+    ) -> Option<(usize, usize, usize)> {
+        let n = match input {
+            Shape::Image { h, w, c } => return Some((h, w, c)),
+            Shape::Flat { n } => n,
+        };
+        let (name, kind) = (&layer.name, layer.kind.dsl_name());
+        let message = format!("{name}: {kind} needs an image (h x w x c) but its input is a flat vector of {n} features");
+        let help = match cx.flattened_by {
+            Some(flattener) => format!("move {name} before `{flattener}`, which makes the input flat"),
+            None => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]`"),
+        };
+        self.push(Diag::new(layer.site, message).help(help));
+        None
+    }
+
+    /// A kernel or pool window must fit its padded input, `n + 2p >= f`,
+    /// along both axes; the arithmetic must not overflow.
+    fn check_window_fits(
+        &mut self,
+        layer: &Layer,
+        [h, w]: [usize; 2],
+        f: [usize; 2],
+        s: [usize; 2],
+        padding: Pad,
+    ) -> Option<[Axis; 2]> {
+        let along_h = axis(h, f[0], s[0], padding);
+        let along_w = axis(w, f[1], s[1], padding);
+        let (ah, aw) = match (along_h, along_w) {
+            (Ok(ah), Ok(aw)) => return Some([ah, aw]),
+            (Err(e), _) => (e, "height"),
+            (_, Err(e)) => (e, "width"),
+        };
+        let square = h == w && f[0] == f[1];
+        let which = if square {
+            String::new()
+        } else {
+            format!(" in {aw}")
+        };
+        let name = &layer.name;
+        let is_conv = matches!(layer.kind, LayerKind::Conv2d { .. });
+        let (what, key) = if is_conv {
+            ("kernel", "kernel")
+        } else {
+            ("pool window", "size")
+        };
+        let diag = match ah {
+            AxisError::DoesNotFit { n, f: fa, p } => {
+                let message = format!(
+                    "{name}: {what} {} does not fit the padded input {}{which} (n + 2p = {n} + 2*{p} = {} < f = {fa})",
+                    window(f),
+                    hw(h, w),
+                    n + 2 * p
+                );
+                let help = if is_conv {
+                    format!("lower the kernel size, add padding, or remove a pooling layer before {name}")
+                } else {
+                    format!(
+                        "lower the pool size, add padding, or remove a pooling layer before {name}"
+                    )
+                };
+                Diag::new(layer.key_site(key), message).help(help)
+            }
+            AxisError::Overflow { n, f: fa, p } => {
+                let sum = match padding {
+                    Pad::Same => format!("(out - 1) * s + f with n = {n}, f = {fa}"),
+                    _ => format!("n + 2p = {n} + 2*{p}"),
+                };
+                let message = format!("{name}: the padded input overflows{which} ({sum})");
+                Diag::new(layer.key_site("padding"), message)
+                    .help("arithmetic overflow: use a smaller padding or window")
+            }
+            AxisError::Empty { n, f: fa, s } => {
+                let message =
+                    format!("{name}: the output size is 0{which} (n = {n}, f = {fa}, s = {s})");
+                Diag::new(layer.site, message)
+                    .help("every output needs at least one row and one column")
+            }
+        };
+        self.push(diag);
+        None
+    }
+
+    /// A pool's padding must be smaller than its window, or a window could
+    /// hold only padded cells (which never win the max and are not
+    /// averaged).
+    fn check_pool_padding(&mut self, layer: &Layer, size: [usize; 2], padding: Pad) -> Option<()> {
+        let Pad::Explicit(p) = padding else {
+            return Some(());
+        };
+        let f = size[0].min(size[1]);
+        if p < f {
+            return Some(());
+        }
+        let name = &layer.name;
+        let message = format!("{name}: padding {p} is not smaller than the pool window {}, so a window could hold only padding", window(size));
+        let help = format!("use padding below {f}, or `padding: same`");
+        self.push(Diag::new(layer.key_site("padding"), message).help(help));
+        None
+    }
+
+    /// An output's `h * w * c` must fit in `usize`.
+    fn check_output_fits(&mut self, layer: &Layer, out: Shape) -> Option<Shape> {
+        if out.checked_len().is_some() {
+            return Some(out);
+        }
+        let Shape::Image { h, w, c } = out else {
+            return Some(out);
+        };
+        let message = format!(
+            "{}: the output size overflows (h * w * c = {h} * {w} * {c})",
+            layer.name
+        );
+        let diag = Diag::new(layer.key_site("filters"), message);
+        self.push(diag.help("arithmetic overflow: use fewer filters"));
+        None
+    }
+
+    /// `Dense` multiplies a flat vector by a matrix: on an image it needs a
+    /// `Flatten` (every value a feature) or a `GlobalAvgPool` (one feature
+    /// per channel) before it.
+    fn check_dense_input(&mut self, layer: &Layer, input: Shape) {
+        let Shape::Image { h, w, c } = input else {
+            return;
+        };
+        let name = &layer.name;
+        let message = format!("{name}: Dense needs a flat input but gets the image {h}x{w}x{c}");
+        let help = format!(
+            "add `Flatten` before {name} ({h}*{w}*{c} = {} features) or `GlobalAvgPool` ({c} features)",
+            input.len()
+        );
+        self.push(Diag::new(layer.site, message).help(help));
+    }
+
+    /// `Softmax` turns a vector of class scores into probabilities: its
+    /// input must be flat.
+    fn check_softmax_input(&mut self, layer: &Layer, input: Shape) -> Option<()> {
+        let Shape::Image { h, w, c } = input else {
+            return Some(());
+        };
+        let name = &layer.name;
+        let message = format!(
+            "{name}: Softmax needs a flat vector of class scores but gets the image {h}x{w}x{c}"
+        );
+        let help = format!("add `Flatten` (or `GlobalAvgPool`) and `Dense {{ units: N }}` before {name}, N the number of classes");
+        self.push(Diag::new(layer.site, message).help(help));
+        None
+    }
+}
+
+/// `Softmax` is the last layer of the network (or of an aux head):
+/// `train_step` fuses it with the cross-entropy loss.
+fn check_softmax_last(diags: &mut Diags, layer: &Layer, may_be_softmax: bool) {
+    if matches!(layer.kind, LayerKind::Softmax) && !may_be_softmax && !layer.broken {
+        let message = format!(
+            "{}: Softmax must be the last layer of the network or of an aux head",
+            layer.name
+        );
+        let help =
+            "remove it, or move it to the end (training fuses it with the cross-entropy loss)";
+        diags.push(Diag::new(layer.site, message).help(help));
+    }
+}
+
+/// Names are unique in the whole network, full names (`blk.conv1`)
+/// included: weights are saved under them.
+fn check_unique_names(diags: &mut Diags, layers: &[Layer]) {
+    fn walk<'a>(diags: &mut Diags, layers: &'a [Layer], seen: &mut HashMap<&'a str, ()>) {
+        for layer in layers {
+            if seen.insert(&layer.name, ()).is_some() {
+                let message = format!("{}: another layer already has this name", layer.name);
+                let help = "give each layer its own name (weights are saved under it)";
+                diags.push(Diag::new(layer.key_site("name"), message).help(help));
+            }
+            for list in layer.children() {
+                walk(diags, list, seen);
+            }
+        }
+    }
+    walk(diags, layers, &mut HashMap::new());
+}

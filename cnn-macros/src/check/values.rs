@@ -1,0 +1,114 @@
+//! Rules on a layer's own values, which need no shapes: they are checked
+//! on every layer, so they show up even after an earlier shape mistake.
+
+use crate::diag::{Diag, Diags};
+use crate::ir::{Layer, LayerKind};
+
+/// Checks every value rule on `layer`; `false` if any failed (its output
+/// is then unknown).
+pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
+    let before = diags.len();
+    match &layer.kind {
+        LayerKind::Conv2d {
+            filters,
+            kernel,
+            stride,
+            ..
+        } => {
+            check_positive(diags, layer, "filters", &[*filters]);
+            check_positive(diags, layer, "kernel", kernel);
+            check_positive(diags, layer, "stride", stride);
+        }
+        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
+            check_positive(diags, layer, "size", size);
+            // The stride defaults to the size: a zero size is reported once.
+            if !size.contains(&0) {
+                check_positive(diags, layer, "stride", stride);
+            }
+        }
+        LayerKind::Dense { units, .. } => check_positive(diags, layer, "units", &[*units]),
+        LayerKind::Dropout { rate } => check_dropout_rate(diags, layer, *rate),
+        LayerKind::BatchNorm { momentum, epsilon } => {
+            check_batch_norm(diags, layer, *momentum, *epsilon)
+        }
+        LayerKind::LeakyRelu { alpha } => check_leaky_alpha(diags, layer, *alpha),
+        LayerKind::AuxHead { weight, .. } => check_aux_weight(diags, layer, *weight),
+        _ => {}
+    }
+    diags.len() == before
+}
+
+/// `filters`, `kernel`, `size`, `stride` and `units` are at least 1: a
+/// layer with no filters or units has no output, a window of 0 sees
+/// nothing, and the output size divides by the stride.
+fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize]) {
+    if !values.contains(&0) {
+        return;
+    }
+    let got = match values {
+        [a, b] if a != b => format!("[{a}, {b}]"),
+        _ => "0".to_string(),
+    };
+    let help = match key {
+        "filters" => "a convolution needs at least one filter",
+        "units" => "a dense layer needs at least one unit",
+        "stride" => "the stride is the step between windows; 1 visits every position",
+        _ => "the window needs at least one row and one column",
+    };
+    let message = format!("{}: {key} must be at least 1, got {got}", layer.name);
+    diags.push(Diag::new(layer.key_site(key), message).help(help));
+}
+
+/// A dropout rate is the fraction of inputs zeroed in training: in
+/// `[0, 1)`, since a rate of 1 drops everything (and divides by 0).
+fn check_dropout_rate(diags: &mut Diags, layer: &Layer, rate: f64) {
+    if (0.0..1.0).contains(&rate) {
+        return;
+    }
+    let message = format!("{}: dropout rate {rate:?} is outside [0, 1)", layer.name);
+    let help = "the rate is the fraction of inputs dropped in training, e.g. `rate: 0.5`";
+    diags.push(Diag::new(layer.key_site("rate"), message).help(help));
+}
+
+/// Batch norm's momentum weighs the old moving statistics, in `[0, 1)`;
+/// its epsilon keeps `1 / sqrt(var + eps)` finite, so it is above 0.
+fn check_batch_norm(diags: &mut Diags, layer: &Layer, momentum: f64, epsilon: f64) {
+    let name = &layer.name;
+    if !(0.0..1.0).contains(&momentum) {
+        let message = format!("{name}: batch norm momentum {momentum:?} is outside [0, 1)");
+        let help = "moving = momentum * moving + (1 - momentum) * batch; Keras uses 0.99";
+        diags.push(Diag::new(layer.key_site("momentum"), message).help(help));
+    }
+    if !(epsilon > 0.0 && epsilon.is_finite()) {
+        let message = format!("{name}: batch norm epsilon must be above 0, got {epsilon:?}");
+        let help = "epsilon keeps 1 / sqrt(var + epsilon) finite; Keras uses 0.001";
+        diags.push(Diag::new(layer.key_site("epsilon"), message).help(help));
+    }
+}
+
+/// A leaky ReLU's slope below 0 is a finite number `>= 0` (its gradient
+/// is read from the sign of the output, which a negative slope flips).
+fn check_leaky_alpha(diags: &mut Diags, layer: &Layer, alpha: f64) {
+    if alpha >= 0.0 && alpha.is_finite() {
+        return;
+    }
+    let message = format!(
+        "{}: leaky relu alpha must be 0 or more, got {alpha:?}",
+        layer.name
+    );
+    let help = "alpha is the slope for negative inputs, e.g. `alpha: 0.01`";
+    diags.push(Diag::new(layer.key_site("alpha"), message).help(help));
+}
+
+/// An aux head's loss weight is a finite number `>= 0`.
+fn check_aux_weight(diags: &mut Diags, layer: &Layer, weight: f64) {
+    if weight >= 0.0 && weight.is_finite() {
+        return;
+    }
+    let message = format!(
+        "{}: aux head weight must be 0 or more, got {weight:?}",
+        layer.name
+    );
+    let help = "the head's loss is added times the weight; GoogLeNet used 0.3";
+    diags.push(Diag::new(layer.key_site("weight"), message).help(help));
+}

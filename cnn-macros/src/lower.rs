@@ -1,0 +1,351 @@
+//! ast -> ir: what each key means. Applies DESIGN's defaults, gives unnamed
+//! layers their `<stem>_<k>` names (counting within the block, and skipping
+//! names the user took), prefixes names inside a block with the block's
+//! name (`blk.conv2d_1`), and reports unknown kinds and keys (with the
+//! closest valid one), missing required keys, keys given twice and values
+//! of the wrong type. Ranges (`filters: 0`, `rate: 1.5`) are `check.rs`'s.
+//!
+//! A layer with such a mistake is lowered anyway, with placeholders, and
+//! marked `broken`: the checker then stays quiet about it.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::{Entry, NetworkDef, SpanRange, Value};
+use crate::check::Known;
+use crate::diag::{Diag, Diags, Sites};
+use crate::ir::{Layer, LayerKind, Net, Shape, Site};
+use crate::suggest::{closest, one_of};
+
+mod args;
+mod kinds;
+
+use args::Args;
+use kinds::blank;
+pub use kinds::KINDS;
+
+/// The result of lowering: the net, and what of it could be read.
+pub struct Lowered {
+    pub net: Net,
+    pub known: Known,
+}
+
+/// Lowers a parsed network, pushing its mistakes into `diags`.
+pub fn lower(def: &NetworkDef, sites: &mut Sites, diags: &mut Diags) -> Lowered {
+    let mut lw = Lowerer { sites, diags };
+    let name = def.header.ident.to_string();
+    let struct_site = lw.site(SpanRange::single(def.header.ident.span()));
+    let mut input: Option<(Option<Shape>, Site)> = None;
+    let mut layers: Option<Vec<Layer>> = None;
+    // Fields the unknown ones were probably meant to be: not reported
+    // again as missing.
+    let mut suggested: Vec<&str> = Vec::new();
+    for field in &def.fields {
+        let key = field.key.to_string();
+        let site = lw.site(field.span());
+        let given_twice = match key.as_str() {
+            "input" => input.is_some(),
+            "layers" => layers.is_some(),
+            _ => false,
+        };
+        if given_twice {
+            lw.push(
+                Diag::new(site, format!("{name}: `{key}` is given twice"))
+                    .help("remove one of them"),
+            );
+            continue;
+        }
+        match key.as_str() {
+            "input" => input = Some((lw.input(&name, &field.value, site), site)),
+            "layers" => layers = Some(lw.top_layers(&name, &field.value, site)),
+            _ => {
+                let help = match closest(&key, &["input", "layers"]) {
+                    Some(hit) => {
+                        suggested.push(hit);
+                        format!("did you mean `{hit}`?")
+                    }
+                    None => "a network has `input: [..]` and `layers: [..]`".to_string(),
+                };
+                let key_site = lw.site(SpanRange::single(field.key.span()));
+                lw.push(Diag::new(key_site, format!("{name}: unknown field `{key}`")).help(help));
+            }
+        }
+    }
+    if input.is_none() && !suggested.contains(&"input") {
+        lw.push(
+            Diag::new(struct_site, format!("{name}: the network needs an `input`"))
+                .help("add `input: [height, width, channels]` for images or `input: [features]`"),
+        );
+    }
+    if layers.is_none() && !suggested.contains(&"layers") {
+        lw.push(
+            Diag::new(struct_site, format!("{name}: the network needs `layers`")).help(
+                "add `layers: [ .. ]`, e.g. `layers: [Flatten, Dense { units: 10 }, Softmax]`",
+            ),
+        );
+    }
+    let known = Known {
+        input: matches!(input, Some((Some(_), _))),
+        layers: layers.is_some(),
+    };
+    let (shape, site_input) = input.unwrap_or((None, struct_site));
+    Lowered {
+        net: Net {
+            name,
+            input: shape.unwrap_or(Shape::Flat { n: 0 }),
+            site_input,
+            layers: layers.unwrap_or_default(),
+            params: 0,
+            trainable: 0,
+            macs: 0,
+        },
+        known,
+    }
+}
+
+struct Lowerer<'s> {
+    sites: &'s mut Sites,
+    diags: &'s mut Diags,
+}
+
+/// A layer as written, whether a bare word (`Relu`) or with keys.
+struct LayerView<'a> {
+    name: Option<&'a syn::Ident>,
+    kind: &'a syn::Ident,
+    entries: &'a [Entry],
+    head: SpanRange,
+}
+
+fn layer_view(value: &Value) -> Option<LayerView<'_>> {
+    match value {
+        Value::Word(kind) => Some(LayerView {
+            name: None,
+            kind,
+            entries: &[],
+            head: SpanRange::single(kind.span()),
+        }),
+        Value::Layer(def) => Some(LayerView {
+            name: def.name.as_ref(),
+            kind: &def.kind,
+            entries: def.args.as_ref().map_or(&[], |a| a.entries.as_slice()),
+            head: def.head_span(),
+        }),
+        _ => None,
+    }
+}
+
+/// Hands out `<stem>_<k>` names within one block, skipping the names the
+/// user gave to other layers of the block.
+struct Namer {
+    taken: HashSet<String>,
+    counters: HashMap<&'static str, usize>,
+}
+
+impl Namer {
+    fn new<'a>(lists: impl Iterator<Item = &'a [Value]>) -> Namer {
+        let taken = lists
+            .flatten()
+            .filter_map(layer_view)
+            .filter_map(|view| view.name.map(ToString::to_string))
+            .collect();
+        Namer {
+            taken,
+            counters: HashMap::new(),
+        }
+    }
+
+    fn next(&mut self, stem: &'static str) -> String {
+        let k = self.counters.entry(stem).or_insert(0);
+        loop {
+            *k += 1;
+            let name = format!("{stem}_{k}");
+            if !self.taken.contains(&name) {
+                return name;
+            }
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    fn site(&mut self, span: SpanRange) -> Site {
+        self.sites.add(span)
+    }
+
+    fn push(&mut self, diag: Diag) {
+        self.diags.push(diag);
+    }
+
+    /// `[H, W, C]` or `[N]`.
+    fn input(&mut self, net: &str, value: &Value, site: Site) -> Option<Shape> {
+        let dims: Option<Vec<usize>> = match value {
+            Value::List { items, .. } if items.len() == 3 || items.len() == 1 => items
+                .iter()
+                .map(|item| self.whole(&format!("{net}: input"), item, site))
+                .collect(),
+            _ => {
+                self.push(
+                    Diag::new(
+                        site,
+                        format!(
+                            "{net}: input must be [height, width, channels] or [features], got {}",
+                            value.describe()
+                        ),
+                    )
+                    .help("a 32x32 grayscale image is `input: [32, 32, 1]`"),
+                );
+                return None;
+            }
+        };
+        match *dims?.as_slice() {
+            [h, w, c] => Some(Shape::Image { h, w, c }),
+            [n] => Some(Shape::Flat { n }),
+            _ => None,
+        }
+    }
+
+    /// A non-negative whole number, `None` (reported) otherwise.
+    fn whole(&mut self, what: &str, value: &Value, site: Site) -> Option<usize> {
+        let problem = match value {
+            Value::Int {
+                negative: false,
+                digits,
+                ..
+            } => match digits.parse::<usize>() {
+                Ok(n) => return Some(n),
+                Err(_) => Diag::new(
+                    site,
+                    format!(
+                        "{what} {digits} is too large (the largest is {})",
+                        usize::MAX
+                    ),
+                )
+                .help("arithmetic overflow: use a smaller number"),
+            },
+            Value::Int { .. } => Diag::new(
+                site,
+                format!("{what} cannot be negative, got {}", value.describe()),
+            )
+            .help("use a positive whole number"),
+            _ => Diag::new(
+                site,
+                format!("{what} must be a whole number, got `{}`", value.describe()),
+            )
+            .help("use a positive whole number"),
+        };
+        self.push(problem);
+        None
+    }
+
+    fn top_layers(&mut self, net: &str, value: &Value, site: Site) -> Vec<Layer> {
+        match value {
+            Value::List { items, .. } => self.block(&[items.as_slice()], "").remove(0),
+            _ => {
+                self.push(
+                    Diag::new(
+                        site,
+                        format!("{net}: layers must be a list, got {}", value.describe()),
+                    )
+                    .help("write `layers: [ .. ]`"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Lowers the layer lists of one block (one namespace for auto names).
+    fn block(&mut self, lists: &[&[Value]], prefix: &str) -> Vec<Vec<Layer>> {
+        let mut namer = Namer::new(lists.iter().copied());
+        let mut out = Vec::new();
+        for list in lists {
+            let mut layers = Vec::new();
+            for item in *list {
+                match layer_view(item) {
+                    Some(view) => layers.push(self.layer(&view, prefix, &mut namer)),
+                    None => {
+                        let site = self.site(item.span());
+                        self.push(
+                            Diag::new(
+                                site,
+                                format!("expected a layer, found {}", item.describe()),
+                            )
+                            .help("a layer is `Kind`, `Kind { key: value, .. }` or `name: Kind { .. }`"),
+                        );
+                        let name = format!("{prefix}{}", namer.next("layer"));
+                        layers.push(placeholder(name, false, site, Vec::new()));
+                    }
+                }
+            }
+            out.push(layers);
+        }
+        out
+    }
+
+    fn layer(&mut self, view: &LayerView<'_>, prefix: &str, namer: &mut Namer) -> Layer {
+        let written = view.kind.to_string();
+        let kind = blank(&written);
+        let site = self.site(view.head);
+        let mut keys = Vec::new();
+        if let Some(name) = view.name {
+            keys.push(("name", self.site(SpanRange::single(name.span()))));
+        }
+        let local = match (view.name, &kind) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(kind)) => namer.next(kind.auto_stem()),
+            (None, None) => namer.next("layer"),
+        };
+        let full = format!("{prefix}{local}");
+        let Some(kind) = kind else {
+            let kind_site = self.site(SpanRange::single(view.kind.span()));
+            let who = view.name.map_or(String::new(), |_| format!("{full}: "));
+            let help = match closest(&written, KINDS) {
+                Some(hit) => format!("did you mean `{hit}`?"),
+                None => format!("the layer kinds are {}", one_of(KINDS)),
+            };
+            self.push(
+                Diag::new(kind_site, format!("{who}unknown layer kind `{written}`")).help(help),
+            );
+            return placeholder(full, view.name.is_some(), site, keys);
+        };
+        let mut args = Args::new(self, &full, &kind, view.entries);
+        args.require(&kind, site);
+        let kind = args.fill(kind);
+        let broken = args.broken;
+        keys.extend(args.sites);
+        Layer {
+            name: full,
+            named_by_user: view.name.is_some(),
+            kind,
+            site,
+            keys,
+            broken,
+            input: None,
+            output: None,
+            pad_before: [0, 0],
+            params: 0,
+            trainable: 0,
+            macs: 0,
+        }
+    }
+}
+
+/// A stand-in for a layer that could not be read; its output is unknown.
+fn placeholder(
+    name: String,
+    named_by_user: bool,
+    site: Site,
+    keys: Vec<(&'static str, Site)>,
+) -> Layer {
+    Layer {
+        name,
+        named_by_user,
+        kind: LayerKind::Flatten,
+        site,
+        keys,
+        broken: true,
+        input: None,
+        output: None,
+        pad_before: [0, 0],
+        params: 0,
+        trainable: 0,
+        macs: 0,
+    }
+}

@@ -1,0 +1,336 @@
+//! The keys of one layer: checked against its kind (unknown keys with the
+//! closest valid one, keys given twice, required keys missing), then read
+//! into the kind by type, each reader leaving the default in place when the
+//! key is absent and reporting a value of the wrong type.
+
+use super::kinds::{example, keys_of, meaning};
+use super::Lowerer;
+use crate::ast::{Entry, Value};
+use crate::diag::Diag;
+use crate::ir::{LayerKind, Pad, Site};
+use crate::suggest::{all_of, closest, one_of};
+
+/// The keys of one layer, checked against its kind.
+pub(super) struct Args<'a, 'l, 's> {
+    lw: &'l mut Lowerer<'s>,
+    layer: &'a str,
+    kind: &'static str,
+    given: Vec<(&'static str, &'a Entry, Site)>,
+    pub(super) sites: Vec<(&'static str, Site)>,
+    pub(super) broken: bool,
+}
+
+impl<'a, 'l, 's> Args<'a, 'l, 's> {
+    /// Registers every key, reporting unknown ones and repeats.
+    pub(super) fn new(
+        lw: &'l mut Lowerer<'s>,
+        layer: &'a str,
+        kind: &LayerKind,
+        entries: &'a [Entry],
+    ) -> Self {
+        let (known, _) = keys_of(kind);
+        let mut args = Args {
+            lw,
+            layer,
+            kind: kind.dsl_name(),
+            given: Vec::new(),
+            sites: Vec::new(),
+            broken: false,
+        };
+        for entry in entries {
+            let site = args.lw.site(entry.span());
+            let key = entry.key.to_string();
+            let Some(&known_key) = known.iter().find(|k| **k == key) else {
+                args.unknown_key(&key, known, site);
+                continue;
+            };
+            if args.given.iter().any(|(k, _, _)| *k == known_key) {
+                args.report(
+                    Diag::new(site, format!("{layer}: `{key}` is given twice"))
+                        .help("remove one of them"),
+                );
+                continue;
+            }
+            args.given.push((known_key, entry, site));
+            args.sites.push((known_key, site));
+        }
+        args
+    }
+
+    fn unknown_key(&mut self, key: &str, known: &[&str], site: Site) {
+        let (layer, kind) = (self.layer, self.kind);
+        let help = match (closest(key, known), kind) {
+            (Some(hit), _) => format!("did you mean `{hit}`?"),
+            (None, "Relu") if key == "alpha" => {
+                "for a leaky ReLU write `LeakyRelu { alpha: .. }`".to_string()
+            }
+            _ if known.is_empty() => format!("{kind} takes no keys; write just `{kind}`"),
+            _ => format!("{kind} takes {}", one_of(known)),
+        };
+        self.report(Diag::new(site, format!("{layer}: {kind} has no key `{key}`")).help(help));
+    }
+
+    fn report(&mut self, diag: Diag) {
+        self.broken = true;
+        self.lw.push(diag);
+    }
+
+    fn get(&self, key: &str) -> Option<(&'a Value, Site)> {
+        self.given
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, entry, site)| (&entry.value, *site))
+    }
+
+    /// Reports the required keys that are missing, all in one message.
+    pub(super) fn require(&mut self, kind: &LayerKind, site: Site) {
+        let (_, required) = keys_of(kind);
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|k| self.get(k).is_none())
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let (layer, name) = (self.layer, self.kind);
+        let help = match missing.as_slice() {
+            [one] => meaning(one).to_string(),
+            _ => format!("add them, e.g. `{}`", example(name)),
+        };
+        let diag =
+            Diag::new(site, format!("{layer}: {name} needs {}", all_of(&missing))).help(help);
+        self.report(diag);
+    }
+
+    fn type_error(&mut self, key: &str, value: &Value, site: Site, takes: &str) {
+        let layer = self.layer;
+        let diag = Diag::new(
+            site,
+            format!("{layer}: `{key}` takes {takes}, got `{}`", value.describe()),
+        );
+        let example = match key {
+            "kernel" | "size" | "stride" => format!("`{key}: 3` or `{key}: [3, 1]`"),
+            "padding" => "`padding: 1`, `padding: valid` or `padding: same`".to_string(),
+            "bias" => "`bias: false`".to_string(),
+            "momentum" => "`momentum: 0.99`".to_string(),
+            "epsilon" => "`epsilon: 0.001`".to_string(),
+            "rate" => "`rate: 0.5`".to_string(),
+            "alpha" => "`alpha: 0.01`".to_string(),
+            "weight" => "`weight: 0.3`".to_string(),
+            _ => format!("`{key}: ..`"),
+        };
+        self.report(diag.help(format!("for example {example}")));
+    }
+
+    /// Reads the given keys into the kind (defaults for the others).
+    pub(super) fn fill(&mut self, mut kind: LayerKind) -> LayerKind {
+        match &mut kind {
+            LayerKind::Conv2d {
+                filters,
+                kernel,
+                stride,
+                padding,
+                bias,
+            } => {
+                self.count("filters", filters);
+                self.pair("kernel", kernel);
+                self.pair("stride", stride);
+                self.pad("padding", padding);
+                self.flag("bias", bias);
+            }
+            LayerKind::MaxPool2d {
+                size,
+                stride,
+                padding,
+            }
+            | LayerKind::AvgPool2d {
+                size,
+                stride,
+                padding,
+            } => {
+                self.pair("size", size);
+                *stride = *size;
+                self.pair("stride", stride);
+                self.pad("padding", padding);
+            }
+            LayerKind::Dense { units, bias } => {
+                self.count("units", units);
+                self.flag("bias", bias);
+            }
+            LayerKind::BatchNorm { momentum, epsilon } => {
+                self.real("momentum", momentum);
+                self.real("epsilon", epsilon);
+            }
+            LayerKind::Dropout { rate } => self.real("rate", rate),
+            LayerKind::LeakyRelu { alpha } => self.real("alpha", alpha),
+            LayerKind::AuxHead { weight, .. } => self.real("weight", weight),
+            _ => {}
+        }
+        self.blocks(&mut kind);
+        kind
+    }
+}
+
+/// Readers for each type of value: each leaves the default in place when
+/// the key is absent, and reports a value of the wrong type.
+impl<'a> Args<'a, '_, '_> {
+    fn count(&mut self, key: &str, out: &mut usize) {
+        if let Some((value, site)) = self.get(key) {
+            let what = format!("{}: {key}", self.layer);
+            match self.lw.whole(&what, value, site) {
+                Some(n) => *out = n,
+                None => self.broken = true,
+            }
+        }
+    }
+
+    /// `f` (square) or `[fh, fw]`.
+    fn pair(&mut self, key: &str, out: &mut [usize; 2]) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        let what = format!("{}: {key}", self.layer);
+        match value {
+            Value::Int { .. } => match self.lw.whole(&what, value, site) {
+                Some(n) => *out = [n, n],
+                None => self.broken = true,
+            },
+            Value::List { items, .. } if items.len() == 2 => {
+                let h = self.lw.whole(&what, &items[0], site);
+                let w = self.lw.whole(&what, &items[1], site);
+                match (h, w) {
+                    (Some(h), Some(w)) => *out = [h, w],
+                    _ => self.broken = true,
+                }
+            }
+            _ => self.type_error(key, value, site, "a number or [height, width]"),
+        }
+    }
+
+    /// A number, `valid` or `same`.
+    fn pad(&mut self, key: &str, out: &mut Pad) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        let what = format!("{}: {key}", self.layer);
+        match value {
+            Value::Int { .. } => match self.lw.whole(&what, value, site) {
+                Some(p) => *out = Pad::Explicit(p),
+                None => self.broken = true,
+            },
+            Value::Word(word) if word == "same" => *out = Pad::Same,
+            Value::Word(word) if word == "valid" => *out = Pad::Valid,
+            Value::Word(word) => {
+                let written = word.to_string();
+                let help = match closest(&written, &["same", "valid"]) {
+                    Some(hit) => format!("did you mean `{hit}`?"),
+                    None => {
+                        "padding is a number, `valid` (no padding) or `same` (output ceil(n / s))"
+                            .to_string()
+                    }
+                };
+                let message = format!("{}: unknown padding `{written}`", self.layer);
+                self.report(Diag::new(site, message).help(help));
+            }
+            _ => self.type_error(key, value, site, "a number, `valid` or `same`"),
+        }
+    }
+
+    fn flag(&mut self, key: &str, out: &mut bool) {
+        match self.get(key) {
+            Some((Value::Bool { value, .. }, _)) => *out = *value,
+            Some((value, site)) => self.type_error(key, value, site, "`true` or `false`"),
+            None => {}
+        }
+    }
+
+    /// A number with or without a fraction.
+    fn real(&mut self, key: &str, out: &mut f64) {
+        match self.get(key) {
+            Some((Value::Float { value, .. }, _)) => *out = *value,
+            Some((
+                Value::Int {
+                    negative, digits, ..
+                },
+                _,
+            )) => {
+                // Digits always parse as a float (huge ones become inf,
+                // which the range checks reject).
+                let magnitude: f64 = digits.parse().unwrap_or(f64::INFINITY);
+                *out = if *negative { -magnitude } else { magnitude };
+            }
+            Some((value, site)) => self.type_error(key, value, site, "a number"),
+            None => {}
+        }
+    }
+
+    /// The layer lists of a block, lowered with the block's name as prefix.
+    fn blocks(&mut self, kind: &mut LayerKind) {
+        let prefix = format!("{}.", self.layer);
+        match kind {
+            LayerKind::Residual { body, shortcut } => {
+                let lists = [self.layer_list("body"), self.layer_list("shortcut")];
+                let mut lowered = self.lw.block(&lists, &prefix).into_iter();
+                *body = lowered.next().unwrap_or_default();
+                *shortcut = lowered.next().unwrap_or_default();
+            }
+            LayerKind::Concat { branches } => {
+                let lists = self.branch_lists();
+                *branches = self.lw.block(&lists, &prefix);
+            }
+            LayerKind::AuxHead { layers, .. } => {
+                let lists = [self.layer_list("layers")];
+                *layers = self.lw.block(&lists, &prefix).remove(0);
+            }
+            _ => {}
+        }
+    }
+
+    fn layer_list(&mut self, key: &str) -> &'a [Value] {
+        match self.get(key) {
+            Some((Value::List { items, .. }, _)) => items,
+            Some((value, site)) => {
+                let layer = self.layer;
+                let got = value.describe();
+                let diag = Diag::new(
+                    site,
+                    format!("{layer}: `{key}` takes a list of layers, got `{got}`"),
+                );
+                self.report(diag.help(format!("write `{key}: [{got}]`")));
+                &[]
+            }
+            None => &[],
+        }
+    }
+
+    fn branch_lists(&mut self) -> Vec<&'a [Value]> {
+        let Some((value, site)) = self.get("branches") else {
+            return Vec::new();
+        };
+        let lists: Option<Vec<&[Value]>> = match value {
+            Value::List { items, .. } => items
+                .iter()
+                .map(|item| match item {
+                    Value::List { items, .. } => Some(items.as_slice()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        if lists.is_none() {
+            let layer = self.layer;
+            let diag = Diag::new(
+                site,
+                format!(
+                    "{layer}: `branches` takes a list of layer lists, got `{}`",
+                    value.describe()
+                ),
+            );
+            self.report(
+                diag.help("write each branch in its own brackets: `branches: [[ .. ], [ .. ]]`"),
+            );
+        }
+        lists.unwrap_or_default()
+    }
+}

@@ -1,0 +1,128 @@
+//! The layer kinds of the DSL: their keys, which are required, DESIGN's
+//! defaults, and the words help lines use for them.
+
+use crate::ir::{LayerKind, Pad};
+
+/// The layer kinds of the DSL, as written.
+pub const KINDS: &[&str] = &[
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "GlobalAvgPool",
+    "Flatten",
+    "Dense",
+    "BatchNorm",
+    "Dropout",
+    "Relu",
+    "LeakyRelu",
+    "Tanh",
+    "Sigmoid",
+    "Softmax",
+    "Residual",
+    "Concat",
+    "AuxHead",
+];
+
+/// The kind with DESIGN's defaults, and placeholders for required keys.
+pub(super) fn blank(kind: &str) -> Option<LayerKind> {
+    let pool = ([1, 1], [1, 1], Pad::Explicit(0));
+    Some(match kind {
+        "Conv2d" => LayerKind::Conv2d {
+            filters: 1,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: Pad::Explicit(0),
+            bias: true,
+        },
+        "MaxPool2d" => LayerKind::MaxPool2d {
+            size: pool.0,
+            stride: pool.1,
+            padding: pool.2,
+        },
+        "AvgPool2d" => LayerKind::AvgPool2d {
+            size: pool.0,
+            stride: pool.1,
+            padding: pool.2,
+        },
+        "GlobalAvgPool" => LayerKind::GlobalAvgPool,
+        "Flatten" => LayerKind::Flatten,
+        "Dense" => LayerKind::Dense {
+            units: 1,
+            bias: true,
+        },
+        "BatchNorm" => LayerKind::BatchNorm {
+            momentum: 0.99,
+            epsilon: 0.001,
+        },
+        "Dropout" => LayerKind::Dropout { rate: 0.0 },
+        "Relu" => LayerKind::Relu,
+        "LeakyRelu" => LayerKind::LeakyRelu { alpha: 0.01 },
+        "Tanh" => LayerKind::Tanh,
+        "Sigmoid" => LayerKind::Sigmoid,
+        "Softmax" => LayerKind::Softmax,
+        "Residual" => LayerKind::Residual {
+            body: Vec::new(),
+            shortcut: Vec::new(),
+        },
+        "Concat" => LayerKind::Concat {
+            branches: Vec::new(),
+        },
+        "AuxHead" => LayerKind::AuxHead {
+            weight: 0.0,
+            layers: Vec::new(),
+        },
+        _ => return None,
+    })
+}
+
+/// The keys a kind takes, and which of them it needs.
+pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        LayerKind::Conv2d { .. } => (
+            &["filters", "kernel", "stride", "padding", "bias"],
+            &["filters", "kernel"],
+        ),
+        LayerKind::MaxPool2d { .. } | LayerKind::AvgPool2d { .. } => {
+            (&["size", "stride", "padding"], &["size"])
+        }
+        LayerKind::Dense { .. } => (&["units", "bias"], &["units"]),
+        LayerKind::BatchNorm { .. } => (&["momentum", "epsilon"], &[]),
+        LayerKind::Dropout { .. } => (&["rate"], &["rate"]),
+        LayerKind::LeakyRelu { .. } => (&["alpha"], &[]),
+        LayerKind::Residual { .. } => (&["body", "shortcut"], &["body"]),
+        LayerKind::Concat { .. } => (&["branches"], &["branches"]),
+        LayerKind::AuxHead { .. } => (&["weight", "layers"], &["weight", "layers"]),
+        _ => (&[], &[]),
+    }
+}
+
+/// How to write a kind with its required keys, for help lines.
+pub(super) fn example(kind: &str) -> &'static str {
+    match kind {
+        "Conv2d" => "Conv2d { filters: 6, kernel: 5 }",
+        "MaxPool2d" => "MaxPool2d { size: 2 }",
+        "AvgPool2d" => "AvgPool2d { size: 2 }",
+        "Dense" => "Dense { units: 10 }",
+        "Dropout" => "Dropout { rate: 0.5 }",
+        "Residual" => "Residual { body: [ .. ] }",
+        "Concat" => "Concat { branches: [[ .. ], [ .. ]] }",
+        "AuxHead" => "AuxHead { weight: 0.3, layers: [ .. ] }",
+        _ => "",
+    }
+}
+
+/// What a required key is, for the help line when it is missing.
+pub(super) fn meaning(key: &str) -> &'static str {
+    match key {
+        "filters" => "add `filters: N`, the number of output channels",
+        "kernel" => "add `kernel: f` or `kernel: [fh, fw]`, the filter size",
+        "size" => "add `size: f` or `size: [fh, fw]`, the pooling window",
+        "units" => "add `units: N`, the number of outputs",
+        "rate" => "add `rate: r`, the fraction of inputs dropped in training (e.g. `rate: 0.5`)",
+        "body" => "add `body: [ .. ]`, the layers whose output is added to the shortcut's",
+        "branches" => "add `branches: [[ .. ], [ .. ]]`, the layer lists to concatenate",
+        "weight" => "add `weight: w`, the factor of this head's loss (GoogLeNet used 0.3)",
+        "layers" => "add `layers: [ .. ]`, ending in `Dense { units: N }, Softmax`",
+        _ => "add it",
+    }
+}

@@ -1,0 +1,452 @@
+//! Batch normalisation over the channels of `[m, c]` data (NHWC with
+//! `m = batch * h * w` rows, or `[batch, c]` after a dense layer).
+//!
+//! Training normalises with the batch's own statistics (biased variance,
+//! as Keras and the original paper do), keeps the mean and `1 / sqrt(var +
+//! eps)` for the backward pass, and moves the running statistics Keras's
+//! way: `running = momentum * running + (1 - momentum) * batch`. Inference
+//! uses the running statistics folded into one scale and shift per channel,
+//! which is also what a convolution's epilogue takes ([`fold`]).
+//!
+//! With few channels a loop along one row is too short to vectorise, so
+//! every pass walks the data in *groups* of whole rows, about 64 values,
+//! against per-channel parameters repeated to the group's length: each
+//! pass is one long element-wise loop. The statistics are summed in f32
+//! lanes of a group for a few groups at a time, then in f64, around a
+//! shift (the first row) so that `E[(x-k)^2] - E[x-k]^2` does not cancel.
+//! Large inputs split the rows across threads, each summing its block into
+//! its own f64 partials, added at the end.
+
+use std::cell::RefCell;
+
+use crate::error::{check_len, Error, Result};
+use crate::layers::activation::{par_rows, Disjoint, PAR_MIN_WORK};
+use crate::parallel;
+use crate::scratch::{self, Slot};
+
+#[cfg(any(test, feature = "testing"))]
+pub mod reference;
+#[cfg(test)]
+mod tests;
+
+/// Checks m and c; returns `m * c`.
+fn rows_len(what: &str, m: usize, c: usize) -> Result<usize> {
+    if c == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: channels must be positive (c = 0)"
+        )));
+    }
+    m.checked_mul(c).ok_or_else(|| {
+        Error::InvalidArgument(format!("{what}: m * c overflows (m = {m}, c = {c})"))
+    })
+}
+
+fn check_eps(what: &str, eps: f32) -> Result<()> {
+    if eps.is_finite() && eps >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{what}: epsilon must be finite and >= 0, got {eps}"
+        )))
+    }
+}
+
+// Each thread's f64 partial sums, grown once and kept (the f32 buffers of
+// `scratch` cannot hold them).
+thread_local! {
+    static PARTIALS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sums `per_rows(r0, r1, acc)` over blocks of the `m` rows into `len`
+/// totals (`acc` has length `len` and starts at zero for each block), one
+/// block per thread when `work` is large, and returns `finish(totals)`.
+fn sum_rows<R>(
+    m: usize,
+    len: usize,
+    work: usize,
+    per_rows: impl Fn(usize, usize, &mut [f64]) + Sync,
+    finish: impl FnOnce(&[f64]) -> R,
+) -> R {
+    let threads = parallel::threads();
+    let n = if work < PAR_MIN_WORK || threads <= 1 {
+        1
+    } else {
+        threads.min(m).max(1)
+    };
+    // Totals first, then one block of partials per task when threaded.
+    let parts = if n > 1 { n } else { 0 };
+    let mut buf = PARTIALS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if buf.len() < (1 + parts) * len {
+        buf.resize((1 + parts) * len, 0.0);
+    }
+    let (totals, partials) = buf[..(1 + parts) * len].split_at_mut(len);
+    totals.fill(0.0);
+    if n == 1 {
+        per_rows(0, m, totals);
+    } else {
+        let shared = Disjoint::new(partials);
+        parallel::for_each(n, &|t| {
+            // SAFETY: task t alone takes partials t*len..(t+1)*len.
+            let acc = unsafe { shared.range(t * len, (t + 1) * len) };
+            acc.fill(0.0);
+            per_rows(t * m / n, (t + 1) * m / n, acc);
+        });
+        for part in partials.chunks_exact(len) {
+            totals.iter_mut().zip(part).for_each(|(o, &p)| *o += p);
+        }
+    }
+    let out = finish(totals);
+    PARTIALS.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.capacity() < buf.capacity() {
+            *p = buf;
+        }
+    });
+    out
+}
+
+/// Values in a group: as many whole rows as fit in 64 values, or one row
+/// when a row is longer than 32.
+fn group_len(c: usize) -> usize {
+    c * (64 / c).max(1)
+}
+
+/// Groups summed in f32 (16 values per lane) before their lanes are added
+/// into the f64 sums.
+const FLUSH_EVERY: usize = 16;
+
+/// `rep[j] = v[j % c]`: a per-channel parameter repeated along a group.
+fn repeat(v: &[f32], rep: &mut [f32]) {
+    for chunk in rep.chunks_mut(v.len()) {
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// Repeats `rep[..c]` along the rest of `rep`.
+fn extend_repeat(rep: &mut [f32], c: usize) {
+    for j in c..rep.len() {
+        rep[j] = rep[j - c];
+    }
+}
+
+/// Adds f32 lanes into per-channel f64 sums and clears them.
+fn flush(lanes: &mut [f32], sums: &mut [f64]) {
+    for chunk in lanes.chunks_mut(sums.len()) {
+        for (s, l) in sums.iter_mut().zip(chunk.iter_mut()) {
+            *s += *l as f64;
+            *l = 0.0;
+        }
+    }
+}
+
+/// Per-channel sums over rows `r0..r1` of `[m, c]` data, group by group:
+/// `body(lanes_a, lanes_b, at)` adds the group of values starting at flat
+/// offset `at` (length `lanes_a.len()`, shorter for the last) into the f32
+/// lanes, which go into `sums[..c]` and `sums[c..]` every few groups.
+fn grouped_sums(
+    c: usize,
+    gl: usize,
+    r0: usize,
+    r1: usize,
+    sums: &mut [f64],
+    body: impl Fn(&mut [f32], &mut [f32], usize),
+) {
+    let (s1, s2) = sums.split_at_mut(c);
+    scratch::with(Slot::Partial, 2 * gl, |lanes| {
+        let (l1, l2) = lanes.split_at_mut(gl);
+        l1.fill(0.0);
+        l2.fill(0.0);
+        for (n, at) in (r0 * c..r1 * c).step_by(gl).enumerate() {
+            let len = gl.min(r1 * c - at);
+            body(&mut l1[..len], &mut l2[..len], at);
+            if n % FLUSH_EVERY == FLUSH_EVERY - 1 {
+                flush(l1, s1);
+                flush(l2, s2);
+            }
+        }
+        flush(l1, s1);
+        flush(l2, s2);
+    });
+}
+
+/// Batch normalisation in training mode. Overwrites y, save_mean and
+/// save_inv_std; updates running_mean and running_var in place.
+/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: `[c]`
+pub fn forward_train(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    momentum: f32,
+    y: &mut [f32],
+    save_mean: &mut [f32],
+    save_inv_std: &mut [f32],
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+) -> Result<()> {
+    let len = rows_len("batch norm", m, c)?;
+    if m == 0 {
+        return Err(Error::InvalidArgument(
+            "batch norm: training needs at least one row to take statistics over (m = 0)".into(),
+        ));
+    }
+    check_eps("batch norm", eps)?;
+    if !(0.0..=1.0).contains(&momentum) {
+        return Err(Error::InvalidArgument(format!(
+            "batch norm: momentum must be in [0, 1], got {momentum}"
+        )));
+    }
+    check_len("batch norm x", x.len(), len)?;
+    check_len("batch norm gamma", gamma.len(), c)?;
+    check_len("batch norm beta", beta.len(), c)?;
+    check_len("batch norm y", y.len(), len)?;
+    check_len("batch norm save_mean", save_mean.len(), c)?;
+    check_len("batch norm save_inv_std", save_inv_std.len(), c)?;
+    check_len("batch norm running_mean", running_mean.len(), c)?;
+    check_len("batch norm running_var", running_var.len(), c)?;
+
+    let gl = group_len(c);
+    let inv_m = 1.0 / m as f64;
+    scratch::with(Slot::Aux, 4 * gl, |reps| {
+        let (shift, rest) = reps.split_at_mut(gl);
+        // The first row is the shift.
+        repeat(&x[..c], shift);
+        let shift = &*shift;
+        sum_rows(
+            m,
+            2 * c,
+            len,
+            |r0, r1, acc| {
+                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                    let xg = &x[at..at + l1.len()];
+                    for (((a, b), &v), &k) in l1.iter_mut().zip(l2.iter_mut()).zip(xg).zip(shift) {
+                        let d = v - k;
+                        *a += d;
+                        *b += d * d;
+                    }
+                })
+            },
+            |sums| {
+                let (s1, s2) = sums.split_at(c);
+                for ch in 0..c {
+                    let d = s1[ch] * inv_m;
+                    let var = (s2[ch] * inv_m - d * d).max(0.0);
+                    let mean = shift[ch] as f64 + d;
+                    save_mean[ch] = mean as f32;
+                    save_inv_std[ch] = (1.0 / (var + eps as f64).sqrt()) as f32;
+                    running_mean[ch] = momentum * running_mean[ch] + (1.0 - momentum) * mean as f32;
+                    running_var[ch] = momentum * running_var[ch] + (1.0 - momentum) * var as f32;
+                }
+            },
+        );
+        // y = (x - mean) * (gamma * inv_std) + beta: subtracting the mean
+        // first keeps the digits that `x * scale + shift` would cancel.
+        let (mean_rep, rest) = rest.split_at_mut(gl);
+        let (scale_rep, beta_rep) = rest.split_at_mut(gl);
+        repeat(save_mean, mean_rep);
+        for ((s, &g), &i) in scale_rep.iter_mut().zip(gamma).zip(&*save_inv_std) {
+            *s = g * i;
+        }
+        extend_repeat(scale_rep, c);
+        repeat(beta, beta_rep);
+        let (mean_rep, scale_rep, beta_rep) = (&*mean_rep, &*scale_rep, &*beta_rep);
+        par_rows(y, m, len, |r0, y| {
+            for (yg, xg) in y.chunks_mut(gl).zip(x[r0 * c..].chunks(gl)) {
+                let params = mean_rep.iter().zip(scale_rep).zip(beta_rep);
+                for ((o, &v), ((&mu, &s), &b)) in yg.iter_mut().zip(xg).zip(params) {
+                    *o = (v - mu) * s + b;
+                }
+            }
+        });
+    });
+    Ok(())
+}
+
+/// Per-channel scale and shift that turn batch normalisation with fixed
+/// statistics into `y = x * scale + shift`:
+/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
+/// Overwrites scale and shift. All slices: `[c]`.
+pub fn fold(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+    scale: &mut [f32],
+    shift: &mut [f32],
+) -> Result<()> {
+    let c = gamma.len();
+    rows_len("batch norm fold", 1, c)?;
+    check_eps("batch norm fold", eps)?;
+    check_len("batch norm fold beta", beta.len(), c)?;
+    check_len("batch norm fold mean", mean.len(), c)?;
+    check_len("batch norm fold var", var.len(), c)?;
+    check_len("batch norm fold scale", scale.len(), c)?;
+    check_len("batch norm fold shift", shift.len(), c)?;
+    fold_unchecked(gamma, beta, mean, var, eps, scale, shift);
+    Ok(())
+}
+
+fn fold_unchecked(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+    scale: &mut [f32],
+    shift: &mut [f32],
+) {
+    for ch in 0..gamma.len() {
+        let s = (gamma[ch] as f64 / (var[ch] as f64 + eps as f64).sqrt()) as f32;
+        scale[ch] = s;
+        shift[ch] = beta[ch] - mean[ch] * s;
+    }
+}
+
+/// Batch normalisation in inference mode, with the running statistics:
+/// `y = x * scale + shift` with `(scale, shift)` from [`fold`]. Overwrites y.
+/// x, y: [m, c]  gamma, beta, running_mean, running_var: `[c]`
+pub fn forward_infer(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    running_mean: &[f32],
+    running_var: &[f32],
+    eps: f32,
+    y: &mut [f32],
+) -> Result<()> {
+    let len = rows_len("batch norm", m, c)?;
+    check_eps("batch norm", eps)?;
+    check_len("batch norm x", x.len(), len)?;
+    check_len("batch norm gamma", gamma.len(), c)?;
+    check_len("batch norm beta", beta.len(), c)?;
+    check_len("batch norm running_mean", running_mean.len(), c)?;
+    check_len("batch norm running_var", running_var.len(), c)?;
+    check_len("batch norm y", y.len(), len)?;
+    let gl = group_len(c);
+    scratch::with(Slot::Aux, 2 * gl, |buf| {
+        let (scale, shift) = buf.split_at_mut(gl);
+        fold_unchecked(
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            eps,
+            &mut scale[..c],
+            &mut shift[..c],
+        );
+        extend_repeat(scale, c);
+        extend_repeat(shift, c);
+        let (scale, shift) = (&*scale, &*shift);
+        par_rows(y, m, len, |r0, y| {
+            for (yg, xg) in y.chunks_mut(gl).zip(x[r0 * c..].chunks(gl)) {
+                for (((o, &v), &s), &t) in yg.iter_mut().zip(xg).zip(scale).zip(shift) {
+                    *o = v * s + t;
+                }
+            }
+        });
+    });
+    Ok(())
+}
+
+/// Gradients of training-mode batch normalisation, in the closed form
+/// (Ioffe and Szegedy, 2015, with the sums gathered):
+/// `dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))`,
+/// `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`, with
+/// `xhat = (x - mean) * inv_std` from the saved statistics.
+/// Overwrites dx; adds into dgamma and dbeta.
+/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: `[c]`
+pub fn backward(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    save_mean: &[f32],
+    save_inv_std: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) -> Result<()> {
+    let len = rows_len("batch norm", m, c)?;
+    if m == 0 {
+        return Err(Error::InvalidArgument(
+            "batch norm: backward needs at least one row (m = 0)".into(),
+        ));
+    }
+    check_len("batch norm x", x.len(), len)?;
+    check_len("batch norm gamma", gamma.len(), c)?;
+    check_len("batch norm save_mean", save_mean.len(), c)?;
+    check_len("batch norm save_inv_std", save_inv_std.len(), c)?;
+    check_len("batch norm dy", dy.len(), len)?;
+    check_len("batch norm dx", dx.len(), len)?;
+    check_len("batch norm dgamma", dgamma.len(), c)?;
+    check_len("batch norm dbeta", dbeta.len(), c)?;
+    let gl = group_len(c);
+    let inv_m = 1.0 / m as f64;
+    // Repeated per channel: mean, inv_std, then a = gamma * inv_std,
+    // mean(dy), k = inv_std * mean(dy * xhat), so that
+    // dx = a * (dy - mean(dy) - (x - mean) * k).
+    scratch::with(Slot::Aux, 5 * gl, |buf| {
+        let (mean, rest) = buf.split_at_mut(gl);
+        let (inv_std, rest) = rest.split_at_mut(gl);
+        let (a, rest) = rest.split_at_mut(gl);
+        let (mdy, k) = rest.split_at_mut(gl);
+        repeat(save_mean, mean);
+        repeat(save_inv_std, inv_std);
+        let (mean, inv_std) = (&*mean, &*inv_std);
+        sum_rows(
+            m,
+            2 * c,
+            len,
+            |r0, r1, acc| {
+                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                    let (dg, xg) = (&dy[at..at + l1.len()], &x[at..at + l1.len()]);
+                    let params = mean.iter().zip(inv_std);
+                    for (((a, b), (&d, &v)), (&mu, &is)) in l1
+                        .iter_mut()
+                        .zip(l2.iter_mut())
+                        .zip(dg.iter().zip(xg))
+                        .zip(params)
+                    {
+                        *a += d;
+                        *b += d * (v - mu) * is;
+                    }
+                })
+            },
+            |sums| {
+                let (sdy, sdyx) = sums.split_at(c);
+                for ch in 0..c {
+                    a[ch] = gamma[ch] * save_inv_std[ch];
+                    mdy[ch] = (sdy[ch] * inv_m) as f32;
+                    k[ch] = (save_inv_std[ch] as f64 * sdyx[ch] * inv_m) as f32;
+                    dgamma[ch] += sdyx[ch] as f32;
+                    dbeta[ch] += sdy[ch] as f32;
+                }
+            },
+        );
+        extend_repeat(a, c);
+        extend_repeat(mdy, c);
+        extend_repeat(k, c);
+        let (a, mdy, k) = (&*a, &*mdy, &*k);
+        par_rows(dx, m, len, |r0, dx| {
+            let groups = dx
+                .chunks_mut(gl)
+                .zip(x[r0 * c..].chunks(gl))
+                .zip(dy[r0 * c..].chunks(gl));
+            for ((og, xg), dg) in groups {
+                let params = a.iter().zip(mdy).zip(k).zip(mean);
+                for (((o, &v), &d), (((&a, &mdy), &k), &mu)) in
+                    og.iter_mut().zip(xg).zip(dg).zip(params)
+                {
+                    *o = a * (d - mdy - (v - mu) * k);
+                }
+            }
+        });
+    });
+    Ok(())
+}

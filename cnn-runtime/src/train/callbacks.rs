@@ -1,0 +1,269 @@
+//! Keras's callbacks: hooks that run at the start and end of every epoch.
+//! [`EarlyStopping`] stops when a monitored metric stops improving,
+//! [`ModelCheckpoint`] keeps the best (or latest) weights on disk, and
+//! [`LearningRateScheduler`] sets the learning rate per epoch. A NaN or
+//! infinite loss always stops training with `Error::NonFiniteLoss`.
+
+use std::path::{Path, PathBuf};
+
+use super::history::{EpochLog, History};
+use crate::error::Result;
+use crate::optim::Optimizer;
+
+/// Whether training goes on after a callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+/// What a callback sees at the end of an epoch.
+pub struct EpochEnd<'a> {
+    pub log: &'a EpochLog,
+    pub history: &'a History,
+    pub(crate) save: &'a dyn Fn(&Path) -> Result<()>,
+}
+
+impl EpochEnd<'_> {
+    /// Saves the network's weights (the same file `Network::save` writes,
+    /// plus the optimizer state and epoch, so training can resume from it).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        (self.save)(path)
+    }
+}
+
+/// A hook into `fit`.
+pub trait Callback {
+    /// Before epoch `epoch` (counted from 1) starts.
+    fn on_epoch_begin(&mut self, _epoch: usize, _optimizer: &mut dyn Optimizer) -> Result<()> {
+        Ok(())
+    }
+    /// After the epoch's training and validation.
+    fn on_epoch_end(&mut self, _end: &EpochEnd<'_>) -> Result<Control> {
+        Ok(Control::Continue)
+    }
+}
+
+/// Which metric a callback watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Monitor {
+    Loss,
+    Accuracy,
+    ValLoss,
+    ValAccuracy,
+}
+
+impl Monitor {
+    /// The metric's value in `log` (validation metrics need validation data).
+    pub fn value(self, log: &EpochLog) -> Option<f32> {
+        match self {
+            Monitor::Loss => Some(log.loss),
+            Monitor::Accuracy => Some(log.accuracy),
+            Monitor::ValLoss => log.val_loss,
+            Monitor::ValAccuracy => log.val_accuracy,
+        }
+    }
+    /// Whether a larger value is better.
+    pub fn maximise(self) -> bool {
+        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy)
+    }
+    fn improves(self, value: f32, best: Option<f32>, min_delta: f32) -> bool {
+        match best {
+            None => true,
+            Some(b) if self.maximise() => value > b + min_delta,
+            Some(b) => value < b - min_delta,
+        }
+    }
+    fn metric(self, log: &EpochLog) -> f32 {
+        // A monitor of validation metrics without validation data falls back
+        // to the training metric, as Keras warns and does nothing useful.
+        self.value(log).unwrap_or(match self {
+            Monitor::ValLoss => log.loss,
+            Monitor::ValAccuracy => log.accuracy,
+            _ => unreachable!("training metrics are always present"),
+        })
+    }
+}
+
+/// Stops training when `monitor` has not improved by more than `min_delta`
+/// for `patience` epochs.
+#[derive(Clone, Debug)]
+pub struct EarlyStopping {
+    pub monitor: Monitor,
+    pub patience: usize,
+    pub min_delta: f32,
+    best: Option<f32>,
+    waited: usize,
+    /// The epoch training stopped at, if it did.
+    pub stopped_epoch: Option<usize>,
+}
+
+impl EarlyStopping {
+    pub fn new(monitor: Monitor, patience: usize) -> Self {
+        EarlyStopping {
+            monitor,
+            patience,
+            min_delta: 0.0,
+            best: None,
+            waited: 0,
+            stopped_epoch: None,
+        }
+    }
+    pub fn min_delta(mut self, d: f32) -> Self {
+        self.min_delta = d;
+        self
+    }
+}
+
+impl Callback for EarlyStopping {
+    fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control> {
+        let v = self.monitor.metric(end.log);
+        if self.monitor.improves(v, self.best, self.min_delta) {
+            self.best = Some(v);
+            self.waited = 0;
+            return Ok(Control::Continue);
+        }
+        self.waited += 1;
+        if self.waited >= self.patience {
+            self.stopped_epoch = Some(end.log.epoch);
+            return Ok(Control::Stop);
+        }
+        Ok(Control::Continue)
+    }
+}
+
+/// Saves the weights after an epoch: every epoch, or only when `monitor`
+/// improved (`best_only`). Writes are atomic, so the file on disk is always
+/// a whole checkpoint.
+#[derive(Clone, Debug)]
+pub struct ModelCheckpoint {
+    pub path: PathBuf,
+    pub monitor: Monitor,
+    pub best_only: bool,
+    best: Option<f32>,
+    /// The epoch whose weights the file holds.
+    pub saved_epoch: Option<usize>,
+}
+
+impl ModelCheckpoint {
+    /// Keeps the best weights by `monitor` at `path`.
+    pub fn best(path: impl Into<PathBuf>, monitor: Monitor) -> Self {
+        ModelCheckpoint {
+            path: path.into(),
+            monitor,
+            best_only: true,
+            best: None,
+            saved_epoch: None,
+        }
+    }
+    /// Saves after every epoch.
+    pub fn every_epoch(path: impl Into<PathBuf>) -> Self {
+        ModelCheckpoint {
+            best_only: false,
+            ..ModelCheckpoint::best(path, Monitor::Loss)
+        }
+    }
+}
+
+impl Callback for ModelCheckpoint {
+    fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control> {
+        let v = self.monitor.metric(end.log);
+        if !self.best_only || self.monitor.improves(v, self.best, 0.0) {
+            self.best = Some(v);
+            end.save(&self.path)?;
+            self.saved_epoch = Some(end.log.epoch);
+        }
+        Ok(Control::Continue)
+    }
+}
+
+/// Sets the learning rate at the start of every epoch from a function of
+/// the epoch (counted from 1), e.g. a step or cosine schedule.
+pub struct LearningRateScheduler {
+    schedule: Box<dyn Fn(usize) -> f32>,
+}
+
+impl LearningRateScheduler {
+    pub fn new(schedule: impl Fn(usize) -> f32 + 'static) -> Self {
+        LearningRateScheduler {
+            schedule: Box::new(schedule),
+        }
+    }
+}
+
+impl Callback for LearningRateScheduler {
+    fn on_epoch_begin(&mut self, epoch: usize, optimizer: &mut dyn Optimizer) -> Result<()> {
+        optimizer.set_learning_rate((self.schedule)(epoch));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(epoch: usize, val_loss: f32) -> EpochLog {
+        EpochLog {
+            epoch,
+            loss: 1.0,
+            accuracy: 0.5,
+            val_loss: Some(val_loss),
+            val_accuracy: Some(0.5),
+            learning_rate: 0.1,
+            seconds: 0.0,
+            images_per_second: 0.0,
+        }
+    }
+
+    fn end_of<'a>(
+        l: &'a EpochLog,
+        h: &'a History,
+        save: &'a dyn Fn(&Path) -> Result<()>,
+    ) -> EpochEnd<'a> {
+        EpochEnd {
+            log: l,
+            history: h,
+            save,
+        }
+    }
+
+    #[test]
+    fn early_stopping_waits_patience_epochs() {
+        let h = History::default();
+        let nosave = |_: &Path| Ok(());
+        let mut es = EarlyStopping::new(Monitor::ValLoss, 2);
+        let losses = [1.0, 0.8, 0.85, 0.9, 0.7];
+        let mut stops = vec![];
+        for (i, &v) in losses.iter().enumerate() {
+            let l = log(i + 1, v);
+            stops.push(es.on_epoch_end(&end_of(&l, &h, &nosave)).unwrap());
+        }
+        assert_eq!(
+            stops[..4],
+            [
+                Control::Continue,
+                Control::Continue,
+                Control::Continue,
+                Control::Stop
+            ]
+        );
+        assert_eq!(es.stopped_epoch, Some(4));
+    }
+
+    #[test]
+    fn checkpoint_saves_only_improvements() {
+        let h = History::default();
+        let saves = std::cell::RefCell::new(vec![]);
+        let save = |p: &Path| {
+            saves.borrow_mut().push(p.to_path_buf());
+            Ok(())
+        };
+        let mut cp = ModelCheckpoint::best("best.safetensors", Monitor::ValLoss);
+        for (i, v) in [1.0, 0.5, 0.7, 0.4].into_iter().enumerate() {
+            let l = log(i + 1, v);
+            cp.on_epoch_end(&end_of(&l, &h, &save)).unwrap();
+        }
+        assert_eq!(saves.borrow().len(), 3);
+        assert_eq!(cp.saved_epoch, Some(4));
+    }
+}

@@ -1,0 +1,286 @@
+//! An in-memory labelled image set: normalisation, padding (MNIST's 28x28
+//! to LeNet-5's 32x32), a seeded train/validation split, per-epoch shuffled
+//! order, and a [`Batcher`] that gathers a batch into buffers it reuses.
+
+use crate::error::{Error, Result};
+use crate::rng::{splitmix64, Rng};
+
+/// Examples of shape `[h, w, c]` (NHWC, f32) with class labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    shape: [usize; 3],
+    x: Vec<f32>,
+    y: Vec<usize>,
+    classes: usize,
+}
+
+impl Dataset {
+    /// Checks that `x` holds `y.len()` examples of `shape` and that every
+    /// label is below `classes`.
+    pub fn new(shape: [usize; 3], x: Vec<f32>, y: Vec<usize>, classes: usize) -> Result<Self> {
+        let per: usize = shape.iter().product();
+        if per == 0 || classes == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "dataset: example shape {}x{}x{} and {classes} classes must all be positive",
+                shape[0], shape[1], shape[2]
+            )));
+        }
+        if x.len() != per * y.len() {
+            return Err(Error::shape(
+                "dataset images",
+                format!("{} labels x {per} values = {}", y.len(), per * y.len()),
+                x.len(),
+            ));
+        }
+        if let Some((index, &label)) = y.iter().enumerate().find(|(_, &l)| l >= classes) {
+            return Err(Error::LabelOutOfRange {
+                index,
+                label,
+                classes,
+            });
+        }
+        Ok(Dataset {
+            shape,
+            x,
+            y,
+            classes,
+        })
+    }
+
+    /// From 8-bit pixels, scaled by `1 / max_value` into [0, 1].
+    pub fn from_u8(
+        shape: [usize; 3],
+        pixels: &[u8],
+        labels: &[u8],
+        classes: usize,
+        max_value: f32,
+    ) -> Result<Self> {
+        let x = pixels.iter().map(|&p| p as f32 / max_value).collect();
+        let y = labels.iter().map(|&l| l as usize).collect();
+        Dataset::new(shape, x, y, classes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    /// One example's shape `[h, w, c]`.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+    /// Elements of one example.
+    pub fn example_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// All pixels, examples back to back.
+    pub fn images(&self) -> &[f32] {
+        &self.x
+    }
+    pub fn labels(&self) -> &[usize] {
+        &self.y
+    }
+    /// Example `i` and its label.
+    pub fn example(&self, i: usize) -> (&[f32], usize) {
+        let per = self.example_len();
+        (&self.x[i * per..(i + 1) * per], self.y[i])
+    }
+
+    /// All images of an IDX set (MNIST, digits), scaled into [0, 1].
+    pub fn from_labelled(set: &crate::data::LabelledImages) -> Result<Self> {
+        Dataset::from_u8(
+            set.shape(),
+            &set.images,
+            &set.labels,
+            set.classes,
+            set.max_value as f32,
+        )
+    }
+
+    /// `x <- (x - mean) / std` for every value (MNIST: 0.1307, 0.3081).
+    pub fn normalise(&mut self, mean: f32, std: f32) {
+        let inv = 1.0 / std;
+        self.x.iter_mut().for_each(|v| *v = (*v - mean) * inv);
+    }
+
+    /// Pads every example with `value`: `[top, bottom, left, right]` rows and
+    /// columns. MNIST to LeNet-5's 32x32: `pad([2, 2, 2, 2], background)`.
+    pub fn pad(&self, [top, bottom, left, right]: [usize; 4], value: f32) -> Dataset {
+        let [h, w, c] = self.shape;
+        let (nh, nw) = (h + top + bottom, w + left + right);
+        let mut x = vec![value; self.len() * nh * nw * c];
+        for (src, dst) in self
+            .x
+            .chunks_exact(h * w * c)
+            .zip(x.chunks_exact_mut(nh * nw * c))
+        {
+            for r in 0..h {
+                let d = ((r + top) * nw + left) * c;
+                dst[d..d + w * c].copy_from_slice(&src[r * w * c..(r + 1) * w * c]);
+            }
+        }
+        Dataset {
+            shape: [nh, nw, c],
+            x,
+            y: self.y.clone(),
+            classes: self.classes,
+        }
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        let per = self.example_len();
+        let mut x = Vec::with_capacity(indices.len() * per);
+        for &i in indices {
+            x.extend_from_slice(&self.x[i * per..(i + 1) * per]);
+        }
+        Dataset {
+            shape: self.shape,
+            x,
+            y: indices.iter().map(|&i| self.y[i]).collect(),
+            classes: self.classes,
+        }
+    }
+
+    /// The first `n` examples (all when `n >= len`).
+    pub fn take(&self, n: usize) -> Dataset {
+        let idx: Vec<usize> = (0..n.min(self.len())).collect();
+        self.select(&idx)
+    }
+
+    /// A seeded random split: `(train, validation)` with `validation`
+    /// examples in the second part.
+    pub fn split(&self, validation: usize, seed: u64) -> Result<(Dataset, Dataset)> {
+        if validation >= self.len() {
+            return Err(Error::InvalidArgument(format!(
+                "dataset split: {validation} validation examples leave none of {} for training",
+                self.len()
+            )));
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        Rng::new(seed).shuffle(&mut order);
+        let (train, val) = order.split_at(self.len() - validation);
+        Ok((self.select(train), self.select(val)))
+    }
+
+    /// The order in which epoch `epoch` visits the examples: a permutation
+    /// fixed by `(seed, epoch)` alone, so a resumed run sees the same order.
+    pub fn epoch_order(&self, seed: u64, epoch: usize, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(0..self.len());
+        Rng::new(splitmix64(seed ^ splitmix64(epoch as u64))).shuffle(out);
+    }
+}
+
+/// Gathers batches into buffers that are allocated once per batch size.
+#[derive(Default, Debug)]
+pub struct Batcher {
+    x: Vec<f32>,
+    y: Vec<usize>,
+}
+
+impl Batcher {
+    pub fn new() -> Self {
+        Batcher::default()
+    }
+
+    /// Copies the examples at `indices` into the batch buffers.
+    pub fn gather(&mut self, data: &Dataset, indices: &[usize]) -> (&[f32], &[usize]) {
+        let per = data.example_len();
+        self.x.resize(indices.len() * per, 0.0);
+        self.y.resize(indices.len(), 0);
+        for (k, &i) in indices.iter().enumerate() {
+            let (ex, label) = data.example(i);
+            self.x[k * per..(k + 1) * per].copy_from_slice(ex);
+            self.y[k] = label;
+        }
+        (&self.x, &self.y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Dataset {
+        // Four 2x2x1 examples whose pixels are their index.
+        let x = (0..4).flat_map(|i| [i as f32; 4]).collect();
+        Dataset::new([2, 2, 1], x, vec![0, 1, 2, 1], 3).unwrap()
+    }
+
+    #[test]
+    fn rejects_bad_lengths_and_labels() {
+        assert!(matches!(
+            Dataset::new([2, 2, 1], vec![0.0; 7], vec![0, 1], 3),
+            Err(Error::Shape { .. })
+        ));
+        assert!(matches!(
+            Dataset::new([2, 2, 1], vec![0.0; 8], vec![0, 5], 3),
+            Err(Error::LabelOutOfRange {
+                index: 1,
+                label: 5,
+                classes: 3
+            })
+        ));
+        assert!(Dataset::new([0, 2, 1], vec![], vec![], 3).is_err());
+    }
+
+    #[test]
+    fn pad_puts_the_image_in_the_middle() {
+        let d = tiny().pad([1, 1, 1, 1], -1.0);
+        assert_eq!(d.shape(), [4, 4, 1]);
+        let (ex, _) = d.example(2);
+        #[rustfmt::skip]
+        let want = [-1.0, -1.0, -1.0, -1.0,
+                    -1.0,  2.0,  2.0, -1.0,
+                    -1.0,  2.0,  2.0, -1.0,
+                    -1.0, -1.0, -1.0, -1.0];
+        assert_eq!(ex, want);
+    }
+
+    #[test]
+    fn split_is_seeded_and_disjoint() {
+        let d = tiny();
+        let (a, b) = d.split(1, 9).unwrap();
+        let (a2, b2) = d.split(1, 9).unwrap();
+        assert_eq!((a.len(), b.len()), (3, 1));
+        assert_eq!((&a, &b), (&a2, &b2));
+        let mut seen: Vec<f32> = a
+            .images()
+            .iter()
+            .step_by(4)
+            .chain(b.images().iter().step_by(4))
+            .copied()
+            .collect();
+        seen.sort_by(f32::total_cmp);
+        assert_eq!(seen, [0.0, 1.0, 2.0, 3.0]);
+        assert!(d.split(4, 0).is_err());
+    }
+
+    #[test]
+    fn epoch_order_depends_on_seed_and_epoch_only() {
+        let d = Dataset::new([1, 1, 1], vec![0.0; 50], vec![0; 50], 1).unwrap();
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        d.epoch_order(1, 3, &mut a);
+        d.epoch_order(1, 3, &mut b);
+        d.epoch_order(1, 4, &mut c);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batcher_gathers_in_order() {
+        let d = tiny();
+        let mut b = Batcher::new();
+        let (x, y) = b.gather(&d, &[3, 0]);
+        assert_eq!(x, [3.0, 3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(y, [1, 0]);
+    }
+}

@@ -1,0 +1,348 @@
+//! `Model`: a network compiled with an optimizer, as in Keras —
+//! `Model::compile(net, optimizer)`, then `fit`, `evaluate`, `predict`.
+//! `fit` trains epoch by epoch in a seeded shuffled order, shows progress,
+//! validates, runs callbacks, and can write a resumable checkpoint, a CSV
+//! log and the curves after every epoch.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::callbacks::{Callback, Control, EpochEnd};
+use super::checkpoint;
+use super::dataset::{Batcher, Dataset};
+use super::history::{EpochLog, History};
+use super::progress::EpochProgress;
+use super::{BatchStats, Network};
+use crate::error::{Error, Result};
+use crate::optim::Optimizer;
+
+/// A network and its optimizer, ready to train.
+pub struct Model<N: Network> {
+    net: N,
+    optimizer: Box<dyn Optimizer>,
+    seed: u64,
+    epoch: usize,
+    history: History,
+}
+
+/// How to run `fit` (Keras's keyword arguments).
+pub struct Fit<'a> {
+    epochs: usize,
+    batch_size: usize,
+    validation: Option<&'a Dataset>,
+    callbacks: Vec<&'a mut dyn Callback>,
+    verbose: bool,
+    checkpoint: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    curves: Option<(PathBuf, String)>,
+}
+
+impl<'a> Fit<'a> {
+    /// Train until `epochs` epochs are complete (counting those before a
+    /// resume, as Keras's `initial_epoch` does).
+    pub fn epochs(epochs: usize) -> Self {
+        Fit {
+            epochs,
+            batch_size: 32,
+            validation: None,
+            callbacks: Vec::new(),
+            verbose: true,
+            checkpoint: None,
+            csv: None,
+            curves: None,
+        }
+    }
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// Evaluated after every epoch (`val_loss`, `val_accuracy`).
+    pub fn validation_data(mut self, data: &'a Dataset) -> Self {
+        self.validation = Some(data);
+        self
+    }
+    pub fn callback(mut self, c: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(c);
+        self
+    }
+    /// Progress bar and epoch lines on standard error / output.
+    pub fn verbose(mut self, v: bool) -> Self {
+        self.verbose = v;
+        self
+    }
+    /// A resumable checkpoint written after every epoch.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
+    /// The history as CSV, rewritten after every epoch.
+    pub fn csv_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.csv = Some(path.into());
+        self
+    }
+    /// Loss and accuracy curves as SVG, rewritten after every epoch.
+    pub fn curves(mut self, path: impl Into<PathBuf>, title: impl Into<String>) -> Self {
+        self.curves = Some((path.into(), title.into()));
+        self
+    }
+}
+
+/// Loss and accuracy over a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+impl<N: Network> Model<N> {
+    /// Keras's `compile`: pairs the network with its optimizer. The loss is
+    /// categorical cross-entropy of the final softmax and the metric is
+    /// accuracy.
+    pub fn compile(net: N, optimizer: impl Optimizer + 'static) -> Self {
+        Model {
+            net,
+            optimizer: Box::new(optimizer),
+            seed: 0,
+            epoch: 0,
+            history: History::default(),
+        }
+    }
+
+    /// The seed of the per-epoch data order.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Restores a checkpoint written by `fit` (`Fit::checkpoint`) into a
+    /// freshly made network and optimizer of the same kind; `fit` then goes
+    /// on from the epoch after the saved one and gives exactly the result of
+    /// the run that was not interrupted.
+    pub fn resume(
+        mut net: N,
+        mut optimizer: impl Optimizer + 'static,
+        path: &Path,
+    ) -> Result<Self> {
+        let r = checkpoint::load(path, &mut net, &mut optimizer)?;
+        Ok(Model {
+            net,
+            optimizer: Box::new(optimizer),
+            seed: r.seed,
+            epoch: r.epoch,
+            history: r.history,
+        })
+    }
+
+    pub fn network(&self) -> &N {
+        &self.net
+    }
+    pub fn network_mut(&mut self) -> &mut N {
+        &mut self.net
+    }
+    pub fn into_network(self) -> N {
+        self.net
+    }
+    pub fn optimizer_mut(&mut self) -> &mut dyn Optimizer {
+        self.optimizer.as_mut()
+    }
+    /// Epochs completed so far.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Writes a resumable checkpoint of the current state.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        checkpoint::save(
+            path,
+            &self.net,
+            self.optimizer.as_ref(),
+            self.epoch,
+            self.seed,
+            &self.history,
+        )
+    }
+
+    /// Trains until `cfg.epochs` epochs are complete or a callback stops
+    /// it. A non-finite loss stops with `Error::NonFiniteLoss` (the weights
+    /// of that step are not applied, and files already written stay whole).
+    pub fn fit(&mut self, train: &Dataset, mut cfg: Fit<'_>) -> Result<&History> {
+        self.check_data(train, "training data")?;
+        if let Some(v) = cfg.validation {
+            self.check_data(v, "validation data")?;
+        }
+        if cfg.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "fit: batch size must be positive".into(),
+            ));
+        }
+        let mut order = Vec::with_capacity(train.len());
+        let mut batcher = Batcher::new();
+        let batches = train.len().div_ceil(cfg.batch_size);
+        while self.epoch < cfg.epochs {
+            let epoch = self.epoch + 1;
+            for c in cfg.callbacks.iter_mut() {
+                c.on_epoch_begin(epoch, self.optimizer.as_mut())?;
+            }
+            let learning_rate = self.optimizer.learning_rate();
+            train.epoch_order(self.seed, epoch, &mut order);
+            let bar = EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose);
+            let start = Instant::now();
+            let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+            for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
+                let (x, y) = batcher.gather(train, idx);
+                let BatchStats { loss, correct: c } = self
+                    .net
+                    .train_batch(x, y, self.optimizer.as_mut())
+                    .map_err(|e| match e {
+                        Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
+                            loss,
+                            at: format!("epoch {epoch}, batch {}", b + 1),
+                        },
+                        other => other,
+                    })?;
+                loss_sum += loss as f64 * idx.len() as f64;
+                correct += c;
+                seen += idx.len();
+                let secs = start.elapsed().as_secs_f64().max(1e-9);
+                bar.update(
+                    b + 1,
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    seen as f64 / secs,
+                );
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            bar.finish();
+            let val = cfg
+                .validation
+                .map(|v| self.evaluate(v, cfg.batch_size.max(256)))
+                .transpose()?;
+            let log = EpochLog {
+                epoch,
+                loss: (loss_sum / seen as f64) as f32,
+                accuracy: correct as f32 / seen as f32,
+                val_loss: val.map(|v| v.loss),
+                val_accuracy: val.map(|v| v.accuracy),
+                learning_rate,
+                seconds,
+                images_per_second: seen as f64 / seconds.max(1e-9),
+            };
+            if cfg.verbose {
+                println!("{}", log.line(cfg.epochs));
+            }
+            self.history.epochs.push(log.clone());
+            self.epoch = epoch;
+            if let Some(p) = &cfg.checkpoint {
+                self.save_checkpoint(p)?;
+            }
+            if let Some(p) = &cfg.csv {
+                self.history.write_csv(p)?;
+            }
+            if let Some((p, title)) = &cfg.curves {
+                super::curves::write_svg(&self.history, title, p)?;
+            }
+            let mut stop = false;
+            {
+                let (net, opt, seed, hist) =
+                    (&self.net, self.optimizer.as_ref(), self.seed, &self.history);
+                let save = |p: &Path| checkpoint::save(p, net, opt, epoch, seed, hist);
+                let end = EpochEnd {
+                    log: &log,
+                    history: hist,
+                    save: &save,
+                };
+                for c in cfg.callbacks.iter_mut() {
+                    stop |= c.on_epoch_end(&end)? == Control::Stop;
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(&self.history)
+    }
+
+    /// Mean cross-entropy and accuracy over `data` in inference mode.
+    pub fn evaluate(&self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+        self.check_data(data, "evaluation data")?;
+        let classes = self.net.classes();
+        let mut probs = Vec::new();
+        let (mut loss, mut correct) = (0f64, 0usize);
+        let mut batcher = Batcher::new();
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for chunk in idx.chunks(batch_size.max(1)) {
+            let (x, y) = batcher.gather(data, chunk);
+            probs.resize(chunk.len() * classes, 0.0);
+            self.net.predict_batch(x, &mut probs)?;
+            for (row, &label) in probs.chunks_exact(classes).zip(y) {
+                loss -= (row[label].max(1e-12) as f64).ln();
+                if argmax(row) == label {
+                    correct += 1;
+                }
+            }
+        }
+        let n = data.len().max(1) as f64;
+        Ok(Evaluation {
+            loss: (loss / n) as f32,
+            accuracy: (correct as f64 / n) as f32,
+        })
+    }
+
+    /// Class probabilities for every example of `data`: `[len, classes]`.
+    pub fn predict(&self, data: &Dataset, batch_size: usize) -> Result<Vec<f32>> {
+        self.check_data(data, "prediction data")?;
+        let classes = self.net.classes();
+        let mut out = vec![0.0; data.len() * classes];
+        let mut batcher = Batcher::new();
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for (chunk, dst) in idx
+            .chunks(batch_size.max(1))
+            .zip(out.chunks_mut(batch_size.max(1) * classes))
+        {
+            let (x, _) = batcher.gather(data, chunk);
+            self.net.predict_batch(x, dst)?;
+        }
+        Ok(out)
+    }
+
+    fn check_data(&self, data: &Dataset, what: &str) -> Result<()> {
+        let want = self.net.input_shape();
+        let got = data.shape();
+        let fits = match want.len() {
+            3 => want == got,
+            _ => want.iter().product::<usize>() == got.iter().product::<usize>(),
+        };
+        if !fits {
+            return Err(Error::shape(
+                what,
+                format!("examples of shape {want:?} (the network's input)"),
+                format!("{got:?}"),
+            ));
+        }
+        if data.classes() > self.net.classes() {
+            return Err(Error::InvalidArgument(format!(
+                "{what} has {} classes but the network outputs {}",
+                data.classes(),
+                self.net.classes()
+            )));
+        }
+        if data.is_empty() {
+            return Err(Error::InvalidArgument(format!("{what} is empty")));
+        }
+        Ok(())
+    }
+}
+
+/// Index of the largest value (the first of equals).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}

@@ -1,0 +1,94 @@
+//! The Keras-style workflow around a generated network: a [`Dataset`],
+//! [`Model::compile`] (network + optimizer), [`Model::fit`] with
+//! validation, callbacks, a progress bar and a [`History`], and
+//! [`Model::evaluate`]. Checkpoints (weights, optimizer state, epoch, RNG
+//! state) are written atomically, so a crash never loses one already saved,
+//! and resuming from one gives exactly the run that was not interrupted.
+
+pub mod callbacks;
+pub mod checkpoint;
+pub mod curves;
+pub mod dataset;
+pub mod fit;
+pub mod history;
+pub mod progress;
+#[cfg(test)]
+mod tests;
+
+pub use callbacks::{
+    Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
+};
+pub use dataset::{Batcher, Dataset};
+pub use fit::{Fit, Model};
+pub use history::{EpochLog, History};
+
+use crate::optim::Optimizer;
+use crate::Result;
+
+/// One named parameter tensor inside a network's flat parameter buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// `conv1.weight`, `bn1.moving_mean`, ...
+    pub name: &'static str,
+    /// Where it starts in the flat buffer.
+    pub offset: usize,
+    /// Its shape (conv weights `[fh, fw, c_in, filters]`, dense `[in, units]`).
+    pub shape: &'static [usize],
+    /// False for batch norm's moving statistics.
+    pub trainable: bool,
+}
+
+impl TensorInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// True for a tensor with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What one training step reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchStats {
+    /// Mean cross-entropy over the batch.
+    pub loss: f32,
+    /// Examples whose highest output was the label.
+    pub correct: usize,
+}
+
+/// What the training loop needs from a network. The `network!` macro
+/// implements it for every generated struct.
+pub trait Network {
+    /// One example's shape: `[h, w, c]` or `[n]`.
+    fn input_shape(&self) -> &'static [usize];
+    /// Number of classes (outputs).
+    fn classes(&self) -> usize;
+    /// Forward in training mode, backward and one optimizer step on a batch
+    /// `x: [batch, input...]` with one label per example.
+    fn train_batch(
+        &mut self,
+        x: &[f32],
+        labels: &[usize],
+        opt: &mut dyn Optimizer,
+    ) -> Result<BatchStats>;
+    /// Class probabilities in inference mode: `out: [batch, classes]`.
+    fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> Result<()>;
+    /// The parameter tensors, trainable first.
+    fn tensors(&self) -> &'static [TensorInfo];
+    /// The flat parameter buffer the tensors index into.
+    fn params(&self) -> &[f32];
+    /// The same, writable (loading checkpoints).
+    fn params_mut(&mut self) -> &mut [f32];
+    /// The state of the network's own generator (dropout masks), so that a
+    /// resumed run draws the same masks.
+    fn rng_state(&self) -> [u64; 4];
+    /// Restores [`Network::rng_state`].
+    fn set_rng_state(&mut self, state: [u64; 4]);
+
+    /// Elements of one example.
+    fn input_len(&self) -> usize {
+        self.input_shape().iter().product()
+    }
+}

@@ -1,0 +1,280 @@
+//! The workflow on a hand-written softmax regression (no macro needed):
+//! fit learns, evaluate agrees, callbacks stop and save, a NaN loss stops
+//! with a clear error and leaves the last checkpoint whole, and a resumed
+//! run equals an uninterrupted one bit for bit.
+
+use super::*;
+use crate::error::Error;
+use crate::optim::Optimizer;
+use crate::rng::Rng;
+
+/// softmax(x W + b) over 4 inputs and 3 classes; params = W (12) then b (3).
+struct Softmax4 {
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    rng: Rng,
+}
+
+const TENSORS: &[TensorInfo] = &[
+    TensorInfo {
+        name: "dense.weight",
+        offset: 0,
+        shape: &[4, 3],
+        trainable: true,
+    },
+    TensorInfo {
+        name: "dense.bias",
+        offset: 12,
+        shape: &[3],
+        trainable: true,
+    },
+];
+
+impl Softmax4 {
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let params = (0..15)
+            .map(|i| if i < 12 { 0.1 * rng.normal() } else { 0.0 })
+            .collect();
+        Softmax4 {
+            params,
+            grads: vec![0.0; 15],
+            rng,
+        }
+    }
+    fn probs(&self, x: &[f32], out: &mut [f32]) {
+        for (xi, o) in x.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+            for k in 0..3 {
+                o[k] = self.params[12 + k]
+                    + (0..4).map(|i| xi[i] * self.params[i * 3 + k]).sum::<f32>();
+            }
+            let m = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let s: f32 = o
+                .iter_mut()
+                .map(|v| {
+                    *v = (*v - m).exp();
+                    *v
+                })
+                .sum();
+            o.iter_mut().for_each(|v| *v /= s);
+        }
+    }
+}
+
+impl Network for Softmax4 {
+    fn input_shape(&self) -> &'static [usize] {
+        &[2, 2, 1]
+    }
+    fn classes(&self) -> usize {
+        3
+    }
+    fn train_batch(
+        &mut self,
+        x: &[f32],
+        labels: &[usize],
+        opt: &mut dyn Optimizer,
+    ) -> crate::Result<BatchStats> {
+        let n = labels.len();
+        let mut p = vec![0.0; n * 3];
+        self.probs(x, &mut p);
+        // A draw from the network's own generator, as dropout would make.
+        let _ = self.rng.next_u64();
+        self.grads.fill(0.0);
+        let (mut loss, mut correct) = (0.0f32, 0);
+        for ((xi, pi), &y) in x.chunks_exact(4).zip(p.chunks_exact(3)).zip(labels) {
+            loss -= pi[y].ln();
+            correct += usize::from(fit::argmax(pi) == y);
+            for k in 0..3 {
+                let d = (pi[k] - f32::from(k == y)) / n as f32;
+                for i in 0..4 {
+                    self.grads[i * 3 + k] += xi[i] * d;
+                }
+                self.grads[12 + k] += d;
+            }
+        }
+        let loss = loss / n as f32;
+        if !loss.is_finite() {
+            return Err(Error::NonFiniteLoss {
+                loss,
+                at: String::new(),
+            });
+        }
+        opt.step(&mut self.params, &self.grads);
+        Ok(BatchStats { loss, correct })
+    }
+    fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> crate::Result<()> {
+        self.probs(x, out);
+        Ok(())
+    }
+    fn tensors(&self) -> &'static [TensorInfo] {
+        TENSORS
+    }
+    fn params(&self) -> &[f32] {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+    fn rng_state(&self) -> [u64; 4] {
+        self.rng.state()
+    }
+    fn set_rng_state(&mut self, s: [u64; 4]) {
+        self.rng = Rng::from_state(s);
+    }
+}
+
+/// Three separable classes: the class sets one pixel high.
+fn data(n: usize, seed: u64) -> Dataset {
+    let mut r = Rng::new(seed);
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for _ in 0..n {
+        let c = r.below(3);
+        for i in 0..4 {
+            x.push(0.1 * r.normal() + if i == c { 1.0 } else { 0.0 });
+        }
+        y.push(c);
+    }
+    Dataset::new([2, 2, 1], x, y, 3).unwrap()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cnn-train-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn fit_learns_and_evaluate_agrees() {
+    let (train, test) = (data(600, 1), data(200, 2));
+    let mut m = Model::compile(Softmax4::new(3), crate::optim::Sgd::new(0.5)).seed(4);
+    let h = m
+        .fit(
+            &train,
+            Fit::epochs(5)
+                .batch_size(32)
+                .validation_data(&test)
+                .verbose(false),
+        )
+        .unwrap()
+        .clone();
+    assert_eq!(h.epochs.len(), 5);
+    let last = h.last().unwrap().clone();
+    assert!(last.accuracy > 0.95, "{last:?}");
+    let e = m.evaluate(&test, 64).unwrap();
+    assert_eq!(Some(e.accuracy), last.val_accuracy);
+    assert!(h.epochs[0].loss > last.loss);
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let train = data(300, 5);
+    let dir = tmp("resume");
+    let ck = dir.join("ck.safetensors");
+    let opt = || crate::optim::Sgd::new(0.1).momentum(0.9);
+    let mut full = Model::compile(Softmax4::new(7), opt()).seed(11);
+    full.fit(&train, Fit::epochs(4).batch_size(16).verbose(false))
+        .unwrap();
+
+    let mut first = Model::compile(Softmax4::new(7), opt()).seed(11);
+    first
+        .fit(
+            &train,
+            Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck),
+        )
+        .unwrap();
+    drop(first);
+    // A fresh network with another seed: everything must come from the file.
+    let mut resumed = Model::resume(Softmax4::new(99), opt(), &ck).unwrap();
+    assert_eq!(resumed.epoch(), 2);
+    resumed
+        .fit(&train, Fit::epochs(4).batch_size(16).verbose(false))
+        .unwrap();
+    assert_eq!(resumed.network().params(), full.network().params());
+    assert_eq!(resumed.history().epochs.len(), 4);
+    assert_eq!(
+        resumed.history().epochs[3].loss,
+        full.history().epochs[3].loss
+    );
+}
+
+#[test]
+fn nan_loss_stops_with_an_error_and_keeps_the_checkpoint() {
+    let mut train = data(64, 6);
+    let dir = tmp("nan");
+    let ck = dir.join("ck.safetensors");
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1)).seed(2);
+    m.fit(
+        &train,
+        Fit::epochs(1).batch_size(16).verbose(false).checkpoint(&ck),
+    )
+    .unwrap();
+    let saved = std::fs::read(&ck).unwrap();
+    let mut x = train.images().to_vec();
+    x[5] = f32::NAN;
+    train = Dataset::new([2, 2, 1], x, train.labels().to_vec(), 3).unwrap();
+    let err = m
+        .fit(
+            &train,
+            Fit::epochs(2).batch_size(16).verbose(false).checkpoint(&ck),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
+    assert!(err.to_string().contains("epoch 2, batch"), "{err}");
+    assert_eq!(
+        std::fs::read(&ck).unwrap(),
+        saved,
+        "the last good checkpoint is untouched"
+    );
+}
+
+#[test]
+fn early_stopping_and_best_checkpoint() {
+    let (train, val) = (data(200, 8), data(100, 9));
+    let dir = tmp("cb");
+    let best = dir.join("best.safetensors");
+    let mut es = EarlyStopping::new(Monitor::ValLoss, 1).min_delta(10.0);
+    let mut cp = ModelCheckpoint::best(&best, Monitor::ValAccuracy);
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    let fit = Fit::epochs(10)
+        .batch_size(20)
+        .validation_data(&val)
+        .verbose(false)
+        .callback(&mut es)
+        .callback(&mut cp);
+    let h = m.fit(&train, fit).unwrap();
+    // min_delta 10 means nothing counts as an improvement after epoch 1.
+    assert_eq!(h.epochs.len(), 2);
+    assert_eq!(es.stopped_epoch, Some(2));
+    let mut fresh = Softmax4::new(5);
+    checkpoint::load_weights(&best, &mut fresh).unwrap();
+    assert!(cp.saved_epoch.is_some());
+}
+
+#[test]
+fn mismatched_data_is_an_error() {
+    let m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    let wrong = Dataset::new([3, 1, 1], vec![0.0; 6], vec![0, 1], 3).unwrap();
+    assert!(matches!(m.evaluate(&wrong, 8), Err(Error::Shape { .. })));
+}
+
+#[test]
+fn logs_and_curves_are_written() {
+    let train = data(100, 3);
+    let dir = tmp("logs");
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    m.fit(
+        &train,
+        Fit::epochs(2)
+            .batch_size(50)
+            .verbose(false)
+            .csv_log(dir.join("log.csv"))
+            .curves(dir.join("c.svg"), "t"),
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(dir.join("log.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    assert!(std::fs::read_to_string(dir.join("c.svg"))
+        .unwrap()
+        .contains("<polyline"));
+}

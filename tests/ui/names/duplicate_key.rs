@@ -1,0 +1,16 @@
+// A key is given at most once.
+use cnn::prelude::*;
+
+network! {
+    pub struct Net {
+        input: [32, 32, 1],
+        layers: [
+            Conv2d { filters: 6, kernel: 5, filters: 8 },
+            Flatten,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
+fn main() {}

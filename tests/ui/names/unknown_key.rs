@@ -1,0 +1,17 @@
+// An unknown key names the closest valid one.
+use cnn::prelude::*;
+
+network! {
+    pub struct Net {
+        input: [32, 32, 1],
+        layers: [
+            conv1: Conv2d { filters: 6, kernel: 5, strides: 2 },
+            Relu,
+            Flatten,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
+fn main() {}

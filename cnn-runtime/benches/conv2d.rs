@@ -184,7 +184,6 @@ fn main() {
         .map_or(vec![1, 2], |v| {
             v.split(',').filter_map(|t| t.parse().ok()).collect()
         });
-<<<<<<< HEAD
     // `--profile=fwd` or `--profile=bwd`: run only that kernel for a few
     // seconds, for `perf record`.
     let profile = args.iter().find_map(|a| a.strip_prefix("--profile="));
@@ -201,17 +200,6 @@ fn main() {
         "sgemm",
         "ratio",
         "hot",
-=======
-    println!(
-        "{:<32} {:>3} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}",
-        "case",
-        "thr",
-        "fwd GF/s",
-        "gemm GF/s",
-        "ratio",
-        "bwd GF/s",
-        "gemm GF/s",
->>>>>>> main
         "ratio",
         "fwd ms",
         "bwd ms"
@@ -273,7 +261,6 @@ fn main() {
                 let dxo = if c.dx { Some(&mut dx[..]) } else { None };
                 backward(&g, b, black_box(&x), &w, &dy, dxo, &mut dw, Some(&mut db)).unwrap()
             });
-<<<<<<< HEAD
             let cold = gemm_times(
                 &a,
                 &w,
@@ -290,46 +277,6 @@ fn main() {
             // of A: the rate sgemm reaches with its operands in cache.
             let hot_rows = (COL_TARGET / (k + n)).clamp(16, m.div_ceil(threads));
             let hot = gemm_times(&a, &w, &dy, m, k, n, hot_rows, threads, c.dx, &mut scratch);
-=======
-            let out = Out(cm.as_mut_ptr(), cm.len());
-            let t_gemm_fwd = time(|| {
-                split_rows(m, threads, &|r0, rows| {
-                    let am = Mat::rows(&a[r0 * k..(r0 + rows) * k], rows, k);
-                    sgemm(
-                        1.0,
-                        am,
-                        Mat::rows(&w, k, n),
-                        0.0,
-                        out.part(r0 * n, rows * n),
-                        n,
-                    );
-                })
-            });
-            // dW: one K x N partial per thread (cx doubles as its storage),
-            // then dX = dY W^T by row blocks.
-            let outx = Out(cx.as_mut_ptr(), cx.len());
-            let t_gemm_bwd = time(|| {
-                split_rows(m, threads, &|r0, rows| {
-                    let at = Mat::transposed(&a[r0 * k..(r0 + rows) * k], k, rows);
-                    let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                    let part = r0 / m.div_ceil(threads) * k * n;
-                    sgemm(1.0, at, dyb, 0.0, outx.part(part, k * n), n);
-                });
-                if c.dx {
-                    split_rows(m, threads, &|r0, rows| {
-                        let dyb = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-                        sgemm(
-                            1.0,
-                            dyb,
-                            Mat::transposed(&w, n, k),
-                            0.0,
-                            outx.part(r0 * k, rows * k),
-                            k,
-                        );
-                    });
-                }
-            });
->>>>>>> main
             let gf = |macs: f64, t: f64| 2.0 * macs / t / 1e9;
             println!(
                 "{:<30} {:>3} {:>8.1} {:>8.1} {:>6.2} {:>8.1} {:>6.2} {:>8.1} {:>8.1} {:>6.2} {:>8.1} {:>6.2} {:>8.3} {:>8.3}",

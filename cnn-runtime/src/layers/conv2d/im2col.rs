@@ -24,6 +24,7 @@ struct Span {
     ix_lo: usize,
 }
 
+#[inline(always)]
 fn span(g: &Conv2dGeom, ox: usize) -> Span {
     let start = (ox * g.sw) as isize - g.pad_left as isize;
     let kx_lo = (-start).clamp(0, g.fw as isize) as usize;
@@ -38,6 +39,7 @@ fn span(g: &Conv2dGeom, ox: usize) -> Span {
 
 /// Walks output pixels `row0..row0 + rows` in order, yielding
 /// `(index in the range, image, oy, ox)` without a division per pixel.
+#[inline(always)]
 fn for_each_pixel(
     g: &Conv2dGeom,
     row0: usize,
@@ -157,34 +159,105 @@ pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f3
 /// positions they were read from (the adjoint of [`im2col`]); padded
 /// positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is added into.
 pub fn col2im_add(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, the only requirement of this clone.
+        return unsafe { col2im_add_avx512(g, col, row0, rows, dx) };
+    }
+    col2im_add_body::<false>(g, col, row0, rows, dx);
+}
+
+/// [`col2im_add`] compiled for AVX-512, where the runs of additions (a few
+/// dozen floats each) take one or two 16-lane operations.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn col2im_add_avx512(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+    col2im_add_body::<true>(g, col, row0, rows, dx);
+}
+
+/// `dst += src` in 16-lane steps, the tail under a mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn add_run_avx512(dst: &mut [f32], src: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = dst.len();
+    assert_eq!(src.len(), n);
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    let mut i = 0;
+    // SAFETY: every access is below `n`, the length of both slices; the
+    // masked tail touches only lanes below `n` too.
+    unsafe {
+        while i + 16 <= n {
+            _mm512_storeu_ps(
+                d.add(i),
+                _mm512_add_ps(_mm512_loadu_ps(d.add(i)), _mm512_loadu_ps(s.add(i))),
+            );
+            i += 16;
+        }
+        if i < n {
+            let m: __mmask16 = (1u16 << (n - i)) - 1;
+            let sum = _mm512_add_ps(
+                _mm512_maskz_loadu_ps(m, d.add(i)),
+                _mm512_maskz_loadu_ps(m, s.add(i)),
+            );
+            _mm512_mask_storeu_ps(d.add(i), m, sum);
+        }
+    }
+}
+
+// Plain loops rather than `for_each_pixel`: a closure would be compiled
+// apart from the AVX-512 clone, without its target feature.
+#[inline(always)]
+fn col2im_add_body<const AVX512: bool>(
+    g: &Conv2dGeom,
+    col: &[f32],
+    row0: usize,
+    rows: usize,
+    dx: &mut [f32],
+) {
     let k = g.k();
     let seg = g.fw * g.c_in;
     let img_len = g.in_len();
     let line = g.in_w * g.c_in;
     let c = g.c_in;
-    let col = &col[..rows * k];
-    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
-        let src_row = &col[i * k..(i + 1) * k];
+    let plane = g.out_h * g.out_w;
+    let mut r = row0;
+    while r < row0 + rows {
+        // One output row's pixels ox0..ox1, all inside the range.
+        let (n, pix) = (r / plane, r % plane);
+        let (oy, ox0) = (pix / g.out_w, pix % g.out_w);
+        let ox1 = g.out_w.min(ox0 + row0 + rows - r);
         let img = &mut dx[n * img_len..(n + 1) * img_len];
-        let s = span(g, ox);
-        if s.kx_lo >= s.kx_hi {
-            return;
-        }
-        let len = (s.kx_hi - s.kx_lo) * c;
         let top = (oy * g.sh) as isize - g.pad_top as isize;
-        for ky in 0..g.fh {
-            let iy = top + ky as isize;
-            if iy < 0 || iy >= g.in_h as isize {
+        for ox in ox0..ox1 {
+            let src_row = &col[(r - row0 + ox - ox0) * k..][..k];
+            let s = span(g, ox);
+            if s.kx_lo >= s.kx_hi {
                 continue;
             }
-            let d = &mut img[iy as usize * line..(iy as usize + 1) * line];
-            let from = ky * seg + s.kx_lo * c;
-            add_run(
-                &mut d[s.ix_lo * c..s.ix_lo * c + len],
-                &src_row[from..from + len],
-            );
+            let len = (s.kx_hi - s.kx_lo) * c;
+            for ky in 0..g.fh {
+                let iy = top + ky as isize;
+                if iy < 0 || iy >= g.in_h as isize {
+                    continue;
+                }
+                let d = &mut img[iy as usize * line..(iy as usize + 1) * line];
+                let from = ky * seg + s.kx_lo * c;
+                let (dst, src) = (
+                    &mut d[s.ix_lo * c..s.ix_lo * c + len],
+                    &src_row[from..from + len],
+                );
+                #[cfg(target_arch = "x86_64")]
+                if AVX512 {
+                    // SAFETY: `AVX512` is true only in the AVX-512 clone.
+                    unsafe { add_run_avx512(dst, src) };
+                    continue;
+                }
+                add_run(dst, src);
+            }
         }
-    });
+        r += ox1 - ox0;
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +289,10 @@ mod tests {
             let mut dx = vec![0.0; x.len()];
             col2im_add(&g, &c[..split * g.k()], 0, split, &mut dx);
             col2im_add(&g, &c[split * g.k()..], split, rows - split, &mut dx);
+            // The portable clone agrees with whichever one the CPU ran.
+            let mut dx2 = vec![0.0; x.len()];
+            col2im_add_body::<false>(&g, &c, 0, rows, &mut dx2);
+            crate::testing::assert_close(&dx2, &dx, 1e-6, 1e-6);
             let lhs = dot(&col, &c);
             let rhs = dot(&x, &dx);
             assert!(

@@ -156,11 +156,12 @@ mod tests {
         assert!(text.contains("unreachable"));
     }
 
-    /// A few lines per layer: LeNet-5's whole API stays small.
+    /// A few lines per layer: LeNet-5's whole API (13 layers) is about
+    /// 36 kB of tokens, most of it `::cnn::__private::rt::` paths.
     #[test]
     fn generated_code_is_small() {
         let len = expand(&header("LeNet5"), &lenet5()).to_string().len();
-        assert!(len < 40_000, "{len} bytes of tokens");
+        assert!(len < 50_000, "{len} bytes of tokens");
     }
 }
 

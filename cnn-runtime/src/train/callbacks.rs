@@ -25,8 +25,9 @@ pub struct EpochEnd<'a> {
 }
 
 impl EpochEnd<'_> {
-    /// Saves the network's weights (the same file `Network::save` writes,
-    /// plus the optimizer state and epoch, so training can resume from it).
+    /// Saves the network's weights: the same file the generated `save`
+    /// writes, which `load` reads back. (A resumable training checkpoint,
+    /// with the optimizer state, is `Fit::checkpoint`.)
     pub fn save(&self, path: &Path) -> Result<()> {
         (self.save)(path)
     }
@@ -188,6 +189,14 @@ impl LearningRateScheduler {
         LearningRateScheduler {
             schedule: Box::new(schedule),
         }
+    }
+}
+
+impl LearningRateScheduler {
+    /// Follows an `optim` schedule (`StepDecay`, `Cosine`, ...), whose epochs
+    /// count from 0.
+    pub fn from_schedule(schedule: impl crate::optim::Schedule + 'static) -> Self {
+        LearningRateScheduler::new(move |epoch| schedule.lr(epoch.saturating_sub(1)))
     }
 }
 

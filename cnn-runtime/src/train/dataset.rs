@@ -190,6 +190,12 @@ impl Batcher {
 
     /// Copies the examples at `indices` into the batch buffers.
     pub fn gather(&mut self, data: &Dataset, indices: &[usize]) -> (&[f32], &[usize]) {
+        let (x, y) = self.gather_mut(data, indices);
+        (x, y)
+    }
+
+    /// As [`Batcher::gather`], with the batch writable (for augmentation).
+    pub fn gather_mut(&mut self, data: &Dataset, indices: &[usize]) -> (&mut [f32], &[usize]) {
         let per = data.example_len();
         self.x.resize(indices.len() * per, 0.0);
         self.y.resize(indices.len(), 0);
@@ -198,7 +204,7 @@ impl Batcher {
             self.x[k * per..(k + 1) * per].copy_from_slice(ex);
             self.y[k] = label;
         }
-        (&self.x, &self.y)
+        (&mut self.x, &self.y)
     }
 }
 

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::augment::Augment;
 use super::callbacks::{Callback, Control, EpochEnd};
 use super::checkpoint;
 use super::dataset::{Batcher, Dataset};
@@ -15,6 +16,7 @@ use super::progress::EpochProgress;
 use super::{BatchStats, Network};
 use crate::error::{Error, Result};
 use crate::optim::Optimizer;
+use crate::rng::{splitmix64, Rng};
 
 /// A network and its optimizer, ready to train.
 pub struct Model<N: Network> {
@@ -35,6 +37,7 @@ pub struct Fit<'a> {
     checkpoint: Option<PathBuf>,
     csv: Option<PathBuf>,
     curves: Option<(PathBuf, String)>,
+    augment: Option<&'a dyn Augment>,
 }
 
 impl<'a> Fit<'a> {
@@ -50,6 +53,7 @@ impl<'a> Fit<'a> {
             checkpoint: None,
             csv: None,
             curves: None,
+            augment: None,
         }
     }
     pub fn batch_size(mut self, n: usize) -> Self {
@@ -73,6 +77,12 @@ impl<'a> Fit<'a> {
     /// A resumable checkpoint written after every epoch.
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
+        self
+    }
+    /// Transforms every training example as its batch is gathered
+    /// (validation and evaluation data are left alone).
+    pub fn augment(mut self, a: &'a dyn Augment) -> Self {
+        self.augment = Some(a);
         self
     }
     /// The history as CSV, rewritten after every epoch.
@@ -192,7 +202,14 @@ impl<N: Network> Model<N> {
             let start = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
             for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-                let (x, y) = batcher.gather(train, idx);
+                let (x, y) = batcher.gather_mut(train, idx);
+                if let Some(aug) = cfg.augment {
+                    let key = splitmix64(self.seed ^ splitmix64((epoch as u64) << 32 | b as u64));
+                    let mut rng = Rng::new(key);
+                    for ex in x.chunks_exact_mut(train.example_len()) {
+                        aug.apply(ex, train.shape(), &mut rng);
+                    }
+                }
                 let BatchStats { loss, correct: c } = self
                     .net
                     .train_batch(x, y, self.optimizer.as_mut())
@@ -246,9 +263,8 @@ impl<N: Network> Model<N> {
             }
             let mut stop = false;
             {
-                let (net, opt, seed, hist) =
-                    (&self.net, self.optimizer.as_ref(), self.seed, &self.history);
-                let save = |p: &Path| checkpoint::save(p, net, opt, epoch, seed, hist);
+                let (net, hist) = (&self.net, &self.history);
+                let save = |p: &Path| checkpoint::save_weights(p, net);
                 let end = EpochEnd {
                     log: &log,
                     history: hist,

@@ -5,6 +5,7 @@
 //! state) are written atomically, so a crash never loses one already saved,
 //! and resuming from one gives exactly the run that was not interrupted.
 
+pub mod augment;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod curves;
@@ -15,6 +16,7 @@ pub mod progress;
 #[cfg(test)]
 mod tests;
 
+pub use augment::{Augment, RandomShift};
 pub use callbacks::{
     Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
 };

@@ -1,0 +1,90 @@
+//! Augmentation applied to each training example as its batch is gathered
+//! (Keras's preprocessing layers, PyTorch's transforms). The generator is
+//! seeded from `(seed, epoch, batch)`, so a resumed run augments exactly as
+//! the uninterrupted one did.
+
+use crate::rng::Rng;
+
+/// A random transform of one example in place; `shape` is `[h, w, c]`.
+pub trait Augment: Send + Sync {
+    fn apply(&self, example: &mut [f32], shape: [usize; 3], rng: &mut Rng);
+}
+
+/// Moves the image by up to `max` pixels in each direction, filling the
+/// uncovered border with `fill` (the background, after normalisation).
+/// On MNIST padded to 32x32 this is the classic "random crop" of the course.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomShift {
+    pub max: usize,
+    pub fill: f32,
+}
+
+impl Augment for RandomShift {
+    fn apply(&self, example: &mut [f32], [h, w, c]: [usize; 3], rng: &mut Rng) {
+        let span = 2 * self.max + 1;
+        let dy = rng.below(span) as isize - self.max as isize;
+        let dx = rng.below(span) as isize - self.max as isize;
+        if dx == 0 && dy == 0 {
+            return;
+        }
+        shift(example, [h, w, c], dy, dx, self.fill);
+    }
+}
+
+/// Output pixel (r, q) takes input pixel (r - dy, q - dx), or `fill`.
+/// Rows are visited in the order that never reads a row already written.
+fn shift(x: &mut [f32], [h, w, c]: [usize; 3], dy: isize, dx: isize, fill: f32) {
+    for k in 0..h {
+        let r = if dy > 0 { h - 1 - k } else { k };
+        let src_r = r as isize - dy;
+        let row = r * w * c;
+        if src_r < 0 || src_r >= h as isize {
+            x[row..row + w * c].fill(fill);
+            continue;
+        }
+        let src = src_r as usize * w * c;
+        // Copy the overlapping columns, then fill the uncovered ones.
+        let n = w - dx.unsigned_abs().min(w);
+        if dx >= 0 {
+            let d = dx as usize * c;
+            x.copy_within(src..src + n * c, row + d);
+            x[row..row + d.min(w * c)].fill(fill);
+        } else {
+            let d = (-dx) as usize * c;
+            x.copy_within(src + d..src + d + n * c, row);
+            x[row + n * c..row + w * c].fill(fill);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shift_moves_pixels_and_fills_the_border() {
+        // 3x3x1 image 1..9, moved down 1 and left 1.
+        let mut x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        shift(&mut x, [3, 3, 1], 1, -1, 0.0);
+        assert_eq!(x, [0.0, 0.0, 0.0, 2.0, 3.0, 0.0, 5.0, 6.0, 0.0]);
+        let mut y: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        shift(&mut y, [3, 3, 1], -1, 2, -1.0);
+        assert_eq!(y, [-1.0, -1.0, 4.0, -1.0, -1.0, 7.0, -1.0, -1.0, -1.0]);
+    }
+
+    #[test]
+    fn random_shift_keeps_the_pixel_sum_inside_the_margin() {
+        // A 2x2 blob in the middle of 8x8 never leaves a 2-pixel margin.
+        let mut img = vec![0.0; 64];
+        for (r, q) in [(3, 3), (3, 4), (4, 3), (4, 4)] {
+            img[r * 8 + q] = 1.0;
+        }
+        let mut rng = Rng::new(1);
+        let aug = RandomShift { max: 2, fill: 0.0 };
+        for _ in 0..50 {
+            let mut x = img.clone();
+            aug.apply(&mut x, [8, 8, 1], &mut rng);
+            assert_eq!(x.iter().sum::<f32>(), 4.0);
+        }
+    }
+}

@@ -12,35 +12,10 @@ use std::time::Instant;
 use cnn::prelude::*;
 use cnn::train::RandomShift;
 
-network! {
-    /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling.
-    pub struct LeNet5 {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
+#[path = "shared/lenet5_net.rs"]
+mod lenet5_net;
+use lenet5_net::{prepare, LeNet5, MNIST_MEAN, MNIST_STD};
 
-// LeCun et al. (1998) count 60,000 trainable parameters for their LeNet-5;
-// this ReLU/max-pool variant with a 120-84-10 head has 61,706.
-const _: () = assert!(LeNet5::PARAMS == 61_706);
-
-/// MNIST's pixel mean and standard deviation over the training set (data/README.md).
-const MNIST_MEAN: f32 = 0.1307;
-const MNIST_STD: f32 = 0.3081;
 
 struct Args {
     data: PathBuf,
@@ -103,14 +78,6 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
-}
-
-/// MNIST's 28x28 digits, padded to LeNet-5's 32x32 with background and
-/// normalised with the training set's mean and deviation.
-fn prepare(set: &cnn::data::LabelledImages) -> Result<Dataset, cnn::Error> {
-    let mut d = Dataset::from_labelled(set)?.pad([2, 2, 2, 2], 0.0);
-    d.normalise(MNIST_MEAN, MNIST_STD);
-    Ok(d)
 }
 
 fn main() {

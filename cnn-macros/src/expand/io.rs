@@ -32,16 +32,3 @@ pub fn tensor_table(params: &Params) -> TokenStream {
     });
     quote!(&[#(#rows),*])
 }
-
-/// The same tensors as `cnn::train::TensorInfo` (what the training loop's
-/// checkpoints walk).
-pub fn train_tensor_table(params: &Params) -> TokenStream {
-    let rt = rt();
-    let rows = params.tensors.iter().map(|t| {
-        let (name, shape, offset, trainable) = (&t.name, &t.shape, t.offset, t.trainable);
-        quote! {
-            #rt::train::TensorInfo { name: #name, offset: #offset, shape: &[#(#shape),*], trainable: #trainable }
-        }
-    });
-    quote!(&[#(#rows),*])
-}

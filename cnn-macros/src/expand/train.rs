@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::api::Parts;
-use super::{io, rt};
+use super::rt;
 use crate::ast::Header;
 
 pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
@@ -16,7 +16,6 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
     let ident = &header.ident;
     let stub = quote!(::core::unreachable!("network! reported errors"));
     let b = |body: TokenStream| if parts.is_some() { body } else { stub.clone() };
-    let tensors = parts.map_or(quote!(&[]), |p| io::train_tensor_table(p.params));
     let train_body = b(quote! {
         let len: usize = Self::INPUT_SHAPE.iter().product();
         let batch = #rt::net::check_flat("train_batch: x", x.len(), &Self::INPUT_SHAPE)?;
@@ -55,7 +54,7 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
                 #predict_body
             }
             fn tensors(&self) -> &'static [#rt::train::TensorInfo] {
-                #tensors
+                Self::TENSORS
             }
             fn params(&self) -> &[f32] {
                 #params_body

@@ -31,7 +31,7 @@ pub fn named_tensors<N: Network + ?Sized>(net: &N) -> Vec<(String, Vec<usize>, &
             (
                 t.name.to_string(),
                 t.shape.to_vec(),
-                &params[t.offset..t.offset + t.len()],
+                &params[t.offset..t.offset + t.len],
             )
         })
         .collect()
@@ -55,9 +55,9 @@ pub fn load_weights<N: Network + ?Sized>(path: &Path, net: &mut N) -> Result<()>
     for t in order {
         let skip = t.offset - consumed;
         let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
-        let (this, tail) = tail.split_at_mut(t.len());
+        let (this, tail) = tail.split_at_mut(t.len);
         rest = tail;
-        consumed = t.offset + t.len();
+        consumed = t.offset + t.len;
         expected.push((t.name.to_string(), t.shape.to_vec(), this));
     }
     // Not `load_into`: a training checkpoint also holds optimizer state.

@@ -80,7 +80,8 @@ fn panel(
         hi = lo + 1.0;
     }
     let pad = 0.05 * (hi - lo);
-    let (lo, hi) = (lo - pad, hi + pad);
+    // Losses and accuracies are never negative: keep the axis at 0 or above.
+    let (lo, hi) = (if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad }, hi + pad);
     let (xmin, xmax) = (1.0, xs.last().copied().unwrap_or(1.0).max(2.0));
     let px = |x: f64| x0 + (x - xmin) / (xmax - xmin) * PANEL_W;
     let py = |y: f64| y0 + PANEL_H - (y - lo) / (hi - lo) * PANEL_H;
@@ -147,7 +148,10 @@ fn panel(
             let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = writeln!(s, r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>"#);
         }
-        let ly = y0 + 14.0 + 16.0 * row;
+        // The legend goes where the curves are not: top right for a loss,
+        // which falls, bottom right for an accuracy, which rises.
+        let top = if name == "accuracy" { y0 + PANEL_H - 36.0 } else { y0 + 14.0 };
+        let ly = top + 16.0 * row;
         let _ = writeln!(
             s,
             r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,

@@ -27,29 +27,9 @@ pub use history::{EpochLog, History};
 use crate::optim::Optimizer;
 use crate::Result;
 
-/// One named parameter tensor inside a network's flat parameter buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TensorInfo {
-    /// `conv1.weight`, `bn1.moving_mean`, ...
-    pub name: &'static str,
-    /// Where it starts in the flat buffer.
-    pub offset: usize,
-    /// Its shape (conv weights `[fh, fw, c_in, filters]`, dense `[in, units]`).
-    pub shape: &'static [usize],
-    /// False for batch norm's moving statistics.
-    pub trainable: bool,
-}
-
-impl TensorInfo {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-    /// True for a tensor with no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// One named parameter tensor inside a network's flat parameter buffer
+/// (the generated `TENSORS` table).
+pub use crate::net::TensorInfo;
 
 /// What one training step reports.
 #[derive(Clone, Copy, Debug, PartialEq)]

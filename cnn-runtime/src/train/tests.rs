@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::net::Init;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 
@@ -18,15 +19,21 @@ struct Softmax4 {
 const TENSORS: &[TensorInfo] = &[
     TensorInfo {
         name: "dense.weight",
+        layer: "dense",
         offset: 0,
         shape: &[4, 3],
+        len: 12,
         trainable: true,
+        init: Init::Zeros,
     },
     TensorInfo {
         name: "dense.bias",
+        layer: "dense",
         offset: 12,
         shape: &[3],
+        len: 3,
         trainable: true,
+        init: Init::Zeros,
     },
 ];
 

@@ -1,11 +1,12 @@
 //! The convolution's fused epilogue: per output channel, add the bias,
 //! apply a scale and shift (batch norm folded for inference), then the
-//! activation, in one pass over output rows that are still in cache. Each
-//! combination gets its own loop so the common ones (bias + ReLU) vectorise.
+//! activation, over output rows that are still in cache. (The AVX-512 path
+//! fuses the bias, affine and ReLU into its kernel's stores instead.)
 
 use super::Epilogue;
 use crate::error::{check_len, Result};
 use crate::geom::Act;
+use crate::layers::activation;
 
 /// Checks the epilogue's vectors against `c_out`.
 pub(super) fn check(ep: &Epilogue, c_out: usize) -> Result<()> {
@@ -19,43 +20,33 @@ pub(super) fn check(ep: &Epilogue, c_out: usize) -> Result<()> {
     Ok(())
 }
 
-/// Applies `ep` to `y`, rows of `c_out` channels, in place.
+/// Applies `ep` to `y`, rows of `c_out` channels, in place: the bias and
+/// affine here, the activation by [`activation::forward_inplace`], so that
+/// every layer computes an activation the same way (NaN included).
 pub(super) fn apply(ep: &Epilogue, c_out: usize, y: &mut [f32]) {
-    match ep.act {
-        Act::Identity => rows(ep, c_out, y, |v| v),
-        Act::Relu => rows(ep, c_out, y, |v| if v > 0.0 { v } else { 0.0 }),
-        Act::LeakyRelu(alpha) => rows(ep, c_out, y, |v| if v > 0.0 { v } else { alpha * v }),
-        Act::Tanh => rows(ep, c_out, y, f32::tanh),
-        Act::Sigmoid => rows(ep, c_out, y, |v| 1.0 / (1.0 + (-v).exp())),
-    }
-}
-
-#[inline(always)]
-fn rows(ep: &Epilogue, c_out: usize, y: &mut [f32], act: impl Fn(f32) -> f32) {
-    let identity = matches!(ep.act, Act::Identity);
     match (ep.bias, ep.affine) {
-        (None, None) if identity => {}
-        (None, None) => y.iter_mut().for_each(|v| *v = act(*v)),
+        (None, None) => {}
         (Some(b), None) => {
             for row in y.chunks_exact_mut(c_out) {
-                for (v, &b) in row.iter_mut().zip(b) {
-                    *v = act(*v + b);
-                }
+                row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
             }
         }
         (None, Some((scale, shift))) => {
             for row in y.chunks_exact_mut(c_out) {
                 for ((v, &s), &t) in row.iter_mut().zip(scale).zip(shift) {
-                    *v = act(*v * s + t);
+                    *v = *v * s + t;
                 }
             }
         }
         (Some(b), Some((scale, shift))) => {
             for row in y.chunks_exact_mut(c_out) {
                 for (((v, &b), &s), &t) in row.iter_mut().zip(b).zip(scale).zip(shift) {
-                    *v = act((*v + b) * s + t);
+                    *v = (*v + b) * s + t;
                 }
             }
         }
+    }
+    if !matches!(ep.act, Act::Identity) {
+        activation::forward_inplace(ep.act, y);
     }
 }

@@ -289,17 +289,16 @@ unsafe fn kernel<const R: usize, const NV: usize>(
                     1 => r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(masks[j], cp)),
                     _ => {
                         r = _mm512_fmadd_ps(_mm512_add_ps(r, bias[j]), scale[j], shift[j]);
+                        // As `layers::activation`: `if v < 0 { alpha * v } else { v }`,
+                        // so a NaN passes through (and shows up in the loss).
                         r = match post.slope {
                             None => r,
-                            // max(NaN, 0) is 0, as `if v > 0 { v } else { 0 }`.
-                            Some(0.0) => _mm512_max_ps(r, zero),
+                            // maxps returns its second operand when one is NaN.
+                            Some(0.0) => _mm512_max_ps(zero, r),
                             Some(alpha) => {
-                                let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(r, zero);
-                                _mm512_mask_blend_ps(
-                                    positive,
-                                    _mm512_mul_ps(r, _mm512_set1_ps(alpha)),
-                                    r,
-                                )
+                                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(r, zero);
+                                let scaled = _mm512_mul_ps(r, _mm512_set1_ps(alpha));
+                                _mm512_mask_blend_ps(negative, r, scaled)
                             }
                         };
                     }

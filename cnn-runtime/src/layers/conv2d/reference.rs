@@ -16,12 +16,18 @@ fn input_at(g: &Conv2dGeom, oy: usize, ox: usize, ky: usize, kx: usize) -> Optio
 fn act(a: Act, v: f64) -> f64 {
     match a {
         Act::Identity => v,
-        Act::Relu => v.max(0.0),
-        Act::LeakyRelu(alpha) => {
-            if v > 0.0 {
-                v
+        Act::Relu => {
+            if v < 0.0 {
+                0.0
             } else {
+                v
+            }
+        }
+        Act::LeakyRelu(alpha) => {
+            if v < 0.0 {
                 alpha as f64 * v
+            } else {
+                v
             }
         }
         Act::Tanh => v.tanh(),

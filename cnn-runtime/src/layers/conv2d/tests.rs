@@ -328,6 +328,26 @@ fn course_volume_example() {
     assert!(y.iter().all(|v| *v >= 0.0));
 }
 
+// A NaN in the input reaches the output through every epilogue (ReLU
+// included), so that a diverging network shows it in its loss.
+#[test]
+fn nan_inputs_propagate_through_the_epilogue() {
+    let c = &CASES[0];
+    let g = geom(c);
+    let mut x = random(c.5 * g.in_len(), 1);
+    x[0] = f32::NAN;
+    let w = random(g.weight_len(), 2);
+    let b = random(g.c_out, 3);
+    for act in [Act::Relu, Act::LeakyRelu(0.1), Act::Sigmoid] {
+        for path in paths() {
+            let mut y = vec![0.0; c.5 * g.out_len()];
+            let ep = Epilogue::new(Some(&b), act);
+            forward_path(path, &g, sizes(&g, c.5).unwrap(), &x, &w, &ep, &mut y);
+            assert!(y[0].is_nan(), "{path:?} {act:?}: {}", y[0]);
+        }
+    }
+}
+
 #[test]
 fn every_built_geometry_validates() {
     for n in 1..12 {

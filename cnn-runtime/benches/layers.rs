@@ -7,7 +7,8 @@
 //!     cargo bench -p cnn-runtime --bench layers [-- FILTER] [--threads=1,2]
 
 use cnn_runtime::bench::{random, time};
-use cnn_runtime::geom::{Act, Padding, PoolGeom};
+use cnn_runtime::geom::{Act, Conv2dGeom, Padding, PoolGeom};
+use cnn_runtime::layers::conv2d::{self, Epilogue};
 use cnn_runtime::layers::{activation, batch_norm, dense, loss, merge, pool};
 use cnn_runtime::parallel;
 
@@ -113,6 +114,23 @@ fn dense_rows(rows: &mut Vec<Row>, batch: usize, n_in: usize, n_out: usize) {
         let (x, w) = (x.clone(), w.clone());
         rows.push(row(format!("dense_fwd/{tag}"), 0, move || {
             dense::forward(batch, n_in, n_out, &x, &w, Some(&b), Act::Relu, &mut y).unwrap()
+        }));
+    }
+    {
+        // The same product as a 1x1 convolution of a 1x1 image.
+        let g = Conv2dGeom::new([1, 1, n_in], n_out, [1, 1], [1, 1], Padding::Valid).unwrap();
+        let (xc, wc, b) = (x.clone(), w.clone(), random(n_out, 3));
+        let mut y = vec![0.0; batch * n_out];
+        rows.push(row(format!("dense_as_conv_fwd/{tag}"), 0, move || {
+            conv2d::forward(&g, batch, &xc, &wc, &Epilogue::new(Some(&b), Act::Relu), &mut y)
+                .unwrap()
+        }));
+        let (x, w, dy) = (x.clone(), w.clone(), random(batch * n_out, 4));
+        let mut dx = vec![0.0; batch * n_in];
+        let mut dw = vec![0.0; n_in * n_out];
+        let mut db = vec![0.0; n_out];
+        rows.push(row(format!("dense_as_conv_bwd/{tag}"), 0, move || {
+            conv2d::backward(&g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db)).unwrap()
         }));
     }
     let dy = random(batch * n_out, 4);

@@ -122,15 +122,32 @@ fn dense_rows(rows: &mut Vec<Row>, batch: usize, n_in: usize, n_out: usize) {
         let (xc, wc, b) = (x.clone(), w.clone(), random(n_out, 3));
         let mut y = vec![0.0; batch * n_out];
         rows.push(row(format!("dense_as_conv_fwd/{tag}"), 0, move || {
-            conv2d::forward(&g, batch, &xc, &wc, &Epilogue::new(Some(&b), Act::Relu), &mut y)
-                .unwrap()
+            conv2d::forward(
+                &g,
+                batch,
+                &xc,
+                &wc,
+                &Epilogue::new(Some(&b), Act::Relu),
+                &mut y,
+            )
+            .unwrap()
         }));
         let (x, w, dy) = (x.clone(), w.clone(), random(batch * n_out, 4));
         let mut dx = vec![0.0; batch * n_in];
         let mut dw = vec![0.0; n_in * n_out];
         let mut db = vec![0.0; n_out];
         rows.push(row(format!("dense_as_conv_bwd/{tag}"), 0, move || {
-            conv2d::backward(&g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db)).unwrap()
+            conv2d::backward(
+                &g,
+                batch,
+                &x,
+                &w,
+                &dy,
+                Some(&mut dx),
+                &mut dw,
+                Some(&mut db),
+            )
+            .unwrap()
         }));
     }
     let dy = random(batch * n_out, 4);

@@ -74,6 +74,61 @@ fn bn_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
             },
         ));
     }
+    {
+        let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
+        let mut y = vec![0.0; m * c];
+        let (mut mean, mut inv, mut rm, mut rv) =
+            (vec![0.0; c], vec![0.0; c], vec![0.0; c], vec![1.0; c]);
+        rows.push(row(
+            format!("bn_relu_fwd_train/{tag}"),
+            4 * 3 * m * c,
+            move || {
+                batch_norm::forward_train_act(
+                    m,
+                    c,
+                    &x,
+                    &gamma,
+                    &beta,
+                    1e-5,
+                    0.9,
+                    Act::Relu,
+                    &mut y,
+                    &mut mean,
+                    &mut inv,
+                    &mut rm,
+                    &mut rv,
+                )
+                .unwrap()
+            },
+        ));
+    }
+    {
+        let (x, gamma, beta, dy) = (x.clone(), gamma.clone(), beta.clone(), random(m * c, 4));
+        let mut dx = vec![0.0; m * c];
+        let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
+        let (mean, inv) = (vec![0.1; c], vec![1.2; c]);
+        rows.push(row(
+            format!("bn_relu_bwd/{tag}"),
+            4 * 5 * m * c,
+            move || {
+                batch_norm::backward_act(
+                    m,
+                    c,
+                    &x,
+                    &gamma,
+                    &beta,
+                    &mean,
+                    &inv,
+                    Act::Relu,
+                    &dy,
+                    &mut dx,
+                    &mut dg,
+                    &mut db,
+                )
+                .unwrap()
+            },
+        ));
+    }
     let dy = random(m * c, 4);
     let mut dx = vec![0.0; m * c];
     let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);

@@ -73,8 +73,8 @@ def cpu_times():
     return out
 
 
-def busiest(n=3, window=0.5):
-    """The processes busiest over the last `window` seconds, as `name %cpu`."""
+def others_busy(window=0.5):
+    """(total %cpu, [(pct, name)]) of the other processes over `window` seconds."""
     before = cpu_times()
     time.sleep(window)
     after = cpu_times()
@@ -86,7 +86,24 @@ def busiest(n=3, window=0.5):
             if pct >= 5.0:
                 rows.append((pct, name))
     rows.sort(reverse=True)
+    return sum(p for p, _ in rows), rows
+
+
+def busiest(n=3, window=0.5):
+    """The processes busiest over the last `window` seconds, as `name %cpu`."""
+    _, rows = others_busy(window)
     return ", ".join(f"{name} {pct:.0f}%" for pct, name in rows[:n]) or "none above 5%"
+
+
+def wait_quiet(limit_s, threshold=20.0):
+    """Waits up to `limit_s` seconds for other processes to use less than
+    `threshold` % of a core in total; returns the seconds waited."""
+    start = time.time()
+    while time.time() - start < limit_s:
+        total, _ = others_busy(1.0)
+        if total < threshold:
+            break
+    return time.time() - start
 
 
 def run_json(cmd, workload):
@@ -125,6 +142,8 @@ def main():
     ap.add_argument("--peer", default=default_peer())
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pair")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                    help="before each pair, wait up to S seconds for other processes to go quiet")
     a = ap.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     workloads = [w for w in a.workloads.split(",") if w]
@@ -143,6 +162,8 @@ def main():
             for w in workloads:
                 ours_cmd = [ours_bin, "--threads", str(t), "--workload", w, "--json", "--repeats", str(a.repeats)]
                 peer_cmd = [a.python, a.peer, "--threads", str(t), "--workload", w, "--repeats", str(a.repeats)]
+                if a.wait_quiet > 0:
+                    wait_quiet(a.wait_quiet)
                 load = f"{loadavg()}, busy: {busiest()}"
                 order = [("ours", ours_cmd), ("torch", peer_cmd)]
                 if rnd % 2 == 1:
@@ -154,7 +175,9 @@ def main():
                     print(f"round {rnd + 1} threads {t} {w:<22} ours {o['median']:>10.1f}  torch {p['median']:>10.1f} {o['unit']:<9}"
                           f"load {load}", flush=True)
             if not a.no_memory and "lenet5_train_b64" in workloads:
-                load = loadavg()
+                if a.wait_quiet > 0:
+                    wait_quiet(a.wait_quiet)
+                load = f"{loadavg()}, busy: {busiest()}"
                 w = "lenet5_train_b64"
                 o = peak_rss_mib([ours_bin, "--threads", str(t), "--workload", w, "--json", "--repeats", "1"])
                 p = peak_rss_mib([a.python, a.peer, "--threads", str(t), "--workload", w, "--repeats", "1"])

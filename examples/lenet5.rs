@@ -16,7 +16,6 @@ use cnn::train::RandomShift;
 mod lenet5_net;
 use lenet5_net::{prepare, LeNet5, MNIST_MEAN, MNIST_STD};
 
-
 struct Args {
     data: PathBuf,
     epochs: usize,

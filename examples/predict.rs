@@ -75,10 +75,11 @@ fn run(model: &Path, images: &[PathBuf]) -> Result<(), cnn::Error> {
     }
     let probs = net.predict(x.view())?;
     for (path, row) in images.iter().zip(probs.rows()) {
-        let (class, p) = row
-            .iter()
-            .enumerate()
-            .fold((0, f32::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best });
+        let (class, p) =
+            row.iter().enumerate().fold(
+                (0, f32::MIN),
+                |best, (i, &p)| if p > best.1 { (i, p) } else { best },
+            );
         println!("{}: {class} ({:.1}%)", path.display(), 100.0 * p);
     }
     Ok(())
@@ -90,7 +91,13 @@ fn to_mnist(img: &cnn::io::image::Image) -> Vec<f32> {
     let grey: Vec<f32> = img
         .data
         .chunks_exact(ch)
-        .map(|px| if ch >= 3 { 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2] } else { px[0] })
+        .map(|px| {
+            if ch >= 3 {
+                0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]
+            } else {
+                px[0]
+            }
+        })
         .collect();
     // Area averaging: each output pixel is the mean of the input pixels
     // whose centres fall in its cell (at least the nearest one).
@@ -109,7 +116,10 @@ fn to_mnist(img: &cnn::io::image::Image) -> Vec<f32> {
         }
     }
     // MNIST is white ink on black: flip dark-on-light pictures.
-    let border: f32 = (0..28).map(|i| out[i] + out[27 * 28 + i] + out[i * 28] + out[i * 28 + 27]).sum::<f32>() / 112.0;
+    let border: f32 = (0..28)
+        .map(|i| out[i] + out[27 * 28 + i] + out[i * 28] + out[i * 28 + 27])
+        .sum::<f32>()
+        / 112.0;
     if border > 0.5 {
         out.iter_mut().for_each(|v| *v = 1.0 - *v);
     }

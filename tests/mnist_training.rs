@@ -10,7 +10,9 @@ use common::LeNet5;
 
 fn prepare(set: &cnn::data::LabelledImages, n: usize) -> Dataset {
     let subset = set.slice(0, n).unwrap();
-    let mut d = Dataset::from_labelled(&subset).unwrap().pad([2, 2, 2, 2], 0.0);
+    let mut d = Dataset::from_labelled(&subset)
+        .unwrap()
+        .pad([2, 2, 2, 2], 0.0);
     // MNIST's training mean and deviation (data/README.md).
     d.normalise(0.1307, 0.3081);
     d
@@ -22,8 +24,18 @@ fn lenet5_passes_95_percent_on_an_mnist_subset() {
     let train = prepare(&mnist.train, 12_000);
     let test = prepare(&mnist.test, 10_000);
     let mut model = Model::compile(LeNet5::new(1), Adam::new(1e-3)).seed(1);
-    let history = model.fit(&train, Fit::epochs(3).batch_size(32).verbose(false)).unwrap().clone();
-    assert!(history.epochs[2].loss < history.epochs[0].loss, "{history:?}");
+    let history = model
+        .fit(&train, Fit::epochs(3).batch_size(32).verbose(false))
+        .unwrap()
+        .clone();
+    assert!(
+        history.epochs[2].loss < history.epochs[0].loss,
+        "{history:?}"
+    );
     let eval = model.evaluate(&test, 500).unwrap();
-    assert!(eval.accuracy > 0.95, "test accuracy {:.4} after 3 epochs on 12,000 images", eval.accuracy);
+    assert!(
+        eval.accuracy > 0.95,
+        "test accuracy {:.4} after 3 epochs on 12,000 images",
+        eval.accuracy
+    );
 }

@@ -81,7 +81,14 @@ fn panel(
     }
     let pad = 0.05 * (hi - lo);
     // Losses and accuracies are never negative: keep the axis at 0 or above.
-    let (lo, hi) = (if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad }, hi + pad);
+    let (lo, hi) = (
+        if lo >= 0.0 {
+            (lo - pad).max(0.0)
+        } else {
+            lo - pad
+        },
+        hi + pad,
+    );
     let (xmin, xmax) = (1.0, xs.last().copied().unwrap_or(1.0).max(2.0));
     let px = |x: f64| x0 + (x - xmin) / (xmax - xmin) * PANEL_W;
     let py = |y: f64| y0 + PANEL_H - (y - lo) / (hi - lo) * PANEL_H;
@@ -150,7 +157,11 @@ fn panel(
         }
         // The legend goes where the curves are not: top right for a loss,
         // which falls, bottom right for an accuracy, which rises.
-        let top = if name == "accuracy" { y0 + PANEL_H - 36.0 } else { y0 + 14.0 };
+        let top = if name == "accuracy" {
+            y0 + PANEL_H - 36.0
+        } else {
+            y0 + 14.0
+        };
         let ly = top + 16.0 * row;
         let _ = writeln!(
             s,

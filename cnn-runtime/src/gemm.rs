@@ -4,6 +4,9 @@
 //! strides reach lies inside the slices, then call the unsafe routine.
 //! matrixmultiply runs on one thread here: the kernels split work across
 //! the batch instead, which is faster for the skinny products of small CNNs.
+//! [`tiled`] is an allocation-free GEMM for the dense layers' products.
+
+pub mod tiled;
 
 /// A matrix view: `rows x cols` elements of a slice, element `(i, j)` at
 /// `i * row_stride + j * col_stride`.

@@ -9,6 +9,8 @@
 //! from [`scratch`] and is kept between calls, so a step at a batch size
 //! already seen allocates nothing.
 
+#[doc(hidden)]
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod filters;

@@ -5,13 +5,22 @@
 //! short spin before falling back to a condition variable, because a layer's
 //! kernel often lasts only tens of microseconds.
 //!
+//! Tasks are handed out one at a time from a shared counter, and the
+//! calling thread takes tasks too. A worker *joins* a call before it takes
+//! a task; once the caller has run out of tasks it closes the call to late
+//! joiners and waits only for the workers that joined (which are running a
+//! task). So when the machine is busy with other processes and a worker is
+//! not scheduled in time, the caller does the work itself instead of
+//! waiting a whole scheduler time slice for the worker to wake up and find
+//! nothing left to do.
+//!
 //! The thread count is a setting ([`set_threads`], or the `CNN_THREADS`
 //! environment variable; the default is the number of cores). A call made
 //! while the pool is busy (from another thread, or from inside a task) runs
 //! its tasks on the calling thread instead of waiting.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 /// A task body: called once per task index, from any thread.
@@ -60,30 +69,13 @@ pub fn for_each(n_tasks: usize, f: &Task<'_>) {
         return;
     }
     pool.ensure_workers(t - 1);
-    let participants = (t - 1).min(n_tasks - 1);
-    // SAFETY: the pointer is only dereferenced by workers between the
-    // generation bump below and the moment `finished == participants`, and
-    // this function does not return (so `f` outlives every use) before then.
-    let erased: *const Task<'static> = unsafe { std::mem::transmute(f as *const Task<'_>) };
-    {
-        let mut st = pool.lock();
-        st.job = Some(erased);
-        st.n_tasks = n_tasks;
-        st.participants = participants;
-        st.finished = 0;
-        st.generation += 1;
-        pool.next.store(0, Ordering::Relaxed);
-        pool.generation.store(st.generation, Ordering::Release);
-    }
-    pool.wake.notify_all();
+    // Workers reach the closure through this (thin) pointer to the fat
+    // reference, which lives on this stack frame until every worker that
+    // joined has left (`close_and_wait`).
+    let job: &&Task<'_> = &f;
+    pool.publish((job as *const &Task<'_>).cast_mut().cast(), n_tasks, t - 1);
     let caller = catch_unwind(AssertUnwindSafe(|| run_tasks(f, n_tasks, &pool.next)));
-    {
-        let mut st = pool.lock();
-        while st.finished < st.participants {
-            st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        st.job = None;
-    }
+    pool.close_and_wait();
     let worker_panicked = pool.panicked.swap(false, Ordering::Relaxed);
     pool.busy.store(false, Ordering::Release);
     // If the workers ran every task, this thread's scratch never grew: grow
@@ -105,100 +97,190 @@ fn run_tasks(f: &Task<'_>, n_tasks: usize, next: &AtomicUsize) {
     }
 }
 
-struct State {
-    generation: u64,
-    job: Option<*const Task<'static>>,
-    n_tasks: usize,
-    participants: usize,
-    finished: usize,
-    spawned: usize,
-}
-
-// SAFETY: `job` is only read under the lock and called while the caller of
-// `for_each` keeps the closure alive (see there); the closure is `Sync`.
-unsafe impl Send for State {}
+/// Set in [`Pool::gate`] while a call accepts workers; the bits below count
+/// the workers that joined it and have not left.
+const OPEN: usize = 1 << (usize::BITS - 1);
 
 struct Pool {
-    state: Mutex<State>,
-    wake: Condvar,
-    done: Condvar,
+    /// Bumped once per call: what idle workers watch.
     generation: AtomicU64,
+    /// `OPEN` while the current call accepts workers, plus the number of
+    /// workers that joined it and have not left.
+    gate: AtomicUsize,
+    /// The current call's `&&Task` (valid while a joined worker uses it).
+    job: AtomicPtr<()>,
+    n_tasks: AtomicUsize,
+    /// How many workers may join the current call (its thread count - 1).
+    seats: AtomicUsize,
+    /// The next task index to hand out.
     next: AtomicUsize,
     busy: AtomicBool,
     panicked: AtomicBool,
+    /// Workers blocked on `wake`, and whether the caller is blocked on `done`.
+    sleepers: AtomicUsize,
+    caller_sleeping: AtomicBool,
+    /// Held around sleeping and waking (no data: the state is atomic), and
+    /// the number of workers spawned so far.
+    spawned: Mutex<usize>,
+    wake: Condvar,
+    done: Condvar,
 }
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        state: Mutex::new(State {
-            generation: 0,
-            job: None,
-            n_tasks: 0,
-            participants: 0,
-            finished: 0,
-            spawned: 0,
-        }),
-        wake: Condvar::new(),
-        done: Condvar::new(),
         generation: AtomicU64::new(0),
+        gate: AtomicUsize::new(0),
+        job: AtomicPtr::new(std::ptr::null_mut()),
+        n_tasks: AtomicUsize::new(0),
+        seats: AtomicUsize::new(0),
         next: AtomicUsize::new(0),
         busy: AtomicBool::new(false),
         panicked: AtomicBool::new(false),
+        sleepers: AtomicUsize::new(0),
+        caller_sleeping: AtomicBool::new(false),
+        spawned: Mutex::new(0),
+        wake: Condvar::new(),
+        done: Condvar::new(),
     })
 }
 
-/// How long an idle worker spins on the generation counter before sleeping.
+/// How long an idle worker spins on the generation counter before sleeping
+/// (about a millisecond: the gaps between a training step's kernels).
 const SPIN_ROUNDS: u32 = 20_000;
+/// How long the caller spins (then yields) for the joined workers to
+/// finish before sleeping.
+const CALLER_SPIN_ROUNDS: u32 = 4_000;
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.spawned.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn ensure_workers(&'static self, n: usize) {
-        let mut st = self.lock();
-        while st.spawned < n {
-            let index = st.spawned;
-            let seen = st.generation;
+        if *self.lock() >= n {
+            return;
+        }
+        let mut spawned = self.lock();
+        while *spawned < n {
+            let index = *spawned;
+            let seen = self.generation.load(Ordering::SeqCst);
             std::thread::Builder::new()
                 .name(format!("cnn-worker-{index}"))
-                .spawn(move || self.work(index, seen))
+                .spawn(move || self.work(seen))
                 .expect("cannot spawn a cnn worker thread");
-            st.spawned += 1;
+            *spawned += 1;
         }
     }
 
-    fn work(&'static self, index: usize, mut seen: u64) {
+    /// Opens a call to `seats` workers and wakes them.
+    fn publish(&self, job: *mut (), n_tasks: usize, seats: usize) {
+        self.job.store(job, Ordering::Relaxed);
+        self.n_tasks.store(n_tasks, Ordering::Relaxed);
+        self.seats.store(seats, Ordering::Relaxed);
+        self.next.store(0, Ordering::Relaxed);
+        // Release: a worker that joins through the gate sees the above.
+        self.gate.store(OPEN, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        // A worker about to sleep either sees the new generation, or has
+        // counted itself in `sleepers` first (both SeqCst): no lost wake-up.
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock();
+            self.wake.notify_all();
+        }
+    }
+
+    /// Closes the call to late workers and waits for the joined ones.
+    fn close_and_wait(&self) {
+        if self.gate.fetch_and(!OPEN, Ordering::SeqCst) & !OPEN == 0 {
+            return;
+        }
+        let mut spins = 0;
+        while self.gate.load(Ordering::Acquire) != 0 {
+            if spins < CALLER_SPIN_ROUNDS {
+                // Spin, then yield: a worker that has joined but lost its
+                // core to another process gets it back sooner.
+                if spins < CALLER_SPIN_ROUNDS / 2 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+                spins += 1;
+                continue;
+            }
+            let guard = self.lock();
+            self.caller_sleeping.store(true, Ordering::SeqCst);
+            if self.gate.load(Ordering::SeqCst) != 0 {
+                drop(self.done.wait(guard).unwrap_or_else(|e| e.into_inner()));
+            }
+            self.caller_sleeping.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Joins the open call, if there is one with a free seat; returns its
+    /// job and task count.
+    fn join(&self) -> Option<(*mut (), usize)> {
+        let mut gate = self.gate.load(Ordering::SeqCst);
+        loop {
+            if gate & OPEN == 0 || gate & !OPEN >= self.seats.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self.gate.compare_exchange_weak(
+                gate,
+                gate + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                // Acquire (SeqCst): the job published before the gate opened.
+                Ok(_) => {
+                    return Some((
+                        self.job.load(Ordering::Relaxed),
+                        self.n_tasks.load(Ordering::Relaxed),
+                    ))
+                }
+                Err(now) => gate = now,
+            }
+        }
+    }
+
+    /// Leaves a joined call; the last worker out of a closed call wakes
+    /// the caller if it sleeps.
+    fn leave(&self) {
+        if self.gate.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.caller_sleeping.load(Ordering::SeqCst)
+        {
+            let _guard = self.lock();
+            self.done.notify_all();
+        }
+    }
+
+    fn work(&'static self, mut seen: u64) {
         loop {
             let mut spins = 0;
-            while self.generation.load(Ordering::Acquire) == seen && spins < SPIN_ROUNDS {
-                std::hint::spin_loop();
-                spins += 1;
+            while self.generation.load(Ordering::Acquire) == seen {
+                if spins < SPIN_ROUNDS {
+                    std::hint::spin_loop();
+                    spins += 1;
+                    continue;
+                }
+                let mut guard = self.lock();
+                self.sleepers.fetch_add(1, Ordering::SeqCst);
+                while self.generation.load(Ordering::SeqCst) == seen {
+                    guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+                }
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
             }
-            let mut st = self.lock();
-            while st.generation == seen {
-                st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-            seen = st.generation;
-            if index >= st.participants {
-                continue;
-            }
-            let (Some(job), n_tasks) = (st.job, st.n_tasks) else {
+            seen = self.generation.load(Ordering::Acquire);
+            let Some((job, n_tasks)) = self.join() else {
                 continue;
             };
-            drop(st);
-            // SAFETY: see `for_each`: the caller waits for this worker's
-            // `finished` increment before the closure goes out of scope.
-            let f = unsafe { &*job };
+            // SAFETY: `job` is the `&&Task` of the call this worker joined,
+            // which `for_each` keeps alive until the worker has left.
+            let f: &Task<'_> = unsafe { *job.cast::<&Task<'_>>() };
             if catch_unwind(AssertUnwindSafe(|| run_tasks(f, n_tasks, &self.next))).is_err() {
                 self.panicked.store(true, Ordering::Relaxed);
             }
-            let mut st = self.lock();
-            st.finished += 1;
-            if st.finished == st.participants {
-                self.done.notify_all();
-            }
+            self.leave();
         }
     }
 }

@@ -114,16 +114,23 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 #call
             }}
         }
-        OpKind::BatchNorm { rows, c, bn, saved } => {
+        OpKind::BatchNorm {
+            rows,
+            c,
+            bn,
+            saved,
+            act: a,
+        } => {
             let (mean, inv_std) = saved.expect("training plans save batch statistics");
             let (sm, si) = (range(mean), range(inv_std));
             let (gr, br) = (range(bn.gamma), range(bn.beta));
-            let gamma = p(bn.gamma);
+            let (gamma, beta) = (p(bn.gamma), p(bn.beta));
+            let a = act(*a);
             quote! {{
                 let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
                 let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
                 let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
-                #rt::layers::batch_norm::backward(batch * #rows, #c, x, #gamma, mean, inv_std, dy, dx, dgamma, dbeta)?;
+                #rt::layers::batch_norm::backward_act(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta)?;
             }}
         }
         // In place: the input's gradient is the output's, scaled.

@@ -104,9 +104,13 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 #rt::layers::dense::forward(batch, #n_in, #n_out, x, #w, #bias, #a, y)?;
             }}
         }
-        OpKind::BatchNorm { rows, c, bn, saved } => {
-            batch_norm(op, prog, params, *rows, *c, bn, *saved)
-        }
+        OpKind::BatchNorm {
+            rows,
+            c,
+            bn,
+            saved,
+            act: a,
+        } => batch_norm(op, prog, params, *rows, *c, bn, *saved, *a),
         OpKind::Activation { act: a } if op.x == op.y => {
             let a = act(*a);
             quote! {{
@@ -189,8 +193,10 @@ fn batch_norm(
     c: usize,
     bn: &Bn,
     saved: Option<(Slot, Slot)>,
+    a: Act,
 ) -> TokenStream {
     let rt = rt();
+    let a = act(a);
     let xs = span(prog.values[op.x].slot);
     let ys = span(prog.values[op.y].slot);
     let (gamma, beta) = (params.get(bn.gamma), params.get(bn.beta));
@@ -204,8 +210,8 @@ fn batch_norm(
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
                 let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
                 let [running_mean, running_var] = #rt::net::slices(ntp, [#rm, #rv])?;
-                #rt::layers::batch_norm::forward_train(
-                    batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, y, mean, inv_std, running_mean, running_var,
+                #rt::layers::batch_norm::forward_train_act(
+                    batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, #a, y, mean, inv_std, running_mean, running_var,
                 )?;
             }}
         }
@@ -213,7 +219,7 @@ fn batch_norm(
             let (mean, var) = (params.get(bn.mean), params.get(bn.var));
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
-                #rt::layers::batch_norm::forward_infer(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, y)?;
+                #rt::layers::batch_norm::forward_infer_act(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, #a, y)?;
             }}
         }
     }

@@ -5,17 +5,21 @@
 //! column sum for the bias. One or two rows (batch-1 inference) skip the
 //! GEMM for plain matrix-vector loops, which do not pay for packing w.
 //!
-//! matrixmultiply runs on one thread, so a large call is cut into blocks of
+//! The GEMMs are [`tiled::gemm`] (allocation-free, from scratch memory) for
+//! weights up to 1 MiB, matrixmultiply above.
+//!
+//! The GEMMs run on one thread, so a large call is cut into blocks of
 //! rows, one per thread: batch rows for `y` and `dx`, input rows for `dw`.
 //! The layers of small CNNs (LeNet-5: 400 -> 120 -> 84 -> 10) are often too
 //! small for that to pay, and batch-1 inference never is: below
 //! [`PAR_MIN_MACS`] everything stays on the calling thread.
 
 use crate::error::{check_len, Error, Result};
-use crate::gemm::{sgemm, Mat};
+use crate::gemm::{sgemm, tiled, Mat};
 use crate::geom::Act;
 use crate::layers::activation::{map_inplace, Disjoint};
 use crate::parallel;
+use crate::scratch::{self, Slot};
 
 /// Multiply-adds below which a product runs on the calling thread: about
 /// 20-50 microseconds of single-threaded GEMM, against a few for waking a
@@ -126,6 +130,14 @@ pub fn forward(
         let xb = &x[r0 * n_in..(r0 + rows) * n_in];
         if rows <= SMALL_BATCH {
             small_xw(rows, n_in, n_out, xb, w, y);
+        } else if tiled::fits(n_in, n_out) {
+            tiled::gemm(
+                Mat::rows(xb, rows, n_in),
+                Mat::rows(w, n_in, n_out),
+                false,
+                y,
+                n_out,
+            );
         } else {
             sgemm(
                 1.0,
@@ -192,6 +204,36 @@ pub fn backward(
             db.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
         }
     }
+    // The tiled GEMM wants B = w^T with unit column stride: one transposed
+    // copy for every task (from this thread's scratch, so no allocation).
+    let small = batch <= SMALL_BATCH;
+    let use_tiled = !small && tiled::fits(n_out, n_in) && tiled::fits(batch, n_out);
+    let wt_len = if use_tiled && dx.is_some() { w_len } else { 0 };
+    scratch::with(Slot::Partial, wt_len, |wt| {
+        if wt_len > 0 {
+            tiled::transpose(n_in, n_out, n_out, w, wt);
+        }
+        let wt = &*wt;
+        backward_products(batch, n_in, n_out, x, w, wt, use_tiled, dy, dx, dw);
+    });
+    Ok(())
+}
+
+/// The two products of [`backward`]: `dx = dy w^T` (rows of the batch per
+/// task) and `dw += x^T dy` (rows of w per task). `wt` is `w^T` when the
+/// tiled GEMM runs them (`use_tiled`) and dx is asked for.
+fn backward_products(
+    batch: usize,
+    n_in: usize,
+    n_out: usize,
+    x: &[f32],
+    w: &[f32],
+    wt: &[f32],
+    use_tiled: bool,
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: &mut [f32],
+) {
     // dx rows r0..r1 = dy[r0..r1] w^T, with w^T [n_out, n_in] a view of w.
     let dx_block = |r0: usize, dx: &mut [f32]| {
         let rows = dx.len() / n_in;
@@ -202,6 +244,9 @@ pub fn backward(
                     *o = dot(dyr, wi);
                 }
             }
+        } else if use_tiled {
+            let wtm = Mat::rows(wt, n_out, n_in);
+            tiled::gemm(Mat::rows(dyb, rows, n_out), wtm, false, dx, n_in);
         } else {
             sgemm(
                 1.0,
@@ -230,11 +275,13 @@ pub fn backward(
                     axpy(xr[i0 + k], dyr, dwi);
                 }
             }
+        } else if use_tiled {
+            tiled::gemm(xt, Mat::rows(dy, batch, n_out), true, dw, n_out);
         } else {
             sgemm(1.0, xt, Mat::rows(dy, batch, n_out), 1.0, dw, n_out);
         }
     };
-    let macs = x_len * n_out;
+    let macs = batch * n_in * n_out;
     let n_dx = if dx.is_some() { blocks(batch, macs) } else { 0 };
     let n_dw = blocks(n_in, macs);
     if n_dx <= 1 && n_dw <= 1 {
@@ -242,7 +289,7 @@ pub fn backward(
             dx_block(0, dx);
         }
         dw_block(0, dw);
-        return Ok(());
+        return;
     }
     // One call for both products: the first n_dx tasks cut dx by batch
     // rows, the next n_dw cut dw by input rows.
@@ -261,7 +308,6 @@ pub fn backward(
             dw_block(i0, unsafe { dw.range(i0 * n_out, i1 * n_out) });
         }
     });
-    Ok(())
 }
 
 /// Slow versions for tests: plain loops, f64 sums.
@@ -354,6 +400,37 @@ mod tests {
         (64, 120, 84),
         (64, 84, 10),
     ];
+
+    /// Products too large for the tiled GEMM's in-place B go to
+    /// matrixmultiply.
+    #[test]
+    fn large_products_match_reference() {
+        let (batch, n_in, n_out) = (3, 520, 512);
+        assert!(!tiled::fits(n_in, n_out));
+        let x = random(batch * n_in, 1);
+        let w = random(n_in * n_out, 2);
+        let mut y = nan_filled(batch * n_out);
+        forward(batch, n_in, n_out, &x, &w, None, Act::Identity, &mut y).unwrap();
+        let want = reference::forward(batch, n_in, n_out, &x, &w, None, Act::Identity);
+        assert_close(&y, &want, 1e-4, 1e-5);
+        let dy = random(batch * n_out, 3);
+        let (want_dx, want_dw, _) = reference::backward(batch, n_in, n_out, &x, &w, &dy);
+        let (mut dx, mut dw) = (nan_filled(x.len()), vec![0.0; w.len()]);
+        backward(
+            batch,
+            n_in,
+            n_out,
+            &x,
+            &w,
+            &dy,
+            Some(&mut dx),
+            &mut dw,
+            None,
+        )
+        .unwrap();
+        assert_close(&dx, &want_dx, 1e-4, 1e-5);
+        assert_close(&dw, &want_dw, 1e-4, 1e-5);
+    }
 
     #[test]
     fn forward_matches_reference() {

@@ -218,12 +218,20 @@ impl<'a> Planner<'a> {
                         Mode::Train => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
                         Mode::Infer => None,
                     };
+                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                        Some(a) => {
+                            i += 1;
+                            a
+                        }
+                        None => Act::Identity,
+                    };
                     let y = self.value(output.len());
                     let kind = OpKind::BatchNorm {
                         rows: input.len() / c.max(1),
                         c,
                         bn: self.bn(l),
                         saved,
+                        act,
                     };
                     self.push(l, kind, x, y);
                     y

@@ -92,12 +92,14 @@ pub enum OpKind {
         act: Act,
     },
     /// `rows` per example by `c` channels; `saved` (mean, inv_std) in
-    /// training.
+    /// training; `act` applied in the same pass (its derivative in
+    /// backward is recomputed from x, so the output is not read).
     BatchNorm {
         rows: usize,
         c: usize,
         bn: Bn,
         saved: Option<(Slot, Slot)>,
+        act: Act,
     },
     /// In place when `x == y`.
     Activation {
@@ -272,6 +274,7 @@ mod tests {
                 OpKind::Conv { .. } => "conv",
                 OpKind::Dense { act: Act::Relu, .. } => "dense+relu",
                 OpKind::Dense { .. } => "dense",
+                OpKind::BatchNorm { act: Act::Relu, .. } => "bn+relu",
                 OpKind::BatchNorm { .. } => "bn",
                 OpKind::Activation { .. } if op.x == op.y => "act in place",
                 OpKind::Activation { .. } => "act",
@@ -338,7 +341,7 @@ mod tests {
         let train = plan(&bn_net(), Mode::Train);
         assert_eq!(
             kinds(&train),
-            ["conv", "bn", "act in place", "dropout", "gap", "dense"]
+            ["conv", "bn+relu", "dropout", "gap", "dense"]
         );
         // BN saves its statistics, and the non-trainable part is backed up.
         assert_eq!(train.fixed, 8 + 8 + 16);

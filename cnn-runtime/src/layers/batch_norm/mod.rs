@@ -20,7 +20,10 @@
 use std::cell::RefCell;
 
 use crate::error::{check_len, Error, Result};
-use crate::layers::activation::{par_rows, Disjoint, PAR_MIN_WORK};
+use crate::geom::Act;
+use crate::layers::activation::{
+    apply, derivative_from_output, map_inplace, par_rows, Disjoint, PAR_MIN_WORK,
+};
 use crate::parallel;
 use crate::scratch::{self, Slot};
 
@@ -186,6 +189,41 @@ pub fn forward_train(
     running_mean: &mut [f32],
     running_var: &mut [f32],
 ) -> Result<()> {
+    forward_train_act(
+        m,
+        c,
+        x,
+        gamma,
+        beta,
+        eps,
+        momentum,
+        Act::Identity,
+        y,
+        save_mean,
+        save_inv_std,
+        running_mean,
+        running_var,
+    )
+}
+
+/// [`forward_train`] followed by an activation in the same pass:
+/// `y = act(gamma * (x - mean) * inv_std + beta)` (the batch norm + ReLU
+/// of a ResNet block, without a second pass over the output).
+pub fn forward_train_act(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    momentum: f32,
+    act: Act,
+    y: &mut [f32],
+    save_mean: &mut [f32],
+    save_inv_std: &mut [f32],
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+) -> Result<()> {
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -256,12 +294,21 @@ pub fn forward_train(
             for (yg, xg) in y.chunks_mut(gl).zip(x[r0 * c..].chunks(gl)) {
                 let params = mean_rep.iter().zip(scale_rep).zip(beta_rep);
                 for ((o, &v), ((&mu, &s), &b)) in yg.iter_mut().zip(xg).zip(params) {
-                    *o = (v - mu) * s + b;
+                    *o = normalized(v, mu, s, b);
                 }
+                map_inplace(act, yg);
             }
         });
     });
     Ok(())
+}
+
+/// The normalised value before the activation; backward recomputes it
+/// from x with exactly these operations, so that the activation's
+/// derivative matches the forward pass bit for bit.
+#[inline(always)]
+fn normalized(x: f32, mean: f32, scale: f32, beta: f32) -> f32 {
+    (x - mean) * scale + beta
 }
 
 /// Per-channel scale and shift that turn batch normalisation with fixed
@@ -319,6 +366,33 @@ pub fn forward_infer(
     eps: f32,
     y: &mut [f32],
 ) -> Result<()> {
+    forward_infer_act(
+        m,
+        c,
+        x,
+        gamma,
+        beta,
+        running_mean,
+        running_var,
+        eps,
+        Act::Identity,
+        y,
+    )
+}
+
+/// [`forward_infer`] followed by an activation in the same pass.
+pub fn forward_infer_act(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    running_mean: &[f32],
+    running_var: &[f32],
+    eps: f32,
+    act: Act,
+    y: &mut [f32],
+) -> Result<()> {
     let len = rows_len("batch norm", m, c)?;
     check_eps("batch norm", eps)?;
     check_len("batch norm x", x.len(), len)?;
@@ -347,6 +421,7 @@ pub fn forward_infer(
                 for (((o, &v), &s), &t) in yg.iter_mut().zip(xg).zip(scale).zip(shift) {
                     *o = v * s + t;
                 }
+                map_inplace(act, yg);
             }
         });
     });
@@ -372,6 +447,43 @@ pub fn backward(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) -> Result<()> {
+    backward_act(
+        m,
+        c,
+        x,
+        gamma,
+        gamma,
+        save_mean,
+        save_inv_std,
+        Act::Identity,
+        dy,
+        dx,
+        dgamma,
+        dbeta,
+    )
+}
+
+/// Gradients of [`forward_train_act`]: `dy` is the gradient with respect
+/// to the activation's output. The activation's derivative is taken from
+/// the normalised value recomputed from x (as in the forward pass, so
+/// `beta` is needed), which spares reading the output: for ReLU, the
+/// derivative is `z > 0` for `z = gamma * (x - mean) * inv_std + beta`.
+/// Overwrites dx; adds into dgamma and dbeta.
+/// x, dy, dx: [m, c]  gamma, beta, save_mean, save_inv_std, dgamma, dbeta: `[c]`
+pub fn backward_act(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    save_mean: &[f32],
+    save_inv_std: &[f32],
+    act: Act,
+    dy: &[f32],
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) -> Result<()> {
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -380,73 +492,156 @@ pub fn backward(
     }
     check_len("batch norm x", x.len(), len)?;
     check_len("batch norm gamma", gamma.len(), c)?;
+    check_len("batch norm beta", beta.len(), c)?;
     check_len("batch norm save_mean", save_mean.len(), c)?;
     check_len("batch norm save_inv_std", save_inv_std.len(), c)?;
     check_len("batch norm dy", dy.len(), len)?;
     check_len("batch norm dx", dx.len(), len)?;
     check_len("batch norm dgamma", dgamma.len(), c)?;
     check_len("batch norm dbeta", dbeta.len(), c)?;
-    let gl = group_len(c);
-    let inv_m = 1.0 / m as f64;
-    // Repeated per channel: mean, inv_std, then a = gamma * inv_std,
-    // mean(dy), k = inv_std * mean(dy * xhat), so that
-    // dx = a * (dy - mean(dy) - (x - mean) * k).
-    scratch::with(Slot::Aux, 5 * gl, |buf| {
-        let (mean, rest) = buf.split_at_mut(gl);
-        let (inv_std, rest) = rest.split_at_mut(gl);
-        let (a, rest) = rest.split_at_mut(gl);
-        let (mdy, k) = rest.split_at_mut(gl);
-        repeat(save_mean, mean);
-        repeat(save_inv_std, inv_std);
-        let (mean, inv_std) = (&*mean, &*inv_std);
-        sum_rows(
-            m,
-            2 * c,
-            len,
-            |r0, r1, acc| {
-                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
-                    let (dg, xg) = (&dy[at..at + l1.len()], &x[at..at + l1.len()]);
-                    let params = mean.iter().zip(inv_std);
-                    for (((a, b), (&d, &v)), (&mu, &is)) in l1
-                        .iter_mut()
-                        .zip(l2.iter_mut())
-                        .zip(dg.iter().zip(xg))
-                        .zip(params)
-                    {
-                        *a += d;
-                        *b += d * (v - mu) * is;
-                    }
-                })
-            },
-            |sums| {
-                let (sdy, sdyx) = sums.split_at(c);
-                for ch in 0..c {
-                    a[ch] = gamma[ch] * save_inv_std[ch];
-                    mdy[ch] = (sdy[ch] * inv_m) as f32;
-                    k[ch] = (save_inv_std[ch] as f64 * sdyx[ch] * inv_m) as f32;
-                    dgamma[ch] += sdyx[ch] as f32;
-                    dbeta[ch] += sdy[ch] as f32;
-                }
-            },
-        );
-        extend_repeat(a, c);
-        extend_repeat(mdy, c);
-        extend_repeat(k, c);
-        let (a, mdy, k) = (&*a, &*mdy, &*k);
-        par_rows(dx, m, len, |r0, dx| {
-            let groups = dx
-                .chunks_mut(gl)
-                .zip(x[r0 * c..].chunks(gl))
-                .zip(dy[r0 * c..].chunks(gl));
-            for ((og, xg), dg) in groups {
-                let params = a.iter().zip(mdy).zip(k).zip(mean);
-                for (((o, &v), &d), (((&a, &mdy), &k), &mu)) in
-                    og.iter_mut().zip(xg).zip(dg).zip(params)
-                {
-                    *o = a * (d - mdy - (v - mu) * k);
-                }
-            }
-        });
-    });
+    // The activation's derivative, chosen once per call so that each loop
+    // is compiled for one activation: `grad(d, z)` is `d * act'(z)` at the
+    // normalised value z (the derivative written through `act(z)`, as
+    // `activation::backward_inplace` takes it).
+    let p = Backward {
+        m,
+        c,
+        x,
+        gamma,
+        beta,
+        save_mean,
+        save_inv_std,
+        dy,
+    };
+    match act {
+        Act::Identity => p.run::<false>(dx, dgamma, dbeta, |d, _| d),
+        Act::Relu => p.run::<true>(dx, dgamma, dbeta, |d, z| if z > 0.0 { d } else { 0.0 }),
+        Act::LeakyRelu(alpha) => p.run::<true>(dx, dgamma, dbeta, move |d, z| {
+            d * derivative_from_output(Act::LeakyRelu(alpha), apply(Act::LeakyRelu(alpha), z))
+        }),
+        Act::Tanh => p.run::<true>(dx, dgamma, dbeta, |d, z| {
+            d * derivative_from_output(Act::Tanh, apply(Act::Tanh, z))
+        }),
+        Act::Sigmoid => p.run::<true>(dx, dgamma, dbeta, |d, z| {
+            d * derivative_from_output(Act::Sigmoid, apply(Act::Sigmoid, z))
+        }),
+    }
     Ok(())
+}
+
+/// The checked arguments of [`backward_act`].
+struct Backward<'a> {
+    m: usize,
+    c: usize,
+    x: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    save_mean: &'a [f32],
+    save_inv_std: &'a [f32],
+    dy: &'a [f32],
+}
+
+impl Backward<'_> {
+    /// The two passes, with `grad(dy, z)` the gradient before the
+    /// activation (`FUSED`: z, the normalised value, is computed).
+    fn run<const FUSED: bool>(
+        &self,
+        dx: &mut [f32],
+        dgamma: &mut [f32],
+        dbeta: &mut [f32],
+        grad: impl Fn(f32, f32) -> f32 + Sync,
+    ) {
+        let Backward {
+            m,
+            c,
+            x,
+            gamma,
+            beta,
+            save_mean,
+            save_inv_std,
+            dy,
+        } = *self;
+        let len = m * c;
+        let gl = group_len(c);
+        let inv_m = 1.0 / m as f64;
+        // Repeated per channel: mean, inv_std, then a = gamma * inv_std,
+        // mean(dy), k = inv_std * mean(dy * xhat), so that
+        // dx = a * (dy - mean(dy) - (x - mean) * k); with an activation,
+        // scale = gamma * inv_std and beta rebuild the normalised value.
+        scratch::with(Slot::Aux, 7 * gl, |buf| {
+            let (mean, rest) = buf.split_at_mut(gl);
+            let (inv_std, rest) = rest.split_at_mut(gl);
+            let (a, rest) = rest.split_at_mut(gl);
+            let (mdy, rest) = rest.split_at_mut(gl);
+            let (k, rest) = rest.split_at_mut(gl);
+            let (scale, beta_rep) = rest.split_at_mut(gl);
+            repeat(save_mean, mean);
+            repeat(save_inv_std, inv_std);
+            for ((s, &g), &i) in scale.iter_mut().zip(gamma).zip(save_inv_std) {
+                *s = g * i;
+            }
+            extend_repeat(scale, c);
+            repeat(beta, beta_rep);
+            let (mean, inv_std, scale, beta_rep) = (&*mean, &*inv_std, &*scale, &*beta_rep);
+            // dy times the activation's derivative at the recomputed value.
+            let grad = |d: f32, v: f32, mu: f32, s: f32, b: f32| -> f32 {
+                if FUSED {
+                    grad(d, normalized(v, mu, s, b))
+                } else {
+                    d
+                }
+            };
+            sum_rows(
+                m,
+                2 * c,
+                len,
+                |r0, r1, acc| {
+                    grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                        let (dg, xg) = (&dy[at..at + l1.len()], &x[at..at + l1.len()]);
+                        let params = mean.iter().zip(inv_std).zip(scale.iter().zip(beta_rep));
+                        for (((a, b), (&d, &v)), ((&mu, &is), (&s, &bt))) in l1
+                            .iter_mut()
+                            .zip(l2.iter_mut())
+                            .zip(dg.iter().zip(xg))
+                            .zip(params)
+                        {
+                            let d = grad(d, v, mu, s, bt);
+                            *a += d;
+                            *b += d * (v - mu) * is;
+                        }
+                    })
+                },
+                |sums| {
+                    let (sdy, sdyx) = sums.split_at(c);
+                    for ch in 0..c {
+                        a[ch] = gamma[ch] * save_inv_std[ch];
+                        mdy[ch] = (sdy[ch] * inv_m) as f32;
+                        k[ch] = (save_inv_std[ch] as f64 * sdyx[ch] * inv_m) as f32;
+                        dgamma[ch] += sdyx[ch] as f32;
+                        dbeta[ch] += sdy[ch] as f32;
+                    }
+                },
+            );
+            extend_repeat(a, c);
+            extend_repeat(mdy, c);
+            extend_repeat(k, c);
+            let (a, mdy, k) = (&*a, &*mdy, &*k);
+            par_rows(dx, m, len, |r0, dx| {
+                let groups = dx
+                    .chunks_mut(gl)
+                    .zip(x[r0 * c..].chunks(gl))
+                    .zip(dy[r0 * c..].chunks(gl));
+                for ((og, xg), dg) in groups {
+                    let params = a.iter().zip(mdy).zip(k).zip(mean);
+                    let act = scale.iter().zip(beta_rep);
+                    for ((((o, &v), &d), (((&a, &mdy), &k), &mu)), (&s, &bt)) in
+                        og.iter_mut().zip(xg).zip(dg).zip(params).zip(act)
+                    {
+                        let d = grad(d, v, mu, s, bt);
+                        *o = a * (d - mdy - (v - mu) * k);
+                    }
+                }
+            });
+        });
+    }
 }

@@ -382,3 +382,137 @@ fn bad_shapes_and_arguments_are_errors() {
     assert!(fold(&[], &[], &[], &[], 1e-3, &mut [], &mut []).is_err());
     assert!(fold(&p, &p, &p, &p, f32::INFINITY, &mut s, &mut t).is_err());
 }
+
+const FUSED_ACTS: [Act; 4] = [Act::Relu, Act::LeakyRelu(0.1), Act::Tanh, Act::Sigmoid];
+
+/// Batch norm with a fused activation is batch norm then the activation
+/// (forward, training and inference), and its backward is the
+/// activation's backward (from the output) then batch norm's.
+#[test]
+fn fused_activation_matches_the_two_kernels() {
+    crate::parallel::set_threads(2);
+    use crate::layers::activation;
+    for (s, &(m, c)) in SHAPES.iter().enumerate() {
+        // Inputs around 0, so that ReLU cuts about half.
+        let x: Vec<f32> = random(m * c, 50 + s as u64)
+            .iter()
+            .map(|v| v * 3.0)
+            .collect();
+        let gamma = random(c, 51);
+        let beta = random(c, 52);
+        let dy = random(m * c, 53);
+        for act in FUSED_ACTS {
+            let o = train(m, c, &x, &gamma, &beta, 1e-3, 0.9);
+            let mut want_y = nan_filled(m * c);
+            activation::forward(act, &o.y, &mut want_y).unwrap();
+            let (mut y, mut mean, mut inv) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
+            let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
+            forward_train_act(
+                m, c, &x, &gamma, &beta, 1e-3, 0.9, act, &mut y, &mut mean, &mut inv, &mut rm,
+                &mut rv,
+            )
+            .unwrap();
+            assert_eq!(y, want_y, "{act:?} forward_train");
+            assert_eq!(
+                (mean.clone(), inv.clone()),
+                (o.mean.clone(), o.inv_std.clone())
+            );
+            assert_eq!(
+                (rm.clone(), rv.clone()),
+                (o.running_mean.clone(), o.running_var.clone())
+            );
+
+            // Backward: activation backward from the output, then batch norm.
+            let mut d = dy.clone();
+            activation::backward_inplace(act, &y, &mut d).unwrap();
+            let (mut want_dx, mut want_dg, mut want_db) =
+                (nan_filled(m * c), vec![1.0; c], vec![2.0; c]);
+            backward(
+                m,
+                c,
+                &x,
+                &gamma,
+                &mean,
+                &inv,
+                &d,
+                &mut want_dx,
+                &mut want_dg,
+                &mut want_db,
+            )
+            .unwrap();
+            let (mut dx, mut dg, mut db) = (nan_filled(m * c), vec![1.0; c], vec![2.0; c]);
+            backward_act(
+                m, c, &x, &gamma, &beta, &mean, &inv, act, &dy, &mut dx, &mut dg, &mut db,
+            )
+            .unwrap();
+            assert_close(&dx, &want_dx, 1e-5, 1e-6);
+            assert_close(&dg, &want_dg, 1e-5, 1e-5);
+            assert_close(&db, &want_db, 1e-5, 1e-5);
+
+            // Inference.
+            let mut plain = nan_filled(m * c);
+            forward_infer(m, c, &x, &gamma, &beta, &rm, &rv, 1e-3, &mut plain).unwrap();
+            let mut want = nan_filled(m * c);
+            activation::forward(act, &plain, &mut want).unwrap();
+            let mut got = nan_filled(m * c);
+            forward_infer_act(m, c, &x, &gamma, &beta, &rm, &rv, 1e-3, act, &mut got).unwrap();
+            assert_eq!(got, want, "{act:?} forward_infer");
+        }
+    }
+}
+
+/// Central differences through the fused forward (training mode) for x,
+/// gamma and beta, with ReLU and tanh.
+#[test]
+fn gradcheck_fused_activation() {
+    let (m, c) = (2 * 3 * 3, 3);
+    let eps = 1e-3;
+    // The first seed whose normalised values all keep clear of ReLU's kink
+    // (a step of x moves them by about the step).
+    let pre = |x: &[f32], g: &[f32], b: &[f32]| {
+        let o = train(m, c, x, g, b, eps, 0.9);
+        (0..m * c)
+            .map(|i| (x[i] - o.mean[i % c]) * g[i % c] * o.inv_std[i % c] + b[i % c])
+            .collect::<Vec<f32>>()
+    };
+    let seed = (60..)
+        .step_by(4)
+        .find(|&s| {
+            let x: Vec<f32> = random(m * c, s).iter().map(|v| v * 3.0).collect();
+            let z = pre(&x, &random(c, s + 1), &random(c, s + 2));
+            z.iter().all(|v| v.abs() > 2e-2)
+        })
+        .unwrap();
+    let mut x: Vec<f32> = random(m * c, seed).iter().map(|v| v * 3.0).collect();
+    let mut gamma = random(c, seed + 1);
+    let mut beta = random(c, seed + 2);
+    let r = random(m * c, seed + 3);
+    for act in [Act::Relu, Act::Tanh] {
+        let fwd = |x: &[f32], g: &[f32], b: &[f32]| {
+            let (mut y, mut mean, mut inv) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
+            let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
+            forward_train_act(
+                m, c, x, g, b, eps, 0.9, act, &mut y, &mut mean, &mut inv, &mut rm, &mut rv,
+            )
+            .unwrap();
+            (y, mean, inv)
+        };
+        let (y, mean, inv) = fwd(&x, &gamma, &beta);
+        assert!(y.iter().all(|v| v.is_finite()));
+        assert!(
+            pre(&x, &gamma, &beta).iter().any(|&v| v < 0.0),
+            "ReLU cuts something"
+        );
+        let mut dx = nan_filled(m * c);
+        let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
+        backward_act(
+            m, c, &x, &gamma, &beta, &mean, &inv, act, &r, &mut dx, &mut dg, &mut db,
+        )
+        .unwrap();
+        let loss = |x: &[f32], g: &[f32], b: &[f32]| dot(&fwd(x, g, b).0, &r);
+        let tol = 1e-3;
+        gradcheck(&mut x, &dx, 1e-3, tol, None, |x| loss(x, &gamma, &beta));
+        gradcheck(&mut gamma, &dg, 1e-3, tol, None, |g| loss(&x, g, &beta));
+        gradcheck(&mut beta, &db, 1e-3, tol, None, |b| loss(&x, &gamma, b));
+    }
+}

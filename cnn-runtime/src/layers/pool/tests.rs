@@ -325,3 +325,55 @@ fn bad_shapes_are_errors() {
     max_forward(&g, 0, &[], &mut [], &mut []).unwrap();
     global_avg_backward(0, 4, 3, &[], &mut []).unwrap();
 }
+
+/// Windows inside the input take the fast paths (`max_interior`): every
+/// version of them against the reference, on inputs full of ties (a few
+/// distinct values, as after a ReLU) and with NaNs, whose bits must match.
+#[test]
+fn interior_paths_match_reference_with_ties_and_nans() {
+    type Case = ([usize; 3], [usize; 2], [usize; 2], usize);
+    let raw: &[Case] = &[
+        ([28, 28, 6], [2, 2], [2, 2], 3),
+        ([10, 10, 16], [2, 2], [2, 2], 2),
+        ([9, 11, 5], [3, 3], [2, 2], 2),
+        ([7, 7, 20], [3, 2], [1, 1], 1), // overlapping windows, two vectors of channels
+        ([6, 9, 33], [2, 3], [2, 3], 2), // three vectors, the last of one lane
+        ([5, 5, 1], [5, 5], [1, 1], 3),  // one window covering the input
+    ];
+    for (seed, &(input, size, stride, batch)) in raw.iter().enumerate() {
+        let g = PoolGeom::new(input, size, stride, Padding::Valid).unwrap();
+        assert!(interior(&g));
+        let mut x: Vec<f32> = random(batch * g.in_len(), 40 + seed as u64)
+            .iter()
+            .map(|v| (v * 2.0).round().max(0.0))
+            .collect();
+        for i in (0..x.len()).step_by(37) {
+            x[i] = f32::NAN;
+        }
+        let (want, want_arg) = reference::max_forward(&g, batch, &x);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let mut versions: Vec<(&str, MaxFn)> = vec![("portable", max_interior_portable)];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY (of the call through the pointer): AVX-512F is present.
+            versions.push(("avx512", |g, x, y, a| unsafe {
+                max_interior_avx512(g, x, y, a)
+            }));
+        }
+        versions.push(("dispatch", max_interior));
+        for (name, f) in versions {
+            let (mut y, mut argmax) = (nan_filled(want.len()), vec![7; want.len()]);
+            for ((x, y), a) in x
+                .chunks(g.in_len())
+                .zip(y.chunks_mut(g.out_len()))
+                .zip(argmax.chunks_mut(g.out_len()))
+            {
+                f(&g, x, y, a);
+            }
+            assert_eq!(bits(&y), bits(&want), "{name} {g:?}");
+            assert_eq!(argmax, want_arg, "{name} {g:?}");
+        }
+    }
+}
+
+type MaxFn = fn(&PoolGeom, &[f32], &mut [f32], &mut [u32]);

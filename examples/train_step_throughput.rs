@@ -5,30 +5,11 @@
 use std::time::Instant;
 
 use cnn::ndarray::Array4;
-use cnn::network;
 use cnn::rng::Rng;
 
-network! {
-    /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling.
-    pub struct LeNet5 {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
+#[path = "shared/lenet5_net.rs"]
+mod lenet5_net;
+use lenet5_net::LeNet5;
 
 fn batch(n: usize, rng: &mut Rng) -> (Array4<f32>, Vec<usize>) {
     let x = Array4::from_shape_simple_fn((n, 32, 32, 1), || rng.uniform());

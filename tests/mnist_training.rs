@@ -5,26 +5,8 @@
 
 use cnn::prelude::*;
 
-network! {
-    struct LeNet5 {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
+mod common;
+use common::LeNet5;
 
 fn prepare(set: &cnn::data::LabelledImages, n: usize) -> Dataset {
     let subset = set.slice(0, n).unwrap();

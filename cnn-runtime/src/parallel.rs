@@ -78,6 +78,9 @@ pub fn for_each(n_tasks: usize, f: &Task<'_>) {
     pool.close_and_wait();
     let worker_panicked = pool.panicked.swap(false, Ordering::Relaxed);
     pool.busy.store(false, Ordering::Release);
+    // If the workers ran every task, this thread's scratch never grew: grow
+    // it now, inside the call that raised the high-water mark.
+    crate::scratch::sync();
     if let Err(payload) = caller {
         std::panic::resume_unwind(payload);
     }

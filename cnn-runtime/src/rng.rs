@@ -65,7 +65,7 @@ impl Rng {
     /// Uniform integer in 0..n (n > 0), without modulo bias worth noticing
     /// (Lemire's multiply-shift).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// Standard normal, by Box-Muller.

@@ -2,6 +2,9 @@
 //! `lenet5` (which trains it) and `predict` (which loads what it saved), and
 //! the MNIST preprocessing both use.
 
+// Each example that includes this file uses part of it.
+#![allow(dead_code)]
+
 use cnn::prelude::*;
 
 network! {

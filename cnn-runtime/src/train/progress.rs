@@ -1,18 +1,30 @@
-//! The progress bar of one epoch (indicatif): batches done, running loss and
-//! accuracy, images per second. Hidden when standard error is not a
-//! terminal (CI logs get the one-line epoch summaries only) or when quiet.
+//! The progress of one epoch: batches done, running loss and accuracy,
+//! images per second. On a terminal it is an indicatif bar; when standard
+//! error is not a terminal (a log file, CI) it is a plain line at most every
+//! ten seconds, so a long epoch still shows that it moves; quiet runs show
+//! nothing.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// One epoch's bar.
+/// How often a log (not a terminal) gets a progress line.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// One epoch's progress.
 pub struct EpochProgress {
     bar: ProgressBar,
+    /// For logs: where to print plain lines, and when the last one went out.
+    log: Option<(String, std::cell::Cell<Instant>)>,
+    batches: usize,
 }
 
 impl EpochProgress {
-    /// A bar over `batches` steps, labelled `epoch k/n`.
+    /// Progress over `batches` steps, labelled `epoch k/n`.
     pub fn new(epoch: usize, epochs: usize, batches: usize, visible: bool) -> Self {
-        let target = if visible {
+        let terminal = std::io::stderr().is_terminal();
+        let target = if visible && terminal {
             ProgressDrawTarget::stderr_with_hz(10)
         } else {
             ProgressDrawTarget::hidden()
@@ -24,18 +36,30 @@ impl EpochProgress {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-        EpochProgress { bar }
+        let prefix = format!("epoch {epoch}/{epochs}");
+        bar.set_prefix(prefix.clone());
+        let log = (visible && !terminal).then(|| (prefix, std::cell::Cell::new(Instant::now())));
+        EpochProgress { bar, log, batches }
     }
 
     /// After a batch: the running means so far and the speed.
     pub fn update(&self, batches_done: usize, loss: f64, accuracy: f64, images_per_second: f64) {
-        self.bar.set_position(batches_done as u64);
-        if batches_done % 8 == 0 {
-            self.bar.set_message(format!(
+        let msg = || {
+            format!(
                 "loss {loss:.4} acc {:.2}% {images_per_second:.0} img/s",
                 100.0 * accuracy
-            ));
+            )
+        };
+        if let Some((prefix, last)) = &self.log {
+            if last.get().elapsed() >= LOG_EVERY && batches_done < self.batches {
+                last.set(Instant::now());
+                eprintln!("{prefix}: batch {batches_done}/{}: {}", self.batches, msg());
+            }
+            return;
+        }
+        self.bar.set_position(batches_done as u64);
+        if batches_done.is_multiple_of(8) {
+            self.bar.set_message(msg());
         }
     }
 

@@ -3,6 +3,10 @@
 //! with a clear error and leaves the last checkpoint whole, and a resumed
 //! run equals an uninterrupted one bit for bit.
 
+// The hand-written gradients index several arrays by the same class and
+// input number; iterators would hide the formula.
+#![allow(clippy::needless_range_loop)]
+
 use super::*;
 use crate::error::Error;
 use crate::net::Init;

@@ -1,0 +1,311 @@
+//! A small ResNet on MNIST: the layout of He et al.'s CIFAR ResNet-20
+//! (2015, section 4.2) on 28x28x1 digits — a 3x3 convolution, three stages
+//! of three basic residual blocks (two 3x3 convolutions with batch norm)
+//! at 28x28, 14x14 and 7x7, projection shortcuts (1x1 convolution with
+//! stride 2 and batch norm) where a stage starts, global average pooling,
+//! a 10-way dense layer and softmax. Trains with random 2-pixel shifts and
+//! SGD with Nesterov momentum under a cosine schedule; writes the curves,
+//! the CSV log and the weights, and ends with `test accuracy: NN.NN%`.
+//!
+//!     cargo run --release --example resnet_mnist -- [--data DIR] [--epochs N]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cnn::prelude::*;
+use cnn::train::RandomShift;
+
+network! {
+    /// ResNet-20's layout (He et al. 2015) on MNIST, with 16, 32 and 64 filters.
+    pub struct ResNetMnist {
+        input: [28, 28, 1],
+        layers: [
+            conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+            bn1: BatchNorm,
+            Relu,
+            stage1_0: Residual {
+                body: [
+                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage1_1: Residual {
+                body: [
+                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage1_2: Residual {
+                body: [
+                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage2_0: Residual {
+                body: [
+                    conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+                shortcut: [conv0: Conv2d { filters: 32, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
+            },
+            Relu,
+            stage2_1: Residual {
+                body: [
+                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage2_2: Residual {
+                body: [
+                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage3_0: Residual {
+                body: [
+                    conv1: Conv2d { filters: 64, kernel: 3, stride: 2, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+                shortcut: [conv0: Conv2d { filters: 64, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
+            },
+            Relu,
+            stage3_1: Residual {
+                body: [
+                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            stage3_2: Residual {
+                body: [
+                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
+                    bn1: BatchNorm,
+                    Relu,
+                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
+                    bn2: BatchNorm,
+                ],
+            },
+            Relu,
+            GlobalAvgPool,
+            fc: Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
+// 19 convolutions and the dense layer: ResNet-20's 0.27M parameters
+// (He et al. 2015, Table 6) on one input channel and with two projection
+// shortcuts. Checked here so that a change to the layout is noticed.
+const _: () =
+    assert!(ResNetMnist::TRAINABLE_PARAMS > 250_000 && ResNetMnist::TRAINABLE_PARAMS < 290_000);
+
+/// MNIST's pixel mean and standard deviation over the training set (data/README.md).
+const MNIST_MEAN: f32 = 0.1307;
+const MNIST_STD: f32 = 0.3081;
+
+struct Args {
+    data: PathBuf,
+    epochs: usize,
+    batch_size: usize,
+    threads: Option<usize>,
+    seed: u64,
+    out: PathBuf,
+    learning_rate: f32,
+}
+
+const USAGE: &str = "usage: resnet_mnist [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+  --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
+  --epochs N        epochs to train (default 6)
+  --batch-size N    examples per step (default 128)
+  --threads N       worker threads (default: all cores)
+  --seed N          seed of the weights and the data order (default 1)
+  --out DIR         where the model, checkpoints, log and curves go (default out/resnet_mnist)
+  --lr X            SGD's initial learning rate (default 0.1, cosine-annealed to 0)";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        data: cnn::data::mnist::vendored_dir(),
+        epochs: 6,
+        batch_size: 128,
+        threads: None,
+        seed: 1,
+        out: PathBuf::from("out/resnet_mnist"),
+        learning_rate: 0.1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let (flag, inline) = match flag.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (flag, None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        let value = inline
+            .or_else(|| it.next())
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let num = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
+        };
+        match flag.as_str() {
+            "--data" => a.data = PathBuf::from(value),
+            "--epochs" => a.epochs = num(&value)?,
+            "--batch-size" => a.batch_size = num(&value)?.max(1),
+            "--threads" => a.threads = Some(num(&value)?.max(1)),
+            "--seed" => a.seed = num(&value)? as u64,
+            "--out" => a.out = PathBuf::from(value),
+            "--lr" => {
+                a.learning_rate = value
+                    .parse()
+                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+/// MNIST's 28x28 digits, normalised with the training set's mean and deviation.
+fn prepare(set: &cnn::data::LabelledImages) -> Result<Dataset, cnn::Error> {
+    let mut d = Dataset::from_labelled(set)?;
+    d.normalise(MNIST_MEAN, MNIST_STD);
+    Ok(d)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("error: {msg}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), cnn::Error> {
+    if let Some(t) = args.threads {
+        cnn::parallel::set_threads(t);
+    }
+    println!("{}", ResNetMnist::summary());
+    let t0 = Instant::now();
+    let mnist = cnn::data::mnist::load(&args.data)?;
+    let all = prepare(&mnist.train)?;
+    let test = prepare(&mnist.test)?;
+    // Keras-style hold-out: 5,000 training images for validation.
+    let (train, val) = all.split(5_000, args.seed)?;
+    println!(
+        "MNIST from {}: {} training, {} validation, {} test images ({:.1} s to load)",
+        args.data.display(),
+        train.len(),
+        val.len(),
+        test.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    std::fs::create_dir_all(&args.out).map_err(|e| cnn::Error::io(&args.out, e))?;
+    println!("threads: {}", cnn::parallel::threads());
+
+    let lr0 = args.learning_rate;
+    let mut schedule = LearningRateScheduler::from_schedule(cnn::optim::Cosine {
+        initial: lr0,
+        min: 0.0,
+        epochs: args.epochs,
+    });
+    let best_path = args.out.join("resnet_mnist_best.safetensors");
+    let mut best = ModelCheckpoint::best(&best_path, Monitor::ValAccuracy);
+    // He et al.'s CIFAR recipe: momentum 0.9, weight decay 1e-4.
+    let opt = || {
+        Sgd::new(lr0)
+            .momentum(0.9)
+            .nesterov(true)
+            .weight_decay(1e-4)
+    };
+    let mut model = Model::compile(ResNetMnist::new(args.seed), opt()).seed(args.seed);
+    let shift = RandomShift {
+        max: 2,
+        fill: -MNIST_MEAN / MNIST_STD,
+    };
+    let fit = Fit::epochs(args.epochs)
+        .augment(&shift)
+        .batch_size(args.batch_size)
+        .validation_data(&val)
+        .callback(&mut schedule)
+        .callback(&mut best)
+        .checkpoint(args.out.join("resnet_mnist_checkpoint.safetensors"))
+        .csv_log(args.out.join("history.csv"))
+        .curves(args.out.join("curves.svg"), "ResNet-20 layout on MNIST");
+    let start = Instant::now();
+    let history = model.fit(&train, fit)?.clone();
+    let seconds = start.elapsed().as_secs_f64();
+    let epochs = history.epochs.len().max(1);
+    let images_per_second: f64 = history
+        .epochs
+        .iter()
+        .map(|e| e.images_per_second)
+        .sum::<f64>()
+        / epochs as f64;
+    println!(
+        "trained {epochs} epochs in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average)",
+        seconds / epochs as f64
+    );
+
+    // Test with the final weights (the cosine schedule ends at a small
+    // learning rate), and report the best-on-validation checkpoint beside it.
+    let eval = model.evaluate(&test, 500)?;
+    let best_net = ResNetMnist::load(&best_path)?;
+    let best_eval = Model::compile(best_net, opt()).evaluate(&test, 500)?;
+    let saved = args.out.join("resnet_mnist.safetensors");
+    model.network().save(&saved)?;
+    println!(
+        "saved {}; the best validation epoch ({}) is in {} and scores {:.2}% on test",
+        saved.display(),
+        best.saved_epoch.unwrap_or(0),
+        best_path.display(),
+        100.0 * best_eval.accuracy
+    );
+    println!(
+        "curves: {}, log: {}",
+        args.out.join("curves.svg").display(),
+        args.out.join("history.csv").display()
+    );
+    println!("test loss: {:.4}", eval.loss);
+    println!("test accuracy: {:.2}%", 100.0 * eval.accuracy);
+    Ok(())
+}

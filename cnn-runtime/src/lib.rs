@@ -19,6 +19,7 @@ pub mod geom;
 pub mod init;
 pub mod io;
 pub mod layers;
+mod memory;
 pub mod net;
 pub mod optim;
 pub mod parallel;

@@ -45,7 +45,7 @@ pub fn sync() {
         {
             let high = HIGH_WATER[slot].load(Ordering::Relaxed);
             if buf.len() < high {
-                buf.resize(high, 0.0);
+                crate::memory::grow(buf, high);
             }
         }
     });
@@ -63,7 +63,7 @@ pub fn with<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
         let high = HIGH_WATER[slot as usize]
             .fetch_max(len, Ordering::Relaxed)
             .max(len);
-        buf.resize(high, 0.0);
+        crate::memory::grow(&mut buf, high);
     }
     let out = f(&mut buf[..len]);
     BUFFERS.with(|b| {

@@ -66,9 +66,7 @@ impl Workspace {
 }
 
 fn grow<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
-    if v.len() < len {
-        v.resize(len, T::default());
-    }
+    crate::memory::grow(v, len);
 }
 
 thread_local! {

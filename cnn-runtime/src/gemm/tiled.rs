@@ -10,9 +10,10 @@
 //! the shared dimension, broadcasting one element of A per row and loading
 //! `NR` contiguous elements of a row of B; A is read in place with any
 //! strides (its elements are broadcast one by one, so the layout does not
-//! matter), B needs unit column stride. There are two, picked at run time:
-//! AVX-512 (8 x 32, the last columns under a mask) and AVX2 + FMA (6 x 16,
-//! the last columns from a zero-padded panel). Other CPUs get
+//! matter), B needs unit column stride. They are picked at run time:
+//! AVX-512 (8 x 32, the last columns under a mask; 2 x 64 for one or two
+//! rows, batch-1 inference) and AVX2 + FMA (6 x 16, the last columns from a
+//! zero-padded panel). Other CPUs get
 //! matrixmultiply (which allocates). Without packing A, the kernel suits
 //! the sizes of dense layers, where B (the weights) stays in L2; larger
 //! products go to matrixmultiply too (see [`fits`]).
@@ -38,6 +39,12 @@ pub fn gemm(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize)
         // The scratch is taken here, outside the clones: a closure inside
         // a `#[target_feature]` function is compiled without the feature.
         if std::arch::is_x86_feature_detected!("avx512f") {
+            if a.rows <= Avx512Narrow::MR {
+                return scratch::with(Slot::Aux, scratch_len::<Avx512Narrow>(a, b), |buf| {
+                    // SAFETY: the CPU has AVX-512F, the only requirement of this clone.
+                    unsafe { gemm_avx512_narrow(a, b, accumulate, c, ldc, buf) }
+                });
+            }
             return scratch::with(Slot::Aux, scratch_len::<Avx512>(a, b), |buf| {
                 // SAFETY: the CPU has AVX-512F, the only requirement of this clone.
                 unsafe { gemm_avx512(a, b, accumulate, c, ldc, buf) }
@@ -53,6 +60,21 @@ pub fn gemm(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize)
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
     super::sgemm(1.0, a, b, beta, c, ldc);
+}
+
+/// Whether [`gemm`] runs one of its own kernels here (else it calls
+/// matrixmultiply).
+pub fn vectorised() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            || (std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Checks the sizes (panics on a mismatch, as [`super::sgemm`] does) and
@@ -223,6 +245,79 @@ impl Micro for Avx512 {
     }
 }
 
+/// AVX-512 for one or two rows of A (batch-1 inference): 2 x 64 blocks,
+/// so that the eight accumulators cover a dense layer's outputs in few
+/// panels and each loaded row of B feeds as many FMAs as loads allow.
+#[cfg(target_arch = "x86_64")]
+struct Avx512Narrow;
+
+#[cfg(target_arch = "x86_64")]
+impl Micro for Avx512Narrow {
+    const MR: usize = 2;
+    const NR: usize = 64;
+    const PAD: bool = false;
+
+    #[inline(always)]
+    unsafe fn block(
+        k: usize,
+        a: *const f32,
+        rs: usize,
+        cs: usize,
+        rows: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        use std::arch::x86_64::*;
+        let lanes = |n: usize| -> __mmask16 {
+            if n >= 16 {
+                !0
+            } else {
+                (1u16 << n) - 1
+            }
+        };
+        let mut m = [0 as __mmask16; 4];
+        for (v, mv) in m.iter_mut().enumerate() {
+            *mv = lanes(cols.saturating_sub(16 * v));
+        }
+        let ro = [0, (rows - 1) * rs];
+        // SAFETY (all accesses): in bounds by the caller's promise; the
+        // masked loads and stores touch only the lanes below `cols`.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); 4]; 2];
+            for p in 0..k {
+                let bp = b.add(p * ldb);
+                let mut bv = [_mm512_setzero_ps(); 4];
+                for (v, x) in bv.iter_mut().enumerate() {
+                    *x = _mm512_maskz_loadu_ps(m[v], bp.add(16 * v));
+                }
+                let ap = a.add(p * cs);
+                for r in 0..2 {
+                    let av = _mm512_set1_ps(*ap.add(ro[r]));
+                    for v in 0..4 {
+                        acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+                    }
+                }
+            }
+            for (r, sums) in acc.iter().enumerate().take(rows) {
+                let cr = c.add(r * ldc);
+                for (v, &s) in sums.iter().enumerate() {
+                    let at = cr.add(16 * v);
+                    let s = if accumulate {
+                        _mm512_add_ps(s, _mm512_maskz_loadu_ps(m[v], at))
+                    } else {
+                        s
+                    };
+                    _mm512_mask_storeu_ps(at, m[v], s);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 struct Avx2;
 
@@ -294,6 +389,20 @@ impl Micro for Avx2 {
 fn gemm_avx512(a: Mat<'_>, b: Mat<'_>, acc: bool, c: &mut [f32], ldc: usize, buf: &mut [f32]) {
     // SAFETY: the CPU has this clone's features.
     unsafe { gemm_body::<Avx512>(a, b, acc, c, ldc, buf) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn gemm_avx512_narrow(
+    a: Mat<'_>,
+    b: Mat<'_>,
+    acc: bool,
+    c: &mut [f32],
+    ldc: usize,
+    buf: &mut [f32],
+) {
+    // SAFETY: the CPU has this clone's features.
+    unsafe { gemm_body::<Avx512Narrow>(a, b, acc, c, ldc, buf) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -412,6 +521,15 @@ mod tests {
                         let mut buf = vec![0.0; scratch_len::<Avx512>(a, b)];
                         // SAFETY: the CPU has AVX-512F (checked above).
                         unsafe { gemm_avx512(a, b, acc, c, ldc, &mut buf) }
+                    }
+                }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                v.push(("avx512 narrow", |a, b, acc, c, ldc| {
+                    if !done_or_checked(a, b, acc, c, ldc) {
+                        let mut buf = vec![0.0; scratch_len::<Avx512Narrow>(a, b)];
+                        // SAFETY: the CPU has AVX-512F (checked above).
+                        unsafe { gemm_avx512_narrow(a, b, acc, c, ldc, &mut buf) }
                     }
                 }));
             }

@@ -128,7 +128,15 @@ pub fn forward(
     let rows_block = |r0: usize, y: &mut [f32]| {
         let rows = y.len() / n_out;
         let xb = &x[r0 * n_in..(r0 + rows) * n_in];
-        if rows <= SMALL_BATCH {
+        if tiled::fits(n_in, n_out) && tiled::vectorised() {
+            tiled::gemm(
+                Mat::rows(xb, rows, n_in),
+                Mat::rows(w, n_in, n_out),
+                false,
+                y,
+                n_out,
+            );
+        } else if rows <= SMALL_BATCH {
             small_xw(rows, n_in, n_out, xb, w, y);
         } else if tiled::fits(n_in, n_out) {
             tiled::gemm(

@@ -6,8 +6,10 @@
 //!     cargo run --release --example lenet5 -- [--data DIR] [--epochs N]
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR]
 
-use std::path::PathBuf;
 use std::time::Instant;
+
+#[path = "shared/train_args.rs"]
+mod train_args;
 
 use cnn::prelude::*;
 use cnn::train::RandomShift;
@@ -16,87 +18,22 @@ use cnn::train::RandomShift;
 mod lenet5_net;
 use lenet5_net::{prepare, LeNet5, MNIST_MEAN, MNIST_STD};
 
-struct Args {
-    data: PathBuf,
-    epochs: usize,
-    batch_size: usize,
-    threads: Option<usize>,
-    seed: u64,
-    out: PathBuf,
-    learning_rate: f32,
-}
-
-const USAGE: &str = "usage: lenet5 [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
-  --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
-  --epochs N        epochs to train (default 20)
-  --batch-size N    examples per step (default 64)
-  --threads N       worker threads (default: all cores)
-  --seed N          seed of the weights and the data order (default 1)
-  --out DIR         where the model, checkpoints, log and curves go (default out/lenet5)
-  --lr X            Adam's initial learning rate (default 0.001, cosine-annealed to 0)";
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        data: cnn::data::mnist::vendored_dir(),
+fn main() {
+    let args = train_args::parse_or_exit(&train_args::Defaults {
+        program: "lenet5",
         epochs: 20,
         batch_size: 64,
-        threads: None,
-        seed: 1,
-        out: PathBuf::from("out/lenet5"),
+        out: "out/lenet5",
         learning_rate: 1e-3,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = inline
-            .or_else(|| it.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
-        };
-        match flag.as_str() {
-            "--data" => a.data = PathBuf::from(value),
-            "--epochs" => a.epochs = num(&value)?,
-            "--batch-size" => a.batch_size = num(&value)?.max(1),
-            "--threads" => a.threads = Some(num(&value)?.max(1)),
-            "--seed" => a.seed = num(&value)? as u64,
-            "--out" => a.out = PathBuf::from(value),
-            "--lr" => {
-                a.learning_rate = value
-                    .parse()
-                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
-            }
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    Ok(a)
-}
-
-fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
-        }
-    };
+        lr_help: "Adam's initial learning rate (default 0.001, cosine-annealed to 0)",
+    });
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &Args) -> Result<(), cnn::Error> {
+fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
     if let Some(t) = args.threads {
         cnn::parallel::set_threads(t);
     }

@@ -10,8 +10,10 @@
 //!     cargo run --release --example resnet_mnist -- [--data DIR] [--epochs N]
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
 
-use std::path::PathBuf;
 use std::time::Instant;
+
+#[path = "shared/train_args.rs"]
+mod train_args;
 
 use cnn::prelude::*;
 use cnn::train::RandomShift;
@@ -133,69 +135,6 @@ const _: () =
 const MNIST_MEAN: f32 = 0.1307;
 const MNIST_STD: f32 = 0.3081;
 
-struct Args {
-    data: PathBuf,
-    epochs: usize,
-    batch_size: usize,
-    threads: Option<usize>,
-    seed: u64,
-    out: PathBuf,
-    learning_rate: f32,
-}
-
-const USAGE: &str = "usage: resnet_mnist [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
-  --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
-  --epochs N        epochs to train (default 6)
-  --batch-size N    examples per step (default 128)
-  --threads N       worker threads (default: all cores)
-  --seed N          seed of the weights and the data order (default 1)
-  --out DIR         where the model, checkpoints, log and curves go (default out/resnet_mnist)
-  --lr X            SGD's initial learning rate (default 0.1, cosine-annealed to 0)";
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        data: cnn::data::mnist::vendored_dir(),
-        epochs: 6,
-        batch_size: 128,
-        threads: None,
-        seed: 1,
-        out: PathBuf::from("out/resnet_mnist"),
-        learning_rate: 0.1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = inline
-            .or_else(|| it.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
-        };
-        match flag.as_str() {
-            "--data" => a.data = PathBuf::from(value),
-            "--epochs" => a.epochs = num(&value)?,
-            "--batch-size" => a.batch_size = num(&value)?.max(1),
-            "--threads" => a.threads = Some(num(&value)?.max(1)),
-            "--seed" => a.seed = num(&value)? as u64,
-            "--out" => a.out = PathBuf::from(value),
-            "--lr" => {
-                a.learning_rate = value
-                    .parse()
-                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
-            }
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    Ok(a)
-}
-
 /// MNIST's 28x28 digits, normalised with the training set's mean and deviation.
 fn prepare(set: &cnn::data::LabelledImages) -> Result<Dataset, cnn::Error> {
     let mut d = Dataset::from_labelled(set)?;
@@ -204,23 +143,21 @@ fn prepare(set: &cnn::data::LabelledImages) -> Result<Dataset, cnn::Error> {
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let args = train_args::parse_or_exit(&train_args::Defaults {
+        program: "resnet_mnist",
+        epochs: 6,
+        batch_size: 128,
+        out: "out/resnet_mnist",
+        learning_rate: 0.1,
+        lr_help: "SGD's initial learning rate (default 0.1, cosine-annealed to 0)",
+    });
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &Args) -> Result<(), cnn::Error> {
+fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
     if let Some(t) = args.threads {
         cnn::parallel::set_threads(t);
     }

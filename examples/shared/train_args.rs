@@ -1,0 +1,112 @@
+//! The command line of the MNIST training examples (`lenet5`,
+//! `resnet_mnist`): `--data DIR`, `--epochs N`, `--batch-size N`,
+//! `--threads N`, `--seed N`, `--out DIR`, `--lr X`, as `--flag value` or
+//! `--flag=value`; `-h` prints the usage.
+
+use std::path::PathBuf;
+
+/// The parsed options.
+pub struct Args {
+    pub data: PathBuf,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub threads: Option<usize>,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub learning_rate: f32,
+}
+
+/// An example's defaults and how it describes its learning rate.
+pub struct Defaults {
+    pub program: &'static str,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub out: &'static str,
+    pub learning_rate: f32,
+    /// e.g. "Adam's initial learning rate (default 0.001, cosine-annealed to 0)".
+    pub lr_help: &'static str,
+}
+
+fn usage(d: &Defaults) -> String {
+    format!(
+        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+  --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
+  --epochs N        epochs to train (default {})
+  --batch-size N    examples per step (default {})
+  --threads N       worker threads (default: all cores)
+  --seed N          seed of the weights and the data order (default 1)
+  --out DIR         where the model, checkpoints, log and curves go (default {})
+  --lr X            {}",
+        d.program, d.epochs, d.batch_size, d.out, d.lr_help
+    )
+}
+
+/// Parses the command line; on `-h` or a bad option prints the usage and
+/// exits with status 2.
+pub fn parse_or_exit(d: &Defaults) -> Args {
+    match parse(d, std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("error: {msg}");
+            }
+            eprintln!("{}", usage(d));
+            std::process::exit(2);
+        }
+    }
+}
+
+fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        data: cnn::data::mnist::vendored_dir(),
+        epochs: d.epochs,
+        batch_size: d.batch_size,
+        threads: None,
+        seed: 1,
+        out: PathBuf::from(d.out),
+        learning_rate: d.learning_rate,
+    };
+    while let Some(flag) = it.next() {
+        let (flag, inline) = match flag.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (flag, None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        const FLAGS: [&str; 7] = [
+            "--data",
+            "--epochs",
+            "--batch-size",
+            "--threads",
+            "--seed",
+            "--out",
+            "--lr",
+        ];
+        if !FLAGS.contains(&flag.as_str()) {
+            return Err(format!("unknown option `{flag}`"));
+        }
+        let value = inline
+            .or_else(|| it.next())
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let num = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
+        };
+        match flag.as_str() {
+            "--data" => a.data = PathBuf::from(value),
+            "--epochs" => a.epochs = num(&value)?,
+            "--batch-size" => a.batch_size = num(&value)?.max(1),
+            "--threads" => a.threads = Some(num(&value)?.max(1)),
+            "--seed" => a.seed = num(&value)? as u64,
+            "--out" => a.out = PathBuf::from(value),
+            "--lr" => {
+                a.learning_rate = value
+                    .parse()
+                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
+            }
+            _ => unreachable!("checked against FLAGS above"),
+        }
+    }
+    Ok(a)
+}

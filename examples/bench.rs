@@ -28,27 +28,9 @@ use cnn::prelude::*;
 use cnn::rng::Rng;
 use cnn_runtime::bench::{median, samples, ConvBench, CONV_CASES};
 
-network! {
-    /// LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in DESIGN.md.
-    pub struct LeNet5 {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
+#[path = "shared/lenet5_net.rs"]
+mod lenet5_net;
+use lenet5_net::LeNet5;
 
 network! {
     /// ResNet-20 for CIFAR-10 (He et al. 2015, section 4.2): a 3x3 stem, 3 stages of

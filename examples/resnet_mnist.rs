@@ -158,26 +158,8 @@ fn main() {
 }
 
 fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
-    if let Some(t) = args.threads {
-        cnn::parallel::set_threads(t);
-    }
     println!("{}", ResNetMnist::summary());
-    let t0 = Instant::now();
-    let mnist = cnn::data::mnist::load(&args.data)?;
-    let all = prepare(&mnist.train)?;
-    let test = prepare(&mnist.test)?;
-    // Keras-style hold-out: 5,000 training images for validation.
-    let (train, val) = all.split(5_000, args.seed)?;
-    println!(
-        "MNIST from {}: {} training, {} validation, {} test images ({:.1} s to load)",
-        args.data.display(),
-        train.len(),
-        val.len(),
-        test.len(),
-        t0.elapsed().as_secs_f64()
-    );
-    std::fs::create_dir_all(&args.out).map_err(|e| cnn::Error::io(&args.out, e))?;
-    println!("threads: {}", cnn::parallel::threads());
+    let (train, val, test) = train_args::load_mnist(args, prepare)?;
 
     let lr0 = args.learning_rate;
     let mut schedule = LearningRateScheduler::from_schedule(cnn::optim::Cosine {

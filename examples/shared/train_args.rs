@@ -95,7 +95,12 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
         };
         match flag.as_str() {
             "--data" => a.data = PathBuf::from(value),
-            "--epochs" => a.epochs = num(&value)?,
+            "--epochs" => {
+                a.epochs = num(&value)?;
+                if a.epochs == 0 {
+                    return Err("--epochs must be at least 1".into());
+                }
+            }
             "--batch-size" => a.batch_size = num(&value)?.max(1),
             "--threads" => a.threads = Some(num(&value)?.max(1)),
             "--seed" => a.seed = num(&value)? as u64,
@@ -109,4 +114,33 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
         }
     }
     Ok(a)
+}
+
+/// What both examples do first: set the thread count, load MNIST from
+/// `--data` through `prepare`, hold out 5,000 training images for
+/// validation (Keras-style, seeded by `--seed`), create `--out`, and say
+/// so. Returns `(train, validation, test)`.
+pub fn load_mnist(
+    args: &Args,
+    prepare: fn(&cnn::data::LabelledImages) -> Result<cnn::Dataset, cnn::Error>,
+) -> Result<(cnn::Dataset, cnn::Dataset, cnn::Dataset), cnn::Error> {
+    if let Some(t) = args.threads {
+        cnn::parallel::set_threads(t);
+    }
+    let t0 = std::time::Instant::now();
+    let mnist = cnn::data::mnist::load(&args.data)?;
+    let all = prepare(&mnist.train)?;
+    let test = prepare(&mnist.test)?;
+    let (train, val) = all.split(5_000, args.seed)?;
+    println!(
+        "MNIST from {}: {} training, {} validation, {} test images ({:.1} s to load)",
+        args.data.display(),
+        train.len(),
+        val.len(),
+        test.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    std::fs::create_dir_all(&args.out).map_err(|e| cnn::Error::io(&args.out, e))?;
+    println!("threads: {}", cnn::parallel::threads());
+    Ok((train, val, test))
 }

@@ -10,13 +10,10 @@
 //!     cargo run --release --example resnet_mnist -- [--data DIR] [--epochs N]
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
 
-use std::time::Instant;
-
 #[path = "shared/train_args.rs"]
 mod train_args;
 
 use cnn::prelude::*;
-use cnn::train::RandomShift;
 
 network! {
     /// ResNet-20's layout (He et al. 2015) on MNIST, with 16, 32 and 64 filters.
@@ -161,70 +158,19 @@ fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
     println!("{}", ResNetMnist::summary());
     let (train, val, test) = train_args::load_mnist(args, prepare)?;
 
-    let lr0 = args.learning_rate;
-    let mut schedule = LearningRateScheduler::from_schedule(cnn::optim::Cosine {
-        initial: lr0,
-        min: 0.0,
-        epochs: args.epochs,
-    });
-    let best_path = args.out.join("resnet_mnist_best.safetensors");
-    let mut best = ModelCheckpoint::best(&best_path, Monitor::ValAccuracy);
     // He et al.'s CIFAR recipe: momentum 0.9, weight decay 1e-4.
-    let opt = || {
-        Sgd::new(lr0)
-            .momentum(0.9)
-            .nesterov(true)
-            .weight_decay(1e-4)
-    };
-    let mut model = Model::compile(ResNetMnist::new(args.seed), opt()).seed(args.seed);
-    let shift = RandomShift {
-        max: 2,
-        fill: -MNIST_MEAN / MNIST_STD,
-    };
-    let fit = Fit::epochs(args.epochs)
-        .augment(&shift)
-        .batch_size(args.batch_size)
-        .validation_data(&val)
-        .callback(&mut schedule)
-        .callback(&mut best)
-        .checkpoint(args.out.join("resnet_mnist_checkpoint.safetensors"))
-        .csv_log(args.out.join("history.csv"))
-        .curves(args.out.join("curves.svg"), "ResNet-20 layout on MNIST");
-    let start = Instant::now();
-    let history = model.fit(&train, fit)?.clone();
-    let seconds = start.elapsed().as_secs_f64();
-    let epochs = history.epochs.len().max(1);
-    let images_per_second: f64 = history
-        .epochs
-        .iter()
-        .map(|e| e.images_per_second)
-        .sum::<f64>()
-        / epochs as f64;
-    println!(
-        "trained {epochs} epochs in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average)",
-        seconds / epochs as f64
-    );
-
-    // Test with the final weights (the cosine schedule ends at a small
-    // learning rate), and report the best-on-validation checkpoint beside it.
-    let eval = model.evaluate(&test, 500)?;
-    let best_net = ResNetMnist::load(&best_path)?;
-    let best_eval = Model::compile(best_net, opt()).evaluate(&test, 500)?;
-    let saved = args.out.join("resnet_mnist.safetensors");
-    model.network().save(&saved)?;
-    println!(
-        "saved {}; the best validation epoch ({}) is in {} and scores {:.2}% on test",
-        saved.display(),
-        best.saved_epoch.unwrap_or(0),
-        best_path.display(),
-        100.0 * best_eval.accuracy
-    );
-    println!(
-        "curves: {}, log: {}",
-        args.out.join("curves.svg").display(),
-        args.out.join("history.csv").display()
-    );
-    println!("test loss: {:.4}", eval.loss);
-    println!("test accuracy: {:.2}%", 100.0 * eval.accuracy);
+    let opt = Sgd::new(args.learning_rate)
+        .momentum(0.9)
+        .nesterov(true)
+        .weight_decay(1e-4);
+    let mut model = Model::compile(ResNetMnist::new(args.seed), opt).seed(args.seed);
+    train_args::fit_and_report(
+        args,
+        &mut model,
+        (&train, &val, &test),
+        "resnet_mnist",
+        "ResNet-20 layout on MNIST",
+        -MNIST_MEAN / MNIST_STD,
+    )?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 use proc_macro2::Span;
 
 /// What passes through to the generated struct untouched.
+#[derive(Clone)]
 pub struct Header {
     /// Doc comments and attributes, in order.
     pub attrs: Vec<syn::Attribute>,
@@ -14,7 +15,32 @@ pub struct Header {
     pub ident: syn::Ident,
 }
 
+/// Everything one `network!` call holds: block templates and networks, in
+/// any order, plus what other calls lent it (`@cnn_import { .. }`: the
+/// templates and networks of the call that declared a block or network this
+/// one uses by name; see `splice.rs`).
+pub struct Program {
+    pub templates: Vec<Template>,
+    pub nets: Vec<NetworkDef>,
+    /// The programs of other calls, for their templates and networks.
+    pub imports: Vec<Program>,
+}
+
+/// `block Name(param, param: default, ..) = [ layers ]`: a block declared
+/// once and used by name with arguments wherever a layer can stand.
+pub struct Template {
+    /// Doc comments and attributes (kept for the docs of the call).
+    #[allow(dead_code)] // documentation only
+    pub attrs: Vec<syn::Attribute>,
+    pub ident: syn::Ident,
+    /// The parameters in order, each with its default when it has one.
+    pub params: Vec<(syn::Ident, Option<Value>)>,
+    /// The layers of one use.
+    pub body: Vec<Value>,
+}
+
 /// `#[attrs] VIS struct Name { input: [..], layers: [..] }`.
+#[derive(Clone)]
 pub struct NetworkDef {
     pub header: Header,
     /// The fields between the braces, in order (`input`, `layers`).
@@ -22,6 +48,7 @@ pub struct NetworkDef {
 }
 
 /// `key: value`, as a field of the struct or a key of a layer.
+#[derive(Clone)]
 pub struct Entry {
     pub key: syn::Ident,
     pub value: Value,
@@ -47,6 +74,7 @@ impl SpanRange {
 }
 
 /// A value as written.
+#[derive(Clone)]
 pub enum Value {
     /// A whole number, possibly with a minus sign (an error for every key,
     /// reported by `lower.rs` with the key's meaning). The digits are kept
@@ -70,13 +98,87 @@ pub enum Value {
     List { items: Vec<Value>, span: SpanRange },
     /// `Kind { key: value, ... }` or `name: Kind` / `name: Kind { ... }`.
     Layer(Box<LayerDef>),
+    /// `{ key: value, ... }`: a stage's arguments for its first block.
+    Map { entries: Vec<Entry>, span: SpanRange },
+    /// `a * b`, `a + b`, `a == b`, `a && b`, ...: arithmetic and tests on
+    /// a template's parameters, worked out when the template is used.
+    Binary {
+        op: BinOp,
+        lhs: Box<Value>,
+        rhs: Box<Value>,
+        span: SpanRange,
+    },
+    /// `!a`.
+    Not { value: Box<Value>, span: SpanRange },
+    /// `if cond { a } else { b }`.
+    If {
+        cond: Box<Value>,
+        then: Box<Value>,
+        otherwise: Box<Value>,
+        span: SpanRange,
+    },
+}
+
+/// The operators of template expressions, loosest last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Mul,
+    Div,
+    Rem,
+    Add,
+    Sub,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinOp {
+    /// How tightly the operator binds (higher first), as in Rust.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 5,
+            BinOp::Add | BinOp::Sub => 4,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 3,
+            BinOp::And => 2,
+            BinOp::Or => 1,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+        }
+    }
 }
 
 impl Value {
     /// From the first token of the value to its last.
     pub fn span(&self) -> SpanRange {
         match self {
-            Value::Int { span, .. } | Value::Float { span, .. } | Value::List { span, .. } => *span,
+            Value::Int { span, .. }
+            | Value::Float { span, .. }
+            | Value::List { span, .. }
+            | Value::Map { span, .. }
+            | Value::Binary { span, .. }
+            | Value::Not { span, .. }
+            | Value::If { span, .. } => *span,
             Value::Bool { span, .. } => SpanRange::single(*span),
             Value::Word(ident) => SpanRange::single(ident.span()),
             Value::Layer(layer) => layer.span(),
@@ -105,11 +207,18 @@ impl Value {
                 Some(_) => format!("{} {{ .. }}", layer.kind),
                 None => layer.kind.to_string(),
             },
+            Value::Map { .. } => "{ .. }".to_string(),
+            Value::Binary { op, lhs, rhs, .. } => {
+                format!("{} {} {}", lhs.describe(), op.symbol(), rhs.describe())
+            }
+            Value::Not { value, .. } => format!("!{}", value.describe()),
+            Value::If { .. } => "if .. { .. } else { .. }".to_string(),
         }
     }
 }
 
 /// One layer as written.
+#[derive(Clone)]
 pub struct LayerDef {
     /// The user's name in `name: Kind`.
     pub name: Option<syn::Ident>,
@@ -139,6 +248,7 @@ impl LayerDef {
 }
 
 /// `{ key: value, ... }` after a layer kind.
+#[derive(Clone)]
 pub struct Args {
     pub entries: Vec<Entry>,
     /// The closing brace, so a layer's full span can be formed.

@@ -140,7 +140,9 @@ impl Checker<'_> {
             check_softmax_last(self.diags, layer, i + 1 == count && cx.softmax_may_end);
             let here = Context {
                 flattened_by: flattened_by.as_deref(),
-                ..cx
+                // A group may end in the list's final Softmax only when it
+                // is the list's last layer.
+                softmax_may_end: cx.softmax_may_end && i + 1 == count,
             };
             let was_image = matches!(shape, Some(Shape::Image { .. }));
             shape = self.layer(layer, shape, here);
@@ -186,13 +188,30 @@ impl Checker<'_> {
     fn plain(&mut self, layer: &mut Layer, input: Shape, cx: Context<'_>) -> Option<Shape> {
         match layer.kind.clone() {
             LayerKind::Conv2d {
-                filters,
+                mut filters,
                 kernel,
                 stride,
                 padding,
+                groups,
+                depthwise,
                 ..
             } => {
-                let (h, w, _) = self.check_needs_image(layer, input, cx)?;
+                let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                if let Some(multiplier) = depthwise {
+                    // One group per input channel, `multiplier` filters each.
+                    let Some(total) = c.checked_mul(multiplier) else {
+                        let message = format!("{}: the filter count c_in * multiplier = {c} * {multiplier} overflows", layer.name);
+                        self.push(Diag::new(layer.key_site("multiplier"), message).help("arithmetic overflow: use a smaller multiplier"));
+                        return None;
+                    };
+                    filters = total;
+                    if let LayerKind::Conv2d { filters: f, groups: g, .. } = &mut layer.kind {
+                        *f = total;
+                        *g = c;
+                    }
+                } else {
+                    self.check_groups_divide(layer, c, filters, groups)?;
+                }
                 let [ah, aw] = self.check_window_fits(layer, [h, w], kernel, stride, padding)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
                 self.check_output_fits(
@@ -239,6 +258,36 @@ impl Checker<'_> {
             }
             _ => Some(input),
         }
+    }
+
+    /// A grouped convolution splits its input and output channels into
+    /// `groups` equal parts, each convolved on its own: `groups` divides
+    /// both channel counts.
+    fn check_groups_divide(&mut self, layer: &Layer, c_in: usize, filters: usize, groups: usize) -> Option<()> {
+        if groups <= 1 || (c_in % groups == 0 && filters % groups == 0) {
+            return Some(());
+        }
+        let name = &layer.name;
+        let (what, n) = if c_in % groups != 0 { ("input channels", c_in) } else { ("filters", filters) };
+        let message = format!(
+            "{name}: groups {groups} does not divide the {what} {n} ({n} / {groups} = {} remainder {})",
+            n / groups,
+            n % groups
+        );
+        let fits: Vec<String> = (1..=c_in.min(filters))
+            .filter(|g| c_in % g == 0 && filters % g == 0)
+            .map(|g| g.to_string())
+            .collect();
+        let shown = if fits.len() > 8 {
+            format!("{}, ..", fits[..8].join(", "))
+        } else {
+            fits.join(", ")
+        };
+        let help = format!(
+            "each group takes c_in / groups channels and gives filters / groups: with {c_in} input channels and {filters} filters, groups can be {shown}"
+        );
+        self.push(Diag::new(layer.key_site("groups"), message).help(help));
+        None
     }
 
     /// Convolutions and pooling slide a window over an image: they need an

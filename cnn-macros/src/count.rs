@@ -2,7 +2,9 @@
 //! and the course count them, with checked arithmetic:
 //!
 //! - a convolution holds `fh * fw * c_in * filters` weights plus `filters`
-//!   biases, and costs `out_h * out_w * filters * fh * fw * c_in` MACs;
+//!   biases, and costs `out_h * out_w * filters * fh * fw * c_in` MACs; in
+//!   `g` groups each filter sees `c_in / g` channels, so both lose a factor
+//!   `g` (a depthwise convolution: `c_in / g = 1`);
 //! - a dense layer holds `inputs * units` weights plus `units` biases, and
 //!   costs `inputs * units` MACs;
 //! - a batch norm holds 4 numbers per channel (gamma, beta, moving mean,
@@ -135,14 +137,17 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
                 filters,
                 kernel,
                 bias,
+                groups,
                 ..
             },
-            Shape::Image { c: c_in, .. },
+            Shape::Image { c: c_total, .. },
             Shape::Image {
                 h: out_h, w: out_w, ..
             },
         ) => {
             let [fh, fw] = *kernel;
+            // The checker made sure groups divides the channels.
+            let c_in = c_total / (*groups).max(1);
             let weights = mul(&[fh, fw, c_in, *filters]).ok_or_else(|| {
                 format!(
                     "parameter count fh * fw * c_in * filters = {fh} * {fw} * {c_in} * {filters}"

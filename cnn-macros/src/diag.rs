@@ -70,12 +70,16 @@ impl Diags {
 /// call; the lowering registers every layer and key it sees.
 pub struct Sites {
     spans: Vec<SpanRange>,
+    /// For a site inside a template or network used by name: the use it
+    /// came through and the template's name.
+    via: Vec<Option<(SpanRange, String)>>,
 }
 
 impl Default for Sites {
     fn default() -> Sites {
         Sites {
             spans: vec![SpanRange::single(Span::call_site())],
+            via: vec![None],
         }
     }
 }
@@ -83,34 +87,66 @@ impl Default for Sites {
 impl Sites {
     pub fn add(&mut self, span: SpanRange) -> Site {
         self.spans.push(span);
+        self.via.push(None);
+        Site(self.spans.len() - 1)
+    }
+
+    /// A site in the body of `what` (a template or network), reached
+    /// through the use at `via`.
+    pub fn add_via(&mut self, span: SpanRange, via: SpanRange, what: String) -> Site {
+        self.spans.push(span);
+        self.via.push(Some((via, what)));
         Site(self.spans.len() - 1)
     }
 
     pub fn get(&self, site: Site) -> SpanRange {
         self.spans.get(site.0).copied().unwrap_or(self.spans[0])
     }
+
+    /// The use a site was reached through, if any.
+    pub fn via(&self, site: Site) -> Option<&(SpanRange, String)> {
+        self.via.get(site.0).and_then(Option::as_ref)
+    }
 }
 
 /// One `syn::Error` holding every diagnostic, each spanning its site from
-/// the first token to the last.
+/// the first token to the last. A mistake inside a template or a network
+/// used by name is shown at the use (where the arguments are) with the
+/// whole message, and again at the line of the template it comes from.
 pub fn combine(diags: &[Diag], sites: &Sites) -> Option<syn::Error> {
     let mut combined: Option<syn::Error> = None;
+    let mut add = |error: syn::Error| match &mut combined {
+        Some(all) => all.combine(error),
+        None => combined = Some(error),
+    };
     for diag in diags {
-        let SpanRange(start, end) = sites.get(diag.site);
-        // `new_spanned` takes the span of the first and the last token, so
-        // two marker tokens carrying the two ends underline the range.
-        let mut ends = Punct::new('#', Spacing::Alone);
-        ends.set_span(start);
-        let mut last = Punct::new('#', Spacing::Alone);
-        last.set_span(end);
-        let marker: TokenStream = [TokenTree::Punct(ends), TokenTree::Punct(last)]
-            .into_iter()
-            .collect();
-        let error = syn::Error::new_spanned(marker, diag.text());
-        match &mut combined {
-            Some(all) => all.combine(error),
-            None => combined = Some(error),
+        let here = sites.get(diag.site);
+        match sites.via(diag.site) {
+            Some((via, what)) => {
+                add(spanned(*via, &diag.text()));
+                let subject = diag.message.split(": ").next().unwrap_or_default();
+                add(spanned(
+                    here,
+                    &format!("{subject}: the line of `{what}` the mistake above comes from"),
+                ));
+            }
+            None => add(spanned(here, &diag.text())),
         }
     }
     combined
+}
+
+/// An error underlining a range: `new_spanned` takes the span of the
+/// first and the last token, so two marker tokens carrying the two ends
+/// underline everything between them.
+fn spanned(range: SpanRange, text: &str) -> syn::Error {
+    let SpanRange(start, end) = range;
+    let mut first = Punct::new('#', Spacing::Alone);
+    first.set_span(start);
+    let mut last = Punct::new('#', Spacing::Alone);
+    last.set_span(end);
+    let marker: TokenStream = [TokenTree::Punct(first), TokenTree::Punct(last)]
+        .into_iter()
+        .collect();
+    syn::Error::new_spanned(marker, text)
 }

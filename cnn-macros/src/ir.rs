@@ -135,12 +135,29 @@ impl Layer {
             .map_or(self.site, |&(_, site)| site)
     }
 
-    /// `Residual`, `Concat` or `AuxHead`: a layer that holds layer lists.
+    /// `Residual`, `Concat`, `AuxHead` or `Sequential`: a layer that holds
+    /// layer lists.
     pub fn is_block(&self) -> bool {
         matches!(
             self.kind,
-            LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+            LayerKind::Residual { .. }
+                | LayerKind::Concat { .. }
+                | LayerKind::AuxHead { .. }
+                | LayerKind::Sequential { .. }
         )
+    }
+
+    /// What the summary shows in its kind column: the DSL kind, or for a
+    /// group the template, stage or network it came from.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            LayerKind::Sequential { label, .. } => label.clone(),
+            LayerKind::Conv2d {
+                depthwise: Some(_),
+                ..
+            } => "DepthwiseConv2d".to_string(),
+            kind => kind.dsl_name().to_string(),
+        }
     }
 
     /// The layer lists a block holds (body then shortcut; each branch; the
@@ -149,7 +166,7 @@ impl Layer {
         match &self.kind {
             LayerKind::Residual { body, shortcut } => vec![body, shortcut],
             LayerKind::Concat { branches } => branches.iter().map(Vec::as_slice).collect(),
-            LayerKind::AuxHead { layers, .. } => vec![layers],
+            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => vec![layers],
             _ => Vec::new(),
         }
     }
@@ -159,10 +176,23 @@ impl Layer {
         match &mut self.kind {
             LayerKind::Residual { body, shortcut } => vec![body, shortcut],
             LayerKind::Concat { branches } => branches.iter_mut().collect(),
-            LayerKind::AuxHead { layers, .. } => vec![layers],
+            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => vec![layers],
             _ => Vec::new(),
         }
     }
+}
+
+/// The layers of a list with every `Sequential` opened up in place: the
+/// order in which the kernels run them (a group is only a namespace).
+pub fn flatten_groups(layers: &[Layer]) -> Vec<&Layer> {
+    let mut out = Vec::new();
+    for layer in layers {
+        match &layer.kind {
+            LayerKind::Sequential { layers, .. } => out.extend(flatten_groups(layers)),
+            _ => out.push(layer),
+        }
+    }
+    out
 }
 
 /// The layer kinds of the DSL with their keys, defaults applied.
@@ -174,6 +204,13 @@ pub enum LayerKind {
         stride: [usize; 2],
         padding: Pad,
         bias: bool,
+        /// Input and output channels split into this many groups, each
+        /// convolved on its own (1: an ordinary convolution).
+        groups: usize,
+        /// `Some(multiplier)` for `DepthwiseConv2d`: the checker sets
+        /// `groups` to the input channels and `filters` to `groups *
+        /// multiplier`.
+        depthwise: Option<usize>,
     },
     MaxPool2d {
         size: [usize; 2],
@@ -220,6 +257,19 @@ pub enum LayerKind {
         weight: f64,
         layers: Vec<Layer>,
     },
+    /// Layers run in order under one name: `Sequential { layers }`, a use
+    /// of a block template, a stage, or a network used as a layer. Only a
+    /// namespace: the kernels run its layers as if they were written out.
+    Sequential {
+        layers: Vec<Layer>,
+        /// The summary's kind column: `Sequential`, the template's name,
+        /// `Stage`, or the network's name.
+        label: String,
+        /// A network used as a layer: the input it was declared for.
+        expect_input: Option<Shape>,
+        /// The output shape the use states (`output: [..]`), if it does.
+        expect_output: Option<Shape>,
+    },
 }
 
 impl LayerKind {
@@ -242,6 +292,7 @@ impl LayerKind {
             LayerKind::Residual { .. } => "Residual",
             LayerKind::Concat { .. } => "Concat",
             LayerKind::AuxHead { .. } => "AuxHead",
+            LayerKind::Sequential { .. } => "Sequential",
         }
     }
 
@@ -264,6 +315,7 @@ impl LayerKind {
             LayerKind::Residual { .. } => "residual",
             LayerKind::Concat { .. } => "concat",
             LayerKind::AuxHead { .. } => "aux_head",
+            LayerKind::Sequential { .. } => "sequential",
         }
     }
 }

@@ -16,6 +16,7 @@ mod ir;
 mod lower;
 mod parse;
 mod shape;
+mod splice;
 mod suggest;
 
 #[cfg(test)]
@@ -24,9 +25,10 @@ mod tests;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ast::Header;
+use crate::ast::{Header, NetworkDef};
 use crate::diag::{Diag, Diags, Sites};
 use crate::ir::Net;
+use crate::lower::Library;
 
 /// Declares a convolutional network; see the `cnn` crate's documentation.
 #[proc_macro]
@@ -36,27 +38,46 @@ pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 
 /// The macro on `proc_macro2` tokens.
 fn network2(input: TokenStream) -> TokenStream {
-    match front(input.clone()) {
-        Ok(front) if front.diags.is_empty() => expand::expand(&front.header, &front.net),
-        Ok(front) => {
-            let errors = diag::combine(&front.diags, &front.sites).map(|e| e.to_compile_error());
-            let stub = expand::expand_with_errors(&front.header, &front.net);
-            quote!(#errors #stub)
-        }
+    let program = match parse::parse_program(input.clone()) {
+        Ok(program) => program,
         Err(syntax) => {
             let errors = syntax.to_compile_error();
-            // Still declare the struct, so the user sees the syntax error
-            // rather than "cannot find type" wherever it is used.
-            let stub = parse::parse_header_only(input).map(|header| {
+            // Still declare the structs, so the user sees the syntax error
+            // rather than "cannot find type" wherever they are used.
+            let stubs = parse::parse_headers_only(input).into_iter().map(|header| {
                 let net = empty_net(&header);
                 expand::expand_with_errors(&header, &net)
             });
-            quote!(#errors #stub)
+            return quote!(#errors #(#stubs)*);
         }
+    };
+    // A block or network this call uses but does not declare: the macro of
+    // that name (made by the call that declares it) hands its declarations
+    // over and calls `network!` again.
+    if let Some(request) = splice::request(&program, &input) {
+        return request;
     }
+    let lib = Library::new(&program);
+    let mut out = TokenStream::new();
+    for def in &program.nets {
+        out.extend(expand_one(def, &lib));
+    }
+    out.extend(splice::providers(&program, &input));
+    out
 }
 
-/// What the front end makes of a macro call that parses.
+/// The code for one network of the call: its API, or its errors and a stub.
+fn expand_one(def: &NetworkDef, lib: &Library<'_>) -> TokenStream {
+    let front = front_net(def, lib);
+    if front.diags.is_empty() {
+        return expand::expand(&front.header, &front.net);
+    }
+    let errors = diag::combine(&front.diags, &front.sites).map(|e| e.to_compile_error());
+    let stub = expand::expand_with_errors(&front.header, &front.net);
+    quote!(#errors #stub)
+}
+
+/// What the front end makes of a network that parses.
 pub(crate) struct Front {
     pub header: Header,
     /// Checked and counted; shapes after a mistake are `None`.
@@ -67,22 +88,34 @@ pub(crate) struct Front {
     pub sites: Sites,
 }
 
-/// Parse, lower, check and count: the whole front end, on plain tokens,
-/// so it is tested without a compiler. `Err` is a syntax error.
+/// Parse, lower, check and count the first network of a call: the whole
+/// front end, on plain tokens, so it is tested without a compiler. `Err`
+/// is a syntax error.
+#[cfg(test)]
 pub(crate) fn front(tokens: TokenStream) -> syn::Result<Front> {
-    let def = parse::parse(tokens)?;
+    let program = parse::parse_program(tokens)?;
+    let lib = Library::new(&program);
+    let def = program
+        .nets
+        .first()
+        .ok_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "no network"))?;
+    Ok(front_net(def, &lib))
+}
+
+/// Lower, check and count one network.
+fn front_net(def: &NetworkDef, lib: &Library<'_>) -> Front {
     let mut sites = Sites::default();
     let mut diags = Diags::default();
-    let lowered = lower::lower(&def, &mut sites, &mut diags);
+    let lowered = lower::lower(def, lib, &mut sites, &mut diags);
     let mut net = lowered.net;
     check::check(&mut net, lowered.known, &mut diags);
     count::count(&mut net, &mut diags);
-    Ok(Front {
-        header: def.header,
+    Front {
+        header: def.header.clone(),
         net,
         diags: diags.into_sorted(),
         sites,
-    })
+    }
 }
 
 /// A net with no layers, for the stub emitted beside a syntax error.

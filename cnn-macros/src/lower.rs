@@ -18,10 +18,12 @@ use crate::suggest::{closest, one_of};
 
 mod args;
 mod kinds;
+mod template;
 
 use args::Args;
 use kinds::blank;
 pub use kinds::KINDS;
+pub use template::Library;
 
 /// The result of lowering: the net, and what of it could be read.
 pub struct Lowered {
@@ -29,9 +31,18 @@ pub struct Lowered {
     pub known: Known,
 }
 
-/// Lowers a parsed network, pushing its mistakes into `diags`.
-pub fn lower(def: &NetworkDef, sites: &mut Sites, diags: &mut Diags) -> Lowered {
-    let mut lw = Lowerer { sites, diags };
+/// Lowers a parsed network, pushing its mistakes into `diags`; `lib`
+/// holds the block templates and networks it may use by name.
+pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut Diags) -> Lowered {
+    let mut lw = Lowerer {
+        sites,
+        diags,
+        lib,
+        via: None,
+        inherit: None,
+        inherit_back: None,
+        depth: 0,
+    };
     let name = def.header.ident.to_string();
     let struct_site = lw.site(SpanRange::single(def.header.ident.span()));
     let mut input: Option<(Option<Shape>, Site)> = None;
@@ -105,6 +116,18 @@ pub fn lower(def: &NetworkDef, sites: &mut Sites, diags: &mut Diags) -> Lowered 
 struct Lowerer<'s> {
     sites: &'s mut Sites,
     diags: &'s mut Diags,
+    lib: &'s Library<'s>,
+    /// While lowering the body of a template or network used by name: the
+    /// outermost use, where messages about the layers inside also point.
+    via: Option<(SpanRange, String)>,
+    /// A template's namespace lent to an unnamed `Residual` or `Concat`
+    /// inside it (its layers are named as the template's own), and given
+    /// back when the block is lowered.
+    inherit: Option<(String, Namer)>,
+    inherit_back: Option<Namer>,
+    /// How many uses deep the lowering is (a template that uses itself
+    /// stops at a limit with an error).
+    depth: usize,
 }
 
 /// A layer as written, whether a bare word (`Relu`) or with keys.
@@ -135,9 +158,13 @@ fn layer_view(value: &Value) -> Option<LayerView<'_>> {
 
 /// Hands out `<stem>_<k>` names within one block, skipping the names the
 /// user gave to other layers of the block.
+#[derive(Default)]
 struct Namer {
     taken: HashSet<String>,
-    counters: HashMap<&'static str, usize>,
+    counters: HashMap<String, usize>,
+    /// The namespace of a template's body: an unnamed `Residual` or
+    /// `Concat` in it adds no level to the names of its layers.
+    transparent: bool,
 }
 
 impl Namer {
@@ -150,11 +177,47 @@ impl Namer {
         Namer {
             taken,
             counters: HashMap::new(),
+            transparent: false,
         }
     }
 
-    fn next(&mut self, stem: &'static str) -> String {
-        let k = self.counters.entry(stem).or_insert(0);
+    /// A template body's namespace: the names the user gave, looking
+    /// through unnamed `Residual` and `Concat` blocks, are taken.
+    fn transparent(body: &[Value]) -> Namer {
+        fn collect(list: &[Value], taken: &mut HashSet<String>) {
+            for view in list.iter().filter_map(layer_view) {
+                if let Some(name) = view.name {
+                    taken.insert(name.to_string());
+                    continue;
+                }
+                for entry in view.entries {
+                    match &entry.value {
+                        Value::List { items, .. } if entry.key == "body" || entry.key == "shortcut" => {
+                            collect(items, taken)
+                        }
+                        Value::List { items, .. } if entry.key == "branches" => {
+                            for branch in items {
+                                if let Value::List { items, .. } = branch {
+                                    collect(items, taken);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut taken = HashSet::new();
+        collect(body, &mut taken);
+        Namer {
+            taken,
+            counters: HashMap::new(),
+            transparent: true,
+        }
+    }
+
+    fn next(&mut self, stem: &str) -> String {
+        let k = self.counters.entry(stem.to_string()).or_insert(0);
         loop {
             *k += 1;
             let name = format!("{stem}_{k}");
@@ -167,7 +230,10 @@ impl Namer {
 
 impl Lowerer<'_> {
     fn site(&mut self, span: SpanRange) -> Site {
-        self.sites.add(span)
+        match &self.via {
+            Some((via, what)) => self.sites.add_via(span, *via, what.clone()),
+            None => self.sites.add(span),
+        }
     }
 
     fn push(&mut self, diag: Diag) {
@@ -237,7 +303,12 @@ impl Lowerer<'_> {
 
     fn top_layers(&mut self, net: &str, value: &Value, site: Site) -> Vec<Layer> {
         match value {
-            Value::List { items, .. } => self.block(&[items.as_slice()], "").remove(0),
+            Value::List { items, .. } => {
+                // Expressions are worked out first (outside a template
+                // they hold only numbers).
+                let items = self.resolve_list(items, &template::Env::default());
+                self.block(&[items.as_slice()], "").remove(0)
+            }
             _ => {
                 self.push(
                     Diag::new(
@@ -254,12 +325,40 @@ impl Lowerer<'_> {
     /// Lowers the layer lists of one block (one namespace for auto names).
     fn block(&mut self, lists: &[&[Value]], prefix: &str) -> Vec<Vec<Layer>> {
         let mut namer = Namer::new(lists.iter().copied());
+        self.block_in(lists, prefix, &mut namer)
+    }
+
+    /// A `Sequential`'s list: unnamed layers are named by their position
+    /// (`downsample.0`, `downsample.1`), as in PyTorch's `nn.Sequential`.
+    fn indexed_block(&mut self, list: &[Value], prefix: &str) -> Vec<Layer> {
+        let mut namer = Namer::new([list].into_iter());
+        let mut layers = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let mut one = self.block_in(&[std::slice::from_ref(item)], prefix, &mut namer);
+            let Some(mut layer) = one.pop().and_then(|mut l| l.pop()) else {
+                continue;
+            };
+            if !layer.named_by_user {
+                let index = i.to_string();
+                let old = layer.name.clone();
+                let new = format!("{prefix}{index}");
+                layer.name.clone_from(&new);
+                rename_children(&mut layer, &old, &new);
+            }
+            layers.push(layer);
+        }
+        layers
+    }
+
+    /// Lowers layer lists with the given namer.
+    fn block_in(&mut self, lists: &[&[Value]], prefix: &str, namer: &mut Namer) -> Vec<Vec<Layer>> {
+        let namer = namer;
         let mut out = Vec::new();
         for list in lists {
             let mut layers = Vec::new();
             for item in *list {
                 match layer_view(item) {
-                    Some(view) => layers.push(self.layer(&view, prefix, &mut namer)),
+                    Some(view) => layers.push(self.layer(&view, prefix, namer)),
                     None => {
                         let site = self.site(item.span());
                         self.push(
@@ -281,6 +380,11 @@ impl Lowerer<'_> {
 
     fn layer(&mut self, view: &LayerView<'_>, prefix: &str, namer: &mut Namer) -> Layer {
         let written = view.kind.to_string();
+        if blank(&written).is_none() {
+            if let Some(layer) = self.named_use(view, prefix, namer) {
+                return layer;
+            }
+        }
         let kind = blank(&written);
         let site = self.site(view.head);
         let mut keys = Vec::new();
@@ -296,7 +400,11 @@ impl Lowerer<'_> {
         let Some(kind) = kind else {
             let kind_site = self.site(SpanRange::single(view.kind.span()));
             let who = view.name.map_or(String::new(), |_| format!("{full}: "));
-            let help = match closest(&written, KINDS) {
+            let mut known: Vec<&str> = KINDS.to_vec();
+            known.push(kinds::STAGE);
+            let extra = self.lib.names();
+            known.extend(extra.iter().map(String::as_str));
+            let help = match closest(&written, &known) {
                 Some(hit) => format!("did you mean `{hit}`?"),
                 None => format!("the layer kinds are {}", one_of(KINDS)),
             };
@@ -305,11 +413,23 @@ impl Lowerer<'_> {
             );
             return placeholder(full, view.name.is_some(), site, keys);
         };
+        if namer.transparent
+            && view.name.is_none()
+            && matches!(kind, LayerKind::Residual { .. } | LayerKind::Concat { .. })
+        {
+            self.inherit = Some((prefix.to_string(), std::mem::take(namer)));
+        }
         let mut args = Args::new(self, &full, &kind, view.entries);
         args.require(&kind, site);
         let kind = args.fill(kind);
         let broken = args.broken;
         keys.extend(args.sites);
+        if let Some((_, lent)) = self.inherit.take() {
+            *namer = lent;
+        }
+        if let Some(lent) = self.inherit_back.take() {
+            *namer = lent;
+        }
         Layer {
             name: full,
             named_by_user: view.name.is_some(),
@@ -323,6 +443,18 @@ impl Lowerer<'_> {
             params: 0,
             trainable: 0,
             macs: 0,
+        }
+    }
+}
+
+/// Gives a layer's children the layer's new name as their prefix.
+fn rename_children(layer: &mut Layer, old: &str, new: &str) {
+    for list in layer.children_mut() {
+        for child in list.iter_mut() {
+            if let Some(rest) = child.name.strip_prefix(old) {
+                child.name = format!("{new}{rest}");
+            }
+            rename_children(child, old, new);
         }
     }
 }

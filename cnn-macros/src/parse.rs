@@ -3,36 +3,196 @@
 //! one generic rule so that misspelt keys and kinds still parse.
 //!
 //! ```text
-//! network := attr* vis "struct" IDENT "{" entries "}"
-//! entries := (entry ("," entry)* ","?)?
-//! entry   := IDENT ":" value
-//! value   := "-"? INT | "-"? FLOAT | "true" | "false" | list | IDENT ("{" entries "}")?
-//! list    := "[" (item ("," item)* ","?)? "]"
-//! item    := IDENT ":" IDENT ("{" entries "}")?      a named layer
-//!          | value
+//! program  := ("@" "cnn_import" "{" program "}")* item*
+//! item     := network | template
+//! network  := attr* vis "struct" IDENT "{" entries "}"
+//! template := attr* "block" IDENT "(" (param ("," param)* ","?)? ")" "=" list ";"?
+//! param    := IDENT (":" value)?                     a default after the colon
+//! entries  := (entry ("," entry)* ","?)?
+//! entry    := IDENT ":" value
+//! value    := unary (BINOP unary)*                   *, /, %, +, -, ==, !=, <, <=, >, >=, &&, ||
+//! unary    := "!" unary | primary
+//! primary  := "-"? INT | "-"? FLOAT | "true" | "false" | list | "{" entries "}"
+//!           | "(" value ")" | "if" value "{" value "}" "else" "{" value "}"
+//!           | IDENT ("{" entries "}")?
+//! list     := "[" (item ("," item)* ","?)? "]"
+//! item     := IDENT ":" IDENT ("{" entries "}")?      a named layer
+//!           | value
 //! ```
+//!
+//! `@cnn_import` is not written by users: it is how the macro of another
+//! call hands its templates and networks to this one (`splice.rs`).
 
 use proc_macro2::TokenStream;
 use syn::parse::{ParseStream, Parser};
 use syn::{braced, bracketed, Token};
 
-use crate::ast::{Args, Entry, Header, LayerDef, NetworkDef, SpanRange, Value};
+use crate::ast::{
+    Args, BinOp, Entry, Header, LayerDef, NetworkDef, Program, SpanRange, Template, Value,
+};
 
-/// Parses the whole macro input.
+/// Parses a macro input that declares exactly one network (the unit
+/// tests' entry point).
+#[cfg(test)]
 pub fn parse(tokens: TokenStream) -> syn::Result<NetworkDef> {
-    Parser::parse2(parse_network, tokens)
+    let mut program = parse_program(tokens)?;
+    match program.nets.len() {
+        1 => Ok(program.nets.remove(0)),
+        n => Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            format!("expected one network, found {n}"),
+        )),
+    }
 }
 
-/// Parses only the header (`#[attrs] VIS struct Name`), ignoring the rest:
-/// on a syntax error the struct is still emitted, so that the user sees the
-/// syntax error rather than "cannot find type".
-pub fn parse_header_only(tokens: TokenStream) -> Option<Header> {
-    let parser = |input: ParseStream| {
-        let header = parse_header(input)?;
-        input.parse::<TokenStream>()?;
-        Ok(header)
+/// Parses the whole macro input: templates and networks, after what other
+/// calls lent it.
+pub fn parse_program(tokens: TokenStream) -> syn::Result<Program> {
+    Parser::parse2(program, tokens)
+}
+
+fn program(input: ParseStream) -> syn::Result<Program> {
+    let mut out = Program {
+        templates: Vec::new(),
+        nets: Vec::new(),
+        imports: Vec::new(),
     };
-    Parser::parse2(parser, tokens).ok()
+    while input.peek(Token![@]) {
+        input.parse::<Token![@]>()?;
+        let word: syn::Ident = input.parse()?;
+        if word != "cnn_import" {
+            return Err(syn::Error::new(word.span(), "expected `cnn_import` after `@`"));
+        }
+        let content;
+        braced!(content in input);
+        out.imports.push(program(&content)?);
+    }
+    if input.is_empty() {
+        return Err(input.error(
+            "expected a network: `struct Name { input: [..], layers: [..] }`",
+        ));
+    }
+    while !input.is_empty() {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        if input.peek(syn::Ident) && !input.peek(Token![struct]) && input.peek2(syn::Ident) {
+            let word: syn::Ident = input.fork().parse()?;
+            if word == "block" {
+                input.parse::<syn::Ident>()?;
+                out.templates.push(parse_template(input, attrs)?);
+                continue;
+            }
+        }
+        let vis: syn::Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let ident: syn::Ident = input.parse()?;
+        let header = Header { attrs, vis, ident };
+        out.nets.push(parse_network_body(input, header)?);
+    }
+    Ok(out)
+}
+
+/// `Name(params) = [ layers ];` after the word `block`.
+fn parse_template(
+    input: ParseStream,
+    attrs: Vec<syn::Attribute>,
+) -> syn::Result<Template> {
+    let ident = parse_ident(input, "expected the block's name after `block`")?;
+    if !input.peek(syn::token::Paren) {
+        return Err(input.error(format!(
+            "expected `(` after `block {ident}`: its parameters, e.g. `block {ident}(filters, stride: 1) = [ .. ]`"
+        )));
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let mut params = Vec::new();
+    while !content.is_empty() {
+        let name = parse_ident(&content, "expected a parameter name")?;
+        let default = if content.peek(Token![:]) {
+            content.parse::<Token![:]>()?;
+            Some(parse_value(&content)?)
+        } else {
+            None
+        };
+        params.push((name, default));
+        if content.is_empty() {
+            break;
+        }
+        if !content.peek(Token![,]) {
+            return Err(content.error("expected `,` between parameters"));
+        }
+        content.parse::<Token![,]>()?;
+    }
+    if !input.peek(Token![=]) {
+        return Err(input.error(format!("expected `=` and the layers of `{ident}`: `= [ .. ]`")));
+    }
+    input.parse::<Token![=]>()?;
+    if !input.peek(syn::token::Bracket) {
+        return Err(input.error("expected the block's layers in brackets: `[ .. ]`"));
+    }
+    let Value::List { items, .. } = parse_list(input)? else {
+        unreachable!("parse_list returns a list")
+    };
+    if input.peek(Token![;]) {
+        input.parse::<Token![;]>()?;
+    }
+    Ok(Template {
+        attrs,
+        ident,
+        params,
+        body: items,
+    })
+}
+
+/// The headers (`#[attrs] VIS struct Name`) of the networks a call
+/// declares, found token by token without parsing the rest: on a syntax
+/// error the structs are still emitted, so that the user sees the syntax
+/// error rather than "cannot find type".
+pub fn parse_headers_only(tokens: TokenStream) -> Vec<Header> {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::new();
+    for (i, pair) in trees.windows(2).enumerate() {
+        let (proc_macro2::TokenTree::Ident(kw), proc_macro2::TokenTree::Ident(ident)) =
+            (&pair[0], &pair[1])
+        else {
+            continue;
+        };
+        if kw != "struct" {
+            continue;
+        }
+        // The visibility and attributes right before `struct`.
+        let mut start = i;
+        while start > 0 {
+            match &trees[start - 1] {
+                proc_macro2::TokenTree::Ident(w) if w == "pub" || w == "crate" => start -= 1,
+                proc_macro2::TokenTree::Group(g)
+                    if g.delimiter() == proc_macro2::Delimiter::Parenthesis
+                        && start >= 2
+                        && matches!(&trees[start - 2], proc_macro2::TokenTree::Ident(w) if w == "pub") =>
+                {
+                    start -= 1
+                }
+                proc_macro2::TokenTree::Group(g)
+                    if g.delimiter() == proc_macro2::Delimiter::Bracket
+                        && start >= 2
+                        && matches!(&trees[start - 2], proc_macro2::TokenTree::Punct(p) if p.as_char() == '#') =>
+                {
+                    start -= 2
+                }
+                _ => break,
+            }
+        }
+        let head: TokenStream = trees[start..=i + 1].iter().cloned().collect();
+        if let Ok(header) = Parser::parse2(parse_header, head) {
+            out.push(header);
+        } else {
+            out.push(Header {
+                attrs: Vec::new(),
+                vis: syn::Visibility::Inherited,
+                ident: ident.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn parse_header(input: ParseStream) -> syn::Result<Header> {
@@ -43,8 +203,7 @@ fn parse_header(input: ParseStream) -> syn::Result<Header> {
     Ok(Header { attrs, vis, ident })
 }
 
-fn parse_network(input: ParseStream) -> syn::Result<NetworkDef> {
-    let header = parse_header(input)?;
+fn parse_network_body(input: ParseStream, header: Header) -> syn::Result<NetworkDef> {
     if input.peek(Token![<]) {
         return Err(input.error("a network struct takes no generic parameters"));
     }
@@ -53,6 +212,9 @@ fn parse_network(input: ParseStream) -> syn::Result<NetworkDef> {
     let fields = parse_entries(&content)?;
     if input.peek(Token![;]) {
         return Err(input.error("unexpected `;` after the network's closing brace"));
+    }
+    if !input.is_empty() && !input.peek(Token![#]) && !input.peek(Token![pub]) && !input.peek(Token![struct]) && !input.peek(syn::Ident) {
+        return Err(input.error("expected another network or `block` after the network's closing brace"));
     }
     Ok(NetworkDef { header, fields })
 }
@@ -88,6 +250,155 @@ fn parse_ident(input: ParseStream, expected: &str) -> syn::Result<syn::Ident> {
 }
 
 fn parse_value(input: ParseStream) -> syn::Result<Value> {
+    parse_expr(input, 0, false)
+}
+
+/// A value with binary operators, by precedence climbing: operators that
+/// bind tighter than `min` are folded into the right-hand side. `bare`
+/// forbids `Kind { .. }` (an `if` condition is followed by a brace).
+fn parse_expr(input: ParseStream, min: u8, bare: bool) -> syn::Result<Value> {
+    let mut lhs = parse_unary(input, bare)?;
+    while let Some(op) = peek_op(input) {
+        if op.precedence() <= min {
+            break;
+        }
+        eat_op(input, op)?;
+        let rhs = parse_expr(input, op.precedence(), bare)?;
+        let span = SpanRange(lhs.span().0, rhs.span().1);
+        lhs = Value::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        };
+    }
+    Ok(lhs)
+}
+
+fn peek_op(input: ParseStream) -> Option<BinOp> {
+    Some(if input.peek(Token![==]) {
+        BinOp::Eq
+    } else if input.peek(Token![!=]) {
+        BinOp::Ne
+    } else if input.peek(Token![<=]) {
+        BinOp::Le
+    } else if input.peek(Token![>=]) {
+        BinOp::Ge
+    } else if input.peek(Token![&&]) {
+        BinOp::And
+    } else if input.peek(Token![||]) {
+        BinOp::Or
+    } else if input.peek(Token![<]) {
+        BinOp::Lt
+    } else if input.peek(Token![>]) {
+        BinOp::Gt
+    } else if input.peek(Token![*]) {
+        BinOp::Mul
+    } else if input.peek(Token![/]) {
+        BinOp::Div
+    } else if input.peek(Token![%]) {
+        BinOp::Rem
+    } else if input.peek(Token![+]) {
+        BinOp::Add
+    } else if input.peek(Token![-]) {
+        BinOp::Sub
+    } else {
+        return None;
+    })
+}
+
+fn eat_op(input: ParseStream, op: BinOp) -> syn::Result<()> {
+    match op {
+        BinOp::Eq => input.parse::<Token![==]>().map(drop),
+        BinOp::Ne => input.parse::<Token![!=]>().map(drop),
+        BinOp::Le => input.parse::<Token![<=]>().map(drop),
+        BinOp::Ge => input.parse::<Token![>=]>().map(drop),
+        BinOp::And => input.parse::<Token![&&]>().map(drop),
+        BinOp::Or => input.parse::<Token![||]>().map(drop),
+        BinOp::Lt => input.parse::<Token![<]>().map(drop),
+        BinOp::Gt => input.parse::<Token![>]>().map(drop),
+        BinOp::Mul => input.parse::<Token![*]>().map(drop),
+        BinOp::Div => input.parse::<Token![/]>().map(drop),
+        BinOp::Rem => input.parse::<Token![%]>().map(drop),
+        BinOp::Add => input.parse::<Token![+]>().map(drop),
+        BinOp::Sub => input.parse::<Token![-]>().map(drop),
+    }
+}
+
+fn parse_unary(input: ParseStream, bare: bool) -> syn::Result<Value> {
+    if input.peek(Token![!]) && !input.peek(Token![!=]) {
+        let bang: Token![!] = input.parse()?;
+        let value = parse_unary(input, bare)?;
+        let span = SpanRange(bang.span, value.span().1);
+        return Ok(Value::Not {
+            value: Box::new(value),
+            span,
+        });
+    }
+    if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        let value = parse_expr(&content, 0, false)?;
+        if !content.is_empty() {
+            return Err(content.error("expected `)`"));
+        }
+        return Ok(value);
+    }
+    if input.peek(Token![if]) {
+        return parse_if(input);
+    }
+    if input.peek(syn::token::Brace) {
+        let content;
+        let brace = braced!(content in input);
+        let entries = parse_entries(&content)?;
+        return Ok(Value::Map {
+            entries,
+            span: SpanRange(brace.span.open(), brace.span.close()),
+        });
+    }
+    if bare && input.peek(syn::Ident) {
+        return Ok(Value::Word(input.parse()?));
+    }
+    parse_primary(input)
+}
+
+/// `if cond { a } else { b }` (`else if` chains too).
+fn parse_if(input: ParseStream) -> syn::Result<Value> {
+    let kw: Token![if] = input.parse()?;
+    let cond = parse_expr(input, 0, true)?;
+    let then = parse_braced_value(input, "expected `{ value }` after the condition")?;
+    if !input.peek(Token![else]) {
+        return Err(input.error("expected `else { .. }`: a template's `if` needs both branches"));
+    }
+    input.parse::<Token![else]>()?;
+    let otherwise = if input.peek(Token![if]) {
+        parse_if(input)?
+    } else {
+        parse_braced_value(input, "expected `{ value }` after `else`")?
+    };
+    let span = SpanRange(kw.span, otherwise.span().1);
+    Ok(Value::If {
+        cond: Box::new(cond),
+        then: Box::new(then),
+        otherwise: Box::new(otherwise),
+        span,
+    })
+}
+
+fn parse_braced_value(input: ParseStream, expected: &str) -> syn::Result<Value> {
+    if !input.peek(syn::token::Brace) {
+        return Err(input.error(expected));
+    }
+    let content;
+    braced!(content in input);
+    let value = parse_value(&content)?;
+    if !content.is_empty() {
+        return Err(content.error("expected `}` after the value"));
+    }
+    Ok(value)
+}
+
+fn parse_primary(input: ParseStream) -> syn::Result<Value> {
     if input.peek(syn::token::Bracket) {
         return parse_list(input);
     }
@@ -275,7 +586,14 @@ mod tests {
 
     #[test]
     fn header_survives_a_broken_body() {
-        let header = parse_header_only("pub struct Net { input: [1,, ] }".parse().unwrap());
-        assert_eq!(header.unwrap().ident, "Net");
+        let headers = parse_headers_only(
+            "/// doc\n pub(crate) struct Net { input: [1,, ] } struct Two { }"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(headers.len(), 2);
+        assert_eq!(headers[0].ident, "Net");
+        assert_eq!(headers[0].attrs.len(), 1);
+        assert_eq!(headers[1].ident, "Two");
     }
 }

@@ -14,6 +14,47 @@ struct Head {
     shortcut_site: Site,
 }
 
+/// A network used as a layer takes the input it was declared for: its
+/// shapes were worked out (and its weights are laid out) for that input.
+fn check_network_input(diags: &mut Diags, head: &Head, net: &str, want: Shape, got: Shape) -> Option<()> {
+    if want == got {
+        return Some(());
+    }
+    let message = format!(
+        "{}: {net} takes {want} (its declared input) but gets {got} here",
+        head.name
+    );
+    let help = format!(
+        "resize or pool the activation to {want} before {}, or declare {net} with `input: [{}]`",
+        head.name,
+        dims(got)
+    );
+    diags.push(Diag::new(head.site, message).help(help));
+    None
+}
+
+/// A network used as a layer gives the output its use states
+/// (`output: [..]`), when the use states one.
+fn check_network_output(diags: &mut Diags, head: &Head, net: &str, want: Shape, got: Shape) -> Option<()> {
+    if want == got {
+        return Some(());
+    }
+    let message = format!(
+        "{}: the use states that {net} gives {want}, but it gives {got}",
+        head.name
+    );
+    let help = format!("write `output: [{}]`", dims(got));
+    diags.push(Diag::new(head.site, message).help(help));
+    None
+}
+
+fn dims(s: Shape) -> String {
+    match s {
+        Shape::Image { h, w, c } => format!("{h}, {w}, {c}"),
+        Shape::Flat { n } => n.to_string(),
+    }
+}
+
 /// The output of a block layer, its children checked and shaped.
 pub(crate) fn check_block(
     ck: &mut Checker<'_>,
@@ -31,6 +72,27 @@ pub(crate) fn check_block(
         ..cx
     };
     match &mut layer.kind {
+        LayerKind::Sequential {
+            layers,
+            label,
+            expect_input,
+            expect_output,
+        } => {
+            let label = label.clone();
+            let (expect_input, expect_output) = (*expect_input, *expect_output);
+            if let (Some(want), Some(got)) = (expect_input, input) {
+                check_network_input(ck.diags, &head, &label, want, got)?;
+            }
+            let group = Context {
+                softmax_may_end: cx.softmax_may_end,
+                ..cx
+            };
+            let out = ck.block(layers, input, group);
+            if let (Some(want), Some(got)) = (expect_output, out) {
+                check_network_output(ck.diags, &head, &label, want, got)?;
+            }
+            out
+        }
         LayerKind::Residual { body, shortcut } => {
             check_not_empty(
                 ck.diags,

@@ -13,9 +13,17 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             filters,
             kernel,
             stride,
+            groups,
+            depthwise,
             ..
         } => {
-            check_positive(diags, layer, "filters", &[*filters]);
+            match depthwise {
+                Some(multiplier) => check_positive(diags, layer, "multiplier", &[*multiplier]),
+                None => {
+                    check_positive(diags, layer, "filters", &[*filters]);
+                    check_positive(diags, layer, "groups", &[*groups]);
+                }
+            }
             check_positive(diags, layer, "kernel", kernel);
             check_positive(diags, layer, "stride", stride);
         }
@@ -52,6 +60,8 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
     let help = match key {
         "filters" => "a convolution needs at least one filter",
         "units" => "a dense layer needs at least one unit",
+        "groups" => "groups: 1 is an ordinary convolution",
+        "multiplier" => "each input channel needs at least one filter",
         "stride" => "the stride is the step between windows; 1 visits every position",
         _ => "the window needs at least one row and one column",
     };

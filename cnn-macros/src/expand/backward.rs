@@ -95,11 +95,16 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 None => (vec![], vec![], quote!(None)),
             };
             let call = match &op.kind {
-                OpKind::Conv { g, .. } => {
+                OpKind::Conv { g, groups, .. } => {
                     let geom = conv_geom(g);
+                    let call = if *groups > 1 {
+                        quote!(#rt::layers::conv2d::backward_grouped(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;)
+                    } else {
+                        quote!(#rt::layers::conv2d::backward(&G, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;)
+                    };
                     quote! {
                         const G: #rt::Conv2dGeom = #geom;
-                        #rt::layers::conv2d::backward(&G, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
+                        #call
                     }
                 }
                 OpKind::Dense { n_in, n_out, .. } => quote! {

@@ -52,6 +52,7 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
     match &op.kind {
         OpKind::Conv {
             g,
+            groups,
             w,
             b,
             fold,
@@ -81,12 +82,17 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 }
                 None => (quote!(), quote!(None)),
             };
+            let call = if *groups > 1 {
+                quote!(#rt::layers::conv2d::forward_grouped(&G, #groups, batch, x, #w, &ep, y)?;)
+            } else {
+                quote!(#rt::layers::conv2d::forward(&G, batch, x, #w, &ep, y)?;)
+            };
             quote! {{
                 const G: #rt::Conv2dGeom = #geom;
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
                 #fold
                 let ep = #rt::layers::conv2d::Epilogue { bias: #bias, affine: #affine, act: #a };
-                #rt::layers::conv2d::forward(&G, batch, x, #w, &ep, y)?;
+                #call
             }}
         }
         OpKind::Dense {

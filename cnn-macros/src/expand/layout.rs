@@ -111,7 +111,11 @@ pub fn params(layers: &[Layer]) -> Params {
 }
 
 /// Pushes the tensors of `layers` (and of the blocks inside) in order.
+/// Groups are opened up first, so a weight's initialiser sees the layers
+/// that follow it whatever group they are in.
 fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
+    let flat: Vec<Layer> = crate::ir::flatten_groups(layers).into_iter().cloned().collect();
+    let layers = flat.as_slice();
     for (i, l) in layers.iter().enumerate() {
         let input = l.input.unwrap_or(Shape::Flat { n: 0 });
         let mut push = |suffix, shape: Vec<usize>, trainable, init| {
@@ -128,9 +132,11 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 filters,
                 kernel,
                 bias,
+                groups,
                 ..
             } => {
-                let c_in = input.channels();
+                // Keras's grouped layout: each filter sees c_in / groups.
+                let c_in = input.channels() / (*groups).max(1);
                 let area = kernel[0] * kernel[1];
                 let (fan_in, fan_out) = (area * c_in, area * filters);
                 push(

@@ -116,7 +116,9 @@ fn walk(layers: &[Layer], depth: usize, out: &mut Vec<(usize, Layer)>) {
                 walk(shortcut, depth + 1, out);
             }
             LayerKind::Concat { branches } => branches.iter().for_each(|b| walk(b, depth + 1, out)),
-            LayerKind::AuxHead { layers, .. } => walk(layers, depth + 1, out),
+            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
+                walk(layers, depth + 1, out)
+            }
             _ => {}
         }
     }

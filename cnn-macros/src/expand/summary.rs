@@ -16,7 +16,7 @@ pub fn body(net: &Net) -> TokenStream {
     walk(&net.layers, 0, &mut all);
     let rows = all.iter().map(|(depth, l)| {
         let name = if l.name.is_empty() { l.kind.auto_stem() } else { &l.name };
-        let kind = l.kind.dsl_name();
+        let kind = l.label();
         let output = l.output.map_or_else(|| "?".to_string(), |s| s.to_string());
         let (params, macs) = (l.params, l.macs);
         quote! {
@@ -42,7 +42,12 @@ pub fn activation_bytes(net: &Net) -> usize {
     let mut all = Vec::new();
     walk(&net.layers, 0, &mut all);
     all.iter()
-        .filter(|(_, l)| !matches!(l.kind, LayerKind::Flatten | LayerKind::AuxHead { .. }))
+        .filter(|(_, l)| {
+            !matches!(
+                l.kind,
+                LayerKind::Flatten | LayerKind::AuxHead { .. } | LayerKind::Sequential { .. }
+            )
+        })
         .map(|(_, l)| 4 * l.output.map_or(0, |s| s.len()))
         .sum()
 }

@@ -18,6 +18,8 @@ pub(super) struct Args<'a, 'l, 's> {
     given: Vec<(&'static str, &'a Entry, Site)>,
     pub(super) sites: Vec<(&'static str, Site)>,
     pub(super) broken: bool,
+    /// Keys given with a value that could not be worked out (reported).
+    poisoned: Vec<&'static str>,
 }
 
 impl<'a, 'l, 's> Args<'a, 'l, 's> {
@@ -36,10 +38,19 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             given: Vec::new(),
             sites: Vec::new(),
             broken: false,
+            poisoned: Vec::new(),
         };
         for entry in entries {
             let site = args.lw.site(entry.span());
             let key = entry.key.to_string();
+            if super::template::is_poison(&entry.value) {
+                // Its mistake (in a template expression) was reported.
+                args.broken = true;
+                if let Some(&k) = known.iter().find(|k| **k == key) {
+                    args.poisoned.push(k);
+                }
+                continue;
+            }
             let Some(&known_key) = known.iter().find(|k| **k == key) else {
                 args.unknown_key(&key, known, site);
                 continue;
@@ -88,7 +99,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
         let missing: Vec<&str> = required
             .iter()
             .copied()
-            .filter(|k| self.get(k).is_none())
+            .filter(|k| self.get(k).is_none() && !self.poisoned.contains(k))
             .collect();
         if missing.is_empty() {
             return;
@@ -132,12 +143,18 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 stride,
                 padding,
                 bias,
+                groups,
+                depthwise,
             } => {
                 self.count("filters", filters);
                 self.pair("kernel", kernel);
                 self.pair("stride", stride);
                 self.pad("padding", padding);
                 self.flag("bias", bias);
+                self.count("groups", groups);
+                if let Some(multiplier) = depthwise {
+                    self.count("multiplier", multiplier);
+                }
             }
             LayerKind::MaxPool2d {
                 size,
@@ -265,25 +282,49 @@ impl<'a> Args<'a, '_, '_> {
         }
     }
 
-    /// The layer lists of a block, lowered with the block's name as prefix.
+    /// The layer lists of a block, lowered with the block's name as prefix
+    /// (or, for an unnamed block in a template, in the template's own
+    /// namespace, which the lowerer lent it).
     fn blocks(&mut self, kind: &mut LayerKind) {
-        let prefix = format!("{}.", self.layer);
+        let (prefix, mut namer) = match self.lw.inherit.take() {
+            Some((prefix, namer)) => (prefix, Some(namer)),
+            None => (format!("{}.", self.layer), None),
+        };
         match kind {
             LayerKind::Residual { body, shortcut } => {
                 let lists = [self.layer_list("body"), self.layer_list("shortcut")];
-                let mut lowered = self.lw.block(&lists, &prefix).into_iter();
+                let mut lowered = self.lower_lists(&lists, &prefix, namer.as_mut()).into_iter();
                 *body = lowered.next().unwrap_or_default();
                 *shortcut = lowered.next().unwrap_or_default();
             }
             LayerKind::Concat { branches } => {
                 let lists = self.branch_lists();
-                *branches = self.lw.block(&lists, &prefix);
+                *branches = self.lower_lists(&lists, &prefix, namer.as_mut());
             }
             LayerKind::AuxHead { layers, .. } => {
                 let lists = [self.layer_list("layers")];
                 *layers = self.lw.block(&lists, &prefix).remove(0);
             }
+            LayerKind::Sequential { layers, .. } => {
+                let list = self.layer_list("layers");
+                *layers = self.lw.indexed_block(list, &prefix);
+            }
             _ => {}
+        }
+        if let Some(namer) = namer {
+            self.lw.inherit_back = Some(namer);
+        }
+    }
+
+    fn lower_lists(
+        &mut self,
+        lists: &[&[Value]],
+        prefix: &str,
+        namer: Option<&mut super::Namer>,
+    ) -> Vec<Vec<crate::ir::Layer>> {
+        match namer {
+            Some(namer) => self.lw.block_in(lists, prefix, namer),
+            None => self.lw.block(lists, prefix),
         }
     }
 

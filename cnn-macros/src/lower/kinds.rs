@@ -21,7 +21,12 @@ pub const KINDS: &[&str] = &[
     "Residual",
     "Concat",
     "AuxHead",
+    "Sequential",
+    "DepthwiseConv2d",
 ];
+
+/// What a layer list can also hold besides the kinds: `Stage`.
+pub const STAGE: &str = "Stage";
 
 /// The kind with DESIGN's defaults, and placeholders for required keys.
 pub(super) fn blank(kind: &str) -> Option<LayerKind> {
@@ -33,6 +38,17 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             stride: [1, 1],
             padding: Pad::Explicit(0),
             bias: true,
+            groups: 1,
+            depthwise: None,
+        },
+        "DepthwiseConv2d" => LayerKind::Conv2d {
+            filters: 1,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: Pad::Explicit(0),
+            bias: true,
+            groups: 1,
+            depthwise: Some(1),
         },
         "MaxPool2d" => LayerKind::MaxPool2d {
             size: pool.0,
@@ -71,6 +87,12 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             weight: 0.0,
             layers: Vec::new(),
         },
+        "Sequential" => LayerKind::Sequential {
+            layers: Vec::new(),
+            label: "Sequential".to_string(),
+            expect_input: None,
+            expect_output: None,
+        },
         _ => return None,
     })
 }
@@ -78,8 +100,14 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
 /// The keys a kind takes, and which of them it needs.
 pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
+        LayerKind::Conv2d {
+            depthwise: Some(_), ..
+        } => (
+            &["kernel", "stride", "padding", "bias", "multiplier"],
+            &["kernel"],
+        ),
         LayerKind::Conv2d { .. } => (
-            &["filters", "kernel", "stride", "padding", "bias"],
+            &["filters", "kernel", "stride", "padding", "bias", "groups"],
             &["filters", "kernel"],
         ),
         LayerKind::MaxPool2d { .. } | LayerKind::AvgPool2d { .. } => {
@@ -92,6 +120,7 @@ pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&
         LayerKind::Residual { .. } => (&["body", "shortcut"], &["body"]),
         LayerKind::Concat { .. } => (&["branches"], &["branches"]),
         LayerKind::AuxHead { .. } => (&["weight", "layers"], &["weight", "layers"]),
+        LayerKind::Sequential { .. } => (&["layers"], &["layers"]),
         _ => (&[], &[]),
     }
 }
@@ -107,6 +136,8 @@ pub(super) fn example(kind: &str) -> &'static str {
         "Residual" => "Residual { body: [ .. ] }",
         "Concat" => "Concat { branches: [[ .. ], [ .. ]] }",
         "AuxHead" => "AuxHead { weight: 0.3, layers: [ .. ] }",
+        "Sequential" => "Sequential { layers: [ .. ] }",
+        "DepthwiseConv2d" => "DepthwiseConv2d { kernel: 3 }",
         _ => "",
     }
 }
@@ -122,7 +153,7 @@ pub(super) fn meaning(key: &str) -> &'static str {
         "body" => "add `body: [ .. ]`, the layers whose output is added to the shortcut's",
         "branches" => "add `branches: [[ .. ], [ .. ]]`, the layer lists to concatenate",
         "weight" => "add `weight: w`, the factor of this head's loss (GoogLeNet used 0.3)",
-        "layers" => "add `layers: [ .. ]`, ending in `Dense { units: N }, Softmax`",
+        "layers" => "add `layers: [ .. ]`, the layers of the block",
         _ => "add it",
     }
 }

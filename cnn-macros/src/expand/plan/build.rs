@@ -65,8 +65,10 @@ impl<'a> Planner<'a> {
     /// The layers that run in this mode (dropout is the identity at
     /// inference).
     fn kept<'l>(&self, layers: &'l [Layer]) -> Vec<&'l Layer> {
-        layers
-            .iter()
+        // A group is only a namespace: its layers run (and fuse) as if
+        // written out in the list.
+        crate::ir::flatten_groups(layers)
+            .into_iter()
             .filter(|l| !(self.mode == Mode::Infer && matches!(l.kind, LayerKind::Dropout { .. })))
             .collect()
     }
@@ -187,7 +189,19 @@ impl<'a> Planner<'a> {
                     };
                     let y = self.value(last.output.map_or(0, |s| s.len()));
                     let g = geom(input, output, l);
-                    self.push(l, OpKind::Conv { g, w, b, fold, act }, x, y);
+                    let groups = match l.kind {
+                        LayerKind::Conv2d { groups, .. } => groups,
+                        _ => 1,
+                    };
+                    let kind = OpKind::Conv {
+                        g,
+                        groups,
+                        w,
+                        b,
+                        fold,
+                        act,
+                    };
+                    self.push(l, kind, x, y);
                     y
                 }
                 LayerKind::Dense { units, .. } => {
@@ -324,6 +338,9 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::Concat { branches } => self.concat(l, branches, x, output),
                 LayerKind::AuxHead { weight, layers } => self.aux_head(layers, *weight, x),
+                LayerKind::Sequential { .. } => {
+                    unreachable!("`kept` opens groups up before planning")
+                }
             };
         }
         x

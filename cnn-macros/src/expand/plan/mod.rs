@@ -79,6 +79,8 @@ pub enum OpKind {
     /// norm that follows is folded into `scale, shift` (fixed slots).
     Conv {
         g: Geom,
+        /// Channel groups (1: an ordinary convolution).
+        groups: usize,
         w: Slot,
         b: Option<Slot>,
         fold: Option<(Bn, Slot, Slot)>,

@@ -1,0 +1,119 @@
+//! Blocks and networks shared between `network!` calls.
+//!
+//! One macro call cannot see inside another, so every call also emits, for
+//! each template and network it declares, a `macro_rules!` of the same name
+//! (`pub(crate) use`d, so it travels with the struct by path or `use`) that
+//! holds the call's own tokens. A call that uses a name it does not declare
+//! expands to nothing but a call of that macro:
+//!
+//! ```text
+//! MnistTrunk! { @cnn_splice <this call's tokens> }
+//!   => ::cnn::network! { @cnn_import { <MnistTrunk's call> } <this call's tokens> }
+//! ```
+//!
+//! so the second expansion sees the declarations it needs, and checks the
+//! whole network, the lent layers included, with every compile-time rule.
+//! A name used as a kind is asked for this way only when it is not a kind,
+//! not close to one (a typo gets "did you mean"), and starts with a capital.
+
+use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+
+use crate::ast::{Entry, Program, Value};
+use crate::lower::{Library, KINDS};
+use crate::suggest::closest;
+
+/// The call that fetches the first name the program uses but nobody in it
+/// declares; `None` when every name is known.
+pub fn request(program: &Program, input: &TokenStream) -> Option<TokenStream> {
+    let lib = Library::new(program);
+    let known = lib.names();
+    let mut used = Vec::new();
+    for t in &program.templates {
+        kinds_in_list(&t.body, &mut used);
+    }
+    for net in &program.nets {
+        kinds_in_entries(&net.fields, &mut used);
+    }
+    let missing = used.into_iter().find(|kind| {
+        let name = kind.to_string();
+        !KINDS.contains(&name.as_str())
+            && name != "Stage"
+            && !known.contains(&name)
+            && name.starts_with(|c: char| c.is_ascii_uppercase())
+            && closest(&name, KINDS).is_none()
+    })?;
+    let bang = Punct::new('!', Spacing::Alone);
+    let mut at = Punct::new('@', Spacing::Alone);
+    at.set_span(missing.span());
+    Some(quote!(#missing #bang { #at cnn_splice #input }))
+}
+
+/// The kinds of every layer in a list, nested ones included.
+fn kinds_in_list(items: &[Value], out: &mut Vec<Ident>) {
+    for item in items {
+        kinds_in_value(item, out);
+    }
+}
+
+fn kinds_in_entries(entries: &[Entry], out: &mut Vec<Ident>) {
+    for entry in entries {
+        kinds_in_value(&entry.value, out);
+    }
+}
+
+fn kinds_in_value(value: &Value, out: &mut Vec<Ident>) {
+    match value {
+        Value::Layer(def) => {
+            out.push(def.kind.clone());
+            if let Some(args) = &def.args {
+                kinds_in_entries(&args.entries, out);
+            }
+        }
+        Value::Word(word) => out.push(word.clone()),
+        Value::List { items, .. } => kinds_in_list(items, out),
+        Value::Map { entries, .. } => kinds_in_entries(entries, out),
+        Value::If {
+            then, otherwise, ..
+        } => {
+            kinds_in_value(then, out);
+            kinds_in_value(otherwise, out);
+        }
+        _ => {}
+    }
+}
+
+/// For every template and network the call declares, the `macro_rules!`
+/// that lends the call's tokens to other calls.
+pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
+    let names = program
+        .templates
+        .iter()
+        .map(|t| t.ident.clone())
+        .chain(program.nets.iter().map(|n| n.header.ident.clone()));
+    let mut out = TokenStream::new();
+    for name in names {
+        let hidden = format_ident!("__cnn_lend_{}", name);
+        let dollar = || TokenTree::Punct(Punct::new('$', Spacing::Alone));
+        let (d1, d2, d3, d4) = (dollar(), dollar(), dollar(), dollar());
+        let rest = Ident::new("rest", Span::call_site());
+        let message = format!(
+            "`{name}` is declared with `network!`: use it as a layer of another network (`name: {name}`), \
+             not as a macro"
+        );
+        out.extend(quote! {
+            #[doc(hidden)]
+            #[allow(unused_macros)]
+            macro_rules! #hidden {
+                (@cnn_splice #d1 ( #d2 #rest:tt )*) => {
+                    ::cnn::network! { @cnn_import { #input } #d3 ( #d4 #rest )* }
+                };
+                ($($t:tt)*) => { ::core::compile_error!(#message); };
+            }
+            #[doc(hidden)]
+            #[allow(unused_imports)]
+            pub(crate) use #hidden as #name;
+        });
+    }
+    out
+}

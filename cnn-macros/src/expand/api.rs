@@ -120,6 +120,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     });
     let load_weights_body =
         b(quote!(#rt::net::load_params(path.as_ref(), &mut self.params, Self::TENSORS)));
+    let load_part_body = b(
+        quote!(#rt::net::load_params_prefixed(path.as_ref(), prefix, &mut self.params, Self::TENSORS)),
+    );
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
     let grads_get_body = b(quote!(&self.grads));
@@ -227,6 +230,15 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// nothing changes.
             pub fn load_weights(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
                 #load_weights_body
+            }
+
+            /// Loads the weights of one part of the network, the layers under `prefix`
+            /// (a network used as a layer, `trunk`, or a block, `layer1`), from a file
+            /// whose tensors are named as within that part: what the inner network
+            /// saved alone. The file must hold exactly the part's tensors; the rest of
+            /// the network keeps its weights, and on `Err` nothing changes.
+            pub fn load_part(&mut self, prefix: &str, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
+                #load_part_body
             }
 
             /// Every parameter, tensors at the offsets of `TENSORS`.

@@ -9,7 +9,7 @@
 mod params;
 mod summary;
 
-pub use params::{init_params, load_params, save_params, Init, TensorInfo};
+pub use params::{init_params, load_params, load_params_prefixed, save_params, Init, TensorInfo};
 pub use summary::{human_bytes, thousands, Summary, SummaryRow};
 
 use std::cell::RefCell;

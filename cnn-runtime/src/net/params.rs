@@ -93,6 +93,41 @@ pub fn load_params(path: &Path, params: &mut [f32], tensors: &[TensorInfo]) -> R
     crate::io::load_into(path, &mut expected)
 }
 
+/// Loads a file saved by a network used as a layer of this one (or by any
+/// network whose tensors are this one's under `prefix`): every tensor named
+/// `<prefix>.<name>` here is read from the file's `<name>`, and the file
+/// must hold exactly those. The rest of `params` is not touched, nor is
+/// any of it on error.
+pub fn load_params_prefixed(
+    path: &Path,
+    prefix: &str,
+    params: &mut [f32],
+    tensors: &[TensorInfo],
+) -> Result<()> {
+    let dotted = format!("{prefix}.");
+    let part: Vec<TensorInfo> = tensors
+        .iter()
+        .filter(|t| t.name.starts_with(&dotted))
+        .copied()
+        .collect();
+    if part.is_empty() {
+        let mut layers: Vec<&str> = tensors
+            .iter()
+            .map(|t| t.layer.split('.').next().unwrap_or(t.layer))
+            .collect();
+        layers.dedup();
+        return Err(Error::InvalidArgument(format!(
+            "no parameter of this network is under `{prefix}` (its top-level layers with parameters: {})",
+            layers.join(", ")
+        )));
+    }
+    let mut expected = views_mut(params, &part)?;
+    for (name, _, _) in expected.iter_mut() {
+        *name = name[dotted.len()..].to_string();
+    }
+    crate::io::load_into(path, &mut expected)
+}
+
 /// What `io::load_into` fills: name, shape, destination.
 type Expected<'a> = (String, Vec<usize>, &'a mut [f32]);
 
@@ -199,6 +234,36 @@ mod tests {
         let err = load_params(&path, &mut c, &other).unwrap_err().to_string();
         assert!(err.contains("d.weight"), "{err}");
         assert!(c.iter().all(|&v| v == 7.0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_part_loads_from_a_file_of_its_own_names() {
+        let dir = std::env::temp_dir().join(format!("cnn-net-part-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("part.safetensors");
+        // The inner network saved alone: `d.weight`, `d.bias`.
+        let inner = &TABLE[..2];
+        let (a, _) = init_params(3, inner, 8);
+        save_params(&path, "Inner", &a, inner).unwrap();
+        // The outer one holds it under `trunk.`, after a tensor of its own.
+        let outer: Vec<TensorInfo> = vec![
+            TensorInfo { name: "head.bias", layer: "head", shape: &[2], offset: 0, len: 2, trainable: true, init: Init::Zeros },
+            TensorInfo { name: "trunk.d.weight", layer: "trunk.d", offset: 2, ..TABLE[0] },
+            TensorInfo { name: "trunk.d.bias", layer: "trunk.d", offset: 8, ..TABLE[1] },
+        ];
+        let mut p = vec![5.0; 10];
+        load_params_prefixed(&path, "trunk", &mut p, &outer).unwrap();
+        assert_eq!(&p[..2], &[5.0, 5.0]);
+        assert_eq!(&p[2..], &a[..]);
+        let err = load_params_prefixed(&path, "nope", &mut p, &outer).unwrap_err().to_string();
+        assert!(err.contains("nope") && err.contains("trunk"), "{err}");
+        // A file with more tensors than the part holds is refused untouched.
+        let whole = dir.join("whole.safetensors");
+        save_params(&whole, "Outer", &p, &outer).unwrap();
+        let mut q = vec![1.0; 10];
+        assert!(load_params_prefixed(&whole, "trunk", &mut q, &outer).is_err());
+        assert!(q.iter().all(|&v| v == 1.0));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -74,6 +74,8 @@ pub struct Env {
     values: HashMap<String, Value>,
     /// The template's name, for messages; empty outside a template.
     template: String,
+    /// The full name of the use (`layer3.1`), for messages.
+    use_name: String,
 }
 
 /// `BasicBlock` -> `basic_block`, the stem of an unnamed use's name.
@@ -137,20 +139,13 @@ impl Lowerer<'_> {
             );
             return Some(placeholder(full, view.name.is_some(), site, keys));
         }
-        let outermost = self.via.is_none();
-        if outermost {
-            self.via = Some((view.head, written.clone()));
-        }
         self.depth += 1;
         let lowered = match what {
-            Use::Template(t) => self.use_template(t, &full, view.entries, site),
+            Use::Template(t) => self.use_template(t, &full, view.entries, site, view.head),
             Use::Stage => self.stage(&full, view, site),
-            Use::Network(net) => self.use_network(net, &full, view.entries, site),
+            Use::Network(net) => self.use_network(net, &full, view.entries, site, view.head),
         };
         self.depth -= 1;
-        if outermost {
-            self.via = None;
-        }
         let mut layer = placeholder(full, view.name.is_some(), site, keys);
         match lowered {
             Some(kind) => {
@@ -162,6 +157,20 @@ impl Lowerer<'_> {
         Some(layer)
     }
 
+    /// Runs `f` with the sites it registers also pointing at `head`, the
+    /// use in the network (the outermost one, when uses nest).
+    fn via<T>(&mut self, head: SpanRange, label: &str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outermost = self.via.is_none();
+        if outermost {
+            self.via = Some((head, label.to_string()));
+        }
+        let out = f(self);
+        if outermost {
+            self.via = None;
+        }
+        out
+    }
+
     /// One use of a template: its body with the arguments bound.
     fn use_template(
         &mut self,
@@ -169,13 +178,15 @@ impl Lowerer<'_> {
         full: &str,
         entries: &[Entry],
         site: crate::ir::Site,
+        head: SpanRange,
     ) -> Option<LayerKind> {
         let env = self.bind(t, full, entries, site)?;
-        let body = self.resolve_list(&t.body, &env);
-        let mut namer = Namer::transparent(&body);
-        let layers = self
-            .block_in(&[body.as_slice()], &format!("{full}."), &mut namer)
-            .remove(0);
+        let layers = self.via(head, &t.ident.to_string(), |lw| {
+            let body = lw.resolve_list(&t.body, &env);
+            let mut namer = Namer::transparent(&body);
+            lw.block_in(&[body.as_slice()], &format!("{full}."), &mut namer)
+                .remove(0)
+        });
         Some(LayerKind::Sequential {
             layers,
             label: t.ident.to_string(),
@@ -197,13 +208,17 @@ impl Lowerer<'_> {
         let params: Vec<String> = t.params.iter().map(|(p, _)| p.to_string()).collect();
         let mut ok = true;
         let mut given: HashMap<String, &Entry> = HashMap::new();
+        let mut suggested = Vec::new();
         for entry in entries {
             let key = entry.key.to_string();
             let key_site = self.site(entry.span());
             if !params.contains(&key) {
                 let known: Vec<&str> = params.iter().map(String::as_str).collect();
                 let help = match closest(&key, &known) {
-                    Some(hit) => format!("did you mean `{hit}`?"),
+                    Some(hit) => {
+                        suggested.push(hit.to_string());
+                        format!("did you mean `{hit}`?")
+                    }
                     None if known.is_empty() => format!("{name} takes no arguments; write just `{name}`"),
                     None => format!("{name} takes {}", one_of(&known)),
                 };
@@ -222,6 +237,7 @@ impl Lowerer<'_> {
         let mut env = Env {
             values: HashMap::new(),
             template: name.clone(),
+            use_name: full.to_string(),
         };
         let mut missing = Vec::new();
         for (param, default) in &t.params {
@@ -230,7 +246,11 @@ impl Lowerer<'_> {
                 (Some(entry), _) => entry.value.clone(),
                 (None, Some(default)) => self.resolve(default, &env),
                 (None, None) => {
-                    missing.push(key);
+                    // A misspelt argument already said "did you mean".
+                    if !suggested.contains(&key) {
+                        missing.push(key);
+                    }
+                    ok = false;
                     continue;
                 }
             };
@@ -339,7 +359,7 @@ impl Lowerer<'_> {
             };
             let t = self.lib.template(&kind)?;
             let instance = format!("{full}.{i}");
-            let kind = self.use_template(t, &instance, &entries, block_site);
+            let kind = self.use_template(t, &instance, &entries, block_site, view.head);
             let mut layer = placeholder(instance, true, block_site, Vec::new());
             match kind {
                 Some(kind) => {
@@ -367,6 +387,7 @@ impl Lowerer<'_> {
         full: &str,
         entries: &[Entry],
         site: crate::ir::Site,
+        head: SpanRange,
     ) -> Option<LayerKind> {
         let name = net.header.ident.to_string();
         let mut expect_output = None;
@@ -387,9 +408,11 @@ impl Lowerer<'_> {
             }
         }
         let field = |key: &str| net.fields.iter().find(|f| f.key == key);
-        let declared = field("input").and_then(|f| {
-            let s = self.site(f.span());
-            self.input(&name, &f.value, s)
+        let declared = self.via(head, &name, |lw| {
+            field("input").and_then(|f| {
+                let s = lw.site(f.span());
+                lw.input(&name, &f.value, s)
+            })
         });
         if let (Some((stated, key_site)), Some(declared)) = (stated_input, declared) {
             if stated != declared {
@@ -407,8 +430,10 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        let items = self.resolve_list(&items, &Env::default());
-        let layers = self.block(&[items.as_slice()], &format!("{full}.")).remove(0);
+        let layers = self.via(head, &name, |lw| {
+            let items = lw.resolve_list(&items, &Env::default());
+            lw.block(&[items.as_slice()], &format!("{full}.")).remove(0)
+        });
         ok.then_some(LayerKind::Sequential {
             layers,
             label: name,
@@ -544,12 +569,12 @@ enum Use<'p> {
     Network(&'p NetworkDef),
 }
 
-/// `in BasicBlock: ` for messages about a template's expressions.
+/// `layer3.1: in Bottleneck, ` for messages about a template's expressions.
 fn who(env: &Env) -> String {
     if env.template.is_empty() {
         String::new()
     } else {
-        format!("{}: ", env.template)
+        format!("{}: in {}, ", env.use_name, env.template)
     }
 }
 

@@ -73,6 +73,31 @@ pub fn count(net: &mut Net, diags: &mut Diags) {
     net.macs = totals.macs;
 }
 
+/// Parameters and multiply-adds of inference: every layer's but those
+/// inside auxiliary heads, which only train. The counts of a checked net
+/// fit, so the sums cannot overflow.
+pub fn without_aux_heads(layers: &[Layer]) -> (usize, u64) {
+    let mut params = 0;
+    let mut macs = 0;
+    for layer in layers {
+        match &layer.kind {
+            LayerKind::AuxHead { .. } => {}
+            _ if layer.is_block() => {
+                for list in layer.children() {
+                    let (p, m) = without_aux_heads(list);
+                    params += p;
+                    macs += m;
+                }
+            }
+            _ => {
+                params += layer.params;
+                macs += layer.macs;
+            }
+        }
+    }
+    (params, macs)
+}
+
 /// Counts a list of layers, `None` when the sum overflows.
 fn count_list(layers: &mut [Layer], diags: &mut Diags) -> Option<Counts> {
     let mut total = Some(Counts::default());

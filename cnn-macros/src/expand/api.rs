@@ -25,6 +25,14 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let Header { attrs, vis, ident } = header;
     let name = ident.to_string();
     let (params, trainable, macs) = (net.params, net.trainable, net.macs);
+    let (predict_params, predict_macs) = crate::count::without_aux_heads(&net.layers);
+    let output_shape = dims(
+        net.layers
+            .last()
+            .map_or(Some(net.input), |l| l.output)
+            .unwrap_or(Shape::Flat { n: 0 }),
+    );
+    let output_rank = output_shape.len();
     let input = dims(net.input);
     let rank = input.len();
     let output = net
@@ -156,6 +164,15 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             pub const TRAINABLE_PARAMS: usize = #trainable;
             /// Multiply-adds of one example's forward pass, counted as the course does.
             pub const MACS: u64 = #macs;
+            /// The parameters `predict` uses: `PARAMS` without the auxiliary heads'
+            /// (which only train).
+            pub const PREDICT_PARAMS: usize = #predict_params;
+            /// Multiply-adds of one example's `predict`: `MACS` without the auxiliary
+            /// heads'.
+            pub const PREDICT_MACS: u64 = #predict_macs;
+            /// The shape of one output example: `[classes]`, or `[h, w, c]` for a
+            /// network that ends on an image (a trunk).
+            pub const OUTPUT_SHAPE: [usize; #output_rank] = [#(#output_shape),*];
             /// Every parameter tensor: name (what `save` writes), layer, shape, offset in
             /// `params()`, whether it trains, and its initialiser. Trainable tensors come first.
             pub const TENSORS: &'static [#rt::net::TensorInfo] = #tensors;

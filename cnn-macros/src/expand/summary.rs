@@ -17,7 +17,12 @@ pub fn body(net: &Net) -> TokenStream {
     let rows = all.iter().map(|(depth, l)| {
         let name = if l.name.is_empty() { l.kind.auto_stem() } else { &l.name };
         let kind = l.label();
-        let output = l.output.map_or_else(|| "?".to_string(), |s| s.to_string());
+        // An aux head passes its input on; its row shows what the head gives.
+        let shown = match &l.kind {
+            LayerKind::AuxHead { layers, .. } => layers.last().and_then(|h| h.output),
+            _ => l.output,
+        };
+        let output = shown.map_or_else(|| "?".to_string(), |s| s.to_string());
         let (params, macs) = (l.params, l.macs);
         quote! {
             #rt::net::SummaryRow { depth: #depth, name: #name, kind: #kind, output: #output, params: #params, macs: #macs }

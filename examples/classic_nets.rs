@@ -1,18 +1,22 @@
 //! The course's classic networks, declared with `network!` and checked at
-//! compile time: LeNet-5, AlexNet, VGG-16, ResNet-18, ResNet-34, ResNet-50
-//! (Keras layout), GoogLeNet (Inception v1 with its two auxiliary heads)
-//! and the CIFAR ResNet-20 and ResNet-56 of He et al. (2015). Their sizes
-//! are asserted in `const` items against the published figures (a wrong
-//! layer is a compile error), and running the example prints every
-//! summary and a table of our multiply-adds against the published counts.
+//! compile time: LeNet-5, AlexNet as published (two towers: grouped conv2,
+//! conv4 and conv5), VGG-16, torchvision's ResNet-18/34/50/101/152 and
+//! ResNeXt-50 32x4d (one template), Keras's ResNet-50, MobileNet v1
+//! (depthwise separable convolutions), GoogLeNet (Inception v1 with its two
+//! auxiliary heads) and the CIFAR ResNet-20/56/110 of He et al. (2015).
+//! Each is a few lines on top of block templates (`block Name(..) = [..]`)
+//! and stages (`Stage { block, repeat, first }`); no block is written out
+//! twice. Their sizes are asserted in `const` items against the published
+//! figures (a wrong layer is a compile error), and running the example
+//! prints every summary and a table of our counts beside the published ones.
 //!
 //!     cargo run --release --example classic_nets             # summaries and the table
 //!     cargo run --release --example classic_nets -- --run    # also time ResNet-50 and GoogLeNet
 //!
 //! `--run` runs one training step (forward, backward, SGD) and one
-//! `predict` of ResNet-50 and of GoogLeNet on a batch of random 224x224x3
-//! images (`--batch N`, default 2; `--threads N`) and prints the time per
-//! image. `--quiet` leaves the summaries out.
+//! `predict` of ResNet-50 (Keras) and of GoogLeNet on a batch of random
+//! 224x224x3 images (`--batch N`, default 2; `--threads N`) and prints the
+//! time per image. `--quiet` leaves the summaries out.
 
 use std::time::Instant;
 
@@ -21,44 +25,33 @@ use cnn::net::{thousands, Summary, TensorInfo};
 use cnn::prelude::*;
 use cnn::rng::Rng;
 
-network! {
-    /// LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as in DESIGN.md.
-    pub struct LeNet5 {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
+#[path = "shared/cifar_resnet.rs"]
+mod cifar_resnet;
+#[path = "shared/lenet5_net.rs"]
+#[allow(dead_code)] // the MNIST preprocessing is for the training examples
+mod lenet5_net;
+use cifar_resnet::CifarResNet;
+use lenet5_net::LeNet5;
 
 network! {
-    /// AlexNet (Krizhevsky et al. 2012) as one tower, on 227x227x3 inputs.
+    /// AlexNet (Krizhevsky et al. 2012) as published, on 227x227x3: conv2,
+    /// conv4 and conv5 are split over the two GPUs' towers (`groups: 2`),
+    /// each half seeing only its own tower's channels. Local response
+    /// normalisation is left out (it holds no parameters).
     pub struct AlexNet {
         input: [227, 227, 3],
         layers: [
             conv1: Conv2d { filters: 96, kernel: 11, stride: 4 },
             Relu,
             MaxPool2d { size: 3, stride: 2 },
-            conv2: Conv2d { filters: 256, kernel: 5, padding: same },
+            conv2: Conv2d { filters: 256, kernel: 5, padding: same, groups: 2 },
             Relu,
             MaxPool2d { size: 3, stride: 2 },
             conv3: Conv2d { filters: 384, kernel: 3, padding: same },
             Relu,
-            conv4: Conv2d { filters: 384, kernel: 3, padding: same },
+            conv4: Conv2d { filters: 384, kernel: 3, padding: same, groups: 2 },
             Relu,
-            conv5: Conv2d { filters: 256, kernel: 3, padding: same },
+            conv5: Conv2d { filters: 256, kernel: 3, padding: same, groups: 2 },
             Relu,
             MaxPool2d { size: 3, stride: 2 },
             Flatten,
@@ -75,41 +68,23 @@ network! {
 }
 
 network! {
+    /// `convs` 3x3 'same' convolutions with ReLU, then 2x2 max pooling: one
+    /// of VGG's five blocks.
+    block VggBlock(filters, convs) = [
+        convs: Stage { block: VggConv { filters: filters }, repeat: convs },
+        pool: MaxPool2d { size: 2 },
+    ];
+    block VggConv(filters) = [conv: Conv2d { filters: filters, kernel: 3, padding: same }, Relu];
+
     /// VGG-16 (Simonyan and Zisserman 2014, configuration D).
     pub struct Vgg16 {
         input: [224, 224, 3],
         layers: [
-            block1_conv1: Conv2d { filters: 64, kernel: 3, padding: same },
-            Relu,
-            block1_conv2: Conv2d { filters: 64, kernel: 3, padding: same },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            block2_conv1: Conv2d { filters: 128, kernel: 3, padding: same },
-            Relu,
-            block2_conv2: Conv2d { filters: 128, kernel: 3, padding: same },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            block3_conv1: Conv2d { filters: 256, kernel: 3, padding: same },
-            Relu,
-            block3_conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-            Relu,
-            block3_conv3: Conv2d { filters: 256, kernel: 3, padding: same },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            block4_conv1: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            block4_conv2: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            block4_conv3: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            block5_conv1: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            block5_conv2: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            block5_conv3: Conv2d { filters: 512, kernel: 3, padding: same },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
+            block1: VggBlock { filters: 64, convs: 2 },
+            block2: VggBlock { filters: 128, convs: 2 },
+            block3: VggBlock { filters: 256, convs: 3 },
+            block4: VggBlock { filters: 512, convs: 3 },
+            block5: VggBlock { filters: 512, convs: 3 },
             Flatten,
             fc1: Dense { units: 4096 },
             Relu,
@@ -122,519 +97,142 @@ network! {
 }
 
 network! {
-    /// ResNet-18 (He et al. 2015, Table 1) in torchvision's layout: unbiased convolutions, projection shortcuts where the shape changes.
+    /// torchvision's residual unit: the basic block of ResNet-18/34 (two
+    /// 3x3 convolutions) or the bottleneck of ResNet-50 and up (1x1 to
+    /// `width`, 3x3 in `groups` groups with the stride, 1x1 to 4 x
+    /// `filters`: torchvision's v1.5), unbiased convolutions, batch norm
+    /// with PyTorch's epsilon, and a projection (`downsample`) where the
+    /// shape changes. Names are torchvision's: `conv1`, `bn1`, ..,
+    /// `downsample.0`, `downsample.1`.
+    block TvUnit(filters, stride: 1, project: false, bottleneck: false, groups: 1, width: filters) = [
+        Residual {
+            body: if bottleneck { [
+                conv1: Conv2d { filters: width, kernel: 1, bias: false },
+                bn1: BatchNorm { epsilon: 0.00001 },
+                Relu,
+                conv2: Conv2d { filters: width, kernel: 3, stride: stride, padding: 1, groups: groups, bias: false },
+                bn2: BatchNorm { epsilon: 0.00001 },
+                Relu,
+                conv3: Conv2d { filters: filters * 4, kernel: 1, bias: false },
+                bn3: BatchNorm { epsilon: 0.00001 },
+            ] } else { [
+                conv1: Conv2d { filters: filters, kernel: 3, stride: stride, padding: 1, bias: false },
+                bn1: BatchNorm { epsilon: 0.00001 },
+                Relu,
+                conv2: Conv2d { filters: filters, kernel: 3, padding: 1, bias: false },
+                bn2: BatchNorm { epsilon: 0.00001 },
+            ] },
+            shortcut: if project { [downsample: Sequential { layers: [
+                Conv2d { filters: if bottleneck { filters * 4 } else { filters }, kernel: 1, stride: stride, bias: false },
+                BatchNorm { epsilon: 0.00001 },
+            ] }] } else { [] },
+        },
+        Relu,
+    ];
+
+    /// torchvision's ResNet (He et al. 2015, Table 1): `blocks1..4` units per
+    /// stage; ResNeXt (Xie et al. 2017) with `groups` and `base_width`
+    /// (torchvision's width = planes * base_width / 64 * groups).
+    block TvResNet(blocks1, blocks2, blocks3, blocks4, bottleneck: true, groups: 1, base_width: 64) = [
+        conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3, bias: false },
+        bn1: BatchNorm { epsilon: 0.00001 },
+        Relu,
+        maxpool: MaxPool2d { size: 3, stride: 2, padding: 1 },
+        layer1: Stage {
+            block: TvUnit { filters: 64, bottleneck: bottleneck, groups: groups, width: base_width * groups },
+            repeat: blocks1,
+            first: { project: bottleneck },
+        },
+        layer2: Stage {
+            block: TvUnit { filters: 128, bottleneck: bottleneck, groups: groups, width: 2 * base_width * groups },
+            repeat: blocks2,
+            first: { stride: 2, project: true },
+        },
+        layer3: Stage {
+            block: TvUnit { filters: 256, bottleneck: bottleneck, groups: groups, width: 4 * base_width * groups },
+            repeat: blocks3,
+            first: { stride: 2, project: true },
+        },
+        layer4: Stage {
+            block: TvUnit { filters: 512, bottleneck: bottleneck, groups: groups, width: 8 * base_width * groups },
+            repeat: blocks4,
+            first: { stride: 2, project: true },
+        },
+        avgpool: GlobalAvgPool,
+        fc: Dense { units: 1000 },
+        Softmax,
+    ];
+
+    /// torchvision.models.resnet18.
     pub struct ResNet18 {
         input: [224, 224, 3],
-        layers: [
-            conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3, bias: false },
-            bn1: BatchNorm { epsilon: 0.00001 },
-            Relu,
-            MaxPool2d { size: 3, stride: 2, padding: 1 },
-            layer1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 128, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 256, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer4_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 512, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer4_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 1000 },
-            Softmax,
-        ],
+        layers: TvResNet { blocks1: 2, blocks2: 2, blocks3: 2, blocks4: 2, bottleneck: false },
     }
-}
-
-network! {
-    /// ResNet-34 (He et al. 2015, Table 1) in torchvision's layout: unbiased convolutions, projection shortcuts where the shape changes.
+    /// torchvision.models.resnet34.
     pub struct ResNet34 {
         input: [224, 224, 3],
-        layers: [
-            conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3, bias: false },
-            bn1: BatchNorm { epsilon: 0.00001 },
-            Relu,
-            MaxPool2d { size: 3, stride: 2, padding: 1 },
-            layer1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer1_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 128, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer2_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer2_3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 256, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer3_5: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer4_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 512, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { epsilon: 0.00001 }],
-            },
-            Relu,
-            layer4_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            layer4_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 1000 },
-            Softmax,
-        ],
+        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3, bottleneck: false },
+    }
+    /// torchvision.models.resnet50.
+    pub struct ResNet50 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3 },
+    }
+    /// torchvision.models.resnet101.
+    pub struct ResNet101 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 23, blocks4: 3 },
+    }
+    /// torchvision.models.resnet152.
+    pub struct ResNet152 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 3, blocks2: 8, blocks3: 36, blocks4: 3 },
+    }
+    /// torchvision.models.resnext50_32x4d (Xie et al. 2017): 32 groups of 4
+    /// channels in the first stage's 3x3 convolutions.
+    pub struct ResNeXt50 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3, groups: 32, base_width: 4 },
     }
 }
 
 network! {
-    /// ResNet-50 in the layout of keras.applications.ResNet50 (He et al.
-    /// 2015): biased convolutions, batch norm epsilon 1.001e-5, the stride
-    /// on the first 1x1 convolution of each stage's first block.
-    pub struct ResNet50 {
+    /// keras.applications.ResNet50's bottleneck: biased convolutions, batch
+    /// norm epsilon 1.001e-5, the stride on the first 1x1 convolution, and a
+    /// projection (`conv0`, `bn0`) in each stage's first block.
+    block KerasBottleneck(filters, stride: 1, project: false) = [
+        Residual {
+            body: [
+                conv1: Conv2d { filters: filters, kernel: 1, stride: stride },
+                bn1: BatchNorm { epsilon: 0.00001001 },
+                Relu,
+                conv2: Conv2d { filters: filters, kernel: 3, padding: same },
+                bn2: BatchNorm { epsilon: 0.00001001 },
+                Relu,
+                conv3: Conv2d { filters: filters * 4, kernel: 1 },
+                bn3: BatchNorm { epsilon: 0.00001001 },
+            ],
+            shortcut: if project {
+                [conv0: Conv2d { filters: filters * 4, kernel: 1, stride: stride }, bn0: BatchNorm { epsilon: 0.00001001 }]
+            } else { [] },
+        },
+        Relu,
+    ];
+
+    /// ResNet-50 in the layout of keras.applications.ResNet50 (the layout of
+    /// the speed comparison with PyTorch, `bench/`).
+    pub struct KerasResNet50 {
         input: [224, 224, 3],
         layers: [
             conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3 },
             conv1_bn: BatchNorm { epsilon: 0.00001001 },
             Relu,
             MaxPool2d { size: 3, stride: 2, padding: 1 },
-            conv2_block1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 256, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-                shortcut: [
-                    conv0: Conv2d { filters: 256, kernel: 1 },
-                    bn0: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv2_block2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 256, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv2_block3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 256, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv3_block1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 1, stride: 2 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 512, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-                shortcut: [
-                    conv0: Conv2d { filters: 512, kernel: 1, stride: 2 },
-                    bn0: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv3_block2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 512, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv3_block3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 512, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv3_block4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 128, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 128, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 512, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1, stride: 2 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-                shortcut: [
-                    conv0: Conv2d { filters: 1024, kernel: 1, stride: 2 },
-                    bn0: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block5: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv4_block6: Residual {
-                body: [
-                    conv1: Conv2d { filters: 256, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 256, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 1024, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv5_block1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 1, stride: 2 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 2048, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-                shortcut: [
-                    conv0: Conv2d { filters: 2048, kernel: 1, stride: 2 },
-                    bn0: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv5_block2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 2048, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            conv5_block3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 512, kernel: 1 },
-                    bn1: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv2: Conv2d { filters: 512, kernel: 3, padding: same },
-                    bn2: BatchNorm { epsilon: 0.00001001 },
-                    Relu,
-                    conv3: Conv2d { filters: 2048, kernel: 1 },
-                    bn3: BatchNorm { epsilon: 0.00001001 },
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
+            conv2: Stage { block: KerasBottleneck { filters: 64 }, repeat: 3, first: { project: true } },
+            conv3: Stage { block: KerasBottleneck { filters: 128 }, repeat: 4, first: { stride: 2, project: true } },
+            conv4: Stage { block: KerasBottleneck { filters: 256 }, repeat: 6, first: { stride: 2, project: true } },
+            conv5: Stage { block: KerasBottleneck { filters: 512 }, repeat: 3, first: { stride: 2, project: true } },
+            avg_pool: GlobalAvgPool,
             predictions: Dense { units: 1000 },
             Softmax,
         ],
@@ -642,9 +240,84 @@ network! {
 }
 
 network! {
+    /// MobileNet v1's depthwise separable convolution (Howard et al. 2017,
+    /// Figure 3): a 3x3 depthwise convolution (one filter per channel) and a
+    /// 1x1 pointwise one, each with batch norm and ReLU, as Keras builds it
+    /// (no biases; a stride-2 block pads one row and column at the bottom
+    /// and right, which is `same`).
+    block DepthwiseSeparable(filters, stride: 1) = [
+        dw: DepthwiseConv2d { kernel: 3, stride: stride, padding: same, bias: false },
+        dw_bn: BatchNorm,
+        Relu,
+        pw: Conv2d { filters: filters, kernel: 1, bias: false },
+        pw_bn: BatchNorm,
+        Relu,
+    ];
+
+    /// MobileNet v1 (alpha 1, 224x224) as keras.applications.MobileNet builds
+    /// it, with ReLU where Keras uses ReLU6 (the same parameters); its
+    /// classifier, a 1x1 convolution on the pooled 1x1x1024, is a dense layer
+    /// here.
+    pub struct MobileNet {
+        input: [224, 224, 3],
+        layers: [
+            conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: same, bias: false },
+            conv1_bn: BatchNorm,
+            Relu,
+            block1: DepthwiseSeparable { filters: 64 },
+            block2: DepthwiseSeparable { filters: 128, stride: 2 },
+            block3: DepthwiseSeparable { filters: 128 },
+            block4: DepthwiseSeparable { filters: 256, stride: 2 },
+            block5: DepthwiseSeparable { filters: 256 },
+            block6: DepthwiseSeparable { filters: 512, stride: 2 },
+            blocks7_11: Stage { block: DepthwiseSeparable { filters: 512 }, repeat: 5 },
+            block12: DepthwiseSeparable { filters: 1024, stride: 2 },
+            block13: DepthwiseSeparable { filters: 1024 },
+            GlobalAvgPool,
+            Dropout { rate: 0.001 },
+            conv_preds: Dense { units: 1000 },
+            Softmax,
+        ],
+    }
+}
+
+network! {
+    /// An Inception module (Szegedy et al. 2014, Figure 2b): 1x1, 1x1 then
+    /// 3x3, 1x1 then 5x5, and 3x3 max pooling then 1x1, concatenated.
+    block Inception(c1, c3_reduce, c3, c5_reduce, c5, pool_proj) = [
+        Concat {
+            branches: [
+                [b1: Conv2d { filters: c1, kernel: 1 }, Relu],
+                [b2_reduce: Conv2d { filters: c3_reduce, kernel: 1 }, Relu, b2: Conv2d { filters: c3, kernel: 3, padding: same }, Relu],
+                [b3_reduce: Conv2d { filters: c5_reduce, kernel: 1 }, Relu, b3: Conv2d { filters: c5, kernel: 5, padding: same }, Relu],
+                [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: pool_proj, kernel: 1 }, Relu],
+            ],
+        },
+    ];
+
+    /// GoogLeNet's auxiliary classifier (section 5): 5x5 average pooling with
+    /// stride 3, a 1x1 convolution to 128, dense 1024 with 70% dropout, and
+    /// a softmax whose loss counts 0.3.
+    block AuxClassifier() = [
+        AuxHead {
+            weight: 0.3,
+            layers: [
+                AvgPool2d { size: 5, stride: 3 },
+                conv: Conv2d { filters: 128, kernel: 1 },
+                Relu,
+                Flatten,
+                fc1: Dense { units: 1024 },
+                Relu,
+                Dropout { rate: 0.7 },
+                fc2: Dense { units: 1000 },
+                Softmax,
+            ],
+        },
+    ];
+
     /// GoogLeNet (Inception v1, Szegedy et al. 2014, Table 1) with its two
-    /// auxiliary classifiers after inception 4a and 4d (loss weight 0.3).
-    /// Local response normalisation is left out, as most reimplementations do.
+    /// auxiliary classifiers after inception 4a and 4d. Local response
+    /// normalisation is left out, as most reimplementations do.
     pub struct GoogLeNet {
         input: [224, 224, 3],
         layers: [
@@ -656,108 +329,19 @@ network! {
             conv2: Conv2d { filters: 192, kernel: 3, padding: same },
             Relu,
             MaxPool2d { size: 3, stride: 2, padding: same },
-            inception3a: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 64, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 96, kernel: 1 }, Relu, b2: Conv2d { filters: 128, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 16, kernel: 1 }, Relu, b3: Conv2d { filters: 32, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 32, kernel: 1 }, Relu],
-                ],
-            },
-            inception3b: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 128, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 128, kernel: 1 }, Relu, b2: Conv2d { filters: 192, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 32, kernel: 1 }, Relu, b3: Conv2d { filters: 96, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 64, kernel: 1 }, Relu],
-                ],
-            },
+            inception3a: Inception { c1: 64, c3_reduce: 96, c3: 128, c5_reduce: 16, c5: 32, pool_proj: 32 },
+            inception3b: Inception { c1: 128, c3_reduce: 128, c3: 192, c5_reduce: 32, c5: 96, pool_proj: 64 },
             MaxPool2d { size: 3, stride: 2, padding: same },
-            inception4a: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 192, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 96, kernel: 1 }, Relu, b2: Conv2d { filters: 208, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 16, kernel: 1 }, Relu, b3: Conv2d { filters: 48, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 64, kernel: 1 }, Relu],
-                ],
-            },
-            aux1: AuxHead {
-                weight: 0.3,
-                layers: [
-                    AvgPool2d { size: 5, stride: 3 },
-                    conv: Conv2d { filters: 128, kernel: 1 },
-                    Relu,
-                    Flatten,
-                    fc1: Dense { units: 1024 },
-                    Relu,
-                    Dropout { rate: 0.7 },
-                    fc2: Dense { units: 1000 },
-                    Softmax,
-                ],
-            },
-            inception4b: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 160, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 112, kernel: 1 }, Relu, b2: Conv2d { filters: 224, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 24, kernel: 1 }, Relu, b3: Conv2d { filters: 64, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 64, kernel: 1 }, Relu],
-                ],
-            },
-            inception4c: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 128, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 128, kernel: 1 }, Relu, b2: Conv2d { filters: 256, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 24, kernel: 1 }, Relu, b3: Conv2d { filters: 64, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 64, kernel: 1 }, Relu],
-                ],
-            },
-            inception4d: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 112, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 144, kernel: 1 }, Relu, b2: Conv2d { filters: 288, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 32, kernel: 1 }, Relu, b3: Conv2d { filters: 64, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 64, kernel: 1 }, Relu],
-                ],
-            },
-            aux2: AuxHead {
-                weight: 0.3,
-                layers: [
-                    AvgPool2d { size: 5, stride: 3 },
-                    conv: Conv2d { filters: 128, kernel: 1 },
-                    Relu,
-                    Flatten,
-                    fc1: Dense { units: 1024 },
-                    Relu,
-                    Dropout { rate: 0.7 },
-                    fc2: Dense { units: 1000 },
-                    Softmax,
-                ],
-            },
-            inception4e: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 256, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 160, kernel: 1 }, Relu, b2: Conv2d { filters: 320, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 32, kernel: 1 }, Relu, b3: Conv2d { filters: 128, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 128, kernel: 1 }, Relu],
-                ],
-            },
+            inception4a: Inception { c1: 192, c3_reduce: 96, c3: 208, c5_reduce: 16, c5: 48, pool_proj: 64 },
+            aux1: AuxClassifier,
+            inception4b: Inception { c1: 160, c3_reduce: 112, c3: 224, c5_reduce: 24, c5: 64, pool_proj: 64 },
+            inception4c: Inception { c1: 128, c3_reduce: 128, c3: 256, c5_reduce: 24, c5: 64, pool_proj: 64 },
+            inception4d: Inception { c1: 112, c3_reduce: 144, c3: 288, c5_reduce: 32, c5: 64, pool_proj: 64 },
+            aux2: AuxClassifier,
+            inception4e: Inception { c1: 256, c3_reduce: 160, c3: 320, c5_reduce: 32, c5: 128, pool_proj: 128 },
             MaxPool2d { size: 3, stride: 2, padding: same },
-            inception5a: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 256, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 160, kernel: 1 }, Relu, b2: Conv2d { filters: 320, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 32, kernel: 1 }, Relu, b3: Conv2d { filters: 128, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 128, kernel: 1 }, Relu],
-                ],
-            },
-            inception5b: Concat {
-                branches: [
-                    [b1: Conv2d { filters: 384, kernel: 1 }, Relu],
-                    [b2_reduce: Conv2d { filters: 192, kernel: 1 }, Relu, b2: Conv2d { filters: 384, kernel: 3, padding: same }, Relu],
-                    [b3_reduce: Conv2d { filters: 48, kernel: 1 }, Relu, b3: Conv2d { filters: 128, kernel: 5, padding: same }, Relu],
-                    [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: 128, kernel: 1 }, Relu],
-                ],
-            },
+            inception5a: Inception { c1: 256, c3_reduce: 160, c3: 320, c5_reduce: 32, c5: 128, pool_proj: 128 },
+            inception5b: Inception { c1: 384, c3_reduce: 192, c3: 384, c5_reduce: 48, c5: 128, pool_proj: 128 },
             GlobalAvgPool,
             Dropout { rate: 0.4 },
             fc: Dense { units: 1000 },
@@ -767,399 +351,12 @@ network! {
 }
 
 network! {
-    /// ResNet-20 for CIFAR-10 (He et al. 2015, section 4.2): 3 stages of 3 basic blocks with 16, 32, 64 filters, projection shortcuts at the stage starts
-    /// (the paper's option B; its Table 6 uses option A, zero padding).
-    pub struct ResNet20 {
-        input: [32, 32, 3],
-        layers: [
-            conv1: Conv2d { filters: 16, kernel: 3, padding: same, bias: false },
-            bn1: BatchNorm,
-            Relu,
-            stage1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 32, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 64, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 10 },
-            Softmax,
-        ],
-    }
-}
-
-network! {
-    /// ResNet-56 for CIFAR-10 (He et al. 2015, section 4.2): 3 stages of 9 basic blocks with 16, 32, 64 filters, projection shortcuts at the stage starts
-    /// (the paper's option B; its Table 6 uses option A, zero padding).
-    pub struct ResNet56 {
-        input: [32, 32, 3],
-        layers: [
-            conv1: Conv2d { filters: 16, kernel: 3, padding: same, bias: false },
-            bn1: BatchNorm,
-            Relu,
-            stage1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_5: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_6: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_7: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_8: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 32, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_5: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_6: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_7: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_8: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 64, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_3: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_4: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_5: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_6: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_7: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_8: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 10 },
-            Softmax,
-        ],
-    }
+    /// ResNet-20 for CIFAR-10 (He et al. 2015, section 4.2).
+    pub struct ResNet20 { input: [32, 32, 3], layers: CifarResNet { n: 3 } }
+    /// ResNet-56.
+    pub struct ResNet56 { input: [32, 32, 3], layers: CifarResNet { n: 9 } }
+    /// ResNet-110.
+    pub struct ResNet110 { input: [32, 32, 3], layers: CifarResNet { n: 18 } }
 }
 
 // ---------------------------------------------------------------------------
@@ -1173,12 +370,11 @@ network! {
 // LeCun et al. (1998) count about 60,000 trainable parameters for theirs.
 const _: () = assert!(LeNet5::PARAMS == 61_706);
 
-// AlexNet as one tower on 227x227x3 (no grouped convolutions, no local
-// response normalisation): 62,378,344, the figure of the usual one-tower
-// reimplementations (e.g. Keras ports). Krizhevsky et al. (2012) say "60
-// million" for their two-tower network, whose grouped conv2, conv4 and
-// conv5 hold half the weights: 60,965,224.
-const _: () = assert!(AlexNet::PARAMS == 62_378_344);
+// AlexNet as published (Krizhevsky et al. 2012, two towers): 60,965,224,
+// the figure of the two-tower reimplementations; "60 million" in the
+// paper. conv2, conv4 and conv5 each see half the channels: 5*5*48*256,
+// 3*3*192*384 and 3*3*192*256 weights. One tower would hold 62,378,344.
+const _: () = assert!(AlexNet::PARAMS == 60_965_224);
 
 // VGG-16: keras.applications.VGG16 summary (include_top=True), 138,357,544;
 // Simonyan and Zisserman (2014), Table 2: 138 million.
@@ -1187,24 +383,41 @@ const _: () = assert!(Vgg16::PARAMS == 138_357_544);
 // multiply-adds) gives 15.47 for vgg16; the usual rounding is 15.5G.
 const _: () = assert!(Vgg16::MACS > 15_465_000_000 && Vgg16::MACS < 15_475_000_000);
 
-// ResNet-18 and ResNet-34: torchvision's resnet18 / resnet34,
-// `sum(p.numel() for p in model.parameters())` = 11,689,512 and 21,797,672
-// (torchvision's model table). Those exclude batch norm's running
-// statistics (buffers), so they are our TRAINABLE_PARAMS; PARAMS adds
-// 2 x 4,800 and 2 x 8,512 moving statistics.
+// torchvision's ResNets, `sum(p.numel() for p in model.parameters())`
+// (torchvision's model table): 11,689,512 / 21,797,672 / 25,557,032 /
+// 44,549,160 / 60,192,808, and resnext50_32x4d 25,028,904. Those exclude
+// batch norm's running statistics (buffers), so they are our
+// TRAINABLE_PARAMS; PARAMS adds two per batch-norm channel.
 const _: () = assert!(ResNet18::TRAINABLE_PARAMS == 11_689_512);
 const _: () = assert!(ResNet18::PARAMS == 11_689_512 + 2 * 4_800);
 const _: () = assert!(ResNet34::TRAINABLE_PARAMS == 21_797_672);
 const _: () = assert!(ResNet34::PARAMS == 21_797_672 + 2 * 8_512);
+const _: () = assert!(ResNet50::TRAINABLE_PARAMS == 25_557_032);
+const _: () = assert!(ResNet101::TRAINABLE_PARAMS == 44_549_160);
+const _: () = assert!(ResNet152::TRAINABLE_PARAMS == 60_192_808);
+const _: () = assert!(ResNeXt50::TRAINABLE_PARAMS == 25_028_904);
+// torchvision's table: 4.09 GFLOPS (multiply-adds) for resnet50 v1.5,
+// 7.80 for resnet101, 11.51 for resnet152, 4.23 for resnext50_32x4d.
+const _: () = assert!(ResNet50::MACS > 4_080_000_000 && ResNet50::MACS < 4_140_000_000);
+const _: () = assert!(ResNet152::MACS > 11_450_000_000 && ResNet152::MACS < 11_600_000_000);
+const _: () = assert!(ResNeXt50::MACS > 4_200_000_000 && ResNeXt50::MACS < 4_300_000_000);
 
 // ResNet-50: keras.applications.ResNet50 summary (include_top=True):
 // "Total params: 25,636,712, Trainable params: 25,583,592,
 // Non-trainable params: 53,120" (the moving statistics of 26,560 channels).
-const _: () = assert!(ResNet50::PARAMS == 25_636_712);
-const _: () = assert!(ResNet50::TRAINABLE_PARAMS == 25_583_592);
+const _: () = assert!(KerasResNet50::PARAMS == 25_636_712);
+const _: () = assert!(KerasResNet50::TRAINABLE_PARAMS == 25_583_592);
 // He et al. (2015), Table 1: 3.8 x 10^9 FLOPs (multiply-adds) for the
-// 50-layer net (torchvision's v1.5, stride on the 3x3 convolution, 4.09G).
-const _: () = assert!(ResNet50::MACS > 3_800_000_000 && ResNet50::MACS < 3_950_000_000);
+// 50-layer net (the stride on the 1x1 convolution, as here).
+const _: () = assert!(KerasResNet50::MACS > 3_800_000_000 && KerasResNet50::MACS < 3_950_000_000);
+
+// MobileNet v1: keras.applications.MobileNet summary (alpha 1, 224x224,
+// include_top=True): "Total params: 4,253,864, Trainable params:
+// 4,231,976, Non-trainable params: 21,888". Howard et al. (2017), Table 8:
+// 569 million multiply-adds, 4.2 million parameters.
+const _: () = assert!(MobileNet::PARAMS == 4_253_864);
+const _: () = assert!(MobileNet::TRAINABLE_PARAMS == 4_231_976);
+const _: () = assert!(MobileNet::MACS > 565_000_000 && MobileNet::MACS < 575_000_000);
 
 // GoogLeNet: Szegedy et al. (2014), Table 1, sums to about 6.8 million
 // parameters without the auxiliary classifiers. Our trunk (biases
@@ -1212,26 +425,25 @@ const _: () = assert!(ResNet50::MACS > 3_800_000_000 && ResNet50::MACS < 3_950_0
 // table gives conv1 2.7K where its 7x7x3x64 weights are 9.4K, and rounds
 // every row. The two auxiliary heads add 6,379,728 (3,188,840 + 3,190,888:
 // 1x1 conv to 128, dense 2048 -> 1024 and 1024 -> 1000), counted in PARAMS
-// because they train.
+// because they train; PREDICT_PARAMS leaves them out.
 const GOOGLENET_AUX_PARAMS: usize = params_under(GoogLeNet::TENSORS, "aux");
 const _: () = assert!(GOOGLENET_AUX_PARAMS == 3_188_840 + 3_190_888);
 const GOOGLENET_TRUNK_PARAMS: usize = GoogLeNet::PARAMS - GOOGLENET_AUX_PARAMS;
-const _: () = assert!(GOOGLENET_TRUNK_PARAMS > 6_500_000 && GOOGLENET_TRUNK_PARAMS < 7_100_000);
-// Multiply-adds: Szegedy et al. (2014), section 5, "1.5 billion multiply-adds";
-// Table 1's ops column sums to 1,502M. Ours, without the heads, is
-// 1,582,671,872: the table's conv1 row says 34M where 112x112x64 outputs of
-// 7x7x3 windows make 118M; with that row ours would be 1,499M. The heads'
-// 8,372,224 (4x4x128 outputs of 1x1 convolutions, then the two dense
-// layers) are worked out by hand here and read from the summary at run time.
+const _: () = assert!(GoogLeNet::PREDICT_PARAMS == GOOGLENET_TRUNK_PARAMS);
+const _: () = assert!(GOOGLENET_TRUNK_PARAMS == 6_998_552);
+// Multiply-adds of inference: the heads' (4x4x128 1x1 convolutions on
+// 512 and 528 channels, dense 2048 -> 1024 -> 1000) are left out.
 const GOOGLENET_AUX_MACS: u64 = 4 * 4 * 128 * (512 + 528) + 2 * (2048 * 1024 + 1024 * 1000);
 const _: () = assert!(GoogLeNet::MACS - GOOGLENET_AUX_MACS == 1_582_671_872);
+const _: () = assert!(GoogLeNet::PREDICT_MACS == 1_582_671_872);
 
-// ResNet-20 and ResNet-56: He et al. (2015), Table 6, 0.27M and 0.85M.
-// Theirs use zero-padding (parameter-free) shortcuts where the shape
+// ResNet-20, -56 and -110: He et al. (2015), Table 6, 0.27M, 0.85M and
+// 1.7M. Theirs use zero-padding (parameter-free) shortcuts where the shape
 // changes (option A); ours use projections (option B), which add
 // 16x32 + 32x64 = 2,560 weights and 2 x 96 batch-norm parameters.
 const _: () = assert!(ResNet20::TRAINABLE_PARAMS > 265_000 && ResNet20::TRAINABLE_PARAMS < 275_000);
 const _: () = assert!(ResNet56::TRAINABLE_PARAMS > 845_000 && ResNet56::TRAINABLE_PARAMS < 860_000);
+const _: () = assert!(ResNet110::TRAINABLE_PARAMS > 1_700_000 && ResNet110::TRAINABLE_PARAMS < 1_750_000);
 
 /// Parameters of the tensors whose layer name starts with `prefix` (the
 /// layers of a block named `prefix...`), summed at compile time.
@@ -1273,7 +485,7 @@ struct Row {
 fn aux_macs(s: &Summary) -> u64 {
     s.rows
         .iter()
-        .filter(|r| r.depth == 0 && r.kind == "AuxHead")
+        .filter(|r| r.kind == "AuxHead")
         .map(|r| r.macs)
         .sum()
 }
@@ -1290,13 +502,13 @@ fn rows() -> Vec<Row> {
             source: "LeCun et al. 1998 (tanh, subsampling, partial C3)",
         },
         Row {
-            name: "AlexNet (1 tower)",
+            name: "AlexNet",
             params: AlexNet::PARAMS,
             trainable: AlexNet::TRAINABLE_PARAMS,
             macs: AlexNet::MACS,
-            published_params: "60.97M (2 towers)",
-            published_macs: "~0.72G (2 towers)",
-            source: "Krizhevsky et al. 2012: grouped conv2/4/5 halve those layers",
+            published_params: "60,965,224",
+            published_macs: "~0.72G",
+            source: "Krizhevsky et al. 2012 (two towers: grouped conv2/4/5)",
         },
         Row {
             name: "VGG-16",
@@ -1326,10 +538,55 @@ fn rows() -> Vec<Row> {
             source: "torchvision resnet34; He et al. 2015 Table 1",
         },
         Row {
-            name: "ResNet-50 (Keras)",
+            name: "ResNet-50",
             params: ResNet50::PARAMS,
             trainable: ResNet50::TRAINABLE_PARAMS,
             macs: ResNet50::MACS,
+            published_params: "25,557,032 trainable",
+            published_macs: "4.09G",
+            source: "torchvision resnet50 (v1.5: stride on the 3x3)",
+        },
+        Row {
+            name: "ResNet-101",
+            params: ResNet101::PARAMS,
+            trainable: ResNet101::TRAINABLE_PARAMS,
+            macs: ResNet101::MACS,
+            published_params: "44,549,160 trainable",
+            published_macs: "7.80G",
+            source: "torchvision resnet101",
+        },
+        Row {
+            name: "ResNet-152",
+            params: ResNet152::PARAMS,
+            trainable: ResNet152::TRAINABLE_PARAMS,
+            macs: ResNet152::MACS,
+            published_params: "60,192,808 trainable",
+            published_macs: "11.51G",
+            source: "torchvision resnet152",
+        },
+        Row {
+            name: "ResNeXt-50 32x4d",
+            params: ResNeXt50::PARAMS,
+            trainable: ResNeXt50::TRAINABLE_PARAMS,
+            macs: ResNeXt50::MACS,
+            published_params: "25,028,904 trainable",
+            published_macs: "4.23G",
+            source: "torchvision resnext50_32x4d",
+        },
+        Row {
+            name: "MobileNet v1",
+            params: MobileNet::PARAMS,
+            trainable: MobileNet::TRAINABLE_PARAMS,
+            macs: MobileNet::MACS,
+            published_params: "4,253,864",
+            published_macs: "569M",
+            source: "keras.applications.MobileNet; Howard et al. 2017 Table 8",
+        },
+        Row {
+            name: "ResNet-50 (Keras)",
+            params: KerasResNet50::PARAMS,
+            trainable: KerasResNet50::TRAINABLE_PARAMS,
+            macs: KerasResNet50::MACS,
             published_params: "25,636,712",
             published_macs: "3.8G",
             source: "keras.applications.ResNet50; He et al. 2015 Table 1",
@@ -1358,6 +615,15 @@ fn rows() -> Vec<Row> {
             trainable: ResNet56::TRAINABLE_PARAMS,
             macs: ResNet56::MACS,
             published_params: "0.85M",
+            published_macs: "-",
+            source: "He et al. 2015 Table 6 (option A shortcuts)",
+        },
+        Row {
+            name: "ResNet-110 (CIFAR)",
+            params: ResNet110::PARAMS,
+            trainable: ResNet110::TRAINABLE_PARAMS,
+            macs: ResNet110::MACS,
+            published_params: "1.7M",
             published_macs: "-",
             source: "He et al. 2015 Table 6 (option A shortcuts)",
         },
@@ -1475,9 +741,15 @@ fn main() {
             ResNet18::summary(),
             ResNet34::summary(),
             ResNet50::summary(),
+            ResNet101::summary(),
+            ResNet152::summary(),
+            ResNeXt50::summary(),
+            KerasResNet50::summary(),
+            MobileNet::summary(),
             GoogLeNet::summary(),
             ResNet20::summary(),
             ResNet56::summary(),
+            ResNet110::summary(),
         ] {
             println!("{s}\n");
         }
@@ -1489,13 +761,13 @@ fn main() {
             cnn::parallel::threads()
         );
         let timing = || -> Result<(), cnn::Error> {
-            time_net!(ResNet50, "ResNet-50", batch, ResNet50::MACS);
+            time_net!(KerasResNet50, "ResNet-50", batch, KerasResNet50::MACS);
             // predict skips the auxiliary heads.
             time_net!(
                 GoogLeNet,
                 "GoogLeNet",
                 batch,
-                GoogLeNet::MACS - GOOGLENET_AUX_MACS
+                GoogLeNet::PREDICT_MACS
             );
             Ok(())
         };

@@ -192,7 +192,11 @@ impl Namer {
                 }
                 for entry in view.entries {
                     match &entry.value {
-                        Value::List { items, .. } if entry.key == "body" || entry.key == "shortcut" => {
+                        Value::List { items, .. }
+                            if entry.key == "body"
+                                || entry.key == "shortcut"
+                                || (entry.key == "layers" && view.kind == "AuxHead") =>
+                        {
                             collect(items, taken)
                         }
                         Value::List { items, .. } if entry.key == "branches" => {
@@ -309,13 +313,21 @@ impl Lowerer<'_> {
                 let items = self.resolve_list(items, &template::Env::default());
                 self.block(&[items.as_slice()], "").remove(0)
             }
+            // `layers: Template { .. }`: the template's layers are the
+            // network's, named as in the template (`conv1`, `layer1.0`).
+            Value::Layer(_) | Value::Word(_)
+                if layer_view(value).is_some_and(|v| self.lib.template(&v.kind.to_string()).is_some()) =>
+            {
+                let view = layer_view(value).expect("checked above");
+                self.whole_network_use(&view, site)
+            }
             _ => {
                 self.push(
                     Diag::new(
                         site,
                         format!("{net}: layers must be a list, got {}", value.describe()),
                     )
-                    .help("write `layers: [ .. ]`"),
+                    .help("write `layers: [ .. ]`, or `layers: Template { .. }` for a block template's layers"),
                 );
                 Vec::new()
             }
@@ -415,7 +427,10 @@ impl Lowerer<'_> {
         };
         if namer.transparent
             && view.name.is_none()
-            && matches!(kind, LayerKind::Residual { .. } | LayerKind::Concat { .. })
+            && matches!(
+                kind,
+                LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+            )
         {
             self.inherit = Some((prefix.to_string(), std::mem::take(namer)));
         }

@@ -303,7 +303,7 @@ impl<'a> Args<'a, '_, '_> {
             }
             LayerKind::AuxHead { layers, .. } => {
                 let lists = [self.layer_list("layers")];
-                *layers = self.lw.block(&lists, &prefix).remove(0);
+                *layers = self.lower_lists(&lists, &prefix, namer.as_mut()).remove(0);
             }
             LayerKind::Sequential { layers, .. } => {
                 let list = self.layer_list("layers");

@@ -195,6 +195,23 @@ impl Lowerer<'_> {
         })
     }
 
+    /// `layers: Template { .. }`: a template's layers as the whole network,
+    /// named as the template names them.
+    pub(super) fn whole_network_use(&mut self, view: &LayerView<'_>, site: crate::ir::Site) -> Vec<Layer> {
+        let written = view.kind.to_string();
+        let Some(t) = self.lib.template(&written) else {
+            return Vec::new();
+        };
+        let Some(env) = self.bind(t, &written, view.entries, site) else {
+            return Vec::new();
+        };
+        self.via(view.head, &written, |lw| {
+            let body = lw.resolve_list(&t.body, &env);
+            let mut namer = Namer::transparent(&body);
+            lw.block_in(&[body.as_slice()], "", &mut namer).remove(0)
+        })
+    }
+
     /// The use's arguments checked against the template's parameters, and
     /// the defaults of the others (a default may use earlier parameters).
     fn bind(

@@ -32,6 +32,10 @@ use cnn_runtime::bench::{median, samples, ConvBench, CONV_CASES};
 mod lenet5_net;
 use lenet5_net::LeNet5;
 
+#[path = "shared/cifar_resnet.rs"]
+mod cifar_resnet;
+use cifar_resnet::CifarResNet;
+
 network! {
     /// ResNet-20 for CIFAR-10 (He et al. 2015, section 4.2): a 3x3 stem, 3 stages of
     /// 3 basic blocks with 16, 32, 64 filters, projection shortcuts (1x1 conv + batch
@@ -39,106 +43,7 @@ network! {
     /// PyTorch's defaults (momentum 0.1 there is 0.9 here, epsilon 1e-5), as in the peer.
     pub struct ResNet20 {
         input: [32, 32, 3],
-        layers: [
-            conv1: Conv2d { filters: 16, kernel: 3, padding: same, bias: false },
-            bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-            Relu,
-            stage1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage1_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 32, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { momentum: 0.9, epsilon: 0.00001 }],
-            },
-            Relu,
-            stage2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage2_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-                shortcut: [conv0: Conv2d { filters: 64, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm { momentum: 0.9, epsilon: 0.00001 }],
-            },
-            Relu,
-            stage3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            stage3_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm { momentum: 0.9, epsilon: 0.00001 },
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 10 },
-            Softmax,
-        ],
+        layers: CifarResNet { n: 3, momentum: 0.9, epsilon: 0.00001 },
     }
 }
 

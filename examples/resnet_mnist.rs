@@ -15,110 +15,16 @@ mod train_args;
 
 use cnn::prelude::*;
 
+#[path = "shared/cifar_resnet.rs"]
+mod cifar_resnet;
+use cifar_resnet::CifarResNet;
+
 network! {
-    /// ResNet-20's layout (He et al. 2015) on MNIST, with 16, 32 and 64 filters.
+    /// ResNet-20's layout (He et al. 2015) on MNIST, with 16, 32 and 64
+    /// filters: the CIFAR template of `classic_nets`, on 28x28x1 digits.
     pub struct ResNetMnist {
         input: [28, 28, 1],
-        layers: [
-            conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-            bn1: BatchNorm,
-            Relu,
-            stage1_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage1_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 16, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 32, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage2_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage2_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 32, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_0: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, stride: 2, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-                shortcut: [conv0: Conv2d { filters: 64, kernel: 1, stride: 2, bias: false }, bn0: BatchNorm],
-            },
-            Relu,
-            stage3_1: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            stage3_2: Residual {
-                body: [
-                    conv1: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn1: BatchNorm,
-                    Relu,
-                    conv2: Conv2d { filters: 64, kernel: 3, padding: 1, bias: false },
-                    bn2: BatchNorm,
-                ],
-            },
-            Relu,
-            GlobalAvgPool,
-            fc: Dense { units: 10 },
-            Softmax,
-        ],
+        layers: CifarResNet { n: 3 },
     }
 }
 

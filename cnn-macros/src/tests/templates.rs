@@ -76,7 +76,7 @@ fn a_template_use_names_its_layers_under_the_use_and_an_unnamed_residual_adds_no
     let net = good(&src);
     assert_eq!(find(&net, "layer2.conv1").output, image(4, 4, 8));
     assert_eq!(find(&net, "layer2.downsample").output, image(4, 4, 8));
-    assert_eq!(find(&net, "layer1").label(), "Stage (2 x Basic)");
+    assert_eq!(find(&net, "layer1").label(), "2 x Basic");
     assert_eq!(find(&net, "layer1.1").label(), "Basic");
     // A group's counts are its layers'.
     let conv = 3 * 3 * 4 * 4;

@@ -137,7 +137,7 @@ fn a_template_and_its_stages_are_the_layers_written_out() {
     let summary = Templated::summary().to_string();
     assert!(summary.contains("layer2.0.downsample.0"), "{summary}");
     assert!(summary.contains("Basic"), "{summary}");
-    assert!(summary.contains("Stage"), "{summary}");
+    assert!(summary.contains("2 x Basic"), "{summary}");
 }
 
 network! {

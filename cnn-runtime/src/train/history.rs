@@ -118,7 +118,7 @@ impl History {
 
     /// Writes the CSV log atomically.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        crate::train::checkpoint::write_atomic(path, self.to_csv().as_bytes())
+        crate::io::write_bytes_atomic(path, self.to_csv().as_bytes())
     }
 }
 

@@ -64,6 +64,7 @@ pub struct Resumed {
     pub epoch: usize,
     /// The seed of the data order.
     pub seed: u64,
+    /// The metrics of the epochs completed.
     pub history: History,
 }
 

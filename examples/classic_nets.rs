@@ -11,10 +11,10 @@
 //! prints every summary and a table of our counts beside the published ones.
 //!
 //!     cargo run --release --example classic_nets             # summaries and the table
-//!     cargo run --release --example classic_nets -- --run    # also time ResNet-50 and GoogLeNet
+//!     cargo run --release --example classic_nets -- --run    # also time ResNet-50, -152 and GoogLeNet
 //!
 //! `--run` runs one training step (forward, backward, SGD) and one
-//! `predict` of ResNet-50 (Keras) and of GoogLeNet on a batch of random
+//! `predict` of ResNet-50 (Keras), ResNet-152 and GoogLeNet on a batch of random
 //! 224x224x3 images (`--batch N`, default 2; `--threads N`) and prints the
 //! time per image. `--quiet` leaves the summaries out.
 
@@ -31,6 +31,9 @@ mod cifar_resnet;
 #[allow(dead_code)] // the MNIST preprocessing is for the training examples
 mod lenet5_net;
 use cifar_resnet::CifarResNet;
+#[path = "shared/torchvision.rs"]
+mod torchvision;
+use torchvision::TvResNet;
 use lenet5_net::LeNet5;
 
 network! {
@@ -97,72 +100,6 @@ network! {
 }
 
 network! {
-    /// torchvision's residual unit: the basic block of ResNet-18/34 (two
-    /// 3x3 convolutions) or the bottleneck of ResNet-50 and up (1x1 to
-    /// `width`, 3x3 in `groups` groups with the stride, 1x1 to 4 x
-    /// `filters`: torchvision's v1.5), unbiased convolutions, batch norm
-    /// with PyTorch's epsilon, and a projection (`downsample`) where the
-    /// shape changes. Names are torchvision's: `conv1`, `bn1`, ..,
-    /// `downsample.0`, `downsample.1`.
-    block TvUnit(filters, stride: 1, project: false, bottleneck: false, groups: 1, width: filters) = [
-        Residual {
-            body: if bottleneck { [
-                conv1: Conv2d { filters: width, kernel: 1, bias: false },
-                bn1: BatchNorm { epsilon: 0.00001 },
-                Relu,
-                conv2: Conv2d { filters: width, kernel: 3, stride: stride, padding: 1, groups: groups, bias: false },
-                bn2: BatchNorm { epsilon: 0.00001 },
-                Relu,
-                conv3: Conv2d { filters: filters * 4, kernel: 1, bias: false },
-                bn3: BatchNorm { epsilon: 0.00001 },
-            ] } else { [
-                conv1: Conv2d { filters: filters, kernel: 3, stride: stride, padding: 1, bias: false },
-                bn1: BatchNorm { epsilon: 0.00001 },
-                Relu,
-                conv2: Conv2d { filters: filters, kernel: 3, padding: 1, bias: false },
-                bn2: BatchNorm { epsilon: 0.00001 },
-            ] },
-            shortcut: if project { [downsample: Sequential { layers: [
-                Conv2d { filters: if bottleneck { filters * 4 } else { filters }, kernel: 1, stride: stride, bias: false },
-                BatchNorm { epsilon: 0.00001 },
-            ] }] } else { [] },
-        },
-        Relu,
-    ];
-
-    /// torchvision's ResNet (He et al. 2015, Table 1): `blocks1..4` units per
-    /// stage; ResNeXt (Xie et al. 2017) with `groups` and `base_width`
-    /// (torchvision's width = planes * base_width / 64 * groups).
-    block TvResNet(blocks1, blocks2, blocks3, blocks4, bottleneck: true, groups: 1, base_width: 64) = [
-        conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3, bias: false },
-        bn1: BatchNorm { epsilon: 0.00001 },
-        Relu,
-        maxpool: MaxPool2d { size: 3, stride: 2, padding: 1 },
-        layer1: Stage {
-            block: TvUnit { filters: 64, bottleneck: bottleneck, groups: groups, width: base_width * groups },
-            repeat: blocks1,
-            first: { project: bottleneck },
-        },
-        layer2: Stage {
-            block: TvUnit { filters: 128, bottleneck: bottleneck, groups: groups, width: 2 * base_width * groups },
-            repeat: blocks2,
-            first: { stride: 2, project: true },
-        },
-        layer3: Stage {
-            block: TvUnit { filters: 256, bottleneck: bottleneck, groups: groups, width: 4 * base_width * groups },
-            repeat: blocks3,
-            first: { stride: 2, project: true },
-        },
-        layer4: Stage {
-            block: TvUnit { filters: 512, bottleneck: bottleneck, groups: groups, width: 8 * base_width * groups },
-            repeat: blocks4,
-            first: { stride: 2, project: true },
-        },
-        avgpool: GlobalAvgPool,
-        fc: Dense { units: 1000 },
-        Softmax,
-    ];
-
     /// torchvision.models.resnet18.
     pub struct ResNet18 {
         input: [224, 224, 3],
@@ -490,143 +427,38 @@ fn aux_macs(s: &Summary) -> u64 {
         .sum()
 }
 
+/// A row for a network whose counts are its constants.
+macro_rules! row {
+    ($net:ty, $name:expr, $params:expr, $macs:expr, $source:expr) => {
+        Row {
+            name: $name,
+            params: <$net>::PARAMS,
+            trainable: <$net>::TRAINABLE_PARAMS,
+            macs: <$net>::PREDICT_MACS,
+            published_params: $params,
+            published_macs: $macs,
+            source: $source,
+        }
+    };
+}
+
 fn rows() -> Vec<Row> {
     vec![
-        Row {
-            name: "LeNet-5",
-            params: LeNet5::PARAMS,
-            trainable: LeNet5::TRAINABLE_PARAMS,
-            macs: LeNet5::MACS,
-            published_params: "~60K",
-            published_macs: "-",
-            source: "LeCun et al. 1998 (tanh, subsampling, partial C3)",
-        },
-        Row {
-            name: "AlexNet",
-            params: AlexNet::PARAMS,
-            trainable: AlexNet::TRAINABLE_PARAMS,
-            macs: AlexNet::MACS,
-            published_params: "60,965,224",
-            published_macs: "~0.72G",
-            source: "Krizhevsky et al. 2012 (two towers: grouped conv2/4/5)",
-        },
-        Row {
-            name: "VGG-16",
-            params: Vgg16::PARAMS,
-            trainable: Vgg16::TRAINABLE_PARAMS,
-            macs: Vgg16::MACS,
-            published_params: "138,357,544",
-            published_macs: "15.47G",
-            source: "keras.applications.VGG16; torchvision model table",
-        },
-        Row {
-            name: "ResNet-18",
-            params: ResNet18::PARAMS,
-            trainable: ResNet18::TRAINABLE_PARAMS,
-            macs: ResNet18::MACS,
-            published_params: "11,689,512 trainable",
-            published_macs: "1.8G",
-            source: "torchvision resnet18; He et al. 2015 Table 1",
-        },
-        Row {
-            name: "ResNet-34",
-            params: ResNet34::PARAMS,
-            trainable: ResNet34::TRAINABLE_PARAMS,
-            macs: ResNet34::MACS,
-            published_params: "21,797,672 trainable",
-            published_macs: "3.6G",
-            source: "torchvision resnet34; He et al. 2015 Table 1",
-        },
-        Row {
-            name: "ResNet-50",
-            params: ResNet50::PARAMS,
-            trainable: ResNet50::TRAINABLE_PARAMS,
-            macs: ResNet50::MACS,
-            published_params: "25,557,032 trainable",
-            published_macs: "4.09G",
-            source: "torchvision resnet50 (v1.5: stride on the 3x3)",
-        },
-        Row {
-            name: "ResNet-101",
-            params: ResNet101::PARAMS,
-            trainable: ResNet101::TRAINABLE_PARAMS,
-            macs: ResNet101::MACS,
-            published_params: "44,549,160 trainable",
-            published_macs: "7.80G",
-            source: "torchvision resnet101",
-        },
-        Row {
-            name: "ResNet-152",
-            params: ResNet152::PARAMS,
-            trainable: ResNet152::TRAINABLE_PARAMS,
-            macs: ResNet152::MACS,
-            published_params: "60,192,808 trainable",
-            published_macs: "11.51G",
-            source: "torchvision resnet152",
-        },
-        Row {
-            name: "ResNeXt-50 32x4d",
-            params: ResNeXt50::PARAMS,
-            trainable: ResNeXt50::TRAINABLE_PARAMS,
-            macs: ResNeXt50::MACS,
-            published_params: "25,028,904 trainable",
-            published_macs: "4.23G",
-            source: "torchvision resnext50_32x4d",
-        },
-        Row {
-            name: "MobileNet v1",
-            params: MobileNet::PARAMS,
-            trainable: MobileNet::TRAINABLE_PARAMS,
-            macs: MobileNet::MACS,
-            published_params: "4,253,864",
-            published_macs: "569M",
-            source: "keras.applications.MobileNet; Howard et al. 2017 Table 8",
-        },
-        Row {
-            name: "ResNet-50 (Keras)",
-            params: KerasResNet50::PARAMS,
-            trainable: KerasResNet50::TRAINABLE_PARAMS,
-            macs: KerasResNet50::MACS,
-            published_params: "25,636,712",
-            published_macs: "3.8G",
-            source: "keras.applications.ResNet50; He et al. 2015 Table 1",
-        },
-        Row {
-            name: "GoogLeNet (no aux)",
-            params: GOOGLENET_TRUNK_PARAMS,
-            trainable: GOOGLENET_TRUNK_PARAMS,
-            macs: GoogLeNet::MACS - GOOGLENET_AUX_MACS,
-            published_params: "~6.8M",
-            published_macs: "~1.5G",
-            source: "Szegedy et al. 2014 Table 1, section 5 (conv1 row: 34M, ours 118M)",
-        },
-        Row {
-            name: "ResNet-20 (CIFAR)",
-            params: ResNet20::PARAMS,
-            trainable: ResNet20::TRAINABLE_PARAMS,
-            macs: ResNet20::MACS,
-            published_params: "0.27M",
-            published_macs: "-",
-            source: "He et al. 2015 Table 6 (option A shortcuts)",
-        },
-        Row {
-            name: "ResNet-56 (CIFAR)",
-            params: ResNet56::PARAMS,
-            trainable: ResNet56::TRAINABLE_PARAMS,
-            macs: ResNet56::MACS,
-            published_params: "0.85M",
-            published_macs: "-",
-            source: "He et al. 2015 Table 6 (option A shortcuts)",
-        },
-        Row {
-            name: "ResNet-110 (CIFAR)",
-            params: ResNet110::PARAMS,
-            trainable: ResNet110::TRAINABLE_PARAMS,
-            macs: ResNet110::MACS,
-            published_params: "1.7M",
-            published_macs: "-",
-            source: "He et al. 2015 Table 6 (option A shortcuts)",
-        },
+        row!(LeNet5, "LeNet-5", "~60K", "-", "LeCun et al. 1998 (tanh, subsampling, partial C3)"),
+        row!(AlexNet, "AlexNet", "60,965,224", "~0.72G", "Krizhevsky et al. 2012 (two towers: grouped conv2/4/5)"),
+        row!(Vgg16, "VGG-16", "138,357,544", "15.47G", "keras.applications.VGG16; torchvision model table"),
+        row!(ResNet18, "ResNet-18", "11,689,512 trainable", "1.8G", "torchvision resnet18; He et al. 2015 Table 1"),
+        row!(ResNet34, "ResNet-34", "21,797,672 trainable", "3.6G", "torchvision resnet34; He et al. 2015 Table 1"),
+        row!(ResNet50, "ResNet-50", "25,557,032 trainable", "4.09G", "torchvision resnet50 (v1.5: stride on the 3x3)"),
+        row!(ResNet101, "ResNet-101", "44,549,160 trainable", "7.80G", "torchvision resnet101"),
+        row!(ResNet152, "ResNet-152", "60,192,808 trainable", "11.51G", "torchvision resnet152"),
+        row!(ResNeXt50, "ResNeXt-50 32x4d", "25,028,904 trainable", "4.23G", "torchvision resnext50_32x4d"),
+        row!(MobileNet, "MobileNet v1", "4,253,864", "569M", "keras.applications.MobileNet; Howard et al. 2017 Table 8"),
+        row!(KerasResNet50, "ResNet-50 (Keras)", "25,636,712", "3.8G", "keras.applications.ResNet50; He et al. 2015 Table 1"),
+        Row { name: "GoogLeNet (no aux)", params: GOOGLENET_TRUNK_PARAMS, trainable: GOOGLENET_TRUNK_PARAMS, macs: GoogLeNet::MACS - GOOGLENET_AUX_MACS, published_params: "~6.8M", published_macs: "~1.5G", source: "Szegedy et al. 2014 Table 1, section 5 (conv1 row: 34M, ours 118M)" },
+        row!(ResNet20, "ResNet-20 (CIFAR)", "0.27M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
+        row!(ResNet56, "ResNet-56 (CIFAR)", "0.85M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
+        row!(ResNet110, "ResNet-110 (CIFAR)", "1.7M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
     ]
 }
 
@@ -762,6 +594,7 @@ fn main() {
         );
         let timing = || -> Result<(), cnn::Error> {
             time_net!(KerasResNet50, "ResNet-50", batch, KerasResNet50::MACS);
+            time_net!(ResNet152, "ResNet-152", batch, ResNet152::MACS);
             // predict skips the auxiliary heads.
             time_net!(
                 GoogLeNet,

@@ -218,3 +218,55 @@ fn a_network_used_as_a_layer_is_its_layers_under_its_name() {
     assert!(err.contains("head"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+network! {
+    /// On one input channel a depthwise convolution with multiplier 4 is an
+    /// ordinary convolution with 4 filters; batch norm follows, folded into
+    /// the convolution by `predict`.
+    struct Depthwise {
+        input: [9, 9, 1],
+        layers: [
+            c: DepthwiseConv2d { kernel: 3, multiplier: 4, stride: 2, padding: same },
+            bn: BatchNorm,
+            Relu,
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+
+    struct DepthwiseByHand {
+        input: [9, 9, 1],
+        layers: [
+            c: Conv2d { filters: 4, kernel: 3, stride: 2, padding: same },
+            bn: BatchNorm,
+            Relu,
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
+#[test]
+fn a_depthwise_convolution_on_one_channel_is_an_ordinary_one() {
+    assert_eq!(Depthwise::PARAMS, DepthwiseByHand::PARAMS);
+    assert_eq!(Depthwise::MACS, DepthwiseByHand::MACS);
+    let mut a = Depthwise::new(3);
+    let mut b = DepthwiseByHand::new(3);
+    assert_eq!(bits(a.params()), bits(b.params()));
+    let x = images(6, 9, 9, 1, 8);
+    let y = labels(6, 3);
+    let (mut oa, mut ob) = (Sgd::new(0.1), Sgd::new(0.1));
+    for _ in 0..3 {
+        let (la, lb) = (a.train_step(x.view(), &y, &mut oa).unwrap(), b.train_step(x.view(), &y, &mut ob).unwrap());
+        assert!((la - lb).abs() <= 1e-6 * la.abs().max(1.0), "{la} {lb}");
+    }
+    let (pa, pb) = (a.predict(x.view()).unwrap(), b.predict(x.view()).unwrap());
+    for (p, q) in pa.iter().zip(pb.iter()) {
+        assert!((p - q).abs() <= 1e-6, "{p} {q}");
+    }
+    for (p, q) in a.params().iter().zip(b.params()) {
+        assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "{p} {q}");
+    }
+}

@@ -102,6 +102,35 @@ network! {
     }
 }
 
+network! {
+    /// Grouped and depthwise convolutions, with and without bias, each
+    /// followed by batch norm or an activation fused into it, and a
+    /// depthwise separable block from a template.
+    block Separable(filters, stride: 1) = [
+        dw: DepthwiseConv2d { kernel: 3, stride: stride, padding: same, bias: false },
+        dw_bn: BatchNorm,
+        Relu,
+        pw: Conv2d { filters: filters, kernel: 1 },
+        Tanh,
+    ];
+
+    struct Grouped {
+        input: [7, 7, 4],
+        layers: [
+            g1: Conv2d { filters: 6, kernel: 3, padding: 1, groups: 2 },
+            Relu,
+            g2: Conv2d { filters: 6, kernel: [3, 2], stride: 2, groups: 3, bias: false },
+            bn: BatchNorm,
+            sep: Separable { filters: 5, stride: 2 },
+            dw2: DepthwiseConv2d { kernel: 2, multiplier: 2, padding: same },
+            Sigmoid,
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
 /// Central differences in f32: the step, and the tolerance
 /// `|a - n| <= ABS + REL * max(|a|, |n|)`.
 const STEP: f32 = 1e-3;
@@ -173,4 +202,10 @@ fn nothing_trains_below_the_first_parameters() {
 fn residual_concat_and_aux_head() {
     let checked = check_net!(Blocks, 4, 4);
     assert!(checked >= 60, "{checked} elements checked");
+}
+
+#[test]
+fn grouped_and_depthwise_convolutions() {
+    let checked = check_net!(Grouped, 3, 5);
+    assert!(checked >= 50, "{checked} elements checked");
 }

@@ -389,7 +389,7 @@ impl Lowerer<'_> {
         }
         Some(LayerKind::Sequential {
             layers,
-            label: format!("Stage ({count} x {})", base.kind),
+            label: format!("{count} x {}", base.kind),
             expect_input: None,
             expect_output: None,
         })

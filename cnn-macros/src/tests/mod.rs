@@ -7,6 +7,7 @@ mod course;
 mod messages;
 mod names;
 mod robust;
+mod templates;
 
 use crate::ir::{Layer, Net, Shape};
 use crate::{front, Front};

@@ -40,7 +40,7 @@ fn span(g: &Conv2dGeom, ox: usize) -> Span {
 /// Walks output pixels `row0..row0 + rows` in order, yielding
 /// `(index in the range, image, oy, ox)` without a division per pixel.
 #[inline(always)]
-fn for_each_pixel(
+pub(super) fn for_each_pixel(
     g: &Conv2dGeom,
     row0: usize,
     rows: usize,
@@ -68,7 +68,7 @@ fn for_each_pixel(
 /// compile to a few vector moves; a loop or `copy_from_slice` here would
 /// become a `memcpy` call, which costs more than the copy itself.
 #[inline(always)]
-fn copy_run(dst: &mut [f32], src: &[f32]) {
+pub(super) fn copy_run(dst: &mut [f32], src: &[f32]) {
     let n = dst.len();
     if n >= 64 {
         dst.copy_from_slice(src);
@@ -98,7 +98,7 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
 
 /// Zeroes a run; short runs without a `memset` call, as in [`copy_run`].
 #[inline(always)]
-fn zero_run(dst: &mut [f32]) {
+pub(super) fn zero_run(dst: &mut [f32]) {
     if dst.len() >= 64 {
         dst.fill(0.0);
     } else {
@@ -111,7 +111,7 @@ fn zero_run(dst: &mut [f32]) {
 }
 
 #[inline(always)]
-fn add_run(dst: &mut [f32], src: &[f32]) {
+pub(super) fn add_run(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += *s;
     }

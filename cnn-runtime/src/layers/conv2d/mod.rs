@@ -22,8 +22,16 @@
 //! the batch (up to 8 threads), so results do not depend on scheduling.
 //! `CNN_CONV=gemm` in the environment forces the portable path.
 
+mod depthwise;
 mod epilogue;
 mod gemm_path;
+mod grouped;
+mod grouped_gemm;
+mod grouped_implicit;
+#[cfg(any(test, feature = "testing"))]
+pub mod grouped_reference;
+#[cfg(test)]
+mod grouped_tests;
 pub mod im2col;
 mod implicit;
 mod microkernel;
@@ -31,6 +39,8 @@ mod microkernel;
 pub mod reference;
 #[cfg(test)]
 mod tests;
+
+pub use grouped::{backward_grouped, forward_grouped};
 
 use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};

@@ -7,13 +7,19 @@ use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
 
 /// Input index of window position `(oy, ox, ky, kx)`, or `None` in padding.
-fn input_at(g: &Conv2dGeom, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+pub(super) fn input_at(
+    g: &Conv2dGeom,
+    oy: usize,
+    ox: usize,
+    ky: usize,
+    kx: usize,
+) -> Option<(usize, usize)> {
     let iy = (oy * g.sh + ky).checked_sub(g.pad_top)?;
     let ix = (ox * g.sw + kx).checked_sub(g.pad_left)?;
     (iy < g.in_h && ix < g.in_w).then_some((iy, ix))
 }
 
-fn act(a: Act, v: f64) -> f64 {
+pub(super) fn act(a: Act, v: f64) -> f64 {
     match a {
         Act::Identity => v,
         Act::Relu => {

@@ -1,0 +1,73 @@
+//! ResNet-152 (torchvision's layout, 60,192,808 trainable parameters) in
+//! a few lines: the `TvResNet` template with 3, 8, 36 and 3 bottlenecks.
+//! Prints the summary's totals, then times one SGD training step and one
+//! `predict` on random 224x224x3 images.
+//!
+//!     cargo run --release --example resnet152 -- [--batch N] [--threads N]
+
+use std::time::Instant;
+
+use cnn::ndarray::Array4;
+use cnn::prelude::*;
+use cnn::rng::Rng;
+
+#[path = "shared/torchvision.rs"]
+mod torchvision;
+use torchvision::TvResNet;
+
+network! {
+    /// torchvision.models.resnet152.
+    pub struct ResNet152 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 3, blocks2: 8, blocks3: 36, blocks4: 3 },
+    }
+}
+
+// torchvision's model table: 60,192,808 parameters, 11.51 GFLOPS (multiply-adds).
+const _: () = assert!(ResNet152::TRAINABLE_PARAMS == 60_192_808);
+
+fn main() -> Result<(), cnn::Error> {
+    let mut batch = 2;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|v| v.parse::<usize>().ok()).filter(|&v| v > 0);
+        match (flag.as_str(), value) {
+            ("--batch", Some(v)) => batch = v,
+            ("--threads", Some(v)) => cnn::parallel::set_threads(v),
+            _ => {
+                eprintln!("usage: resnet152 [--batch N] [--threads N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let summary = ResNet152::summary();
+    println!(
+        "{}: {} layers in the summary, {} parameters ({} trainable), {:.2} GMACs per image",
+        summary.name,
+        summary.rows.len(),
+        cnn::net::thousands(ResNet152::PARAMS as u64),
+        cnn::net::thousands(ResNet152::TRAINABLE_PARAMS as u64),
+        ResNet152::MACS as f64 / 1e9
+    );
+    let mut rng = Rng::new(1);
+    let x = Array4::from_shape_simple_fn((batch, 224, 224, 3), || rng.normal());
+    let y: Vec<usize> = (0..batch).map(|_| rng.below(1000)).collect();
+    let mut net = ResNet152::new(1);
+    let mut opt = Sgd::new(0.01).momentum(0.9);
+    for round in ["first (sizes the workspace)", "second"] {
+        let t = Instant::now();
+        let loss = net.train_step(x.view(), &y, &mut opt)?;
+        let step = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let p = net.predict(x.view())?;
+        let predict = t.elapsed().as_secs_f64();
+        println!(
+            "{round}: train_step {:.2} s (loss {loss:.3}), predict {:.2} s for {batch} images ({} threads); outputs {:?}",
+            step,
+            predict,
+            cnn::parallel::threads(),
+            p.dim()
+        );
+    }
+    Ok(())
+}

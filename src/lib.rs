@@ -1,13 +1,87 @@
 //! # cnn
 //!
-//! Convolutional neural networks declared with the [`network!`] macro,
-//! checked at compile time (every layer's shape with the course formula
-//! `floor((n + 2p - f) / s) + 1`, parameter and multiply-add counts) and
-//! compiled into fused forward and backward code that calls the kernels of
-//! `cnn-runtime`.
+//! Convolutional neural networks declared once, in Rust source, with the
+//! [`network!`] macro. At compile time the macro works out every layer's
+//! output shape with the course formula `floor((n + 2p - f) / s) + 1`,
+//! counts the parameters and the multiply-adds, and turns every mistake
+//! into a compile error that names the layer and shows the arithmetic.
+//! Then it generates a struct with plain, fused Rust for the forward and
+//! the backward pass (no tape, no graph interpreter) that calls the kernels
+//! of `cnn-runtime`. Parameters live in one flat `f32` buffer; activations
+//! are NHWC; a training step at a batch size already seen allocates
+//! nothing.
 //!
-//! See `DESIGN` in the repository for the contract of the DSL and of the
-//! generated API.
+//! ```rust
+//! use cnn::ndarray::Array4;
+//! use cnn::prelude::*;
+//!
+//! network! {
+//!     /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling.
+//!     pub struct LeNet5 {
+//!         input: [32, 32, 1],                 // height x width x channels
+//!         layers: [
+//!             conv1: Conv2d { filters: 6, kernel: 5 },
+//!             Relu,
+//!             MaxPool2d { size: 2 },          // the stride defaults to the size
+//!             conv2: Conv2d { filters: 16, kernel: 5 },
+//!             Relu,
+//!             MaxPool2d { size: 2 },
+//!             Flatten,
+//!             fc3: Dense { units: 120 },
+//!             Relu,
+//!             fc4: Dense { units: 84 },
+//!             Relu,
+//!             fc5: Dense { units: 10 },
+//!             Softmax,
+//!         ],
+//!     }
+//! }
+//!
+//! // Sizes are constants: a wrong layer is a compile error here.
+//! const _: () = assert!(LeNet5::PARAMS == 61_706);
+//! const _: () = assert!(LeNet5::MACS == 416_520);
+//! const _: () = assert!(LeNet5::OUTPUT_SIZE == 10);
+//!
+//! fn main() -> Result<(), cnn::Error> {
+//!     // He / Glorot initialisation from a seed: the same seed, the same weights.
+//!     let mut net = LeNet5::new(42);
+//!     println!("{}", LeNet5::summary()); // a Keras-style table
+//!
+//!     // A batch of two 32x32 grayscale images, NHWC.
+//!     let x = Array4::<f32>::zeros((2, 32, 32, 1));
+//!     let probs = net.predict(x.view())?; // [batch, 10], each row sums to 1
+//!     assert_eq!(probs.shape(), &[2, 10]);
+//!
+//!     // One step of SGD on the mean cross-entropy against class labels.
+//!     let mut opt = Sgd::new(0.01).momentum(0.9);
+//!     let loss = net.train_step(x.view(), &[3, 7], &mut opt)?;
+//!     assert!(loss.is_finite());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Where to read on
+//!
+//! - [The `network!` reference](dsl): every layer kind and key with its
+//!   default ([layers](dsl#layers)), how layers are named
+//!   ([names](dsl#names)), block templates, stages and networks used inside
+//!   networks ([composition](dsl#composition)), every rule checked at
+//!   compile time ([checks](dsl#what-is-checked-at-compile-time)), and every
+//!   item the macro generates ([generated API](dsl#what-the-macro-generates)).
+//! - [`optim`]: [`optim::Sgd`] (momentum, Nesterov, weight decay),
+//!   [`optim::Adam`], [`optim::AdamW`] and learning-rate schedules.
+//! - [`train`]: the Keras-style loop over any generated network
+//!   ([`Model::compile`], [`Model::fit`], [`Model::evaluate`]), callbacks,
+//!   resumable checkpoints and the CSV history.
+//! - [`data`]: MNIST and the 8x8 digits; [`io`]: safetensors and PNG;
+//!   [`filters`]: the course's edge filters through the convolution kernel.
+//! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
+//!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,
+//!   so `cnn::ndarray::Array4` is the type `predict` takes a view of.
+//!
+//! `cargo doc --open` shows these pages for the version you build.
+
+#![warn(missing_docs)]
 
 pub use cnn_macros::network;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
@@ -21,6 +95,9 @@ pub use ndarray;
 pub mod optim {
     pub use cnn_runtime::optim::*;
 }
+
+#[doc = include_str!("../docs/dsl.md")]
+pub mod dsl {}
 
 pub mod prelude;
 

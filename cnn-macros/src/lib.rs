@@ -30,7 +30,14 @@ use crate::diag::{Diag, Diags, Sites};
 use crate::ir::Net;
 use crate::lower::Library;
 
-/// Declares a convolutional network; see the `cnn` crate's documentation.
+/// Declares convolutional networks (and block templates): each `struct`
+/// becomes a type with its shapes and counts as constants, checked at
+/// compile time, and fused `predict` and `train_step` methods.
+///
+/// The reference (every layer kind and key with its default, names,
+/// templates, stages, networks used as layers, the rules checked at
+/// compile time and every generated item) is the `cnn::dsl` module of the
+/// `cnn` crate, which re-exports this macro.
 #[proc_macro]
 pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     network2(input.into()).into()

@@ -299,7 +299,7 @@ pub struct ConvBench {
     scratch: Vec<f32>,
 }
 
-/// Seconds per call (or per sample, see [`ConvBench::samples`]).
+/// Seconds per call (or per sample, see [`samples`]).
 #[derive(Clone, Copy, Debug)]
 pub struct ConvTimes {
     pub fwd: f64,

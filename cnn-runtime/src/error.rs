@@ -11,8 +11,11 @@ pub enum Error {
     /// A tensor or slice given to the library does not have the shape it must.
     #[error("{what}: expected {expected}, got {got}")]
     Shape {
+        /// What was checked: `predict: x`.
         what: String,
+        /// The shape it must have.
         expected: String,
+        /// The shape it has.
         got: String,
     },
     /// A size, rate or other argument is outside what the operation accepts.
@@ -21,30 +24,48 @@ pub enum Error {
     /// A class label is not below the number of classes.
     #[error("label {label} at position {index} is out of range: the network has {classes} classes (labels 0..{classes})")]
     LabelOutOfRange {
+        /// The label's position in the batch.
         index: usize,
+        /// The label.
         label: usize,
+        /// The network's number of classes.
         classes: usize,
     },
     /// The loss became NaN or infinite.
     #[error(
         "the loss is not finite ({loss}) at {at}; lower the learning rate or check the input data"
     )]
-    NonFiniteLoss { loss: f32, at: String },
+    NonFiniteLoss {
+        /// The loss.
+        loss: f32,
+        /// Where: `train_step`, or the epoch and batch in `fit`.
+        at: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// A file was read but its contents are not what they must be.
     #[error("{}: {message}", path.display())]
-    Format { path: PathBuf, message: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A checkpoint does not hold the tensors this network expects.
     #[error("{}: tensor `{tensor}`: {message}", path.display())]
     Checkpoint {
+        /// The file.
         path: PathBuf,
+        /// The first tensor that is missing or does not fit.
         tensor: String,
+        /// How it does not fit.
         message: String,
     },
 }

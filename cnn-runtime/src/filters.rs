@@ -48,8 +48,11 @@ pub const NAMED: [(&str, Filter3); 6] = [
 /// A single-channel image or filter response, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plane {
+    /// Rows.
     pub height: usize,
+    /// Columns.
     pub width: usize,
+    /// `height * width` values, row after row.
     pub data: Vec<f32>,
 }
 

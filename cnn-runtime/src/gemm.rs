@@ -12,10 +12,15 @@ pub mod tiled;
 /// `i * row_stride + j * col_stride`.
 #[derive(Clone, Copy, Debug)]
 pub struct Mat<'a> {
+    /// The elements, at least up to the last one the view reaches.
     pub data: &'a [f32],
+    /// Rows of the view.
     pub rows: usize,
+    /// Columns of the view.
     pub cols: usize,
+    /// Elements between one row and the next.
     pub row_stride: usize,
+    /// Elements between one column and the next (1 for row-major).
     pub col_stride: usize,
 }
 

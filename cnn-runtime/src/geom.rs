@@ -55,10 +55,15 @@ fn overflow() -> Error {
 /// The activation applied in a kernel's epilogue, or on its own.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
+    /// `y = x`.
     Identity,
+    /// `y = max(x, 0)`.
     Relu,
+    /// `y = x` above 0, `alpha * x` below (the `f32` is alpha).
     LeakyRelu(f32),
+    /// `y = tanh(x)`.
     Tanh,
+    /// `y = 1 / (1 + exp(-x))`.
     Sigmoid,
 }
 
@@ -66,15 +71,25 @@ pub enum Act {
 /// x: [n, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [n, out_h, out_w, c_out]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dGeom {
+    /// Input rows.
     pub in_h: usize,
+    /// Input columns.
     pub in_w: usize,
+    /// Input channels.
     pub c_in: usize,
+    /// Output rows: `floor((in_h + pads - fh) / sh) + 1`.
     pub out_h: usize,
+    /// Output columns.
     pub out_w: usize,
+    /// Output channels (filters).
     pub c_out: usize,
+    /// Kernel rows.
     pub fh: usize,
+    /// Kernel columns.
     pub fw: usize,
+    /// Stride between output rows.
     pub sh: usize,
+    /// Stride between output columns.
     pub sw: usize,
     /// Zero rows above the input; the rows below follow from `out_h`.
     pub pad_top: usize,
@@ -151,16 +166,27 @@ impl Conv2dGeom {
 /// x: [n, in_h, in_w, c]  y: [n, out_h, out_w, c]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolGeom {
+    /// Input rows.
     pub in_h: usize,
+    /// Input columns.
     pub in_w: usize,
+    /// Channels (the same in and out).
     pub c: usize,
+    /// Output rows.
     pub out_h: usize,
+    /// Output columns.
     pub out_w: usize,
+    /// Window rows.
     pub fh: usize,
+    /// Window columns.
     pub fw: usize,
+    /// Stride between output rows.
     pub sh: usize,
+    /// Stride between output columns.
     pub sw: usize,
+    /// Padded rows above the input (never win the max, not averaged).
     pub pad_top: usize,
+    /// Padded columns left of the input.
     pub pad_left: usize,
 }
 
@@ -194,9 +220,11 @@ impl PoolGeom {
             pad_left,
         })
     }
+    /// Elements of one input example: `in_h * in_w * c`.
     pub const fn in_len(&self) -> usize {
         self.in_h * self.in_w * self.c
     }
+    /// Elements of one output example: `out_h * out_w * c`.
     pub const fn out_len(&self) -> usize {
         self.out_h * self.out_w * self.c
     }

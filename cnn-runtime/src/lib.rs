@@ -9,6 +9,8 @@
 //! from [`scratch`] and is kept between calls, so a step at a batch size
 //! already seen allocates nothing.
 
+#![warn(missing_docs)]
+
 #[doc(hidden)]
 pub mod bench;
 pub mod data;

@@ -6,19 +6,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::layout::Params;
-use super::plan::Program;
+use super::parts::Parts;
 use super::{dims, io, passes, rt, summary, train};
 use crate::ast::Header;
 use crate::ir::{Net, Shape};
-
-/// What the planner worked out for a network without errors.
-pub struct Parts<'a> {
-    pub params: &'a Params,
-    pub train: &'a Program,
-    pub infer: &'a Program,
-    pub fused_softmax: bool,
-}
 
 pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream {
     let rt = rt();

@@ -12,6 +12,7 @@ mod backward;
 mod forward;
 mod io;
 mod layout;
+mod parts;
 mod passes;
 mod plan;
 mod summary;
@@ -40,7 +41,7 @@ pub fn expand(header: &Header, net: &Net) -> TokenStream {
         let stub = expand_with_errors(header, net);
         return quote!(#stub #(#errors)*);
     }
-    let parts = api::Parts {
+    let parts = parts::Parts {
         params: &params,
         train: &train,
         infer: &infer,

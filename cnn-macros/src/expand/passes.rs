@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::api::Parts;
+use super::parts::Parts;
 use super::plan::{Mode, Program};
 use super::{backward, forward, range, rt};
 

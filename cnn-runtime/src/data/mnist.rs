@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 /// The training and test sets.
 #[derive(Clone, Debug)]
 pub struct Mnist {
+    /// The 60,000 training images.
     pub train: LabelledImages,
+    /// The 10,000 test images.
     pub test: LabelledImages,
 }
 

@@ -23,11 +23,14 @@ pub struct LabelledImages {
     pub images: Vec<u8>,
     /// One class per image, below `classes`.
     pub labels: Vec<u8>,
+    /// Rows of every image.
     pub height: usize,
+    /// Columns of every image.
     pub width: usize,
     /// The largest pixel value the format allows (255 for MNIST, 16 for
     /// the 8x8 digits): [`LabelledImages::gather`] divides by it.
     pub max_value: u8,
+    /// The number of classes (labels are `0..classes`).
     pub classes: usize,
 }
 
@@ -37,6 +40,7 @@ impl LabelledImages {
         self.labels.len()
     }
 
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }

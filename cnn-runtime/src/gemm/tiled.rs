@@ -1,7 +1,7 @@
 //! A register-tiled single-precision GEMM for the products of dense layers,
 //! `C = A B` or `C += A B`, that allocates nothing: what it needs (a
 //! row-major copy of B when B is a transposed view, a zero-padded panel of
-//! B's last columns) comes from [`scratch`](crate::scratch). matrixmultiply
+//! B's last columns) comes from [`scratch`]. matrixmultiply
 //! allocates its packing buffers on every call, which a training step must
 //! not do (DESIGN.md: "a training step at a batch size already seen
 //! allocates nothing").

@@ -17,10 +17,13 @@ use std::path::Path;
 /// A decoded image: `data[(y * width + x) * channels + c]`, values in 0..=1.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
+    /// Columns.
     pub width: usize,
+    /// Rows.
     pub height: usize,
     /// 1 (grey) or 3 (RGB).
     pub channels: usize,
+    /// `height * width * channels` values in 0..=1.
     pub data: Vec<f32>,
 }
 

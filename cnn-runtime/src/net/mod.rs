@@ -22,8 +22,11 @@ use crate::error::{Error, Result};
 /// plus `fixed` `f32`s whatever the batch (batch-norm statistics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkspaceLayout {
+    /// `f32`s per example of the batch (activations, gradients, masks).
     pub per_example: usize,
+    /// `u32`s per example (max-pool winners).
     pub per_example_u32: usize,
+    /// `f32`s whatever the batch (batch-norm statistics).
     pub fixed: usize,
 }
 

@@ -14,9 +14,17 @@ use crate::rng::Rng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
     /// `N(0, 2 / fan_in)`: weights followed by ReLU or LeakyRelu.
-    HeNormal { fan_in: usize },
+    HeNormal {
+        /// Inputs of one output: `fh * fw * c_in / groups`, or a dense layer's inputs.
+        fan_in: usize,
+    },
     /// `U(-l, l)`, `l = sqrt(6 / (fan_in + fan_out))`: other weights.
-    GlorotUniform { fan_in: usize, fan_out: usize },
+    GlorotUniform {
+        /// Inputs of one output, as for `HeNormal`.
+        fan_in: usize,
+        /// `fh * fw * filters`, or a dense layer's `units`.
+        fan_out: usize,
+    },
     /// Biases, batch norm's beta and moving mean.
     Zeros,
     /// Batch norm's gamma and moving variance.
@@ -39,6 +47,7 @@ pub struct TensorInfo {
     pub len: usize,
     /// Whether the optimizer updates it (`offset + len <= TRAINABLE_PARAMS`).
     pub trainable: bool,
+    /// How `new(seed)` fills it.
     pub init: Init,
 }
 

@@ -8,13 +8,17 @@ use std::fmt;
 /// One row of the table: a layer, `depth` blocks deep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
+    /// How many blocks the layer is inside (0 at the top level).
     pub depth: usize,
+    /// The full name: `conv1`, `layer1.0.conv1`.
     pub name: &'static str,
     /// The DSL kind: `Conv2d`.
     pub kind: &'static str,
     /// `28x28x6` or `120`.
     pub output: &'static str,
+    /// Parameters of the layer (of a block: of everything in it).
     pub params: usize,
+    /// Multiply-adds of one example.
     pub macs: u64,
 }
 
@@ -25,9 +29,13 @@ pub struct Summary {
     pub name: &'static str,
     /// The input shape: `32x32x1`.
     pub input: &'static str,
+    /// One row per layer, blocks before the layers inside them.
     pub rows: &'static [SummaryRow],
+    /// Every parameter (`PARAMS`).
     pub params: usize,
+    /// The parameters the optimizer updates (`TRAINABLE_PARAMS`).
     pub trainable: usize,
+    /// Multiply-adds of one example (`MACS`).
     pub macs: u64,
     /// Bytes of every layer's output for one example (f32), not counting
     /// `Flatten`, which is a view.

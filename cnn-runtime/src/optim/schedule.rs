@@ -30,8 +30,11 @@ impl Schedule for Constant {
 /// `gamma = factor`). `every == 0` never decays.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepDecay {
+    /// The learning rate of epoch 0.
     pub initial: f32,
+    /// What the rate is multiplied by at each step.
     pub factor: f32,
+    /// Epochs between steps.
     pub every: usize,
 }
 
@@ -50,8 +53,11 @@ impl Schedule for StepDecay {
 /// `T_max = epochs`, `eta_min = min`). `epochs == 0` gives `min`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cosine {
+    /// The learning rate of epoch 0.
     pub initial: f32,
+    /// The learning rate at `epochs` and after.
     pub min: f32,
+    /// Epochs from `initial` down to `min`.
     pub epochs: usize,
 }
 

@@ -7,6 +7,7 @@ use crate::rng::Rng;
 
 /// A random transform of one example in place; `shape` is `[h, w, c]`.
 pub trait Augment: Send + Sync {
+    /// Transforms `example` (`[h, w, c]`, NHWC) in place with random numbers from `rng`.
     fn apply(&self, example: &mut [f32], shape: [usize; 3], rng: &mut Rng);
 }
 
@@ -15,7 +16,9 @@ pub trait Augment: Send + Sync {
 /// On MNIST padded to 32x32 this is the classic "random crop" of the course.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RandomShift {
+    /// The largest shift in pixels, in each direction.
     pub max: usize,
+    /// The value of the pixels shifted in.
     pub fill: f32,
 }
 

@@ -13,13 +13,17 @@ use crate::optim::Optimizer;
 /// Whether training goes on after a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Go on with the next epoch.
     Continue,
+    /// Stop after this epoch.
     Stop,
 }
 
 /// What a callback sees at the end of an epoch.
 pub struct EpochEnd<'a> {
+    /// The metrics of the epoch that ended.
     pub log: &'a EpochLog,
+    /// Every epoch so far, this one included.
     pub history: &'a History,
     pub(crate) save: &'a dyn Fn(&Path) -> Result<()>,
 }
@@ -48,9 +52,13 @@ pub trait Callback {
 /// Which metric a callback watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Monitor {
+    /// The training loss.
     Loss,
+    /// The training accuracy.
     Accuracy,
+    /// The validation loss (needs validation data).
     ValLoss,
+    /// The validation accuracy (needs validation data).
     ValAccuracy,
 }
 
@@ -90,8 +98,11 @@ impl Monitor {
 /// for `patience` epochs.
 #[derive(Clone, Debug)]
 pub struct EarlyStopping {
+    /// The metric watched.
     pub monitor: Monitor,
+    /// Epochs without improvement before stopping.
     pub patience: usize,
+    /// The smallest change that counts as an improvement (0 by default).
     pub min_delta: f32,
     best: Option<f32>,
     waited: usize,
@@ -100,6 +111,7 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
+    /// Stops after `patience` epochs without improvement of `monitor`.
     pub fn new(monitor: Monitor, patience: usize) -> Self {
         EarlyStopping {
             monitor,
@@ -110,6 +122,7 @@ impl EarlyStopping {
             stopped_epoch: None,
         }
     }
+    /// Sets the smallest change that counts as an improvement.
     pub fn min_delta(mut self, d: f32) -> Self {
         self.min_delta = d;
         self
@@ -138,8 +151,11 @@ impl Callback for EarlyStopping {
 /// a whole checkpoint.
 #[derive(Clone, Debug)]
 pub struct ModelCheckpoint {
+    /// Where the weights are written.
     pub path: PathBuf,
+    /// The metric that decides what is best.
     pub monitor: Monitor,
+    /// Save only when `monitor` improved (else after every epoch).
     pub best_only: bool,
     best: Option<f32>,
     /// The epoch whose weights the file holds.
@@ -185,6 +201,7 @@ pub struct LearningRateScheduler {
 }
 
 impl LearningRateScheduler {
+    /// A scheduler from the learning rate of each epoch (counted from 1).
     pub fn new(schedule: impl Fn(usize) -> f32 + 'static) -> Self {
         LearningRateScheduler {
             schedule: Box::new(schedule),

@@ -15,13 +15,6 @@ use crate::optim::Optimizer;
 
 const FORMAT: &str = "cnn-training-checkpoint-1";
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::io::write_atomic(path, |tmp| {
-        std::fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
-    })
-}
-
 /// The network's tensors as `(name, shape, data)` for saving.
 pub fn named_tensors<N: Network + ?Sized>(net: &N) -> Vec<(String, Vec<usize>, &[f32])> {
     let params = net.params();
@@ -71,6 +64,7 @@ pub struct Resumed {
     pub epoch: usize,
     /// The seed of the data order.
     pub seed: u64,
+    /// The metrics of the epochs completed.
     pub history: History,
 }
 

@@ -52,7 +52,7 @@ pub fn svg(history: &History, title: &str) -> String {
 
 /// Writes [`svg`] to `path` atomically.
 pub fn write_svg(history: &History, title: &str, path: &Path) -> Result<()> {
-    super::checkpoint::write_atomic(path, svg(history, title).as_bytes())
+    crate::io::write_bytes_atomic(path, svg(history, title).as_bytes())
 }
 
 fn panel(

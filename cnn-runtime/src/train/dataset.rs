@@ -60,9 +60,11 @@ impl Dataset {
         Dataset::new(shape, x, y, classes)
     }
 
+    /// The number of examples.
     pub fn len(&self) -> usize {
         self.y.len()
     }
+    /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()
     }
@@ -70,6 +72,7 @@ impl Dataset {
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
+    /// The number of classes (labels are `0..classes`).
     pub fn classes(&self) -> usize {
         self.classes
     }
@@ -81,6 +84,7 @@ impl Dataset {
     pub fn images(&self) -> &[f32] {
         &self.x
     }
+    /// The labels, one per example.
     pub fn labels(&self) -> &[usize] {
         &self.y
     }
@@ -184,6 +188,7 @@ pub struct Batcher {
 }
 
 impl Batcher {
+    /// Empty buffers; they grow on the first batch of each size.
     pub fn new() -> Self {
         Batcher::default()
     }

@@ -56,6 +56,7 @@ impl<'a> Fit<'a> {
             augment: None,
         }
     }
+    /// Examples per training step (32 by default, as in Keras).
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n;
         self
@@ -65,6 +66,7 @@ impl<'a> Fit<'a> {
         self.validation = Some(data);
         self
     }
+    /// Adds a callback, run at the start and end of every epoch.
     pub fn callback(mut self, c: &'a mut dyn Callback) -> Self {
         self.callbacks.push(c);
         self
@@ -100,7 +102,9 @@ impl<'a> Fit<'a> {
 /// Loss and accuracy over a data set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
+    /// Mean cross-entropy.
     pub loss: f32,
+    /// The fraction of examples whose highest output is the label.
     pub accuracy: f32,
 }
 
@@ -143,15 +147,19 @@ impl<N: Network> Model<N> {
         })
     }
 
+    /// The network being trained.
     pub fn network(&self) -> &N {
         &self.net
     }
+    /// The network, mutably.
     pub fn network_mut(&mut self) -> &mut N {
         &mut self.net
     }
+    /// The network, giving up the model.
     pub fn into_network(self) -> N {
         self.net
     }
+    /// The optimizer, to change its learning rate.
     pub fn optimizer_mut(&mut self) -> &mut dyn Optimizer {
         self.optimizer.as_mut()
     }
@@ -159,6 +167,7 @@ impl<N: Network> Model<N> {
     pub fn epoch(&self) -> usize {
         self.epoch
     }
+    /// The metrics of every epoch so far.
     pub fn history(&self) -> &History {
         &self.history
     }

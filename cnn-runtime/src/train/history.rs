@@ -12,9 +12,13 @@ use crate::error::Result;
 pub struct EpochLog {
     /// Counted from 1, as Keras prints it.
     pub epoch: usize,
+    /// Mean training loss.
     pub loss: f32,
+    /// Training accuracy (0 to 1).
     pub accuracy: f32,
+    /// Validation loss.
     pub val_loss: Option<f32>,
+    /// Validation accuracy (0 to 1).
     pub val_accuracy: Option<f32>,
     /// The learning rate used during the epoch.
     pub learning_rate: f32,
@@ -48,6 +52,7 @@ impl EpochLog {
 /// Every epoch's metrics, in order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
+    /// One entry per epoch, the first epoch first.
     pub epochs: Vec<EpochLog>,
 }
 
@@ -118,7 +123,7 @@ impl History {
 
     /// Writes the CSV log atomically.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        crate::train::checkpoint::write_atomic(path, self.to_csv().as_bytes())
+        crate::io::write_bytes_atomic(path, self.to_csv().as_bytes())
     }
 }
 

@@ -56,6 +56,7 @@ pub struct Epilogue<'a> {
     pub bias: Option<&'a [f32]>,
     /// `(scale, shift)`, each `[c_out]` (a batch norm folded for inference).
     pub affine: Option<(&'a [f32], &'a [f32])>,
+    /// Applied last.
     pub act: Act,
 }
 

@@ -28,13 +28,12 @@ use cnn::rng::Rng;
 #[path = "shared/cifar_resnet.rs"]
 mod cifar_resnet;
 #[path = "shared/lenet5_net.rs"]
-#[allow(dead_code)] // the MNIST preprocessing is for the training examples
 mod lenet5_net;
 use cifar_resnet::CifarResNet;
 #[path = "shared/torchvision.rs"]
 mod torchvision;
-use torchvision::TvResNet;
 use lenet5_net::LeNet5;
+use torchvision::TvResNet;
 
 network! {
     /// AlexNet (Krizhevsky et al. 2012) as published, on 227x227x3: conv2,
@@ -380,7 +379,8 @@ const _: () = assert!(GoogLeNet::PREDICT_MACS == 1_582_671_872);
 // 16x32 + 32x64 = 2,560 weights and 2 x 96 batch-norm parameters.
 const _: () = assert!(ResNet20::TRAINABLE_PARAMS > 265_000 && ResNet20::TRAINABLE_PARAMS < 275_000);
 const _: () = assert!(ResNet56::TRAINABLE_PARAMS > 845_000 && ResNet56::TRAINABLE_PARAMS < 860_000);
-const _: () = assert!(ResNet110::TRAINABLE_PARAMS > 1_700_000 && ResNet110::TRAINABLE_PARAMS < 1_750_000);
+const _: () =
+    assert!(ResNet110::TRAINABLE_PARAMS > 1_700_000 && ResNet110::TRAINABLE_PARAMS < 1_750_000);
 
 /// Parameters of the tensors whose layer name starts with `prefix` (the
 /// layers of a block named `prefix...`), summed at compile time.
@@ -444,21 +444,113 @@ macro_rules! row {
 
 fn rows() -> Vec<Row> {
     vec![
-        row!(LeNet5, "LeNet-5", "~60K", "-", "LeCun et al. 1998 (tanh, subsampling, partial C3)"),
-        row!(AlexNet, "AlexNet", "60,965,224", "~0.72G", "Krizhevsky et al. 2012 (two towers: grouped conv2/4/5)"),
-        row!(Vgg16, "VGG-16", "138,357,544", "15.47G", "keras.applications.VGG16; torchvision model table"),
-        row!(ResNet18, "ResNet-18", "11,689,512 trainable", "1.8G", "torchvision resnet18; He et al. 2015 Table 1"),
-        row!(ResNet34, "ResNet-34", "21,797,672 trainable", "3.6G", "torchvision resnet34; He et al. 2015 Table 1"),
-        row!(ResNet50, "ResNet-50", "25,557,032 trainable", "4.09G", "torchvision resnet50 (v1.5: stride on the 3x3)"),
-        row!(ResNet101, "ResNet-101", "44,549,160 trainable", "7.80G", "torchvision resnet101"),
-        row!(ResNet152, "ResNet-152", "60,192,808 trainable", "11.51G", "torchvision resnet152"),
-        row!(ResNeXt50, "ResNeXt-50 32x4d", "25,028,904 trainable", "4.23G", "torchvision resnext50_32x4d"),
-        row!(MobileNet, "MobileNet v1", "4,253,864", "569M", "keras.applications.MobileNet; Howard et al. 2017 Table 8"),
-        row!(KerasResNet50, "ResNet-50 (Keras)", "25,636,712", "3.8G", "keras.applications.ResNet50; He et al. 2015 Table 1"),
-        Row { name: "GoogLeNet (no aux)", params: GOOGLENET_TRUNK_PARAMS, trainable: GOOGLENET_TRUNK_PARAMS, macs: GoogLeNet::MACS - GOOGLENET_AUX_MACS, published_params: "~6.8M", published_macs: "~1.5G", source: "Szegedy et al. 2014 Table 1, section 5 (conv1 row: 34M, ours 118M)" },
-        row!(ResNet20, "ResNet-20 (CIFAR)", "0.27M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
-        row!(ResNet56, "ResNet-56 (CIFAR)", "0.85M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
-        row!(ResNet110, "ResNet-110 (CIFAR)", "1.7M", "-", "He et al. 2015 Table 6 (option A shortcuts)"),
+        row!(
+            LeNet5,
+            "LeNet-5",
+            "~60K",
+            "-",
+            "LeCun et al. 1998 (tanh, subsampling, partial C3)"
+        ),
+        row!(
+            AlexNet,
+            "AlexNet",
+            "60,965,224",
+            "~0.72G",
+            "Krizhevsky et al. 2012 (two towers: grouped conv2/4/5)"
+        ),
+        row!(
+            Vgg16,
+            "VGG-16",
+            "138,357,544",
+            "15.47G",
+            "keras.applications.VGG16; torchvision model table"
+        ),
+        row!(
+            ResNet18,
+            "ResNet-18",
+            "11,689,512 trainable",
+            "1.8G",
+            "torchvision resnet18; He et al. 2015 Table 1"
+        ),
+        row!(
+            ResNet34,
+            "ResNet-34",
+            "21,797,672 trainable",
+            "3.6G",
+            "torchvision resnet34; He et al. 2015 Table 1"
+        ),
+        row!(
+            ResNet50,
+            "ResNet-50",
+            "25,557,032 trainable",
+            "4.09G",
+            "torchvision resnet50 (v1.5: stride on the 3x3)"
+        ),
+        row!(
+            ResNet101,
+            "ResNet-101",
+            "44,549,160 trainable",
+            "7.80G",
+            "torchvision resnet101"
+        ),
+        row!(
+            ResNet152,
+            "ResNet-152",
+            "60,192,808 trainable",
+            "11.51G",
+            "torchvision resnet152"
+        ),
+        row!(
+            ResNeXt50,
+            "ResNeXt-50 32x4d",
+            "25,028,904 trainable",
+            "4.23G",
+            "torchvision resnext50_32x4d"
+        ),
+        row!(
+            MobileNet,
+            "MobileNet v1",
+            "4,253,864",
+            "569M",
+            "keras.applications.MobileNet; Howard et al. 2017 Table 8"
+        ),
+        row!(
+            KerasResNet50,
+            "ResNet-50 (Keras)",
+            "25,636,712",
+            "3.8G",
+            "keras.applications.ResNet50; He et al. 2015 Table 1"
+        ),
+        Row {
+            name: "GoogLeNet (no aux)",
+            params: GOOGLENET_TRUNK_PARAMS,
+            trainable: GOOGLENET_TRUNK_PARAMS,
+            macs: GoogLeNet::MACS - GOOGLENET_AUX_MACS,
+            published_params: "~6.8M",
+            published_macs: "~1.5G",
+            source: "Szegedy et al. 2014 Table 1, section 5 (conv1 row: 34M, ours 118M)",
+        },
+        row!(
+            ResNet20,
+            "ResNet-20 (CIFAR)",
+            "0.27M",
+            "-",
+            "He et al. 2015 Table 6 (option A shortcuts)"
+        ),
+        row!(
+            ResNet56,
+            "ResNet-56 (CIFAR)",
+            "0.85M",
+            "-",
+            "He et al. 2015 Table 6 (option A shortcuts)"
+        ),
+        row!(
+            ResNet110,
+            "ResNet-110 (CIFAR)",
+            "1.7M",
+            "-",
+            "He et al. 2015 Table 6 (option A shortcuts)"
+        ),
     ]
 }
 
@@ -596,12 +688,7 @@ fn main() {
             time_net!(KerasResNet50, "ResNet-50", batch, KerasResNet50::MACS);
             time_net!(ResNet152, "ResNet-152", batch, ResNet152::MACS);
             // predict skips the auxiliary heads.
-            time_net!(
-                GoogLeNet,
-                "GoogLeNet",
-                batch,
-                GoogLeNet::PREDICT_MACS
-            );
+            time_net!(GoogLeNet, "GoogLeNet", batch, GoogLeNet::PREDICT_MACS);
             Ok(())
         };
         if let Err(e) = timing() {

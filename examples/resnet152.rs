@@ -30,7 +30,10 @@ fn main() -> Result<(), cnn::Error> {
     let mut batch = 2;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().and_then(|v| v.parse::<usize>().ok()).filter(|&v| v > 0);
+        let value = args
+            .next()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&v| v > 0);
         match (flag.as_str(), value) {
             ("--batch", Some(v)) => batch = v,
             ("--threads", Some(v)) => cnn::parallel::set_threads(v),

@@ -118,14 +118,21 @@ fn a_template_and_its_stages_are_the_layers_written_out() {
         assert!(names.contains(&want), "{want} not in {names:?}");
     }
     // Same tensors in the same order: the same weights from one seed.
-    let shapes = |t: &[cnn::net::TensorInfo]| t.iter().map(|t| (t.shape.to_vec(), t.offset, t.init)).collect::<Vec<_>>();
+    let shapes = |t: &[cnn::net::TensorInfo]| {
+        t.iter()
+            .map(|t| (t.shape.to_vec(), t.offset, t.init))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(shapes(Templated::TENSORS), shapes(ByHand::TENSORS));
     let mut a = Templated::new(7);
     let mut b = ByHand::new(7);
     assert_eq!(bits(a.params()), bits(b.params()));
     let x = images(5, 12, 12, 2, 3);
     let y = labels(5, 5);
-    assert_eq!(bits(a.predict(x.view()).unwrap().as_slice().unwrap()), bits(b.predict(x.view()).unwrap().as_slice().unwrap()));
+    assert_eq!(
+        bits(a.predict(x.view()).unwrap().as_slice().unwrap()),
+        bits(b.predict(x.view()).unwrap().as_slice().unwrap())
+    );
     let mut oa = Sgd::new(0.1).momentum(0.9);
     let mut ob = Sgd::new(0.1).momentum(0.9);
     for _ in 0..3 {
@@ -198,7 +205,10 @@ fn a_network_used_as_a_layer_is_its_layers_under_its_name() {
         b.train_step(x.view(), &y, &mut ob).unwrap();
     }
     assert_eq!(bits(a.params()), bits(b.params()));
-    assert_eq!(bits(a.predict(x.view()).unwrap().as_slice().unwrap()), bits(b.predict(x.view()).unwrap().as_slice().unwrap()));
+    assert_eq!(
+        bits(a.predict(x.view()).unwrap().as_slice().unwrap()),
+        bits(b.predict(x.view()).unwrap().as_slice().unwrap())
+    );
 
     // A trunk trained (here: initialised) on its own loads into the outer net.
     let dir = std::env::temp_dir().join(format!("cnn-composition-{}", std::process::id()));
@@ -208,8 +218,14 @@ fn a_network_used_as_a_layer_is_its_layers_under_its_name() {
     trunk.save(&path).unwrap();
     let head_before = a.tensor("head.weight").unwrap().to_vec();
     a.load_part("trunk", &path).unwrap();
-    assert_eq!(a.tensor("trunk.conv.weight").unwrap(), trunk.tensor("conv.weight").unwrap());
-    assert_eq!(a.tensor("trunk.bn.gamma").unwrap(), trunk.tensor("bn.gamma").unwrap());
+    assert_eq!(
+        a.tensor("trunk.conv.weight").unwrap(),
+        trunk.tensor("conv.weight").unwrap()
+    );
+    assert_eq!(
+        a.tensor("trunk.bn.gamma").unwrap(),
+        trunk.tensor("bn.gamma").unwrap()
+    );
     assert_eq!(a.tensor("head.weight").unwrap(), &head_before[..]);
     // The whole outer file does not load as the part.
     let outer = dir.join("outer.safetensors");
@@ -259,7 +275,10 @@ fn a_depthwise_convolution_on_one_channel_is_an_ordinary_one() {
     let y = labels(6, 3);
     let (mut oa, mut ob) = (Sgd::new(0.1), Sgd::new(0.1));
     for _ in 0..3 {
-        let (la, lb) = (a.train_step(x.view(), &y, &mut oa).unwrap(), b.train_step(x.view(), &y, &mut ob).unwrap());
+        let (la, lb) = (
+            a.train_step(x.view(), &y, &mut oa).unwrap(),
+            b.train_step(x.view(), &y, &mut ob).unwrap(),
+        );
         assert!((la - lb).abs() <= 1e-6 * la.abs().max(1.0), "{la} {lb}");
     }
     let (pa, pb) = (a.predict(x.view()).unwrap(), b.predict(x.view()).unwrap());

@@ -99,7 +99,10 @@ pub enum Value {
     /// `Kind { key: value, ... }` or `name: Kind` / `name: Kind { ... }`.
     Layer(Box<LayerDef>),
     /// `{ key: value, ... }`: a stage's arguments for its first block.
-    Map { entries: Vec<Entry>, span: SpanRange },
+    Map {
+        entries: Vec<Entry>,
+        span: SpanRange,
+    },
     /// `a * b`, `a + b`, `a == b`, `a && b`, ...: arithmetic and tests on
     /// a template's parameters, worked out when the template is used.
     Binary {

@@ -200,12 +200,23 @@ impl Checker<'_> {
                 if let Some(multiplier) = depthwise {
                     // One group per input channel, `multiplier` filters each.
                     let Some(total) = c.checked_mul(multiplier) else {
-                        let message = format!("{}: the filter count c_in * multiplier = {c} * {multiplier} overflows", layer.name);
-                        self.push(Diag::new(layer.key_site("multiplier"), message).help("arithmetic overflow: use a smaller multiplier"));
+                        let message = format!(
+                            "{}: the filter count c_in * multiplier = {c} * {multiplier} overflows",
+                            layer.name
+                        );
+                        self.push(
+                            Diag::new(layer.key_site("multiplier"), message)
+                                .help("arithmetic overflow: use a smaller multiplier"),
+                        );
                         return None;
                     };
                     filters = total;
-                    if let LayerKind::Conv2d { filters: f, groups: g, .. } = &mut layer.kind {
+                    if let LayerKind::Conv2d {
+                        filters: f,
+                        groups: g,
+                        ..
+                    } = &mut layer.kind
+                    {
                         *f = total;
                         *g = c;
                     }
@@ -263,19 +274,29 @@ impl Checker<'_> {
     /// A grouped convolution splits its input and output channels into
     /// `groups` equal parts, each convolved on its own: `groups` divides
     /// both channel counts.
-    fn check_groups_divide(&mut self, layer: &Layer, c_in: usize, filters: usize, groups: usize) -> Option<()> {
-        if groups <= 1 || (c_in % groups == 0 && filters % groups == 0) {
+    fn check_groups_divide(
+        &mut self,
+        layer: &Layer,
+        c_in: usize,
+        filters: usize,
+        groups: usize,
+    ) -> Option<()> {
+        if groups <= 1 || (c_in.is_multiple_of(groups) && filters.is_multiple_of(groups)) {
             return Some(());
         }
         let name = &layer.name;
-        let (what, n) = if c_in % groups != 0 { ("input channels", c_in) } else { ("filters", filters) };
+        let (what, n) = if !c_in.is_multiple_of(groups) {
+            ("input channels", c_in)
+        } else {
+            ("filters", filters)
+        };
         let message = format!(
             "{name}: groups {groups} does not divide the {what} {n} ({n} / {groups} = {} remainder {})",
             n / groups,
             n % groups
         );
         let fits: Vec<String> = (1..=c_in.min(filters))
-            .filter(|g| c_in % g == 0 && filters % g == 0)
+            .filter(|g| c_in.is_multiple_of(*g) && filters.is_multiple_of(*g))
             .map(|g| g.to_string())
             .collect();
         let shown = if fits.len() > 8 {

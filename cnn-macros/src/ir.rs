@@ -153,8 +153,7 @@ impl Layer {
         match &self.kind {
             LayerKind::Sequential { label, .. } => label.clone(),
             LayerKind::Conv2d {
-                depthwise: Some(_),
-                ..
+                depthwise: Some(_), ..
             } => "DepthwiseConv2d".to_string(),
             kind => kind.dsl_name().to_string(),
         }
@@ -166,7 +165,9 @@ impl Layer {
         match &self.kind {
             LayerKind::Residual { body, shortcut } => vec![body, shortcut],
             LayerKind::Concat { branches } => branches.iter().map(Vec::as_slice).collect(),
-            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => vec![layers],
+            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
+                vec![layers]
+            }
             _ => Vec::new(),
         }
     }
@@ -176,7 +177,9 @@ impl Layer {
         match &mut self.kind {
             LayerKind::Residual { body, shortcut } => vec![body, shortcut],
             LayerKind::Concat { branches } => branches.iter_mut().collect(),
-            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => vec![layers],
+            LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
+                vec![layers]
+            }
             _ => Vec::new(),
         }
     }

@@ -316,7 +316,8 @@ impl Lowerer<'_> {
             // `layers: Template { .. }`: the template's layers are the
             // network's, named as in the template (`conv1`, `layer1.0`).
             Value::Layer(_) | Value::Word(_)
-                if layer_view(value).is_some_and(|v| self.lib.template(&v.kind.to_string()).is_some()) =>
+                if layer_view(value)
+                    .is_some_and(|v| self.lib.template(&v.kind.to_string()).is_some()) =>
             {
                 let view = layer_view(value).expect("checked above");
                 self.whole_network_use(&view, site)
@@ -364,7 +365,6 @@ impl Lowerer<'_> {
 
     /// Lowers layer lists with the given namer.
     fn block_in(&mut self, lists: &[&[Value]], prefix: &str, namer: &mut Namer) -> Vec<Vec<Layer>> {
-        let namer = namer;
         let mut out = Vec::new();
         for list in lists {
             let mut layers = Vec::new();

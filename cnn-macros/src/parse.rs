@@ -61,16 +61,17 @@ fn program(input: ParseStream) -> syn::Result<Program> {
         input.parse::<Token![@]>()?;
         let word: syn::Ident = input.parse()?;
         if word != "cnn_import" {
-            return Err(syn::Error::new(word.span(), "expected `cnn_import` after `@`"));
+            return Err(syn::Error::new(
+                word.span(),
+                "expected `cnn_import` after `@`",
+            ));
         }
         let content;
         braced!(content in input);
         out.imports.push(program(&content)?);
     }
     if input.is_empty() {
-        return Err(input.error(
-            "expected a network: `struct Name { input: [..], layers: [..] }`",
-        ));
+        return Err(input.error("expected a network: `struct Name { input: [..], layers: [..] }`"));
     }
     while !input.is_empty() {
         let attrs = input.call(syn::Attribute::parse_outer)?;
@@ -92,10 +93,7 @@ fn program(input: ParseStream) -> syn::Result<Program> {
 }
 
 /// `Name(params) = [ layers ];` after the word `block`.
-fn parse_template(
-    input: ParseStream,
-    attrs: Vec<syn::Attribute>,
-) -> syn::Result<Template> {
+fn parse_template(input: ParseStream, attrs: Vec<syn::Attribute>) -> syn::Result<Template> {
     let ident = parse_ident(input, "expected the block's name after `block`")?;
     if !input.peek(syn::token::Paren) {
         return Err(input.error(format!(
@@ -123,7 +121,9 @@ fn parse_template(
         content.parse::<Token![,]>()?;
     }
     if !input.peek(Token![=]) {
-        return Err(input.error(format!("expected `=` and the layers of `{ident}`: `= [ .. ]`")));
+        return Err(input.error(format!(
+            "expected `=` and the layers of `{ident}`: `= [ .. ]`"
+        )));
     }
     input.parse::<Token![=]>()?;
     if !input.peek(syn::token::Bracket) {
@@ -213,8 +213,15 @@ fn parse_network_body(input: ParseStream, header: Header) -> syn::Result<Network
     if input.peek(Token![;]) {
         return Err(input.error("unexpected `;` after the network's closing brace"));
     }
-    if !input.is_empty() && !input.peek(Token![#]) && !input.peek(Token![pub]) && !input.peek(Token![struct]) && !input.peek(syn::Ident) {
-        return Err(input.error("expected another network or `block` after the network's closing brace"));
+    if !input.is_empty()
+        && !input.peek(Token![#])
+        && !input.peek(Token![pub])
+        && !input.peek(Token![struct])
+        && !input.peek(syn::Ident)
+    {
+        return Err(
+            input.error("expected another network or `block` after the network's closing brace")
+        );
     }
     Ok(NetworkDef { header, fields })
 }

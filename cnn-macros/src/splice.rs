@@ -14,14 +14,16 @@
 //! so the second expansion sees the declarations it needs, and checks the
 //! whole network, the lent layers included, with every compile-time rule.
 //! A name used as a kind is asked for this way only when it is not a kind,
-//! not close to one (a typo gets "did you mean"), and starts with a capital.
+//! not one edit from one (a typo gets "did you mean"), and starts with a
+//! capital; a name nobody declares then fails as rustc's "cannot find
+//! macro `Name`" at the layer.
 
 use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 use crate::ast::{Entry, Program, Value};
 use crate::lower::{Library, KINDS};
-use crate::suggest::closest;
+use crate::suggest::distance;
 
 /// The call that fetches the first name the program uses but nobody in it
 /// declares; `None` when every name is known.
@@ -41,12 +43,21 @@ pub fn request(program: &Program, input: &TokenStream) -> Option<TokenStream> {
             && name != "Stage"
             && !known.contains(&name)
             && name.starts_with(|c: char| c.is_ascii_uppercase())
-            && closest(&name, KINDS).is_none()
+            && !likely_typo(&name)
     })?;
     let bang = Punct::new('!', Spacing::Alone);
     let mut at = Punct::new('@', Spacing::Alone);
     at.set_span(missing.span());
     Some(quote!(#missing #bang { #at cnn_splice #input }))
+}
+
+/// A name one edit (or only case) away from a built-in kind is taken for a
+/// misspelt kind, which lowering reports with "did you mean"; any other
+/// unknown name is asked for from another call (`ConvBn`, `MnistTrunk`).
+fn likely_typo(name: &str) -> bool {
+    KINDS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(name) || distance(k, name) <= 1)
 }
 
 /// The kinds of every layer in a list, nested ones included.

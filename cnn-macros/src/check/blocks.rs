@@ -16,7 +16,13 @@ struct Head {
 
 /// A network used as a layer takes the input it was declared for: its
 /// shapes were worked out (and its weights are laid out) for that input.
-fn check_network_input(diags: &mut Diags, head: &Head, net: &str, want: Shape, got: Shape) -> Option<()> {
+fn check_network_input(
+    diags: &mut Diags,
+    head: &Head,
+    net: &str,
+    want: Shape,
+    got: Shape,
+) -> Option<()> {
     if want == got {
         return Some(());
     }
@@ -35,7 +41,13 @@ fn check_network_input(diags: &mut Diags, head: &Head, net: &str, want: Shape, g
 
 /// A network used as a layer gives the output its use states
 /// (`output: [..]`), when the use states one.
-fn check_network_output(diags: &mut Diags, head: &Head, net: &str, want: Shape, got: Shape) -> Option<()> {
+fn check_network_output(
+    diags: &mut Diags,
+    head: &Head,
+    net: &str,
+    want: Shape,
+    got: Shape,
+) -> Option<()> {
     if want == got {
         return Some(());
     }

@@ -114,7 +114,10 @@ pub fn params(layers: &[Layer]) -> Params {
 /// Groups are opened up first, so a weight's initialiser sees the layers
 /// that follow it whatever group they are in.
 fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
-    let flat: Vec<Layer> = crate::ir::flatten_groups(layers).into_iter().cloned().collect();
+    let flat: Vec<Layer> = crate::ir::flatten_groups(layers)
+        .into_iter()
+        .cloned()
+        .collect();
     let layers = flat.as_slice();
     for (i, l) in layers.iter().enumerate() {
         let input = l.input.unwrap_or(Shape::Flat { n: 0 });

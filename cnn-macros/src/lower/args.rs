@@ -293,7 +293,9 @@ impl<'a> Args<'a, '_, '_> {
         match kind {
             LayerKind::Residual { body, shortcut } => {
                 let lists = [self.layer_list("body"), self.layer_list("shortcut")];
-                let mut lowered = self.lower_lists(&lists, &prefix, namer.as_mut()).into_iter();
+                let mut lowered = self
+                    .lower_lists(&lists, &prefix, namer.as_mut())
+                    .into_iter();
                 *body = lowered.next().unwrap_or_default();
                 *shortcut = lowered.next().unwrap_or_default();
             }

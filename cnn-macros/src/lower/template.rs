@@ -197,7 +197,11 @@ impl Lowerer<'_> {
 
     /// `layers: Template { .. }`: a template's layers as the whole network,
     /// named as the template names them.
-    pub(super) fn whole_network_use(&mut self, view: &LayerView<'_>, site: crate::ir::Site) -> Vec<Layer> {
+    pub(super) fn whole_network_use(
+        &mut self,
+        view: &LayerView<'_>,
+        site: crate::ir::Site,
+    ) -> Vec<Layer> {
         let written = view.kind.to_string();
         let Some(t) = self.lib.template(&written) else {
             return Vec::new();
@@ -236,11 +240,14 @@ impl Lowerer<'_> {
                         suggested.push(hit.to_string());
                         format!("did you mean `{hit}`?")
                     }
-                    None if known.is_empty() => format!("{name} takes no arguments; write just `{name}`"),
+                    None if known.is_empty() => {
+                        format!("{name} takes no arguments; write just `{name}`")
+                    }
                     None => format!("{name} takes {}", one_of(&known)),
                 };
                 self.push(
-                    Diag::new(key_site, format!("{full}: {name} has no parameter `{key}`")).help(help),
+                    Diag::new(key_site, format!("{full}: {name} has no parameter `{key}`"))
+                        .help(help),
                 );
                 ok = false;
             } else if given.insert(key.clone(), entry).is_some() {
@@ -277,8 +284,11 @@ impl Lowerer<'_> {
             let shown: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
             let example: Vec<String> = missing.iter().map(|m| format!("{m}: ..")).collect();
             self.push(
-                Diag::new(site, format!("{full}: {name} needs {}", shown.join(" and ")))
-                    .help(format!("add them: `{name} {{ {} }}`", example.join(", "))),
+                Diag::new(
+                    site,
+                    format!("{full}: {name} needs {}", shown.join(" and ")),
+                )
+                .help(format!("add them: `{name} {{ {} }}`", example.join(", "))),
             );
             ok = false;
         }
@@ -288,7 +298,12 @@ impl Lowerer<'_> {
     /// `Stage { block: T { .. }, repeat: n, first: { .. } }`: n uses of `T`
     /// named `0`, `1`, ..; the first takes `first`'s arguments over the
     /// others' (or is `first` itself when that is a whole use).
-    fn stage(&mut self, full: &str, view: &LayerView<'_>, site: crate::ir::Site) -> Option<LayerKind> {
+    fn stage(
+        &mut self,
+        full: &str,
+        view: &LayerView<'_>,
+        site: crate::ir::Site,
+    ) -> Option<LayerKind> {
         let mut block = None;
         let mut repeat = None;
         let mut first = None;
@@ -304,7 +319,10 @@ impl Lowerer<'_> {
                         Some(hit) => format!("did you mean `{hit}`?"),
                         None => "a stage takes `block`, `repeat` and `first`".to_string(),
                     };
-                    self.push(Diag::new(key_site, format!("{full}: Stage has no key `{other}`")).help(help));
+                    self.push(
+                        Diag::new(key_site, format!("{full}: Stage has no key `{other}`"))
+                            .help(help),
+                    );
                     ok = false;
                 }
             }
@@ -326,21 +344,37 @@ impl Lowerer<'_> {
         let count = self.whole(&format!("{full}: repeat"), repeat, repeat_site)?;
         if count == 0 {
             self.push(
-                Diag::new(repeat_site, format!("{full}: a stage of zero blocks (repeat: 0)"))
-                    .help("repeat the block at least once, or remove the stage"),
+                Diag::new(
+                    repeat_site,
+                    format!("{full}: a stage of zero blocks (repeat: 0)"),
+                )
+                .help("repeat the block at least once, or remove the stage"),
             );
             return None;
         }
-        let Some(base) = layer_view(block).filter(|v| self.lib.template(&v.kind.to_string()).is_some()) else {
-            let names: Vec<String> = self.lib.templates.iter().map(|t| format!("`{}`", t.ident)).collect();
+        let Some(base) =
+            layer_view(block).filter(|v| self.lib.template(&v.kind.to_string()).is_some())
+        else {
+            let names: Vec<String> = self
+                .lib
+                .templates
+                .iter()
+                .map(|t| format!("`{}`", t.ident))
+                .collect();
             let help = if names.is_empty() {
                 "declare one with `block Name(params) = [ .. ]` in the same `network!`".to_string()
             } else {
                 format!("the templates here are {}", names.join(", "))
             };
             self.push(
-                Diag::new(block_site, format!("{full}: `block` takes a block template, got `{}`", block.describe()))
-                    .help(help),
+                Diag::new(
+                    block_site,
+                    format!(
+                        "{full}: `block` takes a block template, got `{}`",
+                        block.describe()
+                    ),
+                )
+                .help(help),
             );
             return None;
         };
@@ -413,8 +447,14 @@ impl Lowerer<'_> {
         for entry in entries {
             let key_site = self.site(entry.span());
             match entry.key.to_string().as_str() {
-                "output" => expect_output = self.input(&format!("{full}: output"), &entry.value, key_site),
-                "input" => stated_input = self.input(&format!("{full}: input"), &entry.value, key_site).map(|s| (s, key_site)),
+                "output" => {
+                    expect_output = self.input(&format!("{full}: output"), &entry.value, key_site)
+                }
+                "input" => {
+                    stated_input = self
+                        .input(&format!("{full}: input"), &entry.value, key_site)
+                        .map(|s| (s, key_site))
+                }
                 other => {
                     self.push(
                         Diag::new(key_site, format!("{full}: a network used as a layer has no key `{other}`"))
@@ -443,7 +483,10 @@ impl Lowerer<'_> {
         let items = match field("layers").map(|f| &f.value) {
             Some(Value::List { items, .. }) => items.clone(),
             _ => {
-                self.push(Diag::new(site, format!("{full}: {name} has no layers to use")).help("fix the declaration of the network"));
+                self.push(
+                    Diag::new(site, format!("{full}: {name} has no layers to use"))
+                        .help("fix the declaration of the network"),
+                );
                 return None;
             }
         };
@@ -506,26 +549,49 @@ impl Lowerer<'_> {
                 let b = self.scalar(rhs, env)?;
                 let site = self.site(*span);
                 let out = binary(*op, a, b).map_err(|why| {
-                    Diag::new(site, format!("{}{why}", who(env)))
-                        .help("template arithmetic takes whole numbers, numbers and `true` / `false`")
+                    Diag::new(site, format!("{}{why}", who(env))).help(
+                        "template arithmetic takes whole numbers, numbers and `true` / `false`",
+                    )
                 })?;
                 from_scalar(out, *span)
             }
             Value::Not { value: inner, span } => match self.scalar(inner, env)? {
-                Scalar::Bool(b) => Value::Bool { value: !b, span: span.0 },
+                Scalar::Bool(b) => Value::Bool {
+                    value: !b,
+                    span: span.0,
+                },
                 other => {
                     let site = self.site(*span);
-                    return Err(Diag::new(site, format!("{}`!` needs `true` or `false`, got {}", who(env), show(other)))
-                        .help("write a comparison, e.g. `stride != 1`"));
+                    return Err(Diag::new(
+                        site,
+                        format!(
+                            "{}`!` needs `true` or `false`, got {}",
+                            who(env),
+                            show(other)
+                        ),
+                    )
+                    .help("write a comparison, e.g. `stride != 1`"));
                 }
             },
-            Value::If { cond, then, otherwise, span } => match self.scalar(cond, env)? {
+            Value::If {
+                cond,
+                then,
+                otherwise,
+                span,
+            } => match self.scalar(cond, env)? {
                 Scalar::Bool(true) => self.try_resolve(then, env)?,
                 Scalar::Bool(false) => self.try_resolve(otherwise, env)?,
                 other => {
                     let site = self.site(*span);
-                    return Err(Diag::new(site, format!("{}`if` needs `true` or `false`, got {}", who(env), show(other)))
-                        .help("write a comparison, e.g. `if stride != 1 { .. } else { .. }`"));
+                    return Err(Diag::new(
+                        site,
+                        format!(
+                            "{}`if` needs `true` or `false`, got {}",
+                            who(env),
+                            show(other)
+                        ),
+                    )
+                    .help("write a comparison, e.g. `if stride != 1 { .. } else { .. }`"));
                 }
             },
             Value::Int { .. } | Value::Float { .. } | Value::Bool { .. } => value.clone(),
@@ -546,17 +612,24 @@ impl Lowerer<'_> {
     fn scalar(&mut self, value: &Value, env: &Env) -> Result<Scalar, Diag> {
         let resolved = self.try_resolve(value, env)?;
         match &resolved {
-            Value::Int { negative, digits, .. } => {
+            Value::Int {
+                negative, digits, ..
+            } => {
                 let n: i128 = digits.parse().map_err(|_| {
                     let site = self.site(value.span());
-                    Diag::new(site, format!("{}{digits} is too large for template arithmetic", who(env)))
-                        .help("arithmetic overflow: use a smaller number")
+                    Diag::new(
+                        site,
+                        format!("{}{digits} is too large for template arithmetic", who(env)),
+                    )
+                    .help("arithmetic overflow: use a smaller number")
                 })?;
                 Ok(Scalar::Int(if *negative { -n } else { n }))
             }
             Value::Float { value, .. } => Ok(Scalar::Real(*value)),
             Value::Bool { value, .. } => Ok(Scalar::Bool(*value)),
-            Value::Word(word) if word == POISON => Err(Diag::new(crate::ir::Site::CALL, String::new())),
+            Value::Word(word) if word == POISON => {
+                Err(Diag::new(crate::ir::Site::CALL, String::new()))
+            }
             Value::Word(word) => {
                 let site = self.site(value.span());
                 let help = if env.template.is_empty() {
@@ -565,15 +638,26 @@ impl Lowerer<'_> {
                     let known: Vec<&str> = env.values.keys().map(String::as_str).collect();
                     match closest(&word.to_string(), &known) {
                         Some(hit) => format!("did you mean `{hit}`?"),
-                        None => format!("the parameters of {} are {}", env.template, one_of(&known)),
+                        None => {
+                            format!("the parameters of {} are {}", env.template, one_of(&known))
+                        }
                     }
                 };
                 Err(Diag::new(site, format!("{}unknown parameter `{word}`", who(env))).help(help))
             }
             other => {
                 let site = self.site(value.span());
-                Err(Diag::new(site, format!("{}expected a number or `true` / `false` in an expression, got `{}`", who(env), other.describe()))
-                    .help("arithmetic and comparisons take numbers; lists and layers cannot be combined"))
+                Err(Diag::new(
+                    site,
+                    format!(
+                        "{}expected a number or `true` / `false` in an expression, got `{}`",
+                        who(env),
+                        other.describe()
+                    ),
+                )
+                .help(
+                    "arithmetic and comparisons take numbers; lists and layers cannot be combined",
+                ))
             }
         }
     }
@@ -625,10 +709,18 @@ fn binary(op: BinOp, a: Scalar, b: Scalar) -> Result<Scalar, String> {
         (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
         (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
         (BinOp::And | BinOp::Or, _, _) => {
-            return Err(format!("`{sym}` needs `true` or `false` on both sides, got {} {sym} {}", show(a), show(b)))
+            return Err(format!(
+                "`{sym}` needs `true` or `false` on both sides, got {} {sym} {}",
+                show(a),
+                show(b)
+            ))
         }
         (_, Bool(_), _) | (_, _, Bool(_)) => {
-            return Err(format!("`{sym}` needs numbers, got {} {sym} {}", show(a), show(b)))
+            return Err(format!(
+                "`{sym}` needs numbers, got {} {sym} {}",
+                show(a),
+                show(b)
+            ))
         }
         (BinOp::Div | BinOp::Rem, _, Int(0)) => {
             return Err(format!("division by zero in {} {sym} 0", show(a)))
@@ -682,7 +774,10 @@ fn from_scalar(s: Scalar, span: SpanRange) -> Value {
             text: x.to_string(),
             span,
         },
-        Scalar::Bool(b) => Value::Bool { value: b, span: span.0 },
+        Scalar::Bool(b) => Value::Bool {
+            value: b,
+            span: span.0,
+        },
     }
 }
 
@@ -690,9 +785,18 @@ fn from_scalar(s: Scalar, span: SpanRange) -> Value {
 /// it point at the template (and, through the use, at the call).
 fn respan(value: Value, span: SpanRange) -> Value {
     match value {
-        Value::Int { negative, digits, .. } => Value::Int { negative, digits, span },
+        Value::Int {
+            negative, digits, ..
+        } => Value::Int {
+            negative,
+            digits,
+            span,
+        },
         Value::Float { value, text, .. } => Value::Float { value, text, span },
-        Value::Bool { value, .. } => Value::Bool { value, span: span.0 },
+        Value::Bool { value, .. } => Value::Bool {
+            value,
+            span: span.0,
+        },
         Value::Word(mut word) => {
             word.set_span(span.0);
             Value::Word(word)

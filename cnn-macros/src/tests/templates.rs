@@ -145,23 +145,58 @@ fn mistakes_in_uses_name_the_use() {
         ] }}"
     );
     let all = errors(&src);
-    assert!(all.iter().any(|e| e.starts_with("c.conv1: stride must be at least 1")), "{all:#?}");
-    assert!(all.iter().all(|e| !e.starts_with("a.") && !e.starts_with("b.")), "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|e| e.starts_with("c.conv1: stride must be at least 1")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .all(|e| !e.starts_with("a.") && !e.starts_with("b.")),
+        "{all:#?}"
+    );
 }
 
 #[test]
 fn template_rules() {
     let cases = [
-        ("a: B { filters: 2, filtres: 3 }", "a: B has no parameter `filtres`\n= help: did you mean `filters`?"),
-        ("a: B", "a: B needs `filters`\n= help: add them: `B { filters: .. }`"),
-        ("a: B { filters: 2, filters: 3 }", "a: `filters` is given twice"),
-        ("s: Stage { block: B { filters: 2 }, repeat: 0 }", "s: a stage of zero blocks (repeat: 0)"),
-        ("s: Stage { block: Relu, repeat: 2 }", "s: `block` takes a block template, got `Relu`"),
-        ("s: Stage { block: B { filters: 2 } }", "s: Stage needs `repeat`"),
-        ("s: Stage { block: B { filters: 2 }, repeat: 1, firts: {} }", "s: Stage has no key `firts`\n= help: did you mean `first`?"),
-        ("a: B { filters: 0 - 1 }", "a.c: filters cannot be negative, got -1"),
+        (
+            "a: B { filters: 2, filtres: 3 }",
+            "a: B has no parameter `filtres`\n= help: did you mean `filters`?",
+        ),
+        (
+            "a: B",
+            "a: B needs `filters`\n= help: add them: `B { filters: .. }`",
+        ),
+        (
+            "a: B { filters: 2, filters: 3 }",
+            "a: `filters` is given twice",
+        ),
+        (
+            "s: Stage { block: B { filters: 2 }, repeat: 0 }",
+            "s: a stage of zero blocks (repeat: 0)",
+        ),
+        (
+            "s: Stage { block: Relu, repeat: 2 }",
+            "s: `block` takes a block template, got `Relu`",
+        ),
+        (
+            "s: Stage { block: B { filters: 2 } }",
+            "s: Stage needs `repeat`",
+        ),
+        (
+            "s: Stage { block: B { filters: 2 }, repeat: 1, firts: {} }",
+            "s: Stage has no key `firts`\n= help: did you mean `first`?",
+        ),
+        (
+            "a: B { filters: 0 - 1 }",
+            "a.c: filters cannot be negative, got -1",
+        ),
         ("a: B { filters: 2 / 0 }", "division by zero in 2 / 0"),
-        ("a: Bb { filters: 2 }", "unknown layer kind `Bb`\n= help: did you mean `B`?"),
+        (
+            "a: Bb { filters: 2 }",
+            "unknown layer kind `Bb`\n= help: did you mean `B`?",
+        ),
     ];
     for (layer, want) in cases {
         let src = format!(
@@ -169,7 +204,10 @@ fn template_rules() {
              struct Net {{ input: [4, 4, 1], layers: [{layer}, Flatten] }}"
         );
         let all = errors(&src);
-        assert!(all.iter().any(|e| e.contains(want)), "{layer}: want {want:?} in {all:#?}");
+        assert!(
+            all.iter().any(|e| e.contains(want)),
+            "{layer}: want {want:?} in {all:#?}"
+        );
     }
 }
 
@@ -179,7 +217,10 @@ fn a_template_that_uses_itself_stops_with_an_error() {
         "block Loop(n) = [inner: Loop { n: n }];
          struct Net { input: [4], layers: [l: Loop { n: 1 }, Dense { units: 2 }] }",
     );
-    assert!(all.iter().any(|e| e.contains("`Loop` uses itself")), "{all:#?}");
+    assert!(
+        all.iter().any(|e| e.contains("`Loop` uses itself")),
+        "{all:#?}"
+    );
 }
 
 #[test]
@@ -192,9 +233,15 @@ fn a_network_used_as_a_layer_checks_the_shapes_it_states() {
     let wrong = src.replace("output: [8, 8, 2]", "output: [8, 8, 3]");
     let all = errors(&wrong);
     assert_eq!(all, ["t: the use states that Trunk gives 8x8x3, but it gives 8x8x2\n= help: write `output: [8, 8, 2]`"]);
-    let small = src.replace("struct Net { input: [10, 10, 1]", "struct Net { input: [12, 12, 1]");
+    let small = src.replace(
+        "struct Net { input: [10, 10, 1]",
+        "struct Net { input: [12, 12, 1]",
+    );
     let all = errors(&small);
-    assert!(all[0].starts_with("t: Trunk takes 10x10x1 (its declared input) but gets 12x12x1 here"), "{all:#?}");
+    assert!(
+        all[0].starts_with("t: Trunk takes 10x10x1 (its declared input) but gets 12x12x1 here"),
+        "{all:#?}"
+    );
 }
 
 #[test]
@@ -216,12 +263,22 @@ fn groups_and_depthwise_convolutions() {
     assert_eq!(dw.macs, (6 * 6 * 8 * 3 * 3) as u64);
     assert_eq!(dw.label(), "DepthwiseConv2d");
     match dw.kind {
-        LayerKind::Conv2d { groups, filters, .. } => assert_eq!((groups, filters), (4, 8)),
+        LayerKind::Conv2d {
+            groups, filters, ..
+        } => assert_eq!((groups, filters), (4, 8)),
         _ => panic!("a conv"),
     }
     let all = errors("struct Net { input: [8, 8, 6], layers: [Conv2d { filters: 9, kernel: 1, groups: 3 }, Conv2d { filters: 4, kernel: 1, groups: 3 }, Flatten] }");
     assert_eq!(all.len(), 1, "{all:#?}");
-    assert!(all[0].starts_with("conv2d_2: groups 3 does not divide the filters 4 (4 / 3 = 1 remainder 1)"), "{all:#?}");
+    assert!(
+        all[0].starts_with(
+            "conv2d_2: groups 3 does not divide the filters 4 (4 / 3 = 1 remainder 1)"
+        ),
+        "{all:#?}"
+    );
     let all = errors("struct Net { input: [8, 8, 6], layers: [Conv2d { filters: 4, kernel: 1, groups: 0 }, Flatten] }");
-    assert!(all[0].starts_with("conv2d_1: groups must be at least 1"), "{all:#?}");
+    assert!(
+        all[0].starts_with("conv2d_1: groups must be at least 1"),
+        "{all:#?}"
+    );
 }

@@ -53,7 +53,9 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>)
 /// Writes `bytes` to `path` atomically, as every write here (temporary
 /// file, fsync, rename): the CSV history and the SVG curves of a run.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, |tmp| fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e)))
+    write_atomic(path, |tmp| {
+        fs::write(tmp, bytes).map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// Makes the rename itself durable where the platform allows opening a

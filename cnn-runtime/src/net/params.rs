@@ -257,15 +257,35 @@ mod tests {
         save_params(&path, "Inner", &a, inner).unwrap();
         // The outer one holds it under `trunk.`, after a tensor of its own.
         let outer: Vec<TensorInfo> = vec![
-            TensorInfo { name: "head.bias", layer: "head", shape: &[2], offset: 0, len: 2, trainable: true, init: Init::Zeros },
-            TensorInfo { name: "trunk.d.weight", layer: "trunk.d", offset: 2, ..TABLE[0] },
-            TensorInfo { name: "trunk.d.bias", layer: "trunk.d", offset: 8, ..TABLE[1] },
+            TensorInfo {
+                name: "head.bias",
+                layer: "head",
+                shape: &[2],
+                offset: 0,
+                len: 2,
+                trainable: true,
+                init: Init::Zeros,
+            },
+            TensorInfo {
+                name: "trunk.d.weight",
+                layer: "trunk.d",
+                offset: 2,
+                ..TABLE[0]
+            },
+            TensorInfo {
+                name: "trunk.d.bias",
+                layer: "trunk.d",
+                offset: 8,
+                ..TABLE[1]
+            },
         ];
         let mut p = vec![5.0; 10];
         load_params_prefixed(&path, "trunk", &mut p, &outer).unwrap();
         assert_eq!(&p[..2], &[5.0, 5.0]);
         assert_eq!(&p[2..], &a[..]);
-        let err = load_params_prefixed(&path, "nope", &mut p, &outer).unwrap_err().to_string();
+        let err = load_params_prefixed(&path, "nope", &mut p, &outer)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope") && err.contains("trunk"), "{err}");
         // A file with more tensors than the part holds is refused untouched.
         let whole = dir.join("whole.safetensors");

@@ -289,3 +289,69 @@ fn a_depthwise_convolution_on_one_channel_is_an_ordinary_one() {
         assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "{p} {q}");
     }
 }
+
+network! {
+    /// A frozen trunk (conv, batch norm) under a trainable head, and a
+    /// frozen layer between two trainable ones.
+    struct Frozen {
+        input: [8, 8, 2],
+        layers: [
+            trunk: Trunk2 { trainable: false },
+            mid: Conv2d { filters: 3, kernel: 1, trainable: false },
+            Relu,
+            top: Conv2d { filters: 4, kernel: 3 },
+            Flatten,
+            head: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+
+    struct Trunk2 {
+        input: [8, 8, 2],
+        layers: [c: Conv2d { filters: 3, kernel: 3, padding: same }, bn: BatchNorm, Relu],
+    }
+}
+
+#[test]
+fn frozen_layers_keep_their_weights_and_statistics() {
+    // Trainable: top (3*3*3*4 + 4) and head (6*6*4*3 + 3); the rest frozen.
+    assert_eq!(Frozen::TRAINABLE_PARAMS, 3 * 3 * 3 * 4 + 4 + 6 * 6 * 4 * 3 + 3);
+    assert_eq!(Frozen::PARAMS, Frozen::TRAINABLE_PARAMS + Trunk2::PARAMS + 3 * 3 + 3);
+    for t in Frozen::TENSORS {
+        assert_eq!(t.trainable, t.name.starts_with("top") || t.name.starts_with("head"), "{}", t.name);
+    }
+    let mut net = Frozen::new(4);
+    // Moving statistics that are not the initial ones, to see them used.
+    net.tensor_mut("trunk.bn.moving_mean").unwrap().copy_from_slice(&[0.1, -0.2, 0.3]);
+    net.tensor_mut("trunk.bn.moving_variance").unwrap().copy_from_slice(&[0.5, 2.0, 1.5]);
+    let frozen_before: Vec<f32> = net.params()[Frozen::TRAINABLE_PARAMS..].to_vec();
+    let trainable_before: Vec<f32> = net.params()[..Frozen::TRAINABLE_PARAMS].to_vec();
+    let x = images(4, 8, 8, 2, 1);
+    let y = labels(4, 3);
+    let mut opt = Sgd::new(0.1).momentum(0.9).weight_decay(0.01);
+    for _ in 0..3 {
+        net.train_step(x.view(), &y, &mut opt).unwrap();
+    }
+    // Nothing frozen moved: not the weights, not the moving statistics.
+    assert_eq!(bits(&net.params()[Frozen::TRAINABLE_PARAMS..]), bits(&frozen_before));
+    assert_ne!(bits(&net.params()[..Frozen::TRAINABLE_PARAMS]), bits(&trainable_before));
+    // The gradient of the trainable part matches finite differences
+    // through the frozen layers (batch norm in inference mode).
+    let (_, grads) = net.loss_and_grads(x.view(), &y).unwrap();
+    let grads = grads.to_vec();
+    let t = Frozen::TENSORS.iter().find(|t| t.name == "top.weight").unwrap();
+    for i in [0, 7, 50, 100] {
+        let at = t.offset + i;
+        let orig = net.params()[at];
+        let mut loss = |v: f32| {
+            net.params_mut()[at] = v;
+            net.loss_and_grads(x.view(), &y).unwrap().0 as f64
+        };
+        let numeric = ((loss(orig + 1e-3) - loss(orig - 1e-3)) / 2e-3) as f32;
+        loss(orig);
+        let a = grads[at];
+        assert!((a - numeric).abs() <= 1e-3 + 2e-2 * a.abs().max(numeric.abs()), "{i}: {a} vs {numeric}");
+    }
+    let summary = Frozen::summary().to_string();
+    assert!(summary.contains("Non-trainable params"), "{summary}");
+}

@@ -131,6 +131,27 @@ network! {
     }
 }
 
+network! {
+    /// Frozen layers between trainable ones: the gradient passes through a
+    /// frozen batch norm (its moving statistics' affine map, with a fused
+    /// activation), a frozen convolution and a frozen dense layer.
+    struct Sandwich {
+        input: [6, 6, 2],
+        layers: [
+            c1: Conv2d { filters: 3, kernel: 3, padding: same },
+            bn: BatchNorm { trainable: false },
+            Tanh,
+            c2: Conv2d { filters: 4, kernel: 3, trainable: false },
+            Relu,
+            Flatten,
+            d1: Dense { units: 5, trainable: false },
+            Sigmoid,
+            d2: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
 /// Central differences in f32: the step, and the tolerance
 /// `|a - n| <= ABS + REL * max(|a|, |n|)`.
 const STEP: f32 = 1e-3;
@@ -208,4 +229,11 @@ fn residual_concat_and_aux_head() {
 fn grouped_and_depthwise_convolutions() {
     let checked = check_net!(Grouped, 3, 5);
     assert!(checked >= 50, "{checked} elements checked");
+}
+
+#[test]
+fn through_frozen_layers() {
+    // c1's weight and bias, d2's weight and bias.
+    let checked = check_net!(Sandwich, 4, 6);
+    assert!(checked >= 15, "{checked} elements checked");
 }

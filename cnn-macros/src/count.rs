@@ -10,6 +10,7 @@
 //! - a batch norm holds 4 numbers per channel (gamma, beta, moving mean,
 //!   moving variance), of which the 2 moving ones are not trainable;
 //! - every other layer holds nothing and costs 0;
+//! - a frozen layer's (`trainable: false`) parameters are all non-trainable;
 //! - a block's counts are the sums over the layers it holds, and the net's
 //!   totals the sums over its top-level layers.
 //!
@@ -111,7 +112,14 @@ fn count_list(layers: &mut [Layer], diags: &mut Diags) -> Option<Counts> {
 /// Counts one layer (a block: its children first) and stores the counts.
 fn count_layer(layer: &mut Layer, diags: &mut Diags) -> Counts {
     let counts = if !layer.is_block() {
-        own_counts(layer).unwrap_or_else(|sum| {
+        let frozen = layer.frozen;
+        own_counts(layer)
+            .map(|c| Counts {
+                // A frozen layer's parameters all count as non-trainable.
+                trainable: if frozen { 0 } else { c.trainable },
+                ..c
+            })
+            .unwrap_or_else(|sum| {
             let message = format!("{}: the {sum} overflows", layer.name);
             let key = match layer.kind {
                 LayerKind::Dense { .. } => "units",

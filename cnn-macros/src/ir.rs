@@ -105,6 +105,12 @@ pub struct Layer {
     /// The span of each key as written (`kernel: 7`), and of the user's
     /// name under `"name"`; for messages that point at what to edit.
     pub keys: Vec<(&'static str, Site)>,
+    /// `trainable: false` on the layer or on a block, template use or
+    /// network around it: its parameters are laid out with the
+    /// non-trainable ones, get no gradient and no update, and a batch norm
+    /// normalises with its moving statistics in training too (as Keras
+    /// does for a frozen `BatchNormalization`).
+    pub frozen: bool,
     /// Lowering found a mistake in this layer (unknown kind, missing or
     /// mistyped key) and reported it; the kind holds placeholders. The
     /// checker reports nothing more about it, and its output is unknown
@@ -182,6 +188,14 @@ impl Layer {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// Marks a layer and everything inside it frozen.
+pub fn freeze(layer: &mut Layer) {
+    layer.frozen = true;
+    for list in layer.children_mut() {
+        list.iter_mut().for_each(freeze);
     }
 }
 

@@ -131,6 +131,7 @@ struct Lowerer<'s> {
 }
 
 /// A layer as written, whether a bare word (`Relu`) or with keys.
+#[derive(Clone, Copy)]
 struct LayerView<'a> {
     name: Option<&'a syn::Ident>,
     kind: &'a syn::Ident,
@@ -391,6 +392,41 @@ impl Lowerer<'_> {
     }
 
     fn layer(&mut self, view: &LayerView<'_>, prefix: &str, namer: &mut Namer) -> Layer {
+        // `trainable: false` may stand on any layer, block or use.
+        if let Some(at) = view.entries.iter().position(|e| e.key == "trainable") {
+            let entry = &view.entries[at];
+            let rest: Vec<Entry> = view
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, e)| e.clone())
+                .collect();
+            let inner = LayerView {
+                entries: &rest,
+                ..*view
+            };
+            let mut layer = self.layer(&inner, prefix, namer);
+            match &entry.value {
+                Value::Bool { value: false, .. } => crate::ir::freeze(&mut layer),
+                Value::Bool { value: true, .. } => {}
+                _ if template::is_poison(&entry.value) => layer.broken = true,
+                other => {
+                    let site = self.site(entry.span());
+                    self.push(
+                        Diag::new(
+                            site,
+                            format!("{}: `trainable` takes `true` or `false`, got `{}`", layer.name, other.describe()),
+                        )
+                        .help("write `trainable: false` to freeze the layer"),
+                    );
+                    layer.broken = true;
+                }
+            }
+            let site = self.site(entry.span());
+            layer.keys.push(("trainable", site));
+            return layer;
+        }
         let written = view.kind.to_string();
         if blank(&written).is_none() {
             if let Some(layer) = self.named_use(view, prefix, namer) {
@@ -452,6 +488,7 @@ impl Lowerer<'_> {
             site,
             keys,
             broken,
+            frozen: false,
             input: None,
             output: None,
             pad_before: [0, 0],
@@ -490,6 +527,7 @@ fn placeholder(
         broken: true,
         input: None,
         output: None,
+        frozen: false,
         pad_before: [0, 0],
         params: 0,
         trainable: 0,

@@ -112,11 +112,38 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 },
                 _ => unreachable!(),
             };
+            // A frozen layer's weight gradients go to scratch.
+            let (target, wr, db_slot, zero) = match back.scratch {
+                Some((sw, sb)) => (
+                    quote!(fixed),
+                    range(sw),
+                    sb.map(range).into_iter().collect(),
+                    quote!(dw.fill(0.0); #(#db_name.fill(0.0);)*),
+                ),
+                None => (quote!(grads), wr, db_slot, quote!()),
+            };
             quote! {{
                 let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
                 #derivative
-                let [dw #(, #db_name)*] = #rt::net::slices(grads, [#wr #(, #db_slot)*])?;
+                let [dw #(, #db_name)*] = #rt::net::slices(#target, [#wr #(, #db_slot)*])?;
+                #zero
                 #call
+            }}
+        }
+        // Frozen: the moving statistics' affine map; only dx.
+        OpKind::BatchNorm {
+            rows,
+            c,
+            bn,
+            saved: None,
+            act: a,
+        } => {
+            let a = act(*a);
+            let (gamma, beta, mean, var) = (p(bn.gamma), p(bn.beta), p(bn.mean), p(bn.var));
+            let eps = super::f32_lit(bn.eps);
+            quote! {{
+                let [x, dy, dx] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+                #rt::layers::batch_norm::backward_frozen_act(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, #a, dy, dx)?;
             }}
         }
         OpKind::BatchNorm {

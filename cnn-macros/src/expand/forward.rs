@@ -22,10 +22,15 @@ pub struct Params {
 }
 
 impl Params {
-    /// A read-only parameter slice.
+    /// A read-only parameter slice (in training, from the trainable part
+    /// or, for moving statistics and frozen layers, the rest).
     pub fn get(&self, s: Slot) -> TokenStream {
         let r = range(s);
         match self.mode {
+            Mode::Train if s.offset >= self.trainable => {
+                let r = self.frozen(s);
+                quote!(&ntp[#r])
+            }
             Mode::Train => quote!(&tp[#r]),
             Mode::Infer => quote!(&p[#r]),
         }

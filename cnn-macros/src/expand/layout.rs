@@ -1,7 +1,11 @@
 //! The parameter arena, worked out at compile time: every tensor of every
 //! layer gets an offset in one `f32` buffer, trainable tensors first (in
-//! layer order, walking into blocks) and then the non-trainable ones (batch
-//! norm's moving statistics), so an optimizer steps `params[..TRAINABLE]`.
+//! layer order, walking into blocks), then the moving statistics that
+//! training updates (batch norm's, outside frozen layers), then everything
+//! of the frozen layers (`trainable: false`), which nothing changes in
+//! training. An optimizer steps `params[..TRAINABLE]`, and a training step
+//! backs up only `params[TRAINABLE..MUTABLE]` to restore it after a
+//! non-finite loss.
 //! Also the initialiser of each tensor (He before ReLU, Glorot elsewhere).
 
 use std::collections::HashMap;
@@ -52,6 +56,9 @@ pub struct Params {
     pub tensors: Vec<Tensor>,
     pub by_layer: HashMap<String, LayerTensors>,
     pub trainable: usize,
+    /// Where the frozen layers' tensors start: `trainable..mutable` is
+    /// what training updates besides the trainable part.
+    pub mutable: usize,
     pub total: usize,
 }
 
@@ -67,7 +74,8 @@ struct Pending {
     layer: String,
     suffix: &'static str,
     shape: Vec<usize>,
-    trainable: bool,
+    /// 0: trainable; 1: updated in training (moving statistics); 2: frozen.
+    group: u8,
     init: Init,
 }
 
@@ -77,9 +85,14 @@ pub fn params(layers: &[Layer]) -> Params {
     collect(layers, &mut pending);
     let mut out = Params::default();
     let mut offset = 0;
-    // Trainable first, then the rest; each group in layer order.
-    for trainable in [true, false] {
-        for p in pending.iter().filter(|p| p.trainable == trainable) {
+    // Trainable first, then the moving statistics, then frozen layers';
+    // each group in layer order.
+    for group in [0, 1, 2] {
+        if group == 2 {
+            out.mutable = offset;
+        }
+        let trainable = group == 0;
+        for p in pending.iter().filter(|p| p.group == group) {
             let t = Tensor {
                 name: format!("{}.{}", p.layer, p.suffix),
                 layer: p.layer.clone(),
@@ -121,12 +134,17 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
     let layers = flat.as_slice();
     for (i, l) in layers.iter().enumerate() {
         let input = l.input.unwrap_or(Shape::Flat { n: 0 });
-        let mut push = |suffix, shape: Vec<usize>, trainable, init| {
+        let frozen = l.frozen;
+        let mut push = |suffix, shape: Vec<usize>, trainable: bool, init| {
             out.push(Pending {
                 layer: l.name.clone(),
                 suffix,
                 shape,
-                trainable,
+                group: match (frozen, trainable) {
+                    (true, _) => 2,
+                    (false, true) => 0,
+                    (false, false) => 1,
+                },
                 init,
             })
         };

@@ -25,6 +25,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         ..
     } = parts;
     let t = params.trainable;
+    let mutable = params.mutable;
     let layout = |p: &Program| {
         let (a, b, c) = (p.per_example, p.per_example_u32, p.fixed);
         quote!(#rt::net::WorkspaceLayout { per_example: #a, per_example_u32: #b, fixed: #c })
@@ -154,11 +155,11 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
                 None => rng.next_u64(),
             };
             fill(&mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
-            ws.fixed[#backup].copy_from_slice(&params[#t..]);
+            ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
             let loss = match Self::__forward_train(params, ws, batch, seed, labels) {
                 Ok(loss) if loss.is_finite() => loss,
                 other => {
-                    params[#t..].copy_from_slice(&ws.fixed[#backup]);
+                    params[#t..#mutable].copy_from_slice(&ws.fixed[#backup]);
                     return Err(match other {
                         Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_step") },
                         Err(e) => e,

@@ -70,7 +70,9 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
 
     fn unknown_key(&mut self, key: &str, known: &[&str], site: Site) {
         let (layer, kind) = (self.layer, self.kind);
-        let help = match (closest(key, known), kind) {
+        let mut with_trainable = known.to_vec();
+        with_trainable.push("trainable");
+        let help = match (closest(key, &with_trainable), kind) {
             (Some(hit), _) => format!("did you mean `{hit}`?"),
             (None, "Relu") if key == "alpha" => {
                 "for a leaky ReLU write `LeakyRelu { alpha: .. }`".to_string()

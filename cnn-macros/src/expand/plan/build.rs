@@ -54,7 +54,7 @@ impl<'a> Planner<'a> {
         self.prog.output = logits;
         if self.mode == Mode::Train {
             self.plan_grads();
-            self.prog.backup = Some(self.fixed.alloc(self.params.total - self.params.trainable));
+            self.prog.backup = Some(self.fixed.alloc(self.params.mutable - self.params.trainable));
         }
         self.prog.per_example = self.f.top;
         self.prog.per_example_u32 = self.u.top;
@@ -125,6 +125,7 @@ impl<'a> Planner<'a> {
         let op = Op {
             kind,
             layer: layer.name.clone(),
+            frozen: layer.frozen,
             x,
             y,
         };
@@ -228,9 +229,11 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::BatchNorm { .. } => {
                     let c = input.channels();
+                    // A frozen batch norm normalises with its moving
+                    // statistics in training too.
                     let saved = match self.mode {
-                        Mode::Train => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
-                        Mode::Infer => None,
+                        Mode::Train if !l.frozen => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
+                        _ => None,
                     };
                     let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
                         Some(a) => {

@@ -77,11 +77,20 @@ impl Planner<'_> {
                     dx
                 }
             };
+            // A frozen layer's kernel still writes weight gradients: give
+            // them a place that is not the trainable gradient buffer.
+            let scratch = match op.kind {
+                OpKind::Conv { w, b, .. } | OpKind::Dense { w, b, .. } if op.frozen => {
+                    Some((self.fixed.alloc(w.len), b.map(|b| self.fixed.alloc(b.len))))
+                }
+                _ => None,
+            };
             self.prog.back.push(Back {
                 op: i,
                 dy,
                 dx,
                 after,
+                scratch,
             });
         }
     }

@@ -148,6 +148,8 @@ pub struct Op {
     pub kind: OpKind,
     /// The layer it starts at.
     pub layer: String,
+    /// The layer is frozen: its parameters get no gradient.
+    pub frozen: bool,
     pub x: usize,
     pub y: usize,
 }
@@ -155,10 +157,11 @@ pub struct Op {
 impl Op {
     /// Whether it has trainable parameters.
     fn trainable(&self) -> bool {
-        matches!(
-            self.kind,
-            OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. }
-        )
+        !self.frozen
+            && matches!(
+                self.kind,
+                OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. }
+            )
     }
     /// Whether its backward reads its own output (so that output must not
     /// be overwritten by an in-place activation).
@@ -208,6 +211,10 @@ pub struct Back {
     pub dx: Option<Slot>,
     /// Run after the kernel.
     pub after: Vec<Step>,
+    /// A frozen convolution or dense layer whose input needs a gradient:
+    /// fixed-arena slots its kernel writes the (unused) weight and bias
+    /// gradients into.
+    pub scratch: Option<(Slot, Option<Slot>)>,
 }
 
 /// One cross-entropy term: the main output's (weight 1) or an auxiliary

@@ -27,6 +27,9 @@ use crate::layers::activation::{
 use crate::parallel;
 use crate::scratch::{self, Slot};
 
+pub use frozen::backward_frozen_act;
+
+mod frozen;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
 #[cfg(test)]

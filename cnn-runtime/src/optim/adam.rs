@@ -80,6 +80,7 @@ impl Moments {
         decoupled: f32,
         params: &mut [f32],
         grads: &[f32],
+        ranges: &[std::ops::Range<usize>],
     ) {
         assert_eq!(
             params.len(),
@@ -106,14 +107,16 @@ impl Moments {
         let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
         let shrink = 1.0 - lr * decoupled;
         let (b1, b2, eps) = (h.beta1, h.beta2, h.epsilon);
-        let moments = self.m.iter_mut().zip(self.v.iter_mut());
-        for ((p, &grad), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-            let mut q = *p * shrink;
-            let g = grad + l2 * q;
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            q -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
-            *p = q;
+        for r in ranges {
+            let moments = self.m[r.clone()].iter_mut().zip(self.v[r.clone()].iter_mut());
+            for ((p, &grad), (m, v)) in params[r.clone()].iter_mut().zip(&grads[r.clone()]).zip(moments) {
+                let mut q = *p * shrink;
+                let g = grad + l2 * q;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                q -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
+                *p = q;
+            }
         }
     }
 
@@ -219,7 +222,12 @@ impl AdamW {
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
-        self.moments.step("Adam", h, lr, wd, 0.0, params, grads);
+        let all = 0..params.len();
+        self.moments.step("Adam", h, lr, wd, 0.0, params, grads, &[all]);
+    }
+    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]) {
+        let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
+        self.moments.step("Adam", h, lr, wd, 0.0, params, grads, ranges);
     }
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -239,7 +247,12 @@ impl Optimizer for Adam {
 impl Optimizer for AdamW {
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
-        self.moments.step("AdamW", h, lr, 0.0, wd, params, grads);
+        let all = 0..params.len();
+        self.moments.step("AdamW", h, lr, 0.0, wd, params, grads, &[all]);
+    }
+    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]) {
+        let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
+        self.moments.step("AdamW", h, lr, 0.0, wd, params, grads, ranges);
     }
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -268,6 +281,23 @@ mod tests {
     // All three hand computations: lr = 0.1, b1 = 0.9, b2 = 0.999,
     // eps = 1e-7, p0 = 1, gradients 0.5 then -1 (checked with a few lines
     // of f64 arithmetic).
+
+    #[test]
+    fn ranges_leave_the_rest_alone() {
+        for decoupled in [false, true] {
+            let g = [0.5f32, -1.0, 0.25];
+            let (mut whole, mut part) = (vec![1.0f32; 3], vec![1.0f32; 3]);
+            let mut a: Box<dyn Optimizer> = if decoupled { Box::new(AdamW::new(0.1)) } else { Box::new(Adam::new(0.1).weight_decay(0.1)) };
+            let mut b: Box<dyn Optimizer> = if decoupled { Box::new(AdamW::new(0.1)) } else { Box::new(Adam::new(0.1).weight_decay(0.1)) };
+            for _ in 0..2 {
+                a.step(&mut whole, &g);
+                b.step_ranges(&mut part, &g, &[0..1, 2..3]);
+            }
+            assert_eq!(part[1], 1.0, "a frozen element gets no decay");
+            assert_eq!((b.state()[0].1[1], b.state()[1].1[1]), (0.0, 0.0));
+            assert_eq!((part[0].to_bits(), part[2].to_bits()), (whole[0].to_bits(), whole[2].to_bits()));
+        }
+    }
 
     #[test]
     fn adam_two_steps_by_hand() {

@@ -27,6 +27,17 @@ pub trait Optimizer {
     /// Panics if the lengths differ (a bug in the caller); [`Optimizer::try_step`]
     /// returns an `Err` instead.
     fn step(&mut self, params: &mut [f32], grads: &[f32]);
+    /// [`Optimizer::step`] on the given ranges of `params` and `grads` only:
+    /// the tensors that train while others are frozen. The state is kept
+    /// for the whole buffer (sized to `params.len()` as by `step`), so a
+    /// range frozen now and unfrozen later finds its own state again; a
+    /// frozen range gets no update, no weight decay and no state work.
+    /// Step counters (Adam's bias correction) advance once per call.
+    /// `step(p, g)` is `step_ranges(p, g, &[0..p.len()])`.
+    ///
+    /// Panics if the lengths differ or a range is out of bounds (a bug in
+    /// the caller).
+    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]);
     /// The learning rate the next step will use.
     fn learning_rate(&self) -> f32;
     /// Sets the learning rate (schedules call this between epochs or steps).

@@ -355,3 +355,59 @@ fn frozen_layers_keep_their_weights_and_statistics() {
     let summary = Frozen::summary().to_string();
     assert!(summary.contains("Non-trainable params"), "{summary}");
 }
+
+network! {
+    /// WithTrunk's layers with the trunk frozen in the declaration.
+    struct WithFrozenTrunk {
+        input: [10, 10, 1],
+        layers: [
+            trunk: Trunk { trainable: false },
+            Flatten,
+            head: Dense { units: 4 },
+            Softmax,
+        ],
+    }
+}
+
+#[test]
+fn freezing_at_run_time_is_freezing_in_the_declaration() {
+    let mut a = WithTrunk::new(21);
+    let mut b = WithFrozenTrunk::new(0);
+    // Same weights by name, and moving statistics that are not the initial
+    // ones so that inference-mode batch norm shows.
+    for t in WithTrunk::TENSORS {
+        let v: Vec<f32> = a.tensor(t.name).unwrap().iter().enumerate().map(|(i, w)| w + 0.01 * (i % 3) as f32).collect();
+        a.tensor_mut(t.name).unwrap().copy_from_slice(&v);
+        b.tensor_mut(t.name).unwrap().copy_from_slice(&v);
+    }
+    assert_eq!(a.trainable_params(), WithTrunk::TRAINABLE_PARAMS);
+    assert_eq!(a.freeze("trunk").unwrap(), 3 * 3 * 3 + 3 + 2 * 3);
+    assert_eq!(a.trainable_params(), WithFrozenTrunk::TRAINABLE_PARAMS);
+    assert!(a.freeze("trunk2").is_err() && a.freeze("trun").is_err());
+    let trunk_before: Vec<Vec<f32>> = WithTrunk::TENSORS
+        .iter()
+        .filter(|t| t.name.starts_with("trunk."))
+        .map(|t| a.tensor(t.name).unwrap().to_vec())
+        .collect();
+    let x = images(6, 10, 10, 1, 2);
+    let y = labels(6, 4);
+    let (mut oa, mut ob) = (Sgd::new(0.1).momentum(0.9).weight_decay(0.01), Sgd::new(0.1).momentum(0.9).weight_decay(0.01));
+    for _ in 0..3 {
+        let (la, lb) = (a.train_step(x.view(), &y, &mut oa).unwrap(), b.train_step(x.view(), &y, &mut ob).unwrap());
+        assert_eq!(la.to_bits(), lb.to_bits());
+    }
+    for t in WithTrunk::TENSORS {
+        assert_eq!(bits(a.tensor(t.name).unwrap()), bits(b.tensor(t.name).unwrap()), "{}", t.name);
+    }
+    let trunk_after: Vec<Vec<f32>> = WithTrunk::TENSORS
+        .iter()
+        .filter(|t| t.name.starts_with("trunk."))
+        .map(|t| a.tensor(t.name).unwrap().to_vec())
+        .collect();
+    assert_eq!(trunk_before, trunk_after, "weights and moving statistics of the frozen trunk");
+    // Unfrozen, the trunk trains again (and its batch norm on batch statistics).
+    assert_eq!(a.unfreeze("").unwrap(), 3 * 3 * 3 + 3 + 2 * 3);
+    a.train_step(x.view(), &y, &mut oa).unwrap();
+    assert_ne!(bits(a.tensor("trunk.conv.weight").unwrap()), bits(&trunk_before[0]));
+    assert_ne!(bits(a.tensor("trunk.bn.moving_mean").unwrap()), bits(b.tensor("trunk.bn.moving_mean").unwrap()));
+}

@@ -97,7 +97,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let train_body = b(quote! {
         #check_step
         let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst))?;
-        opt.step(&mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
+        self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         Ok(loss)
     });
     let grads_body = b(quote! {
@@ -122,6 +122,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let load_part_body = b(
         quote!(#rt::net::load_params_prefixed(path.as_ref(), prefix, &mut self.params, Self::TENSORS)),
     );
+    let freeze_body = b(quote!(self.freezing.freeze(Self::TENSORS, prefix)));
+    let unfreeze_body = b(quote!(self.freezing.unfreeze(Self::TENSORS, prefix)));
+    let trainable_now_body = b(quote!(self.freezing.trainable_params()));
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
     let grads_get_body = b(quote!(&self.grads));
@@ -141,6 +144,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             grads: ::std::vec::Vec<f32>,
             workspace: #rt::net::Workspace,
             rng: #rt::rng::Rng,
+            freezing: #rt::net::Freezing,
         }
 
         #[allow(unused_variables, dead_code, clippy::all)]
@@ -247,6 +251,28 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// the network keeps its weights, and on `Err` nothing changes.
             pub fn load_part(&mut self, prefix: &str, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
                 #load_part_body
+            }
+
+            /// Freezes the layers named `prefix` or under it (`"trunk"`, `"layer3.1"`,
+            /// `""` for all) until [`Self::unfreeze`]: their tensors get no update, no
+            /// weight decay and no optimizer-state work, backward does not run below the
+            /// lowest layer that still trains, and a batch norm among them normalises with
+            /// its moving statistics. Returns the parameters it froze; an `Err` when no
+            /// trainable layer is under `prefix`. (`trainable: false` in the declaration
+            /// is the compile-time form, which cannot be undone.)
+            pub fn freeze(&mut self, prefix: &str) -> ::core::result::Result<usize, #rt::Error> {
+                #freeze_body
+            }
+
+            /// Lets the layers under `prefix` train again; returns how many parameters.
+            pub fn unfreeze(&mut self, prefix: &str) -> ::core::result::Result<usize, #rt::Error> {
+                #unfreeze_body
+            }
+
+            /// The parameters that train now: `TRAINABLE_PARAMS` less what
+            /// [`Self::freeze`] froze.
+            pub fn trainable_params(&self) -> usize {
+                #trainable_now_body
             }
 
             /// Every parameter, tensors at the offsets of `TENSORS`.

@@ -19,10 +19,17 @@ use super::{act, range, rt, span};
 /// the logits).
 pub fn program(prog: &Program) -> TokenStream {
     let first = prog.loss_steps.iter().map(step);
+    // Ops below `lowest` (the first that still trains when some tensors
+    // are frozen at run time) are not back-propagated at all.
     let steps = prog.back.iter().map(|b| {
         let kernel = one(b, prog);
         let after = b.after.iter().map(step);
-        quote!(#kernel #(#after)*)
+        let i = b.op;
+        quote! {
+            if #i >= lowest {
+                #kernel #(#after)*
+            }
+        }
     });
     quote!(#(#first)* #(#steps)*)
 }
@@ -61,8 +68,13 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         quote!(&p[#r])
     };
     // `dx` as an argument: `Some(dx)` or `None`, and its slot if any.
+    // The lowest op that trains computes no input gradient.
+    let index = back.op;
     let (dx_slot, dx_arg) = match back.dx {
-        Some(s) => (vec![span(s)], quote!(Some(dx))),
+        Some(s) => (
+            vec![span(s)],
+            quote!(if #index > lowest { Some(dx) } else { None }),
+        ),
         None => (vec![], quote!(None)),
     };
     let dx_name: Vec<TokenStream> = back.dx.iter().map(|_| quote!(dx)).collect();
@@ -158,11 +170,18 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let (gr, br) = (range(bn.gamma), range(bn.beta));
             let (gamma, beta) = (p(bn.gamma), p(bn.beta));
             let a = act(*a);
+            let k = bn.gamma_tensor;
+            let (rm, rv) = (p(bn.mean), p(bn.var));
+            let eps = super::f32_lit(bn.eps);
             quote! {{
                 let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
-                let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
-                let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
-                #rt::layers::batch_norm::backward_act(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta)?;
+                if freezing.is_frozen(#k) {
+                    #rt::layers::batch_norm::backward_frozen_act(batch * #rows, #c, x, #gamma, #beta, #rm, #rv, #eps, #a, dy, dx)?;
+                } else {
+                    let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
+                    let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
+                    #rt::layers::batch_norm::backward_act(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta)?;
+                }
             }}
         }
         // In place: the input's gradient is the output's, scaled.

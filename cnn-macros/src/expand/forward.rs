@@ -217,13 +217,21 @@ fn batch_norm(
             let (sm, si) = (range(mean), range(inv_std));
             let (rm, rv) = (params.frozen(bn.mean), params.frozen(bn.var));
             let momentum = f32_lit(bn.momentum);
+            // Frozen at run time: the moving statistics, as at inference.
+            let k = bn.gamma_tensor;
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
-                let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
                 let [running_mean, running_var] = #rt::net::slices(ntp, [#rm, #rv])?;
-                #rt::layers::batch_norm::forward_train_act(
-                    batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, #a, y, mean, inv_std, running_mean, running_var,
-                )?;
+                if freezing.is_frozen(#k) {
+                    #rt::layers::batch_norm::forward_infer_act(
+                        batch * #rows, #c, x, #gamma, #beta, running_mean, running_var, #eps, #a, y,
+                    )?;
+                } else {
+                    let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
+                    #rt::layers::batch_norm::forward_train_act(
+                        batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, #a, y, mean, inv_std, running_mean, running_var,
+                    )?;
+                }
             }}
         }
         None => {

@@ -66,6 +66,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         },
     );
     let back = backward::program(train);
+    let tensor_op = &train.tensor_op;
     let ws_ty = quote!(#rt::net::Workspace);
     // Probabilities from the outputs: a copy when the network ends in a
     // softmax, else the softmax of the outputs (the loss's view of them).
@@ -89,12 +90,16 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         /// Examples per inference pass: bounds `predict`'s memory.
         const __CHUNK: usize = #chunk;
 
+        /// For each trainable tensor, the training op that holds it.
+        const __TENSOR_OP: &'static [usize] = &[#(#tensor_op),*];
+
         fn __from_params(params: ::std::vec::Vec<f32>, rng: #rt::rng::Rng) -> Self {
             Self {
                 params,
                 grads: ::std::vec![0.0; Self::TRAINABLE_PARAMS],
                 workspace: ::core::default::Default::default(),
                 rng,
+                freezing: #rt::net::Freezing::new(Self::TENSORS),
             }
         }
 
@@ -148,7 +153,8 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             fill: impl FnOnce(&mut [f32]),
         ) -> #r_f32 {
             #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
-            let Self { params, grads, workspace: ws, rng } = self;
+            let Self { params, grads, workspace: ws, rng, freezing } = self;
+            let freezing: &#rt::net::Freezing = freezing;
             ws.ensure(batch, &Self::__TRAIN)?;
             let seed = match seed {
                 Some(s) => s,
@@ -156,7 +162,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             };
             fill(&mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
             ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
-            let loss = match Self::__forward_train(params, ws, batch, seed, labels) {
+            let loss = match Self::__forward_train(params, ws, batch, seed, labels, freezing) {
                 Ok(loss) if loss.is_finite() => loss,
                 other => {
                     params[#t..#mutable].copy_from_slice(&ws.fixed[#backup]);
@@ -167,7 +173,8 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
                 }
             };
             grads.fill(0.0);
-            Self::__backward(params, grads, ws, batch)?;
+            let lowest = freezing.lowest(Self::__TENSOR_OP);
+            Self::__backward(params, grads, ws, batch, freezing, lowest)?;
             Ok(loss)
         }
 
@@ -176,7 +183,14 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             &self.workspace.f[#rt::net::span(batch, #logits, #classes)]
         }
 
-        fn __forward_train(params: &mut [f32], ws: &mut #ws_ty, batch: usize, seed: u64, labels: &[usize]) -> #r_f32 {
+        fn __forward_train(
+            params: &mut [f32],
+            ws: &mut #ws_ty,
+            batch: usize,
+            seed: u64,
+            labels: &[usize],
+            freezing: &#rt::net::Freezing,
+        ) -> #r_f32 {
             let (tp, ntp) = params.split_at_mut(#t);
             let tp: &[f32] = tp;
             let #ws_ty { f, u, fixed } = ws;
@@ -186,7 +200,14 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             Ok(loss)
         }
 
-        fn __backward(p: &[f32], grads: &mut [f32], ws: &mut #ws_ty, batch: usize) -> #r_unit {
+        fn __backward(
+            p: &[f32],
+            grads: &mut [f32],
+            ws: &mut #ws_ty,
+            batch: usize,
+            freezing: &#rt::net::Freezing,
+            lowest: usize,
+        ) -> #r_unit {
             let #ws_ty { f, u, fixed } = ws;
             #back
             Ok(())

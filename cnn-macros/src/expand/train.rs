@@ -20,7 +20,7 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         let len: usize = Self::INPUT_SHAPE.iter().product();
         let batch = #rt::net::check_flat("train_batch: x", x.len(), &Self::INPUT_SHAPE)?;
         let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]))?;
-        opt.step(&mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
+        self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         let correct = #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels);
         Ok(#rt::train::BatchStats { loss, correct })
     });

@@ -6,9 +6,11 @@
 //! that name literal offsets and call a kernel); anything generic over the
 //! network lives here, once.
 
+mod freeze;
 mod params;
 mod summary;
 
+pub use freeze::Freezing;
 pub use params::{init_params, load_params, load_params_prefixed, save_params, Init, TensorInfo};
 pub use summary::{human_bytes, thousands, Summary, SummaryRow};
 

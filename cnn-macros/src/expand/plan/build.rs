@@ -53,6 +53,8 @@ impl<'a> Planner<'a> {
         let logits = self.loss_body(&kept, x, 1.0);
         self.prog.output = logits;
         if self.mode == Mode::Train {
+            let trainable_tensors = self.params.tensors.iter().take_while(|t| t.trainable).count();
+            self.prog.tensor_op.resize(trainable_tensors, usize::MAX);
             self.plan_grads();
             self.prog.backup = Some(self.fixed.alloc(self.params.mutable - self.params.trainable));
         }
@@ -129,6 +131,18 @@ impl<'a> Planner<'a> {
             x,
             y,
         };
+        if self.mode == Mode::Train && op.trainable() {
+            let t = self.params.of(&layer.name);
+            let index = self.prog.ops.len();
+            for k in [t.weight, t.bias, t.gamma, t.beta].into_iter().flatten() {
+                if self.params.tensors[k].trainable {
+                    if self.prog.tensor_op.len() <= k {
+                        self.prog.tensor_op.resize(k + 1, usize::MAX);
+                    }
+                    self.prog.tensor_op[k] = index;
+                }
+            }
+        }
         let reads = op.reads();
         let needs = op.trainable() || reads.iter().any(|&v| self.prog.values[v].needs_grad);
         // Several ops write a concatenation's output: any of them decides.
@@ -429,6 +443,7 @@ impl<'a> Planner<'a> {
             _ => (1e-3, 0.99),
         };
         Bn {
+            gamma_tensor: t.gamma.expect("a batch norm has its tensors laid out"),
             gamma: self.pslot(t.gamma),
             beta: self.pslot(t.beta),
             mean: self.pslot(t.moving_mean),

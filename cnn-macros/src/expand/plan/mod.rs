@@ -64,6 +64,8 @@ pub struct Geom {
 /// Batch norm's tensors (parameter slots) and constants.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bn {
+    /// The index of gamma in `TENSORS` (whether it is frozen at run time).
+    pub gamma_tensor: usize,
     pub gamma: Slot,
     pub beta: Slot,
     pub mean: Slot,
@@ -250,6 +252,10 @@ pub struct Program {
     /// Training: where the non-trainable parameters are backed up during a
     /// step (restored when the loss is not finite).
     pub backup: Option<Slot>,
+    /// Training: for each trainable tensor (by index in `TENSORS`), the op
+    /// that holds it; run-time freezing cuts backward below the lowest op
+    /// that still trains.
+    pub tensor_op: Vec<usize>,
 }
 
 #[cfg(test)]

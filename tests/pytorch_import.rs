@@ -171,3 +171,51 @@ fn without_the_map_the_stem_is_kept_and_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn broken_files_are_errors_naming_the_file_and_change_nothing() {
+    let dir = std::env::temp_dir().join(format!("cnn-pytorch-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read(fixture("state_dict.safetensors")).unwrap();
+    // One bit of the header's length (256 bytes off), one of its JSON (the
+    // opening `{` becomes `;`). A flip inside a name can leave a valid file
+    // that loads all but that tensor, which the report then lists as kept.
+    let flip = |byte: usize, mask: u8| {
+        let mut bytes = good.clone();
+        bytes[byte] ^= mask;
+        bytes
+    };
+    let cases = [
+        ("truncated.safetensors", good[..good.len() - 100].to_vec()),
+        ("length-flipped.safetensors", flip(1, 0x01)),
+        ("json-flipped.safetensors", flip(8, 0x40)),
+        (
+            "model.pt",
+            b"PK\x03\x04 torch.save writes a zip archive".to_vec(),
+        ),
+    ];
+    let mut net = TorchFixture::new(1);
+    let before = net.params().to_vec();
+    for (name, bytes) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for err in [
+            net.load_pytorch(&path, map).unwrap_err(),
+            net.load_by_name(&path).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        assert_eq!(net.params(), &before[..], "{name}");
+    }
+    // A file in our layout (what `save` writes) is not a state_dict: the
+    // first convolution's shape says so, and nothing is loaded.
+    let other = dir.join("other.safetensors");
+    TorchFixture::new(2).save(&other).unwrap();
+    let err = net.load_pytorch(&other, map).unwrap_err().to_string();
+    assert!(
+        err.contains("other.safetensors") && err.contains("does not fit"),
+        "{err}"
+    );
+    assert_eq!(net.params(), &before[..]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

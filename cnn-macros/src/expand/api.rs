@@ -283,7 +283,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             pub fn load_pytorch(
                 &mut self,
                 path: impl ::core::convert::AsRef<::std::path::Path>,
-                map: impl Fn(&str) -> ::core::option::Option<::std::string::String>,
+                map: impl ::core::ops::Fn(&str) -> ::core::option::Option<::std::string::String>,
             ) -> ::core::result::Result<#rt::net::LoadReport, #rt::Error> {
                 #load_pytorch_body
             }

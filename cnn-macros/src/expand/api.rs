@@ -9,7 +9,7 @@ use quote::quote;
 use super::parts::Parts;
 use super::{dims, io, passes, rt, summary, train};
 use crate::ast::Header;
-use crate::ir::{Net, Shape};
+use crate::ir::{flatten_groups, Layer, LayerKind, Net, Shape};
 
 pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream {
     let rt = rt();
@@ -45,6 +45,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let tensors = parts
         .as_ref()
         .map_or(quote!(&[]), |p| io::tensor_table(p.params));
+    let flattened_rows = flattened(&net.layers)
+        .into_iter()
+        .map(|(layer, [h, w, c])| quote!((#layer, [#h, #w, #c])));
     let summary = b(summary::body(net));
     let private = parts
         .as_ref()
@@ -125,6 +128,11 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let freeze_body = b(quote!(self.freezing.freeze(Self::TENSORS, prefix)));
     let unfreeze_body = b(quote!(self.freezing.unfreeze(Self::TENSORS, prefix)));
     let trainable_now_body = b(quote!(self.freezing.trainable_params()));
+    let load_by_name_body =
+        b(quote!(#rt::net::load_by_name(path.as_ref(), &mut self.params, Self::TENSORS)));
+    let load_pytorch_body = b(quote! {
+        #rt::net::load_state_dict(path.as_ref(), &mut self.params, Self::TENSORS, Self::FLATTENED, &map)
+    });
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
     let grads_get_body = b(quote!(&self.grads));
@@ -171,6 +179,10 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// Every parameter tensor: name (what `save` writes), layer, shape, offset in
             /// `params()`, whether it trains, and its initialiser. Trainable tensors come first.
             pub const TENSORS: &'static [#rt::net::TensorInfo] = #tensors;
+            /// The dense layers whose input is a flattened image, with that image's
+            /// `[h, w, c]`: `Flatten` keeps our NHWC order, PyTorch's `flatten` a
+            /// channels-first one, so `load_pytorch` permutes these layers' rows.
+            pub const FLATTENED: &'static [(&'static str, [usize; 3])] = &[#(#flattened_rows),*];
 
             #[doc = #summary_doc]
             pub fn summary() -> #rt::net::Summary {
@@ -275,6 +287,33 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
                 #trainable_now_body
             }
 
+            /// Loads every tensor of a safetensors file whose name and shape are one of
+            /// `TENSORS` (a checkpoint of a related network); the others keep their
+            /// values, and the file's other tensors are left out. A name that matches
+            /// with another shape is an `Err` naming both shapes; on `Err` nothing
+            /// changes. The report lists what was loaded, kept and unused.
+            pub fn load_by_name(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<#rt::net::LoadReport, #rt::Error> {
+                #load_by_name_body
+            }
+
+            /// Loads a PyTorch `state_dict` saved with
+            /// `safetensors.torch.save_file(model.state_dict(), path)`. `map` turns each
+            /// PyTorch key into ours (`None` leaves it out; `|k| Some(k.to_string())`
+            /// when the names already match); layouts are converted (conv
+            /// `[out, in, fh, fw]`, `Linear` `[out, in]`, the channels-first flatten in
+            /// front of the layers of `FLATTENED`), batch norm's `weight`, `bias`,
+            /// `running_mean`, `running_var` go to `gamma`, `beta`, `moving_mean`,
+            /// `moving_variance`, and `num_batches_tracked` is skipped. A shape that
+            /// does not fit is an `Err` naming the key, our tensor and both shapes; on
+            /// `Err` nothing changes. The report lists what was loaded, kept and unused.
+            pub fn load_pytorch(
+                &mut self,
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+                map: impl ::core::ops::Fn(&str) -> ::core::option::Option<::std::string::String>,
+            ) -> ::core::result::Result<#rt::net::LoadReport, #rt::Error> {
+                #load_pytorch_body
+            }
+
             /// Every parameter, tensors at the offsets of `TENSORS`.
             pub fn params(&self) -> &[f32] {
                 #params_body
@@ -304,5 +343,93 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         }
 
         #network_impl
+    }
+}
+
+/// The dense layers that read a flattened image, with the image's
+/// `[h, w, c]`: a `Dense` on a flat input after a `Flatten` of an image,
+/// with only order-keeping layers (dropout, element-wise activations)
+/// between them. Blocks are searched too; a block's branches start from
+/// what came before it, and what follows a `Residual` or `Concat` is no
+/// longer the flattened image.
+fn flattened(layers: &[Layer]) -> Vec<(String, [usize; 3])> {
+    let mut out = Vec::new();
+    scan_flattened(layers, None, &mut out);
+    out
+}
+
+/// [`flattened`] over one list, `image` the flattened image its input
+/// still is; returns what its output still is.
+fn scan_flattened(
+    layers: &[Layer],
+    mut image: Option<[usize; 3]>,
+    out: &mut Vec<(String, [usize; 3])>,
+) -> Option<[usize; 3]> {
+    for layer in flatten_groups(layers) {
+        image = match (&layer.kind, layer.input) {
+            (LayerKind::Flatten, Some(Shape::Image { h, w, c })) => Some([h, w, c]),
+            (LayerKind::Dense { .. }, Some(Shape::Flat { .. })) => {
+                if let Some(hwc) = image {
+                    out.push((layer.name.clone(), hwc));
+                }
+                None
+            }
+            (
+                LayerKind::Dropout { .. }
+                | LayerKind::Relu
+                | LayerKind::LeakyRelu { .. }
+                | LayerKind::Tanh
+                | LayerKind::Sigmoid,
+                _,
+            ) => image,
+            // A side head taps the value and passes it on unchanged.
+            (LayerKind::AuxHead { layers, .. }, _) => {
+                scan_flattened(layers, image, out);
+                image
+            }
+            _ => {
+                for list in layer.children() {
+                    scan_flattened(list, image, out);
+                }
+                None
+            }
+        };
+    }
+    image
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flattened;
+    use crate::expand::testnets::{bn_net, lenet5, net};
+
+    #[test]
+    fn flattened_lists_the_dense_layers_after_a_flatten_of_an_image() {
+        assert_eq!(
+            flattened(&lenet5().layers),
+            [("fc3".to_string(), [5, 5, 16])]
+        );
+        // After a global pool the input is flat already: nothing to permute.
+        assert!(flattened(&bn_net().layers).is_empty());
+        let n = net("struct N {
+            input: [6, 4, 2],
+            layers: [
+                Residual { body: [conv: Conv2d { filters: 2, kernel: 1 }] },
+                head: AuxHead { weight: 0.3, layers: [Flatten, Dropout { rate: 0.5 }, aux: Dense { units: 3 }, Softmax] },
+                Flatten,
+                Dropout { rate: 0.5 },
+                Relu,
+                fc1: Dense { units: 5 },
+                fc2: Dense { units: 3 },
+                Softmax,
+            ],
+        }");
+        assert_eq!(
+            flattened(&n.layers),
+            [
+                ("head.aux".to_string(), [6, 4, 2]),
+                ("fc1".to_string(), [6, 4, 2])
+            ]
+        );
     }
 }

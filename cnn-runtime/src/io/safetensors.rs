@@ -225,6 +225,64 @@ impl Checkpoint {
         Ok((&info.shape, values))
     }
 
+    /// The shape of tensor `name`, whatever its dtype.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.info(name).map(|info| info.shape.as_slice())
+    }
+
+    /// Whether tensor `name` is stored as a floating-point type that
+    /// [`Checkpoint::tensor_f32`] converts (`F32`, `F64`, `F16`, `BF16`).
+    pub fn is_float(&self, name: &str) -> bool {
+        self.info(name).is_some_and(|info| {
+            matches!(
+                info.dtype,
+                Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16
+            )
+        })
+    }
+
+    /// Shape and values of the floating-point tensor `name`, converted to
+    /// `f32`: `F32` as it is, `F64` rounded to nearest, `F16` and `BF16`
+    /// widened exactly (files from PyTorch are often half precision).
+    /// Another dtype, or no such tensor, is an [`Error::Checkpoint`].
+    pub fn tensor_f32(&self, name: &str) -> Result<(&[usize], Vec<f32>)> {
+        let info = self.info(name).ok_or_else(|| {
+            checkpoint_error(
+                &self.path,
+                name,
+                format!("missing from the file, which holds {}", self.summary()),
+            )
+        })?;
+        let raw = self.raw(info);
+        let values = match info.dtype {
+            Dtype::F32 => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F64 => raw
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            Dtype::F16 => raw
+                .chunks_exact(2)
+                .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+            // bfloat16 is the top half of an f32.
+            Dtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+                .collect(),
+            other => {
+                return Err(checkpoint_error(
+                    &self.path,
+                    name,
+                    format!("stored as {other:?}, which is not a floating-point type"),
+                ))
+            }
+        };
+        Ok((&info.shape, values))
+    }
+
     fn checked_info(&self, name: &str) -> Result<&TensorInfo> {
         let info = self.info(name).ok_or_else(|| {
             checkpoint_error(
@@ -312,6 +370,26 @@ impl Checkpoint {
                 }
             }
         }
+    }
+}
+
+/// IEEE half precision to single, exactly: 1 sign bit, 5 exponent bits
+/// (bias 15), 10 mantissa bits. Subnormals (exponent 0) are
+/// `mantissa * 2^-24`; exponent 31 is infinity or NaN.
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let negative = h & 0x8000 != 0;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let mant = u32::from(h & 0x3ff);
+    let magnitude = match exp {
+        // mant < 2^10, so the product is exact in f32.
+        0 => mant as f32 * f32::powi(2.0, -24),
+        0x1f => f32::from_bits(0x7f80_0000 | (mant << 13)),
+        _ => f32::from_bits(((exp + 127 - 15) << 23) | (mant << 13)),
+    };
+    if negative {
+        -magnitude
+    } else {
+        magnitude
     }
 }
 

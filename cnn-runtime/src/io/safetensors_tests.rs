@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::io::test_dir;
+use ::safetensors::tensor::TensorView;
 
 fn owned(v: &[(&str, &[usize], &[f32])]) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     v.iter()
@@ -213,7 +214,7 @@ fn load_into_rejects_tensors_of_another_dtype() {
     let dir = test_dir("st-dtype");
     let path = dir.join("ints.safetensors");
     let raw: Vec<u8> = [1i32, 2, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
-    let view = ::safetensors::tensor::TensorView::new(Dtype::I32, vec![3], &raw).unwrap();
+    let view = TensorView::new(Dtype::I32, vec![3], &raw).unwrap();
     let bytes = ::safetensors::serialize([("counts", view)], &None).unwrap();
     fs::write(&path, bytes).unwrap();
     let ck = load(&path).unwrap();
@@ -319,5 +320,74 @@ fn save_replaces_an_existing_checkpoint_and_reports_a_missing_directory() {
         matches!(err, Error::Io { .. }) && err.to_string().contains("no-such-dir"),
         "{err}"
     );
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn half_precision_widens_exactly() {
+    // Bit patterns and values from the IEEE 754 binary16 definition.
+    let cases = [
+        (0x3c00u16, 1.0f32),
+        (0xc000, -2.0),
+        (0x3e00, 1.5),
+        (0x7bff, 65504.0),
+        (0x0400, f32::powi(2.0, -14)),
+        (0x0001, f32::powi(2.0, -24)),
+        (0x03ff, 1023.0 * f32::powi(2.0, -24)),
+        (0x3555, 0.333_251_95),
+        (0x7c00, f32::INFINITY),
+        (0xfc00, f32::NEG_INFINITY),
+    ];
+    for (bits, value) in cases {
+        assert_eq!(f16_to_f32(bits), value, "{bits:#06x}");
+    }
+    assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+    assert!(f16_to_f32(0x7e00).is_nan());
+}
+
+#[test]
+fn tensor_f32_converts_floating_dtypes_and_refuses_integers() {
+    let dir = test_dir("st-f32");
+    let path = dir.join("mixed.safetensors");
+    let f64s: Vec<u8> = [0.1f64, -3.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    // bfloat16 1.0 and -0.5: the top halves of the f32 bit patterns.
+    let bf16s: Vec<u8> = [0x3f80u16, 0xbf00]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let i64s = 7i64.to_le_bytes();
+    let views = [
+        ("a", TensorView::new(Dtype::F64, vec![2], &f64s).unwrap()),
+        (
+            "b",
+            TensorView::new(Dtype::BF16, vec![1, 2], &bf16s).unwrap(),
+        ),
+        ("n", TensorView::new(Dtype::I64, vec![], &i64s).unwrap()),
+    ];
+    fs::write(&path, ::safetensors::serialize(views, &None).unwrap()).unwrap();
+    let ck = load(&path).unwrap();
+    assert_eq!(
+        ck.tensor_f32("a").unwrap(),
+        (&[2usize][..], vec![0.1f32, -3.0])
+    );
+    assert_eq!(
+        ck.tensor_f32("b").unwrap(),
+        (&[1usize, 2][..], vec![1.0f32, -0.5])
+    );
+    assert_eq!(ck.shape("n"), Some(&[][..]));
+    assert!(ck.is_float("a") && ck.is_float("b") && !ck.is_float("n") && !ck.is_float("zz"));
+    let err = ck.tensor_f32("n").unwrap_err().to_string();
+    assert!(
+        err.ends_with("tensor `n`: stored as I64, which is not a floating-point type"),
+        "{err}"
+    );
+    assert!(ck
+        .tensor_f32("zz")
+        .unwrap_err()
+        .to_string()
+        .contains("missing"));
     fs::remove_dir_all(dir).unwrap();
 }

@@ -1,16 +1,19 @@
 //! What the `network!` macro's generated code shares: the parameter table
 //! and the arena helpers (one `f32` buffer for every parameter, offsets fixed
 //! at compile time), the workspace that holds a batch's activations, masks
-//! and gradients, the checks at the boundary where user data comes in, and
-//! the summary table. The generated code stays thin (a few lines per layer
+//! and gradients, the checks at the boundary where user data comes in, the
+//! summary table, and loading weights from elsewhere (by name, or a PyTorch
+//! `state_dict` with its layouts converted: `import/`). The generated code stays thin (a few lines per layer
 //! that name literal offsets and call a kernel); anything generic over the
 //! network lives here, once.
 
 mod freeze;
+mod import;
 mod params;
 mod summary;
 
 pub use freeze::Freezing;
+pub use import::{load_by_name, load_state_dict, LoadReport};
 pub use params::{init_params, load_params, load_params_prefixed, save_params, Init, TensorInfo};
 pub use summary::{human_bytes, thousands, Summary, SummaryRow};
 

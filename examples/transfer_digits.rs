@@ -220,6 +220,8 @@ fn main() -> Result<(), cnn::Error> {
     let n = copy_tensors(Pretrain::TENSORS, pre.network().params(), DigitTrunk::TENSORS, trunk.params_mut(), "trunk.", "");
     assert_eq!(n, DigitTrunk::TENSORS.len());
     trunk.save(a.out.join("trunk_0-4.safetensors"))?;
+    let pretrained = a.out.join("lenet5_0-4.safetensors");
+    pre.network().save(&pretrained)?;
     let test_features = features(&trunk, &test59)?;
 
     // 2. Digits 5-9 from k images per class, three ways.
@@ -233,10 +235,18 @@ fn main() -> Result<(), cnn::Error> {
         head.fit(&cached, Fit::epochs(epochs).batch_size(16).verbose(false))?;
         println!("frozen trunk + new head {k}/class: test accuracy: {:.2}%", accuracy(&head, &test_features)?);
 
-        // (b) Fine-tune every layer, from the trunk and the learned head.
+        // (b) Fine-tune every layer, from the trunk and the learned head,
+        // both loaded by name: the pretrained network's `trunk.*` (its
+        // classifier is left out) and the head's `head.*`.
+        let head_path = a.out.join(format!("head_{k}.safetensors"));
+        head.network().save(&head_path)?;
         let mut net = Digits5::new(a.seed);
-        copy_tensors(DigitTrunk::TENSORS, trunk.params(), Digits5::TENSORS, net.params_mut(), "", "trunk.");
-        copy_tensors(Head5::TENSORS, head.network().params(), Digits5::TENSORS, net.params_mut(), "", "");
+        let from_trunk = net.load_by_name(&pretrained)?;
+        let from_head = net.load_by_name(&head_path)?;
+        if k == 10 {
+            println!("fine-tuning starts from {}: {from_trunk}", pretrained.display());
+            println!("and from {}: {from_head}", head_path.display());
+        }
         let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
         fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
         println!("fine-tuned {k}/class: test accuracy: {:.2}%", accuracy(&fine, &test59)?);

@@ -121,7 +121,9 @@ fn args() -> Args {
 
 /// The examples whose label is in `classes`, relabelled from 0.
 fn only(data: &Dataset, classes: std::ops::Range<usize>) -> Result<Dataset, cnn::Error> {
-    let keep: Vec<usize> = (0..data.len()).filter(|&i| classes.contains(&data.labels()[i])).collect();
+    let keep: Vec<usize> = (0..data.len())
+        .filter(|&i| classes.contains(&data.labels()[i]))
+        .collect();
     let picked = data.select(&keep);
     let y = picked.labels().iter().map(|l| l - classes.start).collect();
     Dataset::new(picked.shape(), picked.images().to_vec(), y, classes.len())
@@ -158,7 +160,9 @@ fn copy_tensors(
 ) -> usize {
     let mut copied = 0;
     for t in from {
-        let Some(rest) = t.name.strip_prefix(from_prefix) else { continue };
+        let Some(rest) = t.name.strip_prefix(from_prefix) else {
+            continue;
+        };
         let want = format!("{to_prefix}{rest}");
         if let Some(u) = to.iter().find(|u| u.name == want && u.shape == t.shape) {
             to_params[u.range()].copy_from_slice(&from_params[t.range()]);
@@ -198,7 +202,11 @@ fn main() -> Result<(), cnn::Error> {
     std::fs::create_dir_all(&a.out).map_err(|e| cnn::Error::io(&a.out, e))?;
     let mnist = cnn::data::mnist::load(&a.data)?;
     let (train, test) = (prepare(&mnist.train)?, prepare(&mnist.test)?);
-    let (train04, train59, test59) = (only(&train, 0..5)?, only(&train, 5..10)?, only(&test, 5..10)?);
+    let (train04, train59, test59) = (
+        only(&train, 0..5)?,
+        only(&train, 5..10)?,
+        only(&test, 5..10)?,
+    );
     println!(
         "MNIST: {} training images of 0-4 for the trunk; 5-9: {} training, {} test images; {} threads",
         train04.len(),
@@ -217,7 +225,14 @@ fn main() -> Result<(), cnn::Error> {
         accuracy(&pre, &only(&test, 0..5)?)?
     );
     let mut trunk = DigitTrunk::new(0);
-    let n = copy_tensors(Pretrain::TENSORS, pre.network().params(), DigitTrunk::TENSORS, trunk.params_mut(), "trunk.", "");
+    let n = copy_tensors(
+        Pretrain::TENSORS,
+        pre.network().params(),
+        DigitTrunk::TENSORS,
+        trunk.params_mut(),
+        "trunk.",
+        "",
+    );
     assert_eq!(n, DigitTrunk::TENSORS.len());
     trunk.save(a.out.join("trunk_0-4.safetensors"))?;
     let pretrained = a.out.join("lenet5_0-4.safetensors");
@@ -233,7 +248,10 @@ fn main() -> Result<(), cnn::Error> {
         let cached = features(&trunk, &few)?;
         let mut head = Model::compile(Head5::new(a.seed), Adam::new(1e-2)).seed(a.seed);
         head.fit(&cached, Fit::epochs(epochs).batch_size(16).verbose(false))?;
-        println!("frozen trunk + new head {k}/class: test accuracy: {:.2}%", accuracy(&head, &test_features)?);
+        println!(
+            "frozen trunk + new head {k}/class: test accuracy: {:.2}%",
+            accuracy(&head, &test_features)?
+        );
 
         // (b) Fine-tune every layer, from the trunk and the learned head,
         // both loaded by name: the pretrained network's `trunk.*` (its
@@ -244,17 +262,31 @@ fn main() -> Result<(), cnn::Error> {
         let from_trunk = net.load_by_name(&pretrained)?;
         let from_head = net.load_by_name(&head_path)?;
         if k == 10 {
-            println!("fine-tuning starts from {}: {from_trunk}", pretrained.display());
+            println!(
+                "fine-tuning starts from {}: {from_trunk}",
+                pretrained.display()
+            );
             println!("and from {}: {from_head}", head_path.display());
         }
         let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
         fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!("fine-tuned {k}/class: test accuracy: {:.2}%", accuracy(&fine, &test59)?);
+        println!(
+            "fine-tuned {k}/class: test accuracy: {:.2}%",
+            accuracy(&fine, &test59)?
+        );
 
         // (c) The same network from scratch, as many steps as (a) and (b).
         let mut scratch = Model::compile(Digits5::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(&few, Fit::epochs(epochs + epochs / 2).batch_size(16).verbose(false))?;
-        println!("from scratch {k}/class: test accuracy: {:.2}%", accuracy(&scratch, &test59)?);
+        scratch.fit(
+            &few,
+            Fit::epochs(epochs + epochs / 2)
+                .batch_size(16)
+                .verbose(false),
+        )?;
+        println!(
+            "from scratch {k}/class: test accuracy: {:.2}%",
+            accuracy(&scratch, &test59)?
+        );
     }
 
     // 3. A second source: scikit-learn's 8x8 digits, all ten classes.
@@ -269,17 +301,48 @@ fn main() -> Result<(), cnn::Error> {
         };
         let epochs = epochs_for(few.len());
         let mut head = Model::compile(Head10::new(a.seed), Adam::new(1e-2)).seed(a.seed);
-        head.fit(&features(&trunk, &few)?, Fit::epochs(epochs).batch_size(16).verbose(false))?;
-        println!("8x8 digits, frozen MNIST trunk + new head {label}: test accuracy: {:.2}%", accuracy(&head, &d_test_features)?);
+        head.fit(
+            &features(&trunk, &few)?,
+            Fit::epochs(epochs).batch_size(16).verbose(false),
+        )?;
+        println!(
+            "8x8 digits, frozen MNIST trunk + new head {label}: test accuracy: {:.2}%",
+            accuracy(&head, &d_test_features)?
+        );
         let mut net = Digits10::new(a.seed);
-        copy_tensors(DigitTrunk::TENSORS, trunk.params(), Digits10::TENSORS, net.params_mut(), "", "trunk.");
-        copy_tensors(Head10::TENSORS, head.network().params(), Digits10::TENSORS, net.params_mut(), "", "");
+        copy_tensors(
+            DigitTrunk::TENSORS,
+            trunk.params(),
+            Digits10::TENSORS,
+            net.params_mut(),
+            "",
+            "trunk.",
+        );
+        copy_tensors(
+            Head10::TENSORS,
+            head.network().params(),
+            Digits10::TENSORS,
+            net.params_mut(),
+            "",
+            "",
+        );
         let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
         fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!("8x8 digits, fine-tuned {label}: test accuracy: {:.2}%", accuracy(&fine, &d_test)?);
+        println!(
+            "8x8 digits, fine-tuned {label}: test accuracy: {:.2}%",
+            accuracy(&fine, &d_test)?
+        );
         let mut scratch = Model::compile(Digits10::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(&few, Fit::epochs(epochs + epochs / 2).batch_size(16).verbose(false))?;
-        println!("8x8 digits, from scratch {label}: test accuracy: {:.2}%", accuracy(&scratch, &d_test)?);
+        scratch.fit(
+            &few,
+            Fit::epochs(epochs + epochs / 2)
+                .batch_size(16)
+                .verbose(false),
+        )?;
+        println!(
+            "8x8 digits, from scratch {label}: test accuracy: {:.2}%",
+            accuracy(&scratch, &d_test)?
+        );
     }
 
     // 4. What freezing saves: a step at batch 64 on 5-9 images.

@@ -416,7 +416,11 @@ impl Lowerer<'_> {
                     self.push(
                         Diag::new(
                             site,
-                            format!("{}: `trainable` takes `true` or `false`, got `{}`", layer.name, other.describe()),
+                            format!(
+                                "{}: `trainable` takes `true` or `false`, got `{}`",
+                                layer.name,
+                                other.describe()
+                            ),
                         )
                         .help("write `trainable: false` to freeze the layer"),
                     );

@@ -197,6 +197,74 @@ fn epochs_for(n: usize) -> usize {
     (3000 / n.max(1)).clamp(10, 200)
 }
 
+/// What the three ways share.
+struct Ctx<'a> {
+    trunk: &'a DigitTrunk,
+    /// The network trained on 0-4, whose `trunk.*` fine-tuning starts from.
+    pretrained: &'a std::path::Path,
+    out: &'a std::path::Path,
+    seed: u64,
+    /// Print the load reports.
+    report: bool,
+}
+
+/// Learns `few` three ways and prints one line each: (a) the frozen trunk
+/// with a new head trained on its cached features; (b) every layer
+/// fine-tuned from the trunk and that head, both loaded by name (the
+/// pretrained network's `trunk.*`, its classifier left out, and the head's
+/// `head.*`); (c) the same network from scratch, as many steps as (a) and
+/// (b) together. `$net` is the trunk with a new head, `$head` that head on
+/// features.
+macro_rules! three_ways {
+    ($net:ty, $head:ty, $ctx:expr, $few:expr, $test:expr, $test_features:expr, $prefix:expr, $label:expr) => {{
+        let (ctx, few, label): (Ctx, &Dataset, String) = ($ctx, $few, $label);
+        let epochs = epochs_for(few.len());
+        let mut head = Model::compile(<$head>::new(ctx.seed), Adam::new(1e-2)).seed(ctx.seed);
+        head.fit(
+            &features(ctx.trunk, few)?,
+            Fit::epochs(epochs).batch_size(16).verbose(false),
+        )?;
+        println!(
+            "{}frozen trunk + new head {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&head, $test_features)?
+        );
+        let head_path = ctx
+            .out
+            .join(format!("head_{}.safetensors", stringify!($head)));
+        head.network().save(&head_path)?;
+        let mut net = <$net>::new(ctx.seed);
+        let from_trunk = net.load_by_name(ctx.pretrained)?;
+        let from_head = net.load_by_name(&head_path)?;
+        if ctx.report {
+            println!(
+                "fine-tuning starts from {}: {from_trunk}",
+                ctx.pretrained.display()
+            );
+            println!("and from {}: {from_head}", head_path.display());
+        }
+        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(ctx.seed);
+        fine.fit(few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
+        println!(
+            "{}fine-tuned {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&fine, $test)?
+        );
+        let mut scratch = Model::compile(<$net>::new(ctx.seed), Adam::new(1e-3)).seed(ctx.seed);
+        scratch.fit(
+            few,
+            Fit::epochs(epochs + epochs / 2)
+                .batch_size(16)
+                .verbose(false),
+        )?;
+        println!(
+            "{}from scratch {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&scratch, $test)?
+        );
+    }};
+}
+
 fn main() -> Result<(), cnn::Error> {
     let a = args();
     std::fs::create_dir_all(&a.out).map_err(|e| cnn::Error::io(&a.out, e))?;
@@ -242,50 +310,22 @@ fn main() -> Result<(), cnn::Error> {
     // 2. Digits 5-9 from k images per class, three ways.
     for k in [10, 50] {
         let few = per_class(&train59, k, a.seed + k as u64);
-        let epochs = epochs_for(few.len());
-
-        // (a) Frozen trunk, new head on the cached features.
-        let cached = features(&trunk, &few)?;
-        let mut head = Model::compile(Head5::new(a.seed), Adam::new(1e-2)).seed(a.seed);
-        head.fit(&cached, Fit::epochs(epochs).batch_size(16).verbose(false))?;
-        println!(
-            "frozen trunk + new head {k}/class: test accuracy: {:.2}%",
-            accuracy(&head, &test_features)?
-        );
-
-        // (b) Fine-tune every layer, from the trunk and the learned head,
-        // both loaded by name: the pretrained network's `trunk.*` (its
-        // classifier is left out) and the head's `head.*`.
-        let head_path = a.out.join(format!("head_{k}.safetensors"));
-        head.network().save(&head_path)?;
-        let mut net = Digits5::new(a.seed);
-        let from_trunk = net.load_by_name(&pretrained)?;
-        let from_head = net.load_by_name(&head_path)?;
-        if k == 10 {
-            println!(
-                "fine-tuning starts from {}: {from_trunk}",
-                pretrained.display()
-            );
-            println!("and from {}: {from_head}", head_path.display());
-        }
-        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
-        fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!(
-            "fine-tuned {k}/class: test accuracy: {:.2}%",
-            accuracy(&fine, &test59)?
-        );
-
-        // (c) The same network from scratch, as many steps as (a) and (b).
-        let mut scratch = Model::compile(Digits5::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(
+        let ctx = Ctx {
+            trunk: &trunk,
+            pretrained: &pretrained,
+            out: &a.out,
+            seed: a.seed,
+            report: k == 10,
+        };
+        three_ways!(
+            Digits5,
+            Head5,
+            ctx,
             &few,
-            Fit::epochs(epochs + epochs / 2)
-                .batch_size(16)
-                .verbose(false),
-        )?;
-        println!(
-            "from scratch {k}/class: test accuracy: {:.2}%",
-            accuracy(&scratch, &test59)?
+            &test59,
+            &test_features,
+            "",
+            format!("{k}/class")
         );
     }
 
@@ -299,49 +339,22 @@ fn main() -> Result<(), cnn::Error> {
         } else {
             (per_class(&d_train, k, a.seed), format!("{k}/class"))
         };
-        let epochs = epochs_for(few.len());
-        let mut head = Model::compile(Head10::new(a.seed), Adam::new(1e-2)).seed(a.seed);
-        head.fit(
-            &features(&trunk, &few)?,
-            Fit::epochs(epochs).batch_size(16).verbose(false),
-        )?;
-        println!(
-            "8x8 digits, frozen MNIST trunk + new head {label}: test accuracy: {:.2}%",
-            accuracy(&head, &d_test_features)?
-        );
-        let mut net = Digits10::new(a.seed);
-        copy_tensors(
-            DigitTrunk::TENSORS,
-            trunk.params(),
-            Digits10::TENSORS,
-            net.params_mut(),
-            "",
-            "trunk.",
-        );
-        copy_tensors(
-            Head10::TENSORS,
-            head.network().params(),
-            Digits10::TENSORS,
-            net.params_mut(),
-            "",
-            "",
-        );
-        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
-        fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!(
-            "8x8 digits, fine-tuned {label}: test accuracy: {:.2}%",
-            accuracy(&fine, &d_test)?
-        );
-        let mut scratch = Model::compile(Digits10::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(
+        let ctx = Ctx {
+            trunk: &trunk,
+            pretrained: &pretrained,
+            out: &a.out,
+            seed: a.seed,
+            report: false,
+        };
+        three_ways!(
+            Digits10,
+            Head10,
+            ctx,
             &few,
-            Fit::epochs(epochs + epochs / 2)
-                .batch_size(16)
-                .verbose(false),
-        )?;
-        println!(
-            "8x8 digits, from scratch {label}: test accuracy: {:.2}%",
-            accuracy(&scratch, &d_test)?
+            &d_test,
+            &d_test_features,
+            "8x8 digits, ",
+            label
         );
     }
 

@@ -23,6 +23,7 @@
 //! `CNN_CONV=gemm` in the environment forces the portable path.
 
 mod depthwise;
+mod depthwise_grad;
 mod epilogue;
 mod gemm_path;
 mod grouped;

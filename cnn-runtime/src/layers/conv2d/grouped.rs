@@ -120,7 +120,7 @@ pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
 /// scattered back by a group-major col2im.
 fn transposed_dx(g: &Conv2dGeom, gr: &Groups) -> bool {
     let lanes = gr.cg.div_ceil(16) * 16;
-    implicit::dx_supported(g) && 4 * gr.cg >= 3 * lanes
+    implicit::dx_supported(g) || lanes == 0
 }
 
 /// `y = act((grouped_conv(x, w) + bias) * scale + shift)`, NHWC. Overwrites `y`.
@@ -190,16 +190,27 @@ pub(super) fn forward_kernel(
     let total = sz.rows / g.out_w;
     let row_len = g.out_w * n;
     let (chunk, tasks) = plan(total, row_len, g.out_w * gr.k * n, parallel::threads(), 1);
-    parallel::for_each(tasks, &|t| {
-        let r0 = t * chunk;
-        let r1 = (r0 + chunk).min(total);
-        // SAFETY: task t alone writes output rows r0..r1.
-        let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
-        match kernel {
-            Kernel::Depthwise(isa) => depthwise::forward_rows(isa, g, x, w, ep, r0, r1, yc),
-            _ => grouped_implicit::forward_rows(g, gr, x, w, ep, r0, r1, yc),
-        }
-    });
+    let run = |w: &[f32]| {
+        parallel::for_each(tasks, &|t| {
+            let r0 = t * chunk;
+            let r1 = (r0 + chunk).min(total);
+            // SAFETY: task t alone writes output rows r0..r1.
+            let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
+            match kernel {
+                Kernel::Depthwise(isa) => depthwise::forward_rows(isa, g, x, w, ep, r0, r1, yc),
+                _ => grouped_implicit::forward_rows(g, gr, x, w, ep, r0, r1, yc),
+            }
+        })
+    };
+    if kernel == Kernel::Implicit {
+        // The micro-kernel reads each group's weights as one contiguous matrix.
+        scratch::with(Slot::Aux, gr.w, |wp| {
+            grouped_implicit::pack_kernel(g, gr, w, wp);
+            run(wp);
+        });
+    } else {
+        run(w);
+    }
 }
 
 /// Gradients of a grouped convolution. `dy` is the gradient with respect
@@ -323,7 +334,11 @@ pub(super) fn backward_kernel(
         // Reduce in task order, so the sums do not depend on scheduling.
         for part in partials.chunks_exact(part_len) {
             let (pw, pb) = part.split_at(gr.w);
-            dw.iter_mut().zip(pw).for_each(|(d, p)| *d += p);
+            if kernel == Kernel::Implicit {
+                grouped_implicit::unpack_add(g, gr, pw, dw);
+            } else {
+                dw.iter_mut().zip(pw).for_each(|(d, p)| *d += p);
+            }
             if let Some(db) = db.as_deref_mut() {
                 db.iter_mut().zip(pb).for_each(|(d, p)| *d += p);
             }

@@ -166,16 +166,70 @@ fn tap_grad_multiplier<const FMA: bool>(
 /// `(k0, count, o0)`.
 #[inline(always)]
 fn back_taps(i: usize, s: usize, pad: usize, f: usize, out: usize) -> (usize, usize, usize) {
-    // Output o reads i through tap k = i + pad - o * s.
     let q = i + pad;
-    // The smallest tap of the right residue whose output is below `out`;
-    // both candidates are congruent to q modulo s.
-    let k0 = (q % s).max(q.saturating_sub((out - 1) * s));
+    taps_of(q, q / s, q % s, s, f, out)
+}
+
+/// [`back_taps`] given `q = i + pad` with its quotient and residue by `s`.
+#[inline(always)]
+fn taps_of(q: usize, qd: usize, r: usize, s: usize, f: usize, out: usize) -> (usize, usize, usize) {
+    // Output o reads i through tap k = q - o * s. The smallest tap has the
+    // residue r, unless that tap's output (qd) is past the last one.
+    let last = (out - 1) * s;
+    let (k0, o0) = if q >= last + r {
+        (q - last, out - 1)
+    } else {
+        (r, qd)
+    };
     let hi = (f - 1).min(q);
-    if hi < k0 {
+    // Counted rather than divided: a window holds only a few taps.
+    let (mut count, mut k) = (0, k0);
+    while k <= hi {
+        count += 1;
+        k += s;
+    }
+    if count == 0 {
         return (0, 0, 0);
     }
-    (k0, (hi - k0) / s + 1, (q - k0) / s)
+    (k0, count, o0)
+}
+
+/// [`back_taps`] for `i = 0, 1, 2, ...` in turn, carrying `(i + pad) / s`
+/// and `(i + pad) % s` along instead of dividing per pixel (at stride 2 a
+/// pixel has only two or three taps, and two divisions cost more).
+struct TapWalk {
+    q: usize,
+    qd: usize,
+    r: usize,
+    s: usize,
+    f: usize,
+    out: usize,
+}
+
+impl TapWalk {
+    fn new(s: usize, pad: usize, f: usize, out: usize) -> Self {
+        TapWalk {
+            q: pad,
+            qd: pad / s,
+            r: pad % s,
+            s,
+            f,
+            out,
+        }
+    }
+
+    /// The taps of the next index.
+    #[inline(always)]
+    fn next(&mut self) -> (usize, usize, usize) {
+        let taps = taps_of(self.q, self.qd, self.r, self.s, self.f, self.out);
+        self.q += 1;
+        self.r += 1;
+        if self.r == self.s {
+            self.r = 0;
+            self.qd += 1;
+        }
+        taps
+    }
 }
 
 #[inline(always)]
@@ -193,8 +247,9 @@ pub(super) fn input_grad_body<const FMA: bool, const L: usize>(
     {
         for iy in 0..g.in_h {
             let rows = back_taps(iy, g.sh, g.pad_top, g.fh, g.out_h);
+            let mut walk = TapWalk::new(g.sw, g.pad_left, g.fw, g.out_w);
             for ix in 0..g.in_w {
-                let cols = back_taps(ix, g.sw, g.pad_left, g.fw, g.out_w);
+                let cols = walk.next();
                 let d = &mut dxi[(iy * g.in_w + ix) * ci..(iy * g.in_w + ix + 1) * ci];
                 if m == 1 {
                     gather::<FMA, L>(g, dyi, w, rows, cols, d);
@@ -340,7 +395,7 @@ mod tests {
     use super::*;
 
     /// `back_taps` lists exactly the (tap, output) pairs a brute-force
-    /// search over every output finds.
+    /// search over every output finds, and `TapWalk` agrees with it.
     #[test]
     fn back_taps_match_a_search() {
         for n in 1..9 {
@@ -351,12 +406,14 @@ mod tests {
                             continue;
                         }
                         let out = (n + 2 * pad - f) / s + 1;
+                        let mut walk = TapWalk::new(s, pad, f, out);
                         for i in 0..n {
                             let want: Vec<(usize, usize)> = (0..f)
                                 .flat_map(|k| (0..out).map(move |o| (k, o)))
                                 .filter(|&(k, o)| o * s + k == i + pad)
                                 .collect();
                             let (k0, count, o0) = back_taps(i, s, pad, f, out);
+                            assert_eq!((k0, count, o0), walk.next(), "walk at {i}");
                             let got: Vec<(usize, usize)> =
                                 (0..count).map(|j| (k0 + j * s, o0 - j)).collect();
                             assert_eq!(got, want, "n {n} f {f} s {s} pad {pad} i {i}");

@@ -120,7 +120,7 @@ pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
 /// scattered back by a group-major col2im.
 fn transposed_dx(g: &Conv2dGeom, gr: &Groups) -> bool {
     let lanes = gr.cg.div_ceil(16) * 16;
-    implicit::dx_supported(g) || lanes == 0
+    implicit::dx_supported(g) && 4 * gr.cg >= 3 * lanes
 }
 
 /// `y = act((grouped_conv(x, w) + bias) * scale + shift)`, NHWC. Overwrites `y`.

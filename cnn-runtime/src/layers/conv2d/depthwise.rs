@@ -9,9 +9,9 @@
 //! neighbouring output pixels accumulate in registers over the window and
 //! are stored once; windows that leave the input are clipped to their
 //! inside taps, so there is no padded copy. The epilogue (bias, affine,
-//! activation) runs on each finished row while it is in L1. `m > 1` (Keras's `depth_multiplier`, rarely
-//! used) runs one input channel's `m` outputs at a time. The gradients are
-//! in `depthwise_grad.rs`.
+//! activation) runs on each finished row while it is in L1. `m > 1`
+//! (Keras's `depth_multiplier`, rarely used) runs one input channel's `m`
+//! outputs at a time. The gradients are in `depthwise_grad.rs`.
 //!
 //! The loops are plain Rust written for the auto-vectoriser: fixed-size
 //! array blocks, no divisions or data-dependent indices in the inner loops.
@@ -48,7 +48,11 @@ impl Isa {
         match self {
             Isa::Baseline => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            Isa::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2")
@@ -126,7 +130,8 @@ fn run(isa: Isa, job: Job) {
     assert!(isa.supported(), "depthwise: {isa:?} is not available");
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has AVX-512F (checked above), the clone's only requirement.
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above), the
+        // features the clone is compiled with.
         Isa::Avx512 => unsafe { run_avx512(job) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX2 and FMA (checked above).

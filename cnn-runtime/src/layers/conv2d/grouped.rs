@@ -10,7 +10,8 @@
 //! - `grouped_implicit.rs` (AVX-512): the dense implicit GEMM's micro-kernel
 //!   run once per group on a group-major padded copy of the input rows, in
 //!   which a group's window row is one contiguous run, so that every group
-//!   is a small product read in place (no column matrix).
+//!   is a small product read in place (no column matrix), with the weights
+//!   packed so that each group's are one contiguous matrix.
 //! - `grouped_gemm.rs` (any CPU, or `CNN_CONV=gemm`): a group-major im2col
 //!   into scratch and one `sgemm` per group with strided operands.
 //!

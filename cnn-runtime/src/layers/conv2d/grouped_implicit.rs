@@ -17,7 +17,8 @@
 //!   contiguous, into a group-major partial unpacked when partials are summed.
 //! - Input gradient at stride 1 (when `cg` fills the vectors): the
 //!   transposed convolution, a grouped convolution of `dy` padded by
-//!   `f - 1 - p` with the flipped kernel `[fh, fw, og, c_in]`. Otherwise
+//!   `f - 1 - p` with the flipped kernel (`[fh, fw, og, c_in]`, packed per
+//!   group like the forward weights). Otherwise
 //!   `dcol_g = dY_g W_g^T` per group into a group-major column matrix,
 //!   scattered back by `grouped_gemm::col2im_add`.
 

@@ -1,9 +1,10 @@
 //! A grouped or depthwise convolution step allocates nothing once its
 //! scratch has grown: forward and backward at shapes already seen, counted
-//! with a counting global allocator. The depthwise kernels use no scratch
-//! and no matrixmultiply, so they are checked on every CPU; the grouped
-//! kernels on AVX-512 only (elsewhere they call matrixmultiply, whose
-//! packing buffers are allocated per call).
+//! with a counting global allocator. The direct kernel (depthwise, and
+//! groups of 2 or 4 channels in and out) never calls matrixmultiply, so it
+//! is checked on every CPU; the other grouped layers on AVX-512 only
+//! (elsewhere they call matrixmultiply, whose packing buffers are
+//! allocated per call).
 
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
 use cnn_runtime::layers::conv2d::{backward_grouped, forward_grouped, Epilogue};
@@ -57,17 +58,21 @@ fn a_grouped_step_at_a_seen_shape_allocates_nothing() {
     cnn_runtime::parallel::set_threads(1);
     let grouped_too = avx512() && std::env::var("CNN_CONV").is_err();
     // Input, c_out, groups, kernel, stride, padding, with dx: depthwise
-    // (multipliers 1 and 2, stride 2), then grouped with the transposed
-    // and the scattered input gradient.
+    // (multipliers 1 and 2, stride 2) and groups of 4 on the direct
+    // kernel; then on the micro-kernel groups of 16 (transposed dx), of 8
+    // (scattered dx), and 4 -> 8 without dx.
     let shapes = [
         ([16, 16, 32], 32, 32, 3, 1, Padding::Same, true),
         ([16, 16, 8], 16, 8, 3, 2, Padding::Same, true),
-        ([16, 16, 32], 32, 2, 3, 1, Padding::Same, true),
         ([16, 16, 32], 32, 8, 3, 1, Padding::Same, true),
+        ([16, 16, 32], 32, 2, 3, 1, Padding::Same, true),
+        ([16, 16, 32], 32, 4, 3, 1, Padding::Same, true),
         ([16, 16, 32], 64, 8, 3, 2, Padding::Same, false),
     ];
     for (input, c_out, groups, f, s, padding, with_dx) in shapes {
-        if input[2] / groups > 1 && !grouped_too {
+        let (cg, og) = (input[2] / groups, c_out / groups);
+        let direct = cg == 1 || (cg == og && cg <= 4);
+        if !direct && !grouped_too {
             continue;
         }
         let g = Conv2dGeom::new(input, c_out, [f, f], [s, s], padding).unwrap();

@@ -5,6 +5,13 @@
 //! output pixel and window tap, a multiply-add over the channel vector,
 //! `y[c] += x[c] * w[tap, c]`, which reads both operands contiguously.
 //!
+//! The same loops run small square groups (`G` = 2 or 4 channels in and
+//! out, weights `[fh, fw, G, c_out]`, ResNeXt-50 32x4d's first stage): per
+//! tap and input channel `ci` of the groups, `y[c] += spread(x, ci)[c] *
+//! w[tap, ci, c]`, where [`spread`] copies lane `ci` of each group of `G`
+//! lanes over the group (one shuffle). Every lane is an output channel of
+//! its own, where the micro-kernel's broadcast would fill `G` of 16.
+//!
 //! Forward (`m == 1`, here): blocks of `L` channels of up to four
 //! neighbouring output pixels accumulate in registers over the window and
 //! are stored once; windows that leave the input are clipped to their
@@ -69,6 +76,7 @@ impl Isa {
 pub(super) fn forward_rows(
     isa: Isa,
     g: &Conv2dGeom,
+    group: usize,
     x: &[f32],
     w: &[f32],
     ep: &Epilogue,
@@ -80,6 +88,7 @@ pub(super) fn forward_rows(
         isa,
         Job::Forward {
             g,
+            group,
             x,
             w,
             ep,
@@ -90,21 +99,71 @@ pub(super) fn forward_rows(
     );
 }
 
-/// Overwrites `dw` (`[fh, fw, 1, c_out]`) with the weight gradient of whole
-/// images `x`, `dy` (back to back).
-pub(super) fn weight_grad(isa: Isa, g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    run(isa, Job::WeightGrad { g, x, dy, dw });
+/// Overwrites `dw` (`[fh, fw, group, c_out]`) with the weight gradient of
+/// whole images `x`, `dy` (back to back).
+pub(super) fn weight_grad(
+    isa: Isa,
+    g: &Conv2dGeom,
+    group: usize,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+) {
+    run(
+        isa,
+        Job::WeightGrad {
+            g,
+            group,
+            x,
+            dy,
+            dw,
+        },
+    );
 }
 
-/// Overwrites `dx` (whole images) with the input gradient of `dy`.
-pub(super) fn input_grad(isa: Isa, g: &Conv2dGeom, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    run(isa, Job::InputGrad { g, dy, w, dx });
+/// Overwrites `dx` (whole images) with the input gradient of `dy`. With
+/// groups of more than one channel, `wt` is the kernel transposed within
+/// each group by [`transpose_groups`]; otherwise it is the kernel.
+pub(super) fn input_grad(
+    isa: Isa,
+    g: &Conv2dGeom,
+    group: usize,
+    dy: &[f32],
+    wt: &[f32],
+    dx: &mut [f32],
+) {
+    run(
+        isa,
+        Job::InputGrad {
+            g,
+            group,
+            dy,
+            w: wt,
+            dx,
+        },
+    );
+}
+
+/// The kernel transposed within each group, per tap: `wt[t, j, gi*G + ci]
+/// = w[t, ci, gi*G + j]` for groups of `G = group` channels in and out.
+/// The input gradient is then the forward's loop with `dy` for `x`.
+pub(super) fn transpose_groups(g: &Conv2dGeom, group: usize, w: &[f32], wt: &mut [f32]) {
+    let (c, gs) = (g.c_out, group);
+    for (src, dst) in w.chunks_exact(gs * c).zip(wt.chunks_exact_mut(gs * c)) {
+        for ci in 0..gs {
+            for co in 0..c {
+                let (base, j) = (co / gs * gs, co % gs);
+                dst[j * c + base + ci] = src[ci * c + co];
+            }
+        }
+    }
 }
 
 /// One call of a kernel, so that one clone per instruction set covers all.
 enum Job<'a> {
     Forward {
         g: &'a Conv2dGeom,
+        group: usize,
         x: &'a [f32],
         w: &'a [f32],
         ep: &'a Epilogue<'a>,
@@ -114,12 +173,14 @@ enum Job<'a> {
     },
     WeightGrad {
         g: &'a Conv2dGeom,
+        group: usize,
         x: &'a [f32],
         dy: &'a [f32],
         dw: &'a mut [f32],
     },
     InputGrad {
         g: &'a Conv2dGeom,
+        group: usize,
         dy: &'a [f32],
         w: &'a [f32],
         dx: &'a mut [f32],
@@ -155,6 +216,18 @@ fn run_avx2(job: Job) {
     run_body::<true, 16>(job);
 }
 
+/// Runs `$f::<FMA, L, G>` with `G` the run-time group size.
+macro_rules! by_group {
+    ($group:expr, $f:ident::<$fma:ident, $l:ident>($($arg:expr),*)) => {
+        match $group {
+            1 => $f::<$fma, $l, 1>($($arg),*),
+            2 => $f::<$fma, $l, 2>($($arg),*),
+            4 => $f::<$fma, $l, 4>($($arg),*),
+            other => unreachable!("depthwise: groups of {other} channels"),
+        }
+    };
+}
+
 /// `FMA`: fused multiply-adds (only where the CPU has them; elsewhere
 /// `mul_add` is a library call). `L`: channels per register block.
 #[inline(always)]
@@ -162,15 +235,28 @@ fn run_body<const FMA: bool, const L: usize>(job: Job) {
     match job {
         Job::Forward {
             g,
+            group,
             x,
             w,
             ep,
             r0,
             r1,
             y,
-        } => forward_body::<FMA, L>(g, x, w, ep, r0, r1, y),
-        Job::WeightGrad { g, x, dy, dw } => weight_grad_body::<FMA, L>(g, x, dy, dw),
-        Job::InputGrad { g, dy, w, dx } => input_grad_body::<FMA, L>(g, dy, w, dx),
+        } => by_group!(group, forward_body::<FMA, L>(g, x, w, ep, r0, r1, y)),
+        Job::WeightGrad {
+            g,
+            group,
+            x,
+            dy,
+            dw,
+        } => by_group!(group, weight_grad_body::<FMA, L>(g, x, dy, dw)),
+        Job::InputGrad {
+            g,
+            group,
+            dy,
+            w,
+            dx,
+        } => by_group!(group, input_grad_body::<FMA, L>(g, dy, w, dx)),
     }
 }
 
@@ -209,6 +295,19 @@ pub(super) unsafe fn block<const B: usize>(s: &[f32], at: usize) -> &[f32; B] {
     unsafe { &*s.as_ptr().add(at).cast::<[f32; B]>() }
 }
 
+/// `x` with each group of `G` lanes set to its lane `ci`: the input
+/// channel `ci` of every group in the block, lined up with the group's
+/// output channels. A constant in-lane shuffle once unrolled (`vpermilps`
+/// for `G = 4`); the identity for `G = 1`.
+#[inline(always)]
+pub(super) fn spread<const G: usize, const B: usize>(x: &[f32; B], ci: usize) -> [f32; B] {
+    let mut out = [0f32; B];
+    for (l, v) in out.iter_mut().enumerate() {
+        *v = x[l / G * G + ci];
+    }
+    out
+}
+
 /// Output pixels handled together in the forward pass.
 const PIX: usize = 4;
 
@@ -217,7 +316,7 @@ const PIX: usize = 4;
 type Taps = (usize, usize, usize);
 
 #[inline(always)]
-fn forward_body<const FMA: bool, const L: usize>(
+fn forward_body<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     x: &[f32],
     w: &[f32],
@@ -234,7 +333,7 @@ fn forward_body<const FMA: bool, const L: usize>(
         let img = &x[n * g.in_len()..(n + 1) * g.in_len()];
         let rows = window(oy, g.sh, g.pad_top, g.fh, g.in_h);
         if m == 1 {
-            forward_row::<FMA, L>(g, img, w, rows, y_row);
+            forward_row::<FMA, L, G>(g, img, w, rows, y_row);
         } else {
             forward_row_multiplier::<FMA>(g, m, img, w, rows, y_row);
         }
@@ -296,7 +395,7 @@ fn finish_row(ep: &Epilogue, c: usize, row: &mut [f32]) {
 /// One output row, `m == 1`: runs of [`PIX`] pixels whose windows lie
 /// inside the input columns, single pixels (clipped) elsewhere.
 #[inline(always)]
-fn forward_row<const FMA: bool, const L: usize>(
+fn forward_row<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -314,11 +413,11 @@ fn forward_row<const FMA: bool, const L: usize>(
             && window(ox + PIX - 1, g.sw, g.pad_left, g.fw, g.in_w).1 == g.fw;
         if run {
             let y = &mut y_row[ox * c..(ox + PIX) * c];
-            pixels::<FMA, L, PIX>(g, img, w, rows, cols, y);
+            pixels::<FMA, L, G, PIX>(g, img, w, rows, cols, y);
             ox += PIX;
         } else {
             let y = &mut y_row[ox * c..(ox + 1) * c];
-            pixels::<FMA, L, 1>(g, img, w, rows, cols, y);
+            pixels::<FMA, L, G, 1>(g, img, w, rows, cols, y);
             ox += 1;
         }
     }
@@ -327,7 +426,7 @@ fn forward_row<const FMA: bool, const L: usize>(
 /// `P` neighbouring output pixels (`y`: `P * c`) with the same taps, the
 /// first one's window columns `cols`; overwrites `y`.
 #[inline(always)]
-fn pixels<const FMA: bool, const L: usize, const P: usize>(
+fn pixels<const FMA: bool, const L: usize, const G: usize, const P: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -338,17 +437,18 @@ fn pixels<const FMA: bool, const L: usize, const P: usize>(
     let c = g.c_out;
     let mut cb = 0;
     while cb + L <= c {
-        pixel_block::<FMA, L, P>(g, img, w, rows, cols, cb, y);
+        pixel_block::<FMA, L, G, P>(g, img, w, rows, cols, cb, y);
         cb += L;
     }
     while cb + 8 <= c {
-        pixel_block::<FMA, 8, P>(g, img, w, rows, cols, cb, y);
+        pixel_block::<FMA, 8, G, P>(g, img, w, rows, cols, cb, y);
         cb += 8;
     }
     if cb == c {
         return;
     }
-    // Fewer than eight channels left: accumulate in place.
+    // Fewer than eight channels left (whole groups, as blocks are
+    // multiples of 8): accumulate in place.
     let line = g.in_w * c;
     let (ky_lo, ky_hi, iy_lo) = rows;
     let (kx_lo, kx_hi, ix_lo) = cols;
@@ -359,10 +459,12 @@ fn pixels<const FMA: bool, const L: usize, const P: usize>(
             let xrow = (iy_lo + ky - ky_lo) * line;
             for kx in kx_lo..kx_hi {
                 let ix = ix_lo + kx - kx_lo + p * g.sw;
-                let xs = &img[xrow + ix * c + cb..];
-                let ws = &w[(ky * g.fw + kx) * c + cb..];
-                for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
-                    *a = madd::<FMA>(*a, xv, wv);
+                let xs = &img[xrow + ix * c..xrow + (ix + 1) * c];
+                for ci in 0..G {
+                    let ws = &w[((ky * g.fw + kx) * G + ci) * c..][..c];
+                    for (j, a) in (cb..c).zip(acc.iter_mut()) {
+                        *a = madd::<FMA>(*a, xs[j / G * G + ci], ws[j]);
+                    }
                 }
             }
         }
@@ -370,9 +472,9 @@ fn pixels<const FMA: bool, const L: usize, const P: usize>(
 }
 
 /// Channels `cb..cb + B` of `P` pixels, summed in registers over the
-/// window, then stored.
+/// window (and over the `G` input channels of each group), then stored.
 #[inline(always)]
-fn pixel_block<const FMA: bool, const B: usize, const P: usize>(
+fn pixel_block<const FMA: bool, const B: usize, const G: usize, const P: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -391,7 +493,7 @@ fn pixel_block<const FMA: bool, const B: usize, const P: usize>(
             + (ix_lo + kx_hi - 1 - kx_lo + (P - 1) * g.sw) * c
             + cb
             + B;
-        let w_end = ((ky_hi - 1) * g.fw + kx_hi - 1) * c + cb + B;
+        let w_end = (((ky_hi - 1) * g.fw + kx_hi - 1) * G + G - 1) * c + cb + B;
         assert!(
             x_end <= img.len() && w_end <= w.len(),
             "depthwise: window out of range"
@@ -399,13 +501,16 @@ fn pixel_block<const FMA: bool, const B: usize, const P: usize>(
         for ky in ky_lo..ky_hi {
             let xrow = (iy_lo + ky - ky_lo) * line;
             for kx in kx_lo..kx_hi {
-                // SAFETY: below w_end, checked above.
-                let ws = unsafe { block::<B>(w, (ky * g.fw + kx) * c + cb) };
+                let wt = (ky * g.fw + kx) * G * c + cb;
                 let ix = ix_lo + kx - kx_lo;
                 for (p, a) in acc.iter_mut().enumerate() {
                     // SAFETY: below x_end, checked above.
                     let xs = unsafe { block::<B>(img, xrow + (ix + p * g.sw) * c + cb) };
-                    madd_block::<FMA, B>(a, xs, ws);
+                    for ci in 0..G {
+                        // SAFETY: below w_end, checked above.
+                        let ws = unsafe { block::<B>(w, wt + ci * c) };
+                        madd_block::<FMA, B>(a, &spread::<G, B>(xs, ci), ws);
+                    }
                 }
             }
         }

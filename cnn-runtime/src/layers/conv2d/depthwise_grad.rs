@@ -10,8 +10,12 @@
 //!   and column without a division per tap ([`back_taps`]), so `dx` is
 //!   written once and needs no zeroing.
 //! - `m > 1`: the same loops one input channel's `m` outputs at a time.
+//! - Square groups of `G` channels: the same loops with a sum per input
+//!   channel of the group (weight gradient) or per output channel of the
+//!   group against the kernel transposed within groups (input gradient),
+//!   each spread over the group's lanes as in the forward.
 
-use super::depthwise::{block, madd, madd_block};
+use super::depthwise::{block, madd, madd_block, spread};
 use super::grouped::window;
 use crate::geom::Conv2dGeom;
 
@@ -29,7 +33,7 @@ fn outputs_reading(k: usize, s: usize, pad: usize, n: usize, out: usize) -> (usi
 }
 
 #[inline(always)]
-pub(super) fn weight_grad_body<const FMA: bool, const L: usize>(
+pub(super) fn weight_grad_body<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     x: &[f32],
     dy: &[f32],
@@ -51,12 +55,14 @@ pub(super) fn weight_grad_body<const FMA: bool, const L: usize>(
                         continue;
                     }
                     let ix0 = ox_lo * g.sw + kx - g.pad_left;
-                    let dwt = &mut dw[(ky * g.fw + kx) * c..(ky * g.fw + kx + 1) * c];
+                    // The tap's G rows of c weights.
+                    let tap = ky * g.fw + kx;
+                    let dwt = &mut dw[tap * G * c..(tap + 1) * G * c];
                     let xs = &x_row[ix0 * ci..];
                     let dys = &dy_row[ox_lo * c..];
                     let count = ox_hi - ox_lo;
                     if m == 1 {
-                        tap_grad::<FMA, L>(c, g.sw * c, xs, dys, count, dwt);
+                        tap_grad::<FMA, L, G>(c, g.sw * c, xs, dys, count, dwt);
                     } else {
                         tap_grad_multiplier::<FMA>(m, ci, g.sw * ci, xs, dys, count, dwt);
                     }
@@ -66,9 +72,10 @@ pub(super) fn weight_grad_body<const FMA: bool, const L: usize>(
     }
 }
 
-/// `dwt[j] += sum_i xs[i * step + j] * dys[i * c + j]` over `count` pixels.
+/// `dwt[ci, j] += sum_i xs[i * step + j / G * G + ci] * dys[i * c + j]`
+/// over `count` pixels: one tap's weight gradient, `dwt` its `G` rows.
 #[inline(always)]
-fn tap_grad<const FMA: bool, const L: usize>(
+fn tap_grad<const FMA: bool, const L: usize, const G: usize>(
     c: usize,
     step: usize,
     xs: &[f32],
@@ -78,17 +85,62 @@ fn tap_grad<const FMA: bool, const L: usize>(
 ) {
     let mut cb = 0;
     while cb + L <= c {
-        tap_block::<FMA, L>(c, step, xs, dys, count, cb, dwt);
+        if G == 1 {
+            tap_block::<FMA, L>(c, step, xs, dys, count, cb, dwt);
+        } else {
+            tap_block_groups::<FMA, L, G>(c, step, xs, dys, count, cb, dwt);
+        }
         cb += L;
     }
     while cb + 8 <= c {
-        tap_block::<FMA, 8>(c, step, xs, dys, count, cb, dwt);
+        if G == 1 {
+            tap_block::<FMA, 8>(c, step, xs, dys, count, cb, dwt);
+        } else {
+            tap_block_groups::<FMA, 8, G>(c, step, xs, dys, count, cb, dwt);
+        }
         cb += 8;
     }
     for i in 0..count {
         let (xp, dp) = (&xs[i * step..], &dys[i * c..]);
-        for j in cb..c {
-            dwt[j] = madd::<FMA>(dwt[j], xp[j], dp[j]);
+        for ci in 0..G {
+            for j in cb..c {
+                let d = &mut dwt[ci * c + j];
+                *d = madd::<FMA>(*d, xp[j / G * G + ci], dp[j]);
+            }
+        }
+    }
+}
+
+/// Channels `cb..cb + B` of [`tap_grad`] for groups of `G > 1` channels:
+/// a sum per input channel of the group, which are independent chains.
+#[inline(always)]
+fn tap_block_groups<const FMA: bool, const B: usize, const G: usize>(
+    c: usize,
+    step: usize,
+    xs: &[f32],
+    dys: &[f32],
+    count: usize,
+    cb: usize,
+    dwt: &mut [f32],
+) {
+    let mut acc = [[0f32; B]; G];
+    if count > 0 {
+        assert!(
+            (count - 1) * step + cb + B <= xs.len() && (count - 1) * c + cb + B <= dys.len(),
+            "depthwise: pixels out of range"
+        );
+    }
+    for i in 0..count {
+        // SAFETY: pixel i is below count, checked above.
+        let (x, d) = unsafe { (block::<B>(xs, i * step + cb), block::<B>(dys, i * c + cb)) };
+        for (ci, a) in acc.iter_mut().enumerate() {
+            madd_block::<FMA, B>(a, &spread::<G, B>(x, ci), d);
+        }
+    }
+    for (ci, a) in acc.iter().enumerate() {
+        let d: &mut [f32; B] = (&mut dwt[ci * c + cb..ci * c + cb + B]).try_into().unwrap();
+        for j in 0..B {
+            d[j] += a[j];
         }
     }
 }
@@ -232,8 +284,10 @@ impl TapWalk {
     }
 }
 
+/// `w` is the kernel transposed within groups (see
+/// `depthwise::transpose_groups`) when `G > 1`.
 #[inline(always)]
-pub(super) fn input_grad_body<const FMA: bool, const L: usize>(
+pub(super) fn input_grad_body<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     dy: &[f32],
     w: &[f32],
@@ -252,7 +306,7 @@ pub(super) fn input_grad_body<const FMA: bool, const L: usize>(
                 let cols = walk.next();
                 let d = &mut dxi[(iy * g.in_w + ix) * ci..(iy * g.in_w + ix + 1) * ci];
                 if m == 1 {
-                    gather::<FMA, L>(g, dyi, w, rows, cols, d);
+                    gather::<FMA, L, G>(g, dyi, w, rows, cols, d);
                 } else {
                     gather_multiplier::<FMA>(g, m, dyi, w, rows, cols, d);
                 }
@@ -264,7 +318,7 @@ pub(super) fn input_grad_body<const FMA: bool, const L: usize>(
 /// One input pixel's gradient, `m == 1`: `d = sum over its taps of
 /// dy[o] * w[tap]`, `rows` and `cols` from [`back_taps`]. Overwrites `d`.
 #[inline(always)]
-fn gather<const FMA: bool, const L: usize>(
+fn gather<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     dyi: &[f32],
     w: &[f32],
@@ -275,11 +329,19 @@ fn gather<const FMA: bool, const L: usize>(
     let c = g.c_out;
     let mut cb = 0;
     while cb + L <= c {
-        gather_block::<FMA, L>(g, dyi, w, rows, cols, cb, d);
+        if G == 1 {
+            gather_block::<FMA, L>(g, dyi, w, rows, cols, cb, d);
+        } else {
+            gather_block_groups::<FMA, L, G>(g, dyi, w, rows, cols, cb, d);
+        }
         cb += L;
     }
     while cb + 8 <= c {
-        gather_block::<FMA, 8>(g, dyi, w, rows, cols, cb, d);
+        if G == 1 {
+            gather_block::<FMA, 8>(g, dyi, w, rows, cols, cb, d);
+        } else {
+            gather_block_groups::<FMA, 8, G>(g, dyi, w, rows, cols, cb, d);
+        }
         cb += 8;
     }
     if cb == c {
@@ -293,12 +355,62 @@ fn gather<const FMA: bool, const L: usize>(
         let (ky, oy) = (ky0 + a * g.sh, oy0 - a);
         for b in 0..nkx {
             let (kx, ox) = (kx0 + b * g.sw, ox0 - b);
-            let dys = &dyi[(oy * g.out_w + ox) * c + cb..];
-            let ws = &w[(ky * g.fw + kx) * c + cb..];
-            for ((s, &u), &v) in acc.iter_mut().zip(dys).zip(ws) {
-                *s = madd::<FMA>(*s, u, v);
+            let dys = &dyi[(oy * g.out_w + ox) * c..][..c];
+            for j in 0..G {
+                let ws = &w[((ky * g.fw + kx) * G + j) * c..][..c];
+                for (co, s) in (cb..c).zip(acc.iter_mut()) {
+                    *s = madd::<FMA>(*s, dys[co / G * G + j], ws[co]);
+                }
             }
         }
+    }
+}
+
+/// Channels `cb..cb + B` of [`gather`] for groups of `G > 1` channels, `w`
+/// transposed within groups: a sum per output channel `j` of the group.
+#[inline(always)]
+fn gather_block_groups<const FMA: bool, const B: usize, const G: usize>(
+    g: &Conv2dGeom,
+    dyi: &[f32],
+    w: &[f32],
+    (ky0, nky, oy0): (usize, usize, usize),
+    (kx0, nkx, ox0): (usize, usize, usize),
+    cb: usize,
+    d: &mut [f32],
+) {
+    let c = g.c_out;
+    let mut acc = [[0f32; B]; G];
+    if nky > 0 && nkx > 0 {
+        // As in `gather_block`, with G rows of weights per tap.
+        let dy_end = (oy0 * g.out_w + ox0) * c + cb + B;
+        let tap = (ky0 + (nky - 1) * g.sh) * g.fw + kx0 + (nkx - 1) * g.sw;
+        let w_end = (tap * G + G - 1) * c + cb + B;
+        assert!(
+            dy_end <= dyi.len() && w_end <= w.len(),
+            "depthwise: taps out of range"
+        );
+    }
+    for a in 0..nky {
+        let (ky, oy) = (ky0 + a * g.sh, oy0 - a);
+        for b in 0..nkx {
+            let (kx, ox) = (kx0 + b * g.sw, ox0 - b);
+            let wt = (ky * g.fw + kx) * G * c + cb;
+            // SAFETY: within dy_end, checked above.
+            let dys = unsafe { block::<B>(dyi, (oy * g.out_w + ox) * c + cb) };
+            for (j, s) in acc.iter_mut().enumerate() {
+                // SAFETY: within w_end, checked above.
+                let ws = unsafe { block::<B>(w, wt + j * c) };
+                madd_block::<FMA, B>(s, &spread::<G, B>(dys, j), ws);
+            }
+        }
+    }
+    let d: &mut [f32; B] = (&mut d[cb..cb + B]).try_into().unwrap();
+    for (l, v) in d.iter_mut().enumerate() {
+        let mut sum = 0.0;
+        for a in &acc {
+            sum += a[l];
+        }
+        *v = sum;
     }
 }
 

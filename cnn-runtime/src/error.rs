@@ -68,6 +68,11 @@ pub enum Error {
         /// How it does not fit.
         message: String,
     },
+    /// The ranks of a data-parallel job cannot go on together (their
+    /// networks, data or settings differ, or one of them failed); every
+    /// rank returns the same one.
+    #[error("data-parallel training: {0}")]
+    Ranks(String),
 }
 
 /// `Result` with [`Error`].

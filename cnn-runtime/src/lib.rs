@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod bench;
 pub mod data;
+pub mod dist;
 pub mod error;
 pub mod filters;
 pub mod gemm;

@@ -103,18 +103,18 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     };
     let train_body = b(quote! {
         #check_step
-        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst))?;
+        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst), &mut #rt::net::Shard::whole())?;
         self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         Ok(loss)
     });
     let grads_body = b(quote! {
         #check_step
-        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst))?;
+        let loss = self.__step(batch, labels, None, |dst| Self::__copy_input(x, dst), &mut #rt::net::Shard::whole())?;
         Ok((loss, &self.grads[..]))
     });
     let grads_seed_body = b(quote! {
         #check_step
-        let loss = self.__step(batch, labels, Some(dropout_seed), |dst| Self::__copy_input(x, dst))?;
+        let loss = self.__step(batch, labels, Some(dropout_seed), |dst| Self::__copy_input(x, dst), &mut #rt::net::Shard::whole())?;
         Ok((loss, &self.grads[..]))
     });
     let save_body =

@@ -180,7 +180,7 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 } else {
                     let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
                     let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
-                    #rt::layers::batch_norm::backward_act(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta)?;
+                    #rt::layers::batch_norm::backward_sync(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta, shard.batch_norm_sync())?;
                 }
             }}
         }

@@ -185,10 +185,13 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         OpKind::Dropout { rate, mask, index } => {
             let rate = f32_lit(*rate);
             let ms = span(*mask);
+            // Masks by position in the global batch: a rank's shard starts
+            // at example `shard.first()`.
+            let per_example = mask.len;
             quote! {{
                 let [x, y, mask] = #rt::net::slices(f, [#xs, #ys, #ms])?;
                 let seed = #rt::rng::splitmix64(seed ^ #index);
-                #rt::layers::dropout::forward_train(#rate, seed, x, y, mask)?;
+                #rt::layers::dropout::forward_train_at(#rate, seed, shard.first() * #per_example, x, y, mask)?;
             }}
         }
     }
@@ -228,8 +231,9 @@ fn batch_norm(
                     )?;
                 } else {
                     let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
-                    #rt::layers::batch_norm::forward_train_act(
+                    #rt::layers::batch_norm::forward_train_sync(
                         batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, #a, y, mean, inv_std, running_mean, running_var,
+                        shard.batch_norm_sync(),
                     )?;
                 }
             }}

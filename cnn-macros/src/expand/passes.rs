@@ -47,7 +47,9 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
                 #rt::net::span(batch, #logits, #classes),
                 #rt::net::span(batch, #dlogits, #classes),
             ])?;
-            loss += #w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, #w, dlogits)?;
+            // One rank's shard weighs its share of the global batch (1 alone).
+            let w = #w * shard.weight();
+            loss += w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, w, dlogits)?;
         }}
     });
     let backup = range(train.backup.expect("training plans a backup"));
@@ -144,13 +146,17 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         /// Forward in training mode with the losses, then backward into
         /// `grads`; the optimizer is the caller's. `fill` writes the batch
         /// into the input slot. Moving statistics are restored when the loss
-        /// is not finite or a kernel fails.
+        /// is not finite or a kernel fails. `shard` places the batch in a
+        /// data-parallel global batch (`Shard::whole()` alone); the loss
+        /// returned is the global batch's, agreed on by every rank before
+        /// backward.
         fn __step(
             &mut self,
             batch: usize,
             labels: &[usize],
             seed: Option<u64>,
             fill: impl FnOnce(&mut [f32]),
+            shard: &mut #rt::net::Shard<'_>,
         ) -> #r_f32 {
             #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
             let Self { params, grads, workspace: ws, rng, freezing } = self;
@@ -162,7 +168,9 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             };
             fill(&mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
             ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
-            let loss = match Self::__forward_train(params, ws, batch, seed, labels, freezing) {
+            let loss = Self::__forward_train(params, ws, batch, seed, labels, freezing, shard);
+            let logits = &ws.f[#rt::net::span(batch, #logits, #classes)];
+            let loss = match shard.total_loss(loss, logits, Self::OUTPUT_SIZE, labels) {
                 Ok(loss) if loss.is_finite() => loss,
                 other => {
                     params[#t..#mutable].copy_from_slice(&ws.fixed[#backup]);
@@ -174,7 +182,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             };
             grads.fill(0.0);
             let lowest = freezing.lowest(Self::__TENSOR_OP);
-            Self::__backward(params, grads, ws, batch, freezing, lowest)?;
+            Self::__backward(params, grads, ws, batch, freezing, lowest, shard)?;
             Ok(loss)
         }
 
@@ -190,6 +198,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             seed: u64,
             labels: &[usize],
             freezing: &#rt::net::Freezing,
+            shard: &mut #rt::net::Shard<'_>,
         ) -> #r_f32 {
             let (tp, ntp) = params.split_at_mut(#t);
             let tp: &[f32] = tp;
@@ -207,7 +216,9 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             batch: usize,
             freezing: &#rt::net::Freezing,
             lowest: usize,
+            shard: &mut #rt::net::Shard<'_>,
         ) -> #r_unit {
+            let _ = &shard; // used by synchronised batch norm only
             let #ws_ty { f, u, fixed } = ws;
             #back
             Ok(())

@@ -19,9 +19,24 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
     let train_body = b(quote! {
         let len: usize = Self::INPUT_SHAPE.iter().product();
         let batch = #rt::net::check_flat("train_batch: x", x.len(), &Self::INPUT_SHAPE)?;
-        let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]))?;
+        let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]), &mut #rt::net::Shard::whole())?;
         self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         let correct = #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels);
+        Ok(#rt::train::BatchStats { loss, correct })
+    });
+    // A rank's shard: the step with the shard, then the gradients summed
+    // over the ranks (each already weighted by its share) before the same
+    // update on every rank.
+    let shard_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("train_shard: x", x.len(), &Self::INPUT_SHAPE)?;
+        let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]), shard)?;
+        shard.sum_grads(&mut self.grads[..Self::TRAINABLE_PARAMS]);
+        self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
+        let correct = match shard.correct() {
+            Some(c) => c,
+            None => #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels),
+        };
         Ok(#rt::train::BatchStats { loss, correct })
     });
     let predict_body = b(quote! {
@@ -49,6 +64,15 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
                 opt: &mut dyn #rt::optim::Optimizer,
             ) -> #rt::Result<#rt::train::BatchStats> {
                 #train_body
+            }
+            fn train_shard(
+                &mut self,
+                x: &[f32],
+                labels: &[usize],
+                opt: &mut dyn #rt::optim::Optimizer,
+                shard: &mut #rt::net::Shard<'_>,
+            ) -> #rt::Result<#rt::train::BatchStats> {
+                #shard_body
             }
             fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> #rt::Result<()> {
                 #predict_body

@@ -60,6 +60,23 @@ pub fn forward_train(
     y: &mut [f32],
     mask: &mut [f32],
 ) -> Result<()> {
+    forward_train_at(rate, seed, 0, x, y, mask)
+}
+
+/// [`forward_train`] on a part of a larger tensor that starts at element
+/// `first`: element `i` gets the mask that element `first + i` of the
+/// whole tensor would get. One rank of a data-parallel step passes its shard's offset
+/// in the global batch, so the masks are those of one process running the
+/// whole batch. Overwrites y and mask.
+/// x, y, mask: same length
+pub fn forward_train_at(
+    rate: f32,
+    seed: u64,
+    first: usize,
+    x: &[f32],
+    y: &mut [f32],
+    mask: &mut [f32],
+) -> Result<()> {
     if !(0.0..1.0).contains(&rate) {
         return Err(Error::InvalidArgument(format!(
             "dropout: rate must be in [0, 1), got {rate}"
@@ -73,7 +90,7 @@ pub fn forward_train(
     let threshold = (rate * (1u32 << 24) as f32).ceil() as u32;
     let keep = 1.0 / (1.0 - rate);
     par_rows2(y, mask, x.len(), x.len() * COST, |start, y, mask| {
-        fill(threshold, keep, base, start, mask);
+        fill(threshold, keep, base, first + start, mask);
         let x = &x[start..start + y.len()];
         y.iter_mut()
             .zip(x)
@@ -167,6 +184,18 @@ mod tests {
                 (both - (1.0 - rate as f64).powi(2)).abs() < 4e-3,
                 "rate {rate}: both {both}"
             );
+        }
+    }
+
+    #[test]
+    fn parts_at_their_offsets_give_the_whole_mask() {
+        // Shards of a data-parallel step: odd and even offsets and lengths.
+        let x = random(1001, 3);
+        let (y, mask) = run(0.4, 11, &x);
+        for (a, b) in [(0, 333), (333, 700), (700, 1001), (1, 2), (2, 2)] {
+            let (mut yp, mut mp) = (nan_filled(b - a), nan_filled(b - a));
+            forward_train_at(0.4, 11, a, &x[a..b], &mut yp, &mut mp).unwrap();
+            assert_eq!((&yp[..], &mp[..]), (&y[a..b], &mask[a..b]), "part {a}..{b}");
         }
     }
 

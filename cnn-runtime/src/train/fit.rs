@@ -14,6 +14,8 @@ use super::dataset::{Batcher, Dataset};
 use super::history::{EpochLog, History};
 use super::progress::EpochProgress;
 use super::{BatchStats, Network};
+use crate::dist::train::FitPlan;
+use crate::dist::Ranks;
 use crate::error::{Error, Result};
 use crate::optim::Optimizer;
 use crate::rng::{splitmix64, Rng};
@@ -38,6 +40,7 @@ pub struct Fit<'a> {
     csv: Option<PathBuf>,
     curves: Option<(PathBuf, String)>,
     augment: Option<&'a dyn Augment>,
+    ranks: Option<Ranks<'a>>,
 }
 
 impl<'a> Fit<'a> {
@@ -54,6 +57,7 @@ impl<'a> Fit<'a> {
             csv: None,
             curves: None,
             augment: None,
+            ranks: None,
         }
     }
     /// Examples per training step (32 by default, as in Keras).
@@ -85,6 +89,17 @@ impl<'a> Fit<'a> {
     /// (validation and evaluation data are left alone).
     pub fn augment(mut self, a: &'a dyn Augment) -> Self {
         self.augment = Some(a);
+        self
+    }
+    /// Data-parallel training on several ranks (`crate::dist`): every
+    /// rank calls `fit` with the same network, data and settings, gathers
+    /// and trains on its shard of each global batch, and the gradients are
+    /// summed over the ranks once per step. The batch size is the global
+    /// batch's. Rank 0 alone shows progress and writes the checkpoint, the
+    /// CSV log, the curves and the callbacks' files; validation is split
+    /// over the ranks.
+    pub fn ranks(mut self, ranks: Ranks<'a>) -> Self {
+        self.ranks = Some(ranks);
         self
     }
     /// The history as CSV, rewritten after every epoch.
@@ -197,6 +212,22 @@ impl<N: Network> Model<N> {
                 "fit: batch size must be positive".into(),
             ));
         }
+        if let Some(r) = cfg.ranks.as_mut() {
+            let plan = FitPlan {
+                train,
+                validation: cfg.validation,
+                batch_size: cfg.batch_size,
+                epochs: cfg.epochs,
+                seed: self.seed,
+                epoch: self.epoch,
+                augment: cfg.augment.is_some(),
+                optimizer: self.optimizer.as_ref(),
+            };
+            r.start(&self.net, &plan)?;
+            cfg.verbose &= r.is_root();
+        }
+        // Rank 0 alone writes files (one process: always).
+        let writes = cfg.ranks.as_ref().is_none_or(|r| r.is_root());
         let mut order = Vec::with_capacity(train.len());
         let mut batcher = Batcher::new();
         let batches = train.len().div_ceil(cfg.batch_size);
@@ -211,24 +242,35 @@ impl<N: Network> Model<N> {
             let start = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
             for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-                let (x, y) = batcher.gather_mut(train, idx);
-                if let Some(aug) = cfg.augment {
-                    let key = splitmix64(self.seed ^ splitmix64((epoch as u64) << 32 | b as u64));
-                    let mut rng = Rng::new(key);
-                    for ex in x.chunks_exact_mut(train.example_len()) {
-                        aug.apply(ex, train.shape(), &mut rng);
+                let stats = if let Some(r) = cfg.ranks.as_mut() {
+                    let aug = cfg.augment.map(|a| (a, self.seed, epoch));
+                    r.step(
+                        &mut self.net,
+                        self.optimizer.as_mut(),
+                        train,
+                        idx,
+                        &mut batcher,
+                        aug,
+                    )
+                } else {
+                    let (x, y) = batcher.gather_mut(train, idx);
+                    if let Some(aug) = cfg.augment {
+                        let key =
+                            splitmix64(self.seed ^ splitmix64((epoch as u64) << 32 | b as u64));
+                        let mut rng = Rng::new(key);
+                        for ex in x.chunks_exact_mut(train.example_len()) {
+                            aug.apply(ex, train.shape(), &mut rng);
+                        }
                     }
-                }
-                let BatchStats { loss, correct: c } = self
-                    .net
-                    .train_batch(x, y, self.optimizer.as_mut())
-                    .map_err(|e| match e {
-                        Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
-                            loss,
-                            at: format!("epoch {epoch}, batch {}", b + 1),
-                        },
-                        other => other,
-                    })?;
+                    self.net.train_batch(x, y, self.optimizer.as_mut())
+                };
+                let BatchStats { loss, correct: c } = stats.map_err(|e| match e {
+                    Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
+                        loss,
+                        at: format!("epoch {epoch}, batch {}", b + 1),
+                    },
+                    other => other,
+                })?;
                 loss_sum += loss as f64 * idx.len() as f64;
                 correct += c;
                 seen += idx.len();
@@ -242,10 +284,16 @@ impl<N: Network> Model<N> {
             }
             let seconds = start.elapsed().as_secs_f64();
             bar.finish();
-            let val = cfg
-                .validation
-                .map(|v| self.evaluate(v, cfg.batch_size.max(256)))
-                .transpose()?;
+            if let Some(r) = cfg.ranks.as_mut() {
+                r.end_epoch(&mut self.net, epoch)?;
+            }
+            let eval_batch = cfg.batch_size.max(256);
+            let val = match (cfg.validation, cfg.ranks.as_mut()) {
+                (Some(v), Some(r)) => {
+                    Some(crate::dist::evaluate(r.comm(), &self.net, v, eval_batch)?)
+                }
+                (v, _) => v.map(|v| self.evaluate(v, eval_batch)).transpose()?,
+            };
             let log = EpochLog {
                 epoch,
                 loss: (loss_sum / seen as f64) as f32,
@@ -261,19 +309,24 @@ impl<N: Network> Model<N> {
             }
             self.history.epochs.push(log.clone());
             self.epoch = epoch;
-            if let Some(p) = &cfg.checkpoint {
-                self.save_checkpoint(p)?;
-            }
-            if let Some(p) = &cfg.csv {
-                self.history.write_csv(p)?;
-            }
-            if let Some((p, title)) = &cfg.curves {
-                super::curves::write_svg(&self.history, title, p)?;
-            }
-            let mut stop = false;
-            {
+            // Files and callbacks; with ranks, an error on rank 0 (which
+            // alone writes) stops every rank instead of leaving them waiting.
+            let ended = (|| -> Result<bool> {
+                if let Some(p) = cfg.checkpoint.as_ref().filter(|_| writes) {
+                    self.save_checkpoint(p)?;
+                }
+                if let Some(p) = cfg.csv.as_ref().filter(|_| writes) {
+                    self.history.write_csv(p)?;
+                }
+                if let Some((p, title)) = cfg.curves.as_ref().filter(|_| writes) {
+                    super::curves::write_svg(&self.history, title, p)?;
+                }
+                let mut stop = false;
                 let (net, hist) = (&self.net, &self.history);
-                let save = |p: &Path| checkpoint::save_weights(p, net);
+                let save = |p: &Path| match writes {
+                    true => checkpoint::save_weights(p, net),
+                    false => Ok(()),
+                };
                 let end = EpochEnd {
                     log: &log,
                     history: hist,
@@ -282,7 +335,12 @@ impl<N: Network> Model<N> {
                 for c in cfg.callbacks.iter_mut() {
                     stop |= c.on_epoch_end(&end)? == Control::Stop;
                 }
-            }
+                Ok(stop)
+            })();
+            let stop = match cfg.ranks.as_mut() {
+                Some(r) => crate::dist::agree(r.comm(), ended)?,
+                None => ended?,
+            };
             if stop {
                 break;
             }

@@ -55,6 +55,26 @@ pub trait Network {
         labels: &[usize],
         opt: &mut dyn Optimizer,
     ) -> Result<BatchStats>;
+    /// [`Network::train_batch`] on one rank's shard of a global batch
+    /// (data-parallel training, `crate::dist`): the forward pass with the
+    /// shard's weight in the loss (and batch norm's statistics summed over
+    /// the ranks if the shard says so), backward, the gradients summed over
+    /// the ranks, then the same optimizer step on every rank. Returns the
+    /// global batch's loss and correct count. With `Shard::whole()` it is
+    /// `train_batch`. Networks made by `network!` implement it; the
+    /// default is an error, the same on every rank.
+    fn train_shard(
+        &mut self,
+        x: &[f32],
+        labels: &[usize],
+        opt: &mut dyn Optimizer,
+        shard: &mut crate::net::Shard<'_>,
+    ) -> Result<BatchStats> {
+        let _ = (x, labels, opt, shard);
+        Err(crate::Error::Ranks(
+            "this network does not implement train_shard (networks made by network! do)".into(),
+        ))
+    }
     /// Class probabilities in inference mode: `out: [batch, classes]`.
     fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> Result<()>;
     /// The parameter tensors, trainable first.

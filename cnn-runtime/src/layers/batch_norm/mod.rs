@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 
+use crate::dist::Collective;
 use crate::error::{check_len, Error, Result};
 use crate::geom::Act;
 use crate::layers::activation::{
@@ -71,7 +72,7 @@ fn sum_rows<R>(
     len: usize,
     work: usize,
     per_rows: impl Fn(usize, usize, &mut [f64]) + Sync,
-    finish: impl FnOnce(&[f64]) -> R,
+    finish: impl FnOnce(&mut [f64]) -> R,
 ) -> R {
     let threads = parallel::threads();
     let n = if work < PAR_MIN_WORK || threads <= 1 {
@@ -227,6 +228,52 @@ pub fn forward_train_act(
     running_mean: &mut [f32],
     running_var: &mut [f32],
 ) -> Result<()> {
+    forward_train_sync(
+        m,
+        c,
+        x,
+        gamma,
+        beta,
+        eps,
+        momentum,
+        act,
+        y,
+        save_mean,
+        save_inv_std,
+        running_mean,
+        running_var,
+        None,
+    )
+}
+
+/// [`forward_train_act`] on one rank's shard of a data-parallel batch.
+/// With `sync` (synchronised batch norm, PyTorch's `SyncBatchNorm`) the
+/// per-channel sums and the row count are added over the ranks before the
+/// mean and variance are taken, so every rank normalises with the
+/// statistics of the whole batch, as one process would; the moving
+/// statistics move by them too, the same on every rank. `None` is
+/// [`forward_train_act`] exactly: the shard's own statistics.
+///
+/// The ranks' sums must share a shift to be added; each rank turns its
+/// sums around its first row into sums around the moving mean (the same
+/// on every rank, and near the batch mean once training has started), in
+/// f64. One `sum_f64` of `2c + 1` values per call.
+pub fn forward_train_sync(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    momentum: f32,
+    act: Act,
+    y: &mut [f32],
+    save_mean: &mut [f32],
+    save_inv_std: &mut [f32],
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+    sync: Option<&mut dyn Collective>,
+) -> Result<()> {
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -252,15 +299,19 @@ pub fn forward_train_act(
     let inv_m = 1.0 / m as f64;
     scratch::with(Slot::Aux, 4 * gl, |reps| {
         let (shift, rest) = reps.split_at_mut(gl);
+        let (mean_rep, rest) = rest.split_at_mut(gl);
+        let (scale_rep, beta_rep) = rest.split_at_mut(gl);
         // The first row is the shift.
         repeat(&x[..c], shift);
         let shift = &*shift;
+        // With `sync`, one more total: the row count, added over the ranks.
+        let extra = usize::from(sync.is_some());
         sum_rows(
             m,
-            2 * c,
+            2 * c + extra,
             len,
             |r0, r1, acc| {
-                grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                grouped_sums(c, gl, r0, r1, &mut acc[..2 * c], |l1, l2, at| {
                     let xg = &x[at..at + l1.len()];
                     for (((a, b), &v), &k) in l1.iter_mut().zip(l2.iter_mut()).zip(xg).zip(shift) {
                         let d = v - k;
@@ -270,6 +321,18 @@ pub fn forward_train_act(
                 })
             },
             |sums| {
+                let (shift, inv_m) = match sync {
+                    None => (shift, inv_m),
+                    Some(ranks) => {
+                        // The common shift: the moving mean as it was
+                        // before this batch (mean_rep is free until below).
+                        let base = &mut mean_rep[..c];
+                        base.copy_from_slice(running_mean);
+                        rebase_sums(sums, m, c, shift, base);
+                        ranks.sum_f64(sums);
+                        (&*base, 1.0 / sums[2 * c])
+                    }
+                };
                 let (s1, s2) = sums.split_at(c);
                 for ch in 0..c {
                     let d = s1[ch] * inv_m;
@@ -284,8 +347,6 @@ pub fn forward_train_act(
         );
         // y = (x - mean) * (gamma * inv_std) + beta: subtracting the mean
         // first keeps the digits that `x * scale + shift` would cancel.
-        let (mean_rep, rest) = rest.split_at_mut(gl);
-        let (scale_rep, beta_rep) = rest.split_at_mut(gl);
         repeat(save_mean, mean_rep);
         for ((s, &g), &i) in scale_rep.iter_mut().zip(gamma).zip(&*save_inv_std) {
             *s = g * i;
@@ -304,6 +365,22 @@ pub fn forward_train_act(
         });
     });
     Ok(())
+}
+
+/// Turns `sums = [sum(x - k), sum((x - k)^2), _]` over `m` rows, with `k`
+/// the per-channel `shift` (repeated along a group), into sums around
+/// `base` (`[c]`), and puts `m` last: what the ranks of a synchronised batch
+/// norm add up. With `d = k - base`: `sum(x - base) = s1 + m d` and
+/// `sum((x - base)^2) = s2 + 2 d s1 + m d^2`.
+fn rebase_sums(sums: &mut [f64], m: usize, c: usize, shift: &[f32], base: &[f32]) {
+    let m = m as f64;
+    for ch in 0..c {
+        let d = shift[ch] as f64 - base[ch] as f64;
+        let s1 = sums[ch];
+        sums[ch] = s1 + m * d;
+        sums[c + ch] += 2.0 * d * s1 + m * d * d;
+    }
+    sums[2 * c] = m;
 }
 
 /// The normalised value before the activation; backward recomputes it
@@ -487,6 +564,46 @@ pub fn backward_act(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
 ) -> Result<()> {
+    backward_sync(
+        m,
+        c,
+        x,
+        gamma,
+        beta,
+        save_mean,
+        save_inv_std,
+        act,
+        dy,
+        dx,
+        dgamma,
+        dbeta,
+        None,
+    )
+}
+
+/// Gradients of [`forward_train_sync`]. With `sync`, the two per-channel
+/// sums that `dx` needs (`sum(dy)`, `sum(dy * xhat)`) and the row count are
+/// added over the ranks first, since every row of the whole batch moved
+/// the statistics; `dgamma` and `dbeta` get this rank's sums only, as the
+/// gradient all-reduce adds the ranks' afterwards. `dy` must carry the
+/// whole batch's scale on every rank (each rank's loss weighted by its
+/// share of the batch). `None` is [`backward_act`] exactly.
+/// One `sum_f64` of `2c + 1` values per call.
+pub fn backward_sync(
+    m: usize,
+    c: usize,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    save_mean: &[f32],
+    save_inv_std: &[f32],
+    act: Act,
+    dy: &[f32],
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    sync: Option<&mut dyn Collective>,
+) -> Result<()> {
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -517,15 +634,21 @@ pub fn backward_act(
         dy,
     };
     match act {
-        Act::Identity => p.run::<false>(dx, dgamma, dbeta, |d, _| d),
-        Act::Relu => p.run::<true>(dx, dgamma, dbeta, |d, z| if z > 0.0 { d } else { 0.0 }),
-        Act::LeakyRelu(alpha) => p.run::<true>(dx, dgamma, dbeta, move |d, z| {
+        Act::Identity => p.run::<false>(dx, dgamma, dbeta, sync, |d, _| d),
+        Act::Relu => p.run::<true>(
+            dx,
+            dgamma,
+            dbeta,
+            sync,
+            |d, z| if z > 0.0 { d } else { 0.0 },
+        ),
+        Act::LeakyRelu(alpha) => p.run::<true>(dx, dgamma, dbeta, sync, move |d, z| {
             d * derivative_from_output(Act::LeakyRelu(alpha), apply(Act::LeakyRelu(alpha), z))
         }),
-        Act::Tanh => p.run::<true>(dx, dgamma, dbeta, |d, z| {
+        Act::Tanh => p.run::<true>(dx, dgamma, dbeta, sync, |d, z| {
             d * derivative_from_output(Act::Tanh, apply(Act::Tanh, z))
         }),
-        Act::Sigmoid => p.run::<true>(dx, dgamma, dbeta, |d, z| {
+        Act::Sigmoid => p.run::<true>(dx, dgamma, dbeta, sync, |d, z| {
             d * derivative_from_output(Act::Sigmoid, apply(Act::Sigmoid, z))
         }),
     }
@@ -552,6 +675,7 @@ impl Backward<'_> {
         dx: &mut [f32],
         dgamma: &mut [f32],
         dbeta: &mut [f32],
+        sync: Option<&mut dyn Collective>,
         grad: impl Fn(f32, f32) -> f32 + Sync,
     ) {
         let Backward {
@@ -594,12 +718,13 @@ impl Backward<'_> {
                     d
                 }
             };
+            let extra = usize::from(sync.is_some());
             sum_rows(
                 m,
-                2 * c,
+                2 * c + extra,
                 len,
                 |r0, r1, acc| {
-                    grouped_sums(c, gl, r0, r1, acc, |l1, l2, at| {
+                    grouped_sums(c, gl, r0, r1, &mut acc[..2 * c], |l1, l2, at| {
                         let (dg, xg) = (&dy[at..at + l1.len()], &x[at..at + l1.len()]);
                         let params = mean.iter().zip(inv_std).zip(scale.iter().zip(beta_rep));
                         for (((a, b), (&d, &v)), ((&mu, &is), (&s, &bt))) in l1
@@ -615,13 +740,30 @@ impl Backward<'_> {
                     })
                 },
                 |sums| {
+                    let inv_m = match sync {
+                        None => inv_m,
+                        Some(ranks) => {
+                            // This rank's parameter gradients, then the
+                            // whole batch's sums for dx.
+                            for ch in 0..c {
+                                dgamma[ch] += sums[c + ch] as f32;
+                                dbeta[ch] += sums[ch] as f32;
+                            }
+                            sums[2 * c] = m as f64;
+                            ranks.sum_f64(sums);
+                            1.0 / sums[2 * c]
+                        }
+                    };
+                    let local = extra == 0;
                     let (sdy, sdyx) = sums.split_at(c);
                     for ch in 0..c {
                         a[ch] = gamma[ch] * save_inv_std[ch];
                         mdy[ch] = (sdy[ch] * inv_m) as f32;
                         k[ch] = (save_inv_std[ch] as f64 * sdyx[ch] * inv_m) as f32;
-                        dgamma[ch] += sdyx[ch] as f32;
-                        dbeta[ch] += sdy[ch] as f32;
+                        if local {
+                            dgamma[ch] += sdyx[ch] as f32;
+                            dbeta[ch] += sdy[ch] as f32;
+                        }
                     }
                 },
             );

@@ -1,0 +1,125 @@
+//! [`Mpi`]: the [`Collective`] of a job started by `mpirun`, over the
+//! system's MPI library through the `mpi` crate (cargo feature `mpi`).
+//!
+//! What MPI allows and what it does not, and what follows here:
+//! - A collective returns only when every rank has called it; a rank that
+//!   never calls it leaves the others waiting for ever. So everything that
+//!   could differ between ranks is compared before training
+//!   (`dist::check_same`), and errors are agreed on (`dist::agree`).
+//! - A rank that dies (killed, out of memory, a crash) is not survivable:
+//!   MPI has no standard way to go on without it, and Open MPI's `mpirun`
+//!   ends every other rank of the job. Restart the job, and resume from
+//!   rank 0's last checkpoint (`dist::resume`), with any number of ranks.
+//! - A rank that panics would unwind into `MPI_Finalize`, which waits for
+//!   the others (a hang): [`Mpi::init`] installs a panic hook that calls
+//!   `MPI_Abort` after the message is printed, which ends the job.
+//! - A rank that returns an error must not finalize either while others
+//!   may still wait: [`Mpi::finish`] exits with status 1 without
+//!   finalizing, and `mpirun` ends the job ("exited with non-zero status").
+
+use mpi::collective::SystemOperation;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+use super::Collective;
+use crate::error::{Error, Result};
+
+/// This process's place in an MPI job (the world communicator). Keep it
+/// until the end of `main`, and end `main` with [`Mpi::finish`].
+pub struct Mpi {
+    universe: Option<Universe>,
+    world: SimpleCommunicator,
+    /// Send buffers of the sums, grown once: the `mpi` crate has no
+    /// in-place all-reduce, so the values are copied out first.
+    send32: Vec<f32>,
+    send64: Vec<f64>,
+}
+
+impl Mpi {
+    /// Initialises MPI (once per process: a second call is an error) and
+    /// installs the panic hook that aborts the job.
+    pub fn init() -> Result<Mpi> {
+        let universe = mpi::initialize().ok_or_else(|| {
+            Error::Ranks(
+                "MPI is already initialised in this process (Mpi::init was called twice)".into(),
+            )
+        })?;
+        let world = universe.world();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+                eprintln!("a rank panicked: aborting the MPI job");
+                SimpleCommunicator::world().abort(101);
+            }
+        }));
+        Ok(Mpi {
+            universe: Some(universe),
+            world,
+            send32: Vec::new(),
+            send64: Vec::new(),
+        })
+    }
+
+    /// Ends the process: finalizes MPI and returns success when `result` is
+    /// `Ok`; otherwise prints the error (with the rank) and exits with
+    /// status 1 without finalizing, so that `mpirun` ends the other ranks
+    /// rather than leaving them waiting. Errors returned by `fit` are the
+    /// same on every rank; this also covers the ones that are not.
+    pub fn finish<T>(mut self, result: Result<T>) -> std::process::ExitCode {
+        match result {
+            Ok(_) => {
+                drop(self.universe.take());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error (rank {} of {}): {e}", self.rank(), self.size());
+                // Not finalized: MPI_Finalize would wait for the other ranks.
+                std::mem::forget(self.universe.take());
+                std::process::exit(1)
+            }
+        }
+    }
+}
+
+impl Collective for Mpi {
+    fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+    fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+    fn sum_f32(&mut self, buf: &mut [f32]) {
+        self.send32.clear();
+        self.send32.extend_from_slice(buf);
+        self.world
+            .all_reduce_into(&self.send32[..], buf, SystemOperation::sum());
+    }
+    fn sum_f64(&mut self, buf: &mut [f64]) {
+        self.send64.clear();
+        self.send64.extend_from_slice(buf);
+        self.world
+            .all_reduce_into(&self.send64[..], buf, SystemOperation::sum());
+    }
+    fn gather_u64(&mut self, mine: &[u64], all: &mut [u64]) {
+        self.world.all_gather_into(mine, all);
+    }
+    fn broadcast_bytes(&mut self, root: usize, buf: &mut Vec<u8>) {
+        let root = self.world.process_at_rank(root as i32);
+        let mut len = [buf.len() as u64];
+        root.broadcast_into(&mut len[..]);
+        buf.resize(len[0] as usize, 0);
+        root.broadcast_into(&mut buf[..]);
+    }
+}
+
+impl Drop for Mpi {
+    fn drop(&mut self) {
+        // Dropped without `finish` while unwinding: finalizing would wait
+        // for the other ranks (the panic hook has aborted already).
+        if std::thread::panicking() {
+            std::mem::forget(self.universe.take());
+        }
+    }
+}

@@ -77,6 +77,7 @@ fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
         "resnet_mnist",
         "ResNet-20 layout on MNIST",
         -MNIST_MEAN / MNIST_STD,
+        None,
     )?;
     Ok(())
 }

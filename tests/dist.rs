@@ -305,3 +305,44 @@ fn a_missing_shard_or_other_settings_stop_every_rank() {
         );
     }
 }
+
+#[test]
+fn a_loss_that_is_not_finite_on_one_rank_skips_the_step_on_every_rank() {
+    use cnn::net::Shard;
+    let (x, y) = squares(8, 3);
+    let mut x = x.into_raw_vec_and_offset().0;
+    let results = on_ranks(2, |g| {
+        let mut net = Normed::new(3);
+        let before = net.params().to_vec();
+        let mut opt = Sgd::new(0.1);
+        let part = dist::shard_range(8, g.rank(), 2);
+        let len = 32 * 32;
+        let mut xs = x[part.start * len..part.end * len].to_vec();
+        if g.rank() == 1 {
+            xs[5] = f32::NAN; // one bad pixel on rank 1 only
+        }
+        let mut shard = Shard::of(g, part.start, part.len(), 8, false);
+        let r = net.train_shard(&xs, &y[part.clone()], &mut opt, &mut shard);
+        (
+            r.map(|s| s.loss).map_err(|e| e.to_string()),
+            net.params() == &before[..],
+        )
+    });
+    for (r, unchanged) in results {
+        let msg = r.expect_err("the step must fail on every rank");
+        assert!(msg.contains("not finite") || msg.contains("NaN"), "{msg}");
+        assert!(unchanged, "weights or moving statistics changed");
+    }
+    // The same data without the bad pixel trains on both ranks.
+    x[5] = 0.0;
+    let ok = on_ranks(2, |g| {
+        let mut net = Normed::new(3);
+        let part = dist::shard_range(8, g.rank(), 2);
+        let xs = x[part.start * 1024..part.end * 1024].to_vec();
+        let mut shard = Shard::of(g, part.start, part.len(), 8, true);
+        net.train_shard(&xs, &y[part.clone()], &mut Sgd::new(0.1), &mut shard)
+            .unwrap()
+            .loss
+    });
+    assert_eq!(ok[0], ok[1]);
+}

@@ -14,6 +14,8 @@ pub struct Args {
     pub seed: u64,
     pub out: PathBuf,
     pub learning_rate: f32,
+    /// Print nothing (the ranks other than 0 of a data-parallel job).
+    pub quiet: bool,
 }
 
 /// An example's defaults and how it describes its learning rate.
@@ -65,6 +67,7 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
         seed: 1,
         out: PathBuf::from(d.out),
         learning_rate: d.learning_rate,
+        quiet: false,
     };
     while let Some(flag) = it.next() {
         let (flag, inline) = match flag.split_once('=') {
@@ -132,6 +135,9 @@ pub fn load_mnist(
     let all = prepare(&mnist.train)?;
     let test = prepare(&mnist.test)?;
     let (train, val) = all.split(5_000, args.seed)?;
+    if args.quiet {
+        return Ok((train, val, test));
+    }
     println!(
         "MNIST from {}: {} training, {} validation, {} test images ({:.1} s to load)",
         args.data.display(),
@@ -150,7 +156,9 @@ pub fn load_mnist(
 /// `--lr`, the best-on-validation weights kept in `<name>_best.safetensors`
 /// and a resumable checkpoint, log and curves in `--out`; then test the
 /// final weights (saved as `<name>.safetensors`) and the best ones, and end
-/// with the line `test accuracy: NN.NN%` that scripts read.
+/// with the line `test accuracy: NN.NN%` that scripts read. With `ranks`
+/// (a data-parallel job) every rank trains its shards, rank 0 alone
+/// writes, tests and reports, and the others return after `fit`.
 pub fn fit_and_report<N: cnn::Network>(
     args: &Args,
     model: &mut cnn::Model<N>,
@@ -158,6 +166,7 @@ pub fn fit_and_report<N: cnn::Network>(
     name: &str,
     title: &str,
     background: f32,
+    ranks: Option<&mut dyn cnn::dist::Collective>,
 ) -> Result<(), cnn::Error> {
     use cnn::train::{LearningRateScheduler, ModelCheckpoint, Monitor, RandomShift};
     let (train, val, test) = data;
@@ -183,8 +192,15 @@ pub fn fit_and_report<N: cnn::Network>(
         .checkpoint(args.out.join(format!("{name}_checkpoint.safetensors")))
         .csv_log(args.out.join("history.csv"))
         .curves(args.out.join("curves.svg"), title);
+    let fit = match ranks {
+        Some(r) => fit.ranks(cnn::dist::Ranks::new(r)),
+        None => fit,
+    };
     let start = std::time::Instant::now();
     let history = model.fit(train, fit)?.clone();
+    if args.quiet {
+        return Ok(());
+    }
     let seconds = start.elapsed().as_secs_f64();
     let epochs = history.epochs.len().max(1);
     let images_per_second = history
@@ -193,9 +209,13 @@ pub fn fit_and_report<N: cnn::Network>(
         .map(|e| e.images_per_second)
         .sum::<f64>()
         / epochs as f64;
+    let steps = train.len().div_ceil(args.batch_size);
+    let epoch_seconds = history.epochs.iter().map(|e| e.seconds).sum::<f64>() / epochs as f64;
     println!(
-        "trained {epochs} epochs in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average)",
-        seconds / epochs as f64
+        "trained {epochs} epochs in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average, {:.2} ms per step of {})",
+        seconds / epochs as f64,
+        1e3 * epoch_seconds / steps as f64,
+        args.batch_size
     );
 
     // Test with the final weights (the cosine schedule ends at a small

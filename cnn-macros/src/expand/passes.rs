@@ -147,9 +147,9 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         /// `grads`; the optimizer is the caller's. `fill` writes the batch
         /// into the input slot. Moving statistics are restored when the loss
         /// is not finite or a kernel fails. `shard` places the batch in a
-        /// data-parallel global batch (`Shard::whole()` alone); the loss
-        /// returned is the global batch's, agreed on by every rank before
-        /// backward.
+        /// data-parallel global batch (`Shard::whole()` alone: then nothing
+        /// changes); on a rank's shard the loss is checked after the
+        /// ranks' sum instead (`train_shard`), and 0 is returned.
         fn __step(
             &mut self,
             batch: usize,
@@ -184,6 +184,12 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             let lowest = freezing.lowest(Self::__TENSOR_OP);
             Self::__backward(params, grads, ws, batch, freezing, lowest, shard)?;
             Ok(loss)
+        }
+
+        /// Puts back the moving statistics saved at the start of the last
+        /// step (a data-parallel step that the ranks agreed not to apply).
+        fn __restore_moving(&mut self) {
+            self.params[#t..#mutable].copy_from_slice(&self.workspace.fixed[#backup]);
         }
 
         /// The main output's logits of the last training step, `[batch, OUTPUT_SIZE]`.

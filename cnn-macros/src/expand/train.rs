@@ -24,14 +24,28 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         let correct = #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels);
         Ok(#rt::train::BatchStats { loss, correct })
     });
-    // A rank's shard: the step with the shard, then the gradients summed
-    // over the ranks (each already weighted by its share) before the same
-    // update on every rank.
+    // A rank's shard: the step with the shard, then its one collective
+    // (the gradients, each already weighted by its share, summed with the
+    // losses and counts) before the same update on every rank; a failure
+    // anywhere, or a loss that is not finite, skips the update on every
+    // rank and restores the moving statistics this rank's step moved.
     let shard_body = b(quote! {
         let len: usize = Self::INPUT_SHAPE.iter().product();
         let batch = #rt::net::check_flat("train_shard: x", x.len(), &Self::INPUT_SHAPE)?;
-        let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]), shard)?;
-        shard.sum_grads(&mut self.grads[..Self::TRAINABLE_PARAMS]);
+        let step = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]), shard);
+        let stepped = step.is_ok();
+        let loss = match shard.finish(step, &mut self.grads[..Self::TRAINABLE_PARAMS]) {
+            Ok(loss) if loss.is_finite() => loss,
+            other => {
+                if stepped {
+                    self.__restore_moving();
+                }
+                return Err(match other {
+                    Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_shard") },
+                    Err(e) => e,
+                });
+            }
+        };
         self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         let correct = match shard.correct() {
             Some(c) => c,

@@ -35,7 +35,7 @@ pub(crate) mod train;
 
 pub use check::{agree, check_same, Fingerprint};
 #[cfg(feature = "mpi")]
-pub use mpi::Mpi;
+pub use mpi::{Mpi, Traffic};
 pub use threads::ThreadGroup;
 pub use train::{evaluate, resume, sync_moving_stats, Ranks};
 
@@ -54,6 +54,13 @@ pub trait Collective {
     /// Replaces every element by its sum over the ranks; every rank gets
     /// the same values.
     fn sum_f32(&mut self, buf: &mut [f32]);
+    /// [`Collective::sum_f32`] of `buf` and `extra` together: one
+    /// rendezvous of the ranks instead of two (a training step sums its
+    /// gradients and, with them, its loss and counts).
+    fn sum_f32_with(&mut self, buf: &mut [f32], extra: &mut [f32]) {
+        self.sum_f32(buf);
+        self.sum_f32(extra);
+    }
     /// [`Collective::sum_f32`] in f64.
     fn sum_f64(&mut self, buf: &mut [f64]);
     /// Every rank's `mine` (the same length on every rank), in rank order:

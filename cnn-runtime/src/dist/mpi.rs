@@ -30,10 +30,24 @@ use crate::error::{Error, Result};
 pub struct Mpi {
     universe: Option<Universe>,
     world: SimpleCommunicator,
-    /// Send buffers of the sums, grown once: the `mpi` crate has no
-    /// in-place all-reduce, so the values are copied out first.
+    /// Buffers of the sums, grown once: the `mpi` crate has no in-place
+    /// all-reduce, so the values are copied out first.
     send32: Vec<f32>,
+    recv32: Vec<f32>,
     send64: Vec<f64>,
+    traffic: Traffic,
+}
+
+/// What the `f32` sums (the gradients, and the moving statistics at the
+/// end of each epoch) have cost so far on this rank.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Traffic {
+    /// `sum_f32` calls.
+    pub calls: u64,
+    /// Bytes summed (each call's buffer, counted once).
+    pub bytes: u64,
+    /// Seconds inside `MPI_Allreduce`, waiting for slower ranks included.
+    pub seconds: f64,
 }
 
 impl Mpi {
@@ -58,8 +72,20 @@ impl Mpi {
             universe: Some(universe),
             world,
             send32: Vec::new(),
+            recv32: Vec::new(),
             send64: Vec::new(),
+            traffic: Traffic::default(),
         })
+    }
+
+    /// The `f32` sums so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    /// Waits until every rank has called it (to time collectives alone).
+    pub fn barrier(&self) {
+        self.world.barrier();
     }
 
     /// Ends the process: finalizes MPI and returns success when `result` is
@@ -93,8 +119,30 @@ impl Collective for Mpi {
     fn sum_f32(&mut self, buf: &mut [f32]) {
         self.send32.clear();
         self.send32.extend_from_slice(buf);
+        let start = std::time::Instant::now();
         self.world
             .all_reduce_into(&self.send32[..], buf, SystemOperation::sum());
+        self.traffic.seconds += start.elapsed().as_secs_f64();
+        self.traffic.calls += 1;
+        self.traffic.bytes += 4 * buf.len() as u64;
+    }
+    fn sum_f32_with(&mut self, buf: &mut [f32], extra: &mut [f32]) {
+        self.send32.clear();
+        self.send32.extend_from_slice(buf);
+        self.send32.extend_from_slice(extra);
+        self.recv32.resize(self.send32.len(), 0.0);
+        let start = std::time::Instant::now();
+        self.world.all_reduce_into(
+            &self.send32[..],
+            &mut self.recv32[..],
+            SystemOperation::sum(),
+        );
+        self.traffic.seconds += start.elapsed().as_secs_f64();
+        self.traffic.calls += 1;
+        self.traffic.bytes += 4 * self.send32.len() as u64;
+        let (b, e) = self.recv32.split_at(buf.len());
+        buf.copy_from_slice(b);
+        extra.copy_from_slice(e);
     }
     fn sum_f64(&mut self, buf: &mut [f64]) {
         self.send64.clear();

@@ -14,6 +14,8 @@ pub struct Shard<'a> {
     weight: f32,
     ranks: Option<&'a mut dyn Collective>,
     sync_batch_norm: bool,
+    /// This rank's weighted loss and correct count, until `finish`.
+    local: [f32; 2],
     correct: Option<usize>,
 }
 
@@ -25,6 +27,7 @@ impl Shard<'static> {
             weight: 1.0,
             ranks: None,
             sync_batch_norm: false,
+            local: [0.0; 2],
             correct: None,
         }
     }
@@ -47,6 +50,7 @@ impl<'a> Shard<'a> {
             weight: (len as f64 / global.max(1) as f64) as f32,
             ranks: Some(ranks),
             sync_batch_norm,
+            local: [0.0; 2],
             correct: None,
         }
     }
@@ -71,12 +75,12 @@ impl<'a> Shard<'a> {
         }
     }
 
-    /// After the forward pass, before backward: the loss of the global
-    /// batch from this shard's weighted loss, and the examples classified
-    /// right (`logits: [batch, classes]`), summed over the ranks. Every
-    /// rank takes part even when its forward pass failed (it sends NaN and
-    /// a failure count), so that all of them agree to stop instead of the
-    /// others waiting in backward.
+    /// After the forward pass, before backward. One process: `loss` as it
+    /// is. A rank's shard: keeps this rank's weighted loss and the examples
+    /// it classified right (`logits: [batch, classes]`) for
+    /// [`Shard::finish`], and returns 0 in its place, so that backward runs
+    /// even when this rank's loss is not finite: the ranks decide together,
+    /// after the one all-reduce of the step, whether to apply it.
     pub fn total_loss(
         &mut self,
         loss: Result<f32>,
@@ -84,38 +88,49 @@ impl<'a> Shard<'a> {
         classes: usize,
         labels: &[usize],
     ) -> Result<f32> {
-        let Some(ranks) = self.ranks.as_deref_mut() else {
+        if self.ranks.is_none() {
             return loss;
-        };
-        let correct = super::count_correct(logits, classes, labels);
-        let mut v = [
-            *loss.as_ref().unwrap_or(&f32::NAN) as f64,
-            correct as f64,
-            f64::from(u8::from(loss.is_err())),
-        ];
-        ranks.sum_f64(&mut v);
-        self.correct = Some(v[1] as usize);
-        let local = loss?;
-        if v[2] > 0.0 {
-            return Err(Error::Ranks(format!(
-                "{} other rank(s) failed in the forward pass of this step; their errors say why",
-                v[2]
-            )));
         }
-        let _ = local;
-        Ok(v[0] as f32)
+        let local = loss?;
+        self.local = [local, super::count_correct(logits, classes, labels) as f32];
+        Ok(0.0)
     }
 
-    /// After backward: adds the ranks' gradients (each already weighted by
-    /// its share of the batch), so every rank holds the global batch's.
-    pub fn sum_grads(&mut self, grads: &mut [f32]) {
-        if let Some(r) = self.ranks.as_deref_mut() {
-            r.sum_f32(grads);
+    /// After backward, on a rank's shard: the step's one collective. The
+    /// gradients (each rank's already weighted by its share of the batch)
+    /// are summed over the ranks, and with them the weighted losses, the
+    /// correct counts and how many ranks failed, so that every rank holds
+    /// the global batch's gradient and loss and all of them agree on
+    /// whether to apply it. A rank whose step failed (`step` is `Err`)
+    /// still takes part, and returns its error; the others return
+    /// `Error::Ranks`. One process: `step` as it is, and nothing is summed.
+    pub fn finish(&mut self, step: Result<f32>, grads: &mut [f32]) -> Result<f32> {
+        let Some(ranks) = self.ranks.as_deref_mut() else {
+            return step;
+        };
+        let failed = step.is_err();
+        let mut extra = match failed {
+            false => [self.local[0], self.local[1], 0.0],
+            true => {
+                // What this rank could not compute: no contribution.
+                grads.fill(0.0);
+                [0.0, 0.0, 1.0]
+            }
+        };
+        ranks.sum_f32_with(grads, &mut extra);
+        self.correct = Some(extra[1] as usize);
+        step?;
+        if extra[2] > 0.0 {
+            return Err(Error::Ranks(format!(
+                "{} other rank(s) failed in this step; their errors say why",
+                extra[2]
+            )));
         }
+        Ok(extra[0])
     }
 
     /// The examples classified right over all ranks, once
-    /// [`Shard::total_loss`] has run on a shard of several ranks.
+    /// [`Shard::finish`] has run on a rank's shard.
     pub fn correct(&self) -> Option<usize> {
         self.correct
     }

@@ -239,7 +239,7 @@ fn errors(rank1: impl Fn(&mut ThreadGroup) -> cnn::Result<Run> + Sync) -> Vec<St
 fn ranks_whose_networks_differ_all_stop_with_the_same_clear_error() {
     for msg in errors(|g| train(Plain::new(4), Some(g), false, false)) {
         assert!(
-            msg.contains("the network's weights on rank 1 differs from rank 0's"),
+            msg.contains("the network's weights: rank 1 differs from rank 0"),
             "{msg}"
         );
         assert!(msg.contains("same seed on every rank"), "{msg}");
@@ -247,7 +247,7 @@ fn ranks_whose_networks_differ_all_stop_with_the_same_clear_error() {
     }
     for msg in errors(|g| train(Other::new(3), Some(g), false, false)) {
         assert!(
-            msg.contains("the network's declaration (its tensor table) on rank 1 differs"),
+            msg.contains("the network's declaration (its tensor table): rank 1 differs"),
             "{msg}"
         );
     }
@@ -268,7 +268,7 @@ fn a_missing_shard_or_other_settings_stop_every_rank() {
     };
     for msg in errors(short) {
         assert!(
-            msg.contains("the number of examples in the training data on rank 1 differs"),
+            msg.contains("the number of examples in the training data: rank 1 differs"),
             "{msg}"
         );
         assert!(
@@ -278,7 +278,7 @@ fn a_missing_shard_or_other_settings_stop_every_rank() {
     }
     for msg in errors(|g| train(Plain::new(3), Some(g), true, false)) {
         assert!(
-            msg.contains("synchronised batch norm (on or off) on rank 1 differs"),
+            msg.contains("synchronised batch norm (on or off): rank 1 differs"),
             "{msg}"
         );
     }

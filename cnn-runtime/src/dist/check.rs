@@ -138,10 +138,11 @@ pub fn check_same(ranks: &mut dyn Collective, mine: &Fingerprint) -> Result<()> 
                 .map(|r| r.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let s = if differ.len() > 1 { "s" } else { "" };
-            problems.push(format!(
-                "{name} on rank{s} {who} differs from rank 0's; {help}"
-            ));
+            let (s, verb) = match differ.len() {
+                1 => ("", "differs"),
+                _ => ("s", "differ"),
+            };
+            problems.push(format!("{name}: rank{s} {who} {verb} from rank 0; {help}"));
         }
     }
     if problems.is_empty() {

@@ -100,7 +100,7 @@ fn check_same_names_what_differs_and_on_which_ranks() {
     for r in out {
         let msg = r.unwrap_err().to_string();
         assert!(
-            msg.contains("the seed on ranks 1, 2 differs from rank 0's; same seed"),
+            msg.contains("the seed: ranks 1, 2 differ from rank 0; same seed"),
             "{msg}"
         );
         assert!(!msg.contains("batch size"), "{msg}");

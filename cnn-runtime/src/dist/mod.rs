@@ -5,7 +5,7 @@
 //!
 //! What the ranks exchange goes through [`Collective`]: element-wise sums,
 //! a gather of a few numbers and a broadcast of bytes. Two implementations:
-//! [`Mpi`] (cargo feature `mpi`) over the system's MPI, which is what runs
+//! `Mpi` (cargo feature `mpi`) over the system's MPI, which is what runs
 //! on a cluster under `mpirun`, and [`ThreadGroup`], ranks as threads of one
 //! process, which needs nothing installed and is what `cargo test` uses to
 //! prove the arithmetic.

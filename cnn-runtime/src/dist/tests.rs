@@ -139,6 +139,18 @@ fn agree_gives_every_rank_the_first_failure() {
     );
 }
 
+/// One rank's y, mean, inv_std, running mean and variance, dx, dgamma, dbeta.
+type RankOut = (
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+    Vec<f32>,
+);
+
 /// Batch norm over rows `[m, c]` split into `parts` shards, with the
 /// statistics summed over the ranks: the same outputs, statistics, input
 /// gradients and (summed) parameter gradients as the whole.
@@ -218,18 +230,8 @@ fn sync_batch_norm_matches_whole(m: usize, c: usize, parts: usize, act: Act) {
         g.sum_f32(&mut db);
         (y, mean, inv_std, rm, rv, dx, dg, db)
     });
-    let cat = |k: fn(
-        &(
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-            Vec<f32>,
-        ),
-    ) -> &Vec<f32>| {
+    // The ranks' parts of one output, in rank order.
+    let cat = |k: fn(&RankOut) -> &Vec<f32>| {
         ranks
             .iter()
             .flat_map(|r| k(r).iter().copied())

@@ -100,7 +100,9 @@ impl Mpi {
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error (rank {} of {}): {e}", self.rank(), self.size());
+                // One write, so that the ranks' lines do not interleave.
+                let line = format!("error (rank {} of {}): {e}\n", self.rank(), self.size());
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
                 // Not finalized: MPI_Finalize would wait for the other ranks.
                 std::mem::forget(self.universe.take());
                 std::process::exit(1)

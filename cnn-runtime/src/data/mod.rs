@@ -4,12 +4,15 @@
 //! - [`idx`]: the IDX format (raw or gzipped), MNIST's container.
 //! - [`mnist`]: the four MNIST files as two [`LabelledImages`] sets.
 //! - [`digits`]: scikit-learn's 8x8 digits, in the same IDX format.
+//! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
+//!   resized and cropped into a [`crate::train::Dataset`].
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
 //! input of a network, scaled to 0..=1.
 
 pub mod digits;
+pub mod folder;
 pub mod idx;
 pub mod mnist;
 

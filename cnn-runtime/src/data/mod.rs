@@ -4,6 +4,8 @@
 //! - [`idx`]: the IDX format (raw or gzipped), MNIST's container.
 //! - [`mnist`]: the four MNIST files as two [`LabelledImages`] sets.
 //! - [`digits`]: scikit-learn's 8x8 digits, in the same IDX format.
+//! - [`features`]: a frozen trunk's outputs over a data set, cached on disk
+//!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
 //!   resized and cropped into a [`crate::train::Dataset`].
 //!
@@ -12,6 +14,7 @@
 //! input of a network, scaled to 0..=1.
 
 pub mod digits;
+pub mod features;
 pub mod folder;
 pub mod idx;
 pub mod mnist;

@@ -349,10 +349,15 @@ fn decode_all(files: &[(PathBuf, usize)], shape: [usize; 3], x: &mut [f32]) -> V
     let slots: Vec<Mutex<&mut [f32]>> = x.chunks_mut(per).map(Mutex::new).collect();
     let reasons: Vec<Mutex<Option<String>>> = files.iter().map(|_| Mutex::new(None)).collect();
     crate::parallel::for_each(files.len(), &|i| {
-        // Each index is one task, so no lock here is ever contended, and
-        // a poisoned one (a panic in the decoder) still holds usable data.
+        // Each index is one task, so no lock here is ever contended.
         let mut slot = slots[i].lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(reason) = read_into(&files[i].0, shape, &mut slot) {
+        // Decoders parse untrusted bytes: should one panic on a file, that
+        // file is reported like any other that cannot be read.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_into(&files[i].0, shape, &mut slot)
+        }))
+        .unwrap_or_else(|_| Err("the decoder failed on this file (it panicked)".into()));
+        if let Err(reason) = read {
             *reasons[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
         }
     });

@@ -73,7 +73,10 @@
 //! - [`train`]: the Keras-style loop over any generated network
 //!   ([`Model::compile`], [`Model::fit`], [`Model::evaluate`]), callbacks,
 //!   resumable checkpoints and the CSV history.
-//! - [`data`]: MNIST and the 8x8 digits; [`io`]: safetensors and PNG;
+//! - [`data`]: MNIST and the 8x8 digits, your own images
+//!   ([`data::folder`]: one subfolder per class, PNG and JPEG) and cached
+//!   features of a frozen trunk ([`data::features`]) for transfer
+//!   learning; [`io`]: safetensors and PNG;
 //!   [`filters`]: the course's edge filters through the convolution kernel.
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
 //!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,

@@ -289,3 +289,90 @@ fn logs_and_curves_are_written() {
         .unwrap()
         .contains("<polyline"));
 }
+
+/// Random 2x2 windows of the examples padded to 3x3, mirrored half the time.
+fn crop_pipeline() -> crate::augment::Pipeline {
+    use crate::augment::{Mirror, Pipeline, RandomCrop};
+    Pipeline::new()
+        .then(RandomCrop::new(2, 2, 0))
+        .then(Mirror::horizontal(0.5))
+}
+
+#[test]
+fn augmented_fit_is_the_same_for_any_number_of_workers() {
+    let train = data(200, 12).pad([0, 1, 0, 1], 0.0);
+    let pipeline = crop_pipeline();
+    let run = |workers: usize| {
+        let mut m = Model::compile(Softmax4::new(2), crate::optim::Sgd::new(0.2)).seed(3);
+        let fit = Fit::epochs(3)
+            .batch_size(16)
+            .verbose(false)
+            .augment(&pipeline)
+            .workers(workers);
+        m.fit(&train, fit).unwrap();
+        m.network().params().to_vec()
+    };
+    let inline = run(0);
+    assert_eq!(run(1), inline);
+    assert_eq!(run(3), inline);
+    assert_ne!(inline, Softmax4::new(2).params);
+}
+
+#[test]
+fn bad_augmentation_is_an_error_before_the_first_step() {
+    use crate::augment::{Pipeline, RandomCrop};
+    let train = data(50, 1).pad([0, 1, 0, 1], 0.0); // 3x3
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    let too_big = Pipeline::new().then(RandomCrop::new(4, 4, 0));
+    let err = m
+        .fit(&train, Fit::epochs(1).verbose(false).augment(&too_big))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not fit the padded image 3x3"),
+        "{err}"
+    );
+    // A crop that fits the data but not the network's 2x2 input.
+    let wrong = Pipeline::new().then(RandomCrop::new(3, 3, 1));
+    let err = m
+        .fit(&train, Fit::epochs(1).verbose(false).augment(&wrong))
+        .unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    assert_eq!(m.epoch(), 0);
+    assert_eq!(m.network().params(), Softmax4::new(1).params);
+}
+
+#[test]
+fn a_step_schedule_sets_the_rate_before_every_step() {
+    use crate::optim::{StepSchedule, WarmupCosine};
+    let train = data(100, 4);
+    // A rate of 0 everywhere: nothing may move, whatever the optimizer's own rate.
+    struct Zero;
+    impl StepSchedule for Zero {
+        fn lr(&self, _step: usize) -> f32 {
+            0.0
+        }
+    }
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.5));
+    m.fit(
+        &train,
+        Fit::epochs(2).batch_size(10).verbose(false).schedule(&Zero),
+    )
+    .unwrap();
+    assert_eq!(m.network().params(), Softmax4::new(1).params);
+
+    // 10 steps an epoch: epoch e starts at step 10 (e - 1), and the rate
+    // left in the optimizer is that of the last step.
+    let s = WarmupCosine::new(0.4, 5, 30);
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(9.0));
+    let h = m
+        .fit(
+            &train,
+            Fit::epochs(3).batch_size(10).verbose(false).schedule(&s),
+        )
+        .unwrap()
+        .clone();
+    let logged: Vec<f32> = h.epochs.iter().map(|e| e.learning_rate).collect();
+    assert_eq!(logged, [s.lr(0), s.lr(10), s.lr(20)]);
+    assert_eq!(m.optimizer_mut().learning_rate(), s.lr(29));
+}

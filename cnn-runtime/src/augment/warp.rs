@@ -1,0 +1,311 @@
+//! The image a pipeline is working on, with its geometric transforms kept
+//! as a coordinate map instead of being applied one by one.
+//!
+//! Coordinates are pixel centres: pixel (r, q) sits at (y, x) = (r, q), so
+//! an image of height h spans y in [-0.5, h - 0.5]. A geometric transform
+//! is a *pull*: output pixel p reads its input at t(p). After transforms
+//! t1, .., tk the output reads the source at t1(t2(..tk(p))), which the
+//! frame keeps as an affine part A (2x3) after an optional dense map D
+//! (source point = A(D(p))): affine steps are matrix products while there
+//! is no dense map, a displacement field becomes the dense map, and a step
+//! after a dense map re-reads D bilinearly at its own points. The pixels
+//! are sampled once, bilinearly, when a colour transform asks for them or
+//! at the end; points outside the source read the [`Border`].
+
+use super::pipeline::Scratch;
+
+/// What a point outside the image reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Border {
+    /// A constant in every channel: the background (0 for digits in
+    /// [0, 1]; `-mean / std` once normalised). The default, with 0.
+    Constant(f32),
+    /// The nearest pixel on the edge (photos, whose background is not flat).
+    Nearest,
+}
+
+impl Default for Border {
+    fn default() -> Self {
+        Border::Constant(0.0)
+    }
+}
+
+/// `(y, x) -> (m[0] y + m[1] x + m[2], m[3] y + m[4] x + m[5])`.
+pub(crate) const IDENTITY: [f32; 6] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+
+/// `a` after `m`: the map `p -> a(m(p))`.
+pub(crate) fn compose(a: [f32; 6], m: [f32; 6]) -> [f32; 6] {
+    [
+        a[0] * m[0] + a[1] * m[3],
+        a[0] * m[1] + a[1] * m[4],
+        a[0] * m[2] + a[1] * m[5] + a[2],
+        a[3] * m[0] + a[4] * m[3],
+        a[3] * m[1] + a[4] * m[4],
+        a[3] * m[2] + a[4] * m[5] + a[5],
+    ]
+}
+
+/// An image being augmented: its current shape, where each of its pixels
+/// reads in the source, and the source pixels.
+pub struct Frame<'a> {
+    input: &'a [f32],
+    /// Whether the source is `scratch.img[scratch.cur]` rather than `input`.
+    owned: bool,
+    src_shape: [usize; 3],
+    shape: [usize; 3],
+    affine: [f32; 6],
+    /// Whether `scratch.sy`, `scratch.sx` hold D for the current shape.
+    dense: bool,
+    border: Border,
+    s: &'a mut Scratch,
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(
+        input: &'a [f32],
+        shape: [usize; 3],
+        border: Border,
+        s: &'a mut Scratch,
+    ) -> Self {
+        Frame {
+            input,
+            owned: false,
+            src_shape: shape,
+            shape,
+            affine: IDENTITY,
+            dense: false,
+            border,
+            s,
+        }
+    }
+
+    /// The image's shape now, `[h, w, c]`, after the transforms so far.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Composes a geometric pull: pixel (y, x) of the output, which has
+    /// shape `out` (the channels stay), reads the current image at
+    /// `(m[0] y + m[1] x + m[2], m[3] y + m[4] x + m[5])`.
+    pub fn affine(&mut self, m: [f32; 6], out: [usize; 3]) {
+        if !self.dense {
+            self.affine = compose(self.affine, m);
+        } else {
+            // D_new(p) = D(m(p)) on the new grid.
+            let [oh, ow, _] = out;
+            let s = &mut *self.s;
+            s.ty.clear();
+            s.tx.clear();
+            for y in 0..oh {
+                for x in 0..ow {
+                    let (yf, xf) = (y as f32, x as f32);
+                    let qy = m[0] * yf + m[1] * xf + m[2];
+                    let qx = m[3] * yf + m[4] * xf + m[5];
+                    let (dy, dx) = read_map(&s.sy, &s.sx, self.shape, qy, qx);
+                    s.ty.push(dy);
+                    s.tx.push(dx);
+                }
+            }
+            std::mem::swap(&mut s.sy, &mut s.ty);
+            std::mem::swap(&mut s.sx, &mut s.tx);
+        }
+        self.shape = [out[0], out[1], self.shape[2]];
+    }
+
+    /// Composes a displacement field: `f(dy, dx, tmp)` gets three zeroed
+    /// buffers of `h * w` values (row-major) for the current shape, fills
+    /// `dy` and `dx` (`tmp` is scratch), and pixel (y, x) then reads the
+    /// current image at `(y + dy, x + dx)`.
+    pub fn displace(&mut self, f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32])) {
+        let [h, w, _] = self.shape;
+        let n = h * w;
+        let s = &mut *self.s;
+        for b in [&mut s.dy, &mut s.dx, &mut s.tmp] {
+            b.clear();
+            b.resize(n, 0.0);
+        }
+        f(&mut s.dy, &mut s.dx, &mut s.tmp);
+        if !self.dense {
+            s.sy.clear();
+            s.sx.clear();
+            for y in 0..h {
+                let (dy, dx) = (&s.dy[y * w..(y + 1) * w], &s.dx[y * w..(y + 1) * w]);
+                s.sy.extend(dy.iter().map(|d| y as f32 + d));
+                s.sx.extend(dx.iter().enumerate().map(|(x, d)| x as f32 + d));
+            }
+            self.dense = true;
+        } else {
+            // D_new(p) = D(p + d(p)).
+            s.ty.clear();
+            s.tx.clear();
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    let (qy, qx) = (y as f32 + s.dy[i], x as f32 + s.dx[i]);
+                    let (dy, dx) = read_map(&s.sy, &s.sx, self.shape, qy, qx);
+                    s.ty.push(dy);
+                    s.tx.push(dx);
+                }
+            }
+            std::mem::swap(&mut s.sy, &mut s.ty);
+            std::mem::swap(&mut s.sx, &mut s.tx);
+        }
+    }
+
+    /// The pixels of the current image (`h * w * c`, HWC), sampled now if
+    /// geometric transforms are pending; a colour transform changes them
+    /// in place.
+    pub fn pixels(&mut self) -> &mut [f32] {
+        if !self.owned || self.pending() {
+            let next = if self.owned {
+                1 - self.s.cur
+            } else {
+                self.s.cur
+            };
+            let n: usize = self.shape.iter().product();
+            let mut buf = std::mem::take(&mut self.s.img[next]);
+            buf.clear();
+            buf.resize(n, 0.0);
+            self.resolve_into(&mut buf);
+            self.s.img[next] = buf;
+            self.s.cur = next;
+            self.owned = true;
+            self.src_shape = self.shape;
+            self.affine = IDENTITY;
+            self.dense = false;
+        }
+        &mut self.s.img[self.s.cur]
+    }
+
+    /// Writes the final image into `dst` (`h * w * c` of the current shape).
+    pub(crate) fn finish(self, dst: &mut [f32]) {
+        self.resolve_into(dst);
+    }
+
+    fn pending(&self) -> bool {
+        self.dense || self.affine != IDENTITY || self.shape != self.src_shape
+    }
+
+    fn source(&self) -> &[f32] {
+        if self.owned {
+            &self.s.img[self.s.cur]
+        } else {
+            self.input
+        }
+    }
+
+    /// Samples the source at A(D(p)) for every output pixel p.
+    fn resolve_into(&self, dst: &mut [f32]) {
+        let src = self.source();
+        if !self.pending() {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let [oh, ow, c] = self.shape;
+        let a = self.affine;
+        let s = &*self.s;
+        for y in 0..oh {
+            for x in 0..ow {
+                let i = y * ow + x;
+                let (qy, qx) = if self.dense {
+                    (s.sy[i], s.sx[i])
+                } else {
+                    (y as f32, x as f32)
+                };
+                let u = a[0] * qy + a[1] * qx + a[2];
+                let v = a[3] * qy + a[4] * qx + a[5];
+                bilinear(
+                    src,
+                    self.src_shape,
+                    u,
+                    v,
+                    self.border,
+                    &mut dst[i * c..(i + 1) * c],
+                );
+            }
+        }
+    }
+}
+
+/// The dense map D (values `sy`, `sx` on a grid of `shape`) at (qy, qx),
+/// bilinearly; outside the grid, the edge value moved by the distance to
+/// the edge (D continued as a translation).
+fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> (f32, f32) {
+    let cy = qy.clamp(0.0, (h - 1) as f32);
+    let cx = qx.clamp(0.0, (w - 1) as f32);
+    let (y0, x0) = (cy.floor() as usize, cx.floor() as usize);
+    let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
+    let (fy, fx) = (cy - y0 as f32, cx - x0 as f32);
+    let lerp2 = |m: &[f32]| {
+        let top = m[y0 * w + x0] * (1.0 - fx) + m[y0 * w + x1] * fx;
+        let bottom = m[y1 * w + x0] * (1.0 - fx) + m[y1 * w + x1] * fx;
+        top * (1.0 - fy) + bottom * fy
+    };
+    (lerp2(sy) + (qy - cy), lerp2(sx) + (qx - cx))
+}
+
+/// Bilinear sample of `src` (`[h, w, c]`) at (y, x) into `out` (`c`
+/// values). With a constant border each of the four neighbours outside
+/// the image reads the constant, so an edge fades into the background;
+/// with `Nearest` the point is first clamped into the image.
+pub(crate) fn bilinear(
+    src: &[f32],
+    [h, w, c]: [usize; 3],
+    y: f32,
+    x: f32,
+    border: Border,
+    out: &mut [f32],
+) {
+    let (y, x) = match border {
+        Border::Nearest => (y.clamp(0.0, (h - 1) as f32), x.clamp(0.0, (w - 1) as f32)),
+        Border::Constant(_) => (y, x),
+    };
+    let fill = match border {
+        Border::Constant(v) => v,
+        Border::Nearest => 0.0,
+    };
+    // Far outside (or NaN): all four neighbours are border.
+    if !(y > -1.0 && y < h as f32 && x > -1.0 && x < w as f32) {
+        out.fill(fill);
+        return;
+    }
+    let (yf, xf) = (y.floor(), x.floor());
+    let (fy, fx) = (y - yf, x - xf);
+    let (y0, x0) = (yf as isize, xf as isize);
+    let inside = |r: isize, q: isize| r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w;
+    let weights = [
+        (y0, x0, (1.0 - fy) * (1.0 - fx)),
+        (y0, x0 + 1, (1.0 - fy) * fx),
+        (y0 + 1, x0, fy * (1.0 - fx)),
+        (y0 + 1, x0 + 1, fy * fx),
+    ];
+    if c == 1 {
+        let mut v = 0.0;
+        for (r, q, wgt) in weights {
+            if wgt != 0.0 {
+                v += wgt
+                    * if inside(r, q) {
+                        src[r as usize * w + q as usize]
+                    } else {
+                        fill
+                    };
+            }
+        }
+        out[0] = v;
+        return;
+    }
+    out.fill(0.0);
+    for (r, q, wgt) in weights {
+        if wgt == 0.0 {
+            continue;
+        }
+        if inside(r, q) {
+            let at = (r as usize * w + q as usize) * c;
+            for (o, s) in out.iter_mut().zip(&src[at..at + c]) {
+                *o += wgt * s;
+            }
+        } else {
+            out.iter_mut().for_each(|o| *o += wgt * fill);
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! weights, and ends with `test accuracy: NN.NN%`.
 //!
 //!     cargo run --release --example lenet5 -- [--data DIR] [--epochs N]
-//!         [--batch-size N] [--threads N] [--seed N] [--out DIR]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--augment KIND]
 
 #[path = "shared/train_args.rs"]
 mod train_args;

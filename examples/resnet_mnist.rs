@@ -8,7 +8,7 @@
 //! the CSV log and the weights, and ends with `test accuracy: NN.NN%`.
 //!
 //!     cargo run --release --example resnet_mnist -- [--data DIR] [--epochs N]
-//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--augment KIND]
 
 #[path = "shared/train_args.rs"]
 mod train_args;

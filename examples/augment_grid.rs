@@ -8,7 +8,7 @@
 //! Writes to `DIR` (default `out/augment_grid`):
 //! - `augment_digits.png`: MNIST test digits (`assets/digits/`) padded to
 //!   32x32, then `lenet5 --augment elastic`'s distortions (random affine,
-//!   then Simard et al.'s elastic warp with alpha 34, sigma 4), shown 3x;
+//!   then Simard et al.'s elastic warp with alpha 34, sigma 6), shown 3x;
 //! - `augment_photo.png`: a colour photo (`assets/chelsea.png`, a third of its size),
 //!   one row per transform: mirroring + cropping + rotation, elastic warp,
 //!   colour shifts, and PCA colour augmentation (principal axes of the
@@ -16,6 +16,11 @@
 //!   shifts are visible).
 
 use std::path::{Path, PathBuf};
+
+// Only `mnist_distortions` is used here.
+#[allow(dead_code)]
+#[path = "shared/train_args.rs"]
+mod train_args;
 
 use cnn::augment::{Affine, Border, ColorShift, Elastic, Mirror, PcaColor, Pipeline, RandomCrop};
 use cnn::io::image::{read_png, write_png_gray, write_png_rgb};
@@ -97,16 +102,8 @@ fn run(out: &Path) -> cnn::Result<()> {
         "mnist_test_0008_label5.png",
         "mnist_test_0061_label8.png",
     ];
-    let distort = Pipeline::new()
-        .then(Affine {
-            rotation: 10.0,
-            shear: 10.0,
-            scale: (0.9, 1.1),
-            translate: 2.0,
-            p: 1.0,
-        })
-        .then(Elastic::new(34.0, 4.0))
-        .border(Border::Constant(0.0));
+    // lenet5 --augment elastic's distortions, on a background of 0.
+    let distort = train_args::mnist_distortions(0.0);
     let mut rows = Vec::new();
     for (k, name) in digits.iter().enumerate() {
         let img = read_png(&assets.join("digits").join(name))?;

@@ -194,38 +194,64 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Samples the source at A(D(p)) for every output pixel p.
+    /// Samples the source at A(D(p)) for every output pixel p, a row (of
+    /// at most `CHUNK` pixels) at a time: the coordinates of the row, then
+    /// the samples, so that both loops are free of calls and the first
+    /// vectorises.
     fn resolve_into(&self, dst: &mut [f32]) {
         let src = self.source();
         if !self.pending() {
             dst.copy_from_slice(src);
             return;
         }
-        let [oh, ow, c] = self.shape;
         let a = self.affine;
         let s = &*self.s;
+        PADDED.with(|p| {
+            let padded = &mut *p.borrow_mut();
+            pad(src, self.src_shape, self.border, padded);
+            self.sample_all(padded, a, s, dst);
+        });
+    }
+
+    /// The rows of `resolve_into`, from the padded source.
+    fn sample_all(&self, padded: &[f32], a: [f32; 6], s: &Scratch, dst: &mut [f32]) {
+        let [oh, ow, c] = self.shape;
+        let (mut u, mut v) = ([0f32; CHUNK], [0f32; CHUNK]);
         for y in 0..oh {
-            for x in 0..ow {
-                let i = y * ow + x;
-                let (qy, qx) = if self.dense {
-                    (s.sy[i], s.sx[i])
+            let mut x0 = 0;
+            while x0 < ow {
+                let n = (ow - x0).min(CHUNK);
+                let (us, vs) = (&mut u[..n], &mut v[..n]);
+                let row = y * ow + x0;
+                if self.dense {
+                    let (qy, qx) = (&s.sy[row..row + n], &s.sx[row..row + n]);
+                    for k in 0..n {
+                        us[k] = a[0] * qy[k] + a[1] * qx[k] + a[2];
+                        vs[k] = a[3] * qy[k] + a[4] * qx[k] + a[5];
+                    }
                 } else {
-                    (y as f32, x as f32)
-                };
-                let u = a[0] * qy + a[1] * qx + a[2];
-                let v = a[3] * qy + a[4] * qx + a[5];
-                bilinear(
-                    src,
+                    let yf = y as f32;
+                    for k in 0..n {
+                        let xf = (x0 + k) as f32;
+                        us[k] = a[0] * yf + a[1] * xf + a[2];
+                        vs[k] = a[3] * yf + a[4] * xf + a[5];
+                    }
+                }
+                sample_row(
+                    padded,
                     self.src_shape,
-                    u,
-                    v,
-                    self.border,
-                    &mut dst[i * c..(i + 1) * c],
+                    us,
+                    vs,
+                    &mut dst[row * c..(row + n) * c],
                 );
+                x0 += n;
             }
         }
     }
 }
+
+/// Pixels sampled per batch of coordinates in `resolve_into`.
+const CHUNK: usize = 64;
 
 /// The dense map D (values `sy`, `sx` on a grid of `shape`) at (qy, qx),
 /// bilinearly; outside the grid, the edge value moved by the distance to
@@ -233,7 +259,7 @@ impl<'a> Frame<'a> {
 fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> (f32, f32) {
     let cy = qy.clamp(0.0, (h - 1) as f32);
     let cx = qx.clamp(0.0, (w - 1) as f32);
-    let (y0, x0) = (cy.floor() as usize, cx.floor() as usize);
+    let (y0, x0) = (cy as usize, cx as usize); // cy, cx >= 0: truncation is the floor
     let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
     let (fy, fx) = (cy - y0 as f32, cx - x0 as f32);
     let lerp2 = |m: &[f32]| {
@@ -250,62 +276,76 @@ fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> 
 /// with `Nearest` the point is first clamped into the image.
 pub(crate) fn bilinear(
     src: &[f32],
-    [h, w, c]: [usize; 3],
+    shape: [usize; 3],
     y: f32,
     x: f32,
     border: Border,
     out: &mut [f32],
 ) {
-    let (y, x) = match border {
-        Border::Nearest => (y.clamp(0.0, (h - 1) as f32), x.clamp(0.0, (w - 1) as f32)),
-        Border::Constant(_) => (y, x),
-    };
-    let fill = match border {
-        Border::Constant(v) => v,
-        Border::Nearest => 0.0,
-    };
-    // Far outside (or NaN): all four neighbours are border.
-    if !(y > -1.0 && y < h as f32 && x > -1.0 && x < w as f32) {
-        out.fill(fill);
-        return;
-    }
-    let (yf, xf) = (y.floor(), x.floor());
-    let (fy, fx) = (y - yf, x - xf);
-    let (y0, x0) = (yf as isize, xf as isize);
-    let inside = |r: isize, q: isize| r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < w;
-    let weights = [
-        (y0, x0, (1.0 - fy) * (1.0 - fx)),
-        (y0, x0 + 1, (1.0 - fy) * fx),
-        (y0 + 1, x0, fy * (1.0 - fx)),
-        (y0 + 1, x0 + 1, fy * fx),
-    ];
-    if c == 1 {
-        let mut v = 0.0;
-        for (r, q, wgt) in weights {
-            if wgt != 0.0 {
-                v += wgt
-                    * if inside(r, q) {
-                        src[r as usize * w + q as usize]
-                    } else {
-                        fill
-                    };
+    let mut padded = Vec::new();
+    pad(src, shape, border, &mut padded);
+    sample_row(&padded, shape, &[y], &[x], out);
+}
+
+/// Rows and columns of border around the image that [`sample_row`] reads.
+const PAD: usize = 2;
+
+thread_local! {
+    // The padded source of the last resolve on this thread (grow-only).
+    static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `src` with `PAD` rows and columns of border around it: the constant,
+/// or copies of the edge pixels for `Nearest` (which makes bilinear
+/// sampling of the padded image the same as clamping the point into the
+/// image first).
+fn pad(src: &[f32], [h, w, c]: [usize; 3], border: Border, out: &mut Vec<f32>) {
+    let (ph, pw) = (h + 2 * PAD, w + 2 * PAD);
+    out.clear();
+    out.resize(ph * pw * c, 0.0);
+    for r in 0..ph {
+        for q in 0..pw {
+            let dst = &mut out[(r * pw + q) * c..(r * pw + q + 1) * c];
+            let inside = r >= PAD && r < h + PAD && q >= PAD && q < w + PAD;
+            match border {
+                Border::Constant(v) if !inside => dst.fill(v),
+                _ => {
+                    let sr = r.clamp(PAD, h + PAD - 1) - PAD;
+                    let sq = q.clamp(PAD, w + PAD - 1) - PAD;
+                    dst.copy_from_slice(&src[(sr * w + sq) * c..(sr * w + sq + 1) * c]);
+                }
             }
         }
-        out[0] = v;
-        return;
     }
-    out.fill(0.0);
-    for (r, q, wgt) in weights {
-        if wgt == 0.0 {
-            continue;
-        }
-        if inside(r, q) {
-            let at = (r as usize * w + q as usize) * c;
-            for (o, s) in out.iter_mut().zip(&src[at..at + c]) {
-                *o += wgt * s;
-            }
-        } else {
-            out.iter_mut().for_each(|o| *o += wgt * fill);
+}
+
+/// Bilinear samples of the image whose [`pad`]ded copy is `padded` at the
+/// points `(ys[k], xs[k])`, into `out` (`c` values per point). Points are
+/// first clamped to [-2, h + 1/2] x [-2, w + 1/2], where all four
+/// neighbours are in the padded copy and, outside the image, are border;
+/// so no pixel needs a test (NaN lands on -2: border).
+#[allow(clippy::needless_range_loop)] // k indexes ys, xs and out together
+fn sample_row(padded: &[f32], [h, w, c]: [usize; 3], ys: &[f32], xs: &[f32], out: &mut [f32]) {
+    let pw = w + 2 * PAD;
+    let lo = -(PAD as f32);
+    let (yhi, xhi) = (h as f32 + 0.5, w as f32 + 0.5);
+    for k in 0..ys.len() {
+        // `max` drops a NaN.
+        let y = ys[k].max(lo).min(yhi);
+        let x = xs[k].max(lo).min(xhi);
+        // floor by truncation: a call into libm on baseline x86-64 otherwise.
+        let (ty, tx) = (y as i32, x as i32);
+        let y0 = ty - i32::from(ty as f32 > y);
+        let x0 = tx - i32::from(tx as f32 > x);
+        let (fy, fx) = (y - y0 as f32, x - x0 as f32);
+        let at = ((y0 + PAD as i32) as usize * pw + (x0 + PAD as i32) as usize) * c;
+        let below = at + pw * c;
+        for ch in 0..c {
+            let (p00, p01) = (padded[at + ch], padded[at + c + ch]);
+            let (p10, p11) = (padded[below + ch], padded[below + c + ch]);
+            let top = p00 + fx * (p01 - p00);
+            let bottom = p10 + fx * (p11 - p10);
+            out[k * c + ch] = top + fy * (bottom - top);
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //!     cargo run --release --example lenet5 -- [--data DIR] [--epochs N]
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
-//!         [--resume PATH]
+//!         [--augment KIND] [--resume PATH]
 
 #[path = "shared/train_args.rs"]
 mod train_args;

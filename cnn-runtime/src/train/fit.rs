@@ -2,7 +2,9 @@
 //! `Model::compile(net, optimizer)`, then `fit`, `evaluate`, `predict`.
 //! `fit` trains epoch by epoch in a seeded shuffled order, shows progress,
 //! validates, runs callbacks, and can write a resumable checkpoint, a CSV
-//! log and the curves after every epoch.
+//! log and the curves after every epoch. Augmented batches are made on
+//! background threads (`augment::queue`), and a step schedule sets the
+//! learning rate before every step.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,9 +16,10 @@ use super::dataset::{Batcher, Dataset};
 use super::history::{EpochLog, History};
 use super::progress::EpochProgress;
 use super::{BatchStats, Network};
+use crate::augment::queue::EpochBatches;
 use crate::error::{Error, Result};
 use crate::optim::Optimizer;
-use crate::rng::{splitmix64, Rng};
+use crate::optim::StepSchedule;
 
 /// A network and its optimizer, ready to train.
 pub struct Model<N: Network> {
@@ -47,6 +50,8 @@ pub struct Fit<'a> {
     csv: Option<PathBuf>,
     curves: Option<(PathBuf, String)>,
     augment: Option<&'a dyn Augment>,
+    workers: Option<usize>,
+    schedule: Option<&'a dyn StepSchedule>,
 }
 
 impl<'a> Fit<'a> {
@@ -63,6 +68,8 @@ impl<'a> Fit<'a> {
             csv: None,
             curves: None,
             augment: None,
+            workers: None,
+            schedule: None,
         }
     }
     /// Examples per training step (32 by default, as in Keras).
@@ -91,9 +98,26 @@ impl<'a> Fit<'a> {
         self
     }
     /// Transforms every training example as its batch is gathered
-    /// (validation and evaluation data are left alone).
+    /// (validation and evaluation data are left alone): an
+    /// `augment::Pipeline`, or [`RandomShift`](super::RandomShift). Its
+    /// parameters are checked against the data before the first step, and
+    /// its output shape must be the network's input.
     pub fn augment(mut self, a: &'a dyn Augment) -> Self {
         self.augment = Some(a);
+        self
+    }
+    /// Threads that make augmented batches while the network trains (1 by
+    /// default with augmentation, 0 without; 0 makes them on the training
+    /// thread). The result does not depend on it.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+    /// Sets the learning rate before every step from `schedule`, the step
+    /// counted from 0 over the whole run (epochs before a resume
+    /// included). It overrides rates set by callbacks at the epoch's start.
+    pub fn schedule(mut self, schedule: &'a dyn StepSchedule) -> Self {
+        self.schedule = Some(schedule);
         self
     }
     /// The history as CSV, rewritten after every epoch.
@@ -267,9 +291,13 @@ impl<N: Network> Model<N> {
     /// it. A non-finite loss stops with `Error::NonFiniteLoss` (the weights
     /// of that step are not applied, and files already written stay whole).
     pub fn fit(&mut self, train: &Dataset, mut cfg: Fit<'_>) -> Result<&History> {
-        self.check_data(train, "training data")?;
+        let example_shape = match cfg.augment {
+            Some(a) => a.output_shape(train.shape())?,
+            None => train.shape(),
+        };
+        self.check_data(train, example_shape, "training data")?;
         if let Some(v) = cfg.validation {
-            self.check_data(v, "validation data")?;
+            self.check_data(v, v.shape(), "validation data")?;
         }
         if cfg.batch_size == 0 {
             return Err(Error::InvalidArgument(
@@ -292,30 +320,39 @@ impl<N: Network> Model<N> {
         self.resumed_batch = None;
         self.batch_size = Some(cfg.batch_size);
         let mut order = Vec::with_capacity(train.len());
-        let mut batcher = Batcher::new();
         let batches = train.len().div_ceil(cfg.batch_size);
+        let workers = cfg
+            .workers
+            .unwrap_or(if cfg.augment.is_some() { 1 } else { 0 });
         while self.epoch < cfg.epochs {
             let epoch = self.epoch + 1;
             for c in cfg.callbacks.iter_mut() {
                 c.on_epoch_begin(epoch, self.optimizer.as_mut())?;
+            }
+            let first_step = (epoch - 1) * batches;
+            if let Some(s) = cfg.schedule {
+                self.optimizer.set_learning_rate(s.lr(first_step));
             }
             let learning_rate = self.optimizer.learning_rate();
             train.epoch_order(self.seed, epoch, &mut order);
             let bar = EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose);
             let start = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
-            for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-                let (x, y) = batcher.gather_mut(train, idx);
-                if let Some(aug) = cfg.augment {
-                    let key = splitmix64(self.seed ^ splitmix64((epoch as u64) << 32 | b as u64));
-                    let mut rng = Rng::new(key);
-                    for ex in x.chunks_exact_mut(train.example_len()) {
-                        aug.apply(ex, train.shape(), &mut rng);
-                    }
+            let epoch_batches = EpochBatches {
+                data: train,
+                order: &order,
+                batch_size: cfg.batch_size,
+                augment: cfg.augment,
+                seed: self.seed,
+                epoch,
+            };
+            let (net, optimizer) = (&mut self.net, &mut self.optimizer);
+            epoch_batches.for_each(workers, 2, |b, x, y| {
+                if let Some(s) = cfg.schedule {
+                    optimizer.set_learning_rate(s.lr(first_step + b));
                 }
-                let BatchStats { loss, correct: c } = self
-                    .net
-                    .train_batch(x, y, self.optimizer.as_mut())
+                let BatchStats { loss, correct: c } = net
+                    .train_batch(x, y, optimizer.as_mut())
                     .map_err(|e| match e {
                         Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
                             loss,
@@ -323,9 +360,9 @@ impl<N: Network> Model<N> {
                         },
                         other => other,
                     })?;
-                loss_sum += loss as f64 * idx.len() as f64;
+                loss_sum += loss as f64 * y.len() as f64;
                 correct += c;
-                seen += idx.len();
+                seen += y.len();
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
                 bar.update(
                     b + 1,
@@ -333,7 +370,8 @@ impl<N: Network> Model<N> {
                     correct as f64 / seen as f64,
                     seen as f64 / secs,
                 );
-            }
+                Ok(())
+            })?;
             let seconds = start.elapsed().as_secs_f64();
             bar.finish();
             let val = cfg
@@ -386,7 +424,7 @@ impl<N: Network> Model<N> {
 
     /// Mean cross-entropy and accuracy over `data` in inference mode.
     pub fn evaluate(&self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
-        self.check_data(data, "evaluation data")?;
+        self.check_data(data, data.shape(), "evaluation data")?;
         let classes = self.net.classes();
         let mut probs = Vec::new();
         let (mut loss, mut correct) = (0f64, 0usize);
@@ -412,7 +450,7 @@ impl<N: Network> Model<N> {
 
     /// Class probabilities for every example of `data`: `[len, classes]`.
     pub fn predict(&self, data: &Dataset, batch_size: usize) -> Result<Vec<f32>> {
-        self.check_data(data, "prediction data")?;
+        self.check_data(data, data.shape(), "prediction data")?;
         let classes = self.net.classes();
         let mut out = vec![0.0; data.len() * classes];
         let mut batcher = Batcher::new();
@@ -427,9 +465,9 @@ impl<N: Network> Model<N> {
         Ok(out)
     }
 
-    fn check_data(&self, data: &Dataset, what: &str) -> Result<()> {
+    /// `got` is the shape the network will see (after augmentation).
+    fn check_data(&self, data: &Dataset, got: [usize; 3], what: &str) -> Result<()> {
         let want = self.net.input_shape();
-        let got = data.shape();
         let fits = match want.len() {
             3 => want == got,
             _ => want.iter().product::<usize>() == got.iter().product::<usize>(),

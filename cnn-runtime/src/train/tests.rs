@@ -456,4 +456,191 @@ fn checkpoints_record_the_run() {
         matches!(&err, Error::Checkpoint { tensor, .. } if tensor == "head.bias"),
         "{err}"
     );
+
+/// Random 2x2 windows of the examples padded to 3x3, mirrored half the time.
+fn crop_pipeline() -> crate::augment::Pipeline {
+    use crate::augment::{Mirror, Pipeline, RandomCrop};
+    Pipeline::new()
+        .then(RandomCrop::new(2, 2, 0))
+        .then(Mirror::horizontal(0.5))
+}
+
+#[test]
+fn augmented_fit_is_the_same_for_any_number_of_workers() {
+    let train = data(200, 12).pad([0, 1, 0, 1], 0.0);
+    let pipeline = crop_pipeline();
+    let run = |workers: usize| {
+        let mut m = Model::compile(Softmax4::new(2), crate::optim::Sgd::new(0.2)).seed(3);
+        let fit = Fit::epochs(3)
+            .batch_size(16)
+            .verbose(false)
+            .augment(&pipeline)
+            .workers(workers);
+        m.fit(&train, fit).unwrap();
+        m.network().params().to_vec()
+    };
+    let inline = run(0);
+    assert_eq!(run(1), inline);
+    assert_eq!(run(3), inline);
+    assert_ne!(inline, Softmax4::new(2).params);
+}
+
+#[test]
+fn bad_augmentation_is_an_error_before_the_first_step() {
+    use crate::augment::{Pipeline, RandomCrop};
+    let train = data(50, 1).pad([0, 1, 0, 1], 0.0); // 3x3
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    let too_big = Pipeline::new().then(RandomCrop::new(4, 4, 0));
+    let err = m
+        .fit(&train, Fit::epochs(1).verbose(false).augment(&too_big))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not fit the padded image 3x3"),
+        "{err}"
+    );
+    // A crop that fits the data but not the network's 2x2 input.
+    let wrong = Pipeline::new().then(RandomCrop::new(3, 3, 1));
+    let err = m
+        .fit(&train, Fit::epochs(1).verbose(false).augment(&wrong))
+        .unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    assert_eq!(m.epoch(), 0);
+    assert_eq!(m.network().params(), Softmax4::new(1).params);
+}
+
+#[test]
+fn a_step_schedule_sets_the_rate_before_every_step() {
+    use crate::optim::{StepSchedule, WarmupCosine};
+    let train = data(100, 4);
+    // A rate of 0 everywhere: nothing may move, whatever the optimizer's own rate.
+    struct Zero;
+    impl StepSchedule for Zero {
+        fn lr(&self, _step: usize) -> f32 {
+            0.0
+        }
+    }
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.5));
+    m.fit(
+        &train,
+        Fit::epochs(2).batch_size(10).verbose(false).schedule(&Zero),
+    )
+    .unwrap();
+    assert_eq!(m.network().params(), Softmax4::new(1).params);
+
+    // 10 steps an epoch: epoch e starts at step 10 (e - 1), and the rate
+    // left in the optimizer is that of the last step.
+    let s = WarmupCosine::new(0.4, 5, 30);
+    let mut m = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(9.0));
+    let h = m
+        .fit(
+            &train,
+            Fit::epochs(3).batch_size(10).verbose(false).schedule(&s),
+        )
+        .unwrap()
+        .clone();
+    let logged: Vec<f32> = h.epochs.iter().map(|e| e.learning_rate).collect();
+    assert_eq!(logged, [s.lr(0), s.lr(10), s.lr(20)]);
+    assert_eq!(m.optimizer_mut().learning_rate(), s.lr(29));
+}
+
+/// Input 2x2x1, four classes: the crop's pixels divided by their sum, so
+/// the probabilities show which pixels each crop saw.
+struct PixelsAsClasses;
+
+impl Classifier for PixelsAsClasses {
+    fn input_dims(&self) -> &[usize] {
+        &[2, 2, 1]
+    }
+    fn n_classes(&self) -> usize {
+        4
+    }
+    fn probabilities(&self, x: &[f32], out: &mut [f32]) -> crate::Result<()> {
+        for (xi, o) in x.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+            let s: f32 = xi.iter().sum();
+            o.iter_mut().zip(xi).for_each(|(o, v)| *o = v / s);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn ten_crop_averages_the_corners_the_centre_and_their_mirrors() {
+    // One 3x4 image 1..12; crops 2x2 at (0,0), (0,2), (1,0), (1,2), centre (0,1).
+    let x: Vec<f32> = (1..=12).map(|v| v as f32).collect();
+    let at = |r: usize, q: usize| x[r * 4 + q];
+    let mut want = [0f32; 4];
+    let mut want5 = [0f32; 4];
+    for (oy, ox) in [(0, 0), (0, 2), (1, 0), (1, 2), (0, 1)] {
+        let crop = [
+            at(oy, ox),
+            at(oy, ox + 1),
+            at(oy + 1, ox),
+            at(oy + 1, ox + 1),
+        ];
+        let mirrored = [crop[1], crop[0], crop[3], crop[2]];
+        for c in [crop, mirrored] {
+            let s: f32 = c.iter().sum();
+            (0..4).for_each(|k| want[k] += c[k] / s / 10.0);
+        }
+        let s: f32 = crop.iter().sum();
+        (0..4).for_each(|k| want5[k] += crop[k] / s / 5.0);
+    }
+    let tc = TenCrop::new(&PixelsAsClasses, [3, 4, 1]).unwrap();
+    assert_eq!(tc.offsets(), [(0, 0), (0, 2), (1, 0), (1, 2), (0, 1)]);
+    let mut got = [0f32; 8];
+    let two = [x.clone(), x.clone()].concat();
+    tc.probabilities(&two, &mut got).unwrap();
+    crate::testing::assert_close(&got[..4], &want, 1e-6, 0.0);
+    crate::testing::assert_close(&got[4..], &want, 1e-6, 0.0);
+    let five = TenCrop::new(&PixelsAsClasses, [3, 4, 1])
+        .unwrap()
+        .mirrors(false);
+    five.probabilities(&x, &mut got[..4]).unwrap();
+    crate::testing::assert_close(&got[..4], &want5, 1e-6, 0.0);
+
+    // Images smaller than the network's input, or with other channels: errors.
+    let err = TenCrop::new(&PixelsAsClasses, [1, 4, 1]).err().unwrap();
+    assert!(
+        err.to_string().contains("not a crop of the 1x4x1 images"),
+        "{err}"
+    );
+    assert!(TenCrop::new(&PixelsAsClasses, [3, 3, 3]).is_err());
+    assert!(TenCrop::new(&Softmax4::new(1), [3, 3, 1]).is_ok());
+}
+
+#[test]
+fn an_ensemble_averages_its_members() {
+    let test = data(40, 3);
+    let nets: Vec<Softmax4> = (1..=3).map(Softmax4::new).collect();
+    let each: Vec<Vec<f32>> = nets
+        .iter()
+        .map(|n| predict(n, &test, 16).unwrap())
+        .collect();
+    let ens = Ensemble::new(nets).unwrap();
+    let got = predict(&ens, &test, 7).unwrap();
+    let want: Vec<f32> = (0..got.len())
+        .map(|i| (each[0][i] + each[1][i] + each[2][i]) / 3.0)
+        .collect();
+    crate::testing::assert_close(&got, &want, 1e-6, 1e-7);
+    // evaluate() scores it as Model::evaluate scores one network.
+    let one = Model::compile(Softmax4::new(1), crate::optim::Sgd::new(0.1));
+    assert_eq!(
+        evaluate(&ens.members()[0], &test, 9).unwrap(),
+        one.evaluate(&test, 9).unwrap()
+    );
+    assert!(evaluate(&ens, &test, 9).unwrap().loss.is_finite());
+    // A 10-crop of the ensemble, on images padded by one pixel.
+    let padded = test.pad([0, 1, 0, 1], 0.0);
+    let tc = TenCrop::new(&ens, [3, 3, 1]).unwrap();
+    assert_eq!(predict(&tc, &padded, 8).unwrap().len(), 40 * 3);
+
+    assert!(Ensemble::<Softmax4>::new(vec![]).is_err());
+    let err = Ensemble::new(vec![
+        TenCrop::new(&PixelsAsClasses, [3, 3, 1]).unwrap(),
+        TenCrop::new(&PixelsAsClasses, [3, 4, 1]).unwrap(),
+    ])
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("network 2"), "{err}");
 }

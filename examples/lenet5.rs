@@ -4,7 +4,8 @@
 //! weights, and ends with `test accuracy: NN.NN%`.
 //!
 //!     cargo run --release --example lenet5 -- [--data DIR] [--epochs N]
-//!         [--batch-size N] [--threads N] [--seed N] [--out DIR]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+//!         [--augment KIND] [--resume PATH]
 //!
 //! Built with `--features mpi` and started by `mpirun -np N`, it trains
 //! data-parallel on N ranks (the same global batch, so the same result);
@@ -78,11 +79,11 @@ fn run(args: &train_args::Args, mut ranks: Option<&mut dyn Collective>) -> Resul
             args.batch_size / r.size()
         );
     }
-    let mut model =
+    let model =
         Model::compile(LeNet5::new(args.seed), Adam::new(args.learning_rate)).seed(args.seed);
-    train_args::fit_and_report(
+    train_args::fit_and_report_on(
         args,
-        &mut model,
+        model,
         (&train, &val, &test),
         "lenet5",
         "LeNet-5 on MNIST",

@@ -172,20 +172,36 @@ fn copy_tensors(
     copied
 }
 
-/// The trunk's 400 features of every example, as a flat dataset.
-fn features(trunk: &DigitTrunk, data: &Dataset) -> Result<Dataset, cnn::Error> {
-    let mut x = Vec::with_capacity(data.len() * 400);
-    for start in (0..data.len()).step_by(500) {
-        let n = 500.min(data.len() - start);
-        let len = data.example_len();
-        let view = cnn::ndarray::ArrayView4::from_shape(
-            (n, 32, 32, 1),
-            &data.images()[start * len..(start + n) * len],
-        )
-        .map_err(|e| cnn::Error::InvalidArgument(e.to_string()))?;
-        x.extend(trunk.predict(view)?.iter());
-    }
-    Dataset::new([1, 1, 400], x, data.labels().to_vec(), data.classes())
+/// The trunk's 400 features of every example of `data`, cached on disk in
+/// `path` (with the trunk's name and a checksum of its weights, so a cache
+/// of another trunk is refused and made again), as a flat dataset.
+fn features(
+    trunk: &DigitTrunk,
+    data: &Dataset,
+    path: &std::path::Path,
+) -> Result<Dataset, cnn::Error> {
+    use cnn::data::features::{extract, weights_checksum, Features};
+    let sum = weights_checksum(trunk.params());
+    let cached = match Features::load(path, "DigitTrunk", sum) {
+        Ok(f) if f.len() == data.len() => f,
+        _ => {
+            let f = extract(
+                data,
+                "DigitTrunk",
+                sum,
+                &DigitTrunk::OUTPUT_SHAPE,
+                500,
+                |x, n| {
+                    let view = cnn::ndarray::ArrayView4::from_shape((n, 32, 32, 1), x)
+                        .map_err(|e| cnn::Error::InvalidArgument(e.to_string()))?;
+                    Ok(trunk.predict(view)?.into_raw_vec_and_offset().0)
+                },
+            )?;
+            f.save(path)?;
+            f
+        }
+    };
+    cached.into_dataset()
 }
 
 fn accuracy<N: cnn::Network>(model: &Model<N>, test: &Dataset) -> Result<f64, cnn::Error> {
@@ -221,7 +237,15 @@ macro_rules! three_ways {
         let epochs = epochs_for(few.len());
         let mut head = Model::compile(<$head>::new(ctx.seed), Adam::new(1e-2)).seed(ctx.seed);
         head.fit(
-            &features(ctx.trunk, few)?,
+            &features(
+                ctx.trunk,
+                few,
+                &ctx.out.join(format!(
+                    "features_{}_{}.bin",
+                    stringify!($head),
+                    label.replace('/', "-per-")
+                )),
+            )?,
             Fit::epochs(epochs).batch_size(16).verbose(false),
         )?;
         println!(
@@ -305,7 +329,7 @@ fn main() -> Result<(), cnn::Error> {
     trunk.save(a.out.join("trunk_0-4.safetensors"))?;
     let pretrained = a.out.join("lenet5_0-4.safetensors");
     pre.network().save(&pretrained)?;
-    let test_features = features(&trunk, &test59)?;
+    let test_features = features(&trunk, &test59, &a.out.join("features_test_5-9.bin"))?;
 
     // 2. Digits 5-9 from k images per class, three ways.
     for k in [10, 50] {
@@ -332,7 +356,7 @@ fn main() -> Result<(), cnn::Error> {
     // 3. A second source: scikit-learn's 8x8 digits, all ten classes.
     let digits = sklearn_digits()?;
     let (d_train, d_test) = digits.split(797, a.seed)?;
-    let d_test_features = features(&trunk, &d_test)?;
+    let d_test_features = features(&trunk, &d_test, &a.out.join("features_test_8x8.bin"))?;
     for k in [10usize, 0] {
         let (few, label) = if k == 0 {
             (d_train.clone(), "all".to_string())
@@ -432,7 +456,11 @@ fn timing(data: &Dataset, trunk: &DigitTrunk) -> Result<(), cnn::Error> {
     m.fit(data, Fit::epochs(1).batch_size(batch).verbose(false))?;
     let through = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let cached = features(trunk, data)?;
+    let cache =
+        std::env::temp_dir().join(format!("cnn-transfer-timing-{}.bin", std::process::id()));
+    std::fs::remove_file(&cache).ok();
+    let cached = features(trunk, data, &cache)?;
+    std::fs::remove_file(&cache).ok();
     let caching = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut h = Model::compile(Head5::new(1), Adam::new(1e-3));

@@ -73,7 +73,14 @@
 //! - [`train`]: the Keras-style loop over any generated network
 //!   ([`Model::compile`], [`Model::fit`], [`Model::evaluate`]), callbacks,
 //!   resumable checkpoints and the CSV history.
-//! - [`data`]: MNIST and the 8x8 digits; [`io`]: safetensors and PNG;
+//! - [`augment`]: the course's data augmentation (mirroring, cropping,
+//!   rotation, shear, scaling, elastic warping, colour shifts, PCA colour)
+//!   as a seeded pipeline that `fit` runs on background threads;
+//!   [`train::TenCrop`] and [`train::Ensemble`] at test time.
+//! - [`data`]: MNIST and the 8x8 digits, your own images
+//!   ([`data::folder`]: one subfolder per class, PNG and JPEG) and cached
+//!   features of a frozen trunk ([`data::features`]) for transfer
+//!   learning; [`io`]: safetensors and PNG;
 //!   [`filters`]: the course's edge filters through the convolution kernel.
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
 //!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,
@@ -86,8 +93,8 @@
 pub use cnn_macros::network;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
-    data, dist, filters, init, io, layers, net, parallel, rng, train, Act, Conv2dGeom, Error,
-    Padding, PoolGeom, Result,
+    augment, data, dist, filters, init, io, layers, net, parallel, rng, train, Act, Conv2dGeom, Error, Padding,
+    PoolGeom, Result,
 };
 pub use ndarray;
 

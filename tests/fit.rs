@@ -94,3 +94,48 @@ fn resume_reproduces_the_uninterrupted_run() {
         .unwrap();
     assert_eq!(resumed.network().params(), whole.network().params());
 }
+
+#[test]
+fn augmented_fit_and_test_time_averaging_on_a_generated_network() {
+    use cnn::augment::{Affine, Elastic, Pipeline, RandomCrop};
+    use cnn::optim::WarmupCosine;
+    use cnn::train::{evaluate, Ensemble, TenCrop};
+    // 36x36 examples; the pipeline distorts them and cuts the 32x32 input.
+    let (train, test) = (
+        dataset(96, 5).pad([2, 2, 2, 2], 0.0),
+        dataset(40, 6).pad([2, 2, 2, 2], 0.0),
+    );
+    let pipeline = Pipeline::new()
+        .then(Affine::rotation(10.0))
+        .then(Elastic::new(8.0, 3.0).probability(0.5))
+        .then(RandomCrop::new(32, 32, 0));
+    let schedule = WarmupCosine::new(0.05, 3, 9);
+    let train_with = |workers: usize, seed: u64| {
+        let mut model = Model::compile(Small::new(seed), Sgd::new(1.0).momentum(0.9)).seed(seed);
+        let fit = Fit::epochs(3)
+            .batch_size(32)
+            .verbose(false)
+            .augment(&pipeline)
+            .workers(workers)
+            .schedule(&schedule);
+        model.fit(&train, fit).unwrap();
+        model.into_network()
+    };
+    let inline = train_with(0, 1);
+    let threaded = train_with(2, 1);
+    assert_eq!(
+        inline.params(),
+        threaded.params(),
+        "the same batches whatever the thread count"
+    );
+
+    // 10-crop (no mirrors) and an ensemble of networks from other seeds.
+    let crops = TenCrop::new(&inline, [36, 36, 1]).unwrap().mirrors(false);
+    assert!(evaluate(&crops, &test, 16).unwrap().loss.is_finite());
+    let ensemble = Ensemble::new(vec![inline, train_with(1, 2)]).unwrap();
+    let both = TenCrop::new(&ensemble, [36, 36, 1]).unwrap();
+    assert!(evaluate(&both, &test, 16).unwrap().accuracy >= 0.0);
+    // A 36x36 input is not what the network takes without the crop.
+    let mut m = Model::compile(Small::new(1), Sgd::new(0.1));
+    assert!(m.fit(&train, Fit::epochs(1).verbose(false)).is_err());
+}

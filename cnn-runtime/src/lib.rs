@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod augment;
 #[doc(hidden)]
 pub mod bench;
 pub mod data;

@@ -199,12 +199,17 @@ impl Lowerer<'_> {
     /// place, in the list's namespace (as if written there).
     pub(super) fn spread(&mut self, value: &Value, prefix: &str, namer: &mut Namer) -> Vec<Layer> {
         let view = layer_view(value);
-        let template = view.as_ref().and_then(|v| self.lib.template(&v.kind.to_string()));
+        let template = view
+            .as_ref()
+            .and_then(|v| self.lib.template(&v.kind.to_string()));
         let (Some(view), Some(t)) = (view, template) else {
             let site = self.site(value.span());
             self.push(
-                Diag::new(site, format!("`..` takes a block template, got `{}`", value.describe()))
-                    .help("write `..Template { param: value, .. }` to put a template's layers here"),
+                Diag::new(
+                    site,
+                    format!("`..` takes a block template, got `{}`", value.describe()),
+                )
+                .help("write `..Template { param: value, .. }` to put a template's layers here"),
             );
             return Vec::new();
         };

@@ -1,6 +1,6 @@
 //! The data-parallel side of `Model::fit`: [`Ranks`] (the communicator and
-//! the batch-norm choice, given to `Fit::ranks`), one rank's step on its
-//! shard of a global batch, the epoch's end (moving statistics averaged,
+//! the batch-norm choice, given to `Fit::ranks`), a rank's shards of an
+//! epoch's batches and its step on one, the epoch's end (moving statistics averaged,
 //! weights checked equal), the sharded [`evaluate`], and [`resume`] from
 //! rank 0's checkpoint with any number of ranks.
 
@@ -8,12 +8,13 @@ use std::path::Path;
 
 use super::check::{agree, check_same, hash_f32, Fingerprint};
 use super::{shard_range, Collective};
+use crate::augment::queue::EpochBatches;
 use crate::error::{Error, Result};
 use crate::net::Shard;
 use crate::optim::Optimizer;
-use crate::rng::{splitmix64, Rng};
+use crate::rng::splitmix64;
 use crate::train::fit::{argmax, Evaluation};
-use crate::train::{Augment, BatchStats, Batcher, Dataset, Model, Network};
+use crate::train::{BatchStats, Batcher, Dataset, Model, Network};
 
 /// How `Model::fit` runs on several ranks (`Fit::ranks`): the
 /// communicator, and whether batch norm takes its statistics over the
@@ -142,32 +143,23 @@ impl<'a> Ranks<'a> {
         Ok(())
     }
 
-    /// One step on this rank's shard of the global batch `idx` (indices
-    /// into `data`): gathers (and augments) only the shard, trains on it
-    /// with the ranks, and returns the global batch's loss and correct
-    /// count.
-    pub(crate) fn step<N: Network + ?Sized>(
+    /// One step on this rank's shard of a global batch: examples
+    /// `first..first + y.len()` of `global`. Returns the global batch's
+    /// loss and correct count.
+    pub(crate) fn train_shard<N: Network + ?Sized>(
         &mut self,
         net: &mut N,
         optimizer: &mut dyn Optimizer,
-        data: &Dataset,
-        idx: &[usize],
-        batcher: &mut Batcher,
-        augment: Option<(&dyn Augment, u64, usize)>,
+        x: &[f32],
+        y: &[usize],
+        first: usize,
+        global: usize,
     ) -> Result<BatchStats> {
-        let part = shard_range(idx.len(), self.rank(), self.size());
-        let (first, mine) = (part.start, &idx[part]);
-        let (x, y) = batcher.gather_mut(data, mine);
-        if let Some((aug, seed, epoch)) = augment {
-            for (ex, &i) in x.chunks_exact_mut(data.example_len()).zip(mine) {
-                aug.apply(ex, data.shape(), &mut image_rng(seed, epoch, i));
-            }
-        }
         let mut shard = Shard::of(
             &mut *self.comm,
             first,
-            mine.len(),
-            idx.len(),
+            y.len(),
+            global,
             self.sync_batch_norm,
         );
         net.train_shard(x, y, optimizer, &mut shard)
@@ -196,12 +188,45 @@ impl<'a> Ranks<'a> {
     }
 }
 
-/// Every image's generator depends only on `(seed, epoch, index)`, so the
-/// shard a rank augments does not depend on how the batch is split.
-fn image_rng(seed: u64, epoch: usize, index: usize) -> Rng {
-    Rng::new(splitmix64(
-        seed ^ splitmix64(epoch as u64 ^ splitmix64(index as u64 ^ 0xA5A5)),
-    ))
+/// Runs `consume(b, first, global, x, y)` on rank `rank` of `size`'s
+/// shard of every batch `b` of `all` (examples `first..` of the `global`
+/// of that batch, made and augmented on `workers` threads as `fit` makes
+/// whole batches). Every image's generator depends only on `(seed, epoch,
+/// index)`, so a shard holds exactly what that part of the whole batch
+/// would. A rank's shards of the full batches have one length, so they
+/// are batches of one `EpochBatches` over this rank's part of the order;
+/// the last, shorter batch is another.
+pub(crate) fn for_each_shard(
+    all: &EpochBatches<'_>,
+    rank: usize,
+    size: usize,
+    workers: usize,
+    mut consume: impl FnMut(usize, &[f32], &[usize], usize, usize) -> Result<()>,
+) -> Result<()> {
+    let bs = all.batch_size.max(1);
+    let full = all.order.len() / bs;
+    let part = shard_range(bs, rank, size);
+    let mut mine = Vec::with_capacity(full * part.len());
+    for b in 0..full {
+        mine.extend_from_slice(&all.order[b * bs + part.start..b * bs + part.end]);
+    }
+    let shards = EpochBatches {
+        order: &mine,
+        batch_size: part.len(),
+        ..*all
+    };
+    shards.for_each(workers, 2, |b, x, y| consume(b, x, y, part.start, bs))?;
+    let last = &all.order[full * bs..];
+    if !last.is_empty() {
+        let p = shard_range(last.len(), rank, size);
+        let tail = EpochBatches {
+            order: &last[p.clone()],
+            batch_size: p.len(),
+            ..*all
+        };
+        tail.for_each(0, 1, |_, x, y| consume(full, x, y, p.start, last.len()))?;
+    }
+    Ok(())
 }
 
 /// Replaces the network's non-trainable tensors (batch norm's moving

@@ -6,15 +6,18 @@
 //!
 //! [`Sgd`] (momentum, Nesterov, L2), [`Adam`] (L2) and [`AdamW`] (decoupled
 //! decay) each document their update formula; [`Schedule`]s give the
-//! learning rate per epoch.
+//! learning rate per epoch, [`StepSchedule`]s per step ([`WarmupCosine`],
+//! [`OneCycle`]).
 
 mod adam;
 mod schedule;
 mod sgd;
+mod step_schedule;
 
 pub use adam::{Adam, AdamW};
 pub use schedule::{Constant, Cosine, Schedule, StepDecay};
 pub use sgd::Sgd;
+pub use step_schedule::{OneCycle, StepSchedule, WarmupCosine};
 
 use crate::error::{Error, Result};
 

@@ -1,6 +1,11 @@
-//! Learning-rate schedules: the learning rate as a function of the epoch
-//! (counting from 0). The training loop asks the schedule at the start of
-//! each epoch and calls [`Optimizer::set_learning_rate`](super::Optimizer::set_learning_rate).
+//! Learning-rate schedules. A [`Schedule`] gives the learning rate as a
+//! function of the epoch (counting from 0): `LearningRateScheduler` asks it
+//! at the start of each epoch. A [`StepSchedule`](super::StepSchedule) gives it as a function of
+//! the optimizer step (counting from 0 over the whole run): `Fit::schedule`
+//! asks it before every step, so even a one-epoch run warms up and anneals.
+//! Both end in [`Optimizer::set_learning_rate`](super::Optimizer::set_learning_rate).
+//!
+//! Per epoch:
 //!
 //! ```text
 //! Constant(lr):                      lr
@@ -8,6 +13,9 @@
 //! Cosine { initial, min, epochs }:   min + (initial - min) * (1 + cos(pi * e / epochs)) / 2,
 //!                                    e = min(epoch, epochs)   (Loshchilov and Hutter's SGDR, one cycle)
 //! ```
+//!
+//! Per step (in `step_schedule.rs`): [`WarmupCosine`](super::WarmupCosine) (linear warm-up, then
+//! cosine annealing) and [`OneCycle`](super::OneCycle) (Smith's one-cycle policy).
 
 /// A learning rate per epoch.
 pub trait Schedule {

@@ -1,14 +1,29 @@
 //! Augmentation applied to each training example as its batch is gathered
-//! (Keras's preprocessing layers, PyTorch's transforms). The generator is
-//! seeded from `(seed, epoch, batch)`, so a resumed run augments exactly as
-//! the uninterrupted one did.
+//! (Keras's preprocessing layers, PyTorch's transforms). The generator of
+//! each example is `augment::image_rng(seed, epoch, index)`, so a resumed
+//! run augments exactly as the uninterrupted one did, whichever thread
+//! makes the batch. The transforms of the course and their pipeline are
+//! in [`crate::augment`]; [`RandomShift`] is the cheapest of them.
 
+use crate::error::Result;
 use crate::rng::Rng;
 
-/// A random transform of one example in place; `shape` is `[h, w, c]`.
+/// A random transform of one example; `shape` is `[h, w, c]`.
 pub trait Augment: Send + Sync {
     /// Transforms `example` (`[h, w, c]`, NHWC) in place with random numbers from `rng`.
     fn apply(&self, example: &mut [f32], shape: [usize; 3], rng: &mut Rng);
+    /// Checks the parameters against examples of shape `input` and returns
+    /// the shape of what comes out (a crop may be smaller); `Model::fit`
+    /// calls it before training starts.
+    fn output_shape(&self, input: [usize; 3]) -> Result<[usize; 3]> {
+        Ok(input)
+    }
+    /// Transforms `src` (of shape `shape`) into `dst` (of the output
+    /// shape). By default a copy, then [`Augment::apply`].
+    fn apply_into(&self, src: &[f32], shape: [usize; 3], dst: &mut [f32], rng: &mut Rng) {
+        dst.copy_from_slice(src);
+        self.apply(dst, shape, rng);
+    }
 }
 
 /// Moves the image by up to `max` pixels in each direction, filling the

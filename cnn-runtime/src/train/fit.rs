@@ -2,7 +2,9 @@
 //! `Model::compile(net, optimizer)`, then `fit`, `evaluate`, `predict`.
 //! `fit` trains epoch by epoch in a seeded shuffled order, shows progress,
 //! validates, runs callbacks, and can write a resumable checkpoint, a CSV
-//! log and the curves after every epoch.
+//! log and the curves after every epoch. Augmented batches are made on
+//! background threads (`augment::queue`), and a step schedule sets the
+//! learning rate before every step.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,11 +16,12 @@ use super::dataset::{Batcher, Dataset};
 use super::history::{EpochLog, History};
 use super::progress::EpochProgress;
 use super::{BatchStats, Network};
-use crate::dist::train::FitPlan;
+use crate::augment::queue::EpochBatches;
+use crate::dist::train::{for_each_shard, FitPlan};
 use crate::dist::Ranks;
 use crate::error::{Error, Result};
 use crate::optim::Optimizer;
-use crate::rng::{splitmix64, Rng};
+use crate::optim::StepSchedule;
 
 /// A network and its optimizer, ready to train.
 pub struct Model<N: Network> {
@@ -27,6 +30,15 @@ pub struct Model<N: Network> {
     seed: u64,
     epoch: usize,
     history: History,
+    /// The optimizer's learning rate when the run started.
+    initial_learning_rate: f32,
+    /// The batch size of the last `fit`.
+    batch_size: Option<usize>,
+    /// The caller's settings, kept in checkpoints ([`Model::setting`]).
+    settings: Vec<(String, String)>,
+    /// After a resume: the checkpoint and its batch size, which the next
+    /// `fit` must use.
+    resumed_batch: Option<(PathBuf, usize)>,
 }
 
 /// How to run `fit` (Keras's keyword arguments).
@@ -40,6 +52,8 @@ pub struct Fit<'a> {
     csv: Option<PathBuf>,
     curves: Option<(PathBuf, String)>,
     augment: Option<&'a dyn Augment>,
+    workers: Option<usize>,
+    schedule: Option<&'a dyn StepSchedule>,
     ranks: Option<Ranks<'a>>,
 }
 
@@ -57,6 +71,8 @@ impl<'a> Fit<'a> {
             csv: None,
             curves: None,
             augment: None,
+            workers: None,
+            schedule: None,
             ranks: None,
         }
     }
@@ -86,18 +102,36 @@ impl<'a> Fit<'a> {
         self
     }
     /// Transforms every training example as its batch is gathered
-    /// (validation and evaluation data are left alone).
+    /// (validation and evaluation data are left alone): an
+    /// `augment::Pipeline`, or [`RandomShift`](super::RandomShift). Its
+    /// parameters are checked against the data before the first step, and
+    /// its output shape must be the network's input.
     pub fn augment(mut self, a: &'a dyn Augment) -> Self {
         self.augment = Some(a);
         self
     }
+    /// Threads that make augmented batches while the network trains (1 by
+    /// default with augmentation, 0 without; 0 makes them on the training
+    /// thread). The result does not depend on it.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+    /// Sets the learning rate before every step from `schedule`, the step
+    /// counted from 0 over the whole run (epochs before a resume
+    /// included). It overrides rates set by callbacks at the epoch's start.
+    pub fn schedule(mut self, schedule: &'a dyn StepSchedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
     /// Data-parallel training on several ranks (`crate::dist`): every
-    /// rank calls `fit` with the same network, data and settings, gathers
+    /// rank calls `fit` with the same network, data and settings, makes
     /// and trains on its shard of each global batch, and the gradients are
     /// summed over the ranks once per step. The batch size is the global
-    /// batch's. Rank 0 alone shows progress and writes the checkpoint, the
-    /// CSV log, the curves and the callbacks' files; validation is split
-    /// over the ranks.
+    /// batch's, and the result does not depend on the number of ranks.
+    /// Rank 0 alone shows progress and writes the checkpoint, the CSV log,
+    /// the curves and the callbacks' files; validation is split over the
+    /// ranks.
     pub fn ranks(mut self, ranks: Ranks<'a>) -> Self {
         self.ranks = Some(ranks);
         self
@@ -129,11 +163,15 @@ impl<N: Network> Model<N> {
     /// accuracy.
     pub fn compile(net: N, optimizer: impl Optimizer + 'static) -> Self {
         Model {
+            initial_learning_rate: optimizer.learning_rate(),
             net,
             optimizer: Box::new(optimizer),
             seed: 0,
             epoch: 0,
             history: History::default(),
+            batch_size: None,
+            settings: Vec::new(),
+            resumed_batch: None,
         }
     }
 
@@ -143,23 +181,89 @@ impl<N: Network> Model<N> {
         self
     }
 
+    /// A setting of the run that checkpoints keep (`("epochs", 20)`: what
+    /// a learning-rate schedule spans, say). [`Model::resume_from`] refuses
+    /// a checkpoint whose settings differ; the value is compared as text.
+    pub fn setting(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        let value = value.to_string();
+        match self.settings.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.settings.push((name.to_string(), value)),
+        }
+        self.settings.sort();
+        self
+    }
+
+    /// What this run was started with, as checkpoints record it.
+    pub fn run_info(&self) -> checkpoint::RunInfo {
+        checkpoint::RunInfo {
+            network: Some(self.net.name().to_string()),
+            seed: self.seed,
+            initial_learning_rate: Some(self.initial_learning_rate),
+            batch_size: self.batch_size,
+            settings: self.settings.clone(),
+        }
+    }
+
     /// Restores a checkpoint written by `fit` (`Fit::checkpoint`) into a
-    /// freshly made network and optimizer of the same kind; `fit` then goes
-    /// on from the epoch after the saved one and gives exactly the result of
-    /// the run that was not interrupted.
+    /// freshly made network and optimizer of the same kind, taking the
+    /// seed and settings from the file; `fit` then goes on from the epoch
+    /// after the saved one and gives exactly the result of the run that was
+    /// not interrupted. A checkpoint of another network is refused (see
+    /// [`checkpoint::load`]), and so is a `fit` with another batch size.
+    /// To refuse a checkpoint of a run started with another seed, learning
+    /// rate or settings too, use [`Model::resume_from`].
     pub fn resume(
         mut net: N,
         mut optimizer: impl Optimizer + 'static,
         path: &Path,
     ) -> Result<Self> {
         let r = checkpoint::load(path, &mut net, &mut optimizer)?;
+        let initial_learning_rate = r
+            .run
+            .initial_learning_rate
+            .unwrap_or_else(|| optimizer.learning_rate());
         Ok(Model {
             net,
             optimizer: Box::new(optimizer),
-            seed: r.seed,
+            seed: r.run.seed,
             epoch: r.epoch,
             history: r.history,
+            initial_learning_rate,
+            batch_size: r.run.batch_size,
+            settings: r.run.settings,
+            resumed_batch: r.run.batch_size.map(|b| (path.to_path_buf(), b)),
         })
+    }
+
+    /// Continues this run from a checkpoint it wrote: the model must be
+    /// made as the interrupted run's was (`compile` with the same network
+    /// kind, optimizer and learning rate, the same `seed` and
+    /// [`Model::setting`]s). A checkpoint of another network, or of a run
+    /// with another seed, initial learning rate or settings, is an
+    /// [`Error::Mismatch`] that lists every difference with both values;
+    /// the next `fit` must use the checkpoint's batch size. Then `fit`
+    /// goes on from the epoch after the saved one and ends with the
+    /// weights of the run that was not interrupted, bit for bit.
+    pub fn resume_from(mut self, path: &Path) -> Result<Self> {
+        let current = self.run_info();
+        let r = checkpoint::load(path, &mut self.net, self.optimizer.as_mut())?;
+        let differences = r.run.differences(&current);
+        if !differences.is_empty() {
+            return Err(Error::Mismatch {
+                path: path.to_path_buf(),
+                message: format!(
+                    "a checkpoint of a run with other settings: {}; a resumed run repeats \
+                     the interrupted one only with the settings that run was started with",
+                    differences.join("; ")
+                ),
+            });
+        }
+        self.epoch = r.epoch;
+        self.history = r.history;
+        self.batch_size = r.run.batch_size;
+        self.resumed_batch = r.run.batch_size.map(|b| (path.to_path_buf(), b));
+        Ok(self)
     }
 
     /// The network being trained.
@@ -194,7 +298,7 @@ impl<N: Network> Model<N> {
             &self.net,
             self.optimizer.as_ref(),
             self.epoch,
-            self.seed,
+            &self.run_info(),
             &self.history,
         )
     }
@@ -203,15 +307,34 @@ impl<N: Network> Model<N> {
     /// it. A non-finite loss stops with `Error::NonFiniteLoss` (the weights
     /// of that step are not applied, and files already written stay whole).
     pub fn fit(&mut self, train: &Dataset, mut cfg: Fit<'_>) -> Result<&History> {
-        self.check_data(train, "training data")?;
+        let example_shape = match cfg.augment {
+            Some(a) => a.output_shape(train.shape())?,
+            None => train.shape(),
+        };
+        self.check_data(train, example_shape, "training data")?;
         if let Some(v) = cfg.validation {
-            self.check_data(v, "validation data")?;
+            self.check_data(v, v.shape(), "validation data")?;
         }
         if cfg.batch_size == 0 {
             return Err(Error::InvalidArgument(
                 "fit: batch size must be positive".into(),
             ));
         }
+        if let Some((path, saved)) = &self.resumed_batch {
+            if *saved != cfg.batch_size {
+                return Err(Error::Mismatch {
+                    path: path.clone(),
+                    message: format!(
+                        "a checkpoint of a run with other settings: batch size {saved} in \
+                         the checkpoint, {} now; a resumed run repeats the interrupted one \
+                         only with the batch size that run used",
+                        cfg.batch_size
+                    ),
+                });
+            }
+        }
+        self.resumed_batch = None;
+        self.batch_size = Some(cfg.batch_size);
         if let Some(r) = cfg.ranks.as_mut() {
             let plan = FitPlan {
                 train,
@@ -226,43 +349,46 @@ impl<N: Network> Model<N> {
             r.start(&self.net, &plan)?;
             cfg.verbose &= r.is_root();
         }
-        // Rank 0 alone writes files (one process: always).
+        // Rank 0 alone writes files (one process: always); each rank its shards.
         let writes = cfg.ranks.as_ref().is_none_or(|r| r.is_root());
+        let part = cfg.ranks.as_ref().map(|r| (r.rank(), r.size()));
         let mut order = Vec::with_capacity(train.len());
-        let mut batcher = Batcher::new();
         let batches = train.len().div_ceil(cfg.batch_size);
+        let workers = cfg
+            .workers
+            .unwrap_or(if cfg.augment.is_some() { 1 } else { 0 });
         while self.epoch < cfg.epochs {
             let epoch = self.epoch + 1;
             for c in cfg.callbacks.iter_mut() {
                 c.on_epoch_begin(epoch, self.optimizer.as_mut())?;
+            }
+            let first_step = (epoch - 1) * batches;
+            if let Some(s) = cfg.schedule {
+                self.optimizer.set_learning_rate(s.lr(first_step));
             }
             let learning_rate = self.optimizer.learning_rate();
             train.epoch_order(self.seed, epoch, &mut order);
             let bar = EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose);
             let start = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
-            for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-                let stats = if let Some(r) = cfg.ranks.as_mut() {
-                    let aug = cfg.augment.map(|a| (a, self.seed, epoch));
-                    r.step(
-                        &mut self.net,
-                        self.optimizer.as_mut(),
-                        train,
-                        idx,
-                        &mut batcher,
-                        aug,
-                    )
-                } else {
-                    let (x, y) = batcher.gather_mut(train, idx);
-                    if let Some(aug) = cfg.augment {
-                        let key =
-                            splitmix64(self.seed ^ splitmix64((epoch as u64) << 32 | b as u64));
-                        let mut rng = Rng::new(key);
-                        for ex in x.chunks_exact_mut(train.example_len()) {
-                            aug.apply(ex, train.shape(), &mut rng);
-                        }
-                    }
-                    self.net.train_batch(x, y, self.optimizer.as_mut())
+            let epoch_batches = EpochBatches {
+                data: train,
+                order: &order,
+                batch_size: cfg.batch_size,
+                augment: cfg.augment,
+                seed: self.seed,
+                epoch,
+            };
+            let (net, optimizer) = (&mut self.net, &mut self.optimizer);
+            // Batch b, or this rank's shard of it (examples first.. of
+            // global); the loss and counts are the global batch's.
+            let mut step = |b: usize, x: &[f32], y: &[usize], first: usize, global: usize| {
+                if let Some(s) = cfg.schedule {
+                    optimizer.set_learning_rate(s.lr(first_step + b));
+                }
+                let stats = match cfg.ranks.as_mut() {
+                    Some(r) => r.train_shard(&mut *net, optimizer.as_mut(), x, y, first, global),
+                    None => net.train_batch(x, y, optimizer.as_mut()),
                 };
                 let BatchStats { loss, correct: c } = stats.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
@@ -271,9 +397,9 @@ impl<N: Network> Model<N> {
                     },
                     other => other,
                 })?;
-                loss_sum += loss as f64 * idx.len() as f64;
+                loss_sum += loss as f64 * global as f64;
                 correct += c;
-                seen += idx.len();
+                seen += global;
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
                 bar.update(
                     b + 1,
@@ -281,6 +407,11 @@ impl<N: Network> Model<N> {
                     correct as f64 / seen as f64,
                     seen as f64 / secs,
                 );
+                Ok(())
+            };
+            match part {
+                Some((rank, size)) => for_each_shard(&epoch_batches, rank, size, workers, step)?,
+                None => epoch_batches.for_each(workers, 2, |b, x, y| step(b, x, y, 0, y.len()))?,
             }
             let seconds = start.elapsed().as_secs_f64();
             bar.finish();
@@ -350,7 +481,7 @@ impl<N: Network> Model<N> {
 
     /// Mean cross-entropy and accuracy over `data` in inference mode.
     pub fn evaluate(&self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
-        self.check_data(data, "evaluation data")?;
+        self.check_data(data, data.shape(), "evaluation data")?;
         let classes = self.net.classes();
         let mut probs = Vec::new();
         let (mut loss, mut correct) = (0f64, 0usize);
@@ -376,7 +507,7 @@ impl<N: Network> Model<N> {
 
     /// Class probabilities for every example of `data`: `[len, classes]`.
     pub fn predict(&self, data: &Dataset, batch_size: usize) -> Result<Vec<f32>> {
-        self.check_data(data, "prediction data")?;
+        self.check_data(data, data.shape(), "prediction data")?;
         let classes = self.net.classes();
         let mut out = vec![0.0; data.len() * classes];
         let mut batcher = Batcher::new();
@@ -391,9 +522,9 @@ impl<N: Network> Model<N> {
         Ok(out)
     }
 
-    fn check_data(&self, data: &Dataset, what: &str) -> Result<()> {
+    /// `got` is the shape the network will see (after augmentation).
+    fn check_data(&self, data: &Dataset, got: [usize; 3], what: &str) -> Result<()> {
         let want = self.net.input_shape();
-        let got = data.shape();
         let fits = match want.len() {
             3 => want == got,
             _ => want.iter().product::<usize>() == got.iter().product::<usize>(),

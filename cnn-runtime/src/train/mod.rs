@@ -4,25 +4,33 @@
 //! [`Model::evaluate`]. Checkpoints (weights, optimizer state, epoch, RNG
 //! state) are written atomically, so a crash never loses one already saved,
 //! and resuming from one gives exactly the run that was not interrupted.
+//! At test time, [`TenCrop`] and [`Ensemble`] average several predictions
+//! of any [`Classifier`] (every network is one).
 
 pub mod augment;
 pub mod callbacks;
 pub mod checkpoint;
+pub mod classifier;
 pub mod curves;
 pub mod dataset;
+pub mod ensemble;
 pub mod fit;
 pub mod history;
 pub mod progress;
 #[cfg(test)]
 mod tests;
+pub mod tta;
 
 pub use augment::{Augment, RandomShift};
 pub use callbacks::{
     Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
 };
+pub use classifier::{evaluate, predict, Classifier};
 pub use dataset::{Batcher, Dataset};
-pub use fit::{Fit, Model};
+pub use ensemble::Ensemble;
+pub use fit::{Evaluation, Fit, Model};
 pub use history::{EpochLog, History};
+pub use tta::TenCrop;
 
 use crate::optim::Optimizer;
 use crate::Result;
@@ -93,4 +101,18 @@ pub trait Network {
     fn input_len(&self) -> usize {
         self.input_shape().iter().product()
     }
+
+    /// The network's name as checkpoints record it: by default the type's
+    /// own name without its path or generic arguments (`LeNet5` for
+    /// `my_crate::nets::LeNet5`). Resuming from a checkpoint of a network
+    /// with another name is refused.
+    fn name(&self) -> &'static str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `LeNet5` from `my_crate::nets::LeNet5` (and from `a::Net<b::T>`, `Net`).
+pub fn short_type_name(full: &'static str) -> &'static str {
+    let plain = full.split('<').next().unwrap_or(full);
+    plain.rsplit("::").next().unwrap_or(plain)
 }

@@ -1,0 +1,351 @@
+//! The image a pipeline is working on, with its geometric transforms kept
+//! as a coordinate map instead of being applied one by one.
+//!
+//! Coordinates are pixel centres: pixel (r, q) sits at (y, x) = (r, q), so
+//! an image of height h spans y in [-0.5, h - 0.5]. A geometric transform
+//! is a *pull*: output pixel p reads its input at t(p). After transforms
+//! t1, .., tk the output reads the source at t1(t2(..tk(p))), which the
+//! frame keeps as an affine part A (2x3) after an optional dense map D
+//! (source point = A(D(p))): affine steps are matrix products while there
+//! is no dense map, a displacement field becomes the dense map, and a step
+//! after a dense map re-reads D bilinearly at its own points. The pixels
+//! are sampled once, bilinearly, when a colour transform asks for them or
+//! at the end; points outside the source read the [`Border`].
+
+use super::pipeline::Scratch;
+
+/// What a point outside the image reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Border {
+    /// A constant in every channel: the background (0 for digits in
+    /// [0, 1]; `-mean / std` once normalised). The default, with 0.
+    Constant(f32),
+    /// The nearest pixel on the edge (photos, whose background is not flat).
+    Nearest,
+}
+
+impl Default for Border {
+    fn default() -> Self {
+        Border::Constant(0.0)
+    }
+}
+
+/// `(y, x) -> (m[0] y + m[1] x + m[2], m[3] y + m[4] x + m[5])`.
+pub(crate) const IDENTITY: [f32; 6] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+
+/// `a` after `m`: the map `p -> a(m(p))`.
+pub(crate) fn compose(a: [f32; 6], m: [f32; 6]) -> [f32; 6] {
+    [
+        a[0] * m[0] + a[1] * m[3],
+        a[0] * m[1] + a[1] * m[4],
+        a[0] * m[2] + a[1] * m[5] + a[2],
+        a[3] * m[0] + a[4] * m[3],
+        a[3] * m[1] + a[4] * m[4],
+        a[3] * m[2] + a[4] * m[5] + a[5],
+    ]
+}
+
+/// An image being augmented: its current shape, where each of its pixels
+/// reads in the source, and the source pixels.
+pub struct Frame<'a> {
+    input: &'a [f32],
+    /// Whether the source is `scratch.img[scratch.cur]` rather than `input`.
+    owned: bool,
+    src_shape: [usize; 3],
+    shape: [usize; 3],
+    affine: [f32; 6],
+    /// Whether `scratch.sy`, `scratch.sx` hold D for the current shape.
+    dense: bool,
+    border: Border,
+    s: &'a mut Scratch,
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(
+        input: &'a [f32],
+        shape: [usize; 3],
+        border: Border,
+        s: &'a mut Scratch,
+    ) -> Self {
+        Frame {
+            input,
+            owned: false,
+            src_shape: shape,
+            shape,
+            affine: IDENTITY,
+            dense: false,
+            border,
+            s,
+        }
+    }
+
+    /// The image's shape now, `[h, w, c]`, after the transforms so far.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Composes a geometric pull: pixel (y, x) of the output, which has
+    /// shape `out` (the channels stay), reads the current image at
+    /// `(m[0] y + m[1] x + m[2], m[3] y + m[4] x + m[5])`.
+    pub fn affine(&mut self, m: [f32; 6], out: [usize; 3]) {
+        if !self.dense {
+            self.affine = compose(self.affine, m);
+        } else {
+            // D_new(p) = D(m(p)) on the new grid.
+            let [oh, ow, _] = out;
+            let s = &mut *self.s;
+            s.ty.clear();
+            s.tx.clear();
+            for y in 0..oh {
+                for x in 0..ow {
+                    let (yf, xf) = (y as f32, x as f32);
+                    let qy = m[0] * yf + m[1] * xf + m[2];
+                    let qx = m[3] * yf + m[4] * xf + m[5];
+                    let (dy, dx) = read_map(&s.sy, &s.sx, self.shape, qy, qx);
+                    s.ty.push(dy);
+                    s.tx.push(dx);
+                }
+            }
+            std::mem::swap(&mut s.sy, &mut s.ty);
+            std::mem::swap(&mut s.sx, &mut s.tx);
+        }
+        self.shape = [out[0], out[1], self.shape[2]];
+    }
+
+    /// Composes a displacement field: `f(dy, dx, tmp)` gets three zeroed
+    /// buffers of `h * w` values (row-major) for the current shape, fills
+    /// `dy` and `dx` (`tmp` is scratch), and pixel (y, x) then reads the
+    /// current image at `(y + dy, x + dx)`.
+    pub fn displace(&mut self, f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32])) {
+        let [h, w, _] = self.shape;
+        let n = h * w;
+        let s = &mut *self.s;
+        for b in [&mut s.dy, &mut s.dx, &mut s.tmp] {
+            b.clear();
+            b.resize(n, 0.0);
+        }
+        f(&mut s.dy, &mut s.dx, &mut s.tmp);
+        if !self.dense {
+            s.sy.clear();
+            s.sx.clear();
+            for y in 0..h {
+                let (dy, dx) = (&s.dy[y * w..(y + 1) * w], &s.dx[y * w..(y + 1) * w]);
+                s.sy.extend(dy.iter().map(|d| y as f32 + d));
+                s.sx.extend(dx.iter().enumerate().map(|(x, d)| x as f32 + d));
+            }
+            self.dense = true;
+        } else {
+            // D_new(p) = D(p + d(p)).
+            s.ty.clear();
+            s.tx.clear();
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    let (qy, qx) = (y as f32 + s.dy[i], x as f32 + s.dx[i]);
+                    let (dy, dx) = read_map(&s.sy, &s.sx, self.shape, qy, qx);
+                    s.ty.push(dy);
+                    s.tx.push(dx);
+                }
+            }
+            std::mem::swap(&mut s.sy, &mut s.ty);
+            std::mem::swap(&mut s.sx, &mut s.tx);
+        }
+    }
+
+    /// The pixels of the current image (`h * w * c`, HWC), sampled now if
+    /// geometric transforms are pending; a colour transform changes them
+    /// in place.
+    pub fn pixels(&mut self) -> &mut [f32] {
+        if !self.owned || self.pending() {
+            let next = if self.owned {
+                1 - self.s.cur
+            } else {
+                self.s.cur
+            };
+            let n: usize = self.shape.iter().product();
+            let mut buf = std::mem::take(&mut self.s.img[next]);
+            buf.clear();
+            buf.resize(n, 0.0);
+            self.resolve_into(&mut buf);
+            self.s.img[next] = buf;
+            self.s.cur = next;
+            self.owned = true;
+            self.src_shape = self.shape;
+            self.affine = IDENTITY;
+            self.dense = false;
+        }
+        &mut self.s.img[self.s.cur]
+    }
+
+    /// Writes the final image into `dst` (`h * w * c` of the current shape).
+    pub(crate) fn finish(self, dst: &mut [f32]) {
+        self.resolve_into(dst);
+    }
+
+    fn pending(&self) -> bool {
+        self.dense || self.affine != IDENTITY || self.shape != self.src_shape
+    }
+
+    fn source(&self) -> &[f32] {
+        if self.owned {
+            &self.s.img[self.s.cur]
+        } else {
+            self.input
+        }
+    }
+
+    /// Samples the source at A(D(p)) for every output pixel p, a row (of
+    /// at most `CHUNK` pixels) at a time: the coordinates of the row, then
+    /// the samples, so that both loops are free of calls and the first
+    /// vectorises.
+    fn resolve_into(&self, dst: &mut [f32]) {
+        let src = self.source();
+        if !self.pending() {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let a = self.affine;
+        let s = &*self.s;
+        PADDED.with(|p| {
+            let padded = &mut *p.borrow_mut();
+            pad(src, self.src_shape, self.border, padded);
+            self.sample_all(padded, a, s, dst);
+        });
+    }
+
+    /// The rows of `resolve_into`, from the padded source.
+    fn sample_all(&self, padded: &[f32], a: [f32; 6], s: &Scratch, dst: &mut [f32]) {
+        let [oh, ow, c] = self.shape;
+        let (mut u, mut v) = ([0f32; CHUNK], [0f32; CHUNK]);
+        for y in 0..oh {
+            let mut x0 = 0;
+            while x0 < ow {
+                let n = (ow - x0).min(CHUNK);
+                let (us, vs) = (&mut u[..n], &mut v[..n]);
+                let row = y * ow + x0;
+                if self.dense {
+                    let (qy, qx) = (&s.sy[row..row + n], &s.sx[row..row + n]);
+                    for k in 0..n {
+                        us[k] = a[0] * qy[k] + a[1] * qx[k] + a[2];
+                        vs[k] = a[3] * qy[k] + a[4] * qx[k] + a[5];
+                    }
+                } else {
+                    let yf = y as f32;
+                    for k in 0..n {
+                        let xf = (x0 + k) as f32;
+                        us[k] = a[0] * yf + a[1] * xf + a[2];
+                        vs[k] = a[3] * yf + a[4] * xf + a[5];
+                    }
+                }
+                sample_row(
+                    padded,
+                    self.src_shape,
+                    us,
+                    vs,
+                    &mut dst[row * c..(row + n) * c],
+                );
+                x0 += n;
+            }
+        }
+    }
+}
+
+/// Pixels sampled per batch of coordinates in `resolve_into`.
+const CHUNK: usize = 64;
+
+/// The dense map D (values `sy`, `sx` on a grid of `shape`) at (qy, qx),
+/// bilinearly; outside the grid, the edge value moved by the distance to
+/// the edge (D continued as a translation).
+fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> (f32, f32) {
+    let cy = qy.clamp(0.0, (h - 1) as f32);
+    let cx = qx.clamp(0.0, (w - 1) as f32);
+    let (y0, x0) = (cy as usize, cx as usize); // cy, cx >= 0: truncation is the floor
+    let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
+    let (fy, fx) = (cy - y0 as f32, cx - x0 as f32);
+    let lerp2 = |m: &[f32]| {
+        let top = m[y0 * w + x0] * (1.0 - fx) + m[y0 * w + x1] * fx;
+        let bottom = m[y1 * w + x0] * (1.0 - fx) + m[y1 * w + x1] * fx;
+        top * (1.0 - fy) + bottom * fy
+    };
+    (lerp2(sy) + (qy - cy), lerp2(sx) + (qx - cx))
+}
+
+/// Bilinear sample of `src` (`[h, w, c]`) at (y, x) into `out` (`c`
+/// values). With a constant border each of the four neighbours outside
+/// the image reads the constant, so an edge fades into the background;
+/// with `Nearest` the point is first clamped into the image.
+pub(crate) fn bilinear(
+    src: &[f32],
+    shape: [usize; 3],
+    y: f32,
+    x: f32,
+    border: Border,
+    out: &mut [f32],
+) {
+    let mut padded = Vec::new();
+    pad(src, shape, border, &mut padded);
+    sample_row(&padded, shape, &[y], &[x], out);
+}
+
+/// Rows and columns of border around the image that [`sample_row`] reads.
+const PAD: usize = 2;
+
+thread_local! {
+    // The padded source of the last resolve on this thread (grow-only).
+    static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `src` with `PAD` rows and columns of border around it: the constant,
+/// or copies of the edge pixels for `Nearest` (which makes bilinear
+/// sampling of the padded image the same as clamping the point into the
+/// image first).
+fn pad(src: &[f32], [h, w, c]: [usize; 3], border: Border, out: &mut Vec<f32>) {
+    let (ph, pw) = (h + 2 * PAD, w + 2 * PAD);
+    out.clear();
+    out.resize(ph * pw * c, 0.0);
+    for r in 0..ph {
+        for q in 0..pw {
+            let dst = &mut out[(r * pw + q) * c..(r * pw + q + 1) * c];
+            let inside = r >= PAD && r < h + PAD && q >= PAD && q < w + PAD;
+            match border {
+                Border::Constant(v) if !inside => dst.fill(v),
+                _ => {
+                    let sr = r.clamp(PAD, h + PAD - 1) - PAD;
+                    let sq = q.clamp(PAD, w + PAD - 1) - PAD;
+                    dst.copy_from_slice(&src[(sr * w + sq) * c..(sr * w + sq + 1) * c]);
+                }
+            }
+        }
+    }
+}
+
+/// Bilinear samples of the image whose [`pad`]ded copy is `padded` at the
+/// points `(ys[k], xs[k])`, into `out` (`c` values per point). Points are
+/// first clamped to [-2, h + 1/2] x [-2, w + 1/2], where all four
+/// neighbours are in the padded copy and, outside the image, are border;
+/// so no pixel needs a test (NaN lands on -2: border).
+#[allow(clippy::needless_range_loop)] // k indexes ys, xs and out together
+fn sample_row(padded: &[f32], [h, w, c]: [usize; 3], ys: &[f32], xs: &[f32], out: &mut [f32]) {
+    let pw = w + 2 * PAD;
+    let lo = -(PAD as f32);
+    let (yhi, xhi) = (h as f32 + 0.5, w as f32 + 0.5);
+    for k in 0..ys.len() {
+        // `max` drops a NaN.
+        let y = ys[k].max(lo).min(yhi);
+        let x = xs[k].max(lo).min(xhi);
+        // floor by truncation: a call into libm on baseline x86-64 otherwise.
+        let (ty, tx) = (y as i32, x as i32);
+        let y0 = ty - i32::from(ty as f32 > y);
+        let x0 = tx - i32::from(tx as f32 > x);
+        let (fy, fx) = (y - y0 as f32, x - x0 as f32);
+        let at = ((y0 + PAD as i32) as usize * pw + (x0 + PAD as i32) as usize) * c;
+        let below = at + pw * c;
+        for ch in 0..c {
+            let (p00, p01) = (padded[at + ch], padded[at + c + ch]);
+            let (p10, p11) = (padded[below + ch], padded[below + c + ch]);
+            let top = p00 + fx * (p01 - p00);
+            let bottom = p10 + fx * (p11 - p10);
+            out[k * c + ch] = top + fy * (bottom - top);
+        }
+    }
+}

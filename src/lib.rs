@@ -91,6 +91,11 @@ pub use cnn_runtime::{
 };
 pub use ndarray;
 
+/// ONNX export and import (feature `onnx`): what the generated
+/// `export_onnx`, `from_onnx` and `load_onnx` call.
+#[cfg(feature = "onnx")]
+pub use cnn_runtime::onnx;
+
 /// Optimizers: loops over flat parameter slices.
 pub mod optim {
     pub use cnn_runtime::optim::*;
@@ -106,4 +111,24 @@ pub mod prelude;
 pub mod __private {
     pub use cnn_runtime as rt;
     pub use ndarray;
+    pub use crate::__cnn_onnx_methods as onnx_methods;
+}
+
+/// Keeps the generated ONNX methods when this crate is built with the
+/// `onnx` feature and drops them otherwise: the macro's output lands in
+/// the user's crate, whose own features say nothing about ours, so the
+/// choice is made here, where `cfg` sees the right crate.
+#[cfg(feature = "onnx")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_onnx_methods {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// Without the `onnx` feature the generated ONNX methods do not exist.
+#[cfg(not(feature = "onnx"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_onnx_methods {
+    ($($items:tt)*) => {};
 }

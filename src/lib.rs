@@ -109,9 +109,9 @@ pub mod prelude;
 /// What the macro's generated code calls; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__cnn_onnx_methods as onnx_methods;
     pub use cnn_runtime as rt;
     pub use ndarray;
-    pub use crate::__cnn_onnx_methods as onnx_methods;
 }
 
 /// Keeps the generated ONNX methods when this crate is built with the

@@ -14,7 +14,7 @@ use protobuf::Message;
 
 use super::export::{far_pad, model};
 use super::import_bytes;
-use crate::geom::{Act, Conv2dGeom, Padding, PoolGeom};
+use crate::geom::{Act, Conv2dGeom, PoolGeom};
 use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
 use crate::net::{Init, TensorInfo};
 

@@ -62,6 +62,8 @@ pub(crate) fn linear_weight(
 /// Ours `[fh, fw, c_in, c_out]` as PyTorch's (and ONNX's) `[c_out, c_in,
 /// fh, fw]`: [`conv_weight`] backwards,
 /// `torch[((o * c_in + i) * fh + y) * fw + x] = ours[((y * fw + x) * c_in + i) * c_out + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
 pub(crate) fn conv_weight_to_torch(ours: &[f32], [fh, fw, c_in, c_out]: [usize; 4]) -> Vec<f32> {
     debug_assert_eq!(ours.len(), fh * fw * c_in * c_out);
     let mut torch = vec![0.0; ours.len()];
@@ -82,6 +84,8 @@ pub(crate) fn conv_weight_to_torch(ours: &[f32], [fh, fw, c_in, c_out]: [usize; 
 /// `(h, w, c)` with its rows moved to the channels-first order `(c, h, w)`
 /// of a flatten of an NCHW image, still `[n_in, units]` (ONNX `Gemm`'s B):
 /// `out[(ch * h * w + y * w + x) * units + o] = ours[((y * w + x) * c + ch) * units + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
 pub(crate) fn rows_to_channels_first(
     ours: &[f32],
     units: usize,
@@ -99,6 +103,8 @@ pub(crate) fn rows_to_channels_first(
 
 /// [`rows_to_channels_first`] backwards: rows in `(c, h, w)` order to ours
 /// `(h, w, c)`, `out[((y * w + x) * c + ch) * units + o] = theirs[(ch * h * w + y * w + x) * units + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
 pub(crate) fn rows_from_channels_first(
     theirs: &[f32],
     units: usize,

@@ -73,6 +73,11 @@
 //! - [`train`]: the Keras-style loop over any generated network
 //!   ([`Model::compile`], [`Model::fit`], [`Model::evaluate`]), callbacks,
 //!   resumable checkpoints and the CSV history.
+//! - ONNX (cargo feature `onnx`): every network gets `export_onnx(path)`
+//!   (an ONNX model with NCHW input and a dynamic batch, for ONNX Runtime
+//!   and the other serving runtimes), `from_onnx(path)` and
+//!   `load_onnx(path)` (the weights of an ONNX model, PyTorch's export
+//!   included, into the same declaration); the module `cnn::onnx`.
 //! - [`data`]: MNIST and the 8x8 digits; [`io`]: safetensors and PNG;
 //!   [`filters`]: the course's edge filters through the convolution kernel.
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,

@@ -11,8 +11,10 @@
 //!   modules (`same` padding, odd totals), an auxiliary head (left out of
 //!   the model), grouped and depthwise convolutions, average pooling, on
 //!   random 224x224x3 images;
-//! - `mlp` (a flat input, batch norm on vectors, sigmoid) and `trunk` (a
-//!   network that ends on an image, whose output is NHWC-flattened).
+//! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
+//!   network that ends on an image, whose output is NHWC-flattened), and
+//!   three small ones where an addition, a batch norm or a softmax reads a
+//!   flattened image.
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -94,6 +96,28 @@ network! {
         input: [13, 11, 2],
         layers: [Conv2d { filters: 3, kernel: 3, stride: 2, padding: same }, Relu, MaxPool2d { size: 2, padding: same }],
     }
+
+    /// Nodes that read an image as the vector a `Flatten` made of it: an
+    /// addition, a batch norm, a softmax (NHWC-flattened in ONNX first).
+    pub struct AfterFlatten {
+        input: [6, 5, 2],
+        layers: [
+            Conv2d { filters: 3, kernel: 3, padding: same },
+            Relu,
+            res: Residual { body: [Flatten, Dense { units: 90 }], shortcut: [Flatten] },
+            Tanh,
+            Dense { units: 12 },
+            Softmax,
+        ],
+    }
+    pub struct NormAfterFlatten {
+        input: [6, 5, 2],
+        layers: [Conv2d { filters: 3, kernel: 3, padding: same }, Flatten, BatchNorm, Relu, Dense { units: 4 }, Softmax],
+    }
+    pub struct SoftmaxAfterFlatten {
+        input: [4, 3, 2],
+        layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
 }
 
 fn main() {
@@ -169,8 +193,32 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let y = trunk.predict(x.view())?;
     write_image_net(&out.join("trunk"), |p| trunk.export_onnx(p), &x, &y)?;
 
+    let net = AfterFlatten::new(13);
+    let x = random_images(3, [6, 5, 2], 14);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("after_flatten"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = NormAfterFlatten::new(15);
+    stir_batch_norms(net.params_mut(), NormAfterFlatten::TENSORS, 16);
+    let x = random_images(3, [6, 5, 2], 17);
+    let y = net.predict(x.view())?;
+    write_image_net(
+        &out.join("norm_after_flatten"),
+        |p| net.export_onnx(p),
+        &x,
+        &y,
+    )?;
+    let net = SoftmaxAfterFlatten::new(18);
+    let x = random_images(3, [4, 3, 2], 19);
+    let y = net.predict(x.view())?;
+    write_image_net(
+        &out.join("softmax_after_flatten"),
+        |p| net.export_onnx(p),
+        &x,
+        &y,
+    )?;
+
     println!(
-        "wrote lenet5, resnet18, inception, mlp and trunk to {}",
+        "wrote lenet5, resnet18, inception, mlp, trunk and three networks with flattens to {}",
         out.display()
     );
     Ok(())

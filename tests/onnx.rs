@@ -65,6 +65,20 @@ network! {
         ],
     }
 
+    /// A batch norm on a flattened image, an addition of one.
+    struct AfterFlatten {
+        input: [6, 5, 2],
+        layers: [
+            Conv2d { filters: 3, kernel: 3, padding: same },
+            Flatten,
+            BatchNorm,
+            Relu,
+            res: Residual { body: [Flatten, Dense { units: 90 }], shortcut: [Flatten] },
+            Dense { units: 4 },
+            Softmax,
+        ],
+    }
+
     /// make_fixture.py's `Net`; names do not matter to the ONNX import.
     struct TorchNet {
         input: [10, 8, 3],
@@ -233,6 +247,17 @@ fn a_network_comes_back_from_its_own_export() {
         back.predict(x.view()).unwrap(),
         net.predict(x.view()).unwrap()
     );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_batch_norm_on_a_flattened_image_comes_back() {
+    let mut net = AfterFlatten::new(5);
+    stir(net.params_mut(), AfterFlatten::TENSORS);
+    let path = temp("after-flatten.onnx");
+    net.export_onnx(&path).unwrap();
+    let back = AfterFlatten::from_onnx(&path).unwrap();
+    assert_eq!(back.params(), net.params());
     std::fs::remove_file(&path).ok();
 }
 

@@ -224,6 +224,38 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The ONNX tensor that stands for value `x` where a node writing
+    /// value `y` reads it. `Flatten` makes no node of the graph: a value
+    /// the graph keeps as an image may be read by a node whose output is
+    /// flat (a batch norm or softmax after a flatten), which then works on
+    /// the NHWC-flattened vector; in ONNX the image is NCHW, so it is
+    /// transposed back to NHWC and flattened first (once per value).
+    fn read(&mut self, x: usize, y: usize) -> Result<String> {
+        let (ValueShape::Image(_), ValueShape::Flat(_)) = (self.shape(x)?, self.shape(y)?) else {
+            return Ok(self.value(x));
+        };
+        let name = self.value(x);
+        let flat = format!("{name}/nhwc_flat");
+        if !self.nodes.iter().any(|n| n.output.first() == Some(&flat)) {
+            let nhwc = format!("{name}/nhwc");
+            self.nodes.push(node(
+                "Transpose",
+                &format!("{name}/Transpose"),
+                &[&name],
+                &[&nhwc],
+                vec![ints("perm", &[0, 2, 3, 1])],
+            ));
+            self.nodes.push(node(
+                "Flatten",
+                &format!("{name}/Flatten"),
+                &[&nhwc],
+                &[&flat],
+                vec![int("axis", 1)],
+            ));
+        }
+        Ok(flat)
+    }
+
     /// A name for a node of a kind that has no layer name: `MaxPool_3`.
     fn unnamed(&mut self, kind: &'static str) -> String {
         let k = match self.counts.iter_mut().find(|(n, _)| *n == kind) {
@@ -372,17 +404,18 @@ impl<'a> Builder<'a> {
                 self.activation(&out, y, act, layer);
             }
             Node::BatchNorm { x, y, tensors, act } => {
-                let c = match self.shape(x)? {
+                // After a flatten the features are the whole image's.
+                let c = match self.shape(y)? {
                     ValueShape::Image([_, _, c]) => c,
                     ValueShape::Flat(n) => n,
                 };
-                let x = self.value(x);
+                let x = self.read(x, y)?;
                 let out = self.batch_norm(&x, y, tensors, c, act == Act::Identity)?;
                 let layer = self.layer_of(tensors.gamma);
                 self.activation(&out, y, act, &layer);
             }
             Node::Activation { x, y, act } => {
-                let x = self.value(x);
+                let x = self.read(x, y)?;
                 if act == Act::Identity {
                     let name = self.unnamed("Identity");
                     self.nodes.push(node(
@@ -400,10 +433,11 @@ impl<'a> Builder<'a> {
             Node::Softmax { x, y } => {
                 // Softmax over the channels: axis 1 in NCHW and in [N, C].
                 let name = self.unnamed("Softmax");
+                let x = self.read(x, y)?;
                 self.nodes.push(node(
                     "Softmax",
                     &name,
-                    &[&self.value(x)],
+                    &[&x],
                     &[&self.value(y)],
                     vec![int("axis", 1)],
                 ));
@@ -459,17 +493,16 @@ impl<'a> Builder<'a> {
             }
             Node::Add { a, b, y } => {
                 let name = self.unnamed("Add");
-                self.nodes.push(node(
-                    "Add",
-                    &name,
-                    &[&self.value(a), &self.value(b)],
-                    &[&self.value(y)],
-                    Vec::new(),
-                ));
+                let (a, b) = (self.read(a, y)?, self.read(b, y)?);
+                self.nodes
+                    .push(node("Add", &name, &[&a, &b], &[&self.value(y)], Vec::new()));
             }
             Node::Concat { inputs, y } => {
                 let name = self.unnamed("Concat");
-                let parts: Vec<String> = inputs.iter().map(|&v| self.value(v)).collect();
+                let parts = inputs
+                    .iter()
+                    .map(|&v| self.read(v, y))
+                    .collect::<Result<Vec<String>>>()?;
                 let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
                 // Channels are axis 1 in NCHW, and features in [N, n].
                 self.nodes.push(node(

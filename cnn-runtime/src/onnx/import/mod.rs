@@ -262,8 +262,9 @@ fn our_layers(
                     },
                 ));
             }
-            Node::BatchNorm { x, tensors: t, .. } => {
-                let c = match shape(x)? {
+            Node::BatchNorm { y, tensors: t, .. } => {
+                // After a flatten the features are the whole image's.
+                let c = match shape(y)? {
                     ValueShape::Image([_, _, c]) => c,
                     ValueShape::Flat(n) => n,
                 };

@@ -422,3 +422,64 @@ fn bad_bytes_are_errors() {
         good.len()
     );
 }
+
+#[test]
+fn a_dense_layer_reads_from_matmul_and_add_or_a_transposed_gemm() {
+    let want = params();
+    // MatMul then Add of the bias, as some exporters write a Linear.
+    let mut m = exported();
+    let g = m.graph.mut_or_insert_default();
+    let i = g.node.iter().position(|n| n.op_type == "Gemm").unwrap();
+    let gemm = g.node[i].clone();
+    let product = format!("{}/matmul", gemm.output[0]);
+    let mut matmul = gemm.clone();
+    matmul.op_type = "MatMul".into();
+    matmul.input.truncate(2);
+    matmul.output = vec![product.clone()];
+    let mut add = gemm.clone();
+    add.op_type = "Add".into();
+    add.name = "fc/Add".into();
+    add.input = vec![product, gemm.input[2].clone()];
+    g.node[i] = matmul;
+    g.node.insert(i + 1, add);
+    assert_eq!(import(&bytes(&m)).unwrap(), want);
+
+    // Gemm with B stored [units, in] (transB = 1), as PyTorch writes it.
+    let mut m = exported();
+    let g = m.graph.mut_or_insert_default();
+    let b = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "fc.weight")
+        .unwrap();
+    let rows: Vec<[u8; 4]> = b
+        .raw_data
+        .chunks(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect();
+    let (n_in, units) = (24, 3);
+    let rows = &rows;
+    b.raw_data = (0..units)
+        .flat_map(|o| (0..n_in).flat_map(move |r| rows[r * units + o]))
+        .collect();
+    b.dims = vec![units as i64, n_in as i64];
+    let gemm = g.node.iter_mut().find(|n| n.op_type == "Gemm").unwrap();
+    gemm.attribute.push(super::model::int("transB", 1));
+    assert_eq!(import(&bytes(&m)).unwrap(), want);
+
+    // A stored tensor added anywhere else is a bias no layer has.
+    let mut m = exported();
+    let g = m.graph.mut_or_insert_default();
+    let relu = g
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "LeakyRelu")
+        .unwrap();
+    relu.op_type = "Add".into();
+    relu.input.push("bn1.beta".into());
+    let e = import(&bytes(&m)).unwrap_err();
+    assert!(
+        e.starts_with("node conv1/LeakyRelu: adds the stored tensor `bn1.beta`"),
+        "{e}"
+    );
+}

@@ -77,6 +77,15 @@
 //!   rotation, shear, scaling, elastic warping, colour shifts, PCA colour)
 //!   as a seeded pipeline that `fit` runs on background threads;
 //!   [`train::TenCrop`] and [`train::Ensemble`] at test time.
+//! - ONNX (cargo feature `onnx`): every network gets `export_onnx(path)`
+//!   (an ONNX model with NCHW input and a dynamic batch, for ONNX Runtime
+//!   and the other serving runtimes), `from_onnx(path)` and
+//!   `load_onnx(path)` (the weights of an ONNX model, PyTorch's export
+//!   included, into the same declaration); the module `cnn::onnx`.
+//! - [`dist`]: data-parallel training, `Fit::ranks`: every rank trains its
+//!   shard of each global batch and the gradients are summed once per step
+//!   (synchronised batch norm optional); over MPI with the cargo feature
+//!   `mpi` (`dist::Mpi`, run under `mpirun`), or with ranks as threads.
 //! - [`data`]: MNIST and the 8x8 digits, your own images
 //!   ([`data::folder`]: one subfolder per class, PNG and JPEG) and cached
 //!   features of a frozen trunk ([`data::features`]) for transfer
@@ -98,6 +107,11 @@ pub use cnn_runtime::{
 };
 pub use ndarray;
 
+/// ONNX export and import (feature `onnx`): what the generated
+/// `export_onnx`, `from_onnx` and `load_onnx` call.
+#[cfg(feature = "onnx")]
+pub use cnn_runtime::onnx;
+
 /// Optimizers: loops over flat parameter slices.
 pub mod optim {
     pub use cnn_runtime::optim::*;
@@ -111,6 +125,26 @@ pub mod prelude;
 /// What the macro's generated code calls; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__cnn_onnx_methods as onnx_methods;
     pub use cnn_runtime as rt;
     pub use ndarray;
+}
+
+/// Keeps the generated ONNX methods when this crate is built with the
+/// `onnx` feature and drops them otherwise: the macro's output lands in
+/// the user's crate, whose own features say nothing about ours, so the
+/// choice is made here, where `cfg` sees the right crate.
+#[cfg(feature = "onnx")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_onnx_methods {
+    ($($items:tt)*) => { $($items)* };
+}
+
+/// Without the `onnx` feature the generated ONNX methods do not exist.
+#[cfg(not(feature = "onnx"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_onnx_methods {
+    ($($items:tt)*) => {};
 }

@@ -49,6 +49,30 @@ network! {
         ],
     }
 
+    /// Nodes that read an image as the flat vector a `Flatten` made of it
+    /// (a flatten makes no node): batch norm, softmax, an addition.
+    struct AfterFlatten {
+        input: [6, 5, 2],
+        layers: [
+            Conv2d { filters: 3, kernel: 3, padding: same },
+            Relu,
+            res: Residual { body: [Flatten, Dense { units: 90 }], shortcut: [Flatten] },
+            Tanh,
+            Dense { units: 12 },
+            Softmax,
+        ],
+    }
+
+    struct NormAfterFlatten {
+        input: [6, 5, 2],
+        layers: [Conv2d { filters: 3, kernel: 3, padding: same }, Flatten, BatchNorm, Relu, Dense { units: 4 }, Softmax],
+    }
+
+    struct SoftmaxAfterFlatten {
+        input: [4, 3, 2],
+        layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
+
     struct FlatIn {
         input: [10],
         layers: [Dense { units: 6 }, BatchNorm, Relu, Dense { units: 4 }],
@@ -120,6 +144,33 @@ fn the_graph_computes_what_predict_computes() {
             .all(|(i, &w)| w == usize::from(i != g.input)),
         "{written:?}"
     );
+
+    macro_rules! same_as_predict {
+        ($net:ident, $h:expr, $w:expr, $c:expr) => {{
+            let mut net = $net::new(4);
+            for t in $net::TENSORS
+                .iter()
+                .filter(|t| t.name.ends_with("moving_variance"))
+            {
+                net.tensor_mut(t.name)
+                    .unwrap()
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.5 + 0.01 * i as f32);
+            }
+            let x = images(2, $h, $w, $c, 5);
+            let want = net.predict(x.view()).unwrap();
+            let got = $net::GRAPH
+                .run($net::TENSORS, net.params(), 2, x.as_slice().unwrap())
+                .unwrap();
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() <= 1e-6, "{}: {a} vs {b}", stringify!($net));
+            }
+        }};
+    }
+    same_as_predict!(AfterFlatten, 6, 5, 2);
+    same_as_predict!(NormAfterFlatten, 6, 5, 2);
+    same_as_predict!(SoftmaxAfterFlatten, 4, 3, 2);
 
     let flat = FlatIn::new(2);
     let x = vectors(4, 10, 1);

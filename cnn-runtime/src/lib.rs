@@ -25,6 +25,8 @@ pub mod io;
 pub mod layers;
 mod memory;
 pub mod net;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod optim;
 pub mod parallel;
 pub mod rng;

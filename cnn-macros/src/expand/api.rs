@@ -137,6 +137,17 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let load_pytorch_body = b(quote! {
         #rt::net::load_state_dict(path.as_ref(), &mut self.params, Self::TENSORS, Self::FLATTENED, &map)
     });
+    let export_onnx_body = b(quote! {
+        #rt::onnx::export(path.as_ref(), #name, &Self::GRAPH, Self::TENSORS, &self.params, &Self::INPUT_SHAPE)
+    });
+    let from_onnx_body = b(quote! {
+        let mut net = Self::new(0);
+        net.load_onnx(path)?;
+        Ok(net)
+    });
+    let load_onnx_body = b(quote! {
+        #rt::onnx::import(path.as_ref(), &Self::GRAPH, Self::TENSORS, &mut self.params)
+    });
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
     let grads_get_body = b(quote!(&self.grads));
@@ -349,6 +360,40 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             }
 
             #private
+        }
+
+        // With the facade's `onnx` feature only (`__cnn_onnx_methods`).
+        ::cnn::__private::onnx_methods! {
+            #[allow(unused_variables, dead_code, clippy::all)]
+            impl #ident {
+                /// Writes the network as an ONNX model (opset 17) for ONNX Runtime and
+                /// the other serving runtimes: input `input`, NCHW float32
+                /// `[N, c, h, w]` with a dynamic batch `N` (`[N, features]` for a flat
+                /// network), output `output`, `[N, OUTPUT_SIZE]`, equal to `predict`'s.
+                /// Auxiliary heads and dropout are left out, as `predict` leaves them.
+                /// Written atomically.
+                pub fn export_onnx(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
+                    #export_onnx_body
+                }
+
+                /// A network with the weights of an ONNX model whose layers are this
+                /// declaration's (see [`Self::load_onnx`]); tensors the model's graph
+                /// does not reach (auxiliary heads) are as `new(0)` makes them.
+                pub fn from_onnx(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #rt::Error> {
+                    #from_onnx_body
+                }
+
+                /// Loads the weights of an ONNX model (PyTorch's `torch.onnx.export`,
+                /// the ONNX Model Zoo's, or `export_onnx`'s): its Conv, Gemm/MatMul and
+                /// BatchNormalization nodes, in order, go to this network's
+                /// convolutions, dense layers and batch norms, in order, every shape and
+                /// convolution geometry checked and the layouts converted. A mismatch
+                /// is an `Err` naming the ONNX node and the layer; on `Err` nothing
+                /// changes.
+                pub fn load_onnx(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {
+                    #load_onnx_body
+                }
+            }
         }
 
         #network_impl

@@ -145,7 +145,11 @@ mod tests {
         let net = lenet5();
         let tokens = expand(&header("LeNet5"), &net);
         let file: syn::File = syn::parse2(tokens.clone()).expect("generated code parses");
-        assert_eq!(file.items.len(), 3, "struct, impl, impl Network");
+        assert_eq!(
+            file.items.len(),
+            4,
+            "struct, impl, the ONNX methods (a macro call), impl Network"
+        );
         let text = tokens.to_string();
         assert!(!text.contains("compile_error"), "{text}");
         assert!(text.contains("conv2d :: forward"));

@@ -10,6 +10,8 @@
 pub mod image;
 mod safetensors;
 
+#[cfg(feature = "onnx")]
+pub(crate) use self::safetensors::f16_to_f32;
 pub use self::safetensors::{load, load_into, save, Checkpoint};
 
 use crate::error::{Error, Result};

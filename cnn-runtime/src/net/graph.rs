@@ -216,7 +216,10 @@ impl Graph {
                     tensors: t,
                     act,
                 } => {
-                    let c = channels(self.values[x]);
+                    // The output's channels: after a flatten, which makes
+                    // no node, `x` is still the image but the batch norm
+                    // works on all its features.
+                    let c = channels(self.values[y]);
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
                     batch_norm::forward_infer_act(
@@ -239,7 +242,7 @@ impl Graph {
                     v[y] = out;
                 }
                 Node::Softmax { x, y } => {
-                    let c = channels(self.values[x]);
+                    let c = channels(self.values[y]);
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
                     activation::softmax(rows, c, &v[x], &mut out)?;
@@ -274,7 +277,11 @@ impl Graph {
                     let mut out = std::mem::take(&mut v[y]);
                     let mut offset = 0;
                     for &i in inputs {
-                        let c_part = channels(self.values[i]);
+                        // A flat output joins whole (flattened) inputs.
+                        let c_part = match self.values[y] {
+                            ValueShape::Flat(_) => self.values[i].len(),
+                            ValueShape::Image(_) => channels(self.values[i]),
+                        };
                         merge::concat_part(rows, c_total, offset, c_part, &v[i], &mut out)?;
                         offset += c_part;
                     }

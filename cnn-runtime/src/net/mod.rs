@@ -9,7 +9,7 @@
 
 mod freeze;
 pub mod graph;
-mod import;
+pub(crate) mod import;
 mod params;
 mod shard;
 mod summary;

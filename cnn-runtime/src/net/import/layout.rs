@@ -5,12 +5,15 @@
 //! reads its inputs in `(C, H, W)` order, ours after `Flatten` in
 //! `(H, W, C)` order, so its rows are permuted as well. Each function is a
 //! plain index formula; the tests check them against hand-written cases.
+//! ONNX uses PyTorch's layouts (and NCHW), so the ONNX export runs the
+//! same formulas backwards ([`conv_weight_to_torch`],
+//! [`rows_to_channels_first`]) and its import runs them forwards.
 
 /// PyTorch's `[c_out, c_in, fh, fw]` (`c_in` per group) as ours
 /// `[fh, fw, c_in, c_out]`:
 /// `ours[((y * fw + x) * c_in + i) * c_out + o] = torch[((o * c_in + i) * fh + y) * fw + x]`.
 /// `torch.len()` must be `fh * fw * c_in * c_out`.
-pub(super) fn conv_weight(torch: &[f32], [fh, fw, c_in, c_out]: [usize; 4]) -> Vec<f32> {
+pub(crate) fn conv_weight(torch: &[f32], [fh, fw, c_in, c_out]: [usize; 4]) -> Vec<f32> {
     debug_assert_eq!(torch.len(), fh * fw * c_in * c_out);
     let mut ours = vec![0.0; torch.len()];
     for y in 0..fh {
@@ -31,7 +34,7 @@ pub(super) fn conv_weight(torch: &[f32], [fh, fw, c_in, c_out]: [usize; 4]) -> V
 /// flatten of an `h x w x c` image, and input `(y, x, ch)` sits at row
 /// `(y * w + x) * c + ch` here but at column `ch * h * w + y * w + x` there:
 /// `ours[((y * w + x) * c + ch) * units + o] = torch[o * n_in + ch * h * w + y * w + x]`.
-pub(super) fn linear_weight(
+pub(crate) fn linear_weight(
     torch: &[f32],
     n_in: usize,
     units: usize,
@@ -54,6 +57,67 @@ pub(super) fn linear_weight(
         }
     }
     ours
+}
+
+/// Ours `[fh, fw, c_in, c_out]` as PyTorch's (and ONNX's) `[c_out, c_in,
+/// fh, fw]`: [`conv_weight`] backwards,
+/// `torch[((o * c_in + i) * fh + y) * fw + x] = ours[((y * fw + x) * c_in + i) * c_out + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
+pub(crate) fn conv_weight_to_torch(ours: &[f32], [fh, fw, c_in, c_out]: [usize; 4]) -> Vec<f32> {
+    debug_assert_eq!(ours.len(), fh * fw * c_in * c_out);
+    let mut torch = vec![0.0; ours.len()];
+    for o in 0..c_out {
+        for i in 0..c_in {
+            for y in 0..fh {
+                for x in 0..fw {
+                    torch[((o * c_in + i) * fh + y) * fw + x] =
+                        ours[((y * fw + x) * c_in + i) * c_out + o];
+                }
+            }
+        }
+    }
+    torch
+}
+
+/// A dense weight `[n_in, units]` whose rows are in our flatten order
+/// `(h, w, c)` with its rows moved to the channels-first order `(c, h, w)`
+/// of a flatten of an NCHW image, still `[n_in, units]` (ONNX `Gemm`'s B):
+/// `out[(ch * h * w + y * w + x) * units + o] = ours[((y * w + x) * c + ch) * units + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
+pub(crate) fn rows_to_channels_first(
+    ours: &[f32],
+    units: usize,
+    [h, w, c]: [usize; 3],
+) -> Vec<f32> {
+    debug_assert_eq!(ours.len(), h * w * c * units);
+    let mut out = vec![0.0; ours.len()];
+    for (r, row) in ours.chunks_exact(units.max(1)).enumerate() {
+        let (pixel, ch) = (r / c, r % c);
+        let to = (ch * h * w + pixel) * units;
+        out[to..to + units].copy_from_slice(row);
+    }
+    out
+}
+
+/// [`rows_to_channels_first`] backwards: rows in `(c, h, w)` order to ours
+/// `(h, w, c)`, `out[((y * w + x) * c + ch) * units + o] = theirs[(ch * h * w + y * w + x) * units + o]`.
+// Only the ONNX export and import use the reverse formulas.
+#[cfg_attr(not(feature = "onnx"), allow(dead_code))]
+pub(crate) fn rows_from_channels_first(
+    theirs: &[f32],
+    units: usize,
+    [h, w, c]: [usize; 3],
+) -> Vec<f32> {
+    debug_assert_eq!(theirs.len(), h * w * c * units);
+    let mut out = vec![0.0; theirs.len()];
+    for (r, row) in out.chunks_exact_mut(units.max(1)).enumerate() {
+        let (pixel, ch) = (r / c, r % c);
+        let from = (ch * h * w + pixel) * units;
+        row.copy_from_slice(&theirs[from..from + units]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -105,5 +169,32 @@ mod tests {
             linear_weight(&torch, 3, 2, None),
             vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
         );
+    }
+
+    #[test]
+    fn the_reverse_formulas_undo_the_forward_ones() {
+        let (fh, fw, ci, co) = (3, 2, 4, 5);
+        let torch: Vec<f32> = (0..fh * fw * ci * co).map(|k| k as f32).collect();
+        let ours = conv_weight(&torch, [fh, fw, ci, co]);
+        assert_eq!(conv_weight_to_torch(&ours, [fh, fw, ci, co]), torch);
+
+        // A flatten of 2 x 3 x 2 into 4 units: PyTorch's [4, 12] in
+        // (c, h, w) columns gives ours with linear_weight; moving our rows
+        // to channels-first gives PyTorch's matrix transposed.
+        let (h, w, c, units) = (2, 3, 2, 4);
+        let n_in = h * w * c;
+        let torch: Vec<f32> = (0..n_in * units).map(|k| k as f32).collect();
+        let ours = linear_weight(&torch, n_in, units, Some([h, w, c]));
+        let theirs = rows_to_channels_first(&ours, units, [h, w, c]);
+        for r in 0..n_in {
+            for o in 0..units {
+                assert_eq!(
+                    theirs[r * units + o],
+                    torch[o * n_in + r],
+                    "row {r} unit {o}"
+                );
+            }
+        }
+        assert_eq!(rows_from_channels_first(&theirs, units, [h, w, c]), ours);
     }
 }

@@ -7,7 +7,7 @@
 //! as they were. The strict [`load_params`](super::load_params), which
 //! wants exactly the network's tensors, stays what `load` uses.
 
-mod layout;
+pub(crate) mod layout;
 mod report;
 
 pub use report::LoadReport;

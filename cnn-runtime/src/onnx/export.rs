@@ -1,0 +1,619 @@
+//! A network's inference graph as an ONNX model: one ONNX node (or a short
+//! chain) per node of the generated `GRAPH`, the weights as initializers in
+//! ONNX's layouts under the network's own tensor names.
+//!
+//! The model takes NCHW float32 with a dynamic batch (`[N, C, H, W]`, or
+//! `[N, features]` for a flat network) and returns what `predict` returns:
+//! `[N, OUTPUT_SIZE]`, and for a network that ends on an image its NHWC
+//! flatten (a `Transpose` back to NHWC before the `Flatten`). Inside, every
+//! activation is NCHW, so the conversions sit in the weights:
+//!
+//! - a convolution's `[fh, fw, c_in / groups, c_out]` becomes `[c_out,
+//!   c_in / groups, fh, fw]`; its padding is explicit `pads` (top, left,
+//!   bottom, right), the bottom and right worked out from the output size,
+//!   so TensorFlow's `same` with its odd extra row at the end is exact;
+//! - a convolution's folded batch norm is a `BatchNormalization` node of
+//!   its own with the moving statistics, so a model read back (ours or any
+//!   tool's) still has them; runtimes fold it again;
+//! - a dense layer is a `Gemm` with our `[in, units]` as B; one that reads
+//!   an image gets a `Flatten` of the NCHW tensor in front, whose order is
+//!   channel first, so B's rows are permuted from our `(h, w, c)` order to
+//!   `(c, h, w)`;
+//! - pools keep their semantics: padded cells never win a `MaxPool` and
+//!   are not counted by `AveragePool` (`count_include_pad = 0`).
+
+use std::path::Path;
+
+use onnx_protobuf::tensor_proto::DataType;
+use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
+use onnx_protobuf::type_proto::{self, Value};
+use onnx_protobuf::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
+};
+use protobuf::{Enum, Message, MessageField};
+
+use super::model::{float, int, ints, node, tensor};
+use super::{dims, IR_VERSION, OPSET};
+use crate::error::{Error, Result};
+use crate::geom::Act;
+use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
+use crate::net::import::layout;
+use crate::net::TensorInfo;
+
+/// Writes the network `name`, whose inference graph is `graph` and whose
+/// weights are `params` at the offsets of `tensors`, as an ONNX model
+/// (opset [`OPSET`]) to `path`, atomically. `input_shape` is the network's
+/// `INPUT_SHAPE` (`[h, w, c]` or `[n]`), checked against the graph. The
+/// model's input is `input`, NCHW float32 `[N, c, h, w]` with `N` dynamic
+/// (`[N, n]` for a flat network); its output `output`, `[N, outputs]`,
+/// equals `predict`'s.
+///
+/// Errors: a graph that does not fit its tables (a tensor it names is
+/// missing or has another shape, a value out of range), and I/O.
+pub fn export(
+    path: &Path,
+    name: &str,
+    graph: &Graph,
+    tensors: &[TensorInfo],
+    params: &[f32],
+    input_shape: &[usize],
+) -> Result<()> {
+    let bytes = to_bytes(name, graph, tensors, params, input_shape)?;
+    crate::io::write_bytes_atomic(path, &bytes)
+}
+
+/// [`export`]'s model as bytes, for callers that keep it in memory.
+pub fn to_bytes(
+    name: &str,
+    graph: &Graph,
+    tensors: &[TensorInfo],
+    params: &[f32],
+    input_shape: &[usize],
+) -> Result<Vec<u8>> {
+    let model = model(name, graph, tensors, params, input_shape)?;
+    model
+        .write_to_bytes()
+        .map_err(|e| Error::InvalidArgument(format!("onnx export: encoding failed: {e}")))
+}
+
+pub(super) fn model(
+    name: &str,
+    graph: &Graph,
+    tensors: &[TensorInfo],
+    params: &[f32],
+    input_shape: &[usize],
+) -> Result<ModelProto> {
+    let shape_of = |v: usize| {
+        graph.values.get(v).copied().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "onnx export: the graph names value {v}, but it has {} values",
+                graph.values.len()
+            ))
+        })
+    };
+    let input = shape_of(graph.input)?;
+    let declared = match input {
+        ValueShape::Image([h, w, c]) => vec![h, w, c],
+        ValueShape::Flat(n) => vec![n],
+    };
+    if declared != input_shape {
+        return Err(Error::InvalidArgument(format!(
+            "onnx export: the graph's input is {} but the network's input shape is {}",
+            dims(&declared),
+            dims(input_shape)
+        )));
+    }
+    let mut b = Builder {
+        graph,
+        tensors,
+        params,
+        nodes: Vec::new(),
+        initializers: Vec::new(),
+        counts: Vec::new(),
+    };
+    for n in graph.nodes {
+        b.node(n)?;
+    }
+    let output = shape_of(graph.output)?;
+    let out_len = output.len();
+    let last = b.value(graph.output);
+    match output {
+        // predict returns the NHWC image flattened: back to NHWC first.
+        ValueShape::Image(_) => {
+            let nhwc = format!("{last}/nhwc");
+            b.nodes.push(node(
+                "Transpose",
+                "output/Transpose",
+                &[&last],
+                &[&nhwc],
+                vec![ints("perm", &[0, 2, 3, 1])],
+            ));
+            b.nodes.push(node(
+                "Flatten",
+                "output/Flatten",
+                &[&nhwc],
+                &["output"],
+                vec![int("axis", 1)],
+            ));
+        }
+        ValueShape::Flat(_) => {
+            b.nodes.push(node(
+                "Identity",
+                "output",
+                &[&last],
+                &["output"],
+                Vec::new(),
+            ));
+        }
+    }
+
+    let input_dims = match input {
+        ValueShape::Image([h, w, c]) => vec![c, h, w],
+        ValueShape::Flat(n) => vec![n],
+    };
+    let mut g = GraphProto::new();
+    g.name = name.to_string();
+    g.doc_string = format!(
+        "{name}, exported by cnn: input NCHW float32 with a dynamic batch, \
+         output what {name}::predict returns"
+    );
+    g.node = b.nodes;
+    g.initializer = b.initializers;
+    g.input.push(value_info("input", &input_dims));
+    g.output.push(value_info("output", &[out_len]));
+
+    let mut model = ModelProto::new();
+    model.ir_version = IR_VERSION;
+    let mut opset = OperatorSetIdProto::new();
+    opset.domain = String::new();
+    opset.version = OPSET;
+    model.opset_import.push(opset);
+    model.producer_name = "cnn".to_string();
+    model.producer_version = env!("CARGO_PKG_VERSION").to_string();
+    model.doc_string = g.doc_string.clone();
+    model.graph = MessageField::some(g);
+    Ok(model)
+}
+
+/// A float32 tensor value `[N, dims..]` with a symbolic batch `N`.
+fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    let mut batch = Dimension::new();
+    batch.value = Some(dimension::Value::DimParam("N".to_string()));
+    shape.dim.push(batch);
+    for &d in dims {
+        let mut dim = Dimension::new();
+        dim.value = Some(dimension::Value::DimValue(d as i64));
+        shape.dim.push(dim);
+    }
+    let mut t = type_proto::Tensor::new();
+    t.elem_type = DataType::FLOAT.value();
+    t.shape = MessageField::some(shape);
+    let mut ty = TypeProto::new();
+    ty.value = Some(Value::TensorType(t));
+    let mut v = ValueInfoProto::new();
+    v.name = name.to_string();
+    v.type_ = MessageField::some(ty);
+    v
+}
+
+struct Builder<'a> {
+    graph: &'a Graph,
+    tensors: &'a [TensorInfo],
+    params: &'a [f32],
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    /// How many nodes of each unnamed kind so far, for their names.
+    counts: Vec<(&'static str, usize)>,
+}
+
+impl<'a> Builder<'a> {
+    /// The ONNX name of graph value `v`.
+    fn value(&self, v: usize) -> String {
+        if v == self.graph.input {
+            "input".to_string()
+        } else {
+            format!("v{v}")
+        }
+    }
+
+    fn shape(&self, v: usize) -> Result<ValueShape> {
+        self.graph.values.get(v).copied().ok_or_else(|| {
+            Error::InvalidArgument(format!("onnx export: no value {v} in the graph"))
+        })
+    }
+
+    /// The ONNX tensor that stands for value `x` where a node writing
+    /// value `y` reads it. `Flatten` makes no node of the graph: a value
+    /// the graph keeps as an image may be read by a node whose output is
+    /// flat (a batch norm or softmax after a flatten), which then works on
+    /// the NHWC-flattened vector; in ONNX the image is NCHW, so it is
+    /// transposed back to NHWC and flattened first (once per value).
+    fn read(&mut self, x: usize, y: usize) -> Result<String> {
+        let (ValueShape::Image(_), ValueShape::Flat(_)) = (self.shape(x)?, self.shape(y)?) else {
+            return Ok(self.value(x));
+        };
+        let name = self.value(x);
+        let flat = format!("{name}/nhwc_flat");
+        if !self.nodes.iter().any(|n| n.output.first() == Some(&flat)) {
+            let nhwc = format!("{name}/nhwc");
+            self.nodes.push(node(
+                "Transpose",
+                &format!("{name}/Transpose"),
+                &[&name],
+                &[&nhwc],
+                vec![ints("perm", &[0, 2, 3, 1])],
+            ));
+            self.nodes.push(node(
+                "Flatten",
+                &format!("{name}/Flatten"),
+                &[&nhwc],
+                &[&flat],
+                vec![int("axis", 1)],
+            ));
+        }
+        Ok(flat)
+    }
+
+    /// A name for a node of a kind that has no layer name: `MaxPool_3`.
+    fn unnamed(&mut self, kind: &'static str) -> String {
+        let k = match self.counts.iter_mut().find(|(n, _)| *n == kind) {
+            Some((_, k)) => {
+                *k += 1;
+                *k
+            }
+            None => {
+                self.counts.push((kind, 1));
+                1
+            }
+        };
+        format!("{kind}_{k}")
+    }
+
+    /// Tensor `name`'s info and values, its shape checked against `shape`.
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<(&'a TensorInfo, &'a [f32])> {
+        let (tensors, params): (&'a [TensorInfo], &'a [f32]) = (self.tensors, self.params);
+        let t = tensors.iter().find(|t| t.name == name).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "onnx export: the graph names tensor `{name}`, which the table does not hold"
+            ))
+        })?;
+        if t.shape != shape {
+            return Err(Error::InvalidArgument(format!(
+                "onnx export: tensor `{name}` is {} where the graph needs {}",
+                dims(t.shape),
+                dims(shape)
+            )));
+        }
+        let values = params.get(t.range()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "onnx export: tensor `{name}` lies outside the {} parameters",
+                params.len()
+            ))
+        })?;
+        Ok((t, values))
+    }
+
+    /// Adds an initializer (ours, by name, in ONNX's layout `values`).
+    fn init(&mut self, name: &str, shape: &[usize], values: &[f32]) {
+        self.initializers.push(tensor(name, shape, values));
+    }
+
+    /// Adds a vector tensor as it is and returns its name.
+    fn vector(&mut self, name: &'static str, len: usize) -> Result<&'static str> {
+        let (_, values) = self.tensor(name, &[len])?;
+        let values = values.to_vec();
+        self.init(name, &[len], &values);
+        Ok(name)
+    }
+
+    fn node(&mut self, n: &Node) -> Result<()> {
+        match *n {
+            Node::Conv {
+                x,
+                y,
+                geom: g,
+                groups,
+                weight,
+                bias,
+                batch_norm,
+                act,
+            } => {
+                if groups == 0 || g.c_in % groups != 0 || g.c_out % groups != 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "onnx export: `{weight}`: {groups} groups do not divide {} -> {} channels",
+                        g.c_in, g.c_out
+                    )));
+                }
+                let ours = [g.fh, g.fw, g.c_in / groups, g.c_out];
+                let (t, w) = self.tensor(weight, &ours)?;
+                let layer = t.layer;
+                let w = layout::conv_weight_to_torch(w, ours);
+                self.init(weight, &[g.c_out, g.c_in / groups, g.fh, g.fw], &w);
+                let mut inputs = vec![self.value(x), weight.to_string()];
+                if let Some(b) = bias {
+                    inputs.push(self.vector(b, g.c_out)?.to_string());
+                }
+                let (pb, pr) = (
+                    far_pad(g.in_h, g.out_h, g.fh, g.sh, g.pad_top)?,
+                    far_pad(g.in_w, g.out_w, g.fw, g.sw, g.pad_left)?,
+                );
+                let attrs = vec![
+                    ints("kernel_shape", &[g.fh, g.fw]),
+                    ints("strides", &[g.sh, g.sw]),
+                    ints("pads", &[g.pad_top, g.pad_left, pb, pr]),
+                    ints("dilations", &[1, 1]),
+                    int("group", groups as i64),
+                ];
+                let last = batch_norm.is_none() && act == Act::Identity;
+                let out = if last {
+                    self.value(y)
+                } else {
+                    format!("{}/conv", self.value(y))
+                };
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                self.nodes
+                    .push(node("Conv", layer, &inputs, &[&out], attrs));
+                let out = match batch_norm {
+                    Some(bn) => self.batch_norm(&out, y, bn, g.c_out, act == Act::Identity)?,
+                    None => out,
+                };
+                self.activation(&out, y, act, layer);
+            }
+            Node::Dense {
+                x,
+                y,
+                weight,
+                bias,
+                act,
+            } => {
+                let (n_in, units) = (self.shape(x)?.len(), self.shape(y)?.len());
+                let (t, w) = self.tensor(weight, &[n_in, units])?;
+                let layer = t.layer;
+                let mut a = self.value(x);
+                let w = match self.shape(x)? {
+                    // ONNX's Flatten of NCHW reads channel first.
+                    ValueShape::Image(hwc) => {
+                        let flat = format!("{a}/flat");
+                        self.nodes.push(node(
+                            "Flatten",
+                            &format!("{layer}/Flatten"),
+                            &[&a],
+                            &[&flat],
+                            vec![int("axis", 1)],
+                        ));
+                        a = flat;
+                        layout::rows_to_channels_first(w, units, hwc)
+                    }
+                    ValueShape::Flat(_) => w.to_vec(),
+                };
+                self.init(weight, &[n_in, units], &w);
+                let mut inputs = vec![a, weight.to_string()];
+                if let Some(b) = bias {
+                    inputs.push(self.vector(b, units)?.to_string());
+                }
+                let out = if act == Act::Identity {
+                    self.value(y)
+                } else {
+                    format!("{}/gemm", self.value(y))
+                };
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                self.nodes
+                    .push(node("Gemm", layer, &inputs, &[&out], Vec::new()));
+                self.activation(&out, y, act, layer);
+            }
+            Node::BatchNorm { x, y, tensors, act } => {
+                // After a flatten the features are the whole image's.
+                let c = match self.shape(y)? {
+                    ValueShape::Image([_, _, c]) => c,
+                    ValueShape::Flat(n) => n,
+                };
+                let x = self.read(x, y)?;
+                let out = self.batch_norm(&x, y, tensors, c, act == Act::Identity)?;
+                let layer = self.layer_of(tensors.gamma);
+                self.activation(&out, y, act, &layer);
+            }
+            Node::Activation { x, y, act } => {
+                let x = self.read(x, y)?;
+                if act == Act::Identity {
+                    let name = self.unnamed("Identity");
+                    self.nodes.push(node(
+                        "Identity",
+                        &name,
+                        &[&x],
+                        &[&self.value(y)],
+                        Vec::new(),
+                    ));
+                } else {
+                    let name = self.unnamed(op_name(act));
+                    self.activation_named(&x, y, act, name);
+                }
+            }
+            Node::Softmax { x, y } => {
+                // Softmax over the channels: axis 1 in NCHW and in [N, C].
+                let name = self.unnamed("Softmax");
+                let x = self.read(x, y)?;
+                self.nodes.push(node(
+                    "Softmax",
+                    &name,
+                    &[&x],
+                    &[&self.value(y)],
+                    vec![int("axis", 1)],
+                ));
+            }
+            Node::MaxPool { x, y, geom: g } | Node::AvgPool { x, y, geom: g } => {
+                let max = matches!(n, Node::MaxPool { .. });
+                let (pb, pr) = (
+                    far_pad(g.in_h, g.out_h, g.fh, g.sh, g.pad_top)?,
+                    far_pad(g.in_w, g.out_w, g.fw, g.sw, g.pad_left)?,
+                );
+                if [g.pad_top, pb].iter().any(|&p| p >= g.fh)
+                    || [g.pad_left, pr].iter().any(|&p| p >= g.fw)
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "onnx export: a {}x{} pool padded {},{},{},{}: ONNX needs the padding smaller than the window",
+                        g.fh, g.fw, g.pad_top, g.pad_left, pb, pr
+                    )));
+                }
+                let mut attrs = vec![
+                    ints("kernel_shape", &[g.fh, g.fw]),
+                    ints("strides", &[g.sh, g.sw]),
+                    ints("pads", &[g.pad_top, g.pad_left, pb, pr]),
+                ];
+                let op = if max {
+                    "MaxPool"
+                } else {
+                    // Padded cells are not counted, as ours (ONNX's default too).
+                    attrs.push(int("count_include_pad", 0));
+                    "AveragePool"
+                };
+                let name = self.unnamed(op);
+                self.nodes
+                    .push(node(op, &name, &[&self.value(x)], &[&self.value(y)], attrs));
+            }
+            Node::GlobalAvgPool { x, y } => {
+                let name = self.unnamed("GlobalAveragePool");
+                let pooled = format!("{}/pooled", self.value(y));
+                self.nodes.push(node(
+                    "GlobalAveragePool",
+                    &name,
+                    &[&self.value(x)],
+                    &[&pooled],
+                    Vec::new(),
+                ));
+                // [N, C, 1, 1] -> [N, C]
+                self.nodes.push(node(
+                    "Flatten",
+                    &format!("{name}/Flatten"),
+                    &[&pooled],
+                    &[&self.value(y)],
+                    vec![int("axis", 1)],
+                ));
+            }
+            Node::Add { a, b, y } => {
+                let name = self.unnamed("Add");
+                let (a, b) = (self.read(a, y)?, self.read(b, y)?);
+                self.nodes
+                    .push(node("Add", &name, &[&a, &b], &[&self.value(y)], Vec::new()));
+            }
+            Node::Concat { inputs, y } => {
+                let name = self.unnamed("Concat");
+                let parts = inputs
+                    .iter()
+                    .map(|&v| self.read(v, y))
+                    .collect::<Result<Vec<String>>>()?;
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                // Channels are axis 1 in NCHW, and features in [N, n].
+                self.nodes.push(node(
+                    "Concat",
+                    &name,
+                    &parts,
+                    &[&self.value(y)],
+                    vec![int("axis", 1)],
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer a tensor belongs to (`bn1` for `bn1.gamma`).
+    fn layer_of(&self, tensor: &str) -> String {
+        self.tensors.iter().find(|t| t.name == tensor).map_or_else(
+            || {
+                tensor
+                    .rsplit_once('.')
+                    .map_or(tensor, |(l, _)| l)
+                    .to_string()
+            },
+            |t| t.layer.to_string(),
+        )
+    }
+
+    /// A `BatchNormalization` node on `x` with `c` channels; its output is
+    /// graph value `y` when `last`. Returns the output's name.
+    fn batch_norm(
+        &mut self,
+        x: &str,
+        y: usize,
+        t: BatchNormTensors,
+        c: usize,
+        last: bool,
+    ) -> Result<String> {
+        let names = [
+            self.vector(t.gamma, c)?,
+            self.vector(t.beta, c)?,
+            self.vector(t.mean, c)?,
+            self.vector(t.var, c)?,
+        ];
+        let layer = self.layer_of(t.gamma);
+        let out = if last {
+            self.value(y)
+        } else {
+            format!("{}/bn", self.value(y))
+        };
+        let inputs = [x, names[0], names[1], names[2], names[3]];
+        self.nodes.push(node(
+            "BatchNormalization",
+            &layer,
+            &inputs,
+            &[&out],
+            vec![float("epsilon", t.epsilon)],
+        ));
+        Ok(out)
+    }
+
+    /// The activation `act` from `x` to graph value `y`, named after
+    /// `layer`; nothing for `Identity`, where `x` is `y` already.
+    fn activation(&mut self, x: &str, y: usize, act: Act, layer: &str) {
+        if act != Act::Identity {
+            self.activation_named(x, y, act, format!("{layer}/{}", op_name(act)));
+        }
+    }
+
+    fn activation_named(&mut self, x: &str, y: usize, act: Act, name: String) {
+        let attrs = match act {
+            Act::LeakyRelu(alpha) => vec![float("alpha", alpha)],
+            _ => Vec::new(),
+        };
+        self.nodes
+            .push(node(op_name(act), &name, &[x], &[&self.value(y)], attrs));
+    }
+}
+
+/// ONNX's operator for an activation.
+fn op_name(act: Act) -> &'static str {
+    match act {
+        Act::Identity => "Identity",
+        Act::Relu => "Relu",
+        Act::LeakyRelu(_) => "LeakyRelu",
+        Act::Tanh => "Tanh",
+        Act::Sigmoid => "Sigmoid",
+    }
+}
+
+/// The padding after the input (bottom or right) on an axis of `n` inputs,
+/// `out` outputs, window `f`, stride `s` and `before` cells of padding in
+/// front. ONNX's output is `floor((n + before + after - f) / s) + 1`, so
+/// every `after` from `(out - 1) * s + f - n - before` (the last window's
+/// end) up to one stride more gives `out`; the padding in front is used
+/// when it is one of them (symmetric, as PyTorch writes `padding: 1`), else
+/// the smallest (TensorFlow's `same` with an odd total: one more after).
+pub(super) fn far_pad(n: usize, out: usize, f: usize, s: usize, before: usize) -> Result<usize> {
+    if s == 0 {
+        return Err(Error::InvalidArgument("onnx export: a stride of 0".into()));
+    }
+    let onnx_out = |after: usize| (n + before + after).checked_sub(f).map(|span| span / s + 1);
+    let needed = (out.saturating_sub(1) * s + f).saturating_sub(n + before);
+    let after = if before >= needed && onnx_out(before) == Some(out) {
+        before
+    } else {
+        needed
+    };
+    if onnx_out(after) != Some(out) {
+        return Err(Error::InvalidArgument(format!(
+            "onnx export: no padding after gives {out} outputs from {n} inputs (window {f}, stride {s}, padding before {before})"
+        )));
+    }
+    Ok(after)
+}

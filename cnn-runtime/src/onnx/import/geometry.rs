@@ -1,0 +1,105 @@
+//! A `Conv` node's geometry against our convolution's.
+
+use super::Res;
+use crate::geom::Conv2dGeom;
+use crate::onnx::model::{get_int, get_ints, get_string};
+use onnx_protobuf::NodeProto;
+
+/// A `Conv` node's groups, kernel, strides, dilations and padding against
+/// our layer's geometry: applied to our layer's input size, the node's
+/// attributes must give our padding in front and our output size.
+pub(super) fn check_geometry(
+    n: &NodeProto,
+    at: &str,
+    layer: &str,
+    g: &Conv2dGeom,
+    groups: usize,
+) -> Res<()> {
+    let attr = |e: String| format!("node {at}: {e}");
+    let two = |name: &str, default: [usize; 2]| -> Res<[usize; 2]> {
+        match get_ints(n, name).map_err(attr)? {
+            None => Ok(default),
+            Some(&[a, b]) if a >= 0 && b >= 0 => Ok([a as usize, b as usize]),
+            Some(v) => Err(format!(
+                "node {at}: {name} {v:?} is not two sizes (height, width)"
+            )),
+        }
+    };
+    let group = get_int(n, "group", 1).map_err(attr)?;
+    if group != groups as i64 {
+        return Err(format!(
+            "node {at}: group {group}, but {layer} has groups: {groups}"
+        ));
+    }
+    if two("kernel_shape", [g.fh, g.fw])? != [g.fh, g.fw] {
+        let k = two("kernel_shape", [g.fh, g.fw])?;
+        return Err(format!(
+            "node {at}: kernel_shape {}x{} does not fit {layer}'s {}x{} kernel",
+            k[0], k[1], g.fh, g.fw
+        ));
+    }
+    let [d_h, d_w] = two("dilations", [1, 1])?;
+    if (d_h, d_w) != (1, 1) {
+        return Err(format!(
+            "node {at}: dilations {d_h}x{d_w}; the DSL's convolutions are not dilated"
+        ));
+    }
+    let [sh, sw] = two("strides", [1, 1])?;
+    let auto_pad = get_string(n, "auto_pad", "NOTSET").map_err(attr)?;
+    let same = |n_in: usize, f: usize, s: usize, upper: bool| {
+        let out = n_in.div_ceil(s.max(1));
+        let total = ((out.max(1) - 1) * s + f).saturating_sub(n_in);
+        let before = if upper { total / 2 } else { total - total / 2 };
+        (before, total - before)
+    };
+    let pads: [usize; 4] = match auto_pad.as_str() {
+        "NOTSET" | "" => match get_ints(n, "pads").map_err(attr)? {
+            None => [0; 4],
+            Some(&[a, b, c, d]) if [a, b, c, d].iter().all(|&p| p >= 0) => {
+                [a as usize, b as usize, c as usize, d as usize]
+            }
+            Some(v) => {
+                return Err(format!(
+                    "node {at}: pads {v:?} are not four sizes (top, left, bottom, right)"
+                ))
+            }
+        },
+        "VALID" => [0; 4],
+        "SAME_UPPER" | "SAME_LOWER" => {
+            let upper = auto_pad == "SAME_UPPER";
+            let (t, b) = same(g.in_h, g.fh, sh, upper);
+            let (l, r) = same(g.in_w, g.fw, sw, upper);
+            [t, l, b, r]
+        }
+        other => {
+            return Err(format!(
+                "node {at}: auto_pad {other:?} is not one ONNX defines"
+            ))
+        }
+    };
+    let out = |n_in: usize, before: usize, after: usize, f: usize, s: usize| {
+        n_in.checked_add(before)
+            .and_then(|v| v.checked_add(after))
+            .and_then(|v| v.checked_sub(f))
+            .and_then(|v| v.checked_div(s))
+            .map(|v| v + 1)
+    };
+    let (oh, ow) = (
+        out(g.in_h, pads[0], pads[2], g.fh, sh),
+        out(g.in_w, pads[1], pads[3], g.fw, sw),
+    );
+    let fits = (sh, sw) == (g.sh, g.sw)
+        && (pads[0], pads[1]) == (g.pad_top, g.pad_left)
+        && (oh, ow) == (Some(g.out_h), Some(g.out_w));
+    if !fits {
+        let size = |o: Option<usize>| o.map_or("no".to_string(), |o| o.to_string());
+        return Err(format!(
+            "node {at}: strides {sh}x{sw} and pads {},{},{},{} (top, left, bottom, right) give {}x{} \
+             outputs from {layer}'s {}x{} input, but {layer} has stride {}x{}, padding {} on top and \
+             {} on the left, and {}x{} outputs",
+            pads[0], pads[1], pads[2], pads[3], size(oh), size(ow), g.in_h, g.in_w,
+            g.sh, g.sw, g.pad_top, g.pad_left, g.out_h, g.out_w
+        ));
+    }
+    Ok(())
+}

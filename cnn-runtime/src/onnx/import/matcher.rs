@@ -1,0 +1,493 @@
+//! The matching itself: the ONNX graph's nodes with weights against our
+//! layers with weights, one pair at a time, each check giving a message
+//! that names the node and the layer, and the values (in our layouts)
+//! gathered for writing.
+
+use super::geometry::check_geometry;
+use super::{label, Onnx, Ours, Res, WEIGHTED};
+use crate::geom::Conv2dGeom;
+use crate::net::graph::BatchNormTensors;
+use crate::net::import::layout;
+use crate::net::TensorInfo;
+use crate::onnx::dims;
+use crate::onnx::model::{get_float, get_int};
+use onnx_protobuf::NodeProto;
+
+/// One import's matching: the file, our tensor table, and what to write.
+pub(super) struct Matcher<'a, 'm> {
+    pub(super) onnx: &'a Onnx<'m>,
+    pub(super) tensors: &'a [TensorInfo],
+    /// Per tensor of the table (its index), the values to write.
+    pub(super) writes: Vec<(usize, Vec<f32>)>,
+}
+
+impl Matcher<'_, '_> {
+    pub(super) fn run(mut self, ours: &[(String, Ours)]) -> Res<Vec<(usize, Vec<f32>)>> {
+        let nodes = self.onnx.nodes;
+        let weighted: Vec<usize> = (0..nodes.len())
+            .filter(|&i| WEIGHTED.contains(&nodes[i].op_type.as_str()))
+            .collect();
+        self.check_adds()?;
+        let mut absorbed = vec![false; nodes.len()];
+        let mut k = 0;
+        for (layer, item) in ours {
+            while k < weighted.len() && absorbed[weighted[k]] {
+                k += 1;
+            }
+            let Some(&i) = weighted.get(k) else {
+                return Err(format!(
+                    "{layer} ({}) has no node left in the ONNX graph, whose {} nodes with weights \
+                     ({}) are all matched to layers before it",
+                    kind(item),
+                    weighted.len(),
+                    census(nodes, &weighted)
+                ));
+            };
+            k += 1;
+            match item {
+                Ours::Conv {
+                    geom,
+                    groups,
+                    weight,
+                    bias,
+                    bn,
+                } => {
+                    let bn_node = self.conv(i, layer, geom, *groups, weight, *bias, *bn)?;
+                    if let Some(j) = bn_node {
+                        absorbed[j] = true;
+                    }
+                }
+                Ours::Dense {
+                    n_in,
+                    units,
+                    image,
+                    weight,
+                    bias,
+                } => self.dense(i, layer, *n_in, *units, *image, weight, *bias)?,
+                Ours::BatchNorm { c, tensors } => {
+                    expect_op(nodes, i, "BatchNormalization", "a batch norm", layer)?;
+                    let file = self.batch_norm_tensors(i, *c, layer)?;
+                    self.put_batch_norm(tensors, file)?;
+                }
+            }
+        }
+        if let Some(&i) = weighted[k.min(weighted.len())..]
+            .iter()
+            .find(|&&i| !absorbed[i])
+        {
+            return Err(format!(
+                "node {}: a {} with weights left over: the declaration's {} layers with weights \
+                 are all matched to nodes before it",
+                self.onnx.label(i),
+                nodes[i].op_type,
+                ours.len()
+            ));
+        }
+        Ok(self.writes)
+    }
+
+    /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
+    /// front of it can have (a `Linear` exported as `MatMul` + `Add`).
+    fn check_adds(&self) -> Res<()> {
+        for (i, n) in self.onnx.nodes.iter().enumerate() {
+            if n.op_type != "Add" && n.op_type != "Sum" {
+                continue;
+            }
+            for x in &n.input {
+                if self.onnx.stored.contains_key(x.as_str()) && self.matmul_before(i).is_none() {
+                    return Err(format!(
+                        "node {}: adds the stored tensor `{x}`, a bias that no layer of the \
+                         declaration has (only a MatMul's bias may follow it as an Add)",
+                        self.onnx.label(i)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `MatMul` whose output `Add` node `i` adds a stored bias to.
+    fn matmul_before(&self, i: usize) -> Option<usize> {
+        let n = &self.onnx.nodes[i];
+        if n.op_type != "Add" || n.input.len() != 2 {
+            return None;
+        }
+        n.input.iter().find_map(|x| {
+            (0..i).find(|&j| {
+                let m = &self.onnx.nodes[j];
+                m.op_type == "MatMul" && m.output.first() == Some(x)
+            })
+        })
+    }
+
+    /// Records `values` for our tensor `name`, checking its length.
+    fn put(&mut self, name: &str, values: Vec<f32>) -> Res<()> {
+        let i = self
+            .tensors
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| format!("the network has no tensor `{name}`"))?;
+        if self.tensors[i].len != values.len() {
+            return Err(format!(
+                "`{name}` holds {} values, not {}",
+                self.tensors[i].len,
+                values.len()
+            ));
+        }
+        self.writes.push((i, values));
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)] // one layer's fields, unpacked
+    fn conv(
+        &mut self,
+        i: usize,
+        layer: &str,
+        g: &Conv2dGeom,
+        groups: usize,
+        weight: &str,
+        bias: Option<&str>,
+        bn: Option<BatchNormTensors>,
+    ) -> Res<Option<usize>> {
+        let nodes = self.onnx.nodes;
+        expect_op(nodes, i, "Conv", "a convolution", layer)?;
+        let at = self.onnx.label(i);
+        let c_in_group = g.c_in / groups.max(1);
+        let expected = [g.c_out, c_in_group, g.fh, g.fw];
+        let (shape, w) = self
+            .onnx
+            .floats(i, 1, "weight")?
+            .ok_or_else(|| format!("node {at}: a Conv without a weight"))?;
+        if shape != expected {
+            return Err(format!(
+                "node {at}: weight {} does not fit {layer}, which takes {}x{}x{c_in_group} -> {} \
+                 ({} in ONNX's layout)",
+                dims(&shape),
+                g.fh,
+                g.fw,
+                g.c_out,
+                dims(&expected)
+            ));
+        }
+        check_geometry(&nodes[i], &at, layer, g, groups)?;
+        let file_bias = match self.onnx.floats(i, 2, "bias")? {
+            Some((_, b)) if b.len() != g.c_out => {
+                return Err(format!(
+                    "node {at}: a bias of {} values does not fit {layer}'s {} filters",
+                    b.len(),
+                    g.c_out
+                ))
+            }
+            other => other.map(|(_, b)| b),
+        };
+        // A BatchNormalization that reads only this convolution's output.
+        let readers = self.onnx.readers_of(i);
+        let bn_node = match readers {
+            [j] if nodes[*j].op_type == "BatchNormalization"
+                && nodes[*j].input.first() == nodes[i].output.first() =>
+            {
+                Some(*j)
+            }
+            _ => None,
+        };
+        let mut w = layout::conv_weight(&w, [g.fh, g.fw, c_in_group, g.c_out]);
+        match (bn, bn_node) {
+            (Some(ours), Some(j)) => {
+                let mut file = self.batch_norm_tensors(j, g.c_out, layer)?;
+                let conv_bias = match bias {
+                    Some(_) => file_bias.unwrap_or_else(|| vec![0.0; g.c_out]),
+                    // Ours has no bias: the file's shifts the mean instead,
+                    // (y + b) - mean = y - (mean - b).
+                    None => {
+                        if let Some(b) = &file_bias {
+                            file.mean.iter_mut().zip(b).for_each(|(m, b)| *m -= b);
+                        }
+                        Vec::new()
+                    }
+                };
+                if let Some(name) = bias {
+                    self.put(name, conv_bias)?;
+                }
+                self.put_batch_norm(&ours, file)?;
+            }
+            (Some(ours), None) => {
+                // Folded by the exporter: our batch norm passes values
+                // through, 1 * (y - 0) / sqrt((1 - eps) + eps) + beta,
+                // with the file's bias as beta where ours has none.
+                let b = file_bias.unwrap_or_else(|| vec![0.0; g.c_out]);
+                let beta = match bias {
+                    Some(name) => {
+                        self.put(name, b)?;
+                        vec![0.0; g.c_out]
+                    }
+                    None => b,
+                };
+                self.put(ours.gamma, vec![1.0; g.c_out])?;
+                self.put(ours.beta, beta)?;
+                self.put(ours.mean, vec![0.0; g.c_out])?;
+                self.put(ours.var, vec![1.0 - ours.epsilon; g.c_out])?;
+            }
+            (None, Some(j)) => {
+                // Fold the file's batch norm into our conv:
+                // s = gamma / sqrt(var + eps), w' = w s, b' = (b - mean) s + beta.
+                let Some(name) = bias else {
+                    return Err(format!(
+                        "node {at}: followed by the BatchNormalization {}, but {layer} has neither \
+                         a batch norm after it nor a bias to fold one into; add `BatchNorm` after {layer}",
+                        self.onnx.label(j)
+                    ));
+                };
+                let file = self.batch_norm_tensors(j, g.c_out, layer)?;
+                let b = file_bias.unwrap_or_else(|| vec![0.0; g.c_out]);
+                let scale: Vec<f32> = file
+                    .gamma
+                    .iter()
+                    .zip(&file.var)
+                    .map(|(gamma, var)| gamma / (var + file.epsilon).sqrt())
+                    .collect();
+                let folded: Vec<f32> = (0..g.c_out)
+                    .map(|o| (b[o] - file.mean[o]) * scale[o] + file.beta[o])
+                    .collect();
+                for row in w.chunks_exact_mut(g.c_out) {
+                    row.iter_mut().zip(&scale).for_each(|(v, s)| *v *= s);
+                }
+                self.put(name, folded)?;
+            }
+            (None, None) => match (bias, file_bias) {
+                (Some(name), b) => self.put(name, b.unwrap_or_else(|| vec![0.0; g.c_out]))?,
+                (None, Some(b)) if b.iter().any(|&v| v != 0.0) => {
+                    return Err(format!(
+                        "node {at}: has a bias, but {layer} has none; declare it with `bias: true`"
+                    ))
+                }
+                (None, _) => {}
+            },
+        }
+        self.put(weight, w)?;
+        Ok(bn_node)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one layer's fields, unpacked
+    fn dense(
+        &mut self,
+        i: usize,
+        layer: &str,
+        n_in: usize,
+        units: usize,
+        image: Option<[usize; 3]>,
+        weight: &str,
+        bias: Option<&str>,
+    ) -> Res<()> {
+        let nodes = self.onnx.nodes;
+        let n = &nodes[i];
+        let at = self.onnx.label(i);
+        let op = n.op_type.as_str();
+        if op != "Gemm" && op != "MatMul" {
+            return Err(mismatch(nodes, i, "a dense layer", layer));
+        }
+        let attr = |e: String| format!("node {at}: {e}");
+        let (trans_b, alpha, beta) = if op == "Gemm" {
+            if get_int(n, "transA", 0).map_err(attr)? != 0 {
+                return Err(format!(
+                    "node {at}: a Gemm with transA = 1, which no dense layer computes"
+                ));
+            }
+            (
+                get_int(n, "transB", 0).map_err(attr)? != 0,
+                get_float(n, "alpha", 1.0).map_err(attr)?,
+                get_float(n, "beta", 1.0).map_err(attr)?,
+            )
+        } else {
+            (false, 1.0, 1.0)
+        };
+        let (shape, b) = self
+            .onnx
+            .floats(i, 1, "weight")?
+            .ok_or_else(|| format!("node {at}: a {op} without a weight"))?;
+        let expected = if trans_b {
+            [units, n_in]
+        } else {
+            [n_in, units]
+        };
+        if shape != expected {
+            return Err(format!(
+                "node {at}: weight {} does not fit {layer}, which takes {n_in} -> {units} ({} in ONNX's layout{})",
+                dims(&shape),
+                dims(&expected),
+                if op == "Gemm" { if trans_b { ", transB = 1" } else { ", transB = 0" } } else { "" }
+            ));
+        }
+        let mut w = if trans_b {
+            layout::linear_weight(&b, n_in, units, image)
+        } else {
+            match image {
+                Some(hwc) => layout::rows_from_channels_first(&b, units, hwc),
+                None => b,
+            }
+        };
+        if alpha != 1.0 {
+            w.iter_mut().for_each(|v| *v *= alpha);
+        }
+        let file_bias = if op == "Gemm" {
+            self.onnx.floats(i, 2, "bias")?.map(|(_, c)| c)
+        } else {
+            // MatMul's bias is the stored operand of the Add after it.
+            let add = self
+                .onnx
+                .readers_of(i)
+                .iter()
+                .copied()
+                .find(|&j| self.matmul_before(j) == Some(i));
+            match add {
+                Some(j) => {
+                    let k = nodes[j]
+                        .input
+                        .iter()
+                        .position(|x| self.onnx.stored.contains_key(x.as_str()));
+                    match k {
+                        Some(k) => self.onnx.floats(j, k, "bias")?.map(|(_, c)| c),
+                        None => None,
+                    }
+                }
+                None => None,
+            }
+        };
+        let file_bias = match file_bias {
+            None => None,
+            Some(c) if c.len() == units => {
+                Some(c.into_iter().map(|v| v * beta).collect::<Vec<_>>())
+            }
+            Some(c) if c.len() == 1 => Some(vec![c[0] * beta; units]),
+            Some(c) => {
+                return Err(format!(
+                    "node {at}: a bias of {} values does not fit {layer}'s {units} units",
+                    c.len()
+                ))
+            }
+        };
+        match (bias, file_bias) {
+            (Some(name), c) => self.put(name, c.unwrap_or_else(|| vec![0.0; units]))?,
+            (None, Some(c)) if c.iter().any(|&v| v != 0.0) => {
+                return Err(format!(
+                    "node {at}: has a bias, but {layer} has none; declare it with `bias: true`"
+                ))
+            }
+            (None, _) => {}
+        }
+        self.put(weight, w)
+    }
+
+    /// The four vectors and epsilon of `BatchNormalization` node `i`, each
+    /// of `c` values.
+    fn batch_norm_tensors(&self, i: usize, c: usize, layer: &str) -> Res<FileBatchNorm> {
+        let at = self.onnx.label(i);
+        let mut v = Vec::with_capacity(4);
+        for (k, what) in [(1, "scale"), (2, "bias"), (3, "mean"), (4, "variance")] {
+            let (_, values) = self
+                .onnx
+                .floats(i, k, what)?
+                .ok_or_else(|| format!("node {at}: a BatchNormalization without its {what}"))?;
+            if values.len() != c {
+                return Err(format!(
+                    "node {at}: {what} of {} values does not fit {layer}'s {c} channels",
+                    values.len()
+                ));
+            }
+            v.push(values);
+        }
+        let epsilon = get_float(&self.onnx.nodes[i], "epsilon", 1e-5)
+            .map_err(|e| format!("node {at}: {e}"))?;
+        let var = v.pop().unwrap_or_default();
+        let mean = v.pop().unwrap_or_default();
+        let beta = v.pop().unwrap_or_default();
+        let gamma = v.pop().unwrap_or_default();
+        if let Some(o) = (0..c).find(|&o| !positive(var[o] + epsilon)) {
+            return Err(format!(
+                "node {at}: channel {o}'s variance {} plus epsilon {epsilon} is not positive",
+                var[o]
+            ));
+        }
+        Ok(FileBatchNorm {
+            gamma,
+            beta,
+            mean,
+            var,
+            epsilon,
+            at,
+        })
+    }
+
+    /// Our batch norm's tensors from the file's; a different epsilon is
+    /// moved into the moving variance, so that `var + eps` is the file's.
+    fn put_batch_norm(&mut self, ours: &BatchNormTensors, file: FileBatchNorm) -> Res<()> {
+        let shift = file.epsilon - ours.epsilon;
+        let var: Vec<f32> = file.var.iter().map(|v| v + shift).collect();
+        if let Some(o) = (0..var.len()).find(|&o| !positive(var[o] + ours.epsilon)) {
+            return Err(format!(
+                "node {}: channel {o}'s variance {} with epsilon {} does not fit a batch norm \
+                 with epsilon {}; declare it with `epsilon: {}`",
+                file.at, file.var[o], file.epsilon, ours.epsilon, file.epsilon
+            ));
+        }
+        self.put(ours.gamma, file.gamma)?;
+        self.put(ours.beta, file.beta)?;
+        self.put(ours.mean, file.mean)?;
+        self.put(ours.var, var)
+    }
+}
+
+/// Above zero, and so not NaN: what `var + eps` must be.
+fn positive(v: f32) -> bool {
+    v > 0.0
+}
+
+/// A `BatchNormalization` node's tensors, read.
+struct FileBatchNorm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    mean: Vec<f32>,
+    var: Vec<f32>,
+    epsilon: f32,
+    /// The node, for messages.
+    at: String,
+}
+
+fn kind(item: &Ours) -> &'static str {
+    match item {
+        Ours::Conv { .. } => "a convolution",
+        Ours::Dense { .. } => "a dense layer",
+        Ours::BatchNorm { .. } => "a batch norm",
+    }
+}
+
+/// `3 Conv, 1 Gemm, 2 BatchNormalization`.
+fn census(nodes: &[NodeProto], weighted: &[usize]) -> String {
+    WEIGHTED
+        .iter()
+        .filter_map(|op| {
+            let n = weighted
+                .iter()
+                .filter(|&&i| nodes[i].op_type == *op)
+                .count();
+            (n > 0).then(|| format!("{n} {op}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn expect_op(nodes: &[NodeProto], i: usize, op: &str, what: &str, layer: &str) -> Res<()> {
+    if nodes[i].op_type == op {
+        Ok(())
+    } else {
+        Err(mismatch(nodes, i, what, layer))
+    }
+}
+
+fn mismatch(nodes: &[NodeProto], i: usize, what: &str, layer: &str) -> String {
+    format!(
+        "node {}: a {} where the declaration has {layer}, {what}; the layers with weights must \
+         come in the same order in both",
+        label(&nodes[i], i),
+        nodes[i].op_type
+    )
+}

@@ -1,0 +1,309 @@
+//! Exports networks as ONNX models, each with inputs and what `predict`
+//! returns on them, for `scripts/onnx_check.py` to run the models in ONNX
+//! Runtime and compare (`.ci/run` does both):
+//!
+//! - `lenet5`: LeNet-5 trained for a few hundred steps on the vendored
+//!   MNIST, on 100 test digits (with their labels);
+//! - `resnet18`: torchvision's ResNet-18 layout (`examples/shared/
+//!   torchvision.rs`: batch norm, projection shortcuts), random weights and
+//!   batch-norm statistics, on random 224x224x3 images;
+//! - `inception`: a GoogLeNet-style stem with batch norm, two Inception
+//!   modules (`same` padding, odd totals), an auxiliary head (left out of
+//!   the model), grouped and depthwise convolutions, average pooling, on
+//!   random 224x224x3 images;
+//! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
+//!   network that ends on an image, whose output is NHWC-flattened), and
+//!   three small ones where an addition, a batch norm or a softmax reads a
+//!   flattened image.
+//!
+//! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
+//! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
+//! LeNet-5, `labels.npy`.
+//!
+//!     cargo run --release --features onnx --example onnx_export -- [--out DIR] [--steps N]
+//!     python3 scripts/onnx_check.py DIR
+
+use std::path::{Path, PathBuf};
+
+use cnn::ndarray::{Array2, Array4, ArrayView4};
+use cnn::prelude::*;
+use cnn::rng::Rng;
+
+#[path = "shared/lenet5_net.rs"]
+mod lenet5_net;
+#[path = "shared/torchvision.rs"]
+mod torchvision;
+use lenet5_net::{prepare, LeNet5};
+use torchvision::TvResNet;
+
+network! {
+    /// torchvision's ResNet-18.
+    pub struct ResNet18 {
+        input: [224, 224, 3],
+        layers: TvResNet { blocks1: 2, blocks2: 2, blocks3: 2, blocks4: 2, bottleneck: false },
+    }
+}
+
+network! {
+    /// An Inception module (Szegedy et al. 2014, Figure 2b).
+    block Inception(c1, c3_reduce, c3, c5_reduce, c5, pool_proj) = [
+        Concat {
+            branches: [
+                [b1: Conv2d { filters: c1, kernel: 1 }, Relu],
+                [b2_reduce: Conv2d { filters: c3_reduce, kernel: 1 }, Relu, b2: Conv2d { filters: c3, kernel: 3, padding: same }, Relu],
+                [b3_reduce: Conv2d { filters: c5_reduce, kernel: 1 }, Relu, b3: Conv2d { filters: c5, kernel: 5, padding: same }, Relu],
+                [MaxPool2d { size: 3, stride: 1, padding: same }, b4_proj: Conv2d { filters: pool_proj, kernel: 1 }, Relu],
+            ],
+        },
+    ];
+
+    /// GoogLeNet's stem and inception 3a/3b, then a grouped and a
+    /// depthwise convolution and a small head.
+    pub struct InceptionNet {
+        input: [224, 224, 3],
+        layers: [
+            conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: same, bias: false },
+            conv1_bn: BatchNorm,
+            Relu,
+            MaxPool2d { size: 3, stride: 2, padding: same },
+            conv2: Conv2d { filters: 192, kernel: 3, padding: same },
+            LeakyRelu { alpha: 0.1 },
+            MaxPool2d { size: 3, stride: 2, padding: same },
+            inception3a: Inception { c1: 64, c3_reduce: 96, c3: 128, c5_reduce: 16, c5: 32, pool_proj: 32 },
+            aux: AuxHead { weight: 0.3, layers: [GlobalAvgPool, Dense { units: 10 }, Softmax] },
+            inception3b: Inception { c1: 128, c3_reduce: 128, c3: 192, c5_reduce: 32, c5: 96, pool_proj: 64 },
+            AvgPool2d { size: 3, stride: 2, padding: same },
+            grouped: Conv2d { filters: 128, kernel: 3, padding: 1, groups: 4 },
+            grouped_bn: BatchNorm,
+            Relu,
+            depthwise: DepthwiseConv2d { kernel: 3, stride: 2, padding: same },
+            Tanh,
+            GlobalAvgPool,
+            Dropout { rate: 0.4 },
+            fc: Dense { units: 10 },
+            Softmax,
+        ],
+    }
+
+    /// A flat network: batch norm on vectors, sigmoid outputs.
+    pub struct Mlp {
+        input: [20],
+        layers: [Dense { units: 16 }, BatchNorm, LeakyRelu { alpha: 0.2 }, Dense { units: 5, bias: false }, Sigmoid],
+    }
+
+    /// A network that ends on an image: predict returns it NHWC-flattened.
+    pub struct Trunk {
+        input: [13, 11, 2],
+        layers: [Conv2d { filters: 3, kernel: 3, stride: 2, padding: same }, Relu, MaxPool2d { size: 2, padding: same }],
+    }
+
+    /// Nodes that read an image as the vector a `Flatten` made of it: an
+    /// addition, a batch norm, a softmax (NHWC-flattened in ONNX first).
+    pub struct AfterFlatten {
+        input: [6, 5, 2],
+        layers: [
+            Conv2d { filters: 3, kernel: 3, padding: same },
+            Relu,
+            res: Residual { body: [Flatten, Dense { units: 90 }], shortcut: [Flatten] },
+            Tanh,
+            Dense { units: 12 },
+            Softmax,
+        ],
+    }
+    pub struct NormAfterFlatten {
+        input: [6, 5, 2],
+        layers: [Conv2d { filters: 3, kernel: 3, padding: same }, Flatten, BatchNorm, Relu, Dense { units: 4 }, Softmax],
+    }
+    pub struct SoftmaxAfterFlatten {
+        input: [4, 3, 2],
+        layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (out, steps) = args()?;
+    std::fs::create_dir_all(&out)?;
+
+    // LeNet-5 on MNIST, briefly trained so that its outputs mean something.
+    let mnist = cnn::data::mnist::load(&cnn::data::mnist::vendored_dir())?;
+    let (train, test) = (prepare(&mnist.train)?, prepare(&mnist.test)?.take(100));
+    let mut lenet = LeNet5::new(1);
+    let mut opt = Adam::new(1e-3);
+    let per = train.example_len();
+    let batch = 64;
+    for step in 0..steps {
+        let start = (step * batch) % (train.len() - batch);
+        let x = ArrayView4::from_shape(
+            (batch, 32, 32, 1),
+            &train.images()[start * per..(start + batch) * per],
+        )?;
+        lenet.train_step(x, &train.labels()[start..start + batch], &mut opt)?;
+    }
+    let x = Array4::from_shape_vec((test.len(), 32, 32, 1), test.images().to_vec())?;
+    let y = lenet.predict(x.view())?;
+    let correct = cnn::net::count_correct(y.as_slice().unwrap_or(&[]), 10, test.labels());
+    println!(
+        "lenet5: {steps} training steps, {correct}/{} test digits right",
+        test.len()
+    );
+    write_image_net(&out.join("lenet5"), |p| lenet.export_onnx(p), &x, &y)?;
+    let labels: Vec<f32> = test.labels().iter().map(|&l| l as f32).collect();
+    write_npy(&out.join("lenet5/labels.npy"), &[labels.len()], &labels)?;
+
+    let mut resnet = ResNet18::new(2);
+    stir_batch_norms(resnet.params_mut(), ResNet18::TENSORS, 3);
+    let x = random_images(2, [224, 224, 3], 4);
+    let y = resnet.predict(x.view())?;
+    write_image_net(&out.join("resnet18"), |p| resnet.export_onnx(p), &x, &y)?;
+
+    let mut inception = InceptionNet::new(5);
+    stir_batch_norms(inception.params_mut(), InceptionNet::TENSORS, 6);
+    let x = random_images(2, [224, 224, 3], 7);
+    let y = inception.predict(x.view())?;
+    write_image_net(&out.join("inception"), |p| inception.export_onnx(p), &x, &y)?;
+
+    let mut mlp = Mlp::new(8);
+    stir_batch_norms(mlp.params_mut(), Mlp::TENSORS, 9);
+    let mut rng = Rng::new(10);
+    let x = Array2::from_shape_fn((5, 20), |_| rng.uniform_in(-2.0, 2.0));
+    let y = mlp.predict(x.view())?;
+    let dir = out.join("mlp");
+    std::fs::create_dir_all(&dir)?;
+    mlp.export_onnx(dir.join("model.onnx"))?;
+    write_npy(
+        &dir.join("input.npy"),
+        x.shape(),
+        x.as_slice().unwrap_or(&[]),
+    )?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
+
+    let trunk = Trunk::new(11);
+    let x = random_images(3, [13, 11, 2], 12);
+    let y = trunk.predict(x.view())?;
+    write_image_net(&out.join("trunk"), |p| trunk.export_onnx(p), &x, &y)?;
+
+    let net = AfterFlatten::new(13);
+    let x = random_images(3, [6, 5, 2], 14);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("after_flatten"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = NormAfterFlatten::new(15);
+    stir_batch_norms(net.params_mut(), NormAfterFlatten::TENSORS, 16);
+    let x = random_images(3, [6, 5, 2], 17);
+    let y = net.predict(x.view())?;
+    write_image_net(
+        &out.join("norm_after_flatten"),
+        |p| net.export_onnx(p),
+        &x,
+        &y,
+    )?;
+    let net = SoftmaxAfterFlatten::new(18);
+    let x = random_images(3, [4, 3, 2], 19);
+    let y = net.predict(x.view())?;
+    write_image_net(
+        &out.join("softmax_after_flatten"),
+        |p| net.export_onnx(p),
+        &x,
+        &y,
+    )?;
+
+    println!(
+        "wrote lenet5, resnet18, inception, mlp, trunk and three networks with flattens to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+fn args() -> Result<(PathBuf, usize), String> {
+    let (mut out, mut steps) = (PathBuf::from("out/onnx"), 300);
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--out" => out = PathBuf::from(value()?),
+            "--steps" => steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
+            _ => {
+                return Err(format!(
+                    "unknown option {flag}; usage: onnx_export [--out DIR] [--steps N]"
+                ))
+            }
+        }
+    }
+    Ok((out, steps))
+}
+
+/// A batch `[n, h, w, c]` of values uniform in [-1, 1).
+fn random_images(n: usize, [h, w, c]: [usize; 3], seed: u64) -> Array4<f32> {
+    let mut rng = Rng::new(seed);
+    Array4::from_shape_fn((n, h, w, c), |_| rng.uniform_in(-1.0, 1.0))
+}
+
+/// Batch norms away from their fresh state (gamma 1, beta 0, mean 0,
+/// variance 1), so a batch norm exported wrong shows in the outputs.
+fn stir_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo], seed: u64) {
+    let mut rng = Rng::new(seed);
+    for t in tensors {
+        let (lo, hi) = match t.name.rsplit('.').next() {
+            Some("gamma") => (0.5, 1.5),
+            Some("beta") | Some("moving_mean") => (-0.2, 0.2),
+            Some("moving_variance") => (0.5, 2.0),
+            _ => continue,
+        };
+        params[t.range()]
+            .iter_mut()
+            .for_each(|v| *v = rng.uniform_in(lo, hi));
+    }
+}
+
+/// `model.onnx` through `export`, the images as NCHW `input.npy`, and
+/// `output.npy`, in `dir`.
+fn write_image_net(
+    dir: &Path,
+    export: impl FnOnce(&Path) -> Result<(), cnn::Error>,
+    x: &Array4<f32>,
+    y: &Array2<f32>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    export(&dir.join("model.onnx"))?;
+    let nchw = x.view().permuted_axes([0, 3, 1, 2]);
+    let nchw: Vec<f32> = nchw.iter().copied().collect();
+    let s = x.shape();
+    write_npy(&dir.join("input.npy"), &[s[0], s[3], s[1], s[2]], &nchw)?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
+    Ok(())
+}
+
+/// A float32 array in NumPy's `.npy` format (version 1.0, C order): the
+/// magic, a header length, a Python dict literal padded with spaces to a
+/// multiple of 64 bytes, then the values little-endian.
+fn write_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<(), cnn::Error> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    cnn::io::write_bytes_atomic(path, &bytes)
+}

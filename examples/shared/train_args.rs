@@ -221,6 +221,7 @@ pub fn step_schedule(peak: f32, epochs: usize, steps_per_epoch: usize) -> cnn::o
 /// `--out`; then test the final weights (saved as `<name>.safetensors`)
 /// and the best ones, and end with the line `test accuracy: NN.NN%` that
 /// scripts read. Returns the model, holding the best weights.
+#[allow(dead_code)] // lenet5 calls fit_and_report_on, for its ranks
 pub fn fit_and_report<N: cnn::Network>(
     args: &Args,
     model: cnn::Model<N>,

@@ -68,11 +68,10 @@ fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
         a.out = args.out.join(format!("member_{k}"));
         std::fs::create_dir_all(&a.out).map_err(|e| cnn::Error::io(&a.out, e))?;
         println!("\n== member {} of {MEMBERS}: seed {} ==", k + 1, a.seed);
-        let mut model =
-            Model::compile(LeNet5::new(a.seed), Adam::new(a.learning_rate)).seed(a.seed);
-        train_args::fit_and_report(
+        let model = Model::compile(LeNet5::new(a.seed), Adam::new(a.learning_rate)).seed(a.seed);
+        let model = train_args::fit_and_report(
             &a,
-            &mut model,
+            model,
             (&train, &val, &test),
             "lenet5",
             "LeNet-5 on MNIST",

@@ -4,7 +4,8 @@
 //! weights, and ends with `test accuracy: NN.NN%`.
 //!
 //!     cargo run --release --example lenet5 -- [--data DIR] [--epochs N]
-//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--augment KIND]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+//!         [--augment KIND] [--resume PATH]
 
 #[path = "shared/train_args.rs"]
 mod train_args;
@@ -34,11 +35,11 @@ fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
     println!("{}", LeNet5::summary());
     let (train, val, test) = train_args::load_mnist(args, prepare)?;
 
-    let mut model =
+    let model =
         Model::compile(LeNet5::new(args.seed), Adam::new(args.learning_rate)).seed(args.seed);
     train_args::fit_and_report(
         args,
-        &mut model,
+        model,
         (&train, &val, &test),
         "lenet5",
         "LeNet-5 on MNIST",

@@ -8,7 +8,8 @@
 //! the CSV log and the weights, and ends with `test accuracy: NN.NN%`.
 //!
 //!     cargo run --release --example resnet_mnist -- [--data DIR] [--epochs N]
-//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--augment KIND]
+//!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+//!         [--augment KIND] [--resume PATH]
 
 #[path = "shared/train_args.rs"]
 mod train_args;
@@ -69,10 +70,10 @@ fn run(args: &train_args::Args) -> Result<(), cnn::Error> {
         .momentum(0.9)
         .nesterov(true)
         .weight_decay(1e-4);
-    let mut model = Model::compile(ResNetMnist::new(args.seed), opt).seed(args.seed);
+    let model = Model::compile(ResNetMnist::new(args.seed), opt).seed(args.seed);
     train_args::fit_and_report(
         args,
-        &mut model,
+        model,
         (&train, &val, &test),
         "resnet_mnist",
         "ResNet-20 layout on MNIST",

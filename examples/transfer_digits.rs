@@ -121,7 +121,9 @@ fn args() -> Args {
 
 /// The examples whose label is in `classes`, relabelled from 0.
 fn only(data: &Dataset, classes: std::ops::Range<usize>) -> Result<Dataset, cnn::Error> {
-    let keep: Vec<usize> = (0..data.len()).filter(|&i| classes.contains(&data.labels()[i])).collect();
+    let keep: Vec<usize> = (0..data.len())
+        .filter(|&i| classes.contains(&data.labels()[i]))
+        .collect();
     let picked = data.select(&keep);
     let y = picked.labels().iter().map(|l| l - classes.start).collect();
     Dataset::new(picked.shape(), picked.images().to_vec(), y, classes.len())
@@ -158,7 +160,9 @@ fn copy_tensors(
 ) -> usize {
     let mut copied = 0;
     for t in from {
-        let Some(rest) = t.name.strip_prefix(from_prefix) else { continue };
+        let Some(rest) = t.name.strip_prefix(from_prefix) else {
+            continue;
+        };
         let want = format!("{to_prefix}{rest}");
         if let Some(u) = to.iter().find(|u| u.name == want && u.shape == t.shape) {
             to_params[u.range()].copy_from_slice(&from_params[t.range()]);
@@ -168,20 +172,36 @@ fn copy_tensors(
     copied
 }
 
-/// The trunk's 400 features of every example, as a flat dataset.
-fn features(trunk: &DigitTrunk, data: &Dataset) -> Result<Dataset, cnn::Error> {
-    let mut x = Vec::with_capacity(data.len() * 400);
-    for start in (0..data.len()).step_by(500) {
-        let n = 500.min(data.len() - start);
-        let len = data.example_len();
-        let view = cnn::ndarray::ArrayView4::from_shape(
-            (n, 32, 32, 1),
-            &data.images()[start * len..(start + n) * len],
-        )
-        .map_err(|e| cnn::Error::InvalidArgument(e.to_string()))?;
-        x.extend(trunk.predict(view)?.iter());
-    }
-    Dataset::new([1, 1, 400], x, data.labels().to_vec(), data.classes())
+/// The trunk's 400 features of every example of `data`, cached on disk in
+/// `path` (with the trunk's name and a checksum of its weights, so a cache
+/// of another trunk is refused and made again), as a flat dataset.
+fn features(
+    trunk: &DigitTrunk,
+    data: &Dataset,
+    path: &std::path::Path,
+) -> Result<Dataset, cnn::Error> {
+    use cnn::data::features::{extract, weights_checksum, Features};
+    let sum = weights_checksum(trunk.params());
+    let cached = match Features::load(path, "DigitTrunk", sum) {
+        Ok(f) if f.len() == data.len() => f,
+        _ => {
+            let f = extract(
+                data,
+                "DigitTrunk",
+                sum,
+                &DigitTrunk::OUTPUT_SHAPE,
+                500,
+                |x, n| {
+                    let view = cnn::ndarray::ArrayView4::from_shape((n, 32, 32, 1), x)
+                        .map_err(|e| cnn::Error::InvalidArgument(e.to_string()))?;
+                    Ok(trunk.predict(view)?.into_raw_vec_and_offset().0)
+                },
+            )?;
+            f.save(path)?;
+            f
+        }
+    };
+    cached.into_dataset()
 }
 
 fn accuracy<N: cnn::Network>(model: &Model<N>, test: &Dataset) -> Result<f64, cnn::Error> {
@@ -193,12 +213,92 @@ fn epochs_for(n: usize) -> usize {
     (3000 / n.max(1)).clamp(10, 200)
 }
 
+/// What the three ways share.
+struct Ctx<'a> {
+    trunk: &'a DigitTrunk,
+    /// The network trained on 0-4, whose `trunk.*` fine-tuning starts from.
+    pretrained: &'a std::path::Path,
+    out: &'a std::path::Path,
+    seed: u64,
+    /// Print the load reports.
+    report: bool,
+}
+
+/// Learns `few` three ways and prints one line each: (a) the frozen trunk
+/// with a new head trained on its cached features; (b) every layer
+/// fine-tuned from the trunk and that head, both loaded by name (the
+/// pretrained network's `trunk.*`, its classifier left out, and the head's
+/// `head.*`); (c) the same network from scratch, as many steps as (a) and
+/// (b) together. `$net` is the trunk with a new head, `$head` that head on
+/// features.
+macro_rules! three_ways {
+    ($net:ty, $head:ty, $ctx:expr, $few:expr, $test:expr, $test_features:expr, $prefix:expr, $label:expr) => {{
+        let (ctx, few, label): (Ctx, &Dataset, String) = ($ctx, $few, $label);
+        let epochs = epochs_for(few.len());
+        let mut head = Model::compile(<$head>::new(ctx.seed), Adam::new(1e-2)).seed(ctx.seed);
+        head.fit(
+            &features(
+                ctx.trunk,
+                few,
+                &ctx.out.join(format!(
+                    "features_{}_{}.bin",
+                    stringify!($head),
+                    label.replace('/', "-per-")
+                )),
+            )?,
+            Fit::epochs(epochs).batch_size(16).verbose(false),
+        )?;
+        println!(
+            "{}frozen trunk + new head {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&head, $test_features)?
+        );
+        let head_path = ctx
+            .out
+            .join(format!("head_{}.safetensors", stringify!($head)));
+        head.network().save(&head_path)?;
+        let mut net = <$net>::new(ctx.seed);
+        let from_trunk = net.load_by_name(ctx.pretrained)?;
+        let from_head = net.load_by_name(&head_path)?;
+        if ctx.report {
+            println!(
+                "fine-tuning starts from {}: {from_trunk}",
+                ctx.pretrained.display()
+            );
+            println!("and from {}: {from_head}", head_path.display());
+        }
+        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(ctx.seed);
+        fine.fit(few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
+        println!(
+            "{}fine-tuned {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&fine, $test)?
+        );
+        let mut scratch = Model::compile(<$net>::new(ctx.seed), Adam::new(1e-3)).seed(ctx.seed);
+        scratch.fit(
+            few,
+            Fit::epochs(epochs + epochs / 2)
+                .batch_size(16)
+                .verbose(false),
+        )?;
+        println!(
+            "{}from scratch {label}: test accuracy: {:.2}%",
+            $prefix,
+            accuracy(&scratch, $test)?
+        );
+    }};
+}
+
 fn main() -> Result<(), cnn::Error> {
     let a = args();
     std::fs::create_dir_all(&a.out).map_err(|e| cnn::Error::io(&a.out, e))?;
     let mnist = cnn::data::mnist::load(&a.data)?;
     let (train, test) = (prepare(&mnist.train)?, prepare(&mnist.test)?);
-    let (train04, train59, test59) = (only(&train, 0..5)?, only(&train, 5..10)?, only(&test, 5..10)?);
+    let (train04, train59, test59) = (
+        only(&train, 0..5)?,
+        only(&train, 5..10)?,
+        only(&test, 5..10)?,
+    );
     println!(
         "MNIST: {} training images of 0-4 for the trunk; 5-9: {} training, {} test images; {} threads",
         train04.len(),
@@ -217,69 +317,69 @@ fn main() -> Result<(), cnn::Error> {
         accuracy(&pre, &only(&test, 0..5)?)?
     );
     let mut trunk = DigitTrunk::new(0);
-    let n = copy_tensors(Pretrain::TENSORS, pre.network().params(), DigitTrunk::TENSORS, trunk.params_mut(), "trunk.", "");
+    let n = copy_tensors(
+        Pretrain::TENSORS,
+        pre.network().params(),
+        DigitTrunk::TENSORS,
+        trunk.params_mut(),
+        "trunk.",
+        "",
+    );
     assert_eq!(n, DigitTrunk::TENSORS.len());
     trunk.save(a.out.join("trunk_0-4.safetensors"))?;
     let pretrained = a.out.join("lenet5_0-4.safetensors");
     pre.network().save(&pretrained)?;
-    let test_features = features(&trunk, &test59)?;
+    let test_features = features(&trunk, &test59, &a.out.join("features_test_5-9.bin"))?;
 
     // 2. Digits 5-9 from k images per class, three ways.
     for k in [10, 50] {
         let few = per_class(&train59, k, a.seed + k as u64);
-        let epochs = epochs_for(few.len());
-
-        // (a) Frozen trunk, new head on the cached features.
-        let cached = features(&trunk, &few)?;
-        let mut head = Model::compile(Head5::new(a.seed), Adam::new(1e-2)).seed(a.seed);
-        head.fit(&cached, Fit::epochs(epochs).batch_size(16).verbose(false))?;
-        println!("frozen trunk + new head {k}/class: test accuracy: {:.2}%", accuracy(&head, &test_features)?);
-
-        // (b) Fine-tune every layer, from the trunk and the learned head,
-        // both loaded by name: the pretrained network's `trunk.*` (its
-        // classifier is left out) and the head's `head.*`.
-        let head_path = a.out.join(format!("head_{k}.safetensors"));
-        head.network().save(&head_path)?;
-        let mut net = Digits5::new(a.seed);
-        let from_trunk = net.load_by_name(&pretrained)?;
-        let from_head = net.load_by_name(&head_path)?;
-        if k == 10 {
-            println!("fine-tuning starts from {}: {from_trunk}", pretrained.display());
-            println!("and from {}: {from_head}", head_path.display());
-        }
-        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
-        fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!("fine-tuned {k}/class: test accuracy: {:.2}%", accuracy(&fine, &test59)?);
-
-        // (c) The same network from scratch, as many steps as (a) and (b).
-        let mut scratch = Model::compile(Digits5::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(&few, Fit::epochs(epochs + epochs / 2).batch_size(16).verbose(false))?;
-        println!("from scratch {k}/class: test accuracy: {:.2}%", accuracy(&scratch, &test59)?);
+        let ctx = Ctx {
+            trunk: &trunk,
+            pretrained: &pretrained,
+            out: &a.out,
+            seed: a.seed,
+            report: k == 10,
+        };
+        three_ways!(
+            Digits5,
+            Head5,
+            ctx,
+            &few,
+            &test59,
+            &test_features,
+            "",
+            format!("{k}/class")
+        );
     }
 
     // 3. A second source: scikit-learn's 8x8 digits, all ten classes.
     let digits = sklearn_digits()?;
     let (d_train, d_test) = digits.split(797, a.seed)?;
-    let d_test_features = features(&trunk, &d_test)?;
+    let d_test_features = features(&trunk, &d_test, &a.out.join("features_test_8x8.bin"))?;
     for k in [10usize, 0] {
         let (few, label) = if k == 0 {
             (d_train.clone(), "all".to_string())
         } else {
             (per_class(&d_train, k, a.seed), format!("{k}/class"))
         };
-        let epochs = epochs_for(few.len());
-        let mut head = Model::compile(Head10::new(a.seed), Adam::new(1e-2)).seed(a.seed);
-        head.fit(&features(&trunk, &few)?, Fit::epochs(epochs).batch_size(16).verbose(false))?;
-        println!("8x8 digits, frozen MNIST trunk + new head {label}: test accuracy: {:.2}%", accuracy(&head, &d_test_features)?);
-        let mut net = Digits10::new(a.seed);
-        copy_tensors(DigitTrunk::TENSORS, trunk.params(), Digits10::TENSORS, net.params_mut(), "", "trunk.");
-        copy_tensors(Head10::TENSORS, head.network().params(), Digits10::TENSORS, net.params_mut(), "", "");
-        let mut fine = Model::compile(net, Adam::new(3e-4)).seed(a.seed);
-        fine.fit(&few, Fit::epochs(epochs / 2).batch_size(16).verbose(false))?;
-        println!("8x8 digits, fine-tuned {label}: test accuracy: {:.2}%", accuracy(&fine, &d_test)?);
-        let mut scratch = Model::compile(Digits10::new(a.seed), Adam::new(1e-3)).seed(a.seed);
-        scratch.fit(&few, Fit::epochs(epochs + epochs / 2).batch_size(16).verbose(false))?;
-        println!("8x8 digits, from scratch {label}: test accuracy: {:.2}%", accuracy(&scratch, &d_test)?);
+        let ctx = Ctx {
+            trunk: &trunk,
+            pretrained: &pretrained,
+            out: &a.out,
+            seed: a.seed,
+            report: false,
+        };
+        three_ways!(
+            Digits10,
+            Head10,
+            ctx,
+            &few,
+            &d_test,
+            &d_test_features,
+            "8x8 digits, ",
+            label
+        );
     }
 
     // 4. What freezing saves: a step at batch 64 on 5-9 images.
@@ -356,7 +456,11 @@ fn timing(data: &Dataset, trunk: &DigitTrunk) -> Result<(), cnn::Error> {
     m.fit(data, Fit::epochs(1).batch_size(batch).verbose(false))?;
     let through = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let cached = features(trunk, data)?;
+    let cache =
+        std::env::temp_dir().join(format!("cnn-transfer-timing-{}.bin", std::process::id()));
+    std::fs::remove_file(&cache).ok();
+    let cached = features(trunk, data, &cache)?;
+    std::fs::remove_file(&cache).ok();
     let caching = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut h = Model::compile(Head5::new(1), Adam::new(1e-3));

@@ -77,7 +77,10 @@
 //!   rotation, shear, scaling, elastic warping, colour shifts, PCA colour)
 //!   as a seeded pipeline that `fit` runs on background threads;
 //!   [`train::TenCrop`] and [`train::Ensemble`] at test time.
-//! - [`data`]: MNIST and the 8x8 digits; [`io`]: safetensors and PNG;
+//! - [`data`]: MNIST and the 8x8 digits, your own images
+//!   ([`data::folder`]: one subfolder per class, PNG and JPEG) and cached
+//!   features of a frozen trunk ([`data::features`]) for transfer
+//!   learning; [`io`]: safetensors and PNG;
 //!   [`filters`]: the course's edge filters through the convolution kernel.
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
 //!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,

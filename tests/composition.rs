@@ -315,15 +315,30 @@ network! {
 #[test]
 fn frozen_layers_keep_their_weights_and_statistics() {
     // Trainable: top (3*3*3*4 + 4) and head (6*6*4*3 + 3); the rest frozen.
-    assert_eq!(Frozen::TRAINABLE_PARAMS, 3 * 3 * 3 * 4 + 4 + 6 * 6 * 4 * 3 + 3);
-    assert_eq!(Frozen::PARAMS, Frozen::TRAINABLE_PARAMS + Trunk2::PARAMS + 3 * 3 + 3);
+    assert_eq!(
+        Frozen::TRAINABLE_PARAMS,
+        3 * 3 * 3 * 4 + 4 + 6 * 6 * 4 * 3 + 3
+    );
+    assert_eq!(
+        Frozen::PARAMS,
+        Frozen::TRAINABLE_PARAMS + Trunk2::PARAMS + 3 * 3 + 3
+    );
     for t in Frozen::TENSORS {
-        assert_eq!(t.trainable, t.name.starts_with("top") || t.name.starts_with("head"), "{}", t.name);
+        assert_eq!(
+            t.trainable,
+            t.name.starts_with("top") || t.name.starts_with("head"),
+            "{}",
+            t.name
+        );
     }
     let mut net = Frozen::new(4);
     // Moving statistics that are not the initial ones, to see them used.
-    net.tensor_mut("trunk.bn.moving_mean").unwrap().copy_from_slice(&[0.1, -0.2, 0.3]);
-    net.tensor_mut("trunk.bn.moving_variance").unwrap().copy_from_slice(&[0.5, 2.0, 1.5]);
+    net.tensor_mut("trunk.bn.moving_mean")
+        .unwrap()
+        .copy_from_slice(&[0.1, -0.2, 0.3]);
+    net.tensor_mut("trunk.bn.moving_variance")
+        .unwrap()
+        .copy_from_slice(&[0.5, 2.0, 1.5]);
     let frozen_before: Vec<f32> = net.params()[Frozen::TRAINABLE_PARAMS..].to_vec();
     let trainable_before: Vec<f32> = net.params()[..Frozen::TRAINABLE_PARAMS].to_vec();
     let x = images(4, 8, 8, 2, 1);
@@ -333,13 +348,22 @@ fn frozen_layers_keep_their_weights_and_statistics() {
         net.train_step(x.view(), &y, &mut opt).unwrap();
     }
     // Nothing frozen moved: not the weights, not the moving statistics.
-    assert_eq!(bits(&net.params()[Frozen::TRAINABLE_PARAMS..]), bits(&frozen_before));
-    assert_ne!(bits(&net.params()[..Frozen::TRAINABLE_PARAMS]), bits(&trainable_before));
+    assert_eq!(
+        bits(&net.params()[Frozen::TRAINABLE_PARAMS..]),
+        bits(&frozen_before)
+    );
+    assert_ne!(
+        bits(&net.params()[..Frozen::TRAINABLE_PARAMS]),
+        bits(&trainable_before)
+    );
     // The gradient of the trainable part matches finite differences
     // through the frozen layers (batch norm in inference mode).
     let (_, grads) = net.loss_and_grads(x.view(), &y).unwrap();
     let grads = grads.to_vec();
-    let t = Frozen::TENSORS.iter().find(|t| t.name == "top.weight").unwrap();
+    let t = Frozen::TENSORS
+        .iter()
+        .find(|t| t.name == "top.weight")
+        .unwrap();
     for i in [0, 7, 50, 100] {
         let at = t.offset + i;
         let orig = net.params()[at];
@@ -350,7 +374,10 @@ fn frozen_layers_keep_their_weights_and_statistics() {
         let numeric = ((loss(orig + 1e-3) - loss(orig - 1e-3)) / 2e-3) as f32;
         loss(orig);
         let a = grads[at];
-        assert!((a - numeric).abs() <= 1e-3 + 2e-2 * a.abs().max(numeric.abs()), "{i}: {a} vs {numeric}");
+        assert!(
+            (a - numeric).abs() <= 1e-3 + 2e-2 * a.abs().max(numeric.abs()),
+            "{i}: {a} vs {numeric}"
+        );
     }
     let summary = Frozen::summary().to_string();
     assert!(summary.contains("Non-trainable params"), "{summary}");
@@ -376,7 +403,13 @@ fn freezing_at_run_time_is_freezing_in_the_declaration() {
     // Same weights by name, and moving statistics that are not the initial
     // ones so that inference-mode batch norm shows.
     for t in WithTrunk::TENSORS {
-        let v: Vec<f32> = a.tensor(t.name).unwrap().iter().enumerate().map(|(i, w)| w + 0.01 * (i % 3) as f32).collect();
+        let v: Vec<f32> = a
+            .tensor(t.name)
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, w)| w + 0.01 * (i % 3) as f32)
+            .collect();
         a.tensor_mut(t.name).unwrap().copy_from_slice(&v);
         b.tensor_mut(t.name).unwrap().copy_from_slice(&v);
     }
@@ -391,23 +424,43 @@ fn freezing_at_run_time_is_freezing_in_the_declaration() {
         .collect();
     let x = images(6, 10, 10, 1, 2);
     let y = labels(6, 4);
-    let (mut oa, mut ob) = (Sgd::new(0.1).momentum(0.9).weight_decay(0.01), Sgd::new(0.1).momentum(0.9).weight_decay(0.01));
+    let (mut oa, mut ob) = (
+        Sgd::new(0.1).momentum(0.9).weight_decay(0.01),
+        Sgd::new(0.1).momentum(0.9).weight_decay(0.01),
+    );
     for _ in 0..3 {
-        let (la, lb) = (a.train_step(x.view(), &y, &mut oa).unwrap(), b.train_step(x.view(), &y, &mut ob).unwrap());
+        let (la, lb) = (
+            a.train_step(x.view(), &y, &mut oa).unwrap(),
+            b.train_step(x.view(), &y, &mut ob).unwrap(),
+        );
         assert_eq!(la.to_bits(), lb.to_bits());
     }
     for t in WithTrunk::TENSORS {
-        assert_eq!(bits(a.tensor(t.name).unwrap()), bits(b.tensor(t.name).unwrap()), "{}", t.name);
+        assert_eq!(
+            bits(a.tensor(t.name).unwrap()),
+            bits(b.tensor(t.name).unwrap()),
+            "{}",
+            t.name
+        );
     }
     let trunk_after: Vec<Vec<f32>> = WithTrunk::TENSORS
         .iter()
         .filter(|t| t.name.starts_with("trunk."))
         .map(|t| a.tensor(t.name).unwrap().to_vec())
         .collect();
-    assert_eq!(trunk_before, trunk_after, "weights and moving statistics of the frozen trunk");
+    assert_eq!(
+        trunk_before, trunk_after,
+        "weights and moving statistics of the frozen trunk"
+    );
     // Unfrozen, the trunk trains again (and its batch norm on batch statistics).
     assert_eq!(a.unfreeze("").unwrap(), 3 * 3 * 3 + 3 + 2 * 3);
     a.train_step(x.view(), &y, &mut oa).unwrap();
-    assert_ne!(bits(a.tensor("trunk.conv.weight").unwrap()), bits(&trunk_before[0]));
-    assert_ne!(bits(a.tensor("trunk.bn.moving_mean").unwrap()), bits(b.tensor("trunk.bn.moving_mean").unwrap()));
+    assert_ne!(
+        bits(a.tensor("trunk.conv.weight").unwrap()),
+        bits(&trunk_before[0])
+    );
+    assert_ne!(
+        bits(a.tensor("trunk.bn.moving_mean").unwrap()),
+        bits(b.tensor("trunk.bn.moving_mean").unwrap())
+    );
 }

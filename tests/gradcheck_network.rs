@@ -179,7 +179,10 @@ macro_rules! check_net {
         analytic.resize(<$net>::PARAMS, 0.0);
         let mut indices = Vec::new();
         let frozen: &[&str] = $frozen;
-        for t in <$net>::TENSORS.iter().filter(|t| t.trainable && !frozen.contains(&t.layer)) {
+        for t in <$net>::TENSORS
+            .iter()
+            .filter(|t| t.trainable && !frozen.contains(&t.layer))
+        {
             let step = (t.len / 5).max(1);
             indices.extend((0..t.len).step_by(step).take(6).map(|i| t.offset + i));
         }
@@ -249,10 +252,20 @@ fn through_frozen_layers() {
 fn through_layers_frozen_at_run_time() {
     // The first batch norm frozen at run time: it normalises with its
     // moving statistics, and the gradient of c1 goes through that map.
-    let checked = check_net!(Small, 5, 7, |net: &mut Small| {
-        net.tensor_mut("bn1.moving_mean").unwrap().copy_from_slice(&[0.1, -0.1, 0.2, 0.0]);
-        net.tensor_mut("bn1.moving_variance").unwrap().copy_from_slice(&[0.5, 1.5, 2.0, 1.0]);
-        net.freeze("bn1").unwrap();
-    }, &["bn1"]);
+    let checked = check_net!(
+        Small,
+        5,
+        7,
+        |net: &mut Small| {
+            net.tensor_mut("bn1.moving_mean")
+                .unwrap()
+                .copy_from_slice(&[0.1, -0.1, 0.2, 0.0]);
+            net.tensor_mut("bn1.moving_variance")
+                .unwrap()
+                .copy_from_slice(&[0.5, 1.5, 2.0, 1.0]);
+            net.freeze("bn1").unwrap();
+        },
+        &["bn1"]
+    );
     assert!(checked >= 40, "{checked} elements checked");
 }

@@ -113,6 +113,9 @@ pub enum Value {
     },
     /// `!a`.
     Not { value: Box<Value>, span: SpanRange },
+    /// `..Template { .. }` in a layer list: the template's layers in place,
+    /// named as if written there.
+    Spread { value: Box<Value>, span: SpanRange },
     /// `if cond { a } else { b }`.
     If {
         cond: Box<Value>,
@@ -181,6 +184,7 @@ impl Value {
             | Value::Map { span, .. }
             | Value::Binary { span, .. }
             | Value::Not { span, .. }
+            | Value::Spread { span, .. }
             | Value::If { span, .. } => *span,
             Value::Bool { span, .. } => SpanRange::single(*span),
             Value::Word(ident) => SpanRange::single(ident.span()),
@@ -215,6 +219,7 @@ impl Value {
                 format!("{} {} {}", lhs.describe(), op.symbol(), rhs.describe())
             }
             Value::Not { value, .. } => format!("!{}", value.describe()),
+            Value::Spread { value, .. } => format!("..{}", value.describe()),
             Value::If { .. } => "if .. { .. } else { .. }".to_string(),
         }
     }

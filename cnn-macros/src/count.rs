@@ -120,17 +120,17 @@ fn count_layer(layer: &mut Layer, diags: &mut Diags) -> Counts {
                 ..c
             })
             .unwrap_or_else(|sum| {
-            let message = format!("{}: the {sum} overflows", layer.name);
-            let key = match layer.kind {
-                LayerKind::Dense { .. } => "units",
-                _ => "filters",
-            };
-            diags.push(
-                Diag::new(layer.key_site(key), message)
-                    .help("arithmetic overflow: make the layer smaller"),
-            );
-            Counts::default()
-        })
+                let message = format!("{}: the {sum} overflows", layer.name);
+                let key = match layer.kind {
+                    LayerKind::Dense { .. } => "units",
+                    _ => "filters",
+                };
+                diags.push(
+                    Diag::new(layer.key_site(key), message)
+                        .help("arithmetic overflow: make the layer smaller"),
+                );
+                Counts::default()
+            })
     } else {
         let before = diags.len();
         let mut total = Some(Counts::default());

@@ -370,6 +370,10 @@ impl Lowerer<'_> {
         for list in lists {
             let mut layers = Vec::new();
             for item in *list {
+                if let Value::Spread { value, .. } = item {
+                    layers.extend(self.spread(value, prefix, namer));
+                    continue;
+                }
                 match layer_view(item) {
                     Some(view) => layers.push(self.layer(&view, prefix, namer)),
                     None => {
@@ -416,7 +420,11 @@ impl Lowerer<'_> {
                     self.push(
                         Diag::new(
                             site,
-                            format!("{}: `trainable` takes `true` or `false`, got `{}`", layer.name, other.describe()),
+                            format!(
+                                "{}: `trainable` takes `true` or `false`, got `{}`",
+                                layer.name,
+                                other.describe()
+                            ),
                         )
                         .help("write `trainable: false` to freeze the layer"),
                     );

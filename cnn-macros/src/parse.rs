@@ -17,6 +17,7 @@
 //!           | IDENT ("{" entries "}")?
 //! list     := "[" (item ("," item)* ","?)? "]"
 //! item     := IDENT ":" IDENT ("{" entries "}")?      a named layer
+//!           | ".." value                             a template's layers in place
 //!           | value
 //! ```
 //!
@@ -491,8 +492,18 @@ fn parse_list(input: ParseStream) -> syn::Result<Value> {
     })
 }
 
-/// A list item: a named layer `name: Kind { .. }`, or any value.
+/// A list item: a named layer `name: Kind { .. }`, a spread template use
+/// `..Template { .. }`, or any value.
 fn parse_item(input: ParseStream) -> syn::Result<Value> {
+    if input.peek(Token![..]) {
+        let dots: Token![..] = input.parse()?;
+        let value = parse_value(input)?;
+        let span = SpanRange(dots.spans[0], value.span().1);
+        return Ok(Value::Spread {
+            value: Box::new(value),
+            span,
+        });
+    }
     if input.peek(syn::Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
         let name: syn::Ident = input.parse()?;
         input.parse::<Token![:]>()?;

@@ -84,6 +84,7 @@ fn kinds_in_value(value: &Value, out: &mut Vec<Ident>) {
         Value::Word(word) => out.push(word.clone()),
         Value::List { items, .. } => kinds_in_list(items, out),
         Value::Map { entries, .. } => kinds_in_entries(entries, out),
+        Value::Spread { value, .. } => kinds_in_value(value, out),
         Value::If {
             then, otherwise, ..
         } => {

@@ -58,6 +58,16 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A file is whole but was made for something else than the caller's:
+    /// features of another trunk, a checkpoint of another network or of a
+    /// run with other settings. The message names both sides.
+    #[error("{}: {message}", path.display())]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What differs, with the file's value and the caller's.
+        message: String,
+    },
     /// A checkpoint does not hold the tensors this network expects.
     #[error("{}: tensor `{tensor}`: {message}", path.display())]
     Checkpoint {

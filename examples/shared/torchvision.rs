@@ -1,6 +1,7 @@
 //! torchvision's ResNets and ResNeXts as block templates: `TvUnit` (the
-//! basic block of ResNet-18/34 or the bottleneck of ResNet-50 and up) and
-//! `TvResNet` (the whole network, stages of units), with torchvision's
+//! basic block of ResNet-18/34 or the bottleneck of ResNet-50 and up),
+//! `TvFeatures` (the stages of units, to pooled features: a trunk for
+//! transfer learning) and `TvResNet` (the features and the classifier), with torchvision's
 //! layer names (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`,
 //! `fc`), so that a `state_dict` maps onto them by name. Shared by
 //! `classic_nets` and `resnet152` (`#[path]`); a network uses it as
@@ -42,10 +43,12 @@ network! {
         Relu,
     ];
 
-    /// torchvision's ResNet (He et al. 2015, Table 1): `blocks1..4` units per
+    /// torchvision's ResNet (He et al. 2015, Table 1) without its
+    /// classifier, to 512 (or 2,048) pooled features: `blocks1..4` units per
     /// stage; ResNeXt (Xie et al. 2017) with `groups` and `base_width`
-    /// (torchvision's width = planes * base_width / 64 * groups).
-    block TvResNet(blocks1, blocks2, blocks3, blocks4, bottleneck: true, groups: 1, base_width: 64) = [
+    /// (torchvision's width = planes * base_width / 64 * groups). The
+    /// trunk of transfer learning.
+    block TvFeatures(blocks1, blocks2, blocks3, blocks4, bottleneck: true, groups: 1, base_width: 64) = [
         conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3, bias: false },
         bn1: BatchNorm { epsilon: 0.00001 },
         Relu,
@@ -71,6 +74,15 @@ network! {
             first: { stride: 2, project: true },
         },
         avgpool: GlobalAvgPool,
+    ];
+
+    /// The whole network: the features (spread in place, so the names stay
+    /// torchvision's) and the 1,000-class classifier `fc`.
+    block TvResNet(blocks1, blocks2, blocks3, blocks4, bottleneck: true, groups: 1, base_width: 64) = [
+        ..TvFeatures {
+            blocks1: blocks1, blocks2: blocks2, blocks3: blocks3, blocks4: blocks4,
+            bottleneck: bottleneck, groups: groups, base_width: base_width,
+        },
         fc: Dense { units: 1000 },
         Softmax,
     ];

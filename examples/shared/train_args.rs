@@ -1,7 +1,9 @@
 //! The command line of the MNIST training examples (`lenet5`,
 //! `resnet_mnist`): `--data DIR`, `--epochs N`, `--batch-size N`,
-//! `--threads N`, `--seed N`, `--out DIR`, `--lr X`, `--augment KIND`, as
-//! `--flag value` or `--flag=value`; `-h` prints the usage.
+//! `--threads N`, `--seed N`, `--out DIR`, `--lr X`, `--augment KIND`, `--resume PATH`, as
+//! `--flag value` or `--flag=value`; `-h` prints the usage. Also what both
+//! examples do around training ([`load_mnist`], [`fit_and_report`]), which
+//! `tests/resume_examples.rs` runs on a tiny network.
 
 use std::path::PathBuf;
 
@@ -17,6 +19,12 @@ pub struct Args {
     pub learning_rate: f32,
     /// `none`, `shift` (the default) or `elastic`; see [`augmentation`].
     pub augment: String,
+    /// A checkpoint to continue from (`--resume PATH`).
+    pub resume: Option<PathBuf>,
+    /// Stop after this epoch, as if interrupted, leaving the checkpoint of a
+    /// run of `epochs` epochs. Not on the command line: the resume test
+    /// uses it to interrupt a run.
+    pub stop_after: Option<usize>,
 }
 
 /// An example's defaults and how it describes its learning rate.
@@ -32,7 +40,7 @@ pub struct Defaults {
 
 fn usage(d: &Defaults) -> String {
     format!(
-        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
+        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--resume PATH]
   --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
   --epochs N        epochs to train (default {})
   --batch-size N    examples per step (default {})
@@ -40,8 +48,11 @@ fn usage(d: &Defaults) -> String {
   --seed N          seed of the weights and the data order (default 1)
   --out DIR         where the model, checkpoints, log and curves go (default {})
   --lr X            {}
-  --augment KIND    none, shift (random 2-pixel shifts; the default) or elastic (affine + elastic distortions)",
-        d.program, d.epochs, d.batch_size, d.out, d.lr_help
+  --augment KIND    none, shift (random 2-pixel shifts; the default) or elastic (affine + elastic distortions)
+  --resume PATH     continue from a checkpoint of this example (such as {}/{}_checkpoint.safetensors),
+                    started with the same --epochs, --batch-size, --seed and --lr; it ends with the
+                    weights the run would have had without the interruption",
+        d.program, d.epochs, d.batch_size, d.out, d.lr_help, d.out, d.program
     )
 }
 
@@ -60,7 +71,9 @@ pub fn parse_or_exit(d: &Defaults) -> Args {
     }
 }
 
-fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+/// Parses the options after the program's name; `Err` is the message to
+/// print before the usage (empty for `-h`).
+pub fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         data: cnn::data::mnist::vendored_dir(),
         epochs: d.epochs,
@@ -70,6 +83,8 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
         out: PathBuf::from(d.out),
         learning_rate: d.learning_rate,
         augment: "shift".into(),
+        resume: None,
+        stop_after: None,
     };
     while let Some(flag) = it.next() {
         let (flag, inline) = match flag.split_once('=') {
@@ -79,7 +94,7 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
-        const FLAGS: [&str; 8] = [
+        const FLAGS: [&str; 9] = [
             "--data",
             "--epochs",
             "--batch-size",
@@ -88,6 +103,7 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
             "--out",
             "--lr",
             "--augment",
+            "--resume",
         ];
         if !FLAGS.contains(&flag.as_str()) {
             return Err(format!("unknown option `{flag}`"));
@@ -111,6 +127,7 @@ fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, Str
             "--threads" => a.threads = Some(num(&value)?.max(1)),
             "--seed" => a.seed = num(&value)? as u64,
             "--out" => a.out = PathBuf::from(value),
+            "--resume" => a.resume = Some(PathBuf::from(value)),
             "--lr" => {
                 a.learning_rate = value
                     .parse()
@@ -188,22 +205,41 @@ pub fn step_schedule(peak: f32, epochs: usize, steps_per_epoch: usize) -> cnn::o
     cnn::optim::WarmupCosine::new(peak, (total / 20).min(steps_per_epoch), total)
 }
 
-/// What both examples do after building the model: train with the
-/// augmentation of `--augment` (filled with `background`), a learning rate
-/// from `--lr` that warms up and anneals every step, the best-on-validation weights kept in `<name>_best.safetensors`
-/// and a resumable checkpoint, log and curves in `--out`; then test the
-/// final weights (saved as `<name>.safetensors`) and the best ones, and end
-/// with the line `test accuracy: NN.NN%` that scripts read.
+/// What both examples do after building the model: continue from
+/// `--resume` if given (refused, with every difference named, when the
+/// checkpoint is of another network or of a run with another seed,
+/// learning rate, batch size or epoch count), train with the augmentation of
+/// `--augment` (filled with `background`), a learning rate from `--lr` that
+/// warms up and anneals every step over `--epochs`, the best-on-validation weights kept in
+/// `<name>_best.safetensors` and a resumable checkpoint, log and curves in
+/// `--out`; then test the final weights (saved as `<name>.safetensors`)
+/// and the best ones, and end with the line `test accuracy: NN.NN%` that
+/// scripts read. Returns the model, holding the best weights.
 pub fn fit_and_report<N: cnn::Network>(
     args: &Args,
-    model: &mut cnn::Model<N>,
+    model: cnn::Model<N>,
     data: (&cnn::Dataset, &cnn::Dataset, &cnn::Dataset),
     name: &str,
     title: &str,
     background: f32,
-) -> Result<(), cnn::Error> {
-    use cnn::train::{Augment, ModelCheckpoint, Monitor, RandomShift};
+) -> Result<cnn::Model<N>, cnn::Error> {
+    use cnn::train::{Augment, Callback, Control, EpochEnd, ModelCheckpoint, Monitor, RandomShift};
     let (train, val, test) = data;
+    // The schedule spans --epochs, so a resumed run must have the same
+    // count (and augmentation) to repeat the run: the checkpoint keeps them.
+    let mut model = model
+        .setting("epochs", args.epochs)
+        .setting("augment", args.augment.as_str());
+    if let Some(path) = &args.resume {
+        model = model.resume_from(path)?;
+        println!(
+            "resuming from {}: {} of {} epochs done",
+            path.display(),
+            model.epoch(),
+            args.epochs
+        );
+    }
+    let first_epoch = model.epoch();
     let schedule = step_schedule(
         args.learning_rate,
         args.epochs,
@@ -211,12 +247,28 @@ pub fn fit_and_report<N: cnn::Network>(
     );
     let best_path = args.out.join(format!("{name}_best.safetensors"));
     let mut best = ModelCheckpoint::best(&best_path, Monitor::ValAccuracy);
+    if first_epoch > 0 && best_path.exists() {
+        // The interrupted run kept its best epoch there: beat that one.
+        best = best.continue_from(model.history());
+    }
     // Random shifts of up to 2 pixels: the course's cheapest augmentation,
     // worth a few tenths of a percent on MNIST.
     let shift = RandomShift {
         max: 2,
         fill: background,
     };
+    /// Stops after an epoch, as an interruption would (`Args::stop_after`).
+    struct StopAfter(usize);
+    impl Callback for StopAfter {
+        fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control, cnn::Error> {
+            Ok(if end.log.epoch >= self.0 {
+                Control::Stop
+            } else {
+                Control::Continue
+            })
+        }
+    }
+    let mut stop = StopAfter(args.stop_after.unwrap_or(usize::MAX));
     let distort = mnist_distortions(background);
     let mut fit = cnn::Fit::epochs(args.epochs);
     let augment: Option<&dyn Augment> = match args.augment.as_str() {
@@ -233,21 +285,21 @@ pub fn fit_and_report<N: cnn::Network>(
         .validation_data(val)
         .schedule(&schedule)
         .callback(&mut best)
+        .callback(&mut stop)
         .checkpoint(args.out.join(format!("{name}_checkpoint.safetensors")))
         .csv_log(args.out.join("history.csv"))
         .curves(args.out.join("curves.svg"), title);
     let start = std::time::Instant::now();
     let history = model.fit(train, fit)?.clone();
     let seconds = start.elapsed().as_secs_f64();
-    let epochs = history.epochs.len().max(1);
-    let images_per_second = history
-        .epochs
-        .iter()
-        .map(|e| e.images_per_second)
-        .sum::<f64>()
-        / epochs as f64;
+    let trained = &history.epochs[first_epoch.min(history.epochs.len())..];
+    let epochs = trained.len().max(1);
+    let images_per_second =
+        trained.iter().map(|e| e.images_per_second).sum::<f64>() / epochs as f64;
     println!(
-        "trained {epochs} epochs in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average)",
+        "trained {} epoch{} in {seconds:.1} s ({:.1} s per epoch, {images_per_second:.0} images/s on average)",
+        trained.len(),
+        if trained.len() == 1 { "" } else { "s" },
         seconds / epochs as f64
     );
 
@@ -272,5 +324,5 @@ pub fn fit_and_report<N: cnn::Network>(
     );
     println!("test loss: {:.4}", eval.loss);
     println!("test accuracy: {:.2}%", 100.0 * eval.accuracy);
-    Ok(())
+    Ok(model)
 }

@@ -45,6 +45,10 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let tensors = parts
         .as_ref()
         .map_or(quote!(&[]), |p| io::tensor_table(p.params));
+    let graph = parts.as_ref().map_or(
+        quote!(#rt::net::graph::Graph { values: &[], nodes: &[], input: 0, output: 0 }),
+        |p| super::graph::graph(p.infer, p.params),
+    );
     let flattened_rows = flattened(&net.layers)
         .into_iter()
         .map(|(layer, [h, w, c])| quote!((#layer, [#h, #w, #c])));
@@ -179,6 +183,11 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// Every parameter tensor: name (what `save` writes), layer, shape, offset in
             /// `params()`, whether it trains, and its initialiser. Trainable tensors come first.
             pub const TENSORS: &'static [#rt::net::TensorInfo] = #tensors;
+            /// `predict`'s program as a graph: the values one example flows through,
+            /// with their shapes, and the fused kernel calls between them, naming the
+            /// tensors of `TENSORS` they read (auxiliary heads and dropout left out).
+            /// What exporters (ONNX) read.
+            pub const GRAPH: #rt::net::graph::Graph = #graph;
             /// The dense layers whose input is a flattened image, with that image's
             /// `[h, w, c]`: `Flatten` keeps our NHWC order, PyTorch's `flatten` a
             /// channels-first one, so `load_pytorch` permutes these layers' rows.

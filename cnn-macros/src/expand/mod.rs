@@ -10,6 +10,7 @@
 mod api;
 mod backward;
 mod forward;
+mod graph;
 mod io;
 mod layout;
 mod parts;

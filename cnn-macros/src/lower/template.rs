@@ -195,6 +195,46 @@ impl Lowerer<'_> {
         })
     }
 
+    /// `..Template { .. }` in a list: the template's layers lowered in
+    /// place, in the list's namespace (as if written there).
+    pub(super) fn spread(&mut self, value: &Value, prefix: &str, namer: &mut Namer) -> Vec<Layer> {
+        let view = layer_view(value);
+        let template = view
+            .as_ref()
+            .and_then(|v| self.lib.template(&v.kind.to_string()));
+        let (Some(view), Some(t)) = (view, template) else {
+            let site = self.site(value.span());
+            self.push(
+                Diag::new(
+                    site,
+                    format!("`..` takes a block template, got `{}`", value.describe()),
+                )
+                .help("write `..Template { param: value, .. }` to put a template's layers here"),
+            );
+            return Vec::new();
+        };
+        let written = t.ident.to_string();
+        let site = self.site(view.head);
+        if self.depth >= MAX_DEPTH {
+            self.push(
+                Diag::new(site, format!("`{written}` uses itself"))
+                    .help("a block template cannot contain a use of itself"),
+            );
+            return Vec::new();
+        }
+        let what = format!("..{written}");
+        let Some(env) = self.bind(t, &what, view.entries, site) else {
+            return Vec::new();
+        };
+        self.depth += 1;
+        let layers = self.via(view.head, &written, |lw| {
+            let body = lw.resolve_list(&t.body, &env);
+            lw.block_in(&[body.as_slice()], prefix, namer).remove(0)
+        });
+        self.depth -= 1;
+        layers
+    }
+
     /// `layers: Template { .. }`: a template's layers as the whole network,
     /// named as the template names them.
     pub(super) fn whole_network_use(
@@ -535,6 +575,10 @@ impl Lowerer<'_> {
             },
             Value::Map { entries, span } => Value::Map {
                 entries: self.resolve_entries(entries, env),
+                span: *span,
+            },
+            Value::Spread { value: inner, span } => Value::Spread {
+                value: Box::new(self.try_resolve(inner, env)?),
                 span: *span,
             },
             Value::Layer(def) => {

@@ -282,3 +282,23 @@ fn groups_and_depthwise_convolutions() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn a_spread_template_puts_its_layers_in_place() {
+    let net = good(
+        "block Stem(filters) = [conv1: Conv2d { filters: filters, kernel: 3, padding: same }, Relu];
+         block Net2(classes) = [..Stem { filters: 4 }, pool: MaxPool2d { size: 2 }, Flatten, fc: Dense { units: classes }];
+         struct Net { input: [8, 8, 1], layers: [..Net2 { classes: 3 }, Softmax] }",
+    );
+    let got: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        got,
+        ["conv1", "relu_1", "pool", "flatten_1", "fc", "softmax_1"]
+    );
+    assert_eq!(find(&net, "fc").output.unwrap().len(), 3);
+    let all = errors("struct Net { input: [4], layers: [..Relu, Dense { units: 2 }] }");
+    assert!(
+        all[0].starts_with("`..` takes a block template, got `Relu`"),
+        "{all:#?}"
+    );
+}

@@ -4,12 +4,18 @@
 //! - [`idx`]: the IDX format (raw or gzipped), MNIST's container.
 //! - [`mnist`]: the four MNIST files as two [`LabelledImages`] sets.
 //! - [`digits`]: scikit-learn's 8x8 digits, in the same IDX format.
+//! - [`features`]: a frozen trunk's outputs over a data set, cached on disk
+//!   with the trunk's identity, to train a new head on.
+//! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
+//!   resized and cropped into a [`crate::train::Dataset`].
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
 //! input of a network, scaled to 0..=1.
 
 pub mod digits;
+pub mod features;
+pub mod folder;
 pub mod idx;
 pub mod mnist;
 

@@ -42,7 +42,11 @@ pub fn read_png(path: &Path) -> Result<Image> {
         other => Error::format(path, format!("not a valid PNG: {other}")),
     };
     let mut reader = decoder.read_info().map_err(decode_error)?;
-    let mut buf = vec![0u8; reader.output_buffer_size()];
+    // `None` when the size overflows `usize`: no real image is that large.
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| Error::format(path, "the image is too large to decode into memory"))?;
+    let mut buf = vec![0u8; size];
     let frame = reader.next_frame(&mut buf).map_err(decode_error)?;
     // Read up to IEND so that a file cut anywhere is reported.
     reader.finish().map_err(decode_error)?;

@@ -195,6 +195,13 @@ impl Checkpoint {
         self.metadata.get(key).map(String::as_str)
     }
 
+    /// The keys of the metadata saved with the checkpoint, sorted.
+    pub fn metadata_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.metadata.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     fn info(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors
             .binary_search_by(|(n, _)| n.as_str().cmp(name))

@@ -154,11 +154,51 @@ mod tests {
     use crate::net::Init;
 
     const TABLE: [TensorInfo; 5] = [
-        TensorInfo { name: "trunk.c.weight", layer: "trunk.c", shape: &[], offset: 0, len: 6, trainable: true, init: Init::Zeros },
-        TensorInfo { name: "trunk.bn.gamma", layer: "trunk.bn", shape: &[], offset: 6, len: 2, trainable: true, init: Init::Ones },
-        TensorInfo { name: "trunk2.weight", layer: "trunk2", shape: &[], offset: 8, len: 3, trainable: true, init: Init::Zeros },
-        TensorInfo { name: "head.weight", layer: "head", shape: &[], offset: 11, len: 4, trainable: true, init: Init::Zeros },
-        TensorInfo { name: "trunk.bn.moving_mean", layer: "trunk.bn", shape: &[], offset: 15, len: 2, trainable: false, init: Init::Zeros },
+        TensorInfo {
+            name: "trunk.c.weight",
+            layer: "trunk.c",
+            shape: &[],
+            offset: 0,
+            len: 6,
+            trainable: true,
+            init: Init::Zeros,
+        },
+        TensorInfo {
+            name: "trunk.bn.gamma",
+            layer: "trunk.bn",
+            shape: &[],
+            offset: 6,
+            len: 2,
+            trainable: true,
+            init: Init::Ones,
+        },
+        TensorInfo {
+            name: "trunk2.weight",
+            layer: "trunk2",
+            shape: &[],
+            offset: 8,
+            len: 3,
+            trainable: true,
+            init: Init::Zeros,
+        },
+        TensorInfo {
+            name: "head.weight",
+            layer: "head",
+            shape: &[],
+            offset: 11,
+            len: 4,
+            trainable: true,
+            init: Init::Zeros,
+        },
+        TensorInfo {
+            name: "trunk.bn.moving_mean",
+            layer: "trunk.bn",
+            shape: &[],
+            offset: 15,
+            len: 2,
+            trainable: false,
+            init: Init::Zeros,
+        },
     ];
 
     #[test]
@@ -177,6 +217,9 @@ mod tests {
         assert_eq!(f.trainable_params(), 0);
         assert_eq!(f.lowest(&[0, 1, 2, 3]), usize::MAX);
         let err = f.freeze(&TABLE, "tr").unwrap_err().to_string();
-        assert!(err.contains("`tr`") && err.contains("trunk, trunk2, head"), "{err}");
+        assert!(
+            err.contains("`tr`") && err.contains("trunk, trunk2, head"),
+            "{err}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! network lives here, once.
 
 mod freeze;
+pub mod graph;
 mod import;
 mod params;
 mod summary;

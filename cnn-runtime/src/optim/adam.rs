@@ -108,8 +108,14 @@ impl Moments {
         let shrink = 1.0 - lr * decoupled;
         let (b1, b2, eps) = (h.beta1, h.beta2, h.epsilon);
         for r in ranges {
-            let moments = self.m[r.clone()].iter_mut().zip(self.v[r.clone()].iter_mut());
-            for ((p, &grad), (m, v)) in params[r.clone()].iter_mut().zip(&grads[r.clone()]).zip(moments) {
+            let moments = self.m[r.clone()]
+                .iter_mut()
+                .zip(self.v[r.clone()].iter_mut());
+            for ((p, &grad), (m, v)) in params[r.clone()]
+                .iter_mut()
+                .zip(&grads[r.clone()])
+                .zip(moments)
+            {
                 let mut q = *p * shrink;
                 let g = grad + l2 * q;
                 *m = b1 * *m + (1.0 - b1) * g;
@@ -223,11 +229,18 @@ impl Optimizer for Adam {
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
         let all = 0..params.len();
-        self.moments.step("Adam", h, lr, wd, 0.0, params, grads, &[all]);
+        self.moments
+            .step("Adam", h, lr, wd, 0.0, params, grads, &[all]);
     }
-    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]) {
+    fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
-        self.moments.step("Adam", h, lr, wd, 0.0, params, grads, ranges);
+        self.moments
+            .step("Adam", h, lr, wd, 0.0, params, grads, ranges);
     }
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -248,11 +261,18 @@ impl Optimizer for AdamW {
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
         let all = 0..params.len();
-        self.moments.step("AdamW", h, lr, 0.0, wd, params, grads, &[all]);
+        self.moments
+            .step("AdamW", h, lr, 0.0, wd, params, grads, &[all]);
     }
-    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]) {
+    fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
         let (h, lr, wd) = (self.hyper, self.lr, self.weight_decay);
-        self.moments.step("AdamW", h, lr, 0.0, wd, params, grads, ranges);
+        self.moments
+            .step("AdamW", h, lr, 0.0, wd, params, grads, ranges);
     }
     fn learning_rate(&self) -> f32 {
         self.lr
@@ -287,15 +307,26 @@ mod tests {
         for decoupled in [false, true] {
             let g = [0.5f32, -1.0, 0.25];
             let (mut whole, mut part) = (vec![1.0f32; 3], vec![1.0f32; 3]);
-            let mut a: Box<dyn Optimizer> = if decoupled { Box::new(AdamW::new(0.1)) } else { Box::new(Adam::new(0.1).weight_decay(0.1)) };
-            let mut b: Box<dyn Optimizer> = if decoupled { Box::new(AdamW::new(0.1)) } else { Box::new(Adam::new(0.1).weight_decay(0.1)) };
+            let mut a: Box<dyn Optimizer> = if decoupled {
+                Box::new(AdamW::new(0.1))
+            } else {
+                Box::new(Adam::new(0.1).weight_decay(0.1))
+            };
+            let mut b: Box<dyn Optimizer> = if decoupled {
+                Box::new(AdamW::new(0.1))
+            } else {
+                Box::new(Adam::new(0.1).weight_decay(0.1))
+            };
             for _ in 0..2 {
                 a.step(&mut whole, &g);
                 b.step_ranges(&mut part, &g, &[0..1, 2..3]);
             }
             assert_eq!(part[1], 1.0, "a frozen element gets no decay");
             assert_eq!((b.state()[0].1[1], b.state()[1].1[1]), (0.0, 0.0));
-            assert_eq!((part[0].to_bits(), part[2].to_bits()), (whole[0].to_bits(), whole[2].to_bits()));
+            assert_eq!(
+                (part[0].to_bits(), part[2].to_bits()),
+                (whole[0].to_bits(), whole[2].to_bits())
+            );
         }
     }
 

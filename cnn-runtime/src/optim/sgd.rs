@@ -66,7 +66,12 @@ impl Optimizer for Sgd {
         self.step_ranges(params, grads, &[all]);
     }
 
-    fn step_ranges(&mut self, params: &mut [f32], grads: &[f32], ranges: &[std::ops::Range<usize>]) {
+    fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
         assert_eq!(
             params.len(),
             grads.len(),
@@ -89,7 +94,11 @@ impl Optimizer for Sgd {
             self.velocity.resize(params.len(), 0.0);
         }
         for r in ranges {
-            let (p, g, v) = (&mut params[r.clone()], &grads[r.clone()], &mut self.velocity[r.clone()]);
+            let (p, g, v) = (
+                &mut params[r.clone()],
+                &grads[r.clone()],
+                &mut self.velocity[r.clone()],
+            );
             if self.nesterov {
                 for ((p, &grad), v) in p.iter_mut().zip(g).zip(v) {
                     let g = grad + wd * *p;
@@ -199,7 +208,11 @@ mod tests {
         b.step_ranges(&mut part, &g, &[0..1, 2..4]);
         b.step_ranges(&mut part, &g, &[0..1, 2..4]);
         assert_eq!(part[1], 1.0);
-        assert_eq!(b.state()[0].1[1], 0.0, "no state work for the frozen element");
+        assert_eq!(
+            b.state()[0].1[1],
+            0.0,
+            "no state work for the frozen element"
+        );
         for i in [0, 2, 3] {
             assert_eq!(part[i].to_bits(), whole[i].to_bits());
         }

@@ -173,6 +173,21 @@ impl ModelCheckpoint {
             saved_epoch: None,
         }
     }
+    /// For a resumed run whose earlier epochs (in `history`) already wrote
+    /// the file: their best value of `monitor` is the one to beat, and
+    /// [`ModelCheckpoint::saved_epoch`] starts at their best epoch, so the
+    /// file is not overwritten by a later epoch that is worse.
+    pub fn continue_from(mut self, history: &History) -> Self {
+        for log in &history.epochs {
+            let v = self.monitor.metric(log);
+            if self.monitor.improves(v, self.best, 0.0) {
+                self.best = Some(v);
+                self.saved_epoch = Some(log.epoch);
+            }
+        }
+        self
+    }
+
     /// Saves after every epoch.
     pub fn every_epoch(path: impl Into<PathBuf>) -> Self {
         ModelCheckpoint {
@@ -290,6 +305,22 @@ mod tests {
             cp.on_epoch_end(&end_of(&l, &h, &save)).unwrap();
         }
         assert_eq!(saves.borrow().len(), 3);
+        assert_eq!(cp.saved_epoch, Some(4));
+
+        // Resumed after epoch 2 of the same losses: epoch 3 (0.7) does not
+        // beat epoch 2 (0.5), epoch 4 (0.4) does.
+        saves.borrow_mut().clear();
+        let history = History {
+            epochs: vec![log(1, 1.0), log(2, 0.5)],
+        };
+        let mut cp =
+            ModelCheckpoint::best("best.safetensors", Monitor::ValLoss).continue_from(&history);
+        assert_eq!(cp.saved_epoch, Some(2));
+        for (i, v) in [(3, 0.7), (4, 0.4)] {
+            let l = log(i, v);
+            cp.on_epoch_end(&end_of(&l, &h, &save)).unwrap();
+        }
+        assert_eq!(saves.borrow().len(), 1);
         assert_eq!(cp.saved_epoch, Some(4));
     }
 }

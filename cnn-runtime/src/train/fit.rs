@@ -28,6 +28,15 @@ pub struct Model<N: Network> {
     seed: u64,
     epoch: usize,
     history: History,
+    /// The optimizer's learning rate when the run started.
+    initial_learning_rate: f32,
+    /// The batch size of the last `fit`.
+    batch_size: Option<usize>,
+    /// The caller's settings, kept in checkpoints ([`Model::setting`]).
+    settings: Vec<(String, String)>,
+    /// After a resume: the checkpoint and its batch size, which the next
+    /// `fit` must use.
+    resumed_batch: Option<(PathBuf, usize)>,
 }
 
 /// How to run `fit` (Keras's keyword arguments).
@@ -138,11 +147,15 @@ impl<N: Network> Model<N> {
     /// accuracy.
     pub fn compile(net: N, optimizer: impl Optimizer + 'static) -> Self {
         Model {
+            initial_learning_rate: optimizer.learning_rate(),
             net,
             optimizer: Box::new(optimizer),
             seed: 0,
             epoch: 0,
             history: History::default(),
+            batch_size: None,
+            settings: Vec::new(),
+            resumed_batch: None,
         }
     }
 
@@ -152,23 +165,89 @@ impl<N: Network> Model<N> {
         self
     }
 
+    /// A setting of the run that checkpoints keep (`("epochs", 20)`: what
+    /// a learning-rate schedule spans, say). [`Model::resume_from`] refuses
+    /// a checkpoint whose settings differ; the value is compared as text.
+    pub fn setting(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        let value = value.to_string();
+        match self.settings.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.settings.push((name.to_string(), value)),
+        }
+        self.settings.sort();
+        self
+    }
+
+    /// What this run was started with, as checkpoints record it.
+    pub fn run_info(&self) -> checkpoint::RunInfo {
+        checkpoint::RunInfo {
+            network: Some(self.net.name().to_string()),
+            seed: self.seed,
+            initial_learning_rate: Some(self.initial_learning_rate),
+            batch_size: self.batch_size,
+            settings: self.settings.clone(),
+        }
+    }
+
     /// Restores a checkpoint written by `fit` (`Fit::checkpoint`) into a
-    /// freshly made network and optimizer of the same kind; `fit` then goes
-    /// on from the epoch after the saved one and gives exactly the result of
-    /// the run that was not interrupted.
+    /// freshly made network and optimizer of the same kind, taking the
+    /// seed and settings from the file; `fit` then goes on from the epoch
+    /// after the saved one and gives exactly the result of the run that was
+    /// not interrupted. A checkpoint of another network is refused (see
+    /// [`checkpoint::load`]), and so is a `fit` with another batch size.
+    /// To refuse a checkpoint of a run started with another seed, learning
+    /// rate or settings too, use [`Model::resume_from`].
     pub fn resume(
         mut net: N,
         mut optimizer: impl Optimizer + 'static,
         path: &Path,
     ) -> Result<Self> {
         let r = checkpoint::load(path, &mut net, &mut optimizer)?;
+        let initial_learning_rate = r
+            .run
+            .initial_learning_rate
+            .unwrap_or_else(|| optimizer.learning_rate());
         Ok(Model {
             net,
             optimizer: Box::new(optimizer),
-            seed: r.seed,
+            seed: r.run.seed,
             epoch: r.epoch,
             history: r.history,
+            initial_learning_rate,
+            batch_size: r.run.batch_size,
+            settings: r.run.settings,
+            resumed_batch: r.run.batch_size.map(|b| (path.to_path_buf(), b)),
         })
+    }
+
+    /// Continues this run from a checkpoint it wrote: the model must be
+    /// made as the interrupted run's was (`compile` with the same network
+    /// kind, optimizer and learning rate, the same `seed` and
+    /// [`Model::setting`]s). A checkpoint of another network, or of a run
+    /// with another seed, initial learning rate or settings, is an
+    /// [`Error::Mismatch`] that lists every difference with both values;
+    /// the next `fit` must use the checkpoint's batch size. Then `fit`
+    /// goes on from the epoch after the saved one and ends with the
+    /// weights of the run that was not interrupted, bit for bit.
+    pub fn resume_from(mut self, path: &Path) -> Result<Self> {
+        let current = self.run_info();
+        let r = checkpoint::load(path, &mut self.net, self.optimizer.as_mut())?;
+        let differences = r.run.differences(&current);
+        if !differences.is_empty() {
+            return Err(Error::Mismatch {
+                path: path.to_path_buf(),
+                message: format!(
+                    "a checkpoint of a run with other settings: {}; a resumed run repeats \
+                     the interrupted one only with the settings that run was started with",
+                    differences.join("; ")
+                ),
+            });
+        }
+        self.epoch = r.epoch;
+        self.history = r.history;
+        self.batch_size = r.run.batch_size;
+        self.resumed_batch = r.run.batch_size.map(|b| (path.to_path_buf(), b));
+        Ok(self)
     }
 
     /// The network being trained.
@@ -203,7 +282,7 @@ impl<N: Network> Model<N> {
             &self.net,
             self.optimizer.as_ref(),
             self.epoch,
-            self.seed,
+            &self.run_info(),
             &self.history,
         )
     }
@@ -225,6 +304,21 @@ impl<N: Network> Model<N> {
                 "fit: batch size must be positive".into(),
             ));
         }
+        if let Some((path, saved)) = &self.resumed_batch {
+            if *saved != cfg.batch_size {
+                return Err(Error::Mismatch {
+                    path: path.clone(),
+                    message: format!(
+                        "a checkpoint of a run with other settings: batch size {saved} in \
+                         the checkpoint, {} now; a resumed run repeats the interrupted one \
+                         only with the batch size that run used",
+                        cfg.batch_size
+                    ),
+                });
+            }
+        }
+        self.resumed_batch = None;
+        self.batch_size = Some(cfg.batch_size);
         let mut order = Vec::with_capacity(train.len());
         let batches = train.len().div_ceil(cfg.batch_size);
         let workers = cfg

@@ -81,4 +81,18 @@ pub trait Network {
     fn input_len(&self) -> usize {
         self.input_shape().iter().product()
     }
+
+    /// The network's name as checkpoints record it: by default the type's
+    /// own name without its path or generic arguments (`LeNet5` for
+    /// `my_crate::nets::LeNet5`). Resuming from a checkpoint of a network
+    /// with another name is refused.
+    fn name(&self) -> &'static str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `LeNet5` from `my_crate::nets::LeNet5` (and from `a::Net<b::T>`, `Net`).
+pub fn short_type_name(full: &'static str) -> &'static str {
+    let plain = full.split('<').next().unwrap_or(full);
+    plain.rsplit("::").next().unwrap_or(plain)
 }

@@ -18,6 +18,8 @@ struct Softmax4 {
     params: Vec<f32>,
     grads: Vec<f32>,
     rng: Rng,
+    /// What `Network::name` says (the default would be "Softmax4").
+    name: &'static str,
 }
 
 const TENSORS: &[TensorInfo] = &[
@@ -51,6 +53,7 @@ impl Softmax4 {
             params,
             grads: vec![0.0; 15],
             rng,
+            name: "Softmax4",
         }
     }
     fn probs(&self, x: &[f32], out: &mut [f32]) {
@@ -131,6 +134,9 @@ impl Network for Softmax4 {
     }
     fn set_rng_state(&mut self, s: [u64; 4]) {
         self.rng = Rng::from_state(s);
+    }
+    fn name(&self) -> &'static str {
+        self.name
     }
 }
 
@@ -289,6 +295,167 @@ fn logs_and_curves_are_written() {
         .unwrap()
         .contains("<polyline"));
 }
+
+#[test]
+fn type_names_lose_their_path_and_generics() {
+    assert_eq!(short_type_name("my_crate::nets::LeNet5"), "LeNet5");
+    assert_eq!(short_type_name("a::Net<b::Inner<c::T>>"), "Net");
+    assert_eq!(short_type_name("Plain"), "Plain");
+}
+
+/// The pieces of a run that `resume_from` checks: a model compiled as the
+/// interrupted run's was, with a setting.
+fn run_model(seed: u64, lr: f32, epochs: usize) -> Model<Softmax4> {
+    Model::compile(Softmax4::new(7), crate::optim::Sgd::new(lr).momentum(0.9))
+        .seed(seed)
+        .setting("epochs", epochs)
+}
+
+fn mismatch(r: crate::Result<Model<Softmax4>>) -> String {
+    match r {
+        Err(Error::Mismatch { message, .. }) => message,
+        Err(other) => panic!("expected Error::Mismatch, got {other:?}"),
+        Ok(_) => panic!("expected Error::Mismatch, got a model"),
+    }
+}
+
+#[test]
+fn resume_from_continues_the_same_run_and_refuses_another() {
+    let train = data(200, 12);
+    let dir = tmp("resume-from");
+    let ck = dir.join("ck.safetensors");
+    // A schedule over all 4 epochs, as the examples' cosine one.
+    let schedule = || LearningRateScheduler::new(|epoch| 0.2 / epoch as f32);
+    let cfg = |epochs| Fit::epochs(epochs).batch_size(16).verbose(false);
+
+    let mut full = run_model(11, 0.2, 4);
+    let mut s = schedule();
+    full.fit(&train, cfg(4).callback(&mut s)).unwrap();
+
+    let mut first = run_model(11, 0.2, 4);
+    let mut s = schedule();
+    first
+        .fit(&train, cfg(2).callback(&mut s).checkpoint(&ck))
+        .unwrap();
+    drop(first);
+
+    // One difference, then all of them at once, each with both values.
+    let m = mismatch(run_model(12, 0.2, 4).resume_from(&ck));
+    assert_eq!(
+        m,
+        "a checkpoint of a run with other settings: seed 11 in the checkpoint, 12 now; \
+         a resumed run repeats the interrupted one only with the settings that run was \
+         started with"
+    );
+    let m = mismatch(run_model(12, 0.02, 5).resume_from(&ck));
+    for part in [
+        "seed 11 in the checkpoint, 12 now",
+        "initial learning rate 0.2 in the checkpoint, 0.02 now",
+        "epochs 4 in the checkpoint, 5 now",
+    ] {
+        assert!(m.contains(part), "{part:?} in {m}");
+    }
+    let m = mismatch(
+        run_model(11, 0.2, 4)
+            .setting("augment", "none")
+            .resume_from(&ck),
+    );
+    assert!(
+        m.contains("augment (not set) in the checkpoint, none now"),
+        "{m}"
+    );
+
+    // Another network (by name) is refused before anything is loaded.
+    let mut other = Softmax4::new(7);
+    other.name = "Other";
+    let m = mismatch(
+        Model::compile(other, crate::optim::Sgd::new(0.2).momentum(0.9))
+            .seed(11)
+            .setting("epochs", 4)
+            .resume_from(&ck),
+    );
+    assert_eq!(
+        m,
+        "a checkpoint of another network: `Softmax4` (2 tensors), not `Other` \
+         (2 tensors, 15 parameters)"
+    );
+
+    // The same run: another batch size is refused at fit, and the right
+    // one ends where the uninterrupted run ended, bit for bit.
+    let mut resumed = run_model(11, 0.2, 4).resume_from(&ck).unwrap();
+    assert_eq!(resumed.epoch(), 2);
+    let mut s = schedule();
+    let err = resumed
+        .fit(
+            &train,
+            Fit::epochs(4)
+                .batch_size(32)
+                .verbose(false)
+                .callback(&mut s),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("batch size 16 in the checkpoint, 32 now"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with(&ck.display().to_string()),
+        "{err}"
+    );
+    resumed.fit(&train, cfg(4).callback(&mut s)).unwrap();
+    assert_eq!(resumed.network().params(), full.network().params());
+    assert_eq!(resumed.history().epochs.len(), 4);
+}
+
+#[test]
+fn checkpoints_record_the_run() {
+    let dir = tmp("run-info");
+    let ck = dir.join("ck.safetensors");
+    let mut m = run_model(3, 0.05, 6);
+    m.fit(
+        &data(40, 1),
+        Fit::epochs(1).batch_size(8).verbose(false).checkpoint(&ck),
+    )
+    .unwrap();
+    let mut net = Softmax4::new(0);
+    let mut opt = crate::optim::Sgd::new(1.0).momentum(0.9);
+    let r = checkpoint::load(&ck, &mut net, &mut opt).unwrap();
+    assert_eq!(
+        r.run,
+        checkpoint::RunInfo {
+            network: Some("Softmax4".into()),
+            seed: 3,
+            initial_learning_rate: Some(0.05),
+            batch_size: Some(8),
+            settings: vec![("epochs".into(), "6".into())],
+        }
+    );
+    // The lenient `resume` adopts all of it.
+    let resumed = Model::resume(Softmax4::new(0), opt, &ck).unwrap();
+    assert_eq!(resumed.run_info(), r.run);
+
+    // A weights-only file cannot resume; one with a tensor this network
+    // lacks is another network's.
+    let weights = dir.join("w.safetensors");
+    checkpoint::save_weights(&weights, &net).unwrap();
+    let err = checkpoint::load(&weights, &mut net, &mut crate::optim::Sgd::new(0.1)).unwrap_err();
+    assert!(err.to_string().contains("weights-only"), "{err}");
+    let extra = dir.join("extra.safetensors");
+    let mut tensors = checkpoint::named_tensors(&net);
+    let more = [0.0f32; 2];
+    tensors.push(("head.bias".into(), vec![2], &more[..]));
+    crate::io::save(
+        &extra,
+        &tensors,
+        &[("format".into(), "cnn-training-checkpoint-1".into())],
+    )
+    .unwrap();
+    let err = checkpoint::load(&extra, &mut net, &mut crate::optim::Sgd::new(0.1)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Checkpoint { tensor, .. } if tensor == "head.bias"),
+        "{err}"
+    );
 
 /// Random 2x2 windows of the examples padded to 3x3, mirrored half the time.
 fn crop_pipeline() -> crate::augment::Pipeline {

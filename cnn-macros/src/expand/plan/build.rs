@@ -47,16 +47,24 @@ impl<'a> Planner<'a> {
     /// Plans the whole network; returns the program and what could not be
     /// generated.
     pub fn plan(mut self, input: Shape, layers: &[Layer]) -> (Program, Vec<String>) {
-        let x = self.value(input.len());
+        let x = self.shaped(input);
         self.prog.input = x;
         let kept = self.kept(layers);
         let logits = self.loss_body(&kept, x, 1.0);
         self.prog.output = logits;
         if self.mode == Mode::Train {
-            let trainable_tensors = self.params.tensors.iter().take_while(|t| t.trainable).count();
+            let trainable_tensors = self
+                .params
+                .tensors
+                .iter()
+                .take_while(|t| t.trainable)
+                .count();
             self.prog.tensor_op.resize(trainable_tensors, usize::MAX);
             self.plan_grads();
-            self.prog.backup = Some(self.fixed.alloc(self.params.mutable - self.params.trainable));
+            self.prog.backup = Some(
+                self.fixed
+                    .alloc(self.params.mutable - self.params.trainable),
+            );
         }
         self.prog.per_example = self.f.top;
         self.prog.per_example_u32 = self.u.top;
@@ -108,6 +116,13 @@ impl<'a> Planner<'a> {
             });
         }
         out
+    }
+
+    /// A new value of this shape (one example's).
+    pub(super) fn shaped(&mut self, shape: Shape) -> usize {
+        let v = self.value(shape.len());
+        self.prog.shapes.push(shape);
+        v
     }
 
     pub(super) fn value(&mut self, len: usize) -> usize {
@@ -202,7 +217,7 @@ impl<'a> Planner<'a> {
                         }
                         None => Act::Identity,
                     };
-                    let y = self.value(last.output.map_or(0, |s| s.len()));
+                    let y = self.shaped(last.output.unwrap_or(Shape::Flat { n: 0 }));
                     let g = geom(input, output, l);
                     let groups = match l.kind {
                         LayerKind::Conv2d { groups, .. } => groups,
@@ -229,7 +244,7 @@ impl<'a> Planner<'a> {
                         }
                         None => Act::Identity,
                     };
-                    let y = self.value(*units);
+                    let y = self.shaped(Shape::Flat { n: *units });
                     let n_in = input.len();
                     let kind = OpKind::Dense {
                         n_in,
@@ -246,7 +261,9 @@ impl<'a> Planner<'a> {
                     // A frozen batch norm normalises with its moving
                     // statistics in training too.
                     let saved = match self.mode {
-                        Mode::Train if !l.frozen => Some((self.fixed.alloc(c), self.fixed.alloc(c))),
+                        Mode::Train if !l.frozen => {
+                            Some((self.fixed.alloc(c), self.fixed.alloc(c)))
+                        }
                         _ => None,
                     };
                     let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
@@ -256,7 +273,7 @@ impl<'a> Planner<'a> {
                         }
                         None => Act::Identity,
                     };
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     let kind = OpKind::BatchNorm {
                         rows: input.len() / c.max(1),
                         c,
@@ -278,17 +295,13 @@ impl<'a> Planner<'a> {
                         Mode::Infer => self.uses[x] == 1,
                         Mode::Train => self.uses[x] == 1 && !self.reads_output[x],
                     };
-                    let y = if in_place {
-                        x
-                    } else {
-                        self.value(output.len())
-                    };
+                    let y = if in_place { x } else { self.shaped(output) };
                     self.push(l, OpKind::Activation { act }, x, y);
                     y
                 }
                 LayerKind::Softmax => {
                     let c = output.channels();
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     let kind = OpKind::Softmax {
                         rows: output.len() / c.max(1),
                         classes: c,
@@ -302,13 +315,13 @@ impl<'a> Planner<'a> {
                         // The winners are only read by backward.
                         self.u.free(argmax);
                     }
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     let g = geom(input, output, l);
                     self.push(l, OpKind::MaxPool { g, argmax }, x, y);
                     y
                 }
                 LayerKind::AvgPool2d { .. } => {
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     self.push(
                         l,
                         OpKind::AvgPool {
@@ -321,7 +334,7 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::GlobalAvgPool => {
                     let c = input.channels();
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     let kind = OpKind::GlobalAvgPool {
                         hw: input.len() / c.max(1),
                         c,
@@ -336,7 +349,7 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::Dropout { rate } if *rate > 0.0 => {
                     let mask = self.f.alloc(output.len());
-                    let y = self.value(output.len());
+                    let y = self.shaped(output);
                     self.dropouts += 1;
                     let kind = OpKind::Dropout {
                         rate: *rate,
@@ -376,7 +389,7 @@ impl<'a> Planner<'a> {
         let shortcut = self.kept(shortcut);
         let a = self.block(&body, x);
         let b = self.block(&shortcut, x);
-        let y = self.value(output.len());
+        let y = self.shaped(output);
         self.uses[a] += 1;
         self.uses[b] += 1;
         self.push(l, OpKind::Add { other: b }, a, y);
@@ -394,7 +407,7 @@ impl<'a> Planner<'a> {
             let kept = self.kept(branch);
             outs.push(self.block(&kept, x));
         }
-        let y = self.value(output.len());
+        let y = self.shaped(output);
         let mut offset = 0;
         for out in outs {
             // Branches keep the height and width: the rest is channels.

@@ -252,6 +252,8 @@ pub struct Program {
     /// Training: where the non-trainable parameters are backed up during a
     /// step (restored when the loss is not finite).
     pub backup: Option<Slot>,
+    /// The shape of one example of each value (`values[i]`'s is `shapes[i]`).
+    pub shapes: Vec<crate::ir::Shape>,
     /// Training: for each trainable tensor (by index in `TENSORS`), the op
     /// that holds it; run-time freezing cuts backward below the lowest op
     /// that still trains.

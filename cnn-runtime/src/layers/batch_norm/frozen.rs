@@ -76,7 +76,8 @@ mod tests {
     /// `sum(r * act(x * scale + shift))` through the inference kernel.
     fn loss(m: usize, c: usize, x: &[f32], p: &[Vec<f32>; 4], act: Act, r: &[f32]) -> f64 {
         let mut y = vec![0.0; m * c];
-        super::super::forward_infer_act(m, c, x, &p[0], &p[1], &p[2], &p[3], 1e-3, act, &mut y).unwrap();
+        super::super::forward_infer_act(m, c, x, &p[0], &p[1], &p[2], &p[3], 1e-3, act, &mut y)
+            .unwrap();
         dot(&y, r)
     }
 
@@ -87,10 +88,19 @@ mod tests {
         let r = random(m * c, 2);
         let var: Vec<f32> = random(c, 3).iter().map(|v| v.abs() + 0.5).collect();
         let p = [random(c, 4), random(c, 5), random(c, 6), var];
-        for act in [Act::Identity, Act::Relu, Act::LeakyRelu(0.1), Act::Tanh, Act::Sigmoid] {
+        for act in [
+            Act::Identity,
+            Act::Relu,
+            Act::LeakyRelu(0.1),
+            Act::Tanh,
+            Act::Sigmoid,
+        ] {
             let mut dx = nan_filled(m * c);
-            backward_frozen_act(m, c, &x, &p[0], &p[1], &p[2], &p[3], 1e-3, act, &r, &mut dx).unwrap();
-            gradcheck(&mut x, &dx, 1e-3, 2e-2, None, |xv| loss(m, c, xv, &p, act, &r));
+            backward_frozen_act(m, c, &x, &p[0], &p[1], &p[2], &p[3], 1e-3, act, &r, &mut dx)
+                .unwrap();
+            gradcheck(&mut x, &dx, 1e-3, 2e-2, None, |xv| {
+                loss(m, c, xv, &p, act, &r)
+            });
         }
     }
 
@@ -100,8 +110,16 @@ mod tests {
         let v = vec![1.0; m * c];
         let s = vec![1.0; c];
         let mut dx = vec![0.0; m * c];
-        assert!(backward_frozen_act(m, c, &v[1..], &s, &s, &s, &s, 1e-3, Act::Relu, &v, &mut dx).is_err());
-        assert!(backward_frozen_act(m, c, &v, &s[1..], &s, &s, &s, 1e-3, Act::Relu, &v, &mut dx).is_err());
-        assert!(backward_frozen_act(m, c, &v, &s, &s, &s, &s, -1.0, Act::Relu, &v, &mut dx).is_err());
+        assert!(
+            backward_frozen_act(m, c, &v[1..], &s, &s, &s, &s, 1e-3, Act::Relu, &v, &mut dx)
+                .is_err()
+        );
+        assert!(
+            backward_frozen_act(m, c, &v, &s[1..], &s, &s, &s, 1e-3, Act::Relu, &v, &mut dx)
+                .is_err()
+        );
+        assert!(
+            backward_frozen_act(m, c, &v, &s, &s, &s, &s, -1.0, Act::Relu, &v, &mut dx).is_err()
+        );
     }
 }

@@ -5,18 +5,20 @@
 //! output pixel and window tap, a multiply-add over the channel vector,
 //! `y[c] += x[c] * w[tap, c]`, which reads both operands contiguously.
 //!
-//! - Forward (`m == 1`): blocks of `L` channels of up to four neighbouring
-//!   output pixels accumulate in registers over the window, then are
-//!   stored once; windows that leave the input are clipped to their inside
-//!   taps (no padded copy). The epilogue runs on each finished row.
-//! - Weight gradient (`m == 1`): per output row, window row and column, one
-//!   tap's gradient `sum over ox of x[ix(ox), c] * dy[ox, c]`, in four
-//!   interleaved sums (independent chains of multiply-adds).
-//! - Input gradient (`m == 1`): gathered rather than scattered: each input
-//!   pixel sums `dy * w` over the taps that read it (found without a
-//!   division per tap), so `dx` is written once and needs no zeroing.
-//! - `m > 1` runs the same loops one channel group at a time (Keras's
-//!   `depth_multiplier`; rarely used, so kept simple).
+//! The same loops run small square groups (`G` = 2 or 4 channels in and
+//! out, weights `[fh, fw, G, c_out]`, ResNeXt-50 32x4d's first stage): per
+//! tap and input channel `ci` of the groups, `y[c] += spread(x, ci)[c] *
+//! w[tap, ci, c]`, where [`spread`] copies lane `ci` of each group of `G`
+//! lanes over the group (one shuffle). Every lane is an output channel of
+//! its own, where the micro-kernel's broadcast would fill `G` of 16.
+//!
+//! Forward (`m == 1`, here): blocks of `L` channels of up to four
+//! neighbouring output pixels accumulate in registers over the window and
+//! are stored once; windows that leave the input are clipped to their
+//! inside taps, so there is no padded copy. The epilogue (bias, affine,
+//! activation) runs on each finished row while it is in L1. `m > 1`
+//! (Keras's `depth_multiplier`, rarely used) runs one input channel's `m`
+//! outputs at a time. The gradients are in `depthwise_grad.rs`.
 //!
 //! The loops are plain Rust written for the auto-vectoriser: fixed-size
 //! array blocks, no divisions or data-dependent indices in the inner loops.
@@ -24,9 +26,11 @@
 //! fused multiply-adds) and for the baseline target, and [`Isa::detect`]
 //! picks one at run time, so the crate needs no `target-cpu` flag.
 
+use super::depthwise_grad::{input_grad_body, weight_grad_body};
 use super::grouped::window;
-use super::{epilogue, Epilogue};
-use crate::geom::Conv2dGeom;
+use super::Epilogue;
+use crate::geom::{Act, Conv2dGeom};
+use crate::layers::activation;
 
 /// The instruction set a depthwise kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +55,11 @@ impl Isa {
         match self {
             Isa::Baseline => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            Isa::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2")
@@ -64,10 +72,11 @@ impl Isa {
 }
 
 /// Output rows `r0..r1`, counted over `(image, oy)` across the batch, into
-/// `y` (exactly those rows), then the epilogue on each row.
+/// `y` (exactly those rows), the epilogue applied.
 pub(super) fn forward_rows(
     isa: Isa,
     g: &Conv2dGeom,
+    group: usize,
     x: &[f32],
     w: &[f32],
     ep: &Epilogue,
@@ -79,6 +88,7 @@ pub(super) fn forward_rows(
         isa,
         Job::Forward {
             g,
+            group,
             x,
             w,
             ep,
@@ -89,21 +99,71 @@ pub(super) fn forward_rows(
     );
 }
 
-/// Overwrites `dw` (`[fh, fw, 1, c_out]`) with the weight gradient of whole
-/// images `x`, `dy` (back to back).
-pub(super) fn weight_grad(isa: Isa, g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    run(isa, Job::WeightGrad { g, x, dy, dw });
+/// Overwrites `dw` (`[fh, fw, group, c_out]`) with the weight gradient of
+/// whole images `x`, `dy` (back to back).
+pub(super) fn weight_grad(
+    isa: Isa,
+    g: &Conv2dGeom,
+    group: usize,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+) {
+    run(
+        isa,
+        Job::WeightGrad {
+            g,
+            group,
+            x,
+            dy,
+            dw,
+        },
+    );
 }
 
-/// Overwrites `dx` (whole images) with the input gradient of `dy`.
-pub(super) fn input_grad(isa: Isa, g: &Conv2dGeom, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    run(isa, Job::InputGrad { g, dy, w, dx });
+/// Overwrites `dx` (whole images) with the input gradient of `dy`. With
+/// groups of more than one channel, `wt` is the kernel transposed within
+/// each group by [`transpose_groups`]; otherwise it is the kernel.
+pub(super) fn input_grad(
+    isa: Isa,
+    g: &Conv2dGeom,
+    group: usize,
+    dy: &[f32],
+    wt: &[f32],
+    dx: &mut [f32],
+) {
+    run(
+        isa,
+        Job::InputGrad {
+            g,
+            group,
+            dy,
+            w: wt,
+            dx,
+        },
+    );
+}
+
+/// The kernel transposed within each group, per tap: `wt[t, j, gi*G + ci]
+/// = w[t, ci, gi*G + j]` for groups of `G = group` channels in and out.
+/// The input gradient is then the forward's loop with `dy` for `x`.
+pub(super) fn transpose_groups(g: &Conv2dGeom, group: usize, w: &[f32], wt: &mut [f32]) {
+    let (c, gs) = (g.c_out, group);
+    for (src, dst) in w.chunks_exact(gs * c).zip(wt.chunks_exact_mut(gs * c)) {
+        for ci in 0..gs {
+            for co in 0..c {
+                let (base, j) = (co / gs * gs, co % gs);
+                dst[j * c + base + ci] = src[ci * c + co];
+            }
+        }
+    }
 }
 
 /// One call of a kernel, so that one clone per instruction set covers all.
 enum Job<'a> {
     Forward {
         g: &'a Conv2dGeom,
+        group: usize,
         x: &'a [f32],
         w: &'a [f32],
         ep: &'a Epilogue<'a>,
@@ -113,12 +173,14 @@ enum Job<'a> {
     },
     WeightGrad {
         g: &'a Conv2dGeom,
+        group: usize,
         x: &'a [f32],
         dy: &'a [f32],
         dw: &'a mut [f32],
     },
     InputGrad {
         g: &'a Conv2dGeom,
+        group: usize,
         dy: &'a [f32],
         w: &'a [f32],
         dx: &'a mut [f32],
@@ -129,7 +191,8 @@ fn run(isa: Isa, job: Job) {
     assert!(isa.supported(), "depthwise: {isa:?} is not available");
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has AVX-512F (checked above), the clone's only requirement.
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above), the
+        // features the clone is compiled with.
         Isa::Avx512 => unsafe { run_avx512(job) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX2 and FMA (checked above).
@@ -153,6 +216,18 @@ fn run_avx2(job: Job) {
     run_body::<true, 16>(job);
 }
 
+/// Runs `$f::<FMA, L, G>` with `G` the run-time group size.
+macro_rules! by_group {
+    ($group:expr, $f:ident::<$fma:ident, $l:ident>($($arg:expr),*)) => {
+        match $group {
+            1 => $f::<$fma, $l, 1>($($arg),*),
+            2 => $f::<$fma, $l, 2>($($arg),*),
+            4 => $f::<$fma, $l, 4>($($arg),*),
+            other => unreachable!("depthwise: groups of {other} channels"),
+        }
+    };
+}
+
 /// `FMA`: fused multiply-adds (only where the CPU has them; elsewhere
 /// `mul_add` is a library call). `L`: channels per register block.
 #[inline(always)]
@@ -160,20 +235,33 @@ fn run_body<const FMA: bool, const L: usize>(job: Job) {
     match job {
         Job::Forward {
             g,
+            group,
             x,
             w,
             ep,
             r0,
             r1,
             y,
-        } => forward_body::<FMA, L>(g, x, w, ep, r0, r1, y),
-        Job::WeightGrad { g, x, dy, dw } => weight_grad_body::<FMA, L>(g, x, dy, dw),
-        Job::InputGrad { g, dy, w, dx } => input_grad_body::<FMA, L>(g, dy, w, dx),
+        } => by_group!(group, forward_body::<FMA, L>(g, x, w, ep, r0, r1, y)),
+        Job::WeightGrad {
+            g,
+            group,
+            x,
+            dy,
+            dw,
+        } => by_group!(group, weight_grad_body::<FMA, L>(g, x, dy, dw)),
+        Job::InputGrad {
+            g,
+            group,
+            dy,
+            w,
+            dx,
+        } => by_group!(group, input_grad_body::<FMA, L>(g, dy, w, dx)),
     }
 }
 
 #[inline(always)]
-fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
+pub(super) fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
     if FMA {
         a.mul_add(b, acc)
     } else {
@@ -183,12 +271,41 @@ fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
 
 /// `acc[j] += a[j] * b[j]` over a fixed-size block.
 #[inline(always)]
-fn madd_block<const FMA: bool, const B: usize>(acc: &mut [f32; B], a: &[f32], b: &[f32]) {
-    let a: &[f32; B] = a[..B].try_into().unwrap();
-    let b: &[f32; B] = b[..B].try_into().unwrap();
+pub(super) fn madd_block<const FMA: bool, const B: usize>(
+    acc: &mut [f32; B],
+    a: &[f32; B],
+    b: &[f32; B],
+) {
     for j in 0..B {
         acc[j] = madd::<FMA>(acc[j], a[j], b[j]);
     }
+}
+
+/// `s[at..at + B]` as an array, without a bounds check. The hot loops
+/// check the extent of all the blocks they read once, before the loop: a
+/// check per block costs more than the block's multiply-adds.
+///
+/// # Safety
+/// `at + B <= s.len()`.
+#[inline(always)]
+pub(super) unsafe fn block<const B: usize>(s: &[f32], at: usize) -> &[f32; B] {
+    debug_assert!(at + B <= s.len(), "depthwise: block out of range");
+    // SAFETY: in bounds by the caller's promise; an array of f32 has the
+    // alignment of f32.
+    unsafe { &*s.as_ptr().add(at).cast::<[f32; B]>() }
+}
+
+/// `x` with each group of `G` lanes set to its lane `ci`: the input
+/// channel `ci` of every group in the block, lined up with the group's
+/// output channels. A constant in-lane shuffle once unrolled (`vpermilps`
+/// for `G = 4`); the identity for `G = 1`.
+#[inline(always)]
+pub(super) fn spread<const G: usize, const B: usize>(x: &[f32; B], ci: usize) -> [f32; B] {
+    let mut out = [0f32; B];
+    for (l, v) in out.iter_mut().enumerate() {
+        *v = x[l / G * G + ci];
+    }
+    out
 }
 
 /// Output pixels handled together in the forward pass.
@@ -199,7 +316,7 @@ const PIX: usize = 4;
 type Taps = (usize, usize, usize);
 
 #[inline(always)]
-fn forward_body<const FMA: bool, const L: usize>(
+fn forward_body<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     x: &[f32],
     w: &[f32],
@@ -216,18 +333,69 @@ fn forward_body<const FMA: bool, const L: usize>(
         let img = &x[n * g.in_len()..(n + 1) * g.in_len()];
         let rows = window(oy, g.sh, g.pad_top, g.fh, g.in_h);
         if m == 1 {
-            forward_row::<FMA, L>(g, img, w, rows, y_row);
+            forward_row::<FMA, L, G>(g, img, w, rows, y_row);
         } else {
             forward_row_multiplier::<FMA>(g, m, img, w, rows, y_row);
         }
-        epilogue::apply(ep, c, y_row);
+        finish_row(ep, c, y_row);
+    }
+}
+
+/// The epilogue on one finished output row (`c` channels per pixel), in
+/// place while it is in L1: `act((v + bias) * scale + shift)`, each step
+/// as `epilogue::apply` and `layers::activation` compute it (so a NaN
+/// passes through ReLU). Compiled into each instruction-set clone; every
+/// loop has a run-time length, which the vectoriser handles best.
+#[inline(always)]
+fn finish_row(ep: &Epilogue, c: usize, row: &mut [f32]) {
+    match (ep.bias, ep.affine) {
+        (None, None) => {}
+        (Some(b), None) => {
+            for px in row.chunks_exact_mut(c) {
+                for (v, &b) in px.iter_mut().zip(b) {
+                    *v += b;
+                }
+            }
+        }
+        (bias, Some((scale, shift))) => {
+            for px in row.chunks_exact_mut(c) {
+                if let Some(b) = bias {
+                    for (v, &b) in px.iter_mut().zip(b) {
+                        *v += b;
+                    }
+                }
+                for ((v, &s), &t) in px.iter_mut().zip(scale).zip(shift) {
+                    *v = *v * s + t;
+                }
+            }
+        }
+    }
+    // One loop per kind, each a plain pass; no closures, which would be
+    // compiled apart from the clone, without its target features.
+    match ep.act {
+        Act::Identity => {}
+        Act::Relu => {
+            for v in row.iter_mut() {
+                *v = activation::apply(Act::Relu, *v);
+            }
+        }
+        Act::LeakyRelu(alpha) => {
+            for v in row.iter_mut() {
+                *v = activation::apply(Act::LeakyRelu(alpha), *v);
+            }
+        }
+        act => {
+            for v in row.iter_mut() {
+                *v = activation::apply(act, *v);
+            }
+        }
     }
 }
 
 /// One output row, `m == 1`: runs of [`PIX`] pixels whose windows lie
 /// inside the input columns, single pixels (clipped) elsewhere.
 #[inline(always)]
-fn forward_row<const FMA: bool, const L: usize>(
+fn forward_row<const FMA: bool, const L: usize, const G: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -244,10 +412,12 @@ fn forward_row<const FMA: bool, const L: usize>(
             && cols.0 == 0
             && window(ox + PIX - 1, g.sw, g.pad_left, g.fw, g.in_w).1 == g.fw;
         if run {
-            pixels::<FMA, L, PIX>(g, img, w, rows, cols, &mut y_row[ox * c..(ox + PIX) * c]);
+            let y = &mut y_row[ox * c..(ox + PIX) * c];
+            pixels::<FMA, L, G, PIX>(g, img, w, rows, cols, y);
             ox += PIX;
         } else {
-            pixels::<FMA, L, 1>(g, img, w, rows, cols, &mut y_row[ox * c..(ox + 1) * c]);
+            let y = &mut y_row[ox * c..(ox + 1) * c];
+            pixels::<FMA, L, G, 1>(g, img, w, rows, cols, y);
             ox += 1;
         }
     }
@@ -256,7 +426,7 @@ fn forward_row<const FMA: bool, const L: usize>(
 /// `P` neighbouring output pixels (`y`: `P * c`) with the same taps, the
 /// first one's window columns `cols`; overwrites `y`.
 #[inline(always)]
-fn pixels<const FMA: bool, const L: usize, const P: usize>(
+fn pixels<const FMA: bool, const L: usize, const G: usize, const P: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -267,17 +437,18 @@ fn pixels<const FMA: bool, const L: usize, const P: usize>(
     let c = g.c_out;
     let mut cb = 0;
     while cb + L <= c {
-        pixel_block::<FMA, L, P>(g, img, w, rows, cols, cb, y);
+        pixel_block::<FMA, L, G, P>(g, img, w, rows, cols, cb, y);
         cb += L;
     }
     while cb + 8 <= c {
-        pixel_block::<FMA, 8, P>(g, img, w, rows, cols, cb, y);
+        pixel_block::<FMA, 8, G, P>(g, img, w, rows, cols, cb, y);
         cb += 8;
     }
     if cb == c {
         return;
     }
-    // Fewer than eight channels left: accumulate in place.
+    // Fewer than eight channels left (whole groups, as blocks are
+    // multiples of 8): accumulate in place.
     let line = g.in_w * c;
     let (ky_lo, ky_hi, iy_lo) = rows;
     let (kx_lo, kx_hi, ix_lo) = cols;
@@ -288,19 +459,22 @@ fn pixels<const FMA: bool, const L: usize, const P: usize>(
             let xrow = (iy_lo + ky - ky_lo) * line;
             for kx in kx_lo..kx_hi {
                 let ix = ix_lo + kx - kx_lo + p * g.sw;
-                let xs = &img[xrow + ix * c + cb..];
-                let ws = &w[(ky * g.fw + kx) * c + cb..];
-                for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
-                    *a = madd::<FMA>(*a, xv, wv);
+                let xs = &img[xrow + ix * c..xrow + (ix + 1) * c];
+                for ci in 0..G {
+                    let ws = &w[((ky * g.fw + kx) * G + ci) * c..][..c];
+                    for (j, a) in (cb..c).zip(acc.iter_mut()) {
+                        *a = madd::<FMA>(*a, xs[j / G * G + ci], ws[j]);
+                    }
                 }
             }
         }
     }
 }
 
-/// Channels `cb..cb + B` of `P` pixels, summed in registers over the window.
+/// Channels `cb..cb + B` of `P` pixels, summed in registers over the
+/// window (and over the `G` input channels of each group), then stored.
 #[inline(always)]
-fn pixel_block<const FMA: bool, const B: usize, const P: usize>(
+fn pixel_block<const FMA: bool, const B: usize, const G: usize, const P: usize>(
     g: &Conv2dGeom,
     img: &[f32],
     w: &[f32],
@@ -312,13 +486,32 @@ fn pixel_block<const FMA: bool, const B: usize, const P: usize>(
     let c = g.c_out;
     let line = g.in_w * c;
     let mut acc = [[0f32; B]; P];
-    for ky in ky_lo..ky_hi {
-        let xrow = (iy_lo + ky - ky_lo) * line;
-        for kx in kx_lo..kx_hi {
-            let ws = &w[(ky * g.fw + kx) * c + cb..];
-            let ix = ix_lo + kx - kx_lo;
-            for (p, a) in acc.iter_mut().enumerate() {
-                madd_block::<FMA, B>(a, &img[xrow + (ix + p * g.sw) * c + cb..], ws);
+    if ky_lo < ky_hi && kx_lo < kx_hi {
+        // Indices grow with ky, kx and the pixel: the last tap of the last
+        // pixel is the furthest block read.
+        let x_end = (iy_lo + ky_hi - 1 - ky_lo) * line
+            + (ix_lo + kx_hi - 1 - kx_lo + (P - 1) * g.sw) * c
+            + cb
+            + B;
+        let w_end = (((ky_hi - 1) * g.fw + kx_hi - 1) * G + G - 1) * c + cb + B;
+        assert!(
+            x_end <= img.len() && w_end <= w.len(),
+            "depthwise: window out of range"
+        );
+        for ky in ky_lo..ky_hi {
+            let xrow = (iy_lo + ky - ky_lo) * line;
+            for kx in kx_lo..kx_hi {
+                let wt = (ky * g.fw + kx) * G * c + cb;
+                let ix = ix_lo + kx - kx_lo;
+                for (p, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: below x_end, checked above.
+                    let xs = unsafe { block::<B>(img, xrow + (ix + p * g.sw) * c + cb) };
+                    for ci in 0..G {
+                        // SAFETY: below w_end, checked above.
+                        let ws = unsafe { block::<B>(w, wt + ci * c) };
+                        madd_block::<FMA, B>(a, &spread::<G, B>(xs, ci), ws);
+                    }
+                }
             }
         }
     }
@@ -351,351 +544,6 @@ fn forward_row_multiplier<const FMA: bool>(
                 for ((yc, wc), &xv) in yp.chunks_exact_mut(m).zip(wp.chunks_exact(m)).zip(xp) {
                     for (a, &wv) in yc.iter_mut().zip(wc) {
                         *a = madd::<FMA>(*a, xv, wv);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The output columns whose window tap `k` lies inside the input:
-/// `ox` with `0 <= ox * s + k - pad < n`, as a range.
-#[inline(always)]
-fn outputs_reading(k: usize, s: usize, pad: usize, n: usize, out: usize) -> (usize, usize) {
-    let lo = pad.saturating_sub(k).div_ceil(s);
-    let hi = if n - 1 + pad >= k {
-        out.min((n - 1 + pad - k) / s + 1)
-    } else {
-        0
-    };
-    (lo, hi.max(lo))
-}
-
-#[inline(always)]
-fn weight_grad_body<const FMA: bool, const L: usize>(
-    g: &Conv2dGeom,
-    x: &[f32],
-    dy: &[f32],
-    dw: &mut [f32],
-) {
-    let (c, ci) = (g.c_out, g.c_in);
-    let m = c / ci;
-    dw.fill(0.0);
-    for (img, dyi) in x.chunks_exact(g.in_len()).zip(dy.chunks_exact(g.out_len())) {
-        for oy in 0..g.out_h {
-            let (ky_lo, ky_hi, iy_lo) = window(oy, g.sh, g.pad_top, g.fh, g.in_h);
-            let dy_row = &dyi[oy * g.out_w * c..(oy + 1) * g.out_w * c];
-            for ky in ky_lo..ky_hi {
-                let iy = iy_lo + ky - ky_lo;
-                let x_row = &img[iy * g.in_w * ci..(iy + 1) * g.in_w * ci];
-                for kx in 0..g.fw {
-                    let (ox_lo, ox_hi) = outputs_reading(kx, g.sw, g.pad_left, g.in_w, g.out_w);
-                    if ox_lo == ox_hi {
-                        continue;
-                    }
-                    let ix0 = ox_lo * g.sw + kx - g.pad_left;
-                    let dwt = &mut dw[(ky * g.fw + kx) * c..(ky * g.fw + kx + 1) * c];
-                    let xs = &x_row[ix0 * ci..];
-                    let dys = &dy_row[ox_lo * c..];
-                    let count = ox_hi - ox_lo;
-                    if m == 1 {
-                        tap_grad::<FMA, L>(c, g.sw * c, xs, dys, count, dwt);
-                    } else {
-                        tap_grad_multiplier::<FMA>(m, ci, g.sw * ci, xs, dys, count, dwt);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `dwt[j] += sum_i xs[i * step + j] * dys[i * c + j]` over `count` pixels.
-#[inline(always)]
-fn tap_grad<const FMA: bool, const L: usize>(
-    c: usize,
-    step: usize,
-    xs: &[f32],
-    dys: &[f32],
-    count: usize,
-    dwt: &mut [f32],
-) {
-    let mut cb = 0;
-    while cb + L <= c {
-        tap_block::<FMA, L>(c, step, xs, dys, count, cb, dwt);
-        cb += L;
-    }
-    while cb + 8 <= c {
-        tap_block::<FMA, 8>(c, step, xs, dys, count, cb, dwt);
-        cb += 8;
-    }
-    for i in 0..count {
-        let (xp, dp) = (&xs[i * step..], &dys[i * c..]);
-        for j in cb..c {
-            dwt[j] = madd::<FMA>(dwt[j], xp[j], dp[j]);
-        }
-    }
-}
-
-/// Channels `cb..cb + B` of [`tap_grad`], in four interleaved sums.
-#[inline(always)]
-fn tap_block<const FMA: bool, const B: usize>(
-    c: usize,
-    step: usize,
-    xs: &[f32],
-    dys: &[f32],
-    count: usize,
-    cb: usize,
-    dwt: &mut [f32],
-) {
-    let mut acc = [[0f32; B]; 4];
-    let mut i = 0;
-    while i + 4 <= count {
-        for (q, a) in acc.iter_mut().enumerate() {
-            madd_block::<FMA, B>(a, &xs[(i + q) * step + cb..], &dys[(i + q) * c + cb..]);
-        }
-        i += 4;
-    }
-    while i < count {
-        madd_block::<FMA, B>(&mut acc[0], &xs[i * step + cb..], &dys[i * c + cb..]);
-        i += 1;
-    }
-    let d: &mut [f32; B] = (&mut dwt[cb..cb + B]).try_into().unwrap();
-    for j in 0..B {
-        d[j] += (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
-    }
-}
-
-/// [`tap_grad`] for `m > 1`: input channel `i` against output channels
-/// `i * m..(i + 1) * m`; `xs` has `ci` channels per pixel, `step` apart.
-#[inline(always)]
-fn tap_grad_multiplier<const FMA: bool>(
-    m: usize,
-    ci: usize,
-    step: usize,
-    xs: &[f32],
-    dys: &[f32],
-    count: usize,
-    dwt: &mut [f32],
-) {
-    let c = m * ci;
-    for i in 0..count {
-        let xp = &xs[i * step..][..ci];
-        let dp = &dys[i * c..][..c];
-        for ((dc, yc), &xv) in dwt.chunks_exact_mut(m).zip(dp.chunks_exact(m)).zip(xp) {
-            for (d, &v) in dc.iter_mut().zip(yc) {
-                *d = madd::<FMA>(*d, xv, v);
-            }
-        }
-    }
-}
-
-/// The window taps that read input index `i` along one axis (stride `s`,
-/// `pad` leading zeros, window `f`, `out` outputs): taps `k0 + j * s` for
-/// `j < count`, tap `k0 + j * s` belonging to output `o0 - j`. Returns
-/// `(k0, count, o0)`.
-#[inline(always)]
-fn back_taps(i: usize, s: usize, pad: usize, f: usize, out: usize) -> (usize, usize, usize) {
-    // Output o reads i through tap k = i + pad - o * s.
-    let q = i + pad;
-    // The smallest tap of the right residue whose output is below `out`;
-    // both candidates are congruent to q modulo s.
-    let k0 = (q % s).max(q.saturating_sub((out - 1) * s));
-    let hi = (f - 1).min(q);
-    if hi < k0 {
-        return (0, 0, 0);
-    }
-    (k0, (hi - k0) / s + 1, (q - k0) / s)
-}
-
-#[inline(always)]
-fn input_grad_body<const FMA: bool, const L: usize>(
-    g: &Conv2dGeom,
-    dy: &[f32],
-    w: &[f32],
-    dx: &mut [f32],
-) {
-    let (c, ci) = (g.c_out, g.c_in);
-    let m = c / ci;
-    for (dyi, dxi) in dy
-        .chunks_exact(g.out_len())
-        .zip(dx.chunks_exact_mut(g.in_len()))
-    {
-        for iy in 0..g.in_h {
-            let rows = back_taps(iy, g.sh, g.pad_top, g.fh, g.out_h);
-            for ix in 0..g.in_w {
-                let cols = back_taps(ix, g.sw, g.pad_left, g.fw, g.out_w);
-                let d = &mut dxi[(iy * g.in_w + ix) * ci..(iy * g.in_w + ix + 1) * ci];
-                if m == 1 {
-                    gather::<FMA, L>(g, dyi, w, rows, cols, d);
-                } else {
-                    gather_multiplier::<FMA>(g, m, dyi, w, rows, cols, d);
-                }
-            }
-        }
-    }
-}
-
-/// One input pixel's gradient, `m == 1`: `d = sum over its taps of
-/// dy[o] * w[tap]`, `rows` and `cols` from [`back_taps`]. Overwrites `d`.
-#[inline(always)]
-fn gather<const FMA: bool, const L: usize>(
-    g: &Conv2dGeom,
-    dyi: &[f32],
-    w: &[f32],
-    rows: (usize, usize, usize),
-    cols: (usize, usize, usize),
-    d: &mut [f32],
-) {
-    let c = g.c_out;
-    let mut cb = 0;
-    while cb + L <= c {
-        gather_block::<FMA, L>(g, dyi, w, rows, cols, cb, d);
-        cb += L;
-    }
-    while cb + 8 <= c {
-        gather_block::<FMA, 8>(g, dyi, w, rows, cols, cb, d);
-        cb += 8;
-    }
-    if cb == c {
-        return;
-    }
-    let (ky0, nky, oy0) = rows;
-    let (kx0, nkx, ox0) = cols;
-    let acc = &mut d[cb..];
-    acc.fill(0.0);
-    for a in 0..nky {
-        let (ky, oy) = (ky0 + a * g.sh, oy0 - a);
-        for b in 0..nkx {
-            let (kx, ox) = (kx0 + b * g.sw, ox0 - b);
-            let dys = &dyi[(oy * g.out_w + ox) * c + cb..];
-            let ws = &w[(ky * g.fw + kx) * c + cb..];
-            for ((s, &u), &v) in acc.iter_mut().zip(dys).zip(ws) {
-                *s = madd::<FMA>(*s, u, v);
-            }
-        }
-    }
-}
-
-/// Channels `cb..cb + B` of [`gather`], in two interleaved sums.
-#[inline(always)]
-fn gather_block<const FMA: bool, const B: usize>(
-    g: &Conv2dGeom,
-    dyi: &[f32],
-    w: &[f32],
-    (ky0, nky, oy0): (usize, usize, usize),
-    (kx0, nkx, ox0): (usize, usize, usize),
-    cb: usize,
-    d: &mut [f32],
-) {
-    let c = g.c_out;
-    let mut acc = [[0f32; B]; 2];
-    for a in 0..nky {
-        let (ky, oy) = (ky0 + a * g.sh, oy0 - a);
-        let dy_row = &dyi[oy * g.out_w * c..];
-        let w_row = &w[ky * g.fw * c..];
-        let mut b = 0;
-        while b + 2 <= nkx {
-            for (q, s) in acc.iter_mut().enumerate() {
-                let (kx, ox) = (kx0 + (b + q) * g.sw, ox0 - b - q);
-                madd_block::<FMA, B>(s, &dy_row[ox * c + cb..], &w_row[kx * c + cb..]);
-            }
-            b += 2;
-        }
-        if b < nkx {
-            let (kx, ox) = (kx0 + b * g.sw, ox0 - b);
-            madd_block::<FMA, B>(&mut acc[0], &dy_row[ox * c + cb..], &w_row[kx * c + cb..]);
-        }
-    }
-    for (j, v) in d[cb..cb + B].iter_mut().enumerate() {
-        *v = acc[0][j] + acc[1][j];
-    }
-}
-
-/// [`gather`] for `m > 1`: input channel `i` sums its `m` output channels.
-#[inline(always)]
-fn gather_multiplier<const FMA: bool>(
-    g: &Conv2dGeom,
-    m: usize,
-    dyi: &[f32],
-    w: &[f32],
-    (ky0, nky, oy0): (usize, usize, usize),
-    (kx0, nkx, ox0): (usize, usize, usize),
-    d: &mut [f32],
-) {
-    let c = g.c_out;
-    d.fill(0.0);
-    for a in 0..nky {
-        let (ky, oy) = (ky0 + a * g.sh, oy0 - a);
-        for b in 0..nkx {
-            let (kx, ox) = (kx0 + b * g.sw, ox0 - b);
-            let dys = &dyi[(oy * g.out_w + ox) * c..][..c];
-            let ws = &w[(ky * g.fw + kx) * c..][..c];
-            for ((s, dc), wc) in d
-                .iter_mut()
-                .zip(dys.chunks_exact(m))
-                .zip(ws.chunks_exact(m))
-            {
-                let mut acc = *s;
-                for (&u, &v) in dc.iter().zip(wc) {
-                    acc = madd::<FMA>(acc, u, v);
-                }
-                *s = acc;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `back_taps` lists exactly the (tap, output) pairs a brute-force
-    /// search over every output finds.
-    #[test]
-    fn back_taps_match_a_search() {
-        for n in 1..9 {
-            for f in 1..6 {
-                for s in 1..4 {
-                    for pad in 0..f + 2 {
-                        if n + 2 * pad < f {
-                            continue;
-                        }
-                        let out = (n + 2 * pad - f) / s + 1;
-                        for i in 0..n {
-                            let want: Vec<(usize, usize)> = (0..f)
-                                .flat_map(|k| (0..out).map(move |o| (k, o)))
-                                .filter(|&(k, o)| o * s + k == i + pad)
-                                .collect();
-                            let (k0, count, o0) = back_taps(i, s, pad, f, out);
-                            let got: Vec<(usize, usize)> =
-                                (0..count).map(|j| (k0 + j * s, o0 - j)).collect();
-                            assert_eq!(got, want, "n {n} f {f} s {s} pad {pad} i {i}");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// `outputs_reading` is the range of outputs whose tap `k` is inside.
-    #[test]
-    fn outputs_reading_matches_a_search() {
-        for n in 1..9 {
-            for f in 1..6 {
-                for s in 1..4 {
-                    for pad in 0..f + 1 {
-                        if n + 2 * pad < f {
-                            continue;
-                        }
-                        let out = (n + 2 * pad - f) / s + 1;
-                        for k in 0..f {
-                            let inside: Vec<usize> = (0..out)
-                                .map(|o: usize| o)
-                                .filter(|&o| (o * s + k).checked_sub(pad).is_some_and(|i| i < n))
-                                .collect();
-                            let (lo, hi) = outputs_reading(k, s, pad, n, out);
-                            assert_eq!((lo..hi).collect::<Vec<_>>(), inside);
-                        }
                     }
                 }
             }

@@ -6,11 +6,17 @@
 //! - `depthwise.rs` (`c_in / groups == 1`, any CPU): per output pixel and
 //!   window tap a multiply-add over a block of channels,
 //!   `y[c] += x[c] * w[tap, c]`, compiled for AVX-512, AVX2 + FMA and
-//!   baseline x86-64 (or any other target) and chosen at run time.
+//!   baseline x86-64 (or any other target) and chosen at run time. The same
+//!   loops serve small square groups (`c_in / groups == c_out / groups` of
+//!   2 or 4: ResNeXt-50 32x4d's first stage), each input channel `ci` of a
+//!   group spread over the group's output lanes by an in-register shuffle,
+//!   so every vector lane does useful work where the micro-kernel would
+//!   fill a quarter (or an eighth).
 //! - `grouped_implicit.rs` (AVX-512): the dense implicit GEMM's micro-kernel
 //!   run once per group on a group-major padded copy of the input rows, in
 //!   which a group's window row is one contiguous run, so that every group
-//!   is a small product read in place (no column matrix).
+//!   is a small product read in place (no column matrix), with the weights
+//!   packed so that each group's are one contiguous matrix.
 //! - `grouped_gemm.rs` (any CPU, or `CNN_CONV=gemm`): a group-major im2col
 //!   into scratch and one `sgemm` per group with strided operands.
 //!
@@ -93,20 +99,32 @@ pub(super) fn group_sizes(g: &Conv2dGeom, groups: usize) -> Result<Groups> {
 /// Which kernel runs a convolution with more than one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kernel {
-    /// One input channel per group, on the given instruction set.
-    Depthwise(Isa),
+    /// The direct kernel of `depthwise.rs`, on the given instruction set:
+    /// one input channel per group, or small square groups
+    /// ([`direct_supported`]).
+    Direct(Isa),
     /// The micro-kernel over group-major padded rows (AVX-512).
     Implicit,
     /// Group-major im2col + `sgemm` per group.
     Gemm,
 }
 
-/// The depthwise kernel when each group has one input channel; otherwise
-/// the dense convolution's choice (the micro-kernel wherever the CPU runs
-/// it, unless `CNN_CONV=gemm`).
+/// True when the direct kernel runs these groups: one input channel each
+/// (depthwise, any multiplier), or as many outputs as inputs with 2 or 4
+/// of each. There it costs a shuffle per multiply-add, on the same port
+/// as half of them, against the micro-kernel's 2/16 or 4/16 useful lanes;
+/// at 8 per group the two break even (measured), and from 16 the
+/// micro-kernel fills its vectors.
+pub(super) fn direct_supported(gr: &Groups) -> bool {
+    gr.cg == 1 || (gr.cg == gr.og && matches!(gr.cg, 2 | 4))
+}
+
+/// The direct kernel where it applies; otherwise the dense convolution's
+/// choice (the micro-kernel wherever the CPU runs it, unless
+/// `CNN_CONV=gemm`).
 pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
-    if gr.cg == 1 {
-        return Kernel::Depthwise(Isa::detect());
+    if direct_supported(gr) {
+        return Kernel::Direct(Isa::detect());
     }
     match super::choose(g) {
         Path::Implicit => Kernel::Implicit,
@@ -190,16 +208,27 @@ pub(super) fn forward_kernel(
     let total = sz.rows / g.out_w;
     let row_len = g.out_w * n;
     let (chunk, tasks) = plan(total, row_len, g.out_w * gr.k * n, parallel::threads(), 1);
-    parallel::for_each(tasks, &|t| {
-        let r0 = t * chunk;
-        let r1 = (r0 + chunk).min(total);
-        // SAFETY: task t alone writes output rows r0..r1.
-        let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
-        match kernel {
-            Kernel::Depthwise(isa) => depthwise::forward_rows(isa, g, x, w, ep, r0, r1, yc),
-            _ => grouped_implicit::forward_rows(g, gr, x, w, ep, r0, r1, yc),
-        }
-    });
+    let run = |w: &[f32]| {
+        parallel::for_each(tasks, &|t| {
+            let r0 = t * chunk;
+            let r1 = (r0 + chunk).min(total);
+            // SAFETY: task t alone writes output rows r0..r1.
+            let yc = unsafe { out.part(r0 * row_len, (r1 - r0) * row_len) };
+            match kernel {
+                Kernel::Direct(isa) => depthwise::forward_rows(isa, g, gr.cg, x, w, ep, r0, r1, yc),
+                _ => grouped_implicit::forward_rows(g, gr, x, w, ep, r0, r1, yc),
+            }
+        })
+    };
+    if kernel == Kernel::Implicit {
+        // The micro-kernel reads each group's weights as one contiguous matrix.
+        scratch::with(Slot::Aux, gr.w, |wp| {
+            grouped_implicit::pack_kernel(g, gr, w, wp);
+            run(wp);
+        });
+    } else {
+        run(w);
+    }
 }
 
 /// Gradients of a grouped convolution. `dy` is the gradient with respect
@@ -272,22 +301,24 @@ pub(super) fn backward_kernel(
     let want_db = db.is_some();
     // The micro-kernel reads the weights rearranged for dx: flipped per
     // group for the transposed convolution, or each group's `og x k`
-    // transpose for the scatter.
-    let wt_len = if kernel == Kernel::Implicit && dx.is_some() {
-        gr.w
-    } else {
-        0
+    // transpose for the scatter; the direct kernel with groups of several
+    // channels transposes them within each group.
+    let wt_len = match kernel {
+        _ if dx.is_none() => 0,
+        Kernel::Implicit => gr.w,
+        Kernel::Direct(_) if gr.cg > 1 => gr.w,
+        _ => 0,
     };
     scratch::with(Slot::Partial, tasks * part_len + wt_len, |buf| {
         let (partials, wt) = buf.split_at_mut(tasks * part_len);
         if wt_len > 0 {
-            if transposed {
-                grouped_implicit::flip_kernel(g, gr, w, wt);
-            } else {
-                grouped_implicit::transpose_kernel(g, gr, w, wt);
+            match kernel {
+                Kernel::Direct(_) => depthwise::transpose_groups(g, gr.cg, w, wt),
+                _ if transposed => grouped_implicit::flip_kernel(g, gr, w, wt),
+                _ => grouped_implicit::transpose_kernel(g, gr, w, wt),
             }
         }
-        let wt = &*wt;
+        let wt = if wt_len > 0 { &*wt } else { w };
         let parts = Shared::new(partials);
         let dx_all = dx.map(Shared::new);
         parallel::for_each(tasks, &|t| {
@@ -302,7 +333,7 @@ pub(super) fn backward_kernel(
                 column_sums(dys, n, pb);
             }
             match kernel {
-                Kernel::Depthwise(isa) => depthwise::weight_grad(isa, g, xs, dys, pw),
+                Kernel::Direct(isa) => depthwise::weight_grad(isa, g, gr.cg, xs, dys, pw),
                 Kernel::Implicit => grouped_implicit::weight_grad(g, gr, xs, dys, pw),
                 Kernel::Gemm => grouped_gemm::weight_grad(g, gr, xs, dys, chunk, pw),
             }
@@ -312,7 +343,7 @@ pub(super) fn backward_kernel(
             // SAFETY: task t alone writes the dx of its images n0..n0 + imgs.
             let dxs = unsafe { shared.part(n0 * g.in_len(), imgs * g.in_len()) };
             match kernel {
-                Kernel::Depthwise(isa) => depthwise::input_grad(isa, g, dys, w, dxs),
+                Kernel::Direct(isa) => depthwise::input_grad(isa, g, gr.cg, dys, wt, dxs),
                 Kernel::Implicit if transposed => grouped_implicit::input_grad(g, gr, dys, wt, dxs),
                 Kernel::Implicit => {
                     grouped_implicit::input_grad_scatter(g, gr, dys, wt, chunk, dxs)
@@ -323,7 +354,11 @@ pub(super) fn backward_kernel(
         // Reduce in task order, so the sums do not depend on scheduling.
         for part in partials.chunks_exact(part_len) {
             let (pw, pb) = part.split_at(gr.w);
-            dw.iter_mut().zip(pw).for_each(|(d, p)| *d += p);
+            if kernel == Kernel::Implicit {
+                grouped_implicit::unpack_add(g, gr, pw, dw);
+            } else {
+                dw.iter_mut().zip(pw).for_each(|(d, p)| *d += p);
+            }
             if let Some(db) = db.as_deref_mut() {
                 db.iter_mut().zip(pb).for_each(|(d, p)| *d += p);
             }

@@ -8,15 +8,17 @@
 //! as `groups` segments of `[width, cg]`, so that a group's window row is
 //! one run of `fw * cg` floats and each group is exactly the dense walk:
 //!
-//! - Forward, per output row and group: `y[ox, g*og..] = sum x_g * w_g`,
+//! - Forward, per group and output row: `y[ox, g*og..] = sum x_g * w_g`,
 //!   rows `ox` strided by `sw * cg`, depth `fh` runs of `fw * cg`, the
-//!   group's `og` columns of the weights (`ldb = c_out`); bias, affine and
-//!   (leaky) ReLU fused into the stores, per group's slice of them.
-//! - Weight gradient, per window row `ky` and group: `dw[ky, kx, ci, g*og..]
-//!   += sum over the output pixels of x_g * dy_g`, rows `(kx, ci)` contiguous.
+//!   group's weights packed into one contiguous `k x og` matrix; bias,
+//!   affine and (leaky) ReLU fused into the stores, per group's slice.
+//! - Weight gradient, per window row `ky` and group: `dw_g[ky, kx, ci, :]
+//!   += sum over the output pixels of x_g * dy_g`, rows `(kx, ci)`
+//!   contiguous, into a group-major partial unpacked when partials are summed.
 //! - Input gradient at stride 1 (when `cg` fills the vectors): the
 //!   transposed convolution, a grouped convolution of `dy` padded by
-//!   `f - 1 - p` with the flipped kernel `[fh, fw, og, c_in]`. Otherwise
+//!   `f - 1 - p` with the flipped kernel (`[fh, fw, og, c_in]`, packed per
+//!   group like the forward weights). Otherwise
 //!   `dcol_g = dY_g W_g^T` per group into a group-major column matrix,
 //!   scattered back by `grouped_gemm::col2im_add`.
 
@@ -127,7 +129,8 @@ impl<'a> Post<'a> {
 }
 
 /// Output rows `oy0..oy1` of one image: pads the input rows they read,
-/// then runs each group's product per row, then `each(row)`.
+/// then runs each group's product on every row, then `each(row)`. `w` is
+/// group-major, `[groups, fh, fw, cg, og]` (see [`pack_kernel`]).
 fn rows_of_image(
     v: &Valid,
     p: &Pad,
@@ -150,27 +153,30 @@ fn rows_of_image(
         vs: 1,
         vlen: v.fw * v.cg,
     };
+    let group_len = v.fh * v.fw * v.cg * v.og;
     // Always the whole padded image's size, so that every call at this
     // shape asks the same and the buffer stops growing.
     scratch::with(Slot::Cols, p.height * line, |buf| {
         pad_rows(p, img, pr0, pr1, &mut buf[..(pr1 - pr0) * line]);
-        for (oy, y_row) in (oy0..oy1).zip(y.chunks_exact_mut(row_len)) {
-            let a = &buf[(oy * v.sh - pr0) * line..];
-            for gi in 0..v.groups {
+        // Groups outside rows: a group's weights (AlexNet's are 1.3 MB)
+        // stay in L2 while its rows pass, rather than all groups' weights
+        // streaming through for every row.
+        for gi in 0..v.groups {
+            for (oy, y_row) in (oy0..oy1).zip(y.chunks_exact_mut(row_len)) {
                 microkernel::gemm(
                     v.out_w,
                     v.og,
-                    &a[gi * p.segment()..],
+                    &buf[(oy * v.sh - pr0) * line + gi * p.segment()..],
                     walk,
-                    &w[gi * v.og..],
-                    n,
+                    &w[gi * group_len..],
+                    v.og,
                     &mut y_row[gi * v.og..],
                     n,
                     post.group(gi, v.og),
                 );
             }
-            each(y_row);
         }
+        y.chunks_exact_mut(row_len).for_each(each);
     });
 }
 
@@ -200,6 +206,7 @@ fn forward_layout(g: &Conv2dGeom, gr: &Groups) -> (Valid, Pad) {
 
 /// Forward for output rows `r0..r1`, counted over `(image, oy)` across the
 /// batch; `y` holds exactly those rows. Overwrites `y` and applies `ep`.
+/// `w` is packed by [`pack_kernel`].
 pub(super) fn forward_rows(
     g: &Conv2dGeom,
     gr: &Groups,
@@ -241,11 +248,12 @@ pub(super) fn forward_rows(
     }
 }
 
-/// Overwrites `dw` (`[fh, fw, cg, c_out]`) with `sum x_padded * dy` over
-/// whole images `x`, `dy` (back to back).
+/// Overwrites `dw` with `sum x_padded * dy` over whole images `x`, `dy`
+/// (back to back), group-major as [`pack_kernel`] lays weights out (see
+/// [`unpack_add`]).
 pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (_, p) = forward_layout(g, gr);
-    let (line, n) = (p.line(), g.c_out);
+    let (line, n, og) = (p.line(), g.c_out, gr.og);
     let rows = g.fw * gr.cg;
     let walk = Walk {
         ia: 1,
@@ -267,8 +275,8 @@ pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw
                         walk,
                         &dyi[gi * gr.og..],
                         n,
-                        &mut dw[ky * rows * n + gi * gr.og..],
-                        n,
+                        &mut dw[(gi * g.fh + ky) * rows * og..],
+                        og,
                         Store::Accumulate,
                     );
                 }
@@ -277,19 +285,46 @@ pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw
     }
 }
 
-/// The flipped kernel of the transposed convolution, `[fh, fw, og, c_in]`:
-/// `wt[ky, kx, j, gi*cg + ci] = w[fh-1-ky, fw-1-kx, ci, gi*og + j]`.
+/// The weights group-major, so that a group's are one contiguous
+/// `k x og` matrix: `wp[gi, q, j] = w[q, gi*og + j]` for `q` over
+/// `(ky, kx, ci)`. Read in place, a group's rows are `og` floats `c_out`
+/// apart, which wastes most of each cache line when `og` is small and
+/// leaves half the cache sets unused when it is large.
+pub(super) fn pack_kernel(g: &Conv2dGeom, gr: &Groups, w: &[f32], wp: &mut [f32]) {
+    let (k, og) = (gr.k, gr.og);
+    for (q, row) in w.chunks_exact(g.c_out).enumerate() {
+        for (gi, src) in row.chunks_exact(og).enumerate() {
+            wp[(gi * k + q) * og..(gi * k + q + 1) * og].copy_from_slice(src);
+        }
+    }
+}
+
+/// `dw += wp` with `wp` laid out by [`pack_kernel`].
+pub(super) fn unpack_add(g: &Conv2dGeom, gr: &Groups, wp: &[f32], dw: &mut [f32]) {
+    let (k, og) = (gr.k, gr.og);
+    for (q, row) in dw.chunks_exact_mut(g.c_out).enumerate() {
+        for (gi, dst) in row.chunks_exact_mut(og).enumerate() {
+            let src = &wp[(gi * k + q) * og..(gi * k + q + 1) * og];
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+        }
+    }
+}
+
+/// The flipped kernel of the transposed convolution, group-major as
+/// [`pack_kernel`] lays out a kernel `[fh, fw, og, c_in]`:
+/// `wt[gi, ky, kx, j, ci] = w[fh-1-ky, fw-1-kx, ci, gi*og + j]`.
 pub(super) fn flip_kernel(g: &Conv2dGeom, gr: &Groups, w: &[f32], wt: &mut [f32]) {
     let (cg, og) = (gr.cg, gr.og);
-    let (block_w, block_t) = (cg * g.c_out, og * g.c_in);
-    for ky in 0..g.fh {
-        for kx in 0..g.fw {
-            let src = &w[((g.fh - 1 - ky) * g.fw + (g.fw - 1 - kx)) * block_w..][..block_w];
-            let dst = &mut wt[(ky * g.fw + kx) * block_t..][..block_t];
-            for gi in 0..gr.groups {
+    let taps = g.fh * g.fw;
+    for gi in 0..gr.groups {
+        for ky in 0..g.fh {
+            for kx in 0..g.fw {
+                let tap = (g.fh - 1 - ky) * g.fw + (g.fw - 1 - kx);
+                let dst = &mut wt[((gi * taps + ky * g.fw + kx) * og) * cg..][..og * cg];
                 for ci in 0..cg {
-                    for j in 0..og {
-                        dst[j * g.c_in + gi * cg + ci] = src[ci * g.c_out + gi * og + j];
+                    let src = &w[(tap * cg + ci) * g.c_out + gi * og..][..og];
+                    for (j, &v) in src.iter().enumerate() {
+                        dst[j * cg + ci] = v;
                     }
                 }
             }

@@ -3,7 +3,9 @@
 //! central-difference gradient checks; `groups == 1` against the dense
 //! convolution bit for bit; Keras's weight layouts by hand; the error paths.
 
-use super::grouped::{backward_kernel, forward_kernel, group_sizes, Groups, Isa, Kernel};
+use super::grouped::{
+    backward_kernel, direct_supported, forward_kernel, group_sizes, Groups, Isa, Kernel,
+};
 use super::grouped_reference as reference;
 use super::*;
 use crate::geom::Padding;
@@ -54,7 +56,28 @@ const CASES: &[Case] = &[
     ([7, 7, 3], 6, 3, [3, 3], [1, 1], Padding::Same, 3),
     ([8, 7, 5], 10, 5, [3, 3], [2, 2], Padding::Explicit(1), 3),
     ([9, 9, 4], 12, 4, [3, 3], [2, 2], Padding::Valid, 1),
+    // Small square groups: 8 per group (the micro-kernel) at stride 2;
+    // on the direct kernel 4 per group with 12 and 64 channels (a block of
+    // 8 and a tail of 4; whole blocks), stride 2, a 5x5 window; 2 per
+    // group, all tail.
+    ([10, 9, 32], 32, 4, [3, 3], [2, 2], Padding::Same, 3),
+    ([8, 8, 48], 48, 6, [3, 3], [1, 1], Padding::Same, 2),
+    ([7, 7, 12], 12, 3, [3, 3], [1, 1], Padding::Explicit(1), 3),
+    (
+        [13, 11, 64],
+        64,
+        16,
+        [3, 3],
+        [2, 2],
+        Padding::Explicit(1),
+        2,
+    ),
+    ([9, 9, 16], 16, 4, [5, 5], [1, 1], Padding::Same, 1),
+    ([9, 8, 6], 6, 3, [3, 3], [1, 1], Padding::Same, 2),
 ];
+
+/// The small-square-group cases at the end of [`CASES`].
+const SQUARE: std::ops::Range<usize> = 22..28;
 
 fn geom(c: &Case) -> Conv2dGeom {
     Conv2dGeom::new(c.0, c.1, c.3, c.4, c.5).unwrap()
@@ -105,18 +128,18 @@ fn all_cases() -> Vec<Case> {
     v
 }
 
-/// Every forward kernel this CPU runs on a case: the depthwise one on
-/// each instruction set when each group has one input channel, and the
-/// general ones always (they must handle `cg == 1` too).
+/// Every forward kernel this CPU runs on a case: the direct one on each
+/// instruction set where it applies, and the general ones always (they
+/// must handle depthwise and small square groups too).
 fn kernels(gr: &Groups) -> Vec<Kernel> {
     let mut v = vec![Kernel::Gemm];
     if microkernel::available() {
         v.push(Kernel::Implicit);
     }
-    if gr.cg == 1 {
+    if direct_supported(gr) {
         for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512] {
             if isa.supported() {
-                v.push(Kernel::Depthwise(isa));
+                v.push(Kernel::Direct(isa));
             }
         }
     }
@@ -302,7 +325,7 @@ fn grouped_gradients_match_central_differences() {
 
 #[test]
 fn depthwise_gradients_match_central_differences() {
-    for (i, c) in CASES[12..18].iter().chain(&CASES[19..]).enumerate() {
+    for (i, c) in CASES[12..18].iter().chain(&CASES[19..22]).enumerate() {
         gradcheck_case(c, 2000 + i as u64);
     }
 }
@@ -341,19 +364,29 @@ fn one_group_is_the_dense_convolution_bit_for_bit() {
     }
 }
 
-/// Depthwise runs on its own kernel and agrees with the general grouped
-/// kernels at `cg == 1` (which the reference tests check as well).
 #[test]
-fn depthwise_is_chosen_when_each_group_has_one_channel() {
-    let g = geom(&CASES[12]);
+fn square_group_gradients_match_central_differences() {
+    for (i, c) in CASES[SQUARE].iter().enumerate() {
+        gradcheck_case(c, 3000 + i as u64);
+    }
+}
+
+/// The direct kernel runs depthwise layers (any multiplier) and groups of
+/// 2 or 4 channels in and out; other groups go to the general kernels.
+#[test]
+fn the_direct_kernel_is_chosen_where_it_applies() {
+    let direct = Kernel::Direct(Isa::detect());
+    let chosen = |c: &Case| super::grouped::choose_kernel(&geom(c), &groups_of(c));
+    for i in [12, 19, 24, 25, 26, 27] {
+        assert_eq!(chosen(&CASES[i]), direct, "{:?}", CASES[i]);
+    }
+    // cg 2 -> og 3, cg 5 -> og 2, cg 16, cg 48 -> og 64, cg 8.
+    for i in [0, 3, 8, 10, 22, 23] {
+        assert_ne!(chosen(&CASES[i]), direct, "{:?}", CASES[i]);
+    }
     assert_eq!(
-        super::grouped::choose_kernel(&g, &group_sizes(&g, 5).unwrap()),
-        Kernel::Depthwise(Isa::detect())
-    );
-    let g = geom(&CASES[0]);
-    assert_ne!(
-        super::grouped::choose_kernel(&g, &group_sizes(&g, 2).unwrap()),
-        Kernel::Depthwise(Isa::detect())
+        CASES[SQUARE.start].2, 4,
+        "SQUARE must start at the first square case"
     );
 }
 

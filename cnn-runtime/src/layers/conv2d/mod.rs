@@ -21,8 +21,12 @@
 //! partials are reduced in task order and the group count depends only on
 //! the batch (up to 8 threads), so results do not depend on scheduling.
 //! `CNN_CONV=gemm` in the environment forces the portable path.
+//!
+//! Grouped and depthwise convolutions ([`forward_grouped`],
+//! [`backward_grouped`]) are in `grouped.rs` and the files it names.
 
 mod depthwise;
+mod depthwise_grad;
 mod epilogue;
 mod gemm_path;
 mod grouped;

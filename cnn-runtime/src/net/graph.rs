@@ -1,0 +1,287 @@
+//! The inference program of a generated network as a graph: the values one
+//! example flows through (each with its shape) and the kernel calls between
+//! them, with the names of the parameter tensors each call reads. The
+//! `network!` macro emits it as the `GRAPH` constant, fused as `predict`
+//! runs it (a convolution carries the batch norm that follows it and its
+//! activation); exporters (ONNX) read it, and nothing at run time needs it.
+//!
+//! Values are numbered in the order they are produced; every value is
+//! written by exactly one node (a concatenation is one node with all its
+//! parts), so the graph is in SSA form whatever slots `predict` reuses.
+//! Shapes are NHWC, one example's, as everywhere in the library.
+
+use crate::geom::{Act, Conv2dGeom, PoolGeom};
+
+/// The shape of one example of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueShape {
+    /// `[h, w, c]`.
+    Image([usize; 3]),
+    /// `n` features.
+    Flat(usize),
+}
+
+impl ValueShape {
+    /// Elements of one example.
+    pub const fn len(&self) -> usize {
+        match *self {
+            ValueShape::Image([h, w, c]) => h * w * c,
+            ValueShape::Flat(n) => n,
+        }
+    }
+
+    /// Whether it holds no element.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A batch norm's tensors (names in `TENSORS`) and epsilon.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormTensors {
+    /// Scale, `[c]`.
+    pub gamma: &'static str,
+    /// Offset, `[c]`.
+    pub beta: &'static str,
+    /// Moving mean, `[c]`.
+    pub mean: &'static str,
+    /// Moving variance, `[c]`.
+    pub var: &'static str,
+    /// Added to the variance.
+    pub epsilon: f32,
+}
+
+/// One kernel call of inference, from value `x` (or several) to value `y`.
+// The fields `x`, `y`, `a`, `b` are value numbers and `geom` the call's
+// geometry in every variant, as said here once.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Node {
+    /// `y = act(bn(conv(x, weight) + bias))`; weights `[fh, fw, c_in / groups, c_out]`.
+    Conv {
+        x: usize,
+        y: usize,
+        geom: Conv2dGeom,
+        groups: usize,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        /// A batch norm right after the convolution (folded into it by `predict`).
+        batch_norm: Option<BatchNormTensors>,
+        act: Act,
+    },
+    /// `y = act(x W + bias)` with `x` flattened in NHWC order; `W` is `[in, units]`.
+    Dense {
+        x: usize,
+        y: usize,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        act: Act,
+    },
+    /// `y = act(gamma * (x - mean) / sqrt(var + eps) + beta)` per channel.
+    BatchNorm {
+        x: usize,
+        y: usize,
+        tensors: BatchNormTensors,
+        act: Act,
+    },
+    /// An activation on its own.
+    Activation { x: usize, y: usize, act: Act },
+    /// Softmax over the channels (the last axis) of every row.
+    Softmax { x: usize, y: usize },
+    /// Max pooling; padded cells never win.
+    MaxPool { x: usize, y: usize, geom: PoolGeom },
+    /// Average pooling; padded cells are not counted.
+    AvgPool { x: usize, y: usize, geom: PoolGeom },
+    /// The mean of every channel over the image, to a flat vector.
+    GlobalAvgPool { x: usize, y: usize },
+    /// `y = a + b`.
+    Add { a: usize, b: usize, y: usize },
+    /// The inputs joined along channels, in order.
+    Concat { inputs: &'static [usize], y: usize },
+}
+
+/// The inference graph of a network.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Graph {
+    /// Every value's shape, by number.
+    pub values: &'static [ValueShape],
+    /// The nodes in the order `predict` runs them.
+    pub nodes: &'static [Node],
+    /// The network's input value.
+    pub input: usize,
+    /// What `predict` returns.
+    pub output: usize,
+}
+
+impl Graph {
+    /// Runs the graph on `batch` examples `x` (NHWC, `[batch, input...]`)
+    /// with the kernels, value by value, reading tensors by name from
+    /// `params` through `tensors`: an executor independent of the code the
+    /// macro generates, so tests can hold one against the other (and any
+    /// exporter's reading of the graph against `predict`). Allocates.
+    pub fn run(
+        &self,
+        tensors: &[super::TensorInfo],
+        params: &[f32],
+        batch: usize,
+        x: &[f32],
+    ) -> crate::Result<Vec<f32>> {
+        use crate::error::{check_len, Error};
+        use crate::layers::{activation, batch_norm, conv2d, dense, merge, pool};
+        let tensor = |name: &str| -> crate::Result<&[f32]> {
+            tensors
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| &params[t.range()])
+                .ok_or_else(|| Error::InvalidArgument(format!("graph: no tensor `{name}`")))
+        };
+        let input_len = self.values.get(self.input).map_or(0, ValueShape::len);
+        check_len("graph input", x.len(), batch * input_len)?;
+        let mut v: Vec<Vec<f32>> = self
+            .values
+            .iter()
+            .map(|s| vec![0.0; batch * s.len()])
+            .collect();
+        v[self.input].copy_from_slice(x);
+        let channels = |s: ValueShape| match s {
+            ValueShape::Image([_, _, c]) => c,
+            ValueShape::Flat(n) => n,
+        };
+        for node in self.nodes {
+            match *node {
+                Node::Conv {
+                    x,
+                    y,
+                    geom,
+                    groups,
+                    weight,
+                    bias,
+                    batch_norm: bn,
+                    act,
+                } => {
+                    let c = geom.c_out;
+                    let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
+                    if let Some(t) = bn {
+                        batch_norm::fold(
+                            tensor(t.gamma)?,
+                            tensor(t.beta)?,
+                            tensor(t.mean)?,
+                            tensor(t.var)?,
+                            t.epsilon,
+                            &mut scale,
+                            &mut shift,
+                        )?;
+                    }
+                    let ep = conv2d::Epilogue {
+                        bias: bias.map(tensor).transpose()?,
+                        affine: bn.map(|_| (&scale[..], &shift[..])),
+                        act,
+                    };
+                    let mut out = std::mem::take(&mut v[y]);
+                    conv2d::forward_grouped(
+                        &geom,
+                        groups,
+                        batch,
+                        &v[x],
+                        tensor(weight)?,
+                        &ep,
+                        &mut out,
+                    )?;
+                    v[y] = out;
+                }
+                Node::Dense {
+                    x,
+                    y,
+                    weight,
+                    bias,
+                    act,
+                } => {
+                    let (n_in, n_out) = (self.values[x].len(), self.values[y].len());
+                    let mut out = std::mem::take(&mut v[y]);
+                    dense::forward(
+                        batch,
+                        n_in,
+                        n_out,
+                        &v[x],
+                        tensor(weight)?,
+                        bias.map(tensor).transpose()?,
+                        act,
+                        &mut out,
+                    )?;
+                    v[y] = out;
+                }
+                Node::BatchNorm {
+                    x,
+                    y,
+                    tensors: t,
+                    act,
+                } => {
+                    let c = channels(self.values[x]);
+                    let rows = batch * self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    batch_norm::forward_infer_act(
+                        rows,
+                        c,
+                        &v[x],
+                        tensor(t.gamma)?,
+                        tensor(t.beta)?,
+                        tensor(t.mean)?,
+                        tensor(t.var)?,
+                        t.epsilon,
+                        act,
+                        &mut out,
+                    )?;
+                    v[y] = out;
+                }
+                Node::Activation { x, y, act } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    activation::forward(act, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::Softmax { x, y } => {
+                    let c = channels(self.values[x]);
+                    let rows = batch * self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    activation::softmax(rows, c, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::MaxPool { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    let mut argmax = vec![0u32; out.len()];
+                    pool::max_forward(&geom, batch, &v[x], &mut out, &mut argmax)?;
+                    v[y] = out;
+                }
+                Node::AvgPool { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    pool::avg_forward(&geom, batch, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::GlobalAvgPool { x, y } => {
+                    let c = channels(self.values[x]);
+                    let hw = self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    pool::global_avg_forward(batch, hw, c, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::Add { a, b, y } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    merge::add(&v[a], &v[b], &mut out)?;
+                    v[y] = out;
+                }
+                Node::Concat { inputs, y } => {
+                    let c_total = channels(self.values[y]);
+                    let rows = batch * self.values[y].len() / c_total.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    let mut offset = 0;
+                    for &i in inputs {
+                        let c_part = channels(self.values[i]);
+                        merge::concat_part(rows, c_total, offset, c_part, &v[i], &mut out)?;
+                        offset += c_part;
+                    }
+                    v[y] = out;
+                }
+            }
+        }
+        Ok(std::mem::take(&mut v[self.output]))
+    }
+}

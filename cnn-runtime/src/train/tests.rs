@@ -456,6 +456,7 @@ fn checkpoints_record_the_run() {
         matches!(&err, Error::Checkpoint { tensor, .. } if tensor == "head.bias"),
         "{err}"
     );
+}
 
 /// Random 2x2 windows of the examples padded to 3x3, mirrored half the time.
 fn crop_pipeline() -> crate::augment::Pipeline {

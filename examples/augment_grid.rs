@@ -9,7 +9,7 @@
 //! - `augment_digits.png`: MNIST test digits (`assets/digits/`) padded to
 //!   32x32, then `lenet5 --augment elastic`'s distortions (random affine,
 //!   then Simard et al.'s elastic warp with alpha 34, sigma 6), shown 3x;
-//! - `augment_photo.png`: a colour photo (`assets/chelsea.png`, a third of its size),
+//! - `augment_photo.png`: a colour photo (`assets/chelsea.png`, a quarter of its size),
 //!   one row per transform: mirroring + cropping + rotation, elastic warp,
 //!   colour shifts, and PCA colour augmentation (principal axes of the
 //!   photo's own pixels; sigma 3, thirty times AlexNet's 0.1, so that the
@@ -27,7 +27,7 @@ use cnn::io::image::{read_png, write_png_gray, write_png_rgb};
 use cnn::rng::Rng;
 
 /// Augmented versions per row (after the original): digits, photo.
-const COPIES: [usize; 2] = [7, 5];
+const COPIES: [usize; 2] = [7, 6];
 /// Pixels between cells.
 const GAP: usize = 4;
 
@@ -125,20 +125,20 @@ fn run(out: &Path) -> cnn::Result<()> {
     write_png_gray(&path, w, h, &canvas, false)?;
     println!("wrote {} ({w}x{h})", path.display());
 
-    // The photo at a third of its size (3x3 means) to keep the picture small.
+    // The photo at a quarter of its size (4x4 means) to keep the picture small.
     let photo = read_png(&assets.join("chelsea.png"))?;
-    let (ph, pw) = (photo.height / 3, photo.width / 3);
+    let (ph, pw) = (photo.height / 4, photo.width / 4);
     let mut small = vec![0.0; ph * pw * 3];
     for y in 0..ph {
         for x in 0..pw {
             for c in 0..3 {
                 let mut sum = 0.0;
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        sum += photo.data[((3 * y + dy) * photo.width + 3 * x + dx) * 3 + c];
+                for dy in 0..4 {
+                    for dx in 0..4 {
+                        sum += photo.data[((4 * y + dy) * photo.width + 4 * x + dx) * 3 + c];
                     }
                 }
-                small[(y * pw + x) * 3 + c] = sum / 9.0;
+                small[(y * pw + x) * 3 + c] = sum / 16.0;
             }
         }
     }
@@ -150,10 +150,10 @@ fn run(out: &Path) -> cnn::Result<()> {
             scale: (1.0, 1.25),
             ..Affine::default()
         })
-        .then(RandomCrop::new(ph, pw, 8))
+        .then(RandomCrop::new(ph, pw, 6))
         .border(Border::Nearest);
     let elastic = Pipeline::new()
-        .then(Elastic::new(40.0, 4.0))
+        .then(Elastic::new(30.0, 3.0))
         .border(Border::Nearest);
     let colour = Pipeline::new().then(ColorShift::new(0.1));
     let pca = PcaColor::fit(&small, shape, 3.0)?;

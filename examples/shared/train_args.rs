@@ -42,7 +42,7 @@ pub struct Defaults {
 
 fn usage(d: &Defaults) -> String {
     format!(
-        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--resume PATH]
+        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--augment KIND] [--resume PATH]
   --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
   --epochs N        epochs to train (default {})
   --batch-size N    examples per step (default {})

@@ -10,7 +10,7 @@
 //! batches arrive in order, and hands the buffers back to be refilled, so
 //! after the first few batches no memory is allocated. What a batch holds
 //! depends only on `(seed, epoch, order)`: each image's generator is
-//! [`image_rng`](super::image_rng)`(seed, epoch, index)`. The thread count
+//! `image_rng(seed, epoch, index)`. The thread count
 //! changes how fast batches come, never what they hold.
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};

@@ -273,7 +273,9 @@ fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> 
 /// Bilinear sample of `src` (`[h, w, c]`) at (y, x) into `out` (`c`
 /// values). With a constant border each of the four neighbours outside
 /// the image reads the constant, so an edge fades into the background;
-/// with `Nearest` the point is first clamped into the image.
+/// with `Nearest` the point is first clamped into the image. (Tests only;
+/// the frame pads once per image and samples whole rows.)
+#[cfg(test)]
 pub(crate) fn bilinear(
     src: &[f32],
     shape: [usize; 3],

@@ -67,7 +67,7 @@ impl<C: Classifier + ?Sized> Classifier for TenCrop<'_, C> {
         let [ih, iw, c] = self.image;
         let per = ih * iw * c;
         let classes = self.n_classes();
-        if x.len() % per != 0 || out.len() != x.len() / per * classes {
+        if !x.len().is_multiple_of(per) || out.len() != x.len() / per * classes {
             return Err(Error::shape(
                 "10-crop: batch",
                 format!("[n, {ih}, {iw}, {c}] in and [n, {classes}] out"),

@@ -22,7 +22,7 @@
 //! calls in the same order, and a rank that leaves early would leave the
 //! others waiting. Hence: what could differ between ranks (the network's
 //! declaration and weights, the data, the settings) is compared once at
-//! the start of `fit` ([`check`]), and every rank gets the same error; an
+//! the start of `fit` ([`check_same`]), and every rank gets the same error; an
 //! error in one rank's step is agreed on with the others before anyone
 //! stops ([`agree`]); a rank that dies is MPI's business (`mpirun` ends
 //! the job), see the README.

@@ -43,6 +43,15 @@ impl Shape {
         }
     }
 
+    /// The dimensions as written in a declaration: `28, 28, 1` or `10`
+    /// (for help lines such as `write \`output: [28, 28, 1]\``).
+    pub fn as_list(&self) -> String {
+        match *self {
+            Shape::Image { h, w, c } => format!("{h}, {w}, {c}"),
+            Shape::Flat { n } => n.to_string(),
+        }
+    }
+
     /// Channels of an image, features of a flat vector: what a batch norm
     /// normalises over.
     pub fn channels(&self) -> usize {

@@ -33,7 +33,7 @@ fn check_network_input(
     let help = format!(
         "resize or pool the activation to {want} before {}, or declare {net} with `input: [{}]`",
         head.name,
-        dims(got)
+        got.as_list()
     );
     diags.push(Diag::new(head.site, message).help(help));
     None
@@ -55,16 +55,9 @@ fn check_network_output(
         "{}: the use states that {net} gives {want}, but it gives {got}",
         head.name
     );
-    let help = format!("write `output: [{}]`", dims(got));
+    let help = format!("write `output: [{}]`", got.as_list());
     diags.push(Diag::new(head.site, message).help(help));
     None
-}
-
-fn dims(s: Shape) -> String {
-    match s {
-        Shape::Image { h, w, c } => format!("{h}, {w}, {c}"),
-        Shape::Flat { n } => n.to_string(),
-    }
 }
 
 /// The output of a block layer, its children checked and shaped.

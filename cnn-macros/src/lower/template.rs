@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use super::{layer_view, placeholder, LayerView, Lowerer, Namer};
 use crate::ast::{BinOp, Entry, NetworkDef, Program, SpanRange, Template, Value};
 use crate::diag::Diag;
-use crate::ir::{Layer, LayerKind, Shape};
+use crate::ir::{Layer, LayerKind};
 use crate::suggest::{closest, one_of};
 
 /// How deep uses may nest before a template is taken to use itself.
@@ -515,7 +515,7 @@ impl Lowerer<'_> {
             if stated != declared {
                 self.push(
                     Diag::new(key_site, format!("{full}: the use states the input {stated}, but {name} is declared for {declared}"))
-                        .help(format!("write `input: [{}]`, or change {name}'s declaration", dims(declared))),
+                        .help(format!("write `input: [{}]`, or change {name}'s declaration", declared.as_list())),
                 );
                 ok = false;
             }
@@ -728,13 +728,6 @@ fn show(s: Scalar) -> String {
         Scalar::Int(n) => n.to_string(),
         Scalar::Real(x) => x.to_string(),
         Scalar::Bool(b) => format!("`{b}`"),
-    }
-}
-
-fn dims(s: Shape) -> String {
-    match s {
-        Shape::Image { h, w, c } => format!("{h}, {w}, {c}"),
-        Shape::Flat { n } => n.to_string(),
     }
 }
 

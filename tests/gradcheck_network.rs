@@ -269,3 +269,10 @@ fn through_layers_frozen_at_run_time() {
     );
     assert!(checked >= 40, "{checked} elements checked");
 }
+
+/// The checks above again under each other instruction set this CPU runs
+/// (`CNN_ISA=avx2`, `portable`): every kernel path's gradients.
+#[test]
+fn every_check_passes_under_every_instruction_set() {
+    cnn_runtime::testing::rerun_under_other_isas(&["--skip", "every_check_passes_under"]);
+}

@@ -22,6 +22,7 @@ pub mod gemm;
 pub mod geom;
 pub mod init;
 pub mod io;
+pub mod isa;
 pub mod layers;
 mod memory;
 pub mod net;

@@ -54,6 +54,16 @@ pub fn threads() -> usize {
 /// Runs `f(i)` for every `i` in `0..n_tasks`, spread over the pool; tasks
 /// are handed out in order, one at a time, to whichever thread is free.
 pub fn for_each(n_tasks: usize, f: &Task<'_>) {
+    // An instruction set chosen for this thread (`isa::scoped`) holds for
+    // its tasks on the pool's threads too.
+    if let Some(isa) = crate::isa::override_here() {
+        let with_isa = |i: usize| crate::isa::with_override(Some(isa), || f(i));
+        return run(n_tasks, &with_isa);
+    }
+    run(n_tasks, f)
+}
+
+fn run(n_tasks: usize, f: &Task<'_>) {
     let t = threads();
     if n_tasks <= 1 || t <= 1 {
         (0..n_tasks).for_each(f);

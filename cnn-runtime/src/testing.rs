@@ -77,3 +77,48 @@ pub fn gradcheck(
 pub fn dot(y: &[f32], r: &[f32]) -> f64 {
     y.iter().zip(r).map(|(&a, &b)| a as f64 * b as f64).sum()
 }
+
+/// Runs this test binary again under every other instruction set the CPU
+/// runs (`CNN_ISA=avx2`, `CNN_ISA=portable`, ...), with libtest's
+/// arguments `args` (test-name filters), and panics with the output of a
+/// run that fails. Called from one `#[test]` per binary, so that every
+/// kernel test and gradient check in it runs on every path. Does nothing
+/// inside such a run.
+pub fn rerun_under_other_isas(args: &[&str]) {
+    use crate::isa::{self, Isa};
+    const INSIDE: &str = "CNN_TEST_ISA_RERUN";
+    if std::env::var_os(INSIDE).is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    for other in Isa::supported_here()
+        .into_iter()
+        .filter(|&i| i != isa::current())
+    {
+        let out = std::process::Command::new(&exe)
+            .args(args)
+            .args(["--test-threads", "2"])
+            .env("CNN_ISA", other.name())
+            .env(INSIDE, "1")
+            .output()
+            .expect("cannot run the test binary again");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary = text
+            .lines()
+            .rfind(|l| l.starts_with("test result:"))
+            .unwrap_or("no summary");
+        assert!(
+            out.status.success(),
+            "the tests failed under CNN_ISA={other}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let passed: usize = summary
+            .split("ok. ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(passed > 0, "no test ran under CNN_ISA={other}: {summary}");
+        println!("CNN_ISA={other}: {summary}");
+    }
+}

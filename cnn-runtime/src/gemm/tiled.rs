@@ -19,6 +19,7 @@
 //! products go to matrixmultiply too (see [`fits`]).
 
 use super::Mat;
+use crate::isa::Isa;
 use crate::scratch::{self, Slot};
 
 /// Whether a product is small enough for this kernel: B (re-read once per
@@ -36,9 +37,10 @@ pub fn gemm(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize)
     }
     #[cfg(target_arch = "x86_64")]
     {
+        let isa = crate::isa::current();
         // The scratch is taken here, outside the clones: a closure inside
         // a `#[target_feature]` function is compiled without the feature.
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if isa == Isa::Avx512 {
             if a.rows <= Avx512Narrow::MR {
                 return scratch::with(Slot::Aux, scratch_len::<Avx512Narrow>(a, b), |buf| {
                     // SAFETY: the CPU has AVX-512F, the only requirement of this clone.
@@ -50,8 +52,7 @@ pub fn gemm(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize)
                 unsafe { gemm_avx512(a, b, accumulate, c, ldc, buf) }
             });
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if isa == Isa::Avx2 {
             return scratch::with(Slot::Aux, scratch_len::<Avx2>(a, b), |buf| {
                 // SAFETY: the CPU has AVX2 and FMA.
                 unsafe { gemm_avx2(a, b, accumulate, c, ldc, buf) }
@@ -62,19 +63,10 @@ pub fn gemm(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize)
     super::sgemm(1.0, a, b, beta, c, ldc);
 }
 
-/// Whether [`gemm`] runs one of its own kernels here (else it calls
-/// matrixmultiply).
+/// Whether [`gemm`] runs one of its own kernels on the current instruction
+/// set ([`crate::isa::current`]; else it calls matrixmultiply).
 pub fn vectorised() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            || (std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::isa::current() != Isa::Portable
 }
 
 /// Checks the sizes (panics on a mismatch, as [`super::sgemm`] does) and
@@ -512,7 +504,12 @@ mod tests {
     type Clone = fn(Mat<'_>, Mat<'_>, bool, &mut [f32], usize);
 
     fn clones() -> Vec<(&'static str, Clone)> {
-        let mut v: Vec<(&'static str, Clone)> = vec![("dispatch", gemm)];
+        let mut v: Vec<(&'static str, Clone)> = vec![
+            ("dispatch", gemm),
+            ("portable", |a, b, acc, c, ldc| {
+                crate::isa::scoped(Isa::Portable, || gemm(a, b, acc, c, ldc)).unwrap()
+            }),
+        ];
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {

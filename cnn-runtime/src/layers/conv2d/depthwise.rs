@@ -23,7 +23,7 @@
 //! The loops are plain Rust written for the auto-vectoriser: fixed-size
 //! array blocks, no divisions or data-dependent indices in the inner loops.
 //! They are compiled three times, for AVX-512, for AVX2 + FMA (both with
-//! fused multiply-adds) and for the baseline target, and [`Isa::detect`]
+//! fused multiply-adds) and for the baseline target, and [`crate::isa::current`]
 //! picks one at run time, so the crate needs no `target-cpu` flag.
 
 use super::depthwise_grad::{input_grad_body, weight_grad_body};
@@ -32,44 +32,7 @@ use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
 use crate::layers::activation;
 
-/// The instruction set a depthwise kernel is compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Isa {
-    Avx512,
-    Avx2,
-    /// Whatever the crate is compiled for (SSE2 on x86-64), no FMA.
-    Baseline,
-}
-
-impl Isa {
-    /// The best one this CPU runs.
-    pub(super) fn detect() -> Isa {
-        [Isa::Avx512, Isa::Avx2]
-            .into_iter()
-            .find(|isa| isa.supported())
-            .unwrap_or(Isa::Baseline)
-    }
-
-    /// True when this CPU runs code compiled for `self`.
-    pub(super) fn supported(self) -> bool {
-        match self {
-            Isa::Baseline => true,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-            }
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-}
+pub(super) use crate::isa::Isa;
 
 /// Output rows `r0..r1`, counted over `(image, oy)` across the batch, into
 /// `y` (exactly those rows), the epilogue applied.

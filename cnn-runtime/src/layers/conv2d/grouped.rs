@@ -124,7 +124,7 @@ pub(super) fn direct_supported(gr: &Groups) -> bool {
 /// `CNN_CONV=gemm`).
 pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
     if direct_supported(gr) {
-        return Kernel::Direct(Isa::detect());
+        return Kernel::Direct(crate::isa::current());
     }
     match super::choose(g) {
         Path::Implicit => Kernel::Implicit,

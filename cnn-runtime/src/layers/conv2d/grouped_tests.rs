@@ -137,7 +137,7 @@ fn kernels(gr: &Groups) -> Vec<Kernel> {
         v.push(Kernel::Implicit);
     }
     if direct_supported(gr) {
-        for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512] {
+        for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
             if isa.supported() {
                 v.push(Kernel::Direct(isa));
             }
@@ -375,7 +375,7 @@ fn square_group_gradients_match_central_differences() {
 /// 2 or 4 channels in and out; other groups go to the general kernels.
 #[test]
 fn the_direct_kernel_is_chosen_where_it_applies() {
-    let direct = Kernel::Direct(Isa::detect());
+    let direct = Kernel::Direct(crate::isa::current());
     let chosen = |c: &Case| super::grouped::choose_kernel(&geom(c), &groups_of(c));
     for i in [12, 19, 24, 25, 26, 27] {
         assert_eq!(chosen(&CASES[i]), direct, "{:?}", CASES[i]);

@@ -11,6 +11,7 @@
 //! row and multiplies it into up to four 16-lane vectors of the right
 //! operand's row `p`; the accumulators stay in registers for the whole sum.
 
+use crate::isa::Isa;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -81,16 +82,15 @@ impl Post {
     }
 }
 
-/// True when the CPU runs the kernel (x86-64 with AVX-512F).
+/// True when the kernel runs on the instruction set kernels called from
+/// this thread use now ([`crate::isa::current`]): AVX-512F.
 pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    available_on(crate::isa::current())
+}
+
+/// True when the kernel has a version for `isa` and the CPU runs it.
+pub(super) fn available_on(isa: Isa) -> bool {
+    isa == Isa::Avx512 && isa.supported()
 }
 
 /// Rows per register block for `nv` vectors of 16 columns: as many

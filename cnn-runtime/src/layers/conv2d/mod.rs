@@ -280,18 +280,18 @@ enum Path {
 }
 
 /// The forward and weight-gradient algorithm: the implicit path wherever
-/// the CPU runs it, unless the environment variable `CNN_CONV=gemm` (read
-/// once) asks for the portable path, to compare or to rule a kernel out.
+/// it runs on the current instruction set ([`crate::isa::current`]),
+/// unless the environment variable `CNN_CONV=gemm` (read once) asks for
+/// the im2col path, to compare or to rule a kernel out.
 fn choose(_g: &Conv2dGeom) -> Path {
-    static PATH: OnceLock<Path> = OnceLock::new();
-    *PATH.get_or_init(|| {
-        let forced_gemm = std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm");
-        if microkernel::available() && !forced_gemm {
-            Path::Implicit
-        } else {
-            Path::Gemm
-        }
-    })
+    static FORCED_GEMM: OnceLock<bool> = OnceLock::new();
+    let forced_gemm =
+        *FORCED_GEMM.get_or_init(|| std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm"));
+    if microkernel::available() && !forced_gemm {
+        Path::Implicit
+    } else {
+        Path::Gemm
+    }
 }
 
 fn forward_path(

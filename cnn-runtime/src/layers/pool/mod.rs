@@ -148,14 +148,27 @@ fn interior(g: &PoolGeom) -> bool {
 /// loads it does. AVX-512 takes up to 16 channels per masked operation.
 fn max_interior(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F, the only requirement of this clone.
-        return unsafe { max_interior_avx512(g, x, y, argmax) };
+    match crate::isa::current() {
+        // SAFETY: `current` is an instruction set the CPU runs; AVX-512F
+        // and AVX2 are these clones' only requirements.
+        crate::isa::Isa::Avx512 => return unsafe { max_interior_avx512(g, x, y, argmax) },
+        crate::isa::Isa::Avx2 => return unsafe { max_interior_avx2(g, x, y, argmax) },
+        crate::isa::Isa::Portable => {}
     }
     max_interior_portable(g, x, y, argmax);
 }
 
+/// [`max_interior`] compiled for AVX2: the portable loops, whose
+/// bit-selects over a pixel's channels the compiler turns into 8-lane
+/// compares and blends here.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn max_interior_avx2(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_interior_portable(g, x, y, argmax);
+}
+
 /// [`max_interior`] in plain Rust, one channel at a time.
+#[inline(always)]
 fn max_interior_portable(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
     let c = g.c;
     let row = g.in_w * c;

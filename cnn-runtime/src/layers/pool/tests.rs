@@ -360,6 +360,13 @@ fn interior_paths_match_reference_with_ties_and_nans() {
                 max_interior_avx512(g, x, y, a)
             }));
         }
+        #[cfg(target_arch = "x86_64")]
+        if crate::isa::Isa::Avx2.supported() {
+            // SAFETY (of the call through the pointer): AVX2 is present.
+            versions.push(("avx2", |g, x, y, a| unsafe {
+                max_interior_avx2(g, x, y, a)
+            }));
+        }
         versions.push(("dispatch", max_interior));
         for (name, f) in versions {
             let (mut y, mut argmax) = (nan_filled(want.len()), vec![7; want.len()]);

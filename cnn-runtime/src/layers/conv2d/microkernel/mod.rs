@@ -1,4 +1,4 @@
-//! A register-blocked AVX-512 product that reads its left operand in place,
+//! A register-blocked product that reads its left operand in place,
 //! through strides, instead of from a packed copy: the heart of the
 //! implicit-GEMM convolution in `implicit.rs`.
 //!
@@ -8,12 +8,21 @@
 //! zero-padded input read where it lies: element `(i, p)` with
 //! `p = (u, v)` is `a[i * ia + u * us + v * vs]`, so a window's rows are
 //! runs of `fw * c_in` contiguous floats. Each step broadcasts one float per
-//! row and multiplies it into up to four 16-lane vectors of the right
-//! operand's row `p`; the accumulators stay in registers for the whole sum.
+//! row and multiplies it into a few vectors of the right operand's row `p`;
+//! the accumulators stay in registers for the whole sum.
+//!
+//! The kernel comes in one version per instruction set, picked per call by
+//! [`crate::isa::current`]: `avx512.rs` (16 lanes, 32 registers, masked
+//! tails) and `avx2.rs` (AVX2 + FMA: 8 lanes, 16 registers). This file
+//! holds what they share: the walk, the store, the bounds checks and the
+//! cutting of C into register blocks of the shapes each version offers.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 use crate::isa::Isa;
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
 
 /// How the left operand is walked: element `(i, p)`, `p = u * vlen + v`,
 /// is `a[i * ia + u * us + v * vs]`.
@@ -83,25 +92,61 @@ impl Post {
 }
 
 /// True when the kernel runs on the instruction set kernels called from
-/// this thread use now ([`crate::isa::current`]): AVX-512F.
+/// this thread use now ([`crate::isa::current`]): AVX-512F or AVX2 + FMA.
 pub(super) fn available() -> bool {
     available_on(crate::isa::current())
 }
 
 /// True when the kernel has a version for `isa` and the CPU runs it.
 pub(super) fn available_on(isa: Isa) -> bool {
-    isa == Isa::Avx512 && isa.supported()
+    blocking(isa).is_some() && isa.supported()
 }
 
-/// Rows per register block for `nv` vectors of 16 columns: as many
-/// accumulators as fit beside the right operand's row in 32 registers.
-fn max_rows(nv: usize) -> usize {
-    match nv {
-        1 => 14,
-        2 => 12,
-        3 => 8,
-        _ => 6,
+/// One version of the kernel as the blocking loop of [`gemm`] sees it.
+#[derive(Clone, Copy)]
+struct Blocking {
+    /// Floats per vector.
+    lanes: usize,
+    /// Most vectors in a block's row.
+    max_vectors: usize,
+    /// Most rows in a block of `nv` vectors: as many accumulators as fit
+    /// beside the right operand's row and the broadcast.
+    max_rows: fn(usize) -> usize,
+    /// Computes one `rows x (nv * lanes)` block of C, of which the first
+    /// `width` columns are real: `(rows, nv, a, walk, b, ldb, c, ldc, width,
+    /// post)`, with `rows <= max_rows(nv)`, `nv <= max_vectors`.
+    ///
+    /// Safety: the instruction set must be present; `a` readable at every
+    /// `i * ia + u * us + v * vs` (`i < rows`, `u < ulen`, `v < vlen`), `b`
+    /// at `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`;
+    /// the non-null pointers of `post` readable at `j < width`.
+    block: Block,
+}
+
+type Block =
+    unsafe fn(usize, usize, *const f32, Walk, *const f32, usize, *mut f32, usize, usize, Post);
+
+/// The kernel's version for `isa`, if it has one.
+fn blocking(isa: Isa) -> Option<Blocking> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some(avx512::BLOCKING),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => Some(avx2::BLOCKING),
+        _ => None,
     }
+}
+
+/// `count` rows cut into runs of at most `max` whose lengths differ by at
+/// most one (32 by 6 is 6 6 5 5 5 5, not 6 6 6 6 6 2): a short last block
+/// has too few accumulators to hide the FMA latency. Yields `(start, len)`.
+fn row_blocks(count: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let blocks = count.div_ceil(max);
+    let (base, longer) = (count / blocks.max(1), count % blocks.max(1));
+    (0..blocks).map(move |b| {
+        let start = b * base + b.min(longer);
+        (start, base + usize::from(b < longer))
+    })
 }
 
 /// `C[i, j] = sum_p A(i, p) B[p, j]` (stored as `store` says) for
@@ -144,182 +189,58 @@ pub(super) fn gemm(
         (rows - 1) * ldc + n <= c.len(),
         "microkernel: C out of range"
     );
-    assert!(available(), "microkernel: AVX-512F is not available");
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut j0 = 0;
-        while j0 < n {
-            let width = (n - j0).min(64);
-            let nv = width.div_ceil(16);
-            let rmax = max_rows(nv);
-            let blocks = rows.div_ceil(rmax);
-            let r = rows.div_ceil(blocks);
-            let mut i0 = 0;
-            while i0 < rows {
-                let rr = r.min(rows - i0);
-                // SAFETY: the asserts above bound every index the kernel
-                // forms (rows i0..i0 + rr < rows, columns j0..j0 + width <= n,
-                // p < depth), and AVX-512F is present.
-                unsafe {
-                    dispatch(
-                        rr,
-                        nv,
-                        a.as_ptr().add(i0 * walk.ia),
-                        walk,
-                        b.as_ptr().add(j0),
-                        ldb,
-                        c.as_mut_ptr().add(i0 * ldc + j0),
-                        ldc,
-                        width,
-                        Post::new(&store, j0),
-                    )
-                };
-                i0 += rr;
-            }
-            j0 += width;
+    let isa = crate::isa::current();
+    let k = blocking(isa)
+        .filter(|_| isa.supported())
+        .unwrap_or_else(|| panic!("microkernel: no version for {isa} on this CPU"));
+    let mut j0 = 0;
+    while j0 < n {
+        let width = (n - j0).min(k.max_vectors * k.lanes);
+        let nv = width.div_ceil(k.lanes);
+        for (i0, rr) in row_blocks(rows, (k.max_rows)(nv)) {
+            // SAFETY: the asserts above bound every index the kernel forms
+            // (rows i0..i0 + rr <= rows, columns j0..j0 + width <= n,
+            // p < depth), and the CPU runs `isa`.
+            unsafe {
+                (k.block)(
+                    rr,
+                    nv,
+                    a.as_ptr().add(i0 * walk.ia),
+                    walk,
+                    b.as_ptr().add(j0),
+                    ldb,
+                    c.as_mut_ptr().add(i0 * ldc + j0),
+                    ldc,
+                    width,
+                    Post::new(&store, j0),
+                )
+            };
         }
-    }
-}
-
-/// Picks the kernel instance for `rows x (nv * 16)`.
-///
-/// # Safety
-/// As [`kernel`].
-#[cfg(target_arch = "x86_64")]
-unsafe fn dispatch(
-    rows: usize,
-    nv: usize,
-    a: *const f32,
-    w: Walk,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    width: usize,
-    post: Post,
-) {
-    macro_rules! go {
-        ($nv:literal: $($r:literal)*) => {
-            match rows {
-                // SAFETY: forwarded from the caller.
-                $($r => unsafe { kernel::<$r, $nv>(a, w, b, ldb, c, ldc, width, post) },)*
-                _ => unreachable!("microkernel: {rows} rows for {} vectors", $nv),
-            }
-        };
-    }
-    match nv {
-        1 => go!(1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
-        2 => go!(2: 1 2 3 4 5 6 7 8 9 10 11 12),
-        3 => go!(3: 1 2 3 4 5 6 7 8),
-        _ => go!(4: 1 2 3 4 5 6),
-    }
-}
-
-/// One `R x (NV * 16)` block of C, of which the first `width` columns are
-/// real (the rest are masked off in every load and store).
-///
-/// # Safety
-/// AVX-512F must be available; `a` must be readable at every
-/// `i * ia + u * us + v * vs` (`i < R`, `u < ulen`, `v < vlen`), `b` at
-/// `p * ldb + j` and `c` writable at `i * ldc + j` for `j < width`; the
-/// non-null pointers of `post` readable at `j < width`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-// The row index also offsets the A and C pointers; iterators would hide that.
-#[allow(clippy::needless_range_loop)]
-unsafe fn kernel<const R: usize, const NV: usize>(
-    a: *const f32,
-    w: Walk,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    width: usize,
-    post: Post,
-) {
-    let mut masks = [0xFFFFu16; NV];
-    let last = width - 16 * (NV - 1);
-    masks[NV - 1] = if last >= 16 {
-        0xFFFF
-    } else {
-        (1u16 << last) - 1
-    };
-    let mut acc = [[_mm512_setzero_ps(); NV]; R];
-    // SAFETY: every pointer formed below stays within the ranges the caller
-    // guarantees; masked lanes are never read or written.
-    unsafe {
-        let mut brow = b;
-        for u in 0..w.ulen {
-            let au = a.add(u * w.us);
-            for v in 0..w.vlen {
-                let ap = au.add(v * w.vs);
-                let mut bv = [_mm512_setzero_ps(); NV];
-                for j in 0..NV {
-                    bv[j] = _mm512_maskz_loadu_ps(masks[j], brow.add(16 * j));
-                }
-                for i in 0..R {
-                    let av = _mm512_set1_ps(*ap.add(i * w.ia));
-                    for j in 0..NV {
-                        acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
-                    }
-                }
-                brow = brow.add(ldb);
-            }
-        }
-        // The per-column epilogue vectors, loaded once per block.
-        let zero = _mm512_setzero_ps();
-        let ones = _mm512_set1_ps(1.0);
-        let load = |p: *const f32, j: usize, default| {
-            if p.is_null() {
-                default
-            } else {
-                // Non-null vectors hold the block's columns (the caller's promise).
-                _mm512_maskz_loadu_ps(masks[j], p.add(16 * j))
-            }
-        };
-        let bias: [__m512; NV] = std::array::from_fn(|j| load(post.bias, j, zero));
-        let scale: [__m512; NV] = std::array::from_fn(|j| load(post.scale, j, ones));
-        let shift: [__m512; NV] = std::array::from_fn(|j| load(post.shift, j, zero));
-        for i in 0..R {
-            for j in 0..NV {
-                let cp = c.add(i * ldc + 16 * j);
-                let mut r = acc[i][j];
-                match post.kind {
-                    0 => {}
-                    1 => r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(masks[j], cp)),
-                    _ => {
-                        r = _mm512_fmadd_ps(_mm512_add_ps(r, bias[j]), scale[j], shift[j]);
-                        // As `layers::activation`: `if v < 0 { alpha * v } else { v }`,
-                        // so a NaN passes through (and shows up in the loss).
-                        r = match post.slope {
-                            None => r,
-                            // maxps returns its second operand when one is NaN.
-                            Some(0.0) => _mm512_max_ps(zero, r),
-                            Some(alpha) => {
-                                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(r, zero);
-                                let scaled = _mm512_mul_ps(r, _mm512_set1_ps(alpha));
-                                _mm512_mask_blend_ps(negative, r, scaled)
-                            }
-                        };
-                    }
-                }
-                _mm512_mask_storeu_ps(cp, masks[j], r);
-            }
-        }
+        j0 += width;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_close, random};
+    use crate::isa;
+    use crate::testing::random;
 
-    /// The walk against a plain loop, for every block shape and a tail.
+    /// Every version of the kernel the CPU runs, each store kind, against
+    /// a plain loop: every block shape, partial vectors, a NaN through the
+    /// epilogue, and the gaps between C's rows left alone.
     #[test]
     fn matches_a_plain_loop() {
-        if !available() {
-            return;
+        let versions: Vec<Isa> = Isa::supported_here()
+            .into_iter()
+            .filter(|&i| available_on(i))
+            .collect();
+        for isa in versions {
+            isa::scoped(isa, || check_every_store(isa)).unwrap();
         }
+    }
+
+    fn check_every_store(isa: Isa) {
         for &(rows, n, ia) in &[
             (1, 1, 1),
             (5, 6, 3),
@@ -328,6 +249,10 @@ mod tests {
             (13, 50, 1),
             (7, 64, 4),
             (9, 70, 2),
+            (13, 8, 1),
+            (32, 16, 2),
+            (12, 24, 3),
+            (6, 9, 1),
         ] {
             let walk = Walk {
                 ia,
@@ -336,38 +261,77 @@ mod tests {
                 vs: 2,
                 vlen: 4,
             };
-            let depth = walk.ulen * walk.vlen;
-            let a = random((rows - 1) * ia + 2 * 11 + 3 * 2 + 1, 1);
-            let b = random(depth * (n + 3), 2);
-            let c0 = random(rows * (n + 1), 3);
-            for accumulate in [false, true] {
-                let mut c = c0.clone();
-                let mut want = c0.clone();
-                let store = if accumulate {
-                    Store::Accumulate
-                } else {
-                    Store::Overwrite
-                };
-                gemm(rows, n, &a, walk, &b, n + 3, &mut c, n + 1, store);
-                for i in 0..rows {
-                    for j in 0..n {
-                        let mut s = 0f64;
-                        for u in 0..walk.ulen {
-                            for v in 0..walk.vlen {
-                                let p = u * walk.vlen + v;
-                                s += a[i * ia + u * walk.us + v * walk.vs] as f64
-                                    * b[p * (n + 3) + j] as f64;
-                            }
-                        }
-                        let old = if accumulate {
-                            want[i * (n + 1) + j] as f64
-                        } else {
-                            0.0
-                        };
-                        want[i * (n + 1) + j] = (s + old) as f32;
+            let (ldb, ldc) = (n + 3, n + 1);
+            let mut a = random((rows - 1) * ia + 2 * 11 + 3 * 2 + 1, 1);
+            // Row 0's first element: every output of row 0 is NaN.
+            a[0] = f32::NAN;
+            let b = random(walk.ulen * walk.vlen * ldb, 2);
+            let c0 = random(rows * ldc, 3);
+            let (bias, scale, shift) = (random(n, 4), random(n, 5), random(n, 6));
+            let product = |i: usize, j: usize| {
+                let mut s = 0f64;
+                for u in 0..walk.ulen {
+                    for v in 0..walk.vlen {
+                        let p = u * walk.vlen + v;
+                        s += a[i * ia + u * walk.us + v * walk.vs] as f64 * b[p * ldb + j] as f64;
                     }
                 }
-                assert_close(&c, &want, 1e-5, 1e-5);
+                s
+            };
+            let mut stores = vec![Store::Overwrite, Store::Accumulate];
+            for negative_slope in [None, Some(0.0), Some(0.25)] {
+                stores.push(Store::Epilogue {
+                    bias: Some(&bias),
+                    affine: Some((&scale, &shift)),
+                    negative_slope,
+                });
+            }
+            stores.push(Store::Epilogue {
+                bias: None,
+                affine: None,
+                negative_slope: Some(0.0),
+            });
+            for store in stores {
+                let mut c = c0.clone();
+                let mut want = c0.clone();
+                for i in 0..rows {
+                    for j in 0..n {
+                        let s = product(i, j);
+                        let w = &mut want[i * ldc + j];
+                        *w = match store {
+                            Store::Overwrite => s as f32,
+                            Store::Accumulate => (s + *w as f64) as f32,
+                            Store::Epilogue {
+                                bias,
+                                affine,
+                                negative_slope,
+                            } => {
+                                let mut y = s as f32 + bias.map_or(0.0, |b| b[j]);
+                                if let Some((scale, shift)) = affine {
+                                    y = y * scale[j] + shift[j];
+                                }
+                                match negative_slope {
+                                    Some(alpha) if y < 0.0 => alpha * y,
+                                    _ => y,
+                                }
+                            }
+                        };
+                    }
+                }
+                gemm(rows, n, &a, walk, &b, ldb, &mut c, ldc, store);
+                for (e, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                    let ok = if w.is_nan() {
+                        got.is_nan()
+                    } else {
+                        (got - w).abs() <= 1e-5 + 1e-5 * w.abs()
+                    };
+                    assert!(
+                        ok,
+                        "{isa}, {rows}x{n}, {store:?}: element {e} (row {}, column {}): got {got}, want {w}",
+                        e / ldc,
+                        e % ldc
+                    );
+                }
             }
         }
     }

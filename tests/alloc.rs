@@ -1,16 +1,17 @@
 //! "A training step at a batch size already seen allocates nothing"
 //! (DESIGN.md): a counting global allocator, switched on only on the
 //! thread running the steps, over several LeNet-5 training steps after a
-//! warm-up step at each batch size.
+//! warm-up step at each batch size, under every instruction set the CPU
+//! runs (`cnn_runtime::isa::scoped`).
 //!
 //! One exception is counted apart: `matrixmultiply::sgemm` allocates its
 //! packing buffers on every call (aligned to 16 bytes or more, which no
 //! buffer of ours asks for), and offers no way to pass them in. On x86-64
-//! with AVX-512 no kernel calls it during LeNet-5's steps (the convolutions
-//! run the implicit-GEMM micro-kernel, the dense layers the tiled GEMM,
-//! both on scratch memory), so the count must be zero there; elsewhere the
-//! convolutions' portable path still calls matrixmultiply, and the count
-//! is printed.
+//! with AVX-512 or AVX2 + FMA no kernel calls it during LeNet-5's steps
+//! (the convolutions run the implicit-GEMM micro-kernel, the dense layers
+//! the tiled GEMM, both on scratch memory), so the count must be zero
+//! there; under `CNN_ISA=portable` (or `CNN_CONV=gemm`) the convolutions'
+//! im2col path still calls matrixmultiply, and the count is printed.
 
 mod common;
 
@@ -19,11 +20,29 @@ mod counting;
 
 use counting::allocations;
 
+use cnn_runtime::isa::{self, Isa};
 use cnn_runtime::optim::{Adam, Sgd};
 use common::{images, labels, LeNet5};
 
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
+    for isa in Isa::supported_here() {
+        isa::scoped(isa, || steps_allocate_nothing(isa)).unwrap();
+    }
+    // The counter works: a step at a new, larger batch size allocates.
+    let mut net = LeNet5::new(7);
+    let mut sgd = Sgd::new(0.01);
+    let (n, _) = allocations(|| {
+        net.train_step(images(100, 32, 32, 1, 3).view(), &labels(100, 10), &mut sgd)
+            .unwrap();
+    });
+    assert!(n > 0);
+}
+
+/// Warm-up steps at two batch sizes and both optimizers, then nine more
+/// that must not allocate; no matrixmultiply packing either where the
+/// convolutions have their micro-kernel (`isa` AVX-512 or AVX2).
+fn steps_allocate_nothing(isa: Isa) {
     let mut net = LeNet5::new(7);
     let mut sgd = Sgd::new(0.01).momentum(0.9);
     let mut adam = Adam::new(1e-3);
@@ -45,16 +64,13 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
             net.train_step(big.view(), &big_labels, &mut adam).unwrap();
         }
     });
-    assert_eq!(n, 0, "allocations during training steps");
-    println!("matrixmultiply packing buffers over 9 steps on this thread: {gemm}");
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::env::var("CNN_CONV").is_err() {
-        assert_eq!(gemm, 0, "matrixmultiply packing during training steps");
+    assert_eq!(n, 0, "allocations during training steps on {isa}");
+    println!("{isa}: matrixmultiply packing buffers over 9 steps on this thread: {gemm}");
+    let implicit = matches!(isa, Isa::Avx512 | Isa::Avx2);
+    if implicit && std::env::var("CNN_CONV").is_err() {
+        assert_eq!(
+            gemm, 0,
+            "matrixmultiply packing during training steps on {isa}"
+        );
     }
-    // The counter works: a step at a new, larger batch size allocates.
-    let (n, _) = allocations(|| {
-        net.train_step(images(100, 32, 32, 1, 3).view(), &labels(100, 10), &mut sgd)
-            .unwrap();
-    });
-    assert!(n > 0);
 }

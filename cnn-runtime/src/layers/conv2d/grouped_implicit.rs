@@ -1,6 +1,6 @@
-//! Grouped convolution on the AVX-512 micro-kernel: the implicit GEMM of
-//! `implicit.rs`, once per group, over a *group-major* padded copy of the
-//! input rows.
+//! Grouped convolution on the micro-kernel (AVX-512 or AVX2): the
+//! implicit GEMM of `implicit.rs`, once per group, over a *group-major*
+//! padded copy of the input rows.
 //!
 //! In NHWC a group's channels are a run of `cg` floats per pixel, so its
 //! window row (`fw` pixels) is `fw` runs `c_in` apart: a third level of

@@ -1,7 +1,8 @@
 //! 2-D convolution over NHWC tensors: `forward` with a fused epilogue and
 //! `backward`, on two algorithms chosen per CPU.
 //!
-//! - Implicit GEMM (x86-64 with AVX-512, `implicit.rs` + `microkernel.rs`):
+//! - Implicit GEMM (x86-64 with AVX-512 or AVX2 + FMA, `implicit.rs` +
+//!   `microkernel/`):
 //!   the products of im2col + GEMM computed by a register-blocked kernel that
 //!   reads a zero-padded copy of the input in place. No column matrix, no
 //!   packing, no matrixmultiply call, no allocation once scratch has grown.
@@ -275,7 +276,7 @@ pub fn forward(
 enum Path {
     /// im2col (none for 1x1 stride 1) + matrixmultiply: any CPU, any shape.
     Gemm,
-    /// The in-place AVX-512 micro-kernel (see `implicit.rs`).
+    /// The in-place micro-kernel, AVX-512 or AVX2 (see `implicit.rs`).
     Implicit,
 }
 
@@ -400,7 +401,10 @@ enum DxPath {
     /// `dcol = dY W^T` by the micro-kernel, then col2im: any stride.
     Scatter,
     /// The transposed convolution on the micro-kernel: stride 1 only, and
-    /// only when `c_in` fills most of the kernel's 16-lane vectors.
+    /// only when `c_in` fills most of 16 columns: an AVX-512 vector, or the
+    /// AVX2 kernel's widest block (its 8-column blocks load a broadcast per
+    /// multiply-add and lose to the scatter: LeNet-5's conv2, `c_in` 6, runs
+    /// its backward at 46 GFLOP/s transposed, 64 scattered).
     Transposed,
 }
 

@@ -69,7 +69,11 @@ unsafe fn block(
 /// AVX2 must be available; `p` readable at the loaded lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn load<const NV: usize, const TAIL: bool>(p: *const f32, j: usize, mask: __m256i) -> __m256 {
+unsafe fn load<const NV: usize, const TAIL: bool>(
+    p: *const f32,
+    j: usize,
+    mask: __m256i,
+) -> __m256 {
     // SAFETY: the caller's promise.
     unsafe {
         if TAIL && j + 1 == NV {
@@ -86,7 +90,12 @@ unsafe fn load<const NV: usize, const TAIL: bool>(p: *const f32, j: usize, mask:
 /// AVX2 must be available; `p` writable at the stored lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn store<const NV: usize, const TAIL: bool>(p: *mut f32, j: usize, mask: __m256i, v: __m256) {
+unsafe fn store<const NV: usize, const TAIL: bool>(
+    p: *mut f32,
+    j: usize,
+    mask: __m256i,
+    v: __m256,
+) {
     // SAFETY: the caller's promise.
     unsafe {
         if TAIL && j + 1 == NV {

@@ -1,9 +1,11 @@
 //! The AVX2 + FMA version of the micro-kernel: 8-lane vectors and 16
 //! registers, so blocks are `6 x 16` (12 accumulators, two vectors of the
 //! right operand's row, one broadcast) or, for a column block of at most 8,
-//! up to 13 rows of one vector. A partial last vector goes through
-//! `vmaskmovps` with a lane mask; full-width blocks are a separate
-//! instance, so that their inner loop carries no masked load.
+//! up to 13 rows of one vector. Wider blocks fit fewer rows and were no
+//! faster on ResNet-20's shapes (`4 x 24` and `3 x 32`: the same or slower
+//! than `6 x 16`; `13 x 8` everywhere: a fifth slower). A partial last
+//! vector goes through `vmaskmovps` with a lane mask; full-width blocks are
+//! a separate instance, so that their inner loop carries no masked load.
 
 use super::{Blocking, Post, Walk};
 use std::arch::x86_64::*;
@@ -15,12 +17,15 @@ pub(super) const BLOCKING: Blocking = Blocking {
     block,
 };
 
-/// How many B rows ahead the kernel prefetches (measured: 4 to 16 do the
-/// same on ResNet-20's 8x8x64 stage, 8 is in the middle).
+/// How many B rows ahead the kernel prefetches. Measured on ResNet-20's
+/// 8x8x64 stage, whose kernel (147 KB) overflows L1: forward 61 -> 77
+/// GFLOP/s per CPU second with any distance from 4 to 16; no change on the
+/// stages whose kernel fits.
 const PREFETCH: usize = 8;
 
 /// Rows per register block for `nv` vectors of 8 columns: accumulators,
-/// `nv` vectors of B and the broadcast within 16 registers.
+/// `nv` vectors of B and the broadcast within 16 registers (13 + 1 + 1
+/// leaves the compiler one).
 fn max_rows(nv: usize) -> usize {
     match nv {
         1 => 13,
@@ -53,7 +58,7 @@ unsafe fn block(
             }
         };
     }
-    match (nv, width % 8 != 0) {
+    match (nv, !width.is_multiple_of(8)) {
         (1, false) => go!(1, false: 1 2 3 4 5 6 7 8 9 10 11 12 13),
         (1, true) => go!(1, true: 1 2 3 4 5 6 7 8 9 10 11 12 13),
         (_, false) => go!(2, false: 1 2 3 4 5 6),
@@ -146,6 +151,9 @@ unsafe fn kernel<const R: usize, const NV: usize, const TAIL: bool>(
                 // B rows `PREFETCH` ahead: a kernel too large for L1
                 // (ResNet-20's last stage, 147 KB) streams from L2 with
                 // one B row per step, faster than the prefetchers follow.
+                // Near the end the address lies past B: `wrapping_add`
+                // forms it without a claim on the allocation, and a
+                // prefetch never faults.
                 _mm_prefetch::<_MM_HINT_T0>(brow.wrapping_add(PREFETCH * ldb) as *const i8);
                 let mut bv = [_mm256_setzero_ps(); NV];
                 for j in 0..NV {

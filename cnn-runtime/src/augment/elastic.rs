@@ -16,7 +16,7 @@
 
 use super::{check_non_negative, check_probability, Frame, Transform};
 use crate::error::Result;
-use crate::gemm::{self, Mat};
+use crate::gemm::{tiled, Mat};
 use crate::rng::Rng;
 
 /// Simard et al.'s elastic distortion with strength `alpha` (pixels) and
@@ -100,6 +100,8 @@ thread_local! {
 #[derive(Default)]
 struct Bands {
     key: (usize, usize, Vec<f32>),
+    /// The strength folded into `gh`.
+    alpha: f32,
     gh: Vec<f32>,
     gw: Vec<f32>,
 }
@@ -132,28 +134,24 @@ pub(crate) fn smooth(
     if h.max(w) <= GEMM_MAX_SIDE {
         BANDS.with(|b| {
             let b = &mut *b.borrow_mut();
-            if b.key.0 != h || b.key.1 != w || b.key.2 != kernel {
+            if b.key.0 != h || b.key.1 != w || b.key.2 != kernel || b.alpha != alpha {
                 band(h, kernel, &mut b.gh);
+                b.gh.iter_mut().for_each(|g| *g *= alpha);
                 band(w, kernel, &mut b.gw);
                 b.key = (h, w, kernel.to_vec());
+                b.alpha = alpha;
             }
-            // tmp = field G_w (G_w is symmetric), then field = alpha G_h tmp.
-            gemm::sgemm(
-                1.0,
+            // tmp = field G_w (G_w is symmetric), then field = (alpha G_h) tmp,
+            // on the register-tiled GEMM: matrixmultiply's packing (and its
+            // allocation) cost more than these 32x32 products themselves.
+            tiled::gemm(
                 Mat::rows(field, h, w),
                 Mat::rows(&b.gw, w, w),
-                0.0,
+                false,
                 tmp,
                 w,
             );
-            gemm::sgemm(
-                alpha,
-                Mat::rows(&b.gh, h, h),
-                Mat::rows(tmp, h, w),
-                0.0,
-                field,
-                w,
-            );
+            tiled::gemm(Mat::rows(&b.gh, h, h), Mat::rows(tmp, h, w), false, field, w);
         });
         return;
     }

@@ -17,6 +17,9 @@
 //!   the kernel, scattered back by col2im.
 
 use super::microkernel::{self, Store, Walk};
+
+#[path = "implicit_big.rs"]
+mod big;
 use super::{epilogue, im2col, Epilogue};
 use crate::geom::{Act, Conv2dGeom};
 use crate::scratch::{self, Slot};
@@ -114,6 +117,15 @@ fn rows_of_image(
     let row_len = v.out_w * v.c_out;
     let (pr0, pr1) = (oy0 * v.sh, (oy1 - 1) * v.sh + v.fh);
     let mut run = |a: &[f32], row0: usize| {
+        if big::wanted(v) {
+            // Weights beyond L2: blocked over depth, the epilogue after.
+            big::conv_rows(v, a, p.line(), row0, oy0, oy1, w, y);
+            for y_row in y.chunks_exact_mut(row_len) {
+                big::apply_store(store, v.c_out, y_row);
+                each(y_row);
+            }
+            return;
+        }
         for (oy, y_row) in (oy0..oy1).zip(y.chunks_exact_mut(row_len)) {
             conv_row(v, a, p.line(), row0, oy, w, y_row, store);
             each(y_row);

@@ -454,3 +454,13 @@ fn wrong_lengths_and_zero_batch_are_errors() {
     let err = backward(&g, batch, &x, &w, &dy, None, &mut dw, Some(&mut db2)).unwrap_err();
     assert!(err.to_string().contains("db"), "{err}");
 }
+
+/// Every convolution test again with the blocked forward of
+/// `implicit_big.rs` (weights beyond L2) taken by every shape.
+#[test]
+fn every_test_passes_with_the_blocked_forward() {
+    crate::testing::rerun_with(
+        &[("CNN_CONV_BIG", "0")],
+        &["layers::conv2d::", "--skip", "every_test_passes_with"],
+    );
+}

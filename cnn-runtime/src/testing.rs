@@ -86,7 +86,10 @@ pub fn dot(y: &[f32], r: &[f32]) -> f64 {
 /// inside such a run.
 pub fn rerun_under_other_isas(args: &[&str]) {
     use crate::isa::{self, Isa};
-    for other in Isa::supported_here().into_iter().filter(|&i| i != isa::current()) {
+    for other in Isa::supported_here()
+        .into_iter()
+        .filter(|&i| i != isa::current())
+    {
         rerun_with(&[("CNN_ISA", other.name())], args);
     }
 }

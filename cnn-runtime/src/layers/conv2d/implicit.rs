@@ -20,9 +20,10 @@ use super::microkernel::{self, Store, Walk};
 
 #[path = "implicit_big.rs"]
 mod big;
-use super::{epilogue, im2col, Epilogue};
+use super::{epilogue, im2col, kblock, Epilogue};
 use crate::geom::{Act, Conv2dGeom};
 use crate::scratch::{self, Slot};
+pub(super) use big::{backward as backward_big, wanted_for as big_weights};
 
 /// A convolution over an already padded buffer: windows start at padded
 /// row `oy * sh` and column `ox * sw`.
@@ -265,7 +266,7 @@ pub(super) fn input_grad_scatter(
     while r0 < total {
         let rows = chunk.min(total - r0);
         scratch::with(Slot::Cols, chunk * k, |dcol| {
-            microkernel::gemm(
+            kblock::gemm(
                 rows,
                 k,
                 &dy[r0 * n..],
@@ -300,7 +301,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32])
         let mut add_image = |a: &[f32]| {
             for ky in 0..g.fh {
                 let c = &mut dw[ky * seg * g.c_out..(ky + 1) * seg * g.c_out];
-                microkernel::gemm(
+                kblock::gemm(
                     seg,
                     g.c_out,
                     &a[ky * p.line()..],

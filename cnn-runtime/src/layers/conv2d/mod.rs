@@ -38,6 +38,7 @@ pub mod grouped_reference;
 mod grouped_tests;
 pub mod im2col;
 mod implicit;
+mod kblock;
 mod microkernel;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
@@ -388,7 +389,12 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
-    backward_path(choose(g), choose_dx(g), g, sz, batch, x, w, dy, dx, dw, db);
+    let (path, dx_path) = (choose(g), choose_dx(g));
+    if path == Path::Implicit && implicit::big_weights(g) {
+        implicit::backward_big(g, batch, x, w, dy, dx.map(|d| (d, dx_path)), dw, db);
+        return Ok(());
+    }
+    backward_path(path, dx_path, g, sz, batch, x, w, dy, dx, dw, db);
     Ok(())
 }
 

@@ -38,6 +38,9 @@ const CASES: &[Case] = &[
     ([5, 5, 70], 80, [3, 3], [1, 1], Padding::Same, 1),
     // One image large enough that its rows are split over two tasks.
     ([64, 64, 8], 16, [3, 3], [1, 1], Padding::Same, 1),
+    // Depth 450 in runs of 150 on rows of 17: `kblock` cuts the forward
+    // product within a window row, two column blocks, the last partial.
+    ([18, 17, 50], 70, [3, 3], [1, 1], Padding::Same, 2),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {
@@ -132,7 +135,7 @@ fn forward_matches_reference() {
 
 #[test]
 fn every_epilogue_matches_reference() {
-    let (b, scale, shift) = (random(64, 1), random(64, 2), random(64, 3));
+    let (b, scale, shift) = (random(80, 1), random(80, 2), random(80, 3));
     let acts = [
         Act::Identity,
         Act::Relu,
@@ -140,8 +143,8 @@ fn every_epilogue_matches_reference() {
         Act::Tanh,
         Act::Sigmoid,
     ];
-    // A general case and the 1x1 stride-1 path.
-    for c in [&CASES[0], &CASES[8]] {
+    // A general case, the 1x1 stride-1 path, and a depth-blocked one.
+    for c in [&CASES[0], &CASES[8], &CASES[CASES.len() - 1]] {
         let n = geom(c).c_out;
         for act in acts {
             for bias in [None, Some(&b[..n])] {

@@ -223,9 +223,22 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
         for kx in 0..g.fw {
             let src = &w[((g.fh - 1 - ky) * g.fw + (g.fw - 1 - kx)) * ci_n * co_n..][..ci_n * co_n];
             let dst = &mut wt[(ky * g.fw + kx) * co_n * ci_n..][..co_n * ci_n];
-            for ci in 0..ci_n {
-                for co in 0..co_n {
-                    dst[co * ci_n + ci] = src[ci * co_n + co];
+            transpose(src, ci_n, co_n, dst);
+        }
+    }
+}
+
+/// `dst[j, i] = src[i, j]` for a `rows x cols` row-major `src`, in tiles
+/// of 16 x 16 so that both sides are walked along cache lines (a plain
+/// double loop writes every element a line apart: 3% of a ResNet-50
+/// training step went to flipping its last stage's 9.4 MB kernels).
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const T: usize = 16;
+    for i0 in (0..rows).step_by(T) {
+        for j0 in (0..cols).step_by(T) {
+            for i in i0..(i0 + T).min(rows) {
+                for j in j0..(j0 + T).min(cols) {
+                    dst[j * rows + i] = src[i * cols + j];
                 }
             }
         }
@@ -234,12 +247,7 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
 
 /// The kernel as a `c_out x k` row-major matrix: `wt[co, k] = w[k, co]`.
 pub(super) fn transpose_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
-    let (k, n) = (g.k(), g.c_out);
-    for (i, row) in w.chunks_exact(n).enumerate() {
-        for (co, &v) in row.iter().enumerate() {
-            wt[co * k + i] = v;
-        }
-    }
+    transpose(w, g.k(), g.c_out, wt);
 }
 
 /// Overwrites `dx` (whole images) with the input gradient of `dy` as

@@ -324,25 +324,26 @@ fn fma_peak(a: &Args) {
 
 /// `conv_gflops`: the convolution kernels and sgemm at every case's shape,
 /// as GFLOP/s and as a fraction of the FMA peak of the instruction set in
-/// use (measured first, at `--threads`); then each network's convolution
-/// time per training step (each case's time times its layer count).
+/// use at `--threads`; then each network's convolution time per training
+/// step (each case's time times its layer count).
+///
+/// The peak is measured again just before each case (the best of three
+/// 20 ms blocks: a ceiling, which other processes can only lower), and
+/// each case is read against its own: on a shared machine, a peak taken
+/// once would be from another minute's load. The spread of those peaks
+/// is reported at the end (`conv_gflops/fma_peak/<isa>`).
 fn conv_gflops(a: &Args) {
-    let peak = fma_peak_samples(isa::current(), a.threads, 3, 0.1).map(|s| median(&s));
-    if let Some(p) = peak {
-        emit(
-            a,
-            &format!("conv_gflops/fma_peak/{}", isa::current()),
-            &[p],
-            "GFLOP/s",
-        );
-    }
-    let of_peak = |v: &[f64]| peak.map(|p| median(v) / p);
+    let mut peaks = Vec::new();
     let gflops = |macs: f64, s: &[f64]| s.iter().map(|t| 2.0 * macs / t / 1e9).collect::<Vec<_>>();
     // Seconds of one step's convolutions per network: (forward, backward).
     let mut per_step: Vec<(&str, f64, f64)> = Vec::new();
     for case in CONV_CASES {
         // Blocks of about 50 ms: 30 shapes, four figures each.
         let mut b = ConvBench::new(*case);
+        let peak = fma_peak_samples(isa::current(), a.threads, 3, 0.02)
+            .map(|s| s.into_iter().fold(0.0, f64::max));
+        peaks.extend(peak);
+        let of_peak = |g: &[f64]| peak.map(|p| median(g) / p);
         let (fwd, bwd) = b.kernel_samples(a.repeats, 0.05);
         let (sfwd, sbwd) = b.sgemm_samples(a.threads, true, a.repeats, 0.05);
         let name = format!("conv_gflops/{}", case.layer);
@@ -372,6 +373,14 @@ fn conv_gflops(a: &Args) {
             }
             None => per_step.push((net, n * median(&fwd), n * median(&bwd))),
         }
+    }
+    if !peaks.is_empty() {
+        emit(
+            a,
+            &format!("conv_gflops/fma_peak/{}", isa::current()),
+            &peaks,
+            "GFLOP/s",
+        );
     }
     for (net, fwd, bwd) in per_step {
         emit(

@@ -9,7 +9,6 @@ use crate::geom::Padding::{self, Explicit, Same, Valid};
 
 use super::ConvCase;
 
-#[allow(clippy::too_many_arguments)] // one table row, named in the table's header
 const fn case(
     layer: &'static str,
     input: [usize; 3],

@@ -198,8 +198,9 @@ fn emit_peak_rss(a: &Args, w: &str) {
     }
 }
 
-/// Times `steps` training steps of `$net` on a batch of `$batch` images
-/// and reports images/s and the peak memory after it.
+/// Times training steps of `$net` on `$batch` images (`$warmup` steps,
+/// then blocks of about `$target_s` seconds: see `samples`) and reports
+/// images/s and the process's peak memory after them.
 macro_rules! train_workload {
     ($a:expr, $name:expr, $net:ty, $batch:expr, $seed:expr, $opt:expr, $warmup:expr, $target_s:expr) => {{
         let mut net = <$net>::new(0);

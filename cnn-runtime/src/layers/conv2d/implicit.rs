@@ -179,19 +179,7 @@ pub(super) fn forward_rows(
 ) {
     let (v, p) = forward_layout(g);
     let row_len = g.out_w * g.c_out;
-    // The kernel applies the bias, the affine and a (leaky) ReLU as it
-    // stores; tanh and sigmoid run as a separate pass over each row.
-    let negative_slope = match ep.act {
-        Act::Identity => Some(None),
-        Act::Relu => Some(Some(0.0)),
-        Act::LeakyRelu(alpha) => Some(Some(alpha)),
-        Act::Tanh | Act::Sigmoid => None,
-    };
-    let fused = negative_slope.map(|negative_slope| Store::Epilogue {
-        bias: ep.bias,
-        affine: ep.affine,
-        negative_slope,
-    });
+    let fused = fused_store(ep);
     let mut r = r0;
     while r < r1 {
         let (n, oy0) = (r / g.out_h, r % g.out_h);
@@ -206,6 +194,88 @@ pub(super) fn forward_rows(
             });
         }
         r += oy1 - oy0;
+    }
+}
+
+/// The kernel applies the bias, the affine and a (leaky) ReLU as it
+/// stores; tanh and sigmoid (`None` here) run as a separate pass.
+fn fused_store<'a>(ep: &Epilogue<'a>) -> Option<Store<'a>> {
+    let negative_slope = match ep.act {
+        Act::Identity => None,
+        Act::Relu => Some(0.0),
+        Act::LeakyRelu(alpha) => Some(alpha),
+        Act::Tanh | Act::Sigmoid => return None,
+    };
+    Some(Store::Epilogue {
+        bias: ep.bias,
+        affine: ep.affine,
+        negative_slope,
+    })
+}
+
+/// A 1x1, stride-1, unpadded convolution: its product's rows are the
+/// input's pixels, evenly spaced across rows and images.
+pub(super) fn pointwise(g: &Conv2dGeom) -> bool {
+    g.fh == 1
+        && g.fw == 1
+        && g.sh == 1
+        && g.sw == 1
+        && g.pad_top == 0
+        && g.pad_left == 0
+        && g.out_h == g.in_h
+        && g.out_w == g.in_w
+}
+
+/// A 1x1 unpadded convolution with a stride above 1 (ResNet's projection
+/// shortcuts): one input pixel in `sh * sw` is read.
+pub(super) fn strided_pointwise(g: &Conv2dGeom) -> bool {
+    g.fh == 1 && g.fw == 1 && g.pad_top == 0 && g.pad_left == 0 && (g.sh > 1 || g.sw > 1)
+}
+
+/// Copies the pixels a [`strided_pointwise`] convolution reads, for every
+/// image of `x`, into `xs` (`[batch, out_h, out_w, c_in]`, overwritten).
+pub(super) fn subsample(g: &Conv2dGeom, batch: usize, x: &[f32], xs: &mut [f32]) {
+    let c = g.c_in;
+    let mut dst = xs.chunks_exact_mut(c);
+    for img in x.chunks_exact(g.in_len()).take(batch) {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let at = ((oy * g.sh) * g.in_w + ox * g.sw) * c;
+                if let Some(d) = dst.next() {
+                    d.copy_from_slice(&img[at..at + c]);
+                }
+            }
+        }
+    }
+}
+
+/// Output pixels `r0..r0 + rows` of a [`pointwise`] convolution, counted
+/// across the batch, into `y` (exactly those pixels), the epilogue
+/// applied: one product, blocked over depth when that pays.
+pub(super) fn pointwise_rows(
+    g: &Conv2dGeom,
+    x: &[f32],
+    w: &[f32],
+    ep: &Epilogue,
+    r0: usize,
+    rows: usize,
+    y: &mut [f32],
+) {
+    let walk = Walk {
+        ia: g.c_in,
+        us: 0,
+        ulen: 1,
+        vs: 1,
+        vlen: g.c_in,
+    };
+    let a = &x[r0 * g.c_in..];
+    let n = g.c_out;
+    match fused_store(ep) {
+        Some(store) => kblock::gemm(rows, n, a, walk, w, n, y, n, store),
+        None => {
+            kblock::gemm(rows, n, a, walk, w, n, y, n, Store::Overwrite);
+            epilogue::apply(ep, n, y);
+        }
     }
 }
 

@@ -97,8 +97,9 @@ pub(super) fn gemm(
 }
 
 /// The micro-kernel's fused epilogue on columns `j0..j0 + row.len()`:
-/// `(v + bias) * scale + shift` (one rounding, as its fused multiply-add),
-/// then a (leaky) ReLU that lets a NaN through.
+/// `(v + bias) * scale + shift` (two roundings where the kernel's fused
+/// multiply-add has one: `mul_add` is a library call on the baseline
+/// target), then a (leaky) ReLU that lets a NaN through.
 fn epilogue_row(
     row: &mut [f32],
     j0: usize,
@@ -109,7 +110,7 @@ fn epilogue_row(
     for (j, v) in row.iter_mut().enumerate() {
         let mut r = *v + bias.map_or(0.0, |b| b[j0 + j]);
         if let Some((scale, shift)) = affine {
-            r = r.mul_add(scale[j0 + j], shift[j0 + j]);
+            r = r * scale[j0 + j] + shift[j0 + j];
         }
         *v = match negative_slope {
             // As the kernel's max(0, r): +0.0, not -0.0.

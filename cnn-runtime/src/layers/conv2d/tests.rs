@@ -41,6 +41,8 @@ const CASES: &[Case] = &[
     // Depth 450 in runs of 150 on rows of 17: `kblock` cuts the forward
     // product within a window row, two column blocks, the last partial.
     ([18, 17, 50], 70, [3, 3], [1, 1], Padding::Same, 2),
+    // A 1x1 product over 126 pixels of depth 300: blocked over depth.
+    ([9, 7, 300], 20, [1, 1], [1, 1], Padding::Valid, 2),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {
@@ -144,7 +146,12 @@ fn every_epilogue_matches_reference() {
         Act::Sigmoid,
     ];
     // A general case, the 1x1 stride-1 path, and a depth-blocked one.
-    for c in [&CASES[0], &CASES[8], &CASES[CASES.len() - 1]] {
+    for c in [
+        &CASES[0],
+        &CASES[8],
+        &CASES[CASES.len() - 2],
+        &CASES[CASES.len() - 1],
+    ] {
         let n = geom(c).c_out;
         for act in acts {
             for bias in [None, Some(&b[..n])] {

@@ -151,7 +151,13 @@ pub(crate) fn smooth(
                 tmp,
                 w,
             );
-            tiled::gemm(Mat::rows(&b.gh, h, h), Mat::rows(tmp, h, w), false, field, w);
+            tiled::gemm(
+                Mat::rows(&b.gh, h, h),
+                Mat::rows(tmp, h, w),
+                false,
+                field,
+                w,
+            );
         });
         return;
     }

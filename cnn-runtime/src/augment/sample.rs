@@ -1,19 +1,22 @@
-//! Bilinear sampling, the inner loop of every geometric augmentation: the
-//! source is [`pad`]ded once per image, then each output row is read at
-//! the points `A(D(p))` of its pixels ([`sample_row`]). A pixel costs a
-//! handful of multiplies and four reads, so the per-pixel overheads
-//! (a channel loop, bounds checks, a floor through the integers) used to
-//! be most of it: one channel, the common case (digits), has its own
-//! loop, gathered 16 or 8 pixels at a time with AVX-512 or AVX2.
+//! Bilinear sampling, the inner loop of every geometric augmentation:
+//! each output row is read at the points `A(D(p))` of its pixels
+//! ([`Sampler::row`]). A pixel costs a handful of multiplies and four
+//! reads, so per-pixel overheads (a channel loop, bounds checks, a floor
+//! through the integers) used to be most of it. One channel, the common
+//! case (digits), has its own loop, and AVX-512 and AVX2 versions that
+//! gather 16 or 8 pixels at a time straight from the image, testing which
+//! neighbours are inside (masked gathers) or clamping them (`Nearest`);
+//! the other paths read a copy of the image with a border around it
+//! ([`pad`]), made once per image, so that no pixel needs a test.
 //!
 //! Every version does the same operations in the same order, without
-//! fused multiply-adds, so all give the same bits on every instruction
-//! set (and the same as before this file had vector versions).
+//! fused multiply-adds, and reads the same four values: all give the same
+//! bits on every instruction set.
 
 use super::warp::Border;
 use crate::isa::Isa;
 
-/// Rows and columns of border around the image that [`sample_row`] reads.
+/// Rows and columns of border around the image that the padded paths read.
 pub(crate) const PAD: usize = 2;
 
 /// `src` (`[h, w, c]`) with `PAD` rows and columns of border around it:
@@ -63,16 +66,7 @@ pub(crate) enum Points<'a> {
     Mapped(&'a [f32], &'a [f32]),
 }
 
-impl<'a> Points<'a> {
-    /// The points of the same run from its pixel `k` on.
-    fn skip(self, k: usize) -> Points<'a> {
-        match self {
-            Points::Grid => Points::Grid,
-            Points::Displaced(dy, dx) => Points::Displaced(&dy[k..], &dx[k..]),
-            Points::Mapped(qy, qx) => Points::Mapped(&qy[k..], &qx[k..]),
-        }
-    }
-
+impl Points<'_> {
     /// The point of pixel `k` of a run starting at (y, x0).
     #[inline(always)]
     fn at(&self, y: f32, x0: usize, k: usize) -> (f32, f32) {
@@ -87,73 +81,117 @@ impl<'a> Points<'a> {
 /// Pixels whose coordinates the generic version computes per batch.
 const CHUNK: usize = 64;
 
-/// Bilinear samples, into `out` (`c` values per pixel), of the image
-/// whose [`pad`]ded copy is `padded` (the image is `[h, w, c]`) at
-/// `A(points)` for the `n = out.len() / c` pixels `x0..x0 + n` of output
-/// row `y`. Points are first clamped to [-2, h + 1/2] x [-2, w + 1/2],
-/// where all four neighbours are in the padded copy and, outside the
-/// image, are border; so no pixel needs a test (NaN lands on -2: border).
-pub(crate) fn sample_row(
+/// Samples one source image (`[h, w, c]`) with a border.
+pub(crate) struct Sampler<'a> {
     isa: Isa,
-    padded: &[f32],
-    [h, w, c]: [usize; 3],
-    a: [f32; 6],
-    y: usize,
-    x0: usize,
-    points: Points<'_>,
-    out: &mut [f32],
-) {
-    let (ph, pw) = (h + 2 * PAD, w + 2 * PAD);
-    assert!(
-        padded.len() >= ph * pw * c,
-        "sample_row: padded image too short"
-    );
-    if let Points::Displaced(p, q) | Points::Mapped(p, q) = points {
-        assert!(p.len() * c >= out.len() && q.len() * c >= out.len());
+    src: &'a [f32],
+    shape: [usize; 3],
+    border: Border,
+    /// The [`pad`]ded source, for the versions that read it.
+    padded: &'a [f32],
+}
+
+impl<'a> Sampler<'a> {
+    /// A sampler of `src` for instruction set `isa` (one the CPU runs);
+    /// `buf` (grow-only) holds the padded copy if the version needs one.
+    pub(crate) fn new(
+        isa: Isa,
+        src: &'a [f32],
+        shape: [usize; 3],
+        border: Border,
+        buf: &'a mut Vec<f32>,
+    ) -> Self {
+        let [h, w, c] = shape;
+        assert_eq!(src.len(), h * w * c, "sampler: image size");
+        let plain = cfg!(target_arch = "x86_64")
+            && c == 1
+            && isa != Isa::Portable
+            && (h + 2 * PAD) * (w + 2 * PAD) <= i32::MAX as usize;
+        let padded = if plain {
+            &[][..]
+        } else {
+            pad(src, shape, border, buf);
+            &buf[..]
+        };
+        Sampler {
+            isa,
+            src,
+            shape,
+            border,
+            padded,
+        }
     }
-    if c == 1 {
-        #[cfg(target_arch = "x86_64")]
-        if padded.len() <= i32::MAX as usize {
-            match isa {
-                // SAFETY: `isa` is one the CPU runs (crate::isa); the
-                // lengths are checked above.
-                Isa::Avx512 => {
-                    return unsafe { one_channel_avx512(padded, [h, w], a, y, x0, points, out) }
-                }
-                Isa::Avx2 => {
-                    return unsafe { one_channel_avx2(padded, [h, w], a, y, x0, points, out) }
-                }
+
+    /// Bilinear samples, into `out` (`c` values per pixel), at `A(points)`
+    /// for the `n = out.len() / c` pixels `x0..x0 + n` of output row `y`.
+    /// Points are first clamped to [-2, h + 1/2] x [-2, w + 1/2], where
+    /// all four neighbours are in the padded image and, outside the image,
+    /// are border (NaN lands on -2: border).
+    pub(crate) fn row(
+        &self,
+        a: [f32; 6],
+        y: usize,
+        x0: usize,
+        points: Points<'_>,
+        out: &mut [f32],
+    ) {
+        let [h, w, c] = self.shape;
+        if let Points::Displaced(p, q) | Points::Mapped(p, q) = points {
+            assert!(p.len() * c >= out.len() && q.len() * c >= out.len());
+        }
+        if self.padded.is_empty() {
+            // SAFETY: `isa` is one the CPU runs (the caller's promise);
+            // `new` checked the sizes (one channel, indices in i32).
+            #[cfg(target_arch = "x86_64")]
+            match self.isa {
+                Isa::Avx512 => unsafe {
+                    return one_channel_avx512(
+                        self.src,
+                        [h, w],
+                        self.border,
+                        a,
+                        y,
+                        x0,
+                        points,
+                        out,
+                    );
+                },
+                Isa::Avx2 => unsafe {
+                    return one_channel_avx2(self.src, [h, w], self.border, a, y, x0, points, out);
+                },
                 Isa::Portable => {}
             }
+            unreachable!("sampler: no padded image for {}", self.isa);
         }
-        let _ = isa;
-        return one_channel(padded, [h, w], a, y, x0, points, out);
-    }
-    let _ = isa;
-    // Several channels: the coordinates of a batch of pixels, then the
-    // samples, so that the first loop vectorises.
-    let (mut u, mut v) = ([0f32; CHUNK], [0f32; CHUNK]);
-    let yf = y as f32;
-    let n_px = out.len() / c;
-    let mut k0 = 0;
-    while k0 < n_px {
-        let n = (n_px - k0).min(CHUNK);
-        for k in 0..n {
-            let (qy, qx) = points.at(yf, x0, k0 + k);
-            u[k] = a[0] * qy + a[1] * qx + a[2];
-            v[k] = a[3] * qy + a[4] * qx + a[5];
+        let padded = self.padded;
+        if c == 1 {
+            return one_channel(padded, [h, w], a, y, x0, points, out);
         }
-        let dst = &mut out[k0 * c..(k0 + n) * c];
-        match c {
-            3 => samples::<3>(padded, [h, w, c], &u[..n], &v[..n], dst),
-            _ => samples::<0>(padded, [h, w, c], &u[..n], &v[..n], dst),
+        // Several channels: the coordinates of a batch of pixels, then the
+        // samples, so that the first loop vectorises.
+        let (mut u, mut v) = ([0f32; CHUNK], [0f32; CHUNK]);
+        let yf = y as f32;
+        let n_px = out.len() / c;
+        let mut k0 = 0;
+        while k0 < n_px {
+            let n = (n_px - k0).min(CHUNK);
+            for k in 0..n {
+                let (qy, qx) = points.at(yf, x0, k0 + k);
+                u[k] = a[0] * qy + a[1] * qx + a[2];
+                v[k] = a[3] * qy + a[4] * qx + a[5];
+            }
+            let dst = &mut out[k0 * c..(k0 + n) * c];
+            match c {
+                3 => samples::<3>(padded, [h, w, c], &u[..n], &v[..n], dst),
+                _ => samples::<0>(padded, [h, w, c], &u[..n], &v[..n], dst),
+            }
+            k0 += n;
         }
-        k0 += n;
     }
 }
 
 /// The padded index of the top-left neighbour of (y, x) (see
-/// [`sample_row`] for the clamp) and the fractions towards the others.
+/// [`Sampler::row`] for the clamp) and the fractions towards the others.
 #[inline(always)]
 fn corner(pw: usize, [hi_y, hi_x]: [f32; 2], y: f32, x: f32) -> (usize, f32, f32) {
     let lo = -(PAD as f32);
@@ -176,7 +214,7 @@ fn mix(p00: f32, p01: f32, p10: f32, p11: f32, fy: f32, fx: f32) -> f32 {
     top + fy * (bottom - top)
 }
 
-/// [`sample_row`] with one channel, in plain Rust.
+/// [`Sampler::row`] with one channel, from the padded image, in plain Rust.
 fn one_channel(
     padded: &[f32],
     [h, w]: [usize; 2],
@@ -226,13 +264,17 @@ fn samples<const C: usize>(
     }
 }
 
-/// [`one_channel`] with AVX-512: 16 pixels a vector, their four
-/// neighbours gathered, the end of the row under a mask.
+/// [`one_channel`] with AVX-512, from the image itself: 16 pixels a
+/// vector, the end of the row under a mask. Each neighbour is gathered
+/// under the mask of the lanes where it is inside the image, the others
+/// reading the constant; with `Nearest` the neighbours' rows and columns
+/// are clamped into the image, which reads what the padded copy holds.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn one_channel_avx512(
-    padded: &[f32],
+    src: &[f32],
     [h, w]: [usize; 2],
+    border: Border,
     a: [f32; 6],
     y: usize,
     x0: usize,
@@ -240,16 +282,18 @@ fn one_channel_avx512(
     out: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    let pw = w + 2 * PAD;
     let n = out.len();
     let lo = _mm512_set1_ps(-(PAD as f32));
     let (hi_y, hi_x) = (
         _mm512_set1_ps(h as f32 + 0.5),
         _mm512_set1_ps(w as f32 + 0.5),
     );
-    let pad = _mm512_set1_ps(PAD as f32);
-    let pwv = _mm512_set1_epi32(pw as i32);
-    let (one, below) = (_mm512_set1_epi32(1), _mm512_set1_epi32(pw as i32));
+    let (hv, wv) = (_mm512_set1_epi32(h as i32), _mm512_set1_epi32(w as i32));
+    let (h1, w1) = (
+        _mm512_set1_epi32(h as i32 - 1),
+        _mm512_set1_epi32(w as i32 - 1),
+    );
+    let (zero, one) = (_mm512_setzero_si512(), _mm512_set1_epi32(1));
     let iota = _mm512_setr_ps(
         0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
     );
@@ -262,15 +306,15 @@ fn one_channel_avx512(
         _mm512_set1_ps(a[5]),
     ];
     let yf = _mm512_set1_ps(y as f32);
-    let base = padded.as_ptr();
+    let base = src.as_ptr();
     let mut k = 0;
     while k < n {
         let lanes = (n - k).min(16);
         let mask: __mmask16 = if lanes == 16 { !0 } else { (1 << lanes) - 1 };
         let xs = _mm512_add_ps(_mm512_set1_ps((x0 + k) as f32), iota);
         // SAFETY: the lanes under `mask` are points k..k + lanes of the
-        // run, which the maps hold (asserted by `sample_row`); the others
-        // are not read.
+        // run, which the maps hold (asserted by `Sampler::row`); the
+        // others are not read.
         let (qy, qx) = match points {
             Points::Grid => (yf, xs),
             Points::Displaced(dy, dx) => unsafe {
@@ -302,19 +346,56 @@ fn one_channel_avx512(
             _mm512_roundscale_ps::<FLOOR>(v),
         );
         let (fy, fx) = (_mm512_sub_ps(u, u0), _mm512_sub_ps(v, v0));
-        let row = _mm512_cvttps_epi32(_mm512_add_ps(u0, pad));
-        let col = _mm512_cvttps_epi32(_mm512_add_ps(v0, pad));
-        let at = _mm512_add_epi32(_mm512_mullo_epi32(row, pwv), col);
-        // SAFETY: every lane, masked or not, holds a clamped point, whose
-        // four neighbours are inside the padded image (see `sample_row`;
-        // its length, below i32::MAX, was checked there).
-        let (p00, p01, p10, p11) = unsafe {
-            (
-                _mm512_i32gather_ps::<4>(at, base),
-                _mm512_i32gather_ps::<4>(_mm512_add_epi32(at, one), base),
-                _mm512_i32gather_ps::<4>(_mm512_add_epi32(at, below), base),
-                _mm512_i32gather_ps::<4>(_mm512_add_epi32(at, _mm512_add_epi32(below, one)), base),
-            )
+        // Rows and columns of the neighbours, in [-2, h + 1] x [-2, w + 1].
+        let (r0, c0) = (_mm512_cvttps_epi32(u0), _mm512_cvttps_epi32(v0));
+        let (r1, c1) = (_mm512_add_epi32(r0, one), _mm512_add_epi32(c0, one));
+        // SAFETY: the gathers read only lanes whose row and column are
+        // inside the image: under the masks, or clamped.
+        let (p00, p01, p10, p11) = match border {
+            Border::Constant(value) => unsafe {
+                let fill = _mm512_set1_ps(value);
+                // Unsigned: a negative row is above h too.
+                let (in_r0, in_r1) = (
+                    _mm512_cmplt_epu32_mask(r0, hv),
+                    _mm512_cmplt_epu32_mask(r1, hv),
+                );
+                let (in_c0, in_c1) = (
+                    _mm512_cmplt_epu32_mask(c0, wv),
+                    _mm512_cmplt_epu32_mask(c1, wv),
+                );
+                let at = _mm512_add_epi32(_mm512_mullo_epi32(r0, wv), c0);
+                let at10 = _mm512_add_epi32(at, wv);
+                (
+                    _mm512_mask_i32gather_ps::<4>(fill, in_r0 & in_c0, at, base),
+                    _mm512_mask_i32gather_ps::<4>(
+                        fill,
+                        in_r0 & in_c1,
+                        _mm512_add_epi32(at, one),
+                        base,
+                    ),
+                    _mm512_mask_i32gather_ps::<4>(fill, in_r1 & in_c0, at10, base),
+                    _mm512_mask_i32gather_ps::<4>(
+                        fill,
+                        in_r1 & in_c1,
+                        _mm512_add_epi32(at10, one),
+                        base,
+                    ),
+                )
+            },
+            Border::Nearest => unsafe {
+                let clamp = |v, hi| _mm512_min_epi32(_mm512_max_epi32(v, zero), hi);
+                let (r0, r1) = (
+                    _mm512_mullo_epi32(clamp(r0, h1), wv),
+                    _mm512_mullo_epi32(clamp(r1, h1), wv),
+                );
+                let (c0, c1) = (clamp(c0, w1), clamp(c1, w1));
+                (
+                    _mm512_i32gather_ps::<4>(_mm512_add_epi32(r0, c0), base),
+                    _mm512_i32gather_ps::<4>(_mm512_add_epi32(r0, c1), base),
+                    _mm512_i32gather_ps::<4>(_mm512_add_epi32(r1, c0), base),
+                    _mm512_i32gather_ps::<4>(_mm512_add_epi32(r1, c1), base),
+                )
+            },
         };
         let top = _mm512_add_ps(p00, _mm512_mul_ps(fx, _mm512_sub_ps(p01, p00)));
         let bottom = _mm512_add_ps(p10, _mm512_mul_ps(fx, _mm512_sub_ps(p11, p10)));
@@ -325,14 +406,14 @@ fn one_channel_avx512(
     }
 }
 
-/// [`one_channel`] with AVX2: 8 pixels a vector, their four neighbours
-/// gathered; the last pixels of a row that is not a multiple of 8 go
-/// through the plain loop.
+/// [`one_channel_avx512`] with AVX2: 8 pixels a vector; the last pixels
+/// of a row that is not a multiple of 8 go through [`one_pixel`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn one_channel_avx2(
-    padded: &[f32],
+    src: &[f32],
     [h, w]: [usize; 2],
+    border: Border,
     a: [f32; 6],
     y: usize,
     x0: usize,
@@ -340,16 +421,22 @@ fn one_channel_avx2(
     out: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    let pw = w + 2 * PAD;
     let n = out.len();
     let lo = _mm256_set1_ps(-(PAD as f32));
     let (hi_y, hi_x) = (
         _mm256_set1_ps(h as f32 + 0.5),
         _mm256_set1_ps(w as f32 + 0.5),
     );
-    let pad = _mm256_set1_ps(PAD as f32);
-    let pwv = _mm256_set1_epi32(pw as i32);
-    let (one, below) = (_mm256_set1_epi32(1), _mm256_set1_epi32(pw as i32));
+    let (hv, wv) = (_mm256_set1_epi32(h as i32), _mm256_set1_epi32(w as i32));
+    let (h1, w1) = (
+        _mm256_set1_epi32(h as i32 - 1),
+        _mm256_set1_epi32(w as i32 - 1),
+    );
+    let (zero, one, minus_one) = (
+        _mm256_setzero_si256(),
+        _mm256_set1_epi32(1),
+        _mm256_set1_epi32(-1),
+    );
     let iota = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let [a0, a1, a2, a3, a4, a5] = [
         _mm256_set1_ps(a[0]),
@@ -360,11 +447,11 @@ fn one_channel_avx2(
         _mm256_set1_ps(a[5]),
     ];
     let yf = _mm256_set1_ps(y as f32);
-    let base = padded.as_ptr();
+    let base = src.as_ptr();
     let mut k = 0;
     while k + 8 <= n {
         let xs = _mm256_add_ps(_mm256_set1_ps((x0 + k) as f32), iota);
-        // SAFETY: points k..k + 8 of the run exist (asserted by `sample_row`).
+        // SAFETY: points k..k + 8 of the run exist (asserted by `Sampler::row`).
         let (qy, qx) = match points {
             Points::Grid => (yf, xs),
             Points::Displaced(dy, dx) => unsafe {
@@ -392,19 +479,53 @@ fn one_channel_avx2(
         let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi_x);
         let (u0, v0) = (_mm256_floor_ps(u), _mm256_floor_ps(v));
         let (fy, fx) = (_mm256_sub_ps(u, u0), _mm256_sub_ps(v, v0));
-        let row = _mm256_cvttps_epi32(_mm256_add_ps(u0, pad));
-        let col = _mm256_cvttps_epi32(_mm256_add_ps(v0, pad));
-        let at = _mm256_add_epi32(_mm256_mullo_epi32(row, pwv), col);
-        // SAFETY: each lane holds a clamped point, whose four neighbours
-        // are inside the padded image (see `sample_row`; its length, below
-        // i32::MAX, was checked there).
-        let (p00, p01, p10, p11) = unsafe {
-            (
-                _mm256_i32gather_ps::<4>(base, at),
-                _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(at, one)),
-                _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(at, below)),
-                _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(at, _mm256_add_epi32(below, one))),
-            )
+        let (r0, c0) = (_mm256_cvttps_epi32(u0), _mm256_cvttps_epi32(v0));
+        let (r1, c1) = (_mm256_add_epi32(r0, one), _mm256_add_epi32(c0, one));
+        // SAFETY: as in `one_channel_avx512`.
+        let (p00, p01, p10, p11) = match border {
+            Border::Constant(value) => unsafe {
+                let fill = _mm256_set1_ps(value);
+                let inside = |v, n| {
+                    _mm256_castsi256_ps(_mm256_and_si256(
+                        _mm256_cmpgt_epi32(v, minus_one),
+                        _mm256_cmpgt_epi32(n, v),
+                    ))
+                };
+                let (in_r0, in_r1) = (inside(r0, hv), inside(r1, hv));
+                let (in_c0, in_c1) = (inside(c0, wv), inside(c1, wv));
+                let at = _mm256_add_epi32(_mm256_mullo_epi32(r0, wv), c0);
+                let at10 = _mm256_add_epi32(at, wv);
+                (
+                    _mm256_mask_i32gather_ps::<4>(fill, base, at, _mm256_and_ps(in_r0, in_c0)),
+                    _mm256_mask_i32gather_ps::<4>(
+                        fill,
+                        base,
+                        _mm256_add_epi32(at, one),
+                        _mm256_and_ps(in_r0, in_c1),
+                    ),
+                    _mm256_mask_i32gather_ps::<4>(fill, base, at10, _mm256_and_ps(in_r1, in_c0)),
+                    _mm256_mask_i32gather_ps::<4>(
+                        fill,
+                        base,
+                        _mm256_add_epi32(at10, one),
+                        _mm256_and_ps(in_r1, in_c1),
+                    ),
+                )
+            },
+            Border::Nearest => unsafe {
+                let clamp = |v, hi| _mm256_min_epi32(_mm256_max_epi32(v, zero), hi);
+                let (r0, r1) = (
+                    _mm256_mullo_epi32(clamp(r0, h1), wv),
+                    _mm256_mullo_epi32(clamp(r1, h1), wv),
+                );
+                let (c0, c1) = (clamp(c0, w1), clamp(c1, w1));
+                (
+                    _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(r0, c0)),
+                    _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(r0, c1)),
+                    _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(r1, c0)),
+                    _mm256_i32gather_ps::<4>(base, _mm256_add_epi32(r1, c1)),
+                )
+            },
         };
         let top = _mm256_add_ps(p00, _mm256_mul_ps(fx, _mm256_sub_ps(p01, p00)));
         let bottom = _mm256_add_ps(p10, _mm256_mul_ps(fx, _mm256_sub_ps(p11, p10)));
@@ -413,7 +534,53 @@ fn one_channel_avx2(
         unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(k), px) };
         k += 8;
     }
-    if k < n {
-        one_channel(padded, [h, w], a, y, x0 + k, points.skip(k), &mut out[k..]);
+    let (yf, hi) = (y as f32, [h as f32 + 0.5, w as f32 + 0.5]);
+    for (j, o) in out.iter_mut().enumerate().skip(k) {
+        let (qy, qx) = points.at(yf, x0, j);
+        *o = one_pixel(src, [h, w], border, hi, a, qy, qx);
     }
+}
+
+/// One sample of the unpadded image (the end of a row in
+/// [`one_channel_avx2`]): the neighbours the padded copy would give.
+#[inline(always)]
+fn one_pixel(
+    src: &[f32],
+    [h, w]: [usize; 2],
+    border: Border,
+    hi: [f32; 2],
+    a: [f32; 6],
+    qy: f32,
+    qx: f32,
+) -> f32 {
+    let u = a[0] * qy + a[1] * qx + a[2];
+    let v = a[3] * qy + a[4] * qx + a[5];
+    // `corner` on an image two wider than the padded one: row and column
+    // of the top-left neighbour in the padded frame, each in [0, h + 2].
+    let wide = w + 2 * PAD;
+    let (at, fy, fx) = corner(wide, hi, u, v);
+    let (r, q) = (
+        (at / wide) as isize - PAD as isize,
+        (at % wide) as isize - PAD as isize,
+    );
+    let read = |r: isize, q: isize| -> f32 {
+        match border {
+            Border::Constant(value) if r < 0 || q < 0 || r >= h as isize || q >= w as isize => {
+                value
+            }
+            _ => {
+                let r = r.clamp(0, h as isize - 1) as usize;
+                let q = q.clamp(0, w as isize - 1) as usize;
+                src[r * w + q]
+            }
+        }
+    };
+    mix(
+        read(r, q),
+        read(r, q + 1),
+        read(r + 1, q),
+        read(r + 1, q + 1),
+        fy,
+        fx,
+    )
 }

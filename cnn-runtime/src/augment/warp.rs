@@ -13,7 +13,7 @@
 //! at the end; points outside the source read the [`Border`].
 
 use super::pipeline::Scratch;
-use super::sample::{pad, sample_row, Points};
+use super::sample::{Points, Sampler};
 
 /// What a point outside the image reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,8 +230,8 @@ impl<'a> Frame<'a> {
         let (a, s, isa) = (self.affine, &*self.s, crate::isa::current());
         let [oh, ow, c] = self.shape;
         PADDED.with(|p| {
-            let padded = &mut *p.borrow_mut();
-            pad(src, self.src_shape, self.border, padded);
+            let buf = &mut *p.borrow_mut();
+            let sampler = Sampler::new(isa, src, self.src_shape, self.border, buf);
             for (y, out) in dst.chunks_exact_mut(ow * c).take(oh).enumerate() {
                 let row = y * ow..(y + 1) * ow;
                 let points = match (self.dense, self.relative) {
@@ -239,7 +239,7 @@ impl<'a> Frame<'a> {
                     (true, true) => Points::Displaced(&s.sy[row.clone()], &s.sx[row]),
                     (true, false) => Points::Mapped(&s.sy[row.clone()], &s.sx[row]),
                 };
-                sample_row(isa, padded, self.src_shape, a, y, 0, points, out);
+                sampler.row(a, y, 0, points, out);
             }
         });
     }
@@ -281,18 +281,7 @@ pub(crate) fn bilinear(
     border: Border,
     out: &mut [f32],
 ) {
-    let mut padded = Vec::new();
-    pad(src, shape, border, &mut padded);
-    let map = (&[y][..], &[x][..]);
-    let points = Points::Mapped(map.0, map.1);
-    sample_row(
-        crate::isa::current(),
-        &padded,
-        shape,
-        IDENTITY,
-        0,
-        0,
-        points,
-        out,
-    );
+    let mut buf = Vec::new();
+    let sampler = Sampler::new(crate::isa::current(), src, shape, border, &mut buf);
+    sampler.row(IDENTITY, 0, 0, Points::Mapped(&[y], &[x]), out);
 }

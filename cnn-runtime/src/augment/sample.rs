@@ -87,13 +87,16 @@ pub(crate) struct Sampler<'a> {
     src: &'a [f32],
     shape: [usize; 3],
     border: Border,
-    /// The [`pad`]ded source, for the versions that read it.
+    /// Whether a vector version reads `src` itself (one channel).
+    plain: bool,
+    /// The [`pad`]ded source, for the other versions.
     padded: &'a [f32],
 }
 
 impl<'a> Sampler<'a> {
-    /// A sampler of `src` for instruction set `isa` (one the CPU runs);
-    /// `buf` (grow-only) holds the padded copy if the version needs one.
+    /// A sampler of `src` for instruction set `isa` (the portable version
+    /// if the CPU does not run it); `buf` (grow-only) holds the padded copy
+    /// if the version needs one.
     pub(crate) fn new(
         isa: Isa,
         src: &'a [f32],
@@ -106,6 +109,7 @@ impl<'a> Sampler<'a> {
         let plain = cfg!(target_arch = "x86_64")
             && c == 1
             && isa != Isa::Portable
+            && isa.supported()
             && (h + 2 * PAD) * (w + 2 * PAD) <= i32::MAX as usize;
         let padded = if plain {
             &[][..]
@@ -118,6 +122,7 @@ impl<'a> Sampler<'a> {
             src,
             shape,
             border,
+            plain,
             padded,
         }
     }
@@ -139,9 +144,9 @@ impl<'a> Sampler<'a> {
         if let Points::Displaced(p, q) | Points::Mapped(p, q) = points {
             assert!(p.len() * c >= out.len() && q.len() * c >= out.len());
         }
-        if self.padded.is_empty() {
-            // SAFETY: `isa` is one the CPU runs (the caller's promise);
-            // `new` checked the sizes (one channel, indices in i32).
+        if self.plain {
+            // SAFETY: `new` checked that the CPU runs `isa` and the sizes
+            // (one channel, indices in i32).
             #[cfg(target_arch = "x86_64")]
             match self.isa {
                 Isa::Avx512 => unsafe {

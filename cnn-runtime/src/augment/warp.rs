@@ -220,7 +220,7 @@ impl<'a> Frame<'a> {
     }
 
     /// Samples the source at A(D(p)) for every output pixel p, a row at
-    /// a time, from a padded copy of the source (`sample.rs`).
+    /// a time (`sample.rs`).
     fn resolve_into(&self, dst: &mut [f32]) {
         let src = self.source();
         if !self.pending() {
@@ -246,7 +246,8 @@ impl<'a> Frame<'a> {
 }
 
 thread_local! {
-    // The padded source of the last resolve on this thread (grow-only).
+    // The padded source of the last resolve on this thread, for the
+    // sampling paths that read one (grow-only).
     static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -271,7 +272,7 @@ fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> 
 /// values). With a constant border each of the four neighbours outside
 /// the image reads the constant, so an edge fades into the background;
 /// with `Nearest` the point is first clamped into the image. (Tests only;
-/// the frame pads once per image and samples whole rows.)
+/// the frame samples whole rows.)
 #[cfg(test)]
 pub(crate) fn bilinear(
     src: &[f32],

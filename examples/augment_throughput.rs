@@ -5,7 +5,9 @@
 //! distortions alone on one thread.
 //! Each setting runs `--rounds` times (default 2), the settings taking
 //! turns, and the best round is kept, so that other jobs on the machine
-//! disturb the comparison as little as possible.
+//! disturb the comparison as little as possible. The distortions alone
+//! are also given in CPU time of their thread (where Linux reports it),
+//! which other jobs on the machine inflate much less than the wall clock.
 //!
 //!     cargo run --release --example augment_throughput -- [--rounds N] [--threads N]
 
@@ -47,6 +49,13 @@ fn main() {
     }
 }
 
+/// The CPU time this thread has had, in ns, where Linux reports it (the
+/// first field of /proc/thread-self/schedstat).
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
 /// Images per second of one epoch of LeNet-5 with `augment` on `workers` threads.
 fn epoch_speed(
     train: &Dataset,
@@ -83,17 +92,26 @@ fn run(rounds: usize) -> Result<(), cnn::Error> {
     // The distortions alone, on this thread.
     let mut out = vec![0.0; train.example_len()];
     let mut alone = 0f64;
+    let mut cpu_us = f64::INFINITY;
     for _ in 0..rounds {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), thread_cpu_ns());
         let n = 20_000;
         for i in 0..n {
             let mut rng = cnn::augment::image_rng(1, 1, i);
             distort.apply_into(train.example(i).0, train.shape(), &mut out, &mut rng);
         }
         alone = alone.max(n as f64 / t.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (cpu, thread_cpu_ns()) {
+            cpu_us = cpu_us.min((b - a) as f64 / 1e3 / n as f64);
+        }
     }
+    let cpu = if cpu_us.is_finite() {
+        format!("; {cpu_us:.1} us of CPU")
+    } else {
+        String::new()
+    };
     println!(
-        "affine + elastic alone, one thread: {alone:.0} images/s ({:.1} us per image)",
+        "affine + elastic alone, one thread: {alone:.0} images/s ({:.1} us per image{cpu})",
         1e6 / alone
     );
 

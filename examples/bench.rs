@@ -1,32 +1,43 @@
 //! The speed benchmark, side by side with PyTorch
 //! (`../shared/bench/pytorch_peer.py` prints the same JSON lines;
-//! `bench/compare.sh` runs both, interleaved, and prints the ratios):
+//! `bench/compare.py` runs both, interleaved, and prints the ratios):
 //!
 //!     cargo run --release --example bench -- [--threads N] [--workload NAME] [--json] [--repeats N]
 //!
 //! Workloads, as the PyTorch script runs them: `lenet5_train_b64` (SGD lr
 //! 0.01, images/s), `lenet5_infer_b1` (us per call), `lenet5_infer_b256`
-//! (images/s), `resnet20_train_b128` (SGD lr 0.1 momentum 0.9, images/s);
-//! and `conv_gflops`: GFLOP/s of the conv kernels' forward and backward at
-//! every LeNet-5 and ResNet-20 layer shape, beside `matrixmultiply::sgemm`
-//! on the same GEMM products (`cnn_runtime::bench`, shared with
-//! `cargo bench -p cnn-runtime --bench conv2d`). Without `--workload`, all
-//! of them run, in that order.
+//! (images/s), `resnet20_train_b128` (SGD lr 0.1 momentum 0.9, images/s),
+//! `resnet50_train_b8` (keras.applications.ResNet50's layout on 224x224x3,
+//! 1000 classes; SGD lr 0.01 momentum 0.9, images/s) and
+//! `resnet50_infer_b1` (ms per call). Ours only: `fma_peak`, the CPU's
+//! fp32 FMA throughput (GFLOP/s) on each instruction set with an FMA that
+//! the kernels may use (AVX-512, AVX2; `CNN_ISA` caps it), at 1 thread and
+//! at `--threads`; and `conv_gflops`: GFLOP/s of the conv kernels' forward
+//! and backward at every LeNet-5, ResNet-20 and ResNet-50 layer shape,
+//! beside `matrixmultiply::sgemm` on the same GEMM products, each also as
+//! a fraction of the FMA peak of the instruction set in use, then each
+//! network's convolution time per training step (`cnn_runtime::bench`,
+//! shared with `cargo bench -p cnn-runtime --bench conv2d`). Without
+//! `--workload`, all of them run, in that order.
 //!
 //! Each figure is the median of `--repeats` timed blocks (default 5) after
 //! a warm-up, with min and max; a block runs the step enough times to last
-//! about 0.3 s (2 s for ResNet-20), as the PyTorch script does. Data are
-//! synthetic (fixed seeds), uniform in [-1, 1), NHWC.
+//! about 0.3 s (2 s for the ResNet training steps), as the PyTorch script
+//! does. Data are synthetic (fixed seeds), uniform in [-1, 1), NHWC.
+//! `CNN_ISA=avx2` (or `portable`) runs every kernel on that instruction
+//! set; JSON lines carry the one in use as `isa`.
 //!
-//! `lenet5_train_b64` also reports the process's peak resident memory
-//! (VmHWM) right after it: it runs first, so nothing else has inflated it
-//! (`lenet5_train_b64_peak_rss`, MiB, in JSON). Run it alone with
-//! `--workload lenet5_train_b64` for the figure to compare with PyTorch's.
+//! Each training workload also reports the process's peak resident memory
+//! (VmHWM) right after it (`<workload>_peak_rss`, MiB, in JSON). It is the
+//! peak so far, so it is the workload's own only when the workload runs
+//! alone (`--workload NAME`), as `bench/compare.py` runs it under
+//! `/usr/bin/time` for the figure it compares with PyTorch's.
 
 use cnn::ndarray::Array4;
 use cnn::prelude::*;
 use cnn::rng::Rng;
-use cnn_runtime::bench::{median, samples, ConvBench, CONV_CASES};
+use cnn_runtime::bench::{fma_peak_samples, median, network_of, samples, ConvBench, CONV_CASES};
+use cnn_runtime::isa::{self, Isa};
 
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
@@ -35,6 +46,10 @@ use lenet5_net::LeNet5;
 #[path = "shared/cifar_resnet.rs"]
 mod cifar_resnet;
 use cifar_resnet::CifarResNet;
+
+#[path = "shared/keras_resnet50.rs"]
+mod keras_resnet50;
+use keras_resnet50::KerasResNet;
 
 network! {
     /// ResNet-20 for CIFAR-10 (He et al. 2015, section 4.2): a 3x3 stem, 3 stages of
@@ -47,11 +62,29 @@ network! {
     }
 }
 
+network! {
+    /// ResNet-50 in keras.applications.ResNet50's layout (biased
+    /// convolutions, the stride on the first 1x1 of a stage), as the peer
+    /// declares it: batch norm with epsilon 1e-3 and PyTorch's default
+    /// momentum (0.1 there is 0.9 here).
+    pub struct ResNet50 {
+        input: [224, 224, 3],
+        layers: KerasResNet { momentum: 0.9, epsilon: 0.001 },
+    }
+}
+
+// The peer's copy has keras.applications.ResNet50's 25,636,712 parameters
+// with the batch norms' running statistics (pytorch_peer.py).
+const _: () = assert!(ResNet50::PARAMS == 25_636_712);
+
 const WORKLOADS: &[&str] = &[
     "lenet5_train_b64",
     "lenet5_infer_b1",
     "lenet5_infer_b256",
     "resnet20_train_b128",
+    "resnet50_train_b8",
+    "resnet50_infer_b1",
+    "fma_peak",
     "conv_gflops",
 ];
 
@@ -103,32 +136,46 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Prints one figure: a JSON line, or a line for people.
-fn emit(a: &Args, workload: &str, values: &[f64], unit: &str) {
+/// Prints one figure at `threads` threads: a JSON line, or a line for
+/// people. `of_peak`: the median as a fraction of the FMA peak.
+fn emit_at(
+    a: &Args,
+    threads: usize,
+    workload: &str,
+    values: &[f64],
+    unit: &str,
+    of_peak: Option<f64>,
+) {
     let m = median(values);
     let (min, max) = values
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
+    let isa = isa::current();
     if a.json {
+        let peak = of_peak.map_or(String::new(), |f| format!(r#", "of_peak": {f:.4}"#));
         println!(
-            r#"{{"workload": "{workload}", "threads": {}, "median": {m}, "min": {min}, "max": {max}, "unit": "{unit}"}}"#,
-            a.threads
+            r#"{{"workload": "{workload}", "threads": {threads}, "median": {m}, "min": {min}, "max": {max}, "unit": "{unit}", "isa": "{isa}"{peak}}}"#
         );
     } else {
+        let peak = of_peak.map_or(String::new(), |f| format!("  {:>3.0}% of peak", 100.0 * f));
         println!(
-            "{workload:<48} threads {}  median {m:>10.1} {unit:<8} (min {min:.1}, max {max:.1})",
-            a.threads
+            "{workload:<48} threads {threads}  median {m:>10.1} {unit:<8} (min {min:.1}, max {max:.1}){peak}"
         );
     }
 }
 
-/// Uniform [-1, 1) images (NHWC) and labels 0..10, fixed by `seed`.
-fn data(n: usize, hw: usize, c: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
+/// [`emit_at`] at `--threads`, without a peak fraction.
+fn emit(a: &Args, workload: &str, values: &[f64], unit: &str) {
+    emit_at(a, a.threads, workload, values, unit, None);
+}
+
+/// Uniform [-1, 1) images (NHWC) and labels below `classes`, fixed by `seed`.
+fn data(n: usize, hw: usize, c: usize, classes: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
     let mut r = Rng::new(seed);
     let x = Array4::from_shape_simple_fn((n, hw, hw, c), || r.uniform_in(-1.0, 1.0));
-    let y = (0..n).map(|_| r.below(10)).collect();
+    let y = (0..n).map(|_| r.below(classes)).collect();
     (x, y)
 }
 
@@ -138,6 +185,36 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Reports the process's peak resident memory after training workload `w`.
+fn emit_peak_rss(a: &Args, w: &str) {
+    if let Some(mib) = peak_rss_mib() {
+        if a.json {
+            emit(a, &format!("{w}_peak_rss"), &[mib], "MiB");
+        } else {
+            println!("peak resident memory of the process after {w}: {mib:.1} MiB");
+        }
+    }
+}
+
+/// Times training steps of `$net` on `$batch` images (`$warmup` steps,
+/// then blocks of about `$target_s` seconds: see `samples`) and reports
+/// images/s and the process's peak memory after them.
+macro_rules! train_workload {
+    ($a:expr, $name:expr, $net:ty, $batch:expr, $seed:expr, $opt:expr, $warmup:expr, $target_s:expr) => {{
+        let mut net = <$net>::new(0);
+        let [hw, _, c] = <$net>::INPUT_SHAPE;
+        let (x, y) = data($batch, hw, c, <$net>::OUTPUT_SIZE, $seed);
+        let mut opt = $opt;
+        let step = || {
+            net.train_step(x.view(), &y, &mut opt).expect("train step");
+        };
+        let s = samples(step, $warmup, $a.repeats, $target_s, 1);
+        let per_image: Vec<f64> = s.iter().map(|v| $batch as f64 / v).collect();
+        emit($a, $name, &per_image, "images/s");
+        emit_peak_rss($a, $name);
+    }};
 }
 
 fn main() {
@@ -153,31 +230,32 @@ fn main() {
         }
     };
     cnn::parallel::set_threads(a.threads);
+    if !a.json {
+        let here: Vec<&str> = Isa::supported_here().iter().map(|i| i.name()).collect();
+        println!(
+            "instruction set {} (this CPU runs {}; CNN_ISA picks), {} threads",
+            isa::current(),
+            here.join(", "),
+            a.threads
+        );
+    }
     let want = |w: &str| a.workload.as_deref().is_none_or(|x| x == w);
-    let per_image = |n: f64, s: Vec<f64>| s.iter().map(|v| n / v).collect::<Vec<_>>();
     if want("lenet5_train_b64") {
-        let mut net = LeNet5::new(0);
-        let (x, y) = data(64, 32, 1, 1);
-        let mut opt = Sgd::new(0.01);
-        let step = || {
-            net.train_step(x.view(), &y, &mut opt).expect("train step");
-        };
-        let s = samples(step, 5, a.repeats, 0.3, 1);
-        emit(&a, "lenet5_train_b64", &per_image(64.0, s), "images/s");
-        if let Some(mib) = peak_rss_mib() {
-            if a.json {
-                emit(&a, "lenet5_train_b64_peak_rss", &[mib], "MiB");
-            } else {
-                println!(
-                    "peak resident memory of the process after lenet5_train_b64: {mib:.1} MiB"
-                );
-            }
-        }
+        train_workload!(
+            &a,
+            "lenet5_train_b64",
+            LeNet5,
+            64,
+            1,
+            Sgd::new(0.01),
+            5,
+            0.3
+        );
     }
     if want("lenet5_infer_b1") || want("lenet5_infer_b256") {
         let net = LeNet5::new(0);
         if want("lenet5_infer_b1") {
-            let (x, _) = data(1, 32, 1, 3);
+            let (x, _) = data(1, 32, 1, 10, 3);
             let call = || {
                 std::hint::black_box(net.predict(x.view()).expect("predict"));
             };
@@ -186,57 +264,137 @@ fn main() {
             emit(&a, "lenet5_infer_b1", &us, "us");
         }
         if want("lenet5_infer_b256") {
-            let (x, _) = data(256, 32, 1, 4);
+            let (x, _) = data(256, 32, 1, 10, 4);
             let call = || {
                 std::hint::black_box(net.predict(x.view()).expect("predict"));
             };
             let s = samples(call, 3, a.repeats, 0.3, 5);
-            emit(&a, "lenet5_infer_b256", &per_image(256.0, s), "images/s");
+            let per_image: Vec<f64> = s.iter().map(|v| 256.0 / v).collect();
+            emit(&a, "lenet5_infer_b256", &per_image, "images/s");
         }
     }
     if want("resnet20_train_b128") {
-        let mut net = ResNet20::new(0);
-        let (x, y) = data(128, 32, 3, 5);
-        let mut opt = Sgd::new(0.1).momentum(0.9);
-        let step = || {
-            net.train_step(x.view(), &y, &mut opt).expect("train step");
+        let opt = Sgd::new(0.1).momentum(0.9);
+        train_workload!(&a, "resnet20_train_b128", ResNet20, 128, 5, opt, 1, 2.0);
+    }
+    if want("resnet50_train_b8") {
+        // About a second per step here: one warm-up step (it sizes the
+        // workspace), one that sizes the blocks, then blocks of 2 s.
+        let opt = Sgd::new(0.01).momentum(0.9);
+        train_workload!(&a, "resnet50_train_b8", ResNet50, 8, 6, opt, 1, 2.0);
+    }
+    if want("resnet50_infer_b1") {
+        let net = ResNet50::new(0);
+        let (x, _) = data(1, 224, 3, 1000, 7);
+        let call = || {
+            std::hint::black_box(net.predict(x.view()).expect("predict"));
         };
-        let s = samples(step, 1, a.repeats, 2.0, 1);
-        emit(&a, "resnet20_train_b128", &per_image(128.0, s), "images/s");
+        let s = samples(call, 2, a.repeats, 0.3, 3);
+        let ms: Vec<f64> = s.iter().map(|v| v * 1e3).collect();
+        emit(&a, "resnet50_infer_b1", &ms, "ms");
+    }
+    if want("fma_peak") {
+        fma_peak(&a);
     }
     if want("conv_gflops") {
-        // Blocks of about 50 ms: ten shapes, four figures each.
-        let gflops =
-            |macs: f64, s: &[f64]| s.iter().map(|t| 2.0 * macs / t / 1e9).collect::<Vec<_>>();
-        for case in CONV_CASES {
-            let mut b = ConvBench::new(*case);
-            let (fwd, bwd) = b.kernel_samples(a.repeats, 0.05);
-            let (sfwd, sbwd) = b.sgemm_samples(a.threads, true, a.repeats, 0.05);
-            let name = format!("conv_gflops/{}", case.layer);
-            emit(
-                &a,
-                &format!("{name}/fwd"),
-                &gflops(case.macs(), &fwd),
+        conv_gflops(&a);
+    }
+}
+
+/// The instruction sets with an FMA that the kernels may use now: those
+/// this CPU runs, up to the one `CNN_ISA` picks.
+fn fma_isas() -> Vec<Isa> {
+    Isa::supported_here()
+        .into_iter()
+        .filter(|&i| i != Isa::Portable && i <= isa::current())
+        .collect()
+}
+
+/// `fma_peak`: GFLOP/s of independent FMA chains on each instruction set,
+/// at 1 thread and at `--threads`.
+fn fma_peak(a: &Args) {
+    let mut counts = vec![1, a.threads];
+    counts.dedup();
+    for isa in fma_isas() {
+        for &t in &counts {
+            let s = fma_peak_samples(isa, t, a.repeats, 0.2).expect("an FMA instruction set");
+            emit_at(a, t, &format!("fma_peak/{isa}"), &s, "GFLOP/s", None);
+        }
+    }
+}
+
+/// `conv_gflops`: the convolution kernels and sgemm at every case's shape,
+/// as GFLOP/s and as a fraction of the FMA peak of the instruction set in
+/// use at `--threads`; then each network's convolution time per training
+/// step (each case's time times its layer count).
+///
+/// The peak is measured again just before each case (the best of three
+/// 20 ms blocks: a ceiling, which other processes can only lower), and
+/// each case is read against its own: on a shared machine, a peak taken
+/// once would be from another minute's load. The spread of those peaks
+/// is reported at the end (`conv_gflops/fma_peak/<isa>`).
+fn conv_gflops(a: &Args) {
+    let mut peaks = Vec::new();
+    let gflops = |macs: f64, s: &[f64]| s.iter().map(|t| 2.0 * macs / t / 1e9).collect::<Vec<_>>();
+    // Seconds of one step's convolutions per network: (forward, backward).
+    let mut per_step: Vec<(&str, f64, f64)> = Vec::new();
+    for case in CONV_CASES {
+        // Blocks of about 50 ms: 30 shapes, four figures each.
+        let mut b = ConvBench::new(*case);
+        let peak = fma_peak_samples(isa::current(), a.threads, 3, 0.02)
+            .map(|s| s.into_iter().fold(0.0, f64::max));
+        peaks.extend(peak);
+        let of_peak = |g: &[f64]| peak.map(|p| median(g) / p);
+        let (fwd, bwd) = b.kernel_samples(a.repeats, 0.05);
+        let (sfwd, sbwd) = b.sgemm_samples(a.threads, true, a.repeats, 0.05);
+        let name = format!("conv_gflops/{}", case.layer);
+        let figures = [
+            ("fwd", case.macs(), &fwd),
+            ("fwd_sgemm", case.macs(), &sfwd),
+            ("bwd", case.bwd_macs(), &bwd),
+            ("bwd_sgemm", case.bwd_macs(), &sbwd),
+        ];
+        for (what, macs, s) in figures {
+            let g = gflops(macs, s);
+            emit_at(
+                a,
+                a.threads,
+                &format!("{name}/{what}"),
+                &g,
                 "GFLOP/s",
-            );
-            emit(
-                &a,
-                &format!("{name}/fwd_sgemm"),
-                &gflops(case.macs(), &sfwd),
-                "GFLOP/s",
-            );
-            emit(
-                &a,
-                &format!("{name}/bwd"),
-                &gflops(case.bwd_macs(), &bwd),
-                "GFLOP/s",
-            );
-            emit(
-                &a,
-                &format!("{name}/bwd_sgemm"),
-                &gflops(case.bwd_macs(), &sbwd),
-                "GFLOP/s",
+                of_peak(&g),
             );
         }
+        let net = network_of(case);
+        let n = case.count as f64;
+        match per_step.iter_mut().find(|(w, _, _)| *w == net) {
+            Some(row) => {
+                row.1 += n * median(&fwd);
+                row.2 += n * median(&bwd);
+            }
+            None => per_step.push((net, n * median(&fwd), n * median(&bwd))),
+        }
+    }
+    if !peaks.is_empty() {
+        emit(
+            a,
+            &format!("conv_gflops/fma_peak/{}", isa::current()),
+            &peaks,
+            "GFLOP/s",
+        );
+    }
+    for (net, fwd, bwd) in per_step {
+        emit(
+            a,
+            &format!("conv_gflops/{net}/step_fwd"),
+            &[fwd * 1e3],
+            "ms",
+        );
+        emit(
+            a,
+            &format!("conv_gflops/{net}/step_bwd"),
+            &[bwd * 1e3],
+            "ms",
+        );
     }
 }

@@ -27,9 +27,12 @@ use cnn::rng::Rng;
 
 #[path = "shared/cifar_resnet.rs"]
 mod cifar_resnet;
+#[path = "shared/keras_resnet50.rs"]
+mod keras_resnet50;
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
 use cifar_resnet::CifarResNet;
+use keras_resnet50::KerasResNet50;
 #[path = "shared/torchvision.rs"]
 mod torchvision;
 use lenet5_net::LeNet5;
@@ -129,49 +132,6 @@ network! {
     pub struct ResNeXt50 {
         input: [224, 224, 3],
         layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3, groups: 32, base_width: 4 },
-    }
-}
-
-network! {
-    /// keras.applications.ResNet50's bottleneck: biased convolutions, batch
-    /// norm epsilon 1.001e-5, the stride on the first 1x1 convolution, and a
-    /// projection (`conv0`, `bn0`) in each stage's first block.
-    block KerasBottleneck(filters, stride: 1, project: false) = [
-        Residual {
-            body: [
-                conv1: Conv2d { filters: filters, kernel: 1, stride: stride },
-                bn1: BatchNorm { epsilon: 0.00001001 },
-                Relu,
-                conv2: Conv2d { filters: filters, kernel: 3, padding: same },
-                bn2: BatchNorm { epsilon: 0.00001001 },
-                Relu,
-                conv3: Conv2d { filters: filters * 4, kernel: 1 },
-                bn3: BatchNorm { epsilon: 0.00001001 },
-            ],
-            shortcut: if project {
-                [conv0: Conv2d { filters: filters * 4, kernel: 1, stride: stride }, bn0: BatchNorm { epsilon: 0.00001001 }]
-            } else { [] },
-        },
-        Relu,
-    ];
-
-    /// ResNet-50 in the layout of keras.applications.ResNet50 (the layout of
-    /// the speed comparison with PyTorch, `bench/`).
-    pub struct KerasResNet50 {
-        input: [224, 224, 3],
-        layers: [
-            conv1: Conv2d { filters: 64, kernel: 7, stride: 2, padding: 3 },
-            conv1_bn: BatchNorm { epsilon: 0.00001001 },
-            Relu,
-            MaxPool2d { size: 3, stride: 2, padding: 1 },
-            conv2: Stage { block: KerasBottleneck { filters: 64 }, repeat: 3, first: { project: true } },
-            conv3: Stage { block: KerasBottleneck { filters: 128 }, repeat: 4, first: { stride: 2, project: true } },
-            conv4: Stage { block: KerasBottleneck { filters: 256 }, repeat: 6, first: { stride: 2, project: true } },
-            conv5: Stage { block: KerasBottleneck { filters: 512 }, repeat: 3, first: { stride: 2, project: true } },
-            avg_pool: GlobalAvgPool,
-            predictions: Dense { units: 1000 },
-            Softmax,
-        ],
     }
 }
 

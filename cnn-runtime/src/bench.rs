@@ -1,8 +1,10 @@
 //! Measuring code shared by the kernel benchmark (`benches/conv2d.rs`) and
 //! the side-by-side benchmark with PyTorch (`examples/bench.rs`, workload
-//! `conv_gflops`): the convolution shapes of LeNet-5 and ResNet-20, the
-//! timing loop, and the `sgemm` products a convolution of each shape costs,
-//! so that both report the same numbers. Not part of the public API.
+//! `conv_gflops`): the convolution shapes of LeNet-5, ResNet-20 and
+//! ResNet-50 (`cases.rs`), the timing loop, the `sgemm` products a
+//! convolution of each shape costs, so that both report the same numbers,
+//! and the CPU's FMA peak that the figures are read against
+//! (`fma_peak.rs`). Not part of the public API.
 //!
 //! GFLOP/s = 2 * multiply-adds / time. Forward counts the course's MACs
 //! (`out_h * out_w * c_out * fh * fw * c_in` per image); backward counts twice
@@ -23,6 +25,12 @@ use crate::geom::{Act, Conv2dGeom, Padding};
 use crate::layers::conv2d::{backward, forward, Epilogue};
 use crate::parallel;
 
+mod cases;
+mod fma_peak;
+
+pub use cases::{network_of, CONV_CASES};
+pub use fma_peak::{fma_peak_samples, CHAINS};
+
 /// One convolution shape of a benchmarked network.
 #[derive(Clone, Copy, Debug)]
 pub struct ConvCase {
@@ -36,137 +44,9 @@ pub struct ConvCase {
     pub batch: usize,
     /// False for a network's first layer: backward skips dx.
     pub dx: bool,
+    /// How many layers of the network have this shape.
+    pub count: usize,
 }
-
-const fn case(
-    layer: &'static str,
-    input: [usize; 3],
-    c_out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: Padding,
-    batch: usize,
-    dx: bool,
-) -> ConvCase {
-    ConvCase {
-        layer,
-        input,
-        c_out,
-        kernel,
-        stride,
-        padding,
-        batch,
-        dx,
-    }
-}
-
-/// Every distinct convolution of LeNet-5 (batch 64) and ResNet-20 (batch
-/// 128), the batch sizes of the training workloads.
-pub const CONV_CASES: &[ConvCase] = &[
-    // LeNet-5, batch 64: conv1 is the first layer.
-    case(
-        "lenet5.conv1",
-        [32, 32, 1],
-        6,
-        5,
-        1,
-        Padding::Valid,
-        64,
-        false,
-    ),
-    case(
-        "lenet5.conv2",
-        [14, 14, 6],
-        16,
-        5,
-        1,
-        Padding::Valid,
-        64,
-        true,
-    ),
-    // ResNet-20, batch 128: the stem, the three 3x3 'same' stages, the
-    // stride-2 transitions and their 1x1 stride-2 projections.
-    case(
-        "resnet20.conv1",
-        [32, 32, 3],
-        16,
-        3,
-        1,
-        Padding::Same,
-        128,
-        false,
-    ),
-    case(
-        "resnet20.stage1",
-        [32, 32, 16],
-        16,
-        3,
-        1,
-        Padding::Same,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage2",
-        [16, 16, 32],
-        32,
-        3,
-        1,
-        Padding::Same,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage3",
-        [8, 8, 64],
-        64,
-        3,
-        1,
-        Padding::Same,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage2_0.conv1",
-        [32, 32, 16],
-        32,
-        3,
-        2,
-        Padding::Same,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage3_0.conv1",
-        [16, 16, 32],
-        64,
-        3,
-        2,
-        Padding::Same,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage2_0.conv0",
-        [32, 32, 16],
-        32,
-        1,
-        2,
-        Padding::Valid,
-        128,
-        true,
-    ),
-    case(
-        "resnet20.stage3_0.conv0",
-        [16, 16, 32],
-        64,
-        1,
-        2,
-        Padding::Valid,
-        128,
-        true,
-    ),
-];
 
 impl ConvCase {
     pub fn geom(&self) -> Conv2dGeom {
@@ -323,7 +203,8 @@ impl ConvBench {
             dw: vec![0.0; g.weight_len()],
             db: vec![0.0; n],
             a: random(m * k, 5),
-            scratch: vec![0.0; m * (k + n) + 64 * k * n],
+            // Grown by `sgemm_samples` to one dW per thread.
+            scratch: vec![0.0; m * (k + n) + k * n],
         }
     }
 
@@ -399,6 +280,12 @@ impl ConvBench {
     ) -> (Vec<f64>, Vec<f64>) {
         let g = self.g;
         let (m, k, n) = (self.case.batch * g.out_h * g.out_w, g.k(), g.c_out);
+        // The outputs, then a dW per thread (ResNet-50's 1x1s have up to 2M
+        // weights: room for 64 threads would take half a GiB).
+        let len = m * (k + n) + threads.max(1) * k * n;
+        if self.scratch.len() < len {
+            self.scratch.resize(len, 0.0);
+        }
         let chunk = if hot {
             (COL_TARGET / (k + n)).clamp(16, m.div_ceil(threads))
         } else {

@@ -86,39 +86,51 @@ pub fn dot(y: &[f32], r: &[f32]) -> f64 {
 /// inside such a run.
 pub fn rerun_under_other_isas(args: &[&str]) {
     use crate::isa::{self, Isa};
-    const INSIDE: &str = "CNN_TEST_ISA_RERUN";
-    if std::env::var_os(INSIDE).is_some() {
-        return;
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
     for other in Isa::supported_here()
         .into_iter()
         .filter(|&i| i != isa::current())
     {
-        let out = std::process::Command::new(&exe)
-            .args(args)
-            .args(["--test-threads", "2"])
-            .env("CNN_ISA", other.name())
-            .env(INSIDE, "1")
-            .output()
-            .expect("cannot run the test binary again");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let summary = text
-            .lines()
-            .rfind(|l| l.starts_with("test result:"))
-            .unwrap_or("no summary");
-        assert!(
-            out.status.success(),
-            "the tests failed under CNN_ISA={other}:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let passed: usize = summary
-            .split("ok. ")
-            .nth(1)
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        assert!(passed > 0, "no test ran under CNN_ISA={other}: {summary}");
-        println!("CNN_ISA={other}: {summary}");
+        rerun_with(&[("CNN_ISA", other.name())], args);
     }
+}
+
+/// Runs this test binary again with the environment variables `env` set
+/// and libtest's arguments `args`; panics with the output if a test fails
+/// or none ran. Does nothing inside such a run (no nesting).
+pub fn rerun_with(env: &[(&str, &str)], args: &[&str]) {
+    const INSIDE: &str = "CNN_TEST_RERUN";
+    if std::env::var_os(INSIDE).is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let what = env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new(&exe)
+        .args(args)
+        .args(["--test-threads", "2"])
+        .envs(env.iter().copied())
+        .env(INSIDE, "1")
+        .output()
+        .expect("cannot run the test binary again");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text
+        .lines()
+        .rfind(|l| l.starts_with("test result:"))
+        .unwrap_or("no summary");
+    assert!(
+        out.status.success(),
+        "the tests failed under {what}:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passed: usize = summary
+        .split("ok. ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed > 0, "no test ran under {what}: {summary}");
+    println!("{what}: {summary}");
 }

@@ -16,7 +16,7 @@
 
 use super::{check_non_negative, check_probability, Frame, Transform};
 use crate::error::Result;
-use crate::gemm::{self, Mat};
+use crate::gemm::{tiled, Mat};
 use crate::rng::Rng;
 
 /// Simard et al.'s elastic distortion with strength `alpha` (pixels) and
@@ -72,14 +72,27 @@ impl Elastic {
     }
 }
 
-/// Fills `field` with `U(-1, 1)` values, two per 64 random bits.
+/// Fills `field` with `U(-1, 1)` values, two per 64 random bits. The bits
+/// of up to `BATCH` pairs are drawn first and converted after, so that the
+/// generator's loop carries nothing else and the conversion vectorises
+/// (the values fit in 24 bits, so going through i32 changes nothing).
 fn noise(field: &mut [f32], rng: &mut Rng) {
     const SCALE: f32 = 1.0 / (1u32 << 23) as f32;
-    let mut pairs = field.chunks_exact_mut(2);
+    const BATCH: usize = 64;
+    let mut bits = [0u64; BATCH];
+    let mut chunks = field.chunks_exact_mut(2 * BATCH);
+    for chunk in &mut chunks {
+        bits.iter_mut().for_each(|b| *b = rng.next_u64());
+        for (pair, b) in chunk.chunks_exact_mut(2).zip(bits) {
+            pair[0] = (b >> 40) as i32 as f32 * SCALE - 1.0;
+            pair[1] = ((b >> 16) & 0xFF_FFFF) as i32 as f32 * SCALE - 1.0;
+        }
+    }
+    let mut pairs = chunks.into_remainder().chunks_exact_mut(2);
     for pair in &mut pairs {
-        let bits = rng.next_u64();
-        pair[0] = (bits >> 40) as f32 * SCALE - 1.0;
-        pair[1] = ((bits >> 16) & 0xFF_FFFF) as f32 * SCALE - 1.0;
+        let b = rng.next_u64();
+        pair[0] = (b >> 40) as i32 as f32 * SCALE - 1.0;
+        pair[1] = ((b >> 16) & 0xFF_FFFF) as i32 as f32 * SCALE - 1.0;
     }
     for v in pairs.into_remainder() {
         *v = rng.uniform() * 2.0 - 1.0;
@@ -100,6 +113,8 @@ thread_local! {
 #[derive(Default)]
 struct Bands {
     key: (usize, usize, Vec<f32>),
+    /// The strength folded into `gh`.
+    alpha: f32,
     gh: Vec<f32>,
     gw: Vec<f32>,
 }
@@ -132,25 +147,27 @@ pub(crate) fn smooth(
     if h.max(w) <= GEMM_MAX_SIDE {
         BANDS.with(|b| {
             let b = &mut *b.borrow_mut();
-            if b.key.0 != h || b.key.1 != w || b.key.2 != kernel {
+            if b.key.0 != h || b.key.1 != w || b.key.2 != kernel || b.alpha != alpha {
                 band(h, kernel, &mut b.gh);
+                b.gh.iter_mut().for_each(|g| *g *= alpha);
                 band(w, kernel, &mut b.gw);
                 b.key = (h, w, kernel.to_vec());
+                b.alpha = alpha;
             }
-            // tmp = field G_w (G_w is symmetric), then field = alpha G_h tmp.
-            gemm::sgemm(
-                1.0,
+            // tmp = field G_w (G_w is symmetric), then field = (alpha G_h) tmp,
+            // on the register-tiled GEMM: matrixmultiply's packing (and its
+            // allocation) cost more than these 32x32 products themselves.
+            tiled::gemm(
                 Mat::rows(field, h, w),
                 Mat::rows(&b.gw, w, w),
-                0.0,
+                false,
                 tmp,
                 w,
             );
-            gemm::sgemm(
-                alpha,
+            tiled::gemm(
                 Mat::rows(&b.gh, h, h),
                 Mat::rows(tmp, h, w),
-                0.0,
+                false,
                 field,
                 w,
             );

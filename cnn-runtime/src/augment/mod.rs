@@ -39,6 +39,7 @@ mod flip;
 mod pca_color;
 mod pipeline;
 pub mod queue;
+mod sample;
 mod warp;
 
 #[cfg(test)]

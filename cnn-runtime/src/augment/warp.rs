@@ -13,6 +13,7 @@
 //! at the end; points outside the source read the [`Border`].
 
 use super::pipeline::Scratch;
+use super::sample::{Points, Sampler};
 
 /// What a point outside the image reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,6 +57,11 @@ pub struct Frame<'a> {
     affine: [f32; 6],
     /// Whether `scratch.sy`, `scratch.sx` hold D for the current shape.
     dense: bool,
+    /// Whether they hold D's displacement `D(p) - p` rather than D: a
+    /// first displacement field is kept as it comes, which spares a pass
+    /// over the map (`y + dy` is added where the map is read, with the
+    /// same rounding as adding it here).
+    relative: bool,
     border: Border,
     s: &'a mut Scratch,
 }
@@ -74,6 +80,7 @@ impl<'a> Frame<'a> {
             shape,
             affine: IDENTITY,
             dense: false,
+            relative: false,
             border,
             s,
         }
@@ -92,6 +99,7 @@ impl<'a> Frame<'a> {
             self.affine = compose(self.affine, m);
         } else {
             // D_new(p) = D(m(p)) on the new grid.
+            self.make_absolute();
             let [oh, ow, _] = out;
             let s = &mut *self.s;
             s.ty.clear();
@@ -126,16 +134,15 @@ impl<'a> Frame<'a> {
         }
         f(&mut s.dy, &mut s.dx, &mut s.tmp);
         if !self.dense {
-            s.sy.clear();
-            s.sx.clear();
-            for y in 0..h {
-                let (dy, dx) = (&s.dy[y * w..(y + 1) * w], &s.dx[y * w..(y + 1) * w]);
-                s.sy.extend(dy.iter().map(|d| y as f32 + d));
-                s.sx.extend(dx.iter().enumerate().map(|(x, d)| x as f32 + d));
-            }
+            // D(p) = p + d(p), kept as d.
+            std::mem::swap(&mut s.sy, &mut s.dy);
+            std::mem::swap(&mut s.sx, &mut s.dx);
             self.dense = true;
+            self.relative = true;
         } else {
             // D_new(p) = D(p + d(p)).
+            self.make_absolute();
+            let s = &mut *self.s;
             s.ty.clear();
             s.tx.clear();
             for y in 0..h {
@@ -173,6 +180,7 @@ impl<'a> Frame<'a> {
             self.src_shape = self.shape;
             self.affine = IDENTITY;
             self.dense = false;
+            self.relative = false;
         }
         &mut self.s.img[self.s.cur]
     }
@@ -180,6 +188,23 @@ impl<'a> Frame<'a> {
     /// Writes the final image into `dst` (`h * w * c` of the current shape).
     pub(crate) fn finish(self, dst: &mut [f32]) {
         self.resolve_into(dst);
+    }
+
+    /// Turns a map held as a displacement into the map itself.
+    fn make_absolute(&mut self) {
+        if self.relative {
+            let [_, w, _] = self.shape;
+            let s = &mut *self.s;
+            for (y, (sy, sx)) in
+                s.sy.chunks_exact_mut(w)
+                    .zip(s.sx.chunks_exact_mut(w))
+                    .enumerate()
+            {
+                sy.iter_mut().for_each(|d| *d += y as f32);
+                sx.iter_mut().enumerate().for_each(|(x, d)| *d += x as f32);
+            }
+            self.relative = false;
+        }
     }
 
     fn pending(&self) -> bool {
@@ -194,64 +219,37 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Samples the source at A(D(p)) for every output pixel p, a row (of
-    /// at most `CHUNK` pixels) at a time: the coordinates of the row, then
-    /// the samples, so that both loops are free of calls and the first
-    /// vectorises.
+    /// Samples the source at A(D(p)) for every output pixel p, a row at
+    /// a time (`sample.rs`).
     fn resolve_into(&self, dst: &mut [f32]) {
         let src = self.source();
         if !self.pending() {
             dst.copy_from_slice(src);
             return;
         }
-        let a = self.affine;
-        let s = &*self.s;
-        PADDED.with(|p| {
-            let padded = &mut *p.borrow_mut();
-            pad(src, self.src_shape, self.border, padded);
-            self.sample_all(padded, a, s, dst);
-        });
-    }
-
-    /// The rows of `resolve_into`, from the padded source.
-    fn sample_all(&self, padded: &[f32], a: [f32; 6], s: &Scratch, dst: &mut [f32]) {
+        let (a, s, isa) = (self.affine, &*self.s, crate::isa::current());
         let [oh, ow, c] = self.shape;
-        let (mut u, mut v) = ([0f32; CHUNK], [0f32; CHUNK]);
-        for y in 0..oh {
-            let mut x0 = 0;
-            while x0 < ow {
-                let n = (ow - x0).min(CHUNK);
-                let (us, vs) = (&mut u[..n], &mut v[..n]);
-                let row = y * ow + x0;
-                if self.dense {
-                    let (qy, qx) = (&s.sy[row..row + n], &s.sx[row..row + n]);
-                    for k in 0..n {
-                        us[k] = a[0] * qy[k] + a[1] * qx[k] + a[2];
-                        vs[k] = a[3] * qy[k] + a[4] * qx[k] + a[5];
-                    }
-                } else {
-                    let yf = y as f32;
-                    for k in 0..n {
-                        let xf = (x0 + k) as f32;
-                        us[k] = a[0] * yf + a[1] * xf + a[2];
-                        vs[k] = a[3] * yf + a[4] * xf + a[5];
-                    }
-                }
-                sample_row(
-                    padded,
-                    self.src_shape,
-                    us,
-                    vs,
-                    &mut dst[row * c..(row + n) * c],
-                );
-                x0 += n;
+        PADDED.with(|p| {
+            let buf = &mut *p.borrow_mut();
+            let sampler = Sampler::new(isa, src, self.src_shape, self.border, buf);
+            for (y, out) in dst.chunks_exact_mut(ow * c).take(oh).enumerate() {
+                let row = y * ow..(y + 1) * ow;
+                let points = match (self.dense, self.relative) {
+                    (false, _) => Points::Grid,
+                    (true, true) => Points::Displaced(&s.sy[row.clone()], &s.sx[row]),
+                    (true, false) => Points::Mapped(&s.sy[row.clone()], &s.sx[row]),
+                };
+                sampler.row(a, y, 0, points, out);
             }
-        }
+        });
     }
 }
 
-/// Pixels sampled per batch of coordinates in `resolve_into`.
-const CHUNK: usize = 64;
+thread_local! {
+    // The padded source of the last resolve on this thread, for the
+    // sampling paths that read one (grow-only).
+    static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// The dense map D (values `sy`, `sx` on a grid of `shape`) at (qy, qx),
 /// bilinearly; outside the grid, the edge value moved by the distance to
@@ -274,7 +272,7 @@ fn read_map(sy: &[f32], sx: &[f32], [h, w, _]: [usize; 3], qy: f32, qx: f32) -> 
 /// values). With a constant border each of the four neighbours outside
 /// the image reads the constant, so an edge fades into the background;
 /// with `Nearest` the point is first clamped into the image. (Tests only;
-/// the frame pads once per image and samples whole rows.)
+/// the frame samples whole rows.)
 #[cfg(test)]
 pub(crate) fn bilinear(
     src: &[f32],
@@ -284,70 +282,7 @@ pub(crate) fn bilinear(
     border: Border,
     out: &mut [f32],
 ) {
-    let mut padded = Vec::new();
-    pad(src, shape, border, &mut padded);
-    sample_row(&padded, shape, &[y], &[x], out);
-}
-
-/// Rows and columns of border around the image that [`sample_row`] reads.
-const PAD: usize = 2;
-
-thread_local! {
-    // The padded source of the last resolve on this thread (grow-only).
-    static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `src` with `PAD` rows and columns of border around it: the constant,
-/// or copies of the edge pixels for `Nearest` (which makes bilinear
-/// sampling of the padded image the same as clamping the point into the
-/// image first).
-fn pad(src: &[f32], [h, w, c]: [usize; 3], border: Border, out: &mut Vec<f32>) {
-    let (ph, pw) = (h + 2 * PAD, w + 2 * PAD);
-    out.clear();
-    out.resize(ph * pw * c, 0.0);
-    for r in 0..ph {
-        for q in 0..pw {
-            let dst = &mut out[(r * pw + q) * c..(r * pw + q + 1) * c];
-            let inside = r >= PAD && r < h + PAD && q >= PAD && q < w + PAD;
-            match border {
-                Border::Constant(v) if !inside => dst.fill(v),
-                _ => {
-                    let sr = r.clamp(PAD, h + PAD - 1) - PAD;
-                    let sq = q.clamp(PAD, w + PAD - 1) - PAD;
-                    dst.copy_from_slice(&src[(sr * w + sq) * c..(sr * w + sq + 1) * c]);
-                }
-            }
-        }
-    }
-}
-
-/// Bilinear samples of the image whose [`pad`]ded copy is `padded` at the
-/// points `(ys[k], xs[k])`, into `out` (`c` values per point). Points are
-/// first clamped to [-2, h + 1/2] x [-2, w + 1/2], where all four
-/// neighbours are in the padded copy and, outside the image, are border;
-/// so no pixel needs a test (NaN lands on -2: border).
-#[allow(clippy::needless_range_loop)] // k indexes ys, xs and out together
-fn sample_row(padded: &[f32], [h, w, c]: [usize; 3], ys: &[f32], xs: &[f32], out: &mut [f32]) {
-    let pw = w + 2 * PAD;
-    let lo = -(PAD as f32);
-    let (yhi, xhi) = (h as f32 + 0.5, w as f32 + 0.5);
-    for k in 0..ys.len() {
-        // `max` drops a NaN.
-        let y = ys[k].max(lo).min(yhi);
-        let x = xs[k].max(lo).min(xhi);
-        // floor by truncation: a call into libm on baseline x86-64 otherwise.
-        let (ty, tx) = (y as i32, x as i32);
-        let y0 = ty - i32::from(ty as f32 > y);
-        let x0 = tx - i32::from(tx as f32 > x);
-        let (fy, fx) = (y - y0 as f32, x - x0 as f32);
-        let at = ((y0 + PAD as i32) as usize * pw + (x0 + PAD as i32) as usize) * c;
-        let below = at + pw * c;
-        for ch in 0..c {
-            let (p00, p01) = (padded[at + ch], padded[at + c + ch]);
-            let (p10, p11) = (padded[below + ch], padded[below + c + ch]);
-            let top = p00 + fx * (p01 - p00);
-            let bottom = p10 + fx * (p11 - p10);
-            out[k * c + ch] = top + fy * (bottom - top);
-        }
-    }
+    let mut buf = Vec::new();
+    let sampler = Sampler::new(crate::isa::current(), src, shape, border, &mut buf);
+    sampler.row(IDENTITY, 0, 0, Points::Mapped(&[y], &[x]), out);
 }

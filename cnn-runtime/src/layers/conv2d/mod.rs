@@ -39,6 +39,7 @@ pub mod grouped_reference;
 mod grouped_tests;
 pub mod im2col;
 mod implicit;
+mod kblock;
 mod microkernel;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
@@ -305,7 +306,37 @@ fn forward_path(
     y: &mut [f32],
 ) {
     let (k, n) = (g.k(), g.c_out);
+    if path == Path::Implicit && implicit::strided_pointwise(g) {
+        // A 1x1 strided convolution reads one pixel in sh * sw: gather
+        // those into a dense batch, then run it as a pointwise one (its
+        // rows are then the whole batch's pixels, not one output row).
+        let dense = Conv2dGeom {
+            in_h: g.out_h,
+            in_w: g.out_w,
+            sh: 1,
+            sw: 1,
+            ..*g
+        };
+        let batch = sz.rows / (g.out_h * g.out_w);
+        return scratch::with(Slot::Partial, sz.rows * g.c_in, |xs| {
+            implicit::subsample(g, batch, x, xs);
+            forward_path(path, &dense, sz, xs, w, ep, y);
+        });
+    }
     let out = Shared::new(y);
+    if path == Path::Implicit && implicit::pointwise(g) {
+        // A 1x1 stride-1 convolution is one product over every pixel of
+        // the batch: tasks are runs of pixels, across rows and images.
+        let (chunk, tasks) = plan(sz.rows, k + n, k * n, parallel::threads(), ROW_QUANTUM);
+        parallel::for_each(tasks, &|t| {
+            let r0 = t * chunk;
+            let rows = chunk.min(sz.rows - r0);
+            // SAFETY: task t alone writes output pixels r0..r0 + rows.
+            let yc = unsafe { out.part(r0 * n, rows * n) };
+            implicit::pointwise_rows(g, x, w, ep, r0, rows, yc);
+        });
+        return;
+    }
     if path == Path::Implicit {
         // Tasks are runs of output rows; an image's rows may be split.
         let total = sz.rows / g.out_w;
@@ -389,7 +420,12 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
-    backward_path(choose(g), choose_dx(g), g, sz, batch, x, w, dy, dx, dw, db);
+    let (path, dx_path) = (choose(g), choose_dx(g));
+    if path == Path::Implicit && implicit::big_weights(g) {
+        implicit::backward_big(g, batch, x, w, dy, dx.map(|d| (d, dx_path)), dw, db);
+        return Ok(());
+    }
+    backward_path(path, dx_path, g, sz, batch, x, w, dy, dx, dw, db);
     Ok(())
 }
 

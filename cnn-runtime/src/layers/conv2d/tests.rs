@@ -38,6 +38,11 @@ const CASES: &[Case] = &[
     ([5, 5, 70], 80, [3, 3], [1, 1], Padding::Same, 1),
     // One image large enough that its rows are split over two tasks.
     ([64, 64, 8], 16, [3, 3], [1, 1], Padding::Same, 1),
+    // Depth 450 in runs of 150 on rows of 17: `kblock` cuts the forward
+    // product within a window row, two column blocks, the last partial.
+    ([18, 17, 50], 70, [3, 3], [1, 1], Padding::Same, 2),
+    // A 1x1 product over 126 pixels of depth 300: blocked over depth.
+    ([9, 7, 300], 20, [1, 1], [1, 1], Padding::Valid, 2),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {
@@ -132,7 +137,7 @@ fn forward_matches_reference() {
 
 #[test]
 fn every_epilogue_matches_reference() {
-    let (b, scale, shift) = (random(64, 1), random(64, 2), random(64, 3));
+    let (b, scale, shift) = (random(80, 1), random(80, 2), random(80, 3));
     let acts = [
         Act::Identity,
         Act::Relu,
@@ -140,8 +145,13 @@ fn every_epilogue_matches_reference() {
         Act::Tanh,
         Act::Sigmoid,
     ];
-    // A general case and the 1x1 stride-1 path.
-    for c in [&CASES[0], &CASES[8]] {
+    // A general case, the 1x1 stride-1 path, and a depth-blocked one.
+    for c in [
+        &CASES[0],
+        &CASES[8],
+        &CASES[CASES.len() - 2],
+        &CASES[CASES.len() - 1],
+    ] {
         let n = geom(c).c_out;
         for act in acts {
             for bias in [None, Some(&b[..n])] {
@@ -453,4 +463,14 @@ fn wrong_lengths_and_zero_batch_are_errors() {
     let mut db2 = b2.clone();
     let err = backward(&g, batch, &x, &w, &dy, None, &mut dw, Some(&mut db2)).unwrap_err();
     assert!(err.to_string().contains("db"), "{err}");
+}
+
+/// Every convolution test again with the blocked forward of
+/// `implicit_big.rs` (weights beyond L2) taken by every shape.
+#[test]
+fn every_test_passes_with_the_blocked_forward() {
+    crate::testing::rerun_with(
+        &[("CNN_CONV_BIG", "0")],
+        &["layers::conv2d::", "--skip", "every_test_passes_with"],
+    );
 }

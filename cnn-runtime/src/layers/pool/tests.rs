@@ -357,14 +357,14 @@ fn interior_paths_match_reference_with_ties_and_nans() {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY (of the call through the pointer): AVX-512F is present.
             versions.push(("avx512", |g, x, y, a| unsafe {
-                max_interior_avx512(g, x, y, a)
+                simd::max_interior_avx512(g, x, y, a)
             }));
         }
         #[cfg(target_arch = "x86_64")]
         if crate::isa::Isa::Avx2.supported() {
             // SAFETY (of the call through the pointer): AVX2 is present.
             versions.push(("avx2", |g, x, y, a| unsafe {
-                max_interior_avx2(g, x, y, a)
+                simd::max_interior_avx2(g, x, y, a)
             }));
         }
         versions.push(("dispatch", max_interior));

@@ -1,0 +1,181 @@
+//! The interior windows of max pooling ([`super::max_interior`]) with
+//! vector instructions: AVX-512 (16 channels under a mask) and AVX2 (8
+//! channels, the last block under a lane mask), each with four output
+//! pixels in flight.
+
+use crate::geom::PoolGeom;
+
+/// [`max_interior`] with AVX-512: 16 channels per masked vector; a
+/// compare mask picks the new max and its index. Four output pixels go
+/// through the window together, so that four compare-and-select chains
+/// overlap instead of each waiting on the last.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) fn max_interior_avx512(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    // Every window is inside the example, whose last element is the
+    // furthest a window reaches; the outputs fit in y and argmax.
+    let row = g.in_w * g.c;
+    let last_in = ((g.out_h - 1) * g.sh + g.fh - 1) * row + ((g.out_w - 1) * g.sw + g.fw) * g.c;
+    assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
+    assert!(x.len() <= i32::MAX as usize);
+    let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
+    for oh in 0..g.out_h {
+        let mut ow = 0;
+        while ow + 4 <= g.out_w {
+            // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
+            unsafe { max_pixels_avx512::<4>(g, xp, yp, ap, oh, ow) };
+            ow += 4;
+        }
+        while ow < g.out_w {
+            // SAFETY: as above, for pixel ow.
+            unsafe { max_pixels_avx512::<1>(g, xp, yp, ap, oh, ow) };
+            ow += 1;
+        }
+    }
+}
+
+/// Output pixels `ow..ow + P` of row `oh` of [`max_interior_avx512`].
+///
+/// # Safety
+/// The CPU has AVX-512F; those pixels exist; every window is inside x
+/// (whose elements `xp` points to), and `yp`, `ap` hold the outputs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn max_pixels_avx512<const P: usize>(
+    g: &PoolGeom,
+    xp: *const f32,
+    yp: *mut f32,
+    ap: *mut u32,
+    oh: usize,
+    ow: usize,
+) {
+    use std::arch::x86_64::*;
+    let c = g.c;
+    let row = g.in_w * c;
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let mut c0 = 0;
+    while c0 < c {
+        let lanes = (c - c0).min(16);
+        let mask: __mmask16 = if lanes == 16 { !0 } else { (1 << lanes) - 1 };
+        let p0: [usize; P] = std::array::from_fn(|j| oh * g.sh * row + (ow + j) * g.sw * c + c0);
+        let i0: [__m512i; P] =
+            std::array::from_fn(|j| _mm512_add_epi32(_mm512_set1_epi32(p0[j] as i32), iota));
+        // SAFETY (every load and store below): the lanes under `mask` are
+        // channels c0..c0 + lanes of a cell inside the window or of the
+        // output pixel, in bounds by the caller's promise; masked-off lanes
+        // are not accessed.
+        let mut m: [__m512; P] =
+            std::array::from_fn(|j| unsafe { _mm512_maskz_loadu_ps(mask, xp.add(p0[j])) });
+        let mut a = i0;
+        for dh in 0..g.fh {
+            for dw in usize::from(dh == 0)..g.fw {
+                let off = dh * row + dw * c;
+                let offv = _mm512_set1_epi32(off as i32);
+                for j in 0..P {
+                    let v = unsafe { _mm512_maskz_loadu_ps(mask, xp.add(p0[j] + off)) };
+                    // Ordered greater-than: a NaN never wins.
+                    let wins = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(mask, v, m[j]);
+                    m[j] = _mm512_mask_mov_ps(m[j], wins, v);
+                    a[j] = _mm512_mask_mov_epi32(a[j], wins, _mm512_add_epi32(i0[j], offv));
+                }
+            }
+        }
+        for j in 0..P {
+            let out = (oh * g.out_w + ow + j) * c + c0;
+            unsafe {
+                _mm512_mask_storeu_ps(yp.add(out), mask, m[j]);
+                _mm512_mask_storeu_epi32(ap.add(out).cast(), mask, a[j]);
+            }
+        }
+        c0 += lanes;
+    }
+}
+
+/// [`max_interior`] with AVX2: 8 channels per vector (the last block under
+/// a lane mask); a compare and two blends pick the new max and its index.
+/// Four output pixels go through the window together, as in
+/// [`max_interior_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn max_interior_avx2(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let row = g.in_w * g.c;
+    let last_in = ((g.out_h - 1) * g.sh + g.fh - 1) * row + ((g.out_w - 1) * g.sw + g.fw) * g.c;
+    assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
+    assert!(x.len() <= i32::MAX as usize);
+    let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
+    for oh in 0..g.out_h {
+        let mut ow = 0;
+        while ow + 4 <= g.out_w {
+            // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
+            unsafe { max_pixels_avx2::<4>(g, xp, yp, ap, oh, ow) };
+            ow += 4;
+        }
+        while ow < g.out_w {
+            // SAFETY: as above, for pixel ow.
+            unsafe { max_pixels_avx2::<1>(g, xp, yp, ap, oh, ow) };
+            ow += 1;
+        }
+    }
+}
+
+/// Output pixels `ow..ow + P` of row `oh` of [`max_interior_avx2`].
+///
+/// # Safety
+/// The CPU has AVX2; those pixels exist; every window is inside x (whose
+/// elements `xp` points to), and `yp`, `ap` hold the outputs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn max_pixels_avx2<const P: usize>(
+    g: &PoolGeom,
+    xp: *const f32,
+    yp: *mut f32,
+    ap: *mut u32,
+    oh: usize,
+    ow: usize,
+) {
+    use std::arch::x86_64::*;
+    let c = g.c;
+    let row = g.in_w * c;
+    let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut c0 = 0;
+    while c0 < c {
+        let lanes = (c - c0).min(8);
+        // All ones in the lanes below `lanes`: the maskload/maskstore mask.
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), iota);
+        let p0: [usize; P] = std::array::from_fn(|j| oh * g.sh * row + (ow + j) * g.sw * c + c0);
+        let i0: [__m256i; P] =
+            std::array::from_fn(|j| _mm256_add_epi32(_mm256_set1_epi32(p0[j] as i32), iota));
+        // SAFETY (every load and store below): the lanes under `mask` are
+        // channels c0..c0 + lanes of a cell inside the window or of the
+        // output pixel, in bounds by the caller's promise; masked-off lanes
+        // are not accessed (they read as 0, and 0 > 0 is false, so they
+        // never win either).
+        let mut m: [__m256; P] =
+            std::array::from_fn(|j| unsafe { _mm256_maskload_ps(xp.add(p0[j]), mask) });
+        let mut a: [__m256; P] = std::array::from_fn(|j| _mm256_castsi256_ps(i0[j]));
+        for dh in 0..g.fh {
+            for dw in usize::from(dh == 0)..g.fw {
+                let off = dh * row + dw * c;
+                let offv = _mm256_set1_epi32(off as i32);
+                for j in 0..P {
+                    let v = unsafe { _mm256_maskload_ps(xp.add(p0[j] + off), mask) };
+                    // Ordered greater-than: a NaN never wins.
+                    let wins = _mm256_cmp_ps::<_CMP_GT_OQ>(v, m[j]);
+                    m[j] = _mm256_blendv_ps(m[j], v, wins);
+                    let idx = _mm256_castsi256_ps(_mm256_add_epi32(i0[j], offv));
+                    a[j] = _mm256_blendv_ps(a[j], idx, wins);
+                }
+            }
+        }
+        for j in 0..P {
+            let out = (oh * g.out_w + ow + j) * c + c0;
+            unsafe {
+                _mm256_maskstore_ps(yp.add(out), mask, m[j]);
+                _mm256_maskstore_epi32(ap.add(out).cast(), mask, _mm256_castps_si256(a[j]));
+            }
+        }
+        c0 += lanes;
+    }
+}

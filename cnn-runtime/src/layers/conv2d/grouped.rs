@@ -103,7 +103,7 @@ pub(super) enum Kernel {
     /// one input channel per group, or small square groups
     /// ([`direct_supported`]).
     Direct(Isa),
-    /// The micro-kernel over group-major padded rows (AVX-512).
+    /// The micro-kernel over group-major padded rows (AVX-512 or AVX2).
     Implicit,
     /// Group-major im2col + `sgemm` per group.
     Gemm,

@@ -1,7 +1,8 @@
 //! [`microkernel::gemm`] blocked over the depth of the product.
 //!
-//! The micro-kernel keeps a block of at most 14 rows x 64 columns of C in
-//! registers and walks the whole depth for it, so for every block of rows
+//! The micro-kernel keeps a block of C in registers (up to 14 rows x 64
+//! columns on AVX-512, 6 x 16 or 13 x 8 on AVX2) and walks the whole depth
+//! for it, so for every block of rows
 //! it streams the right operand's whole `depth x 64` panel. When that
 //! panel is larger than L1 and there are several blocks of rows, it comes
 //! from L2 or memory each time: the weight gradient of a 56x56 1x1
@@ -15,7 +16,7 @@ use super::microkernel::{self, Store, Walk};
 
 /// Depth per chunk.
 const KC: usize = 128;
-/// Columns per block: the micro-kernel's widest.
+/// Columns per block: the AVX-512 micro-kernel's widest (four AVX2 blocks).
 const NC: usize = 64;
 /// Below this many rows the micro-kernel walks the depth once anyway.
 const MIN_ROWS: usize = 16;

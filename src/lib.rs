@@ -91,6 +91,10 @@
 //!   features of a frozen trunk ([`data::features`]) for transfer
 //!   learning; [`io`]: safetensors and PNG;
 //!   [`filters`]: the course's edge filters through the convolution kernel.
+//! - Speed: [`parallel::set_threads`] (or `CNN_THREADS`) sets the kernels'
+//!   threads; [`isa`] picks the instruction set every hand-vectorised
+//!   kernel uses (AVX-512, AVX2 + FMA or portable; the best the CPU runs by
+//!   default, `CNN_ISA=avx2` or [`isa::scoped`] to compare).
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
 //!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,
 //!   so `cnn::ndarray::Array4` is the type `predict` takes a view of.

@@ -61,6 +61,9 @@ pub(super) fn conv_rows(
 ) {
     let row_len = v.out_w * v.c_out;
     let vlen = v.fw * v.c_in;
+    if v.sh == 1 && v.sw == 1 && line % v.c_in == 0 && oy1 - oy0 > 1 {
+        return conv_rows_flat(v, a, line, row0, oy0, oy1, w, y);
+    }
     let mut j0 = 0;
     while j0 < v.c_out {
         let n = NC.min(v.c_out - j0);
@@ -91,6 +94,74 @@ pub(super) fn conv_rows(
         }
         j0 += n;
     }
+}
+
+/// [`conv_rows`] at stride 1: the padded rows `oy0..oy1` read are one run
+/// of evenly spaced windows (`c_in` apart, across row ends too), so each
+/// chunk of depth is one product over all of them, `(oy1 - oy0) * width`
+/// rows less the last row's tail, instead of one product of `out_w` rows
+/// per output row (7 at ResNet-50's last stage: blocks of 4 and 3 rows
+/// that leave the kernel short of accumulators). The `width - out_w`
+/// windows at each row's end straddle two rows; they are computed into
+/// the scratch and dropped when the rows are copied out.
+#[allow(clippy::too_many_arguments)]
+fn conv_rows_flat(
+    v: &Valid,
+    a: &[f32],
+    line: usize,
+    row0: usize,
+    oy0: usize,
+    oy1: usize,
+    w: &[f32],
+    y: &mut [f32],
+) {
+    let width = line / v.c_in;
+    let rows = (oy1 - oy0 - 1) * width + v.out_w;
+    let vlen = v.fw * v.c_in;
+    let c_out = v.c_out;
+    scratch::with(Slot::Aux, rows * c_out, |c| {
+        let mut j0 = 0;
+        while j0 < c_out {
+            let n = NC.min(c_out - j0);
+            for u in 0..v.fh {
+                let mut v0 = 0;
+                while v0 < vlen {
+                    let kc = KC.min(vlen - v0);
+                    let walk = Walk {
+                        ia: v.c_in,
+                        us: line,
+                        ulen: 1,
+                        vs: 1,
+                        vlen: kc,
+                    };
+                    let store = if u == 0 && v0 == 0 {
+                        Store::Overwrite
+                    } else {
+                        Store::Accumulate
+                    };
+                    let b = &w[(u * vlen + v0) * c_out + j0..];
+                    let from = (oy0 - row0 + u) * line + v0;
+                    microkernel::gemm(
+                        rows,
+                        n,
+                        &a[from..],
+                        walk,
+                        b,
+                        c_out,
+                        &mut c[j0..],
+                        c_out,
+                        store,
+                    );
+                    v0 += kc;
+                }
+            }
+            j0 += n;
+        }
+        let row_len = v.out_w * c_out;
+        for (r, y_row) in y.chunks_exact_mut(row_len).take(oy1 - oy0).enumerate() {
+            y_row.copy_from_slice(&c[r * width * c_out..r * width * c_out + row_len]);
+        }
+    });
 }
 
 /// What the kernel's `store` would have done to a finished row `y` of

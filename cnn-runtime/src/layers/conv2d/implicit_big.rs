@@ -61,7 +61,7 @@ pub(super) fn conv_rows(
 ) {
     let row_len = v.out_w * v.c_out;
     let vlen = v.fw * v.c_in;
-    if v.sh == 1 && v.sw == 1 && line % v.c_in == 0 && oy1 - oy0 > 1 {
+    if v.sh == 1 && v.sw == 1 && line.is_multiple_of(v.c_in) && oy1 - oy0 > 1 {
         return conv_rows_flat(v, a, line, row0, oy0, oy1, w, y);
     }
     let mut j0 = 0;

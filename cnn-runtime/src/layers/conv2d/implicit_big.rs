@@ -29,10 +29,16 @@ const KC: usize = 128;
 /// Output channels per block: the micro-kernel's widest block.
 const NC: usize = 64;
 
-/// Weights above this many bytes take the blocked path.
+/// Weights above this many bytes take the blocked path. Measured on
+/// ResNet-50 at b8 (one thread, CPU time): 256 KiB, 512 KiB, 1 MiB and
+/// 2 MiB within 2% of each other at AVX2, all far ahead of never (3.2 s
+/// against 4.35 s per step).
 const BIG_WEIGHTS: usize = 1 << 20;
 
-/// Whether a convolution of `v`'s shape takes the blocked path.
+/// Whether a convolution of `v`'s shape takes the blocked path: weights
+/// above [`BIG_WEIGHTS`] bytes, or above `CNN_CONV_BIG` bytes when that is
+/// set (read once; `CNN_CONV_BIG=0` sends every convolution here, which
+/// is how the tests run the conv suite on this path).
 pub(super) fn wanted(v: &Valid) -> bool {
     let bytes = v.fh * v.fw * v.c_in * v.c_out * 4;
     let threshold = *THRESHOLD.get_or_init(|| {

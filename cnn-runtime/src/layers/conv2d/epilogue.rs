@@ -3,6 +3,7 @@
 //! activation, over output rows that are still in cache. (The AVX-512 path
 //! fuses the bias, affine and ReLU into its kernel's stores instead.)
 
+use super::microkernel::Store;
 use super::Epilogue;
 use crate::error::{check_len, Result};
 use crate::geom::Act;
@@ -48,5 +49,24 @@ pub(super) fn apply(ep: &Epilogue, c_out: usize, y: &mut [f32]) {
     }
     if !matches!(ep.act, Act::Identity) {
         activation::forward_inplace(ep.act, y);
+    }
+}
+
+/// What the micro-kernel's `store` does after the product, on finished
+/// rows `y` (`n` columns each) of a product that was only overwritten or
+/// accumulated (the depth-blocked paths): the fused epilogue, if any.
+pub(super) fn apply_store(store: Store, n: usize, y: &mut [f32]) {
+    if let Store::Epilogue {
+        bias,
+        affine,
+        negative_slope,
+    } = store
+    {
+        let act = match negative_slope {
+            None => Act::Identity,
+            Some(0.0) => Act::Relu,
+            Some(alpha) => Act::LeakyRelu(alpha),
+        };
+        apply(&Epilogue { bias, affine, act }, n, y);
     }
 }

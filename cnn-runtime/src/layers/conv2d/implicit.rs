@@ -122,7 +122,7 @@ fn rows_of_image(
             // Weights beyond L2: blocked over depth, the epilogue after.
             big::conv_rows(v, a, p.line(), row0, oy0, oy1, w, y);
             for y_row in y.chunks_exact_mut(row_len) {
-                big::apply_store(store, v.c_out, y_row);
+                epilogue::apply_store(store, v.c_out, y_row);
                 each(y_row);
             }
             return;
@@ -361,19 +361,27 @@ pub(super) fn input_grad_scatter(
     }
 }
 
+/// The left operand of the weight gradient of window row 0 of `g` over a
+/// padded image laid out as `p`: rows `(kx, ci)`, contiguous; depth the
+/// output pixels, `sh` padded rows apart between output rows and `sw`
+/// pixels apart within one.
+fn weight_walk(g: &Conv2dGeom, p: &Pad) -> Walk {
+    Walk {
+        ia: 1,
+        us: g.sh * p.line(),
+        ulen: g.out_h,
+        vs: g.sw * g.c_in,
+        vlen: g.out_w,
+    }
+}
+
 /// Overwrites `dw` (`[fh, fw, c_in, c_out]`) with `sum x_padded * dy` over
 /// whole images `x`, `dy` (back to back).
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (_, p) = forward_layout(g);
     let rows_needed = p.height;
     let seg = g.fw * g.c_in;
-    let walk = Walk {
-        ia: 1,
-        us: g.sh * p.line(),
-        ulen: g.out_h,
-        vs: g.sw * g.c_in,
-        vlen: g.out_w,
-    };
+    let walk = weight_walk(g, &p);
     dw.fill(0.0);
     for (xi, dyi) in x.chunks_exact(g.in_len()).zip(dy.chunks_exact(g.out_len())) {
         let mut add_image = |a: &[f32]| {

@@ -15,12 +15,12 @@
 //! runs once at the end, over each finished row.
 
 use super::{
-    flip_kernel, forward_layout, input_grad, input_grad_scatter, pad_rows, transpose_kernel, Valid,
-    Walk,
+    flip_kernel, forward_layout, input_grad, input_grad_scatter, pad_rows, transpose_kernel,
+    weight_walk, Valid, Walk,
 };
-use crate::geom::{Act, Conv2dGeom};
+use crate::geom::Conv2dGeom;
 use crate::layers::conv2d::microkernel::{self, Store};
-use crate::layers::conv2d::{epilogue, DxPath, Epilogue, Shared};
+use crate::layers::conv2d::{DxPath, Shared};
 use crate::parallel;
 use crate::scratch::{self, Slot};
 
@@ -65,11 +65,33 @@ pub(super) fn conv_rows(
     w: &[f32],
     y: &mut [f32],
 ) {
-    let row_len = v.out_w * v.c_out;
-    let vlen = v.fw * v.c_in;
     if v.sh == 1 && v.sw == 1 && line.is_multiple_of(v.c_in) && oy1 - oy0 > 1 {
         return conv_rows_flat(v, a, line, row0, oy0, oy1, w, y);
     }
+    let row_len = v.out_w * v.c_out;
+    chunks(v, line, v.sw * v.c_in, w, |j0, n, at, b, walk, store| {
+        for oy in oy0..oy1 {
+            let from = (oy * v.sh - row0) * line + at;
+            let c = &mut y[(oy - oy0) * row_len + j0..];
+            microkernel::gemm(v.out_w, n, &a[from..], walk, b, v.c_out, c, v.c_out, store);
+        }
+    });
+}
+
+/// Calls `f(j0, n, at, b, walk, store)` for each block of `NC` output
+/// channels `j0..j0 + n` and each chunk of at most `KC` depth elements
+/// within one window row: the chunk's windows start `at` floats into a
+/// window's first row, its weights are `b` (rows of `c_out`), `walk`
+/// steps `ia` between windows, and `store` overwrites on a block's first
+/// chunk and accumulates after.
+fn chunks(
+    v: &Valid,
+    line: usize,
+    ia: usize,
+    w: &[f32],
+    mut f: impl FnMut(usize, usize, usize, &[f32], Walk, Store),
+) {
+    let vlen = v.fw * v.c_in;
     let mut j0 = 0;
     while j0 < v.c_out {
         let n = NC.min(v.c_out - j0);
@@ -78,7 +100,7 @@ pub(super) fn conv_rows(
             while v0 < vlen {
                 let kc = KC.min(vlen - v0);
                 let walk = Walk {
-                    ia: v.sw * v.c_in,
+                    ia,
                     us: line,
                     ulen: 1,
                     vs: 1,
@@ -90,11 +112,7 @@ pub(super) fn conv_rows(
                     Store::Accumulate
                 };
                 let b = &w[(u * vlen + v0) * v.c_out + j0..];
-                for oy in oy0..oy1 {
-                    let from = (oy * v.sh - row0 + u) * line + v0;
-                    let c = &mut y[(oy - oy0) * row_len + j0..];
-                    microkernel::gemm(v.out_w, n, &a[from..], walk, b, v.c_out, c, v.c_out, store);
-                }
+                f(j0, n, u * line + v0, b, walk, store);
                 v0 += kc;
             }
         }
@@ -123,72 +141,27 @@ fn conv_rows_flat(
 ) {
     let width = line / v.c_in;
     let rows = (oy1 - oy0 - 1) * width + v.out_w;
-    let vlen = v.fw * v.c_in;
     let c_out = v.c_out;
     scratch::with(Slot::Aux, rows * c_out, |c| {
-        let mut j0 = 0;
-        while j0 < c_out {
-            let n = NC.min(c_out - j0);
-            for u in 0..v.fh {
-                let mut v0 = 0;
-                while v0 < vlen {
-                    let kc = KC.min(vlen - v0);
-                    let walk = Walk {
-                        ia: v.c_in,
-                        us: line,
-                        ulen: 1,
-                        vs: 1,
-                        vlen: kc,
-                    };
-                    let store = if u == 0 && v0 == 0 {
-                        Store::Overwrite
-                    } else {
-                        Store::Accumulate
-                    };
-                    let b = &w[(u * vlen + v0) * c_out + j0..];
-                    let from = (oy0 - row0 + u) * line + v0;
-                    microkernel::gemm(
-                        rows,
-                        n,
-                        &a[from..],
-                        walk,
-                        b,
-                        c_out,
-                        &mut c[j0..],
-                        c_out,
-                        store,
-                    );
-                    v0 += kc;
-                }
-            }
-            j0 += n;
-        }
+        chunks(v, line, v.c_in, w, |j0, n, at, b, walk, store| {
+            let from = (oy0 - row0) * line + at;
+            microkernel::gemm(
+                rows,
+                n,
+                &a[from..],
+                walk,
+                b,
+                c_out,
+                &mut c[j0..],
+                c_out,
+                store,
+            );
+        });
         let row_len = v.out_w * c_out;
         for (r, y_row) in y.chunks_exact_mut(row_len).take(oy1 - oy0).enumerate() {
             y_row.copy_from_slice(&c[r * width * c_out..r * width * c_out + row_len]);
         }
     });
-}
-
-/// What the kernel's `store` would have done to a finished row `y` of
-/// [`conv_rows`] (which only overwrites): the fused epilogue, run here.
-pub(super) fn apply_store(store: Store, c_out: usize, y: &mut [f32]) {
-    match store {
-        Store::Overwrite => {}
-        Store::Accumulate => unreachable!("conv2d: the blocked forward never accumulates"),
-        Store::Epilogue {
-            bias,
-            affine,
-            negative_slope,
-        } => {
-            let act = match negative_slope {
-                None => Act::Identity,
-                Some(0.0) => Act::Relu,
-                Some(alpha) => Act::LeakyRelu(alpha),
-            };
-            epilogue::apply(&Epilogue { bias, affine, act }, c_out, y);
-        }
-    }
 }
 
 /// Rows of the weight gradient per task of [`backward`]: a tile of
@@ -249,13 +222,7 @@ pub(in crate::layers::conv2d) fn backward(
                 &padded[n * padded_len..(n + 1) * padded_len]
             }
         };
-        let walk = Walk {
-            ia: 1,
-            us: g.sh * p.line(),
-            ulen: g.out_h,
-            vs: g.sw * g.c_in,
-            vlen: g.out_w,
-        };
+        let walk = weight_walk(g, &p);
         let per_ky = seg.div_ceil(ROWS_PER_TASK);
         let shared = Shared::new(dw);
         parallel::for_each(g.fh * per_ky, &|t| {

@@ -12,6 +12,7 @@
 //! uses it; the partial sums go through C, and a fused epilogue is applied
 //! after the last chunk.
 
+use super::epilogue;
 use super::microkernel::{self, Store, Walk};
 
 /// Depth per chunk.
@@ -82,42 +83,9 @@ pub(super) fn gemm(
             }
             u0 += ul;
         }
-        if let Store::Epilogue {
-            bias,
-            affine,
-            negative_slope,
-        } = store
-        {
-            for i in 0..rows {
-                let row = &mut c[i * ldc + j0..i * ldc + j0 + nb];
-                epilogue_row(row, j0, bias, affine, negative_slope);
-            }
-        }
         j0 += nb;
     }
-}
-
-/// The micro-kernel's fused epilogue on columns `j0..j0 + row.len()`:
-/// `(v + bias) * scale + shift` (two roundings where the kernel's fused
-/// multiply-add has one: `mul_add` is a library call on the baseline
-/// target), then a (leaky) ReLU that lets a NaN through.
-fn epilogue_row(
-    row: &mut [f32],
-    j0: usize,
-    bias: Option<&[f32]>,
-    affine: Option<(&[f32], &[f32])>,
-    negative_slope: Option<f32>,
-) {
-    for (j, v) in row.iter_mut().enumerate() {
-        let mut r = *v + bias.map_or(0.0, |b| b[j0 + j]);
-        if let Some((scale, shift)) = affine {
-            r = r * scale[j0 + j] + shift[j0 + j];
-        }
-        *v = match negative_slope {
-            // As the kernel's max(0, r): +0.0, not -0.0.
-            Some(0.0) if r < 0.0 => 0.0,
-            Some(alpha) if r < 0.0 => alpha * r,
-            _ => r,
-        };
+    for i in 0..rows {
+        epilogue::apply_store(store, n, &mut c[i * ldc..i * ldc + n]);
     }
 }

@@ -34,6 +34,7 @@
 mod affine;
 mod color;
 mod crop;
+mod eigen;
 mod elastic;
 mod flip;
 mod pca_color;

@@ -14,6 +14,7 @@
 //! stay plausible. Offsets are in the data's units, not clamped.
 
 use super::color::check_rgb;
+use super::eigen::symmetric_eigen;
 use super::{check_non_negative, check_probability, Frame, Transform};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -60,10 +61,10 @@ impl PcaColor {
             }
         }
         cov.iter_mut().flatten().for_each(|v| *v /= (n - 1) as f64);
-        let (values, vectors) = symmetric_eigen(cov);
+        let (values, vectors) = symmetric_eigen(cov.iter().flatten().copied().collect(), 3);
         Ok(PcaColor {
-            values: values.map(|v| v.max(0.0) as f32),
-            vectors: vectors.map(|v| v.map(|x| x as f32)),
+            values: [0, 1, 2].map(|j| values[j].max(0.0) as f32),
+            vectors: [0, 1, 2].map(|j| [0, 1, 2].map(|i| vectors[j][i] as f32)),
             sigma,
             p: 1.0,
         })
@@ -86,54 +87,6 @@ impl PcaColor {
         }
         o
     }
-}
-
-/// Eigenvalues (descending) and unit eigenvectors of a symmetric 3x3
-/// matrix, by cyclic Jacobi rotations (Golub and Van Loan, 8.5).
-// The rotation updates rows and columns p and q by the same index k, as
-// the textbook writes it; iterators would hide that.
-#[allow(clippy::needless_range_loop)]
-fn symmetric_eigen(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
-    let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-    for _sweep in 0..50 {
-        let off = a[0][1].powi(2) + a[0][2].powi(2) + a[1][2].powi(2);
-        let scale = a[0][0].powi(2) + a[1][1].powi(2) + a[2][2].powi(2);
-        if off <= 1e-30 * scale.max(1e-300) {
-            break;
-        }
-        for (p, q) in [(0, 1), (0, 2), (1, 2)] {
-            if a[p][q].abs() < 1e-300 {
-                continue;
-            }
-            let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-            let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-            let t = if theta == 0.0 { 1.0 } else { t };
-            let c = 1.0 / (t * t + 1.0).sqrt();
-            let s = t * c;
-            // A <- J^T A J with the rotation J in the (p, q) plane.
-            for k in 0..3 {
-                let (akp, akq) = (a[k][p], a[k][q]);
-                a[k][p] = c * akp - s * akq;
-                a[k][q] = s * akp + c * akq;
-            }
-            for k in 0..3 {
-                let (apk, aqk) = (a[p][k], a[q][k]);
-                a[p][k] = c * apk - s * aqk;
-                a[q][k] = s * apk + c * aqk;
-            }
-            for row in v.iter_mut() {
-                let (vp, vq) = (row[p], row[q]);
-                row[p] = c * vp - s * vq;
-                row[q] = s * vp + c * vq;
-            }
-        }
-    }
-    // Column j of v is the eigenvector of a[j][j].
-    let mut order = [0, 1, 2];
-    order.sort_by(|&i, &j| a[j][j].total_cmp(&a[i][i]));
-    let values = order.map(|j| a[j][j]);
-    let vectors = order.map(|j| [v[0][j], v[1][j], v[2][j]]);
-    (values, vectors)
 }
 
 impl Transform for PcaColor {
@@ -162,24 +115,5 @@ impl Transform for PcaColor {
         for px in frame.pixels().chunks_exact_mut(3) {
             px.iter_mut().zip(&o).for_each(|(v, d)| *v += d);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jacobi_on_a_known_matrix() {
-        // [[2, 1, 0], [1, 2, 0], [0, 0, 5]]: eigenvalues 5, 3, 1 with
-        // vectors e3, (1, 1, 0)/sqrt 2, (1, -1, 0)/sqrt 2.
-        let (l, v) = symmetric_eigen([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]);
-        for (got, want) in l.iter().zip([5.0, 3.0, 1.0]) {
-            assert!((got - want).abs() < 1e-12, "{l:?}");
-        }
-        let r = std::f64::consts::FRAC_1_SQRT_2;
-        assert!((v[0][2].abs() - 1.0).abs() < 1e-12);
-        assert!((v[1][0].abs() - r).abs() < 1e-12 && (v[1][0] - v[1][1]).abs() < 1e-12);
-        assert!((v[2][0] + v[2][1]).abs() < 1e-12);
     }
 }

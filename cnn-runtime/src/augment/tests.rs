@@ -5,7 +5,7 @@
 //! one after the other; bad parameters are errors; batches are the same
 //! for any number of worker threads.
 
-use super::elastic::{smooth, smooth_rows};
+use super::elastic::{smooth, smooth_rows, Spectral};
 use super::pipeline::Scratch;
 use super::queue::EpochBatches;
 use super::warp::bilinear;
@@ -538,4 +538,84 @@ fn sampling_gives_the_same_bits_on_every_instruction_set() {
             }
         }
     }
+}
+
+/// `G G^T` for the band matrix of `kernel` on `n` points (zeros outside).
+fn smoothing_squared(n: usize, kernel: &[f32]) -> Vec<f64> {
+    let r = kernel.len() / 2;
+    let g = |i: usize, j: usize| {
+        let d = j as isize - i as isize;
+        if d.unsigned_abs() <= r {
+            kernel[(d + r as isize) as usize] as f64
+        } else {
+            0.0
+        }
+    };
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = (0..n).map(|m| g(i, m) * g(m, j)).sum();
+        }
+    }
+    out
+}
+
+#[test]
+fn spectral_fields_have_the_covariance_of_smoothed_noise() {
+    // The field drawn in the eigenbasis is alpha A Z B with Z ~ U(-1, 1):
+    // its covariance is (alpha^2 / 3) (A A^T) (x) (B^T B), which must be
+    // that of alpha G_h X G_w for per-pixel noise X, (alpha^2 / 3)
+    // G_h^2 (x) G_w^2. A 20x28 field (not square, so that the axes cannot
+    // be swapped unseen) with sigma 3: the basis keeps only a few directions.
+    let (h, w) = (20, 28);
+    let e = Elastic::new(2.0, 3.0);
+    let k = kernel_of(&e);
+    let s = Spectral::of(h, w, &k).expect("sigma 3 on 20x28 is drawn in the eigenbasis");
+    let (kh, kw) = s.ranks();
+    assert!(kh <= 10 && kw <= 12, "ranks {kh} x {kw}");
+    for (n, want) in [(h, smoothing_squared(h, &k)), (w, smoothing_squared(w, &k))] {
+        let got = s.axis_covariance(n == h);
+        let peak = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        for (g, v) in got.iter().zip(&want) {
+            assert!((g - v).abs() < 1e-3 * peak, "{g} vs {v}, side {n}");
+        }
+    }
+    // And the drawn fields have that variance, pixel by pixel (4000 pairs
+    // of fields; the estimate's relative error is about 2%).
+    let alpha = 2.0;
+    let (gh, gw) = (smoothing_squared(h, &k), smoothing_squared(w, &k));
+    let mut sum_sq = vec![0f64; 2 * h * w];
+    let draws = 4000;
+    let (mut dy, mut dx, mut tmp) = (vec![0.0; h * w], vec![0.0; h * w], vec![0.0; h * w]);
+    for seed in 0..draws {
+        s.draw(&mut dy, &mut dx, &mut tmp, alpha, &mut Rng::new(seed));
+        for (acc, v) in sum_sq.iter_mut().zip(dy.iter().chain(&dx)) {
+            *acc += (*v as f64).powi(2);
+        }
+    }
+    let mut worst = 0f64;
+    for y in 0..h {
+        for x in 0..w {
+            let want = (alpha as f64).powi(2) / 3.0 * gh[y * h + y] * gw[x * w + x];
+            for field in 0..2 {
+                let got = sum_sq[field * h * w + y * w + x] / draws as f64;
+                worst = worst.max((got / want - 1.0).abs());
+            }
+        }
+    }
+    assert!(
+        worst < 0.12,
+        "worst relative error of a pixel's variance: {worst}"
+    );
+}
+
+#[test]
+fn rough_fields_are_smoothed_per_pixel() {
+    // sigma 0.8 keeps most directions of a 16-pixel side: the noise is
+    // then drawn per pixel and filtered as written.
+    let e = Elastic::new(2.0, 0.8);
+    assert!(Spectral::of(16, 16, &kernel_of(&e)).is_none());
+    // Past the largest side diagonalised, too.
+    let e = Elastic::new(2.0, 8.0);
+    assert!(Spectral::of(200, 16, &kernel_of(&e)).is_none());
 }

@@ -562,8 +562,8 @@ fn smoothing_squared(n: usize, kernel: &[f32]) -> Vec<f64> {
 
 #[test]
 fn spectral_fields_have_the_covariance_of_smoothed_noise() {
-    // The field drawn in the eigenbasis is alpha A Z B with Z ~ U(-1, 1):
-    // its covariance is (alpha^2 / 3) (A A^T) (x) (B^T B), which must be
+    // The field drawn in the eigenbasis is alpha A Z B with Z normal of
+    // variance 1/3 (that of U(-1, 1)): its covariance is (alpha^2 / 3) (A A^T) (x) (B^T B), which must be
     // that of alpha G_h X G_w for per-pixel noise X, (alpha^2 / 3)
     // G_h^2 (x) G_w^2. A 20x28 field (not square, so that the axes cannot
     // be swapped unseen) with sigma 3: the basis keeps only a few directions.
@@ -585,12 +585,14 @@ fn spectral_fields_have_the_covariance_of_smoothed_noise() {
     let alpha = 2.0;
     let (gh, gw) = (smoothing_squared(h, &k), smoothing_squared(w, &k));
     let mut sum_sq = vec![0f64; 2 * h * w];
+    let mut sum_4 = vec![0f64; 2 * h * w];
     let draws = 4000;
     let (mut dy, mut dx, mut tmp) = (vec![0.0; h * w], vec![0.0; h * w], vec![0.0; h * w]);
     for seed in 0..draws {
         s.draw(&mut dy, &mut dx, &mut tmp, alpha, &mut Rng::new(seed));
-        for (acc, v) in sum_sq.iter_mut().zip(dy.iter().chain(&dx)) {
+        for ((acc, acc4), v) in sum_sq.iter_mut().zip(&mut sum_4).zip(dy.iter().chain(&dx)) {
             *acc += (*v as f64).powi(2);
+            *acc4 += (*v as f64).powi(4);
         }
     }
     let mut worst = 0f64;
@@ -607,6 +609,19 @@ fn spectral_fields_have_the_covariance_of_smoothed_noise() {
         worst < 0.12,
         "worst relative error of a pixel's variance: {worst}"
     );
+    // Smoothed noise is a sum of many small terms, so normal: its excess
+    // kurtosis is about 0, where coefficients drawn uniform would give
+    // about -0.2 (the first direction carries much of the variance).
+    let kurtosis = sum_sq
+        .iter()
+        .zip(&sum_4)
+        .map(|(m2, m4)| (m4 / draws as f64) / (m2 / draws as f64).powi(2) - 3.0)
+        .sum::<f64>()
+        / sum_sq.len() as f64;
+    assert!(
+        kurtosis.abs() < 0.08,
+        "mean excess kurtosis of the pixels: {kurtosis}"
+    );
 }
 
 #[test]
@@ -618,4 +633,24 @@ fn rough_fields_are_smoothed_per_pixel() {
     // Past the largest side diagonalised, too.
     let e = Elastic::new(2.0, 8.0);
     assert!(Spectral::of(200, 16, &kernel_of(&e)).is_none());
+}
+
+#[test]
+fn near_normal_values_have_the_moments_of_a_normal() {
+    let mut v = vec![0.0f32; 200_000];
+    super::elastic::near_normal(&mut v, 0.5, &mut Rng::new(3));
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let m2 = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    let m4 = v.iter().map(|&x| (x as f64 - mean).powi(4)).sum::<f64>() / n;
+    // Standard errors: 0.5 / sqrt(n) = 0.0011 for the mean, 0.3% for the
+    // variance, 0.011 for the kurtosis (-0.1 for twelve uniforms).
+    assert!(mean.abs() < 0.005, "mean {mean}");
+    assert!((m2 / 0.25 - 1.0).abs() < 0.015, "variance {m2}");
+    let kurtosis = m4 / (m2 * m2) - 3.0;
+    assert!((kurtosis + 0.1).abs() < 0.05, "excess kurtosis {kurtosis}");
+    assert!(
+        v.iter().all(|x| x.abs() <= 3.0),
+        "bounded at 6 standard deviations"
+    );
 }

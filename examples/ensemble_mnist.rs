@@ -30,7 +30,7 @@ const MEMBERS: usize = 5;
 fn main() {
     let mut args = train_args::parse_or_exit(&train_args::Defaults {
         program: "ensemble_mnist",
-        epochs: 30,
+        epochs: 40,
         batch_size: 64,
         out: "out/ensemble_mnist",
         learning_rate: 1e-3,

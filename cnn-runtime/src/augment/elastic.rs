@@ -15,26 +15,26 @@
 //! **How the field is drawn.** The smoothing is a product `G_h X G_w` of
 //! the noise `X` (`h x w`) with two symmetric matrices, the filter along
 //! each axis (band matrices, zeros outside). A smooth filter has few
-//! directions that matter: with `G = V L V^T`, the field is
-//! `V_h L_h (V_h^T X V_w) L_w V_w^T`, and the eigenvalues of a Gaussian of
-//! width `sigma` fall like `exp(-(sigma pi j / n)^2 / 2)`, so all but the
-//! first few `j` are small (a 32x32 digit at `sigma = 6` needs 7 of 32).
-//! The middle factor `Z = V_h^T X V_w` has uncorrelated entries with the
-//! noise's variance (an orthogonal change of basis of i.i.d. noise), and each is a sum of hundreds of the
-//! uniform values with weights of unit norm, so normal to a very good
-//! approximation. [`Spectral`] draws those `k_h x k_w` values directly,
-//! normal with variance 1/3, and multiplies out: the field has the
-//! covariance of the smoothed noise, `(alpha^2 / 3) G_h^2 (x) G_w^2`, up to
-//! the dropped directions (at most `1e-5` of each axis's energy), for
-//! 2 x 49 random values and about 17k multiply-adds per 32x32 digit
-//! instead of 2 x 1024 and 130k. (Drawing them uniform instead would
-//! change the field's shape: the first direction alone carries a third
-//! of its variance, and a uniform has no tails, so the field's excess
-//! kurtosis would be -0.18 instead of about 0; tested.) Where
-//! the filter keeps more than half the directions (a `sigma` of a pixel
-//! or two) or a side exceeds [`SPECTRAL_MAX_SIDE`], the noise is drawn
-//! per pixel and smoothed as written ([`smooth`]: two small GEMMs with
-//! the band matrices up to 128 pixels a side, sums of shifted rows above).
+//! directions that matter: with `G = V L V^T`, the field is `V_h L_h (V_h^T
+//! X V_w) L_w V_w^T`, and the eigenvalues of a Gaussian of width `sigma`
+//! fall like `exp(-(sigma pi j / n)^2 / 2)`, so all but the first few `j`
+//! are small (a 32x32 digit at `sigma = 6` needs 7 of 32). The middle
+//! factor `Z = V_h^T X V_w` has uncorrelated entries with the noise's
+//! variance (an orthogonal change of basis of i.i.d. noise), and each is a
+//! sum of hundreds of the uniform values with weights of unit norm, so
+//! normal to a very good approximation. [`Spectral`] draws those `k_h x
+//! k_w` values directly, normal with variance 1/3, and multiplies out: the
+//! field has the covariance of the smoothed noise, `(alpha^2 / 3) G_h^2 (x)
+//! G_w^2`, up to the dropped directions (at most `1e-5` of each axis's
+//! energy), for 2 x 49 random values and about 17k multiply-adds per 32x32
+//! digit instead of 2 x 1024 and 130k. (Drawing them uniform instead would
+//! change the field's shape: the first direction alone carries a third of
+//! its variance, and a uniform has no tails, so the field's excess kurtosis
+//! would be -0.18 instead of about 0; tested.) Where the filter keeps more
+//! than half the directions (a `sigma` of a pixel or two) or a side exceeds
+//! [`SPECTRAL_MAX_SIDE`], the noise is drawn per pixel and smoothed as
+//! written ([`smooth`]: two small GEMMs with the band matrices up to 128
+//! pixels a side, sums of shifted rows above).
 
 use super::{check_non_negative, check_probability, Frame, Transform};
 use crate::error::Result;

@@ -5,7 +5,7 @@
 
 use crate::geom::PoolGeom;
 
-/// [`max_interior`] with AVX-512: 16 channels per masked vector; a
+/// [`super::max_interior`] with AVX-512: 16 channels per masked vector; a
 /// compare mask picks the new max and its index. Four output pixels go
 /// through the window together, so that four compare-and-select chains
 /// overlap instead of each waiting on the last.
@@ -92,7 +92,7 @@ unsafe fn max_pixels_avx512<const P: usize>(
     }
 }
 
-/// [`max_interior`] with AVX2: 8 channels per vector (the last block under
+/// [`super::max_interior`] with AVX2: 8 channels per vector (the last block under
 /// a lane mask); a compare and two blends pick the new max and its index.
 /// Four output pixels go through the window together, as in
 /// [`max_interior_avx512`].

@@ -119,9 +119,9 @@ pub fn max_forward(
             .chunks_exact_mut(out_len)
             .zip(argmax.chunks_exact_mut(out_len));
         let example = if interior(g) {
-            max_interior
+            max_valid
         } else {
-            by_channels!(g.c, max_example)
+            by_channels!(g.c, max_padded)
         };
         for (b, (y, argmax)) in examples.enumerate() {
             let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
@@ -141,35 +141,116 @@ fn interior(g: &PoolGeom) -> bool {
         && (g.out_w - 1) * g.sw + g.fw <= g.in_w
 }
 
-/// [`max_example`] when every window is inside the input ([`interior`]):
-/// the same result (ties to the first cell in row-major window order, NaN
-/// never wins), with the window's cells visited at fixed offsets, the
-/// running max and its index kept in registers, and selects written as
-/// bit operations: a compare-and-branch per element mispredicts about half
-/// the time on real activations, which made this loop cost ~10x the
-/// loads it does. AVX-512 takes up to 16 channels per masked operation.
-fn max_interior(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+/// A rectangle of output pixels: rows `oh0..oh1`, columns `ow0..ow1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Region {
+    pub oh0: usize,
+    pub oh1: usize,
+    pub ow0: usize,
+    pub ow1: usize,
+}
+
+impl Region {
+    fn contains(&self, oh: usize, ow: usize) -> bool {
+        (self.oh0..self.oh1).contains(&oh) && (self.ow0..self.ow1).contains(&ow)
+    }
+    fn is_empty(&self) -> bool {
+        self.oh0 >= self.oh1 || self.ow0 >= self.ow1
+    }
+    /// Whether the region holds outputs of `g`, all with windows inside
+    /// the input.
+    pub(super) fn inside(&self, g: &PoolGeom) -> bool {
+        !self.is_empty()
+            && self.oh0 * g.sh >= g.pad_top
+            && self.ow0 * g.sw >= g.pad_left
+            && self.oh1 <= g.out_h
+            && self.ow1 <= g.out_w
+            && (self.oh1 - 1) * g.sh + g.fh <= g.in_h + g.pad_top
+            && (self.ow1 - 1) * g.sw + g.fw <= g.in_w + g.pad_left
+    }
+}
+
+/// The outputs whose windows lie wholly inside the input (all of them
+/// when [`interior`]; with padding, all but a border a pixel or two wide).
+fn interior_region(g: &PoolGeom) -> Region {
+    // Output o starts at o s - pad: inside from o >= pad / s (rounded up)
+    // while o s - pad + f <= n.
+    let axis = |out: usize, s: usize, f: usize, pad: usize, n: usize| {
+        let hi = if n + pad >= f {
+            ((n + pad - f) / s + 1).min(out)
+        } else {
+            0
+        };
+        (pad.div_ceil(s).min(hi), hi)
+    };
+    let (oh0, oh1) = axis(g.out_h, g.sh, g.fh, g.pad_top, g.in_h);
+    let (ow0, ow1) = axis(g.out_w, g.sw, g.fw, g.pad_left, g.in_w);
+    Region { oh0, oh1, ow0, ow1 }
+}
+
+/// Max pooling of one example when every window is inside the input.
+fn max_valid(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_interior(g, interior_region(g), x, y, argmax);
+}
+
+/// Max pooling of one example with padding (`C` channels, 0: `g.c`): the
+/// border outputs one cell at a time ([`max_example`]), the rest, whose
+/// windows are inside the input, on the fast paths ([`max_interior`]).
+/// A ResNet stem's 3x3 stride-2 pool with padding 1 on 112x112 has 55x55
+/// of its 56x56 outputs inside.
+fn max_padded<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let inside = interior_region(g);
+    max_example::<C>(g, inside, x, y, argmax);
+    max_interior(g, inside, x, y, argmax);
+}
+
+/// [`max_example`] for the outputs in `region`, whose windows must be
+/// inside the input ([`interior_region`]): the same result (ties to the
+/// first cell in row-major window order, NaN never wins), with the
+/// window's cells visited at fixed offsets, the running max and its index
+/// kept in registers, and selects written as bit operations: a
+/// compare-and-branch per element mispredicts about half the time on real
+/// activations, which made this loop cost ~10x the loads it does. AVX-512
+/// takes up to 16 channels per masked operation.
+fn max_interior(g: &PoolGeom, region: Region, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    if region.is_empty() {
+        return;
+    }
+    assert!(
+        region.inside(g),
+        "max pool: {region:?} has windows outside the input of {g:?}"
+    );
     #[cfg(target_arch = "x86_64")]
     match crate::isa::current() {
         // SAFETY: `current` is an instruction set the CPU runs; AVX-512F
         // and AVX2 are these clones' only requirements.
-        crate::isa::Isa::Avx512 => return unsafe { simd::max_interior_avx512(g, x, y, argmax) },
-        crate::isa::Isa::Avx2 => return unsafe { simd::max_interior_avx2(g, x, y, argmax) },
+        crate::isa::Isa::Avx512 => {
+            return unsafe { simd::max_interior_avx512(g, region, x, y, argmax) }
+        }
+        crate::isa::Isa::Avx2 => {
+            return unsafe { simd::max_interior_avx2(g, region, x, y, argmax) }
+        }
         crate::isa::Isa::Portable => {}
     }
-    max_interior_portable(g, x, y, argmax);
+    max_interior_portable(g, region, x, y, argmax);
 }
 
 /// [`max_interior`] in plain Rust, one channel at a time.
 #[inline(always)]
-fn max_interior_portable(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+fn max_interior_portable(
+    g: &PoolGeom,
+    region: Region,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
     let c = g.c;
     let row = g.in_w * c;
-    let mut outs = y.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
-    for oh in 0..g.out_h {
-        for ow in 0..g.out_w {
-            let Some((yo, ao)) = outs.next() else { return };
-            let first = oh * g.sh * row + ow * g.sw * c;
+    for oh in region.oh0..region.oh1 {
+        for ow in region.ow0..region.ow1 {
+            let out = (oh * g.out_w + ow) * c;
+            let (yo, ao) = (&mut y[out..out + c], &mut argmax[out..out + c]);
+            let first = (oh * g.sh - g.pad_top) * row + (ow * g.sw - g.pad_left) * c;
             yo.copy_from_slice(&x[first..first + c]);
             for (k, a) in ao.iter_mut().enumerate() {
                 *a = (first + k) as u32;
@@ -191,8 +272,16 @@ fn max_interior_portable(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u
     }
 }
 
-/// Max pooling of one example, with `C` channels (`C = 0`: `g.c`).
-fn max_example<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+/// Max pooling of one example, with `C` channels (`C = 0`: `g.c`), one
+/// output pixel at a time, clipping each window to the input; the outputs
+/// in `skip` are left as they are.
+fn max_example<const C: usize>(
+    g: &PoolGeom,
+    skip: Region,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
     let c = if C == 0 { g.c } else { C };
     let mut outs = y.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
     for oh in 0..g.out_h {
@@ -200,6 +289,9 @@ fn max_example<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &
         for ow in 0..g.out_w {
             let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
             let Some((yo, ao)) = outs.next() else { return };
+            if skip.contains(oh, ow) {
+                continue;
+            }
             if h0 >= h1 || w0 >= w1 {
                 yo.fill(0.0);
                 ao.fill(NO_WINNER);

@@ -1,8 +1,10 @@
-//! The interior windows of max pooling ([`super::max_interior`]) with
+//! The windows of max pooling that lie inside the input
+//! ([`super::max_interior`], a region of the outputs) with
 //! vector instructions: AVX-512 (16 channels under a mask) and AVX2 (8
 //! channels, the last block under a lane mask), each with four output
 //! pixels in flight.
 
+use super::Region;
 use crate::geom::PoolGeom;
 
 /// [`super::max_interior`] with AVX-512: 16 channels per masked vector; a
@@ -11,22 +13,30 @@ use crate::geom::PoolGeom;
 /// overlap instead of each waiting on the last.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) fn max_interior_avx512(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    // Every window is inside the example, whose last element is the
-    // furthest a window reaches; the outputs fit in y and argmax.
+pub(super) fn max_interior_avx512(
+    g: &PoolGeom,
+    region: Region,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
+    // The region's windows are inside the input, so the last one ends at
+    // the example's last element at most; the outputs fit in y and argmax.
+    assert!(region.inside(g), "max pool: {region:?} is not inside {g:?}");
     let row = g.in_w * g.c;
-    let last_in = ((g.out_h - 1) * g.sh + g.fh - 1) * row + ((g.out_w - 1) * g.sw + g.fw) * g.c;
+    let last_in = ((region.oh1 - 1) * g.sh - g.pad_top + g.fh - 1) * row
+        + ((region.ow1 - 1) * g.sw - g.pad_left + g.fw) * g.c;
     assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
     assert!(x.len() <= i32::MAX as usize);
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    for oh in 0..g.out_h {
-        let mut ow = 0;
-        while ow + 4 <= g.out_w {
+    for oh in region.oh0..region.oh1 {
+        let mut ow = region.ow0;
+        while ow + 4 <= region.ow1 {
             // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
             unsafe { max_pixels_avx512::<4>(g, xp, yp, ap, oh, ow) };
             ow += 4;
         }
-        while ow < g.out_w {
+        while ow < region.ow1 {
             // SAFETY: as above, for pixel ow.
             unsafe { max_pixels_avx512::<1>(g, xp, yp, ap, oh, ow) };
             ow += 1;
@@ -58,7 +68,9 @@ unsafe fn max_pixels_avx512<const P: usize>(
     while c0 < c {
         let lanes = (c - c0).min(16);
         let mask: __mmask16 = if lanes == 16 { !0 } else { (1 << lanes) - 1 };
-        let p0: [usize; P] = std::array::from_fn(|j| oh * g.sh * row + (ow + j) * g.sw * c + c0);
+        let p0: [usize; P] = std::array::from_fn(|j| {
+            (oh * g.sh - g.pad_top) * row + ((ow + j) * g.sw - g.pad_left) * c + c0
+        });
         let i0: [__m512i; P] =
             std::array::from_fn(|j| _mm512_add_epi32(_mm512_set1_epi32(p0[j] as i32), iota));
         // SAFETY (every load and store below): the lanes under `mask` are
@@ -98,20 +110,30 @@ unsafe fn max_pixels_avx512<const P: usize>(
 /// [`max_interior_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn max_interior_avx2(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+pub(super) fn max_interior_avx2(
+    g: &PoolGeom,
+    region: Region,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
+    // The region's windows are inside the input, so the last one ends at
+    // the example's last element at most; the outputs fit in y and argmax.
+    assert!(region.inside(g), "max pool: {region:?} is not inside {g:?}");
     let row = g.in_w * g.c;
-    let last_in = ((g.out_h - 1) * g.sh + g.fh - 1) * row + ((g.out_w - 1) * g.sw + g.fw) * g.c;
+    let last_in = ((region.oh1 - 1) * g.sh - g.pad_top + g.fh - 1) * row
+        + ((region.ow1 - 1) * g.sw - g.pad_left + g.fw) * g.c;
     assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
     assert!(x.len() <= i32::MAX as usize);
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    for oh in 0..g.out_h {
-        let mut ow = 0;
-        while ow + 4 <= g.out_w {
+    for oh in region.oh0..region.oh1 {
+        let mut ow = region.ow0;
+        while ow + 4 <= region.ow1 {
             // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
             unsafe { max_pixels_avx2::<4>(g, xp, yp, ap, oh, ow) };
             ow += 4;
         }
-        while ow < g.out_w {
+        while ow < region.ow1 {
             // SAFETY: as above, for pixel ow.
             unsafe { max_pixels_avx2::<1>(g, xp, yp, ap, oh, ow) };
             ow += 1;
@@ -144,7 +166,9 @@ unsafe fn max_pixels_avx2<const P: usize>(
         let lanes = (c - c0).min(8);
         // All ones in the lanes below `lanes`: the maskload/maskstore mask.
         let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), iota);
-        let p0: [usize; P] = std::array::from_fn(|j| oh * g.sh * row + (ow + j) * g.sw * c + c0);
+        let p0: [usize; P] = std::array::from_fn(|j| {
+            (oh * g.sh - g.pad_top) * row + ((ow + j) * g.sw - g.pad_left) * c + c0
+        });
         let i0: [__m256i; P] =
             std::array::from_fn(|j| _mm256_add_epi32(_mm256_set1_epi32(p0[j] as i32), iota));
         // SAFETY (every load and store below): the lanes under `mask` are

@@ -326,23 +326,29 @@ fn bad_shapes_are_errors() {
     global_avg_backward(0, 4, 3, &[], &mut []).unwrap();
 }
 
-/// Windows inside the input take the fast paths (`max_interior`): every
-/// version of them against the reference, on inputs full of ties (a few
-/// distinct values, as after a ReLU) and with NaNs, whose bits must match.
+/// Windows inside the input take the fast paths (`max_interior`; with
+/// padding, all but the border outputs): every version of them against
+/// the reference, on inputs full of ties (a few distinct values, as after
+/// a ReLU) and with NaNs, whose bits must match.
 #[test]
 fn interior_paths_match_reference_with_ties_and_nans() {
-    type Case = ([usize; 3], [usize; 2], [usize; 2], usize);
+    type Case = ([usize; 3], [usize; 2], [usize; 2], Padding, usize);
     let raw: &[Case] = &[
-        ([28, 28, 6], [2, 2], [2, 2], 3),
-        ([10, 10, 16], [2, 2], [2, 2], 2),
-        ([9, 11, 5], [3, 3], [2, 2], 2),
-        ([7, 7, 20], [3, 2], [1, 1], 1), // overlapping windows, two vectors of channels
-        ([6, 9, 33], [2, 3], [2, 3], 2), // three vectors, the last of one lane
-        ([5, 5, 1], [5, 5], [1, 1], 3),  // one window covering the input
+        ([28, 28, 6], [2, 2], [2, 2], Padding::Valid, 3),
+        ([10, 10, 16], [2, 2], [2, 2], Padding::Valid, 2),
+        ([9, 11, 5], [3, 3], [2, 2], Padding::Valid, 2),
+        ([7, 7, 20], [3, 2], [1, 1], Padding::Valid, 1), // overlapping windows, two vectors of channels
+        ([6, 9, 33], [2, 3], [2, 3], Padding::Valid, 2), // three vectors, the last of one lane
+        ([5, 5, 1], [5, 5], [1, 1], Padding::Valid, 3),  // one window covering the input
+        ([12, 12, 16], [3, 3], [2, 2], Padding::Explicit(1), 2), // a ResNet stem's pool
+        ([9, 11, 5], [3, 3], [2, 2], Padding::Same, 2),
+        ([7, 8, 20], [3, 2], [1, 1], Padding::Explicit(1), 1),
+        ([11, 10, 3], [3, 3], [3, 2], Padding::Same, 2),
+        ([2, 2, 3], [3, 3], [1, 1], Padding::Explicit(1), 1), // no output inside
     ];
-    for (seed, &(input, size, stride, batch)) in raw.iter().enumerate() {
-        let g = PoolGeom::new(input, size, stride, Padding::Valid).unwrap();
-        assert!(interior(&g));
+    for (seed, &(input, size, stride, padding, batch)) in raw.iter().enumerate() {
+        let g = PoolGeom::new(input, size, stride, padding).unwrap();
+        let region = interior_region(&g);
         let mut x: Vec<f32> = random(batch * g.in_len(), 40 + seed as u64)
             .iter()
             .map(|v| (v * 2.0).round().max(0.0))
@@ -356,15 +362,15 @@ fn interior_paths_match_reference_with_ties_and_nans() {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY (of the call through the pointer): AVX-512F is present.
-            versions.push(("avx512", |g, x, y, a| unsafe {
-                simd::max_interior_avx512(g, x, y, a)
+            versions.push(("avx512", |g, r, x, y, a| unsafe {
+                simd::max_interior_avx512(g, r, x, y, a)
             }));
         }
         #[cfg(target_arch = "x86_64")]
         if crate::isa::Isa::Avx2.supported() {
             // SAFETY (of the call through the pointer): AVX2 is present.
-            versions.push(("avx2", |g, x, y, a| unsafe {
-                simd::max_interior_avx2(g, x, y, a)
+            versions.push(("avx2", |g, r, x, y, a| unsafe {
+                simd::max_interior_avx2(g, r, x, y, a)
             }));
         }
         versions.push(("dispatch", max_interior));
@@ -375,7 +381,11 @@ fn interior_paths_match_reference_with_ties_and_nans() {
                 .zip(y.chunks_mut(g.out_len()))
                 .zip(argmax.chunks_mut(g.out_len()))
             {
-                f(&g, x, y, a);
+                // The border one cell at a time, the region on the path tested.
+                max_example::<0>(&g, region, x, y, a);
+                if !region.is_empty() {
+                    f(&g, region, x, y, a);
+                }
             }
             assert_eq!(bits(&y), bits(&want), "{name} {g:?}");
             assert_eq!(argmax, want_arg, "{name} {g:?}");
@@ -383,4 +393,27 @@ fn interior_paths_match_reference_with_ties_and_nans() {
     }
 }
 
-type MaxFn = fn(&PoolGeom, &[f32], &mut [f32], &mut [u32]);
+#[test]
+fn the_interior_region_is_every_output_whose_window_is_inside() {
+    // A ResNet stem: 3x3 stride 2, padding 1 on 112x112 gives 56x56, of
+    // which rows and columns 1..56 start at 1, 3, .. 109 and end by 111.
+    let g = PoolGeom::new([112, 112, 64], [3, 3], [2, 2], Padding::Explicit(1)).unwrap();
+    let r = interior_region(&g);
+    assert_eq!((r.oh0, r.oh1, r.ow0, r.ow1), (1, 56, 1, 56));
+    // Against the definition, on every case.
+    for (g, _) in cases() {
+        let r = interior_region(&g);
+        for oh in 0..g.out_h {
+            for ow in 0..g.out_w {
+                let inside = oh * g.sh >= g.pad_top
+                    && ow * g.sw >= g.pad_left
+                    && oh * g.sh + g.fh <= g.in_h + g.pad_top
+                    && ow * g.sw + g.fw <= g.in_w + g.pad_left;
+                assert_eq!(r.contains(oh, ow), inside, "{g:?} ({oh}, {ow})");
+            }
+        }
+        assert!(r.is_empty() || r.inside(&g));
+    }
+}
+
+type MaxFn = fn(&PoolGeom, Region, &[f32], &mut [f32], &mut [u32]);

@@ -7,6 +7,39 @@
 use super::Region;
 use crate::geom::PoolGeom;
 
+/// Checks that `region`'s windows are inside an input of `x_len`
+/// elements and its outputs inside `out_len`, then visits its pixels a
+/// row at a time: `four(oh, ow)` for pixels `ow..ow + 4`, `one(oh, ow)`
+/// for the last few. Both instruction sets' drivers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn walk(
+    g: &PoolGeom,
+    region: Region,
+    [x_len, out_len]: [usize; 2],
+    mut four: impl FnMut(usize, usize),
+    mut one: impl FnMut(usize, usize),
+) {
+    // The last window ends at the example's last element at most.
+    assert!(region.inside(g), "max pool: {region:?} is not inside {g:?}");
+    let row = g.in_w * g.c;
+    let last_in = ((region.oh1 - 1) * g.sh - g.pad_top + g.fh - 1) * row
+        + ((region.ow1 - 1) * g.sw - g.pad_left + g.fw) * g.c;
+    assert!(last_in <= x_len && g.out_h * g.out_w * g.c <= out_len);
+    assert!(x_len <= i32::MAX as usize);
+    for oh in region.oh0..region.oh1 {
+        let mut ow = region.ow0;
+        while ow + 4 <= region.ow1 {
+            four(oh, ow);
+            ow += 4;
+        }
+        while ow < region.ow1 {
+            one(oh, ow);
+            ow += 1;
+        }
+    }
+}
+
 /// [`super::max_interior`] with AVX-512: 16 channels per masked vector; a
 /// compare mask picks the new max and its index. Four output pixels go
 /// through the window together, so that four compare-and-select chains
@@ -20,28 +53,16 @@ pub(super) fn max_interior_avx512(
     y: &mut [f32],
     argmax: &mut [u32],
 ) {
-    // The region's windows are inside the input, so the last one ends at
-    // the example's last element at most; the outputs fit in y and argmax.
-    assert!(region.inside(g), "max pool: {region:?} is not inside {g:?}");
-    let row = g.in_w * g.c;
-    let last_in = ((region.oh1 - 1) * g.sh - g.pad_top + g.fh - 1) * row
-        + ((region.ow1 - 1) * g.sw - g.pad_left + g.fw) * g.c;
-    assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
-    assert!(x.len() <= i32::MAX as usize);
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    for oh in region.oh0..region.oh1 {
-        let mut ow = region.ow0;
-        while ow + 4 <= region.ow1 {
-            // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
-            unsafe { max_pixels_avx512::<4>(g, xp, yp, ap, oh, ow) };
-            ow += 4;
-        }
-        while ow < region.ow1 {
-            // SAFETY: as above, for pixel ow.
-            unsafe { max_pixels_avx512::<1>(g, xp, yp, ap, oh, ow) };
-            ow += 1;
-        }
-    }
+    walk(
+        g,
+        region,
+        [x.len(), y.len().min(argmax.len())],
+        // SAFETY: `walk` checked that the pixels exist and their windows
+        // are inside x.
+        |oh, ow| unsafe { max_pixels_avx512::<4>(g, xp, yp, ap, oh, ow) },
+        |oh, ow| unsafe { max_pixels_avx512::<1>(g, xp, yp, ap, oh, ow) },
+    );
 }
 
 /// Output pixels `ow..ow + P` of row `oh` of [`max_interior_avx512`].
@@ -117,28 +138,16 @@ pub(super) fn max_interior_avx2(
     y: &mut [f32],
     argmax: &mut [u32],
 ) {
-    // The region's windows are inside the input, so the last one ends at
-    // the example's last element at most; the outputs fit in y and argmax.
-    assert!(region.inside(g), "max pool: {region:?} is not inside {g:?}");
-    let row = g.in_w * g.c;
-    let last_in = ((region.oh1 - 1) * g.sh - g.pad_top + g.fh - 1) * row
-        + ((region.ow1 - 1) * g.sw - g.pad_left + g.fw) * g.c;
-    assert!(last_in <= x.len() && g.out_h * g.out_w * g.c <= y.len().min(argmax.len()));
-    assert!(x.len() <= i32::MAX as usize);
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    for oh in region.oh0..region.oh1 {
-        let mut ow = region.ow0;
-        while ow + 4 <= region.ow1 {
-            // SAFETY: pixels ow..ow + 4 of row oh exist (see the asserts).
-            unsafe { max_pixels_avx2::<4>(g, xp, yp, ap, oh, ow) };
-            ow += 4;
-        }
-        while ow < region.ow1 {
-            // SAFETY: as above, for pixel ow.
-            unsafe { max_pixels_avx2::<1>(g, xp, yp, ap, oh, ow) };
-            ow += 1;
-        }
-    }
+    walk(
+        g,
+        region,
+        [x.len(), y.len().min(argmax.len())],
+        // SAFETY: `walk` checked that the pixels exist and their windows
+        // are inside x.
+        |oh, ow| unsafe { max_pixels_avx2::<4>(g, xp, yp, ap, oh, ow) },
+        |oh, ow| unsafe { max_pixels_avx2::<1>(g, xp, yp, ap, oh, ow) },
+    );
 }
 
 /// Output pixels `ow..ow + P` of row `oh` of [`max_interior_avx2`].

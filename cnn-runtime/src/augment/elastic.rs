@@ -329,20 +329,23 @@ impl Axis {
 pub(crate) struct Spectral {
     h: usize,
     w: usize,
-    kernel: Vec<f32>,
     a: Axis,
     /// `k_w x w`, row-major (`B`).
     b: Vec<f32>,
     kw: usize,
 }
 
-/// The bases already computed (a pipeline sees one or two shapes).
-static SPECTRAL: Mutex<Vec<Arc<Spectral>>> = Mutex::new(Vec::new());
+/// A field shape and kernel, with its basis, or `None` where that field is
+/// drawn per pixel (kept too, so that it is not diagonalised again).
+type Entry = (usize, usize, Vec<f32>, Option<Arc<Spectral>>);
+
+/// The shapes already seen (a pipeline sees one or two).
+static SPECTRAL: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 thread_local! {
-    // The last basis this thread used, so that a worker does not take the
+    // The last entry this thread used, so that a worker does not take the
     // lock for every image.
-    static LAST: std::cell::RefCell<Option<Arc<Spectral>>> = const { std::cell::RefCell::new(None) };
+    static LAST: std::cell::RefCell<Option<Entry>> = const { std::cell::RefCell::new(None) };
 }
 
 impl Spectral {
@@ -352,41 +355,31 @@ impl Spectral {
         if h.max(w) > SPECTRAL_MAX_SIDE {
             return None;
         }
-        let hit = |s: &Arc<Spectral>| s.h == h && s.w == w && s.kernel == kernel;
-        if let Some(s) = LAST.with(|l| l.borrow().as_ref().filter(|s| hit(s)).cloned()) {
-            return (s.a.k > 0).then_some(s);
+        let hit = |e: &&Entry| e.0 == h && e.1 == w && e.2 == kernel;
+        if let Some(s) = LAST.with(|l| l.borrow().as_ref().filter(hit).map(|e| e.3.clone())) {
+            return s;
         }
         let mut cache = SPECTRAL.lock().unwrap_or_else(|e| e.into_inner());
-        let found = cache.iter().find(|s| hit(s)).cloned();
-        let s = match found {
-            Some(s) => s,
+        let entry = match cache.iter().find(hit) {
+            Some(e) => e.clone(),
             None => {
-                let s = Spectral::new(h, w, kernel).map(Arc::new);
-                // A shape that falls back is remembered as a stand-in with
-                // no directions, so that it is not diagonalised again.
-                let entry = s.unwrap_or_else(|| {
-                    Arc::new(Spectral {
-                        h,
-                        w,
-                        kernel: kernel.to_vec(),
-                        a: Axis {
-                            k: 0,
-                            scaled: Vec::new(),
-                        },
-                        b: Vec::new(),
-                        kw: 0,
-                    })
-                });
+                let e = (
+                    h,
+                    w,
+                    kernel.to_vec(),
+                    Spectral::new(h, w, kernel).map(Arc::new),
+                );
                 if cache.len() >= 16 {
                     cache.remove(0);
                 }
-                cache.push(entry.clone());
-                entry
+                cache.push(e.clone());
+                e
             }
         };
         drop(cache);
-        LAST.with(|l| *l.borrow_mut() = Some(s.clone()));
-        (s.a.k > 0).then_some(s)
+        let s = entry.3.clone();
+        LAST.with(|l| *l.borrow_mut() = Some(entry));
+        s
     }
 
     fn new(h: usize, w: usize, kernel: &[f32]) -> Option<Spectral> {
@@ -404,14 +397,7 @@ impl Spectral {
                 b[j * w + x] = wa.scaled[x * kw + j];
             }
         }
-        Some(Spectral {
-            h,
-            w,
-            kernel: kernel.to_vec(),
-            a,
-            b,
-            kw,
-        })
+        Some(Spectral { h, w, a, b, kw })
     }
 
     /// The directions kept along the height and the width.

@@ -15,14 +15,16 @@ pub enum Slot {
     Partial = 1,
     /// Anything else a kernel needs for the length of one call.
     Aux = 2,
+    /// A packed panel of a product's right operand (`conv2d::kblock`).
+    Pack = 3,
 }
 
-const SLOTS: usize = 3;
+const SLOTS: usize = 4;
 
 thread_local! {
     // `None` while the slot is lent out by `with`.
     static BUFFERS: RefCell<[Option<Vec<f32>>; SLOTS]> =
-        const { RefCell::new([Some(Vec::new()), Some(Vec::new()), Some(Vec::new())]) };
+        const { RefCell::new([Some(Vec::new()), Some(Vec::new()), Some(Vec::new()), Some(Vec::new())]) };
 }
 
 /// The largest size any thread has asked of each slot. Every thread grows

@@ -15,8 +15,8 @@
 //! runs once at the end, over each finished row.
 
 use super::{
-    flip_kernel, forward_layout, input_grad, input_grad_scatter, pad_rows, transpose_kernel,
-    weight_walk, Valid, Walk,
+    flip_kernel, forward_layout, input_grad, input_grad_scatter, kblock::packed, pad_rows,
+    transpose_kernel, weight_walk, Valid, Walk,
 };
 use crate::geom::Conv2dGeom;
 use crate::layers::conv2d::microkernel::{self, Store};
@@ -69,19 +69,20 @@ pub(super) fn conv_rows(
         return conv_rows_flat(v, a, line, row0, oy0, oy1, w, y);
     }
     let row_len = v.out_w * v.c_out;
-    chunks(v, line, v.sw * v.c_in, w, |j0, n, at, b, walk, store| {
+    chunks(v, line, v.sw * v.c_in, w, |j0, n, at, b, ldb, walk, store| {
         for oy in oy0..oy1 {
             let from = (oy * v.sh - row0) * line + at;
             let c = &mut y[(oy - oy0) * row_len + j0..];
-            microkernel::gemm(v.out_w, n, &a[from..], walk, b, v.c_out, c, v.c_out, store);
+            microkernel::gemm(v.out_w, n, &a[from..], walk, b, ldb, c, v.c_out, store);
         }
     });
 }
 
-/// Calls `f(j0, n, at, b, walk, store)` for each block of `NC` output
+/// Calls `f(j0, n, at, b, ldb, walk, store)` for each block of `NC` output
 /// channels `j0..j0 + n` and each chunk of at most `KC` depth elements
 /// within one window row: the chunk's windows start `at` floats into a
-/// window's first row, its weights are `b` (rows of `c_out`), `walk`
+/// window's first row, its weights are `b` (packed: rows of `ldb = n`,
+/// see [`kblock::packed`]), `walk`
 /// steps `ia` between windows, and `store` overwrites on a block's first
 /// chunk and accumulates after.
 fn chunks(
@@ -89,7 +90,7 @@ fn chunks(
     line: usize,
     ia: usize,
     w: &[f32],
-    mut f: impl FnMut(usize, usize, usize, &[f32], Walk, Store),
+    mut f: impl FnMut(usize, usize, usize, &[f32], usize, Walk, Store),
 ) {
     let vlen = v.fw * v.c_in;
     let mut j0 = 0;
@@ -112,7 +113,9 @@ fn chunks(
                     Store::Accumulate
                 };
                 let b = &w[(u * vlen + v0) * v.c_out + j0..];
-                f(j0, n, u * line + v0, b, walk, store);
+                packed(b, v.c_out, kc, n, |b, ldb| {
+                    f(j0, n, u * line + v0, b, ldb, walk, store)
+                });
                 v0 += kc;
             }
         }
@@ -143,7 +146,7 @@ fn conv_rows_flat(
     let rows = (oy1 - oy0 - 1) * width + v.out_w;
     let c_out = v.c_out;
     scratch::with(Slot::Aux, rows * c_out, |c| {
-        chunks(v, line, v.c_in, w, |j0, n, at, b, walk, store| {
+        chunks(v, line, v.c_in, w, |j0, n, at, b, ldb, walk, store| {
             let from = (oy0 - row0) * line + at;
             microkernel::gemm(
                 rows,
@@ -151,7 +154,7 @@ fn conv_rows_flat(
                 &a[from..],
                 walk,
                 b,
-                c_out,
+                ldb,
                 &mut c[j0..],
                 c_out,
                 store,

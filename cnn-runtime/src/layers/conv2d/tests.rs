@@ -43,6 +43,9 @@ const CASES: &[Case] = &[
     ([18, 17, 50], 70, [3, 3], [1, 1], Padding::Same, 2),
     // A 1x1 product over 126 pixels of depth 300: blocked over depth.
     ([9, 7, 300], 20, [1, 1], [1, 1], Padding::Valid, 2),
+    // Weights of 1.15 MB, beyond `implicit_big`'s threshold: the forward
+    // blocked over depth and channels, with packed weight panels at AVX2.
+    ([6, 5, 200], 160, [3, 3], [1, 1], Padding::Same, 2),
 ];
 
 fn geom(c: &Case) -> Conv2dGeom {
@@ -123,7 +126,7 @@ fn check_forward(c: &Case, ep: &Epilogue, seed: u64) {
 
 #[test]
 fn forward_matches_reference() {
-    let b = random(128, 99);
+    let b = random(256, 99);
     for (i, c) in all_cases().iter().enumerate() {
         let g = geom(c);
         check_forward(c, &Epilogue::NONE, i as u64);
@@ -137,7 +140,7 @@ fn forward_matches_reference() {
 
 #[test]
 fn every_epilogue_matches_reference() {
-    let (b, scale, shift) = (random(80, 1), random(80, 2), random(80, 3));
+    let (b, scale, shift) = (random(160, 1), random(160, 2), random(160, 3));
     let acts = [
         Act::Identity,
         Act::Relu,
@@ -145,10 +148,12 @@ fn every_epilogue_matches_reference() {
         Act::Tanh,
         Act::Sigmoid,
     ];
-    // A general case, the 1x1 stride-1 path, and a depth-blocked one.
+    // A general case, the 1x1 stride-1 path, the depth-blocked ones and
+    // the big-weights one.
     for c in [
         &CASES[0],
         &CASES[8],
+        &CASES[CASES.len() - 3],
         &CASES[CASES.len() - 2],
         &CASES[CASES.len() - 1],
     ] {

@@ -10,12 +10,14 @@
 mod freeze;
 pub mod graph;
 pub(crate) mod import;
+mod infer;
 mod params;
 mod shard;
 mod summary;
 
 pub use freeze::Freezing;
 pub use import::{load_by_name, load_state_dict, LoadReport};
+pub use infer::infer_chunks;
 pub use params::{init_params, load_params, load_params_prefixed, save_params, Init, TensorInfo};
 pub use shard::Shard;
 pub use summary::{human_bytes, thousands, Summary, SummaryRow};

@@ -52,6 +52,7 @@ impl Isa {
     }
 
     /// True when this CPU runs code compiled for `self`.
+    #[inline]
     pub fn supported(self) -> bool {
         match self {
             Isa::Portable => true,
@@ -101,8 +102,14 @@ impl Isa {
         }
     }
 
+    #[inline]
     fn from_code(c: u8) -> Option<Isa> {
-        Isa::ALL.into_iter().find(|i| i.code() == c)
+        match c {
+            1 => Some(Isa::Portable),
+            2 => Some(Isa::Avx2),
+            3 => Some(Isa::Avx512),
+            _ => None,
+        }
     }
 
     fn check(self) -> Result<Isa> {
@@ -136,6 +143,9 @@ thread_local! {
 }
 
 /// The instruction set kernels called from this thread use now.
+// Inlined: kernels ask on every call (LeNet-5's convolutions make one
+// call per output row, a few hundred nanoseconds of work each).
+#[inline]
 pub fn current() -> Isa {
     if let Some(isa) = OVERRIDE.with(Cell::get) {
         return isa;
@@ -143,6 +153,13 @@ pub fn current() -> Isa {
     if let Some(isa) = Isa::from_code(DEFAULT.load(Ordering::Relaxed)) {
         return isa;
     }
+    first_read()
+}
+
+/// [`current`]'s first call in the process: reads `CNN_ISA`.
+#[cold]
+#[inline(never)]
+fn first_read() -> Isa {
     let isa = from_env(std::env::var("CNN_ISA").ok().as_deref());
     DEFAULT.store(isa.code(), Ordering::Relaxed);
     isa
@@ -204,6 +221,7 @@ mod tests {
     #[test]
     fn names_round_trip_and_bad_names_say_what_to_write() {
         for isa in Isa::ALL {
+            assert_eq!(Isa::from_code(isa.code()), Some(isa));
             assert_eq!(Isa::parse(isa.name()).unwrap(), isa);
         }
         assert_eq!(Isa::parse(" AVX2 ").unwrap(), Isa::Avx2);

@@ -140,6 +140,14 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::activation::softmax(batch * #rows, #classes, x, y)?;
         }},
+        OpKind::MaxPool { g, .. } if params.mode == Mode::Infer => {
+            let geom = pool_geom(g);
+            quote! {{
+                const G: #rt::PoolGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::pool::max_forward_values(&G, batch, x, y)?;
+            }}
+        }
         OpKind::MaxPool { g, argmax } => {
             let geom = pool_geom(g);
             let am = span(*argmax);

@@ -310,11 +310,13 @@ impl<'a> Planner<'a> {
                     y
                 }
                 LayerKind::MaxPool2d { .. } => {
-                    let argmax = self.u.alloc(output.len());
-                    if self.mode == Mode::Infer {
-                        // The winners are only read by backward.
-                        self.u.free(argmax);
-                    }
+                    // The winners are only read by backward: inference
+                    // pools without recording them (`max_forward_values`).
+                    let argmax = if self.mode == Mode::Infer {
+                        Slot { offset: 0, len: 0 }
+                    } else {
+                        self.u.alloc(output.len())
+                    };
                     let y = self.shaped(output);
                     let g = geom(input, output, l);
                     self.push(l, OpKind::MaxPool { g, argmax }, x, y);

@@ -118,17 +118,54 @@ pub fn max_forward(
         let examples = y
             .chunks_exact_mut(out_len)
             .zip(argmax.chunks_exact_mut(out_len));
-        let example = if interior(g) {
-            max_valid
-        } else {
-            by_channels!(g.c, max_padded)
-        };
+        let example = max_example_fn::<true>(g);
         for (b, (y, argmax)) in examples.enumerate() {
             let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
             example(g, x, y, argmax);
         }
     });
     Ok(())
+}
+
+/// Max pooling for inference: the values of [`max_forward`] (bit for
+/// bit) without recording the winners, which only the backward pass
+/// reads. Overwrites y.
+/// x: [batch, in_h, in_w, c]  y: [batch, out_h, out_w, c]
+pub fn max_forward_values(g: &PoolGeom, batch: usize, x: &[f32], y: &mut [f32]) -> Result<()> {
+    let [in_len, out_len, x_len, y_len] = sizes(g, batch)?;
+    check_len("max pool x", x.len(), x_len)?;
+    check_len("max pool y", y.len(), y_len)?;
+    let work = y_len * g.fh * g.fw;
+    par_rows(y, batch, work, |b0, y| {
+        let example = max_example_fn::<false>(g);
+        for (b, y) in y.chunks_exact_mut(out_len).enumerate() {
+            let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
+            example(g, x, y, &mut []);
+        }
+    });
+    Ok(())
+}
+
+/// One example of max pooling: `(g, x, y, argmax)`, `argmax` empty unless
+/// the winners are recorded.
+type MaxExample = fn(&PoolGeom, &[f32], &mut [f32], &mut [u32]);
+
+/// The version of one example's max pooling for `g`, recording the
+/// winners when `TRACK`.
+fn max_example_fn<const TRACK: bool>(g: &PoolGeom) -> MaxExample {
+    if interior(g) {
+        return max_valid::<TRACK>;
+    }
+    match g.c {
+        1 => max_padded::<1, TRACK>,
+        2 => max_padded::<2, TRACK>,
+        3 => max_padded::<3, TRACK>,
+        4 => max_padded::<4, TRACK>,
+        6 => max_padded::<6, TRACK>,
+        8 => max_padded::<8, TRACK>,
+        16 => max_padded::<16, TRACK>,
+        _ => max_padded::<0, TRACK>,
+    }
 }
 
 /// Whether every window lies inside the input (no padding reached): the
@@ -189,8 +226,8 @@ fn interior_region(g: &PoolGeom) -> Region {
 }
 
 /// Max pooling of one example when every window is inside the input.
-fn max_valid(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    max_interior(g, interior_region(g), x, y, argmax);
+fn max_valid<const TRACK: bool>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_interior::<TRACK>(g, interior_region(g), x, y, argmax);
 }
 
 /// Max pooling of one example with padding (`C` channels, 0: `g.c`): the
@@ -198,10 +235,15 @@ fn max_valid(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
 /// windows are inside the input, on the fast paths ([`max_interior`]).
 /// A ResNet stem's 3x3 stride-2 pool with padding 1 on 112x112 has 55x55
 /// of its 56x56 outputs inside.
-fn max_padded<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+fn max_padded<const C: usize, const TRACK: bool>(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
     let inside = interior_region(g);
-    max_example::<C>(g, inside, x, y, argmax);
-    max_interior(g, inside, x, y, argmax);
+    max_example::<C, TRACK>(g, inside, x, y, argmax);
+    max_interior::<TRACK>(g, inside, x, y, argmax);
 }
 
 /// [`max_example`] for the outputs in `region`, whose windows must be
@@ -211,8 +253,16 @@ fn max_padded<const C: usize>(g: &PoolGeom, x: &[f32], y: &mut [f32], argmax: &m
 /// kept in registers, and selects written as bit operations: a
 /// compare-and-branch per element mispredicts about half the time on real
 /// activations, which made this loop cost ~10x the loads it does. AVX-512
-/// takes up to 16 channels per masked operation.
-fn max_interior(g: &PoolGeom, region: Region, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+/// takes up to 16 channels per masked operation. Without `TRACK` the
+/// winners are not recorded (`argmax` may be empty) and each cell is one
+/// `max`.
+fn max_interior<const TRACK: bool>(
+    g: &PoolGeom,
+    region: Region,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
     if region.is_empty() {
         return;
     }
@@ -225,19 +275,19 @@ fn max_interior(g: &PoolGeom, region: Region, x: &[f32], y: &mut [f32], argmax: 
         // SAFETY: `current` is an instruction set the CPU runs; AVX-512F
         // and AVX2 are these clones' only requirements.
         crate::isa::Isa::Avx512 => {
-            return unsafe { simd::max_interior_avx512(g, region, x, y, argmax) }
+            return unsafe { simd::max_interior_avx512::<TRACK>(g, region, x, y, argmax) }
         }
         crate::isa::Isa::Avx2 => {
-            return unsafe { simd::max_interior_avx2(g, region, x, y, argmax) }
+            return unsafe { simd::max_interior_avx2::<TRACK>(g, region, x, y, argmax) }
         }
         crate::isa::Isa::Portable => {}
     }
-    max_interior_portable(g, region, x, y, argmax);
+    max_interior_portable::<TRACK>(g, region, x, y, argmax);
 }
 
 /// [`max_interior`] in plain Rust, one channel at a time.
 #[inline(always)]
-fn max_interior_portable(
+fn max_interior_portable<const TRACK: bool>(
     g: &PoolGeom,
     region: Region,
     x: &[f32],
@@ -249,9 +299,22 @@ fn max_interior_portable(
     for oh in region.oh0..region.oh1 {
         for ow in region.ow0..region.ow1 {
             let out = (oh * g.out_w + ow) * c;
-            let (yo, ao) = (&mut y[out..out + c], &mut argmax[out..out + c]);
+            let yo = &mut y[out..out + c];
             let first = (oh * g.sh - g.pad_top) * row + (ow * g.sw - g.pad_left) * c;
             yo.copy_from_slice(&x[first..first + c]);
+            if !TRACK {
+                for dh in 0..g.fh {
+                    for dw in usize::from(dh == 0)..g.fw {
+                        let base = first + dh * row + dw * c;
+                        for (m, &v) in yo.iter_mut().zip(&x[base..base + c]) {
+                            // As below: only a greater value wins (not a NaN).
+                            *m = if v > *m { v } else { *m };
+                        }
+                    }
+                }
+                continue;
+            }
+            let ao = &mut argmax[out..out + c];
             for (k, a) in ao.iter_mut().enumerate() {
                 *a = (first + k) as u32;
             }
@@ -274,8 +337,9 @@ fn max_interior_portable(
 
 /// Max pooling of one example, with `C` channels (`C = 0`: `g.c`), one
 /// output pixel at a time, clipping each window to the input; the outputs
-/// in `skip` are left as they are.
-fn max_example<const C: usize>(
+/// in `skip` are left as they are. The winners go to `argmax` when
+/// `TRACK` (else it may be empty).
+fn max_example<const C: usize, const TRACK: bool>(
     g: &PoolGeom,
     skip: Region,
     x: &[f32],
@@ -283,15 +347,21 @@ fn max_example<const C: usize>(
     argmax: &mut [u32],
 ) {
     let c = if C == 0 { g.c } else { C };
-    let mut outs = y.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
+    let mut outs = y.chunks_exact_mut(c).enumerate();
     for oh in 0..g.out_h {
         let (h0, h1) = span(oh, g.sh, g.fh, g.pad_top, g.in_h);
         for ow in 0..g.out_w {
             let (w0, w1) = span(ow, g.sw, g.fw, g.pad_left, g.in_w);
-            let Some((yo, ao)) = outs.next() else { return };
+            let Some((o, yo)) = outs.next() else { return };
             if skip.contains(oh, ow) {
                 continue;
             }
+            let mut none: [u32; 0] = [];
+            let ao: &mut [u32] = if TRACK {
+                &mut argmax[o * c..(o + 1) * c]
+            } else {
+                &mut none
+            };
             if h0 >= h1 || w0 >= w1 {
                 yo.fill(0.0);
                 ao.fill(NO_WINNER);
@@ -309,13 +379,14 @@ fn max_example<const C: usize>(
                 for iw in from..w1 {
                     let base = (ih * g.in_w + iw) * c;
                     let cell = &x[base..base + c];
-                    for (k, ((m, a), &v)) in yo.iter_mut().zip(ao.iter_mut()).zip(cell).enumerate()
-                    {
+                    for (k, (m, &v)) in yo.iter_mut().zip(cell).enumerate() {
                         // Selects, not a branch: on random data a branch
                         // here mispredicts about as often as it is taken.
                         let wins = v > *m;
                         *m = if wins { v } else { *m };
-                        *a = if wins { (base + k) as u32 } else { *a };
+                        if TRACK {
+                            ao[k] = if wins { (base + k) as u32 } else { ao[k] };
+                        }
                     }
                 }
             }

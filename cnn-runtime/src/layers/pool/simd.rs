@@ -46,7 +46,7 @@ fn walk(
 /// overlap instead of each waiting on the last.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) fn max_interior_avx512(
+pub(super) fn max_interior_avx512<const TRACK: bool>(
     g: &PoolGeom,
     region: Region,
     x: &[f32],
@@ -54,14 +54,15 @@ pub(super) fn max_interior_avx512(
     argmax: &mut [u32],
 ) {
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
+    let out_len = if TRACK { y.len().min(argmax.len()) } else { y.len() };
     walk(
         g,
         region,
-        [x.len(), y.len().min(argmax.len())],
+        [x.len(), out_len],
         // SAFETY: `walk` checked that the pixels exist and their windows
-        // are inside x.
-        |oh, ow| unsafe { max_pixels_avx512::<4>(g, xp, yp, ap, oh, ow) },
-        |oh, ow| unsafe { max_pixels_avx512::<1>(g, xp, yp, ap, oh, ow) },
+        // are inside x (and, when TRACK, that argmax holds them).
+        |oh, ow| unsafe { max_pixels_avx512::<4, TRACK>(g, xp, yp, ap, oh, ow) },
+        |oh, ow| unsafe { max_pixels_avx512::<1, TRACK>(g, xp, yp, ap, oh, ow) },
     );
 }
 
@@ -73,7 +74,7 @@ pub(super) fn max_interior_avx512(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn max_pixels_avx512<const P: usize>(
+unsafe fn max_pixels_avx512<const P: usize, const TRACK: bool>(
     g: &PoolGeom,
     xp: *const f32,
     yp: *mut f32,
@@ -107,6 +108,12 @@ unsafe fn max_pixels_avx512<const P: usize>(
                 let offv = _mm512_set1_epi32(off as i32);
                 for j in 0..P {
                     let v = unsafe { _mm512_maskz_loadu_ps(mask, xp.add(p0[j] + off)) };
+                    if !TRACK {
+                        // maxps returns its second operand on a tie or a
+                        // NaN: the same value as the select below.
+                        m[j] = _mm512_max_ps(v, m[j]);
+                        continue;
+                    }
                     // Ordered greater-than: a NaN never wins.
                     let wins = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(mask, v, m[j]);
                     m[j] = _mm512_mask_mov_ps(m[j], wins, v);
@@ -118,7 +125,9 @@ unsafe fn max_pixels_avx512<const P: usize>(
             let out = (oh * g.out_w + ow + j) * c + c0;
             unsafe {
                 _mm512_mask_storeu_ps(yp.add(out), mask, m[j]);
-                _mm512_mask_storeu_epi32(ap.add(out).cast(), mask, a[j]);
+                if TRACK {
+                    _mm512_mask_storeu_epi32(ap.add(out).cast(), mask, a[j]);
+                }
             }
         }
         c0 += lanes;
@@ -131,7 +140,7 @@ unsafe fn max_pixels_avx512<const P: usize>(
 /// [`max_interior_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn max_interior_avx2(
+pub(super) fn max_interior_avx2<const TRACK: bool>(
     g: &PoolGeom,
     region: Region,
     x: &[f32],
@@ -139,14 +148,15 @@ pub(super) fn max_interior_avx2(
     argmax: &mut [u32],
 ) {
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
+    let out_len = if TRACK { y.len().min(argmax.len()) } else { y.len() };
     walk(
         g,
         region,
-        [x.len(), y.len().min(argmax.len())],
+        [x.len(), out_len],
         // SAFETY: `walk` checked that the pixels exist and their windows
-        // are inside x.
-        |oh, ow| unsafe { max_pixels_avx2::<4>(g, xp, yp, ap, oh, ow) },
-        |oh, ow| unsafe { max_pixels_avx2::<1>(g, xp, yp, ap, oh, ow) },
+        // are inside x (and, when TRACK, that argmax holds them).
+        |oh, ow| unsafe { max_pixels_avx2::<4, TRACK>(g, xp, yp, ap, oh, ow) },
+        |oh, ow| unsafe { max_pixels_avx2::<1, TRACK>(g, xp, yp, ap, oh, ow) },
     );
 }
 
@@ -158,7 +168,7 @@ pub(super) fn max_interior_avx2(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn max_pixels_avx2<const P: usize>(
+unsafe fn max_pixels_avx2<const P: usize, const TRACK: bool>(
     g: &PoolGeom,
     xp: *const f32,
     yp: *mut f32,
@@ -194,6 +204,12 @@ unsafe fn max_pixels_avx2<const P: usize>(
                 let offv = _mm256_set1_epi32(off as i32);
                 for j in 0..P {
                     let v = unsafe { _mm256_maskload_ps(xp.add(p0[j] + off), mask) };
+                    if !TRACK {
+                        // maxps returns its second operand on a tie or a
+                        // NaN: the same value as the select below.
+                        m[j] = _mm256_max_ps(v, m[j]);
+                        continue;
+                    }
                     // Ordered greater-than: a NaN never wins.
                     let wins = _mm256_cmp_ps::<_CMP_GT_OQ>(v, m[j]);
                     m[j] = _mm256_blendv_ps(m[j], v, wins);
@@ -206,7 +222,9 @@ unsafe fn max_pixels_avx2<const P: usize>(
             let out = (oh * g.out_w + ow + j) * c + c0;
             unsafe {
                 _mm256_maskstore_ps(yp.add(out), mask, m[j]);
-                _mm256_maskstore_epi32(ap.add(out).cast(), mask, _mm256_castps_si256(a[j]));
+                if TRACK {
+                    _mm256_maskstore_epi32(ap.add(out).cast(), mask, _mm256_castps_si256(a[j]));
+                }
             }
         }
         c0 += lanes;

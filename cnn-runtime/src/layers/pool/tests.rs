@@ -358,38 +358,73 @@ fn interior_paths_match_reference_with_ties_and_nans() {
         }
         let (want, want_arg) = reference::max_forward(&g, batch, &x);
         let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        let mut versions: Vec<(&str, MaxFn)> = vec![("portable", max_interior_portable)];
+        // Each version recording the winners, then without (values only).
+        let mut versions: Vec<(&str, MaxFn, MaxFn)> = vec![(
+            "portable",
+            max_interior_portable::<true>,
+            max_interior_portable::<false>,
+        )];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY (of the call through the pointer): AVX-512F is present.
-            versions.push(("avx512", |g, r, x, y, a| unsafe {
-                simd::max_interior_avx512(g, r, x, y, a)
-            }));
+            // SAFETY (of the calls through the pointers): AVX-512F is present.
+            versions.push((
+                "avx512",
+                |g, r, x, y, a| unsafe { simd::max_interior_avx512::<true>(g, r, x, y, a) },
+                |g, r, x, y, a| unsafe { simd::max_interior_avx512::<false>(g, r, x, y, a) },
+            ));
         }
         #[cfg(target_arch = "x86_64")]
         if crate::isa::Isa::Avx2.supported() {
-            // SAFETY (of the call through the pointer): AVX2 is present.
-            versions.push(("avx2", |g, r, x, y, a| unsafe {
-                simd::max_interior_avx2(g, r, x, y, a)
-            }));
+            // SAFETY (of the calls through the pointers): AVX2 is present.
+            versions.push((
+                "avx2",
+                |g, r, x, y, a| unsafe { simd::max_interior_avx2::<true>(g, r, x, y, a) },
+                |g, r, x, y, a| unsafe { simd::max_interior_avx2::<false>(g, r, x, y, a) },
+            ));
         }
-        versions.push(("dispatch", max_interior));
-        for (name, f) in versions {
+        versions.push(("dispatch", max_interior::<true>, max_interior::<false>));
+        for (name, f, values) in versions {
             let (mut y, mut argmax) = (nan_filled(want.len()), vec![7; want.len()]);
-            for ((x, y), a) in x
+            let mut y_values = nan_filled(want.len());
+            for (((x, y), a), yv) in x
                 .chunks(g.in_len())
                 .zip(y.chunks_mut(g.out_len()))
                 .zip(argmax.chunks_mut(g.out_len()))
+                .zip(y_values.chunks_mut(g.out_len()))
             {
                 // The border one cell at a time, the region on the path tested.
-                max_example::<0>(&g, region, x, y, a);
+                max_example::<0, true>(&g, region, x, y, a);
+                max_example::<0, false>(&g, region, x, yv, &mut []);
                 if !region.is_empty() {
                     f(&g, region, x, y, a);
+                    values(&g, region, x, yv, &mut []);
                 }
             }
             assert_eq!(bits(&y), bits(&want), "{name} {g:?}");
             assert_eq!(argmax, want_arg, "{name} {g:?}");
+            assert_eq!(bits(&y_values), bits(&want), "{name} without winners, {g:?}");
         }
+    }
+}
+
+/// `max_forward_values` (inference) gives `max_forward`'s values bit for
+/// bit, on every case, and checks its arguments as `max_forward` does.
+#[test]
+fn values_only_max_pooling_matches_max_forward() {
+    for (seed, (g, batch)) in cases().into_iter().enumerate() {
+        let mut x = random(batch * g.in_len(), 90 + seed as u64);
+        for i in (0..x.len()).step_by(29) {
+            x[i] = f32::NAN;
+        }
+        let n = batch * g.out_len();
+        let (mut y, mut argmax) = (nan_filled(n), vec![0; n]);
+        max_forward(&g, batch, &x, &mut y, &mut argmax).unwrap();
+        let mut yv = nan_filled(n);
+        max_forward_values(&g, batch, &x, &mut yv).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&yv), bits(&y), "{g:?}");
+        assert!(max_forward_values(&g, batch, &x[1..], &mut yv).is_err());
+        assert!(max_forward_values(&g, batch, &x, &mut yv[1..]).is_err());
     }
 }
 

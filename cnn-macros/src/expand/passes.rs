@@ -20,6 +20,9 @@ const PREDICT_CHUNK_BYTES: usize = 64 << 20;
 /// KB; ResNet-50 at 224x224, 13 MB, stays layer by layer, so that each
 /// weight is read once per chunk rather than once per example).
 const BY_EXAMPLE_BYTES: usize = 256 << 10;
+/// The most inference workspace a thread's chunk of the batch takes when
+/// chunks go to threads: about an L2 (LeNet-5: 37 examples; ResNet-20: 4).
+const TASK_BYTES: usize = 1 << 20;
 
 /// The private half: workspace layouts, the step, the passes.
 pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
@@ -38,7 +41,13 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
     };
     let (train_layout, infer_layout) = (layout(train), layout(infer));
     let chunk = (PREDICT_CHUNK_BYTES / (4 * infer.per_example.max(1))).clamp(1, 256);
-    let by_example = 4 * (infer.per_example + infer.per_example_u32) <= BY_EXAMPLE_BYTES;
+    let example_bytes = 4 * (infer.per_example + infer.per_example_u32);
+    let by_example = if example_bytes <= BY_EXAMPLE_BYTES {
+        let most = TASK_BYTES / example_bytes.max(1);
+        quote!(::core::option::Option::Some(#most))
+    } else {
+        quote!(::core::option::Option::None)
+    };
     let slot = |p: &Program, v: usize| {
         let s = p.values[v].slot;
         (s.offset, s.len)
@@ -98,9 +107,10 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
         const __INFER: #rt::net::WorkspaceLayout = #infer_layout;
         /// Examples per inference pass: bounds `predict`'s memory.
         const __CHUNK: usize = #chunk;
-        /// Whether `predict` may give whole chunks to threads (examples
-        /// small enough that several fit in L2): `net::infer_chunks`.
-        const __BY_EXAMPLE: bool = #by_example;
+        /// Whether `predict` may give whole chunks to threads, and of how
+        /// many examples at most (examples small enough that several fit
+        /// in L2): `net::infer_chunks`.
+        const __BY_EXAMPLE: ::core::option::Option<usize> = #by_example;
 
         /// For each trainable tensor, the training op that holds it.
         const __TENSOR_OP: &'static [usize] = &[#(#tensor_op),*];

@@ -25,15 +25,16 @@ const TASKS_PER_THREAD: usize = 4;
 
 /// Runs `run(start, n, ws, dst)` over examples `0..batch` in chunks of at
 /// most `chunk`, `dst` being the chunk's rows of `out` (`out_size` floats
-/// an example). With `by_example` (the macro's choice: examples small
-/// enough that several fit in L2), more than one thread and a batch of at
-/// least `2 * MIN_PER_TASK` examples a thread, the chunks go to threads
-/// whole; else they run in order on this thread, the kernels splitting each
-/// layer. Returns the error of the first chunk (in batch order) that fails.
+/// an example). With `by_example = Some(most)` (the macro's choice for
+/// examples small enough that several fit in L2: `most` of them do), more
+/// than one thread and a batch of at least `2 * MIN_PER_TASK` examples a
+/// thread, chunks of at most `most` examples go to threads whole; else
+/// they run in order on this thread, the kernels splitting each layer.
+/// Returns the error of the first chunk (in batch order) that fails.
 pub fn infer_chunks(
     batch: usize,
     chunk: usize,
-    by_example: bool,
+    by_example: Option<usize>,
     out_size: usize,
     out: &mut [f32],
     run: impl Fn(usize, usize, &mut Workspace, &mut [f32]) -> Result<()> + Sync,
@@ -44,7 +45,8 @@ pub fn infer_chunks(
     check_len("predict: out", out.len(), batch * out_size)?;
     let chunk = chunk.max(1);
     let threads = parallel::threads();
-    if !by_example || threads < 2 || batch < 2 * MIN_PER_TASK * threads {
+    let Some(most) = by_example.filter(|_| threads >= 2 && batch >= 2 * MIN_PER_TASK * threads)
+    else {
         return with_thread_workspace(|ws| {
             for (i, dst) in out.chunks_mut(chunk * out_size).enumerate() {
                 let start = i * chunk;
@@ -52,10 +54,10 @@ pub fn infer_chunks(
             }
             Ok(())
         });
-    }
+    };
     let per_task = batch
         .div_ceil(TASKS_PER_THREAD * threads)
-        .clamp(MIN_PER_TASK, chunk.max(MIN_PER_TASK));
+        .clamp(MIN_PER_TASK, most.clamp(MIN_PER_TASK, chunk.max(MIN_PER_TASK)));
     let tasks = batch.div_ceil(per_task);
     let parts: Vec<Mutex<&mut [f32]>> = out.chunks_mut(per_task * out_size).map(Mutex::new).collect();
     let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
@@ -84,7 +86,7 @@ mod tests {
     fn run_with(
         batch: usize,
         chunk: usize,
-        by_example: bool,
+        by_example: Option<usize>,
         bad: &[usize],
     ) -> (Vec<f32>, Result<()>) {
         let out_size = 3;
@@ -107,7 +109,7 @@ mod tests {
     fn every_example_is_run_once_in_place_on_either_path() {
         for threads in [1, 2, 3] {
             parallel::set_threads(threads);
-            for by_example in [false, true] {
+            for by_example in [None, Some(1), Some(6), Some(1000)] {
                 for (batch, chunk) in [(1, 4), (7, 3), (16, 256), (100, 256), (257, 37), (64, 5)] {
                     let (out, r) = run_with(batch, chunk, by_example, &[]);
                     r.unwrap();
@@ -123,13 +125,13 @@ mod tests {
     #[test]
     fn the_first_failing_chunk_in_batch_order_is_reported() {
         parallel::set_threads(2);
-        for by_example in [false, true] {
+        for by_example in [None, Some(37)] {
             let (_, r) = run_with(200, 256, by_example, &[150, 30, 90]);
             let e = r.unwrap_err().to_string();
             assert!(e.contains("example 30"), "{e}");
         }
         let mut out = vec![0.0; 4];
-        assert!(infer_chunks(2, 1, true, 0, &mut out, |_, _, _, _| Ok(())).is_err());
-        assert!(infer_chunks(2, 1, true, 3, &mut out, |_, _, _, _| Ok(())).is_err());
+        assert!(infer_chunks(2, 1, Some(4), 0, &mut out, |_, _, _, _| Ok(())).is_err());
+        assert!(infer_chunks(2, 1, Some(4), 3, &mut out, |_, _, _, _| Ok(())).is_err());
     }
 }

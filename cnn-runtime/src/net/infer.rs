@@ -40,7 +40,9 @@ pub fn infer_chunks(
     run: impl Fn(usize, usize, &mut Workspace, &mut [f32]) -> Result<()> + Sync,
 ) -> Result<()> {
     if out_size == 0 {
-        return Err(Error::InvalidArgument("predict: a network with no outputs".into()));
+        return Err(Error::InvalidArgument(
+            "predict: a network with no outputs".into(),
+        ));
     }
     check_len("predict: out", out.len(), batch * out_size)?;
     let chunk = chunk.max(1);
@@ -55,11 +57,15 @@ pub fn infer_chunks(
             Ok(())
         });
     };
-    let per_task = batch
-        .div_ceil(TASKS_PER_THREAD * threads)
-        .clamp(MIN_PER_TASK, most.clamp(MIN_PER_TASK, chunk.max(MIN_PER_TASK)));
+    let per_task = batch.div_ceil(TASKS_PER_THREAD * threads).clamp(
+        MIN_PER_TASK,
+        most.clamp(MIN_PER_TASK, chunk.max(MIN_PER_TASK)),
+    );
     let tasks = batch.div_ceil(per_task);
-    let parts: Vec<Mutex<&mut [f32]>> = out.chunks_mut(per_task * out_size).map(Mutex::new).collect();
+    let parts: Vec<Mutex<&mut [f32]>> = out
+        .chunks_mut(per_task * out_size)
+        .map(Mutex::new)
+        .collect();
     let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
     parallel::for_each(tasks, &|t| {
         let mut dst = parts[t].lock().unwrap_or_else(|e| e.into_inner());
@@ -91,17 +97,35 @@ mod tests {
     ) -> (Vec<f32>, Result<()>) {
         let out_size = 3;
         let mut out = vec![f32::NAN; batch * out_size];
-        let r = infer_chunks(batch, chunk, by_example, out_size, &mut out, |start, n, ws, dst| {
-            ws.ensure(n, &super::super::WorkspaceLayout { per_example: 2, per_example_u32: 0, fixed: 0 })?;
-            assert_eq!(dst.len(), n * out_size);
-            if let Some(b) = bad.iter().filter(|&&b| (start..start + n).contains(&b)).min() {
-                return Err(Error::InvalidArgument(format!("example {b}")));
-            }
-            for (i, row) in dst.chunks_mut(out_size).enumerate() {
-                row.fill((start + i) as f32);
-            }
-            Ok(())
-        });
+        let r = infer_chunks(
+            batch,
+            chunk,
+            by_example,
+            out_size,
+            &mut out,
+            |start, n, ws, dst| {
+                ws.ensure(
+                    n,
+                    &super::super::WorkspaceLayout {
+                        per_example: 2,
+                        per_example_u32: 0,
+                        fixed: 0,
+                    },
+                )?;
+                assert_eq!(dst.len(), n * out_size);
+                if let Some(b) = bad
+                    .iter()
+                    .filter(|&&b| (start..start + n).contains(&b))
+                    .min()
+                {
+                    return Err(Error::InvalidArgument(format!("example {b}")));
+                }
+                for (i, row) in dst.chunks_mut(out_size).enumerate() {
+                    row.fill((start + i) as f32);
+                }
+                Ok(())
+            },
+        );
         (out, r)
     }
 

@@ -69,13 +69,19 @@ pub(super) fn conv_rows(
         return conv_rows_flat(v, a, line, row0, oy0, oy1, w, y);
     }
     let row_len = v.out_w * v.c_out;
-    chunks(v, line, v.sw * v.c_in, w, |j0, n, at, b, ldb, walk, store| {
-        for oy in oy0..oy1 {
-            let from = (oy * v.sh - row0) * line + at;
-            let c = &mut y[(oy - oy0) * row_len + j0..];
-            microkernel::gemm(v.out_w, n, &a[from..], walk, b, ldb, c, v.c_out, store);
-        }
-    });
+    chunks(
+        v,
+        line,
+        v.sw * v.c_in,
+        w,
+        |j0, n, at, b, ldb, walk, store| {
+            for oy in oy0..oy1 {
+                let from = (oy * v.sh - row0) * line + at;
+                let c = &mut y[(oy - oy0) * row_len + j0..];
+                microkernel::gemm(v.out_w, n, &a[from..], walk, b, ldb, c, v.c_out, store);
+            }
+        },
+    );
 }
 
 /// Calls `f(j0, n, at, b, ldb, walk, store)` for each block of `NC` output

@@ -54,7 +54,11 @@ pub(super) fn max_interior_avx512<const TRACK: bool>(
     argmax: &mut [u32],
 ) {
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    let out_len = if TRACK { y.len().min(argmax.len()) } else { y.len() };
+    let out_len = if TRACK {
+        y.len().min(argmax.len())
+    } else {
+        y.len()
+    };
     walk(
         g,
         region,
@@ -148,7 +152,11 @@ pub(super) fn max_interior_avx2<const TRACK: bool>(
     argmax: &mut [u32],
 ) {
     let (xp, yp, ap) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr());
-    let out_len = if TRACK { y.len().min(argmax.len()) } else { y.len() };
+    let out_len = if TRACK {
+        y.len().min(argmax.len())
+    } else {
+        y.len()
+    };
     walk(
         g,
         region,

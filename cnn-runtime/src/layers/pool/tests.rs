@@ -402,7 +402,11 @@ fn interior_paths_match_reference_with_ties_and_nans() {
             }
             assert_eq!(bits(&y), bits(&want), "{name} {g:?}");
             assert_eq!(argmax, want_arg, "{name} {g:?}");
-            assert_eq!(bits(&y_values), bits(&want), "{name} without winners, {g:?}");
+            assert_eq!(
+                bits(&y_values),
+                bits(&want),
+                "{name} without winners, {g:?}"
+            );
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use super::{with_thread_workspace, Workspace};
 use crate::error::{check_len, Error, Result};
+use crate::layers::activation::Disjoint;
 use crate::parallel;
 use std::sync::Mutex;
 
@@ -62,15 +63,13 @@ pub fn infer_chunks(
         most.clamp(MIN_PER_TASK, chunk.max(MIN_PER_TASK)),
     );
     let tasks = batch.div_ceil(per_task);
-    let parts: Vec<Mutex<&mut [f32]>> = out
-        .chunks_mut(per_task * out_size)
-        .map(Mutex::new)
-        .collect();
+    let out = Disjoint::new(out);
     let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
     parallel::for_each(tasks, &|t| {
-        let mut dst = parts[t].lock().unwrap_or_else(|e| e.into_inner());
-        let n = dst.len() / out_size;
-        if let Err(e) = with_thread_workspace(|ws| run(t * per_task, n, ws, &mut dst)) {
+        let (start, n) = (t * per_task, per_task.min(batch - t * per_task));
+        // SAFETY: task t alone takes examples start..start + n.
+        let dst = unsafe { out.range(start * out_size, (start + n) * out_size) };
+        if let Err(e) = with_thread_workspace(|ws| run(start, n, ws, dst)) {
             let mut first = first_error.lock().unwrap_or_else(|e| e.into_inner());
             if first.as_ref().is_none_or(|(at, _)| t < *at) {
                 *first = Some((t, e));

@@ -12,13 +12,14 @@
 //! uses it; the partial sums go through C, and a fused epilogue is applied
 //! after the last chunk.
 //!
-//! Each chunk's panel is first copied into a contiguous buffer
-//! ([`packed`]): read in place, its rows lie `ldb` floats apart, and at
-//! ResNet-50's channel counts (256, 512, 2048) that is a multiple of 1 KiB,
-//! so the 128 rows of a panel fall into a handful of L1 sets and evict each
-//! other (the set-associativity conflict that GEMM libraries pack to
-//! avoid). Measured on ResNet-50's 3x3 layers at 14x14 and 7x7 (AVX2, one
-//! thread): see `implicit_big.rs`, which packs the same way.
+//! At AVX2 each chunk's panel is first copied into a contiguous buffer
+//! ([`packed`], which `implicit_big.rs` uses too): read in place, its rows
+//! lie `ldb` floats apart, and at ResNet-50's channel counts (256, 512,
+//! 2048) that is a multiple of 1 KiB, so the 128 rows of a panel fall into
+//! a handful of L1 sets and evict each other under the AVX2 kernel's
+//! 16-column blocks (the set-associativity conflict that GEMM libraries
+//! pack to avoid). At AVX-512 the copy measured no gain, and is skipped
+//! (BENCHMARKS.md, the Zen 5 runs).
 
 use super::epilogue;
 use super::microkernel::{self, Store, Walk};

@@ -302,19 +302,11 @@ fn max_interior_portable<const TRACK: bool>(
             let yo = &mut y[out..out + c];
             let first = (oh * g.sh - g.pad_top) * row + (ow * g.sw - g.pad_left) * c;
             yo.copy_from_slice(&x[first..first + c]);
-            if !TRACK {
-                for dh in 0..g.fh {
-                    for dw in usize::from(dh == 0)..g.fw {
-                        let base = first + dh * row + dw * c;
-                        for (m, &v) in yo.iter_mut().zip(&x[base..base + c]) {
-                            // As below: only a greater value wins (not a NaN).
-                            *m = if v > *m { v } else { *m };
-                        }
-                    }
-                }
-                continue;
-            }
-            let ao = &mut argmax[out..out + c];
+            let ao: &mut [u32] = if TRACK {
+                &mut argmax[out..out + c]
+            } else {
+                &mut []
+            };
             for (k, a) in ao.iter_mut().enumerate() {
                 *a = (first + k) as u32;
             }
@@ -322,12 +314,13 @@ fn max_interior_portable<const TRACK: bool>(
                 for dw in usize::from(dh == 0)..g.fw {
                     let base = first + dh * row + dw * c;
                     let cell = &x[base..base + c];
-                    for (k, ((m, a), &v)) in yo.iter_mut().zip(ao.iter_mut()).zip(cell).enumerate()
-                    {
+                    for (k, (m, &v)) in yo.iter_mut().zip(cell).enumerate() {
                         // All ones where v wins, as a mask for both selects.
                         let wins = 0u32.wrapping_sub(u32::from(v > *m));
                         *m = f32::from_bits((v.to_bits() & wins) | (m.to_bits() & !wins));
-                        *a = ((base + k) as u32 & wins) | (*a & !wins);
+                        if TRACK {
+                            ao[k] = ((base + k) as u32 & wins) | (ao[k] & !wins);
+                        }
                     }
                 }
             }
@@ -356,11 +349,10 @@ fn max_example<const C: usize, const TRACK: bool>(
             if skip.contains(oh, ow) {
                 continue;
             }
-            let mut none: [u32; 0] = [];
             let ao: &mut [u32] = if TRACK {
                 &mut argmax[o * c..(o + 1) * c]
             } else {
-                &mut none
+                &mut []
             };
             if h0 >= h1 || w0 >= w1 {
                 yo.fill(0.0);

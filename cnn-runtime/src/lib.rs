@@ -24,6 +24,7 @@ pub mod init;
 pub mod io;
 pub mod isa;
 pub mod layers;
+pub mod loss;
 mod memory;
 pub mod net;
 #[cfg(feature = "onnx")]

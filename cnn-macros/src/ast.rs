@@ -45,6 +45,10 @@ pub struct NetworkDef {
     pub header: Header,
     /// The fields between the braces, in order (`input`, `layers`).
     pub fields: Vec<Entry>,
+    /// `taps: [conv4_2, layer3.1]`: layers whose outputs a held pass
+    /// exposes, as written (dotted paths joined), each with its span; and
+    /// the field's key, once per time it is given.
+    pub taps: Vec<(syn::Ident, Vec<(String, SpanRange)>)>,
 }
 
 /// `key: value`, as a field of the struct or a key of a layer.

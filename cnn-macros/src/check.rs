@@ -30,6 +30,42 @@ pub fn check(net: &mut Net, known: Known, diags: &mut Diags) {
     let output = checker.block(&mut net.layers, input, Context::main());
     blocks::check_aux_head_classes(checker.diags, &net.layers, output);
     check_unique_names(checker.diags, &net.layers);
+    check_taps_name_layers(checker.diags, net);
+}
+
+/// Every tap names a layer of the network by its full name (`conv4_2`,
+/// `layer3.1`, `trunk.conv1`), once; a group (a template use, a stage,
+/// a nested network) taps its last layer's output.
+fn check_taps_name_layers(diags: &mut Diags, net: &Net) {
+    fn names<'a>(layers: &'a [Layer], out: &mut Vec<&'a str>) {
+        for layer in layers {
+            out.push(&layer.name);
+            for list in layer.children() {
+                names(list, out);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    names(&net.layers, &mut all);
+    let mut seen: Vec<&str> = Vec::new();
+    for (tap, site) in &net.taps {
+        if seen.contains(&tap.as_str()) {
+            let message = format!("{}: tap `{tap}` is listed twice", net.name);
+            diags.push(Diag::new(*site, message).help("remove one of them"));
+            continue;
+        }
+        seen.push(tap);
+        if all.contains(&tap.as_str()) {
+            continue;
+        }
+        let message = format!("{}: tap `{tap}` names no layer", net.name);
+        let help = match crate::suggest::closest(tap, &all) {
+            Some(hit) => format!("did you mean `{hit}`?"),
+            None => "tap a layer by its full name, as the summary shows it (`conv1`, `layer3.1`)"
+                .to_string(),
+        };
+        diags.push(Diag::new(*site, message).help(help));
+    }
 }
 
 /// What lowering could read: the input shape, and the layer list (when
@@ -263,10 +299,9 @@ impl Checker<'_> {
                 self.check_dense_input(layer, input);
                 Some(Shape::Flat { n: units })
             }
-            LayerKind::Softmax => {
-                self.check_softmax_input(layer, input)?;
-                Some(input)
-            }
+            // Over a vector, or per position over the channels of an
+            // image (segmentation: a label per pixel).
+            LayerKind::Softmax => Some(input),
             _ => Some(input),
         }
     }
@@ -449,21 +484,6 @@ impl Checker<'_> {
             input.len()
         );
         self.push(Diag::new(layer.site, message).help(help));
-    }
-
-    /// `Softmax` turns a vector of class scores into probabilities: its
-    /// input must be flat.
-    fn check_softmax_input(&mut self, layer: &Layer, input: Shape) -> Option<()> {
-        let Shape::Image { h, w, c } = input else {
-            return Some(());
-        };
-        let name = &layer.name;
-        let message = format!(
-            "{name}: Softmax needs a flat vector of class scores but gets the image {h}x{w}x{c}"
-        );
-        let help = format!("add `Flatten` (or `GlobalAvgPool`) and `Dense {{ units: N }}` before {name}, N the number of classes");
-        self.push(Diag::new(layer.site, message).help(help));
-        None
     }
 }
 

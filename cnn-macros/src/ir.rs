@@ -93,6 +93,9 @@ pub struct Net {
     pub input: Shape,
     pub site_input: Site,
     pub layers: Vec<Layer>,
+    /// `taps: [..]`: the layers whose outputs a held pass exposes, by full
+    /// name, each with where it is written.
+    pub taps: Vec<(String, Site)>,
     /// Filled by the counter: the totals over every layer (top-level layers
     /// only, since a block's counts already include its children's).
     pub params: usize,

@@ -128,6 +128,7 @@ fn front_net(def: &NetworkDef, lib: &Library<'_>) -> Front {
 /// A net with no layers, for the stub emitted beside a syntax error.
 fn empty_net(header: &Header) -> Net {
     Net {
+        taps: Vec::new(),
         name: header.ident.to_string(),
         input: ir::Shape::Flat { n: 0 },
         site_input: ir::Site::CALL,

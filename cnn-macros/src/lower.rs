@@ -69,12 +69,12 @@ pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut
             "input" => input = Some((lw.input(&name, &field.value, site), site)),
             "layers" => layers = Some(lw.top_layers(&name, &field.value, site)),
             _ => {
-                let help = match closest(&key, &["input", "layers"]) {
+                let help = match closest(&key, &["input", "layers", "taps"]) {
                     Some(hit) => {
                         suggested.push(hit);
                         format!("did you mean `{hit}`?")
                     }
-                    None => "a network has `input: [..]` and `layers: [..]`".to_string(),
+                    None => "a network has `input: [..]`, `layers: [..]` and optionally `taps: [..]`".to_string(),
                 };
                 let key_site = lw.site(SpanRange::single(field.key.span()));
                 lw.push(Diag::new(key_site, format!("{name}: unknown field `{key}`")).help(help));
@@ -98,6 +98,20 @@ pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut
         input: matches!(input, Some((Some(_), _))),
         layers: layers.is_some(),
     };
+    let mut taps = Vec::new();
+    for (i, (key, items)) in def.taps.iter().enumerate() {
+        if i > 0 {
+            let site = lw.site(SpanRange::single(key.span()));
+            lw.push(
+                Diag::new(site, format!("{name}: `taps` is given twice"))
+                    .help("list every tapped layer in one `taps: [..]`"),
+            );
+            continue;
+        }
+        for (path, span) in items {
+            taps.push((path.clone(), lw.site(*span)));
+        }
+    }
     let (shape, site_input) = input.unwrap_or((None, struct_site));
     Lowered {
         net: Net {
@@ -105,6 +119,7 @@ pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut
             input: shape.unwrap_or(Shape::Flat { n: 0 }),
             site_input,
             layers: layers.unwrap_or_default(),
+            taps,
             params: 0,
             trainable: 0,
             macs: 0,

@@ -210,7 +210,7 @@ fn parse_network_body(input: ParseStream, header: Header) -> syn::Result<Network
     }
     let content;
     braced!(content in input);
-    let fields = parse_entries(&content)?;
+    let (fields, taps) = parse_network_fields(&content)?;
     if input.peek(Token![;]) {
         return Err(input.error("unexpected `;` after the network's closing brace"));
     }
@@ -224,7 +224,97 @@ fn parse_network_body(input: ParseStream, header: Header) -> syn::Result<Network
             input.error("expected another network or `block` after the network's closing brace")
         );
     }
-    Ok(NetworkDef { header, fields })
+    Ok(NetworkDef {
+        header,
+        fields,
+        taps,
+    })
+}
+
+/// A network's fields: `key: value, ...` as [`parse_entries`] reads them,
+/// except `taps: [..]`, whose items are layer paths (`conv4_2`,
+/// `layer3.1`, `"trunk.conv1"`) rather than values.
+fn parse_network_fields(input: ParseStream) -> syn::Result<(Vec<Entry>, Vec<TapsField>)> {
+    let (mut entries, mut taps) = (Vec::new(), Vec::new());
+    while !input.is_empty() {
+        let key = parse_ident(input, "expected a key, like `input`")?;
+        if !input.peek(Token![:]) {
+            return Err(input.error(format!("expected `:` after `{key}`")));
+        }
+        input.parse::<Token![:]>()?;
+        if key == "taps" {
+            taps.push((key, parse_taps(input)?));
+        } else {
+            let value = parse_value(input)?;
+            entries.push(Entry { key, value });
+        }
+        if input.is_empty() {
+            break;
+        }
+        if !input.peek(Token![,]) {
+            return Err(input.error("expected `,` between entries"));
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok((entries, taps))
+}
+
+type TapsField = (syn::Ident, Vec<(String, SpanRange)>);
+
+/// `[path, ...]`: each path is segments joined by `.` (a word or a
+/// number: `layer3.1.conv2`), or a string literal.
+fn parse_taps(input: ParseStream) -> syn::Result<Vec<(String, SpanRange)>> {
+    if !input.peek(syn::token::Bracket) {
+        return Err(input.error("expected the tapped layers in brackets: `taps: [conv1, layer3.1]`"));
+    }
+    let content;
+    syn::bracketed!(content in input);
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        out.push(parse_tap_path(&content)?);
+        if content.is_empty() {
+            break;
+        }
+        if !content.peek(Token![,]) {
+            return Err(content.error("expected `,` between tapped layers"));
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(out)
+}
+
+fn parse_tap_path(input: ParseStream) -> syn::Result<(String, SpanRange)> {
+    if input.peek(syn::LitStr) {
+        let lit: syn::LitStr = input.parse()?;
+        return Ok((lit.value(), SpanRange::single(lit.span())));
+    }
+    let mut text = String::new();
+    let (mut first, mut last) = (None, None);
+    loop {
+        // A segment: a word, or digits (`1`, and `1.2` lexed as one float).
+        let (segment, span) = if input.peek(syn::Ident) {
+            let id: syn::Ident = input.parse()?;
+            (id.to_string(), id.span())
+        } else if input.peek(syn::LitInt) {
+            let lit: syn::LitInt = input.parse()?;
+            (lit.base10_digits().to_string(), lit.span())
+        } else if input.peek(syn::LitFloat) {
+            let lit: syn::LitFloat = input.parse()?;
+            (lit.base10_digits().to_string(), lit.span())
+        } else {
+            return Err(input.error("expected a layer's name, like `conv4_2` or `layer3.1`"));
+        };
+        text.push_str(&segment);
+        first.get_or_insert(span);
+        last = Some(span);
+        if !input.peek(Token![.]) {
+            break;
+        }
+        input.parse::<Token![.]>()?;
+        text.push('.');
+    }
+    let first = first.expect("a path has a segment");
+    Ok((text, SpanRange(first, last.unwrap_or(first))))
 }
 
 /// `key: value, ...` up to the end of the group, trailing comma optional.

@@ -31,6 +31,7 @@ pub mod net;
 pub mod onnx;
 pub mod optim;
 pub mod parallel;
+pub mod pass;
 pub mod rng;
 pub mod scratch;
 pub mod train;

@@ -170,11 +170,8 @@ fn softmax_is_last_and_flat() {
         "softmax_1: Softmax must be the last layer of the network or of an aux head\n\
          = help: remove it, or move it to the end (training fuses it with the cross-entropy loss)"
     );
-    assert_eq!(
-        one_error("[4, 4, 3]", "Softmax"),
-        "softmax_1: Softmax needs a flat vector of class scores but gets the image 4x4x3\n\
-         = help: add `Flatten` (or `GlobalAvgPool`) and `Dense { units: N }` before softmax_1, N the number of classes"
-    );
+    // A final Softmax on an image acts per position over the channels.
+    super::good(&super::net_src("[4, 4, 3]", "Conv2d { filters: 5, kernel: 1 }, Softmax"));
 }
 
 #[test]
@@ -281,5 +278,25 @@ fn activation_bytes_overflow() {
         one_error("[4611686018427387904]", "Relu"),
         "Net: the activations of one example overflow (4 bytes per value)\n\
          = help: arithmetic overflow: use a smaller network"
+    );
+}
+
+#[test]
+fn taps_name_layers() {
+    let src = "struct Net { input: [8, 8, 1], layers: [
+        conv1: Conv2d { filters: 2, kernel: 3 }, Relu,
+        blk: Residual { body: [c: Conv2d { filters: 2, kernel: 1 }] },
+        Flatten, fc: Dense { units: 3 },
+    ], taps: [conv1, blk.c, blk, fc] }";
+    assert_eq!(super::good(src).taps.len(), 4);
+    let all = super::errors(
+        "struct Net { input: [4], layers: [fc1: Dense { units: 3 }], taps: [fc2, fc1, fc1] }",
+    );
+    assert_eq!(
+        all,
+        [
+            "Net: tap `fc2` names no layer\n= help: did you mean `fc1`?",
+            "Net: tap `fc1` is listed twice\n= help: remove one of them",
+        ]
     );
 }

@@ -222,7 +222,34 @@ pub fn backward(
             tiled::transpose(n_in, n_out, n_out, w, wt);
         }
         let wt = &*wt;
-        backward_products(batch, n_in, n_out, x, w, wt, use_tiled, dy, dx, dw);
+        backward_products(batch, n_in, n_out, x, w, wt, use_tiled, dy, dx, Some(dw));
+    });
+    Ok(())
+}
+
+/// The input gradient of a dense layer alone, `dx = dy w^T`, when its
+/// weights get no gradient (frozen). Overwrites dx.
+/// w: [n_in, n_out]  dy: [batch, n_out]  dx: [batch, n_in]
+pub fn backward_input(
+    batch: usize,
+    n_in: usize,
+    n_out: usize,
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    let [x_len, w_len, y_len] = sizes(batch, n_in, n_out)?;
+    check_len("dense w", w.len(), w_len)?;
+    check_len("dense dy", dy.len(), y_len)?;
+    check_len("dense dx", dx.len(), x_len)?;
+    let use_tiled = batch > SMALL_BATCH && tiled::fits(n_out, n_in) && tiled::fits(batch, n_out);
+    let wt_len = if use_tiled { w_len } else { 0 };
+    scratch::with(Slot::Partial, wt_len, |wt| {
+        if wt_len > 0 {
+            tiled::transpose(n_in, n_out, n_out, w, wt);
+        }
+        let wt = &*wt;
+        backward_products(batch, n_in, n_out, &[], w, wt, use_tiled, dy, Some(dx), None);
     });
     Ok(())
 }
@@ -240,7 +267,7 @@ fn backward_products(
     use_tiled: bool,
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    dw: &mut [f32],
+    dw: Option<&mut [f32]>,
 ) {
     // dx rows r0..r1 = dy[r0..r1] w^T, with w^T [n_out, n_in] a view of w.
     let dx_block = |r0: usize, dx: &mut [f32]| {
@@ -291,18 +318,20 @@ fn backward_products(
     };
     let macs = batch * n_in * n_out;
     let n_dx = if dx.is_some() { blocks(batch, macs) } else { 0 };
-    let n_dw = blocks(n_in, macs);
+    let n_dw = if dw.is_some() { blocks(n_in, macs) } else { 0 };
     if n_dx <= 1 && n_dw <= 1 {
         if let Some(dx) = dx {
             dx_block(0, dx);
         }
-        dw_block(0, dw);
+        if let Some(dw) = dw {
+            dw_block(0, dw);
+        }
         return;
     }
     // One call for both products: the first n_dx tasks cut dx by batch
     // rows, the next n_dw cut dw by input rows.
     let dx = dx.map(Disjoint::new);
-    let dw = Disjoint::new(dw);
+    let dw = dw.map(Disjoint::new);
     parallel::for_each(n_dx + n_dw, &|t| {
         if t < n_dx {
             let (r0, r1) = block(t, n_dx, batch);
@@ -312,8 +341,10 @@ fn backward_products(
             }
         } else {
             let (i0, i1) = block(t - n_dx, n_dw, n_in);
-            // SAFETY: task t alone writes dw rows i0..i1.
-            dw_block(i0, unsafe { dw.range(i0 * n_out, i1 * n_out) });
+            if let Some(dw) = &dw {
+                // SAFETY: task t alone writes dw rows i0..i1.
+                dw_block(i0, unsafe { dw.range(i0 * n_out, i1 * n_out) });
+            }
         }
     });
 }
@@ -487,6 +518,10 @@ mod tests {
                 |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| p + q).collect::<Vec<f32>>();
             assert_close(&dw, &plus(&dw0, &want_dw), 1e-4, 1e-5);
             assert_close(&db, &plus(&db0, &want_db), 1e-4, 1e-5);
+            // dx alone (a frozen layer).
+            let mut dx = nan_filled(x.len());
+            backward_input(batch, n_in, n_out, &w, &dy, &mut dx).unwrap();
+            assert_close(&dx, &want_dx, 1e-4, 1e-5);
             // Without dx and db, dw alone.
             let mut dw = vec![0.0; w.len()];
             backward(batch, n_in, n_out, &x, &w, &dy, None, &mut dw, None).unwrap();

@@ -425,7 +425,30 @@ pub fn backward(
         implicit::backward_big(g, batch, x, w, dy, dx.map(|d| (d, dx_path)), dw, db);
         return Ok(());
     }
-    backward_path(path, dx_path, g, sz, batch, x, w, dy, dx, dw, db);
+    backward_path(path, dx_path, g, sz, batch, x, w, dy, dx, Some(dw), db);
+    Ok(())
+}
+
+/// The input gradient of a convolution alone, when its weights get no
+/// gradient (a frozen layer under one that trains, or the picture's
+/// gradient through a frozen network): the same products as
+/// [`backward`]'s `dx`, without the weight gradient's. Overwrites dx.
+/// `w: [fh, fw, c_in, c_out]  dy: [batch, out_h, out_w, c_out]  dx: [batch, in_h, in_w, c_in]`
+///
+/// Errors: as [`forward`], for every slice given.
+pub fn backward_input(
+    g: &Conv2dGeom,
+    batch: usize,
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    let sz = sizes(g, batch)?;
+    check_len("conv2d backward_input: w", w.len(), sz.w)?;
+    check_len("conv2d backward_input: dy", dy.len(), sz.y)?;
+    check_len("conv2d backward_input: dx", dx.len(), sz.x)?;
+    let (path, dx_path) = (choose(g), choose_dx(g));
+    backward_path(path, dx_path, g, sz, batch, &[], w, dy, Some(dx), None, None);
     Ok(())
 }
 
@@ -465,7 +488,7 @@ fn backward_path(
     w: &[f32],
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    dw: &mut [f32],
+    mut dw: Option<&mut [f32]>,
     mut db: Option<&mut [f32]>,
 ) {
     let (k, n) = (g.k(), g.c_out);
@@ -477,8 +500,11 @@ fn backward_path(
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
-    let part_len = sz.w + n;
-    let want_db = db.is_some();
+    // Without dw (the input gradient alone) there are no partials, and x
+    // is not read.
+    let want_dw = dw.is_some();
+    let part_len = if want_dw { sz.w + n } else { 0 };
+    let want_db = want_dw && db.is_some();
     // The micro-kernel paths read the kernel rearranged: flipped and
     // transposed per window position, or transposed as a whole.
     let flip_len = match dx_path {
@@ -499,17 +525,19 @@ fn backward_path(
         parallel::for_each(groups, &|t| {
             let n0 = t * per_group;
             let imgs = per_group.min(batch - n0);
-            let xs = &x[n0 * g.in_len()..(n0 + imgs) * g.in_len()];
             let dys = &dy[n0 * g.out_len()..(n0 + imgs) * g.out_len()];
-            // SAFETY: task t alone uses partial t.
-            let part = unsafe { parts.part(t * part_len, part_len) };
-            let (pw, pb) = part.split_at_mut(sz.w);
-            if want_db {
-                column_sums(dys, n, pb);
-            }
-            match path {
-                Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
-                Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),
+            if want_dw {
+                let xs = &x[n0 * g.in_len()..(n0 + imgs) * g.in_len()];
+                // SAFETY: task t alone uses partial t.
+                let part = unsafe { parts.part(t * part_len, part_len) };
+                let (pw, pb) = part.split_at_mut(sz.w);
+                if want_db {
+                    column_sums(dys, n, pb);
+                }
+                match path {
+                    Path::Implicit => implicit::weight_grad(g, xs, dys, pw),
+                    Path::Gemm => gemm_path::weight_grad(g, xs, dys, chunk, pw),
+                }
             }
             if let Some(shared) = dx_all.as_ref() {
                 // SAFETY: task t alone writes the dx of its images n0..n0 + imgs.
@@ -522,6 +550,9 @@ fn backward_path(
             }
         });
         // Reduce in task order, so the sums do not depend on scheduling.
+        let Some(dw) = dw.as_deref_mut() else {
+            return;
+        };
         for part in partials.chunks_exact(part_len) {
             let (pw, pb) = part.split_at(sz.w);
             dw.iter_mut().zip(pw).for_each(|(d, p)| *d += p);

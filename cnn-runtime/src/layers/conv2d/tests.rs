@@ -203,7 +203,7 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
                 &w,
                 &dy,
                 dxo,
-                &mut dw,
+                Some(&mut dw),
                 dbo,
             ),
         }
@@ -221,6 +221,18 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
     run(None);
     for path in backward_paths(&g) {
         run(Some(path));
+    }
+    // The input gradient alone (a frozen layer): the same dx, on every path.
+    if with_dx {
+        let mut dx = nan_filled(x.len());
+        backward_input(&g, batch, &w, &dy, &mut dx).unwrap();
+        assert_close(&dx, &want_dx, 1e-4, 1e-4);
+        for (p, d) in backward_paths(&g) {
+            let mut dx = nan_filled(x.len());
+            let sz = sizes(&g, batch).unwrap();
+            backward_path(p, d, &g, sz, batch, &[], &w, &dy, Some(&mut dx), None, None);
+            assert_close(&dx, &want_dx, 1e-4, 1e-4);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub use crate::network;
 pub use crate::optim::{Adam, AdamW, Optimizer, Sgd};
+pub use crate::pass::{Grads, Mode};
 pub use crate::train::{
     Callback, Dataset, EarlyStopping, Fit, LearningRateScheduler, Model, ModelCheckpoint, Monitor,
     Network,

@@ -74,7 +74,10 @@ pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut
                         suggested.push(hit);
                         format!("did you mean `{hit}`?")
                     }
-                    None => "a network has `input: [..]`, `layers: [..]` and optionally `taps: [..]`".to_string(),
+                    None => {
+                        "a network has `input: [..]`, `layers: [..]` and optionally `taps: [..]`"
+                            .to_string()
+                    }
                 };
                 let key_site = lw.site(SpanRange::single(field.key.span()));
                 lw.push(Diag::new(key_site, format!("{name}: unknown field `{key}`")).help(help));

@@ -265,7 +265,9 @@ type TapsField = (syn::Ident, Vec<(String, SpanRange)>);
 /// number: `layer3.1.conv2`), or a string literal.
 fn parse_taps(input: ParseStream) -> syn::Result<Vec<(String, SpanRange)>> {
     if !input.peek(syn::token::Bracket) {
-        return Err(input.error("expected the tapped layers in brackets: `taps: [conv1, layer3.1]`"));
+        return Err(
+            input.error("expected the tapped layers in brackets: `taps: [conv1, layer3.1]`")
+        );
     }
     let content;
     syn::bracketed!(content in input);
@@ -289,7 +291,8 @@ fn parse_tap_path(input: ParseStream) -> syn::Result<(String, SpanRange)> {
         return Ok((lit.value(), SpanRange::single(lit.span())));
     }
     let mut text = String::new();
-    let (mut first, mut last) = (None, None);
+    let mut first = None;
+    let mut last;
     loop {
         // A segment: a word, or digits (`1`, and `1.2` lexed as one float).
         let (segment, span) = if input.peek(syn::Ident) {
@@ -306,7 +309,7 @@ fn parse_tap_path(input: ParseStream) -> syn::Result<(String, SpanRange)> {
         };
         text.push_str(&segment);
         first.get_or_insert(span);
-        last = Some(span);
+        last = span;
         if !input.peek(Token![.]) {
             break;
         }
@@ -314,7 +317,7 @@ fn parse_tap_path(input: ParseStream) -> syn::Result<(String, SpanRange)> {
         text.push('.');
     }
     let first = first.expect("a path has a segment");
-    Ok((text, SpanRange(first, last.unwrap_or(first))))
+    Ok((text, SpanRange(first, last)))
 }
 
 /// `key: value, ...` up to the end of the group, trailing comma optional.

@@ -202,7 +202,9 @@ impl<'a> Grads<'a> {
 
 /// `[batch, shape..]`.
 fn batched(batch: usize, shape: &[usize]) -> Vec<usize> {
-    std::iter::once(batch).chain(shape.iter().copied()).collect()
+    std::iter::once(batch)
+        .chain(shape.iter().copied())
+        .collect()
 }
 
 fn check_shape(what: &str, got: &[usize], want: &[usize]) -> Result<()> {
@@ -278,14 +280,22 @@ impl<'n, N: Held> Pass<'n, N> {
         }
         for (what, g) in [("output", &grads.output), ("logits", &grads.logits)] {
             if let Some((_, shape)) = g {
-                check_shape(&format!("backward: the gradient of the {what}"), shape, &out_shape)?;
+                check_shape(
+                    &format!("backward: the gradient of the {what}"),
+                    shape,
+                    &out_shape,
+                )?;
             }
         }
         let mut taps: Vec<Option<&[f32]>> = vec![None; N::TAP_LIST.len()];
         for (name, data, shape) in &grads.taps {
             let k = tap_index::<N>(name)?;
             let want = batched(self.batch, N::TAP_LIST[k].shape);
-            check_shape(&format!("backward: the gradient of tap `{name}`"), shape, &want)?;
+            check_shape(
+                &format!("backward: the gradient of tap `{name}`"),
+                shape,
+                &want,
+            )?;
             if taps[k].replace(data).is_some() {
                 return Err(Error::InvalidArgument(format!(
                     "backward: tap `{name}` is given twice"
@@ -309,7 +319,11 @@ impl<'n, N: Held> Pass<'n, N> {
     /// activation gets the logits. A loss that is not finite is an `Err`
     /// ([`Error::NonFiniteLoss`]) that puts back the moving statistics and
     /// adds no gradient.
-    pub fn backward_loss(&mut self, loss: &(impl Loss + ?Sized), target: Target<'_>) -> Result<f32> {
+    pub fn backward_loss(
+        &mut self,
+        loss: &(impl Loss + ?Sized),
+        target: Target<'_>,
+    ) -> Result<f32> {
         self.backward_loss_with(loss, target, false)
     }
 
@@ -367,7 +381,8 @@ impl<'n, N: Held> Pass<'n, N> {
 
     fn run_backward(&mut self, taps: &[Option<&[f32]>], input_grad: bool) -> Result<()> {
         self.backward_done = true;
-        self.net.__backward(self.batch, self.mode, taps, input_grad)?;
+        self.net
+            .__backward(self.batch, self.mode, taps, input_grad)?;
         self.input_grad = input_grad;
         Ok(())
     }

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::parts::Parts;
-use super::{dims, io, passes, rt, summary, train};
+use super::{dims, held, io, passes, rt, summary, train};
 use crate::ast::Header;
 use crate::ir::{flatten_groups, Layer, LayerKind, Net, Shape};
 
@@ -58,6 +58,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         .map(|p| passes::private_items(p, &x_ty))
         .unwrap_or_default();
     let network_impl = train::network_impl(header, parts.as_ref());
+    let held_impl = held::held_impl(header, net, parts.as_ref());
+    let held_methods = held::methods(parts.as_ref(), &x_ty);
+    let taps_const = held::taps_const(net);
 
     let mut loss_doc = match &parts {
         Some(p) if !p.fused_softmax => format!(
@@ -168,6 +171,8 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             workspace: #rt::net::Workspace,
             rng: #rt::rng::Rng,
             freezing: #rt::net::Freezing,
+            /// Held passes whose gradients await `step`.
+            pending: usize,
         }
 
         #[allow(unused_variables, dead_code, clippy::all)]
@@ -203,6 +208,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// `[h, w, c]`: `Flatten` keeps our NHWC order, PyTorch's `flatten` a
             /// channels-first one, so `load_pytorch` permutes these layers' rows.
             pub const FLATTENED: &'static [(&'static str, [usize; 3])] = &[#(#flattened_rows),*];
+            #taps_const
 
             #[doc = #summary_doc]
             pub fn summary() -> #rt::net::Summary {
@@ -237,6 +243,8 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             ) -> ::core::result::Result<f32, #rt::Error> {
                 #train_body
             }
+
+            #held_methods
 
             /// The loss and the gradient of every trainable parameter (same offsets as
             /// `params()`), without updating the weights (batch norm's moving statistics
@@ -397,6 +405,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         }
 
         #network_impl
+        #held_impl
     }
 }
 

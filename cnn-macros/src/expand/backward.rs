@@ -6,13 +6,18 @@
 //!
 //! The statements run inside the generated `__backward`, with the
 //! parameters `p`, their gradients `grads` (same offsets, trainable part
-//! only), the workspace's `f`, `u`, `fixed` and `batch` in scope.
+//! only), the workspace's `f`, `u`, `fixed` and `batch` in scope, and what
+//! a held pass adds: `input_grad` (compute every input gradient, down to
+//! the network's input), `infer` (batch norm ran on its moving
+//! statistics) and `taps` (a gradient, or `None`, per tap). A layer whose
+//! weights are frozen, in the declaration or at run time, computes its
+//! input gradient alone.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::forward::{conv_geom, has_act, pool_geom};
-use super::plan::{Back, OpKind, Program, Slot, Step};
+use super::plan::{Act, Back, OpKind, Program, Slot, Step, TapStep};
 use super::{act, range, rt, span};
 
 /// The statements of a backward pass (the loss has written the gradient of
@@ -24,10 +29,11 @@ pub fn program(prog: &Program) -> TokenStream {
     let steps = prog.back.iter().map(|b| {
         let kernel = one(b, prog);
         let after = b.after.iter().map(step);
+        let taps = b.taps.iter().map(tap_step);
         let i = b.op;
         quote! {
             if #i >= lowest {
-                #kernel #(#after)*
+                #(#taps)* #kernel #(#after)*
             }
         }
     });
@@ -55,6 +61,32 @@ fn step(s: &Step) -> TokenStream {
     }
 }
 
+/// A tap's gradient into its value's (or as it, when nothing else reads
+/// the value).
+fn tap_step(t: &TapStep) -> TokenStream {
+    let rt = rt();
+    let (k, into, first) = (t.tap, span(t.into), t.first);
+    let otherwise = if t.first {
+        quote!(None => into.fill(0.0),)
+    } else {
+        quote!(None => {})
+    };
+    quote! {{
+        let [into] = #rt::net::slices(f, [#into])?;
+        const FIRST: bool = #first;
+        match taps[#k] {
+            Some(g) => {
+                if FIRST {
+                    into.copy_from_slice(g);
+                } else {
+                    #rt::layers::merge::add_into(into, g)?;
+                }
+            }
+            #otherwise
+        }
+    }}
+}
+
 /// The backward kernel of one op (nothing for an addition, or for an op
 /// without parameters whose input needs no gradient).
 fn one(back: &Back, prog: &Program) -> TokenStream {
@@ -73,7 +105,7 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
     let (dx_slot, dx_arg) = match back.dx {
         Some(s) => (
             vec![span(s)],
-            quote!(if #index > lowest { Some(dx) } else { None }),
+            quote!(if #index > lowest || input_grad { Some(dx) } else { None }),
         ),
         None => (vec![], quote!(None)),
     };
@@ -89,42 +121,80 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         return quote!();
     }
     match &op.kind {
-        OpKind::Conv { w, b, act: a, .. } | OpKind::Dense { w, b, act: a, .. } => {
-            // Cut x, y (when an activation was fused), dy and dx at once.
-            let (y_name, y_slot, derivative) = if has_act(*a) {
-                let a = act(*a);
-                (
-                    vec![quote!(y)],
-                    vec![ys],
-                    quote!(#rt::layers::activation::backward_inplace(#a, y, dy)?;),
-                )
-            } else {
-                (vec![], vec![], quote!())
-            };
+        OpKind::Conv {
+            w,
+            b,
+            act: a,
+            g,
+            groups: 1,
+            w_tensor,
+            ..
+        } => {
+            let geom = conv_geom(g);
+            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
+            let wp = p(*w);
+            let full = weight_grads(
+                *w,
+                *b,
+                quote! {
+                    #rt::layers::conv2d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;
+                },
+            );
+            let dx_only = quote!(#rt::layers::conv2d::backward_input(&G, batch, #wp, dy, dx)?;);
+            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
+            quote! {{
+                const G: #rt::Conv2dGeom = #geom;
+                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+                let _ = &x;
+                #derivative
+                #body
+            }}
+        }
+        OpKind::Dense {
+            w,
+            b,
+            act: a,
+            n_in,
+            n_out,
+            w_tensor,
+            ..
+        } => {
+            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
+            let wp = p(*w);
+            let full = weight_grads(
+                *w,
+                *b,
+                quote! {
+                    #rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, dx, dw, db)?;
+                },
+            );
+            let dx_only =
+                quote!(#rt::layers::dense::backward_input(batch, #n_in, #n_out, #wp, dy, dx)?;);
+            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
+            quote! {{
+                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+                let _ = &x;
+                #derivative
+                #body
+            }}
+        }
+        // A grouped convolution: its kernel computes every gradient; a
+        // frozen one's weight gradients go to scratch.
+        OpKind::Conv {
+            w,
+            b,
+            act: a,
+            g,
+            groups,
+            ..
+        } => {
+            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
+            let geom = conv_geom(g);
             let (wr, wp) = (range(*w), p(*w));
             let (db_name, db_slot, db_arg) = match b {
                 Some(b) => (vec![quote!(db)], vec![range(*b)], quote!(Some(db))),
                 None => (vec![], vec![], quote!(None)),
             };
-            let call = match &op.kind {
-                OpKind::Conv { g, groups, .. } => {
-                    let geom = conv_geom(g);
-                    let call = if *groups > 1 {
-                        quote!(#rt::layers::conv2d::backward_grouped(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;)
-                    } else {
-                        quote!(#rt::layers::conv2d::backward(&G, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;)
-                    };
-                    quote! {
-                        const G: #rt::Conv2dGeom = #geom;
-                        #call
-                    }
-                }
-                OpKind::Dense { n_in, n_out, .. } => quote! {
-                    #rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, #dx_arg, dw, #db_arg)?;
-                },
-                _ => unreachable!(),
-            };
-            // A frozen layer's weight gradients go to scratch.
             let (target, wr, db_slot, zero) = match back.scratch {
                 Some((sw, sb)) => (
                     quote!(fixed),
@@ -135,11 +205,12 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 None => (quote!(grads), wr, db_slot, quote!()),
             };
             quote! {{
+                const G: #rt::Conv2dGeom = #geom;
                 let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
                 #derivative
                 let [dw #(, #db_name)*] = #rt::net::slices(#target, [#wr #(, #db_slot)*])?;
                 #zero
-                #call
+                #rt::layers::conv2d::backward_grouped(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
             }}
         }
         // Frozen: the moving statistics' affine map; only dx.
@@ -175,7 +246,7 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let eps = super::f32_lit(bn.eps);
             quote! {{
                 let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
-                if freezing.is_frozen(#k) {
+                if freezing.is_frozen(#k) || infer {
                     #rt::layers::batch_norm::backward_frozen_act(batch * #rows, #c, x, #gamma, #beta, #rm, #rv, #eps, #a, dy, dx)?;
                 } else {
                     let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
@@ -234,6 +305,71 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 let [mask, dy, dx] = #rt::net::slices(f, [#ms, #dys #(, #dx_slot)*])?;
                 #rt::layers::dropout::backward(mask, dy, dx)?;
             }}
+        }
+    }
+}
+
+/// A fused activation's derivative, applied in place on `dy` from the
+/// saved output `y`: the names and slots to cut, and the call.
+fn fused_derivative(a: Act, ys: TokenStream) -> (Vec<TokenStream>, Vec<TokenStream>, TokenStream) {
+    let rt = rt();
+    if has_act(a) {
+        let a = act(a);
+        (
+            vec![quote!(y)],
+            vec![ys],
+            quote!(#rt::layers::activation::backward_inplace(#a, y, dy)?;),
+        )
+    } else {
+        (vec![], vec![], quote!())
+    }
+}
+
+/// The full backward call (`dx` bound to the optional input gradient),
+/// with `dw` and `db` cut from the gradient buffer.
+fn weight_grads(w: Slot, b: Option<Slot>, call: TokenStream) -> TokenStream {
+    let rt = rt();
+    let wr = range(w);
+    let (db_name, db_slot, db_arg) = match b {
+        Some(b) => (vec![quote!(db)], vec![range(b)], quote!(Some(db))),
+        None => (vec![], vec![], quote!(None)),
+    };
+    quote! {
+        let [dw #(, #db_name)*] = #rt::net::slices(grads, [#wr #(, #db_slot)*])?;
+        let db: ::core::option::Option<&mut [f32]> = #db_arg;
+        #call
+    }
+}
+
+/// A layer frozen in the declaration computes its input gradient alone;
+/// one that trains computes everything, unless frozen at run time.
+fn frozen_or_not(
+    back: &Back,
+    frozen: bool,
+    w_tensor: usize,
+    dx_arg: &TokenStream,
+    dx_only: TokenStream,
+    full: TokenStream,
+) -> TokenStream {
+    let input_only = if back.dx.is_some() {
+        quote! {
+            let dx: ::core::option::Option<&mut [f32]> = #dx_arg;
+            if let Some(dx) = dx {
+                #dx_only
+            }
+        }
+    } else {
+        quote!()
+    };
+    if frozen {
+        return input_only;
+    }
+    quote! {
+        if freezing.is_frozen(#w_tensor) {
+            #input_only
+        } else {
+            let dx: ::core::option::Option<&mut [f32]> = #dx_arg;
+            #full
         }
     }
 }

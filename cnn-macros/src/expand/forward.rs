@@ -3,9 +3,9 @@
 //!
 //! The statements run inside the generated `__forward_train` (parameters as
 //! `tp`, the trainable part, and `ntp`, the moving statistics it updates;
-//! the dropout seed `seed`) or `__forward_infer` (parameters `p`), with the
-//! workspace's buffers `f`, `u`, `fixed` and the batch size `batch` in
-//! scope.
+//! the dropout seed `seed`; `infer` for a held pass in inference mode) or
+//! `__forward_infer` (parameters `p`), with the workspace's buffers `f`,
+//! `u`, `fixed` and the batch size `batch` in scope.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -58,6 +58,7 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         OpKind::Conv {
             g,
             groups,
+            w_tensor: _,
             w,
             b,
             fold,
@@ -103,6 +104,7 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         OpKind::Dense {
             n_in,
             n_out,
+            w_tensor: _,
             w,
             b,
             act: a,
@@ -193,13 +195,16 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         OpKind::Dropout { rate, mask, index } => {
             let rate = f32_lit(*rate);
             let ms = span(*mask);
+            // A held pass in inference mode keeps every unit (a mask of 1s,
+            // which its backward reads like any other).
             // Masks by position in the global batch: a rank's shard starts
             // at example `shard.first()`.
             let per_example = mask.len;
             quote! {{
                 let [x, y, mask] = #rt::net::slices(f, [#xs, #ys, #ms])?;
                 let seed = #rt::rng::splitmix64(seed ^ #index);
-                #rt::layers::dropout::forward_train_at(#rate, seed, shard.first() * #per_example, x, y, mask)?;
+                let rate = if infer { 0.0 } else { #rate };
+                #rt::layers::dropout::forward_train_at(rate, seed, shard.first() * #per_example, x, y, mask)?;
             }}
         }
     }
@@ -228,12 +233,13 @@ fn batch_norm(
             let (sm, si) = (range(mean), range(inv_std));
             let (rm, rv) = (params.frozen(bn.mean), params.frozen(bn.var));
             let momentum = f32_lit(bn.momentum);
-            // Frozen at run time: the moving statistics, as at inference.
+            // Frozen at run time, or a held pass in inference mode: the
+            // moving statistics, as at inference.
             let k = bn.gamma_tensor;
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
                 let [running_mean, running_var] = #rt::net::slices(ntp, [#rm, #rv])?;
-                if freezing.is_frozen(#k) {
+                if freezing.is_frozen(#k) || infer {
                     #rt::layers::batch_norm::forward_infer_act(
                         batch * #rows, #c, x, #gamma, #beta, running_mean, running_var, #eps, #a, y,
                     )?;

@@ -78,6 +78,7 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
             OpKind::Conv {
                 g,
                 groups,
+                w_tensor: _,
                 w,
                 b,
                 fold,

@@ -57,6 +57,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
     let (infer_out, infer_out_len) = slot(infer, infer.output);
     let losses = train.losses.iter().map(|l| {
         let (logits, classes, dlogits) = (train.values[l.logits].slot.offset, l.classes, l.dlogits.offset);
+        let (positions, channels) = (l.positions, l.classes / l.positions.max(1));
         let w = super::f32_lit(l.weight);
         quote! {{
             let [logits, dlogits] = #rt::net::slices(f, [
@@ -65,9 +66,13 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             ])?;
             // One rank's shard weighs its share of the global batch (1 alone).
             let w = #w * shard.weight();
-            loss += w * #rt::layers::loss::softmax_cross_entropy(batch, #classes, logits, labels, w, dlogits)?;
+            // A softmax per position: one row (and one label) per position.
+            loss += w * #rt::layers::loss::softmax_cross_entropy(batch * #positions, #channels, logits, labels, w, dlogits)?;
         }}
     });
+    let main = train.losses.last().expect("training plans the main loss");
+    let (positions, channels) = (main.positions, main.classes / main.positions.max(1));
+    let n_taps = train.taps.len();
     let backup = range(train.backup.expect("training plans a backup"));
     let train_fwd = forward::program(
         train,
@@ -114,6 +119,10 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
 
         /// For each trainable tensor, the training op that holds it.
         const __TENSOR_OP: &'static [usize] = &[#(#tensor_op),*];
+        /// Labels per example (positions of a softmax per position, else
+        /// 1) and the classes each chooses from.
+        const __POSITIONS: usize = #positions;
+        const __CHANNELS: usize = #channels;
 
         fn __from_params(params: ::std::vec::Vec<f32>, rng: #rt::rng::Rng) -> Self {
             Self {
@@ -122,6 +131,7 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
                 workspace: ::core::default::Default::default(),
                 rng,
                 freezing: #rt::net::Freezing::new(Self::TENSORS),
+                pending: 0,
             }
         }
 
@@ -178,8 +188,9 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             fill: impl FnOnce(&mut [f32]),
             shard: &mut #rt::net::Shard<'_>,
         ) -> #r_f32 {
-            #rt::net::check_labels(labels, batch, Self::OUTPUT_SIZE)?;
-            let Self { params, grads, workspace: ws, rng, freezing } = self;
+            #rt::net::check_labels(labels, batch * Self::__POSITIONS, Self::__CHANNELS)?;
+            let Self { params, grads, workspace: ws, rng, freezing, pending } = self;
+            *pending = 0;
             let freezing: &#rt::net::Freezing = freezing;
             ws.ensure(batch, &Self::__TRAIN)?;
             let seed = match seed {
@@ -188,9 +199,10 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             };
             fill(&mut ws.f[#rt::net::span(batch, #train_in, #train_in_len)]);
             ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
-            let loss = Self::__forward_train(params, ws, batch, seed, labels, freezing, shard);
+            let loss = Self::__forward_train(params, ws, batch, seed, false, freezing, shard)
+                .and_then(|()| Self::__losses(ws, batch, labels, shard));
             let logits = &ws.f[#rt::net::span(batch, #logits, #classes)];
-            let loss = match shard.total_loss(loss, logits, Self::OUTPUT_SIZE, labels) {
+            let loss = match shard.total_loss(loss, logits, Self::__CHANNELS, labels) {
                 Ok(loss) if loss.is_finite() => loss,
                 other => {
                     params[#t..#mutable].copy_from_slice(&ws.fixed[#backup]);
@@ -202,7 +214,8 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             };
             grads.fill(0.0);
             let lowest = freezing.lowest(Self::__TENSOR_OP);
-            Self::__backward(params, grads, ws, batch, freezing, lowest, shard)?;
+            let taps = [::core::option::Option::None; #n_taps];
+            Self::__backward(params, grads, ws, batch, freezing, lowest, false, false, &taps, shard)?;
             Ok(loss)
         }
 
@@ -217,24 +230,42 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             &self.workspace.f[#rt::net::span(batch, #logits, #classes)]
         }
 
+        /// The training program's forward (`infer`: batch norm on its
+        /// moving statistics and no dropout, for a held pass in inference
+        /// mode).
         fn __forward_train(
             params: &mut [f32],
             ws: &mut #ws_ty,
             batch: usize,
             seed: u64,
-            labels: &[usize],
+            infer: bool,
             freezing: &#rt::net::Freezing,
             shard: &mut #rt::net::Shard<'_>,
-        ) -> #r_f32 {
+        ) -> #r_unit {
             let (tp, ntp) = params.split_at_mut(#t);
             let tp: &[f32] = tp;
             let #ws_ty { f, u, fixed } = ws;
             #train_fwd
+            Ok(())
+        }
+
+        /// The cross-entropies of the main output and the auxiliary heads
+        /// against the labels, their gradients in the logits' slots.
+        fn __losses(
+            ws: &mut #ws_ty,
+            batch: usize,
+            labels: &[usize],
+            shard: &mut #rt::net::Shard<'_>,
+        ) -> #r_f32 {
+            let f = &mut ws.f;
             let mut loss = 0.0f32;
             #(#losses)*
             Ok(loss)
         }
 
+        /// Backward from the logits' gradients. Ops below `lowest` do not
+        /// run; `input_grad` computes every input gradient (down to the
+        /// network's input); `taps` holds a gradient (or `None`) per tap.
         fn __backward(
             p: &[f32],
             grads: &mut [f32],
@@ -242,9 +273,12 @@ pub fn private_items(parts: &Parts, x_ty: &TokenStream) -> TokenStream {
             batch: usize,
             freezing: &#rt::net::Freezing,
             lowest: usize,
+            input_grad: bool,
+            infer: bool,
+            taps: &[::core::option::Option<&[f32]>; #n_taps],
             shard: &mut #rt::net::Shard<'_>,
         ) -> #r_unit {
-            let _ = &shard; // used by synchronised batch norm only
+            let _ = (&shard, &taps, infer, input_grad); // not every network reads them
             let #ws_ty { f, u, fixed } = ws;
             #back
             Ok(())

@@ -21,7 +21,7 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         let batch = #rt::net::check_flat("train_batch: x", x.len(), &Self::INPUT_SHAPE)?;
         let loss = self.__step(batch, labels, None, |dst| dst.copy_from_slice(&x[..batch * len]), &mut #rt::net::Shard::whole())?;
         self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
-        let correct = #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels);
+        let correct = #rt::net::count_correct(self.__logits(batch), Self::__CHANNELS, labels);
         Ok(#rt::train::BatchStats { loss, correct })
     });
     // A rank's shard: the step with the shard, then its one collective
@@ -49,7 +49,7 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         self.freezing.step(opt, &mut self.params[..Self::TRAINABLE_PARAMS], &self.grads[..Self::TRAINABLE_PARAMS]);
         let correct = match shard.correct() {
             Some(c) => c,
-            None => #rt::net::count_correct(self.__logits(batch), Self::OUTPUT_SIZE, labels),
+            None => #rt::net::count_correct(self.__logits(batch), Self::__CHANNELS, labels),
         };
         Ok(#rt::train::BatchStats { loss, correct })
     });

@@ -171,7 +171,10 @@ fn softmax_is_last_and_flat() {
          = help: remove it, or move it to the end (training fuses it with the cross-entropy loss)"
     );
     // A final Softmax on an image acts per position over the channels.
-    super::good(&super::net_src("[4, 4, 3]", "Conv2d { filters: 5, kernel: 1 }, Softmax"));
+    super::good(&super::net_src(
+        "[4, 4, 3]",
+        "Conv2d { filters: 5, kernel: 1 }, Softmax",
+    ));
 }
 
 #[test]

@@ -249,7 +249,18 @@ pub fn backward_input(
             tiled::transpose(n_in, n_out, n_out, w, wt);
         }
         let wt = &*wt;
-        backward_products(batch, n_in, n_out, &[], w, wt, use_tiled, dy, Some(dx), None);
+        backward_products(
+            batch,
+            n_in,
+            n_out,
+            &[],
+            w,
+            wt,
+            use_tiled,
+            dy,
+            Some(dx),
+            None,
+        );
     });
     Ok(())
 }

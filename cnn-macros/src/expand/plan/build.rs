@@ -6,8 +6,10 @@
 //! writes it into its channels; an auxiliary head plans its layers beside
 //! the main path and adds a loss (training only).
 
+use std::collections::HashMap;
+
 use super::arena::Arena;
-use super::{Act, Bn, Geom, Loss, Mode, Op, OpKind, Program, Slot, Value};
+use super::{Act, Bn, Final, FinalKind, Geom, Loss, Mode, Op, OpKind, Program, Slot, Value};
 use crate::expand::layout::Params;
 use crate::ir::{Layer, LayerKind, Shape};
 
@@ -26,6 +28,12 @@ pub struct Planner<'a> {
     dropouts: u64,
     /// What cannot be generated, as messages.
     unsupported: Vec<String>,
+    /// Training: the declaration's taps by name, and for each the layer
+    /// after which the current value is the tap's (a group's last layer).
+    tap_names: Vec<String>,
+    anchors: HashMap<String, usize>,
+    /// Values a tap shows: no activation may overwrite them in place.
+    tapped: Vec<bool>,
 }
 
 impl<'a> Planner<'a> {
@@ -41,17 +49,85 @@ impl<'a> Planner<'a> {
             reads_output: Vec::new(),
             dropouts: 0,
             unsupported: Vec::new(),
+            tap_names: Vec::new(),
+            anchors: HashMap::new(),
+            tapped: Vec::new(),
         }
     }
 
+    /// The declaration's taps (training plans them; inference ignores them).
+    pub fn taps(mut self, names: &[String]) -> Self {
+        if self.mode == Mode::Train {
+            self.tap_names = names.to_vec();
+        }
+        self
+    }
+
+    /// Where each tap is read: after its layer, or after a group's last
+    /// layer (groups are opened up before planning).
+    fn find_anchors(&mut self, layers: &[Layer]) {
+        fn walk(layers: &[Layer], out: &mut Vec<(String, String)>) {
+            for l in layers {
+                let anchor = match &l.kind {
+                    LayerKind::Sequential { layers, .. } => crate::ir::flatten_groups(layers)
+                        .last()
+                        .map(|last| last.name.clone()),
+                    _ => Some(l.name.clone()),
+                };
+                if let Some(a) = anchor {
+                    out.push((l.name.clone(), a));
+                }
+                for list in l.children() {
+                    walk(list, out);
+                }
+            }
+        }
+        let mut pairs = Vec::new();
+        walk(layers, &mut pairs);
+        self.prog.taps = vec![usize::MAX; self.tap_names.len()];
+        for (k, tap) in self.tap_names.clone().iter().enumerate() {
+            match pairs.iter().find(|(name, _)| name == tap) {
+                Some((_, anchor)) => {
+                    self.anchors.insert(anchor.clone(), k);
+                }
+                None => self
+                    .unsupported
+                    .push(format!("tap `{tap}`: no layer of that name to read")),
+            }
+        }
+    }
+
+    /// Whether a tap reads this layer's output (so nothing may be fused
+    /// after it).
+    fn anchored(&self, l: &Layer) -> bool {
+        self.anchors.contains_key(&l.name)
+    }
     /// Plans the whole network; returns the program and what could not be
     /// generated.
     pub fn plan(mut self, input: Shape, layers: &[Layer]) -> (Program, Vec<String>) {
         let x = self.shaped(input);
         self.prog.input = x;
+        if self.mode == Mode::Train {
+            // A held pass may ask for the input's gradient: every value
+            // gets a gradient slot, and backward decides at run time which
+            // to compute.
+            self.prog.values[x].needs_grad = true;
+            self.find_anchors(layers);
+        }
         let kept = self.kept(layers);
-        let logits = self.loss_body(&kept, x, 1.0);
+        let logits = self.loss_body(&kept, x, 1.0, true);
         self.prog.output = logits;
+        if let Some(k) = self.prog.taps.iter().position(|&v| v == usize::MAX) {
+            let tap = &self.tap_names[k];
+            self.unsupported.push(format!(
+                "tap `{tap}`: its output is not a value of the training program (the network's input, or a final activation fused with the loss); tap the layer before it, or read the pass's output"
+            ));
+        } else if let Some(k) = self.prog.taps.iter().position(|&v| v == x) {
+            let tap = &self.tap_names[k];
+            self.unsupported.push(format!(
+                "tap `{tap}`: its output is the network's input; tap a later layer"
+            ));
+        }
         if self.mode == Mode::Train {
             let trainable_tensors = self
                 .params
@@ -87,11 +163,16 @@ impl<'a> Planner<'a> {
     /// training a final `Softmax` over a vector is left to the fused loss,
     /// which reads its input, the logits; otherwise the outputs are the
     /// logits. Returns the value the list ends in.
-    fn loss_body(&mut self, layers: &[&Layer], x: usize, weight: f64) -> usize {
-        let last = layers
-            .last()
-            .filter(|l| matches!(l.kind, LayerKind::Softmax));
-        if let Some(l) = last {
+    /// The main output's final `Softmax` (per position on an image) or
+    /// `Sigmoid` is left out the same way: a held pass applies it to the
+    /// logits into its own slot.
+    fn loss_body(&mut self, layers: &[&Layer], x: usize, weight: f64, main: bool) -> usize {
+        let last = layers.last().filter(|l| match l.kind {
+            LayerKind::Softmax => true,
+            LayerKind::Sigmoid => main,
+            _ => false,
+        });
+        if let (Some(l), false) = (last, main) {
             if let Some(s @ Shape::Image { .. }) = l.output {
                 self.unsupported.push(format!(
                     "{}: the last Softmax is over a {s} image, but the loss needs one vector of class scores per example; add Flatten or GlobalAvgPool (and a Dense layer) before it",
@@ -108,11 +189,31 @@ impl<'a> Planner<'a> {
         let out = self.block(body, x);
         if self.mode == Mode::Train {
             let classes = self.prog.values[out].slot.len;
+            let shape = self.prog.shapes[out];
+            let channels = shape.channels().max(1);
+            let positions = match (last.map(|l| &l.kind), shape) {
+                (Some(LayerKind::Softmax), Shape::Image { .. }) => classes / channels,
+                _ => 1,
+            };
+            if let (true, Some(l)) = (main, last) {
+                let kind = match l.kind {
+                    LayerKind::Sigmoid => FinalKind::Sigmoid,
+                    _ => FinalKind::Softmax {
+                        channels: classes / positions,
+                    },
+                };
+                self.prog.fin = Some(Final {
+                    kind,
+                    probs: self.f.alloc(classes),
+                    dprobs: self.f.alloc(classes),
+                });
+            }
             self.prog.losses.push(Loss {
                 logits: out,
                 classes,
                 weight,
                 dlogits: Slot { offset: 0, len: 0 },
+                positions,
             });
         }
         out
@@ -134,6 +235,7 @@ impl<'a> Planner<'a> {
         });
         self.uses.push(0);
         self.reads_output.push(false);
+        self.tapped.push(false);
         self.prog.values.len() - 1
     }
 
@@ -191,6 +293,7 @@ impl<'a> Planner<'a> {
             };
             // The layer (or, for a block, the block as a whole) reads x.
             self.uses[x] += 1;
+            let start = i;
             i += 1;
             x = match &l.kind {
                 LayerKind::Conv2d { .. } => {
@@ -209,7 +312,8 @@ impl<'a> Planner<'a> {
                             i += 1;
                         }
                     }
-                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                    let next = layers.get(i).filter(|_| !self.anchored(last));
+                    let act = match next.and_then(|n| act_of(&n.kind)) {
                         Some(a) => {
                             last = layers[i];
                             i += 1;
@@ -226,6 +330,7 @@ impl<'a> Planner<'a> {
                     let kind = OpKind::Conv {
                         g,
                         groups,
+                        w_tensor: t.weight.unwrap_or(usize::MAX),
                         w,
                         b,
                         fold,
@@ -237,7 +342,8 @@ impl<'a> Planner<'a> {
                 LayerKind::Dense { units, .. } => {
                     let t = self.params.of(&l.name);
                     let (w, b) = (self.pslot(t.weight), t.bias.map(|b| self.pslot(Some(b))));
-                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                    let next = layers.get(i).filter(|_| !self.anchored(l));
+                    let act = match next.and_then(|n| act_of(&n.kind)) {
                         Some(a) => {
                             i += 1;
                             a
@@ -249,6 +355,7 @@ impl<'a> Planner<'a> {
                     let kind = OpKind::Dense {
                         n_in,
                         n_out: *units,
+                        w_tensor: t.weight.unwrap_or(usize::MAX),
                         w,
                         b,
                         act,
@@ -266,7 +373,8 @@ impl<'a> Planner<'a> {
                         }
                         _ => None,
                     };
-                    let act = match layers.get(i).and_then(|n| act_of(&n.kind)) {
+                    let next = layers.get(i).filter(|_| !self.anchored(l));
+                    let act = match next.and_then(|n| act_of(&n.kind)) {
                         Some(a) => {
                             i += 1;
                             a
@@ -293,7 +401,9 @@ impl<'a> Planner<'a> {
                     // producer's backward needs it as it is.
                     let in_place = match self.mode {
                         Mode::Infer => self.uses[x] == 1,
-                        Mode::Train => self.uses[x] == 1 && !self.reads_output[x],
+                        Mode::Train => {
+                            self.uses[x] == 1 && !self.reads_output[x] && !self.tapped[x]
+                        }
                     };
                     let y = if in_place { x } else { self.shaped(output) };
                     self.push(l, OpKind::Activation { act }, x, y);
@@ -374,6 +484,13 @@ impl<'a> Planner<'a> {
                     unreachable!("`kept` opens groups up before planning")
                 }
             };
+            // Taps of this layer or of those fused into it read x.
+            for done in &layers[start..i] {
+                if let Some(&k) = self.anchors.get(&done.name) {
+                    self.prog.taps[k] = x;
+                    self.tapped[x] = true;
+                }
+            }
         }
         x
     }
@@ -437,7 +554,7 @@ impl<'a> Planner<'a> {
             // x, so no later activation may overwrite it in place.
             Mode::Train => {
                 let kept = self.kept(layers);
-                self.loss_body(&kept, x, weight);
+                self.loss_body(&kept, x, weight, false);
             }
         }
         x

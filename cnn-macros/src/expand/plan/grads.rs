@@ -8,7 +8,7 @@
 //! before its producer's backward reads it.
 
 use super::build::Planner;
-use super::{Back, OpKind, Slot, Step};
+use super::{Back, OpKind, Slot, Step, TapStep};
 
 impl Planner<'_> {
     pub(super) fn plan_grads(&mut self) {
@@ -20,11 +20,38 @@ impl Planner<'_> {
             self.contribute(loss.logits, slot, &mut first);
         }
         self.prog.loss_steps = first;
+        // The op after which each tap's gradient is complete: the last
+        // that writes its value (its readers all come later in forward
+        // order, so earlier in backward).
+        let mut producer = vec![usize::MAX; self.prog.values.len()];
+        for (i, op) in self.prog.ops.iter().enumerate() {
+            producer[op.y] = i;
+        }
         for i in (0..self.prog.ops.len()).rev() {
             let op = self.prog.ops[i].clone();
             let (x, y) = (op.x, op.y);
             if !self.prog.values[y].needs_grad {
                 continue;
+            }
+            let mut taps = Vec::new();
+            for k in 0..self.prog.taps.len() {
+                let v = self.prog.taps[k];
+                if producer[v] != i {
+                    continue;
+                }
+                let (into, first) = match self.prog.values[v].grad {
+                    Some(g) => (g, false),
+                    None => {
+                        let g = self.f.alloc(self.prog.values[v].slot.len);
+                        self.prog.values[v].grad = Some(g);
+                        (g, true)
+                    }
+                };
+                taps.push(TapStep {
+                    tap: k,
+                    into,
+                    first,
+                });
             }
             let dy = self.prog.values[y]
                 .grad
@@ -77,10 +104,11 @@ impl Planner<'_> {
                     dx
                 }
             };
-            // A frozen layer's kernel still writes weight gradients: give
-            // them a place that is not the trainable gradient buffer.
+            // A frozen grouped convolution's kernel still writes weight
+            // gradients: give them a place that is not the trainable
+            // gradient buffer. (The others compute the input's alone.)
             let scratch = match op.kind {
-                OpKind::Conv { w, b, .. } | OpKind::Dense { w, b, .. } if op.frozen => {
+                OpKind::Conv { w, b, groups, .. } if op.frozen && groups > 1 => {
                     Some((self.fixed.alloc(w.len), b.map(|b| self.fixed.alloc(b.len))))
                 }
                 _ => None,
@@ -91,6 +119,7 @@ impl Planner<'_> {
                 dx,
                 after,
                 scratch,
+                taps,
             });
         }
     }

@@ -83,6 +83,9 @@ pub enum OpKind {
         g: Geom,
         /// Channel groups (1: an ordinary convolution).
         groups: usize,
+        /// The weight's index in `TENSORS` (whether it is frozen at run
+        /// time, when backward leaves its gradient out).
+        w_tensor: usize,
         w: Slot,
         b: Option<Slot>,
         fold: Option<(Bn, Slot, Slot)>,
@@ -91,6 +94,7 @@ pub enum OpKind {
     Dense {
         n_in: usize,
         n_out: usize,
+        w_tensor: usize,
         w: Slot,
         b: Option<Slot>,
         act: Act,
@@ -213,10 +217,42 @@ pub struct Back {
     pub dx: Option<Slot>,
     /// Run after the kernel.
     pub after: Vec<Step>,
-    /// A frozen convolution or dense layer whose input needs a gradient:
-    /// fixed-arena slots its kernel writes the (unused) weight and bias
-    /// gradients into.
+    /// A grouped convolution frozen at compile time: fixed-arena slots its
+    /// kernel writes the (unused) weight and bias gradients into (the
+    /// others compute the input gradient alone).
     pub scratch: Option<(Slot, Option<Slot>)>,
+    /// Run before the kernel: taps of the op's output, whose gradients a
+    /// held pass may add into the output's (`first`: the tap's gradient
+    /// is the whole gradient, zero when none is given).
+    pub taps: Vec<TapStep>,
+}
+
+/// A tap's gradient, added where its value's gradient is complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TapStep {
+    /// Its index in the declaration's `taps`.
+    pub tap: usize,
+    pub into: Slot,
+    pub first: bool,
+}
+
+/// The final activation of the main output that training leaves to the
+/// loss (fused) or to a held pass, with the slots a held pass keeps its
+/// output and that output's gradient in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Final {
+    pub kind: FinalKind,
+    pub probs: Slot,
+    pub dprobs: Slot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinalKind {
+    /// Over the channels of each position.
+    Softmax {
+        channels: usize,
+    },
+    Sigmoid,
 }
 
 /// One cross-entropy term: the main output's (weight 1) or an auxiliary
@@ -229,6 +265,9 @@ pub struct Loss {
     pub weight: f64,
     /// Its gradient (training).
     pub dlogits: Slot,
+    /// Positions per example: 1 for a vector of class scores, `h * w`
+    /// for a softmax per position (`classes / positions` channels each).
+    pub positions: usize,
 }
 
 /// A compiled forward (and backward) pass.
@@ -258,6 +297,10 @@ pub struct Program {
     /// that holds it; run-time freezing cuts backward below the lowest op
     /// that still trains.
     pub tensor_op: Vec<usize>,
+    /// Training: the value of each tap, in the declaration's order.
+    pub taps: Vec<usize>,
+    /// Training: the main output's final activation, left out of the ops.
+    pub fin: Option<Final>,
 }
 
 #[cfg(test)]
@@ -321,10 +364,13 @@ mod tests {
         assert_eq!(kinds(&train), fused);
         assert_eq!(train.losses.len(), 1);
         assert_eq!(train.losses[0].classes, 10);
-        // Backward visits every op, and conv1 computes no input gradient.
+        // Backward visits every op; conv1 has a slot for the input's
+        // gradient, which it computes only when a held pass asks.
         assert_eq!(train.back.len(), 7);
         let first = train.back.last().unwrap();
-        assert_eq!((first.op, first.dx), (0, None));
+        assert_eq!(first.op, 0);
+        assert!(first.dx.is_some());
+        assert_eq!(train.values[train.input].grad, first.dx);
         let infer = plan(&lenet5(), Mode::Infer);
         assert_eq!(kinds(&infer).last(), Some(&"softmax"));
         assert_eq!(infer.ops.len(), 8);

@@ -448,7 +448,19 @@ pub fn backward_input(
     check_len("conv2d backward_input: dy", dy.len(), sz.y)?;
     check_len("conv2d backward_input: dx", dx.len(), sz.x)?;
     let (path, dx_path) = (choose(g), choose_dx(g));
-    backward_path(path, dx_path, g, sz, batch, &[], w, dy, Some(dx), None, None);
+    backward_path(
+        path,
+        dx_path,
+        g,
+        sz,
+        batch,
+        &[],
+        w,
+        dy,
+        Some(dx),
+        None,
+        None,
+    );
     Ok(())
 }
 

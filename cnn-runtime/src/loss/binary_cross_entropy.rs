@@ -121,7 +121,11 @@ pub(crate) fn logistic(z: f32, y: f32) -> (f64, f64) {
     let e = (-z.abs()).exp();
     let loss = z.max(0.0) - z * y + e.ln_1p();
     // s(z) = 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below.
-    let s = if z >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    let s = if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
     (loss, s - y)
 }
 

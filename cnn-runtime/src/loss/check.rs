@@ -26,12 +26,7 @@ impl Layout {
 
 /// Reads the layout of `output` from `shape` (one example's shape) and
 /// checks that `grad` is as long as `output`.
-pub(crate) fn layout(
-    name: &str,
-    output: &[f32],
-    shape: &[usize],
-    grad: &[f32],
-) -> Result<Layout> {
+pub(crate) fn layout(name: &str, output: &[f32], shape: &[usize], grad: &[f32]) -> Result<Layout> {
     let Some((&channels, outer)) = shape.split_last() else {
         return Err(Error::InvalidArgument(format!(
             "{name}: the shape of one example is empty; give at least one axis ([n] for a vector)"
@@ -49,7 +44,7 @@ pub(crate) fn layout(
             "{name}: the example shape {shape:?} has an axis of 0"
         )));
     }
-    if output.is_empty() || output.len() % per_example != 0 {
+    if output.is_empty() || !output.len().is_multiple_of(per_example) {
         return Err(Error::shape(
             format!("{name} output"),
             format!("a positive multiple of {per_example} values (examples of shape {shape:?})"),
@@ -81,10 +76,7 @@ pub(crate) fn kind(target: &Target<'_>) -> &'static str {
 
 /// A target of a kind the loss does not take; `takes` says what it takes.
 pub(crate) fn wrong_kind(name: &str, target: &Target<'_>, takes: &str) -> Error {
-    Error::InvalidArgument(format!(
-        "{name}: takes {takes}, not {}",
-        kind(target)
-    ))
+    Error::InvalidArgument(format!("{name}: takes {takes}, not {}", kind(target)))
 }
 
 /// Checks that a target holds `expected` items; `what` says what one

@@ -126,7 +126,12 @@ impl Loss for CrossEntropy {
                 labels
             }
             Target::Values(values) => {
-                target_len(NAME, values.len(), output.len(), "values, laid out as the output")?;
+                target_len(
+                    NAME,
+                    values.len(),
+                    output.len(),
+                    "values, laid out as the output",
+                )?;
                 return Ok(soft(classes, output, values, smoothing, grad));
             }
         };

@@ -155,7 +155,12 @@ impl Loss for Localization {
                 "Target::Values (rows [pc, bx, by, bh, bw, one-hot class])",
             ));
         };
-        target_len(NAME, values.len(), output.len(), "values, laid out as the output")?;
+        target_len(
+            NAME,
+            values.len(),
+            output.len(),
+            "values, laid out as the output",
+        )?;
         if let Some(row) = values
             .chunks_exact(width)
             .position(|t| t[PRESENCE] != 0.0 && t[PRESENCE] != 1.0)

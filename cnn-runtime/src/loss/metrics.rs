@@ -146,7 +146,8 @@ pub fn box_iou(a: [f32; 4], b: [f32; 4]) -> f32 {
         let half = length.max(0.0) / 2.0;
         (centre - half, centre + half)
     };
-    let overlap = |(lo1, hi1): (f32, f32), (lo2, hi2): (f32, f32)| (hi1.min(hi2) - lo1.max(lo2)).max(0.0);
+    let overlap =
+        |(lo1, hi1): (f32, f32), (lo2, hi2): (f32, f32)| (hi1.min(hi2) - lo1.max(lo2)).max(0.0);
     let (ax, ay) = (span(a[0], a[3]), span(a[1], a[2]));
     let (bx, by) = (span(b[0], b[3]), span(b[1], b[2]));
     let inter = overlap(ax, bx) * overlap(ay, by);
@@ -199,14 +200,18 @@ pub struct LocalizationMetrics {
 /// assert_eq!(m.class_accuracy, 1.0);
 /// assert_eq!(m.mean_iou, 1.0);
 /// ```
-pub fn localization(output: &[f32], row_len: usize, targets: &[f32]) -> Result<LocalizationMetrics> {
+pub fn localization(
+    output: &[f32],
+    row_len: usize,
+    targets: &[f32],
+) -> Result<LocalizationMetrics> {
     if row_len <= FIRST_CLASS {
         return Err(Error::InvalidArgument(format!(
             "localization metrics: a row has {row_len} values, but [pc, bx, by, bh, bw, c_1..c_K] \
              needs at least 6"
         )));
     }
-    if output.is_empty() || output.len() % row_len != 0 {
+    if output.is_empty() || !output.len().is_multiple_of(row_len) {
         return Err(Error::shape(
             "localization metrics output",
             format!("a positive multiple of {row_len} values"),
@@ -215,9 +220,13 @@ pub fn localization(output: &[f32], row_len: usize, targets: &[f32]) -> Result<L
     }
     check_len("localization metrics targets", targets.len(), output.len())?;
     let rows = output.len() / row_len;
-    let (mut presence_right, mut objects, mut class_right, mut hits) = (0usize, 0usize, 0usize, 0usize);
+    let (mut presence_right, mut objects, mut class_right, mut hits) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut iou_sum = 0f64;
-    for (o, t) in output.chunks_exact(row_len).zip(targets.chunks_exact(row_len)) {
+    for (o, t) in output
+        .chunks_exact(row_len)
+        .zip(targets.chunks_exact(row_len))
+    {
         let has_object = t[PRESENCE] >= 0.5;
         if (sigmoid(o[PRESENCE]) >= 0.5) == has_object {
             presence_right += 1;
@@ -229,7 +238,10 @@ pub fn localization(output: &[f32], row_len: usize, targets: &[f32]) -> Result<L
         if argmax(&o[FIRST_CLASS..]) == argmax(&t[FIRST_CLASS..]) {
             class_right += 1;
         }
-        let iou = box_iou(bounding_box(o), [t[BOX], t[BOX + 1], t[BOX + 2], t[BOX + 3]]);
+        let iou = box_iou(
+            bounding_box(o),
+            [t[BOX], t[BOX + 1], t[BOX + 2], t[BOX + 3]],
+        );
         iou_sum += iou as f64;
         if iou >= 0.5 {
             hits += 1;

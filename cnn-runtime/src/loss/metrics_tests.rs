@@ -99,7 +99,11 @@ fn localization_metrics_by_hand() {
 fn metric_errors() {
     assert!(matches!(
         accuracy(&[0.0; 6], 3, &[0, 3]),
-        Err(Error::LabelOutOfRange { index: 1, label: 3, classes: 3 })
+        Err(Error::LabelOutOfRange {
+            index: 1,
+            label: 3,
+            classes: 3
+        })
     ));
     assert!(accuracy(&[0.0; 6], 3, &[0]).is_err());
     assert!(accuracy(&[], 0, &[]).is_err());

@@ -28,7 +28,12 @@ fn elementwise(
             "Target::Values (one target per output value)",
         ));
     };
-    target_len(name, values.len(), output.len(), "values, laid out as the output")?;
+    target_len(
+        name,
+        values.len(),
+        output.len(),
+        "values, laid out as the output",
+    )?;
     let g = 1.0 / output.len() as f64;
     let mut total = 0f64;
     for ((&o, &t), d) in output.iter().zip(values).zip(grad.iter_mut()) {

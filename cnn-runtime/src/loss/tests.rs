@@ -73,7 +73,12 @@ fn gradients_match_central_differences() {
     // Cross-entropy: class labels, a 3x2 label map with smoothing, soft
     // rows that do not sum to 1.
     let z = scaled(3 * 5, 1, 3.0);
-    check_gradient(&CrossEntropy::new(), &z, &[5], Target::Classes(&labels(3, 5, 2)));
+    check_gradient(
+        &CrossEntropy::new(),
+        &z,
+        &[5],
+        Target::Classes(&labels(3, 5, 2)),
+    );
     let z = scaled(2 * 3 * 2 * 4, 3, 3.0);
     let map = labels(2 * 3 * 2, 4, 4);
     let smooth = CrossEntropy::new().with_label_smoothing(0.1);
@@ -115,7 +120,11 @@ fn gradients_match_central_differences() {
 fn names_and_fusion() {
     let cases: [(&dyn Loss, &str, Option<Fused>); 6] = [
         (&CrossEntropy::new(), "cross_entropy", Some(Fused::Softmax)),
-        (&BinaryCrossEntropy, "binary_cross_entropy", Some(Fused::Sigmoid)),
+        (
+            &BinaryCrossEntropy,
+            "binary_cross_entropy",
+            Some(Fused::Sigmoid),
+        ),
         (&Mse, "mse", None),
         (&Huber::default(), "huber", None),
         (&SmoothL1::default(), "smooth_l1", None),
@@ -160,9 +169,15 @@ fn one_hot_values_equal_class_labels() {
         let mut g1 = nan_filled(z.len());
         let mut g2 = nan_filled(z.len());
         let mut g3 = nan_filled(z.len());
-        let a = ce.loss(&z, &[classes], Target::Classes(&l), &mut g1).unwrap();
-        let b = ce.loss(&z, &[classes], Target::Values(&one_hot), &mut g2).unwrap();
-        let c = ce.loss(&z, &[1, classes], Target::LabelMap(&l), &mut g3).unwrap();
+        let a = ce
+            .loss(&z, &[classes], Target::Classes(&l), &mut g1)
+            .unwrap();
+        let b = ce
+            .loss(&z, &[classes], Target::Values(&one_hot), &mut g2)
+            .unwrap();
+        let c = ce
+            .loss(&z, &[1, classes], Target::LabelMap(&l), &mut g3)
+            .unwrap();
         assert!((a - b).abs() < 1e-6 && (a - c).abs() < 1e-6, "{a} {b} {c}");
         assert_close(&g2, &g1, 1e-5, 1e-7);
         assert_close(&g3, &g1, 0.0, 0.0);
@@ -185,7 +200,8 @@ fn binary_labels_equal_values_and_stay_finite() {
     assert_eq!((a, &g1), (b, &g2));
     // By hand: max(z, 0) - z y + ln(1 + e^-|z|) is 1e4, 0, ln 2,
     // ln(1 + e^-30), 80, 2 + ln(1 + e^-2); the mean of them.
-    let want = (1e4 + 2f64.ln() + (-30f64).exp().ln_1p() + 80.0 + 2.0 + (-2f64).exp().ln_1p()) / 6.0;
+    let want =
+        (1e4 + 2f64.ln() + (-30f64).exp().ln_1p() + 80.0 + 2.0 + (-2f64).exp().ln_1p()) / 6.0;
     assert!((a as f64 - want).abs() < 1e-6 * want, "{a} vs {want}");
     // (s(z) - y) / 6: 1/6 for the logit 1e4 labelled 0.
     assert_close(&g1[..3], &[1.0 / 6.0, 0.0, -0.5 / 6.0], 1e-6, 1e-9);
@@ -211,7 +227,12 @@ fn huber_is_delta_times_smooth_l1() {
     // beta = 0 is L1: mean |o - t|, slope sign / N, 0 where o = t.
     let mut g = nan_filled(3);
     let l1 = SmoothL1::new(0.0)
-        .loss(&[1.0, -2.0, 0.5], &[3], Target::Values(&[0.0, 0.0, 0.5]), &mut g)
+        .loss(
+            &[1.0, -2.0, 0.5],
+            &[3],
+            Target::Values(&[0.0, 0.0, 0.5]),
+            &mut g,
+        )
         .unwrap();
     assert_eq!(l1, 1.0);
     assert_eq!(g, [1.0 / 3.0, -1.0 / 3.0, 0.0]);
@@ -231,8 +252,13 @@ fn localization_is_the_sum_of_its_parts() {
     let (width, rows) = (7, 4);
     let (o, t) = localization_rows(rows, width, 40);
     let mut grad = nan_filled(o.len());
-    let got = loss.loss(&o, &[width], Target::Values(&t), &mut grad).unwrap();
-    assert!(got.is_finite(), "the NaN targets of rows without an object leaked");
+    let got = loss
+        .loss(&o, &[width], Target::Values(&t), &mut grad)
+        .unwrap();
+    assert!(
+        got.is_finite(),
+        "the NaN targets of rows without an object leaked"
+    );
     let mut want = 0f64;
     for (r, (o, t)) in o.chunks_exact(width).zip(t.chunks_exact(width)).enumerate() {
         let mut g = [0.0; 7];
@@ -262,7 +288,12 @@ fn localization_decoders() {
     let mut probs = nan_filled(3);
     localization::class_probabilities(&row, &mut probs);
     let e = (-4f32).exp();
-    assert_close(&probs, &[e / (e + 2.0), 1.0 / (e + 2.0), 1.0 / (e + 2.0)], 1e-6, 0.0);
+    assert_close(
+        &probs,
+        &[e / (e + 2.0), 1.0 / (e + 2.0), 1.0 / (e + 2.0)],
+        1e-6,
+        0.0,
+    );
     assert!(localization::presence_probability(&[-1e4]) == 0.0);
     assert!(localization::presence_probability(&[1e4]) == 1.0);
 }
@@ -281,7 +312,11 @@ fn expect_err(
     let mut grad = vec![7.0; grad_len];
     let e = loss.loss(output, shape, target, &mut grad).unwrap_err();
     assert!(e.to_string().contains(says), "{}: {e}", loss.name());
-    assert!(grad.iter().all(|&g| g == 7.0), "{}: grad was written", loss.name());
+    assert!(
+        grad.iter().all(|&g| g == 7.0),
+        "{}: grad was written",
+        loss.name()
+    );
     e
 }
 
@@ -291,15 +326,64 @@ fn wrong_target_kinds_are_errors() {
     let labels = [0usize; 12];
     let ce = CrossEntropy::new();
     // One class per example for an image output: a label map was meant.
-    expect_err(&ce, &z, &[2, 2, 3], Target::Classes(&labels[..1]), 12, "Target::LabelMap");
-    expect_err(&BinaryCrossEntropy, &z, &[3], Target::Classes(&labels[..4]), 12, "Target::Values");
-    expect_err(&BinaryCrossEntropy, &z, &[2, 2, 3], Target::LabelMap(&labels[..4]), 12, "Target::Values");
+    expect_err(
+        &ce,
+        &z,
+        &[2, 2, 3],
+        Target::Classes(&labels[..1]),
+        12,
+        "Target::LabelMap",
+    );
+    expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[3],
+        Target::Classes(&labels[..4]),
+        12,
+        "Target::Values",
+    );
+    expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[2, 2, 3],
+        Target::LabelMap(&labels[..4]),
+        12,
+        "Target::Values",
+    );
     for loss in [&Mse as &dyn Loss, &Huber::default(), &SmoothL1::default()] {
-        expect_err(loss, &z, &[3], Target::Classes(&labels[..4]), 12, "not Target::Classes");
-        expect_err(loss, &z, &[3], Target::LabelMap(&labels), 12, "not Target::LabelMap");
+        expect_err(
+            loss,
+            &z,
+            &[3],
+            Target::Classes(&labels[..4]),
+            12,
+            "not Target::Classes",
+        );
+        expect_err(
+            loss,
+            &z,
+            &[3],
+            Target::LabelMap(&labels),
+            12,
+            "not Target::LabelMap",
+        );
     }
-    expect_err(&Localization::new(), &z, &[6], Target::Classes(&labels[..2]), 12, "takes Target::Values");
-    expect_err(&Localization::new(), &z, &[6], Target::LabelMap(&labels[..2]), 12, "takes Target::Values");
+    expect_err(
+        &Localization::new(),
+        &z,
+        &[6],
+        Target::Classes(&labels[..2]),
+        12,
+        "takes Target::Values",
+    );
+    expect_err(
+        &Localization::new(),
+        &z,
+        &[6],
+        Target::LabelMap(&labels[..2]),
+        12,
+        "takes Target::Values",
+    );
 }
 
 #[test]
@@ -318,31 +402,124 @@ fn wrong_lengths_are_errors() {
     for loss in all {
         // Values one short and one long; grad one short; an output that is
         // not a whole number of examples; shapes with no axis or an axis 0.
-        expect_err(loss, &z, &[6], Target::Values(&values[..11]), 12, "target: expected 12 values");
+        expect_err(
+            loss,
+            &z,
+            &[6],
+            Target::Values(&values[..11]),
+            12,
+            "target: expected 12 values",
+        );
         expect_err(loss, &z, &[6], Target::Values(&values), 12, "got 13");
         expect_err(loss, &z, &[6], Target::Values(&values[..12]), 11, "grad");
-        expect_err(loss, &z[..11], &[6], Target::Values(&values[..11]), 11, "multiple of 6");
+        expect_err(
+            loss,
+            &z[..11],
+            &[6],
+            Target::Values(&values[..11]),
+            11,
+            "multiple of 6",
+        );
         expect_err(loss, &z, &[], Target::Values(&values[..12]), 12, "empty");
-        expect_err(loss, &z, &[0, 6], Target::Values(&values[..12]), 12, "axis of 0");
+        expect_err(
+            loss,
+            &z,
+            &[0, 6],
+            Target::Values(&values[..12]),
+            12,
+            "axis of 0",
+        );
         expect_err(loss, &[], &[6], Target::Values(&[]), 0, "positive multiple");
     }
     let ce = CrossEntropy::new();
-    expect_err(&ce, &z, &[3], Target::Classes(&labels[..3]), 12, "4 class labels, one per example");
-    expect_err(&ce, &z, &[2, 3], Target::LabelMap(&labels[..3]), 12, "4 class labels, one per position");
-    expect_err(&BinaryCrossEntropy, &z, &[2, 1], Target::LabelMap(&labels[..3]), 12, "12 labels");
+    expect_err(
+        &ce,
+        &z,
+        &[3],
+        Target::Classes(&labels[..3]),
+        12,
+        "4 class labels, one per example",
+    );
+    expect_err(
+        &ce,
+        &z,
+        &[2, 3],
+        Target::LabelMap(&labels[..3]),
+        12,
+        "4 class labels, one per position",
+    );
+    expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[2, 1],
+        Target::LabelMap(&labels[..3]),
+        12,
+        "12 labels",
+    );
 }
 
 #[test]
 fn classes_out_of_range_are_errors() {
     let z = [0.0; 12];
-    let e = expect_err(&CrossEntropy::new(), &z, &[4], Target::Classes(&[0, 3, 4]), 12, "out of range");
-    assert!(matches!(e, Error::LabelOutOfRange { index: 2, label: 4, classes: 4 }), "{e:?}");
+    let e = expect_err(
+        &CrossEntropy::new(),
+        &z,
+        &[4],
+        Target::Classes(&[0, 3, 4]),
+        12,
+        "out of range",
+    );
+    assert!(
+        matches!(
+            e,
+            Error::LabelOutOfRange {
+                index: 2,
+                label: 4,
+                classes: 4
+            }
+        ),
+        "{e:?}"
+    );
     let smooth = CrossEntropy::new().with_label_smoothing(0.1);
-    let e = expect_err(&smooth, &z, &[2, 3], Target::LabelMap(&[0, 1, 2, 9]), 12, "out of range");
-    assert!(matches!(e, Error::LabelOutOfRange { index: 3, label: 9, classes: 3 }), "{e:?}");
+    let e = expect_err(
+        &smooth,
+        &z,
+        &[2, 3],
+        Target::LabelMap(&[0, 1, 2, 9]),
+        12,
+        "out of range",
+    );
+    assert!(
+        matches!(
+            e,
+            Error::LabelOutOfRange {
+                index: 3,
+                label: 9,
+                classes: 3
+            }
+        ),
+        "{e:?}"
+    );
     let mask = [0, 1, 1, 2, 0, 0, 1, 1, 0, 0, 1, 0];
-    let e = expect_err(&BinaryCrossEntropy, &z, &[2, 1], Target::LabelMap(&mask), 12, "out of range");
-    assert!(matches!(e, Error::LabelOutOfRange { index: 3, label: 2, classes: 2 }), "{e:?}");
+    let e = expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[2, 1],
+        Target::LabelMap(&mask),
+        12,
+        "out of range",
+    );
+    assert!(
+        matches!(
+            e,
+            Error::LabelOutOfRange {
+                index: 3,
+                label: 2,
+                classes: 2
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -350,22 +527,78 @@ fn bad_targets_and_settings_are_errors() {
     let z = [0.0; 12];
     let mut y = [0.5f32; 12];
     y[5] = 255.0;
-    expect_err(&BinaryCrossEntropy, &z, &[6], Target::Values(&y), 12, "255 at position 5 is outside [0, 1]");
+    expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[6],
+        Target::Values(&y),
+        12,
+        "255 at position 5 is outside [0, 1]",
+    );
     y[5] = f32::NAN;
-    expect_err(&BinaryCrossEntropy, &z, &[6], Target::Values(&y), 12, "outside [0, 1]");
+    expect_err(
+        &BinaryCrossEntropy,
+        &z,
+        &[6],
+        Target::Values(&y),
+        12,
+        "outside [0, 1]",
+    );
     for e in [-0.1, 1.5, f32::NAN] {
         let ce = CrossEntropy::new().with_label_smoothing(e);
-        expect_err(&ce, &z, &[6], Target::Classes(&[0, 1]), 12, "label_smoothing");
+        expect_err(
+            &ce,
+            &z,
+            &[6],
+            Target::Classes(&[0, 1]),
+            12,
+            "label_smoothing",
+        );
     }
     for delta in [0.0, -1.0, f32::INFINITY] {
-        expect_err(&Huber::new(delta), &z, &[6], Target::Values(&[0.0; 12]), 12, "delta");
+        expect_err(
+            &Huber::new(delta),
+            &z,
+            &[6],
+            Target::Values(&[0.0; 12]),
+            12,
+            "delta",
+        );
     }
-    expect_err(&SmoothL1::new(-0.5), &z, &[6], Target::Values(&[0.0; 12]), 12, "beta");
+    expect_err(
+        &SmoothL1::new(-0.5),
+        &z,
+        &[6],
+        Target::Values(&[0.0; 12]),
+        12,
+        "beta",
+    );
     let t = [1.0, 0.5, 0.5, 0.2, 0.2, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0];
     let loc = Localization::new();
     expect_err(&loc, &z, &[6], Target::Values(&t), 12, "pc of row 1 is 0.5");
     expect_err(&loc, &z, &[4], Target::Values(&t), 12, "at least 6");
-    expect_err(&loc.with_box_weight(-1.0), &z, &[6], Target::Values(&t), 12, "box_weight");
-    expect_err(&loc.with_class_weight(f32::NAN), &z, &[6], Target::Values(&t), 12, "class_weight");
-    expect_err(&loc.with_presence_weight(-2.0), &z, &[6], Target::Values(&t), 12, "presence_weight");
+    expect_err(
+        &loc.with_box_weight(-1.0),
+        &z,
+        &[6],
+        Target::Values(&t),
+        12,
+        "box_weight",
+    );
+    expect_err(
+        &loc.with_class_weight(f32::NAN),
+        &z,
+        &[6],
+        Target::Values(&t),
+        12,
+        "class_weight",
+    );
+    expect_err(
+        &loc.with_presence_weight(-2.0),
+        &z,
+        &[6],
+        Target::Values(&t),
+        12,
+        "presence_weight",
+    );
 }

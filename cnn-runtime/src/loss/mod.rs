@@ -13,8 +13,36 @@
 //! of 0, no overflow) and cheap (`p - y`); when the network does not end in
 //! it, the outputs themselves are taken as logits, as PyTorch's
 //! `CrossEntropyLoss` and `BCEWithLogitsLoss` take them.
+//!
+//! The built-ins, each matching the PyTorch loss named in its docs
+//! (`reduction="mean"`): [`CrossEntropy`] (class labels, label maps, soft
+//! targets, label smoothing), [`BinaryCrossEntropy`], [`Mse`], [`Huber`],
+//! [`SmoothL1`], and the course's [`Localization`] loss with the decoders
+//! of its rows. [`metrics`] holds what a training loop reports beside the
+//! loss for each kind of target. The built-ins check everything before
+//! writing: a wrong target kind or length, a label out of range or a bad
+//! setting is an `Err` and leaves `grad` untouched.
 
 use crate::error::Result;
+
+mod binary_cross_entropy;
+mod check;
+mod cross_entropy;
+pub mod localization;
+pub mod metrics;
+mod regression;
+
+#[cfg(test)]
+mod metrics_tests;
+#[cfg(test)]
+mod pytorch_tests;
+#[cfg(test)]
+mod tests;
+
+pub use binary_cross_entropy::BinaryCrossEntropy;
+pub use cross_entropy::CrossEntropy;
+pub use localization::Localization;
+pub use regression::{Huber, Mse, SmoothL1};
 
 /// What a batch of outputs is compared with.
 #[derive(Clone, Copy, Debug)]

@@ -16,9 +16,9 @@
 use super::color::check_rgb;
 use super::eigen::symmetric_eigen;
 use super::{check_non_negative, check_probability, Frame, Transform};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::train::Dataset;
 
 /// AlexNet's colour augmentation: eigenvalues `values[i]` with unit
 /// eigenvectors `vectors[i]`, largest first.

@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use super::warp::{Border, Frame};
 use super::Transform;
+use crate::data::Augment;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::train::Augment;
 
 /// Transforms applied in order to every image, with the [`Border`] that
 /// points outside the image read.

@@ -16,8 +16,8 @@
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use super::image_rng;
+use crate::data::{Augment, Dataset};
 use crate::error::Result;
-use crate::train::{Augment, Dataset};
 
 /// One epoch's batches: the examples of `data` in `order`, cut into
 /// batches of `batch_size` (the last may be smaller), each example

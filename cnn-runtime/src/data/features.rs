@@ -41,8 +41,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::train::Dataset;
 
 /// The first eight bytes of every features file.
 pub const MAGIC: [u8; 8] = *b"CNNFEAT\0";

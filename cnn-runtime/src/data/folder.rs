@@ -36,8 +36,8 @@ use std::sync::Mutex;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::train::Dataset;
 
 /// One class found by [`load`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,17 +7,29 @@
 //! - [`features`]: a frozen trunk's outputs over a data set, cached on disk
 //!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
-//!   resized and cropped into a [`crate::train::Dataset`].
+//!   resized and cropped into a [`Dataset`].
+//! - [`dataset`]: [`Dataset`], examples in memory with their targets
+//!   (class labels, label maps or rows of values), and the [`Batcher`];
+//!   [`augment`]: the [`Augment`] trait that transforms an example as its
+//!   batch is gathered (the transforms themselves are `crate::augment`'s).
+//!
+//! `data` depends on nothing above it: `augment` builds on it, and
+//! `train` on both.
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
 //! input of a network, scaled to 0..=1.
 
+pub mod augment;
+pub mod dataset;
 pub mod digits;
 pub mod features;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+
+pub use augment::{Augment, RandomShift};
+pub use dataset::{Batcher, Dataset};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

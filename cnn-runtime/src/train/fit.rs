@@ -9,14 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::augment::Augment;
 use super::callbacks::{Callback, Control, EpochEnd};
 use super::checkpoint;
-use super::dataset::{Batcher, Dataset};
 use super::history::{EpochLog, History};
 use super::progress::EpochProgress;
 use super::{BatchStats, Network};
 use crate::augment::queue::EpochBatches;
+use crate::data::Augment;
+use crate::data::{Batcher, Dataset};
 use crate::dist::train::{for_each_shard, FitPlan};
 use crate::dist::Ranks;
 use crate::error::{Error, Result};

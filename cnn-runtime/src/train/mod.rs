@@ -7,12 +7,10 @@
 //! At test time, [`TenCrop`] and [`Ensemble`] average several predictions
 //! of any [`Classifier`] (every network is one).
 
-pub mod augment;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod classifier;
 pub mod curves;
-pub mod dataset;
 pub mod ensemble;
 pub mod fit;
 pub mod history;
@@ -21,12 +19,13 @@ pub mod progress;
 mod tests;
 pub mod tta;
 
-pub use augment::{Augment, RandomShift};
+/// The data side, re-exported where the training loop's users look for it.
+pub use crate::data::augment::{Augment, RandomShift};
+pub use crate::data::dataset::{Batcher, Dataset};
 pub use callbacks::{
     Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
 };
 pub use classifier::{evaluate, predict, Classifier};
-pub use dataset::{Batcher, Dataset};
 pub use ensemble::Ensemble;
 pub use fit::{Evaluation, Fit, Model};
 pub use history::{EpochLog, History};

@@ -8,6 +8,8 @@
 //!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
 //!   resized and cropped into a [`crate::train::Dataset`].
+//! - [`scenes`]: seeded pictures of several MNIST digits with a box
+//!   around each, for object detection.
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
@@ -18,6 +20,7 @@ pub mod features;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod scenes;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

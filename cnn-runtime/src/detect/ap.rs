@@ -64,7 +64,7 @@ pub fn average_precision(recall: &[f64], precision: &[f64]) -> Result<f64> {
         precision.len(),
         recall.len(),
     )?;
-    if recall.windows(2).any(|w| !(w[0] <= w[1]))
+    if recall.windows(2).any(|w| w[1] < w[0])
         || recall.iter().chain(precision).any(|v| !v.is_finite())
     {
         return Err(Error::InvalidArgument(

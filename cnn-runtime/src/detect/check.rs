@@ -115,6 +115,10 @@ const fn grid_words(m: GridMismatch, s: usize, a: usize, k: usize) -> GridMismat
 /// `OUTPUT_SHAPE`) is the volume of an `s x s` grid with `a` anchors and
 /// `k` classes: `[s, s, a(5 + k)]`, or a flat `s*s*a(5 + k)` (a dense head,
 /// read in that row-major order). A grid needs `s, a, k >= 1`.
+// The message is built in place by const code, which cannot allocate; it
+// is made once, on the error path or at compile time, so its size costs
+// nothing that matters.
+#[allow(clippy::result_large_err)]
 pub const fn check_grid(shape: &[usize], s: usize, a: usize, k: usize) -> Result<(), GridMismatch> {
     let m = GridMismatch::new();
     if s == 0 || a == 0 || k == 0 {

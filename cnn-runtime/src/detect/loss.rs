@@ -125,7 +125,7 @@ impl Loss for YoloLoss {
         check_grid(shape, s, a, k)
             .map_err(|m| Error::InvalidArgument(format!("yolo loss: {}", m.as_str())))?;
         let per_example = g.len();
-        if output.is_empty() || output.len() % per_example != 0 {
+        if output.is_empty() || !output.len().is_multiple_of(per_example) {
             return Err(Error::shape(
                 "yolo loss: output",
                 format!("a multiple of {per_example} values (S*S*A(5 + K))"),

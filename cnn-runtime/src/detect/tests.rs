@@ -320,7 +320,7 @@ fn encode_reports_a_taken_slot_and_refuses_bad_objects() {
     let mut before = vec![7.0; g.len()];
     assert!(g.encode_into(&[a, outside], &mut before).is_err());
     assert!(before.iter().all(|&v| v == 7.0), "nothing written on error");
-    assert!(g.encode_into(&[a], &mut vec![0.0; 3]).is_err());
+    assert!(g.encode_into(&[a], &mut [0.0; 3]).is_err());
 }
 
 #[test]

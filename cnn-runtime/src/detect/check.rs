@@ -2,18 +2,18 @@
 //! `S x S` grid with `A` anchors and `K` classes needs an output of
 //! `S x S x A(5 + K)`. [`assert_grid`] is a `const fn`, so
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! # use cnn_runtime::detect::assert_grid;
 //! // A 19x19 grid with 5 anchors and 80 classes needs 425 channels.
 //! const _: () = assert_grid([19, 19, 400], 19, 5, 80);
 //! ```
 //!
-//! fails to build with the sum in the message:
+//! fails to build with the sum in the message, pointing at that line:
 //!
 //! ```text
-//! detect: the network ends in 19x19x400 but a 19x19 grid with 5 anchors and
-//! 80 classes needs 19x19x425 (A(5 + K) = 5*(5 + 80) = 425)
-//!   = help: end the network in a 19x19 map with 425 channels (a 1x1 Conv2d with 425 filters)
+//! error[E0080]: evaluation panicked: detect: the network ends in 19x19x400 but a 19x19
+//!               grid with 5 anchors and 80 classes needs 19x19x425 (A(5 + K) = 5*(5 + 80) = 425)
+//!                 = help: end the network in a 19x19 map with 425 channels (a 1x1 Conv2d with 425 filters)
 //! ```
 //!
 //! The message is written into a fixed buffer by `const` code, since

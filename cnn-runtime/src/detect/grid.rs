@@ -27,6 +27,11 @@ use super::check::check_grid;
 use super::nms::suppress;
 use crate::error::{Error, Result};
 
+/// The largest `th` and `tw` the decoder takes: `exp(30)`, 1e13 times the
+/// anchor, is already no box, and a larger value would overflow to an
+/// infinite box that no IoU can be computed for.
+pub const MAX_LOG_SIZE: f32 = 30.0;
+
 /// An anchor box's shape, normalised to the picture (as box sizes are).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Anchor {
@@ -298,8 +303,8 @@ impl Grid {
                         bbox: BBox::new(
                             (col as f32 + sigmoid(v[1])) / s,
                             (row as f32 + sigmoid(v[2])) / s,
-                            anchor.h * v[3].exp(),
-                            anchor.w * v[4].exp(),
+                            anchor.h * v[3].min(MAX_LOG_SIZE).exp(),
+                            anchor.w * v[4].min(MAX_LOG_SIZE).exp(),
                         ),
                         score: sigmoid(v[0]) * p,
                         class,

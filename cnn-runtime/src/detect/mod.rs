@@ -87,6 +87,6 @@ pub use ap::{
 };
 pub use boxes::{iou, iou_corners, shape_iou, BBox, Corners, Detection, Object};
 pub use check::{assert_grid, check_grid, grid_channels, GridMismatch};
-pub use grid::{Anchor, Decode, Grid};
+pub use grid::{Anchor, Decode, Grid, MAX_LOG_SIZE};
 pub use loss::YoloLoss;
 pub use nms::{nms, soft_nms, suppress};

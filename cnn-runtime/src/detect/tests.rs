@@ -338,6 +338,10 @@ fn decode_refuses_malformed_output() {
     assert!(g.decode(&out, &bad).is_err());
     // All-zero logits: pc 0.5 times 1/3 is below 0.6.
     assert!(g.decode(&out, &Decode::COURSE).unwrap().is_empty());
+    // A huge but finite size logit decodes to a huge box, not an error.
+    out[g.index(0, 0, 0, 3)] = 1e30;
+    let all = g.boxes(&out).unwrap();
+    assert!(all[0].bbox.bh.is_finite() && all[0].bbox.bh > 1e10);
     assert!(g.decode_target(&out[1..]).is_err());
 }
 

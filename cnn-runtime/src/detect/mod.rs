@@ -11,7 +11,7 @@
 //!   [`Corners`] is the `(x1, y1, x2, y2)` form. [`iou`] treats
 //!   coordinates as continuous: a width is `x2 - x1`, without the `+ 1` of
 //!   pixel-counting code ([`boxes`]).
-//! - Non-max suppression ([`nms`]) is the course's, per class: boxes with
+//! - Non-max suppression ([`nms()`]) is the course's, per class: boxes with
 //!   `score <= score_threshold` go, then the best box stays and every box
 //!   of its class with IoU `>=` `iou_threshold` with it goes (a box at
 //!   exactly the threshold is suppressed; torchvision suppresses at `>`).

@@ -1,5 +1,5 @@
 //! Non-max suppression: of the boxes a detector puts on one object, keep
-//! the best and drop the others. [`nms`] is the course's rule, per class:
+//! the best and drop the others. [`nms()`] is the course's rule, per class:
 //! drop every box with `score <= score_threshold`, then, while boxes
 //! remain, output the one with the highest score and drop every remaining
 //! box of its class whose IoU with it is `>= iou_threshold` ("at least

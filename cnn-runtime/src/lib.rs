@@ -15,6 +15,7 @@ pub mod augment;
 #[doc(hidden)]
 pub mod bench;
 pub mod data;
+pub mod detect;
 pub mod dist;
 pub mod error;
 pub mod filters;

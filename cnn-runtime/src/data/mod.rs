@@ -8,6 +8,8 @@
 //!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
 //!   resized and cropped into a [`Dataset`].
+//! - [`scenes`]: seeded pictures of several MNIST digits with a box
+//!   around each, for object detection.
 //! - [`dataset`]: [`Dataset`], examples in memory with their targets
 //!   (class labels, label maps or rows of values), and the [`Batcher`];
 //!   [`augment`]: the [`Augment`] trait that transforms an example as its
@@ -27,6 +29,7 @@ pub mod features;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod scenes;
 
 pub use augment::{Augment, RandomShift};
 pub use dataset::{Batcher, Dataset};

@@ -316,9 +316,9 @@ impl<'n, N: Held> Pass<'n, N> {
     /// Computes `loss` against `target` on this pass's output, then runs
     /// backward from its gradient (without the input's gradient); returns
     /// the batch's mean loss. A loss fused with the network's final
-    /// activation gets the logits. A loss that is not finite is an `Err`
-    /// ([`Error::NonFiniteLoss`]) that puts back the moving statistics and
-    /// adds no gradient.
+    /// activation gets the logits. A target the loss refuses, or a loss
+    /// that is not finite ([`Error::NonFiniteLoss`]), is an `Err` that puts
+    /// back the moving statistics the forward moved and adds no gradient.
     pub fn backward_loss(
         &mut self,
         loss: &(impl Loss + ?Sized),
@@ -345,6 +345,25 @@ impl<'n, N: Held> Pass<'n, N> {
     /// The loss's value, with its gradient with respect to the logits in
     /// their slot.
     fn loss_into_slots(&mut self, loss: &(impl Loss + ?Sized), target: Target<'_>) -> Result<f32> {
+        let value = match self.loss_value(loss, target) {
+            Ok(v) => v,
+            Err(e) => {
+                self.net.__restore_moving();
+                return Err(e);
+            }
+        };
+        if !value.is_finite() {
+            self.net.__restore_moving();
+            self.backward_done = true;
+            return Err(Error::NonFiniteLoss {
+                loss: value,
+                at: format!("{} loss of a held pass", loss.name()),
+            });
+        }
+        Ok(value)
+    }
+
+    fn loss_value(&mut self, loss: &(impl Loss + ?Sized), target: Target<'_>) -> Result<f32> {
         let slots = self.net.__slots(self.batch)?;
         let shape = N::OUT_SHAPE;
         let value = match (loss.fused(), N::FINAL, slots.probs, slots.dprobs) {
@@ -359,14 +378,6 @@ impl<'n, N: Held> Pass<'n, N> {
             }
             _ => loss.loss(slots.logits, shape, target, slots.dlogits)?,
         };
-        if !value.is_finite() {
-            self.net.__restore_moving();
-            self.backward_done = true;
-            return Err(Error::NonFiniteLoss {
-                loss: value,
-                at: format!("{} loss of a held pass", loss.name()),
-            });
-        }
         Ok(value)
     }
 

@@ -53,8 +53,8 @@ pub fn methods(parts: Option<&Parts>, x_ty: &TokenStream) -> TokenStream {
     let res = |ty: TokenStream| quote!(::core::result::Result<#ty, #rt::Error>);
     let r_pass = res(quote!(#rt::pass::Pass<'_, Self>));
     let r_unit = res(quote!(()));
-    let (forward_body, step_body, zero_body) = match parts {
-        None => (stub.clone(), stub.clone(), stub),
+    let (forward_body, step_body, zero_body, held_forward_body) = match parts {
+        None => (stub.clone(), stub.clone(), stub.clone(), stub),
         Some(p) => bodies(p),
     };
     quote! {
@@ -83,10 +83,22 @@ pub fn methods(parts: Option<&Parts>, x_ty: &TokenStream) -> TokenStream {
         pub fn zero_grads(&mut self) {
             #zero_body
         }
+
+        /// The forward of a held pass, `fill` writing the batch into the
+        /// input slot: the training program, then the final activation.
+        /// Moving statistics are put back on an error.
+        fn __held_forward(
+            &mut self,
+            batch: usize,
+            mode: #rt::pass::Mode,
+            fill: impl ::core::ops::FnOnce(&mut [f32]),
+        ) -> #r_unit {
+            #held_forward_body
+        }
     }
 }
 
-fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream) {
+fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
     let rt = rt();
     let train = p.train;
     let t = p.params.trainable;
@@ -116,6 +128,10 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream) {
     };
     let forward = quote! {
         let batch = #rt::net::check_input("forward: x", x.shape(), &Self::INPUT_SHAPE)?;
+        self.__held_forward(batch, mode, |dst| Self::__copy_input(x, dst))?;
+        Ok(#rt::pass::Pass::__new(self, batch, mode))
+    };
+    let held_forward = quote! {
         if batch == 0 {
             return Err(#rt::Error::InvalidArgument(
                 "forward: the batch is empty: a held pass needs at least one example".into(),
@@ -127,7 +143,7 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream) {
         let infer = mode == #rt::pass::Mode::Infer;
         // Dropout masks come from the network's generator, as in a step.
         let seed = if infer { 0 } else { rng.next_u64() };
-        Self::__copy_input(x, &mut ws.f[#input]);
+        fill(&mut ws.f[#input]);
         ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
         let run = Self::__forward_train(params, ws, batch, seed, infer, freezing, &mut #rt::net::Shard::whole())
             .and_then(|()| {
@@ -138,7 +154,7 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream) {
             params[#t..#mutable].copy_from_slice(&ws.fixed[#backup]);
             return Err(e);
         }
-        Ok(#rt::pass::Pass::__new(self, batch, mode))
+        Ok(())
     };
     let step = quote! {
         if self.pending == 0 {
@@ -155,7 +171,7 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream) {
         self.grads.fill(0.0);
         self.pending = 0;
     };
-    (forward, step, zero)
+    (forward, step, zero, held_forward)
 }
 
 /// `impl cnn::pass::Held` (beside compile errors, with bodies that never

@@ -58,6 +58,23 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         let batch = #rt::net::check_flat("predict_batch: x", x.len(), &Self::INPUT_SHAPE)?;
         self.__infer(batch, out, true, |start, n, dst| dst.copy_from_slice(&x[start * len..(start + n) * len]))
     });
+    let infer_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("infer_batch: x", x.len(), &Self::INPUT_SHAPE)?;
+        self.__infer(batch, out, false, |start, n, dst| dst.copy_from_slice(&x[start * len..(start + n) * len]))
+    });
+    let train_loss_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("train_loss: x", x.len(), &Self::INPUT_SHAPE)?;
+        self.__held_forward(batch, #rt::pass::Mode::Train, |dst| dst.copy_from_slice(&x[..batch * len]))?;
+        let mut pass = #rt::pass::Pass::__new(self, batch, #rt::pass::Mode::Train);
+        let value = pass.backward_loss(loss, target)?;
+        output.clear();
+        output.extend(pass.output().iter());
+        drop(pass);
+        self.step(opt)?;
+        Ok(value)
+    });
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
     let rng_body = b(quote!(self.rng.state()));
@@ -90,6 +107,25 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
             }
             fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> #rt::Result<()> {
                 #predict_body
+            }
+            fn output_shape(&self) -> &'static [usize] {
+                &Self::OUTPUT_SHAPE
+            }
+            fn final_activation(&self) -> ::core::option::Option<#rt::loss::Fused> {
+                <Self as #rt::pass::Held>::FINAL
+            }
+            fn infer_batch(&self, x: &[f32], out: &mut [f32]) -> #rt::Result<()> {
+                #infer_body
+            }
+            fn train_loss(
+                &mut self,
+                x: &[f32],
+                target: #rt::loss::Target<'_>,
+                loss: &dyn #rt::loss::Loss,
+                opt: &mut dyn #rt::optim::Optimizer,
+                output: &mut ::std::vec::Vec<f32>,
+            ) -> #rt::Result<f32> {
+                #train_loss_body
             }
             fn tensors(&self) -> &'static [#rt::train::TensorInfo] {
                 Self::TENSORS

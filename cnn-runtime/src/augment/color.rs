@@ -36,6 +36,9 @@ pub(crate) fn check_rgb(name: &str, [h, w, c]: [usize; 3]) -> Result<()> {
 }
 
 impl Transform for ColorShift {
+    fn moves_pixels(&self) -> bool {
+        false
+    }
     fn name(&self) -> &'static str {
         "colour shift"
     }

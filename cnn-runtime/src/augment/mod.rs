@@ -82,6 +82,12 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     /// crop still has to cut its window (the centre one) so that every
     /// output has the same shape.
     fn skip(&self, _frame: &mut Frame<'_>) {}
+    /// Whether it moves pixels (a geometric transform), so that targets
+    /// tied to places in the image (boxes, label maps) would no longer
+    /// match; colour transforms do not.
+    fn moves_pixels(&self) -> bool {
+        true
+    }
 }
 
 /// The generator of image `index` (its position in the data set) in epoch

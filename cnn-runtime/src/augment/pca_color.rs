@@ -90,6 +90,9 @@ impl PcaColor {
 }
 
 impl Transform for PcaColor {
+    fn moves_pixels(&self) -> bool {
+        false
+    }
     fn name(&self) -> &'static str {
         "PCA colour"
     }

@@ -127,6 +127,13 @@ impl Pipeline {
 }
 
 impl Augment for Pipeline {
+    fn moves_pixels(&self) -> Option<&'static str> {
+        self.steps
+            .iter()
+            .find(|t| t.moves_pixels())
+            .map(|t| t.name())
+    }
+
     /// In place; only for pipelines that keep the shape (no smaller crop).
     fn apply(&self, example: &mut [f32], shape: [usize; 3], rng: &mut Rng) {
         let mut s = SCRATCH.with(|c| c.take());

@@ -16,8 +16,10 @@
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use super::image_rng;
+use crate::data::dataset::{gather_target, TargetKind};
 use crate::data::{Augment, Dataset};
 use crate::error::Result;
+use crate::loss::Target;
 
 /// One epoch's batches: the examples of `data` in `order`, cut into
 /// batches of `batch_size` (the last may be smaller), each example
@@ -38,8 +40,13 @@ pub struct EpochBatches<'a> {
     pub epoch: usize,
 }
 
-/// A batch: examples back to back, and their labels.
-type Batch = (Vec<f32>, Vec<usize>);
+/// A batch: examples back to back, and their labels or values.
+#[derive(Default)]
+pub struct Batch {
+    x: Vec<f32>,
+    y: Vec<usize>,
+    v: Vec<f32>,
+}
 
 impl EpochBatches<'_> {
     /// The number of batches.
@@ -60,16 +67,21 @@ impl EpochBatches<'_> {
         }
     }
 
-    /// Makes batch `b` into `x` and `y` (resized as needed); `out_len` is
-    /// the number of values of one output example.
-    pub fn make(&self, b: usize, out_len: usize, x: &mut Vec<f32>, y: &mut Vec<usize>) {
+    /// Makes batch `b` into `batch` (resized as needed); `out_len` is the
+    /// number of values of one output example. Returns the pixels and
+    /// the targets.
+    pub fn make<'b>(
+        &self,
+        b: usize,
+        out_len: usize,
+        batch: &'b mut Batch,
+    ) -> (&'b [f32], Target<'b>) {
         let bs = self.batch_size.max(1);
         let idx = &self.order[b * bs..((b + 1) * bs).min(self.order.len())];
+        let Batch { x, y, v } = batch;
         x.resize(idx.len() * out_len, 0.0);
-        y.clear();
         for (&i, dst) in idx.iter().zip(x.chunks_exact_mut(out_len)) {
-            let (ex, label) = self.data.example(i);
-            y.push(label);
+            let ex = self.data.image(i);
             match self.augment {
                 Some(a) => {
                     let mut rng = image_rng(self.seed, self.epoch, i);
@@ -77,6 +89,16 @@ impl EpochBatches<'_> {
                 }
                 None => dst.copy_from_slice(ex),
             }
+        }
+        (x, gather_target(self.data, idx, y, v))
+    }
+
+    /// The targets of a batch made by [`EpochBatches::make`].
+    fn targets<'b>(&self, batch: &'b Batch) -> Target<'b> {
+        match self.data.target_kind() {
+            TargetKind::Classes => Target::Classes(&batch.y),
+            TargetKind::LabelMaps { .. } => Target::LabelMap(&batch.y),
+            TargetKind::Values { .. } => Target::Values(&batch.v),
         }
     }
 
@@ -89,15 +111,15 @@ impl EpochBatches<'_> {
         &self,
         workers: usize,
         depth: usize,
-        mut consume: impl FnMut(usize, &[f32], &[usize]) -> Result<()>,
+        mut consume: impl FnMut(usize, &[f32], Target<'_>) -> Result<()>,
     ) -> Result<()> {
         let out_len: usize = self.example_shape()?.iter().product();
         let n = self.len();
         if workers == 0 {
-            let (mut x, mut y) = (Vec::new(), Vec::new());
+            let mut batch = Batch::default();
             for b in 0..n {
-                self.make(b, out_len, &mut x, &mut y);
-                consume(b, &x, &y)?;
+                let (x, t) = self.make(b, out_len, &mut batch);
+                consume(b, x, t)?;
             }
             return Ok(());
         }
@@ -115,9 +137,9 @@ impl EpochBatches<'_> {
                     .name(format!("cnn-augment-{k}"))
                     .spawn_scoped(scope, move || {
                         for b in (k..n).step_by(workers) {
-                            let (mut x, mut y) = spent_rx.try_recv().unwrap_or_default();
-                            this.make(b, out_len, &mut x, &mut y);
-                            if ready_tx.send((x, y)).is_err() {
+                            let mut batch = spent_rx.try_recv().unwrap_or_default();
+                            this.make(b, out_len, &mut batch);
+                            if ready_tx.send(batch).is_err() {
                                 return; // the trainer stopped
                             }
                         }
@@ -130,7 +152,7 @@ impl EpochBatches<'_> {
                         // The worker panicked; the scope resumes the panic.
                         return Ok(());
                     };
-                    consume(b, &batch.0, &batch.1)?;
+                    consume(b, &batch.x, self.targets(&batch))?;
                     let _ = spent[b % workers].send(batch);
                 }
                 Ok(())

@@ -362,6 +362,9 @@ fn all_batches(b: &EpochBatches<'_>, workers: usize) -> Vec<(Vec<f32>, Vec<usize
     let mut got = Vec::new();
     b.for_each(workers, 2, |k, x, y| {
         assert_eq!(k, got.len());
+        let crate::loss::Target::Classes(y) = y else {
+            panic!("class labels come out as class labels")
+        };
         got.push((x.to_vec(), y.to_vec()));
         Ok(())
     })

@@ -24,6 +24,13 @@ pub trait Augment: Send + Sync {
         dst.copy_from_slice(src);
         self.apply(dst, shape, rng);
     }
+    /// The name of a part that moves pixels, if any: `fit` refuses such an
+    /// augmentation for targets tied to places in the image (label maps,
+    /// values such as boxes), which it would not move. By default every
+    /// augmentation is taken to move pixels.
+    fn moves_pixels(&self) -> Option<&'static str> {
+        Some("this augmentation")
+    }
 }
 
 /// Moves the image by up to `max` pixels in each direction, filling the
@@ -38,6 +45,9 @@ pub struct RandomShift {
 }
 
 impl Augment for RandomShift {
+    fn moves_pixels(&self) -> Option<&'static str> {
+        Some("random shift")
+    }
     fn apply(&self, example: &mut [f32], [h, w, c]: [usize; 3], rng: &mut Rng) {
         let span = 2 * self.max + 1;
         let dy = rng.below(span) as isize - self.max as isize;

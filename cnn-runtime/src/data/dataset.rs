@@ -1,17 +1,40 @@
-//! An in-memory labelled image set: normalisation, padding (MNIST's 28x28
-//! to LeNet-5's 32x32), a seeded train/validation split, per-epoch shuffled
-//! order, and a [`Batcher`] that gathers a batch into buffers it reuses.
+//! An in-memory image set with its targets (class labels, label maps or
+//! rows of values): normalisation, padding (MNIST's 28x28 to LeNet-5's
+//! 32x32), a seeded train/validation split, per-epoch shuffled order, and a
+//! [`Batcher`] that gathers a batch into buffers it reuses.
 
 use crate::error::{Error, Result};
+use crate::loss::Target;
 use crate::rng::{splitmix64, Rng};
 
-/// Examples of shape `[h, w, c]` (NHWC, f32) with class labels.
+/// Examples of shape `[h, w, c]` (NHWC, f32) with their targets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     shape: [usize; 3],
     x: Vec<f32>,
+    /// Class labels: one per example, or a label map's per example.
     y: Vec<usize>,
     classes: usize,
+    /// Rows of values, `per_example` per example.
+    v: Vec<f32>,
+    kind: TargetKind,
+}
+
+/// What a [`Dataset`] holds for each example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    /// One class label.
+    Classes,
+    /// A class label per output position (segmentation).
+    LabelMaps {
+        /// Labels per example.
+        per_example: usize,
+    },
+    /// A row of values (regression, boxes, one-hot rows, a YOLO volume).
+    Values {
+        /// Values per example.
+        per_example: usize,
+    },
 }
 
 impl Dataset {
@@ -44,7 +67,139 @@ impl Dataset {
             x,
             y,
             classes,
+            v: Vec::new(),
+            kind: TargetKind::Classes,
         })
+    }
+
+    /// Examples with a label map each: `per_example` labels (one per
+    /// output position, row-major), every label below `classes`.
+    pub fn with_label_maps(
+        shape: [usize; 3],
+        x: Vec<f32>,
+        maps: Vec<usize>,
+        per_example: usize,
+        classes: usize,
+    ) -> Result<Self> {
+        let per: usize = shape.iter().product();
+        if per == 0 || per_example == 0 || classes == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "dataset: example shape {shape:?}, {per_example} labels per example and {classes} classes must all be positive"
+            )));
+        }
+        let n = x.len() / per;
+        if x.len() != n * per || maps.len() != n * per_example {
+            return Err(Error::shape(
+                "dataset label maps",
+                format!("{n} examples x {per_example} labels = {}", n * per_example),
+                maps.len(),
+            ));
+        }
+        if let Some((index, &label)) = maps.iter().enumerate().find(|(_, &l)| l >= classes) {
+            return Err(Error::LabelOutOfRange {
+                index,
+                label,
+                classes,
+            });
+        }
+        Ok(Dataset {
+            shape,
+            x,
+            y: maps,
+            classes,
+            v: Vec::new(),
+            kind: TargetKind::LabelMaps { per_example },
+        })
+    }
+
+    /// Examples with a row of `per_example` values each (laid out as the
+    /// network's output is, for the loss to compare).
+    pub fn with_values(
+        shape: [usize; 3],
+        x: Vec<f32>,
+        values: Vec<f32>,
+        per_example: usize,
+    ) -> Result<Self> {
+        let per: usize = shape.iter().product();
+        if per == 0 || per_example == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "dataset: example shape {shape:?} and {per_example} values per example must be positive"
+            )));
+        }
+        let n = x.len() / per;
+        if x.len() != n * per || values.len() != n * per_example {
+            return Err(Error::shape(
+                "dataset values",
+                format!("{n} examples x {per_example} values = {}", n * per_example),
+                values.len(),
+            ));
+        }
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "dataset values: value {index} is {}; targets must be finite",
+                values[index]
+            )));
+        }
+        Ok(Dataset {
+            shape,
+            x,
+            y: Vec::new(),
+            classes: 0,
+            v: values,
+            kind: TargetKind::Values { per_example },
+        })
+    }
+
+    /// What the examples' targets are.
+    pub fn target_kind(&self) -> TargetKind {
+        self.kind
+    }
+
+    /// The targets of one example.
+    pub fn target(&self, i: usize) -> Target<'_> {
+        match self.kind {
+            TargetKind::Classes => Target::Classes(&self.y[i..i + 1]),
+            TargetKind::LabelMaps { per_example: p } => {
+                Target::LabelMap(&self.y[i * p..(i + 1) * p])
+            }
+            TargetKind::Values { per_example: p } => Target::Values(&self.v[i * p..(i + 1) * p]),
+        }
+    }
+
+    /// Every value target, examples back to back (empty unless the
+    /// targets are values).
+    pub fn values(&self) -> &[f32] {
+        &self.v
+    }
+
+    /// The same examples in the same order with other targets (same kind
+    /// rules as the constructors).
+    fn with_targets_of(&self, x: Vec<f32>, indices: &[usize]) -> Dataset {
+        let (y, v) = match self.kind {
+            TargetKind::Classes => (indices.iter().map(|&i| self.y[i]).collect(), Vec::new()),
+            TargetKind::LabelMaps { per_example: p } => (
+                indices
+                    .iter()
+                    .flat_map(|&i| self.y[i * p..(i + 1) * p].iter().copied())
+                    .collect(),
+                Vec::new(),
+            ),
+            TargetKind::Values { per_example: p } => (
+                Vec::new(),
+                indices
+                    .iter()
+                    .flat_map(|&i| self.v[i * p..(i + 1) * p].iter().copied())
+                    .collect(),
+            ),
+        };
+        Dataset {
+            shape: self.shape,
+            x,
+            y,
+            classes: self.classes,
+            v,
+            kind: self.kind,
+        }
     }
 
     /// From 8-bit pixels, scaled by `1 / max_value` into [0, 1].
@@ -62,17 +217,18 @@ impl Dataset {
 
     /// The number of examples.
     pub fn len(&self) -> usize {
-        self.y.len()
+        self.x.len() / self.example_len().max(1)
     }
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
+        self.x.is_empty()
     }
     /// One example's shape `[h, w, c]`.
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
-    /// The number of classes (labels are `0..classes`).
+    /// The number of classes (labels are `0..classes`; 0 for value
+    /// targets).
     pub fn classes(&self) -> usize {
         self.classes
     }
@@ -84,14 +240,24 @@ impl Dataset {
     pub fn images(&self) -> &[f32] {
         &self.x
     }
-    /// The labels, one per example.
+    /// The labels: one per example (a label map's per example for label
+    /// maps; empty for value targets).
     pub fn labels(&self) -> &[usize] {
         &self.y
     }
-    /// Example `i` and its label.
-    pub fn example(&self, i: usize) -> (&[f32], usize) {
+    /// Example `i`'s pixels.
+    pub fn image(&self, i: usize) -> &[f32] {
         let per = self.example_len();
-        (&self.x[i * per..(i + 1) * per], self.y[i])
+        &self.x[i * per..(i + 1) * per]
+    }
+    /// Example `i` and its label (0 unless the targets are class labels:
+    /// see [`Dataset::target`]).
+    pub fn example(&self, i: usize) -> (&[f32], usize) {
+        let label = match self.kind {
+            TargetKind::Classes => self.y[i],
+            _ => 0,
+        };
+        (self.image(i), label)
     }
 
     /// All images of an IDX set (MNIST, digits), scaled into [0, 1].
@@ -130,8 +296,20 @@ impl Dataset {
         Dataset {
             shape: [nh, nw, c],
             x,
+            ..self.clone_targets()
+        }
+    }
+
+    /// An empty-image copy of the targets, for the transforms that only
+    /// change the pixels.
+    fn clone_targets(&self) -> Dataset {
+        Dataset {
+            shape: self.shape,
+            x: Vec::new(),
             y: self.y.clone(),
             classes: self.classes,
+            v: self.v.clone(),
+            kind: self.kind,
         }
     }
 
@@ -142,12 +320,7 @@ impl Dataset {
         for &i in indices {
             x.extend_from_slice(&self.x[i * per..(i + 1) * per]);
         }
-        Dataset {
-            shape: self.shape,
-            x,
-            y: indices.iter().map(|&i| self.y[i]).collect(),
-            classes: self.classes,
-        }
+        self.with_targets_of(x, indices)
     }
 
     /// The first `n` examples (all when `n >= len`).
@@ -185,6 +358,7 @@ impl Dataset {
 pub struct Batcher {
     x: Vec<f32>,
     y: Vec<usize>,
+    v: Vec<f32>,
 }
 
 impl Batcher {
@@ -210,6 +384,41 @@ impl Batcher {
             self.y[k] = label;
         }
         (&mut self.x, &self.y)
+    }
+
+    /// Copies the examples at `indices` and their targets, whatever
+    /// their kind.
+    pub fn gather_targets(&mut self, data: &Dataset, indices: &[usize]) -> (&[f32], Target<'_>) {
+        let per = data.example_len();
+        self.x.resize(indices.len() * per, 0.0);
+        for (k, &i) in indices.iter().enumerate() {
+            self.x[k * per..(k + 1) * per].copy_from_slice(data.image(i));
+        }
+        let target = gather_target(data, indices, &mut self.y, &mut self.v);
+        (&self.x, target)
+    }
+}
+
+/// The targets of the examples at `indices`, into `y` or `v` (cleared
+/// first) by the data set's kind.
+pub fn gather_target<'a>(
+    data: &Dataset,
+    indices: &[usize],
+    y: &'a mut Vec<usize>,
+    v: &'a mut Vec<f32>,
+) -> Target<'a> {
+    y.clear();
+    v.clear();
+    for &i in indices {
+        match data.target(i) {
+            Target::Classes(l) | Target::LabelMap(l) => y.extend_from_slice(l),
+            Target::Values(t) => v.extend_from_slice(t),
+        }
+    }
+    match data.kind {
+        TargetKind::Classes => Target::Classes(y),
+        TargetKind::LabelMaps { .. } => Target::LabelMap(y),
+        TargetKind::Values { .. } => Target::Values(v),
     }
 }
 
@@ -284,6 +493,30 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn value_and_label_map_targets_follow_their_examples() {
+        let x: Vec<f32> = (0..4).flat_map(|i| [i as f32; 4]).collect();
+        let v: Vec<f32> = (0..8).map(|i| i as f32).collect();
+        let d = Dataset::with_values([2, 2, 1], x.clone(), v, 2).unwrap();
+        assert_eq!(d.len(), 4);
+        let s = d.select(&[3, 1]);
+        assert_eq!(s.values(), [6.0, 7.0, 2.0, 3.0]);
+        assert_eq!(s.image(0), [3.0; 4]);
+        let mut b = Batcher::new();
+        let (bx, t) = b.gather_targets(&d.pad([1, 0, 0, 0], 0.0), &[2]);
+        assert_eq!(bx.len(), 6);
+        assert!(matches!(t, Target::Values([4.0, 5.0])));
+        let maps: Vec<usize> = (0..16).map(|i| i % 3).collect();
+        let m = Dataset::with_label_maps([2, 2, 1], x.clone(), maps, 4, 3).unwrap();
+        let (_, t) = b.gather_targets(&m, &[1]);
+        assert!(matches!(t, Target::LabelMap([1, 2, 0, 1])));
+        // Wrong lengths, labels out of range and NaN targets are errors.
+        assert!(Dataset::with_values([2, 2, 1], x.clone(), vec![0.0; 7], 2).is_err());
+        assert!(Dataset::with_values([2, 2, 1], x.clone(), vec![f32::NAN; 8], 2).is_err());
+        assert!(Dataset::with_label_maps([2, 2, 1], x.clone(), vec![3; 16], 4, 3).is_err());
+        assert!(Dataset::with_label_maps([2, 2, 1], x, vec![0; 15], 4, 3).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::check::{agree, check_same, hash_f32, Fingerprint};
 use super::{shard_range, Collective};
 use crate::augment::queue::EpochBatches;
 use crate::error::{Error, Result};
+use crate::loss::Target;
 use crate::net::Shard;
 use crate::optim::Optimizer;
 use crate::rng::splitmix64;
@@ -201,7 +202,7 @@ pub(crate) fn for_each_shard(
     rank: usize,
     size: usize,
     workers: usize,
-    mut consume: impl FnMut(usize, &[f32], &[usize], usize, usize) -> Result<()>,
+    mut consume: impl FnMut(usize, &[f32], Target<'_>, usize, usize) -> Result<()>,
 ) -> Result<()> {
     let bs = all.batch_size.max(1);
     let full = all.order.len() / bs;

@@ -54,11 +54,12 @@ pub trait Callback {
 pub enum Monitor {
     /// The training loss.
     Loss,
-    /// The training accuracy.
+    /// The training accuracy (the model's metric, [`super::Metric`]).
     Accuracy,
     /// The validation loss (needs validation data).
     ValLoss,
-    /// The validation accuracy (needs validation data).
+    /// The validation accuracy, or the model's metric (needs
+    /// validation data).
     ValAccuracy,
 }
 
@@ -72,14 +73,24 @@ impl Monitor {
             Monitor::ValAccuracy => log.val_accuracy,
         }
     }
-    /// Whether a larger value is better.
+    /// Whether a larger value is better (for accuracy).
     pub fn maximise(self) -> bool {
-        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy)
+        self.maximise_for(super::Metric::Accuracy)
     }
-    fn improves(self, value: f32, best: Option<f32>, min_delta: f32) -> bool {
+    /// Whether a larger value is better, when the model reports `metric`.
+    pub fn maximise_for(self, metric: super::Metric) -> bool {
+        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy) && metric.higher_is_better()
+    }
+    fn improves(
+        self,
+        value: f32,
+        best: Option<f32>,
+        min_delta: f32,
+        metric: super::Metric,
+    ) -> bool {
         match best {
             None => true,
-            Some(b) if self.maximise() => value > b + min_delta,
+            Some(b) if self.maximise_for(metric) => value > b + min_delta,
             Some(b) => value < b - min_delta,
         }
     }
@@ -132,7 +143,10 @@ impl EarlyStopping {
 impl Callback for EarlyStopping {
     fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control> {
         let v = self.monitor.metric(end.log);
-        if self.monitor.improves(v, self.best, self.min_delta) {
+        if self
+            .monitor
+            .improves(v, self.best, self.min_delta, end.history.metric)
+        {
             self.best = Some(v);
             self.waited = 0;
             return Ok(Control::Continue);
@@ -180,7 +194,7 @@ impl ModelCheckpoint {
     pub fn continue_from(mut self, history: &History) -> Self {
         for log in &history.epochs {
             let v = self.monitor.metric(log);
-            if self.monitor.improves(v, self.best, 0.0) {
+            if self.monitor.improves(v, self.best, 0.0, history.metric) {
                 self.best = Some(v);
                 self.saved_epoch = Some(log.epoch);
             }
@@ -200,7 +214,7 @@ impl ModelCheckpoint {
 impl Callback for ModelCheckpoint {
     fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control> {
         let v = self.monitor.metric(end.log);
-        if !self.best_only || self.monitor.improves(v, self.best, 0.0) {
+        if !self.best_only || self.monitor.improves(v, self.best, 0.0, end.history.metric) {
             self.best = Some(v);
             end.save(&self.path)?;
             self.saved_epoch = Some(end.log.epoch);
@@ -312,6 +326,7 @@ mod tests {
         saves.borrow_mut().clear();
         let history = History {
             epochs: vec![log(1, 1.0), log(2, 0.5)],
+            ..History::default()
         };
         let mut cp =
             ModelCheckpoint::best("best.safetensors", Monitor::ValLoss).continue_from(&history);

@@ -37,7 +37,7 @@ pub fn svg(history: &History, title: &str) -> String {
     let panels = [
         ("loss", pick(&|e| Some(e.loss)), pick(&|e| e.val_loss)),
         (
-            "accuracy",
+            history.metric.name(),
             pick(&|e| Some(e.accuracy)),
             pick(&|e| e.val_accuracy),
         ),
@@ -156,8 +156,9 @@ fn panel(
             let _ = writeln!(s, r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>"#);
         }
         // The legend goes where the curves are not: top right for a loss,
-        // which falls, bottom right for an accuracy, which rises.
-        let top = if name == "accuracy" {
+        // which falls, bottom right for an accuracy (or IoU), which rises.
+        let rises = crate::train::Metric::from_name(name).is_some_and(|m| m.higher_is_better());
+        let top = if rises {
             y0 + PANEL_H - 36.0
         } else {
             y0 + 14.0
@@ -209,7 +210,13 @@ mod tests {
                 images_per_second: 1.0,
             })
             .collect();
-        let s = svg(&History { epochs }, "LeNet-5 <MNIST>");
+        let s = svg(
+            &History {
+                epochs,
+                ..History::default()
+            },
+            "LeNet-5 <MNIST>",
+        );
         assert!(s.starts_with("<svg"));
         assert_eq!(s.matches("<polyline").count(), 4);
         assert!(s.contains("LeNet-5 &lt;MNIST&gt;"));

@@ -12,14 +12,17 @@ use std::time::Instant;
 use super::callbacks::{Callback, Control, EpochEnd};
 use super::checkpoint;
 use super::history::{EpochLog, History};
+use super::metric::Metric;
 use super::progress::EpochProgress;
 use super::{BatchStats, Network};
 use crate::augment::queue::EpochBatches;
+use crate::data::dataset::TargetKind;
 use crate::data::Augment;
 use crate::data::{Batcher, Dataset};
 use crate::dist::train::{for_each_shard, FitPlan};
 use crate::dist::Ranks;
 use crate::error::{Error, Result};
+use crate::loss::{CrossEntropy, Fused, Loss, Target};
 use crate::optim::Optimizer;
 use crate::optim::StepSchedule;
 
@@ -39,6 +42,11 @@ pub struct Model<N: Network> {
     /// After a resume: the checkpoint and its batch size, which the next
     /// `fit` must use.
     resumed_batch: Option<(PathBuf, usize)>,
+    /// The loss, when not the cross-entropy of class labels (which the
+    /// generated step fuses with a final softmax).
+    loss: Option<Box<dyn Loss>>,
+    /// The metric reported beside the loss; by default the targets'.
+    metric: Option<Metric>,
 }
 
 /// How to run `fit` (Keras's keyword arguments).
@@ -148,21 +156,26 @@ impl<'a> Fit<'a> {
     }
 }
 
-/// Loss and accuracy over a data set.
+/// Loss and metric over a data set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
-    /// Mean cross-entropy.
+    /// The mean loss (cross-entropy unless the model has another).
     pub loss: f32,
-    /// The fraction of examples whose highest output is the label.
+    /// The model's metric: the fraction of examples (or positions) whose
+    /// highest output is the label, unless the model reports another
+    /// ([`Model::metric`]).
     pub accuracy: f32,
 }
 
 impl<N: Network> Model<N> {
     /// Keras's `compile`: pairs the network with its optimizer. The loss is
-    /// categorical cross-entropy of the final softmax and the metric is
-    /// accuracy.
+    /// categorical cross-entropy of the final softmax (per position for a
+    /// softmax on an image) and the metric accuracy, unless [`Model::loss`]
+    /// and [`Model::metric`] say otherwise.
     pub fn compile(net: N, optimizer: impl Optimizer + 'static) -> Self {
         Model {
+            loss: None,
+            metric: None,
             initial_learning_rate: optimizer.learning_rate(),
             net,
             optimizer: Box::new(optimizer),
@@ -173,6 +186,23 @@ impl<N: Network> Model<N> {
             settings: Vec::new(),
             resumed_batch: None,
         }
+    }
+
+    /// Trains with `loss` (`cnn::loss`: mean squared error, Huber, binary
+    /// cross-entropy, the course's localization loss, a YOLO or triplet
+    /// loss, or your own) through the held forward pass, on any targets a
+    /// [`Dataset`] holds. The fused cross-entropy of class labels needs no
+    /// call.
+    pub fn loss(mut self, loss: impl Loss + 'static) -> Self {
+        self.loss = Some(Box::new(loss));
+        self
+    }
+
+    /// The metric `fit` and `evaluate` report (by default accuracy for
+    /// class labels and label maps, the mean absolute error for values).
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.metric = Some(metric);
+        self
     }
 
     /// The seed of the per-epoch data order.
@@ -224,6 +254,8 @@ impl<N: Network> Model<N> {
             .initial_learning_rate
             .unwrap_or_else(|| optimizer.learning_rate());
         Ok(Model {
+            loss: None,
+            metric: Some(r.history.metric),
             net,
             optimizer: Box::new(optimizer),
             seed: r.run.seed,
@@ -314,7 +346,36 @@ impl<N: Network> Model<N> {
         self.check_data(train, example_shape, "training data")?;
         if let Some(v) = cfg.validation {
             self.check_data(v, v.shape(), "validation data")?;
+            if v.target_kind() != train.target_kind() {
+                return Err(Error::InvalidArgument(format!(
+                    "fit: the validation data's targets ({:?}) are not the training data's ({:?})",
+                    v.target_kind(),
+                    train.target_kind()
+                )));
+            }
         }
+        if let (Some(a), false) = (cfg.augment, train.target_kind() == TargetKind::Classes) {
+            if let Some(name) = a.moves_pixels() {
+                return Err(Error::InvalidArgument(format!(
+                    "fit: the augmentation's {name} moves pixels, but the targets ({:?}) are tied to places in the image and would not move with them; augment with colour transforms only, or move the targets yourself",
+                    train.target_kind()
+                )));
+            }
+        }
+        if self.loss.is_none() && matches!(train.target_kind(), TargetKind::Values { .. }) {
+            return Err(Error::InvalidArgument(
+                "fit: the targets are values, which need a loss: Model::compile(net, opt).loss(cnn::loss::Mse) (or another of cnn::loss)".into(),
+            ));
+        }
+        if self.loss.is_some() && cfg.ranks.is_some() {
+            return Err(Error::InvalidArgument(
+                "fit: data-parallel training takes the fused cross-entropy of class labels only (a model without .loss(..))".into(),
+            ));
+        }
+        let metric = self
+            .metric
+            .unwrap_or(Metric::for_targets(train.target_kind()));
+        self.history.metric = metric;
         if cfg.batch_size == 0 {
             return Err(Error::InvalidArgument(
                 "fit: batch size must be positive".into(),
@@ -370,7 +431,11 @@ impl<N: Network> Model<N> {
             train.epoch_order(self.seed, epoch, &mut order);
             let bar = EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose);
             let start = Instant::now();
-            let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+            let (mut loss_sum, mut seen) = (0f64, 0usize);
+            let (mut metric_sum, mut metric_count) = (0f64, 0f64);
+            let mut outputs = Vec::new();
+            let out_shape = self.net.output_shape();
+            let in_len = self.net.input_len();
             let epoch_batches = EpochBatches {
                 data: train,
                 order: &order,
@@ -379,16 +444,32 @@ impl<N: Network> Model<N> {
                 seed: self.seed,
                 epoch,
             };
-            let (net, optimizer) = (&mut self.net, &mut self.optimizer);
+            let (net, optimizer, loss_fn) = (&mut self.net, &mut self.optimizer, &self.loss);
             // Batch b, or this rank's shard of it (examples first.. of
             // global); the loss and counts are the global batch's.
-            let mut step = |b: usize, x: &[f32], y: &[usize], first: usize, global: usize| {
+            let mut step = |b: usize, x: &[f32], t: Target<'_>, first: usize, global: usize| {
                 if let Some(s) = cfg.schedule {
                     optimizer.set_learning_rate(s.lr(first_step + b));
                 }
-                let stats = match cfg.ranks.as_mut() {
-                    Some(r) => r.train_shard(&mut *net, optimizer.as_mut(), x, y, first, global),
-                    None => net.train_batch(x, y, optimizer.as_mut()),
+                let stats = match (cfg.ranks.as_mut(), loss_fn, t) {
+                    (Some(r), _, Target::Classes(y)) => {
+                        r.train_shard(&mut *net, optimizer.as_mut(), x, y, first, global)
+                    }
+                    (None, None, Target::Classes(y) | Target::LabelMap(y)) => {
+                        net.train_batch(x, y, optimizer.as_mut())
+                    }
+                    (None, Some(l), t) => net
+                        .train_loss(x, t, l.as_ref(), optimizer.as_mut(), &mut outputs)
+                        .map(|loss| {
+                            let (sum, count) = metric.tally(&outputs, out_shape, t);
+                            // Counted here: the fused step's count is 0.
+                            metric_sum += sum;
+                            metric_count += count;
+                            BatchStats { loss, correct: 0 }
+                        }),
+                    _ => Err(Error::InvalidArgument(
+                        "fit: these targets need a loss (Model::loss) and one process".into(),
+                    )),
                 };
                 let BatchStats { loss, correct: c } = stats.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss {
@@ -397,21 +478,32 @@ impl<N: Network> Model<N> {
                     },
                     other => other,
                 })?;
+                if loss_fn.is_none() {
+                    // The fused step's right labels, of the global batch's
+                    // labels (one per example, or per position).
+                    let per_example = match t {
+                        Target::LabelMap(y) => y.len() / (x.len() / in_len.max(1)).max(1),
+                        _ => 1,
+                    };
+                    metric_sum += c as f64;
+                    metric_count += (global * per_example) as f64;
+                }
                 loss_sum += loss as f64 * global as f64;
-                correct += c;
                 seen += global;
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
                 bar.update(
                     b + 1,
                     loss_sum / seen as f64,
-                    correct as f64 / seen as f64,
+                    metric_sum / metric_count.max(1.0),
                     seen as f64 / secs,
                 );
                 Ok(())
             };
             match part {
                 Some((rank, size)) => for_each_shard(&epoch_batches, rank, size, workers, step)?,
-                None => epoch_batches.for_each(workers, 2, |b, x, y| step(b, x, y, 0, y.len()))?,
+                None => epoch_batches.for_each(workers, 2, |b, x, t| {
+                    step(b, x, t, 0, x.len() / in_len.max(1))
+                })?,
             }
             let seconds = start.elapsed().as_secs_f64();
             bar.finish();
@@ -428,7 +520,7 @@ impl<N: Network> Model<N> {
             let log = EpochLog {
                 epoch,
                 loss: (loss_sum / seen as f64) as f32,
-                accuracy: correct as f32 / seen as f32,
+                accuracy: (metric_sum / metric_count.max(1.0)) as f32,
                 val_loss: val.map(|v| v.loss),
                 val_accuracy: val.map(|v| v.accuracy),
                 learning_rate,
@@ -436,7 +528,7 @@ impl<N: Network> Model<N> {
                 images_per_second: seen as f64 / seconds.max(1e-9),
             };
             if cfg.verbose {
-                println!("{}", log.line(cfg.epochs));
+                println!("{}", log.line_with(cfg.epochs, metric));
             }
             self.history.epochs.push(log.clone());
             self.epoch = epoch;
@@ -479,9 +571,65 @@ impl<N: Network> Model<N> {
         Ok(&self.history)
     }
 
-    /// Mean cross-entropy and accuracy over `data` in inference mode.
+    /// The mean loss and the metric over `data` in inference mode: the
+    /// cross-entropy and accuracy of class labels unless the model was
+    /// given another loss or metric. A loss fused with the network's final
+    /// activation reads logits recovered from its outputs (`ln p` for a
+    /// softmax, `ln(p / (1 - p))` for a sigmoid).
     pub fn evaluate(&self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
         self.check_data(data, data.shape(), "evaluation data")?;
+        if self.loss.is_none() && data.target_kind() == TargetKind::Classes {
+            return self.evaluate_classes(data, batch_size);
+        }
+        let metric = self
+            .metric
+            .unwrap_or(Metric::for_targets(data.target_kind()));
+        let default = CrossEntropy::default();
+        let loss: &dyn Loss = match (&self.loss, data.target_kind()) {
+            (Some(l), _) => l.as_ref(),
+            (None, TargetKind::Values { .. }) => {
+                return Err(Error::InvalidArgument(
+                    "evaluate: the targets are values, which need a loss (Model::loss)".into(),
+                ))
+            }
+            (None, _) => &default,
+        };
+        let shape = self.net.output_shape();
+        let out_len: usize = shape.iter().product();
+        let fin = self.net.final_activation();
+        let logits = loss.fused().filter(|f| Some(*f) == fin);
+        let (mut out, mut input, mut grad) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut total, mut metric_sum, mut metric_count) = (0f64, 0f64, 0f64);
+        let mut batcher = Batcher::new();
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for chunk in idx.chunks(batch_size.max(1)) {
+            let (x, t) = batcher.gather_targets(data, chunk);
+            out.resize(chunk.len() * out_len, 0.0);
+            self.net.infer_batch(x, &mut out)?;
+            let (sum, count) = metric.tally(&out, shape, t);
+            metric_sum += sum;
+            metric_count += count;
+            input.clear();
+            input.extend(out.iter().map(|&p| match logits {
+                Some(Fused::Softmax) => p.max(f32::MIN_POSITIVE).ln(),
+                Some(Fused::Sigmoid) => {
+                    let p = p.clamp(f32::MIN_POSITIVE, 1.0 - f32::EPSILON);
+                    (p / (1.0 - p)).ln()
+                }
+                None => p,
+            }));
+            grad.resize(out.len(), 0.0);
+            total += loss.loss(&input, shape, t, &mut grad)? as f64 * chunk.len() as f64;
+        }
+        Ok(Evaluation {
+            loss: (total / data.len().max(1) as f64) as f32,
+            accuracy: (metric_sum / metric_count.max(1.0)) as f32,
+        })
+    }
+
+    /// [`Model::evaluate`] of class labels with the fused cross-entropy:
+    /// from class probabilities.
+    fn evaluate_classes(&self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
         let classes = self.net.classes();
         let mut probs = Vec::new();
         let (mut loss, mut correct) = (0f64, 0usize);

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::metric::Metric;
 use crate::error::Result;
 
 /// The metrics of one epoch. Validation figures are `None` without
@@ -14,11 +15,12 @@ pub struct EpochLog {
     pub epoch: usize,
     /// Mean training loss.
     pub loss: f32,
-    /// Training accuracy (0 to 1).
+    /// The training metric: accuracy (0 to 1) unless the model reports
+    /// another ([`History::metric`]).
     pub accuracy: f32,
     /// Validation loss.
     pub val_loss: Option<f32>,
-    /// Validation accuracy (0 to 1).
+    /// The validation metric.
     pub val_accuracy: Option<f32>,
     /// The learning rate used during the epoch.
     pub learning_rate: f32,
@@ -31,14 +33,20 @@ pub struct EpochLog {
 impl EpochLog {
     /// The one-line summary printed after each epoch.
     pub fn line(&self, epochs: usize) -> String {
+        self.line_with(epochs, Metric::Accuracy)
+    }
+
+    /// [`EpochLog::line`] for a run that reports `metric`.
+    pub fn line_with(&self, epochs: usize, metric: Metric) -> String {
+        let name = metric.name();
         let mut s = format!(
-            "epoch {}/{epochs}: loss {:.4}, accuracy {:.2}%",
+            "epoch {}/{epochs}: loss {:.4}, {name} {}",
             self.epoch,
             self.loss,
-            100.0 * self.accuracy
+            metric.show(self.accuracy)
         );
         if let (Some(l), Some(a)) = (self.val_loss, self.val_accuracy) {
-            let _ = write!(s, ", val_loss {l:.4}, val_accuracy {:.2}%", 100.0 * a);
+            let _ = write!(s, ", val_loss {l:.4}, val_{name} {}", metric.show(a));
         }
         let _ = write!(
             s,
@@ -54,10 +62,14 @@ impl EpochLog {
 pub struct History {
     /// One entry per epoch, the first epoch first.
     pub epochs: Vec<EpochLog>,
+    /// What the `accuracy` fields hold.
+    pub metric: Metric,
 }
 
-const CSV_HEADER: &str =
-    "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second";
+fn csv_header(metric: Metric) -> String {
+    let m = metric.name();
+    format!("epoch,loss,{m},val_loss,val_{m},learning_rate,seconds,images_per_second")
+}
 
 impl History {
     /// The last epoch's log.
@@ -68,7 +80,7 @@ impl History {
     /// The log as CSV text, one row per epoch (empty cells where there was no
     /// validation data).
     pub fn to_csv(&self) -> String {
-        let mut s = String::from(CSV_HEADER);
+        let mut s = csv_header(self.metric);
         s.push('\n');
         let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
         for e in &self.epochs {
@@ -91,7 +103,10 @@ impl History {
     /// Reads what [`History::to_csv`] wrote (to continue a resumed run's log).
     pub fn from_csv(text: &str) -> Option<History> {
         let mut lines = text.lines();
-        if lines.next()? != CSV_HEADER {
+        let header = lines.next()?;
+        let name = header.strip_prefix("epoch,loss,")?.split(',').next()?;
+        let metric = Metric::from_name(name)?;
+        if header != csv_header(metric) {
             return None;
         }
         let mut epochs = Vec::new();
@@ -118,7 +133,7 @@ impl History {
                 images_per_second: f[7].parse().ok()?,
             });
         }
-        Some(History { epochs })
+        Some(History { epochs, metric })
     }
 
     /// Writes the CSV log atomically.
@@ -156,8 +171,18 @@ mod tests {
                     images_per_second: 48000.0,
                 },
             ],
+            metric: Metric::Accuracy,
         };
         assert_eq!(History::from_csv(&h.to_csv()), Some(h.clone()));
+        let mae = History {
+            metric: Metric::MeanAbsoluteError,
+            ..h.clone()
+        };
+        assert!(mae.to_csv().starts_with("epoch,loss,mae,val_loss,val_mae,"));
+        assert_eq!(History::from_csv(&mae.to_csv()), Some(mae.clone()));
+        assert!(mae.epochs[0]
+            .line_with(2, mae.metric)
+            .contains("mae 0.8750, val_loss"));
         assert!(h.epochs[0]
             .line(2)
             .starts_with("epoch 1/2: loss 0.5000, accuracy 87.50%, val_loss 0.2500"));

@@ -14,6 +14,7 @@ pub mod curves;
 pub mod ensemble;
 pub mod fit;
 pub mod history;
+pub mod metric;
 pub mod progress;
 #[cfg(test)]
 mod tests;
@@ -29,8 +30,10 @@ pub use classifier::{evaluate, predict, Classifier};
 pub use ensemble::Ensemble;
 pub use fit::{Evaluation, Fit, Model};
 pub use history::{EpochLog, History};
+pub use metric::Metric;
 pub use tta::TenCrop;
 
+use crate::loss::{Fused, Loss, Target};
 use crate::optim::Optimizer;
 use crate::Result;
 
@@ -84,6 +87,38 @@ pub trait Network {
     }
     /// Class probabilities in inference mode: `out: [batch, classes]`.
     fn predict_batch(&self, x: &[f32], out: &mut [f32]) -> Result<()>;
+    /// One example's output shape (`[classes]`, or `[h, w, c]`).
+    fn output_shape(&self) -> &'static [usize] {
+        &[]
+    }
+    /// The final activation a fused loss would read the logits of
+    /// (`Softmax` or `Sigmoid` ending the network), if any.
+    fn final_activation(&self) -> Option<Fused> {
+        None
+    }
+    /// The outputs in inference mode as the network computes them (after
+    /// any final activation): `out: [batch, output]`.
+    fn infer_batch(&self, x: &[f32], out: &mut [f32]) -> Result<()> {
+        self.predict_batch(x, out)
+    }
+    /// Forward in training mode, `loss` against `target`, backward and one
+    /// optimizer step (the held pass of the generated code); returns the
+    /// batch's mean loss and leaves the batch's outputs in `output`. A
+    /// loss that is not finite is `Error::NonFiniteLoss` and changes
+    /// nothing. Networks made by `network!` implement it.
+    fn train_loss(
+        &mut self,
+        x: &[f32],
+        target: Target<'_>,
+        loss: &dyn Loss,
+        opt: &mut dyn Optimizer,
+        output: &mut Vec<f32>,
+    ) -> Result<f32> {
+        let _ = (x, target, loss, opt, output);
+        Err(crate::Error::InvalidArgument(
+            "this network does not implement train_loss (networks made by network! do)".into(),
+        ))
+    }
     /// The parameter tensors, trainable first.
     fn tensors(&self) -> &'static [TensorInfo];
     /// The flat parameter buffer the tensors index into.

@@ -373,6 +373,13 @@ impl Scene {
     /// thinner, their class at their bottom-left. A picture to compare a
     /// detector's boxes with the truth.
     pub fn write_png_with(&self, path: &Path, detections: &[Detection]) -> Result<()> {
+        let (side, rgb) = self.render(detections)?;
+        crate::io::image::write_png_rgb(path, side, side, &rgb, false)
+    }
+
+    /// What [`Scene::write_png_with`] draws: the side of the enlarged
+    /// picture and its RGB values in 0..=1.
+    pub fn render(&self, detections: &[Detection]) -> Result<(usize, Vec<f32>)> {
         let side = self.size * ZOOM;
         crate::error::check_len("scene: pixels", self.pixels.len(), size_of(self.size))?;
         let mut canvas = Canvas {
@@ -401,8 +408,37 @@ impl Scene {
             let y = ((c.y2 * s).clamp(0.0, s) as usize).saturating_sub(8);
             canvas.label(d.class, x + 1, y, [1.0; 3], 1);
         }
-        crate::io::image::write_png_rgb(path, side, side, &canvas.rgb, false)
+        Ok((side, canvas.rgb))
     }
+}
+
+/// Writes scenes, each with its detections, as one PNG: a grid of `cols`
+/// columns of [`Scene::render`]s, 4 grey pixels apart. Every scene must
+/// have the same size.
+pub fn write_grid(path: &Path, scenes: &[(Scene, Vec<Detection>)], cols: usize) -> Result<()> {
+    let Some((first, _)) = scenes.first() else {
+        return Err(Error::InvalidArgument("scenes grid: no scene to draw".into()));
+    };
+    let cols = cols.clamp(1, scenes.len());
+    let rows = scenes.len().div_ceil(cols);
+    let (tile, gap) = (first.size * ZOOM, 4);
+    let (w, h) = (cols * (tile + gap) + gap, rows * (tile + gap) + gap);
+    let mut rgb = vec![0.5f32; w * h * 3];
+    for (k, (scene, dets)) in scenes.iter().enumerate() {
+        if scene.size != first.size {
+            return Err(Error::InvalidArgument(format!(
+                "scenes grid: scene {k} is {0}x{0}, not {1}x{1} like the first",
+                scene.size, first.size
+            )));
+        }
+        let (_, pic) = scene.render(dets)?;
+        let (x0, y0) = (gap + (k % cols) * (tile + gap), gap + (k / cols) * (tile + gap));
+        for r in 0..tile {
+            let dst = ((y0 + r) * w + x0) * 3;
+            rgb[dst..dst + tile * 3].copy_from_slice(&pic[r * tile * 3..(r + 1) * tile * 3]);
+        }
+    }
+    crate::io::image::write_png_rgb(path, w, h, &rgb, false)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod augment;
 pub mod bench;
 pub mod data;
 pub mod dist;
+pub mod embed;
 pub mod error;
 pub mod filters;
 pub mod gemm;

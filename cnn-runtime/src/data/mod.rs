@@ -7,7 +7,10 @@
 //! - [`features`]: a frozen trunk's outputs over a data set, cached on disk
 //!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
-//!   resized and cropped into a [`crate::train::Dataset`].
+//!   resized and cropped into a [`crate::train::Dataset`]; with one
+//!   subfolder per person, the identities [`crate::embed`] trains on.
+//! - [`glyphs`]: letters of many alphabets, each rendered in many fonts,
+//!   for one-shot learning (background and evaluation alphabets).
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
@@ -16,6 +19,7 @@
 pub mod digits;
 pub mod features;
 pub mod folder;
+pub mod glyphs;
 pub mod idx;
 pub mod mnist;
 

@@ -80,7 +80,8 @@ impl GlyphSet {
     /// The bytes of image `i`, or `None` past the end.
     pub fn image(&self, i: usize) -> Option<&[u8]> {
         let p = self.height * self.width;
-        self.images.get(i.checked_mul(p)?..i.checked_mul(p)?.checked_add(p)?)
+        self.images
+            .get(i.checked_mul(p)?..i.checked_mul(p)?.checked_add(p)?)
     }
 
     /// The letters of alphabet `alphabet` (an index into
@@ -123,12 +124,16 @@ pub fn load_set(dir: &Path, name: &str) -> Result<GlyphSet> {
     let (n, height, width) = (images.dims[0], images.dims[1], images.dims[2]);
     let text = String::from_utf8(idx::read_maybe_gzip(&csv_path)?)
         .map_err(|e| Error::format(&csv_path, format!("not UTF-8 text: {e}")))?;
-    let bad = |line: usize, message: String| Error::format(&csv_path, format!("line {line}: {message}"));
+    let bad =
+        |line: usize, message: String| Error::format(&csv_path, format!("line {line}: {message}"));
     let mut lines = text.lines();
     match lines.next() {
         Some(h) if h.trim_end() == HEADER => {}
         other => {
-            return Err(bad(1, format!("header {:?}, expected {HEADER:?}", other.unwrap_or(""))));
+            return Err(bad(
+                1,
+                format!("header {:?}, expected {HEADER:?}", other.unwrap_or("")),
+            ));
         }
     }
     let mut set = GlyphSet {
@@ -147,7 +152,10 @@ pub fn load_set(dir: &Path, name: &str) -> Result<GlyphSet> {
         let line = row + 2;
         let fields: Vec<&str> = text.trim_end().split(',').collect();
         let [index, class, alphabet, codepoint, font] = fields[..] else {
-            return Err(bad(line, format!("{} fields, expected 5 ({HEADER})", fields.len())));
+            return Err(bad(
+                line,
+                format!("{} fields, expected 5 ({HEADER})", fields.len()),
+            ));
         };
         if index.parse::<usize>().ok() != Some(row) {
             return Err(bad(line, format!("index {index:?}, expected {row}")));
@@ -219,7 +227,11 @@ mod tests {
 
     fn write(dir: &Path, rows: &str, images: usize) {
         let pixels: Vec<u8> = (0..images * 4).map(|i| i as u8).collect();
-        fs::write(dir.join("background-images-idx3-ubyte"), encode(&[images, 2, 2], &pixels)).unwrap();
+        fs::write(
+            dir.join("background-images-idx3-ubyte"),
+            encode(&[images, 2, 2], &pixels),
+        )
+        .unwrap();
         fs::write(dir.join("background.csv"), rows).unwrap();
     }
 
@@ -255,10 +267,22 @@ mod tests {
         assert!(message(&dir).starts_with("4 rows but"));
         for (rows, want) in [
             ("index,class\n", "line 1: header"),
-            ("index,class,alphabet,codepoint,font\n0,7,Latin,U+0041\n", "line 2: 4 fields"),
-            ("index,class,alphabet,codepoint,font\n1,7,Latin,U+0041,A\n", "line 2: index \"1\""),
-            ("index,class,alphabet,codepoint,font\n0,x,Latin,U+0041,A\n", "line 2: class \"x\""),
-            ("index,class,alphabet,codepoint,font\n0,7,Latin,0041,A\n", "line 2: code point"),
+            (
+                "index,class,alphabet,codepoint,font\n0,7,Latin,U+0041\n",
+                "line 2: 4 fields",
+            ),
+            (
+                "index,class,alphabet,codepoint,font\n1,7,Latin,U+0041,A\n",
+                "line 2: index \"1\"",
+            ),
+            (
+                "index,class,alphabet,codepoint,font\n0,x,Latin,U+0041,A\n",
+                "line 2: class \"x\"",
+            ),
+            (
+                "index,class,alphabet,codepoint,font\n0,7,Latin,0041,A\n",
+                "line 2: code point",
+            ),
             (
                 "index,class,alphabet,codepoint,font\n0,7,Latin,U+0041,A\n1,7,Latin,U+0042,A\n",
                 "line 3: class 7 is U+0042",
@@ -269,7 +293,10 @@ mod tests {
             assert!(m.starts_with(want), "{m}");
         }
         fs::remove_file(dir.join("background.csv")).unwrap();
-        assert!(matches!(load_set(&dir, "background"), Err(Error::Io { .. })));
+        assert!(matches!(
+            load_set(&dir, "background"),
+            Err(Error::Io { .. })
+        ));
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -278,11 +305,20 @@ mod tests {
     fn vendored_glyphs_match_their_readme() {
         let g = load(&vendored_dir()).unwrap();
         let (b, e) = (&g.background, &g.evaluation);
-        assert_eq!((b.len(), b.letter_count(), b.alphabets.len()), (14_382, 534, 12));
-        assert_eq!((e.len(), e.letter_count(), e.alphabets.len()), (5_403, 248, 5));
+        assert_eq!(
+            (b.len(), b.letter_count(), b.alphabets.len()),
+            (14_382, 534, 12)
+        );
+        assert_eq!(
+            (e.len(), e.letter_count(), e.alphabets.len()),
+            (5_403, 248, 5)
+        );
         assert_eq!((b.height, b.width), (32, 32));
         assert_eq!(b.letter_codepoint[0], 0x41);
-        assert_eq!(e.alphabets, ["Armenian", "Gurmukhi", "Sinhala", "Lao", "Georgian"]);
+        assert_eq!(
+            e.alphabets,
+            ["Armenian", "Gurmukhi", "Sinhala", "Lao", "Georgian"]
+        );
         assert_eq!(b.letters_of(0).len(), 52); // Latin: A-Z, a-z
         let sum: u32 = b.image(0).unwrap().iter().map(|&p| p as u32).sum();
         assert_eq!(sum, 72_763);
@@ -292,6 +328,9 @@ mod tests {
         for &l in &b.letters {
             counts[l] += 1;
         }
-        assert_eq!((counts.iter().min(), counts.iter().max()), (Some(&6), Some(&62)));
+        assert_eq!(
+            (counts.iter().min(), counts.iter().max()),
+            (Some(&6), Some(&62))
+        );
     }
 }

@@ -121,7 +121,15 @@ impl Loss for ContrastiveLoss {
                 let (y, push) = (y as f64, (margin - d).max(0.0));
                 total += y * sq + (1.0 - y) * push * push;
                 let g = &mut s.grad;
-                add_distance_grad(output, dim, Distance::SquaredEuclidean, (a, b), sq, y * weight, g);
+                add_distance_grad(
+                    output,
+                    dim,
+                    Distance::SquaredEuclidean,
+                    (a, b),
+                    sq,
+                    y * weight,
+                    g,
+                );
                 if push > 0.0 {
                     let slope = -2.0 * (1.0 - y) * push * weight;
                     add_distance_grad(output, dim, Distance::Euclidean, (a, b), d, slope, g);

@@ -39,7 +39,7 @@ impl Distance {
     }
 
     /// The distance from the squared distance `sq`.
-    pub(crate) fn from_squared(self, sq: f64) -> f64 {
+    pub(crate) fn of_squared(self, sq: f64) -> f64 {
         match self {
             Distance::SquaredEuclidean => sq,
             Distance::Euclidean => sq.sqrt(),
@@ -56,7 +56,7 @@ impl Distance {
 /// ```
 pub fn distance(a: &[f32], b: &[f32], distance: Distance) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    distance.from_squared(squared(a, b)) as f32
+    distance.of_squared(squared(a, b)) as f32
 }
 
 /// `||a - b||^2` in `f64`.
@@ -114,7 +114,7 @@ pub fn pairwise_distances(
                 &embeddings[i * dim..(i + 1) * dim],
                 &embeddings[j * dim..(j + 1) * dim],
             );
-            let d = distance.from_squared(sq) as f32;
+            let d = distance.of_squared(sq) as f32;
             out[i * n + j] = d;
             out[j * n + i] = d;
         }
@@ -138,7 +138,7 @@ pub(crate) fn pairwise_f64(
                 &embeddings[i * dim..(i + 1) * dim],
                 &embeddings[j * dim..(j + 1) * dim],
             );
-            let d = distance.from_squared(sq);
+            let d = distance.of_squared(sq);
             out[i * n + j] = d;
             out[j * n + i] = d;
         }

@@ -173,7 +173,10 @@ impl Gallery {
             .chunks_exact(self.dim)
             .map(|e| distance(e, query, self.distance))
             .enumerate()
-            .fold((0, f32::INFINITY), |b, (i, d)| if d < b.1 { (i, d) } else { b });
+            .fold(
+                (0, f32::INFINITY),
+                |b, (i, d)| if d < b.1 { (i, d) } else { b },
+            );
         let identity = if d <= self.threshold {
             Identity::Known(nearest)
         } else {
@@ -190,9 +193,9 @@ impl Gallery {
     /// identity `name`. A name not in the gallery is an `Err`.
     pub fn verify(&self, query: &[f32], name: &str) -> Result<bool> {
         self.check_query(query)?;
-        let i = self.index_of(name).ok_or_else(|| {
-            Error::InvalidArgument(format!("gallery: {name:?} is not enrolled"))
-        })?;
+        let i = self
+            .index_of(name)
+            .ok_or_else(|| Error::InvalidArgument(format!("gallery: {name:?} is not enrolled")))?;
         Ok(distance(self.embedding(i), query, self.distance) <= self.threshold)
     }
 
@@ -247,7 +250,9 @@ impl Gallery {
     /// Sets the threshold (a number).
     pub fn set_threshold(&mut self, threshold: f32) -> Result<()> {
         if threshold.is_nan() {
-            return Err(Error::InvalidArgument("gallery: the threshold is NaN".into()));
+            return Err(Error::InvalidArgument(
+                "gallery: the threshold is NaN".into(),
+            ));
         }
         self.threshold = threshold;
         Ok(())
@@ -260,7 +265,10 @@ impl Gallery {
 
     /// FNV-1a over everything the file holds but the checksum itself.
     fn checksum(&self) -> u64 {
-        let mut h = fnv1a(0xcbf2_9ce4_8422_2325, &self.threshold.to_bits().to_le_bytes());
+        let mut h = fnv1a(
+            0xcbf2_9ce4_8422_2325,
+            &self.threshold.to_bits().to_le_bytes(),
+        );
         h = fnv1a(h, self.distance.name().as_bytes());
         h = fnv1a(h, &(self.dim as u64).to_le_bytes());
         for name in &self.names {
@@ -287,7 +295,11 @@ impl Gallery {
             meta.push((format!("name.{i}"), name.clone()));
         }
         let shape = vec![self.names.len(), self.dim];
-        crate::io::save(path, &[("embeddings".into(), shape, &self.embeddings)], &meta)
+        crate::io::save(
+            path,
+            &[("embeddings".into(), shape, &self.embeddings)],
+            &meta,
+        )
     }
 
     /// Reads a gallery [`Gallery::save`] wrote. A missing file is
@@ -314,8 +326,12 @@ impl Gallery {
                 meta("version")?
             )));
         }
-        let distance = Distance::from_name(meta("distance")?)
-            .ok_or_else(|| bad(format!("unknown distance {:?}", meta("distance").unwrap_or(""))))?;
+        let distance = Distance::from_name(meta("distance")?).ok_or_else(|| {
+            bad(format!(
+                "unknown distance {:?}",
+                meta("distance").unwrap_or("")
+            ))
+        })?;
         let threshold: f32 = meta("threshold")?
             .parse()
             .map_err(|_| bad("the threshold is not a number".into()))?;
@@ -326,7 +342,9 @@ impl Gallery {
             .tensor("embeddings")
             .map_err(|e| bad(format!("the embeddings: {e}")))?;
         let &[rows, dim] = shape else {
-            return Err(bad(format!("embeddings of shape {shape:?}, expected [identities, dim]")));
+            return Err(bad(format!(
+                "embeddings of shape {shape:?}, expected [identities, dim]"
+            )));
         };
         if rows != count || dim == 0 {
             return Err(bad(format!(
@@ -351,7 +369,10 @@ impl Gallery {
             )));
         }
         if let Some(i) = (1..count).find(|&i| g.names[..i].contains(&g.names[i])) {
-            return Err(bad(format!("identity {i}, {:?}, appears twice", g.names[i])));
+            return Err(bad(format!(
+                "identity {i}, {:?}, appears twice",
+                g.names[i]
+            )));
         }
         if threshold.is_nan() || g.embeddings.iter().any(|v| !v.is_finite()) {
             return Err(bad("a stored value is not finite".into()));

@@ -111,7 +111,12 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 /// Checks a loss's batch of embeddings (one example's `shape` read flat)
 /// and its gradient buffer; returns `(n, dim)`.
-fn check_embeddings(name: &str, output: &[f32], shape: &[usize], grad: &[f32]) -> Result<(usize, usize)> {
+fn check_embeddings(
+    name: &str,
+    output: &[f32],
+    shape: &[usize],
+    grad: &[f32],
+) -> Result<(usize, usize)> {
     let dim = shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
     let Some(dim) = dim.filter(|&d| d > 0 && !shape.is_empty()) else {
         return Err(Error::InvalidArgument(format!(

@@ -56,7 +56,11 @@ fn triplet_losses_and_miners_match_pytorch() {
     for case in &cases {
         let (shape, e) = tensor(&file, case, "embeddings");
         let dim = shape[1];
-        let ids: Vec<usize> = tensor(&file, case, "target").1.iter().map(|&v| v as usize).collect();
+        let ids: Vec<usize> = tensor(&file, case, "target")
+            .1
+            .iter()
+            .map(|&v| v as usize)
+            .collect();
         let params = tensor(&file, case, "params").1;
         let mining = [Mining::All, Mining::BatchHard, Mining::SemiHard][params[1] as usize];
         let distance = [Distance::SquaredEuclidean, Distance::Euclidean][params[2] as usize];
@@ -84,7 +88,9 @@ fn triplet_losses_and_miners_match_pytorch() {
         }
 
         let mut grad = nan_filled(e.len());
-        let value = loss.loss(&e, &[dim], Target::Classes(&ids), &mut grad).unwrap();
+        let value = loss
+            .loss(&e, &[dim], Target::Classes(&ids), &mut grad)
+            .unwrap();
         assert_loss(case, value, tensor(&file, case, "loss").1[0]);
         assert_matches(case, "grad", &grad, &tensor(&file, case, "grad").1);
     }
@@ -121,6 +127,16 @@ fn siamese_head_matches_pytorch() {
     let mut grads = SiameseGrads::default();
     let value = head.loss(&e, &labels, &mut grads).unwrap();
     assert_loss(case, value, tensor(&file, case, "loss").1[0]);
-    assert_matches(case, "grad", &grads.embeddings, &tensor(&file, case, "grad").1);
-    assert_matches(case, "grad_params", &grads.params, &tensor(&file, case, "grad_params").1);
+    assert_matches(
+        case,
+        "grad",
+        &grads.embeddings,
+        &tensor(&file, case, "grad").1,
+    );
+    assert_matches(
+        case,
+        "grad_params",
+        &grads.params,
+        &tensor(&file, case, "grad_params").1,
+    );
 }

@@ -131,7 +131,9 @@ impl PkSampler {
     ///
     /// [`batches_per_epoch`]: PkSampler::batches_per_epoch
     pub fn epoch_order(&self, seed: u64, epoch: usize, out: &mut Vec<usize>) {
-        let mut rng = Rng::new(splitmix64(seed ^ splitmix64(epoch as u64 ^ 0x5ee_d0f_b47c4)));
+        let mut rng = Rng::new(splitmix64(
+            seed ^ splitmix64(epoch as u64 ^ 0x05ee_d0fb_47c4),
+        ));
         let mut who: Vec<usize> = (0..self.groups.len()).collect();
         rng.shuffle(&mut who);
         out.clear();

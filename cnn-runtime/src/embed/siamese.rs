@@ -103,7 +103,9 @@ impl SiameseHead {
         if d == 0 || pairs.is_empty() || !pairs.len().is_multiple_of(row) {
             return Err(Error::shape(
                 format!("siamese head: {what}"),
-                format!("pairs of embeddings of {d} values, a positive multiple of 2 x {d} = {row}"),
+                format!(
+                    "pairs of embeddings of {d} values, a positive multiple of 2 x {d} = {row}"
+                ),
                 pairs.len(),
             ));
         }
@@ -147,7 +149,12 @@ impl SiameseHead {
     /// respect to the embeddings (`w_k sign(a_k - b_k) dz` onto `a`, its
     /// negative onto `b`, 0 where `a_k = b_k`) and to the parameters
     /// (`|a_k - b_k| dz` summed over pairs, and `dz` summed for the bias).
-    pub fn backward(&self, pairs: &[f32], d_logits: &[f32], grads: &mut SiameseGrads) -> Result<()> {
+    pub fn backward(
+        &self,
+        pairs: &[f32],
+        d_logits: &[f32],
+        grads: &mut SiameseGrads,
+    ) -> Result<()> {
         let m = self.pairs("pairs", pairs)?;
         check_len("siamese head: d_logits", d_logits.len(), m)?;
         let d = self.dim();

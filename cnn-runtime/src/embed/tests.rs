@@ -36,7 +36,9 @@ fn batch_hard_picks_the_furthest_positive_and_closest_negative() {
     // Euclidean: (1 - 0.5 + 0.25) * 3 + (0.7 - 0.2 + 0.25) + (1.5 - 0.2 + 0.25), over 5.
     let loss = TripletLoss::new(0.25, Mining::BatchHard).with_distance(Distance::Euclidean);
     let mut grad = nan_filled(5);
-    let v = loss.loss(&LINE, &[1], Target::Classes(&LINE_IDS), &mut grad).unwrap();
+    let v = loss
+        .loss(&LINE, &[1], Target::Classes(&LINE_IDS), &mut grad)
+        .unwrap();
     assert!((v - 4.55 / 5.0).abs() < 1e-6, "{v}");
 }
 
@@ -74,7 +76,9 @@ fn semi_hard_picks_the_closest_negative_beyond_the_positive() {
     // lie beyond the margin and give 0. The mean over the 8 pairs: 0.2.
     let loss = TripletLoss::new(0.25, Mining::SemiHard).with_distance(Distance::Euclidean);
     let mut grad = nan_filled(5);
-    let v = loss.loss(&LINE, &[1], Target::Classes(&LINE_IDS), &mut grad).unwrap();
+    let v = loss
+        .loss(&LINE, &[1], Target::Classes(&LINE_IDS), &mut grad)
+        .unwrap();
     assert!((v - 0.2).abs() < 1e-6, "{v}");
     // Anchor 1's triplets both lie beyond the margin: no pull on it but
     // through the active triplets it belongs to ((0, 1, 3) and (4, 3, 1)).
@@ -106,11 +110,16 @@ fn anchors_without_a_positive_give_no_triplet() {
     let ids = [5, 0, 0, 1, 1];
     for mining in [Mining::All, Mining::BatchHard, Mining::SemiHard] {
         let got = TripletLoss::new(0.2, mining).mine(&e, 1, &ids).unwrap();
-        assert!(got.iter().all(|t| t.anchor != 0 && t.positive != 0), "{mining:?}");
+        assert!(
+            got.iter().all(|t| t.anchor != 0 && t.positive != 0),
+            "{mining:?}"
+        );
         assert!(got.iter().any(|t| t.negative == 0), "{mining:?}");
     }
     // Anchor 2 (at 1.2): the single 0 is at 1.2, identity 1 at 1.8 and 1.9.
-    let hard = TripletLoss::new(0.2, Mining::BatchHard).mine(&e, 1, &ids).unwrap();
+    let hard = TripletLoss::new(0.2, Mining::BatchHard)
+        .mine(&e, 1, &ids)
+        .unwrap();
     assert_eq!(hard, [t(1, 2, 0), t(2, 1, 0), t(3, 4, 2), t(4, 3, 2)]);
 }
 
@@ -120,7 +129,9 @@ fn a_batch_without_triplets_is_an_error_that_leaves_grad_alone() {
     for ids in [[3, 3, 3, 3], [0, 1, 2, 3]] {
         let mut grad = nan_filled(8);
         let e = random(8, 1);
-        let err = loss.loss(&e, &[2], Target::Classes(&ids), &mut grad).unwrap_err();
+        let err = loss
+            .loss(&e, &[2], Target::Classes(&ids), &mut grad)
+            .unwrap_err();
         assert!(err.to_string().contains("holds no triplet"), "{err}");
         assert!(grad.iter().all(|g| g.is_nan()));
     }
@@ -133,9 +144,15 @@ fn losses_reject_bad_targets_shapes_and_margins() {
     let triplet = TripletLoss::default();
     let msg = |r: crate::Result<f32>| r.unwrap_err().to_string();
     let m = msg(triplet.loss(&e, &[2], Target::Values(&[0.0; 4]), &mut grad));
-    assert!(m.contains("takes Target::Classes") && m.contains("not Target::Values"), "{m}");
+    assert!(
+        m.contains("takes Target::Classes") && m.contains("not Target::Values"),
+        "{m}"
+    );
     let m = msg(triplet.loss(&e, &[2], Target::Classes(&[0, 0, 1]), &mut grad));
-    assert!(m.contains("4 identities, one per embedding") && m.contains("got 3"), "{m}");
+    assert!(
+        m.contains("4 identities, one per embedding") && m.contains("got 3"),
+        "{m}"
+    );
     let m = msg(triplet.loss(&e, &[3], Target::Classes(&[0, 0]), &mut grad));
     assert!(m.contains("multiple of the embedding length 3"), "{m}");
     let m = msg(triplet.loss(&e, &[2], Target::Classes(&[0, 0, 1, 1]), &mut grad[..6]));
@@ -144,13 +161,19 @@ fn losses_reject_bad_targets_shapes_and_margins() {
     assert!(m.contains("shape is []"), "{m}");
     let neg = TripletLoss::new(-0.1, Mining::All);
     let m = msg(neg.loss(&e, &[2], Target::Classes(&[0, 0, 1, 1]), &mut grad));
-    assert!(m.contains("margin must be a finite number >= 0, got -0.1"), "{m}");
+    assert!(
+        m.contains("margin must be a finite number >= 0, got -0.1"),
+        "{m}"
+    );
 
     let contrastive = ContrastiveLoss::default();
     let m = msg(contrastive.loss(&e, &[2], Target::Classes(&[0, 1]), &mut grad));
     assert!(m.contains("takes Target::Values"), "{m}");
     let m = msg(contrastive.loss(&e[..6], &[2], Target::Values(&[1.0]), &mut grad[..6]));
-    assert!(m.contains("an even number of embeddings") && m.contains("3 embeddings"), "{m}");
+    assert!(
+        m.contains("an even number of embeddings") && m.contains("3 embeddings"),
+        "{m}"
+    );
     let m = msg(contrastive.loss(&e, &[2], Target::Values(&[1.0]), &mut grad));
     assert!(m.contains("2 labels, one per pair"), "{m}");
     let m = msg(contrastive.loss(&e, &[2], Target::Values(&[1.0, 2.0]), &mut grad));
@@ -180,14 +203,23 @@ fn open_hinges(loss: &TripletLoss, x: &[f32], dim: usize, ids: &[usize]) -> Vec<
 #[track_caller]
 fn check_triplet_gradient(loss: &TripletLoss, x: &[f32], dim: usize, ids: &[usize]) {
     let mut grad = nan_filled(x.len());
-    loss.loss(x, &[dim], Target::Classes(ids), &mut grad).unwrap();
+    loss.loss(x, &[dim], Target::Classes(ids), &mut grad)
+        .unwrap();
     let at_x = open_hinges(loss, x, dim, ids);
-    assert!(at_x.iter().any(|(_, open)| *open), "no open hinge: nothing checked");
+    assert!(
+        at_x.iter().any(|(_, open)| *open),
+        "no open hinge: nothing checked"
+    );
     let mut y = x.to_vec();
     let mut scratch = vec![0.0; x.len()];
     gradcheck(&mut y, &grad, 1e-3, 1e-3, None, |y| {
-        assert_eq!(open_hinges(loss, y, dim, ids), at_x, "a step crossed a kink");
-        loss.loss(y, &[dim], Target::Classes(ids), &mut scratch).unwrap() as f64
+        assert_eq!(
+            open_hinges(loss, y, dim, ids),
+            at_x,
+            "a step crossed a kink"
+        );
+        loss.loss(y, &[dim], Target::Classes(ids), &mut scratch)
+            .unwrap() as f64
     });
 }
 
@@ -205,8 +237,12 @@ fn triplet_gradients_match_central_differences() {
     // The embedding shape read flat: [2, 2] is an embedding of 4.
     let loss = TripletLoss::new(0.3, Mining::BatchHard);
     let (mut flat, mut square) = (nan_filled(48), nan_filled(48));
-    let a = loss.loss(&x, &[4], Target::Classes(&ids), &mut flat).unwrap();
-    let b = loss.loss(&x, &[2, 2], Target::Classes(&ids), &mut square).unwrap();
+    let a = loss
+        .loss(&x, &[4], Target::Classes(&ids), &mut flat)
+        .unwrap();
+    let b = loss
+        .loss(&x, &[2, 2], Target::Classes(&ids), &mut square)
+        .unwrap();
     assert_eq!((a, &flat), (b, &square));
 }
 
@@ -219,14 +255,19 @@ fn contrastive_gradient_matches_central_differences() {
     // Stay off the hinge margin - d = 0.
     for pair in x.chunks_exact(6) {
         let d = distance(&pair[..3], &pair[3..], Distance::Euclidean);
-        assert!((d - 1.2).abs() > 0.02, "pair at distance {d} is on the hinge");
+        assert!(
+            (d - 1.2).abs() > 0.02,
+            "pair at distance {d} is on the hinge"
+        );
     }
     let mut grad = nan_filled(x.len());
-    loss.loss(&x, &[3], Target::Values(&labels), &mut grad).unwrap();
+    loss.loss(&x, &[3], Target::Values(&labels), &mut grad)
+        .unwrap();
     let mut y = x.clone();
     let mut scratch = vec![0.0; x.len()];
     gradcheck(&mut y, &grad, 1e-3, 1e-3, None, |y| {
-        loss.loss(y, &[3], Target::Values(&labels), &mut scratch).unwrap() as f64
+        loss.loss(y, &[3], Target::Values(&labels), &mut scratch)
+            .unwrap() as f64
     });
 }
 
@@ -237,7 +278,10 @@ fn siamese_head_gradients_match_central_differences() {
     let params = random(4, 14);
     let head = SiameseHead::from_weights(&params[..3], params[3]);
     for pair in x.chunks_exact(6) {
-        assert!((0..3).all(|k| (pair[k] - pair[3 + k]).abs() > 0.01), "|a - b| near its kink");
+        assert!(
+            (0..3).all(|k| (pair[k] - pair[3 + k]).abs() > 0.01),
+            "|a - b| near its kink"
+        );
     }
     let mut grads = SiameseGrads::default();
     head.loss(&x, &same, &mut grads).unwrap();
@@ -273,7 +317,11 @@ fn pairwise_distances_are_symmetric_with_a_zero_diagonal() {
         assert_eq!(sq[i * 5 + i], 0.0);
         for j in 0..5 {
             assert_eq!(sq[i * 5 + j], sq[j * 5 + i]);
-            let want = distance(&x[i * 3..i * 3 + 3], &x[j * 3..j * 3 + 3], Distance::SquaredEuclidean);
+            let want = distance(
+                &x[i * 3..i * 3 + 3],
+                &x[j * 3..j * 3 + 3],
+                Distance::SquaredEuclidean,
+            );
             assert!((sq[i * 5 + j] - want).abs() <= 1e-6 * want);
             assert!((eu[i * 5 + j] - sq[i * 5 + j].sqrt()).abs() <= 1e-6);
         }
@@ -281,5 +329,8 @@ fn pairwise_distances_are_symmetric_with_a_zero_diagonal() {
     assert!(pairwise_distances(&x, 3, Distance::Euclidean, &mut eu[..24]).is_err());
     assert!(pairwise_distances(&x, 4, Distance::Euclidean, &mut eu).is_err());
     assert!(pairwise_distances(&x, 0, Distance::Euclidean, &mut eu).is_err());
-    assert_eq!(Distance::from_name(Distance::Euclidean.name()), Some(Distance::Euclidean));
+    assert_eq!(
+        Distance::from_name(Distance::Euclidean.name()),
+        Some(Distance::Euclidean)
+    );
 }

@@ -120,7 +120,12 @@ impl TripletLoss {
     /// The triplets this loss would use on a batch: `embeddings` holds
     /// `identities.len()` embeddings of `dim` values. In the loss's order
     /// (by anchor, then positive, then negative).
-    pub fn mine(&self, embeddings: &[f32], dim: usize, identities: &[usize]) -> Result<Vec<Triplet>> {
+    pub fn mine(
+        &self,
+        embeddings: &[f32],
+        dim: usize,
+        identities: &[usize],
+    ) -> Result<Vec<Triplet>> {
         let n = super::distance::batch_len(self.name(), embeddings, dim)?;
         check_identities(self.name(), identities, n)?;
         let mut dist = Vec::new();
@@ -146,7 +151,12 @@ pub(crate) fn check_identities(name: &str, identities: &[usize], n: usize) -> Re
 
 /// Calls `f` on every triplet `mining` picks from the batch whose
 /// identities are `ids` and whose distance matrix is `d` (`[n, n]`).
-pub(crate) fn for_each_triplet(mining: Mining, ids: &[usize], d: &[f64], mut f: impl FnMut(Triplet)) {
+pub(crate) fn for_each_triplet(
+    mining: Mining,
+    ids: &[usize],
+    d: &[f64],
+    mut f: impl FnMut(Triplet),
+) {
     let n = ids.len();
     let at = |i: usize, j: usize| d[i * n + j];
     for a in 0..n {
@@ -170,10 +180,11 @@ pub(crate) fn for_each_triplet(mining: Mining, ids: &[usize], d: &[f64], mut f: 
                     Some(b) if at(a, p) <= at(a, b) => best,
                     _ => Some(p),
                 });
-                let hardest_negative = negatives().fold(None, |best: Option<usize>, q| match best {
-                    Some(b) if at(a, q) >= at(a, b) => best,
-                    _ => Some(q),
-                });
+                let hardest_negative =
+                    negatives().fold(None, |best: Option<usize>, q| match best {
+                        Some(b) if at(a, q) >= at(a, b) => best,
+                        _ => Some(q),
+                    });
                 if let (Some(p), Some(q)) = (hardest_positive, hardest_negative) {
                     f(Triplet {
                         anchor: a,
@@ -243,7 +254,8 @@ impl Loss for TripletLoss {
         with_scratch(|s| {
             pairwise_f64(output, n, dim, self.distance, &mut s.dist);
             let d = &s.dist;
-            let hinge = |t: Triplet| d[t.anchor * n + t.positive] - d[t.anchor * n + t.negative] + margin;
+            let hinge =
+                |t: Triplet| d[t.anchor * n + t.positive] - d[t.anchor * n + t.negative] + margin;
             let (mut count, mut total) = (0usize, 0f64);
             for_each_triplet(self.mining, ids, d, |t| {
                 count += 1;

@@ -17,7 +17,13 @@ fn roc_counts_each_distinct_distance_once() {
     let third = 1.0 / 3.0;
     assert_eq!(
         pts,
-        [(0.0, 0.0), (0.0, third), (0.5, 2.0 * third), (0.5, 1.0), (1.0, 1.0)]
+        [
+            (0.0, 0.0),
+            (0.0, third),
+            (0.5, 2.0 * third),
+            (0.5, 1.0),
+            (1.0, 1.0)
+        ]
     );
     assert_eq!(r.pairs(), (3, 2));
     // Trapezoids: 0.5 * (1/3 + 2/3) / 2 + 0.5 * (1 + 1) / 2.
@@ -39,7 +45,10 @@ fn best_threshold_maximises_accuracy_halfway_between_distances() {
     assert!((best.accuracy - 8.0 / 9.0).abs() < 1e-12);
     assert_eq!((best.tar, best.far), (1.0, 0.2));
     // The same decisions on these pairs as accuracy_at gives.
-    assert_eq!(accuracy_at(&same, &different, best.threshold).unwrap(), best.accuracy);
+    assert_eq!(
+        accuracy_at(&same, &different, best.threshold).unwrap(),
+        best.accuracy
+    );
     // Ties between thresholds go to the smallest; all rejected is a candidate.
     let r = roc(&[0.9], &[0.1, 0.2]).unwrap();
     assert_eq!(r.best_threshold().threshold, f32::NEG_INFINITY);
@@ -107,9 +116,15 @@ fn gallery_finds_the_nearest_identity_or_nobody() {
     assert_eq!(g.embedding(0), &[0.0, 1.0]);
     // (0.5, 1.5) is 0.5 from Ada; (2, 0) is 4 + 1 = 5 from Ada and 4 from Bo.
     let m = g.nearest(&[0.5, 1.5]).unwrap();
-    assert_eq!((m.identity, m.nearest, m.distance), (Identity::Known(0), 0, 0.5));
+    assert_eq!(
+        (m.identity, m.nearest, m.distance),
+        (Identity::Known(0), 0, 0.5)
+    );
     let m = g.nearest(&[2.0, 0.0]).unwrap();
-    assert_eq!((m.identity, m.nearest, m.distance), (Identity::Unknown, 1, 4.0));
+    assert_eq!(
+        (m.identity, m.nearest, m.distance),
+        (Identity::Unknown, 1, 4.0)
+    );
     assert_eq!(g.name_of(m.identity), None);
     assert!(g.verify(&[0.5, 1.5], "ada").unwrap());
     assert!(!g.verify(&[0.5, 1.5], "bo").unwrap());
@@ -171,8 +186,14 @@ fn gallery_saves_loads_and_refuses_damaged_files() {
     }
     // A safetensors file that is not a gallery.
     crate::io::save(&broken, &[("w".into(), vec![1], &[1.0])], &[]).unwrap();
-    assert_eq!(load_error(&broken), "not a gallery: no `format` in the metadata");
-    assert!(matches!(Gallery::load(&dir.join("absent")), Err(Error::Io { .. })));
+    assert_eq!(
+        load_error(&broken),
+        "not a gallery: no `format` in the metadata"
+    );
+    assert!(matches!(
+        Gallery::load(&dir.join("absent")),
+        Err(Error::Io { .. })
+    ));
     fs::remove_dir_all(dir).unwrap();
 }
 
@@ -212,7 +233,10 @@ fn pk_batches_hold_p_identities_of_k_images() {
         assert_ne!(ids[a[0]], ids[b[0]]);
     }
     let m = PkSampler::new(&ids, 6, 2).unwrap_err().to_string();
-    assert!(m.contains("5 of the 6 identities have two or more images"), "{m}");
+    assert!(
+        m.contains("5 of the 6 identities have two or more images"),
+        "{m}"
+    );
     assert!(PkSampler::new(&ids, 1, 2).is_err());
     assert!(PkSampler::new(&ids, 2, 1).is_err());
 }

@@ -86,7 +86,11 @@
 //!   shard of each global batch and the gradients are summed once per step
 //!   (synchronised batch norm optional); over MPI with the cargo feature
 //!   `mpi` (`dist::Mpi`, run under `mpirun`), or with ranks as threads.
-//! - [`data`]: MNIST and the 8x8 digits, your own images
+//! - [`embed`]: face verification and one-shot recognition: the triplet
+//!   loss with online mining (all, batch-hard, semi-hard), the contrastive
+//!   loss and a learned Siamese head, P x K batches, the ROC and the
+//!   threshold, and a saved gallery of one embedding per identity.
+//! - [`data`]: MNIST and the 8x8 digits, the glyphs for one-shot learning, your own images
 //!   ([`data::folder`]: one subfolder per class, PNG and JPEG) and cached
 //!   features of a frozen trunk ([`data::features`]) for transfer
 //!   learning; [`io`]: safetensors and PNG;
@@ -106,7 +110,8 @@
 pub use cnn_macros::network;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
-    augment, data, detect, dist, filters, init, io, isa, layers, loss, net, parallel, pass, rng,
+    augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
+    rng, train,
     train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
 };
 pub use ndarray;

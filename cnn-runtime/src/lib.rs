@@ -17,6 +17,7 @@ pub mod bench;
 pub mod data;
 pub mod detect;
 pub mod dist;
+pub mod embed;
 pub mod error;
 pub mod filters;
 pub mod gemm;

@@ -7,7 +7,10 @@
 //! - [`features`]: a frozen trunk's outputs over a data set, cached on disk
 //!   with the trunk's identity, to train a new head on.
 //! - [`folder`]: your own PNG and JPEG images, one subfolder per class,
-//!   resized and cropped into a [`Dataset`].
+//!   resized and cropped into a [`Dataset`]; with one subfolder per
+//!   person, the identities [`crate::embed`] trains on.
+//! - [`glyphs`]: letters of many alphabets, each rendered in many fonts,
+//!   for one-shot learning (background and evaluation alphabets).
 //! - [`scenes`]: seeded pictures of several MNIST digits with a box
 //!   around each, for object detection.
 //! - [`dataset`]: [`Dataset`], examples in memory with their targets
@@ -15,8 +18,8 @@
 //!   [`augment`]: the [`Augment`] trait that transforms an example as its
 //!   batch is gathered (the transforms themselves are `crate::augment`'s).
 //!
-//! `data` depends on nothing above it: `augment` builds on it, and
-//! `train` on both.
+//! `data` depends on nothing above it (but the loss's `Target`, which a
+//! batch's targets are): `augment` builds on it, and `train` on both.
 //!
 //! Images stay as the bytes of the file (a quarter of the memory of `f32`);
 //! [`LabelledImages::gather`] turns a batch of them into the NHWC `f32`
@@ -27,6 +30,7 @@ pub mod dataset;
 pub mod digits;
 pub mod features;
 pub mod folder;
+pub mod glyphs;
 pub mod idx;
 pub mod mnist;
 pub mod scenes;

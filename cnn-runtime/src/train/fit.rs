@@ -429,7 +429,8 @@ impl<N: Network> Model<N> {
             }
             let learning_rate = self.optimizer.learning_rate();
             train.epoch_order(self.seed, epoch, &mut order);
-            let bar = EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose);
+            let bar =
+                EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose).with_metric(metric);
             let start = Instant::now();
             let (mut loss_sum, mut seen) = (0f64, 0usize);
             let (mut metric_sum, mut metric_count) = (0f64, 0f64);

@@ -4,6 +4,7 @@
 //! ten seconds, so a long epoch still shows that it moves; quiet runs show
 //! nothing.
 
+use super::metric::Metric;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ pub struct EpochProgress {
     /// For logs: where to print plain lines, and when the last one went out.
     log: Option<(String, std::cell::Cell<Instant>)>,
     batches: usize,
+    /// What the running metric is.
+    metric: Metric,
 }
 
 impl EpochProgress {
@@ -39,16 +42,32 @@ impl EpochProgress {
         let prefix = format!("epoch {epoch}/{epochs}");
         bar.set_prefix(prefix.clone());
         let log = (visible && !terminal).then(|| (prefix, std::cell::Cell::new(Instant::now())));
-        EpochProgress { bar, log, batches }
+        EpochProgress {
+            bar,
+            log,
+            batches,
+            metric: Metric::Accuracy,
+        }
+    }
+
+    /// Shows `metric` (by name) instead of the accuracy.
+    pub fn with_metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
     }
 
     /// After a batch: the running means so far and the speed.
     pub fn update(&self, batches_done: usize, loss: f64, accuracy: f64, images_per_second: f64) {
-        let msg = || {
-            format!(
+        let msg = || match self.metric {
+            Metric::Accuracy => format!(
                 "loss {loss:.4} acc {:.2}% {images_per_second:.0} img/s",
                 100.0 * accuracy
-            )
+            ),
+            m => format!(
+                "loss {loss:.4} {} {} {images_per_second:.0} img/s",
+                m.name(),
+                m.show(accuracy as f32)
+            ),
         };
         if let Some((prefix, last)) = &self.log {
             if last.get().elapsed() >= LOG_EVERY && batches_done < self.batches {

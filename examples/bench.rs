@@ -9,7 +9,12 @@
 //! (images/s), `resnet20_train_b128` (SGD lr 0.1 momentum 0.9, images/s),
 //! `resnet50_train_b8` (keras.applications.ResNet50's layout on 224x224x3,
 //! 1000 classes; SGD lr 0.01 momentum 0.9, images/s) and
-//! `resnet50_infer_b1` (ms per call). Ours only: `fma_peak`, the CPU's
+//! `resnet50_infer_b1` (ms per call); `lenet5_mse_b64` (LeNet-5 without
+//! its softmax, SGD lr 0.01 on the mean squared error against one-hot
+//! rows, through the held forward pass: `forward`, `backward_loss`,
+//! `step`; images/s). Ours only: `lenet5_held_ce_b64`, LeNet-5's
+//! cross-entropy training through the held pass and `cnn::loss::
+//! CrossEntropy` (to compare with the fused `lenet5_train_b64`); `fma_peak`, the CPU's
 //! fp32 FMA throughput (GFLOP/s) on each instruction set with an FMA that
 //! the kernels may use (AVX-512, AVX2; `CNN_ISA` caps it), at 1 thread and
 //! at `--threads`; and `conv_gflops`: GFLOP/s of the conv kernels' forward
@@ -77,8 +82,31 @@ network! {
 // with the batch norms' running statistics (pytorch_peer.py).
 const _: () = assert!(ResNet50::PARAMS == 25_636_712);
 
+network! {
+    /// LeNet-5 without its softmax: ten scores, for the mean squared error.
+    pub struct LeNet5Scores {
+        input: [32, 32, 1],
+        layers: [
+            conv1: Conv2d { filters: 6, kernel: 5 },
+            Relu,
+            MaxPool2d { size: 2, stride: 2 },
+            conv2: Conv2d { filters: 16, kernel: 5 },
+            Relu,
+            MaxPool2d { size: 2, stride: 2 },
+            Flatten,
+            fc3: Dense { units: 120 },
+            Relu,
+            fc4: Dense { units: 84 },
+            Relu,
+            fc5: Dense { units: 10 },
+        ],
+    }
+}
+
 const WORKLOADS: &[&str] = &[
     "lenet5_train_b64",
+    "lenet5_held_ce_b64",
+    "lenet5_mse_b64",
     "lenet5_infer_b1",
     "lenet5_infer_b256",
     "resnet20_train_b128",
@@ -251,6 +279,44 @@ fn main() {
             5,
             0.3
         );
+    }
+    if want("lenet5_held_ce_b64") {
+        let mut net = LeNet5::new(0);
+        let (x, y) = data(64, 32, 1, 10, 1);
+        let mut opt = Sgd::new(0.01);
+        let loss = cnn::loss::CrossEntropy::new();
+        let step = || {
+            let mut pass = net.forward(x.view(), Mode::Train).expect("forward");
+            pass.backward_loss(&loss, cnn::loss::Target::Classes(&y))
+                .expect("backward");
+            drop(pass);
+            net.step(&mut opt).expect("step");
+        };
+        let s = samples(step, 5, a.repeats, 0.3, 1);
+        let per_image: Vec<f64> = s.iter().map(|v| 64.0 / v).collect();
+        emit(&a, "lenet5_held_ce_b64", &per_image, "images/s");
+        emit_peak_rss(&a, "lenet5_held_ce_b64");
+    }
+    if want("lenet5_mse_b64") {
+        // The peer's workload: labels of seed 8, as one-hot rows.
+        let mut net = LeNet5Scores::new(0);
+        let (x, y) = data(64, 32, 1, 10, 8);
+        let mut onehot = vec![0.0f32; 64 * 10];
+        for (row, &label) in onehot.chunks_exact_mut(10).zip(&y) {
+            row[label] = 1.0;
+        }
+        let mut opt = Sgd::new(0.01);
+        let step = || {
+            let mut pass = net.forward(x.view(), Mode::Train).expect("forward");
+            pass.backward_loss(&cnn::loss::Mse, cnn::loss::Target::Values(&onehot))
+                .expect("backward");
+            drop(pass);
+            net.step(&mut opt).expect("step");
+        };
+        let s = samples(step, 5, a.repeats, 0.3, 1);
+        let per_image: Vec<f64> = s.iter().map(|v| 64.0 / v).collect();
+        emit(&a, "lenet5_mse_b64", &per_image, "images/s");
+        emit_peak_rss(&a, "lenet5_mse_b64");
     }
     if want("lenet5_infer_b1") || want("lenet5_infer_b256") {
         let net = LeNet5::new(0);

@@ -344,3 +344,31 @@ fn misuse_is_an_error() {
     let err = pass.backward_loss(&Sum, Target::Values(&t)).unwrap_err();
     assert!(matches!(err, cnn::Error::NonFiniteLoss { .. }), "{err}");
 }
+
+#[test]
+fn lenet5_logit_gradient_matches_differences() {
+    // LeNet-5's single-channel 5x5 convolution and its softmax: the
+    // gradient of one logit (the saliency example's) with respect to the
+    // picture. The logit of class k is ln p_k + logsumexp, so with the
+    // softmax's output the difference of ln p_k - ln p_j is exact for two
+    // classes; check ln p_3 - ln p_5's gradient instead of one logit.
+    let mut net = common::LeNet5::new(30);
+    let mut x = images(2, 32, 32, 1, 31);
+    let mut g = Array2::<f32>::zeros((2, 10));
+    for i in 0..2 {
+        g[[i, 3]] = 1.0;
+        g[[i, 5]] = -1.0;
+    }
+    let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
+    pass.backward(Grads::new().logits(g.view()).input())
+        .unwrap();
+    let analytic = pass.input_grad().unwrap().as_slice().unwrap().to_vec();
+    drop(pass);
+    let checked = check_input_grad(&mut x, &analytic, |x| {
+        let p = net.predict(x).unwrap();
+        (0..2)
+            .map(|i| (p[[i, 3]] as f64).ln() - (p[[i, 5]] as f64).ln())
+            .sum()
+    });
+    assert!(checked >= 20);
+}

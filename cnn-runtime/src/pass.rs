@@ -9,38 +9,18 @@
 //! passes before one step add their gradients (the branches of a Siamese
 //! network share weights).
 //!
-//! ```
-//! use cnn::loss::{Mse, Target};
-//! use cnn::ndarray::Array2;
-//! use cnn::pass::{Grads, Mode};
-//! use cnn::prelude::*;
+//! In outline (the facade's `cnn::dsl` reference, "The held forward pass
+//! and taps", has the same as a doctest that runs):
 //!
-//! network! {
-//!     struct Regressor {
-//!         input: [4],
-//!         layers: [hidden: Dense { units: 8 }, Tanh, out: Dense { units: 2 }],
-//!         taps: [hidden],
-//!     }
-//! }
-//!
-//! # fn main() -> Result<(), cnn::Error> {
-//! let mut net = Regressor::new(1);
-//! let mut opt = Sgd::new(0.1);
-//! let x = Array2::<f32>::from_elem((3, 4), 0.5);
-//! let target = vec![1.0f32; 6];
+//! ```text
 //! let mut pass = net.forward(x.view(), Mode::Train)?;
-//! assert_eq!(pass.output().shape(), &[3, 2]);
-//! assert_eq!(pass.tap("hidden")?.shape(), &[3, 8]);
-//! let loss = pass.backward_loss(&Mse, Target::Values(&target))?;
-//! assert!(loss > 0.0);
+//! let loss = pass.backward_loss(&Mse, Target::Values(&targets))?;
+//! drop(pass);
 //! net.step(&mut opt)?;
-//! // The gradient with respect to the input, the network left as it is.
+//!
 //! let mut pass = net.forward(x.view(), Mode::Infer)?;
-//! let dy = Array2::<f32>::ones((3, 2));
-//! pass.backward(Grads::new().output(dy.view()).input())?;
-//! assert_eq!(pass.input_grad().unwrap().shape(), &[3, 4]);
-//! # Ok(())
-//! # }
+//! pass.backward(Grads::new().tap("conv4_2", g.view()).input())?;
+//! let dx = pass.input_grad().unwrap();
 //! ```
 //!
 //! Training mode uses the batch's statistics in batch norm (and updates the

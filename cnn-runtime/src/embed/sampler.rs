@@ -34,6 +34,7 @@ use crate::rng::{splitmix64, Rng};
 /// ```
 /// use cnn_runtime::augment::queue::EpochBatches;
 /// use cnn_runtime::embed::PkSampler;
+/// use cnn_runtime::loss::Target;
 /// use cnn_runtime::train::Dataset;
 ///
 /// // 12 one-pixel images of 4 identities, 3 each.
@@ -53,11 +54,12 @@ use crate::rng::{splitmix64, Rng};
 /// };
 /// assert_eq!(batches.len(), 2);
 /// batches
-///     .for_each(1, 2, |_, x, y| {
+///     .for_each(1, 2, |_, x, t| {
+///         let Target::Classes(y) = t else { unreachable!("class labels") };
 ///         assert_eq!((x.len(), y.len()), (4, 4));
 ///         assert!(y[0] == y[1] && y[2] == y[3] && y[0] != y[2]);
-///         // Here: net.forward(x, Mode::Train), pass.backward_loss(&triplet,
-///         // Target::Classes(y)), net.step(&mut opt).
+///         // Here: net.forward(x, Mode::Train), pass.backward_loss(&triplet, t),
+///         // net.step(&mut opt).
 ///         Ok(())
 ///     })
 ///     .unwrap();

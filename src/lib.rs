@@ -104,12 +104,12 @@
 #![warn(missing_docs)]
 
 pub use cnn_macros::network;
+pub use cnn_runtime::style_extractor;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, filters, init, io, isa, layers, loss, net, parallel, pass, rng,
     style, train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
 };
-pub use cnn_runtime::style_extractor;
 pub use ndarray;
 
 /// ONNX export and import (feature `onnx`): what the generated

@@ -117,7 +117,9 @@ pub fn run_pass<N: Held>(
             g = g.tap(t, view);
         }
         pass.backward(g.input())?;
-        let grad = pass.input_grad().expect("backward computed the input gradient");
+        let grad = pass
+            .input_grad()
+            .expect("backward computed the input gradient");
         let grad = grad.as_slice().expect("the input gradient is contiguous");
         if grad.len() != dx.len() {
             return Err(Error::shape("style: dx", grad.len(), dx.len()));

@@ -61,7 +61,9 @@ fn rosenbrock(x: &[f32], g: &mut [f32]) -> f32 {
 fn follows_rosenbrocks_valley_to_its_minimum() {
     for n in [2, 6] {
         // The classic start (-1.2, 1) (More, Garbow and Hillstrom 1981).
-        let mut x: Vec<f32> = (0..n).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
+        let mut x: Vec<f32> = (0..n)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
         let mut opt = Lbfgs::new(10);
         let mut f = |x: &[f32], g: &mut [f32]| Ok(rosenbrock(x, g));
         let mut value = f32::INFINITY;

@@ -25,7 +25,11 @@ fn check_grad(x: &[f32], analytic: &[f32], mut f: impl FnMut(&[f32]) -> f64, tol
         x[i] = orig;
         let numeric = (up - down) / (2.0 * step as f64);
         let err = (numeric - analytic[i] as f64).abs();
-        assert!(err <= tol * scale, "element {i}: analytic {}, numeric {numeric}", analytic[i]);
+        assert!(
+            err <= tol * scale,
+            "element {i}: analytic {}, numeric {numeric}",
+            analytic[i]
+        );
     }
 }
 
@@ -37,7 +41,9 @@ fn gram_matches_the_sum_over_positions() {
     gram(&a, shape, &mut g).unwrap();
     for k in 0..7 {
         for l in 0..7 {
-            let want: f64 = (0..15).map(|p| a[p * 7 + k] as f64 * a[p * 7 + l] as f64).sum();
+            let want: f64 = (0..15)
+                .map(|p| a[p * 7 + k] as f64 * a[p * 7 + l] as f64)
+                .sum();
             assert!((g[k * 7 + l] as f64 - want).abs() < 1e-5, "{k} {l}");
         }
     }
@@ -51,8 +57,13 @@ fn gram_cut_across_threads_matches_the_sum() {
     let mut g = vec![f32::NAN; c * c];
     gram(&a, [64, 64, c], &mut g).unwrap();
     for (k, l) in [(0, 0), (3, 17), (23, 23), (11, 2)] {
-        let want: f64 = (0..hw).map(|p| a[p * c + k] as f64 * a[p * c + l] as f64).sum();
-        assert!((g[k * c + l] as f64 - want).abs() < 1e-3 * want.abs().max(1.0), "{k} {l}");
+        let want: f64 = (0..hw)
+            .map(|p| a[p * c + k] as f64 * a[p * c + l] as f64)
+            .sum();
+        assert!(
+            (g[k * c + l] as f64 - want).abs() < 1e-3 * want.abs().max(1.0),
+            "{k} {l}"
+        );
     }
 }
 
@@ -63,18 +74,29 @@ fn gram_backward_is_the_gradient_of_sum_g_times_r() {
     let r = random(25, 4);
     let mut da = vec![f32::NAN; 60];
     gram_backward(&a, shape, &r, &mut da).unwrap();
-    check_grad(&a, &da, |a| {
-        let mut g = vec![0.0; 25];
-        gram(a, shape, &mut g).unwrap();
-        g.iter().zip(&r).map(|(x, y)| *x as f64 * *y as f64).sum()
-    }, 1e-3);
+    check_grad(
+        &a,
+        &da,
+        |a| {
+            let mut g = vec![0.0; 25];
+            gram(a, shape, &mut g).unwrap();
+            g.iter().zip(&r).map(|(x, y)| *x as f64 * *y as f64).sum()
+        },
+        1e-3,
+    );
 }
 
 #[test]
 fn content_cost_by_hand_and_by_differences() {
     // 1 x 2 x 2: differences 1 and 3, sum of squares 10, / (4 * 4) = 0.625.
     let mut d = vec![0.0; 4];
-    let j = content_cost(&[0.0, 0.0, 1.0, 1.0], &[1.0, 0.0, 1.0, 4.0], [1, 2, 2], &mut d).unwrap();
+    let j = content_cost(
+        &[0.0, 0.0, 1.0, 1.0],
+        &[1.0, 0.0, 1.0, 4.0],
+        [1, 2, 2],
+        &mut d,
+    )
+    .unwrap();
     assert_eq!(j, 0.625);
     assert_eq!(d, [0.125, 0.0, 0.0, 0.375]); // (g - c) / (2 * 4)
     let shape = [4, 3, 6];
@@ -82,7 +104,12 @@ fn content_cost_by_hand_and_by_differences() {
     let mut da = vec![f32::NAN; 72];
     content_cost(&ac, &ag, shape, &mut da).unwrap();
     let mut scratch = vec![0.0; 72];
-    check_grad(&ag, &da, |ag| content_cost(&ac, ag, shape, &mut scratch).unwrap() as f64, 1e-3);
+    check_grad(
+        &ag,
+        &da,
+        |ag| content_cost(&ac, ag, shape, &mut scratch).unwrap() as f64,
+        1e-3,
+    );
 }
 
 #[test]
@@ -101,7 +128,12 @@ fn style_cost_by_hand_and_by_differences() {
     let mut da = vec![f32::NAN; 60];
     style_cost(&gs, &a_g, shape, &mut da).unwrap();
     let mut scratch = vec![0.0; 60];
-    check_grad(&a_g, &da, |ag| style_cost(&gs, ag, shape, &mut scratch).unwrap() as f64, 1e-3);
+    check_grad(
+        &a_g,
+        &da,
+        |ag| style_cost(&gs, ag, shape, &mut scratch).unwrap() as f64,
+        1e-3,
+    );
 }
 
 #[test]
@@ -127,13 +159,21 @@ fn style_targets_weigh_their_layers() {
 fn total_variation_by_hand_and_by_differences() {
     // 2 x 2 x 1: [[0, 1], [2, 4]]: down 2, 3; across 1, 2: 4 + 9 + 1 + 4 = 18.
     let mut d = vec![0.0; 4];
-    assert_eq!(total_variation(&[0.0, 1.0, 2.0, 4.0], [2, 2, 1], 1.0, &mut d).unwrap(), 18.0);
+    assert_eq!(
+        total_variation(&[0.0, 1.0, 2.0, 4.0], [2, 2, 1], 1.0, &mut d).unwrap(),
+        18.0
+    );
     let shape = [4, 5, 3];
     let x = random(60, 13);
     let mut dx = vec![0.0; 60];
     total_variation(&x, shape, 0.5, &mut dx).unwrap();
     let mut scratch = vec![0.0; 60];
-    check_grad(&x, &dx, |x| 0.5 * total_variation(x, shape, 0.0, &mut scratch).unwrap() as f64, 1e-3);
+    check_grad(
+        &x,
+        &dx,
+        |x| 0.5 * total_variation(x, shape, 0.0, &mut scratch).unwrap() as f64,
+        1e-3,
+    );
 }
 
 #[test]

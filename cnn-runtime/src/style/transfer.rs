@@ -154,7 +154,10 @@ impl Transfer {
     /// style layers.
     fn taps(&self) -> Vec<&str> {
         let mut taps: Vec<&str> = Vec::new();
-        let names = self.content_layer.iter().chain(self.style_layers.iter().map(|(s, _)| s));
+        let names = self
+            .content_layer
+            .iter()
+            .chain(self.style_layers.iter().map(|(s, _)| s));
         for name in names {
             if !taps.contains(&name.as_str()) {
                 taps.push(name);
@@ -208,13 +211,22 @@ impl Transfer {
         // The targets: the content picture's activations at the content
         // layer and the style picture's Gram matrices.
         let mut content_target = Vec::new();
-        let content_index = self.content_layer.as_ref().map(|c| taps.iter().position(|t| t == c).unwrap_or(0));
+        let content_index = self
+            .content_layer
+            .as_ref()
+            .map(|c| taps.iter().position(|t| t == c).unwrap_or(0));
         if let (Some(k), Some(c)) = (content_index, content) {
             let x = norm.forward(c);
-            net.run(&x, &taps[k..=k], &mut grads[..1], &mut |acts, _| {
-                content_target = acts[0].to_vec();
-                Ok(0.0)
-            }, None)?;
+            net.run(
+                &x,
+                &taps[k..=k],
+                &mut grads[..1],
+                &mut |acts, _| {
+                    content_target = acts[0].to_vec();
+                    Ok(0.0)
+                },
+                None,
+            )?;
         }
         let mut targets = StyleTargets::new();
         let style_index: Vec<usize> = self
@@ -237,15 +249,19 @@ impl Transfer {
         let (lo, hi) = self.range;
         let mut rng = Rng::new(self.seed);
         let mut x: Vec<f32> = match (self.init, content) {
-            (Init::ContentPlusNoise(a), Some(c)) => {
-                c.iter().map(|&v| (v + rng.uniform_in(-a, a)).clamp(lo, hi)).collect()
-            }
+            (Init::ContentPlusNoise(a), Some(c)) => c
+                .iter()
+                .map(|&v| (v + rng.uniform_in(-a, a)).clamp(lo, hi))
+                .collect(),
             _ => (0..n).map(|_| rng.uniform_in(lo, hi)).collect(),
         };
 
         // J and its gradient at a picture, with its parts in `last`.
         let last = Cell::new(Costs::default());
-        let mut scratch: Vec<Vec<f32>> = shapes.iter().map(|s| vec![0.0; s.iter().product()]).collect();
+        let mut scratch: Vec<Vec<f32>> = shapes
+            .iter()
+            .map(|s| vec![0.0; s.iter().product()])
+            .collect();
         let evals = Cell::new(0usize);
         let mut objective = |x: &[f32], dx: &mut [f32]| -> Result<f32> {
             evals.set(evals.get() + 1);
@@ -302,7 +318,11 @@ impl Transfer {
                 c.total,
                 c.content,
                 c.style,
-                if self.tv_weight != 0.0 { format!("  tv {:.4e}", c.tv) } else { String::new() }
+                if self.tv_weight != 0.0 {
+                    format!("  tv {:.4e}", c.tv)
+                } else {
+                    String::new()
+                }
             )
         };
         let mut history = Vec::new();
@@ -334,7 +354,11 @@ impl Transfer {
                     let s = opt.step(&mut x, &mut objective)?;
                     // The last evaluation is the accepted point, unless the
                     // search stalled and kept the previous one.
-                    current = if s.stalled { Costs { step, ..current } } else { Costs { step, ..last.get() } };
+                    current = if s.stalled {
+                        Costs { step, ..current }
+                    } else {
+                        Costs { step, ..last.get() }
+                    };
                 }
             }
             if !current.total.is_finite() {
@@ -359,12 +383,19 @@ impl Transfer {
         // final picture's are one more evaluation.
         if matches!(self.method, Method::Adam { .. }) && self.steps > 0 {
             objective(&x, &mut dx)?;
-            current = Costs { step: self.steps, ..last.get() };
+            current = Costs {
+                step: self.steps,
+                ..last.get()
+            };
         }
         history.push(current);
         say(report(&current));
         snapshot(self.steps, &x)?;
-        Ok(Outcome { picture: x, history, evals: evals.get() })
+        Ok(Outcome {
+            picture: x,
+            history,
+            evals: evals.get(),
+        })
     }
 }
 
@@ -396,20 +427,30 @@ impl Normalise {
         let mean = fill(mean, 0.0, "mean")?;
         let std = fill(std, 1.0, "std")?;
         if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(Error::InvalidArgument(format!("style transfer: std {std:?} must be positive")));
+            return Err(Error::InvalidArgument(format!(
+                "style transfer: std {std:?} must be positive"
+            )));
         }
-        Ok(Normalise { mean, inv_std: std.iter().map(|s| 1.0 / s).collect() })
+        Ok(Normalise {
+            mean,
+            inv_std: std.iter().map(|s| 1.0 / s).collect(),
+        })
     }
 
     fn forward(&self, x: &[f32]) -> Vec<f32> {
         let c = self.mean.len();
-        x.iter().enumerate().map(|(i, v)| (v - self.mean[i % c]) * self.inv_std[i % c]).collect()
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| (v - self.mean[i % c]) * self.inv_std[i % c])
+            .collect()
     }
 
     /// The gradient with respect to the pixels from the network input's.
     fn backward(&self, dx: &mut [f32]) {
         let c = self.inv_std.len();
-        dx.iter_mut().enumerate().for_each(|(i, v)| *v *= self.inv_std[i % c]);
+        dx.iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v *= self.inv_std[i % c]);
     }
 }
 
@@ -420,9 +461,11 @@ fn progress_bar(visible: bool, steps: usize) -> ProgressBar {
         ProgressDrawTarget::hidden()
     };
     let bar = ProgressBar::with_draw_target(Some(steps as u64), target);
-    let style = ProgressStyle::with_template("transfer [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "transfer [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar
 }

@@ -19,6 +19,9 @@ use std::collections::VecDeque;
 
 use crate::error::{check_len, Error, Result};
 
+/// The cost at a point, writing its gradient into the second argument.
+pub type Objective<'a> = dyn FnMut(&[f32], &mut [f32]) -> Result<f32> + 'a;
+
 /// What one [`Lbfgs::step`] did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LbfgsStep {
@@ -156,11 +159,7 @@ impl Lbfgs {
     /// `f(x, g)` returns the cost at `x` and writes its gradient into `g`.
     /// A cost that is not finite at the start is an `Err`; a trial whose
     /// cost is not finite counts as too long a step.
-    pub fn step(
-        &mut self,
-        x: &mut [f32],
-        f: &mut dyn FnMut(&[f32], &mut [f32]) -> Result<f32>,
-    ) -> Result<LbfgsStep> {
+    pub fn step(&mut self, x: &mut [f32], f: &mut Objective<'_>) -> Result<LbfgsStep> {
         let n = x.len();
         let mut evals = 0;
         let (f0, g0) = match self.here.take() {

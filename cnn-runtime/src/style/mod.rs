@@ -20,27 +20,16 @@
 //! VGG's `relu4_2` (what Gatys et al. and the course's Keras VGG use) tap
 //! the `Relu` layer.
 //!
+//! With a `network!` struct, `cnn::style_extractor!(Net);` beside the
+//! declaration makes it an [`Extractor`] (`tests/style.rs` and the
+//! `style_transfer` example do it for a small VGG-like network and for
+//! VGG-19). Here the costs alone, and the loop on an extractor written by
+//! hand whose only "layer" is the picture itself:
+//!
 //! ```
-//! use cnn::prelude::*;
-//! use cnn::style::{self, Init, Method, Transfer};
+//! use cnn_runtime::style::{self, CostFn, Extractor, Init, Method, Transfer};
 //!
-//! network! {
-//!     /// A small feature extractor: what the costs read are taps.
-//!     struct Tiny {
-//!         input: [16, 16, 3],
-//!         layers: [
-//!             c1: Conv2d { filters: 8, kernel: 3, padding: 1 },
-//!             r1: Relu,
-//!             MaxPool2d { size: 2 },
-//!             c2: Conv2d { filters: 8, kernel: 3, padding: 1 },
-//!             r2: Relu,
-//!         ],
-//!         taps: [r1, r2],
-//!     }
-//! }
-//! cnn::style_extractor!(Tiny);
-//!
-//! # fn main() -> Result<(), cnn::Error> {
+//! # fn main() -> Result<(), cnn_runtime::Error> {
 //! // The costs are pure functions: value and gradient.
 //! let a_s = vec![0.5f32; 4 * 4 * 2];
 //! let mut gram = vec![0.0; 2 * 2];
@@ -51,16 +40,34 @@
 //! let j = style::style_cost(&gram, &a_g, [4, 4, 2], &mut da)?;
 //! assert!((j - 4.0 * 16.0 / (2.0f32 * 32.0).powi(2)).abs() < 1e-6);
 //!
-//! // The loop, with random weights (a texture from random filters).
-//! let mut net = Tiny::new(7);
-//! let content: Vec<f32> = (0..16 * 16 * 3).map(|i| (i % 7) as f32 / 7.0).collect();
-//! let style_pic: Vec<f32> = (0..16 * 16 * 3).map(|i| (i % 5) as f32 / 5.0).collect();
-//! let mut settings = Transfer::course("r2", &["r1", "r2"]);
+//! /// A "network" with one tap, `pixels`: the picture itself.
+//! struct Pixels;
+//! impl Extractor for Pixels {
+//!     fn picture_shape(&self) -> [usize; 3] { [8, 8, 3] }
+//!     fn tap_shape(&self, _: &str) -> cnn_runtime::Result<[usize; 3]> { Ok([8, 8, 3]) }
+//!     fn freeze_all(&mut self) {}
+//!     fn run(&mut self, x: &[f32], taps: &[&str], grads: &mut [Vec<f32>],
+//!            cost: &mut CostFn<'_>, dx: Option<&mut [f32]>) -> cnn_runtime::Result<f32> {
+//!         grads.iter_mut().for_each(|g| g.resize(x.len(), 0.0));
+//!         let acts = vec![x; taps.len()];
+//!         let j = cost(&acts, grads)?;
+//!         if let Some(dx) = dx {
+//!             dx.fill(0.0);
+//!             grads.iter().for_each(|g| dx.iter_mut().zip(g).for_each(|(d, v)| *d += v));
+//!         }
+//!         Ok(j)
+//!     }
+//! }
+//!
+//! // Match the style picture's channel correlations, from noise, with L-BFGS.
+//! let style_pic: Vec<f32> = (0..8 * 8 * 3).map(|i| (i % 5) as f32 / 5.0).collect();
+//! let mut settings = Transfer::course("pixels", &["pixels"]);
+//! settings.content_layer = None; // texture synthesis
+//! settings.init = Init::Noise;
 //! settings.method = Method::Lbfgs { history: 10 };
-//! settings.init = Init::ContentPlusNoise(0.1);
-//! settings.steps = 20;
-//! let out = settings.run(&mut net, Some(&content), &style_pic, &mut |_, _| Ok(()))?;
-//! assert!(out.last().style < out.first().style);
+//! settings.steps = 30;
+//! let out = settings.run(&mut Pixels, None, &style_pic, &mut |_step, _picture| Ok(()))?;
+//! assert!(out.last().style < out.first().style / 10.0);
 //! assert!(out.picture.iter().all(|v| (0.0..=1.0).contains(v)));
 //! # Ok(())
 //! # }
@@ -79,5 +86,5 @@ mod tests;
 pub use cost::{content_cost, style_cost, total_variation, StyleLayer, StyleTargets};
 pub use extractor::{CostFn, Extractor};
 pub use gram::{gram, gram_backward, times_activations};
-pub use lbfgs::{Lbfgs, LbfgsStep};
+pub use lbfgs::{Lbfgs, LbfgsStep, Objective};
 pub use transfer::{Costs, Init, Method, Outcome, Transfer};

@@ -12,9 +12,13 @@
 //! `resnet50_infer_b1` (ms per call); `lenet5_mse_b64` (LeNet-5 without
 //! its softmax, SGD lr 0.01 on the mean squared error against one-hot
 //! rows, through the held forward pass: `forward`, `backward_loss`,
-//! `step`; images/s). Ours only: `lenet5_held_ce_b64`, LeNet-5's
-//! cross-entropy training through the held pass and `cnn::loss::
-//! CrossEntropy` (to compare with the fused `lenet5_train_b64`); `fma_peak`, the CPU's
+//! `step`; images/s); `vgg19_style_step_256` (one step of style transfer
+//! at 256x256: VGG-19's features to relu5_1 with random frozen weights,
+//! the taps relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 and relu4_2, the
+//! peer's costs, backward to the picture, Adam lr 0.02; ms per step). Ours
+//! only: `lenet5_held_ce_b64`, LeNet-5's cross-entropy training through
+//! the held pass and `cnn::loss::CrossEntropy` (to compare with the fused
+//! `lenet5_train_b64`); `fma_peak`, the CPU's
 //! fp32 FMA throughput (GFLOP/s) on each instruction set with an FMA that
 //! the kernels may use (AVX-512, AVX2; `CNN_ISA` caps it), at 1 thread and
 //! at `--threads`; and `conv_gflops`: GFLOP/s of the conv kernels' forward
@@ -51,6 +55,10 @@ use lenet5_net::LeNet5;
 #[path = "shared/cifar_resnet.rs"]
 mod cifar_resnet;
 use cifar_resnet::CifarResNet;
+
+#[path = "shared/vgg_features.rs"]
+mod vgg_features;
+use vgg_features::Vgg19Features;
 
 #[path = "shared/keras_resnet50.rs"]
 mod keras_resnet50;
@@ -112,6 +120,7 @@ const WORKLOADS: &[&str] = &[
     "resnet20_train_b128",
     "resnet50_train_b8",
     "resnet50_infer_b1",
+    "vgg19_style_step_256",
     "fma_peak",
     "conv_gflops",
 ];
@@ -359,12 +368,104 @@ fn main() {
         let ms: Vec<f64> = s.iter().map(|v| v * 1e3).collect();
         emit(&a, "resnet50_infer_b1", &ms, "ms");
     }
+    if want("vgg19_style_step_256") {
+        vgg19_style_step(&a);
+    }
     if want("fma_peak") {
         fma_peak(&a);
     }
     if want("conv_gflops") {
         conv_gflops(&a);
     }
+}
+
+/// `vgg19_style_step_256`, the peer's workload: content and style pictures
+/// uniform in [0, 1), the content target at relu4_2 and the style
+/// targets' Gram matrices computed once; a step is a forward pass with
+/// the taps, `10 mse(a(G), a(C)) + 40 sum_l 0.2 mse(G_l / (c h w),
+/// S_l / (c h w))` (the peer's normalisation, computed with the course's
+/// costs scaled to equal it), backward to the picture and Adam (lr 0.02)
+/// on its pixels.
+fn vgg19_style_step(a: &Args) {
+    use cnn::style::{self, Extractor, StyleTargets};
+    const CONTENT: &str = "features.22";
+    const STYLE: [&str; 5] = [
+        "features.1",
+        "features.6",
+        "features.11",
+        "features.20",
+        "features.29",
+    ];
+    let mut net = Vgg19Features::new(0);
+    net.freeze_all();
+    let shape = net.picture_shape();
+    let n: usize = shape.iter().product();
+    let mut r = Rng::new(11);
+    let content: Vec<f32> = (0..n).map(|_| r.uniform()).collect();
+    let style_pic: Vec<f32> = (0..n).map(|_| r.uniform()).collect();
+    let taps = [CONTENT, STYLE[0], STYLE[1], STYLE[2], STYLE[3], STYLE[4]];
+    let shapes: Vec<[usize; 3]> = taps
+        .iter()
+        .map(|t| net.tap_shape(t).expect("a tap"))
+        .collect();
+    let mut bufs = vec![Vec::new(); taps.len()];
+    let mut target_c = Vec::new();
+    net.run(
+        &content,
+        &taps,
+        &mut bufs,
+        &mut |acts, _| {
+            target_c = acts[0].to_vec();
+            Ok(0.0)
+        },
+        None,
+    )
+    .expect("content forward");
+    let mut targets = StyleTargets::new();
+    net.run(
+        &style_pic,
+        &taps,
+        &mut bufs,
+        &mut |acts, _| {
+            for (k, name) in STYLE.iter().enumerate() {
+                // mse(G / chw, S / chw) = 4 J_style / c^2 (COURSE-PART2.md's J_style).
+                let c = shapes[k + 1][2] as f32;
+                targets.add(name, 40.0 * 0.2 * 4.0 / (c * c), acts[k + 1], shapes[k + 1])?;
+            }
+            Ok(0.0)
+        },
+        None,
+    )
+    .expect("style forward");
+    let mut img = content.clone();
+    let mut dx = vec![0.0f32; n];
+    let mut opt = Adam::new(0.02);
+    let step = || {
+        let j = net
+            .run(
+                &img,
+                &taps,
+                &mut bufs,
+                &mut |acts, grads| {
+                    let (gc, gs) = grads.split_at_mut(1);
+                    // 10 mse = 40 J_content (J_content = mse / 4).
+                    let jc = style::content_cost(&target_c, acts[0], shapes[0], &mut gc[0])?;
+                    gc[0].iter_mut().for_each(|v| *v *= 40.0);
+                    let mut views: Vec<&mut [f32]> =
+                        gs.iter_mut().map(|v| v.as_mut_slice()).collect();
+                    let js = targets.cost(&acts[1..], &mut views)?;
+                    Ok(40.0 * jc + js)
+                },
+                Some(&mut dx),
+            )
+            .expect("style step");
+        opt.step(&mut img, &dx);
+        std::hint::black_box(j);
+    };
+    let s = samples(step, 1, a.repeats, 2.0, 1);
+    let ms: Vec<f64> = s.iter().map(|v| v * 1e3).collect();
+    emit(a, "vgg19_style_step_256", &ms, "ms");
+    emit_peak_rss(a, "vgg19_style_step_256");
 }
 
 /// The instruction sets with an FMA that the kernels may use now: those

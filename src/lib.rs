@@ -108,10 +108,11 @@
 #![warn(missing_docs)]
 
 pub use cnn_macros::network;
+pub use cnn_runtime::style_extractor;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
-    rng, train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
+    rng, style, train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
 };
 pub use ndarray;
 

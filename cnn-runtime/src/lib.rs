@@ -36,6 +36,7 @@ pub mod parallel;
 pub mod pass;
 pub mod rng;
 pub mod scratch;
+pub mod style;
 pub mod train;
 
 #[cfg(any(test, feature = "testing"))]

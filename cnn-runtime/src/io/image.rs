@@ -84,6 +84,58 @@ pub fn read_png(path: &Path) -> Result<Image> {
     })
 }
 
+impl Image {
+    /// The same picture with three channels: a grey one repeated, an RGB
+    /// one as it is.
+    pub fn to_rgb(&self) -> Image {
+        if self.channels == 3 {
+            return self.clone();
+        }
+        let data = self
+            .data
+            .iter()
+            .flat_map(|&v| std::iter::repeat_n(v, 3))
+            .collect();
+        Image {
+            channels: 3,
+            data,
+            ..*self
+        }
+    }
+
+    /// Scaled (triangle filter, which averages when shrinking) so that it
+    /// covers `width x height`, then cropped to that around its centre:
+    /// what a network of a fixed input size needs from any photograph.
+    pub fn resize_to_fill(&self, width: usize, height: usize) -> Result<Image> {
+        use image::imageops::FilterType;
+        let too_big = || Error::InvalidArgument(format!("resize: {width}x{height} is too large"));
+        let (w32, h32) = (
+            u32::try_from(width).map_err(|_| too_big())?,
+            u32::try_from(height).map_err(|_| too_big())?,
+        );
+        let rgb = self.to_rgb();
+        let buf = image::Rgb32FImage::from_raw(self.width as u32, self.height as u32, rgb.data)
+            .ok_or_else(|| {
+                Error::InvalidArgument("resize: the pixels do not fill the image".into())
+            })?;
+        let out = image::DynamicImage::ImageRgb32F(buf)
+            .resize_to_fill(w32, h32, FilterType::Triangle)
+            .into_rgb32f();
+        let mut img = Image {
+            width,
+            height,
+            channels: 3,
+            data: out.into_raw(),
+        };
+        img.data.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+        if self.channels == 1 {
+            img.data = img.data.chunks_exact(3).map(|p| p[0]).collect();
+            img.channels = 1;
+        }
+        Ok(img)
+    }
+}
+
 /// Writes a grey image (`data` is `height x width`). With `normalise`, the
 /// smallest value becomes black and the largest white (all black if they
 /// are equal); without, values are clamped to 0..=1. NaN is black.
@@ -184,6 +236,28 @@ mod tests {
     use super::*;
     use crate::io::test_dir;
     use std::fs;
+
+    #[test]
+    fn resize_to_fill_covers_and_crops_around_the_centre() {
+        // 4 wide, 2 high, grey: left half 0, right half 1. Filling 2x2
+        // scales by 1 (the height already fits) and keeps columns 1..3.
+        let img = Image {
+            width: 4,
+            height: 2,
+            channels: 1,
+            data: vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0],
+        };
+        let out = img.resize_to_fill(2, 2).unwrap();
+        assert_eq!((out.width, out.height, out.channels), (2, 2, 1));
+        assert_eq!(out.data, [0.0, 1.0, 0.0, 1.0]);
+        let rgb = img.to_rgb();
+        assert_eq!(rgb.channels, 3);
+        assert_eq!(&rgb.data[6..12], &[1.0; 6]);
+        // Halving averages neighbours.
+        let half = rgb.resize_to_fill(2, 1).unwrap();
+        assert_eq!(half.data.len(), 6);
+        assert!(half.data[..3].iter().all(|v| *v < 0.5) && half.data[3..].iter().all(|v| *v > 0.5));
+    }
 
     #[test]
     fn grey_round_trip() {

@@ -29,14 +29,14 @@ mod train_args;
 fn main() {
     let args = train_args::parse_or_exit(&train_args::Defaults {
         program: "localize_digits",
-        epochs: 12,
+        epochs: 10,
         batch_size: 64,
         out: "out/localize_digits",
         learning_rate: 2e-3,
         lr_help: "Adam's peak learning rate (default 0.002, warmed up, then cosine-annealed to 0)",
     });
     let sizes = localize::Sizes {
-        train: 40_000,
+        train: 30_000,
         validation: 2_000,
         test: 2_000,
     };

@@ -60,6 +60,24 @@ network! {
 }
 
 network! {
+    /// Grouped and depthwise convolutions, one of them frozen in the
+    /// declaration (its kernel still writes the unused weight gradient).
+    struct Grouped {
+        input: [7, 7, 4],
+        layers: [
+            g1: Conv2d { filters: 6, kernel: 3, padding: 1, groups: 2 },
+            Relu,
+            g2: Conv2d { filters: 6, kernel: [3, 2], stride: 2, groups: 3, bias: false, trainable: false },
+            bn: BatchNorm,
+            dw: DepthwiseConv2d { kernel: 2, multiplier: 2, padding: same },
+            Sigmoid,
+            Flatten,
+            d: Dense { units: 3 },
+        ],
+    }
+}
+
+network! {
     /// Every parameter frozen in the declaration: only the input's
     /// gradient can be asked for.
     struct Frozen {
@@ -369,6 +387,22 @@ fn lenet5_logit_gradient_matches_differences() {
         (0..2)
             .map(|i| (p[[i, 3]] as f64).ln() - (p[[i, 5]] as f64).ln())
             .sum()
+    });
+    assert!(checked >= 20);
+}
+
+#[test]
+fn input_gradient_through_grouped_and_depthwise_convolutions() {
+    let mut net = Grouped::new(40);
+    let mut x = images(3, 7, 7, 4, 41);
+    let r = common::random(9, 42);
+    let dy = Array2::from_shape_vec((3, 3), r.clone()).unwrap();
+    let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
+    pass.backward(Grads::new().output(dy.view()).input()).unwrap();
+    let analytic = pass.input_grad().unwrap().as_slice().unwrap().to_vec();
+    drop(pass);
+    let checked = check_input_grad(&mut x, &analytic, |x| {
+        weighted_sum(net.predict(x).unwrap().as_slice().unwrap(), &r)
     });
     assert!(checked >= 20);
 }

@@ -129,7 +129,7 @@ fn run(args: &Args) -> Result<(), cnn::Error> {
     let (w, h) = (cols * cell_w, rows * cell_h);
     let mut rgb = vec![0.15f32; w * h * 3];
     let mut right = 0;
-    for i in 0..n {
+    for (i, &guess) in predicted.iter().enumerate() {
         let (x0, y0) = ((i % cols) * cell_w + 4, (i / cols) * cell_h + 4);
         let img = &test.images()[i * 1024..(i + 1) * 1024];
         let (lo, hi) = img
@@ -149,7 +149,7 @@ fn run(args: &Args) -> Result<(), cnn::Error> {
                 }
             }
         }
-        let ok = predicted[i] == test.labels()[i];
+        let ok = guess == test.labels()[i];
         right += usize::from(ok);
         let colour = if ok { [0.2, 0.8, 0.2] } else { [0.9, 0.1, 0.1] };
         for py in 32 * z + 3..32 * z + 8 {

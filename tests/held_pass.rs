@@ -398,7 +398,8 @@ fn input_gradient_through_grouped_and_depthwise_convolutions() {
     let r = common::random(9, 42);
     let dy = Array2::from_shape_vec((3, 3), r.clone()).unwrap();
     let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
-    pass.backward(Grads::new().output(dy.view()).input()).unwrap();
+    pass.backward(Grads::new().output(dy.view()).input())
+        .unwrap();
     let analytic = pass.input_grad().unwrap().as_slice().unwrap().to_vec();
     drop(pass);
     let checked = check_input_grad(&mut x, &analytic, |x| {

@@ -132,15 +132,18 @@ pub struct Pass<'n, N: Held> {
 /// output (or the logits), to any tap, and whether to compute the input's.
 #[derive(Default)]
 pub struct Grads<'a> {
-    output: Option<(Cow<'a, [f32]>, Vec<usize>)>,
-    logits: Option<(Cow<'a, [f32]>, Vec<usize>)>,
-    taps: Vec<(&'a str, Cow<'a, [f32]>, Vec<usize>)>,
+    output: Option<Gradient<'a>>,
+    logits: Option<Gradient<'a>>,
+    taps: Vec<(&'a str, Gradient<'a>)>,
     input: bool,
 }
 
+/// A gradient's values in standard (row-major) order, and its shape.
+type Gradient<'a> = (Cow<'a, [f32]>, Vec<usize>);
+
 /// A view's elements in standard (row-major) order, borrowed when they
 /// already are.
-fn standard<'a, D: Dimension>(v: ArrayView<'a, f32, D>) -> (Cow<'a, [f32]>, Vec<usize>) {
+fn standard<'a, D: Dimension>(v: ArrayView<'a, f32, D>) -> Gradient<'a> {
     let shape = v.shape().to_vec();
     match v.to_slice() {
         Some(s) => (Cow::Borrowed(s), shape),
@@ -169,8 +172,7 @@ impl<'a> Grads<'a> {
     /// The gradient with respect to a tapped layer's output,
     /// `[batch, tap shape]`.
     pub fn tap<D: Dimension>(mut self, name: &'a str, g: ArrayView<'a, f32, D>) -> Self {
-        let (data, shape) = standard(g);
-        self.taps.push((name, data, shape));
+        self.taps.push((name, standard(g)));
         self
     }
     /// Also compute the gradient with respect to the input.
@@ -268,7 +270,7 @@ impl<'n, N: Held> Pass<'n, N> {
             }
         }
         let mut taps: Vec<Option<&[f32]>> = vec![None; N::TAP_LIST.len()];
-        for (name, data, shape) in &grads.taps {
+        for (name, (data, shape)) in &grads.taps {
             let k = tap_index::<N>(name)?;
             let want = batched(self.batch, N::TAP_LIST[k].shape);
             check_shape(

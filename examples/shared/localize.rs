@@ -67,7 +67,7 @@ fn config() -> SceneConfig {
 
 /// Whether canvas `i` of a set is empty: one in five, fixed by the seed.
 fn empty(seed: u64, i: usize) -> bool {
-    cnn::rng::splitmix64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) % 5 == 0
+    cnn::rng::splitmix64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).is_multiple_of(5)
 }
 
 /// Canvases `0..n` of `scenes` (seeded by `seed`) as a data set of value

@@ -500,7 +500,7 @@ fn backward_path(
     w: &[f32],
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    mut dw: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
     mut db: Option<&mut [f32]>,
 ) {
     let (k, n) = (g.k(), g.c_out);
@@ -562,7 +562,7 @@ fn backward_path(
             }
         });
         // Reduce in task order, so the sums do not depend on scheduling.
-        let Some(dw) = dw.as_deref_mut() else {
+        let Some(dw) = dw else {
             return;
         };
         for part in partials.chunks_exact(part_len) {

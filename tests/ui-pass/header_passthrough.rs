@@ -1,4 +1,4 @@
-// Doc comments, attributes and any visibility pass through to the struct.
+//! Doc comments, attributes and any visibility pass through to the struct.
 mod nets {
     use cnn::prelude::*;
 

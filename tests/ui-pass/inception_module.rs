@@ -1,5 +1,5 @@
-// GoogLeNet's inception (3a) module, branches concatenated along channels,
-// and an auxiliary classifier head.
+//! GoogLeNet's inception (3a) module, branches concatenated along channels,
+//! and an auxiliary classifier head.
 use cnn::prelude::*;
 
 network! {

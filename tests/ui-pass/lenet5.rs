@@ -1,4 +1,4 @@
-// LeNet-5 as in DESIGN.md; its constants are usable in const assertions.
+//! LeNet-5 as in DESIGN.md; its constants are usable in const assertions.
 use cnn::prelude::*;
 
 network! {

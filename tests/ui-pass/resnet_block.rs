@@ -1,5 +1,5 @@
-// ResNet bottleneck blocks: a projection shortcut where the shape changes,
-// identity where it does not.
+//! ResNet bottleneck blocks: a projection shortcut where the shape changes,
+//! identity where it does not.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A VGG-style stack: `same` 3x3 convolutions keep the size, pooling halves it.
+//! A VGG-style stack: `same` 3x3 convolutions keep the size, pooling halves it.
 use cnn::prelude::*;
 
 network! {

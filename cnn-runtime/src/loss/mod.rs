@@ -59,6 +59,11 @@ pub trait Loss: Send + Sync {
     /// after the other; `batch = output.len() / shape.iter().product()`.
     /// A target of the wrong kind or length is an `Err`, and so is a class
     /// out of range; nothing is written to `grad` then.
-    fn loss(&self, output: &[f32], shape: &[usize], target: Target<'_>, grad: &mut [f32])
-        -> Result<f32>;
+    fn loss(
+        &self,
+        output: &[f32],
+        shape: &[usize],
+        target: Target<'_>,
+        grad: &mut [f32],
+    ) -> Result<f32>;
 }

@@ -1,4 +1,4 @@
-// Softmax needs a flat vector of class scores.
+//! Softmax needs a flat vector of class scores.
 use cnn::prelude::*;
 
 network! {

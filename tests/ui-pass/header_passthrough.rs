@@ -26,5 +26,3 @@ mod nets {
 
 const _: () = assert!(nets::Tiny::PARAMS == 16 * 4 + 4 + 4 * 2 + 2);
 const _: () = assert!(nets::PRIVATE_OUTPUT == 2);
-
-fn main() {}

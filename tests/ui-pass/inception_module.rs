@@ -36,5 +36,3 @@ network! {
 }
 
 const _: () = assert!(Inception::OUTPUT_SIZE == 10);
-
-fn main() {}

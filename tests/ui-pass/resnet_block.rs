@@ -32,5 +32,3 @@ network! {
 
 const _: () = assert!(ResNetBlocks::OUTPUT_SIZE == 100);
 const _: () = assert!(ResNetBlocks::INPUT_SHAPE[2] == 64);
-
-fn main() {}

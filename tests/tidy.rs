@@ -162,7 +162,10 @@ fn every_relative_link_in_the_markdown_files_resolves() {
         for (line_no, line) in prose_lines(&text) {
             for target in link_targets(&line) {
                 let external = target.contains("://") || target.starts_with("mailto:");
-                if external || target.is_empty() {
+                // `crate::network`: rustdoc's link to an item (docs/dsl.md
+                // is the crate's documentation too).
+                let item = target.contains("::");
+                if external || item || target.is_empty() {
                     continue;
                 }
                 let (file, heading) = target.split_once('#').unwrap_or((&target, ""));
@@ -201,6 +204,10 @@ fn every_example_the_markdown_files_run_exists() {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
+                // `--example NAME` stands for any example.
+                if name.is_empty() || name.chars().all(|c| c.is_ascii_uppercase()) {
+                    continue;
+                }
                 named += 1;
                 let examples = root().join("examples");
                 let exists = examples.join(format!("{name}.rs")).exists()

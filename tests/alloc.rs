@@ -12,8 +12,16 @@
 //! the tiled GEMM, both on scratch memory), so the count must be zero
 //! there; under `CNN_ISA=portable` (or `CNN_CONV=gemm`) the convolutions'
 //! im2col path still calls matrixmultiply, and the count is printed.
+//!
+//! This file is the root of the `alloc` test binary, apart from `main`'s
+//! (tests/main.rs) because its counting allocator is the allocator of the
+//! whole process, and because the counted steps must run alone: beside
+//! other tests, the kernels' thread pool is often busy, which changes
+//! which thread runs a kernel's tasks and so whose scratch grows when.
+//! `tests/dist_alloc.rs` is a module of it.
 
 mod common;
+mod dist_alloc;
 
 #[path = "common/counting.rs"]
 mod counting;

@@ -6,11 +6,9 @@
 //! (`layer1.0.conv1`), and a file saved by an inner network alone loads
 //! into its part of the outer one.
 
-mod common;
-
+use crate::common::{images, labels};
 use cnn::network;
 use cnn_runtime::optim::Sgd;
-use common::{images, labels};
 
 network! {
     /// A residual block with an optional projection, as torchvision's

@@ -1,10 +1,8 @@
 //! The constants the macro computes at compile time, for networks whose
 //! counts are known from elsewhere.
 
-mod common;
-
+use crate::common::LeNet5;
 use cnn::network;
-use common::LeNet5;
 
 // LeNet-5 with 32x32x1 input (DESIGN.md): 156 + 2,416 + 48,120 + 10,164 +
 // 850 = 61,706 parameters. Multiply-adds by the course's count:

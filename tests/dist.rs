@@ -6,14 +6,12 @@
 //! data, settings) all stop with one clear error. The same runs over MPI
 //! are `examples/dist_check.rs`, run by `.ci/run` under `mpirun -np 2`.
 
-mod common;
-
+use crate::common::squares;
 use cnn::dist::{self, Collective, Ranks, ThreadGroup};
 use cnn::network;
 use cnn::train::{Dataset, Fit, Model, Network, RandomShift};
 use cnn_runtime::optim::Sgd;
 use cnn_runtime::testing::assert_close;
-use common::squares;
 
 network! {
     /// No batch norm; dropout, whose masks go by position in the global batch.

@@ -7,10 +7,7 @@
 //! group of the other tests allocates, and MPI allocates inside its C
 //! library, which no Rust allocator sees.
 
-#[path = "common/counting.rs"]
-mod counting;
-
-use counting::allocations;
+use crate::counting::allocations;
 
 use cnn::dist::Collective;
 use cnn::net::Shard;

@@ -2,12 +2,10 @@
 //! a message that says what was expected, never a panic, and none changes
 //! the network.
 
-mod common;
-
+use crate::common::{images, labels, vectors, LeNet5};
 use cnn::network;
 use cnn::Error;
 use cnn_runtime::optim::Sgd;
-use common::{images, labels, vectors, LeNet5};
 
 network! {
     struct Norm {

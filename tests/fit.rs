@@ -2,12 +2,10 @@
 //! `Model::compile(net, optimizer).fit(...)`, `evaluate`, and a checkpoint
 //! resume that reproduces the uninterrupted run.
 
-mod common;
-
+use crate::common::{squares, LeNet5};
 use cnn::network;
 use cnn::train::{Dataset, Fit, Model, Network};
 use cnn_runtime::optim::Sgd;
-use common::{squares, LeNet5};
 
 network! {
     /// Dropout draws from the network's own generator, which checkpoints keep.

@@ -3,10 +3,8 @@
 //! with every construct (fused batch norm, residuals with projections,
 //! concatenations, aux heads left out, groups, templates, flat inputs).
 
-mod common;
-
+use crate::common::{images, vectors};
 use cnn::network;
-use common::{images, vectors};
 
 network! {
     block Unit(filters, stride: 1) = [

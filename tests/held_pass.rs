@@ -3,13 +3,12 @@
 //! output in inference mode against `predict`, gradients accumulated over
 //! passes, losses on the pass, and misuse as `Err`s.
 
-mod common;
 
 use cnn::loss::{Loss, Target};
 use cnn::ndarray::{Array, Array2, Array4, ArrayView4, IxDyn};
 use cnn::pass::{Grads, Mode};
 use cnn::prelude::*;
-use common::images;
+use crate::common::images;
 
 network! {
     /// Every plain layer kind, taps on a fused convolution, a batch norm
@@ -135,7 +134,7 @@ fn input_gradient_through_every_layer_kind_in_inference_mode() {
         .unwrap()
         .copy_from_slice(&[0.5, 2.0, 1.5, 0.7]);
     let mut x = images(3, 9, 9, 2, 4);
-    let r = common::random(3 * 4, 5);
+    let r = crate::common::random(3 * 4, 5);
     let dy = Array2::from_shape_vec((3, 4), r.clone()).unwrap();
     let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
     // Inference mode is what predict computes.
@@ -161,8 +160,8 @@ fn input_gradient_through_every_layer_kind_in_inference_mode() {
 #[test]
 fn input_gradient_in_training_mode_and_tap_gradients() {
     let mut x = images(4, 9, 9, 2, 6);
-    let rc2 = common::random(4 * 5 * 5 * 5, 7);
-    let rout = common::random(4 * 4, 8);
+    let rc2 = crate::common::random(4 * 5 * 5 * 5, 7);
+    let rout = crate::common::random(4 * 4, 8);
     let loss_of = |net: &mut Small, x: ArrayView4<f32>, grads: bool| -> (f64, Vec<f32>) {
         let mut pass = net.forward(x, Mode::Train).unwrap();
         let out = pass.output().to_owned();
@@ -195,7 +194,7 @@ fn input_gradient_in_training_mode_and_tap_gradients() {
 fn parameter_gradients_from_a_tap_alone_match_differences() {
     // The loss reads only the tap on bn1: every gradient comes through it.
     let x = images(3, 9, 9, 2, 10);
-    let r = common::random(3 * 5 * 5 * 4, 11);
+    let r = crate::common::random(3 * 5 * 5 * 4, 11);
     let loss = |net: &mut Small| -> f64 {
         let pass = net.forward(x.view(), Mode::Train).unwrap();
         weighted_sum(pass.tap("bn1").unwrap().as_slice().unwrap(), &r)
@@ -239,7 +238,7 @@ fn parameter_gradients_from_a_tap_alone_match_differences() {
 #[test]
 fn blocks_taps_and_input_gradient() {
     let mut x = images(2, 6, 6, 3, 13);
-    let r = common::random(2 * 6 * 6 * 6, 14);
+    let r = crate::common::random(2 * 6 * 6 * 6, 14);
     let mut net = Blocks::new(15);
     assert_eq!(Blocks::TAPS[0].name, "res");
     assert_eq!(Blocks::TAPS[0].shape, &[6, 6, 6]);
@@ -261,7 +260,7 @@ fn a_frozen_network_gives_the_input_gradient_and_no_weight_gradient() {
     let mut net = Frozen::new(16);
     assert_eq!(Frozen::TRAINABLE_PARAMS, 0);
     let mut x = images(2, 5, 5, 1, 17);
-    let r = common::random(4, 18);
+    let r = crate::common::random(4, 18);
     let dy = Array2::from_shape_vec((2, 2), r.clone()).unwrap();
     let before = net.params().to_vec();
     let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
@@ -278,7 +277,7 @@ fn a_frozen_network_gives_the_input_gradient_and_no_weight_gradient() {
 #[test]
 fn passes_accumulate_until_step() {
     let x = images(3, 9, 9, 2, 19);
-    let r = common::random(12, 20);
+    let r = crate::common::random(12, 20);
     let dy = Array2::from_shape_vec((3, 4), r).unwrap();
     let once = |net: &mut Small| {
         let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
@@ -370,7 +369,7 @@ fn lenet5_logit_gradient_matches_differences() {
     // picture. The logit of class k is ln p_k + logsumexp, so with the
     // softmax's output the difference of ln p_k - ln p_j is exact for two
     // classes; check ln p_3 - ln p_5's gradient instead of one logit.
-    let mut net = common::LeNet5::new(30);
+    let mut net = crate::common::LeNet5::new(30);
     let mut x = images(2, 32, 32, 1, 31);
     let mut g = Array2::<f32>::zeros((2, 10));
     for i in 0..2 {
@@ -395,7 +394,7 @@ fn lenet5_logit_gradient_matches_differences() {
 fn input_gradient_through_grouped_and_depthwise_convolutions() {
     let mut net = Grouped::new(40);
     let mut x = images(3, 7, 7, 4, 41);
-    let r = common::random(9, 42);
+    let r = crate::common::random(9, 42);
     let dy = Array2::from_shape_vec((3, 3), r.clone()).unwrap();
     let mut pass = net.forward(x.view(), Mode::Infer).unwrap();
     pass.backward(Grads::new().output(dy.view()).input())

@@ -5,8 +5,7 @@
 
 use cnn::prelude::*;
 
-mod common;
-use common::LeNet5;
+use crate::common::LeNet5;
 
 fn prepare(set: &cnn::data::LabelledImages, n: usize) -> Dataset {
     let subset = set.slice(0, n).unwrap();

@@ -4,7 +4,6 @@
 //! rules: values need a loss, augmentation that moves pixels is refused
 //! for targets tied to places, the history and checkpoint carry the metric.
 
-mod common;
 
 use cnn::data::Dataset;
 use cnn::loss::Mse;
@@ -40,7 +39,7 @@ network! {
 }
 
 fn regression(n: usize, seed: u64) -> Dataset {
-    let x = common::random(n * 36, seed);
+    let x = crate::common::random(n * 36, seed);
     let mut v = Vec::new();
     for img in x.chunks_exact(36) {
         let mean: f32 = img.iter().sum::<f32>() / 36.0;
@@ -51,7 +50,7 @@ fn regression(n: usize, seed: u64) -> Dataset {
 }
 
 fn segmentation(n: usize, seed: u64) -> Dataset {
-    let x = common::random(n * 36, seed);
+    let x = crate::common::random(n * 36, seed);
     let maps = x.iter().map(|&p| usize::from(p > 0.2)).collect();
     Dataset::with_label_maps([6, 6, 1], x, maps, 36, 2).unwrap()
 }

@@ -16,13 +16,11 @@
 //! That the exported models compute what `predict` does is checked by
 //! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::images;
 use cnn::ndarray::{Array2, Array4};
 use cnn::network;
-use common::images;
 
 network! {
     block Unit(filters, stride: 1) = [

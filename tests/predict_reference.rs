@@ -4,15 +4,13 @@
 //! one call, dense + activation) layer by layer in meaning, plus the
 //! boundary (non-contiguous views, batches split into chunks).
 
-mod common;
-
+use crate::common::{images, labels, random, LeNet5};
 use cnn::ndarray::{s, Array2, Array4, Axis};
 use cnn::network;
 use cnn::{Act, Conv2dGeom, Padding, PoolGeom};
 use cnn_runtime::layers::conv2d::{self, Epilogue};
 use cnn_runtime::layers::{activation, dense, pool};
 use cnn_runtime::testing::assert_close;
-use common::{images, labels, random, LeNet5};
 
 network! {
     /// Strided, padded, `same`, non-square and rectangular-stride
@@ -451,7 +449,7 @@ fn auxiliary_losses_are_added_with_their_weight() {
     let mut net = WithAux::new(30);
     // A head that outputs zeros has loss ln 3 on every example.
     net.tensor_mut("aux.ad.weight").unwrap().fill(0.0);
-    let x = common::vectors(5, 4, 31);
+    let x = crate::common::vectors(5, 4, 31);
     let y = labels(5, 3);
     let p = net.predict(x.view()).unwrap();
     assert_eq!(p.shape(), [5, 3], "the head is skipped at inference");

@@ -2,12 +2,10 @@
 //! another architecture and a truncated file are errors that say which
 //! tensor or what is wrong.
 
-mod common;
-
+use crate::common::{images, labels, LeNet5};
 use cnn::network;
 use cnn::Error;
 use cnn_runtime::optim::Sgd;
-use common::{images, labels, LeNet5};
 
 network! {
     struct Norm {

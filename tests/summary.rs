@@ -1,8 +1,6 @@
 //! The exact text of `LeNet5::summary()`: what a user sees first.
 
-mod common;
-
-use common::LeNet5;
+use crate::common::LeNet5;
 
 // Counts: see tests/consts.rs. Activation memory: the outputs of every
 // layer but Flatten, 14,612 floats = 58,448 bytes.

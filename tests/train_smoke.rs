@@ -2,11 +2,9 @@
 //! square at one of ten places): the loss must fall and the network must
 //! learn the classes. Long training lives in examples/.
 
-mod common;
-
+use crate::common::{images, labels, squares, LeNet5};
 use cnn::network;
 use cnn_runtime::optim::{Adam, Sgd};
-use common::{images, labels, squares, LeNet5};
 
 network! {
     /// With batch norm and dropout, so that both train.

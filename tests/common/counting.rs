@@ -1,8 +1,8 @@
-//! A counting global allocator for the allocation tests
-//! (`tests/alloc.rs`, `tests/dist_alloc.rs`), included with `#[path]`:
-//! every call goes to the system allocator, and allocations made on a
-//! thread while [`allocations`] runs are counted, those aligned to 16
-//! bytes or more (matrixmultiply's packing buffers) apart.
+//! A counting global allocator for the allocation tests (the `alloc`
+//! binary: `tests/alloc.rs`, `tests/dist_alloc.rs`), included with
+//! `#[path]`: every call goes to the system allocator, and allocations
+//! made on a thread while [`allocations`] runs are counted, those aligned
+//! to 16 bytes or more (matrixmultiply's packing buffers) apart.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,4 +1,4 @@
-// Doc comments, attributes and any visibility pass through to the struct.
+//! Doc comments, attributes and any visibility pass through to the struct.
 mod nets {
     use cnn::prelude::*;
 
@@ -26,5 +26,3 @@ mod nets {
 
 const _: () = assert!(nets::Tiny::PARAMS == 16 * 4 + 4 + 4 * 2 + 2);
 const _: () = assert!(nets::PRIVATE_OUTPUT == 2);
-
-fn main() {}

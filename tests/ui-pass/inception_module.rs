@@ -1,5 +1,5 @@
-// GoogLeNet's inception (3a) module, branches concatenated along channels,
-// and an auxiliary classifier head.
+//! GoogLeNet's inception (3a) module, branches concatenated along channels,
+//! and an auxiliary classifier head.
 use cnn::prelude::*;
 
 network! {
@@ -36,5 +36,3 @@ network! {
 }
 
 const _: () = assert!(Inception::OUTPUT_SIZE == 10);
-
-fn main() {}

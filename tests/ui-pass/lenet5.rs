@@ -1,4 +1,4 @@
-// LeNet-5 as in DESIGN.md; its constants are usable in const assertions.
+//! LeNet-5 as in DESIGN.md; its constants are usable in const assertions.
 use cnn::prelude::*;
 
 network! {
@@ -30,5 +30,3 @@ const _: () = assert!(LeNet5::TRAINABLE_PARAMS == 61_706);
 const _: () = assert!(LeNet5::MACS == 416_520);
 const _: () = assert!(LeNet5::OUTPUT_SIZE == 10);
 const _: () = assert!(LeNet5::INPUT_SHAPE[0] == 32 && LeNet5::INPUT_SHAPE[2] == 1);
-
-fn main() {}

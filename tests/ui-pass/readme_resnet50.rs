@@ -1,5 +1,5 @@
-// The ResNet-50 of README.md's "Blocks, stages and networks inside
-// networks", as written there.
+//! The ResNet-50 of README.md's "Blocks, stages and networks inside
+//! networks", as written there.
 use cnn::prelude::*;
 
 network! {
@@ -44,7 +44,8 @@ network! {
 }
 const _: () = assert!(ResNet50::TRAINABLE_PARAMS == 25_557_032); // torchvision's figure
 
-fn main() {
+#[test]
+fn tensors_have_torchvision_names() {
     let names: Vec<&str> = ResNet50::TENSORS.iter().map(|t| t.name).collect();
     assert!(names.contains(&"layer2.0.downsample.0.weight"));
 }

@@ -1,5 +1,5 @@
-// ResNet bottleneck blocks: a projection shortcut where the shape changes,
-// identity where it does not.
+//! ResNet bottleneck blocks: a projection shortcut where the shape changes,
+//! identity where it does not.
 use cnn::prelude::*;
 
 network! {
@@ -32,5 +32,3 @@ network! {
 
 const _: () = assert!(ResNetBlocks::OUTPUT_SIZE == 100);
 const _: () = assert!(ResNetBlocks::INPUT_SHAPE[2] == 64);
-
-fn main() {}

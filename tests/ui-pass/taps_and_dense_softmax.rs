@@ -1,5 +1,5 @@
-// Taps on a layer, a layer inside a block and a block; a final Softmax on
-// an image (one per position). Their shapes are consts.
+//! Taps on a layer, a layer inside a block and a block; a final Softmax on
+//! an image (one per position). Their shapes are consts.
 use cnn::prelude::*;
 
 network! {
@@ -19,7 +19,8 @@ network! {
 const _: () = assert!(Segment::TAPS.len() == 3);
 const _: () = assert!(Segment::OUTPUT_SIZE == 8 * 8 * 3);
 
-fn main() {
+#[test]
+fn tap_shapes() {
     assert_eq!(Segment::TAPS[0].shape, &[8, 8, 4]);
     assert_eq!(Segment::TAPS[1].name, "block.inner");
 }

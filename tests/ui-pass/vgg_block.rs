@@ -1,4 +1,4 @@
-// A VGG-style stack: `same` 3x3 convolutions keep the size, pooling halves it.
+//! A VGG-style stack: `same` 3x3 convolutions keep the size, pooling halves it.
 use cnn::prelude::*;
 
 network! {
@@ -26,5 +26,3 @@ network! {
 const _: () = assert!(Vgg::PARAMS == 1_792 + 36_928 + 73_856 + 512 + 81_930);
 const _: () = assert!(Vgg::TRAINABLE_PARAMS == Vgg::PARAMS - 256);
 const _: () = assert!(Vgg::OUTPUT_SIZE == 10);
-
-fn main() {}

@@ -1,4 +1,4 @@
-// An aux head learns the network's labels: same number of classes.
+//! An aux head learns the network's labels: same number of classes.
 use cnn::prelude::*;
 
 network! {

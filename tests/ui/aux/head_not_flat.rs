@@ -1,4 +1,4 @@
-// An aux head ends in a flat vector of class scores.
+//! An aux head ends in a flat vector of class scores.
 use cnn::prelude::*;
 
 network! {

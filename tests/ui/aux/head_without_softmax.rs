@@ -1,4 +1,4 @@
-// An aux head's loss is a cross-entropy: it ends in Softmax.
+//! An aux head's loss is a cross-entropy: it ends in Softmax.
 use cnn::prelude::*;
 
 network! {

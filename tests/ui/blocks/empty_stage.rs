@@ -1,4 +1,4 @@
-// A stage of zero blocks.
+//! A stage of zero blocks.
 use cnn::prelude::*;
 
 network! {

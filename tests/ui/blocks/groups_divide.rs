@@ -1,4 +1,4 @@
-// groups must divide the input channels and the filters.
+//! groups must divide the input channels and the filters.
 use cnn::prelude::*;
 
 network! {

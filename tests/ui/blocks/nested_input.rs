@@ -1,4 +1,4 @@
-// A network used as a layer takes the input it was declared for.
+//! A network used as a layer takes the input it was declared for.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A network used as a layer whose stated output is not what it gives.
+//! A network used as a layer whose stated output is not what it gives.
 use cnn::prelude::*;
 
 network! {

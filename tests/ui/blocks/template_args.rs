@@ -1,4 +1,4 @@
-// A use with a misspelt argument and one without a required one.
+//! A use with a misspelt argument and one without a required one.
 use cnn::prelude::*;
 
 network! {

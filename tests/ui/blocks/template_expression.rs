@@ -1,5 +1,5 @@
-// Template arithmetic on a parameter the template does not have, and an
-// `if` on a number.
+//! Template arithmetic on a parameter the template does not have, and an
+//! `if` on a number.
 use cnn::prelude::*;
 
 network! {

@@ -1,5 +1,5 @@
-// A mistake that only the third use of a template makes: the message names
-// that use (`layer3.0.conv2`), at the use and at the template's line.
+//! A mistake that only the third use of a template makes: the message names
+//! that use (`layer3.0.conv2`), at the use and at the template's line.
 use cnn::prelude::*;
 
 network! {

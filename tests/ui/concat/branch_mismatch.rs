@@ -1,4 +1,4 @@
-// Branches are concatenated along channels: height and width must agree.
+//! Branches are concatenated along channels: height and width must agree.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A concat has at least one branch.
+//! A concat has at least one branch.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// Dense needs a flat input: suggest Flatten or GlobalAvgPool.
+//! Dense needs a flat input: suggest Flatten or GlobalAvgPool.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A key is given at most once.
+//! A key is given at most once.
 use cnn::prelude::*;
 
 network! {

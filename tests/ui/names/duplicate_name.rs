@@ -1,4 +1,4 @@
-// Layer names are unique: weights are saved under them.
+//! Layer names are unique: weights are saved under them.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// The network's fields are `input` and `layers`.
+//! The network's fields are `input` and `layers`.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// An unknown key names the closest valid one.
+//! An unknown key names the closest valid one.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// An unknown layer kind names the closest valid one.
+//! An unknown layer kind names the closest valid one.
 use cnn::prelude::*;
 
 network! {

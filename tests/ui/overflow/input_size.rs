@@ -1,4 +1,4 @@
-// The input's h * w * c must fit in usize.
+//! The input's h * w * c must fit in usize.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A number beyond usize is reported, not truncated.
+//! A number beyond usize is reported, not truncated.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// Shape arithmetic is checked: n + 2p overflows.
+//! Shape arithmetic is checked: n + 2p overflows.
 use cnn::prelude::*;
 
 network! {

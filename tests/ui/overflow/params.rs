@@ -1,4 +1,4 @@
-// Counts are checked: inputs * units overflows.
+//! Counts are checked: inputs * units overflows.
 use cnn::prelude::*;
 
 network! {

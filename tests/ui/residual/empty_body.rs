@@ -1,4 +1,4 @@
-// A residual block has a body.
+//! A residual block has a body.
 use cnn::prelude::*;
 
 network! {

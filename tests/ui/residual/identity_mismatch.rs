@@ -1,5 +1,5 @@
-// The body's output is added to the input: the shapes must match;
-// the help computes the projection shortcut that fixes it.
+//! The body's output is added to the input: the shapes must match;
+//! the help computes the projection shortcut that fixes it.
 use cnn::prelude::*;
 
 network! {

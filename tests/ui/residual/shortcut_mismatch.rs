@@ -1,4 +1,4 @@
-// A given shortcut must end in the body's shape too.
+//! A given shortcut must end in the body's shape too.
 use cnn::prelude::*;
 
 network! {

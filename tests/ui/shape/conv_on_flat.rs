@@ -1,4 +1,4 @@
-// A spatial layer needs an image, not a flat vector.
+//! A spatial layer needs an image, not a flat vector.
 use cnn::prelude::*;
 
 network! {

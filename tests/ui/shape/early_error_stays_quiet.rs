@@ -1,5 +1,5 @@
-// Once a shape is wrong, the later layers (which would fail on it) stay quiet:
-// one mistake, one error.
+//! Once a shape is wrong, the later layers (which would fail on it) stay quiet:
+//! one mistake, one error.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// The input is [height, width, channels] or [features].
+//! The input is [height, width, channels] or [features].
 use cnn::prelude::*;
 
 network! {

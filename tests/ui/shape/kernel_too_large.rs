@@ -1,5 +1,5 @@
+//! A convolution's kernel must fit its padded input.
 use cnn::prelude::*;
-
 network! {
     pub struct Net {
         input: [5, 5, 3],

@@ -1,4 +1,4 @@
-// A pool's padding is smaller than its window.
+//! A pool's padding is smaller than its window.
 use cnn::prelude::*;
 
 network! {

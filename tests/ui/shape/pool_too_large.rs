@@ -1,4 +1,4 @@
-// A pool window must fit its padded input.
+//! A pool window must fit its padded input.
 use cnn::prelude::*;
 
 network! {

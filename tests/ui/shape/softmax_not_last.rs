@@ -1,4 +1,4 @@
-// Softmax is the last layer: training fuses it with the loss.
+//! Softmax is the last layer: training fuses it with the loss.
 use cnn::prelude::*;
 
 network! {

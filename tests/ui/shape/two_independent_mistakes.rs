@@ -1,4 +1,4 @@
-// Independent mistakes all show up in one build.
+//! Independent mistakes all show up in one build.
 use cnn::prelude::*;
 
 network! {

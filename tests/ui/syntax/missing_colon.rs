@@ -1,4 +1,4 @@
-// A key without `:` is a syntax error, reported where the `:` belongs.
+//! A key without `:` is a syntax error, reported where the `:` belongs.
 use cnn::prelude::*;
 
 network! {

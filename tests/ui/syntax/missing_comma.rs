@@ -1,4 +1,4 @@
-// Keys are separated by commas.
+//! Keys are separated by commas.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// Values are numbers, lists or words, not strings.
+//! Values are numbers, lists or words, not strings.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// Batch norm's momentum is in [0, 1).
+//! Batch norm's momentum is in [0, 1).
 use cnn::prelude::*;
 
 network! {

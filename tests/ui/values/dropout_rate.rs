@@ -1,4 +1,4 @@
-// A dropout rate is in [0, 1).
+//! A dropout rate is in [0, 1).
 use cnn::prelude::*;
 
 network! {

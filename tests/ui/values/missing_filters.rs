@@ -1,4 +1,4 @@
-// Required keys: `filters` and `kernel` for Conv2d.
+//! Required keys: `filters` and `kernel` for Conv2d.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// Each key takes values of one type.
+//! Each key takes values of one type.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// A convolution has at least one filter.
+//! A convolution has at least one filter.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-// The output size divides by the stride.
+//! The output size divides by the stride.
 use cnn::prelude::*;
 
 network! {

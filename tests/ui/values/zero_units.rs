@@ -1,4 +1,4 @@
-// A dense layer has at least one unit.
+//! A dense layer has at least one unit.
 use cnn::prelude::*;
 
 network! {

@@ -1,3 +1,8 @@
+//! Batch norm against its reference on flat and image batches (threaded
+//! path included): training and inference forwards, the moving
+//! statistics, the fused activation, central-difference gradient checks,
+//! and the error paths.
+
 use super::*;
 use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
 

@@ -1,3 +1,8 @@
+//! Max, average and global average pooling against their references on
+//! odd, strided, padded and non-square cases (threaded path and interior
+//! fast paths included), the course's worked example, how ties and
+//! padding are handled, gradient checks, and the error paths.
+
 use super::*;
 use crate::geom::Padding;
 use crate::parallel;

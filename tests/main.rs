@@ -1,0 +1,37 @@
+//! The facade's integration tests, gathered into one test binary: one
+//! compile and one link instead of one per file, which was most of a
+//! fresh `cargo test`'s time. Each file in `tests/` is a module here;
+//! a new one is one `mod` line below (`Cargo.toml` sets `autotests =
+//! false`, and `tidy.rs` fails on a file in `tests/` that no binary
+//! names). Test names carry the module: `cargo test --test main fit::`.
+//!
+//! Apart: `tests/alloc.rs` (the `alloc` binary), whose counting global
+//! allocator would be every test's allocator here.
+
+mod common;
+
+mod blocks_train;
+mod composition;
+mod consts;
+mod dist;
+mod errors;
+mod fit;
+mod gradcheck_network;
+mod graph;
+mod held_pass;
+mod held_pass_pytorch;
+mod localize_example;
+mod mnist_training;
+mod model_losses;
+#[cfg(feature = "onnx")]
+mod onnx;
+mod predict_reference;
+mod pytorch_import;
+mod resume_examples;
+mod save_load;
+mod style;
+mod summary;
+mod tidy;
+mod train_smoke;
+mod transfer;
+mod ui;

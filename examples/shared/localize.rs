@@ -9,7 +9,7 @@ use cnn::loss::{localization, metrics, Localization};
 use cnn::prelude::*;
 use cnn::train::{Callback, Control, EpochEnd, Metric, ModelCheckpoint, Monitor};
 
-use crate::train_args::{step_schedule, Args};
+use super::train_args::{step_schedule, Args};
 
 /// Side of a canvas.
 pub const SIDE: usize = 64;

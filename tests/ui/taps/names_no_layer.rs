@@ -1,5 +1,5 @@
-// A tap names a layer of the network by its full name; a misspelt one is
-// an error at the name, with the closest layer.
+//! A tap names a layer of the network by its full name; a misspelt one is
+//! an error at the name, with the closest layer.
 use cnn::prelude::*;
 
 network! {

@@ -3,12 +3,11 @@
 //! output in inference mode against `predict`, gradients accumulated over
 //! passes, losses on the pass, and misuse as `Err`s.
 
-
+use crate::common::images;
 use cnn::loss::{Loss, Target};
 use cnn::ndarray::{Array, Array2, Array4, ArrayView4, IxDyn};
 use cnn::pass::{Grads, Mode};
 use cnn::prelude::*;
-use crate::common::images;
 
 network! {
     /// Every plain layer kind, taps on a fused convolution, a batch norm

@@ -3,12 +3,7 @@
 //! through `Model::fit` with the localization loss, tests, writes its
 //! files, and resumes from its checkpoint.
 
-#[allow(dead_code)] // the test uses the parser only
-#[path = "../examples/shared/train_args.rs"]
-mod train_args;
-
-#[path = "../examples/shared/localize.rs"]
-mod localize;
+use crate::{localize, train_args};
 
 use std::path::PathBuf;
 

@@ -9,6 +9,13 @@
 //! allocator would be every test's allocator here.
 
 mod common;
+// The examples' shared code, once for every test that runs it.
+#[allow(dead_code)] // the tests use part of it
+#[path = "../examples/shared/localize.rs"]
+mod localize;
+#[allow(dead_code)]
+#[path = "../examples/shared/train_args.rs"]
+mod train_args;
 
 mod blocks_train;
 mod composition;

@@ -4,7 +4,6 @@
 //! rules: values need a loss, augmentation that moves pixels is refused
 //! for targets tied to places, the history and checkpoint carry the metric.
 
-
 use cnn::data::Dataset;
 use cnn::loss::Mse;
 use cnn::prelude::*;

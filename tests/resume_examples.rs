@@ -5,9 +5,7 @@
 //! bit; a checkpoint of another network or of a run with other flags is
 //! refused with a message that names what differs.
 
-#[allow(dead_code)] // the test uses the parser and fit_and_report only
-#[path = "../examples/shared/train_args.rs"]
-mod train_args;
+use crate::train_args;
 
 use cnn::network;
 use cnn::optim::Adam;

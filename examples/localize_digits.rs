@@ -2,9 +2,7 @@
 //! MNIST digit, scaled 0.6-1.6x, at a random place on a 64x64 canvas (a
 //! fifth of the canvases empty), and a network that outputs the course's
 //! `[pc, bx, by, bh, bw, c0..c9]`: whether there is a digit, its box
-//! (centre, height, width, as fractions of the canvas) and its class (the
-//! canvas comes with each pixel's column and row as two more channels,
-//! CoordConv). It
+//! (centre, height, width, as fractions of the canvas) and its class. It
 //! trains with the course's localization loss (`cnn::loss::Localization`:
 //! logistic on `pc`, squared error on the box, cross-entropy on the class,
 //! only the `pc` term where there is no digit) through `Model::fit` on
@@ -31,7 +29,7 @@ mod train_args;
 fn main() {
     let args = train_args::parse_or_exit(&train_args::Defaults {
         program: "localize_digits",
-        epochs: 14,
+        epochs: 10,
         batch_size: 64,
         out: "out/localize_digits",
         learning_rate: 2e-3,

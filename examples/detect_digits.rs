@@ -39,13 +39,13 @@ struct Args {
 
 const USAGE: &str = "usage: detect_digits [--data DIR] [--epochs N] [--scenes-per-epoch N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--test-scenes N] [--resume PATH]
   --data DIR             the four MNIST IDX files (default: the vendored data/mnist)
-  --epochs N             epochs, each on fresh scenes (default 24)
+  --epochs N             epochs, each on fresh scenes (default 40)
   --scenes-per-epoch N   scenes per epoch (default 4096)
   --batch-size N         scenes per step (default 32)
   --threads N            worker threads (default: all cores; the speed figures use 2 unless given)
   --seed N               seed of the weights, the training scenes and their order (default 1)
   --out DIR              checkpoint, log, curves, weights and pictures (default out/detect_digits)
-  --lr X                 Adam's peak learning rate (default 0.002; warm-up, then cosine to 0)
+  --lr X                 Adam's peak learning rate (default 0.003; warm-up, then cosine to 0)
   --test-scenes N        test scenes measured (default 1000)
   --resume PATH          continue from a checkpoint of this example (such as
                          out/detect_digits/detector_checkpoint.safetensors), started with the
@@ -55,10 +55,10 @@ fn parse() -> Result<Args, String> {
     let mut a = Args {
         data: cnn::data::mnist::vendored_dir(),
         plan: Plan {
-            epochs: 24,
+            epochs: 40,
             scenes_per_epoch: 4096,
             batch_size: 32,
-            learning_rate: 2e-3,
+            learning_rate: 3e-3,
             seed: 1,
             out: Some(PathBuf::from("out/detect_digits")),
             resume: None,

@@ -11,7 +11,6 @@ mod common;
 mod sliding;
 
 use cnn::ndarray::Array4;
-use cnn::prelude::*;
 use sliding::{crop, ConvOn14, ConvOn16, ConvOn28, CropClassifier, CROP, STRIDE};
 use std::path::PathBuf;
 

@@ -37,9 +37,7 @@ fn args() -> Result<(PathBuf, Option<usize>), String> {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--out" => out = PathBuf::from(value()?),
-            "--threads" => {
-                threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?)
-            }
+            "--threads" => threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?),
             _ => {
                 return Err(format!(
                     "unknown option {flag}; usage: sliding_windows [--out DIR] [--threads N]"
@@ -126,9 +124,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let x96 = Array4::from_shape_vec((1, 96, 96, 3), p96.clone())?;
     let k = (96 - CROP) / STRIDE + 1;
     let windows = k * k;
-    let conv_s = best_of(5, || {
-        on96.predict(x96.view()).map(|_| ())
-    })?;
+    let conv_s = best_of(5, || on96.predict(x96.view()).map(|_| ()))?;
     let crops = all_crops(&p96, 96);
     let batch = Array4::from_shape_vec((windows, CROP, CROP, 3), crops.clone())?;
     let batched_s = best_of(3, || classifier.predict(batch.view()).map(|_| ()))?;

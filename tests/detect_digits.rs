@@ -43,7 +43,9 @@ fn the_example_core_trains_resumes_measures_and_draws() {
     let test = Scenes::test(&mnist, config, 5).unwrap();
     let anchors = detector::fit_anchors(&train, 20).unwrap();
     assert_eq!(anchors.len(), detector::A);
-    assert!(anchors.windows(2).all(|w| w[0].h * w[0].w <= w[1].h * w[1].w));
+    assert!(anchors
+        .windows(2)
+        .all(|w| w[0].h * w[0].w <= w[1].h * w[1].w));
     let grid = Grid::new(detector::S, anchors, detector::K).unwrap();
     assert_eq!(grid.shape(), DigitDetector::OUTPUT_SHAPE);
 
@@ -52,7 +54,10 @@ fn the_example_core_trains_resumes_measures_and_draws() {
     let model = detector::train(&train, &validation, &grid, &plan(2, &straight)).unwrap();
     let history = model.history().clone();
     assert_eq!(history.epochs.len(), 2);
-    assert!(history.epochs.iter().all(|e| e.loss.is_finite() && e.val_loss.is_some()));
+    assert!(history
+        .epochs
+        .iter()
+        .all(|e| e.loss.is_finite() && e.val_loss.is_some()));
     let whole = model.into_network();
     // ...and the same run interrupted after its first epoch, then resumed.
     let broken = scratch("resumed");
@@ -81,13 +86,20 @@ fn the_example_core_trains_resumes_measures_and_draws() {
     let (voc, coco) = detector::measure(&whole, &grid, &test, &indices).unwrap();
     let map = voc.map.unwrap();
     let ap = coco.ap.unwrap();
-    assert!((0.0..=1.0).contains(&map) && (0.0..=1.0).contains(&ap), "{map} {ap}");
+    assert!(
+        (0.0..=1.0).contains(&map) && (0.0..=1.0).contains(&ap),
+        "{map} {ap}"
+    );
     let outputs = detector::outputs(&whole, &test, &indices, 3).unwrap();
     assert_eq!(outputs.len(), 4 * grid.len());
     assert!(outputs.iter().all(|v| v.is_finite()));
 
     let dets = detector::detect(&whole, &grid, &test, &indices, &Decode::COURSE).unwrap();
-    let tiles: Vec<_> = indices.iter().zip(dets).map(|(&i, d)| (test.scene(i), d)).collect();
+    let tiles: Vec<_> = indices
+        .iter()
+        .zip(dets)
+        .map(|(&i, d)| (test.scene(i), d))
+        .collect();
     let png = straight.join("detections.png");
     write_grid(&png, &tiles, 2).unwrap();
     assert!(std::fs::metadata(&png).unwrap().len() > 0);

@@ -97,8 +97,17 @@ fn a_batch_of_pictures_gives_each_picture_its_cells() {
     let x = common::images(3, 16, 16, 3, 12);
     let out = on16.predict(x.view()).unwrap();
     for n in 0..3 {
-        let picture: Vec<f32> = x.index_axis(cnn::ndarray::Axis(0), n).iter().copied().collect();
-        assert_cells_are_crops(&classifier, &picture, 16, &out.as_slice().unwrap()[n * 16..][..16]);
+        let picture: Vec<f32> = x
+            .index_axis(cnn::ndarray::Axis(0), n)
+            .iter()
+            .copied()
+            .collect();
+        assert_cells_are_crops(
+            &classifier,
+            &picture,
+            16,
+            &out.as_slice().unwrap()[n * 16..][..16],
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -170,11 +170,8 @@ pub fn train(
     }
     let steps_per_epoch = plan.scenes_per_epoch.div_ceil(plan.batch_size);
     let total = plan.epochs * steps_per_epoch;
-    let schedule = cnn::optim::WarmupCosine::new(
-        plan.learning_rate,
-        (total / 20).min(steps_per_epoch),
-        total,
-    );
+    let schedule =
+        cnn::optim::WarmupCosine::new(plan.learning_rate, (total / 20).min(steps_per_epoch), total);
     let validation = match plan.validation_scenes {
         0 => None,
         n => Some(scene_data(validation_scenes, grid, 0, n)?),

@@ -165,7 +165,14 @@ pub fn half_digit(set: &cnn::data::LabelledImages, i: usize) -> Vec<f32> {
 
 /// Paints `digit` (`14x14` grey) at `(y, x)` of a `side x side x 3`
 /// picture in `colour`, keeping the brighter value.
-pub fn paint(picture: &mut [f32], side: usize, digit: &[f32], y: usize, x: usize, colour: [f32; 3]) {
+pub fn paint(
+    picture: &mut [f32],
+    side: usize,
+    digit: &[f32],
+    y: usize,
+    x: usize,
+    colour: [f32; 3],
+) {
     for r in 0..CROP {
         for c in 0..CROP {
             let v = digit[r * CROP + c];

@@ -463,7 +463,9 @@ impl Scene {
 /// have the same size.
 pub fn write_grid(path: &Path, scenes: &[(Scene, Vec<Detection>)], cols: usize) -> Result<()> {
     let Some((first, _)) = scenes.first() else {
-        return Err(Error::InvalidArgument("scenes grid: no scene to draw".into()));
+        return Err(Error::InvalidArgument(
+            "scenes grid: no scene to draw".into(),
+        ));
     };
     let cols = cols.clamp(1, scenes.len());
     let rows = scenes.len().div_ceil(cols);
@@ -478,7 +480,10 @@ pub fn write_grid(path: &Path, scenes: &[(Scene, Vec<Detection>)], cols: usize) 
             )));
         }
         let (_, pic) = scene.render(dets)?;
-        let (x0, y0) = (gap + (k % cols) * (tile + gap), gap + (k / cols) * (tile + gap));
+        let (x0, y0) = (
+            gap + (k % cols) * (tile + gap),
+            gap + (k / cols) * (tile + gap),
+        );
         for r in 0..tile {
             let dst = ((y0 + r) * w + x0) * 3;
             rgb[dst..dst + tile * 3].copy_from_slice(&pic[r * tile * 3..(r + 1) * tile * 3]);

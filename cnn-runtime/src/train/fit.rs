@@ -441,7 +441,7 @@ impl<N: Network> Model<N> {
             let learning_rate = self.optimizer.learning_rate();
             train.epoch_order(self.seed, epoch, &mut order);
             let shown_epochs = cfg.shown_epochs.unwrap_or(cfg.epochs);
-            let bar = EpochProgress::new(epoch, shown_epochs, batches, cfg.verbose);
+            let bar = EpochProgress::new(epoch, shown_epochs, batches, cfg.verbose, metric);
             let start = Instant::now();
             let (mut loss_sum, mut seen) = (0f64, 0usize);
             let (mut metric_sum, mut metric_count) = (0f64, 0f64);

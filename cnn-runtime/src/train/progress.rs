@@ -18,11 +18,21 @@ pub struct EpochProgress {
     /// For logs: where to print plain lines, and when the last one went out.
     log: Option<(String, std::cell::Cell<Instant>)>,
     batches: usize,
+    /// What the running metric is, so that a mean absolute error is not
+    /// shown as an accuracy in percent.
+    metric: super::Metric,
 }
 
 impl EpochProgress {
-    /// Progress over `batches` steps, labelled `epoch k/n`.
-    pub fn new(epoch: usize, epochs: usize, batches: usize, visible: bool) -> Self {
+    /// Progress over `batches` steps, labelled `epoch k/n`, with the running
+    /// `metric`.
+    pub fn new(
+        epoch: usize,
+        epochs: usize,
+        batches: usize,
+        visible: bool,
+        metric: super::Metric,
+    ) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let target = if visible && terminal {
             ProgressDrawTarget::stderr_with_hz(10)
@@ -39,16 +49,22 @@ impl EpochProgress {
         let prefix = format!("epoch {epoch}/{epochs}");
         bar.set_prefix(prefix.clone());
         let log = (visible && !terminal).then(|| (prefix, std::cell::Cell::new(Instant::now())));
-        EpochProgress { bar, log, batches }
+        EpochProgress {
+            bar,
+            log,
+            batches,
+            metric,
+        }
     }
 
     /// After a batch: the running means so far and the speed.
-    pub fn update(&self, batches_done: usize, loss: f64, accuracy: f64, images_per_second: f64) {
+    pub fn update(&self, batches_done: usize, loss: f64, metric: f64, images_per_second: f64) {
         let msg = || {
-            format!(
-                "loss {loss:.4} acc {:.2}% {images_per_second:.0} img/s",
-                100.0 * accuracy
-            )
+            let value = match self.metric {
+                super::Metric::Accuracy => format!("acc {:.2}%", 100.0 * metric),
+                m => format!("{} {}", m.name(), m.show(metric as f32)),
+            };
+            format!("loss {loss:.4} {value} {images_per_second:.0} img/s")
         };
         if let Some((prefix, last)) = &self.log {
             if last.get().elapsed() >= LOG_EVERY && batches_done < self.batches {

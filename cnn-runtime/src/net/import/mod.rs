@@ -92,9 +92,7 @@ fn load_matching(
                 t.name,
                 dims(t.shape)
             );
-            if let (true, &[n_in, units], &[fh, fw, c, filters]) =
-                (dense_as_conv, shape, t.shape)
-            {
+            if let (true, &[n_in, units], &[fh, fw, c, filters]) = (dense_as_conv, shape, t.shape) {
                 let window = fh as u128 * fw as u128 * c as u128;
                 message.push_str(&format!(
                     " (a dense weight [in, units] loads into a convolution [fh, fw, c, filters] \

@@ -510,7 +510,10 @@ fn dense_weights_load_into_their_convolutional_twin_unchanged() {
     let mut p = vec![-1.0; 36];
     // By name alone the shapes differ.
     let err = load_by_name(&path, &mut p, CONV_TWIN).unwrap_err();
-    assert!(message(&err).contains("the file's 12x2 does not fit"), "{err}");
+    assert!(
+        message(&err).contains("the file's 12x2 does not fit"),
+        "{err}"
+    );
     let report = load_dense_as_conv(&path, &mut p, CONV_TWIN).unwrap();
     assert_eq!(report.loaded, ["fc.weight", "fc.bias", "out.weight"]);
     // The same numbers in the same order: row (y * 2 + x) * 3 + k of the

@@ -7,8 +7,9 @@
 //! at batch 1 and batch 64, and draws 16 test scenes with their
 //! detections (the course's decoding: score `pc * p(class) >= 0.6`,
 //! non-max suppression per class at IoU 0.5) into `detections.png`.
-//! Built with `--features onnx` it also writes `detector.onnx`, whose
-//! output is the raw `12x12x45` volume.
+//! Built with `--features onnx` it also writes `onnx/model.onnx`, whose
+//! output is the raw `12x12x45` volume, with 8 test scenes and `predict`'s
+//! output on them for `scripts/onnx_check.py`.
 //!
 //!     cargo run --release --example detect_digits -- [--data DIR] [--epochs N]
 //!         [--scenes-per-epoch N] [--batch-size N] [--threads N] [--seed N]
@@ -16,6 +17,9 @@
 
 #[path = "shared/detector.rs"]
 mod detector;
+#[cfg(feature = "onnx")]
+#[path = "shared/npy.rs"]
+mod npy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -253,9 +257,22 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     #[cfg(feature = "onnx")]
     {
-        let onnx = out.join("detector.onnx");
+        // The model, 8 test scenes (NCHW: one channel, so the same
+        // values) and predict's raw volumes on them, for
+        // `python3 scripts/onnx_check.py <out>`.
+        let dir = out.join("onnx");
+        std::fs::create_dir_all(&dir)?;
+        let onnx = dir.join("model.onnx");
         net.export_onnx(&onnx)?;
-        println!("ONNX: {} (output: the raw 12x12x45 volume)", onnx.display());
+        let x: Vec<f32> = (0..8).flat_map(|i| test_scenes.scene(i).pixels).collect();
+        let y = net.predict(ArrayView4::from_shape((8, SIDE, SIDE, 1), &x)?)?;
+        npy::write_npy(&dir.join("input.npy"), &[8, 1, SIDE, SIDE], &x)?;
+        npy::write_npy(&dir.join("output.npy"), y.shape(), y.as_slice().unwrap_or(&[]))?;
+        println!(
+            "ONNX: {} (output: the raw 12x12x45 volume; check with python3 scripts/onnx_check.py {})",
+            onnx.display(),
+            out.display()
+        );
     }
     Ok(())
 }

@@ -11,6 +11,10 @@
 //!   modules (`same` padding, odd totals), an auxiliary head (left out of
 //!   the model), grouped and depthwise convolutions, average pooling, on
 //!   random 224x224x3 images;
+//! - `detector`: the digit detector of `examples/detect_digits.rs`
+//!   (`examples/shared/detector.rs`), trained for a tenth of the steps
+//!   on scenes, on 8 test scenes: its output is the raw `12x12x45` YOLO
+//!   volume (logits, offsets and log sizes, before any decoding);
 //! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
 //!   network that ends on an image, whose output is NHWC-flattened), and
 //!   three small ones where an addition, a batch norm or a softmax reads a
@@ -29,11 +33,16 @@ use cnn::ndarray::{Array2, Array4, ArrayView4};
 use cnn::prelude::*;
 use cnn::rng::Rng;
 
+#[path = "shared/detector.rs"]
+mod detector;
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
+#[path = "shared/npy.rs"]
+mod npy;
 #[path = "shared/torchvision.rs"]
 mod torchvision;
 use lenet5_net::{prepare, LeNet5};
+use npy::write_npy;
 use torchvision::TvResNet;
 
 network! {
@@ -157,6 +166,39 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let labels: Vec<f32> = test.labels().iter().map(|&l| l as f32).collect();
     write_npy(&out.join("lenet5/labels.npy"), &[labels.len()], &labels)?;
 
+    // The digit detector, briefly trained on scenes: the raw volume.
+    let config = detector::scene_config();
+    let scenes = cnn::data::scenes::Scenes::train(&mnist, config, 1)?;
+    let test_scenes = cnn::data::scenes::Scenes::test(&mnist, config, 2)?;
+    let anchors = detector::fit_anchors(&scenes, 200)?;
+    let grid = cnn::detect::Grid::new(detector::S, anchors, detector::K)?;
+    let plan = detector::Plan {
+        epochs: 1,
+        scenes_per_epoch: 16 * (steps / 10).max(1),
+        batch_size: 16,
+        learning_rate: 2e-3,
+        seed: 1,
+        out: None,
+        resume: None,
+        validation_scenes: 0,
+        verbose: false,
+        stop_after: None,
+    };
+    let net = detector::train(&scenes, &scenes, &grid, &plan)?.into_network();
+    let indices: Vec<usize> = (0..8).collect();
+    let pixels: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| test_scenes.scene(i).pixels)
+        .collect();
+    let x = Array4::from_shape_vec((8, detector::SIDE, detector::SIDE, 1), pixels)?;
+    let y = net.predict(x.view())?;
+    println!(
+        "detector: {} training steps on scenes, output {:?} per scene",
+        plan.scenes_per_epoch / plan.batch_size,
+        grid.shape()
+    );
+    write_image_net(&out.join("detector"), |p| net.export_onnx(p), &x, &y)?;
+
     let mut resnet = ResNet18::new(2);
     stir_batch_norms(resnet.params_mut(), ResNet18::TENSORS, 3);
     let x = random_images(2, [224, 224, 3], 4);
@@ -218,7 +260,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "wrote lenet5, resnet18, inception, mlp, trunk and three networks with flattens to {}",
+        "wrote lenet5, detector, resnet18, inception, mlp, trunk and three networks with flattens to {}",
         out.display()
     );
     Ok(())
@@ -285,25 +327,4 @@ fn write_image_net(
         y.as_slice().unwrap_or(&[]),
     )?;
     Ok(())
-}
-
-/// A float32 array in NumPy's `.npy` format (version 1.0, C order): the
-/// magic, a header length, a Python dict literal padded with spaces to a
-/// multiple of 64 bytes, then the values little-endian.
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) -> Result<(), cnn::Error> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    cnn::io::write_bytes_atomic(path, &bytes)
 }

@@ -137,6 +137,8 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let trainable_now_body = b(quote!(self.freezing.trainable_params()));
     let load_by_name_body =
         b(quote!(#rt::net::load_by_name(path.as_ref(), &mut self.params, Self::TENSORS)));
+    let load_dense_as_conv_body =
+        b(quote!(#rt::net::load_dense_as_conv(path.as_ref(), &mut self.params, Self::TENSORS)));
     let load_pytorch_body = b(quote! {
         #rt::net::load_state_dict(path.as_ref(), &mut self.params, Self::TENSORS, Self::FLATTENED, &map)
     });
@@ -322,6 +324,17 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// changes. The report lists what was loaded, kept and unused.
             pub fn load_by_name(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<#rt::net::LoadReport, #rt::Error> {
                 #load_by_name_body
+            }
+
+            /// [`Self::load_by_name`] from a classifier into its convolutional twin
+            /// (sliding windows done convolutionally): a file's dense weight
+            /// `[in, units]` loads into this network's convolution of the same name,
+            /// `[fh, fw, c, units]` with `fh * fw * c = in`, unchanged, because
+            /// `Flatten`'s `(h, w, c)` order is a convolution weight's order; a dense
+            /// layer after it is a `1 x 1` convolution. See
+            /// `cnn::net::load_dense_as_conv`.
+            pub fn load_dense_as_conv(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<#rt::net::LoadReport, #rt::Error> {
+                #load_dense_as_conv_body
             }
 
             /// Loads a PyTorch `state_dict` saved with

@@ -21,7 +21,48 @@
 //! so a crowded scene may hold fewer digits than drawn, never none.
 //!
 //! [`Scene::write_png`] draws a scene, enlarged, with its boxes in a colour
-//! per class and the class written in a small built-in font.
+//! per class and the class written in a small built-in font;
+//! [`Scene::write_png_with`] and [`write_grid`] add a detector's boxes with
+//! their class and score.
+//!
+//! ```
+//! use cnn_runtime::data::scenes::{SceneConfig, Scenes};
+//! use cnn_runtime::data::LabelledImages;
+//! use cnn_runtime::detect::{Anchor, Grid};
+//!
+//! // Two 28x28 "digits": a filled square (class 0) and a bar (class 1).
+//! let mut images = vec![0u8; 2 * 28 * 28];
+//! for y in 6..22 {
+//!     for x in 6..22 {
+//!         images[y * 28 + x] = 255;
+//!     }
+//!     images[28 * 28 + y * 28 + 13] = 255;
+//! }
+//! let digits = LabelledImages {
+//!     images,
+//!     labels: vec![0, 1],
+//!     height: 28,
+//!     width: 28,
+//!     max_value: 255,
+//!     classes: 2,
+//! };
+//! let scenes = Scenes::new(&digits, SceneConfig::default(), 7)?;
+//! let scene = scenes.scene(3);
+//! assert_eq!(scene.pixels.len(), 96 * 96);
+//! assert!((1..=5).contains(&scene.objects.len()));
+//! // Scene 3 of seed 7 is the same scene every time.
+//! assert_eq!(scenes.scene(3), scene);
+//!
+//! // A batch for a YOLO network: pixels and encoded grid volumes.
+//! let anchors = vec![Anchor { h: 0.3, w: 0.3 }, Anchor { h: 0.3, w: 0.05 }];
+//! let grid = Grid::new(12, anchors, 2)?;
+//! let (mut x, mut target) = (vec![0.0; 2 * 96 * 96], vec![0.0; 2 * grid.len()]);
+//! scenes.gather(&[3, 4], &grid, &mut x, &mut target)?;
+//! assert_eq!(&x[..96 * 96], &scene.pixels[..]);
+//! let found = grid.decode_target(&target[..grid.len()])?;
+//! assert!(found.len() <= scene.objects.len()); // a shared cell and anchor drops one
+//! # Ok::<(), cnn_runtime::Error>(())
+//! ```
 
 use super::mnist::Mnist;
 use super::LabelledImages;
@@ -370,8 +411,9 @@ impl Scene {
     }
 
     /// As [`Scene::write_png`], with `detections` drawn too: in white,
-    /// thinner, their class at their bottom-left. A picture to compare a
-    /// detector's boxes with the truth.
+    /// thinner, their class at their bottom-left followed in grey by their
+    /// score in percent (two digits: `93` is 0.93 to 0.94). A picture to
+    /// compare a detector's boxes with the truth.
     pub fn write_png_with(&self, path: &Path, detections: &[Detection]) -> Result<()> {
         let (side, rgb) = self.render(detections)?;
         crate::io::image::write_png_rgb(path, side, side, &rgb, false)
@@ -407,6 +449,10 @@ impl Scene {
             let x = (c.x1 * s).clamp(0.0, s) as usize;
             let y = ((c.y2 * s).clamp(0.0, s) as usize).saturating_sub(8);
             canvas.label(d.class, x + 1, y, [1.0; 3], 1);
+            // The score in percent, truncated to two digits, in grey
+            // after the class.
+            let percent = ((d.score.clamp(0.0, 1.0) * 100.0) as usize).min(99);
+            canvas.label(percent, x + 6, y, [0.7; 3], 1);
         }
         Ok((side, canvas.rgb))
     }

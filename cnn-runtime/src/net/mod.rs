@@ -16,7 +16,7 @@ mod shard;
 mod summary;
 
 pub use freeze::Freezing;
-pub use import::{load_by_name, load_state_dict, LoadReport};
+pub use import::{load_by_name, load_dense_as_conv, load_state_dict, LoadReport};
 pub use infer::infer_chunks;
 pub use params::{init_params, load_params, load_params_prefixed, save_params, Init, TensorInfo};
 pub use shard::Shard;

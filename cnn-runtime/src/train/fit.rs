@@ -52,6 +52,8 @@ pub struct Model<N: Network> {
 /// How to run `fit` (Keras's keyword arguments).
 pub struct Fit<'a> {
     epochs: usize,
+    /// The run's epoch count as the progress and epoch lines show it.
+    shown_epochs: Option<usize>,
     batch_size: usize,
     validation: Option<&'a Dataset>,
     callbacks: Vec<&'a mut dyn Callback>,
@@ -71,6 +73,7 @@ impl<'a> Fit<'a> {
     pub fn epochs(epochs: usize) -> Self {
         Fit {
             epochs,
+            shown_epochs: None,
             batch_size: 32,
             validation: None,
             callbacks: Vec::new(),
@@ -83,6 +86,14 @@ impl<'a> Fit<'a> {
             schedule: None,
             ranks: None,
         }
+    }
+    /// The run's epoch count, for the progress bar and the epoch lines
+    /// ("epoch 3/24"), when the run calls `fit` once per epoch, with
+    /// `Fit::epochs(e)` for epoch `e`, because each epoch trains on data
+    /// of its own (scenes made fresh every epoch). It changes nothing else.
+    pub fn of(mut self, run_epochs: usize) -> Self {
+        self.shown_epochs = Some(run_epochs);
+        self
     }
     /// Examples per training step (32 by default, as in Keras).
     pub fn batch_size(mut self, n: usize) -> Self {
@@ -429,8 +440,8 @@ impl<N: Network> Model<N> {
             }
             let learning_rate = self.optimizer.learning_rate();
             train.epoch_order(self.seed, epoch, &mut order);
-            let bar =
-                EpochProgress::new(epoch, cfg.epochs, batches, cfg.verbose).with_metric(metric);
+            let shown_epochs = cfg.shown_epochs.unwrap_or(cfg.epochs);
+            let bar = EpochProgress::new(epoch, shown_epochs, batches, cfg.verbose, metric);
             let start = Instant::now();
             let (mut loss_sum, mut seen) = (0f64, 0usize);
             let (mut metric_sum, mut metric_count) = (0f64, 0f64);
@@ -529,7 +540,7 @@ impl<N: Network> Model<N> {
                 images_per_second: seen as f64 / seconds.max(1e-9),
             };
             if cfg.verbose {
-                println!("{}", log.line_with(cfg.epochs, metric));
+                println!("{}", log.line_with(shown_epochs, metric));
             }
             self.history.epochs.push(log.clone());
             self.epoch = epoch;

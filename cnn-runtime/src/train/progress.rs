@@ -4,7 +4,6 @@
 //! ten seconds, so a long epoch still shows that it moves; quiet runs show
 //! nothing.
 
-use super::metric::Metric;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -19,13 +18,21 @@ pub struct EpochProgress {
     /// For logs: where to print plain lines, and when the last one went out.
     log: Option<(String, std::cell::Cell<Instant>)>,
     batches: usize,
-    /// What the running metric is.
-    metric: Metric,
+    /// What the running metric is, so that a mean absolute error is not
+    /// shown as an accuracy in percent.
+    metric: super::Metric,
 }
 
 impl EpochProgress {
-    /// Progress over `batches` steps, labelled `epoch k/n`.
-    pub fn new(epoch: usize, epochs: usize, batches: usize, visible: bool) -> Self {
+    /// Progress over `batches` steps, labelled `epoch k/n`, with the running
+    /// `metric`.
+    pub fn new(
+        epoch: usize,
+        epochs: usize,
+        batches: usize,
+        visible: bool,
+        metric: super::Metric,
+    ) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let target = if visible && terminal {
             ProgressDrawTarget::stderr_with_hz(10)
@@ -46,28 +53,18 @@ impl EpochProgress {
             bar,
             log,
             batches,
-            metric: Metric::Accuracy,
+            metric,
         }
     }
 
-    /// Shows `metric` (by name) instead of the accuracy.
-    pub fn with_metric(mut self, metric: Metric) -> Self {
-        self.metric = metric;
-        self
-    }
-
     /// After a batch: the running means so far and the speed.
-    pub fn update(&self, batches_done: usize, loss: f64, accuracy: f64, images_per_second: f64) {
-        let msg = || match self.metric {
-            Metric::Accuracy => format!(
-                "loss {loss:.4} acc {:.2}% {images_per_second:.0} img/s",
-                100.0 * accuracy
-            ),
-            m => format!(
-                "loss {loss:.4} {} {} {images_per_second:.0} img/s",
-                m.name(),
-                m.show(accuracy as f32)
-            ),
+    pub fn update(&self, batches_done: usize, loss: f64, metric: f64, images_per_second: f64) {
+        let msg = || {
+            let value = match self.metric {
+                super::Metric::Accuracy => format!("acc {:.2}%", 100.0 * metric),
+                m => format!("{} {}", m.name(), m.show(metric as f32)),
+            };
+            format!("loss {loss:.4} {value} {images_per_second:.0} img/s")
         };
         if let Some((prefix, last)) = &self.log {
             if last.get().elapsed() >= LOG_EVERY && batches_done < self.batches {

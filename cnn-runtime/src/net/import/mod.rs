@@ -28,6 +28,52 @@ use crate::io::Checkpoint;
 /// (`F32`; `F64`, `F16` and `BF16` are converted). The whole file is
 /// checked before anything is written, so on `Err` `params` is untouched.
 pub fn load_by_name(path: &Path, params: &mut [f32], tensors: &[TensorInfo]) -> Result<LoadReport> {
+    load_matching(path, params, tensors, false)
+}
+
+/// [`load_by_name`] from a classifier into its convolutional twin
+/// (OverFeat's sliding windows, the course's week 3): where the file holds
+/// a dense layer's weight `[in, units]` and the network, under the same
+/// name, a convolution's `[fh, fw, c, units]` with `fh * fw * c = in`, the
+/// values are loaded as they are. No reshuffling is needed because the
+/// layouts already agree: `Flatten` turns an `h x w x c` image into a
+/// vector in `(h, w, c)` order, so row `(y * w + x) * c + k` of the dense
+/// weight reads pixel `(y, x)`, channel `k`, and that is where a
+/// convolution's `[fh, fw, c_in, c_out]` weight keeps the tap `(y, x, k)`
+/// of its window; a dense layer after that one (`[units_1, units_2]`)
+/// is a `1 x 1` convolution `[1, 1, units_1, units_2]`, same numbers.
+/// Biases (`[units]`) match as they are. Any other shape mismatch is the
+/// `Err` of [`load_by_name`].
+pub fn load_dense_as_conv(
+    path: &Path,
+    params: &mut [f32],
+    tensors: &[TensorInfo],
+) -> Result<LoadReport> {
+    load_matching(path, params, tensors, true)
+}
+
+/// Whether a file's `shape` is a dense weight that a convolution's
+/// weight `ours` takes unchanged: `[in, units]` for `[fh, fw, c, units]`
+/// with `fh * fw * c = in`.
+fn dense_fits_conv(shape: &[usize], ours: &[usize]) -> bool {
+    match (shape, ours) {
+        (&[n_in, units], &[fh, fw, c, filters]) => {
+            units == filters
+                && fh
+                    .checked_mul(fw)
+                    .and_then(|n| n.checked_mul(c))
+                    .is_some_and(|n| n == n_in)
+        }
+        _ => false,
+    }
+}
+
+fn load_matching(
+    path: &Path,
+    params: &mut [f32],
+    tensors: &[TensorInfo],
+    dense_as_conv: bool,
+) -> Result<LoadReport> {
     check_arena(params, tensors)?;
     let file = crate::io::load(path)?;
     let index = by_name(tensors);
@@ -39,14 +85,21 @@ pub fn load_by_name(path: &Path, params: &mut [f32], tensors: &[TensorInfo]) -> 
         };
         let t = &tensors[i];
         let shape = file.shape(key).unwrap_or_default();
-        if shape != t.shape {
+        if shape != t.shape && !(dense_as_conv && dense_fits_conv(shape, t.shape)) {
             let mut message = format!(
                 "the file's {} does not fit the network's {}, which takes {}",
                 dims(shape),
                 t.name,
                 dims(t.shape)
             );
-            if shape == torch_shape(t.shape) {
+            if let (true, &[n_in, units], &[fh, fw, c, filters]) = (dense_as_conv, shape, t.shape) {
+                let window = fh as u128 * fw as u128 * c as u128;
+                message.push_str(&format!(
+                    " (a dense weight [in, units] loads into a convolution [fh, fw, c, filters] \
+                     when fh * fw * c = in and units = filters: here {fh} * {fw} * {c} = {window} \
+                     against {n_in} inputs, {filters} filters against {units} units)"
+                ));
+            } else if shape == torch_shape(t.shape) {
                 message.push_str(
                     " (this is PyTorch's layout: load a state_dict with load_pytorch, which converts it)",
                 );

@@ -486,3 +486,66 @@ fn every_bit_flip_in_the_header_is_handled() {
     assert!(errors > 10 * loaded, "{errors} errors, {loaded} loads");
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// The convolutional twin of `TABLE`'s `fc` (a 2x2 window over 3
+/// channels, 2 filters) and of a dense layer after it (a 1x1 conv).
+const CONV_TWIN: &[TensorInfo] = &[
+    info("fc.weight", "fc", &[2, 2, 3, 2], 0),
+    info("fc.bias", "fc", &[2], 24),
+    info("out.weight", "out", &[1, 1, 2, 5], 26),
+];
+
+#[test]
+fn dense_weights_load_into_their_convolutional_twin_unchanged() {
+    let dir = test_dir("import-dense-as-conv");
+    let path = write(
+        &dir,
+        "dense.safetensors",
+        &[
+            f32s("fc.weight", &[12, 2], &ramp(1.0, 24)),
+            f32s("fc.bias", &[2], &[30.0, 31.0]),
+            f32s("out.weight", &[2, 5], &ramp(40.0, 10)),
+        ],
+    );
+    let mut p = vec![-1.0; 36];
+    // By name alone the shapes differ.
+    let err = load_by_name(&path, &mut p, CONV_TWIN).unwrap_err();
+    assert!(
+        message(&err).contains("the file's 12x2 does not fit"),
+        "{err}"
+    );
+    let report = load_dense_as_conv(&path, &mut p, CONV_TWIN).unwrap();
+    assert_eq!(report.loaded, ["fc.weight", "fc.bias", "out.weight"]);
+    // The same numbers in the same order: row (y * 2 + x) * 3 + k of the
+    // dense weight is tap (y, x, k) of the window.
+    assert_eq!(&p[..24], &ramp(1.0, 24)[..]);
+    assert_eq!(&p[24..26], &[30.0, 31.0]);
+    assert_eq!(&p[26..], &ramp(40.0, 10)[..]);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dense_as_conv_refuses_a_window_of_another_size_and_writes_nothing() {
+    let dir = test_dir("import-dense-as-conv-size");
+    let path = write(
+        &dir,
+        "dense.safetensors",
+        &[
+            f32s("fc.bias", &[2], &[30.0, 31.0]),
+            f32s("fc.weight", &[10, 2], &ramp(1.0, 20)),
+        ],
+    );
+    let mut p = vec![-1.0; 36];
+    let err = load_dense_as_conv(&path, &mut p, CONV_TWIN).unwrap_err();
+    assert_eq!(
+        message(&err),
+        format!(
+            "{}: tensor `fc.weight`: the file's 10x2 does not fit the network's fc.weight, which takes 2x2x3x2 \
+             (a dense weight [in, units] loads into a convolution [fh, fw, c, filters] when fh * fw * c = in \
+             and units = filters: here 2 * 2 * 3 = 12 against 10 inputs, 2 filters against 2 units)",
+            path.display()
+        )
+    );
+    assert!(p.iter().all(|&v| v == -1.0));
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -111,8 +111,7 @@ pub use cnn_macros::network;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
-    rng, train,
-    train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
+    rng, train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
 };
 pub use ndarray;
 

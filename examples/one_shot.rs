@@ -16,6 +16,7 @@
 //! scripts read: `one-shot 5-way accuracy (unseen alphabets): NN.NN%`,
 //! `one-shot 20-way ..`, `verification accuracy ..`. See docs/faces.md.
 
+#[allow(dead_code)] // the report's fields are read by tests/one_shot.rs
 #[path = "shared/one_shot/mod.rs"]
 mod one_shot;
 

@@ -4,6 +4,7 @@
 //! written here; the command line's defaults and refusals; the episodes
 //! and pairs the measurements draw.
 
+#[allow(dead_code)] // the test does not print the usage or exit
 #[path = "../examples/shared/one_shot/mod.rs"]
 mod one_shot;
 
@@ -51,8 +52,7 @@ fn check_report(report: &one_shot::Report) {
 #[test]
 fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
     let out = temp("glyphs");
-    let mut a = quick(args(&["--per-group", "5"]).unwrap(), &out);
-    a.per_group = Some(5);
+    let a = quick(args(&["--per-group", "5"]).unwrap(), &out);
     let report = one_shot::run(&a).unwrap();
     assert_eq!(report.unseen, "alphabets");
     // 5 letters per alphabet: 5-way episodes exist, 20-way ones do not.
@@ -111,7 +111,8 @@ fn people(root: &Path, count: usize, pictures: usize) {
 fn a_folder_of_people_trains_and_enrols_everyone() {
     let root = temp("people");
     people(&root, 12, 5);
-    let out = root.join("out");
+    // Outside the folder, whose every subfolder is a person.
+    let out = temp("people-out");
     let a = quick(
         args(&["--folder", root.to_str().unwrap()]).unwrap(),
         &out,
@@ -126,13 +127,14 @@ fn a_folder_of_people_trains_and_enrols_everyone() {
     assert_eq!(gallery.len(), 12, "everyone in the folder is enrolled");
     assert_eq!(gallery.names()[3], "person03");
     fs::remove_dir_all(&root).unwrap();
+    fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
 fn a_folder_with_too_few_people_is_refused() {
     let root = temp("few");
     people(&root, 3, 2);
-    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &root.join("out"));
+    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &temp("few-out"));
     let err = one_shot::run(&a).err().expect("3 people cannot be split");
     assert!(err.to_string().contains("3 people"), "{err}");
     fs::remove_dir_all(&root).unwrap();

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use data::{Identities, Split};
+use data::Identities;
 use eval::{Episode, Pairs};
 use nets::Encoder;
 use train::{EpochLine, TrainConfig};
@@ -238,6 +238,10 @@ impl Report {
     }
 }
 
+/// At most this many same and different training pairs choose each
+/// method's threshold.
+const THRESHOLD_PAIRS: usize = 2000;
+
 /// A method's vectors for the training pairs' images and for the test
 /// images.
 struct Features {
@@ -333,7 +337,10 @@ pub fn run(args: &Args) -> Result<Report, Error> {
         .into_iter()
         .map(|n| (n, eval::episodes(&split.test, n, args.episodes, seed)))
         .collect();
-    let (used, train_pairs) = compact(&eval::pairs(&split.train, args.pairs, seed));
+    // The thresholds need fewer pairs than the test's figures: a few
+    // thousand place them well enough, and fewer images need embedding.
+    let threshold_pairs = args.pairs.min(THRESHOLD_PAIRS);
+    let (used, train_pairs) = compact(&eval::pairs(&split.train, threshold_pairs, seed));
     let test_pairs = eval::pairs(&split.test, args.pairs, seed ^ 1);
     let train_images = split.train.data.select(&used);
     let softmax_encoder = nets::encoder_of(&classifier);
@@ -403,8 +410,14 @@ pub fn run(args: &Args) -> Result<Report, Error> {
         v.roc.write_svg(&title, &path)?;
         files.push(path);
     }
-    files.push(write_gallery(&args.out, &split, &encoder, verifications[0].threshold)?);
-    files.extend(write_results(&args.out, &rows, verifications[0].threshold, &history)?);
+    // The gallery: the test identities (the unseen letters or digits,
+    // enrolled without any retraining), or for a folder everyone in it.
+    let threshold = verifications[0].threshold;
+    files.push(match &split.everyone {
+        Some(all) => write_gallery(&args.out, all, &eval::embed(&encoder, &all.data)?, threshold)?,
+        None => write_gallery(&args.out, &split.test, &methods[0].test, threshold)?,
+    });
+    files.extend(write_results(&args.out, &rows, threshold, &history)?);
     say(format!(
         "measured in {:.0} s: {} episodes per test, {} + {} test pairs (thresholds on {} + {} \
          training pairs)",
@@ -446,22 +459,18 @@ pub fn run(args: &Args) -> Result<Report, Error> {
     })
 }
 
-/// The gallery of the recognisable identities, one embedding each (the
-/// mean of its images' embeddings, brought back to unit length), with the
-/// triplet encoder's threshold: the test identities (the unseen letters or
-/// digits, enrolled without any retraining), or for a folder every person
-/// in it.
+/// The gallery of the recognisable identities `set`, one embedding each
+/// (the mean of its images' `embeddings`, brought back to unit length),
+/// with the triplet encoder's threshold.
 fn write_gallery(
     out: &Path,
-    split: &Split,
-    encoder: &Encoder,
+    set: &Identities,
+    embeddings: &[f32],
     threshold: f32,
 ) -> Result<PathBuf, Error> {
-    let set: &Identities = split.everyone.as_ref().unwrap_or(&split.test);
     let dim = Encoder::OUTPUT_SIZE;
-    let e = eval::embed(encoder, &set.data)?;
     let mut means = vec![0f32; set.count() * dim];
-    for (row, &id) in e.chunks_exact(dim).zip(set.data.labels()) {
+    for (row, &id) in embeddings.chunks_exact(dim).zip(set.data.labels()) {
         for (m, v) in means[id * dim..(id + 1) * dim].iter_mut().zip(row) {
             *m += v;
         }

@@ -68,10 +68,17 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
     // The gallery holds the 5 x 5 unseen letters, and the weights load back.
     let gallery = Gallery::load(&out.join("gallery.safetensors")).unwrap();
     assert_eq!(gallery.len(), 25);
-    assert!(gallery.names()[0].starts_with("Armenian U+"), "{:?}", gallery.names());
+    assert!(
+        gallery.names()[0].starts_with("Armenian U+"),
+        "{:?}",
+        gallery.names()
+    );
     nets::Encoder::load(&out.join("encoder.safetensors")).unwrap();
     let csv = fs::read_to_string(out.join("results.csv")).unwrap();
-    assert!(csv.starts_with("measure,triplet,softmax,pixels\none-shot 5-way accuracy,"), "{csv}");
+    assert!(
+        csv.starts_with("measure,triplet,softmax,pixels\none-shot 5-way accuracy,"),
+        "{csv}"
+    );
     assert!(out.join("roc_triplet.svg").is_file());
     fs::remove_dir_all(&out).unwrap();
 }
@@ -113,10 +120,7 @@ fn a_folder_of_people_trains_and_enrols_everyone() {
     people(&root, 12, 5);
     // Outside the folder, whose every subfolder is a person.
     let out = temp("people-out");
-    let a = quick(
-        args(&["--folder", root.to_str().unwrap()]).unwrap(),
-        &out,
-    );
+    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &out);
     assert_eq!(a.source, Source::Folder(root.clone()));
     let report = one_shot::run(&a).unwrap();
     assert_eq!(report.unseen, "identities");
@@ -134,7 +138,10 @@ fn a_folder_of_people_trains_and_enrols_everyone() {
 fn a_folder_with_too_few_people_is_refused() {
     let root = temp("few");
     people(&root, 3, 2);
-    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &temp("few-out"));
+    let a = quick(
+        args(&["--folder", root.to_str().unwrap()]).unwrap(),
+        &temp("few-out"),
+    );
     let err = one_shot::run(&a).err().expect("3 people cannot be split");
     assert!(err.to_string().contains("3 people"), "{err}");
     fs::remove_dir_all(&root).unwrap();
@@ -145,13 +152,32 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     let a = args(&[]).unwrap();
     assert_eq!(a.source, Source::Glyphs(cnn::data::glyphs::vendored_dir()));
     assert_eq!((a.train.epochs, a.train.baseline_epochs), (12, 12));
-    assert_eq!((a.train.p, a.train.k, a.episodes, a.pairs), (32, 4, 1000, 5000));
+    assert_eq!(
+        (a.train.p, a.train.k, a.episodes, a.pairs),
+        (32, 4, 1000, 5000)
+    );
     assert_eq!(a.out, PathBuf::from("out/one_shot"));
-    let a = args(&["--dataset", "mnist", "--epochs=2", "--baseline-epochs", "1", "--mining", "batch-hard"]).unwrap();
+    let a = args(&[
+        "--dataset",
+        "mnist",
+        "--epochs=2",
+        "--baseline-epochs",
+        "1",
+        "--mining",
+        "batch-hard",
+    ])
+    .unwrap();
     assert_eq!(a.source, Source::Mnist(cnn::data::mnist::vendored_dir()));
     assert_eq!((a.train.epochs, a.train.baseline_epochs), (2, 1));
     assert_eq!(a.train.mining, cnn::embed::Mining::BatchHard);
-    let a = args(&["--dataset", "mnist", "--data", "/tmp/fashion", "--no-augment"]).unwrap();
+    let a = args(&[
+        "--dataset",
+        "mnist",
+        "--data",
+        "/tmp/fashion",
+        "--no-augment",
+    ])
+    .unwrap();
     assert_eq!(a.source, Source::Mnist(PathBuf::from("/tmp/fashion")));
     assert!(!a.train.augment);
     for (bad, says) in [
@@ -175,7 +201,11 @@ fn episodes_keep_to_one_group_and_query_another_image() {
     let by_identity = test.images_by_identity();
     let labels = test.data.labels();
     let episodes = eval::episodes(&test, 5, 200, 7).unwrap();
-    assert_eq!(episodes, eval::episodes(&test, 5, 200, 7).unwrap(), "seeded");
+    assert_eq!(
+        episodes,
+        eval::episodes(&test, 5, 200, 7).unwrap(),
+        "seeded"
+    );
     for e in &episodes {
         let ids: Vec<usize> = e.gallery.iter().map(|&i| labels[i]).collect();
         let group = test.group_of[ids[0]];
@@ -194,9 +224,15 @@ fn episodes_keep_to_one_group_and_query_another_image() {
     // two letters of one alphabet.
     let p = eval::pairs(&test, 300, 9);
     assert_eq!((p.same.len(), p.different.len()), (300, 300));
-    assert!(p.same.iter().all(|&(i, j)| i != j && labels[i] == labels[j]));
-    assert!(p.different.iter().all(|&(i, j)| labels[i] != labels[j]
-        && test.group_of[labels[i]] == test.group_of[labels[j]]));
+    assert!(p
+        .same
+        .iter()
+        .all(|&(i, j)| i != j && labels[i] == labels[j]));
+    assert!(p
+        .different
+        .iter()
+        .all(|&(i, j)| labels[i] != labels[j]
+            && test.group_of[labels[i]] == test.group_of[labels[j]]));
     // A perfect embedding (one point per letter) gets every episode right.
     let dim = test.count();
     let onehot: Vec<f32> = labels

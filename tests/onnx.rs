@@ -18,6 +18,10 @@
 
 mod common;
 
+#[allow(dead_code)] // the encoder alone, not the softmax baseline
+#[path = "../examples/shared/one_shot/nets.rs"]
+mod one_shot_nets;
+
 use std::path::{Path, PathBuf};
 
 use cnn::ndarray::{Array2, Array4};
@@ -243,6 +247,23 @@ fn a_network_comes_back_from_its_own_export() {
         assert_eq!(back.tensor(t.name), want, "{}", t.name);
     }
     let x = images(3, 12, 11, 3, 9);
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        net.predict(x.view()).unwrap()
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn the_one_shot_encoder_exports_like_any_other_network() {
+    use one_shot_nets::Encoder;
+    let mut net = Encoder::new(6);
+    stir(net.params_mut(), Encoder::TENSORS);
+    let path = temp("one-shot-encoder.onnx");
+    net.export_onnx(&path).unwrap();
+    let back = Encoder::from_onnx(&path).unwrap();
+    assert_eq!(back.params(), net.params());
+    let x = images(2, 32, 32, 1, 10);
     assert_eq!(
         back.predict(x.view()).unwrap(),
         net.predict(x.view()).unwrap()

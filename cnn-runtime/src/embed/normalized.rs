@@ -139,11 +139,7 @@ fn normalized_loss(
 
 /// Divides `row` by its norm (at least [`EPSILON`]); returns the norm.
 fn normalize_row(row: &mut [f32]) -> f32 {
-    let norm = row
-        .iter()
-        .map(|&v| v as f64 * v as f64)
-        .sum::<f64>()
-        .sqrt() as f32;
+    let norm = row.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
     let scale = 1.0 / norm.max(EPSILON);
     for v in row.iter_mut() {
         *v *= scale;

@@ -28,7 +28,12 @@ fn value_is_the_inner_loss_on_unit_rows() {
         .unwrap();
     let mut inner_grad = nan_filled(15);
     let want = Mse
-        .loss(&unit_rows(&x, 5), &[5], Target::Values(&target), &mut inner_grad)
+        .loss(
+            &unit_rows(&x, 5),
+            &[5],
+            Target::Values(&target),
+            &mut inner_grad,
+        )
         .unwrap();
     assert!((v - want).abs() <= 1e-6 * want.abs(), "{v} vs {want}");
     assert!(grad.iter().all(|g| g.is_finite()));
@@ -104,7 +109,10 @@ fn gradient_is_orthogonal_to_each_row_and_shrinks_with_its_length() {
         .loss(&doubled, &[5], Target::Values(&target), &mut grad2)
         .unwrap();
     for (a, b) in grad.iter().zip(&grad2) {
-        assert!((a - 2.0 * b).abs() <= 1e-5 * a.abs().max(1e-3), "{a} vs 2 x {b}");
+        assert!(
+            (a - 2.0 * b).abs() <= 1e-5 * a.abs().max(1e-3),
+            "{a} vs 2 x {b}"
+        );
     }
 }
 
@@ -115,7 +123,10 @@ fn a_zero_row_gives_finite_values() {
     let v = L2Normalized::new(Mse)
         .loss(&x, &[2], Target::Values(&[1.0, 0.0, 0.0, 1.0]), &mut grad)
         .unwrap();
-    assert!(v.is_finite() && grad.iter().all(|g| g.is_finite()), "{v} {grad:?}");
+    assert!(
+        v.is_finite() && grad.iter().all(|g| g.is_finite()),
+        "{v} {grad:?}"
+    );
 }
 
 #[test]

@@ -94,7 +94,10 @@ pub fn episodes(set: &Identities, way: usize, count: usize, seed: u64) -> Option
 
 /// The squared Euclidean distance between rows `i` and `j` of `features`.
 fn distance(features: &[f32], dim: usize, i: usize, j: usize) -> f32 {
-    let (a, b) = (&features[i * dim..(i + 1) * dim], &features[j * dim..(j + 1) * dim]);
+    let (a, b) = (
+        &features[i * dim..(i + 1) * dim],
+        &features[j * dim..(j + 1) * dim],
+    );
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
@@ -155,7 +158,8 @@ pub fn pairs(set: &Identities, count: usize, seed: u64) -> Pairs {
             let g = groups[rng.below(groups.len())];
             let i = rng.below(g.len());
             let j = (i + 1 + rng.below(g.len() - 1)) % g.len();
-            p.different.push((pick(&mut rng, g[i]), pick(&mut rng, g[j])));
+            p.different
+                .push((pick(&mut rng, g[i]), pick(&mut rng, g[j])));
         }
     }
     p
@@ -185,10 +189,7 @@ pub struct Verification {
 }
 
 /// Chooses the threshold on `train` pairs and measures it on `test` pairs.
-pub fn verify(
-    train: (&[f32], &[f32]),
-    test: (&[f32], &[f32]),
-) -> Result<Verification, Error> {
+pub fn verify(train: (&[f32], &[f32]), test: (&[f32], &[f32])) -> Result<Verification, Error> {
     let threshold = roc(train.0, train.1)?.best_threshold().threshold;
     let accuracy = accuracy_at(test.0, test.1, threshold)?;
     let test_roc = roc(test.0, test.1)?;

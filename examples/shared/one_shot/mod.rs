@@ -59,7 +59,8 @@ pub struct Args {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: one_shot [--dataset glyphs|mnist] [--data DIR] [--folder DIR] [--epochs N]
+pub const USAGE: &str =
+    "usage: one_shot [--dataset glyphs|mnist] [--data DIR] [--folder DIR] [--epochs N]
         [--baseline-epochs N] [--p N] [--k N] [--margin X] [--mining semi-hard|batch-hard|all]
         [--lr X] [--no-augment] [--episodes N] [--pairs N] [--per-group N] [--seed N]
         [--threads N] [--out DIR]
@@ -170,7 +171,9 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     if a.train.p < 2 || a.train.k < 2 {
-        return Err("--p and --k must be at least 2 (a triplet needs a positive and a negative)".into());
+        return Err(
+            "--p and --k must be at least 2 (a triplet needs a positive and a negative)".into(),
+        );
     }
     let default_epochs;
     a.source = match (folder, dataset.as_str()) {
@@ -414,7 +417,12 @@ pub fn run(args: &Args) -> Result<Report, Error> {
     // enrolled without any retraining), or for a folder everyone in it.
     let threshold = verifications[0].threshold;
     files.push(match &split.everyone {
-        Some(all) => write_gallery(&args.out, all, &eval::embed(&encoder, &all.data)?, threshold)?,
+        Some(all) => write_gallery(
+            &args.out,
+            all,
+            &eval::embed(&encoder, &all.data)?,
+            threshold,
+        )?,
         None => write_gallery(&args.out, &split.test, &methods[0].test, threshold)?,
     });
     files.extend(write_results(&args.out, &rows, threshold, &history)?);
@@ -433,7 +441,11 @@ pub fn run(args: &Args) -> Result<Report, Error> {
             println!("wrote {}", f.display());
         }
         for r in &rows {
-            let suffix = if r.measure.starts_with("ROC") { "" } else { "%" };
+            let suffix = if r.measure.starts_with("ROC") {
+                ""
+            } else {
+                "%"
+            };
             let pct = |v: f64| {
                 if suffix.is_empty() {
                     format!("{v:.4}")

@@ -61,7 +61,7 @@ pub struct Args {
 /// The usage text.
 pub const USAGE: &str =
     "usage: one_shot [--dataset glyphs|mnist] [--data DIR] [--folder DIR] [--epochs N]
-        [--baseline-epochs N] [--p N] [--k N] [--spread N] [--margin X] [--mining semi-hard|batch-hard|all]
+        [--baseline-epochs N] [--p N] [--k N] [--margin X] [--mining semi-hard|batch-hard|all]
         [--lr X] [--no-augment] [--episodes N] [--pairs N] [--per-group N] [--seed N]
         [--threads N] [--out DIR]
   --dataset KIND      glyphs (the default: train on the background alphabets, test on the
@@ -73,8 +73,6 @@ pub const USAGE: &str =
   --epochs N          epochs of the triplet encoder (default 12 glyphs, 3 mnist, 30 folder)
   --baseline-epochs N epochs of the softmax baseline (default: as --epochs)
   --p N, --k N        batches of P identities x K images (default 32 x 4)
-  --spread N          draw a batch's identities from N groups (alphabets) at a time
-                      (default 2; hard negatives, as the test's distractors share a script)
   --margin X          triplet margin on unit-length embeddings (default 0.2, FaceNet's)
   --mining RULE       semi-hard (the default, FaceNet's), batch-hard or all
   --lr X              Adam's peak learning rate (default 0.002; warm-up, then cosine to 0)
@@ -101,7 +99,6 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             k: 4,
             margin: 0.2,
             mining: Mining::SemiHard,
-            spread: 2,
             lr: 2e-3,
             augment: true,
             seed: 1,
@@ -150,7 +147,6 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--baseline-epochs" => baseline_epochs = Some(whole(value()?)?),
             "--p" => a.train.p = whole(value()?)?,
             "--k" => a.train.k = whole(value()?)?,
-            "--spread" => a.train.spread = whole(value()?)?.max(1),
             "--margin" => a.train.margin = real(value()?)?,
             "--lr" => a.train.lr = real(value()?)?,
             "--mining" => {
@@ -314,7 +310,7 @@ pub fn run(args: &Args) -> Result<Report, Error> {
 
     let mut history = Vec::new();
     let t0 = Instant::now();
-    let encoder = train::train_triplet(&split.train, &args.train, &mut history)?;
+    let encoder = train::train_triplet(&split.train.data, &args.train, &mut history)?;
     let triplet_seconds = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
     let classifier = train::train_softmax(&split.train.data, &args.train, &mut history)?;

@@ -8,17 +8,16 @@
 use cnn::augment::queue::EpochBatches;
 use cnn::augment::{Affine, Border, Elastic, Pipeline};
 use cnn::data::{Augment, Dataset};
-use cnn::embed::{L2Normalized, Mining, TripletLoss};
+use cnn::embed::{L2Normalized, Mining, PkSampler, TripletLoss};
 use cnn::loss::{CrossEntropy, Loss, Target};
 use cnn::ndarray::ArrayView4;
 use cnn::optim::{Adam, Optimizer, StepSchedule, WarmupCosine};
 use cnn::pass::Mode;
-use cnn::rng::Rng;
 use cnn::train::progress::EpochProgress;
 use cnn::Error;
 use std::time::Instant;
 
-use super::data::{Identities, SIDE};
+use super::data::SIDE;
 use super::nets::{Classifier, Encoder};
 
 /// How both networks train.
@@ -37,8 +36,6 @@ pub struct TrainConfig {
     pub margin: f32,
     /// Which triplets of a batch count.
     pub mining: Mining,
-    /// How many groups (alphabets) a batch's identities come from.
-    pub spread: usize,
     /// Adam's peak learning rate (warm-up, then cosine to 0, every step).
     pub lr: f32,
     /// Distort training images (affine and elastic).
@@ -70,73 +67,18 @@ pub struct EpochLine {
 /// The distortions that make renderings look drawn: a small random affine
 /// map (rotation and shear up to 8 degrees, scale 0.9-1.1, shifts up to 2
 /// pixels), then a light elastic warp (alpha 20, sigma 5 pixels; Simard
-/// et al.'s MNIST values are 34 and 4), background 0, and then a random
-/// stroke weight ([`StrokeWeight`]).
-pub fn distortions() -> Distortions {
-    Distortions(
-        Pipeline::new()
-            .then(Affine {
-                rotation: 8.0,
-                shear: 8.0,
-                scale: (0.9, 1.1),
-                translate: 2.0,
-                p: 1.0,
-            })
-            .then(Elastic::new(20.0, 5.0))
-            .border(Border::Constant(0.0)),
-    )
-}
-
-/// The pipeline, then the stroke weight: font faces differ most in how
-/// heavy their strokes are (light, regular, bold), which no geometric map
-/// changes. A third of the images get bolder (each pixel the largest of
-/// itself and its 4 neighbours), a fifth lighter (halfway to the
-/// smallest of them, so that a thin stroke fades rather than vanishes).
-pub struct Distortions(pub Pipeline);
-
-impl Augment for Distortions {
-    fn apply(&self, example: &mut [f32], shape: [usize; 3], rng: &mut Rng) {
-        let src = example.to_vec();
-        self.apply_into(&src, shape, example, rng);
-    }
-
-    fn output_shape(&self, input: [usize; 3]) -> Result<[usize; 3], Error> {
-        Augment::output_shape(&self.0, input)
-    }
-
-    fn apply_into(&self, src: &[f32], shape: [usize; 3], dst: &mut [f32], rng: &mut Rng) {
-        Augment::apply_into(&self.0, src, shape, dst, rng);
-        let r = rng.uniform();
-        let (bolder, lighter) = (r < 0.33, (0.33..0.53).contains(&r));
-        if !(bolder || lighter) || shape[2] != 1 {
-            return;
-        }
-        let [h, w, _] = shape;
-        let x = dst.to_vec();
-        for y in 0..h {
-            for c in 0..w {
-                let mut around = [x[y * w + c]; 5];
-                if y > 0 {
-                    around[1] = x[(y - 1) * w + c];
-                }
-                if y + 1 < h {
-                    around[2] = x[(y + 1) * w + c];
-                }
-                if c > 0 {
-                    around[3] = x[y * w + c - 1];
-                }
-                if c + 1 < w {
-                    around[4] = x[y * w + c + 1];
-                }
-                let v = &mut dst[y * w + c];
-                *v = if bolder {
-                    around.iter().fold(f32::MIN, |a, &b| a.max(b))
-                } else {
-                    0.5 * (*v + around.iter().fold(f32::MAX, |a, &b| a.min(b)))
-                };
-            }
-        }
-    }
+/// et al.'s MNIST values are 34 and 4), background 0.
+pub fn distortions() -> Pipeline {
+    Pipeline::new()
+        .then(Affine {
+            rotation: 8.0,
+            shear: 8.0,
+            scale: (0.9, 1.1),
+            translate: 2.0,
+            p: 1.0,
+        })
+        .then(Elastic::new(20.0, 5.0))
+        .border(Border::Constant(0.0))
 }
 
 /// One image batch as the networks take it.
@@ -191,100 +133,32 @@ fn schedule(peak: f32, steps: usize, per_epoch: usize) -> WarmupCosine {
     WarmupCosine::new(peak, (steps / 20).min(per_epoch), steps)
 }
 
-/// P x K batches whose P identities come from few groups: each batch
-/// takes up to `P / spread` identities of a group drawn at random, then of
-/// another, until it holds P. The test's episodes and different pairs are
-/// within an alphabet, so its distractors are letters of one script;
-/// batches drawn over all alphabets (`PkSampler`'s) give mostly negatives
-/// of other scripts, which are easy. K images per identity as `PkSampler`
-/// takes them: distinct when it has K, else all and repeats.
-pub struct GroupedBatches {
-    /// The images of each identity that has two or more.
-    images: Vec<Vec<usize>>,
-    /// The usable identities (indices into `images`) of each group.
-    groups: Vec<Vec<usize>>,
-    p: usize,
-    k: usize,
-    spread: usize,
-}
-
-impl GroupedBatches {
-    /// Batches of `p` identities x `k` images of `set`, drawn from groups
-    /// `spread` at a time (1 for one group per batch). P is lowered to the
-    /// identities that have two images, if fewer.
-    pub fn new(set: &Identities, p: usize, k: usize, spread: usize) -> Result<Self, Error> {
-        let mut images = Vec::new();
-        let mut groups = vec![Vec::new(); set.group_names.len()];
-        for (id, imgs) in set.images_by_identity().into_iter().enumerate() {
-            if imgs.len() >= 2 {
-                groups[set.group_of[id]].push(images.len());
-                images.push(imgs);
-            }
-        }
-        if images.len() < 2 {
-            return Err(Error::InvalidArgument(format!(
-                "triplet batches: {} identities have two images or more; a triplet needs 2",
-                images.len()
-            )));
-        }
-        groups.retain(|g| !g.is_empty());
-        Ok(GroupedBatches {
-            p: p.min(images.len()),
-            k,
-            spread: spread.max(1),
-            images,
-            groups,
-        })
-    }
-
-    /// Examples per batch.
-    pub fn batch_size(&self) -> usize {
-        self.p * self.k
-    }
-
-    /// Overwrites `out` with `batches` batches drawn with `rng`.
-    pub fn order(&self, batches: usize, rng: &mut Rng, out: &mut Vec<usize>) {
-        out.clear();
-        let share = self.p.div_ceil(self.spread);
-        let mut chosen = Vec::with_capacity(self.p);
-        let mut members = Vec::new();
-        for _ in 0..batches {
-            chosen.clear();
-            while chosen.len() < self.p {
-                // A group in proportion to its identities.
-                let pick = rng.below(self.images.len());
-                let g = self.groups.iter().position(|g| g.contains(&pick)).unwrap_or(0);
-                members.clear();
-                members.extend(self.groups[g].iter().filter(|id| !chosen.contains(*id)));
-                rng.shuffle(&mut members);
-                let room = (self.p - chosen.len()).min(share);
-                chosen.extend(members.iter().take(room));
-            }
-            for &id in &chosen {
-                let imgs = &self.images[id];
-                let start = out.len();
-                out.extend_from_slice(imgs);
-                rng.shuffle(&mut out[start..]);
-                out.truncate(start + self.k.min(imgs.len()));
-                while out.len() < start + self.k {
-                    out.push(imgs[rng.below(imgs.len())]);
-                }
-            }
-        }
-    }
-}
-
-/// Trains the encoder with the triplet loss on `train`'s identities, in
-/// batches from [`GroupedBatches`]; an epoch shows about as many images as
-/// the set holds.
+/// Trains the encoder with the triplet loss on `train`'s identities.
+///
+/// PkSampler's epoch visits each identity once, which on a set of few
+/// identities (MNIST's five digits) is one batch; so a training epoch
+/// strings together as many of its epochs (each with its own
+/// distortions) as it takes to show about `train.len()` images.
 pub fn train_triplet(
-    train: &Identities,
+    train: &Dataset,
     cfg: &TrainConfig,
     history: &mut Vec<EpochLine>,
 ) -> Result<Encoder, Error> {
     let mut net = Encoder::new(cfg.seed);
-    let sampler = GroupedBatches::new(train, cfg.p, cfg.k, cfg.spread)?;
-    let per_epoch = train.data.len().div_ceil(sampler.batch_size()).max(1);
+    let by_identity = train.labels().iter().fold(Vec::new(), |mut c, &l| {
+        if c.len() <= l {
+            c.resize(l + 1, 0usize);
+        }
+        c[l] += 1;
+        c
+    });
+    let usable = by_identity.iter().filter(|&&c| c >= 2).count();
+    let sampler = PkSampler::new(train.labels(), cfg.p.min(usable), cfg.k)?;
+    let rounds = train
+        .len()
+        .div_ceil(sampler.batches_per_epoch() * sampler.batch_size())
+        .max(1);
+    let per_epoch = rounds * sampler.batches_per_epoch();
     let sched = schedule(cfg.lr, cfg.epochs * per_epoch, per_epoch);
     let loss_fn = L2Normalized::new(TripletLoss::new(cfg.margin, cfg.mining));
     let mut opt = Adam::new(cfg.lr);
@@ -293,12 +167,11 @@ pub fn train_triplet(
     let dim = Encoder::OUTPUT_SIZE;
     if cfg.verbose {
         println!(
-            "triplet: {} epochs of {per_epoch} batches of P {} x K {} (identities from {} groups \
-             at a time; {} loss, margin {}, {:?} mining), Adam {} warmed up and cosine-annealed",
+            "triplet: {} epochs of {per_epoch} batches of P {} x K {} ({} loss, margin {}, {:?} \
+             mining), Adam {} warmed up and cosine-annealed",
             cfg.epochs,
-            sampler.p,
+            sampler.batch_size() / cfg.k,
             cfg.k,
-            cfg.spread,
             loss_fn.name(),
             cfg.margin,
             cfg.mining,
@@ -306,38 +179,42 @@ pub fn train_triplet(
         );
     }
     let mut order = Vec::new();
-    let mut rng = Rng::new(cfg.seed ^ 0x7219);
     let mut step = 0;
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         let progress = EpochProgress::new(epoch, cfg.epochs, per_epoch, cfg.verbose);
         let (mut loss_sum, mut acc_sum, mut done) = (0.0, 0.0, 0usize);
-        sampler.order(per_epoch, &mut rng, &mut order);
-        let batches = EpochBatches {
-            data: &train.data,
-            order: &order,
-            batch_size: sampler.batch_size(),
-            augment,
-            seed: cfg.seed,
-            epoch,
-        };
-        batches.for_each(1, 4, |_, x, y| {
-            let Target::Classes(ids) = y else {
-                unreachable!("the data set holds class labels")
+        for round in 0..rounds {
+            // Each round is one of the sampler's epochs, numbered on
+            // through the run so that every round draws other batches.
+            let sampler_epoch = (epoch - 1) * rounds + round + 1;
+            sampler.epoch_order(cfg.seed, sampler_epoch, &mut order);
+            let batches = EpochBatches {
+                data: train,
+                order: &order,
+                batch_size: sampler.batch_size(),
+                augment,
+                seed: cfg.seed,
+                epoch: sampler_epoch,
             };
-            let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
-            let out = pass.output();
-            acc_sum += batch_nn_accuracy(out.as_slice().unwrap_or(&[]), ids, dim);
-            loss_sum += pass.backward_loss(&loss_fn, y)? as f64;
-            drop(pass);
-            opt.set_learning_rate(sched.lr(step));
-            net.step(&mut opt)?;
-            step += 1;
-            done += 1;
-            let ips = (done * sampler.batch_size()) as f64 / t0.elapsed().as_secs_f64();
-            progress.update(done, loss_sum / done as f64, acc_sum / done as f64, ips);
-            Ok(())
-        })?;
+            batches.for_each(1, 4, |_, x, y| {
+                let Target::Classes(ids) = y else {
+                    unreachable!("the data set holds class labels")
+                };
+                let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
+                let out = pass.output();
+                acc_sum += batch_nn_accuracy(out.as_slice().unwrap_or(&[]), ids, dim);
+                loss_sum += pass.backward_loss(&loss_fn, y)? as f64;
+                drop(pass);
+                opt.set_learning_rate(sched.lr(step));
+                net.step(&mut opt)?;
+                step += 1;
+                done += 1;
+                let ips = (done * sampler.batch_size()) as f64 / t0.elapsed().as_secs_f64();
+                progress.update(done, loss_sum / done as f64, acc_sum / done as f64, ips);
+                Ok(())
+            })?;
+        }
         progress.finish();
         let line = EpochLine {
             network: "triplet",

@@ -151,7 +151,7 @@ fn a_folder_with_too_few_people_is_refused() {
 fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     let a = args(&[]).unwrap();
     assert_eq!(a.source, Source::Glyphs(cnn::data::glyphs::vendored_dir()));
-    assert_eq!((a.train.epochs, a.train.baseline_epochs), (12, 12));
+    assert_eq!((a.train.epochs, a.train.baseline_epochs), (10, 8));
     assert_eq!(
         (a.train.p, a.train.k, a.episodes, a.pairs),
         (32, 4, 1000, 5000)

@@ -153,7 +153,14 @@ pub fn train_triplet(
         c
     });
     let usable = by_identity.iter().filter(|&&c| c >= 2).count();
-    let sampler = PkSampler::new(train.labels(), cfg.p.min(usable), cfg.k)?;
+    // Fewer identities than P (MNIST's five digits): all of them, with
+    // more images each, so that batches keep their size.
+    let (p, k) = if usable < cfg.p {
+        (usable, (cfg.p * cfg.k / usable.max(1)).max(cfg.k))
+    } else {
+        (cfg.p, cfg.k)
+    };
+    let sampler = PkSampler::new(train.labels(), p, k)?;
     let rounds = train
         .len()
         .div_ceil(sampler.batches_per_epoch() * sampler.batch_size())
@@ -170,8 +177,8 @@ pub fn train_triplet(
             "triplet: {} epochs of {per_epoch} batches of P {} x K {} ({} loss, margin {}, {:?} \
              mining), Adam {} warmed up and cosine-annealed",
             cfg.epochs,
-            sampler.batch_size() / cfg.k,
-            cfg.k,
+            p,
+            k,
             loss_fn.name(),
             cfg.margin,
             cfg.mining,

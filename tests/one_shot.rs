@@ -73,7 +73,7 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
         "{:?}",
         gallery.names()
     );
-    nets::Encoder::load(&out.join("encoder.safetensors")).unwrap();
+    nets::Encoder::load(out.join("encoder.safetensors")).unwrap();
     let csv = fs::read_to_string(out.join("results.csv")).unwrap();
     assert!(
         csv.starts_with("measure,triplet,softmax,pixels\none-shot 5-way accuracy,"),

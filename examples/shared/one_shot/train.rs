@@ -208,11 +208,13 @@ pub fn train_triplet(
                 let Target::Classes(ids) = y else {
                     unreachable!("the data set holds class labels")
                 };
-                let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
-                let out = pass.output();
-                acc_sum += batch_nn_accuracy(out.as_slice().unwrap_or(&[]), ids, dim);
-                loss_sum += pass.backward_loss(&loss_fn, y)? as f64;
-                drop(pass);
+                // The pass holds the network until it goes out of scope.
+                loss_sum += {
+                    let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
+                    let out = pass.output();
+                    acc_sum += batch_nn_accuracy(out.as_slice().unwrap_or(&[]), ids, dim);
+                    pass.backward_loss(&loss_fn, y)? as f64
+                };
                 opt.set_learning_rate(sched.lr(step));
                 net.step(&mut opt)?;
                 step += 1;
@@ -285,10 +287,11 @@ pub fn train_softmax(
             let Target::Classes(labels) = y else {
                 unreachable!("the data set holds class labels")
             };
-            let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
-            acc_sum += top1(pass.output().as_slice().unwrap_or(&[]), labels);
-            loss_sum += pass.backward_loss(&CrossEntropy::new(), y)? as f64;
-            drop(pass);
+            loss_sum += {
+                let mut pass = net.forward(batch_view(x)?, Mode::Train)?;
+                acc_sum += top1(pass.output().as_slice().unwrap_or(&[]), labels);
+                pass.backward_loss(&CrossEntropy::new(), y)? as f64
+            };
             opt.set_learning_rate(sched.lr(step));
             net.step(&mut opt)?;
             step += 1;

@@ -15,6 +15,10 @@
 //!   (`examples/shared/detector.rs`), trained for a tenth of the steps
 //!   on scenes, on 8 test scenes: its output is the raw `12x12x45` YOLO
 //!   volume (logits, offsets and log sizes, before any decoding);
+//! - `one_shot_encoder`: the `one_shot` example's embedding network
+//!   (`examples/shared/one_shot/nets.rs`), random weights and batch-norm
+//!   statistics, on random 32x32x1 images (its output is the embedding
+//!   before the L2 normalisation, which the user applies);
 //! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
 //!   network that ends on an image, whose output is NHWC-flattened), and
 //!   three small ones where an addition, a batch norm or a softmax reads a
@@ -39,6 +43,8 @@ mod detector;
 mod lenet5_net;
 #[path = "shared/npy.rs"]
 mod npy;
+#[path = "shared/one_shot/nets.rs"]
+mod one_shot_nets;
 #[path = "shared/torchvision.rs"]
 mod torchvision;
 use lenet5_net::{prepare, LeNet5};
@@ -211,6 +217,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let y = inception.predict(x.view())?;
     write_image_net(&out.join("inception"), |p| inception.export_onnx(p), &x, &y)?;
 
+    let mut encoder = one_shot_nets::Encoder::new(20);
+    stir_batch_norms(encoder.params_mut(), one_shot_nets::Encoder::TENSORS, 21);
+    let x = random_images(4, [32, 32, 1], 22);
+    let y = encoder.predict(x.view())?;
+    write_image_net(
+        &out.join("one_shot_encoder"),
+        |p| encoder.export_onnx(p),
+        &x,
+        &y,
+    )?;
+
     let mut mlp = Mlp::new(8);
     stir_batch_norms(mlp.params_mut(), Mlp::TENSORS, 9);
     let mut rng = Rng::new(10);
@@ -260,7 +277,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, mlp, trunk and three networks with flattens to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk and three networks with flattens to {}",
         out.display()
     );
     Ok(())

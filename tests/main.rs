@@ -14,12 +14,16 @@ mod common;
 #[path = "../examples/shared/localize.rs"]
 mod localize;
 #[allow(dead_code)]
+#[path = "../examples/shared/one_shot/mod.rs"]
+mod one_shot_example;
+#[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
 
 mod blocks_train;
 mod composition;
 mod consts;
+mod detect_digits;
 mod dist;
 mod errors;
 mod fit;
@@ -30,12 +34,14 @@ mod held_pass_pytorch;
 mod localize_example;
 mod mnist_training;
 mod model_losses;
+mod one_shot;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod predict_reference;
 mod pytorch_import;
 mod resume_examples;
 mod save_load;
+mod sliding_windows;
 mod style;
 mod summary;
 mod tidy;

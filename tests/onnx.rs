@@ -16,6 +16,8 @@
 //! That the exported models compute what `predict` does is checked by
 //! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`).
 
+use crate::one_shot_example::nets as one_shot_nets;
+
 use std::path::{Path, PathBuf};
 
 use crate::common::images;
@@ -241,6 +243,23 @@ fn a_network_comes_back_from_its_own_export() {
         assert_eq!(back.tensor(t.name), want, "{}", t.name);
     }
     let x = images(3, 12, 11, 3, 9);
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        net.predict(x.view()).unwrap()
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn the_one_shot_encoder_exports_like_any_other_network() {
+    use one_shot_nets::Encoder;
+    let mut net = Encoder::new(6);
+    stir(net.params_mut(), Encoder::TENSORS);
+    let path = temp("one-shot-encoder.onnx");
+    net.export_onnx(&path).unwrap();
+    let back = Encoder::from_onnx(&path).unwrap();
+    assert_eq!(back.params(), net.params());
+    let x = images(2, 32, 32, 1, 10);
     assert_eq!(
         back.predict(x.view()).unwrap(),
         net.predict(x.view()).unwrap()

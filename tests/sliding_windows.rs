@@ -5,8 +5,6 @@
 //! outputs whose every cell is the classifier run on its crop, within
 //! 1e-5.
 
-mod common;
-
 #[path = "../examples/shared/sliding.rs"]
 mod sliding;
 
@@ -64,7 +62,7 @@ fn every_cell_of_the_convolutional_twins_is_the_classifier_on_its_crop() {
 
     let mut spread = 0.0f32;
     for (side, seed) in [(14, 1), (16, 2), (28, 3)] {
-        let picture: Vec<f32> = common::random(side * side * 3, seed)
+        let picture: Vec<f32> = crate::common::random(side * side * 3, seed)
             .iter()
             .map(|v| 3.0 * v)
             .collect();
@@ -94,7 +92,7 @@ fn a_batch_of_pictures_gives_each_picture_its_cells() {
     classifier.save(&path).unwrap();
     let mut on16 = ConvOn16::new(0);
     on16.load_dense_as_conv(&path).unwrap();
-    let x = common::images(3, 16, 16, 3, 12);
+    let x = crate::common::images(3, 16, 16, 3, 12);
     let out = on16.predict(x.view()).unwrap();
     for n in 0..3 {
         let picture: Vec<f32> = x

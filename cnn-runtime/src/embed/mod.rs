@@ -10,6 +10,9 @@
 //!   triplet, batch-hard, FaceNet's semi-hard negatives) on
 //!   `Target::Classes(identities)`, and [`ContrastiveLoss`] on Siamese
 //!   pairs (`Target::Values`, one label per pair);
+//! - [`L2Normalized`]: any of those on unit-length embeddings (FaceNet's
+//!   `||f(x)|| = 1`), the normalisation and its gradient in the loss path,
+//!   and [`l2_normalize`] for the outputs of `predict`;
 //! - [`SiameseHead`]: the course's learned similarity, a logistic unit on
 //!   `|f(x_i) - f(x_j)|` with its own weights, trained with binary
 //!   cross-entropy;
@@ -62,12 +65,15 @@
 mod contrastive;
 mod distance;
 mod gallery;
+mod normalized;
 mod roc_svg;
 mod sampler;
 mod siamese;
 mod triplet;
 mod verify;
 
+#[cfg(test)]
+mod normalized_tests;
 #[cfg(test)]
 mod pytorch_tests;
 #[cfg(test)]
@@ -78,6 +84,7 @@ mod verify_tests;
 pub use contrastive::ContrastiveLoss;
 pub use distance::{distance, pairwise_distances, Distance};
 pub use gallery::{Gallery, Identity, Match};
+pub use normalized::{l2_normalize, L2Normalized};
 pub use sampler::PkSampler;
 pub use siamese::{SiameseGrads, SiameseHead};
 pub use triplet::{Mining, Triplet, TripletLoss};

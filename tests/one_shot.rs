@@ -1,0 +1,242 @@
+//! The `one_shot` example's core (`examples/shared/one_shot/`) on tiny
+//! sets, so that CI checks it builds and runs end to end: a few letters of
+//! each glyph alphabet for one epoch, and a folder of made-up people
+//! written here; the command line's defaults and refusals; the episodes
+//! and pairs the measurements draw.
+
+use crate::one_shot_example::{eval, nets, parse, Args, Source};
+#[allow(dead_code)] // the test does not print the usage or exit
+use cnn::embed::Gallery;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn args(words: &[&str]) -> Result<Args, String> {
+    parse(words.iter().map(|w| w.to_string()))
+}
+
+/// A quick run's settings into `out`: one epoch of each network, small
+/// batches, few episodes and pairs, nothing printed.
+fn quick(mut a: Args, out: &Path) -> Args {
+    a.train.epochs = 1;
+    a.train.baseline_epochs = 1;
+    a.train.p = 6;
+    a.train.k = 3;
+    a.train.verbose = false;
+    a.episodes = 40;
+    a.pairs = 100;
+    a.out = out.to_path_buf();
+    a
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cnn-one-shot-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Checks every row is a fraction and every file is there.
+fn check_report(report: &crate::one_shot_example::Report) {
+    for r in &report.rows {
+        for v in [r.triplet, r.softmax, r.pixels] {
+            assert!((0.0..=1.0).contains(&v), "{}: {v}", r.measure);
+        }
+    }
+    for f in &report.files {
+        assert!(f.is_file(), "{} was not written", f.display());
+    }
+}
+
+#[test]
+fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
+    let out = temp("glyphs");
+    let a = quick(args(&["--per-group", "5"]).unwrap(), &out);
+    let report = crate::one_shot_example::run(&a).unwrap();
+    assert_eq!(report.unseen, "alphabets");
+    // 5 letters per alphabet: 5-way episodes exist, 20-way ones do not.
+    assert!(report.row("one-shot 5-way accuracy").is_some());
+    assert!(report.row("one-shot 20-way").is_none());
+    for m in ["verification accuracy", "TAR at FAR 1e-3", "ROC area"] {
+        assert!(report.row(m).is_some(), "{m}");
+    }
+    check_report(&report);
+    // Raw pixels tell letters of one alphabet apart better than chance.
+    assert!(report.row("one-shot 5-way").unwrap().pixels > 0.3);
+    assert_eq!(report.history.len(), 2);
+    // The gallery holds the 5 x 5 unseen letters, and the weights load back.
+    let gallery = Gallery::load(&out.join("gallery.safetensors")).unwrap();
+    assert_eq!(gallery.len(), 25);
+    assert!(
+        gallery.names()[0].starts_with("Armenian U+"),
+        "{:?}",
+        gallery.names()
+    );
+    nets::Encoder::load(out.join("encoder.safetensors")).unwrap();
+    let csv = fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(
+        csv.starts_with("measure,triplet,softmax,pixels\none-shot 5-way accuracy,"),
+        "{csv}"
+    );
+    assert!(out.join("roc_triplet.svg").is_file());
+    fs::remove_dir_all(&out).unwrap();
+}
+
+/// `people/<name>/<k>.png`: each person a bright blob of their own shape
+/// and place, on dark noise, moved a little from picture to picture.
+fn people(root: &Path, count: usize, pictures: usize) {
+    let noise = cnn_runtime::testing::random(40 * 40 * count * pictures, 3);
+    for person in 0..count {
+        let dir = root.join(format!("person{person:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        let (cy, cx) = (8 + (person * 7) % 20, 8 + (person * 11) % 20);
+        let (ry, rx) = (3 + person % 4, 3 + (person / 4) % 4);
+        for k in 0..pictures {
+            let offset = (person * pictures + k) * 1600;
+            let (dy, dx) = (k % 3, (k / 3) % 3);
+            let pixels: Vec<f32> = (0..1600)
+                .map(|i| {
+                    let (y, x) = ((i / 40) as isize, (i % 40) as isize);
+                    let inside = ((y - (cy + dy) as isize) as f32 / ry as f32).powi(2)
+                        + ((x - (cx + dx) as isize) as f32 / rx as f32).powi(2)
+                        <= 1.0;
+                    if inside {
+                        0.9
+                    } else {
+                        0.15 * noise[offset + i].abs()
+                    }
+                })
+                .collect();
+            let path = dir.join(format!("{k}.png"));
+            cnn::io::image::write_png_gray(&path, 40, 40, &pixels, false).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_folder_of_people_trains_and_enrols_everyone() {
+    let root = temp("people");
+    people(&root, 12, 5);
+    // Outside the folder, whose every subfolder is a person.
+    let out = temp("people-out");
+    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &out);
+    assert_eq!(a.source, Source::Folder(root.clone()));
+    let report = crate::one_shot_example::run(&a).unwrap();
+    assert_eq!(report.unseen, "identities");
+    // Half of 12 people are kept for testing: 6, enough for 5-way.
+    assert!(report.row("one-shot 5-way accuracy").is_some());
+    check_report(&report);
+    let gallery = Gallery::load(&out.join("gallery.safetensors")).unwrap();
+    assert_eq!(gallery.len(), 12, "everyone in the folder is enrolled");
+    assert_eq!(gallery.names()[3], "person03");
+    fs::remove_dir_all(&root).unwrap();
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_folder_with_too_few_people_is_refused() {
+    let root = temp("few");
+    people(&root, 3, 2);
+    let a = quick(
+        args(&["--folder", root.to_str().unwrap()]).unwrap(),
+        &temp("few-out"),
+    );
+    let err = crate::one_shot_example::run(&a)
+        .err()
+        .expect("3 people cannot be split");
+    assert!(err.to_string().contains("3 people"), "{err}");
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
+    let a = args(&[]).unwrap();
+    assert_eq!(a.source, Source::Glyphs(cnn::data::glyphs::vendored_dir()));
+    assert_eq!((a.train.epochs, a.train.baseline_epochs), (10, 8));
+    assert_eq!(
+        (a.train.p, a.train.k, a.episodes, a.pairs),
+        (32, 4, 1000, 5000)
+    );
+    assert_eq!(a.out, PathBuf::from("out/one_shot"));
+    let a = args(&[
+        "--dataset",
+        "mnist",
+        "--epochs=2",
+        "--baseline-epochs",
+        "1",
+        "--mining",
+        "batch-hard",
+    ])
+    .unwrap();
+    assert_eq!(a.source, Source::Mnist(cnn::data::mnist::vendored_dir()));
+    assert_eq!((a.train.epochs, a.train.baseline_epochs), (2, 1));
+    assert_eq!(a.train.mining, cnn::embed::Mining::BatchHard);
+    let a = args(&[
+        "--dataset",
+        "mnist",
+        "--data",
+        "/tmp/fashion",
+        "--no-augment",
+    ])
+    .unwrap();
+    assert_eq!(a.source, Source::Mnist(PathBuf::from("/tmp/fashion")));
+    assert!(!a.train.augment);
+    for (bad, says) in [
+        (&["--dataset", "faces"][..], "not one of glyphs, mnist"),
+        (&["--mining", "hard"][..], "not one of semi-hard"),
+        (&["--p", "1"][..], "at least 2"),
+        (&["--margin", "-1"][..], "not a positive number"),
+        (&["--epochs"][..], "needs a value"),
+        (&["--frobnicate"][..], "unknown option"),
+    ] {
+        let err = args(bad).unwrap_err();
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
+    assert_eq!(args(&["-h"]).unwrap_err(), "");
+}
+
+#[test]
+fn episodes_keep_to_one_group_and_query_another_image() {
+    let split = crate::one_shot_example::data::glyphs(&cnn::data::glyphs::vendored_dir()).unwrap();
+    let test = split.test.first_of_each_group(8).unwrap();
+    let by_identity = test.images_by_identity();
+    let labels = test.data.labels();
+    let episodes = eval::episodes(&test, 5, 200, 7).unwrap();
+    assert_eq!(
+        episodes,
+        eval::episodes(&test, 5, 200, 7).unwrap(),
+        "seeded"
+    );
+    for e in &episodes {
+        let ids: Vec<usize> = e.gallery.iter().map(|&i| labels[i]).collect();
+        let group = test.group_of[ids[0]];
+        assert!(ids.iter().all(|&id| test.group_of[id] == group));
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(labels[e.query], ids[e.answer]);
+        assert_ne!(e.query, e.gallery[e.answer]);
+        assert!(by_identity[ids[e.answer]].contains(&e.query));
+    }
+    // 20-way needs 20 letters in one alphabet: 8 per alphabet are too few.
+    assert!(eval::episodes(&test, 20, 10, 7).is_none());
+    // Pairs: same pairs of one letter (two images), different pairs of
+    // two letters of one alphabet.
+    let p = eval::pairs(&test, 300, 9);
+    assert_eq!((p.same.len(), p.different.len()), (300, 300));
+    assert!(p
+        .same
+        .iter()
+        .all(|&(i, j)| i != j && labels[i] == labels[j]));
+    assert!(p
+        .different
+        .iter()
+        .all(|&(i, j)| labels[i] != labels[j]
+            && test.group_of[labels[i]] == test.group_of[labels[j]]));
+    // A perfect embedding (one point per letter) gets every episode right.
+    let dim = test.count();
+    let onehot: Vec<f32> = labels
+        .iter()
+        .flat_map(|&l| (0..dim).map(move |k| f32::from(k == l)))
+        .collect();
+    assert_eq!(eval::one_shot_accuracy(&onehot, dim, &episodes), 1.0);
+}

@@ -43,6 +43,7 @@ mod detector;
 mod lenet5_net;
 #[path = "shared/npy.rs"]
 mod npy;
+#[allow(dead_code)] // the encoder alone, not the softmax baseline
 #[path = "shared/one_shot/nets.rs"]
 mod one_shot_nets;
 #[path = "shared/torchvision.rs"]

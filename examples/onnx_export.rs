@@ -35,6 +35,7 @@ use cnn::rng::Rng;
 
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
+#[allow(dead_code)] // the encoder alone, not the softmax baseline
 #[path = "shared/one_shot/nets.rs"]
 mod one_shot_nets;
 #[path = "shared/torchvision.rs"]

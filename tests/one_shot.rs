@@ -168,6 +168,8 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     .unwrap();
     assert_eq!(a.source, Source::Mnist(cnn::data::mnist::vendored_dir()));
     assert_eq!((a.train.epochs, a.train.baseline_epochs), (2, 1));
+    assert_eq!(a.train.margin, 1.0);
+    assert_eq!(args(&["--margin", "0.3"]).unwrap().train.margin, 0.3);
     assert_eq!(a.train.mining, cnn::embed::Mining::BatchHard);
     let a = args(&[
         "--dataset",

@@ -44,7 +44,7 @@ pub const EPSILON: f32 = 1e-12;
 /// let value = loss.loss(&e, &[2], Target::Classes(&[0, 0, 1, 1]), &mut grad).unwrap();
 /// // d(A, P) = 0 and d(A, N) = |(1, 0) - (0, 1)|^2 = 2: every hinge is closed.
 /// assert_eq!(value, 0.0);
-/// assert_eq!(loss.name(), "l2-normalised triplet");
+/// assert_eq!(loss.name(), "l2-normalised triplet_batch_hard");
 /// ```
 pub struct L2Normalized<L> {
     inner: L,

@@ -267,7 +267,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let x: Vec<f32> = (0..8).flat_map(|i| test_scenes.scene(i).pixels).collect();
         let y = net.predict(ArrayView4::from_shape((8, SIDE, SIDE, 1), &x)?)?;
         npy::write_npy(&dir.join("input.npy"), &[8, 1, SIDE, SIDE], &x)?;
-        npy::write_npy(&dir.join("output.npy"), y.shape(), y.as_slice().unwrap_or(&[]))?;
+        npy::write_npy(
+            &dir.join("output.npy"),
+            y.shape(),
+            y.as_slice().unwrap_or(&[]),
+        )?;
         println!(
             "ONNX: {} (output: the raw 12x12x45 volume; check with python3 scripts/onnx_check.py {})",
             onnx.display(),

@@ -43,7 +43,7 @@ struct Args {
 
 const USAGE: &str = "usage: detect_digits [--data DIR] [--epochs N] [--scenes-per-epoch N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--test-scenes N] [--resume PATH]
   --data DIR             the four MNIST IDX files (default: the vendored data/mnist)
-  --epochs N             epochs, each on fresh scenes (default 40)
+  --epochs N             epochs, each on fresh scenes (default 32)
   --scenes-per-epoch N   scenes per epoch (default 4096)
   --batch-size N         scenes per step (default 32)
   --threads N            worker threads (default: all cores; the speed figures use 2 unless given)
@@ -59,7 +59,7 @@ fn parse() -> Result<Args, String> {
     let mut a = Args {
         data: cnn::data::mnist::vendored_dir(),
         plan: Plan {
-            epochs: 40,
+            epochs: 32,
             scenes_per_epoch: 4096,
             batch_size: 32,
             learning_rate: 3e-3,

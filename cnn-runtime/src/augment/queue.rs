@@ -16,7 +16,7 @@
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use super::image_rng;
-use crate::data::dataset::{gather_target, TargetKind};
+use crate::data::dataset::gather_target;
 use crate::data::{Augment, Dataset};
 use crate::error::Result;
 use crate::loss::Target;
@@ -95,11 +95,7 @@ impl EpochBatches<'_> {
 
     /// The targets of a batch made by [`EpochBatches::make`].
     fn targets<'b>(&self, batch: &'b Batch) -> Target<'b> {
-        match self.data.target_kind() {
-            TargetKind::Classes => Target::Classes(&batch.y),
-            TargetKind::LabelMaps { .. } => Target::LabelMap(&batch.y),
-            TargetKind::Values { .. } => Target::Values(&batch.v),
-        }
+        self.data.target_kind().target(&batch.y, &batch.v)
     }
 
     /// Calls `consume(b, x, y)` for every batch in order. With `workers ==

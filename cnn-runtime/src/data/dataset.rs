@@ -172,26 +172,11 @@ impl Dataset {
         &self.v
     }
 
-    /// The same examples in the same order with other targets (same kind
-    /// rules as the constructors).
+    /// The examples at `indices` (their pixels `x`, already gathered) with
+    /// their targets.
     fn with_targets_of(&self, x: Vec<f32>, indices: &[usize]) -> Dataset {
-        let (y, v) = match self.kind {
-            TargetKind::Classes => (indices.iter().map(|&i| self.y[i]).collect(), Vec::new()),
-            TargetKind::LabelMaps { per_example: p } => (
-                indices
-                    .iter()
-                    .flat_map(|&i| self.y[i * p..(i + 1) * p].iter().copied())
-                    .collect(),
-                Vec::new(),
-            ),
-            TargetKind::Values { per_example: p } => (
-                Vec::new(),
-                indices
-                    .iter()
-                    .flat_map(|&i| self.v[i * p..(i + 1) * p].iter().copied())
-                    .collect(),
-            ),
-        };
+        let (mut y, mut v) = (Vec::new(), Vec::new());
+        gather_target(self, indices, &mut y, &mut v);
         Dataset {
             shape: self.shape,
             x,
@@ -415,10 +400,18 @@ pub fn gather_target<'a>(
             Target::Values(t) => v.extend_from_slice(t),
         }
     }
-    match data.kind {
-        TargetKind::Classes => Target::Classes(y),
-        TargetKind::LabelMaps { .. } => Target::LabelMap(y),
-        TargetKind::Values { .. } => Target::Values(v),
+    data.kind.target(y, v)
+}
+
+impl TargetKind {
+    /// Targets of this kind: `labels` for class labels and label maps,
+    /// `values` for values (the other is not read).
+    pub fn target<'a>(self, labels: &'a [usize], values: &'a [f32]) -> Target<'a> {
+        match self {
+            TargetKind::Classes => Target::Classes(labels),
+            TargetKind::LabelMaps { .. } => Target::LabelMap(labels),
+            TargetKind::Values { .. } => Target::Values(values),
+        }
     }
 }
 

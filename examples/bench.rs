@@ -50,7 +50,7 @@ use cnn_runtime::isa::{self, Isa};
 
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
-use lenet5_net::LeNet5;
+use lenet5_net::{LeNet5, LeNet5Scores};
 
 #[path = "shared/cifar_resnet.rs"]
 mod cifar_resnet;
@@ -89,27 +89,6 @@ network! {
 // The peer's copy has keras.applications.ResNet50's 25,636,712 parameters
 // with the batch norms' running statistics (pytorch_peer.py).
 const _: () = assert!(ResNet50::PARAMS == 25_636_712);
-
-network! {
-    /// LeNet-5 without its softmax: ten scores, for the mean squared error.
-    pub struct LeNet5Scores {
-        input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-        ],
-    }
-}
 
 const WORKLOADS: &[&str] = &[
     "lenet5_train_b64",

@@ -8,24 +8,33 @@
 use cnn::prelude::*;
 
 network! {
+    /// LeNet-5's layers up to its ten class scores, before the softmax.
+    block LeNet5Layers() = [
+        conv1: Conv2d { filters: 6, kernel: 5 },
+        Relu,
+        MaxPool2d { size: 2, stride: 2 },
+        conv2: Conv2d { filters: 16, kernel: 5 },
+        Relu,
+        MaxPool2d { size: 2, stride: 2 },
+        Flatten,
+        fc3: Dense { units: 120 },
+        Relu,
+        fc4: Dense { units: 84 },
+        Relu,
+        fc5: Dense { units: 10 },
+    ];
+
     /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling.
     pub struct LeNet5 {
         input: [32, 32, 1],
-        layers: [
-            conv1: Conv2d { filters: 6, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            conv2: Conv2d { filters: 16, kernel: 5 },
-            Relu,
-            MaxPool2d { size: 2, stride: 2 },
-            Flatten,
-            fc3: Dense { units: 120 },
-            Relu,
-            fc4: Dense { units: 84 },
-            Relu,
-            fc5: Dense { units: 10 },
-            Softmax,
-        ],
+        layers: [..LeNet5Layers {}, Softmax],
+    }
+
+    /// LeNet-5 without its softmax: ten scores, for the mean squared error
+    /// (`bench`'s `lenet5_mse_b64`).
+    pub struct LeNet5Scores {
+        input: [32, 32, 1],
+        layers: LeNet5Layers {},
     }
 }
 

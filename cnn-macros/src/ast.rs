@@ -32,6 +32,8 @@ pub struct Template {
     /// Doc comments and attributes (kept for the docs of the call).
     #[allow(dead_code)] // documentation only
     pub attrs: Vec<syn::Attribute>,
+    /// `pub block ..` is lent to other crates too (`splice.rs`).
+    pub vis: syn::Visibility,
     pub ident: syn::Ident,
     /// The parameters in order, each with its default when it has one.
     pub params: Vec<(syn::Ident, Option<Value>)>,
@@ -235,6 +237,11 @@ pub struct LayerDef {
     /// The user's name in `name: Kind`.
     pub name: Option<syn::Ident>,
     pub kind: syn::Ident,
+    /// The path in front of the kind (`cnn::models::` in
+    /// `cnn::models::ResNet { .. }`): where a block or network declared in
+    /// another module or crate is fetched from (`splice.rs`). The kind
+    /// itself is the last segment.
+    pub path: Option<proc_macro2::TokenStream>,
     /// The keys between braces; `None` when there are no braces.
     pub args: Option<Args>,
 }
@@ -243,10 +250,17 @@ impl LayerDef {
     /// `name: Kind`, or just `Kind`: where messages about the whole layer
     /// point (the keys are left out so the underline stays short).
     pub fn head_span(&self) -> SpanRange {
+        let path_start = self
+            .path
+            .as_ref()
+            .and_then(|p| p.clone().into_iter().next())
+            .map(|t| t.span());
         let start = self
             .name
             .as_ref()
-            .map_or(self.kind.span(), syn::Ident::span);
+            .map(syn::Ident::span)
+            .or(path_start)
+            .unwrap_or(self.kind.span());
         SpanRange(start, self.kind.span())
     }
 

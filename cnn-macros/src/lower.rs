@@ -39,6 +39,7 @@ pub fn lower(def: &NetworkDef, lib: &Library<'_>, sites: &mut Sites, diags: &mut
         diags,
         lib,
         via: None,
+        written: None,
         inherit: None,
         inherit_back: None,
         depth: 0,
@@ -138,6 +139,9 @@ struct Lowerer<'s> {
     /// While lowering the body of a template or network used by name: the
     /// outermost use, where messages about the layers inside also point.
     via: Option<(SpanRange, String)>,
+    /// The use about to be lowered, as written with its path
+    /// (`cnn::models::ResNet`): what messages from inside it name.
+    written: Option<String>,
     /// A template's namespace lent to an unnamed `Residual` or `Concat`
     /// inside it (its layers are named as the template's own), and given
     /// back when the block is lowered.
@@ -153,8 +157,19 @@ struct Lowerer<'s> {
 struct LayerView<'a> {
     name: Option<&'a syn::Ident>,
     kind: &'a syn::Ident,
+    /// The path written in front of the kind, if any.
+    path: Option<&'a proc_macro2::TokenStream>,
     entries: &'a [Entry],
     head: SpanRange,
+}
+
+impl LayerView<'_> {
+    /// The kind as written, with its path (`cnn_lender::Trunk`), without
+    /// the spaces the tokens print with.
+    fn written(&self) -> String {
+        let path = self.path.map(|p| p.to_string().replace(' ', ""));
+        format!("{}{}", path.unwrap_or_default(), self.kind)
+    }
 }
 
 fn layer_view(value: &Value) -> Option<LayerView<'_>> {
@@ -162,12 +177,14 @@ fn layer_view(value: &Value) -> Option<LayerView<'_>> {
         Value::Word(kind) => Some(LayerView {
             name: None,
             kind,
+            path: None,
             entries: &[],
             head: SpanRange::single(kind.span()),
         }),
         Value::Layer(def) => Some(LayerView {
             name: def.name.as_ref(),
             kind: &def.kind,
+            path: def.path.as_ref(),
             entries: def.args.as_ref().map_or(&[], |a| a.entries.as_slice()),
             head: def.head_span(),
         }),

@@ -6,7 +6,7 @@
 //! program  := ("@" "cnn_import" "{" program "}")* item*
 //! item     := network | template
 //! network  := attr* vis "struct" IDENT "{" entries "}"
-//! template := attr* "block" IDENT "(" (param ("," param)* ","?)? ")" "=" list ";"?
+//! template := attr* vis "block" IDENT "(" (param ("," param)* ","?)? ")" "=" list ";"?
 //! param    := IDENT (":" value)?                     a default after the colon
 //! entries  := (entry ("," entry)* ","?)?
 //! entry    := IDENT ":" value
@@ -14,9 +14,10 @@
 //! unary    := "!" unary | primary
 //! primary  := "-"? INT | "-"? FLOAT | "true" | "false" | list | "{" entries "}"
 //!           | "(" value ")" | "if" value "{" value "}" "else" "{" value "}"
-//!           | IDENT ("{" entries "}")?
+//!           | kind ("{" entries "}")?
+//! kind     := "::"? IDENT ("::" IDENT)*                a path names another module's or crate's block
 //! list     := "[" (item ("," item)* ","?)? "]"
-//! item     := IDENT ":" IDENT ("{" entries "}")?      a named layer
+//! item     := IDENT ":" kind ("{" entries "}")?       a named layer
 //!           | ".." value                             a template's layers in place
 //!           | value
 //! ```
@@ -76,15 +77,15 @@ fn program(input: ParseStream) -> syn::Result<Program> {
     }
     while !input.is_empty() {
         let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis: syn::Visibility = input.parse()?;
         if input.peek(syn::Ident) && !input.peek(Token![struct]) && input.peek2(syn::Ident) {
             let word: syn::Ident = input.fork().parse()?;
             if word == "block" {
                 input.parse::<syn::Ident>()?;
-                out.templates.push(parse_template(input, attrs)?);
+                out.templates.push(parse_template(input, attrs, vis)?);
                 continue;
             }
         }
-        let vis: syn::Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let ident: syn::Ident = input.parse()?;
         let header = Header { attrs, vis, ident };
@@ -94,7 +95,11 @@ fn program(input: ParseStream) -> syn::Result<Program> {
 }
 
 /// `Name(params) = [ layers ];` after the word `block`.
-fn parse_template(input: ParseStream, attrs: Vec<syn::Attribute>) -> syn::Result<Template> {
+fn parse_template(
+    input: ParseStream,
+    attrs: Vec<syn::Attribute>,
+    vis: syn::Visibility,
+) -> syn::Result<Template> {
     let ident = parse_ident(input, "expected the block's name after `block`")?;
     if !input.peek(syn::token::Paren) {
         return Err(input.error(format!(
@@ -138,6 +143,7 @@ fn parse_template(input: ParseStream, attrs: Vec<syn::Attribute>) -> syn::Result
     }
     Ok(Template {
         attrs,
+        vis,
         ident,
         params,
         body: items,
@@ -513,10 +519,22 @@ fn parse_primary(input: ParseStream) -> syn::Result<Value> {
     if input.peek(Token![-]) || input.peek(syn::LitInt) || input.peek(syn::LitFloat) {
         return parse_number(input);
     }
+    if input.peek(Token![::]) || (input.peek(syn::Ident) && input.peek2(Token![::])) {
+        let (path, kind) = parse_kind_path(input)?;
+        if input.peek(syn::token::Brace) {
+            return parse_layer_args(input, None, path, kind);
+        }
+        return Ok(Value::Layer(Box::new(LayerDef {
+            name: None,
+            kind,
+            path,
+            args: None,
+        })));
+    }
     if input.peek(syn::Ident) {
         let kind: syn::Ident = input.parse()?;
         if input.peek(syn::token::Brace) {
-            return parse_layer_args(input, None, kind);
+            return parse_layer_args(input, None, None, kind);
         }
         return Ok(Value::Word(kind));
     }
@@ -600,25 +618,49 @@ fn parse_item(input: ParseStream) -> syn::Result<Value> {
     if input.peek(syn::Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
         let name: syn::Ident = input.parse()?;
         input.parse::<Token![:]>()?;
-        let kind = parse_ident(
-            input,
-            "expected a layer kind after the layer's name, like `Conv2d`",
-        )?;
+        if !input.peek(syn::Ident) && !input.peek(Token![::]) {
+            return Err(input.error("expected a layer kind after the layer's name, like `Conv2d`"));
+        }
+        let (path, kind) = parse_kind_path(input)?;
         if input.peek(syn::token::Brace) {
-            return parse_layer_args(input, Some(name), kind);
+            return parse_layer_args(input, Some(name), path, kind);
         }
         return Ok(Value::Layer(Box::new(LayerDef {
             name: Some(name),
             kind,
+            path,
             args: None,
         })));
     }
     parse_value(input)
 }
 
+/// A kind, bare (`Conv2d`) or with the path of the module or crate that
+/// declares it (`cnn::models::ResNet`, `::other::Trunk`): the path's
+/// tokens up to the last `::`, and the last segment.
+fn parse_kind_path(
+    input: ParseStream,
+) -> syn::Result<(Option<proc_macro2::TokenStream>, syn::Ident)> {
+    let mut path = proc_macro2::TokenStream::new();
+    if input.peek(Token![::]) {
+        let colons: Token![::] = input.parse()?;
+        path.extend(quote::ToTokens::to_token_stream(&colons));
+    }
+    let mut kind = parse_ident(input, "expected a layer kind after `::`")?;
+    while input.peek(Token![::]) {
+        let colons: Token![::] = input.parse()?;
+        let next = parse_ident(input, "expected a name after `::`")?;
+        path.extend(quote::ToTokens::to_token_stream(&kind));
+        path.extend(quote::ToTokens::to_token_stream(&colons));
+        kind = next;
+    }
+    Ok(((!path.is_empty()).then_some(path), kind))
+}
+
 fn parse_layer_args(
     input: ParseStream,
     name: Option<syn::Ident>,
+    path: Option<proc_macro2::TokenStream>,
     kind: syn::Ident,
 ) -> syn::Result<Value> {
     let content;
@@ -627,6 +669,7 @@ fn parse_layer_args(
     Ok(Value::Layer(Box::new(LayerDef {
         name,
         kind,
+        path,
         args: Some(Args {
             entries,
             close: brace.span.close(),

@@ -3,7 +3,11 @@
 //! One macro call cannot see inside another, so every call also emits, for
 //! each template and network it declares, a `macro_rules!` of the same name
 //! (`pub(crate) use`d, so it travels with the struct by path or `use`) that
-//! holds the call's own tokens. A call that uses a name it does not declare
+//! holds the call's own tokens. A `pub` block or network's macro is also
+//! `#[macro_export]`ed (under a hidden name that carries a fingerprint of
+//! the call) and `pub use`d, so that another crate uses it by path
+//! (`layers: other::Trunk`, `cnn::models::ResNet { .. }`): the request
+//! then calls the macro by that path. A call that uses a name it does not declare
 //! expands to nothing but a call of that macro:
 //!
 //! ```text
@@ -30,25 +34,26 @@ use crate::suggest::distance;
 pub fn request(program: &Program, input: &TokenStream) -> Option<TokenStream> {
     let lib = Library::new(program);
     let known = lib.names();
-    let mut used = Vec::new();
+    let mut used: Vec<Used> = Vec::new();
     for t in &program.templates {
         kinds_in_list(&t.body, &mut used);
     }
     for net in &program.nets {
         kinds_in_entries(&net.fields, &mut used);
     }
-    let missing = used.into_iter().find(|kind| {
+    let (path, missing) = used.into_iter().find(|(path, kind)| {
         let name = kind.to_string();
-        !KINDS.contains(&name.as_str())
-            && name != "Stage"
-            && !known.contains(&name)
-            && name.starts_with(|c: char| c.is_ascii_uppercase())
-            && !likely_typo(&name)
+        !known.contains(&name)
+            && (path.is_some()
+                || (!KINDS.contains(&name.as_str())
+                    && name != "Stage"
+                    && name.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !likely_typo(&name)))
     })?;
     let bang = Punct::new('!', Spacing::Alone);
     let mut at = Punct::new('@', Spacing::Alone);
     at.set_span(missing.span());
-    Some(quote!(#missing #bang { #at cnn_splice #input }))
+    Some(quote!(#path #missing #bang { #at cnn_splice #input }))
 }
 
 /// A name one edit (or only case) away from a built-in kind is taken for a
@@ -60,28 +65,31 @@ fn likely_typo(name: &str) -> bool {
         .any(|k| k.eq_ignore_ascii_case(name) || distance(k, name) <= 1)
 }
 
+/// A kind a layer uses, with the path written in front of it.
+type Used = (Option<TokenStream>, Ident);
+
 /// The kinds of every layer in a list, nested ones included.
-fn kinds_in_list(items: &[Value], out: &mut Vec<Ident>) {
+fn kinds_in_list(items: &[Value], out: &mut Vec<Used>) {
     for item in items {
         kinds_in_value(item, out);
     }
 }
 
-fn kinds_in_entries(entries: &[Entry], out: &mut Vec<Ident>) {
+fn kinds_in_entries(entries: &[Entry], out: &mut Vec<Used>) {
     for entry in entries {
         kinds_in_value(&entry.value, out);
     }
 }
 
-fn kinds_in_value(value: &Value, out: &mut Vec<Ident>) {
+fn kinds_in_value(value: &Value, out: &mut Vec<Used>) {
     match value {
         Value::Layer(def) => {
-            out.push(def.kind.clone());
+            out.push((def.path.clone(), def.kind.clone()));
             if let Some(args) = &def.args {
                 kinds_in_entries(&args.entries, out);
             }
         }
-        Value::Word(word) => out.push(word.clone()),
+        Value::Word(word) => out.push((None, word.clone())),
         Value::List { items, .. } => kinds_in_list(items, out),
         Value::Map { entries, .. } => kinds_in_entries(entries, out),
         Value::Spread { value, .. } => kinds_in_value(value, out),
@@ -101,11 +109,21 @@ pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
     let names = program
         .templates
         .iter()
-        .map(|t| t.ident.clone())
-        .chain(program.nets.iter().map(|n| n.header.ident.clone()));
+        .map(|t| (&t.ident, &t.vis))
+        .chain(program.nets.iter().map(|n| (&n.header.ident, &n.header.vis)));
+    let call = fingerprint(input);
     let mut out = TokenStream::new();
-    for name in names {
-        let hidden = format_ident!("__cnn_lend_{}", name);
+    for (name, vis) in names {
+        let public = matches!(vis, syn::Visibility::Public(_));
+        // A `pub` block or network is lent to other crates too: its macro
+        // is exported (at the crate's root, so its hidden name carries a
+        // fingerprint of the call, unique in the crate) and re-exported
+        // beside the struct under the struct's name.
+        let hidden = if public {
+            format_ident!("__cnn_lend_{}_{:016x}", name, call)
+        } else {
+            format_ident!("__cnn_lend_{}", name)
+        };
         let dollar = || TokenTree::Punct(Punct::new('$', Spacing::Alone));
         let (d1, d2, d3, d4) = (dollar(), dollar(), dollar(), dollar());
         let rest = Ident::new("rest", Span::call_site());
@@ -113,9 +131,15 @@ pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
             "`{name}` is declared with `network!`: use it as a layer of another network (`name: {name}`), \
              not as a macro"
         );
+        let (export, reexport) = if public {
+            (quote!(#[macro_export]), quote!(pub use #hidden as #name;))
+        } else {
+            (quote!(), quote!(pub(crate) use #hidden as #name;))
+        };
         out.extend(quote! {
             #[doc(hidden)]
             #[allow(unused_macros)]
+            #export
             macro_rules! #hidden {
                 (@cnn_splice #d1 ( #d2 #rest:tt )*) => {
                     ::cnn::network! { @cnn_import { #input } #d3 ( #d4 #rest )* }
@@ -124,8 +148,16 @@ pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
             }
             #[doc(hidden)]
             #[allow(unused_imports)]
-            pub(crate) use #hidden as #name;
+            #reexport
         });
     }
     out
+}
+
+/// FNV-1a of the call's tokens as text: the exported macros' names differ
+/// between calls that declare the same name in different modules.
+fn fingerprint(input: &TokenStream) -> u64 {
+    input.to_string().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -140,6 +140,7 @@ impl Lowerer<'_> {
             return Some(placeholder(full, view.name.is_some(), site, keys));
         }
         self.depth += 1;
+        self.written = view.path.is_some().then(|| view.written());
         let lowered = match what {
             Use::Template(t) => self.use_template(t, &full, view.entries, site, view.head),
             Use::Stage => self.stage(&full, view, site),
@@ -161,8 +162,9 @@ impl Lowerer<'_> {
     /// use in the network (the outermost one, when uses nest).
     fn via<T>(&mut self, head: SpanRange, label: &str, f: impl FnOnce(&mut Self) -> T) -> T {
         let outermost = self.via.is_none();
+        let written = self.written.take();
         if outermost {
-            self.via = Some((head, label.to_string()));
+            self.via = Some((head, written.unwrap_or_else(|| label.to_string())));
         }
         let out = f(self);
         if outermost {
@@ -227,6 +229,7 @@ impl Lowerer<'_> {
             return Vec::new();
         };
         self.depth += 1;
+        self.written = view.path.is_some().then(|| view.written());
         let layers = self.via(view.head, &written, |lw| {
             let body = lw.resolve_list(&t.body, &env);
             lw.block_in(&[body.as_slice()], prefix, namer).remove(0)
@@ -249,6 +252,7 @@ impl Lowerer<'_> {
         let Some(env) = self.bind(t, &written, view.entries, site) else {
             return Vec::new();
         };
+        self.written = view.path.is_some().then(|| view.written());
         self.via(view.head, &written, |lw| {
             let body = lw.resolve_list(&t.body, &env);
             let mut namer = Namer::transparent(&body);

@@ -99,6 +99,9 @@
 //!   threads; [`isa`] picks the instruction set every hand-vectorised
 //!   kernel uses (AVX-512, AVX2 + FMA or portable; the best the CPU runs by
 //!   default, `CNN_ISA=avx2` or [`isa::scoped`] to compare).
+//! - [`models`]: published networks (AlexNet, VGG, ResNet, GoogLeNet,
+//!   DenseNet, ..) as block templates with torchvision's names:
+//!   `layers: cnn::models::ResNet50 { classes: 10 }`.
 //! - [`prelude`]: `use cnn::prelude::*;` brings the macro, the optimizers,
 //!   the training loop and [`Error`] into scope. [`ndarray`] is re-exported,
 //!   so `cnn::ndarray::Array4` is the type `predict` takes a view of.
@@ -129,6 +132,7 @@ pub mod optim {
 #[doc = include_str!("../docs/dsl.md")]
 pub mod dsl {}
 
+pub mod models;
 pub mod prelude;
 
 /// What the macro's generated code calls; not part of the public API.

@@ -106,11 +106,12 @@ fn kinds_in_value(value: &Value, out: &mut Vec<Used>) {
 /// For every template and network the call declares, the `macro_rules!`
 /// that lends the call's tokens to other calls.
 pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
-    let names = program
-        .templates
-        .iter()
-        .map(|t| (&t.ident, &t.vis))
-        .chain(program.nets.iter().map(|n| (&n.header.ident, &n.header.vis)));
+    let names = program.templates.iter().map(|t| (&t.ident, &t.vis)).chain(
+        program
+            .nets
+            .iter()
+            .map(|n| (&n.header.ident, &n.header.vis)),
+    );
     let call = fingerprint(input);
     let mut out = TokenStream::new();
     for (name, vis) in names {
@@ -157,7 +158,10 @@ pub fn providers(program: &Program, input: &TokenStream) -> TokenStream {
 /// FNV-1a of the call's tokens as text: the exported macros' names differ
 /// between calls that declare the same name in different modules.
 fn fingerprint(input: &TokenStream) -> u64 {
-    input.to_string().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    input
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }

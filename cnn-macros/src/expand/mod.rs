@@ -13,7 +13,7 @@ mod forward;
 mod graph;
 mod held;
 mod io;
-mod layout;
+pub(crate) mod layout;
 mod parts;
 mod passes;
 mod plan;

@@ -5,6 +5,7 @@
 
 mod course;
 mod messages;
+mod models;
 mod names;
 mod robust;
 mod templates;

@@ -21,3 +21,11 @@ network! {
         layers: [small: Small, Dense { units: 2 }, Softmax],
     }
 }
+
+network! {
+    /// ResNet-18 from the zoo, for ten classes of 32x32 colour images.
+    pub struct Tiny18 {
+        input: [32, 32, 3],
+        layers: cnn::models::ResNet18 { classes: 10 },
+    }
+}

@@ -22,3 +22,19 @@ fn a_network_from_another_crate_is_a_layer() {
     let p = net.predict(x.view()).unwrap();
     assert_eq!(p.dim(), (2, 2));
 }
+
+#[test]
+fn a_zoo_model_is_one_line_with_torchvisions_names() {
+    use cnn_borrower::Tiny18;
+    // torchvision's resnet18 has 11,689,512 with a 1,000-way fc.
+    assert_eq!(Tiny18::TRAINABLE_PARAMS, 11_689_512 - 990 * 512 - 990);
+    let names: Vec<&str> = Tiny18::TENSORS.iter().map(|t| t.name).collect();
+    for name in [
+        "conv1.weight",
+        "layer2.0.downsample.0.weight",
+        "layer4.1.bn2.gamma",
+        "fc.bias",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+}

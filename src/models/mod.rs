@@ -54,6 +54,7 @@
 mod alexnet;
 mod densenet;
 mod googlenet;
+mod inception;
 mod lenet;
 mod resnet;
 mod squeezenet;
@@ -62,6 +63,7 @@ mod vgg;
 pub use alexnet::*;
 pub use densenet::*;
 pub use googlenet::*;
+pub use inception::*;
 pub use lenet::*;
 pub use resnet::*;
 pub use squeezenet::*;

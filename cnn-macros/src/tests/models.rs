@@ -185,3 +185,20 @@ fn lenet5_is_the_courses() {
     ));
     assert_eq!(net.trainable, 61_706);
 }
+
+#[test]
+fn inception_v3_is_torchvisions_with_and_without_its_aux_head() {
+    let net = matches("InceptionV3 {}", "[299, 299, 3]", "inception_v3_aux");
+    let (without_aux, _) = torchvision("inception_v3");
+    let params = layout::params(&net.layers);
+    let (predict, _) = crate::count::without_aux_heads(&net.layers);
+    let moving = |aux: bool| -> usize {
+        params
+            .tensors
+            .iter()
+            .filter(|t| !t.trainable && t.name.starts_with("AuxLogits") == aux)
+            .map(layout::Tensor::len)
+            .sum()
+    };
+    assert_eq!(predict - moving(false), without_aux);
+}

@@ -7,7 +7,7 @@
 
 Builds `examples/bench.rs` (release), then, round after round, runs each
 workload once with ours and once with the PyTorch peer
-(`pytorch_peer.py`, which prints the same JSON lines), one right after the
+(`bench/pytorch_peer.py`, which prints the same JSON lines), one right after the
 other, alternating which goes first. A ratio is only ever taken between the
 two runs of one pair, so a slow moment of this shared machine hits both
 sides; the table shows each side's median over the rounds and the median
@@ -76,11 +76,8 @@ LOWER_IS_BETTER = {"us", "ms", "MiB"}
 
 
 def default_peer():
-    for p in (os.path.join(ROOT, "..", "shared", "bench", "pytorch_peer.py"),
-              "/work/shared/bench/pytorch_peer.py"):
-        if os.path.exists(p):
-            return os.path.abspath(p)
-    return "pytorch_peer.py"
+    """The PyTorch peer beside this script (bench/pytorch_peer.py)."""
+    return os.path.join(ROOT, "bench", "pytorch_peer.py")
 
 
 def loadavg():

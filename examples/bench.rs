@@ -1,5 +1,5 @@
 //! The speed benchmark, side by side with PyTorch
-//! (`../shared/bench/pytorch_peer.py` prints the same JSON lines;
+//! (`bench/pytorch_peer.py` prints the same JSON lines;
 //! `bench/compare.py` runs both, interleaved, and prints the ratios):
 //!
 //!     cargo run --release --example bench -- [--threads N] [--workload NAME] [--json] [--repeats N]
@@ -407,7 +407,7 @@ fn vgg19_style_step(a: &Args) {
         &mut bufs,
         &mut |acts, _| {
             for (k, name) in STYLE.iter().enumerate() {
-                // mse(G / chw, S / chw) = 4 J_style / c^2 (COURSE-PART2.md's J_style).
+                // mse(G / chw, S / chw) = 4 J_style / c^2 (the course's J_style, docs/style.md).
                 let c = shapes[k + 1][2] as f32;
                 targets.add(name, 40.0 * 0.2 * 4.0 / (c * c), acts[k + 1], shapes[k + 1])?;
             }

@@ -262,7 +262,7 @@ network! {
 // compared with `TRAINABLE_PARAMS`, a Keras figure with both.
 // ---------------------------------------------------------------------------
 
-// LeNet-5 as in DESIGN.md (ReLU, max pooling, a 120-84-10 head): 61,706.
+// LeNet-5 as in docs/design.md (ReLU, max pooling, a 120-84-10 head): 61,706.
 // LeCun et al. (1998) count about 60,000 trainable parameters for theirs.
 const _: () = assert!(LeNet5::PARAMS == 61_706);
 

@@ -1,5 +1,5 @@
 //! torchvision's ResNet-18 or ResNet-50 from an ONNX file, in the
-//! declarations of `examples/shared/torchvision.rs` (README.md, "ONNX").
+//! declarations of `examples/shared/torchvision.rs` (docs/weights.md, "ONNX").
 //!
 //!     python3 scripts/torchvision_to_onnx.py resnet50 out/tv
 //!     cargo run --release --features onnx --example onnx_resnet -- out/tv/resnet50.onnx --depth 50 --check out/tv

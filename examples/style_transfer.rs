@@ -6,7 +6,7 @@
 //!     cargo run --release --example style_transfer -- --style assets/gravel.png --random
 //!
 //! With `--weights` (torchvision's VGG-19 `state_dict` in safetensors; the
-//! README gives the one command that saves it; `--vgg16` for VGG-16's)
+//! docs/style.md gives the one command that saves it; `--vgg16` for VGG-16's)
 //! it runs the course's assignment: content layer conv4_2, style layers
 //! conv1_1 .. conv5_1 at 0.2 each, `alpha = 10`, `beta = 40`, the content
 //! picture plus noise, pixels normalised as torchvision's VGG expects.
@@ -96,7 +96,7 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.random == a.weights.is_some() {
         return Err(
-            "give --weights FILE (torchvision's VGG-19: README.md, \"Style transfer\", saves it) or --random \
+            "give --weights FILE (torchvision's VGG-19: docs/style.md says how to save it) or --random \
              (random filters, no weights needed), one of the two"
                 .into(),
         );

@@ -14,7 +14,7 @@ tests/fixtures/style/:
   their gradients with respect to G (NHWC), and the Gram matrix of S at
   features.1.
 
-The costs are those of COURSE-PART2.md, week 4:
+The costs are the course's (week 4; docs/style.md):
 J_content = 1/(4 nH nW nC) sum (a(C) - a(G))^2,
 J_style[l] = 1/(2 nH nW nC)^2 sum (G(S) - G(G))^2, G = A^T A.
 Everything is computed in float64 from the float32 values that are saved,

@@ -1,5 +1,5 @@
 """Exports torchvision's ResNet-18 or ResNet-50 as ONNX, for
-examples/onnx_resnet.rs (README.md, "ONNX": torchvision's ResNet).
+examples/onnx_resnet.rs (docs/weights.md, "ONNX": torchvision's ResNet).
 
     python3 scripts/torchvision_to_onnx.py resnet50 out/tv            # pretrained weights (downloads them)
     python3 scripts/torchvision_to_onnx.py resnet18 out/tv --random   # random weights, no download

@@ -68,6 +68,12 @@
 //!   networks ([composition](dsl#composition)), every rule checked at
 //!   compile time ([checks](dsl#what-is-checked-at-compile-time)), and every
 //!   item the macro generates ([generated API](dsl#what-the-macro-generates)).
+//! - [Guides](guide): training with schedules, augmentation and test-time
+//!   tricks ([`guide::training`]), the held forward pass
+//!   ([`guide::held_pass`]), transfer learning ([`guide::transfer`]),
+//!   PyTorch and ONNX weights ([`guide::weights`]), the classic networks
+//!   ([`guide::classic_nets`]), detection, faces, style transfer, MPI,
+//!   speed, and the design the library keeps to ([`guide::design`]).
 //! - [`optim`]: [`optim::Sgd`] (momentum, Nesterov, weight decay),
 //!   [`optim::Adam`], [`optim::AdamW`] and learning-rate schedules.
 //! - [`train`]: the Keras-style loop over any generated network
@@ -133,6 +139,42 @@ pub mod optim {
 pub mod dsl {}
 
 pub mod models;
+
+/// Guides: how to do each thing the library does, with the examples that
+/// show it. They are the files of `docs/` in the repository; measured
+/// figures are in RESULTS.md (accuracy) and BENCHMARKS.md (speed).
+pub mod guide {
+    #[doc = include_str!("../docs/training.md")]
+    pub mod training {}
+    #[doc = include_str!("../docs/held-pass.md")]
+    pub mod held_pass {}
+    #[doc = include_str!("../docs/transfer.md")]
+    pub mod transfer {}
+    #[doc = include_str!("../docs/weights.md")]
+    pub mod weights {}
+    #[doc = include_str!("../docs/classic-nets.md")]
+    pub mod classic_nets {}
+    #[doc = include_str!("../docs/detection.md")]
+    pub mod detection {}
+    #[doc = include_str!("../docs/faces.md")]
+    pub mod faces {}
+    #[doc = include_str!("../docs/style.md")]
+    pub mod style {}
+    #[doc = include_str!("../docs/distributed.md")]
+    pub mod distributed {}
+    #[doc = include_str!("../docs/edge-detection.md")]
+    pub mod edge_detection {}
+    #[doc = include_str!("../docs/speed.md")]
+    pub mod speed {}
+    #[doc = include_str!("../docs/design.md")]
+    pub mod design {}
+}
+
+// The README's code runs as a doctest too, so its tour stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod prelude;
 
 /// What the macro's generated code calls; not part of the public API.

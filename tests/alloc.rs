@@ -1,5 +1,5 @@
 //! "A training step at a batch size already seen allocates nothing"
-//! (DESIGN.md): a counting global allocator, switched on only on the
+//! (docs/design.md): a counting global allocator, switched on only on the
 //! thread running the steps, over several LeNet-5 training steps after a
 //! warm-up step at each batch size, under every instruction set the CPU
 //! runs (`cnn_runtime::isa::scoped`).

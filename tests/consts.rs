@@ -4,7 +4,7 @@
 use crate::common::LeNet5;
 use cnn::network;
 
-// LeNet-5 with 32x32x1 input (DESIGN.md): 156 + 2,416 + 48,120 + 10,164 +
+// LeNet-5 with 32x32x1 input (docs/design.md): 156 + 2,416 + 48,120 + 10,164 +
 // 850 = 61,706 parameters. Multiply-adds by the course's count:
 // conv1 28*28*6*25 = 117,600; conv2 10*10*16*150 = 240,000;
 // fc3 400*120 = 48,000; fc4 120*84 = 10,080; fc5 84*10 = 840.

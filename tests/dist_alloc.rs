@@ -1,5 +1,5 @@
 //! "A training step at a batch size already seen allocates nothing"
-//! (DESIGN.md), for a rank's step on its shard (`Network::train_shard`):
+//! (docs/design.md), for a rank's step on its shard (`Network::train_shard`):
 //! the shard's weight, its dropout offset, synchronised batch norm and the
 //! step's one collective add no allocation to the generated step. The
 //! collective here is a stand-in for one rank that allocates nothing

@@ -1,4 +1,4 @@
-//! LeNet-5 as the examples declare it (DESIGN.md's network), shared by
+//! LeNet-5 as the examples declare it (docs/design.md's network), shared by
 //! `lenet5` (which trains it) and `predict` (which loads what it saved), and
 //! the MNIST preprocessing both use.
 
@@ -38,8 +38,6 @@ network! {
     }
 }
 
-// LeCun et al. (1998) count 60,000 trainable parameters for their LeNet-5;
-// this ReLU/max-pool variant with a 120-84-10 head has 61,706.
 // LeCun et al. (1998) count 60,000 trainable parameters for their LeNet-5;
 // this ReLU/max-pool variant with a 120-84-10 head has 61,706.
 const _: () = assert!(LeNet5::PARAMS == 61_706);

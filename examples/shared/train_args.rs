@@ -188,7 +188,7 @@ pub fn load_mnist(
 /// distortion (alpha 34 as theirs, sigma 6 where theirs is 4: smoother),
 /// sampled once. LeNet-5 is small: with rotations and shears of 10 degrees
 /// and sigma 4 it underfits (0.89% test error after 30 epochs, against
-/// 0.62% with these; README).
+/// 0.62% with these; RESULTS.md).
 pub fn mnist_distortions(background: f32) -> cnn::augment::Pipeline {
     use cnn::augment::{Affine, Border, Elastic, Pipeline};
     Pipeline::new()

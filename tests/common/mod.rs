@@ -6,7 +6,7 @@ use cnn::ndarray::{Array2, Array4};
 use cnn::network;
 
 network! {
-    /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, as in DESIGN.md.
+    /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling, as in docs/design.md.
     pub struct LeNet5 {
         input: [32, 32, 1],
         layers: [

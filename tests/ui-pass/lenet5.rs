@@ -1,4 +1,4 @@
-//! LeNet-5 as in DESIGN.md; its constants are usable in const assertions.
+//! LeNet-5 as in docs/design.md; its constants are usable in const assertions.
 use cnn::prelude::*;
 
 network! {
@@ -23,7 +23,7 @@ network! {
     }
 }
 
-// 156 + 2,416 + 48,120 + 10,164 + 850 parameters (DESIGN.md).
+// 156 + 2,416 + 48,120 + 10,164 + 850 parameters (docs/design.md).
 const _: () = assert!(LeNet5::PARAMS == 61_706);
 const _: () = assert!(LeNet5::TRAINABLE_PARAMS == 61_706);
 // 28*28*6*25 + 10*10*16*150 + 400*120 + 120*84 + 84*10 multiply-adds.

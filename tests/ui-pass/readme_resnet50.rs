@@ -1,5 +1,5 @@
-//! The ResNet-50 of README.md's "Blocks, stages and networks inside
-//! networks", as written there.
+//! The ResNet-50 of docs/classic-nets.md's "Blocks, stages and networks
+//! inside networks", as written there.
 use cnn::prelude::*;
 
 network! {

@@ -1,4 +1,4 @@
-//! The generated struct, its constants and its methods (DESIGN.md, "What
+//! The generated struct, its constants and its methods (docs/dsl.md, "What
 //! the macro generates"). With `parts` the methods have their bodies; without
 //! (beside compile errors) every body is `unreachable!()`, so that user code
 //! naming the network still type-checks and only our messages show.

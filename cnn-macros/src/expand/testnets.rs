@@ -7,7 +7,7 @@ pub fn net(src: &str) -> Net {
     crate::tests::good(src)
 }
 
-/// LeNet-5 as in DESIGN.md.
+/// LeNet-5 as in docs/design.md.
 pub fn lenet5() -> Net {
     net("pub struct LeNet5 {
         input: [32, 32, 1],

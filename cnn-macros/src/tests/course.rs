@@ -4,7 +4,7 @@
 use super::{find, good, image, net_src};
 use crate::ir::Shape;
 
-/// LeNet-5 as written in DESIGN.md.
+/// LeNet-5 as written in docs/design.md.
 pub(crate) const LENET5: &str = "
     /// LeNet-5 (LeCun et al., 1998) with ReLU and max pooling.
     pub struct LeNet5 {
@@ -51,7 +51,7 @@ fn course_ten_3x3_filters_on_6x6x3_hold_280_params() {
 
 #[test]
 fn lenet5_holds_61706_params() {
-    // DESIGN.md: 156 + 2416 + 48120 + 10164 + 850 = 61,706.
+    // docs/design.md: 156 + 2416 + 48120 + 10164 + 850 = 61,706.
     let net = good(LENET5);
     assert_eq!(net.params, 61_706);
     assert_eq!(net.trainable, 61_706);

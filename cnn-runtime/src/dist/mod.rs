@@ -25,7 +25,7 @@
 //! the start of `fit` ([`check_same`]), and every rank gets the same error; an
 //! error in one rank's step is agreed on with the others before anyone
 //! stops ([`agree`]); a rank that dies is MPI's business (`mpirun` ends
-//! the job), see the README.
+//! the job), see docs/distributed.md.
 
 mod check;
 #[cfg(feature = "mpi")]

@@ -164,8 +164,8 @@ impl Collective for Mpi {
 /// blocking wait), and on a machine with more busy threads than cores the
 /// spinning rank takes the core from the rank it waits for: on this
 /// project's loaded 2-core machine a LeNet-5 step of 2 ranks took 27 ms
-/// with the blocking call and 10 ms like this (BENCHMARKS-style figures in
-/// the README). Progress happens inside `MPI_Test`, so the sleeps are short.
+/// with the blocking call and 10 ms like this (BENCHMARKS.md, "Data-parallel
+/// training over MPI"). Progress happens inside `MPI_Test`, so the sleeps are short.
 fn all_reduce<T: Equivalence>(world: &SimpleCommunicator, send: &[T], recv: &mut [T]) {
     mpi::request::scope(|scope| {
         let mut request =

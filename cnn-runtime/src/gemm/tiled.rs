@@ -3,7 +3,7 @@
 //! row-major copy of B when B is a transposed view, a zero-padded panel of
 //! B's last columns) comes from [`scratch`]. matrixmultiply
 //! allocates its packing buffers on every call, which a training step must
-//! not do (DESIGN.md: "a training step at a batch size already seen
+//! not do (docs/design.md: "a training step at a batch size already seen
 //! allocates nothing").
 //!
 //! The micro-kernel keeps an `MR x NR` block of C in registers and walks

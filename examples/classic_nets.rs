@@ -33,10 +33,7 @@ mod keras_resnet50;
 mod lenet5_net;
 use cifar_resnet::CifarResNet;
 use keras_resnet50::KerasResNet50;
-#[path = "shared/torchvision.rs"]
-mod torchvision;
 use lenet5_net::LeNet5;
-use torchvision::TvResNet;
 
 network! {
     /// AlexNet (Krizhevsky et al. 2012) as published, on 227x227x3: conv2,
@@ -105,33 +102,33 @@ network! {
     /// torchvision.models.resnet18.
     pub struct ResNet18 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 2, blocks2: 2, blocks3: 2, blocks4: 2, bottleneck: false },
+        layers: cnn::models::ResNet18 {},
     }
     /// torchvision.models.resnet34.
     pub struct ResNet34 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3, bottleneck: false },
+        layers: cnn::models::ResNet34 {},
     }
     /// torchvision.models.resnet50.
     pub struct ResNet50 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3 },
+        layers: cnn::models::ResNet50 {},
     }
     /// torchvision.models.resnet101.
     pub struct ResNet101 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 23, blocks4: 3 },
+        layers: cnn::models::ResNet101 {},
     }
     /// torchvision.models.resnet152.
     pub struct ResNet152 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 8, blocks3: 36, blocks4: 3 },
+        layers: cnn::models::ResNet152 {},
     }
     /// torchvision.models.resnext50_32x4d (Xie et al. 2017): 32 groups of 4
     /// channels in the first stage's 3x3 convolutions.
     pub struct ResNeXt50 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3, groups: 32, base_width: 4 },
+        layers: cnn::models::ResNeXt50 {},
     }
 }
 

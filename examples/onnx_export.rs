@@ -4,8 +4,8 @@
 //!
 //! - `lenet5`: LeNet-5 trained for a few hundred steps on the vendored
 //!   MNIST, on 100 test digits (with their labels);
-//! - `resnet18`: torchvision's ResNet-18 layout (`examples/shared/
-//!   torchvision.rs`: batch norm, projection shortcuts), random weights and
+//! - `resnet18`: torchvision's ResNet-18 layout (`cnn::models::ResNet18`:
+//!   batch norm, projection shortcuts), random weights and
 //!   batch-norm statistics, on random 224x224x3 images;
 //! - `inception`: a GoogLeNet-style stem with batch norm, two Inception
 //!   modules (`same` padding, odd totals), an auxiliary head (left out of
@@ -46,17 +46,14 @@ mod npy;
 #[allow(dead_code)] // the encoder alone, not the softmax baseline
 #[path = "shared/one_shot/nets.rs"]
 mod one_shot_nets;
-#[path = "shared/torchvision.rs"]
-mod torchvision;
 use lenet5_net::{prepare, LeNet5};
 use npy::write_npy;
-use torchvision::TvResNet;
 
 network! {
     /// torchvision's ResNet-18.
     pub struct ResNet18 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 2, blocks2: 2, blocks3: 2, blocks4: 2, bottleneck: false },
+        layers: cnn::models::ResNet18 {},
     }
 }
 

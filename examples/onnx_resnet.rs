@@ -1,5 +1,5 @@
 //! torchvision's ResNet-18 or ResNet-50 from an ONNX file, in the
-//! declarations of `examples/shared/torchvision.rs` (docs/weights.md, "ONNX").
+//! zoo's declarations (`cnn::models::ResNet18`, `ResNet50`; docs/weights.md, "ONNX").
 //!
 //!     python3 scripts/torchvision_to_onnx.py resnet50 out/tv
 //!     cargo run --release --features onnx --example onnx_resnet -- out/tv/resnet50.onnx --depth 50 --check out/tv
@@ -20,20 +20,16 @@ use std::path::{Path, PathBuf};
 use cnn::ndarray::{Array2, Array4};
 use cnn::prelude::*;
 
-#[path = "shared/torchvision.rs"]
-mod torchvision;
-use torchvision::TvResNet;
-
 network! {
     /// torchvision's ResNet-18.
     pub struct ResNet18 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 2, blocks2: 2, blocks3: 2, blocks4: 2, bottleneck: false },
+        layers: cnn::models::ResNet18 {},
     }
     /// torchvision's ResNet-50.
     pub struct ResNet50 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 4, blocks3: 6, blocks4: 3 },
+        layers: cnn::models::ResNet50 {},
     }
 }
 

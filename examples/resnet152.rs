@@ -1,5 +1,5 @@
 //! ResNet-152 (torchvision's layout, 60,192,808 trainable parameters) in
-//! a few lines: the `TvResNet` template with 3, 8, 36 and 3 bottlenecks.
+//! one line: the zoo's `cnn::models::ResNet152` (3, 8, 36 and 3 bottlenecks).
 //! Prints the summary's totals, then times one SGD training step and one
 //! `predict` on random 224x224x3 images.
 //!
@@ -11,15 +11,11 @@ use cnn::ndarray::Array4;
 use cnn::prelude::*;
 use cnn::rng::Rng;
 
-#[path = "shared/torchvision.rs"]
-mod torchvision;
-use torchvision::TvResNet;
-
 network! {
     /// torchvision.models.resnet152.
     pub struct ResNet152 {
         input: [224, 224, 3],
-        layers: TvResNet { blocks1: 3, blocks2: 8, blocks3: 36, blocks4: 3 },
+        layers: cnn::models::ResNet152 {},
     }
 }
 

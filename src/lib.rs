@@ -138,6 +138,10 @@ pub mod optim {
 #[doc = include_str!("../docs/dsl.md")]
 pub mod dsl {}
 
+// The zoo's templates use each other across calls, whose lending macros
+// name `::cnn::network!`: this crate is `cnn` to itself too.
+extern crate self as cnn;
+
 pub mod models;
 
 /// Guides: how to do each thing the library does, with the examples that

@@ -43,12 +43,17 @@ pub fn request(program: &Program, input: &TokenStream) -> Option<TokenStream> {
     }
     let (path, missing) = used.into_iter().find(|(path, kind)| {
         let name = kind.to_string();
+        if path.is_some() {
+            // `cnn::models::ResNet50` inside `struct ResNet50 { .. }`: the
+            // struct being declared is not the template the path names.
+            let declared_here = program.nets.iter().any(|n| n.header.ident == name);
+            return lib.template(&name).is_none() && (declared_here || lib.net(&name).is_none());
+        }
         !known.contains(&name)
-            && (path.is_some()
-                || (!KINDS.contains(&name.as_str())
-                    && name != "Stage"
-                    && name.starts_with(|c: char| c.is_ascii_uppercase())
-                    && !likely_typo(&name)))
+            && (!KINDS.contains(&name.as_str())
+                && name != "Stage"
+                && name.starts_with(|c: char| c.is_ascii_uppercase())
+                && !likely_typo(&name))
     })?;
     let bang = Punct::new('!', Spacing::Alone);
     let mut at = Punct::new('@', Spacing::Alone);

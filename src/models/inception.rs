@@ -8,6 +8,8 @@
 
 use cnn_macros::network;
 
+use super::googlenet::BasicConv;
+
 network! {
     /// 35x35 module (torchvision's `InceptionA`).
     pub block InceptionA(pool_features) = [

@@ -118,7 +118,15 @@ fn matches(model: &str, input: &str, fixture: &str) -> crate::ir::Net {
         "{model}: torchvision's keys we lack: {missing:?}\nours torchvision lacks: {extra:?}"
     );
     for (key, shape) in &keys {
-        assert_eq!(&ours[key], shape, "{model}: the shape of {key}");
+        // A 1x1 convolution on a pooled map (squeeze-and-excitation) is a
+        // dense layer here; `load_pytorch` takes its `[out, in, 1, 1]`.
+        let pointwise = matches!((ours[key].as_slice(), shape.as_slice()),
+            ([o, i], [o2, i2, 1, 1]) if o == o2 && i == i2);
+        assert!(
+            ours[key] == *shape || pointwise,
+            "{model}: the shape of {key}: ours {:?}, torchvision's {shape:?}",
+            ours[key]
+        );
     }
     assert_eq!(net.trainable, trainable, "{model}: trainable parameters");
     net

@@ -121,7 +121,9 @@ fn load_matching(
 ///
 /// - a convolution's `weight` `[c_out, c_in / groups, fh, fw]` becomes
 ///   ours `[fh, fw, c_in / groups, c_out]`;
-/// - a `Linear`'s `weight` `[out, in]` becomes ours `[in, out]`; for the
+/// - a `Linear`'s `weight` `[out, in]` becomes ours `[in, out]` (and so
+///   does a 1x1 `Conv2d`'s `[out, in, 1, 1]` loaded into a dense layer:
+///   squeeze-and-excitation blocks use them on pooled maps); for the
 ///   dense layers listed in `flattened` (a layer name and the `[h, w, c]`
 ///   image that a `Flatten` in front of it turned into its input: the
 ///   generated `FLATTENED`) the rows are also permuted from PyTorch's
@@ -158,7 +160,7 @@ pub fn load_state_dict(
         let t = &tensors[i];
         let (shape, values) = float_tensor(&file, key, t)?;
         let expected = torch_shape(t.shape);
-        if shape != expected {
+        if shape != expected && !is_pointwise_dense(shape, &expected) {
             let mut message = format!(
                 "the file's {} does not fit {}, which takes {}",
                 dims(shape),
@@ -204,6 +206,14 @@ fn torch_target(key: &str, index: &HashMap<&str, usize>) -> Option<usize> {
         }
     }
     index.get(key).copied()
+}
+
+/// A 1x1 convolution's weight `[out, in, 1, 1]` for a dense layer's
+/// `[out, in]`: torchvision's squeeze-and-excitation blocks (and
+/// SqueezeNet-style heads) compute on pooled 1x1 maps with `Conv2d`s that
+/// are dense layers on the pooled vector.
+fn is_pointwise_dense(file: &[usize], dense: &[usize]) -> bool {
+    matches!((file, dense), ([o, i, 1, 1], [units, n_in]) if o == units && i == n_in)
 }
 
 /// PyTorch's shape for one of our tensors: `[c_out, c_in, fh, fw]` for a

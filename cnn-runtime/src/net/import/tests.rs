@@ -221,6 +221,37 @@ fn without_flattened_the_dense_rows_are_only_transposed() {
 }
 
 #[test]
+fn a_pointwise_conv_weight_loads_into_a_dense_layer() {
+    // torchvision's squeeze-and-excitation `fc1`: Conv2d(12, 2, 1) on a
+    // pooled 1x1 map, `[2, 12, 1, 1]`, is our dense `[12, 2]`.
+    let dir = test_dir("import-torch-pointwise");
+    let mut dict = torch_dict();
+    let fc = dict.iter_mut().find(|t| t.0 == "fc.weight").unwrap();
+    fc.2 = vec![2, 12, 1, 1];
+    let path = write(&dir, "sd.safetensors", &dict);
+    let mut p = vec![f32::NAN; TOTAL];
+    load_state_dict(&path, &mut p, TABLE, &[], &identity).unwrap();
+    for row in 0..12 {
+        for o in 0..2 {
+            assert_eq!(p[21 + row * 2 + o], 700.0 + (o * 12 + row) as f32);
+        }
+    }
+    // A 3x3 kernel is not a dense layer's.
+    let fc = dict.iter_mut().find(|t| t.0 == "fc.weight").unwrap();
+    fc.2 = vec![2, 12, 1, 1];
+    fc.2[2] = 3;
+    fc.3 = fc.3.repeat(3);
+    let path = write(&dir, "sd3.safetensors", &dict);
+    let err = load_state_dict(&path, &mut p, TABLE, &[], &identity).unwrap_err();
+    assert!(
+        message(&err).contains("does not fit fc.weight"),
+        "{}",
+        message(&err)
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn state_dict_maps_names_skips_and_converts_half_precision() {
     let dir = test_dir("import-torch-map");
     let mut dict = torch_dict();

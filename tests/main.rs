@@ -14,11 +14,20 @@ mod common;
 #[path = "../examples/shared/localize.rs"]
 mod localize;
 #[allow(dead_code)]
+#[path = "../examples/shared/lenet5_net.rs"]
+mod lenet5_net;
+#[allow(dead_code)]
 #[path = "../examples/shared/one_shot/mod.rs"]
 mod one_shot_example;
 #[allow(dead_code)]
+#[path = "../examples/shared/saliency_maps.rs"]
+mod saliency_maps;
+#[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
+#[allow(dead_code)]
+#[path = "../examples/shared/visualize.rs"]
+mod visualize;
 
 mod blocks_train;
 mod composition;
@@ -48,3 +57,4 @@ mod tidy;
 mod train_smoke;
 mod transfer;
 mod ui;
+mod visualize_example;

@@ -114,11 +114,12 @@ fn run(args: &Args) -> Result<(), cnn::Error> {
         .collect();
     // d(score of the predicted class) / d(input): one held pass from the
     // one-hot gradient of the logits.
-    let mut input_grad = |x: &Array4<f32>, onehot: &Array2<f32>| -> Result<Array4<f32>, cnn::Error> {
-        let mut pass = net.forward(x.view(), Mode::Infer)?;
-        pass.backward(Grads::new().logits(onehot.view()).input())?;
-        Ok(pass.input_grad().expect("asked for").to_owned())
-    };
+    let mut input_grad =
+        |x: &Array4<f32>, onehot: &Array2<f32>| -> Result<Array4<f32>, cnn::Error> {
+            let mut pass = net.forward(x.view(), Mode::Infer)?;
+            pass.backward(Grads::new().logits(onehot.view()).input())?;
+            Ok(pass.input_grad().expect("asked for").to_owned())
+        };
     let grad = saliency_maps::gradient(&mut input_grad, &x, &predicted, 10)?;
     let smooth = saliency_maps::smooth_grad(&mut input_grad, &x, &predicted, 10)?;
     let path = args.out.join("saliency.png");

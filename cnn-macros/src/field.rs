@@ -38,7 +38,12 @@ impl Field {
 
     /// A window of `kernel` with `stride` and `pad_before` zeros on this
     /// field's map; `None` when a number overflows.
-    fn window(self, kernel: [usize; 2], stride: [usize; 2], pad_before: [usize; 2]) -> Option<Field> {
+    fn window(
+        self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad_before: [usize; 2],
+    ) -> Option<Field> {
         let mut out = self;
         for a in 0..2 {
             let j = self.jump[a];
@@ -115,9 +120,9 @@ fn one(
     out: &mut Vec<(String, Option<Field>)>,
 ) -> Option<Field> {
     let field = match &layer.kind {
-        LayerKind::Conv2d {
-            kernel, stride, ..
-        } => input?.window(*kernel, *stride, layer.pad_before),
+        LayerKind::Conv2d { kernel, stride, .. } => {
+            input?.window(*kernel, *stride, layer.pad_before)
+        }
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
             input?.window(*size, *stride, layer.pad_before)
         }

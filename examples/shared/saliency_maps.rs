@@ -18,7 +18,8 @@ pub const SAMPLES: usize = 32;
 pub const NOISE: f32 = 0.15;
 
 /// `(x, d loss / d logits) -> d loss / d x`: one held pass.
-pub type InputGrad<'a> = dyn FnMut(&Array4<f32>, &Array2<f32>) -> Result<Array4<f32>, cnn::Error> + 'a;
+pub type InputGrad<'a> =
+    dyn FnMut(&Array4<f32>, &Array2<f32>) -> Result<Array4<f32>, cnn::Error> + 'a;
 
 /// One-hot rows: `classes[i]` of `n_classes`.
 pub fn one_hot(classes: &[usize], n_classes: usize) -> Array2<f32> {
@@ -52,7 +53,7 @@ pub fn smooth_grad(
     let mut rng = cnn::rng::Rng::new(7);
     let mut noisy = Array4::<f32>::zeros((n * SAMPLES, h, w, c));
     let mut copies = Vec::with_capacity(n * SAMPLES);
-    for i in 0..n {
+    for (i, &class) in classes.iter().enumerate() {
         let img = x.index_axis(Axis(0), i);
         let (lo, hi) = img
             .iter()
@@ -61,7 +62,7 @@ pub fn smooth_grad(
         for s in 0..SAMPLES {
             let mut dst = noisy.index_axis_mut(Axis(0), i * SAMPLES + s);
             dst.zip_mut_with(&img, |d, &v| *d = v + sigma * rng.normal());
-            copies.push(classes[i]);
+            copies.push(class);
         }
     }
     let g = input_grad(&noisy, &one_hot(&copies, n_classes))?;
@@ -80,7 +81,11 @@ pub fn smooth_grad(
 /// `|gradient|` of example `i` (one channel), scaled to 0..1 at its 99th
 /// percentile (so that a few large values do not leave the rest black).
 pub fn magnitude(grad: &Array4<f32>, i: usize) -> Vec<f32> {
-    let g: Vec<f32> = grad.index_axis(Axis(0), i).iter().map(|v| v.abs()).collect();
+    let g: Vec<f32> = grad
+        .index_axis(Axis(0), i)
+        .iter()
+        .map(|v| v.abs())
+        .collect();
     let mut sorted = g.clone();
     sorted.sort_by(f32::total_cmp);
     let top = sorted[sorted.len() * 99 / 100].max(1e-12);

@@ -273,15 +273,22 @@ pub fn run(args: &Args) -> Result<Report, cnn::Error> {
         .into_iter()
         .map(|r| cnn::train::fit::argmax(r.as_slice().expect("rows of a standard array")))
         .collect();
-    let mut input_grad = |x: &Array4<f32>, onehot: &Array2<f32>| -> Result<Array4<f32>, cnn::Error> {
-        let mut pass = net.forward(x.view(), Mode::Infer)?;
-        pass.backward(Grads::new().logits(onehot.view()).input())?;
-        Ok(pass.input_grad().expect("asked for").to_owned())
-    };
+    let mut input_grad =
+        |x: &Array4<f32>, onehot: &Array2<f32>| -> Result<Array4<f32>, cnn::Error> {
+            let mut pass = net.forward(x.view(), Mode::Infer)?;
+            pass.backward(Grads::new().logits(onehot.view()).input())?;
+            Ok(pass.input_grad().expect("asked for").to_owned())
+        };
     let grad = saliency_maps::gradient(&mut input_grad, &x, &predicted, 10)?;
     let smooth = saliency_maps::smooth_grad(&mut input_grad, &x, &predicted, 10)?;
     let saliency_png = args.out.join("saliency.png");
-    let right = saliency_maps::draw(&saliency_png, &x, &[&grad, &smooth], &predicted, test.labels())?;
+    let right = saliency_maps::draw(
+        &saliency_png,
+        &x,
+        &[&grad, &smooth],
+        &predicted,
+        test.labels(),
+    )?;
     net.zero_grads();
     say(format!(
         "saliency: {n} test digits ({right} predicted right), gradient and SmoothGrad -> {}",
@@ -459,7 +466,11 @@ pub fn write_top_grid(
     let z = (60 / field.size[0].clamp(1, SIDE)).max(1);
     let rows: Vec<Vec<Cell>> = tops
         .iter()
-        .map(|unit| unit.iter().map(|t| patch_cell(images, t, field, z)).collect())
+        .map(|unit| {
+            unit.iter()
+                .map(|t| patch_cell(images, t, field, z))
+                .collect()
+        })
         .collect();
     write_rows(path, &rows)
 }
@@ -504,7 +515,10 @@ const BLUR_EVERY: usize = 4;
 
 /// The valid range of a normalised pixel: 0 and 1 before normalising.
 fn pixel_range() -> (f32, f32) {
-    ((0.0 - MNIST_MEAN) / MNIST_STD, (1.0 - MNIST_MEAN) / MNIST_STD)
+    (
+        (0.0 - MNIST_MEAN) / MNIST_STD,
+        (1.0 - MNIST_MEAN) / MNIST_STD,
+    )
 }
 
 /// Where a unit of layer `name` is maximised: the centre of its map.
@@ -512,6 +526,10 @@ fn centre(name: &str) -> [usize; 2] {
     let [h, w, _] = map_dims(name);
     [h / 2, w / 2]
 }
+
+/// What [`ascend`] returns: the pictures, and each unit's activation
+/// before and after.
+pub type Ascended = (Array4<f32>, Vec<(f32, f32)>);
 
 /// Pictures that maximise each unit of `units` of layer `name` (at the
 /// centre of its map), one per unit, by `steps` steps of gradient ascent
@@ -523,7 +541,7 @@ pub fn ascend(
     units: &[usize],
     steps: usize,
     seed: u64,
-) -> Result<(Array4<f32>, Vec<(f32, f32)>), cnn::Error> {
+) -> Result<Ascended, cnn::Error> {
     let m = units.len();
     let [h, w, c] = map_dims(name);
     let [ci, cj] = centre(name);
@@ -563,12 +581,20 @@ pub fn ascend(
             true => [rng.below(3) as isize - 1, rng.below(3) as isize - 1],
             false => [0, 0],
         };
-        roll(x.as_slice().expect("standard order"), moved.as_slice_mut().expect("standard order"), shift);
+        roll(
+            x.as_slice().expect("standard order"),
+            moved.as_slice_mut().expect("standard order"),
+            shift,
+        );
         let mut pass = net.forward(moved.view(), Mode::Infer)?;
         pass.backward(Grads::new().tap(name, g.view()).input())?;
         let shifted = pass.input_grad().expect("asked for");
         let mut dx = vec![0.0; m * px];
-        roll(shifted.as_slice().expect("standard order"), &mut dx, [-shift[0], -shift[1]]);
+        roll(
+            shifted.as_slice().expect("standard order"),
+            &mut dx,
+            [-shift[0], -shift[1]],
+        );
         drop(pass);
         let xs = x.as_slice_mut().expect("standard order");
         for b in 0..m {

@@ -86,14 +86,41 @@ fn rows_follow_the_summary_and_patches_are_clipped() {
 
     // LeNet-5's conv2 is 10x10 with 14x14 fields two pixels apart.
     let conv2 = LeNet5Features::receptive_field("conv2").unwrap();
-    assert_eq!((conv2.size, conv2.jump, conv2.start), ([14, 14], [2, 2], [0, 0]));
+    assert_eq!(
+        (conv2.size, conv2.jump, conv2.start),
+        ([14, 14], [2, 2], [0, 0])
+    );
     let at = |i, j| conv2.patch(i, j, [32, 32]).unwrap();
-    assert_eq!(at(0, 0), Patch { top: 0, left: 0, height: 14, width: 14 });
-    assert_eq!(at(9, 3), Patch { top: 18, left: 6, height: 14, width: 14 });
+    assert_eq!(
+        at(0, 0),
+        Patch {
+            top: 0,
+            left: 0,
+            height: 14,
+            width: 14
+        }
+    );
+    assert_eq!(
+        at(9, 3),
+        Patch {
+            top: 18,
+            left: 6,
+            height: 14,
+            width: 14
+        }
+    );
     // The dense layer sees the whole picture.
     let fc = LeNet5Features::receptive_field("fc").unwrap();
     assert_eq!(fc.patch(0, 0, [32, 32]).unwrap().height, 32);
     // VGG's corner positions reach into the padding: clipped.
     let corner = CONV5_3.patch(13, 0, [224, 224]).unwrap();
-    assert_eq!(corner, Patch { top: 118, left: 0, height: 106, width: 106 });
+    assert_eq!(
+        corner,
+        Patch {
+            top: 118,
+            left: 0,
+            height: 106,
+            width: 106
+        }
+    );
 }

@@ -164,13 +164,16 @@ mod tests {
         );
         assert_eq!(CONV2.centre(0, 1), [6.5, 8.5]);
         // conv5_3's corner position reaches 90 pixels into the padding:
-        // 196 - 90 = 106 pixels are left; the centre position (7, 7) of
-        // its 14x14 map starts at -90 + 7 * 16 = 22 and is cut at 224.
+        // 196 - 90 = 106 pixels are left. Position (7, 7) of its 14x14 map
+        // starts at -90 + 7 * 16 = 22 and ends at 218, inside; (13, 13)
+        // starts at 118 and is cut at 224.
         let vgg = FIELDS[1];
         let corner = vgg.patch(0, 0, [224, 224]).unwrap();
         assert_eq!((corner.top, corner.height), (0, 106));
         let mid = vgg.patch(7, 7, [224, 224]).unwrap();
-        assert_eq!((mid.left, mid.width), (22, 224 - 22));
+        assert_eq!((mid.left, mid.width), (22, 196));
+        let last = vgg.patch(13, 13, [224, 224]).unwrap();
+        assert_eq!((last.top, last.height), (118, 106));
         assert_eq!(vgg.patch(0, 0, [0, 5]), None);
     }
 }

@@ -4,7 +4,7 @@
 //! the unit's receptive field (a compile-time const of the network: 5x5,
 //! 14x14, the whole digit), one PNG per layer; the pictures that maximise
 //! a unit or a class by gradient ascent on the input; and saliency maps.
-//! The code is `examples/shared/visualize.rs`, which a test runs too.
+//! The code is in `examples/shared/visualize/`, which a test runs too.
 //!
 //!     cargo run --release --example visualize -- [--weights FILE] [--out DIR]
 //!         [--epochs N] [--units N] [--steps N] [--images N] [--threads N]
@@ -17,7 +17,7 @@
 mod lenet5_net;
 #[path = "shared/saliency_maps.rs"]
 mod saliency_maps;
-#[path = "shared/visualize.rs"]
+#[path = "shared/visualize/mod.rs"]
 mod visualize;
 
 use std::process::ExitCode;

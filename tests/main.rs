@@ -24,7 +24,7 @@ mod saliency_maps;
 #[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
-#[path = "../examples/shared/visualize.rs"]
+#[path = "../examples/shared/visualize/mod.rs"]
 mod visualize;
 
 mod blocks_train;

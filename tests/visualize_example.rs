@@ -1,4 +1,4 @@
-//! `visualize` through its own shared code (`examples/shared/visualize.rs`)
+//! `visualize` through its own shared code (`examples/shared/visualize/`)
 //! on a tiny budget: LeNet-5 trained on 512 digits for an epoch, the top
 //! patches over 60 test digits, 15 steps of gradient ascent. What must
 //! hold whatever the weights: each unit's patches come strongest first,

@@ -18,15 +18,21 @@
 // Each program that includes this file uses part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use cnn::ndarray::{Array2, Array4, ArrayD, ArrayView4, IxDyn};
+use cnn::ndarray::{Array2, Array4, ArrayView4};
 use cnn::net::{Patch, ReceptiveField};
 use cnn::pass::{Grads, Mode};
 use cnn::prelude::*;
 
-use crate::lenet5_net::{prepare, LeNet5, LeNet5Layers, MNIST_MEAN, MNIST_STD};
+use crate::lenet5_net::{prepare, LeNet5, LeNet5Layers};
 use crate::saliency_maps;
+
+mod ascent;
+mod draw;
+
+pub use ascent::ascend;
+use draw::{ascent_row, write_rows, write_top_grid};
 
 network! {
     /// LeNet-5 as `lenet5` trains it, with four layers tapped: the two
@@ -410,278 +416,9 @@ pub fn top_patches(
     Ok(all)
 }
 
-/// A picture, `rgb` `h x w x 3` in 0..1.
-pub struct Cell {
-    pub w: usize,
-    pub h: usize,
-    pub rgb: Vec<f32>,
-}
-
-/// The background of what lies outside the picture (padding).
-const OUTSIDE: [f32; 3] = [0.25, 0.1, 0.1];
-
-/// A normalised MNIST pixel in 0..1.
-fn pixel(v: f32) -> f32 {
-    (v * MNIST_STD + MNIST_MEAN).clamp(0.0, 1.0)
-}
-
-/// The cell of one top patch: the field's square (clipped to the picture's
-/// size), the patch placed where it sits in the field, the part of the
-/// field outside the picture dark red; scaled `z` times.
-fn patch_cell(images: &[f32], top: &Top, field: &ReceptiveField, z: usize) -> Cell {
-    let ch = field.size[0].min(SIDE);
-    let cw = field.size[1].min(SIDE);
-    let origin = field.origin(top.at[0], top.at[1]);
-    let p = top.patch;
-    // Where the patch starts inside the cell: how far the field reaches
-    // into the padding, at most what leaves the patch inside the cell.
-    let dy = ((p.top as isize - origin[0]).max(0) as usize).min(ch - p.height);
-    let dx = ((p.left as isize - origin[1]).max(0) as usize).min(cw - p.width);
-    let (w, h) = (cw * z, ch * z);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    let img = &images[top.image * SIDE * SIDE..(top.image + 1) * SIDE * SIDE];
-    for y in 0..h {
-        for x in 0..w {
-            let (fy, fx) = (y / z, x / z);
-            let inside = (dy..dy + p.height).contains(&fy) && (dx..dx + p.width).contains(&fx);
-            if inside {
-                let v = pixel(img[(p.top + fy - dy) * SIDE + p.left + fx - dx]);
-                rgb.extend([v, v, v]);
-            } else {
-                rgb.extend(OUTSIDE);
-            }
-        }
-    }
-    Cell { w, h, rgb }
-}
-
-/// The Zeiler-Fergus figure of one layer: a row per unit, its top patches
-/// left to right, each scaled to about 60 pixels.
-pub fn write_top_grid(
-    path: &Path,
-    images: &[f32],
-    tops: &[Vec<Top>],
-    field: &ReceptiveField,
-) -> Result<(), cnn::Error> {
-    let z = (60 / field.size[0].clamp(1, SIDE)).max(1);
-    let rows: Vec<Vec<Cell>> = tops
-        .iter()
-        .map(|unit| {
-            unit.iter()
-                .map(|t| patch_cell(images, t, field, z))
-                .collect()
-        })
-        .collect();
-    write_rows(path, &rows)
-}
-
-/// Rows of cells on a dark background, 3 pixels apart, 8 between rows.
-pub fn write_rows(path: &Path, rows: &[Vec<Cell>]) -> Result<(), cnn::Error> {
-    const GAP: usize = 3;
-    const ROW_GAP: usize = 8;
-    let width = rows
-        .iter()
-        .map(|r| r.iter().map(|c| c.w + GAP).sum::<usize>() + GAP)
-        .max()
-        .unwrap_or(1);
-    let heights: Vec<usize> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| c.h).max().unwrap_or(0))
-        .collect();
-    let height = heights.iter().map(|h| h + ROW_GAP).sum::<usize>() + ROW_GAP;
-    let mut rgb = vec![0.12f32; width * height * 3];
-    let mut y0 = ROW_GAP;
-    for (row, h) in rows.iter().zip(&heights) {
-        let mut x0 = GAP;
-        for cell in row {
-            for y in 0..cell.h {
-                let src = &cell.rgb[y * cell.w * 3..(y + 1) * cell.w * 3];
-                let at = ((y0 + y) * width + x0) * 3;
-                rgb[at..at + cell.w * 3].copy_from_slice(src);
-            }
-            x0 += cell.w + GAP;
-        }
-        y0 += h + ROW_GAP;
-    }
-    cnn::io::image::write_png_rgb(path, width, height, &rgb, false)
-}
-
-/// Gradient ascent settings: the step, as a fraction of the pixel range
-/// per step for the largest gradient; the decay of the pixels towards the
-/// mean per step (an L2 penalty); a blur every `BLUR_EVERY` steps.
-const STEP: f32 = 0.05;
-const DECAY: f32 = 0.002;
-const BLUR_EVERY: usize = 4;
-
-/// The valid range of a normalised pixel: 0 and 1 before normalising.
-fn pixel_range() -> (f32, f32) {
-    (
-        (0.0 - MNIST_MEAN) / MNIST_STD,
-        (1.0 - MNIST_MEAN) / MNIST_STD,
-    )
-}
-
-/// Where a unit of layer `name` is maximised: the centre of its map.
+/// Where a unit of layer `name` is looked at (gradient ascent, its
+/// figure): the centre of its map.
 fn centre(name: &str) -> [usize; 2] {
     let [h, w, _] = map_dims(name);
     [h / 2, w / 2]
-}
-
-/// What [`ascend`] returns: the pictures, and each unit's activation
-/// before and after.
-pub type Ascended = (Array4<f32>, Vec<(f32, f32)>);
-
-/// Pictures that maximise each unit of `units` of layer `name` (at the
-/// centre of its map), one per unit, by `steps` steps of gradient ascent
-/// from faint noise around the mean pixel; returns them and each unit's
-/// activation before and after.
-pub fn ascend(
-    net: &mut LeNet5Taps,
-    name: &str,
-    units: &[usize],
-    steps: usize,
-    seed: u64,
-) -> Result<Ascended, cnn::Error> {
-    let m = units.len();
-    let [h, w, c] = map_dims(name);
-    let [ci, cj] = centre(name);
-    let (lo, hi) = pixel_range();
-    let mut rng = cnn::rng::Rng::new(seed ^ 0xa5ce);
-    let mut x = Array4::from_shape_simple_fn((m, SIDE, SIDE, 1), || 0.1 * rng.normal());
-    // d(objective) / d(tap): one at each picture's own unit.
-    let mut shape = vec![m];
-    shape.extend_from_slice(tap_shape(name));
-    let mut g = ArrayD::<f32>::zeros(IxDyn(&shape));
-    {
-        let gs = g.as_slice_mut().expect("standard order");
-        for (b, &u) in units.iter().enumerate() {
-            gs[((b * h + ci) * w + cj) * c + u] = 1.0;
-        }
-    }
-    let read = |a: &[f32]| -> Vec<f32> {
-        units
-            .iter()
-            .enumerate()
-            .map(|(b, &u)| a[((b * h + ci) * w + cj) * c + u])
-            .collect()
-    };
-    let pass = net.forward(x.view(), Mode::Infer)?;
-    let first = read(pass.tap(name)?.as_slice().expect("standard order"));
-    drop(pass);
-    let px = SIDE * SIDE;
-    let mut moved = x.clone();
-    // A field of a few pixels has no room for blur or jitter: the best
-    // picture for a 5x5 unit is its filter, which both would wash out.
-    let field = LeNet5Taps::receptive_field(name).expect("a layer of LeNet5Taps");
-    let smooth = field.size[0] >= 10;
-    for step in 0..steps {
-        // Jitter: the picture shifted by up to a pixel each way, so that
-        // what grows is a pattern and not one pixel's noise.
-        let shift = match smooth {
-            true => [rng.below(3) as isize - 1, rng.below(3) as isize - 1],
-            false => [0, 0],
-        };
-        roll(
-            x.as_slice().expect("standard order"),
-            moved.as_slice_mut().expect("standard order"),
-            shift,
-        );
-        let mut pass = net.forward(moved.view(), Mode::Infer)?;
-        pass.backward(Grads::new().tap(name, g.view()).input())?;
-        let shifted = pass.input_grad().expect("asked for");
-        let mut dx = vec![0.0; m * px];
-        roll(
-            shifted.as_slice().expect("standard order"),
-            &mut dx,
-            [-shift[0], -shift[1]],
-        );
-        drop(pass);
-        let xs = x.as_slice_mut().expect("standard order");
-        for b in 0..m {
-            let (xb, db) = (&mut xs[b * px..(b + 1) * px], &dx[b * px..(b + 1) * px]);
-            let top = db.iter().fold(0f32, |t, v| t.max(v.abs())).max(1e-12);
-            for (v, d) in xb.iter_mut().zip(db) {
-                *v = (*v + STEP * (hi - lo) * d / top) * (1.0 - DECAY);
-            }
-            if smooth && step % BLUR_EVERY == BLUR_EVERY - 1 {
-                blur(xb);
-            }
-            xb.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
-        }
-    }
-    let pass = net.forward(x.view(), Mode::Infer)?;
-    let last = read(pass.tap(name)?.as_slice().expect("standard order"));
-    drop(pass);
-    net.zero_grads();
-    Ok((x, first.into_iter().zip(last).collect()))
-}
-
-/// `dst` is each 32x32 picture of `src` shifted by `[rows, cols]`,
-/// wrapping around.
-fn roll(src: &[f32], dst: &mut [f32], shift: [isize; 2]) {
-    let n = SIDE as isize;
-    for (s, d) in src.chunks(SIDE * SIDE).zip(dst.chunks_mut(SIDE * SIDE)) {
-        for y in 0..n {
-            for x in 0..n {
-                let (ty, tx) = ((y + shift[0]).rem_euclid(n), (x + shift[1]).rem_euclid(n));
-                d[(ty * n + tx) as usize] = s[(y * n + x) as usize];
-            }
-        }
-    }
-}
-
-/// A 3x3 binomial blur (`[1 2 1] / 4` each way) of a 32x32 picture, the
-/// borders repeated.
-fn blur(img: &mut [f32]) {
-    let at = |v: &[f32], y: isize, x: isize| {
-        let c = |k: isize| k.clamp(0, SIDE as isize - 1) as usize;
-        v[c(y) * SIDE + c(x)]
-    };
-    let src = img.to_vec();
-    for y in 0..SIDE as isize {
-        for x in 0..SIDE as isize {
-            let mut s = 0.0;
-            for (dy, wy) in [(-1, 1.0), (0, 2.0), (1, 1.0)] {
-                for (dx, wx) in [(-1, 1.0), (0, 2.0), (1, 1.0)] {
-                    s += wy * wx * at(&src, y + dy, x + dx);
-                }
-            }
-            img[y as usize * SIDE + x as usize] = s / 16.0;
-        }
-    }
-}
-
-/// One row of the ascent figure: each picture cut to the receptive field
-/// of the unit it maximises (the centre of the map; the whole picture for
-/// the dense layers), scaled to about 96 pixels, its darkest pixel black
-/// and its brightest white.
-fn ascent_row(x: &Array4<f32>, field: &ReceptiveField) -> Vec<Cell> {
-    let n = x.dim().0;
-    let xs = x.as_slice().expect("standard order");
-    let [i, j] = centre(field.name);
-    let p = field
-        .patch(i, j, [SIDE, SIDE])
-        .expect("the centre's field holds pixels of the picture");
-    let z = (96 / p.height.max(p.width)).max(1);
-    (0..n)
-        .map(|b| {
-            let img = &xs[b * SIDE * SIDE..(b + 1) * SIDE * SIDE];
-            let at = |y: usize, x: usize| img[(p.top + y) * SIDE + p.left + x];
-            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
-            for y in 0..p.height {
-                for x in 0..p.width {
-                    (lo, hi) = (lo.min(at(y, x)), hi.max(at(y, x)));
-                }
-            }
-            let (w, h) = (p.width * z, p.height * z);
-            let mut rgb = Vec::with_capacity(w * h * 3);
-            for y in 0..h {
-                for x in 0..w {
-                    let v = (at(y / z, x / z) - lo) / (hi - lo).max(1e-6);
-                    rgb.extend([v, v, v]);
-                }
-            }
-            Cell { w, h, rgb }
-        })
-        .collect()
 }

@@ -10,15 +10,22 @@
 
 mod common;
 // The examples' shared code, once for every test that runs it.
+// (lenet5_net, saliency_maps and visualize allow dead code themselves.)
+#[path = "../examples/shared/lenet5_net.rs"]
+mod lenet5_net;
 #[allow(dead_code)] // the tests use part of it
 #[path = "../examples/shared/localize.rs"]
 mod localize;
 #[allow(dead_code)]
 #[path = "../examples/shared/one_shot/mod.rs"]
 mod one_shot_example;
+#[path = "../examples/shared/saliency_maps.rs"]
+mod saliency_maps;
 #[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
+#[path = "../examples/shared/visualize/mod.rs"]
+mod visualize;
 
 mod blocks_train;
 mod composition;
@@ -48,3 +55,4 @@ mod tidy;
 mod train_smoke;
 mod transfer;
 mod ui;
+mod visualize_example;

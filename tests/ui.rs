@@ -29,6 +29,9 @@ mod lenet5;
 #[path = "ui-pass/readme_resnet50.rs"]
 mod readme_resnet50;
 #[allow(dead_code)]
+#[path = "ui-pass/receptive_fields.rs"]
+mod receptive_fields;
+#[allow(dead_code)]
 #[path = "ui-pass/resnet_block.rs"]
 mod resnet_block;
 #[allow(dead_code)]

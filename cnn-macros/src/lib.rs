@@ -12,6 +12,7 @@ mod check;
 mod count;
 mod diag;
 mod expand;
+mod field;
 mod ir;
 mod lower;
 mod parse;

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::parts::Parts;
-use super::{dims, held, io, passes, rt, summary, train};
+use super::{dims, fields, held, io, passes, rt, summary, train};
 use crate::ast::Header;
 use crate::ir::{flatten_groups, Layer, LayerKind, Net, Shape};
 
@@ -61,6 +61,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
     let held_impl = held::held_impl(header, net, parts.as_ref());
     let held_methods = held::methods(parts.as_ref(), &x_ty);
     let taps_const = held::taps_const(net);
+    let fields_consts = fields::consts(net);
 
     let mut loss_doc = match &parts {
         Some(p) if !p.fused_softmax => format!(
@@ -211,6 +212,7 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             /// channels-first one, so `load_pytorch` permutes these layers' rows.
             pub const FLATTENED: &'static [(&'static str, [usize; 3])] = &[#(#flattened_rows),*];
             #taps_const
+            #fields_consts
 
             #[doc = #summary_doc]
             pub fn summary() -> #rt::net::Summary {

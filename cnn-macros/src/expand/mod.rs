@@ -9,6 +9,7 @@
 
 mod api;
 mod backward;
+mod fields;
 mod forward;
 mod graph;
 mod held;

@@ -1,7 +1,8 @@
 //! The rows of `summary()`: every layer depth first (a block's layers one
 //! level deeper, so they print indented under it), with the output shape,
 //! parameters and multiply-adds the checker worked out, and the activation
-//! memory of one example.
+//! memory of one example. The receptive-field column reads
+//! `RECEPTIVE_FIELDS`, whose rows are these rows.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -35,7 +36,7 @@ pub fn body(net: &Net) -> TokenStream {
         const ROWS: &[#rt::net::SummaryRow] = &[#(#rows),*];
         #rt::net::Summary {
             name: #name, input: #input, rows: ROWS, params: #params, trainable: #trainable,
-            macs: #macs, activation_bytes: #bytes,
+            macs: #macs, activation_bytes: #bytes, fields: Self::RECEPTIVE_FIELDS,
         }
     }
 }

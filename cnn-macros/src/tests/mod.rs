@@ -3,7 +3,7 @@
 //! `course.rs` holds the course's and the papers' numbers, `messages.rs`
 //! one test per rule, `robust.rs` malformed input thrown at the front end.
 
-mod course;
+pub(crate) mod course;
 mod messages;
 mod models;
 mod names;

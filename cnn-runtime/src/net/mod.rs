@@ -2,11 +2,12 @@
 //! and the arena helpers (one `f32` buffer for every parameter, offsets fixed
 //! at compile time), the workspace that holds a batch's activations, masks
 //! and gradients, the checks at the boundary where user data comes in, the
-//! summary table, and loading weights from elsewhere (by name, or a PyTorch
+//! summary table and the receptive fields, and loading weights from elsewhere (by name, or a PyTorch
 //! `state_dict` with its layouts converted: `import/`). The generated code stays thin (a few lines per layer
 //! that name literal offsets and call a kernel); anything generic over the
 //! network lives here, once.
 
+mod field;
 mod freeze;
 pub mod graph;
 pub(crate) mod import;
@@ -15,6 +16,7 @@ mod params;
 mod shard;
 mod summary;
 
+pub use field::{Patch, ReceptiveField};
 pub use freeze::Freezing;
 pub use import::{load_by_name, load_dense_as_conv, load_state_dict, LoadReport};
 pub use infer::infer_chunks;

@@ -1,9 +1,12 @@
 //! The Keras-style table that a generated network's `summary()` prints: one
 //! row per layer (name and kind, output shape, parameters, multiply-adds;
-//! layers inside a block indented under it), then the totals with thousands
-//! separators and the activation memory of one example.
+//! layers inside a block indented under it; the receptive field, for a
+//! network on pictures), then the totals with thousands separators and the
+//! activation memory of one example.
 
 use std::fmt;
+
+use super::ReceptiveField;
 
 /// One row of the table: a layer, `depth` blocks deep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,38 +43,62 @@ pub struct Summary {
     /// Bytes of every layer's output for one example (f32), not counting
     /// `Flatten`, which is a view.
     pub activation_bytes: usize,
+    /// The layers' receptive fields (`RECEPTIVE_FIELDS`), one per row in
+    /// the rows' order; empty for a network on flat vectors, which then
+    /// shows no receptive-field column.
+    pub fields: &'static [ReceptiveField],
+}
+
+impl Summary {
+    /// Row `k`'s receptive field, `14x14`, when `fields` has it.
+    fn field(&self, k: usize) -> Option<String> {
+        let f = self.fields.get(k).filter(|f| f.name == self.rows[k].name)?;
+        Some(format!("{}x{}", f.size[0], f.size[1]))
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEAD: [&str; 4] = ["Layer (type)", "Output shape", "Params", "Multiply-adds"];
-        let cells: Vec<[String; 4]> = self
+        let with_fields = (0..self.rows.len()).any(|k| self.field(k).is_some());
+        // Text columns are left-aligned, number columns right-aligned.
+        let mut head = vec![("Layer (type)", false), ("Output shape", false)];
+        if with_fields {
+            head.push(("Receptive field", false));
+        }
+        head.extend([("Params", true), ("Multiply-adds", true)]);
+        let cells: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|r| {
-                [
+            .enumerate()
+            .map(|(k, r)| {
+                let mut row = vec![
                     format!("{}{} ({})", "  ".repeat(r.depth), r.name, r.kind),
                     r.output.to_string(),
-                    thousands(r.params as u64),
-                    thousands(r.macs),
-                ]
+                ];
+                if with_fields {
+                    row.push(self.field(k).unwrap_or_else(|| "?".into()));
+                }
+                row.extend([thousands(r.params as u64), thousands(r.macs)]);
+                row
             })
             .collect();
-        let mut width = HEAD.map(str::len);
+        let mut width: Vec<usize> = head.iter().map(|(h, _)| h.len()).collect();
         for row in &cells {
             for (w, cell) in width.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let total: usize = width.iter().sum::<usize>() + 3 * GAP.len();
+        let total: usize = width.iter().sum::<usize>() + (width.len() - 1) * GAP.len();
         let line =
             |f: &mut fmt::Formatter<'_>, c: char| writeln!(f, "{}", c.to_string().repeat(total));
+        let right: Vec<bool> = head.iter().map(|&(_, r)| r).collect();
         writeln!(f, "Model: {} (input {})", self.name, self.input)?;
         line(f, '=')?;
-        write_row(f, &width, &HEAD.map(String::from))?;
+        let titles: Vec<String> = head.iter().map(|(h, _)| h.to_string()).collect();
+        write_row(f, &width, &right, &titles)?;
         line(f, '-')?;
         for row in &cells {
-            write_row(f, &width, row)?;
+            write_row(f, &width, &right, row)?;
         }
         line(f, '=')?;
         writeln!(f, "Total params: {}", thousands(self.params as u64))?;
@@ -93,20 +120,26 @@ impl fmt::Display for Summary {
 
 const GAP: &str = "  ";
 
-/// Text columns left-aligned, number columns right-aligned.
-fn write_row(f: &mut fmt::Formatter<'_>, width: &[usize; 4], cells: &[String; 4]) -> fmt::Result {
-    let line = format!(
-        "{:<w0$}{GAP}{:<w1$}{GAP}{:>w2$}{GAP}{:>w3$}",
-        cells[0],
-        cells[1],
-        cells[2],
-        cells[3],
-        w0 = width[0],
-        w1 = width[1],
-        w2 = width[2],
-        w3 = width[3],
-    );
-    writeln!(f, "{}", line.trim_end())
+/// One line of the table: each cell padded to its column's width, on the
+/// right where `right` says so.
+fn write_row(
+    f: &mut fmt::Formatter<'_>,
+    width: &[usize],
+    right: &[bool],
+    cells: &[String],
+) -> fmt::Result {
+    let parts: Vec<String> = cells
+        .iter()
+        .zip(width.iter().zip(right))
+        .map(|(cell, (&w, &r))| {
+            if r {
+                format!("{cell:>w$}")
+            } else {
+                format!("{cell:<w$}")
+            }
+        })
+        .collect();
+    writeln!(f, "{}", parts.join(GAP).trim_end())
 }
 
 /// `61706` -> `61,706`.
@@ -193,6 +226,7 @@ mod tests {
             trainable: 156,
             macs: 117_600,
             activation_bytes: 2048,
+            fields: &[],
         };
         let text = s.to_string();
         let want = "\
@@ -210,5 +244,52 @@ Non-trainable params: 4
 Multiply-adds per example: 117,600
 Activation memory per example: 2.0 KiB (2,048 bytes)";
         assert_eq!(text, want, "\n{text}");
+    }
+
+    #[test]
+    fn receptive_fields_get_a_column_when_there_are_some() {
+        const ROWS: &[SummaryRow] = &[
+            SummaryRow {
+                depth: 0,
+                name: "conv1",
+                kind: "Conv2d",
+                output: "28x28x6",
+                params: 156,
+                macs: 117_600,
+            },
+            SummaryRow {
+                depth: 0,
+                name: "fc",
+                kind: "Dense",
+                output: "10",
+                params: 0,
+                macs: 0,
+            },
+        ];
+        const FIELDS: &[ReceptiveField] = &[
+            ReceptiveField::new("conv1", [5, 5], [1, 1], [0, 0]),
+            ReceptiveField::new("fc", [32, 32], [32, 32], [0, 0]),
+        ];
+        let s = Summary {
+            name: "Tiny",
+            input: "32x32x1",
+            rows: ROWS,
+            params: 156,
+            trainable: 156,
+            macs: 117_600,
+            activation_bytes: 2048,
+            fields: FIELDS,
+        };
+        let text = s.to_string();
+        let head = text.lines().nth(2).unwrap();
+        assert_eq!(
+            head,
+            "Layer (type)    Output shape  Receptive field  Params  Multiply-adds"
+        );
+        assert_eq!(
+            text.lines().nth(4).unwrap(),
+            "conv1 (Conv2d)  28x28x6       5x5                 156        117,600"
+        );
+        assert!(text.lines().nth(5).unwrap().contains(" 32x32 "), "{text}");
     }
 }

@@ -58,7 +58,19 @@ impl Planner<'_> {
                 .expect("a gradient arrives before its reader's backward");
             let x_needs = self.prog.values[x].needs_grad;
             let mut after = Vec::new();
+            let mut dother = None;
             let dx = match op.kind {
+                OpKind::Gate { other, .. } => {
+                    // The body's output first: only the gate reads it, so
+                    // its slot is its gradient (never a temporary freed
+                    // before the kernel writes the input's).
+                    if self.prog.values[other].needs_grad {
+                        dother = Some(self.target(other, &mut after));
+                    }
+                    let dx = x_needs.then(|| self.target(x, &mut after));
+                    self.f.free(dy);
+                    dx
+                }
                 OpKind::Add { other } => {
                     // Both operands get dy: a copy for one, dy itself for
                     // the other (freed if it is added somewhere instead).
@@ -117,6 +129,7 @@ impl Planner<'_> {
                 op: i,
                 dy,
                 dx,
+                dother,
                 after,
                 scratch,
                 taps,

@@ -6,6 +6,7 @@
 mod course;
 mod messages;
 mod names;
+mod norms;
 mod robust;
 mod templates;
 

@@ -5,6 +5,10 @@ fc2 as 1x1 convolutions) and ConvNeXt's channels-last nn.LayerNorm.
 
 Writes into tests/fixtures/norms/:
   state_dict.safetensors  the network's weights (PyTorch's names and layouts)
+  model.onnx              the network in float32, exported with the
+                          TorchScript exporter at opset 17 (GroupNorm as
+                          InstanceNormalization + Mul + Add, LayerNorm as
+                          LayerNormalization between Transposes)
   grads.safetensors       `x` [2, 6, 5, 4] (NHWC), `target` [2, 3], `loss`,
                           `output` [2, 3], `dx` [2, 6, 5, 4] (NHWC), and each
                           parameter's gradient in *our* layout, under our
@@ -100,4 +104,15 @@ state = {k: f32(v) for k, v in net.state_dict().items()}
 OUT.mkdir(parents=True, exist_ok=True)
 save_file(state, str(OUT / "state_dict.safetensors"))
 save_file(grads, str(OUT / "grads.safetensors"))
+net = net.float().eval()
+torch.onnx.export(
+    net,
+    (x.detach().float(),),
+    str(OUT / "model.onnx"),
+    opset_version=17,
+    dynamo=False,
+    input_names=["input"],
+    output_names=["output"],
+    dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+)
 print("loss", loss.item())

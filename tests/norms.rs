@@ -266,3 +266,99 @@ fn outputs_and_gradients_match_pytorch() {
         assert_matches(t.name, &net.grads()[t.range()], &get(t.name).1);
     }
 }
+
+/// ONNX out and back in (feature `onnx`); ONNX Runtime runs the exports
+/// in `scripts/onnx_check.py` (`onnx_export`'s `norms` and `norms_flat`).
+#[cfg(feature = "onnx")]
+mod onnx {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("norms-{}-{name}", std::process::id()))
+    }
+
+    /// Gamma and beta away from ones and zeros, so that a tensor read
+    /// back wrong shows.
+    fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
+        for t in tensors {
+            let v = &mut params[t.range()];
+            if t.name.ends_with("gamma") {
+                v.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.6 + 0.1 * i as f32);
+            } else if t.name.ends_with("beta") {
+                v.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.05 * i as f32 - 0.1);
+            }
+        }
+    }
+
+    #[test]
+    fn norms_and_gates_come_back_from_their_own_export() {
+        let mut net = Norms::new(21);
+        stir(net.params_mut(), Norms::TENSORS);
+        let path = temp("norms.onnx");
+        net.export_onnx(&path).unwrap();
+        let back = Norms::from_onnx(&path).unwrap();
+        for t in Norms::TENSORS {
+            assert_eq!(back.tensor(t.name), net.tensor(t.name), "{}", t.name);
+        }
+        let x = images(3, 5, 4, 3, 22);
+        assert_eq!(
+            back.predict(x.view()).unwrap(),
+            net.predict(x.view()).unwrap()
+        );
+        let mut flat = Flat::new(23);
+        stir(flat.params_mut(), Flat::TENSORS);
+        flat.export_onnx(&path).unwrap();
+        let back = Flat::from_onnx(&path).unwrap();
+        assert_eq!(back.params(), flat.params());
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn pytorchs_export_reproduces_pytorch() {
+        let net = Torch::from_onnx(fixture("model.onnx")).unwrap();
+        let file = cnn::io::load(&fixture("grads.safetensors")).unwrap();
+        let (shape, x) = file.tensor("x").unwrap();
+        let x = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x).unwrap();
+        let predicted = net.predict(x.view()).unwrap();
+        assert_matches(
+            "predict",
+            predicted.as_slice().unwrap(),
+            &file.tensor("output").unwrap().1,
+        );
+    }
+
+    #[test]
+    fn another_norm_epsilon_is_an_error() {
+        network! {
+            struct OtherEpsilon {
+                input: [6, 5, 4],
+                layers: [
+                    conv1: Conv2d { filters: 8, kernel: 3, padding: 1 },
+                    gn: GroupNorm { groups: 4 },
+                    Relu,
+                    se: Gate { body: [
+                        AvgPool2d { size: [6, 5] },
+                        fc1: Conv2d { filters: 2, kernel: 1 },
+                        Relu,
+                        fc2: Conv2d { filters: 8, kernel: 1 },
+                        Sigmoid,
+                    ] },
+                    ln: LayerNorm,
+                    Flatten,
+                    fc: Dense { units: 3 },
+                ],
+            }
+        }
+        let Err(e) = OtherEpsilon::from_onnx(fixture("model.onnx")) else {
+            panic!("a layer norm with another epsilon loaded");
+        };
+        let text = e.to_string();
+        assert!(text.contains("epsilon 1e-6 where ln has 1e-5"), "{text}");
+        assert!(text.contains("`epsilon: 0.000001`"), "{text}");
+    }
+}

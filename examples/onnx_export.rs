@@ -325,8 +325,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = out.join("norms_flat");
     std::fs::create_dir_all(&dir)?;
     net.export_onnx(dir.join("model.onnx"))?;
-    write_npy(&dir.join("input.npy"), x.shape(), x.as_slice().unwrap_or(&[]))?;
-    write_npy(&dir.join("output.npy"), y.shape(), y.as_slice().unwrap_or(&[]))?;
+    write_npy(
+        &dir.join("input.npy"),
+        x.shape(),
+        x.as_slice().unwrap_or(&[]),
+    )?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
 
     println!(
         "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms and norms_flat to {}",

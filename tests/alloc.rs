@@ -29,9 +29,9 @@ mod counting;
 
 use counting::allocations;
 
+use cnn::network;
 use cnn_runtime::isa::{self, Isa};
 use cnn_runtime::optim::{Adam, Sgd};
-use cnn::network;
 use common::{images, labels, LeNet5};
 
 network! {

@@ -78,7 +78,10 @@ network! {
 
 #[test]
 fn parameters_are_gamma_and_beta_per_channel() {
-    let gn = Norms::TENSORS.iter().find(|t| t.name == "gn.gamma").unwrap();
+    let gn = Norms::TENSORS
+        .iter()
+        .find(|t| t.name == "gn.gamma")
+        .unwrap();
     assert_eq!((gn.shape, gn.trainable), (&[4][..], true));
     assert!(Norms::TENSORS.iter().any(|t| t.name == "ln.beta"));
     assert!(Norms::TENSORS.iter().any(|t| t.name == "se.fc1.weight"));
@@ -129,7 +132,12 @@ macro_rules! check_net {
                 loss_at(orig);
                 let a = analytic[i];
                 let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
-                assert!(err <= 1.0, "{}[{}]: analytic {a}, numeric {numeric}", t.name, i - t.offset);
+                assert!(
+                    err <= 1.0,
+                    "{}[{}]: analytic {a}, numeric {numeric}",
+                    t.name,
+                    i - t.offset
+                );
                 checked += 1;
             }
         }
@@ -165,11 +173,22 @@ fn gradients_pass_through_frozen_norms() {
 fn training_and_inference_compute_the_same() {
     let mut net = Norms::new(9);
     let x = images(4, 5, 4, 3, 10);
-    let infer = net.forward(x.view(), Mode::Infer).unwrap().output().to_owned();
-    let train = net.forward(x.view(), Mode::Train).unwrap().output().to_owned();
+    let infer = net
+        .forward(x.view(), Mode::Infer)
+        .unwrap()
+        .output()
+        .to_owned();
+    let train = net
+        .forward(x.view(), Mode::Train)
+        .unwrap()
+        .output()
+        .to_owned();
     let predicted = net.predict(x.view()).unwrap();
     for ((a, b), c) in infer.iter().zip(train.iter()).zip(predicted.iter()) {
-        assert!((a - b).abs() <= 1e-6 && (a - c).abs() <= 1e-6, "{a} {b} {c}");
+        assert!(
+            (a - b).abs() <= 1e-6 && (a - c).abs() <= 1e-6,
+            "{a} {b} {c}"
+        );
     }
 }
 
@@ -251,7 +270,11 @@ fn outputs_and_gradients_match_pytorch() {
     let predicted = net.predict(x.view()).unwrap();
     assert_matches("predict", predicted.as_slice().unwrap(), &get("output").1);
     let mut pass = net.forward(x.view(), Mode::Train).unwrap();
-    assert_matches("output", pass.output().as_slice().unwrap(), &get("output").1);
+    assert_matches(
+        "output",
+        pass.output().as_slice().unwrap(),
+        &get("output").1,
+    );
     let loss = pass
         .backward_loss_with(&Mse, Target::Values(&target), true)
         .unwrap();

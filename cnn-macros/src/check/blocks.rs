@@ -272,9 +272,8 @@ fn strides_giving(n: usize, out: usize) -> Option<(usize, usize)> {
 /// element (the input's own shape). Anything else cannot be multiplied.
 fn check_gate_shapes(diags: &mut Diags, head: &Head, input: Shape, body: Shape) -> Option<Shape> {
     let c = input.channels();
-    let fits = body == input
-        || body == (Shape::Flat { n: c })
-        || body == (Shape::Image { h: 1, w: 1, c });
+    let fits =
+        body == input || body == (Shape::Flat { n: c }) || body == (Shape::Image { h: 1, w: 1, c });
     if fits {
         return Some(input);
     }

@@ -115,7 +115,8 @@ fn check_norm_epsilon(diags: &mut Diags, layer: &Layer, epsilon: f64) {
         "{}: {kind} epsilon must be above 0, got {epsilon:?}",
         layer.name
     );
-    let help = "epsilon keeps 1 / sqrt(var + epsilon) finite; PyTorch uses 1e-5 (`epsilon: 0.00001`)";
+    let help =
+        "epsilon keeps 1 / sqrt(var + epsilon) finite; PyTorch uses 1e-5 (`epsilon: 0.00001`)";
     diags.push(Diag::new(layer.key_site("epsilon"), message).help(help));
 }
 

@@ -21,7 +21,14 @@ fn sizes(what: &str, batch: usize, hw: usize, c: usize) -> Result<(usize, usize)
 
 /// `y[b, p, ch] = x[b, p, ch] * g[b, ch]`. Overwrites y.
 /// x, y: [batch, hw, c]  g: [batch, c]
-pub fn forward(batch: usize, hw: usize, c: usize, x: &[f32], g: &[f32], y: &mut [f32]) -> Result<()> {
+pub fn forward(
+    batch: usize,
+    hw: usize,
+    c: usize,
+    x: &[f32],
+    g: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
     let (len, per) = sizes("gate::forward", batch, hw, c)?;
     check_len("gate::forward x", x.len(), len)?;
     check_len("gate::forward g", g.len(), per)?;

@@ -563,8 +563,7 @@ impl<'a> Builder<'a> {
                     // One factor per channel as [N, C]: to [N, C, 1, 1].
                     (ValueShape::Image([_, _, c]), ValueShape::Flat(n)) if n == c => {
                         let shape = format!("{name}/shape");
-                        self.initializers
-                            .push(int64s(&shape, &[0, c as i64, 1, 1]));
+                        self.initializers.push(int64s(&shape, &[0, c as i64, 1, 1]));
                         let reshaped = format!("{}/nc11", self.value(g));
                         self.nodes.push(node(
                             "Reshape",
@@ -626,7 +625,7 @@ impl<'a> Builder<'a> {
     ) -> Result<()> {
         let shape = self.shape(y)?;
         let c = channels(shape);
-        if groups == 0 || c % groups != 0 {
+        if groups == 0 || !c.is_multiple_of(groups) {
             return Err(Error::InvalidArgument(format!(
                 "onnx export: `{gamma}`: {groups} groups do not divide {c} channels"
             )));

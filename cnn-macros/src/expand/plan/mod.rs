@@ -366,7 +366,9 @@ mod tests {
                 OpKind::Dense { .. } => "dense",
                 OpKind::BatchNorm { act: Act::Relu, .. } => "bn+relu",
                 OpKind::BatchNorm { .. } => "bn",
-                OpKind::Norm { layer_norm: true, .. } => "ln",
+                OpKind::Norm {
+                    layer_norm: true, ..
+                } => "ln",
                 OpKind::Norm { .. } => "gn",
                 OpKind::Gate { .. } => "gate",
                 OpKind::Activation { .. } if op.x == op.y => "act in place",

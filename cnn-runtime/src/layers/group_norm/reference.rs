@@ -33,7 +33,11 @@ pub fn forward(
             let idx = members(e, hw, c, groups, g);
             let m = idx.len() as f64;
             let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
-            let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+            let var = idx
+                .iter()
+                .map(|&i| (x[i] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / m;
             for &i in &idx {
                 let xhat = (x[i] as f64 - mean) / (var + eps as f64).sqrt();
                 y[i] = (gamma[i % c] as f64 * xhat + beta[i % c] as f64) as f32;
@@ -65,7 +69,11 @@ pub fn backward(
             let idx = members(e, hw, c, groups, g);
             let m = idx.len() as f64;
             let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
-            let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+            let var = idx
+                .iter()
+                .map(|&i| (x[i] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / m;
             let std = (var + eps as f64).sqrt();
             let mut dvar = 0.0;
             let mut dmean = 0.0;

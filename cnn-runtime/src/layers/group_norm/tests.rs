@@ -72,7 +72,19 @@ fn backward_matches_reference() {
         assert_close(&dbeta, &plus(wdb, -1.0), 1e-4, 1e-3);
         // Frozen: dx alone, the same.
         let mut dx2 = nan_filled(len);
-        backward(n, hw, c, groups, &x, &gamma, 1e-5, &dy, Some(&mut dx2), None).unwrap();
+        backward(
+            n,
+            hw,
+            c,
+            groups,
+            &x,
+            &gamma,
+            1e-5,
+            &dy,
+            Some(&mut dx2),
+            None,
+        )
+        .unwrap();
         assert_eq!(dx, dx2);
     }
 }

@@ -512,7 +512,13 @@ fn census(nodes: &[NodeProto], weighted: &[usize]) -> String {
         .join(", ")
 }
 
-pub(super) fn expect_op(nodes: &[NodeProto], i: usize, op: &str, what: &str, layer: &str) -> Res<()> {
+pub(super) fn expect_op(
+    nodes: &[NodeProto],
+    i: usize,
+    op: &str,
+    what: &str,
+    layer: &str,
+) -> Res<()> {
     if nodes[i].op_type == op {
         Ok(())
     } else {

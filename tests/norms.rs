@@ -76,6 +76,51 @@ network! {
     }
 }
 
+network! {
+    /// A squeeze-and-excitation template, as torchvision's, used in stages.
+    block Se(c, squeeze) = [
+        Gate { body: [
+            GlobalAvgPool,
+            fc1: Dense { units: squeeze },
+            Relu,
+            fc2: Dense { units: c },
+            Sigmoid,
+        ] },
+    ];
+    block Unit(c) = [
+        conv: Conv2d { filters: c, kernel: 3, padding: same },
+        gn: GroupNorm { groups: c / 2 },
+        Relu,
+        // An unnamed gate in a template adds no level: `se.fc1`.
+        se: Se { c: c, squeeze: c / 4 },
+    ];
+
+    struct Templated {
+        input: [6, 6, 8],
+        layers: [
+            stage: Stage { block: Unit { c: 8 }, repeat: 2 },
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
+const UNIT: usize = (3 * 3 * 8 * 8 + 8) + 2 * 8 + (8 * 2 + 2) + (2 * 8 + 8);
+const _: () = assert!(Templated::PARAMS == 2 * UNIT + 8 * 3 + 3);
+
+#[test]
+fn templates_name_the_gate_s_layers() {
+    let names: Vec<&str> = Templated::TENSORS.iter().map(|t| t.name).collect();
+    for name in [
+        "stage.0.gn.gamma",
+        "stage.1.se.fc1.weight",
+        "stage.1.se.fc2.bias",
+    ] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+}
+
 #[test]
 fn parameters_are_gamma_and_beta_per_channel() {
     let gn = Norms::TENSORS

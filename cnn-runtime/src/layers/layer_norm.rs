@@ -11,7 +11,7 @@ use crate::layers::group_norm;
 
 /// `y = gamma * (x - mean_r) / sqrt(var_r + eps) + beta` for each row r.
 /// Overwrites y.
-/// x, y: [m, c]  gamma, beta: [c]
+/// x, y: [m, c]  gamma, beta: `[c]`
 pub fn forward(
     m: usize,
     c: usize,
@@ -26,7 +26,7 @@ pub fn forward(
 
 /// Gradients of [`forward`] (statistics recomputed from x). Overwrites dx
 /// when given; adds into dgamma and dbeta when given.
-/// x, dy, dx: [m, c]  gamma, dgamma, dbeta: [c]
+/// x, dy, dx: [m, c]  gamma, dgamma, dbeta: `[c]`
 #[allow(clippy::too_many_arguments)] // forward's arguments and the three gradients
 pub fn backward(
     m: usize,

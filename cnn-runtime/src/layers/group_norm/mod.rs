@@ -84,7 +84,7 @@ fn stats(x: &[f32], c: usize, cg: usize, g: usize, eps: f32) -> (f64, f64) {
 
 /// `y = gamma * (x - mean_g) / sqrt(var_g + eps) + beta` per example and
 /// group of `c / groups` channels. Overwrites y.
-/// x, y: [n, hw, c]  gamma, beta: [c]
+/// x, y: [n, hw, c]  gamma, beta: `[c]`
 #[allow(clippy::too_many_arguments)] // the layer's sizes, tensors and epsilon, as PyTorch's call
 pub fn forward(
     n: usize,
@@ -128,7 +128,7 @@ pub fn forward(
 /// for `dxhat = dy * gamma`, `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`
 /// over examples and positions. Overwrites dx when given; adds into
 /// dgamma and dbeta when given (a frozen layer passes `None`).
-/// x, dy, dx: [n, hw, c]  gamma, dgamma, dbeta: [c]
+/// x, dy, dx: [n, hw, c]  gamma, dgamma, dbeta: `[c]`
 #[allow(clippy::too_many_arguments)] // forward's arguments and the three gradients
 pub fn backward(
     n: usize,

@@ -203,6 +203,7 @@ impl Checker<'_> {
                 | LayerKind::Sigmoid
                 | LayerKind::Softmax
                 | LayerKind::AuxHead { .. }
+                | LayerKind::Gate { .. }
         );
         if layer.broken {
             layer.output = if keeps_shape { input } else { None };

@@ -74,6 +74,21 @@ fn a_gate_body_gives_a_factor_per_channel_or_per_element() {
 }
 
 #[test]
+fn pytorchs_eps_is_our_epsilon() {
+    assert_eq!(
+        one_error("[4, 4, 6]", "ln: LayerNorm { eps: 0.000001 }"),
+        "ln: LayerNorm has no key `eps`\n\
+         = help: did you mean `epsilon`?"
+    );
+    // A broken gate keeps its input's shape: the mistake after it shows.
+    let all = errors(&net_src(
+        "[4, 4, 6]",
+        "g: Gate { bdy: [Sigmoid] }, Dense { units: 2 }",
+    ));
+    assert_eq!(all.len(), 3, "{all:#?}");
+}
+
+#[test]
 fn norm_epsilon_is_above_zero() {
     assert_eq!(
         one_error("[4, 4, 6]", "ln: LayerNorm { epsilon: -1.0 }"),

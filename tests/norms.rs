@@ -401,6 +401,30 @@ mod onnx {
     }
 
     #[test]
+    fn a_norm_of_another_kind_is_an_error_naming_node_and_layer() {
+        network! {
+            struct LayerWhereGroup {
+                input: [6, 5, 4],
+                layers: [
+                    conv1: Conv2d { filters: 8, kernel: 3, padding: 1 },
+                    gn: LayerNorm,
+                    Relu,
+                    Flatten,
+                    fc: Dense { units: 3 },
+                ],
+            }
+        }
+        let Err(e) = LayerWhereGroup::from_onnx(fixture("model.onnx")) else {
+            panic!("a layer norm loaded from a group norm");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("a InstanceNormalization where the declaration has gn, a layer norm"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn another_norm_epsilon_is_an_error() {
         network! {
             struct OtherEpsilon {

@@ -63,13 +63,15 @@ network! {
         ],
     }
 
-    /// Flat input: group norm over features, a gate on a vector.
+    /// Flat input: group norm over features, a gate on a vector, and a
+    /// gate whose body is the identity in training too (`x * x`).
     struct Flat {
         input: [8],
         layers: [
             d1: Dense { units: 6 },
             gn: GroupNorm { groups: 3 },
             g: Gate { body: [gd: Dense { units: 6 }, Sigmoid] },
+            sq: Gate { body: [Dropout { rate: 0.0 }] },
             d2: Dense { units: 3 },
             Softmax,
         ],

@@ -12,8 +12,9 @@
 //! calls these kernels with `n = batch * h * w`, `hw = 1`, `groups = 1`.
 //!
 //! Data is NHWC, so a group's values at one position are contiguous and
-//! the positions are `c` apart. Statistics are summed in f64 (two passes,
-//! so the variance does not cancel). Backward recomputes the statistics
+//! the positions are `c` apart. Statistics are summed in f64 lanes, in one
+//! pass around a shift so that the variance does not cancel; the
+//! element-wise passes are f32. Backward recomputes the statistics
 //! from `x` rather than keeping them, so the workspace holds nothing but
 //! the activations; both passes split the examples across threads, and the
 //! per-channel `dgamma`, `dbeta` are summed per example in order on the
@@ -60,26 +61,51 @@ fn check_eps(what: &str, eps: f32) -> Result<()> {
     }
 }
 
+/// Lanes of the f64 partial sums: independent chains that the compiler
+/// vectorises, added in a fixed order at the end.
+const LANES: usize = 8;
+
+/// Adds `f(i)` for each `i` in `0..len` into lanes `i % LANES` of `acc`
+/// (two sums at once).
+#[inline(always)]
+fn add_lanes(len: usize, acc: &mut [[f64; LANES]; 2], f: impl Fn(usize) -> (f64, f64)) {
+    let full = len - len % LANES;
+    for i0 in (0..full).step_by(LANES) {
+        for l in 0..LANES {
+            let (a, b) = f(i0 + l);
+            acc[0][l] += a;
+            acc[1][l] += b;
+        }
+    }
+    for i in full..len {
+        let (a, b) = f(i);
+        acc[0][i - full] += a;
+        acc[1][i - full] += b;
+    }
+}
+
 /// Mean and `1 / sqrt(var + eps)` of group `g` of one example `x`
-/// (`[hw, c]`), whose groups hold `cg` channels.
-fn stats(x: &[f32], c: usize, cg: usize, g: usize, eps: f32) -> (f64, f64) {
+/// (`[hw, c]`), whose groups hold `cg` channels: one pass in f64 around a
+/// shift (the group's first value), so that `E[(x-k)^2] - E[x-k]^2` does
+/// not cancel.
+fn stats(x: &[f32], c: usize, cg: usize, g: usize, eps: f32) -> (f32, f32) {
+    let range = g * cg..(g + 1) * cg;
+    let k = f64::from(x[range.start]);
+    let mut acc = [[0f64; LANES]; 2];
+    for row in x.chunks_exact(c) {
+        let part = &row[range.clone()];
+        add_lanes(part.len(), &mut acc, |i| {
+            let d = f64::from(part[i]) - k;
+            (d, d * d)
+        });
+    }
     let count = (x.len() / c * cg) as f64;
-    let mut sum = 0f64;
-    for row in x.chunks_exact(c) {
-        sum += row[g * cg..(g + 1) * cg]
-            .iter()
-            .map(|&v| f64::from(v))
-            .sum::<f64>();
-    }
-    let mean = sum / count;
-    let mut sq = 0f64;
-    for row in x.chunks_exact(c) {
-        sq += row[g * cg..(g + 1) * cg]
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>();
-    }
-    (mean, 1.0 / (sq / count + f64::from(eps)).sqrt())
+    let m1 = acc[0].iter().sum::<f64>() / count;
+    let var = (acc[1].iter().sum::<f64>() / count - m1 * m1).max(0.0);
+    (
+        (k + m1) as f32,
+        (1.0 / (var + f64::from(eps)).sqrt()) as f32,
+    )
 }
 
 /// `y = gamma * (x - mean_g) / sqrt(var_g + eps) + beta` per example and
@@ -111,10 +137,11 @@ pub fn forward(
             for g in 0..groups {
                 let (mean, inv_std) = stats(xe, c, cg, g, eps);
                 let range = g * cg..(g + 1) * cg;
+                let (gamma, beta) = (&gamma[range.clone()], &beta[range.clone()]);
                 for (xr, yr) in xe.chunks_exact(c).zip(ye.chunks_exact_mut(c)) {
-                    for ch in range.clone() {
-                        let xhat = (f64::from(xr[ch]) - mean) * inv_std;
-                        yr[ch] = (xhat as f32) * gamma[ch] + beta[ch];
+                    let (xs, ys) = (&xr[range.clone()], &mut yr[range.clone()]);
+                    for (((o, &v), &gm), &bt) in ys.iter_mut().zip(xs).zip(gamma).zip(beta) {
+                        *o = (v - mean) * inv_std * gm + bt;
                     }
                 }
             }
@@ -162,11 +189,15 @@ pub fn backward(
         for (xe, dye) in x.chunks_exact(example).zip(dy.chunks_exact(example)) {
             for g in 0..groups {
                 let (mean, inv_std) = stats(xe, c, cg, g, eps);
+                let range = g * cg..(g + 1) * cg;
                 for (xr, dyr) in xe.chunks_exact(c).zip(dye.chunks_exact(c)) {
-                    for ch in g * cg..(g + 1) * cg {
-                        let xhat = ((f64::from(xr[ch]) - mean) * inv_std) as f32;
-                        dgamma[ch] += dyr[ch] * xhat;
-                        dbeta[ch] += dyr[ch];
+                    let (xs, dys) = (&xr[range.clone()], &dyr[range.clone()]);
+                    let sums = dgamma[range.clone()]
+                        .iter_mut()
+                        .zip(dbeta[range.clone()].iter_mut());
+                    for ((dg, db), (&v, &d)) in sums.zip(xs.iter().zip(dys)) {
+                        *dg += d * ((v - mean) * inv_std);
+                        *db += d;
                     }
                 }
             }
@@ -185,25 +216,28 @@ pub fn backward(
             for g in 0..groups {
                 let (mean, inv_std) = stats(xe, c, cg, g, eps);
                 let range = g * cg..(g + 1) * cg;
-                let (mut sum_d, mut sum_dx) = (0f64, 0f64);
+                let gamma = &gamma[range.clone()];
+                let mut acc = [[0f64; LANES]; 2];
                 for (xr, dyr) in xe.chunks_exact(c).zip(dye.chunks_exact(c)) {
-                    for ch in range.clone() {
-                        let d = f64::from(dyr[ch]) * f64::from(gamma[ch]);
-                        sum_d += d;
-                        sum_dx += d * (f64::from(xr[ch]) - mean) * inv_std;
-                    }
+                    let (xs, dys) = (&xr[range.clone()], &dyr[range.clone()]);
+                    add_lanes(cg, &mut acc, |i| {
+                        let d = dys[i] * gamma[i];
+                        (f64::from(d), f64::from(d * ((xs[i] - mean) * inv_std)))
+                    });
                 }
                 let count = (hw * cg) as f64;
-                let (mean_d, mean_dx) = (sum_d / count, sum_dx / count);
+                let mean_d = (acc[0].iter().sum::<f64>() / count) as f32;
+                let mean_dx = (acc[1].iter().sum::<f64>() / count) as f32;
                 for ((xr, dyr), dxr) in xe
                     .chunks_exact(c)
                     .zip(dye.chunks_exact(c))
                     .zip(dxe.chunks_exact_mut(c))
                 {
-                    for ch in range.clone() {
-                        let d = f64::from(dyr[ch]) * f64::from(gamma[ch]);
-                        let xhat = (f64::from(xr[ch]) - mean) * inv_std;
-                        dxr[ch] = (inv_std * (d - mean_d - xhat * mean_dx)) as f32;
+                    let (xs, dys) = (&xr[range.clone()], &dyr[range.clone()]);
+                    let out = dxr[range.clone()].iter_mut().zip(xs).zip(dys).zip(gamma);
+                    for (((o, &v), &d), &gm) in out {
+                        let xhat = (v - mean) * inv_std;
+                        *o = inv_std * (d * gm - mean_d - xhat * mean_dx);
                     }
                 }
             }

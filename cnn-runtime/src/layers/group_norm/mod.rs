@@ -70,17 +70,18 @@ const LANES: usize = 8;
 #[inline(always)]
 fn add_lanes(len: usize, acc: &mut [[f64; LANES]; 2], f: impl Fn(usize) -> (f64, f64)) {
     let full = len - len % LANES;
+    let [first, second] = acc;
     for i0 in (0..full).step_by(LANES) {
-        for l in 0..LANES {
+        for (l, (s, t)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
             let (a, b) = f(i0 + l);
-            acc[0][l] += a;
-            acc[1][l] += b;
+            *s += a;
+            *t += b;
         }
     }
-    for i in full..len {
+    for (i, (s, t)) in (full..len).zip(first.iter_mut().zip(second.iter_mut())) {
         let (a, b) = f(i);
-        acc[0][i - full] += a;
-        acc[1][i - full] += b;
+        *s += a;
+        *t += b;
     }
 }
 

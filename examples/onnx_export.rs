@@ -22,7 +22,11 @@
 //! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
 //!   network that ends on an image, whose output is NHWC-flattened), and
 //!   three small ones where an addition, a batch norm or a softmax reads a
-//!   flattened image.
+//!   flattened image;
+//! - `norms` and `norms_flat`: group norm, layer norm (on images, on a
+//!   flattened image and on vectors) and gates (squeeze-and-excitation
+//!   with dense layers and with torchvision's 1x1 convolutions, element
+//!   by element), random weights and norm parameters.
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -126,6 +130,37 @@ network! {
     pub struct NormAfterFlatten {
         input: [6, 5, 2],
         layers: [Conv2d { filters: 3, kernel: 3, padding: same }, Flatten, BatchNorm, Relu, Dense { units: 4 }, Softmax],
+    }
+    /// Group norm, layer norm and gates on images.
+    pub struct Norms {
+        input: [7, 6, 3],
+        layers: [
+            Conv2d { filters: 8, kernel: 3, padding: same },
+            gn: GroupNorm { groups: 4 },
+            Relu,
+            se: Gate { body: [GlobalAvgPool, Dense { units: 2 }, Relu, Dense { units: 8 }, Sigmoid] },
+            Conv2d { filters: 6, kernel: 3, stride: 2, padding: 1 },
+            ln: LayerNorm { epsilon: 0.000001 },
+            sa: Gate { body: [Conv2d { filters: 6, kernel: 1 }, Sigmoid] },
+            tv: Gate { body: [AvgPool2d { size: [4, 3] }, fc1: Conv2d { filters: 3, kernel: 1 }, Relu, fc2: Conv2d { filters: 6, kernel: 1 }, Sigmoid] },
+            inst: GroupNorm { groups: 6 },
+            Flatten,
+            ln_flat: LayerNorm,
+            Dense { units: 5 },
+            Softmax,
+        ],
+    }
+    /// The same kinds on vectors.
+    pub struct NormsFlat {
+        input: [12],
+        layers: [
+            Dense { units: 8 },
+            gn: GroupNorm { groups: 2 },
+            Tanh,
+            g: Gate { body: [Dense { units: 8 }, Sigmoid] },
+            ln: LayerNorm,
+            Dense { units: 4 },
+        ],
     }
     pub struct SoftmaxAfterFlatten {
         input: [4, 3, 2],
@@ -274,8 +309,32 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &y,
     )?;
 
+    let mut net = Norms::new(20);
+    stir_batch_norms(net.params_mut(), Norms::TENSORS, 21);
+    let x = random_images(3, [7, 6, 3], 22);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("norms"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = NormsFlat::new(23);
+    stir_batch_norms(net.params_mut(), NormsFlat::TENSORS, 24);
+    let mut rng = Rng::new(25);
+    let x = Array2::from_shape_fn((3, 12), |_| rng.uniform_in(-2.0, 2.0));
+    let y = net.predict(x.view())?;
+    let dir = out.join("norms_flat");
+    std::fs::create_dir_all(&dir)?;
+    net.export_onnx(dir.join("model.onnx"))?;
+    write_npy(
+        &dir.join("input.npy"),
+        x.shape(),
+        x.as_slice().unwrap_or(&[]),
+    )?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
+
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk and three networks with flattens to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms and norms_flat to {}",
         out.display()
     );
     Ok(())

@@ -2,7 +2,8 @@
 //! (docs/design.md): a counting global allocator, switched on only on the
 //! thread running the steps, over several LeNet-5 training steps after a
 //! warm-up step at each batch size, under every instruction set the CPU
-//! runs (`cnn_runtime::isa::scoped`).
+//! runs (`cnn_runtime::isa::scoped`), and the same over a network of
+//! group norm, layer norm and gates.
 //!
 //! One exception is counted apart: `matrixmultiply::sgemm` allocates its
 //! packing buffers on every call (aligned to 16 bytes or more, which no
@@ -28,14 +29,38 @@ mod counting;
 
 use counting::allocations;
 
+use cnn::network;
 use cnn_runtime::isa::{self, Isa};
 use cnn_runtime::optim::{Adam, Sgd};
 use common::{images, labels, LeNet5};
+
+network! {
+    /// Group norm, layer norm per position and on vectors, a
+    /// squeeze-and-excitation gate and an element-wise one.
+    struct Norms {
+        input: [8, 8, 3],
+        layers: [
+            Conv2d { filters: 8, kernel: 3, padding: same },
+            GroupNorm { groups: 4 },
+            Relu,
+            Gate { body: [GlobalAvgPool, Dense { units: 2 }, Relu, Dense { units: 8 }, Sigmoid] },
+            LayerNorm,
+            Gate { body: [Conv2d { filters: 8, kernel: 1 }, Sigmoid] },
+            Flatten,
+            Dense { units: 16 },
+            LayerNorm,
+            Relu,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
 
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     for isa in Isa::supported_here() {
         isa::scoped(isa, || steps_allocate_nothing(isa)).unwrap();
+        isa::scoped(isa, || norm_steps_allocate_nothing(isa)).unwrap();
     }
     // The counter works: a step at a new, larger batch size allocates.
     let mut net = LeNet5::new(7);
@@ -45,6 +70,26 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
             .unwrap();
     });
     assert!(n > 0);
+}
+
+/// The norms' and gates' kernels keep nothing between calls and take no
+/// scratch: after warm-up steps, six more allocate nothing.
+fn norm_steps_allocate_nothing(isa: Isa) {
+    let mut net = Norms::new(3);
+    let mut adam = Adam::new(1e-3);
+    let (big, small) = (images(32, 8, 8, 3, 4), images(5, 8, 8, 3, 5));
+    let (big_labels, small_labels) = (labels(32, 10), labels(5, 10));
+    net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+    net.train_step(small.view(), &small_labels, &mut adam)
+        .unwrap();
+    let (n, _) = allocations(|| {
+        for _ in 0..3 {
+            net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+            net.train_step(small.view(), &small_labels, &mut adam)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations during norm training steps on {isa}");
 }
 
 /// Warm-up steps at two batch sizes and both optimizers, then nine more

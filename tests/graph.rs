@@ -131,7 +131,10 @@ fn the_graph_computes_what_predict_computes() {
             | AvgPool { y, .. }
             | GlobalAvgPool { y, .. }
             | Add { y, .. }
-            | Concat { y, .. } => y,
+            | Concat { y, .. }
+            | GroupNorm { y, .. }
+            | LayerNorm { y, .. }
+            | Gate { y, .. } => y,
         };
         written[y] += 1;
     }

@@ -41,6 +41,7 @@ mod held_pass_pytorch;
 mod localize_example;
 mod mnist_training;
 mod model_losses;
+mod norms;
 mod one_shot;
 #[cfg(feature = "onnx")]
 mod onnx;

@@ -194,6 +194,8 @@ impl Checker<'_> {
         let keeps_shape = matches!(
             layer.kind,
             LayerKind::BatchNorm { .. }
+                | LayerKind::GroupNorm { .. }
+                | LayerKind::LayerNorm { .. }
                 | LayerKind::Dropout { .. }
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
@@ -201,6 +203,7 @@ impl Checker<'_> {
                 | LayerKind::Sigmoid
                 | LayerKind::Softmax
                 | LayerKind::AuxHead { .. }
+                | LayerKind::Gate { .. }
         );
         if layer.broken {
             layer.output = if keeps_shape { input } else { None };
@@ -299,6 +302,10 @@ impl Checker<'_> {
                 self.check_dense_input(layer, input);
                 Some(Shape::Flat { n: units })
             }
+            LayerKind::GroupNorm { groups, .. } => {
+                self.check_norm_groups_divide(layer, input, groups)?;
+                Some(input)
+            }
             // Over a vector, or per position over the channels of an
             // image (segmentation: a label per pixel).
             LayerKind::Softmax => Some(input),
@@ -341,6 +348,49 @@ impl Checker<'_> {
         };
         let help = format!(
             "each group takes c_in / groups channels and gives filters / groups: with {c_in} input channels and {filters} filters, groups can be {shown}"
+        );
+        self.push(Diag::new(layer.key_site("groups"), message).help(help));
+        None
+    }
+
+    /// Group norm splits the channels (a flat input's features) into
+    /// `groups` equal runs, each normalised on its own: `groups` divides
+    /// the channels.
+    fn check_norm_groups_divide(
+        &mut self,
+        layer: &Layer,
+        input: Shape,
+        groups: usize,
+    ) -> Option<()> {
+        let c = input.channels();
+        if groups == 0 || c.is_multiple_of(groups) {
+            return Some(());
+        }
+        let name = &layer.name;
+        let what = match input {
+            Shape::Image { .. } => "channels",
+            Shape::Flat { .. } => "features",
+        };
+        let message = format!(
+            "{name}: groups {groups} does not divide the {c} {what} of its input {input} ({c} / {groups} = {} remainder {})",
+            c / groups,
+            c % groups
+        );
+        let fits: Vec<String> = (1..=c)
+            .filter(|g| c.is_multiple_of(*g))
+            .map(|g| g.to_string())
+            .collect();
+        let shown = if fits.len() > 8 {
+            format!("{}, ..", fits[..8].join(", "))
+        } else {
+            fits.join(", ")
+        };
+        let nearest = (1..=c)
+            .filter(|g| c.is_multiple_of(*g))
+            .min_by_key(|g| g.abs_diff(groups))
+            .unwrap_or(1);
+        let help = format!(
+            "each group normalises c / groups channels together: with {c} {what}, groups can be {shown}; try `groups: {nearest}`"
         );
         self.push(Diag::new(layer.key_site("groups"), message).help(help));
         None

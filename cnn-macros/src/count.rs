@@ -230,6 +230,18 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
                 macs: 0,
             })
         }
+        // gamma and beta per channel, all trainable (no running statistics).
+        (LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. }, input, _) => {
+            let c = input.channels();
+            let params = c
+                .checked_mul(2)
+                .ok_or_else(|| format!("parameter count 2 * channels = 2 * {c}"))?;
+            Ok(Counts {
+                params,
+                trainable: params,
+                macs: 0,
+            })
+        }
         _ => Ok(Counts::default()),
     }
 }

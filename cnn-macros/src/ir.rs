@@ -153,7 +153,7 @@ impl Layer {
             .map_or(self.site, |&(_, site)| site)
     }
 
-    /// `Residual`, `Concat`, `AuxHead` or `Sequential`: a layer that holds
+    /// `Residual`, `Concat`, `AuxHead`, `Gate` or `Sequential`: a layer that holds
     /// layer lists.
     pub fn is_block(&self) -> bool {
         matches!(
@@ -161,6 +161,7 @@ impl Layer {
             LayerKind::Residual { .. }
                 | LayerKind::Concat { .. }
                 | LayerKind::AuxHead { .. }
+                | LayerKind::Gate { .. }
                 | LayerKind::Sequential { .. }
         )
     }
@@ -186,6 +187,7 @@ impl Layer {
             LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
                 vec![layers]
             }
+            LayerKind::Gate { body } => vec![body],
             _ => Vec::new(),
         }
     }
@@ -198,6 +200,7 @@ impl Layer {
             LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
                 vec![layers]
             }
+            LayerKind::Gate { body } => vec![body],
             _ => Vec::new(),
         }
     }
@@ -261,6 +264,17 @@ pub enum LayerKind {
         momentum: f64,
         epsilon: f64,
     },
+    /// Per example, over the channels of each group and every position
+    /// (PyTorch's `GroupNorm`); `groups` divides the channels.
+    GroupNorm {
+        groups: usize,
+        epsilon: f64,
+    },
+    /// Per position over the channels (PyTorch's `LayerNorm(C)` on NHWC
+    /// data, as ConvNeXt uses it); a flat input is one vector.
+    LayerNorm {
+        epsilon: f64,
+    },
     Dropout {
         rate: f64,
     },
@@ -285,6 +299,12 @@ pub enum LayerKind {
     AuxHead {
         weight: f64,
         layers: Vec<Layer>,
+    },
+    /// The input times what the body computes from it: a `[c]` (or
+    /// `1x1xc`) output broadcast over the positions, or one of the
+    /// input's shape, element by element (squeeze-and-excitation).
+    Gate {
+        body: Vec<Layer>,
     },
     /// Layers run in order under one name: `Sequential { layers }`, a use
     /// of a block template, a stage, or a network used as a layer. Only a
@@ -312,6 +332,8 @@ impl LayerKind {
             LayerKind::Flatten => "Flatten",
             LayerKind::Dense { .. } => "Dense",
             LayerKind::BatchNorm { .. } => "BatchNorm",
+            LayerKind::GroupNorm { .. } => "GroupNorm",
+            LayerKind::LayerNorm { .. } => "LayerNorm",
             LayerKind::Dropout { .. } => "Dropout",
             LayerKind::Relu => "Relu",
             LayerKind::LeakyRelu { .. } => "LeakyRelu",
@@ -321,6 +343,7 @@ impl LayerKind {
             LayerKind::Residual { .. } => "Residual",
             LayerKind::Concat { .. } => "Concat",
             LayerKind::AuxHead { .. } => "AuxHead",
+            LayerKind::Gate { .. } => "Gate",
             LayerKind::Sequential { .. } => "Sequential",
         }
     }
@@ -335,6 +358,8 @@ impl LayerKind {
             LayerKind::Flatten => "flatten",
             LayerKind::Dense { .. } => "dense",
             LayerKind::BatchNorm { .. } => "batch_norm",
+            LayerKind::GroupNorm { .. } => "group_norm",
+            LayerKind::LayerNorm { .. } => "layer_norm",
             LayerKind::Dropout { .. } => "dropout",
             LayerKind::Relu => "relu",
             LayerKind::LeakyRelu { .. } => "leaky_relu",
@@ -344,6 +369,7 @@ impl LayerKind {
             LayerKind::Residual { .. } => "residual",
             LayerKind::Concat { .. } => "concat",
             LayerKind::AuxHead { .. } => "aux_head",
+            LayerKind::Gate { .. } => "gate",
             LayerKind::Sequential { .. } => "sequential",
         }
     }

@@ -508,7 +508,10 @@ impl Lowerer<'_> {
             && view.name.is_none()
             && matches!(
                 kind,
-                LayerKind::Residual { .. } | LayerKind::Concat { .. } | LayerKind::AuxHead { .. }
+                LayerKind::Residual { .. }
+                    | LayerKind::Concat { .. }
+                    | LayerKind::AuxHead { .. }
+                    | LayerKind::Gate { .. }
             )
         {
             self.inherit = Some((prefix.to_string(), std::mem::take(namer)));

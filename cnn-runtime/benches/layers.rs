@@ -1,7 +1,8 @@
 //! The kernels around the convolutions, at the shapes LeNet-5 (batch 64
 //! training, 256 inference) and ResNet-20 (batch 128) run them: max
 //! pooling, batch norm, activations, the residual addition, dense layers
-//! and the fused loss. Prints microseconds per call (median of 7 blocks of
+//! and the fused loss; and group norm, layer norm and a gate at
+//! ResNet-20's first stage's shape. Prints microseconds per call (median of 7 blocks of
 //! ~20 ms) and, for the memory-bound ones, GB/s of the bytes they must move.
 //!
 //!     cargo bench -p cnn-runtime --bench layers [-- FILTER] [--threads=1,2]
@@ -9,7 +10,9 @@
 use cnn_runtime::bench::{random, time};
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding, PoolGeom};
 use cnn_runtime::layers::conv2d::{self, Epilogue};
-use cnn_runtime::layers::{activation, batch_norm, dense, loss, merge, pool};
+use cnn_runtime::layers::{
+    activation, batch_norm, dense, gate, group_norm, layer_norm, loss, merge, pool,
+};
 use cnn_runtime::parallel;
 
 struct Row {
@@ -49,6 +52,89 @@ fn pool_rows(rows: &mut Vec<Row>, input: [usize; 3], batch: usize) {
         4 * (n_in + 2 * n_out),
         move || pool::max_backward(&g, batch, &am, &dy, &mut dx).unwrap(),
     ));
+}
+
+/// Group norm (4 groups), layer norm per position and a per-channel
+/// gate, forward and backward (recomputing the statistics from x).
+fn norm_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
+    let n = batch * hw * hw * c;
+    let tag = format!("{hw}x{hw}x{c}_b{batch}");
+    let (x, gamma, beta, dy) = (random(n, 1), random(c, 2), random(c, 3), random(n, 4));
+    let positions = hw * hw;
+    {
+        let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
+        let mut y = vec![0.0; n];
+        rows.push(row(format!("gn_fwd/{tag}"), 4 * 2 * n, move || {
+            group_norm::forward(batch, positions, c, 4, &x, &gamma, &beta, 1e-5, &mut y).unwrap()
+        }));
+    }
+    {
+        let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
+        let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
+        rows.push(row(format!("gn_bwd/{tag}"), 4 * 3 * n, move || {
+            let d = Some((&mut dg[..], &mut db[..]));
+            group_norm::backward(
+                batch,
+                positions,
+                c,
+                4,
+                &x,
+                &gamma,
+                1e-5,
+                &dy,
+                Some(&mut dx),
+                d,
+            )
+            .unwrap()
+        }));
+    }
+    {
+        let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
+        let mut y = vec![0.0; n];
+        rows.push(row(format!("ln_fwd/{tag}"), 4 * 2 * n, move || {
+            layer_norm::forward(batch * positions, c, &x, &gamma, &beta, 1e-6, &mut y).unwrap()
+        }));
+    }
+    {
+        let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
+        let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
+        rows.push(row(format!("ln_bwd/{tag}"), 4 * 3 * n, move || {
+            let d = Some((&mut dg[..], &mut db[..]));
+            layer_norm::backward(
+                batch * positions,
+                c,
+                &x,
+                &gamma,
+                1e-6,
+                &dy,
+                Some(&mut dx),
+                d,
+            )
+            .unwrap()
+        }));
+    }
+    let g = random(batch * c, 5);
+    {
+        let (x, g) = (x.clone(), g.clone());
+        let mut y = vec![0.0; n];
+        rows.push(row(format!("gate_fwd/{tag}"), 4 * 2 * n, move || {
+            gate::forward(batch, positions, c, &x, &g, &mut y).unwrap()
+        }));
+    }
+    let (mut dx, mut dg) = (vec![0.0; n], vec![0.0; batch * c]);
+    rows.push(row(format!("gate_bwd/{tag}"), 4 * 3 * n, move || {
+        gate::backward(
+            batch,
+            positions,
+            c,
+            &x,
+            &g,
+            &dy,
+            Some(&mut dx),
+            Some(&mut dg),
+        )
+        .unwrap()
+    }));
 }
 
 fn bn_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
@@ -248,6 +334,7 @@ fn main() {
     bn_rows(&mut rows, 32, 16, 128);
     bn_rows(&mut rows, 16, 32, 128);
     bn_rows(&mut rows, 8, 64, 128);
+    norm_rows(&mut rows, 32, 16, 128);
     {
         let (batch, classes) = (128, 10);
         let logits = random(batch * classes, 1);

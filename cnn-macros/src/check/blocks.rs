@@ -1,7 +1,9 @@
 //! The block rules: a `Residual` adds its body's output to its shortcut's,
 //! so the two shapes agree; a `Concat` joins its branches along channels,
 //! so they agree in height and width; an `AuxHead` passes its input on
-//! unchanged and ends in a flat class vector of the network's classes.
+//! unchanged and ends in a flat class vector of the network's classes; a
+//! `Gate` multiplies its input by its body's output, so the body gives one
+//! factor per channel or one per element.
 
 use super::{Checker, Context};
 use crate::diag::{Diag, Diags};
@@ -131,6 +133,17 @@ pub(crate) fn check_block(
             let outs: Option<Vec<Shape>> = outs.into_iter().collect();
             check_concat_shapes(ck.diags, &head, &outs?)
         }
+        LayerKind::Gate { body } => {
+            check_not_empty(
+                ck.diags,
+                &head,
+                body.is_empty(),
+                "the body is empty",
+                "add the layers that compute the gate, e.g. `body: [GlobalAvgPool, Dense { units: 4 }, Relu, Dense { units: 16 }, Sigmoid]`",
+            )?;
+            let out = ck.block(body, input, inner);
+            check_gate_shapes(ck.diags, &head, input?, out?)
+        }
         LayerKind::AuxHead { layers, .. } => {
             let help = "add the head's layers, e.g. `layers: [GlobalAvgPool, Dense { units: 10 }, Softmax]`";
             if check_not_empty(
@@ -252,6 +265,42 @@ fn strides_giving(n: usize, out: usize) -> Option<(usize, usize)> {
         (n - 1) / (out - 1)
     };
     (lo <= hi).then_some((lo, hi))
+}
+
+/// A gate multiplies its input by its body's output: one factor per
+/// channel (`[c]`, or `1x1xc`), broadcast over the positions, or one per
+/// element (the input's own shape). Anything else cannot be multiplied.
+fn check_gate_shapes(diags: &mut Diags, head: &Head, input: Shape, body: Shape) -> Option<Shape> {
+    let c = input.channels();
+    let fits =
+        body == input || body == (Shape::Flat { n: c }) || body == (Shape::Image { h: 1, w: 1, c });
+    if fits {
+        return Some(input);
+    }
+    let name = &head.name;
+    let wanted = match input {
+        Shape::Image { .. } => format!("{c} (one factor per channel) or {input} (one per element)"),
+        Shape::Flat { .. } => format!("{input} (one factor per feature)"),
+    };
+    let message = format!(
+        "{name}: the body gives {body} but the gate multiplies the input {input}, so it must give {wanted}"
+    );
+    let help = match (input, body) {
+        (_, Shape::Flat { .. }) => format!(
+            "end the body with `Dense {{ units: {c} }}, Sigmoid`, one gate per channel"
+        ),
+        (Shape::Image { h, w, .. }, Shape::Image { h: bh, w: bw, .. }) if h == bh && w == bw => {
+            format!("end the body with `Conv2d {{ filters: {c}, kernel: 1 }}, Sigmoid`, one gate per element")
+        }
+        (Shape::Image { .. }, Shape::Image { .. }) => format!(
+            "squeeze the body to one value per channel: `GlobalAvgPool, Dense {{ units: {c} }}, Sigmoid`"
+        ),
+        (Shape::Flat { .. }, Shape::Image { .. }) => format!(
+            "end the body with `Flatten, Dense {{ units: {c} }}, Sigmoid`"
+        ),
+    };
+    diags.push(Diag::new(head.site, message).help(help));
+    None
 }
 
 /// Concat joins its branches' outputs along channels, so every branch

@@ -39,6 +39,11 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
         LayerKind::BatchNorm { momentum, epsilon } => {
             check_batch_norm(diags, layer, *momentum, *epsilon)
         }
+        LayerKind::GroupNorm { groups, epsilon } => {
+            check_positive(diags, layer, "groups", &[*groups]);
+            check_norm_epsilon(diags, layer, *epsilon);
+        }
+        LayerKind::LayerNorm { epsilon } => check_norm_epsilon(diags, layer, *epsilon),
         LayerKind::LeakyRelu { alpha } => check_leaky_alpha(diags, layer, *alpha),
         LayerKind::AuxHead { weight, .. } => check_aux_weight(diags, layer, *weight),
         _ => {}
@@ -60,6 +65,9 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
     let help = match key {
         "filters" => "a convolution needs at least one filter",
         "units" => "a dense layer needs at least one unit",
+        "groups" if matches!(layer.kind, LayerKind::GroupNorm { .. }) => {
+            "groups: 1 normalises all channels together"
+        }
         "groups" => "groups: 1 is an ordinary convolution",
         "multiplier" => "each input channel needs at least one filter",
         "stride" => "the stride is the step between windows; 1 visits every position",
@@ -94,6 +102,22 @@ fn check_batch_norm(diags: &mut Diags, layer: &Layer, momentum: f64, epsilon: f6
         let help = "epsilon keeps 1 / sqrt(var + epsilon) finite; Keras uses 0.001";
         diags.push(Diag::new(layer.key_site("epsilon"), message).help(help));
     }
+}
+
+/// Group and layer norm's epsilon keeps `1 / sqrt(var + eps)` finite, so
+/// it is above 0.
+fn check_norm_epsilon(diags: &mut Diags, layer: &Layer, epsilon: f64) {
+    if epsilon > 0.0 && epsilon.is_finite() {
+        return;
+    }
+    let kind = layer.kind.dsl_name();
+    let message = format!(
+        "{}: {kind} epsilon must be above 0, got {epsilon:?}",
+        layer.name
+    );
+    let help =
+        "epsilon keeps 1 / sqrt(var + epsilon) finite; PyTorch uses 1e-5 (`epsilon: 0.00001`)";
+    diags.push(Diag::new(layer.key_site("epsilon"), message).help(help));
 }
 
 /// A leaky ReLU's slope below 0 is a finite number `>= 0` (its gradient

@@ -426,8 +426,8 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
 
 /// The dense layers that read a flattened image, with the image's
 /// `[h, w, c]`: a `Dense` on a flat input after a `Flatten` of an image,
-/// with only order-keeping layers (dropout, element-wise activations)
-/// between them. Blocks are searched too; a block's branches start from
+/// with only order-keeping layers (dropout, element-wise activations,
+/// gates) between them. Blocks are searched too; a block's branches start from
 /// what came before it, and what follows a `Residual` or `Concat` is no
 /// longer the flattened image.
 fn flattened(layers: &[Layer]) -> Vec<(String, [usize; 3])> {
@@ -460,8 +460,9 @@ fn scan_flattened(
                 | LayerKind::Sigmoid,
                 _,
             ) => image,
-            // A side head taps the value and passes it on unchanged.
-            (LayerKind::AuxHead { layers, .. }, _) => {
+            // A side head taps the value and passes it on unchanged; a
+            // gate scales it in place, so its order is the image's still.
+            (LayerKind::AuxHead { layers, .. } | LayerKind::Gate { body: layers }, _) => {
                 scan_flattened(layers, image, out);
                 image
             }

@@ -115,9 +115,10 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         OpKind::Conv { .. }
             | OpKind::Dense { .. }
             | OpKind::BatchNorm { .. }
+            | OpKind::Norm { .. }
             | OpKind::Activation { .. }
     );
-    if param_free && back.dx.is_none() {
+    if param_free && back.dx.is_none() && back.dother.is_none() {
         return quote!();
     }
     match &op.kind {
@@ -253,6 +254,68 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                     let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
                     #rt::layers::batch_norm::backward_sync(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta, shard.batch_norm_sync())?;
                 }
+            }}
+        }
+        // Statistics recomputed from x; a frozen layer computes dx alone.
+        OpKind::Norm {
+            layer_norm,
+            n,
+            hw,
+            c,
+            groups,
+            gamma_tensor,
+            gamma,
+            beta,
+            eps,
+        } => {
+            let gp = p(*gamma);
+            let (gr, br) = (range(*gamma), range(*beta));
+            let eps = super::f32_lit(*eps);
+            let call = |dparams: TokenStream| {
+                if *layer_norm {
+                    quote!(#rt::layers::layer_norm::backward(batch * #n, #c, x, #gp, #eps, dy, dx, #dparams)?;)
+                } else {
+                    quote!(#rt::layers::group_norm::backward(batch * #n, #hw, #c, #groups, x, #gp, #eps, dy, dx, #dparams)?;)
+                }
+            };
+            let input_only = call(quote!(None));
+            let full = call(quote!(Some((dgamma, dbeta))));
+            let body = if op.frozen {
+                input_only
+            } else {
+                quote! {
+                    if freezing.is_frozen(#gamma_tensor) {
+                        #input_only
+                    } else {
+                        let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
+                        #full
+                    }
+                }
+            };
+            quote! {{
+                let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+                let dx: ::core::option::Option<&mut [f32]> = #dx_arg;
+                #body
+            }}
+        }
+        // Both factors get a gradient: the input's directly, the body's
+        // output's to flow on through the body (into the input again).
+        OpKind::Gate { other, hw, c } => {
+            let (dg_name, dg_slot, dg_arg) = match back.dother {
+                Some(s) => (vec![quote!(dg)], vec![span(s)], quote!(Some(dg))),
+                None => (vec![], vec![], quote!(None)),
+            };
+            let (g_name, g_slot, g) = if *other == op.x {
+                (vec![], vec![], quote!(x))
+            } else {
+                let os = span(prog.values[*other].slot);
+                (vec![quote!(g)], vec![os], quote!(g))
+            };
+            quote! {{
+                let [x #(, #g_name)*, dy #(, #dx_name)* #(, #dg_name)*] =
+                    #rt::net::slices(f, [#xs #(, #g_slot)*, #dys #(, #dx_slot)* #(, #dg_slot)*])?;
+                let dx: ::core::option::Option<&mut [f32]> = #dx_arg;
+                #rt::layers::gate::backward(batch, #hw, #c, x, #g, dy, dx, #dg_arg)?;
             }}
         }
         // In place: the input's gradient is the output's, scaled.

@@ -124,6 +124,41 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             saved,
             act: a,
         } => batch_norm(op, prog, params, *rows, *c, bn, *saved, *a),
+        OpKind::Norm {
+            layer_norm,
+            n,
+            hw,
+            c,
+            groups,
+            gamma,
+            beta,
+            eps,
+            ..
+        } => {
+            let (gamma, beta) = (params.get(*gamma), params.get(*beta));
+            let eps = f32_lit(*eps);
+            let call = if *layer_norm {
+                quote!(#rt::layers::layer_norm::forward(batch * #n, #c, x, #gamma, #beta, #eps, y)?;)
+            } else {
+                quote!(#rt::layers::group_norm::forward(batch * #n, #hw, #c, #groups, x, #gamma, #beta, #eps, y)?;)
+            };
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #call
+            }}
+        }
+        // The body gave nothing but its input (a dropout at inference).
+        OpKind::Gate { other, hw, c } if *other == op.x => quote! {{
+            let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::gate::forward(batch, #hw, #c, x, x, y)?;
+        }},
+        OpKind::Gate { other, hw, c } => {
+            let os = span(prog.values[*other].slot);
+            quote! {{
+                let [x, g, y] = #rt::net::slices(f, [#xs, #os, #ys])?;
+                #rt::layers::gate::forward(batch, #hw, #c, x, g, y)?;
+            }}
+        }
         OpKind::Activation { act: a } if op.x == op.y => {
             let a = act(*a);
             quote! {{

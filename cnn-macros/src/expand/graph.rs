@@ -66,7 +66,7 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
             _ => {
                 let y = fresh(prog.shapes[op.y], &mut shapes);
                 let b_other = match op.kind {
-                    OpKind::Add { other } => current[other],
+                    OpKind::Add { other } | OpKind::Gate { other, .. } => current[other],
                     _ => None,
                 };
                 current[op.y] = Some(y);
@@ -103,6 +103,25 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
             OpKind::BatchNorm { bn, act: a, .. } => {
                 let (tensors, a) = (bn_lit(bn), act(*a));
                 quote!(#rt::net::graph::Node::BatchNorm { x: #x, y: #y, tensors: #tensors, act: #a })
+            }
+            OpKind::Norm {
+                layer_norm,
+                groups,
+                gamma,
+                beta,
+                eps,
+                ..
+            } => {
+                let (gamma, beta, eps) = (name(*gamma), name(*beta), f32_lit(*eps));
+                if *layer_norm {
+                    quote!(#rt::net::graph::Node::LayerNorm { x: #x, y: #y, gamma: #gamma, beta: #beta, epsilon: #eps })
+                } else {
+                    quote!(#rt::net::graph::Node::GroupNorm { x: #x, y: #y, groups: #groups, gamma: #gamma, beta: #beta, epsilon: #eps })
+                }
+            }
+            OpKind::Gate { .. } => {
+                let g = other.expect("the body's output is written before the gate");
+                quote!(#rt::net::graph::Node::Gate { x: #x, g: #g, y: #y })
             }
             OpKind::Activation { act: a } => {
                 let a = act(*a);

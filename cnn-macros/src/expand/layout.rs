@@ -189,6 +189,14 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 push("moving_mean", vec![c], false, Init::Zeros);
                 push("moving_variance", vec![c], false, Init::Ones);
             }
+            // Named as batch norm's, so `load_pytorch` maps PyTorch's
+            // `weight` and `bias` onto them the same way.
+            LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => {
+                let c = input.channels();
+                push("gamma", vec![c], true, Init::Ones);
+                push("beta", vec![c], true, Init::Zeros);
+            }
+            LayerKind::Gate { body } => collect(body, out),
             LayerKind::Residual { body, shortcut } => {
                 collect(body, out);
                 collect(shortcut, out);
@@ -200,13 +208,17 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
     }
 }
 
-/// He normal when the next activation after the layer (looking past batch
-/// norm and dropout) is ReLU or LeakyRelu; Glorot uniform otherwise.
+/// He normal when the next activation after the layer (looking past
+/// normalisation and dropout) is ReLU or LeakyRelu; Glorot uniform
+/// otherwise.
 fn weight_init(after: &[Layer], fan_in: usize, fan_out: usize) -> Init {
     let next = after.iter().find(|l| {
         !matches!(
             l.kind,
-            LayerKind::BatchNorm { .. } | LayerKind::Dropout { .. }
+            LayerKind::BatchNorm { .. }
+                | LayerKind::GroupNorm { .. }
+                | LayerKind::LayerNorm { .. }
+                | LayerKind::Dropout { .. }
         )
     });
     match next.map(|l| &l.kind) {

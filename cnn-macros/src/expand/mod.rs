@@ -127,6 +127,7 @@ fn walk(layers: &[Layer], depth: usize, out: &mut Vec<(usize, Layer)>) {
             LayerKind::AuxHead { layers, .. } | LayerKind::Sequential { layers, .. } => {
                 walk(layers, depth + 1, out)
             }
+            LayerKind::Gate { body } => walk(body, depth + 1, out),
             _ => {}
         }
     }

@@ -108,7 +108,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
         }
         let (layer, name) = (self.layer, self.kind);
         let help = match missing.as_slice() {
-            [one] => meaning(one).to_string(),
+            [one] => meaning(name, one).to_string(),
             _ => format!("add them, e.g. `{}`", example(name)),
         };
         let diag =
@@ -128,6 +128,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             "bias" => "`bias: false`".to_string(),
             "momentum" => "`momentum: 0.99`".to_string(),
             "epsilon" => "`epsilon: 0.001`".to_string(),
+            "groups" => "`groups: 8`".to_string(),
             "rate" => "`rate: 0.5`".to_string(),
             "alpha" => "`alpha: 0.01`".to_string(),
             "weight" => "`weight: 0.3`".to_string(),
@@ -181,6 +182,11 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 self.real("momentum", momentum);
                 self.real("epsilon", epsilon);
             }
+            LayerKind::GroupNorm { groups, epsilon } => {
+                self.count("groups", groups);
+                self.real("epsilon", epsilon);
+            }
+            LayerKind::LayerNorm { epsilon } => self.real("epsilon", epsilon),
             LayerKind::Dropout { rate } => self.real("rate", rate),
             LayerKind::LeakyRelu { alpha } => self.real("alpha", alpha),
             LayerKind::AuxHead { weight, .. } => self.real("weight", weight),
@@ -304,6 +310,10 @@ impl<'a> Args<'a, '_, '_> {
             LayerKind::Concat { branches } => {
                 let lists = self.branch_lists();
                 *branches = self.lower_lists(&lists, &prefix, namer.as_mut());
+            }
+            LayerKind::Gate { body } => {
+                let lists = [self.layer_list("body")];
+                *body = self.lower_lists(&lists, &prefix, namer.as_mut()).remove(0);
             }
             LayerKind::AuxHead { layers, .. } => {
                 let lists = [self.layer_list("layers")];

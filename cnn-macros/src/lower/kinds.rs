@@ -12,6 +12,8 @@ pub const KINDS: &[&str] = &[
     "Flatten",
     "Dense",
     "BatchNorm",
+    "GroupNorm",
+    "LayerNorm",
     "Dropout",
     "Relu",
     "LeakyRelu",
@@ -21,6 +23,7 @@ pub const KINDS: &[&str] = &[
     "Residual",
     "Concat",
     "AuxHead",
+    "Gate",
     "Sequential",
     "DepthwiseConv2d",
 ];
@@ -70,6 +73,12 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             momentum: 0.99,
             epsilon: 0.001,
         },
+        // PyTorch's default epsilon (ConvNeXt writes 1e-6).
+        "GroupNorm" => LayerKind::GroupNorm {
+            groups: 1,
+            epsilon: 1e-5,
+        },
+        "LayerNorm" => LayerKind::LayerNorm { epsilon: 1e-5 },
         "Dropout" => LayerKind::Dropout { rate: 0.0 },
         "Relu" => LayerKind::Relu,
         "LeakyRelu" => LayerKind::LeakyRelu { alpha: 0.01 },
@@ -87,6 +96,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             weight: 0.0,
             layers: Vec::new(),
         },
+        "Gate" => LayerKind::Gate { body: Vec::new() },
         "Sequential" => LayerKind::Sequential {
             layers: Vec::new(),
             label: "Sequential".to_string(),
@@ -115,6 +125,9 @@ pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&
         }
         LayerKind::Dense { .. } => (&["units", "bias"], &["units"]),
         LayerKind::BatchNorm { .. } => (&["momentum", "epsilon"], &[]),
+        LayerKind::GroupNorm { .. } => (&["groups", "epsilon"], &["groups"]),
+        LayerKind::LayerNorm { .. } => (&["epsilon"], &[]),
+        LayerKind::Gate { .. } => (&["body"], &["body"]),
         LayerKind::Dropout { .. } => (&["rate"], &["rate"]),
         LayerKind::LeakyRelu { .. } => (&["alpha"], &[]),
         LayerKind::Residual { .. } => (&["body", "shortcut"], &["body"]),
@@ -137,13 +150,24 @@ pub(super) fn example(kind: &str) -> &'static str {
         "Concat" => "Concat { branches: [[ .. ], [ .. ]] }",
         "AuxHead" => "AuxHead { weight: 0.3, layers: [ .. ] }",
         "Sequential" => "Sequential { layers: [ .. ] }",
+        "GroupNorm" => "GroupNorm { groups: 8 }",
+        "Gate" => "Gate { body: [ .. ] }",
         "DepthwiseConv2d" => "DepthwiseConv2d { kernel: 3 }",
         _ => "",
     }
 }
 
-/// What a required key is, for the help line when it is missing.
-pub(super) fn meaning(key: &str) -> &'static str {
+/// What a required key of `kind` is, for the help line when it is missing.
+pub(super) fn meaning(kind: &str, key: &str) -> &'static str {
+    match (kind, key) {
+        ("Gate", "body") => {
+            return "add `body: [ .. ]`, the layers that compute the gate from the input (e.g. `[GlobalAvgPool, Dense { units: 4 }, Relu, Dense { units: 16 }, Sigmoid]`)"
+        }
+        ("GroupNorm", "groups") => {
+            return "add `groups: G`, the number of channel groups (it must divide the channels)"
+        }
+        _ => {}
+    }
     match key {
         "filters" => "add `filters: N`, the number of output channels",
         "kernel" => "add `kernel: f` or `kernel: [fh, fw]`, the filter size",

@@ -7,6 +7,7 @@ pub(crate) mod course;
 mod messages;
 mod models;
 mod names;
+mod norms;
 mod robust;
 mod templates;
 

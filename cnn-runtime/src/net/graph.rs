@@ -84,6 +84,29 @@ pub enum Node {
         tensors: BatchNormTensors,
         act: Act,
     },
+    /// `y = gamma * (x - mean) / sqrt(var + epsilon) + beta` with the
+    /// statistics of each example's group of `c / groups` channels over
+    /// every position (PyTorch's `GroupNorm`); gamma and beta `[c]`.
+    GroupNorm {
+        x: usize,
+        y: usize,
+        groups: usize,
+        gamma: &'static str,
+        beta: &'static str,
+        epsilon: f32,
+    },
+    /// As `GroupNorm` with the statistics of each position's channels
+    /// (PyTorch's `LayerNorm(c)` on NHWC data; a flat value is one vector).
+    LayerNorm {
+        x: usize,
+        y: usize,
+        gamma: &'static str,
+        beta: &'static str,
+        epsilon: f32,
+    },
+    /// `y = x * g`: `g` one factor per channel (`[c]` or `[1, 1, c]`),
+    /// broadcast over the positions, or of `x`'s own length.
+    Gate { x: usize, g: usize, y: usize },
     /// An activation on its own.
     Activation { x: usize, y: usize, act: Act },
     /// Softmax over the channels (the last axis) of every row.
@@ -127,7 +150,7 @@ impl Graph {
         x: &[f32],
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
-        use crate::layers::{activation, batch_norm, conv2d, dense, merge, pool};
+        use crate::layers::{activation, batch_norm, conv2d, dense, gate, group_norm, merge, pool};
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
                 .iter()
@@ -234,6 +257,66 @@ impl Graph {
                         act,
                         &mut out,
                     )?;
+                    v[y] = out;
+                }
+                Node::GroupNorm {
+                    x,
+                    y,
+                    groups,
+                    gamma,
+                    beta,
+                    epsilon,
+                } => {
+                    // As for batch norm: after a flatten the features are
+                    // the channels, one position.
+                    let c = channels(self.values[y]);
+                    let hw = self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    group_norm::forward(
+                        batch,
+                        hw,
+                        c,
+                        groups,
+                        &v[x],
+                        tensor(gamma)?,
+                        tensor(beta)?,
+                        epsilon,
+                        &mut out,
+                    )?;
+                    v[y] = out;
+                }
+                Node::LayerNorm {
+                    x,
+                    y,
+                    gamma,
+                    beta,
+                    epsilon,
+                } => {
+                    let c = channels(self.values[y]);
+                    let rows = batch * self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    group_norm::forward(
+                        rows,
+                        1,
+                        c,
+                        1,
+                        &v[x],
+                        tensor(gamma)?,
+                        tensor(beta)?,
+                        epsilon,
+                        &mut out,
+                    )?;
+                    v[y] = out;
+                }
+                Node::Gate { x, g, y } => {
+                    let (len, factors) = (self.values[x].len(), self.values[g].len());
+                    let (hw, c) = if factors == len {
+                        (1, len)
+                    } else {
+                        (len / factors.max(1), factors)
+                    };
+                    let mut out = std::mem::take(&mut v[y]);
+                    gate::forward(batch, hw, c, &v[x], &v[g], &mut out)?;
                     v[y] = out;
                 }
                 Node::Activation { x, y, act } => {

@@ -20,7 +20,16 @@
 //!   channel first, so B's rows are permuted from our `(h, w, c)` order to
 //!   `(c, h, w)`;
 //! - pools keep their semantics: padded cells never win a `MaxPool` and
-//!   are not counted by `AveragePool` (`count_include_pad = 0`).
+//!   are not counted by `AveragePool` (`count_include_pad = 0`);
+//! - a layer norm, per position over the channels, is a
+//!   `LayerNormalization` on the last axis between two `Transpose`s (NCHW
+//!   to NHWC and back; on a flat value, the node alone);
+//! - a group norm, which opset 17 has no operator for, is PyTorch's old
+//!   decomposition: `Reshape` to `[N, groups, -1]`, `InstanceNormalization`
+//!   with unit scale and zero bias (each group's statistics), `Reshape`
+//!   back, then `Mul` by gamma and `Add` beta per channel;
+//! - a gate is a `Mul` of the input by its body's output, a `[N, C]` one
+//!   reshaped to `[N, C, 1, 1]` to broadcast over the positions.
 
 use std::path::Path;
 
@@ -33,7 +42,7 @@ use onnx_protobuf::{
 };
 use protobuf::{Enum, Message, MessageField};
 
-use super::model::{float, int, ints, node, tensor};
+use super::model::{float, int, int64s, ints, node, tensor};
 use super::{dims, IR_VERSION, OPSET};
 use crate::error::{Error, Result};
 use crate::geom::Act;
@@ -491,6 +500,90 @@ impl<'a> Builder<'a> {
                     vec![int("axis", 1)],
                 ));
             }
+            Node::LayerNorm {
+                x,
+                y,
+                gamma,
+                beta,
+                epsilon,
+            } => {
+                let shape = self.shape(y)?;
+                let c = channels(shape);
+                let x = self.read(x, y)?;
+                let layer = self.layer_of(gamma);
+                let (gamma, beta) = (self.vector(gamma, c)?, self.vector(beta, c)?);
+                let out = self.value(y);
+                let attrs = || vec![int("axis", -1), float("epsilon", epsilon)];
+                match shape {
+                    ValueShape::Flat(_) => self.nodes.push(node(
+                        "LayerNormalization",
+                        &layer,
+                        &[&x, gamma, beta],
+                        &[&out],
+                        attrs(),
+                    )),
+                    ValueShape::Image(_) => {
+                        let (nhwc, normed) = (format!("{out}/nhwc"), format!("{out}/ln"));
+                        self.nodes.push(node(
+                            "Transpose",
+                            &format!("{layer}/to_nhwc"),
+                            &[&x],
+                            &[&nhwc],
+                            vec![ints("perm", &[0, 2, 3, 1])],
+                        ));
+                        self.nodes.push(node(
+                            "LayerNormalization",
+                            &layer,
+                            &[&nhwc, gamma, beta],
+                            &[&normed],
+                            attrs(),
+                        ));
+                        self.nodes.push(node(
+                            "Transpose",
+                            &format!("{layer}/to_nchw"),
+                            &[&normed],
+                            &[&out],
+                            vec![ints("perm", &[0, 3, 1, 2])],
+                        ));
+                    }
+                }
+            }
+            Node::GroupNorm {
+                x,
+                y,
+                groups,
+                gamma,
+                beta,
+                epsilon,
+            } => self.group_norm(x, y, groups, gamma, beta, epsilon)?,
+            Node::Gate { x, g, y } => {
+                let name = self.unnamed("Mul");
+                let x = self.read(x, y)?;
+                let factors = match (self.shape(y)?, self.shape(g)?) {
+                    // One factor per channel as [N, C]: to [N, C, 1, 1].
+                    (ValueShape::Image([_, _, c]), ValueShape::Flat(n)) if n == c => {
+                        let shape = format!("{name}/shape");
+                        self.initializers.push(int64s(&shape, &[0, c as i64, 1, 1]));
+                        let reshaped = format!("{}/nc11", self.value(g));
+                        self.nodes.push(node(
+                            "Reshape",
+                            &format!("{name}/Reshape"),
+                            &[&self.value(g), &shape],
+                            &[&reshaped],
+                            Vec::new(),
+                        ));
+                        reshaped
+                    }
+                    _ => self.read(g, y)?,
+                };
+                self.nodes.push(node(
+                    "Mul",
+                    &name,
+                    &[&x, &factors],
+                    &[&self.value(y)],
+                    Vec::new(),
+                ));
+            }
             Node::Add { a, b, y } => {
                 let name = self.unnamed("Add");
                 let (a, b) = (self.read(a, y)?, self.read(b, y)?);
@@ -514,6 +607,96 @@ impl<'a> Builder<'a> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// A group norm from `x` to graph value `y` as ONNX opset 17 can say
+    /// it: each example's groups as the "channels" of an
+    /// `InstanceNormalization` (unit scale, zero bias), then gamma and beta
+    /// per channel.
+    fn group_norm(
+        &mut self,
+        x: usize,
+        y: usize,
+        groups: usize,
+        gamma: &'static str,
+        beta: &'static str,
+        epsilon: f32,
+    ) -> Result<()> {
+        let shape = self.shape(y)?;
+        let c = channels(shape);
+        if groups == 0 || !c.is_multiple_of(groups) {
+            return Err(Error::InvalidArgument(format!(
+                "onnx export: `{gamma}`: {groups} groups do not divide {c} channels"
+            )));
+        }
+        let x = self.read(x, y)?;
+        let layer = self.layer_of(gamma);
+        let out = self.value(y);
+        // [N, C, H, W] (or [N, C]) as it is, for the reshape back.
+        let back: Vec<i64> = match shape {
+            ValueShape::Image([h, w, c]) => vec![0, c as i64, h as i64, w as i64],
+            ValueShape::Flat(n) => vec![0, n as i64],
+        };
+        let (grouped_shape, back_shape) = (format!("{layer}/groups"), format!("{layer}/shape"));
+        self.initializers
+            .push(int64s(&grouped_shape, &[0, groups as i64, -1]));
+        self.initializers.push(int64s(&back_shape, &back));
+        let (ones, zeros) = (format!("{layer}/ones"), format!("{layer}/zeros"));
+        self.init(&ones, &[groups], &vec![1.0; groups]);
+        self.init(&zeros, &[groups], &vec![0.0; groups]);
+        let (grouped, normed, restored, scaled) = (
+            format!("{out}/grouped"),
+            format!("{out}/normed"),
+            format!("{out}/restored"),
+            format!("{out}/scaled"),
+        );
+        self.nodes.push(node(
+            "Reshape",
+            &format!("{layer}/Reshape"),
+            &[&x, &grouped_shape],
+            &[&grouped],
+            Vec::new(),
+        ));
+        self.nodes.push(node(
+            "InstanceNormalization",
+            &layer,
+            &[&grouped, &ones, &zeros],
+            &[&normed],
+            vec![float("epsilon", epsilon)],
+        ));
+        self.nodes.push(node(
+            "Reshape",
+            &format!("{layer}/Reshape_back"),
+            &[&normed, &back_shape],
+            &[&restored],
+            Vec::new(),
+        ));
+        // gamma and beta as [C, 1, 1] on an image, to broadcast over H, W.
+        let per_channel: Vec<usize> = match shape {
+            ValueShape::Image(_) => vec![c, 1, 1],
+            ValueShape::Flat(_) => vec![c],
+        };
+        let (_, g) = self.tensor(gamma, &[c])?;
+        let g = g.to_vec();
+        let (_, b) = self.tensor(beta, &[c])?;
+        let b = b.to_vec();
+        self.init(gamma, &per_channel, &g);
+        self.init(beta, &per_channel, &b);
+        self.nodes.push(node(
+            "Mul",
+            &format!("{layer}/Mul"),
+            &[&restored, gamma],
+            &[&scaled],
+            Vec::new(),
+        ));
+        self.nodes.push(node(
+            "Add",
+            &format!("{layer}/Add"),
+            &[&scaled, beta],
+            &[&out],
+            Vec::new(),
+        ));
         Ok(())
     }
 
@@ -578,6 +761,14 @@ impl<'a> Builder<'a> {
         };
         self.nodes
             .push(node(op_name(act), &name, &[x], &[&self.value(y)], attrs));
+    }
+}
+
+/// The channels of a value (a flat value's features).
+fn channels(shape: ValueShape) -> usize {
+    match shape {
+        ValueShape::Image([_, _, c]) => c,
+        ValueShape::Flat(n) => n,
     }
 }
 

@@ -67,6 +67,16 @@ pub(super) fn tensor(name: &str, shape: &[usize], values: &[f32]) -> TensorProto
     t
 }
 
+/// An int64 tensor `name` of shape `[values.len()]` (a `Reshape`'s shape).
+pub(super) fn int64s(name: &str, values: &[i64]) -> TensorProto {
+    let mut t = TensorProto::new();
+    t.name = name.to_string();
+    t.dims = vec![values.len() as i64];
+    t.data_type = DataType::INT64.value();
+    t.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t
+}
+
 /// An attribute of `node` read as an integer; `default` when absent.
 pub(super) fn get_int(node: &NodeProto, name: &str, default: i64) -> Result<i64, String> {
     match find(node, name) {

@@ -392,6 +392,12 @@ impl<'a> Planner<'a> {
                     self.push(l, kind, x, y);
                     y
                 }
+                LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => {
+                    let y = self.shaped(output);
+                    let kind = self.norm(l, input);
+                    self.push(l, kind, x, y);
+                    y
+                }
                 LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh
@@ -480,6 +486,7 @@ impl<'a> Planner<'a> {
                 }
                 LayerKind::Concat { branches } => self.concat(l, branches, x, output),
                 LayerKind::AuxHead { weight, layers } => self.aux_head(layers, *weight, x),
+                LayerKind::Gate { body } => self.gate(l, body, x, input),
                 LayerKind::Sequential { .. } => {
                     unreachable!("`kept` opens groups up before planning")
                 }
@@ -514,6 +521,26 @@ impl<'a> Planner<'a> {
         self.push(l, OpKind::Add { other: b }, a, y);
         // The block's hold on its input ends.
         self.release(x, y);
+        y
+    }
+
+    /// `x * body(x)`: the body's output broadcast over the positions when
+    /// it is one factor per channel, element by element when it has the
+    /// input's length.
+    fn gate(&mut self, l: &Layer, body: &[Layer], x: usize, input: Shape) -> usize {
+        let body = self.kept(body);
+        let g = self.block(&body, x);
+        let factors = self.prog.values[g].slot.len;
+        let (hw, c) = if factors == input.len() {
+            (1, factors)
+        } else {
+            (input.len() / factors.max(1), factors)
+        };
+        let y = self.shaped(input);
+        // The gate reads the body's output; the block's hold on x stands
+        // for its read of x.
+        self.uses[g] += 1;
+        self.push(l, OpKind::Gate { other: g, hw, c }, x, y);
         y
     }
 
@@ -565,6 +592,30 @@ impl<'a> Planner<'a> {
         Slot {
             offset: t.offset,
             len: t.len(),
+        }
+    }
+
+    /// A group or layer norm on `input` (a layer norm's positions are its
+    /// examples; a flat input is one position).
+    fn norm(&self, l: &Layer, input: Shape) -> OpKind {
+        let t = self.params.of(&l.name);
+        let c = input.channels();
+        let positions = input.len() / c.max(1);
+        let (layer_norm, n, hw, groups, eps) = match l.kind {
+            LayerKind::GroupNorm { groups, epsilon } => (false, 1, positions, groups, epsilon),
+            LayerKind::LayerNorm { epsilon } => (true, positions, 1, 1, epsilon),
+            _ => unreachable!("norm is planned for GroupNorm and LayerNorm"),
+        };
+        OpKind::Norm {
+            layer_norm,
+            n,
+            hw,
+            c,
+            groups,
+            gamma_tensor: t.gamma.expect("a norm layer has its tensors laid out"),
+            gamma: self.pslot(t.gamma),
+            beta: self.pslot(t.beta),
+            eps,
         }
     }
 

@@ -58,7 +58,21 @@ impl Planner<'_> {
                 .expect("a gradient arrives before its reader's backward");
             let x_needs = self.prog.values[x].needs_grad;
             let mut after = Vec::new();
+            let mut dother = None;
             let dx = match op.kind {
+                OpKind::Gate { other, .. } => {
+                    // Two gradients from one kernel: temporaries are freed
+                    // only once both slots are handed out, so they differ
+                    // even when the body is the identity (`other == x`).
+                    let mut temps = Vec::new();
+                    if self.prog.values[other].needs_grad {
+                        dother = Some(self.target_kept(other, &mut after, &mut temps));
+                    }
+                    let dx = x_needs.then(|| self.target_kept(x, &mut after, &mut temps));
+                    temps.into_iter().for_each(|t| self.f.free(t));
+                    self.f.free(dy);
+                    dx
+                }
                 OpKind::Add { other } => {
                     // Both operands get dy: a copy for one, dy itself for
                     // the other (freed if it is added somewhere instead).
@@ -117,6 +131,7 @@ impl Planner<'_> {
                 op: i,
                 dy,
                 dx,
+                dother,
                 after,
                 scratch,
                 taps,
@@ -128,14 +143,23 @@ impl Planner<'_> {
     /// itself when this is the first part, else a temporary that is added
     /// into it after the kernel.
     fn target(&mut self, v: usize, after: &mut Vec<Step>) -> Slot {
+        let mut temps = Vec::new();
+        let slot = self.target_kept(v, after, &mut temps);
+        // Reusable once this op's steps have run.
+        temps.into_iter().for_each(|t| self.f.free(t));
+        slot
+    }
+
+    /// [`Planner::target`], a temporary left in `temps` for the caller to
+    /// free once the op's other slots are handed out.
+    fn target_kept(&mut self, v: usize, after: &mut Vec<Step>, temps: &mut Vec<Slot>) -> Slot {
         let len = self.prog.values[v].slot.len;
         let slot = self.f.alloc(len);
         match self.prog.values[v].grad {
             None => self.prog.values[v].grad = Some(slot),
             Some(into) => {
                 after.push(Step::AddInto { into, from: slot });
-                // Reusable once this op's steps have run.
-                self.f.free(slot);
+                temps.push(slot);
             }
         }
         slot

@@ -109,6 +109,23 @@ pub enum OpKind {
         saved: Option<(Slot, Slot)>,
         act: Act,
     },
+    /// Group norm over `n * hw` positions of `c` channels in `groups`
+    /// groups per example, `n` examples per batch example: a group norm is
+    /// `n = 1`, a layer norm `hw = 1, groups = 1, n = positions` (each
+    /// position its own example). No saved statistics: backward recomputes
+    /// them from x.
+    Norm {
+        layer_norm: bool,
+        n: usize,
+        hw: usize,
+        c: usize,
+        groups: usize,
+        /// The index of gamma in `TENSORS` (whether it is frozen at run time).
+        gamma_tensor: usize,
+        gamma: Slot,
+        beta: Slot,
+        eps: f64,
+    },
     /// In place when `x == y`.
     Activation {
         act: Act,
@@ -138,6 +155,13 @@ pub enum OpKind {
     Add {
         other: usize,
     },
+    /// `y = x * other`, `other` being `c` factors per example broadcast
+    /// over `hw` positions (a gate's input and its body's output).
+    Gate {
+        other: usize,
+        hw: usize,
+        c: usize,
+    },
     /// `y[r, offset..offset + c_part] = x[r, ..]` for `rows` rows per
     /// example (one branch of a concatenation).
     ConcatPart {
@@ -166,7 +190,10 @@ impl Op {
         !self.frozen
             && matches!(
                 self.kind,
-                OpKind::Conv { .. } | OpKind::Dense { .. } | OpKind::BatchNorm { .. }
+                OpKind::Conv { .. }
+                    | OpKind::Dense { .. }
+                    | OpKind::BatchNorm { .. }
+                    | OpKind::Norm { .. }
             )
     }
     /// Whether its backward reads its own output (so that output must not
@@ -181,7 +208,7 @@ impl Op {
     /// The values its forward reads.
     fn reads(&self) -> Vec<usize> {
         match self.kind {
-            OpKind::Add { other } => vec![self.x, other],
+            OpKind::Add { other } | OpKind::Gate { other, .. } => vec![self.x, other],
             _ => vec![self.x],
         }
     }
@@ -215,6 +242,9 @@ pub struct Back {
     /// (batch norm's kernel always writes one: scratch when nothing below
     /// trains). An activation's is `dy` itself (in place).
     pub dx: Option<Slot>,
+    /// A gate's: where its kernel writes the gradient w.r.t. the body's
+    /// output (`None` for other ops, or when nothing in the body trains).
+    pub dother: Option<Slot>,
     /// Run after the kernel.
     pub after: Vec<Step>,
     /// A grouped convolution frozen at compile time: fixed-arena slots its
@@ -336,6 +366,11 @@ mod tests {
                 OpKind::Dense { .. } => "dense",
                 OpKind::BatchNorm { act: Act::Relu, .. } => "bn+relu",
                 OpKind::BatchNorm { .. } => "bn",
+                OpKind::Norm {
+                    layer_norm: true, ..
+                } => "ln",
+                OpKind::Norm { .. } => "gn",
+                OpKind::Gate { .. } => "gate",
                 OpKind::Activation { .. } if op.x == op.y => "act in place",
                 OpKind::Activation { .. } => "act",
                 OpKind::Softmax { .. } => "softmax",

@@ -69,6 +69,20 @@ impl Matcher<'_, '_> {
                     let file = self.batch_norm_tensors(i, *c, layer)?;
                     self.put_batch_norm(tensors, file)?;
                 }
+                Ours::Norm {
+                    c,
+                    groups: None,
+                    gamma,
+                    beta,
+                    epsilon,
+                } => self.layer_norm(i, layer, *c, gamma, beta, *epsilon)?,
+                Ours::Norm {
+                    c,
+                    groups: Some(groups),
+                    gamma,
+                    beta,
+                    epsilon,
+                } => self.group_norm(i, layer, *c, *groups, gamma, beta, *epsilon)?,
             }
         }
         if let Some(&i) = weighted[k.min(weighted.len())..]
@@ -87,10 +101,31 @@ impl Matcher<'_, '_> {
     }
 
     /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
-    /// front of it can have (a `Linear` exported as `MatMul` + `Add`).
+    /// front of it can have (a `Linear` exported as `MatMul` + `Add`), or
+    /// a group norm's beta; a `Mul` of a stored tensor is a scale, which
+    /// only a group norm's gamma is.
     fn check_adds(&self) -> Res<()> {
+        let affine: Vec<usize> = (0..self.onnx.nodes.len())
+            .filter(|&i| self.onnx.nodes[i].op_type == "InstanceNormalization")
+            .flat_map(|i| {
+                let (mul, add) = self.group_norm_affine(i);
+                mul.into_iter().chain(add)
+            })
+            .collect();
         for (i, n) in self.onnx.nodes.iter().enumerate() {
-            if n.op_type != "Add" && n.op_type != "Sum" {
+            if n.op_type == "Mul" && !affine.contains(&i) {
+                if let Some(x) = n
+                    .input
+                    .iter()
+                    .find(|x| self.onnx.stored.contains_key(x.as_str()))
+                {
+                    return Err(format!(
+                        "node {}: multiplies by the stored tensor `{x}`, a scale that no layer of                          the declaration has (only a group norm's gamma may follow it as a Mul)",
+                        self.onnx.label(i)
+                    ));
+                }
+            }
+            if n.op_type != "Add" && n.op_type != "Sum" || affine.contains(&i) {
                 continue;
             }
             for x in &n.input {
@@ -121,7 +156,7 @@ impl Matcher<'_, '_> {
     }
 
     /// Records `values` for our tensor `name`, checking its length.
-    fn put(&mut self, name: &str, values: Vec<f32>) -> Res<()> {
+    pub(super) fn put(&mut self, name: &str, values: Vec<f32>) -> Res<()> {
         let i = self
             .tensors
             .iter()
@@ -457,6 +492,8 @@ fn kind(item: &Ours) -> &'static str {
         Ours::Conv { .. } => "a convolution",
         Ours::Dense { .. } => "a dense layer",
         Ours::BatchNorm { .. } => "a batch norm",
+        Ours::Norm { groups: None, .. } => "a layer norm",
+        Ours::Norm { .. } => "a group norm",
     }
 }
 
@@ -475,7 +512,13 @@ fn census(nodes: &[NodeProto], weighted: &[usize]) -> String {
         .join(", ")
 }
 
-fn expect_op(nodes: &[NodeProto], i: usize, op: &str, what: &str, layer: &str) -> Res<()> {
+pub(super) fn expect_op(
+    nodes: &[NodeProto],
+    i: usize,
+    op: &str,
+    what: &str,
+    layer: &str,
+) -> Res<()> {
     if nodes[i].op_type == op {
         Ok(())
     } else {

@@ -24,6 +24,14 @@
 //! fine-tuned from there should keep it frozen); or one after a conv of
 //! ours that has a bias but no batch norm, folded into that conv here.
 //!
+//! Layer norm is a `LayerNormalization` node (its scale and bias are
+//! gamma and beta). Group norm is read in the form opset 17 has for it,
+//! ours and PyTorch's: an `InstanceNormalization` over the groups, whose
+//! per-group scale and bias are folded into the per-channel `Mul` and
+//! `Add` of stored tensors after the `Reshape` back (either may be absent).
+//! A gate's `Mul` of two computed values has no weights. An epsilon that
+//! differs from the declaration's is an error naming both.
+//!
 //! Nothing is written until the whole file has been checked.
 
 use std::collections::HashMap;
@@ -42,11 +50,19 @@ use matcher::Matcher;
 
 mod geometry;
 mod matcher;
+mod norms;
 
 type Res<T> = std::result::Result<T, String>;
 
 /// Operators the import reads weights from.
-const WEIGHTED: &[&str] = &["Conv", "Gemm", "MatMul", "BatchNormalization"];
+const WEIGHTED: &[&str] = &[
+    "Conv",
+    "Gemm",
+    "MatMul",
+    "BatchNormalization",
+    "LayerNormalization",
+    "InstanceNormalization",
+];
 
 /// Operators without weights that stand for a layer of the DSL (PyTorch's
 /// exporter writes a global average pool as `ReduceMean`), or for the
@@ -69,6 +85,7 @@ const STRUCTURAL: &[&str] = &[
     "Concat",
     "Add",
     "Sum",
+    "Mul",
     "Dropout",
     "Identity",
     "Constant",
@@ -199,6 +216,14 @@ enum Ours {
         c: usize,
         tensors: BatchNormTensors,
     },
+    /// A group norm (`groups: Some(g)`) or a layer norm (`None`).
+    Norm {
+        c: usize,
+        groups: Option<usize>,
+        gamma: &'static str,
+        beta: &'static str,
+        epsilon: f32,
+    },
 }
 
 fn our_layers(
@@ -270,10 +295,53 @@ fn our_layers(
                 };
                 out.push((layer(t.gamma)?, Ours::BatchNorm { c, tensors: t }));
             }
+            Node::GroupNorm {
+                y,
+                groups,
+                gamma,
+                beta,
+                epsilon,
+                ..
+            } => {
+                let c = channels(shape(y)?);
+                let groups = Some(groups);
+                let norm = Ours::Norm {
+                    c,
+                    groups,
+                    gamma,
+                    beta,
+                    epsilon,
+                };
+                out.push((layer(gamma)?, norm));
+            }
+            Node::LayerNorm {
+                y,
+                gamma,
+                beta,
+                epsilon,
+                ..
+            } => {
+                let norm = Ours::Norm {
+                    c: channels(shape(y)?),
+                    groups: None,
+                    gamma,
+                    beta,
+                    epsilon,
+                };
+                out.push((layer(gamma)?, norm));
+            }
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// The channels of a value (a flat value's features).
+fn channels(shape: ValueShape) -> usize {
+    match shape {
+        ValueShape::Image([_, _, c]) => c,
+        ValueShape::Flat(n) => n,
+    }
 }
 
 /// The ONNX graph, indexed: stored tensors by name (initializers,

@@ -134,6 +134,15 @@ fn one(
         | LayerKind::Tanh
         | LayerKind::Sigmoid
         | LayerKind::Softmax => input,
+        // Normalisation statistics are left out, as batch norm's are: the
+        // field is where the value itself comes from.
+        LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => input,
+        // The input times what the body computes from it: a pooled
+        // (squeeze-and-excitation) body sees the whole input.
+        LayerKind::Gate { body } => {
+            let b = list(body, input, whole, out);
+            b?.union(input?)
+        }
         LayerKind::Residual { body, shortcut } => {
             let b = list(body, input, whole, out);
             let s = list(shortcut, input, whole, out);

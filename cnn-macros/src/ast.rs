@@ -231,11 +231,40 @@ impl Value {
     }
 }
 
+/// A layer's name as written: a word (`conv1`), or a string for names
+/// that are not Rust identifiers (torchvision's `"block1-0"`).
+#[derive(Clone)]
+pub struct LayerName {
+    pub text: String,
+    pub span: Span,
+}
+
+impl LayerName {
+    pub fn span(&self) -> Span {
+        self.span
+    }
+}
+
+impl std::fmt::Display for LayerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<syn::Ident> for LayerName {
+    fn from(ident: syn::Ident) -> LayerName {
+        LayerName {
+            text: ident.to_string(),
+            span: ident.span(),
+        }
+    }
+}
+
 /// One layer as written.
 #[derive(Clone)]
 pub struct LayerDef {
-    /// The user's name in `name: Kind`.
-    pub name: Option<syn::Ident>,
+    /// The user's name in `name: Kind` (or `"name": Kind`).
+    pub name: Option<LayerName>,
     pub kind: syn::Ident,
     /// The path in front of the kind (`cnn::models::` in
     /// `cnn::models::ResNet { .. }`): where a block or network declared in
@@ -258,7 +287,7 @@ impl LayerDef {
         let start = self
             .name
             .as_ref()
-            .map(syn::Ident::span)
+            .map(LayerName::span)
             .or(path_start)
             .unwrap_or(self.kind.span());
         SpanRange(start, self.kind.span())

@@ -155,7 +155,7 @@ struct Lowerer<'s> {
 /// A layer as written, whether a bare word (`Relu`) or with keys.
 #[derive(Clone, Copy)]
 struct LayerView<'a> {
-    name: Option<&'a syn::Ident>,
+    name: Option<&'a crate::ast::LayerName>,
     kind: &'a syn::Ident,
     /// The path written in front of the kind, if any.
     path: Option<&'a proc_macro2::TokenStream>,

@@ -17,7 +17,7 @@
 //!           | kind ("{" entries "}")?
 //! kind     := "::"? IDENT ("::" IDENT)*                a path names another module's or crate's block
 //! list     := "[" (item ("," item)* ","?)? "]"
-//! item     := IDENT ":" kind ("{" entries "}")?       a named layer
+//! item     := (IDENT | STRING) ":" kind ("{" entries "}")?   a named layer
 //!           | ".." value                             a template's layers in place
 //!           | value
 //! ```
@@ -30,7 +30,8 @@ use syn::parse::{ParseStream, Parser};
 use syn::{braced, bracketed, Token};
 
 use crate::ast::{
-    Args, BinOp, Entry, Header, LayerDef, NetworkDef, Program, SpanRange, Template, Value,
+    Args, BinOp, Entry, Header, LayerDef, LayerName, NetworkDef, Program, SpanRange, Template,
+    Value,
 };
 
 /// Parses a macro input that declares exactly one network (the unit
@@ -615,8 +616,11 @@ fn parse_item(input: ParseStream) -> syn::Result<Value> {
             span,
         });
     }
-    if input.peek(syn::Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
-        let name: syn::Ident = input.parse()?;
+    let named = (input.peek(syn::Ident) || input.peek(syn::LitStr))
+        && input.peek2(Token![:])
+        && !input.peek2(Token![::]);
+    if named {
+        let name = parse_layer_name(input)?;
         input.parse::<Token![:]>()?;
         if !input.peek(syn::Ident) && !input.peek(Token![::]) {
             return Err(input.error("expected a layer kind after the layer's name, like `Conv2d`"));
@@ -657,9 +661,33 @@ fn parse_kind_path(
     Ok(((!path.is_empty()).then_some(path), kind))
 }
 
+/// A layer's name: a word, or a string (`"block1-0"`) for a name that is
+/// not a Rust identifier; a string may not hold `.` (which separates the
+/// levels of full names) and may not be empty.
+fn parse_layer_name(input: ParseStream) -> syn::Result<LayerName> {
+    if input.peek(syn::LitStr) {
+        let lit: syn::LitStr = input.parse()?;
+        let text = lit.value();
+        if text.is_empty() || text.contains('.') || text.chars().any(char::is_whitespace) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "a layer's name cannot be empty or hold `.` or spaces, got {text:?}: \
+                     `.` joins the names of nested layers (`layer1.0.conv1`)"
+                ),
+            ));
+        }
+        return Ok(LayerName {
+            text,
+            span: lit.span(),
+        });
+    }
+    Ok(input.parse::<syn::Ident>()?.into())
+}
+
 fn parse_layer_args(
     input: ParseStream,
-    name: Option<syn::Ident>,
+    name: Option<LayerName>,
     path: Option<proc_macro2::TokenStream>,
     kind: syn::Ident,
 ) -> syn::Result<Value> {

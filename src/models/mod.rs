@@ -38,6 +38,7 @@
 //! | GoogLeNet | `GoogLeNet` | 224x224x3 | 6,624,904 (13,004,888 with its two auxiliary heads) |
 //! | DenseNet-121 | `DenseNet121` | any | 7,978,856 |
 //! | SqueezeNet 1.1 | `SqueezeNet11` | 224x224x3 | 1,235,496 |
+//! | RegNetY-400MF | `RegNetY400MF` | any | 4,344,144 |
 //!
 //! The counts are torchvision's, and `cnn-macros`'s test `models` holds
 //! each model to its count and to torchvision's `state_dict` keys and
@@ -56,6 +57,7 @@ mod densenet;
 mod googlenet;
 mod inception;
 mod lenet;
+mod regnet;
 mod resnet;
 mod squeezenet;
 mod vgg;
@@ -65,6 +67,7 @@ pub use densenet::*;
 pub use googlenet::*;
 pub use inception::*;
 pub use lenet::*;
+pub use regnet::*;
 pub use resnet::*;
 pub use squeezenet::*;
 pub use vgg::*;

@@ -210,3 +210,8 @@ fn inception_v3_is_torchvisions_with_and_without_its_aux_head() {
     };
     assert_eq!(predict - moving(false), without_aux);
 }
+
+#[test]
+fn regnet_is_torchvisions_with_its_hyphenated_names() {
+    matches("RegNetY400MF {}", "[224, 224, 3]", "regnet_y_400mf");
+}

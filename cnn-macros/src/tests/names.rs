@@ -111,3 +111,20 @@ fn defaults_follow_design() {
     assert_eq!(find(&net, "b").params, 8);
     assert_eq!(find(&net, "b").trainable, 4);
 }
+
+#[test]
+fn a_quoted_name_may_be_any_word_without_dots() {
+    // torchvision's RegNets name their units `block1-0`.
+    let got = names(
+        "[8, 8, 1]",
+        r#""block1-0": Sequential { layers: [Conv2d { filters: 2, kernel: 3 }] }, Flatten, "fc-1": Dense { units: 3 }"#,
+    );
+    assert_eq!(got, ["block1-0", "block1-0.0", "flatten_1", "fc-1"]);
+    let src = net_src("[8, 8, 1]", r#""a.b": Dense { units: 3 }"#);
+    let tokens: proc_macro2::TokenStream = src.parse().expect("lexes");
+    let err = crate::front(tokens)
+        .err()
+        .expect("a syntax error")
+        .to_string();
+    assert!(err.contains("cannot be empty or hold `.`"), "{err}");
+}

@@ -6,6 +6,7 @@ pub mod batch_norm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
+pub mod l2_normalize;
 pub mod loss;
 pub mod merge;
 pub mod pool;

@@ -20,6 +20,7 @@ mod one_shot_example;
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
 
+mod activations;
 mod blocks_train;
 mod composition;
 mod consts;

@@ -42,6 +42,20 @@ pub enum Act {
     LeakyRelu(f64),
     Tanh,
     Sigmoid,
+    Relu6,
+    Silu,
+    Hardswish,
+    Hardsigmoid,
+    Gelu,
+    GeluTanh,
+}
+
+impl Act {
+    /// Whether backward needs the activation's input (the kernels'
+    /// `Act::needs_input`): its output does not give the derivative.
+    pub fn needs_input(self) -> bool {
+        matches!(self, Act::Silu | Act::Hardswish | Act::Gelu | Act::GeluTanh)
+    }
 }
 
 /// The numbers of a `Conv2dGeom` (a `PoolGeom` leaves `c_out` = `c_in`).
@@ -109,9 +123,16 @@ pub enum OpKind {
         saved: Option<(Slot, Slot)>,
         act: Act,
     },
-    /// In place when `x == y`.
+    /// In place when `x == y` (never, in training, for an activation
+    /// whose backward reads its input).
     Activation {
         act: Act,
+    },
+    /// Each row of `c` values (`rows` per example) divided by its norm;
+    /// backward reads `x`.
+    L2Normalize {
+        rows: usize,
+        c: usize,
     },
     Softmax {
         rows: usize,
@@ -174,7 +195,8 @@ impl Op {
     fn reads_output(&self) -> bool {
         match &self.kind {
             OpKind::Conv { act, .. } | OpKind::Dense { act, .. } => *act != Act::Identity,
-            OpKind::Activation { .. } | OpKind::Softmax { .. } => true,
+            OpKind::Activation { act } => !act.needs_input(),
+            OpKind::Softmax { .. } => true,
             _ => false,
         }
     }
@@ -339,6 +361,7 @@ mod tests {
                 OpKind::Activation { .. } if op.x == op.y => "act in place",
                 OpKind::Activation { .. } => "act",
                 OpKind::Softmax { .. } => "softmax",
+                OpKind::L2Normalize { .. } => "l2",
                 OpKind::MaxPool { .. } => "max",
                 OpKind::AvgPool { .. } => "avg",
                 OpKind::GlobalAvgPool { .. } => "gap",

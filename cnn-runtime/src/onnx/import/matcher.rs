@@ -87,14 +87,21 @@ impl Matcher<'_, '_> {
     }
 
     /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
-    /// front of it can have (a `Linear` exported as `MatMul` + `Add`).
+    /// front of it can have (a `Linear` exported as `MatMul` + `Add`);
+    /// a scalar (no dimensions) is a constant of an activation's formula
+    /// instead (GELU's `erf(..) + 1`).
     fn check_adds(&self) -> Res<()> {
         for (i, n) in self.onnx.nodes.iter().enumerate() {
             if n.op_type != "Add" && n.op_type != "Sum" {
                 continue;
             }
             for x in &n.input {
-                if self.onnx.stored.contains_key(x.as_str()) && self.matmul_before(i).is_none() {
+                let bias = self
+                    .onnx
+                    .stored
+                    .get(x.as_str())
+                    .is_some_and(|t| !t.dims.is_empty());
+                if bias && self.matmul_before(i).is_none() {
                     return Err(format!(
                         "node {}: adds the stored tensor `{x}`, a bias that no layer of the \
                          declaration has (only a MatMul's bias may follow it as an Add)",

@@ -476,4 +476,75 @@ mod tests {
             ]
         );
     }
+
+    /// SiLU, GELU and hardswish need their input in backward: training
+    /// keeps them out of convolutions and dense layers, and never runs
+    /// them in place; batch norm and inference fuse them.
+    #[test]
+    fn activations_that_need_their_input_fuse_only_where_it_is_kept() {
+        let n = net("struct A {
+            input: [4, 4, 2],
+            layers: [
+                c1: Conv2d { filters: 2, kernel: 1 },
+                Silu,
+                c2: Conv2d { filters: 2, kernel: 1 },
+                Relu6,
+                bn: BatchNorm,
+                Gelu { approximate: tanh },
+                Hardswish,
+                L2Normalize,
+                Flatten,
+                d: Dense { units: 3 },
+                Hardsigmoid,
+                d2: Dense { units: 3 },
+                Gelu,
+            ],
+        }");
+        let acts = |p: &Program| -> Vec<(&'static str, Act, bool)> {
+            p.ops
+                .iter()
+                .filter_map(|op| {
+                    let (kind, act) = match op.kind {
+                        OpKind::Conv { act, .. } => ("conv", act),
+                        OpKind::Dense { act, .. } => ("dense", act),
+                        OpKind::BatchNorm { act, .. } => ("bn", act),
+                        OpKind::Activation { act } => ("act", act),
+                        OpKind::L2Normalize { .. } => ("l2", Act::Identity),
+                        _ => return None,
+                    };
+                    Some((kind, act, op.x == op.y))
+                })
+                .collect()
+        };
+        let train = plan(&n, Mode::Train);
+        assert_eq!(
+            acts(&train),
+            [
+                ("conv", Act::Identity, false),
+                ("act", Act::Silu, false),
+                ("conv", Act::Relu6, false),
+                ("bn", Act::GeluTanh, false),
+                ("act", Act::Hardswish, false),
+                ("l2", Act::Identity, false),
+                ("dense", Act::Hardsigmoid, false),
+                ("dense", Act::Identity, false),
+                ("act", Act::Gelu, false),
+            ]
+        );
+        // Their backward reads the input, not the output.
+        assert!(!train.ops[1].reads_output());
+        let infer = plan(&n, Mode::Infer);
+        assert_eq!(
+            acts(&infer),
+            [
+                ("conv", Act::Silu, false),
+                ("conv", Act::Relu6, false),
+                ("bn", Act::GeluTanh, false),
+                ("act", Act::Hardswish, true),
+                ("l2", Act::Identity, false),
+                ("dense", Act::Hardsigmoid, false),
+                ("dense", Act::Gelu, false),
+            ]
+        );
+    }
 }

@@ -22,7 +22,12 @@
 //! - `mlp` (a flat input, batch norm on vectors, sigmoid), `trunk` (a
 //!   network that ends on an image, whose output is NHWC-flattened), and
 //!   three small ones where an addition, a batch norm or a softmax reads a
-//!   flattened image.
+//!   flattened image;
+//! - `activations`: ReLU6, SiLU, hardswish, hardsigmoid, GELU (exact and
+//!   tanh) fused into convolutions, batch norm and dense layers and on
+//!   their own, and L2 normalisation per position of an image and of a
+//!   flat output (`Clip`, `Sigmoid` + `Mul`, `HardSwish`, `HardSigmoid`,
+//!   GELU through `Erf` or `Tanh`, `LpNormalization`).
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -133,6 +138,31 @@ network! {
     pub struct SoftmaxAfterFlatten {
         input: [4, 3, 2],
         layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
+
+    /// Every activation of issue 25 and L2 normalisation.
+    pub struct Activations {
+        input: [9, 8, 3],
+        layers: [
+            c1: Conv2d { filters: 6, kernel: 3, padding: same },
+            Relu6,
+            c2: Conv2d { filters: 6, kernel: 3, stride: 2, padding: same },
+            bn: BatchNorm,
+            Hardswish,
+            Gelu,
+            c3: Conv2d { filters: 8, kernel: 1 },
+            Silu,
+            L2Normalize,
+            dw: DepthwiseConv2d { kernel: 3, padding: 1 },
+            Hardsigmoid,
+            Flatten,
+            d1: Dense { units: 12 },
+            Gelu { approximate: tanh },
+            d2: Dense { units: 6 },
+            Gelu,
+            Silu,
+            L2Normalize,
+        ],
     }
 }
 
@@ -276,9 +306,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &x,
         &y,
     )?;
+    let mut net = Activations::new(22);
+    stir_batch_norms(net.params_mut(), Activations::TENSORS, 23);
+    // Inputs up to ±8 reach every piece of the piecewise activations.
+    let x = random_images(3, [9, 8, 3], 24).mapv(|v| 8.0 * v);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("activations"), |p| net.export_onnx(p), &x, &y)?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk and three networks with flattens to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens and activations to {}",
         out.display()
     );
     Ok(())

@@ -121,16 +121,10 @@ fn leaky(alpha: f32, v: f32) -> f32 {
     }
 }
 
-/// `min(max(v, 0), 6)`, NaN kept as in [`relu`].
+/// `min(max(v, 0), 6)`; `clamp` keeps a NaN, as [`relu`] does.
 #[inline(always)]
 fn relu6(v: f32) -> f32 {
-    if v < 0.0 {
-        0.0
-    } else if v > 6.0 {
-        6.0
-    } else {
-        v
-    }
+    v.clamp(0.0, 6.0)
 }
 
 /// 1 strictly inside (0, 6), where `y` is `x`; PyTorch's `hardtanh`

@@ -9,7 +9,7 @@
 //! whose gradient is `dy / eps` (the clamp passes no gradient to the
 //! norm). Backward recomputes each row's norm from `x`, so the layer keeps
 //! nothing but its input. Sums of squares and dot products are in `f64`,
-//! as in `embed::L2Normalized`, which shares [`normalize_row`].
+//! as in `embed::L2Normalized`, which shares the row function.
 
 use crate::error::{check_len, Error, Result};
 use crate::layers::activation::par_rows;

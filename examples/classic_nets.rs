@@ -135,28 +135,27 @@ network! {
 network! {
     /// MobileNet v1's depthwise separable convolution (Howard et al. 2017,
     /// Figure 3): a 3x3 depthwise convolution (one filter per channel) and a
-    /// 1x1 pointwise one, each with batch norm and ReLU, as Keras builds it
+    /// 1x1 pointwise one, each with batch norm and ReLU6, as Keras builds it
     /// (no biases; a stride-2 block pads one row and column at the bottom
     /// and right, which is `same`).
     block DepthwiseSeparable(filters, stride: 1) = [
         dw: DepthwiseConv2d { kernel: 3, stride: stride, padding: same, bias: false },
         dw_bn: BatchNorm,
-        Relu,
+        Relu6,
         pw: Conv2d { filters: filters, kernel: 1, bias: false },
         pw_bn: BatchNorm,
-        Relu,
+        Relu6,
     ];
 
     /// MobileNet v1 (alpha 1, 224x224) as keras.applications.MobileNet builds
-    /// it, with ReLU where Keras uses ReLU6 (the same parameters); its
-    /// classifier, a 1x1 convolution on the pooled 1x1x1024, is a dense layer
-    /// here.
+    /// it, ReLU6 included; its classifier, a 1x1 convolution on the pooled
+    /// 1x1x1024, is a dense layer here.
     pub struct MobileNet {
         input: [224, 224, 3],
         layers: [
             conv1: Conv2d { filters: 32, kernel: 3, stride: 2, padding: same, bias: false },
             conv1_bn: BatchNorm,
-            Relu,
+            Relu6,
             block1: DepthwiseSeparable { filters: 64 },
             block2: DepthwiseSeparable { filters: 128, stride: 2 },
             block3: DepthwiseSeparable { filters: 128 },

@@ -27,6 +27,11 @@
 //!   flattened image and on vectors) and gates (squeeze-and-excitation
 //!   with dense layers and with torchvision's 1x1 convolutions, element
 //!   by element), random weights and norm parameters.
+//! - `activations`: ReLU6, SiLU, hardswish, hardsigmoid, GELU (exact and
+//!   tanh) fused into convolutions, batch norm and dense layers and on
+//!   their own, and L2 normalisation per position of an image and of a
+//!   flat output (`Clip`, `Sigmoid` + `Mul`, `HardSwish`, `HardSigmoid`,
+//!   GELU through `Erf` or `Tanh`, `LpNormalization`).
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -165,6 +170,31 @@ network! {
     pub struct SoftmaxAfterFlatten {
         input: [4, 3, 2],
         layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
+
+    /// Every activation of issue 25 and L2 normalisation.
+    pub struct Activations {
+        input: [9, 8, 3],
+        layers: [
+            c1: Conv2d { filters: 6, kernel: 3, padding: same },
+            Relu6,
+            c2: Conv2d { filters: 6, kernel: 3, stride: 2, padding: same },
+            bn: BatchNorm,
+            Hardswish,
+            Gelu,
+            c3: Conv2d { filters: 8, kernel: 1 },
+            Silu,
+            L2Normalize,
+            dw: DepthwiseConv2d { kernel: 3, padding: 1 },
+            Hardsigmoid,
+            Flatten,
+            d1: Dense { units: 12 },
+            Gelu { approximate: tanh },
+            d2: Dense { units: 6 },
+            Gelu,
+            Silu,
+            L2Normalize,
+        ],
     }
 }
 
@@ -308,6 +338,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &x,
         &y,
     )?;
+    let mut net = Activations::new(22);
+    stir_batch_norms(net.params_mut(), Activations::TENSORS, 23);
+    // Inputs up to ±8 reach every piece of the piecewise activations.
+    let x = random_images(3, [9, 8, 3], 24).mapv(|v| 8.0 * v);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("activations"), |p| net.export_onnx(p), &x, &y)?;
 
     let mut net = Norms::new(20);
     stir_batch_norms(net.params_mut(), Norms::TENSORS, 21);
@@ -334,7 +370,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms and norms_flat to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat and activations to {}",
         out.display()
     );
     Ok(())

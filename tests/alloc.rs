@@ -19,7 +19,8 @@
 //! whole process, and because the counted steps must run alone: beside
 //! other tests, the kernels' thread pool is often busy, which changes
 //! which thread runs a kernel's tasks and so whose scratch grows when.
-//! `tests/dist_alloc.rs` is a module of it.
+//! `tests/dist_alloc.rs` is a module of it; the newer activations and L2
+//! normalisation have a network of their own at the end.
 
 mod common;
 mod dist_alloc;
@@ -126,4 +127,56 @@ fn steps_allocate_nothing(isa: Isa) {
             "matrixmultiply packing during training steps on {isa}"
         );
     }
+}
+
+cnn::network! {
+    /// The activations whose backward reads their input (SiLU, GELU,
+    /// hardswish: unfused in training, out of place) and L2 normalisation,
+    /// beside the ones fused as before.
+    struct Activations {
+        input: [12, 12, 3],
+        layers: [
+            c1: Conv2d { filters: 8, kernel: 3, padding: same },
+            Silu,
+            c2: Conv2d { filters: 8, kernel: 3, stride: 2, padding: same },
+            bn: BatchNorm,
+            Gelu,
+            Hardswish,
+            L2Normalize,
+            c3: Conv2d { filters: 4, kernel: 1 },
+            Relu6,
+            Flatten,
+            d1: Dense { units: 16 },
+            Gelu { approximate: tanh },
+            d2: Dense { units: 8 },
+            Hardsigmoid,
+            L2Normalize,
+            d3: Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
+/// The same rule for a network of the newer activations.
+#[test]
+fn steps_of_the_newer_activations_allocate_nothing() {
+    let mut net = Activations::new(3);
+    let mut sgd = Sgd::new(0.01).momentum(0.9);
+    let (big, small) = (images(32, 12, 12, 3, 1), images(5, 12, 12, 3, 2));
+    let (big_labels, small_labels) = (labels(32, 10), labels(5, 10));
+    // Warm-up, twice: the workspace, the optimizer's state and every
+    // thread's scratch grow to both batch sizes.
+    for _ in 0..2 {
+        net.train_step(big.view(), &big_labels, &mut sgd).unwrap();
+        net.train_step(small.view(), &small_labels, &mut sgd)
+            .unwrap();
+    }
+    let (n, _) = allocations(|| {
+        for _ in 0..3 {
+            net.train_step(big.view(), &big_labels, &mut sgd).unwrap();
+            net.train_step(small.view(), &small_labels, &mut sgd)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations during training steps");
 }

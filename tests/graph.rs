@@ -127,6 +127,7 @@ fn the_graph_computes_what_predict_computes() {
             | BatchNorm { y, .. }
             | Activation { y, .. }
             | Softmax { y, .. }
+            | L2Normalize { y, .. }
             | MaxPool { y, .. }
             | AvgPool { y, .. }
             | GlobalAvgPool { y, .. }

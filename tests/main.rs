@@ -27,6 +27,7 @@ mod train_args;
 #[path = "../examples/shared/visualize/mod.rs"]
 mod visualize;
 
+mod activations;
 mod blocks_train;
 mod composition;
 mod consts;

@@ -201,6 +201,12 @@ impl Checker<'_> {
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh
                 | LayerKind::Sigmoid
+                | LayerKind::Relu6
+                | LayerKind::Silu
+                | LayerKind::Hardswish
+                | LayerKind::Hardsigmoid
+                | LayerKind::Gelu { .. }
+                | LayerKind::L2Normalize
                 | LayerKind::Softmax
                 | LayerKind::AuxHead { .. }
                 | LayerKind::Gate { .. }

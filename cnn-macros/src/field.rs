@@ -133,7 +133,14 @@ fn one(
         | LayerKind::LeakyRelu { .. }
         | LayerKind::Tanh
         | LayerKind::Sigmoid
-        | LayerKind::Softmax => input,
+        | LayerKind::Softmax
+        | LayerKind::Relu6
+        | LayerKind::Silu
+        | LayerKind::Hardswish
+        | LayerKind::Hardsigmoid
+        | LayerKind::Gelu { .. }
+        // Per vector over the channels: each position's own.
+        | LayerKind::L2Normalize => input,
         // Normalisation statistics are left out, as batch norm's are: the
         // field is where the value itself comes from.
         LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => input,

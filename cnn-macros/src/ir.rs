@@ -284,6 +284,21 @@ pub enum LayerKind {
     },
     Tanh,
     Sigmoid,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+    /// `x * sigmoid(x)` (swish).
+    Silu,
+    /// `x * relu6(x + 3) / 6`.
+    Hardswish,
+    /// `relu6(x + 3) / 6`.
+    Hardsigmoid,
+    /// `x * Phi(x)`; `tanh`: the tanh approximation.
+    Gelu {
+        tanh: bool,
+    },
+    /// Each vector (a flat example, or an image's channels at each
+    /// position) divided by its L2 norm.
+    L2Normalize,
     Softmax,
     /// The body's output plus the shortcut's (identity when empty).
     Residual {
@@ -339,6 +354,12 @@ impl LayerKind {
             LayerKind::LeakyRelu { .. } => "LeakyRelu",
             LayerKind::Tanh => "Tanh",
             LayerKind::Sigmoid => "Sigmoid",
+            LayerKind::Relu6 => "Relu6",
+            LayerKind::Silu => "Silu",
+            LayerKind::Hardswish => "Hardswish",
+            LayerKind::Hardsigmoid => "Hardsigmoid",
+            LayerKind::Gelu { .. } => "Gelu",
+            LayerKind::L2Normalize => "L2Normalize",
             LayerKind::Softmax => "Softmax",
             LayerKind::Residual { .. } => "Residual",
             LayerKind::Concat { .. } => "Concat",
@@ -365,6 +386,12 @@ impl LayerKind {
             LayerKind::LeakyRelu { .. } => "leaky_relu",
             LayerKind::Tanh => "tanh",
             LayerKind::Sigmoid => "sigmoid",
+            LayerKind::Relu6 => "relu6",
+            LayerKind::Silu => "silu",
+            LayerKind::Hardswish => "hardswish",
+            LayerKind::Hardsigmoid => "hardsigmoid",
+            LayerKind::Gelu { .. } => "gelu",
+            LayerKind::L2Normalize => "l2_normalize",
             LayerKind::Softmax => "softmax",
             LayerKind::Residual { .. } => "residual",
             LayerKind::Concat { .. } => "concat",

@@ -65,6 +65,28 @@ pub enum Act {
     Tanh,
     /// `y = 1 / (1 + exp(-x))`.
     Sigmoid,
+    /// `y = min(max(x, 0), 6)`.
+    Relu6,
+    /// `y = x * sigmoid(x)` (SiLU, swish).
+    Silu,
+    /// `y = x * relu6(x + 3) / 6` (MobileNetV3).
+    Hardswish,
+    /// `y = relu6(x + 3) / 6` (PyTorch's hardsigmoid).
+    Hardsigmoid,
+    /// `y = x * Phi(x)`, `Phi` the standard normal CDF: the exact GELU.
+    Gelu,
+    /// `y = x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`: the
+    /// GELU's tanh approximation (PyTorch's `approximate='tanh'`).
+    GeluTanh,
+}
+
+impl Act {
+    /// Whether backward needs the activation's input: its output does not
+    /// give the derivative (SiLU, hardswish and GELU are not one-to-one),
+    /// so a layer that applies it must keep its pre-activation.
+    pub fn needs_input(self) -> bool {
+        matches!(self, Act::Silu | Act::Hardswish | Act::Gelu | Act::GeluTanh)
+    }
 }
 
 /// One 2-D convolution over NHWC tensors.

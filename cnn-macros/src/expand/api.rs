@@ -457,7 +457,12 @@ fn scan_flattened(
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh
-                | LayerKind::Sigmoid,
+                | LayerKind::Sigmoid
+                | LayerKind::Relu6
+                | LayerKind::Silu
+                | LayerKind::Hardswish
+                | LayerKind::Hardsigmoid
+                | LayerKind::Gelu { .. },
                 _,
             ) => image,
             // A side head taps the value and passes it on unchanged; a

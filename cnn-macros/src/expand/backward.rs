@@ -318,7 +318,15 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 #rt::layers::gate::backward(batch, #hw, #c, x, #g, dy, dx, #dg_arg)?;
             }}
         }
-        // In place: the input's gradient is the output's, scaled.
+        // In place: the input's gradient is the output's, scaled (by the
+        // derivative at the input for an activation that needs it).
+        OpKind::Activation { act: a } if a.needs_input() => {
+            let a = act(*a);
+            quote! {{
+                let [x, dy] = #rt::net::slices(f, [#xs, #dys])?;
+                #rt::layers::activation::backward_from_input(#a, x, dy)?;
+            }}
+        }
         OpKind::Activation { act: a } => {
             let a = act(*a);
             quote! {{
@@ -326,6 +334,10 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 #rt::layers::activation::backward_inplace(#a, y, dy)?;
             }}
         }
+        OpKind::L2Normalize { rows, c } => quote! {{
+            let [x, dy, dx] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+            #rt::layers::l2_normalize::backward(batch * #rows, #c, x, dy, dx)?;
+        }},
         OpKind::Softmax { rows, classes } => quote! {{
             let [y, dy, dx] = #rt::net::slices(f, [#ys, #dys #(, #dx_slot)*])?;
             #rt::net::softmax_backward(batch * #rows, #classes, y, dy, dx)?;

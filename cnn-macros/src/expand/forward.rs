@@ -177,6 +177,10 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::activation::softmax(batch * #rows, #classes, x, y)?;
         }},
+        OpKind::L2Normalize { rows, c } => quote! {{
+            let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+            #rt::layers::l2_normalize::forward(batch * #rows, #c, x, y)?;
+        }},
         OpKind::MaxPool { g, .. } if params.mode == Mode::Infer => {
             let geom = pool_geom(g);
             quote! {{

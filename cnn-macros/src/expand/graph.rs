@@ -128,6 +128,9 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                 quote!(#rt::net::graph::Node::Activation { x: #x, y: #y, act: #a })
             }
             OpKind::Softmax { .. } => quote!(#rt::net::graph::Node::Softmax { x: #x, y: #y }),
+            OpKind::L2Normalize { .. } => {
+                quote!(#rt::net::graph::Node::L2Normalize { x: #x, y: #y })
+            }
             OpKind::MaxPool { g, .. } => {
                 let geom = pool_geom(g);
                 quote!(#rt::net::graph::Node::MaxPool { x: #x, y: #y, geom: #geom })

@@ -209,7 +209,7 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
 }
 
 /// He normal when the next activation after the layer (looking past
-/// normalisation and dropout) is ReLU or LeakyRelu; Glorot uniform
+/// normalisation and dropout) is ReLU, ReLU6 or LeakyRelu; Glorot uniform
 /// otherwise.
 fn weight_init(after: &[Layer], fan_in: usize, fan_out: usize) -> Init {
     let next = after.iter().find(|l| {
@@ -222,7 +222,9 @@ fn weight_init(after: &[Layer], fan_in: usize, fan_out: usize) -> Init {
         )
     });
     match next.map(|l| &l.kind) {
-        Some(LayerKind::Relu | LayerKind::LeakyRelu { .. }) => Init::HeNormal { fan_in },
+        Some(LayerKind::Relu | LayerKind::Relu6 | LayerKind::LeakyRelu { .. }) => {
+            Init::HeNormal { fan_in }
+        }
         _ => Init::GlorotUniform { fan_in, fan_out },
     }
 }

@@ -99,6 +99,12 @@ fn act(a: Act) -> TokenStream {
         }
         Act::Tanh => quote!(#rt::Act::Tanh),
         Act::Sigmoid => quote!(#rt::Act::Sigmoid),
+        Act::Relu6 => quote!(#rt::Act::Relu6),
+        Act::Silu => quote!(#rt::Act::Silu),
+        Act::Hardswish => quote!(#rt::Act::Hardswish),
+        Act::Hardsigmoid => quote!(#rt::Act::Hardsigmoid),
+        Act::Gelu => quote!(#rt::Act::Gelu),
+        Act::GeluTanh => quote!(#rt::Act::GeluTanh),
     }
 }
 

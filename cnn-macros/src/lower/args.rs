@@ -131,6 +131,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             "groups" => "`groups: 8`".to_string(),
             "rate" => "`rate: 0.5`".to_string(),
             "alpha" => "`alpha: 0.01`".to_string(),
+            "approximate" => "`approximate: tanh`".to_string(),
             "weight" => "`weight: 0.3`".to_string(),
             _ => format!("`{key}: ..`"),
         };
@@ -189,6 +190,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             LayerKind::LayerNorm { epsilon } => self.real("epsilon", epsilon),
             LayerKind::Dropout { rate } => self.real("rate", rate),
             LayerKind::LeakyRelu { alpha } => self.real("alpha", alpha),
+            LayerKind::Gelu { tanh } => self.approximate("approximate", tanh),
             LayerKind::AuxHead { weight, .. } => self.real("weight", weight),
             _ => {}
         }
@@ -259,6 +261,29 @@ impl<'a> Args<'a, '_, '_> {
                 self.report(Diag::new(site, message).help(help));
             }
             _ => self.type_error(key, value, site, "a number, `valid` or `same`"),
+        }
+    }
+
+    /// GELU's form, PyTorch's words: `none` (exact, erf) or `tanh`.
+    fn approximate(&mut self, key: &str, tanh: &mut bool) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        match value {
+            Value::Word(word) if word == "tanh" => *tanh = true,
+            Value::Word(word) if word == "none" => *tanh = false,
+            Value::Word(word) => {
+                let written = word.to_string();
+                let help = match closest(&written, &["tanh", "none"]) {
+                    Some(hit) => format!("did you mean `{hit}`?"),
+                    None => {
+                        "approximate is `none` (the exact GELU, with erf) or `tanh`".to_string()
+                    }
+                };
+                let message = format!("{}: unknown approximation `{written}`", self.layer);
+                self.report(Diag::new(site, message).help(help));
+            }
+            _ => self.type_error(key, value, site, "`none` or `tanh`"),
         }
     }
 

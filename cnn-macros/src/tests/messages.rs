@@ -303,3 +303,47 @@ fn taps_name_layers() {
         ]
     );
 }
+
+#[test]
+fn gelu_approximation_is_none_or_tanh() {
+    assert_eq!(
+        one_error("[4]", "g: Gelu { approximate: tahn }"),
+        "g: unknown approximation `tahn`\n= help: did you mean `tanh`?"
+    );
+    assert_eq!(
+        one_error("[4]", "g: Gelu { approximate: erf }"),
+        "g: unknown approximation `erf`\n\
+         = help: approximate is `none` (the exact GELU, with erf) or `tanh`"
+    );
+    assert_eq!(
+        one_error("[4]", "g: Gelu { approximate: 1 }"),
+        "g: `approximate` takes `none` or `tanh`, got `1`\n= help: for example `approximate: tanh`"
+    );
+    assert_eq!(
+        one_error("[4]", "g: Silu { alpha: 1 }"),
+        "g: Silu has no key `alpha`\n= help: Silu takes no keys; write just `Silu`"
+    );
+}
+
+#[test]
+fn new_kinds_are_known_and_their_other_names_suggest_them() {
+    // Relu6 is a kind now, no longer "did you mean `Relu`".
+    let all = "Relu6, Silu, Hardswish, Hardsigmoid, Gelu, L2Normalize";
+    assert!(errors(&net_src("[4]", all)).is_empty());
+    assert_eq!(
+        one_error("[4]", "Swish"),
+        "unknown layer kind `Swish`\n= help: did you mean `Silu`?"
+    );
+    assert_eq!(
+        one_error("[4]", "HardSwish"),
+        "unknown layer kind `HardSwish`\n= help: did you mean `Hardswish`?"
+    );
+    assert_eq!(
+        one_error("[4]", "Normalize"),
+        "unknown layer kind `Normalize`\n= help: did you mean `L2Normalize`?"
+    );
+    assert_eq!(
+        one_error("[4]", "GELU"),
+        "unknown layer kind `GELU`\n= help: did you mean `Gelu`?"
+    );
+}

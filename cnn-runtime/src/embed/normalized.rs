@@ -3,9 +3,10 @@
 //! margin such as 0.2 means the same thing all through training (without
 //! it the network can meet any margin by scaling its outputs up).
 //!
-//! The DSL has no normalisation layer, so the normalisation sits in the
-//! loss path: [`L2Normalized`] wraps any [`Loss`], hands it the normalised
-//! rows and takes its gradient back through the normalisation. At
+//! [`L2Normalized`] puts the normalisation in the loss path: it wraps any
+//! [`Loss`], hands it the normalised rows and takes its gradient back
+//! through the normalisation (the DSL's `L2Normalize` layer does the same
+//! inside the network, with the same row function). At
 //! inference, [`l2_normalize`] does the same to the outputs of `predict`.
 //!
 //! For `y = x / |x|` the Jacobian is `(I - y y^T) / |x|`, so the gradient
@@ -16,10 +17,12 @@
 use std::cell::RefCell;
 
 use crate::error::Result;
+use crate::layers::l2_normalize::normalize_row;
 use crate::loss::{Loss, Target};
 
-/// The smallest norm divided by (PyTorch's `F.normalize` default).
-pub const EPSILON: f32 = 1e-12;
+/// The smallest norm divided by (PyTorch's `F.normalize` default); the
+/// `L2Normalize` layer's too.
+pub use crate::layers::l2_normalize::EPSILON;
 
 /// A loss on L2-normalised embeddings: [`Loss::loss`] normalises each
 /// example's output (read flat) to unit length, calls `inner` on the
@@ -135,16 +138,6 @@ fn normalized_loss(
         }
     }
     Ok(value)
-}
-
-/// Divides `row` by its norm (at least [`EPSILON`]); returns the norm.
-fn normalize_row(row: &mut [f32]) -> f32 {
-    let norm = row.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
-    let scale = 1.0 / norm.max(EPSILON);
-    for v in row.iter_mut() {
-        *v *= scale;
-    }
-    norm
 }
 
 /// Scales every embedding of `embeddings` (rows of `dim` values) to unit

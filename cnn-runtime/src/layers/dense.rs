@@ -428,12 +428,18 @@ mod tests {
     use crate::layers::activation;
     use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
 
-    const ACTS: [Act; 5] = [
+    const ACTS: [Act; 11] = [
         Act::Identity,
         Act::Relu,
         Act::LeakyRelu(0.2),
         Act::Tanh,
         Act::Sigmoid,
+        Act::Relu6,
+        Act::Silu,
+        Act::Hardswish,
+        Act::Hardsigmoid,
+        Act::Gelu,
+        Act::GeluTanh,
     ];
 
     /// (batch, n_in, n_out): odd sizes, batches 1 and 2 (the small-batch

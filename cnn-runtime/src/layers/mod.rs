@@ -8,6 +8,7 @@ pub mod dense;
 pub mod dropout;
 pub mod gate;
 pub mod group_norm;
+pub mod l2_normalize;
 pub mod layer_norm;
 pub mod loss;
 pub mod merge;

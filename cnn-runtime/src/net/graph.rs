@@ -111,6 +111,9 @@ pub enum Node {
     Activation { x: usize, y: usize, act: Act },
     /// Softmax over the channels (the last axis) of every row.
     Softmax { x: usize, y: usize },
+    /// Each row of channels (the last axis) divided by its L2 norm, at
+    /// least `1e-12`.
+    L2Normalize { x: usize, y: usize },
     /// Max pooling; padded cells never win.
     MaxPool { x: usize, y: usize, geom: PoolGeom },
     /// Average pooling; padded cells are not counted.
@@ -150,7 +153,9 @@ impl Graph {
         x: &[f32],
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
-        use crate::layers::{activation, batch_norm, conv2d, dense, gate, group_norm, merge, pool};
+        use crate::layers::{
+            activation, batch_norm, conv2d, dense, gate, group_norm, l2_normalize, merge, pool,
+        };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
                 .iter()
@@ -329,6 +334,13 @@ impl Graph {
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
                     activation::softmax(rows, c, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::L2Normalize { x, y } => {
+                    let c = channels(self.values[y]);
+                    let rows = batch * self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    l2_normalize::forward(rows, c, &v[x], &mut out)?;
                     v[y] = out;
                 }
                 Node::MaxPool { x, y, geom } => {

@@ -451,6 +451,20 @@ impl<'a> Builder<'a> {
                     vec![int("axis", 1)],
                 ));
             }
+            Node::L2Normalize { x, y } => {
+                // Over the channels: axis 1 in NCHW and in [N, C]. ONNX's
+                // operator has no epsilon: only an all-zero row differs
+                // (ours stays 0).
+                let name = self.unnamed("LpNormalization");
+                let x = self.read(x, y)?;
+                self.nodes.push(node(
+                    "LpNormalization",
+                    &name,
+                    &[&x],
+                    &[&self.value(y)],
+                    vec![int("axis", 1), int("p", 2)],
+                ));
+            }
             Node::MaxPool { x, y, geom: g } | Node::AvgPool { x, y, geom: g } => {
                 let max = matches!(n, Node::MaxPool { .. });
                 let (pb, pr) = (
@@ -754,13 +768,66 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `act` from `x` to graph value `y` as ONNX nodes named `name`: one
+    /// operator where opset 17 has it, else a few. ReLU6 is `Clip(0, 6)`;
+    /// SiLU `x * Sigmoid(x)`; hardsigmoid `HardSigmoid` with PyTorch's
+    /// slope 1/6 (ONNX's default is 0.2); GELU, an operator only from
+    /// opset 20, `x * (Erf(x / sqrt 2) + 1) / 2` or, for the tanh form,
+    /// `x * (Tanh(sqrt(2 / pi) * (x + 0.044715 x^3)) + 1) / 2`, as
+    /// PyTorch's exporter writes them at opset 17.
     fn activation_named(&mut self, x: &str, y: usize, act: Act, name: String) {
-        let attrs = match act {
-            Act::LeakyRelu(alpha) => vec![float("alpha", alpha)],
-            _ => Vec::new(),
+        let out = self.value(y);
+        let mut ops = Ops {
+            nodes: &mut self.nodes,
+            initializers: &mut self.initializers,
+            name: &name,
+            count: 0,
         };
-        self.nodes
-            .push(node(op_name(act), &name, &[x], &[&self.value(y)], attrs));
+        match act {
+            Act::Relu6 => {
+                let (lo, hi) = (ops.constant("min", 0.0), ops.constant("max", 6.0));
+                ops.nodes
+                    .push(node("Clip", &name, &[x, &lo, &hi], &[&out], Vec::new()));
+            }
+            Act::Silu => {
+                let s = ops.op("Sigmoid", &[x]);
+                ops.nodes
+                    .push(node("Mul", &name, &[x, &s], &[&out], Vec::new()));
+            }
+            Act::Hardsigmoid => {
+                let attrs = vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)];
+                ops.nodes
+                    .push(node("HardSigmoid", &name, &[x], &[&out], attrs));
+            }
+            Act::Gelu | Act::GeluTanh => {
+                let inner = if act == Act::Gelu {
+                    let r = ops.constant("sqrt2", std::f32::consts::SQRT_2);
+                    let z = ops.op("Div", &[x, &r]);
+                    ops.op("Erf", &[&z])
+                } else {
+                    let (c, k) = (ops.constant("c", 0.044_715), ops.constant("k", 0.797_884_6));
+                    let x2 = ops.op("Mul", &[x, x]);
+                    let x3 = ops.op("Mul", &[&x2, x]);
+                    let cx3 = ops.op("Mul", &[&x3, &c]);
+                    let sum = ops.op("Add", &[x, &cx3]);
+                    let u = ops.op("Mul", &[&sum, &k]);
+                    ops.op("Tanh", &[&u])
+                };
+                let (one, half) = (ops.constant("one", 1.0), ops.constant("half", 0.5));
+                let p = ops.op("Add", &[&inner, &one]);
+                let xp = ops.op("Mul", &[x, &p]);
+                ops.nodes
+                    .push(node("Mul", &name, &[&xp, &half], &[&out], Vec::new()));
+            }
+            _ => {
+                let attrs = match act {
+                    Act::LeakyRelu(alpha) => vec![float("alpha", alpha)],
+                    _ => Vec::new(),
+                };
+                self.nodes
+                    .push(node(op_name(act), &name, &[x], &[&out], attrs));
+            }
+        }
     }
 }
 
@@ -772,7 +839,36 @@ fn channels(shape: ValueShape) -> usize {
     }
 }
 
-/// ONNX's operator for an activation.
+/// The nodes of one activation written as several: intermediate values
+/// and scalar constants named after the activation's node.
+struct Ops<'n> {
+    nodes: &'n mut Vec<NodeProto>,
+    initializers: &'n mut Vec<TensorProto>,
+    name: &'n str,
+    count: usize,
+}
+
+impl Ops<'_> {
+    /// A scalar initializer; returns its name.
+    fn constant(&mut self, what: &str, v: f32) -> String {
+        let name = format!("{}/{what}", self.name);
+        self.initializers.push(tensor(&name, &[], &[v]));
+        name
+    }
+
+    /// A node `op` with a fresh output; returns the output's name.
+    fn op(&mut self, op: &str, inputs: &[&str]) -> String {
+        self.count += 1;
+        let out = format!("{}/{}", self.name, self.count);
+        let name = format!("{}/{op}_{}", self.name, self.count);
+        self.nodes
+            .push(node(op, &name, inputs, &[&out], Vec::new()));
+        out
+    }
+}
+
+/// ONNX's operator for an activation (the first of several for those
+/// written as a few).
 fn op_name(act: Act) -> &'static str {
     match act {
         Act::Identity => "Identity",
@@ -780,6 +876,11 @@ fn op_name(act: Act) -> &'static str {
         Act::LeakyRelu(_) => "LeakyRelu",
         Act::Tanh => "Tanh",
         Act::Sigmoid => "Sigmoid",
+        Act::Relu6 => "Clip",
+        Act::Silu => "Silu",
+        Act::Hardswish => "HardSwish",
+        Act::Hardsigmoid => "HardSigmoid",
+        Act::Gelu | Act::GeluTanh => "Gelu",
     }
 }
 

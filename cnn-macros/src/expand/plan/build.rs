@@ -313,7 +313,7 @@ impl<'a> Planner<'a> {
                         }
                     }
                     let next = layers.get(i).filter(|_| !self.anchored(last));
-                    let act = match next.and_then(|n| act_of(&n.kind)) {
+                    let act = match next.and_then(|n| self.fusable(&n.kind)) {
                         Some(a) => {
                             last = layers[i];
                             i += 1;
@@ -343,7 +343,7 @@ impl<'a> Planner<'a> {
                     let t = self.params.of(&l.name);
                     let (w, b) = (self.pslot(t.weight), t.bias.map(|b| self.pslot(Some(b))));
                     let next = layers.get(i).filter(|_| !self.anchored(l));
-                    let act = match next.and_then(|n| act_of(&n.kind)) {
+                    let act = match next.and_then(|n| self.fusable(&n.kind)) {
                         Some(a) => {
                             i += 1;
                             a
@@ -401,18 +401,37 @@ impl<'a> Planner<'a> {
                 LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh
-                | LayerKind::Sigmoid => {
+                | LayerKind::Sigmoid
+                | LayerKind::Relu6
+                | LayerKind::Silu
+                | LayerKind::Hardswish
+                | LayerKind::Hardsigmoid
+                | LayerKind::Gelu { .. } => {
                     let act = act_of(&l.kind).unwrap_or(Act::Identity);
                     // In place unless the value is read elsewhere, or its
-                    // producer's backward needs it as it is.
+                    // producer's backward needs it as it is, or this
+                    // activation's backward needs its input.
                     let in_place = match self.mode {
                         Mode::Infer => self.uses[x] == 1,
                         Mode::Train => {
-                            self.uses[x] == 1 && !self.reads_output[x] && !self.tapped[x]
+                            self.uses[x] == 1
+                                && !self.reads_output[x]
+                                && !self.tapped[x]
+                                && !act.needs_input()
                         }
                     };
                     let y = if in_place { x } else { self.shaped(output) };
                     self.push(l, OpKind::Activation { act }, x, y);
+                    y
+                }
+                LayerKind::L2Normalize => {
+                    let c = output.channels();
+                    let y = self.shaped(output);
+                    let kind = OpKind::L2Normalize {
+                        rows: output.len() / c.max(1),
+                        c,
+                    };
+                    self.push(l, kind, x, y);
                     y
                 }
                 LayerKind::Softmax => {
@@ -587,6 +606,15 @@ impl<'a> Planner<'a> {
         x
     }
 
+    /// The activation a convolution or dense layer may take into its
+    /// kernel call. In training, not one whose backward needs its input:
+    /// the fused kernel keeps only the output, so the activation runs as
+    /// its own op on the kept pre-activation (batch norm recomputes its
+    /// pre-activation in backward and fuses every activation).
+    fn fusable(&self, kind: &LayerKind) -> Option<Act> {
+        act_of(kind).filter(|a| self.mode == Mode::Infer || !a.needs_input())
+    }
+
     fn pslot(&self, t: Option<usize>) -> Slot {
         let t = &self.params.tensors[t.expect("a layer with parameters has its tensors laid out")];
         Slot {
@@ -645,6 +673,12 @@ pub fn act_of(kind: &LayerKind) -> Option<Act> {
         LayerKind::LeakyRelu { alpha } => Some(Act::LeakyRelu(*alpha)),
         LayerKind::Tanh => Some(Act::Tanh),
         LayerKind::Sigmoid => Some(Act::Sigmoid),
+        LayerKind::Relu6 => Some(Act::Relu6),
+        LayerKind::Silu => Some(Act::Silu),
+        LayerKind::Hardswish => Some(Act::Hardswish),
+        LayerKind::Hardsigmoid => Some(Act::Hardsigmoid),
+        LayerKind::Gelu { tanh: false } => Some(Act::Gelu),
+        LayerKind::Gelu { tanh: true } => Some(Act::GeluTanh),
         _ => None,
     }
 }

@@ -42,6 +42,20 @@ pub enum Act {
     LeakyRelu(f64),
     Tanh,
     Sigmoid,
+    Relu6,
+    Silu,
+    Hardswish,
+    Hardsigmoid,
+    Gelu,
+    GeluTanh,
+}
+
+impl Act {
+    /// Whether backward needs the activation's input (the kernels'
+    /// `Act::needs_input`): its output does not give the derivative.
+    pub fn needs_input(self) -> bool {
+        matches!(self, Act::Silu | Act::Hardswish | Act::Gelu | Act::GeluTanh)
+    }
 }
 
 /// The numbers of a `Conv2dGeom` (a `PoolGeom` leaves `c_out` = `c_in`).
@@ -126,9 +140,16 @@ pub enum OpKind {
         beta: Slot,
         eps: f64,
     },
-    /// In place when `x == y`.
+    /// In place when `x == y` (never, in training, for an activation
+    /// whose backward reads its input).
     Activation {
         act: Act,
+    },
+    /// Each row of `c` values (`rows` per example) divided by its norm;
+    /// backward reads `x`.
+    L2Normalize {
+        rows: usize,
+        c: usize,
     },
     Softmax {
         rows: usize,
@@ -201,7 +222,8 @@ impl Op {
     fn reads_output(&self) -> bool {
         match &self.kind {
             OpKind::Conv { act, .. } | OpKind::Dense { act, .. } => *act != Act::Identity,
-            OpKind::Activation { .. } | OpKind::Softmax { .. } => true,
+            OpKind::Activation { act } => !act.needs_input(),
+            OpKind::Softmax { .. } => true,
             _ => false,
         }
     }
@@ -374,6 +396,7 @@ mod tests {
                 OpKind::Activation { .. } if op.x == op.y => "act in place",
                 OpKind::Activation { .. } => "act",
                 OpKind::Softmax { .. } => "softmax",
+                OpKind::L2Normalize { .. } => "l2",
                 OpKind::MaxPool { .. } => "max",
                 OpKind::AvgPool { .. } => "avg",
                 OpKind::GlobalAvgPool { .. } => "gap",
@@ -485,6 +508,77 @@ mod tests {
                 "act in place",
                 "dense",
                 "softmax"
+            ]
+        );
+    }
+
+    /// SiLU, GELU and hardswish need their input in backward: training
+    /// keeps them out of convolutions and dense layers, and never runs
+    /// them in place; batch norm and inference fuse them.
+    #[test]
+    fn activations_that_need_their_input_fuse_only_where_it_is_kept() {
+        let n = net("struct A {
+            input: [4, 4, 2],
+            layers: [
+                c1: Conv2d { filters: 2, kernel: 1 },
+                Silu,
+                c2: Conv2d { filters: 2, kernel: 1 },
+                Relu6,
+                bn: BatchNorm,
+                Gelu { approximate: tanh },
+                Hardswish,
+                L2Normalize,
+                Flatten,
+                d: Dense { units: 3 },
+                Hardsigmoid,
+                d2: Dense { units: 3 },
+                Gelu,
+            ],
+        }");
+        let acts = |p: &Program| -> Vec<(&'static str, Act, bool)> {
+            p.ops
+                .iter()
+                .filter_map(|op| {
+                    let (kind, act) = match op.kind {
+                        OpKind::Conv { act, .. } => ("conv", act),
+                        OpKind::Dense { act, .. } => ("dense", act),
+                        OpKind::BatchNorm { act, .. } => ("bn", act),
+                        OpKind::Activation { act } => ("act", act),
+                        OpKind::L2Normalize { .. } => ("l2", Act::Identity),
+                        _ => return None,
+                    };
+                    Some((kind, act, op.x == op.y))
+                })
+                .collect()
+        };
+        let train = plan(&n, Mode::Train);
+        assert_eq!(
+            acts(&train),
+            [
+                ("conv", Act::Identity, false),
+                ("act", Act::Silu, false),
+                ("conv", Act::Relu6, false),
+                ("bn", Act::GeluTanh, false),
+                ("act", Act::Hardswish, false),
+                ("l2", Act::Identity, false),
+                ("dense", Act::Hardsigmoid, false),
+                ("dense", Act::Identity, false),
+                ("act", Act::Gelu, false),
+            ]
+        );
+        // Their backward reads the input, not the output.
+        assert!(!train.ops[1].reads_output());
+        let infer = plan(&n, Mode::Infer);
+        assert_eq!(
+            acts(&infer),
+            [
+                ("conv", Act::Silu, false),
+                ("conv", Act::Relu6, false),
+                ("bn", Act::GeluTanh, false),
+                ("act", Act::Hardswish, true),
+                ("l2", Act::Identity, false),
+                ("dense", Act::Hardsigmoid, false),
+                ("dense", Act::Gelu, false),
             ]
         );
     }

@@ -10,7 +10,7 @@
 use super::{check_eps, fold_unchecked, rows_len};
 use crate::error::{check_len, Result};
 use crate::geom::Act;
-use crate::layers::activation::{apply, derivative_from_output, par_rows};
+use crate::layers::activation::{derivative, par_rows};
 use crate::scratch::{self, Slot};
 
 /// Gradient of [`super::forward_infer_act`] with respect to its input;
@@ -59,7 +59,7 @@ pub fn backward_frozen_act(
                                 0.0
                             }
                         }
-                        a => d * derivative_from_output(a, apply(a, xr[k] * scale[k] + shift[k])),
+                        a => d * derivative(a, xr[k] * scale[k] + shift[k]),
                     };
                 }
             }
@@ -94,6 +94,12 @@ mod tests {
             Act::LeakyRelu(0.1),
             Act::Tanh,
             Act::Sigmoid,
+            Act::Relu6,
+            Act::Silu,
+            Act::Hardswish,
+            Act::Hardsigmoid,
+            Act::Gelu,
+            Act::GeluTanh,
         ] {
             let mut dx = nan_filled(m * c);
             backward_frozen_act(m, c, &x, &p[0], &p[1], &p[2], &p[3], 1e-3, act, &r, &mut dx)

@@ -23,7 +23,7 @@ use crate::dist::Collective;
 use crate::error::{check_len, Error, Result};
 use crate::geom::Act;
 use crate::layers::activation::{
-    apply, derivative_from_output, map_inplace, par_rows, Disjoint, PAR_MIN_WORK,
+    apply, derivative, derivative_from_output, map_inplace, par_rows, Disjoint, PAR_MIN_WORK,
 };
 use crate::parallel;
 use crate::scratch::{self, Slot};
@@ -651,6 +651,9 @@ pub fn backward_sync(
         Act::Sigmoid => p.run::<true>(dx, dgamma, dbeta, sync, |d, z| {
             d * derivative_from_output(Act::Sigmoid, apply(Act::Sigmoid, z))
         }),
+        // The others from z itself: SiLU, GELU and hardswish need it, and
+        // z is what this pass has (batch norm fuses every activation).
+        a => p.run::<true>(dx, dgamma, dbeta, sync, move |d, z| d * derivative(a, z)),
     }
     Ok(())
 }

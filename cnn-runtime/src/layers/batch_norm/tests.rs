@@ -388,11 +388,22 @@ fn bad_shapes_and_arguments_are_errors() {
     assert!(fold(&p, &p, &p, &p, f32::INFINITY, &mut s, &mut t).is_err());
 }
 
-const FUSED_ACTS: [Act; 4] = [Act::Relu, Act::LeakyRelu(0.1), Act::Tanh, Act::Sigmoid];
+const FUSED_ACTS: [Act; 10] = [
+    Act::Relu,
+    Act::LeakyRelu(0.1),
+    Act::Tanh,
+    Act::Sigmoid,
+    Act::Relu6,
+    Act::Silu,
+    Act::Hardswish,
+    Act::Hardsigmoid,
+    Act::Gelu,
+    Act::GeluTanh,
+];
 
 /// Batch norm with a fused activation is batch norm then the activation
 /// (forward, training and inference), and its backward is the
-/// activation's backward (from the output) then batch norm's.
+/// activation's backward (from the normalised input) then batch norm's.
 #[test]
 fn fused_activation_matches_the_two_kernels() {
     crate::parallel::set_threads(2);
@@ -427,9 +438,10 @@ fn fused_activation_matches_the_two_kernels() {
                 (o.running_mean.clone(), o.running_var.clone())
             );
 
-            // Backward: activation backward from the output, then batch norm.
+            // Backward: activation backward (from its input, which every
+            // activation takes), then batch norm.
             let mut d = dy.clone();
-            activation::backward_inplace(act, &y, &mut d).unwrap();
+            activation::backward_from_input(act, &o.y, &mut d).unwrap();
             let (mut want_dx, mut want_dg, mut want_db) =
                 (nan_filled(m * c), vec![1.0; c], vec![2.0; c]);
             backward(

@@ -219,13 +219,13 @@ pub(super) fn forward_rows(
 ) {
     let (v, p) = forward_layout(g, gr);
     let row_len = g.out_w * g.c_out;
-    // As the dense path: bias, affine and (leaky) ReLU in the stores; tanh
-    // and sigmoid as a pass over each finished row.
+    // As the dense path: bias, affine and (leaky) ReLU in the stores; the
+    // other activations as a pass over each finished row.
     let negative_slope = match ep.act {
         Act::Identity => Some(None),
         Act::Relu => Some(Some(0.0)),
         Act::LeakyRelu(alpha) => Some(Some(alpha)),
-        Act::Tanh | Act::Sigmoid => None,
+        _ => None,
     };
     let fused = negative_slope.map(|negative_slope| Post::Fused {
         bias: ep.bias,

@@ -199,6 +199,12 @@ fn grouped_every_epilogue_matches_reference() {
         Act::LeakyRelu(0.1),
         Act::Tanh,
         Act::Sigmoid,
+        Act::Relu6,
+        Act::Silu,
+        Act::Hardswish,
+        Act::Hardsigmoid,
+        Act::Gelu,
+        Act::GeluTanh,
     ];
     // A grouped case, a depthwise one and a depthwise one with multiplier 2.
     for c in [&CASES[0], &CASES[13], &CASES[19]] {

@@ -198,13 +198,14 @@ pub(super) fn forward_rows(
 }
 
 /// The kernel applies the bias, the affine and a (leaky) ReLU as it
-/// stores; tanh and sigmoid (`None` here) run as a separate pass.
+/// stores; the other activations (`None` here) run as a separate pass
+/// over the rows while they are in cache.
 fn fused_store<'a>(ep: &Epilogue<'a>) -> Option<Store<'a>> {
     let negative_slope = match ep.act {
         Act::Identity => None,
         Act::Relu => Some(0.0),
         Act::LeakyRelu(alpha) => Some(alpha),
-        Act::Tanh | Act::Sigmoid => return None,
+        _ => return None,
     };
     Some(Store::Epilogue {
         bias: ep.bias,

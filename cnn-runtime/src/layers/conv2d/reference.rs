@@ -38,6 +38,8 @@ pub(super) fn act(a: Act, v: f64) -> f64 {
         }
         Act::Tanh => v.tanh(),
         Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        // The activations' own f64 reference, at f32 precision.
+        other => crate::layers::activation::reference::apply(other, v as f32) as f64,
     }
 }
 

@@ -147,6 +147,12 @@ fn every_epilogue_matches_reference() {
         Act::LeakyRelu(0.1),
         Act::Tanh,
         Act::Sigmoid,
+        Act::Relu6,
+        Act::Silu,
+        Act::Hardswish,
+        Act::Hardsigmoid,
+        Act::Gelu,
+        Act::GeluTanh,
     ];
     // A general case, the 1x1 stride-1 path, the depth-blocked ones and
     // the big-weights one.

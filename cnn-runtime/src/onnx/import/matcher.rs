@@ -103,7 +103,8 @@ impl Matcher<'_, '_> {
     /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
     /// front of it can have (a `Linear` exported as `MatMul` + `Add`), or
     /// a group norm's beta; a `Mul` of a stored tensor is a scale, which
-    /// only a group norm's gamma is.
+    /// only a group norm's gamma is. A scalar (no dimensions) is a
+    /// constant of an activation's formula instead (GELU's `erf(..) + 1`).
     fn check_adds(&self) -> Res<()> {
         let affine: Vec<usize> = (0..self.onnx.nodes.len())
             .filter(|&i| self.onnx.nodes[i].op_type == "InstanceNormalization")
@@ -129,7 +130,12 @@ impl Matcher<'_, '_> {
                 continue;
             }
             for x in &n.input {
-                if self.onnx.stored.contains_key(x.as_str()) && self.matmul_before(i).is_none() {
+                let bias = self
+                    .onnx
+                    .stored
+                    .get(x.as_str())
+                    .is_some_and(|t| !t.dims.is_empty());
+                if bias && self.matmul_before(i).is_none() {
                     return Err(format!(
                         "node {}: adds the stored tensor `{x}`, a bias that no layer of the \
                          declaration has (only a MatMul's bias may follow it as an Add)",

@@ -65,13 +65,28 @@ const WEIGHTED: &[&str] = &[
 ];
 
 /// Operators without weights that stand for a layer of the DSL (PyTorch's
-/// exporter writes a global average pool as `ReduceMean`), or for the
-/// shape arithmetic exporters put around a flatten.
+/// exporter writes a global average pool as `ReduceMean`, a GELU before
+/// opset 20 as `Erf` with `Div`, `Add` and `Mul` around it, a SiLU as
+/// `Sigmoid` and `Mul`, `F.normalize` as `ReduceL2`, `Clip` or `Max`,
+/// `Expand` and `Div`), or for the shape arithmetic exporters put around a
+/// flatten.
 const STRUCTURAL: &[&str] = &[
     "Relu",
     "LeakyRelu",
     "Tanh",
     "Sigmoid",
+    "Clip",
+    "HardSwish",
+    "HardSigmoid",
+    "Gelu",
+    "Erf",
+    "Mul",
+    "Div",
+    "Pow",
+    "LpNormalization",
+    "ReduceL2",
+    "Max",
+    "Expand",
     "Softmax",
     "MaxPool",
     "AveragePool",

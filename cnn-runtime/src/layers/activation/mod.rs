@@ -1,9 +1,14 @@
-//! Element-wise activations and the row-wise softmax. The backward pass
-//! takes the derivative from the activation's *output* (ReLU: `y > 0`,
-//! leaky ReLU: `y > 0 ? 1 : alpha`, tanh: `1 - y^2`, sigmoid: `y (1 - y)`),
-//! so a layer only has to keep its output, which the next layer reads
-//! anyway. The activation kind is matched once per call, outside the loop,
-//! so each loop is a plain vectorisable pass over the slice.
+//! Element-wise activations and the row-wise softmax. Most backward
+//! passes take the derivative from the activation's *output* (ReLU:
+//! `y > 0`, leaky ReLU: `y > 0 ? 1 : alpha`, ReLU6: `0 < y < 6`,
+//! hardsigmoid: `0 < y < 1 ? 1/6 : 0`, tanh: `1 - y^2`, sigmoid:
+//! `y (1 - y)`), so a layer only has to keep its output, which the next
+//! layer reads anyway. SiLU, GELU and hardswish are not one-to-one, so
+//! their output does not give the derivative: `Act::needs_input` says so,
+//! and their backward ([`backward_from_input`]) reads the activation's
+//! input instead, which the planner keeps for them. The activation kind is
+//! matched once per call, outside the loop, so each loop is a plain
+//! vectorisable pass over the slice.
 //!
 //! This file also holds the small helpers every layer kernel here uses to
 //! split its output across the thread pool (`par_rows`, `par_rows2`,
@@ -16,6 +21,14 @@ use crate::error::{check_len, Error, Result};
 use crate::geom::Act;
 use crate::parallel;
 
+mod erf;
+#[cfg(any(test, feature = "testing"))]
+pub mod reference;
+#[cfg(test)]
+mod tests;
+
+pub use erf::erf;
+
 /// `act(v)` for one value; what the kernels' epilogues apply.
 #[inline(always)]
 pub fn apply(act: Act, v: f32) -> f32 {
@@ -25,11 +38,19 @@ pub fn apply(act: Act, v: f32) -> f32 {
         Act::LeakyRelu(alpha) => leaky(alpha, v),
         Act::Tanh => v.tanh(),
         Act::Sigmoid => sigmoid(v),
+        Act::Relu6 => relu6(v),
+        Act::Silu => v * sigmoid(v),
+        Act::Hardswish => hardswish(v),
+        Act::Hardsigmoid => hardsigmoid(v),
+        Act::Gelu => gelu(v),
+        Act::GeluTanh => gelu_tanh(v),
     }
 }
 
 /// `act'(x)` written through the output `y = act(x)`. For leaky ReLU this
-/// assumes `alpha >= 0`, so that the sign of `y` is the sign of `x`.
+/// assumes `alpha >= 0`, so that the sign of `y` is the sign of `x`. The
+/// output does not determine the derivative of an activation that
+/// [`Act::needs_input`]: those give NaN here (use [`derivative`]).
 #[inline(always)]
 pub fn derivative_from_output(act: Act, y: f32) -> f32 {
     match act {
@@ -50,6 +71,33 @@ pub fn derivative_from_output(act: Act, y: f32) -> f32 {
         }
         Act::Tanh => 1.0 - y * y,
         Act::Sigmoid => y * (1.0 - y),
+        Act::Relu6 => relu6_slope(y),
+        Act::Hardsigmoid => hardsigmoid_slope(y),
+        Act::Silu | Act::Hardswish | Act::Gelu | Act::GeluTanh => f32::NAN,
+    }
+}
+
+/// `act'(x)` from the input `x`, for every activation. At a kink it takes
+/// PyTorch's side (ReLU6, hardsigmoid and hardswish: the outer piece's
+/// slope); for the others it equals [`derivative_from_output`] of
+/// `apply(act, x)` exactly.
+#[inline(always)]
+pub fn derivative(act: Act, x: f32) -> f32 {
+    match act {
+        Act::Identity
+        | Act::Relu
+        | Act::LeakyRelu(_)
+        | Act::Tanh
+        | Act::Sigmoid
+        | Act::Relu6
+        | Act::Hardsigmoid => derivative_from_output(act, apply(act, x)),
+        Act::Silu => {
+            let s = sigmoid(x);
+            s + x * s * (1.0 - s)
+        }
+        Act::Hardswish => hardswish_slope(x),
+        Act::Gelu => gelu_slope(x),
+        Act::GeluTanh => gelu_tanh_slope(x),
     }
 }
 
@@ -73,6 +121,104 @@ fn leaky(alpha: f32, v: f32) -> f32 {
     }
 }
 
+/// `min(max(v, 0), 6)`; `clamp` keeps a NaN, as [`relu`] does.
+#[inline(always)]
+fn relu6(v: f32) -> f32 {
+    v.clamp(0.0, 6.0)
+}
+
+/// 1 strictly inside (0, 6), where `y` is `x`; PyTorch's `hardtanh`
+/// backward takes the same open interval.
+#[inline(always)]
+fn relu6_slope(y: f32) -> f32 {
+    if y > 0.0 && y < 6.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// `relu6(v + 3) / 6`, PyTorch's hardsigmoid (Keras's older one had
+/// slope 0.2).
+#[inline(always)]
+fn hardsigmoid(v: f32) -> f32 {
+    relu6(v + 3.0) / 6.0
+}
+
+/// 1/6 where `0 < y < 1`, that is `-3 < x < 3`.
+#[inline(always)]
+fn hardsigmoid_slope(y: f32) -> f32 {
+    if y > 0.0 && y < 1.0 {
+        1.0 / 6.0
+    } else {
+        0.0
+    }
+}
+
+/// `v * relu6(v + 3) / 6` (Howard et al., 2019, MobileNetV3), in
+/// PyTorch's order of operations.
+#[inline(always)]
+fn hardswish(v: f32) -> f32 {
+    v * relu6(v + 3.0) / 6.0
+}
+
+/// PyTorch's `hardswish_backward`: 0 up to -3, `x / 3 + 1/2` between,
+/// 1 from 3 on.
+#[inline(always)]
+fn hardswish_slope(x: f32) -> f32 {
+    if x <= -3.0 {
+        0.0
+    } else if x < 3.0 {
+        x / 3.0 + 0.5
+    } else {
+        1.0
+    }
+}
+
+/// `x * Phi(x)`, the exact GELU (Hendrycks and Gimpel, 2016), in `f64`
+/// inside so that the negative tail keeps its digits.
+#[inline(always)]
+fn gelu(v: f32) -> f32 {
+    let x = v as f64;
+    (x * erf::phi64(x)) as f32
+}
+
+/// `Phi(x) + x * phi(x)`, `phi` the normal density.
+#[inline(always)]
+fn gelu_slope(v: f32) -> f32 {
+    let x = v as f64;
+    // 1 / sqrt(2 pi)
+    const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    let density = (-0.5 * x * x).exp() * INV_SQRT_2PI;
+    (erf::phi64(x) + x * density) as f32
+}
+
+/// `sqrt(2 / pi)` and the cubic's factor of the tanh GELU.
+const GELU_K: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+/// `x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`, PyTorch's
+/// `approximate='tanh'`.
+#[inline(always)]
+fn gelu_tanh(v: f32) -> f32 {
+    let t = (GELU_K * (v + GELU_C * v * v * v)).tanh();
+    0.5 * v * (1.0 + t)
+}
+
+/// The tanh GELU's derivative as PyTorch's `gelu_backward` writes it.
+#[inline(always)]
+fn gelu_tanh_slope(v: f32) -> f32 {
+    let t = (GELU_K * (v + GELU_C * v * v * v)).tanh();
+    let sech2 = 1.0 - t * t;
+    // Far out the tanh is ±1 and `v^2` may be infinite: the term is 0.
+    let far = if sech2 == 0.0 {
+        0.0
+    } else {
+        0.5 * v * sech2 * GELU_K * (1.0 + 3.0 * GELU_C * v * v)
+    };
+    0.5 * (1.0 + t) + far
+}
+
 /// Stable for any `|x|`: with `e = exp(-|x|) <= 1` nothing overflows, and
 /// for `x < 0` the result `e / (1 + e)` keeps its relative precision where
 /// `1 - 1 / (1 + e)` would round to 0.
@@ -88,11 +234,18 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// Relative cost of one element, in units of a ReLU, for deciding whether
-/// a call is worth spreading over threads (`exp` and `tanh` are libm calls).
+/// a call is worth spreading over threads (`exp` and `tanh` are libm calls;
+/// the exact GELU adds a Chebyshev series in `f64`).
 fn cost(act: Act) -> usize {
     match act {
-        Act::Identity | Act::Relu | Act::LeakyRelu(_) => 1,
-        Act::Tanh | Act::Sigmoid => 16,
+        Act::Identity
+        | Act::Relu
+        | Act::LeakyRelu(_)
+        | Act::Relu6
+        | Act::Hardswish
+        | Act::Hardsigmoid => 1,
+        Act::Tanh | Act::Sigmoid | Act::Silu | Act::GeluTanh => 16,
+        Act::Gelu => 32,
     }
 }
 
@@ -104,6 +257,12 @@ fn map(act: Act, x: &[f32], y: &mut [f32]) {
         Act::LeakyRelu(alpha) => y.iter_mut().zip(x).for_each(|(o, &v)| *o = leaky(alpha, v)),
         Act::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh()),
         Act::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = sigmoid(v)),
+        Act::Relu6 => y.iter_mut().zip(x).for_each(|(o, &v)| *o = relu6(v)),
+        Act::Silu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v * sigmoid(v)),
+        Act::Hardswish => y.iter_mut().zip(x).for_each(|(o, &v)| *o = hardswish(v)),
+        Act::Hardsigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = hardsigmoid(v)),
+        Act::Gelu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = gelu(v)),
+        Act::GeluTanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = gelu_tanh(v)),
     }
 }
 
@@ -116,10 +275,17 @@ pub(crate) fn map_inplace(act: Act, y: &mut [f32]) {
         Act::LeakyRelu(alpha) => y.iter_mut().for_each(|v| *v = leaky(alpha, *v)),
         Act::Tanh => y.iter_mut().for_each(|v| *v = v.tanh()),
         Act::Sigmoid => y.iter_mut().for_each(|v| *v = sigmoid(*v)),
+        Act::Relu6 => y.iter_mut().for_each(|v| *v = relu6(*v)),
+        Act::Silu => y.iter_mut().for_each(|v| *v = *v * sigmoid(*v)),
+        Act::Hardswish => y.iter_mut().for_each(|v| *v = hardswish(*v)),
+        Act::Hardsigmoid => y.iter_mut().for_each(|v| *v = hardsigmoid(*v)),
+        Act::Gelu => y.iter_mut().for_each(|v| *v = gelu(*v)),
+        Act::GeluTanh => y.iter_mut().for_each(|v| *v = gelu_tanh(*v)),
     }
 }
 
-/// `dy *= act'(y)`, single-threaded.
+/// `dy *= act'(y)`, single-threaded; an activation that needs its input
+/// never comes here.
 fn scale_by_derivative(act: Act, y: &[f32], dy: &mut [f32]) {
     match act {
         Act::Identity => {}
@@ -134,6 +300,37 @@ fn scale_by_derivative(act: Act, y: &[f32], dy: &mut [f32]) {
             .for_each(|(d, &v)| *d *= if v > 0.0 { 1.0 } else { alpha }),
         Act::Tanh => dy.iter_mut().zip(y).for_each(|(d, &v)| *d *= 1.0 - v * v),
         Act::Sigmoid => dy.iter_mut().zip(y).for_each(|(d, &v)| *d *= v * (1.0 - v)),
+        Act::Relu6 => dy
+            .iter_mut()
+            .zip(y)
+            .for_each(|(d, &v)| *d *= relu6_slope(v)),
+        Act::Hardsigmoid => dy
+            .iter_mut()
+            .zip(y)
+            .for_each(|(d, &v)| *d *= hardsigmoid_slope(v)),
+        Act::Silu | Act::Hardswish | Act::Gelu | Act::GeluTanh => {
+            unreachable!("backward_inplace refuses activations that need their input")
+        }
+    }
+}
+
+/// `dy *= act'(x)` from the input, single-threaded.
+fn scale_by_derivative_at(act: Act, x: &[f32], dy: &mut [f32]) {
+    match act {
+        Act::Identity => {}
+        Act::Hardswish => dy
+            .iter_mut()
+            .zip(x)
+            .for_each(|(d, &v)| *d *= hardswish_slope(v)),
+        Act::Gelu => dy.iter_mut().zip(x).for_each(|(d, &v)| *d *= gelu_slope(v)),
+        Act::GeluTanh => dy
+            .iter_mut()
+            .zip(x)
+            .for_each(|(d, &v)| *d *= gelu_tanh_slope(v)),
+        _ => dy
+            .iter_mut()
+            .zip(x)
+            .for_each(|(d, &v)| *d *= derivative(act, v)),
     }
 }
 
@@ -159,15 +356,36 @@ pub fn forward_inplace(act: Act, y: &mut [f32]) {
 }
 
 /// `dy *= act'(x)`, with the derivative taken from the output `y = act(x)`.
-/// y, dy: same length.
+/// y, dy: same length. An error for an activation that
+/// [`Act::needs_input`] (see [`backward_from_input`]).
 pub fn backward_inplace(act: Act, y: &[f32], dy: &mut [f32]) -> Result<()> {
     check_len("activation dy", dy.len(), y.len())?;
+    if act.needs_input() {
+        return Err(Error::InvalidArgument(format!(
+            "activation backward: {act:?}'s output does not give its derivative; use backward_from_input"
+        )));
+    }
     if act == Act::Identity {
         return Ok(());
     }
     let work = y.len() * cost(act).min(2);
     par_rows(dy, y.len(), work, |start, chunk| {
         scale_by_derivative(act, &y[start..start + chunk.len()], chunk);
+    });
+    Ok(())
+}
+
+/// `dy *= act'(x)`, with the derivative taken from the input `x` (every
+/// activation; the only way for those that [`Act::needs_input`]).
+/// x, dy: same length.
+pub fn backward_from_input(act: Act, x: &[f32], dy: &mut [f32]) -> Result<()> {
+    check_len("activation dy", dy.len(), x.len())?;
+    if act == Act::Identity {
+        return Ok(());
+    }
+    let work = x.len() * cost(act);
+    par_rows(dy, x.len(), work, |start, chunk| {
+        scale_by_derivative_at(act, &x[start..start + chunk.len()], chunk);
     });
     Ok(())
 }
@@ -338,229 +556,4 @@ pub(crate) fn par_rows2<T: Send, U: Send>(
             f(r0, ab, bb);
         }
     });
-}
-
-/// Slow, obviously correct versions for tests (f64 inside).
-#[cfg(any(test, feature = "testing"))]
-pub mod reference {
-    use crate::geom::Act;
-
-    /// `act(x)` in f64, straight from the definition.
-    pub fn apply(act: Act, x: f32) -> f32 {
-        let x = x as f64;
-        let y = match act {
-            Act::Identity => x,
-            Act::Relu => x.max(0.0),
-            Act::LeakyRelu(alpha) => {
-                if x > 0.0 {
-                    x
-                } else {
-                    alpha as f64 * x
-                }
-            }
-            Act::Tanh => x.tanh(),
-            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        };
-        y as f32
-    }
-
-    /// `act'(x)` from the input, in f64.
-    pub fn derivative(act: Act, x: f32) -> f32 {
-        let x = x as f64;
-        let d = match act {
-            Act::Identity => 1.0,
-            Act::Relu => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Act::LeakyRelu(alpha) => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    alpha as f64
-                }
-            }
-            Act::Tanh => 1.0 - x.tanh().powi(2),
-            Act::Sigmoid => {
-                let s = 1.0 / (1.0 + (-x).exp());
-                s * (1.0 - s)
-            }
-        };
-        d as f32
-    }
-
-    /// Row-wise softmax in f64.
-    pub fn softmax(batch: usize, classes: usize, x: &[f32]) -> Vec<f32> {
-        let mut y = vec![0.0; batch * classes];
-        for b in 0..batch {
-            let row = &x[b * classes..(b + 1) * classes];
-            let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-            let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-            for (k, &v) in row.iter().enumerate() {
-                y[b * classes + k] = ((v as f64 - max).exp() / sum) as f32;
-            }
-        }
-        y
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
-
-    const ACTS: [Act; 5] = [
-        Act::Identity,
-        Act::Relu,
-        Act::LeakyRelu(0.1),
-        Act::Tanh,
-        Act::Sigmoid,
-    ];
-
-    /// Random values in ±[0.05, 3]: away from ReLU's kink at 0 by much more
-    /// than the gradient-check step.
-    fn off_zero(len: usize, seed: u64) -> Vec<f32> {
-        random(len, seed)
-            .into_iter()
-            .map(|v| v.signum() * (0.05 + 2.95 * v.abs()))
-            .collect()
-    }
-
-    #[test]
-    fn forward_matches_reference() {
-        parallel::set_threads(2);
-        // 300_000 goes through the threaded path.
-        for len in [1, 7, 1000, 300_000] {
-            let x: Vec<f32> = random(len, len as u64).iter().map(|v| v * 8.0).collect();
-            for act in ACTS {
-                let mut y = nan_filled(len);
-                forward(act, &x, &mut y).unwrap();
-                let want: Vec<f32> = x.iter().map(|&v| reference::apply(act, v)).collect();
-                assert_close(&y, &want, 1e-6, 1e-7);
-                let mut z = x.clone();
-                forward_inplace(act, &mut z);
-                assert_eq!(z, y, "{act:?}: in place differs");
-                for (i, &v) in x.iter().enumerate().step_by(97) {
-                    assert_eq!(apply(act, v), y[i], "{act:?}: apply differs");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn backward_matches_reference_derivative() {
-        let x = off_zero(300_000, 5);
-        let dy0 = random(x.len(), 6);
-        for act in ACTS {
-            let mut y = nan_filled(x.len());
-            forward(act, &x, &mut y).unwrap();
-            let mut dy = dy0.clone();
-            backward_inplace(act, &y, &mut dy).unwrap();
-            let want: Vec<f32> = x
-                .iter()
-                .zip(&dy0)
-                .map(|(&v, &d)| d * reference::derivative(act, v))
-                .collect();
-            assert_close(&dy, &want, 1e-4, 1e-6);
-            for (i, &v) in y.iter().enumerate().step_by(101) {
-                assert_eq!(dy[i], dy0[i] * derivative_from_output(act, v));
-            }
-        }
-    }
-
-    #[test]
-    fn gradcheck_every_activation() {
-        let mut x = off_zero(40, 7);
-        let r = random(40, 8);
-        for act in ACTS {
-            let mut y = nan_filled(x.len());
-            forward(act, &x, &mut y).unwrap();
-            let mut dx = r.clone();
-            backward_inplace(act, &y, &mut dx).unwrap();
-            gradcheck(&mut x, &dx, 1e-3, 2e-3, None, |x| {
-                let mut y = vec![0.0; x.len()];
-                forward(act, x, &mut y).unwrap();
-                dot(&y, &r)
-            });
-        }
-    }
-
-    #[test]
-    fn sigmoid_is_stable_for_large_inputs() {
-        let x = [
-            -1e30,
-            -1000.0,
-            -100.0,
-            -20.0,
-            0.0,
-            20.0,
-            100.0,
-            1000.0,
-            f32::MAX,
-        ];
-        let mut y = nan_filled(x.len());
-        forward(Act::Sigmoid, &x, &mut y).unwrap();
-        assert!(
-            y.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-            "{y:?}"
-        );
-        assert_eq!(y[0], 0.0);
-        assert_eq!(y[8], 1.0);
-        assert_eq!(y[4], 0.5);
-        // sigmoid(-20) = 2.0611536e-9: the small tail keeps its digits.
-        assert_close(&y[3..4], &[2.061_153_6e-9], 1e-5, 0.0);
-        let mut t = nan_filled(2);
-        forward(Act::Tanh, &[-1e4, 1e4], &mut t).unwrap();
-        assert_eq!(t, [-1.0, 1.0]);
-    }
-
-    #[test]
-    fn nan_propagates_through_relu() {
-        let mut y = [f32::NAN, -1.0, 2.0];
-        forward_inplace(Act::Relu, &mut y);
-        assert!(y[0].is_nan());
-        assert_eq!(&y[1..], &[0.0, 2.0]);
-    }
-
-    #[test]
-    fn softmax_matches_reference_and_is_stable() {
-        for (batch, classes) in [(1, 1), (3, 10), (64, 10), (1000, 200)] {
-            let x: Vec<f32> = random(batch * classes, 9)
-                .iter()
-                .map(|v| v * 10.0)
-                .collect();
-            let mut y = nan_filled(x.len());
-            softmax(batch, classes, &x, &mut y).unwrap();
-            assert_close(&y, &reference::softmax(batch, classes, &x), 1e-5, 1e-7);
-            for row in y.chunks(classes) {
-                let s: f32 = row.iter().sum();
-                assert!((s - 1.0).abs() < 1e-5, "row sums to {s}");
-            }
-        }
-        // Logits of magnitude 1e4 would overflow exp without the max shift.
-        let x = [1e4, 1e4 - 1.0, -1e4, 3e4, 3e4, 0.0];
-        let mut y = nan_filled(6);
-        softmax(2, 3, &x, &mut y).unwrap();
-        assert_close(&y, &reference::softmax(2, 3, &x), 1e-6, 1e-7);
-        assert_close(&y[3..], &[0.5, 0.5, 0.0], 0.0, 1e-7);
-    }
-
-    #[test]
-    fn wrong_lengths_are_errors() {
-        let mut y = vec![0.0; 4];
-        let err = forward(Act::Relu, &[1.0; 3], &mut y).unwrap_err();
-        assert!(err.to_string().contains("activation y"), "{err}");
-        let err = backward_inplace(Act::Tanh, &[0.0; 5], &mut y).unwrap_err();
-        assert!(err.to_string().contains("activation dy"), "{err}");
-        assert!(softmax(2, 3, &[0.0; 5], &mut [0.0; 6]).is_err());
-        assert!(softmax(2, 3, &[0.0; 6], &mut [0.0; 5]).is_err());
-        assert!(softmax(2, 0, &[], &mut []).is_err());
-        assert!(softmax(usize::MAX, 2, &[], &mut []).is_err());
-        // Empty tensors are fine: nothing to do.
-        forward(Act::Sigmoid, &[], &mut []).unwrap();
-        softmax(0, 3, &[], &mut []).unwrap();
-    }
 }

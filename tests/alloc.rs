@@ -59,6 +59,7 @@ network! {
 
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
+    let _alone = counting::alone();
     for isa in Isa::supported_here() {
         isa::scoped(isa, || steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || norm_steps_allocate_nothing(isa)).unwrap();
@@ -160,6 +161,7 @@ cnn::network! {
 /// The same rule for a network of the newer activations.
 #[test]
 fn steps_of_the_newer_activations_allocate_nothing() {
+    let _alone = counting::alone();
     let mut net = Activations::new(3);
     let mut sgd = Sgd::new(0.01).momentum(0.9);
     let (big, small) = (images(32, 12, 12, 3, 1), images(5, 12, 12, 3, 2));

@@ -7,7 +7,7 @@
 //! group of the other tests allocates, and MPI allocates inside its C
 //! library, which no Rust allocator sees.
 
-use crate::counting::allocations;
+use crate::counting::{self, allocations};
 
 use cnn::dist::Collective;
 use cnn::net::Shard;
@@ -46,6 +46,7 @@ impl Collective for Alone {
 
 #[test]
 fn a_rank_s_steps_at_seen_shard_sizes_allocate_nothing() {
+    let _alone = counting::alone();
     let mut net = Net::new(7);
     let mut sgd = Sgd::new(0.01).momentum(0.9);
     let x = cnn_runtime::testing::random(20 * 256, 1);

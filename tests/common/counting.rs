@@ -57,6 +57,19 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Held for the whole of each allocation test: the counters are the
+/// process's, and a test's warm-up and counted steps must not share the
+/// kernels' thread pool with another test's (a busy pool runs tasks on
+/// the caller's thread, whose scratch then grows mid-count). The test
+/// harness runs tests in parallel; this makes the `alloc` binary's run
+/// one after another.
+pub fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Allocations made by `f` on this thread: ours, and the GEMM's packing.
 pub fn allocations(f: impl FnOnce()) -> (usize, usize) {
     let before = (

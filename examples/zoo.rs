@@ -63,6 +63,19 @@ network! {
     pub struct SqueezeNet11 { input: [224, 224, 3], layers: cnn::models::SqueezeNet11 {} }
 }
 
+network! {
+    /// torchvision's mobilenet_v2.
+    pub struct MobileNetV2 { input: [224, 224, 3], layers: cnn::models::MobileNetV2 {} }
+    /// torchvision's mobilenet_v3_small.
+    pub struct MobileNetV3Small { input: [224, 224, 3], layers: cnn::models::MobileNetV3Small {} }
+    /// torchvision's mobilenet_v3_large.
+    pub struct MobileNetV3Large { input: [224, 224, 3], layers: cnn::models::MobileNetV3Large {} }
+    /// torchvision's efficientnet_b0.
+    pub struct EfficientNetB0 { input: [224, 224, 3], layers: cnn::models::EfficientNetB0 {} }
+    /// torchvision's regnet_y_400mf.
+    pub struct RegNetY400MF { input: [224, 224, 3], layers: cnn::models::RegNetY400MF {} }
+}
+
 // torchvision's published trainable parameters (its model table;
 // `sum(p.numel() for p in model.parameters())`), as compile-time checks:
 // a wrong layer in the zoo does not compile. GoogLeNet's and Inception
@@ -87,6 +100,11 @@ const _: () = assert!(InceptionV3::TRAINABLE_PARAMS == 27_161_264);
 const _: () = assert!(predict_trainable(InceptionV3::TENSORS) == 23_834_568);
 const _: () = assert!(DenseNet121::TRAINABLE_PARAMS == 7_978_856);
 const _: () = assert!(SqueezeNet11::TRAINABLE_PARAMS == 1_235_496);
+const _: () = assert!(MobileNetV2::TRAINABLE_PARAMS == 3_504_872);
+const _: () = assert!(MobileNetV3Small::TRAINABLE_PARAMS == 2_542_856);
+const _: () = assert!(MobileNetV3Large::TRAINABLE_PARAMS == 5_483_032);
+const _: () = assert!(EfficientNetB0::TRAINABLE_PARAMS == 5_288_548);
+const _: () = assert!(RegNetY400MF::TRAINABLE_PARAMS == 4_344_144);
 
 /// Trainable parameters outside the auxiliary heads (layers named `aux*`
 /// or `AuxLogits*`): torchvision's count without `aux_logits`.
@@ -200,6 +218,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         InceptionV3 "Inception v3",
         DenseNet121 "DenseNet-121",
         SqueezeNet11 "SqueezeNet 1.1",
+        MobileNetV2 "MobileNet v2",
+        MobileNetV3Small "MobileNet v3 small",
+        MobileNetV3Large "MobileNet v3 large",
+        EfficientNetB0 "EfficientNet-B0",
+        RegNetY400MF "RegNetY-400MF",
     );
     let mut table = String::from(
         "| model | input | parameters (predict) | multiply-adds | batch-1 latency |\n|---|---|---:|---:|---:|\n",

@@ -38,6 +38,9 @@
 //! | GoogLeNet | `GoogLeNet` | 224x224x3 | 6,624,904 (13,004,888 with its two auxiliary heads) |
 //! | DenseNet-121 | `DenseNet121` | any | 7,978,856 |
 //! | SqueezeNet 1.1 | `SqueezeNet11` | 224x224x3 | 1,235,496 |
+//! | MobileNet v2 | `MobileNetV2` | any | 3,504,872 |
+//! | MobileNet v3 small, large | `MobileNetV3Small`, `MobileNetV3Large` | any | 2,542,856; 5,483,032 |
+//! | EfficientNet-B0 | `EfficientNetB0` | any | 5,288,548 |
 //! | RegNetY-400MF | `RegNetY400MF` | any | 4,344,144 |
 //!
 //! The counts are torchvision's, and `cnn-macros`'s test `models` holds
@@ -50,13 +53,25 @@
 //! sizes; GoogLeNet's auxiliary heads pool 14x14 to 4x4 with a 5x5 window
 //! and stride 3, where torchvision's adaptive pooling uses windows of 4 and
 //! 5; VGG and AlexNet take the 224x224 their classifiers were sized for
-//! (torchvision's adaptive pooling would resize other inputs).
+//! (torchvision's adaptive pooling would resize other inputs);
+//! squeeze-and-excitation `fc1`/`fc2` are dense layers on the pooled
+//! vector (torchvision's are 1x1 convolutions; `load_pytorch` takes their
+//! `[out, in, 1, 1]` weights); EfficientNet's stochastic depth, which holds
+//! no parameters and which inference skips, is left out (every block
+//! trains).
+//!
+//! Not here yet: ConvNeXt-Tiny, whose per-block `layer_scale` is a
+//! parameter of the block itself (a tensor named without a layer's
+//! `.weight`), which no layer kind holds; and its per-position `Linear`
+//! layers would be 1x1 convolutions here.
 
 mod alexnet;
 mod densenet;
+mod efficientnet;
 mod googlenet;
 mod inception;
 mod lenet;
+mod mobilenet;
 mod regnet;
 mod resnet;
 mod squeezenet;
@@ -64,9 +79,11 @@ mod vgg;
 
 pub use alexnet::*;
 pub use densenet::*;
+pub use efficientnet::*;
 pub use googlenet::*;
 pub use inception::*;
 pub use lenet::*;
+pub use mobilenet::*;
 pub use regnet::*;
 pub use resnet::*;
 pub use squeezenet::*;

@@ -215,3 +215,15 @@ fn inception_v3_is_torchvisions_with_and_without_its_aux_head() {
 fn regnet_is_torchvisions_with_its_hyphenated_names() {
     matches("RegNetY400MF {}", "[224, 224, 3]", "regnet_y_400mf");
 }
+
+#[test]
+fn mobilenets_are_torchvisions() {
+    matches("MobileNetV2 {}", "[224, 224, 3]", "mobilenet_v2");
+    matches("MobileNetV3Small {}", "[224, 224, 3]", "mobilenet_v3_small");
+    matches("MobileNetV3Large {}", "[224, 224, 3]", "mobilenet_v3_large");
+}
+
+#[test]
+fn efficientnet_b0_is_torchvisions() {
+    matches("EfficientNetB0 {}", "[224, 224, 3]", "efficientnet_b0");
+}

@@ -48,6 +48,7 @@ mod predict_reference;
 mod pytorch_import;
 mod resume_examples;
 mod save_load;
+mod sequences;
 mod sliding_windows;
 mod style;
 mod summary;

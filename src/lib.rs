@@ -164,6 +164,10 @@ pub mod guide {
     pub mod faces {}
     #[doc = include_str!("../docs/style.md")]
     pub mod style {}
+    #[doc = include_str!("../docs/visualize.md")]
+    pub mod visualize {}
+    #[doc = include_str!("../docs/sequences.md")]
+    pub mod sequences {}
     #[doc = include_str!("../docs/distributed.md")]
     pub mod distributed {}
     #[doc = include_str!("../docs/edge-detection.md")]

@@ -24,6 +24,9 @@ mod saliency_maps;
 #[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
+#[allow(dead_code)] // the test runs one set
+#[path = "../examples/shared/ucr.rs"]
+mod ucr;
 #[path = "../examples/shared/visualize/mod.rs"]
 mod visualize;
 
@@ -50,11 +53,13 @@ mod predict_reference;
 mod pytorch_import;
 mod resume_examples;
 mod save_load;
+mod sequences;
 mod sliding_windows;
 mod style;
 mod summary;
 mod tidy;
 mod train_smoke;
 mod transfer;
+mod ucr_example;
 mod ui;
 mod visualize_example;

@@ -121,7 +121,10 @@ impl Checker<'_> {
     /// `h * w * c` must fit in `usize`.
     fn check_input_shape(&mut self, net: &Net) -> Option<Shape> {
         let dims: Vec<usize> = match net.input {
-            Shape::Image { h, w, c } => vec![h, w, c],
+            Shape::Image {
+                w, c, seq: true, ..
+            } => vec![w, c],
+            Shape::Image { h, w, c, .. } => vec![h, w, c],
             Shape::Flat { n } => vec![n],
         };
         let shown: Vec<String> = dims.iter().map(ToString::to_string).collect();
@@ -239,9 +242,11 @@ impl Checker<'_> {
                 padding,
                 groups,
                 depthwise,
+                seq,
                 ..
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                self.check_rank_matches(layer, input, seq)?;
                 if let Some(multiplier) = depthwise {
                     // One group per input channel, `multiplier` filters each.
                     let Some(total) = c.checked_mul(multiplier) else {
@@ -268,7 +273,8 @@ impl Checker<'_> {
                 } else {
                     self.check_groups_divide(layer, c, filters, groups)?;
                 }
-                let [ah, aw] = self.check_window_fits(layer, [h, w], kernel, stride, padding)?;
+                let [ah, aw] =
+                    self.check_window_fits(layer, [h, w], kernel, stride, padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
                 self.check_output_fits(
                     layer,
@@ -276,6 +282,7 @@ impl Checker<'_> {
                         h: ah.out,
                         w: aw.out,
                         c: filters,
+                        seq,
                     },
                 )
             }
@@ -283,20 +290,24 @@ impl Checker<'_> {
                 size,
                 stride,
                 padding,
+                seq,
             }
             | LayerKind::AvgPool2d {
                 size,
                 stride,
                 padding,
+                seq,
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
-                self.check_pool_padding(layer, size, padding)?;
-                let [ah, aw] = self.check_window_fits(layer, [h, w], size, stride, padding)?;
+                self.check_rank_matches(layer, input, seq)?;
+                self.check_pool_padding(layer, size, padding, seq)?;
+                let [ah, aw] = self.check_window_fits(layer, [h, w], size, stride, padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
                 Some(Shape::Image {
                     h: ah.out,
                     w: aw.out,
                     c,
+                    seq,
                 })
             }
             LayerKind::GlobalAvgPool => {
@@ -411,21 +422,64 @@ impl Checker<'_> {
         cx: Context<'_>,
     ) -> Option<(usize, usize, usize)> {
         let n = match input {
-            Shape::Image { h, w, c } => return Some((h, w, c)),
+            Shape::Image { h, w, c, .. } => return Some((h, w, c)),
             Shape::Flat { n } => n,
         };
         let (name, kind) = (&layer.name, layer.kind.dsl_name());
-        let message = format!("{name}: {kind} needs an image (h x w x c) but its input is a flat vector of {n} features");
+        let wants = if kind.ends_with("1d") {
+            "a sequence (l x c)"
+        } else {
+            "an image (h x w x c)"
+        };
+        let message =
+            format!("{name}: {kind} needs {wants} but its input is a flat vector of {n} features");
         let help = match cx.flattened_by {
             Some(flattener) => format!("move {name} before `{flattener}`, which makes the input flat"),
+            None if kind.ends_with("1d") => format!("the network's input is flat ([{n}]); declare sequences as `input: [length, channels]`"),
             None => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]`"),
         };
         self.push(Diag::new(layer.site, message).help(help));
         None
     }
 
+    /// A 2D layer slides over an image and a 1D one over a sequence: the
+    /// kind's rank matches its input's (`Conv2d` on `[l, c]` is an error
+    /// naming `Conv1d`, and the other way round).
+    fn check_rank_matches(&mut self, layer: &Layer, input: Shape, seq: bool) -> Option<()> {
+        if input.is_seq() == seq {
+            return Some(());
+        }
+        let (name, kind) = (&layer.name, layer.kind.dsl_name());
+        let other = match kind {
+            "Conv1d" => "Conv2d",
+            "MaxPool1d" => "MaxPool2d",
+            "AvgPool1d" => "AvgPool2d",
+            "Conv2d" | "DepthwiseConv2d" => "Conv1d",
+            "MaxPool2d" => "MaxPool1d",
+            _ => "AvgPool1d",
+        };
+        let (message, help) = if seq {
+            (
+                format!(
+                    "{name}: {kind} slides along a sequence but its input is the image {input}"
+                ),
+                format!(
+                    "use `{other}` on images, or declare a sequence as `input: [length, channels]`"
+                ),
+            )
+        } else {
+            (
+                format!("{name}: {kind} slides over an image but its input is the sequence {input} (length x channels)"),
+                format!("use `{other}` on sequences, with one number per key (`kernel: 8`)"),
+            )
+        };
+        self.push(Diag::new(layer.site, message).help(help));
+        None
+    }
+
     /// A kernel or pool window must fit its padded input, `n + 2p >= f`,
-    /// along both axes; the arithmetic must not overflow.
+    /// along both axes; the arithmetic must not overflow. Along a sequence
+    /// (a height-1 image) only the length is padded.
     fn check_window_fits(
         &mut self,
         layer: &Layer,
@@ -433,15 +487,22 @@ impl Checker<'_> {
         f: [usize; 2],
         s: [usize; 2],
         padding: Pad,
+        seq: bool,
     ) -> Option<[Axis; 2]> {
-        let along_h = axis(h, f[0], s[0], padding);
+        let pad_h = if seq { Pad::Explicit(0) } else { padding };
+        let along_h = axis(h, f[0], s[0], pad_h);
         let along_w = axis(w, f[1], s[1], padding);
         let (ah, aw) = match (along_h, along_w) {
             (Ok(ah), Ok(aw)) => return Some([ah, aw]),
             (Err(e), _) => (e, "height"),
             (_, Err(e)) => (e, "width"),
         };
-        let square = h == w && f[0] == f[1];
+        let square = (h == w && f[0] == f[1]) || seq;
+        let (shown_in, shown_f) = if seq {
+            (w.to_string(), f[1].to_string())
+        } else {
+            (hw(h, w), window(f))
+        };
         let which = if square {
             String::new()
         } else {
@@ -458,8 +519,8 @@ impl Checker<'_> {
             AxisError::DoesNotFit { n, f: fa, p } => {
                 let message = format!(
                     "{name}: {what} {} does not fit the padded input {}{which} (n + 2p = {n} + 2*{p} = {} < f = {fa})",
-                    window(f),
-                    hw(h, w),
+                    shown_f,
+                    shown_in,
                     n + 2 * p
                 );
                 let help = if is_conv {
@@ -494,16 +555,28 @@ impl Checker<'_> {
     /// A pool's padding must be smaller than its window, or a window could
     /// hold only padded cells (which never win the max and are not
     /// averaged).
-    fn check_pool_padding(&mut self, layer: &Layer, size: [usize; 2], padding: Pad) -> Option<()> {
+    fn check_pool_padding(
+        &mut self,
+        layer: &Layer,
+        size: [usize; 2],
+        padding: Pad,
+        seq: bool,
+    ) -> Option<()> {
         let Pad::Explicit(p) = padding else {
             return Some(());
         };
-        let f = size[0].min(size[1]);
+        // A sequence's window is `[1, f]` and only its length is padded.
+        let f = if seq { size[1] } else { size[0].min(size[1]) };
         if p < f {
             return Some(());
         }
         let name = &layer.name;
-        let message = format!("{name}: padding {p} is not smaller than the pool window {}, so a window could hold only padding", window(size));
+        let shown = if seq {
+            size[1].to_string()
+        } else {
+            window(size)
+        };
+        let message = format!("{name}: padding {p} is not smaller than the pool window {shown}, so a window could hold only padding");
         let help = format!("use padding below {f}, or `padding: same`");
         self.push(Diag::new(layer.key_site("padding"), message).help(help));
         None
@@ -514,13 +587,20 @@ impl Checker<'_> {
         if out.checked_len().is_some() {
             return Some(out);
         }
-        let Shape::Image { h, w, c } = out else {
+        let Shape::Image { h, w, c, seq } = out else {
             return Some(out);
         };
-        let message = format!(
-            "{}: the output size overflows (h * w * c = {h} * {w} * {c})",
-            layer.name
-        );
+        let message = if seq {
+            format!(
+                "{}: the output size overflows (l * c = {w} * {c})",
+                layer.name
+            )
+        } else {
+            format!(
+                "{}: the output size overflows (h * w * c = {h} * {w} * {c})",
+                layer.name
+            )
+        };
         let diag = Diag::new(layer.key_site("filters"), message);
         self.push(diag.help("arithmetic overflow: use fewer filters"));
         None
@@ -530,15 +610,27 @@ impl Checker<'_> {
     /// `Flatten` (every value a feature) or a `GlobalAvgPool` (one feature
     /// per channel) before it.
     fn check_dense_input(&mut self, layer: &Layer, input: Shape) {
-        let Shape::Image { h, w, c } = input else {
+        let Shape::Image { h, w, c, seq } = input else {
             return;
         };
         let name = &layer.name;
-        let message = format!("{name}: Dense needs a flat input but gets the image {h}x{w}x{c}");
-        let help = format!(
-            "add `Flatten` before {name} ({h}*{w}*{c} = {} features) or `GlobalAvgPool` ({c} features)",
-            input.len()
-        );
+        let (message, help) = if seq {
+            (
+                format!("{name}: Dense needs a flat input but gets the sequence {w}x{c}"),
+                format!(
+                    "add `Flatten` before {name} ({w}*{c} = {} features) or `GlobalAvgPool` ({c} features)",
+                    input.len()
+                ),
+            )
+        } else {
+            (
+                format!("{name}: Dense needs a flat input but gets the image {h}x{w}x{c}"),
+                format!(
+                    "add `Flatten` before {name} ({h}*{w}*{c} = {} features) or `GlobalAvgPool` ({c} features)",
+                    input.len()
+                ),
+            )
+        };
         self.push(Diag::new(layer.site, message).help(help));
     }
 }

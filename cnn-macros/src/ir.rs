@@ -19,8 +19,15 @@ impl Site {
 /// of it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
-    /// `h x w x c`, stored NHWC.
-    Image { h: usize, w: usize, c: usize },
+    /// `h x w x c`, stored NHWC. A sequence `[l, c]` (`seq: true`) is the
+    /// image `1 x l x c`: the kernels run it as a height-1 image, while the
+    /// messages, the summary and the generated API speak of `l x c`.
+    Image {
+        h: usize,
+        w: usize,
+        c: usize,
+        seq: bool,
+    },
     /// A flat vector of `n` features.
     Flat { n: usize },
 }
@@ -30,7 +37,7 @@ impl Shape {
     /// fits in `usize`, so this does not overflow on a checked net.
     pub fn len(&self) -> usize {
         match *self {
-            Shape::Image { h, w, c } => h * w * c,
+            Shape::Image { h, w, c, .. } => h * w * c,
             Shape::Flat { n } => n,
         }
     }
@@ -38,7 +45,7 @@ impl Shape {
     /// Elements per example, `None` when the product overflows.
     pub fn checked_len(&self) -> Option<usize> {
         match *self {
-            Shape::Image { h, w, c } => h.checked_mul(w)?.checked_mul(c),
+            Shape::Image { h, w, c, .. } => h.checked_mul(w)?.checked_mul(c),
             Shape::Flat { n } => Some(n),
         }
     }
@@ -47,9 +54,17 @@ impl Shape {
     /// (for help lines such as `write \`output: [28, 28, 1]\``).
     pub fn as_list(&self) -> String {
         match *self {
-            Shape::Image { h, w, c } => format!("{h}, {w}, {c}"),
+            Shape::Image {
+                w, c, seq: true, ..
+            } => format!("{w}, {c}"),
+            Shape::Image { h, w, c, .. } => format!("{h}, {w}, {c}"),
             Shape::Flat { n } => n.to_string(),
         }
+    }
+
+    /// Whether this is a sequence `[l, c]`.
+    pub fn is_seq(&self) -> bool {
+        matches!(self, Shape::Image { seq: true, .. })
     }
 
     /// Channels of an image, features of a flat vector: what a batch norm
@@ -63,10 +78,13 @@ impl Shape {
 }
 
 impl std::fmt::Display for Shape {
-    /// `28x28x6` or `120`, as the summary and the messages print shapes.
+    /// `28x28x6`, `150x128` (a sequence) or `120`, as the summary and the messages print shapes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Shape::Image { h, w, c } => write!(f, "{h}x{w}x{c}"),
+            Shape::Image {
+                w, c, seq: true, ..
+            } => write!(f, "{w}x{c}"),
+            Shape::Image { h, w, c, .. } => write!(f, "{h}x{w}x{c}"),
             Shape::Flat { n } => write!(f, "{n}"),
         }
     }
@@ -243,16 +261,23 @@ pub enum LayerKind {
         /// `groups` to the input channels and `filters` to `groups *
         /// multiplier`.
         depthwise: Option<usize>,
+        /// `Conv1d`: `kernel` and `stride` are `[1, k]` and `[1, s]`, and
+        /// the padding applies along the sequence only (a height-1 image).
+        seq: bool,
     },
     MaxPool2d {
         size: [usize; 2],
         stride: [usize; 2],
         padding: Pad,
+        /// `MaxPool1d`, as for `Conv2d`'s `seq`.
+        seq: bool,
     },
     AvgPool2d {
         size: [usize; 2],
         stride: [usize; 2],
         padding: Pad,
+        /// `AvgPool1d`, as for `Conv2d`'s `seq`.
+        seq: bool,
     },
     GlobalAvgPool,
     Flatten,
@@ -340,6 +365,9 @@ impl LayerKind {
     /// The DSL spelling, e.g. `Conv2d`.
     pub fn dsl_name(&self) -> &'static str {
         match self {
+            LayerKind::Conv2d { seq: true, .. } => "Conv1d",
+            LayerKind::MaxPool2d { seq: true, .. } => "MaxPool1d",
+            LayerKind::AvgPool2d { seq: true, .. } => "AvgPool1d",
             LayerKind::Conv2d { .. } => "Conv2d",
             LayerKind::MaxPool2d { .. } => "MaxPool2d",
             LayerKind::AvgPool2d { .. } => "AvgPool2d",
@@ -372,6 +400,9 @@ impl LayerKind {
     /// The stem of auto names: `conv2d` in `conv2d_1`.
     pub fn auto_stem(&self) -> &'static str {
         match self {
+            LayerKind::Conv2d { seq: true, .. } => "conv1d",
+            LayerKind::MaxPool2d { seq: true, .. } => "max_pool1d",
+            LayerKind::AvgPool2d { seq: true, .. } => "avg_pool1d",
             LayerKind::Conv2d { .. } => "conv2d",
             LayerKind::MaxPool2d { .. } => "max_pool2d",
             LayerKind::AvgPool2d { .. } => "avg_pool2d",

@@ -228,7 +228,15 @@ fn check_residual_shapes(
 /// width; a dense layer for flat shapes.
 fn projection(input: Shape, body: Shape) -> Option<String> {
     match (input, body) {
-        (Shape::Image { h, w, .. }, Shape::Image { h: bh, w: bw, c }) => {
+        (
+            Shape::Image { h, w, .. },
+            Shape::Image {
+                h: bh,
+                w: bw,
+                c,
+                seq,
+            },
+        ) => {
             let (lo_h, hi_h) = strides_giving(h, bh)?;
             let (lo_w, hi_w) = strides_giving(w, bw)?;
             let stride = lo_h.max(lo_w);
@@ -240,8 +248,9 @@ fn projection(input: Shape, body: Shape) -> Option<String> {
             } else {
                 format!(", stride: {stride}")
             };
+            let kind = if seq { "Conv1d" } else { "Conv2d" };
             Some(format!(
-                "shortcut: [Conv2d {{ filters: {c}, kernel: 1{stride} }}]"
+                "shortcut: [{kind} {{ filters: {c}, kernel: 1{stride} }}]"
             ))
         }
         (Shape::Flat { .. }, Shape::Flat { n }) => {
@@ -272,8 +281,9 @@ fn strides_giving(n: usize, out: usize) -> Option<(usize, usize)> {
 /// element (the input's own shape). Anything else cannot be multiplied.
 fn check_gate_shapes(diags: &mut Diags, head: &Head, input: Shape, body: Shape) -> Option<Shape> {
     let c = input.channels();
-    let fits =
-        body == input || body == (Shape::Flat { n: c }) || body == (Shape::Image { h: 1, w: 1, c });
+    let fits = body == input
+        || body == (Shape::Flat { n: c })
+        || matches!(body, Shape::Image { h: 1, w: 1, c: bc, .. } if bc == c);
     if fits {
         return Some(input);
     }
@@ -319,9 +329,12 @@ fn check_concat_shapes(diags: &mut Diags, head: &Head, outs: &[Shape]) -> Option
     let mut total: usize = 0;
     for out in outs {
         let (agrees, channels) = match (first, *out) {
-            (Shape::Image { h, w, .. }, Shape::Image { h: oh, w: ow, c }) => {
-                (h == oh && w == ow, c)
-            }
+            (
+                Shape::Image { h, w, .. },
+                Shape::Image {
+                    h: oh, w: ow, c, ..
+                },
+            ) => (h == oh && w == ow, c),
             (Shape::Flat { .. }, Shape::Flat { n }) => (true, n),
             (_, shape) => (false, shape.channels()),
         };
@@ -349,7 +362,12 @@ fn check_concat_shapes(diags: &mut Diags, head: &Head, outs: &[Shape]) -> Option
         total = sum;
     }
     let out = match first {
-        Shape::Image { h, w, .. } => Shape::Image { h, w, c: total },
+        Shape::Image { h, w, seq, .. } => Shape::Image {
+            h,
+            w,
+            c: total,
+            seq,
+        },
         Shape::Flat { .. } => Shape::Flat { n: total },
     };
     if out.checked_len().is_none() {
@@ -442,7 +460,12 @@ mod tests {
                 }
             }
         }
-        let image = |h, w, c| Shape::Image { h, w, c };
+        let image = |h, w, c| Shape::Image {
+            h,
+            w,
+            c,
+            seq: false,
+        };
         assert_eq!(
             projection(image(56, 56, 64), image(28, 28, 128)).as_deref(),
             Some("shortcut: [Conv2d { filters: 128, kernel: 1, stride: 2 }]")

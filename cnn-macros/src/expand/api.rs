@@ -32,11 +32,15 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         .map_or(Some(net.input), |l| l.output)
         .map_or(0, |s| s.len());
     let x_ty = match net.input {
+        Shape::Image { seq: true, .. } => quote!(::cnn::__private::ndarray::ArrayView3<'_, f32>),
         Shape::Image { .. } => quote!(::cnn::__private::ndarray::ArrayView4<'_, f32>),
         Shape::Flat { .. } => quote!(::cnn::__private::ndarray::ArrayView2<'_, f32>),
     };
     let x_desc = match net.input {
-        Shape::Image { h, w, c } => format!("`[batch, {h}, {w}, {c}]` (NHWC)"),
+        Shape::Image {
+            w, c, seq: true, ..
+        } => format!("`[batch, {w}, {c}]` (length, channels)"),
+        Shape::Image { h, w, c, .. } => format!("`[batch, {h}, {w}, {c}]` (NHWC)"),
         Shape::Flat { n } => format!("`[batch, {n}]`"),
     };
     let stub = quote!(::core::unreachable!("network! reported errors"));
@@ -445,7 +449,7 @@ fn scan_flattened(
 ) -> Option<[usize; 3]> {
     for layer in flatten_groups(layers) {
         image = match (&layer.kind, layer.input) {
-            (LayerKind::Flatten, Some(Shape::Image { h, w, c })) => Some([h, w, c]),
+            (LayerKind::Flatten, Some(Shape::Image { h, w, c, .. })) => Some([h, w, c]),
             (LayerKind::Dense { .. }, Some(Shape::Flat { .. })) => {
                 if let Some(hwc) = image {
                     out.push((layer.name.clone(), hwc));

@@ -151,7 +151,7 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
     }
     let output = current[prog.output].expect("the output is written");
     let values = shapes.iter().map(|s| match *s {
-        Shape::Image { h, w, c } => quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c])),
+        Shape::Image { h, w, c, .. } => quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c])),
         Shape::Flat { n } => quote!(#rt::net::graph::ValueShape::Flat(#n)),
     });
     let input = 0usize;

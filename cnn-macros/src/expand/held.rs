@@ -181,6 +181,7 @@ pub fn held_impl(header: &Header, net: &Net, parts: Option<&Parts>) -> TokenStre
     let ident = &header.ident;
     let nd = quote!(::cnn::__private::ndarray);
     let dim = |s: Option<Shape>| match s {
+        Some(Shape::Image { seq: true, .. }) => quote!(#nd::Ix3),
         Some(Shape::Image { .. }) => quote!(#nd::Ix4),
         _ => quote!(#nd::Ix2),
     };

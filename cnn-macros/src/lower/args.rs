@@ -149,10 +149,16 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 bias,
                 groups,
                 depthwise,
+                seq,
             } => {
                 self.count("filters", filters);
-                self.pair("kernel", kernel);
-                self.pair("stride", stride);
+                if *seq {
+                    self.along("kernel", kernel);
+                    self.along("stride", stride);
+                } else {
+                    self.pair("kernel", kernel);
+                    self.pair("stride", stride);
+                }
                 self.pad("padding", padding);
                 self.flag("bias", bias);
                 self.count("groups", groups);
@@ -164,15 +170,23 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 size,
                 stride,
                 padding,
+                seq,
             }
             | LayerKind::AvgPool2d {
                 size,
                 stride,
                 padding,
+                seq,
             } => {
-                self.pair("size", size);
-                *stride = *size;
-                self.pair("stride", stride);
+                if *seq {
+                    self.along("size", size);
+                    *stride = *size;
+                    self.along("stride", stride);
+                } else {
+                    self.pair("size", size);
+                    *stride = *size;
+                    self.pair("stride", stride);
+                }
                 self.pad("padding", padding);
             }
             LayerKind::Dense { units, bias } => {
@@ -232,6 +246,21 @@ impl<'a> Args<'a, '_, '_> {
                 }
             }
             _ => self.type_error(key, value, site, "a number or [height, width]"),
+        }
+    }
+
+    /// `f` along a sequence: stored as `[1, f]`, a height-1 window.
+    fn along(&mut self, key: &str, out: &mut [usize; 2]) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        let what = format!("{}: {key}", self.layer);
+        match value {
+            Value::Int { .. } => match self.lw.whole(&what, value, site) {
+                Some(n) => *out = [1, n],
+                None => self.broken = true,
+            },
+            _ => self.type_error(key, value, site, "one number along the sequence"),
         }
     }
 

@@ -32,6 +32,9 @@ pub const KINDS: &[&str] = &[
     "Gate",
     "Sequential",
     "DepthwiseConv2d",
+    "Conv1d",
+    "MaxPool1d",
+    "AvgPool1d",
 ];
 
 /// What a layer list can also hold besides the kinds: `Stage`.
@@ -49,6 +52,17 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             bias: true,
             groups: 1,
             depthwise: None,
+            seq: false,
+        },
+        "Conv1d" => LayerKind::Conv2d {
+            filters: 1,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: Pad::Explicit(0),
+            bias: true,
+            groups: 1,
+            depthwise: None,
+            seq: true,
         },
         "DepthwiseConv2d" => LayerKind::Conv2d {
             filters: 1,
@@ -58,16 +72,19 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             bias: true,
             groups: 1,
             depthwise: Some(1),
+            seq: false,
         },
-        "MaxPool2d" => LayerKind::MaxPool2d {
+        "MaxPool2d" | "MaxPool1d" => LayerKind::MaxPool2d {
             size: pool.0,
             stride: pool.1,
             padding: pool.2,
+            seq: kind == "MaxPool1d",
         },
-        "AvgPool2d" => LayerKind::AvgPool2d {
+        "AvgPool2d" | "AvgPool1d" => LayerKind::AvgPool2d {
             size: pool.0,
             stride: pool.1,
             padding: pool.2,
+            seq: kind == "AvgPool1d",
         },
         "GlobalAvgPool" => LayerKind::GlobalAvgPool,
         "Flatten" => LayerKind::Flatten,
@@ -155,6 +172,9 @@ pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&
 pub(super) fn example(kind: &str) -> &'static str {
     match kind {
         "Conv2d" => "Conv2d { filters: 6, kernel: 5 }",
+        "Conv1d" => "Conv1d { filters: 128, kernel: 8 }",
+        "MaxPool1d" => "MaxPool1d { size: 2 }",
+        "AvgPool1d" => "AvgPool1d { size: 2 }",
         "MaxPool2d" => "MaxPool2d { size: 2 }",
         "AvgPool2d" => "AvgPool2d { size: 2 }",
         "Dense" => "Dense { units: 10 }",

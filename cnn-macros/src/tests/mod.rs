@@ -9,6 +9,7 @@ mod models;
 mod names;
 mod norms;
 mod robust;
+mod sequences;
 mod templates;
 
 use crate::ir::{Layer, Net, Shape};
@@ -69,5 +70,19 @@ pub(crate) fn find<'a>(net: &'a Net, name: &str) -> &'a Layer {
 }
 
 pub(crate) fn image(h: usize, w: usize, c: usize) -> Option<Shape> {
-    Some(Shape::Image { h, w, c })
+    Some(Shape::Image {
+        h,
+        w,
+        c,
+        seq: false,
+    })
+}
+
+pub(crate) fn sequence(l: usize, c: usize) -> Option<Shape> {
+    Some(Shape::Image {
+        h: 1,
+        w: l,
+        c,
+        seq: true,
+    })
 }

@@ -11,6 +11,8 @@
 //!   person, the identities [`crate::embed`] trains on.
 //! - [`glyphs`]: letters of many alphabets, each rendered in many fonts,
 //!   for one-shot learning (background and evaluation alphabets).
+//! - [`ts`]: the UCR/UEA archive's `.ts` time series files, as
+//!   [`ts::Series`] and a [`Dataset`] of sequences (height-1 images).
 //! - [`scenes`]: seeded pictures of several MNIST digits with a box
 //!   around each, for object detection.
 //! - [`dataset`]: [`Dataset`], examples in memory with their targets
@@ -34,6 +36,7 @@ pub mod glyphs;
 pub mod idx;
 pub mod mnist;
 pub mod scenes;
+pub mod ts;
 
 pub use augment::{Augment, RandomShift};
 pub use dataset::{Batcher, Dataset};

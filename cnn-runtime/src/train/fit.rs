@@ -685,8 +685,10 @@ impl<N: Network> Model<N> {
     /// `got` is the shape the network will see (after augmentation).
     fn check_data(&self, data: &Dataset, got: [usize; 3], what: &str) -> Result<()> {
         let want = self.net.input_shape();
-        let fits = match want.len() {
-            3 => want == got,
+        let fits = match *want {
+            [_, _, _] => want == got,
+            // A sequence `[l, c]` is stored as the height-1 image `[1, l, c]`.
+            [l, c] => got == [1, l, c],
             _ => want.iter().product::<usize>() == got.iter().product::<usize>(),
         };
         if !fits {

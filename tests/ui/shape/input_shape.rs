@@ -1,9 +1,9 @@
-//! The input is [height, width, channels] or [features].
+//! The input is [height, width, channels], [length, channels] or [features].
 use cnn::prelude::*;
 
 network! {
     pub struct Net {
-        input: [32, 32],
+        input: [32, 32, 1, 1],
         layers: [
             Flatten,
             Dense { units: 10 },

@@ -686,11 +686,12 @@ pub fn act_of(kind: &LayerKind) -> Option<Act> {
 /// The geometry of a convolution or pooling layer from its checked shapes.
 fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
     let (
-        Shape::Image { h, w, c },
+        Shape::Image { h, w, c, .. },
         Shape::Image {
             h: oh,
             w: ow,
             c: oc,
+            ..
         },
     ) = (input, output)
     else {

@@ -160,7 +160,10 @@ pub fn load_state_dict(
         let t = &tensors[i];
         let (shape, values) = float_tensor(&file, key, t)?;
         let expected = torch_shape(t.shape);
-        if shape != expected && !is_pointwise_dense(shape, &expected) {
+        if shape != expected
+            && !is_pointwise_dense(shape, &expected)
+            && !is_sequence_conv(shape, &expected)
+        {
             let mut message = format!(
                 "the file's {} does not fit {}, which takes {}",
                 dims(shape),
@@ -214,6 +217,13 @@ fn torch_target(key: &str, index: &HashMap<&str, usize>) -> Option<usize> {
 /// are dense layers on the pooled vector.
 fn is_pointwise_dense(file: &[usize], dense: &[usize]) -> bool {
     matches!((file, dense), ([o, i, 1, 1], [units, n_in]) if o == units && i == n_in)
+}
+
+/// PyTorch's `Conv1d` weight `[out, in / groups, k]` for our height-1
+/// convolution's `[1, k, c_in, c_out]` (PyTorch's `[out, in, 1, k]`): the
+/// same values in the same order, without the height axis.
+fn is_sequence_conv(file: &[usize], expected: &[usize]) -> bool {
+    matches!((file, expected), ([o, i, k], [eo, ei, 1, ek]) if o == eo && i == ei && k == ek)
 }
 
 /// PyTorch's shape for one of our tensors: `[c_out, c_in, fh, fw]` for a

@@ -17,6 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[allow(dead_code)]
+#[path = "shared/cli.rs"]
+mod cli;
 // Only `mnist_distortions` is used here.
 #[allow(dead_code)]
 #[path = "shared/train_args.rs"]
@@ -31,19 +34,21 @@ const COPIES: [usize; 2] = [7, 6];
 /// Pixels between cells.
 const GAP: usize = 4;
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "augment_grid",
+    about = "Each augmentation on MNIST digits and a photograph, as PNG grids"
+)]
+struct Args {
+    /// Where the pictures go
+    #[arg(long, value_name = "DIR", default_value = "out/augment_grid")]
+    out: PathBuf,
+}
+
 fn main() {
-    let mut out = PathBuf::from("out/augment_grid");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--out" => out = PathBuf::from(args.next().unwrap_or_default()),
-            _ => {
-                eprintln!("usage: augment_grid [--out DIR]");
-                std::process::exit(2);
-            }
-        }
-    }
-    if let Err(e) = run(&out) {
+    let args = <Args as clap::Parser>::parse();
+    if let Err(e) = run(&args.out) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -11,6 +11,9 @@
 //!
 //!     cargo run --release --example augment_throughput -- [--rounds N] [--threads N]
 
+#[allow(dead_code)]
+#[path = "shared/cli.rs"]
+mod cli;
 // Only `mnist_distortions` is used here.
 #[allow(dead_code)]
 #[path = "shared/train_args.rs"]
@@ -25,25 +28,27 @@ use cnn::prelude::*;
 use cnn::train::{Augment, RandomShift};
 use lenet5_net::{prepare, LeNet5, MNIST_MEAN, MNIST_STD};
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "augment_throughput",
+    about = "LeNet-5's training speed with augmentation on 0, 1 and 2 background threads"
+)]
+struct Args {
+    /// Rounds of each measurement
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = cli::positive)]
+    rounds: usize,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+}
+
 fn main() {
-    let mut rounds = 2;
-    let mut threads = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let v = args.next().and_then(|v| v.parse::<usize>().ok());
-        match (a.as_str(), v) {
-            ("--rounds", Some(n)) => rounds = n.max(1),
-            ("--threads", Some(n)) => threads = Some(n.max(1)),
-            _ => {
-                eprintln!("usage: augment_throughput [--rounds N] [--threads N]");
-                std::process::exit(2);
-            }
-        }
-    }
-    if let Some(t) = threads {
+    let args = <Args as clap::Parser>::parse();
+    if let Some(t) = args.threads {
         cnn::parallel::set_threads(t);
     }
-    if let Err(e) = run(rounds) {
+    if let Err(e) = run(args.rounds) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

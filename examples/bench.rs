@@ -42,6 +42,9 @@
 //! alone (`--workload NAME`), as `bench/compare.py` runs it under
 //! `/usr/bin/time` for the figure it compares with PyTorch's.
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use cnn::ndarray::Array4;
 use cnn::prelude::*;
 use cnn::rng::Rng;
@@ -104,52 +107,25 @@ const WORKLOADS: &[&str] = &[
     "conv_gflops",
 ];
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "bench",
+    about = "Training and inference speed of the workloads PyTorch's peer runs too"
+)]
 struct Args {
+    /// Kernel threads
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = cli::positive)]
     threads: usize,
+    /// One workload [default: all]
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workload: Option<String>,
+    /// JSON lines, as bench/pytorch_peer.py prints them
+    #[arg(long)]
     json: bool,
+    /// Timed repeats of each workload (the median is reported)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = cli::positive)]
     repeats: usize,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        threads: 1,
-        workload: None,
-        json: false,
-        repeats: 5,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--threads" => {
-                a.threads = value()?
-                    .parse()
-                    .map_err(|_| "--threads takes a number".to_string())?
-            }
-            "--repeats" => {
-                a.repeats = value()?
-                    .parse()
-                    .map_err(|_| "--repeats takes a number".to_string())?
-            }
-            "--workload" => {
-                let w = value()?;
-                if !WORKLOADS.contains(&w.as_str()) {
-                    return Err(format!(
-                        "unknown workload `{w}` (one of {})",
-                        WORKLOADS.join(", ")
-                    ));
-                }
-                a.workload = Some(w);
-            }
-            "--json" => a.json = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    a.threads = a.threads.max(1);
-    a.repeats = a.repeats.max(1);
-    Ok(a)
 }
 
 /// Prints one figure at `threads` threads: a JSON line, or a line for
@@ -234,17 +210,7 @@ macro_rules! train_workload {
 }
 
 fn main() {
-    let a = match parse_args() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("usage: bench [--threads N] [--workload NAME] [--json] [--repeats N]");
-            eprintln!("workloads: {}", WORKLOADS.join(", "));
-            std::process::exit(2);
-        }
-    };
+    let a = <Args as clap::Parser>::parse();
     cnn::parallel::set_threads(a.threads);
     if !a.json {
         let here: Vec<&str> = Isa::supported_here().iter().map(|i| i.name()).collect();

@@ -18,6 +18,9 @@
 //! 224x224x3 images (`--batch N`, default 2; `--threads N`) and prints the
 //! time per image. `--quiet` leaves the summaries out.
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::time::Instant;
 
 use cnn::ndarray::Array4;
@@ -592,26 +595,36 @@ macro_rules! time_net {
     }};
 }
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "classic_nets",
+    about = "The classic networks' summaries and sizes, checked against the papers and torchvision"
+)]
+struct Args {
+    /// Also time one training step and one predict of ResNet-50, ResNet-152 and GoogLeNet
+    #[arg(long)]
+    run: bool,
+    /// Print the table only, not each network's summary
+    #[arg(long)]
+    quiet: bool,
+    /// The batch of --run
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = cli::positive)]
+    batch: usize,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+}
+
 fn main() {
-    let mut run = false;
-    let mut quiet = false;
-    let mut batch = 2;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|&v| v > 0)
-                .unwrap_or_else(|| usage(&format!("{flag} needs a positive whole number")))
-        };
-        match a.as_str() {
-            "--run" => run = true,
-            "--quiet" => quiet = true,
-            "--batch" => batch = value("--batch"),
-            "--threads" => cnn::parallel::set_threads(value("--threads")),
-            "-h" | "--help" => usage(""),
-            other => usage(&format!("unknown option `{other}`")),
-        }
+    let Args {
+        run,
+        quiet,
+        batch,
+        threads,
+    } = <Args as clap::Parser>::parse();
+    if let Some(t) = threads {
+        cnn::parallel::set_threads(t);
     }
     if !quiet {
         for s in [
@@ -652,12 +665,4 @@ fn main() {
             std::process::exit(1);
         }
     }
-}
-
-fn usage(msg: &str) -> ! {
-    if !msg.is_empty() {
-        eprintln!("error: {msg}");
-    }
-    eprintln!("usage: classic_nets [--quiet] [--run] [--batch N] [--threads N]");
-    std::process::exit(2);
 }

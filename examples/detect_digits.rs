@@ -15,6 +15,8 @@
 //!         [--scenes-per-epoch N] [--batch-size N] [--threads N] [--seed N]
 //!         [--out DIR] [--lr X] [--test-scenes N] [--resume PATH]
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/detector.rs"]
 mod detector;
 #[cfg(feature = "onnx")]
@@ -41,88 +43,70 @@ struct Args {
     test_scenes: usize,
 }
 
-const USAGE: &str = "usage: detect_digits [--data DIR] [--epochs N] [--scenes-per-epoch N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--test-scenes N] [--resume PATH]
-  --data DIR             the four MNIST IDX files (default: the vendored data/mnist)
-  --epochs N             epochs, each on fresh scenes (default 32)
-  --scenes-per-epoch N   scenes per epoch (default 4096)
-  --batch-size N         scenes per step (default 32)
-  --threads N            worker threads (default: all cores; the speed figures use 2 unless given)
-  --seed N               seed of the weights, the training scenes and their order (default 1)
-  --out DIR              checkpoint, log, curves, weights and pictures (default out/detect_digits)
-  --lr X                 Adam's peak learning rate (default 0.003; warm-up, then cosine to 0)
-  --test-scenes N        test scenes measured (default 1000)
-  --resume PATH          continue from a checkpoint of this example (such as
-                         out/detect_digits/detector_checkpoint.safetensors), started with the
-                         same --epochs, --scenes-per-epoch, --batch-size, --seed and --lr";
+/// The command line as clap reads it.
+#[derive(clap::Parser)]
+#[command(
+    name = "detect_digits",
+    about = "A YOLO-style detector of MNIST digits in scenes, trained on fresh scenes every epoch"
+)]
+struct Cli {
+    /// The four MNIST IDX files [default: the vendored data/mnist]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Epochs, each on fresh scenes
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = cli::positive)]
+    epochs: usize,
+    /// Scenes per epoch
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = cli::positive)]
+    scenes_per_epoch: usize,
+    /// Scenes per step
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = cli::positive)]
+    batch_size: usize,
+    /// Worker threads [default: all cores; the speed figures use 2 unless given]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+    /// Seed of the weights, the training scenes and their order
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Checkpoint, log, curves, weights and pictures
+    #[arg(long, value_name = "DIR", default_value = "out/detect_digits")]
+    out: PathBuf,
+    /// Adam's peak learning rate (warm-up, then cosine to 0)
+    #[arg(long, value_name = "X", default_value_t = 3e-3)]
+    lr: f32,
+    /// Test scenes measured
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = cli::positive)]
+    test_scenes: usize,
+    /// Continue from a checkpoint of this example (such as
+    /// out/detect_digits/detector_checkpoint.safetensors), started with the
+    /// same --epochs, --scenes-per-epoch, --batch-size, --seed and --lr
+    #[arg(long, value_name = "PATH")]
+    resume: Option<PathBuf>,
+}
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        data: cnn::data::mnist::vendored_dir(),
+fn parse() -> Args {
+    let c = <Cli as clap::Parser>::parse();
+    Args {
+        data: c.data.unwrap_or_else(cnn::data::mnist::vendored_dir),
         plan: Plan {
-            epochs: 32,
-            scenes_per_epoch: 4096,
-            batch_size: 32,
-            learning_rate: 3e-3,
-            seed: 1,
-            out: Some(PathBuf::from("out/detect_digits")),
-            resume: None,
+            epochs: c.epochs,
+            scenes_per_epoch: c.scenes_per_epoch,
+            batch_size: c.batch_size,
+            learning_rate: c.lr,
+            seed: c.seed,
+            out: Some(c.out),
+            resume: c.resume,
             validation_scenes: 512,
             verbose: true,
             stop_after: None,
         },
-        threads: None,
-        test_scenes: 1000,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = inline
-            .or_else(|| it.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("{flag}: `{v}` is not a positive whole number"))
-        };
-        match flag.as_str() {
-            "--data" => a.data = PathBuf::from(value),
-            "--epochs" => a.plan.epochs = num(&value)?,
-            "--scenes-per-epoch" => a.plan.scenes_per_epoch = num(&value)?,
-            "--batch-size" => a.plan.batch_size = num(&value)?,
-            "--threads" => a.threads = Some(num(&value)?),
-            "--seed" => a.plan.seed = num(&value)? as u64,
-            "--out" => a.plan.out = Some(PathBuf::from(value)),
-            "--lr" => {
-                a.plan.learning_rate = value
-                    .parse()
-                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
-            }
-            "--test-scenes" => a.test_scenes = num(&value)?,
-            "--resume" => a.plan.resume = Some(PathBuf::from(value)),
-            _ => return Err(format!("unknown option `{flag}`")),
-        }
+        threads: c.threads,
+        test_scenes: c.test_scenes,
     }
-    Ok(a)
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -307,7 +307,27 @@ fn bench(mpi: &mut Mpi) -> cnn::Result<Report> {
     Ok(rep)
 }
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "dist_check",
+    about = "Data-parallel training over MPI, checked: run under mpirun with 1 to 3 ranks"
+)]
+struct Args {
+    /// check: ranks give one process's weights; checkpoint / resume: a
+    /// checkpoint of 2 ranks written, then resumed; bench: the all-reduce's
+    /// cost; seed, data, die, panic: faults every rank must stop on
+    #[arg(value_name = "MODE", default_value = "check", value_parser = [
+        "check", "checkpoint", "resume", "bench", "seed", "data", "die", "panic",
+    ])]
+    mode: String,
+    /// The checkpoint's directory (checkpoint and resume)
+    #[arg(value_name = "DIR", default_value = "target/dist_check")]
+    dir: PathBuf,
+}
+
 fn main() -> ExitCode {
+    let args = <Args as clap::Parser>::parse();
     let mut mpi = match Mpi::init() {
         Ok(m) => m,
         Err(e) => {
@@ -316,17 +336,13 @@ fn main() -> ExitCode {
         }
     };
     cnn::parallel::set_threads(1);
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = || PathBuf::from(args.get(1).map_or("target/dist_check", String::as_str));
-    let result = match args.first().map(String::as_str) {
-        None | Some("check") => checks(&mut mpi),
-        Some("checkpoint") => checkpoint(&mut mpi, &dir()),
-        Some("resume") => resume(&mut mpi, &dir()),
-        Some("bench") => bench(&mut mpi),
-        Some(m @ ("seed" | "data" | "die" | "panic")) => fault(&mut mpi, m),
-        Some(other) => Err(cnn::Error::InvalidArgument(format!(
-            "unknown mode `{other}`"
-        ))),
+    let result = match args.mode.as_str() {
+        "checkpoint" => checkpoint(&mut mpi, &args.dir),
+        "resume" => resume(&mut mpi, &args.dir),
+        "bench" => bench(&mut mpi),
+        m @ ("seed" | "data" | "die" | "panic") => fault(&mut mpi, m),
+        // clap admits the modes above and `check`.
+        _ => checks(&mut mpi),
     };
     let result = result.and_then(|rep| {
         if rep.root {

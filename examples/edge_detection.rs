@@ -25,61 +25,26 @@ use cnn_runtime::io::image::{read_png, write_png_gray};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo run --release --example edge_detection [-- --image PATH --out DIR]
-
-  --image PATH   8-bit grey or RGB PNG to filter (default: assets/camera.png)
-  --out DIR      directory for the result PNGs, created if needed (default: out/edges)
-  -h, --help     print this message";
-
 /// The fraction of pixels below the white point of each output image.
 const WHITE_QUANTILE: f64 = 0.995;
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "edge_detection",
+    about = "The course's edge filters (Sobel, Scharr, ..) through the convolution kernel"
+)]
 struct Args {
+    /// 8-bit grey or RGB PNG to filter [default: assets/camera.png]
+    #[arg(long, value_name = "PATH", default_value_os_t = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join("camera.png"), hide_default_value = true)]
     image: PathBuf,
+    /// Directory for the result PNGs, created if needed
+    #[arg(long, value_name = "DIR", default_value = "out/edges")]
     out: PathBuf,
 }
 
-/// `Ok(None)` means `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut parsed = Args {
-        image: Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("assets")
-            .join("camera.png"),
-        out: PathBuf::from("out").join("edges"),
-    };
-    while let Some(arg) = args.next() {
-        let (key, inline) = match arg.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let slot = match key.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--image" => &mut parsed.image,
-            "--out" => &mut parsed.out,
-            other => return Err(format!("unknown argument `{other}`")),
-        };
-        let value = match inline.or_else(|| args.next()) {
-            Some(v) if !v.is_empty() && !v.starts_with("--") => v,
-            _ => return Err(format!("`{key}` needs a value")),
-        };
-        *slot = PathBuf::from(value);
-    }
-    Ok(Some(parsed))
-}
-
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,6 +13,8 @@
 //!
 //! Member k (from 0) is trained with seed `--seed + k` in `--out/member_k`.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/train_args.rs"]
 mod train_args;
 
@@ -34,7 +36,7 @@ fn main() {
         batch_size: 64,
         out: "out/ensemble_mnist",
         learning_rate: 1e-3,
-        lr_help: "Adam's peak learning rate (default 0.001; warm-up, then cosine to 0)",
+        lr_help: "Adam's peak learning rate (warm-up, then cosine to 0)",
     });
     // Distortions unless asked otherwise (the command line's default is `shift`).
     if !std::env::args().any(|a| a.starts_with("--augment")) {

@@ -11,6 +11,8 @@
 //! data-parallel on N ranks (the same global batch, so the same result);
 //! rank 0 prints and writes, and reports what the gradient all-reduce cost.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/train_args.rs"]
 mod train_args;
 
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
         batch_size: 64,
         out: "out/lenet5",
         learning_rate: 1e-3,
-        lr_help: "Adam's initial learning rate (default 0.001, cosine-annealed to 0)",
+        lr_help: "Adam's initial learning rate (cosine-annealed to 0)",
     });
     #[cfg(feature = "mpi")]
     {

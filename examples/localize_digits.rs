@@ -19,6 +19,9 @@
 //!     cargo run --release --example localize_digits -- [--data DIR] [--epochs N]
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--resume PATH]
 
+#[allow(dead_code)]
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/localize.rs"]
 mod localize;
 // The MNIST examples' command line; its MNIST loader is not used here.
@@ -33,7 +36,7 @@ fn main() {
         batch_size: 64,
         out: "out/localize_digits",
         learning_rate: 2e-3,
-        lr_help: "Adam's peak learning rate (default 0.002, warmed up, then cosine-annealed to 0)",
+        lr_help: "Adam's peak learning rate (warmed up, then cosine-annealed to 0)",
     });
     let sizes = localize::Sizes {
         train: 30_000,

@@ -16,6 +16,8 @@
 //! scripts read: `one-shot 5-way accuracy (unseen alphabets): NN.NN%`,
 //! `one-shot 20-way ..`, `verification accuracy ..`. See docs/faces.md.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[allow(dead_code)] // the report's fields are read by tests/one_shot.rs
 #[path = "shared/one_shot/mod.rs"]
 mod one_shot;

@@ -206,7 +206,7 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (out, steps) = args()?;
+    let Args { out, steps } = <Args as clap::Parser>::parse();
     std::fs::create_dir_all(&out)?;
 
     // LeNet-5 on MNIST, briefly trained so that its outputs mean something.
@@ -376,22 +376,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn args() -> Result<(PathBuf, usize), String> {
-    let (mut out, mut steps) = (PathBuf::from("out/onnx"), 300);
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--out" => out = PathBuf::from(value()?),
-            "--steps" => steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
-            _ => {
-                return Err(format!(
-                    "unknown option {flag}; usage: onnx_export [--out DIR] [--steps N]"
-                ))
-            }
-        }
-    }
-    Ok((out, steps))
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "onnx_export",
+    about = "Exports trained and random networks to ONNX, with inputs and our outputs for \
+             scripts/onnx_check.py"
+)]
+struct Args {
+    /// Where the models and arrays go
+    #[arg(long, value_name = "DIR", default_value = "out/onnx")]
+    out: PathBuf,
+    /// Training steps of LeNet-5 before its export
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    steps: usize,
 }
 
 /// A batch `[n, h, w, c]` of values uniform in [-1, 1).

@@ -40,6 +40,27 @@ type Predict = dyn Fn(&Array4<f32>) -> cnn::Result<Array2<f32>>;
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "onnx_resnet",
+    about = "Loads torchvision's ResNet-18 or -50 from an ONNX file and classifies an image"
+)]
+struct Args {
+    /// The ONNX file (scripts/torchvision_to_onnx.py writes it)
+    #[arg(value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// The ResNet's depth: 18 or 50
+    #[arg(long, value_name = "N", default_value_t = 18)]
+    depth: usize,
+    /// A directory with input.npy and output.npy to compare with
+    #[arg(long, value_name = "DIR")]
+    check: Option<PathBuf>,
+    /// A picture to classify
+    #[arg(long, value_name = "PATH")]
+    image: Option<PathBuf>,
+}
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");
@@ -48,19 +69,12 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: onnx_resnet MODEL.onnx [--depth 18|50] [--check DIR] [--image PATH]";
-    let model = PathBuf::from(args.next().ok_or(usage)?);
-    let (mut depth, mut check, mut image) = (18, None, None);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(usage)?;
-        match flag.as_str() {
-            "--depth" => depth = value.parse()?,
-            "--check" => check = Some(PathBuf::from(value)),
-            "--image" => image = Some(PathBuf::from(value)),
-            _ => return Err(usage.into()),
-        }
-    }
+    let Args {
+        model,
+        depth,
+        check,
+        image,
+    } = <Args as clap::Parser>::parse();
     let start = std::time::Instant::now();
     let predict: Box<Predict> = match depth {
         18 => {

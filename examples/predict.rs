@@ -16,27 +16,27 @@ use cnn::ndarray::Array4;
 mod lenet5_net;
 use lenet5_net::{LeNet5, MNIST_MEAN, MNIST_STD};
 
-const USAGE: &str = "usage: predict [--model PATH] IMAGE.png...
-  --model PATH   weights saved by the lenet5 example (default out/lenet5/lenet5.safetensors)";
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "predict",
+    about = "Classifies your own digit pictures with the LeNet-5 that the lenet5 example saved"
+)]
+struct Args {
+    /// Weights saved by the lenet5 example
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "out/lenet5/lenet5.safetensors"
+    )]
+    model: PathBuf,
+    /// PNG pictures of digits (any size; dark ink on light paper or the reverse)
+    #[arg(value_name = "IMAGE.png", required = true)]
+    images: Vec<PathBuf>,
+}
 
 fn main() {
-    let mut model = PathBuf::from("out/lenet5/lenet5.safetensors");
-    let mut images = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--model" => match args.next() {
-                Some(p) => model = PathBuf::from(p),
-                None => usage("--model needs a path"),
-            },
-            "-h" | "--help" => usage(""),
-            flag if flag.starts_with("--") => usage(&format!("unknown option `{flag}`")),
-            _ => images.push(PathBuf::from(a)),
-        }
-    }
-    if images.is_empty() {
-        usage("give at least one image");
-    }
+    let Args { model, images } = <Args as clap::Parser>::parse();
     if let Err(e) = run(&model, &images) {
         eprintln!("error: {e}");
         if !model.exists() {
@@ -44,14 +44,6 @@ fn main() {
         }
         std::process::exit(1);
     }
-}
-
-fn usage(msg: &str) -> ! {
-    if !msg.is_empty() {
-        eprintln!("error: {msg}");
-    }
-    eprintln!("{USAGE}");
-    std::process::exit(2);
 }
 
 fn run(model: &Path, images: &[PathBuf]) -> Result<(), cnn::Error> {

@@ -5,6 +5,9 @@
 //!
 //!     cargo run --release --example resnet152 -- [--batch N] [--threads N]
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::time::Instant;
 
 use cnn::ndarray::Array4;
@@ -22,22 +25,25 @@ network! {
 // torchvision's model table: 60,192,808 parameters, 11.51 GFLOPS (multiply-adds).
 const _: () = assert!(ResNet152::TRAINABLE_PARAMS == 60_192_808);
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "resnet152",
+    about = "ResNet-152's summary, and the time of one training step and one predict"
+)]
+struct Args {
+    /// Images per step
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = cli::positive)]
+    batch: usize,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+}
+
 fn main() -> Result<(), cnn::Error> {
-    let mut batch = 2;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&v| v > 0);
-        match (flag.as_str(), value) {
-            ("--batch", Some(v)) => batch = v,
-            ("--threads", Some(v)) => cnn::parallel::set_threads(v),
-            _ => {
-                eprintln!("usage: resnet152 [--batch N] [--threads N]");
-                std::process::exit(2);
-            }
-        }
+    let Args { batch, threads } = <Args as clap::Parser>::parse();
+    if let Some(t) = threads {
+        cnn::parallel::set_threads(t);
     }
     let summary = ResNet152::summary();
     println!(

@@ -11,6 +11,8 @@
 //!         [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X]
 //!         [--augment KIND] [--resume PATH]
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/train_args.rs"]
 mod train_args;
 
@@ -53,7 +55,7 @@ fn main() {
         batch_size: 128,
         out: "out/resnet_mnist",
         learning_rate: 0.1,
-        lr_help: "SGD's initial learning rate (default 0.1, cosine-annealed to 0)",
+        lr_help: "SGD's initial learning rate (cosine-annealed to 0)",
     });
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");

@@ -32,49 +32,30 @@ use cnn::pass::{Grads, Mode};
 use cnn::prelude::*;
 use lenet5_net::{prepare, LeNet5};
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "saliency",
+    about = "Saliency maps of LeNet-5: the gradient of a digit's score with respect to the picture"
+)]
 struct Args {
+    /// LeNet-5's weights, as the lenet5 example saves them (trained here when missing)
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "out/lenet5/lenet5.safetensors"
+    )]
     weights: PathBuf,
+    /// Where the pictures go
+    #[arg(long, value_name = "DIR", default_value = "out/saliency")]
     out: PathBuf,
+    /// Test digits in the picture (1 to 200)
+    #[arg(long, value_name = "N", default_value_t = 24, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=200))]
     count: usize,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        weights: PathBuf::from("out/lenet5/lenet5.safetensors"),
-        out: PathBuf::from("out/saliency"),
-        count: 24,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--weights" => a.weights = PathBuf::from(value()?),
-            "--out" => a.out = PathBuf::from(value()?),
-            "--count" => {
-                let v = value()?;
-                a.count = v
-                    .parse()
-                    .map_err(|_| format!("--count: `{v}` is not a whole number"))?;
-                a.count = a.count.clamp(1, 200);
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    Ok(a)
-}
-
 fn main() {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("usage: saliency [--weights FILE] [--out DIR] [--count N]");
-            std::process::exit(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -13,6 +13,9 @@
 #[path = "shared/sliding.rs"]
 mod sliding;
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -30,26 +33,24 @@ fn main() {
     }
 }
 
-fn args() -> Result<(PathBuf, Option<usize>), String> {
-    let (mut out, mut threads) = (PathBuf::from("out/sliding_windows"), None);
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--out" => out = PathBuf::from(value()?),
-            "--threads" => threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?),
-            _ => {
-                return Err(format!(
-                    "unknown option {flag}; usage: sliding_windows [--out DIR] [--threads N]"
-                ))
-            }
-        }
-    }
-    Ok((out, threads))
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "sliding_windows",
+    about = "Sliding windows, convolutionally: one pass of a classifier's convolutional twin \
+             against every crop"
+)]
+struct Args {
+    /// Where the classifier and the pictures go
+    #[arg(long, value_name = "DIR", default_value = "out/sliding_windows")]
+    out: PathBuf,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (out, threads) = args()?;
+    let Args { out, threads } = <Args as clap::Parser>::parse();
     if let Some(t) = threads {
         cnn::parallel::set_threads(t);
     }

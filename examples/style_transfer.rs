@@ -31,77 +31,56 @@ use cnn::style::{Extractor, Init, Method, Transfer};
 mod vgg_features;
 use vgg_features::*;
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "style_transfer",
+    about = "Neural style transfer (Gatys et al.): the content of one picture in the style of another",
+    group = clap::ArgGroup::new("network").required(true).args(["weights", "random"])
+)]
 struct Args {
+    /// The content picture
+    #[arg(long, value_name = "CONTENT.png", default_value = "assets/chelsea.png")]
     content: PathBuf,
+    /// The style picture
+    #[arg(long, value_name = "STYLE.png", default_value = "assets/brick.png")]
     style: PathBuf,
+    /// torchvision's VGG-19 weights (docs/style.md says how to save them)
+    #[arg(long, value_name = "vgg19.safetensors")]
     weights: Option<PathBuf>,
+    /// The weights are VGG-16's
+    #[arg(long, requires = "weights")]
     vgg16: bool,
+    /// Random filters, no weights needed (texture synthesis as Ustyuzhaninov et al.)
+    #[arg(long)]
     random: bool,
+    /// Optimisation steps
+    #[arg(long, value_name = "N", default_value_t = 200)]
     steps: usize,
+    /// The optimiser
+    #[arg(long, default_value = "lbfgs", value_parser = ["lbfgs", "adam"])]
     method: String,
+    /// Adam's learning rate
+    #[arg(long, value_name = "LR", default_value_t = 0.01)]
     lr: f32,
+    /// Weight of the content cost [default: the network's setting]
+    #[arg(long, value_name = "A")]
     alpha: Option<f32>,
+    /// Weight of the style cost [default: the network's setting]
+    #[arg(long, value_name = "B")]
     beta: Option<f32>,
+    /// Weight of total variation
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
     tv: f32,
+    /// The starting picture [default: the network's setting]
+    #[arg(long, value_parser = ["content", "noise"])]
     init: Option<String>,
+    /// Seed of the noise
+    #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
+    /// Where the result and the snapshots go
+    #[arg(long, value_name = "DIR", default_value = "out/style_transfer")]
     out: PathBuf,
-}
-
-const USAGE: &str = "usage: style_transfer --content CONTENT.png --style STYLE.png [--weights vgg19.safetensors [--vgg16]] [--random] \
-[--steps N] [--method lbfgs|adam] [--lr LR] [--alpha A] [--beta B] [--tv T] [--init content|noise] [--seed S] [--out DIR]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        content: "assets/chelsea.png".into(),
-        style: "assets/brick.png".into(),
-        weights: None,
-        vgg16: false,
-        random: false,
-        steps: 200,
-        method: "lbfgs".into(),
-        lr: 0.01,
-        alpha: None,
-        beta: None,
-        tv: 0.0,
-        init: None,
-        seed: 0,
-        out: "out/style_transfer".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let num = |v: String, what: &str| {
-            v.parse::<f32>()
-                .map_err(|_| format!("{what} takes a number"))
-        };
-        match flag.as_str() {
-            "--content" => a.content = value()?.into(),
-            "--style" => a.style = value()?.into(),
-            "--weights" => a.weights = Some(value()?.into()),
-            "--vgg16" => a.vgg16 = true,
-            "--random" => a.random = true,
-            "--steps" => a.steps = value()?.parse().map_err(|_| "--steps takes a number")?,
-            "--method" => a.method = value()?,
-            "--lr" => a.lr = num(value()?, "--lr")?,
-            "--alpha" => a.alpha = Some(num(value()?, "--alpha")?),
-            "--beta" => a.beta = Some(num(value()?, "--beta")?),
-            "--tv" => a.tv = num(value()?, "--tv")?,
-            "--init" => a.init = Some(value()?),
-            "--seed" => a.seed = value()?.parse().map_err(|_| "--seed takes a number")?,
-            "--out" => a.out = value()?.into(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    if a.random == a.weights.is_some() {
-        return Err(
-            "give --weights FILE (torchvision's VGG-19: docs/style.md says how to save it) or --random \
-             (random filters, no weights needed), one of the two"
-                .into(),
-        );
-    }
-    Ok(a)
 }
 
 /// A picture read and fitted to the network's input (RGB, centre crop).
@@ -110,16 +89,7 @@ fn picture(path: &Path, [h, w, _]: [usize; 3]) -> cnn::Result<Vec<f32>> {
 }
 
 fn main() {
-    let a = match parse_args() {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let a = <Args as clap::Parser>::parse();
     if let Err(e) = run(&a) {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -7,6 +7,8 @@ use std::time::Instant;
 use cnn::ndarray::Array4;
 use cnn::rng::Rng;
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
 use lenet5_net::LeNet5;
@@ -17,8 +19,20 @@ fn batch(n: usize, rng: &mut Rng) -> (Array4<f32>, Vec<usize>) {
     (x, y)
 }
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "train_step_throughput",
+    about = "LeNet-5's training and inference throughput on random images"
+)]
+struct Args {
+    /// Kernel threads [default: all cores]
+    #[arg(value_name = "THREADS", value_parser = cli::positive)]
+    threads: Option<usize>,
+}
+
 fn main() -> Result<(), cnn::Error> {
-    if let Some(t) = std::env::args().nth(1).and_then(|a| a.parse().ok()) {
+    if let Some(t) = <Args as clap::Parser>::parse().threads {
         cnn::parallel::set_threads(t);
     }
     println!("{} threads", cnn::parallel::threads());

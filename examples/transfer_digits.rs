@@ -15,6 +15,9 @@
 //!
 //!     cargo run --release --example transfer_digits -- [--data DIR] [--threads N] [--seed N] [--out DIR]
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::time::Instant;
 
 use cnn::prelude::*;
@@ -89,32 +92,30 @@ network! {
 }
 
 /// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "transfer_digits",
+    about = "Transfer learning on MNIST: a trunk trained on digits 0-4 taught 5-9 from few examples"
+)]
 struct Args {
+    /// The four MNIST IDX files [default: the vendored data/mnist]
+    #[arg(long, value_name = "DIR", default_value_os_t = cnn::data::mnist::vendored_dir(), hide_default_value = true)]
     data: std::path::PathBuf,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+    /// Seed of the weights and the examples drawn
+    #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
+    /// Where the networks, caches and results go
+    #[arg(long, value_name = "DIR", default_value = "out/transfer_digits")]
     out: std::path::PathBuf,
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        data: cnn::data::mnist::vendored_dir(),
-        seed: 1,
-        out: "out/transfer_digits".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    let usage = || -> ! {
-        eprintln!("usage: transfer_digits [--data DIR] [--threads N] [--seed N] [--out DIR]");
-        std::process::exit(2)
-    };
-    while let Some(flag) = it.next() {
-        let Some(value) = it.next() else { usage() };
-        match flag.as_str() {
-            "--data" => a.data = value.into(),
-            "--out" => a.out = value.into(),
-            "--seed" => a.seed = value.parse().unwrap_or_else(|_| usage()),
-            "--threads" => cnn::parallel::set_threads(value.parse().unwrap_or_else(|_| usage())),
-            _ => usage(),
-        }
+    let a = <Args as clap::Parser>::parse();
+    if let Some(t) = a.threads {
+        cnn::parallel::set_threads(t);
     }
     a
 }

@@ -15,6 +15,8 @@
 //! `results.md` with every accuracy, and class activation maps of a few
 //! test series (`cam_<set>_<model>.png`). See docs/sequences.md.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/ucr.rs"]
 mod ucr;
 
@@ -41,63 +43,60 @@ struct Args {
     out: PathBuf,
 }
 
-const USAGE: &str = "usage: ucr (--dataset NAME | --all) [--model fcn|resnet|both] [--seeds N] [--epochs N] [--out DIR]";
+/// The command line as clap reads it.
+#[derive(clap::Parser)]
+#[command(
+    name = "ucr",
+    about = "Wang et al.'s FCN and 1D ResNet on the vendored UCR/UEA sets, beside the published accuracies",
+    group = clap::ArgGroup::new("sets").required(true).args(["dataset", "all"])
+)]
+struct Cli {
+    /// A set (repeat for several): GunPoint, ItalyPowerDemand, ArrowHead,
+    /// OSULeaf, JapaneseVowels, BasicMotions (case ignored)
+    #[arg(long, value_name = "NAME", value_parser = known_set)]
+    dataset: Vec<&'static Set>,
+    /// Every vendored set
+    #[arg(long)]
+    all: bool,
+    /// The network, or both
+    #[arg(long, default_value = "fcn", value_parser = ["fcn", "resnet", "both"])]
+    model: String,
+    /// Seeds 1..=N per set and model (with more than one, the median is printed too)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Epochs of each run (the papers train 1500-2000, hours per set on 2 cores)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = cli::positive)]
+    epochs: usize,
+    /// Histories, curves, results.md and class activation maps
+    #[arg(long, value_name = "DIR", default_value = "out/ucr")]
+    out: PathBuf,
+}
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        sets: Vec::new(),
-        models: vec!["fcn"],
-        seeds: 1,
-        epochs: 100,
-        out: PathBuf::from("out/ucr"),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or(format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--all" => args.sets = SETS.iter().collect(),
-            "--dataset" => {
-                let name = value()?;
-                let names: Vec<&str> = SETS.iter().map(|s| s.name).collect();
-                let s = set(&name).ok_or(format!(
-                    "unknown set `{name}`; the sets are {}",
-                    names.join(", ")
-                ))?;
-                args.sets.push(s);
-            }
-            "--model" => {
-                args.models = match value()?.as_str() {
-                    "fcn" => vec!["fcn"],
-                    "resnet" => vec!["resnet"],
-                    "both" => vec!["fcn", "resnet"],
-                    other => {
-                        return Err(format!("--model takes fcn, resnet or both, got `{other}`"))
-                    }
-                }
-            }
-            "--seeds" => args.seeds = value()?.parse().map_err(|e| format!("--seeds: {e}"))?,
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--out" => args.out = PathBuf::from(value()?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option `{other}`")),
-        }
+fn known_set(name: &str) -> Result<&'static Set, String> {
+    set(name).ok_or_else(|| {
+        let names: Vec<&str> = SETS.iter().map(|s| s.name).collect();
+        format!("unknown set `{name}`; the sets are {}", names.join(", "))
+    })
+}
+
+fn parse_args() -> Args {
+    let c = <Cli as clap::Parser>::parse();
+    Args {
+        sets: if c.all {
+            SETS.iter().collect()
+        } else {
+            c.dataset
+        },
+        models: match c.model.as_str() {
+            "resnet" => vec!["resnet"],
+            "both" => vec!["fcn", "resnet"],
+            // clap admits fcn, resnet and both only.
+            _ => vec!["fcn"],
+        },
+        seeds: c.seeds,
+        epochs: c.epochs,
+        out: c.out,
     }
-    if args.sets.is_empty() {
-        return Err("name a set with --dataset NAME, or --all".into());
-    }
-    if args.seeds == 0 || args.epochs == 0 {
-        return Err("--seeds and --epochs must be at least 1".into());
-    }
-    Ok(args)
 }
 
 /// Trains one model on one set for one seed; returns the test accuracy.
@@ -234,16 +233,7 @@ fn draw_cams(
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("ucr: {e}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let args = parse_args();
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         eprintln!("ucr: {}: {e}", args.out.display());
         std::process::exit(1);

@@ -13,6 +13,8 @@
 //! the default); without it the example trains LeNet-5 for two epochs
 //! first and keeps the weights in `--out` for the next run.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/lenet5_net.rs"]
 mod lenet5_net;
 #[path = "shared/saliency_maps.rs"]
@@ -23,16 +25,7 @@ mod visualize;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = match visualize::parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{}", visualize::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    let args = <visualize::Args as clap::Parser>::parse();
     let t0 = std::time::Instant::now();
     println!("{}", visualize::LeNet5Taps::summary());
     match visualize::run(&args) {

@@ -11,6 +11,9 @@
 //! (224x224x3; Inception v3 299x299x3), with random weights. The table is
 //! printed and written as Markdown to `<out>/zoo.md` (default `out/zoo`).
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -157,24 +160,34 @@ fn latency<T>(
     Ok(times[times.len() / 2])
 }
 
+/// The command line.
+#[derive(clap::Parser)]
+#[command(
+    name = "zoo",
+    about = "Every model of cnn::models: parameters, multiply-adds and batch-1 latency"
+)]
+struct Args {
+    /// Counts only, no timing
+    #[arg(long)]
+    no_time: bool,
+    /// Timed predict calls per model (the median is reported)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = cli::positive)]
+    runs: usize,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
+    threads: Option<usize>,
+    /// Where zoo.md goes
+    #[arg(long, value_name = "DIR", default_value = "out/zoo")]
+    out: PathBuf,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut runs = 3;
-    let mut out = PathBuf::from("out/zoo");
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--no-time" => runs = 0,
-            "--runs" | "--threads" | "--out" => {
-                let Some(value) = args.next() else { usage() };
-                match flag.as_str() {
-                    "--out" => out = PathBuf::from(value),
-                    "--runs" => runs = value.parse().unwrap_or_else(|_| usage()),
-                    _ => cnn::parallel::set_threads(value.parse().unwrap_or_else(|_| usage())),
-                }
-            }
-            _ => usage(),
-        }
+    let args = <Args as clap::Parser>::parse();
+    if let Some(t) = args.threads {
+        cnn::parallel::set_threads(t);
     }
+    let runs = if args.no_time { 0 } else { args.runs };
+    let out = args.out;
     std::fs::create_dir_all(&out)?;
     macro_rules! rows {
         ($($net:ident $name:literal),* $(,)?) => {{
@@ -251,9 +264,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&path, &table)?;
     println!("table -> {}", path.display());
     Ok(())
-}
-
-fn usage() -> ! {
-    eprintln!("usage: zoo [--no-time] [--runs N] [--threads N] [--out DIR]");
-    std::process::exit(2);
 }

@@ -11,6 +11,8 @@
 mod common;
 // The examples' shared code, once for every test that runs it.
 // (lenet5_net, saliency_maps and visualize allow dead code themselves.)
+#[path = "../examples/shared/cli.rs"]
+mod cli;
 #[path = "../examples/shared/lenet5_net.rs"]
 mod lenet5_net;
 #[allow(dead_code)] // the tests use part of it

@@ -182,17 +182,27 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     assert_eq!(a.source, Source::Mnist(PathBuf::from("/tmp/fashion")));
     assert!(!a.train.augment);
     for (bad, says) in [
-        (&["--dataset", "faces"][..], "not one of glyphs, mnist"),
-        (&["--mining", "hard"][..], "not one of semi-hard"),
-        (&["--p", "1"][..], "at least 2"),
-        (&["--margin", "-1"][..], "not a positive number"),
-        (&["--epochs"][..], "needs a value"),
-        (&["--frobnicate"][..], "unknown option"),
+        (
+            &["--dataset", "faces"][..],
+            "[possible values: glyphs, mnist]",
+        ),
+        (
+            &["--mining", "hard"][..],
+            "[possible values: semi-hard, batch-hard, all]",
+        ),
+        (&["--p", "1"][..], "not a whole number of at least 2"),
+        (&["--margin=-1"][..], "not a positive number"),
+        (&["--epochs"][..], "a value is required for '--epochs <N>'"),
+        (&["--frobnicate"][..], "unexpected argument '--frobnicate'"),
     ] {
         let err = args(bad).unwrap_err();
         assert!(err.contains(says), "{bad:?}: {err}");
     }
-    assert_eq!(args(&["-h"]).unwrap_err(), "");
+    let help = args(&["-h"]).unwrap_err();
+    assert!(
+        help.contains("--baseline-epochs <N>") && help.contains("--no-augment"),
+        "{help}"
+    );
 }
 
 #[test]

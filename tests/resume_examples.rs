@@ -102,7 +102,27 @@ fn resume_parses_and_is_in_the_usage() {
     let err = train_args::parse(&defaults(), ["--resume".to_string()].into_iter())
         .err()
         .unwrap();
-    assert_eq!(err, "--resume needs a value");
+    assert!(
+        err.contains("a value is required for '--resume <PATH>'"),
+        "{err}"
+    );
+    // Every option is in the help, with the example's defaults.
+    let help = train_args::parse(&defaults(), ["--help".to_string()].into_iter())
+        .err()
+        .unwrap();
+    for option in [
+        "--resume <PATH>",
+        "--augment <KIND>",
+        "[default: 4]",
+        "[default: out/tiny]",
+    ] {
+        assert!(help.contains(option), "{option} not in\n{help}");
+    }
+    // Values are checked: a zero epoch count and an unknown augmentation.
+    for line in ["--epochs 0", "--augment wild"] {
+        let bad = line.split_whitespace().map(String::from);
+        assert!(train_args::parse(&defaults(), bad).is_err(), "{line}");
+    }
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! The command line of the MNIST training examples (`lenet5`,
 //! `resnet_mnist`): `--data DIR`, `--epochs N`, `--batch-size N`,
 //! `--threads N`, `--seed N`, `--out DIR`, `--lr X`, `--augment KIND`, `--resume PATH`, as
-//! `--flag value` or `--flag=value`; `-h` prints the usage. Also what both
+//! `--flag value` or `--flag=value` (clap's parser); `--help` lists them. Also what both
 //! examples do around training ([`load_mnist`], [`fit_and_report`]), which
-//! `tests/resume_examples.rs` runs on a tiny network.
+//! `tests/resume_examples.rs` runs on a tiny network. Needs `shared/cli.rs`
+//! as the crate's `cli` module.
 
 use std::path::PathBuf;
+
+use clap::{Arg, ArgMatches, Command};
 
 /// The parsed options.
 #[derive(Clone)]
@@ -36,118 +39,132 @@ pub struct Defaults {
     pub batch_size: usize,
     pub out: &'static str,
     pub learning_rate: f32,
-    /// e.g. "Adam's initial learning rate (default 0.001, cosine-annealed to 0)".
+    /// e.g. "Adam's initial learning rate (cosine-annealed to 0)"; clap adds the default.
     pub lr_help: &'static str,
 }
 
-fn usage(d: &Defaults) -> String {
-    format!(
-        "usage: {} [--data DIR] [--epochs N] [--batch-size N] [--threads N] [--seed N] [--out DIR] [--lr X] [--augment KIND] [--resume PATH]
-  --data DIR        a directory with the four MNIST IDX files, gzipped or not (default: the vendored data/mnist)
-  --epochs N        epochs to train (default {})
-  --batch-size N    examples per step (default {})
-  --threads N       worker threads (default: all cores)
-  --seed N          seed of the weights and the data order (default 1)
-  --out DIR         where the model, checkpoints, log and curves go (default {})
-  --lr X            {}
-  --augment KIND    none, shift (random 2-pixel shifts; the default) or elastic (affine + elastic distortions)
-  --resume PATH     continue from a checkpoint of this example (such as {}/{}_checkpoint.safetensors),
-                    started with the same --epochs, --batch-size, --seed and --lr; it ends with the
-                    weights the run would have had without the interruption",
-        d.program, d.epochs, d.batch_size, d.out, d.lr_help, d.out, d.program
-    )
+/// The command line, with `d`'s defaults; clap prints its `--help`.
+pub fn command(d: &Defaults) -> Command {
+    Command::new(d.program)
+        .about(format!(
+            "Trains {} on MNIST with checkpoints, a history and curves in --out",
+            d.program
+        ))
+        .arg(
+            Arg::new("data")
+                .long("data")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("A directory with the four MNIST IDX files, gzipped or not [default: the vendored data/mnist]"),
+        )
+        .arg(
+            Arg::new("epochs")
+                .long("epochs")
+                .value_name("N")
+                .value_parser(crate::cli::positive)
+                .default_value(d.epochs.to_string())
+                .help("Epochs to train"),
+        )
+        .arg(
+            Arg::new("batch-size")
+                .long("batch-size")
+                .value_name("N")
+                .value_parser(crate::cli::positive)
+                .default_value(d.batch_size.to_string())
+                .help("Examples per step"),
+        )
+        .arg(
+            Arg::new("threads")
+                .long("threads")
+                .value_name("N")
+                .value_parser(crate::cli::positive)
+                .help("Worker threads [default: all cores]"),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64))
+                .default_value("1")
+                .help("Seed of the weights and the data order"),
+        )
+        .arg(
+            Arg::new("out")
+                .long("out")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .default_value(d.out)
+                .help("Where the model, checkpoints, log and curves go"),
+        )
+        .arg(
+            Arg::new("lr")
+                .long("lr")
+                .value_name("X")
+                .value_parser(clap::value_parser!(f32))
+                .default_value(d.learning_rate.to_string())
+                .help(d.lr_help),
+        )
+        .arg(
+            Arg::new("augment")
+                .long("augment")
+                .value_name("KIND")
+                .value_parser(["none", "shift", "elastic"])
+                .default_value("shift")
+                .help("none, shift (random 2-pixel shifts) or elastic (affine + elastic distortions)"),
+        )
+        .arg(
+            Arg::new("resume")
+                .long("resume")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help(format!(
+                    "Continue from a checkpoint of this example (such as {}/{}_checkpoint.safetensors), \
+                     started with the same --epochs, --batch-size, --seed and --lr; it ends with the \
+                     weights the run would have had without the interruption",
+                    d.out, d.program
+                )),
+        )
 }
 
-/// Parses the command line; on `-h` or a bad option prints the usage and
-/// exits with status 2.
+/// Parses the command line; `--help` prints the options and exits with
+/// status 0, a bad option prints clap's message and exits with status 2.
 pub fn parse_or_exit(d: &Defaults) -> Args {
-    match parse(d, std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
-            eprintln!("{}", usage(d));
-            std::process::exit(2);
-        }
+    match command(d).try_get_matches() {
+        Ok(m) => from_matches(&m),
+        Err(e) => e.exit(),
     }
 }
 
-/// Parses the options after the program's name; `Err` is the message to
-/// print before the usage (empty for `-h`).
-pub fn parse(d: &Defaults, mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        data: cnn::data::mnist::vendored_dir(),
-        epochs: d.epochs,
-        batch_size: d.batch_size,
-        threads: None,
-        seed: 1,
-        out: PathBuf::from(d.out),
-        learning_rate: d.learning_rate,
-        augment: "shift".into(),
-        resume: None,
+/// Parses the options after the program's name; `Err` is clap's message
+/// (its help text for `--help`).
+#[allow(dead_code)] // the tests' entry (tests/resume_examples.rs)
+pub fn parse(d: &Defaults, it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let line = std::iter::once(d.program.to_string()).chain(it);
+    let m = command(d)
+        .try_get_matches_from(line)
+        .map_err(|e| e.to_string())?;
+    Ok(from_matches(&m))
+}
+
+fn from_matches(m: &ArgMatches) -> Args {
+    let path = |id: &str| m.get_one::<PathBuf>(id).cloned();
+    let whole = |id: &str| m.get_one::<usize>(id).copied();
+    Args {
+        data: path("data").unwrap_or_else(cnn::data::mnist::vendored_dir),
+        epochs: whole("epochs").unwrap_or(1),
+        batch_size: whole("batch-size").unwrap_or(1),
+        threads: whole("threads"),
+        seed: m.get_one::<u64>("seed").copied().unwrap_or(1),
+        out: path("out").unwrap_or_default(),
+        learning_rate: m.get_one::<f32>("lr").copied().unwrap_or(1e-3),
+        augment: m
+            .get_one::<String>("augment")
+            .cloned()
+            .unwrap_or_else(|| "shift".into()),
+        resume: path("resume"),
         stop_after: None,
         quiet: false,
-    };
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        const FLAGS: [&str; 9] = [
-            "--data",
-            "--epochs",
-            "--batch-size",
-            "--threads",
-            "--seed",
-            "--out",
-            "--lr",
-            "--augment",
-            "--resume",
-        ];
-        if !FLAGS.contains(&flag.as_str()) {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let value = inline
-            .or_else(|| it.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
-        };
-        match flag.as_str() {
-            "--data" => a.data = PathBuf::from(value),
-            "--epochs" => {
-                a.epochs = num(&value)?;
-                if a.epochs == 0 {
-                    return Err("--epochs must be at least 1".into());
-                }
-            }
-            "--batch-size" => a.batch_size = num(&value)?.max(1),
-            "--threads" => a.threads = Some(num(&value)?.max(1)),
-            "--seed" => a.seed = num(&value)? as u64,
-            "--out" => a.out = PathBuf::from(value),
-            "--resume" => a.resume = Some(PathBuf::from(value)),
-            "--lr" => {
-                a.learning_rate = value
-                    .parse()
-                    .map_err(|_| format!("--lr: `{value}` is not a number"))?
-            }
-            "--augment" => {
-                if !["none", "shift", "elastic"].contains(&value.as_str()) {
-                    return Err(format!(
-                        "--augment: `{value}` is not one of none, shift, elastic"
-                    ));
-                }
-                a.augment = value
-            }
-            _ => unreachable!("checked against FLAGS above"),
-        }
     }
-    Ok(a)
 }
 
 /// What both examples do first: set the thread count, load MNIST from

@@ -58,125 +58,101 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// The usage text.
-pub const USAGE: &str =
-    "usage: one_shot [--dataset glyphs|mnist] [--data DIR] [--folder DIR] [--epochs N]
-        [--baseline-epochs N] [--p N] [--k N] [--margin X] [--mining semi-hard|batch-hard|all]
-        [--lr X] [--no-augment] [--episodes N] [--pairs N] [--per-group N] [--seed N]
-        [--threads N] [--out DIR]
-  --dataset KIND      glyphs (the default: train on the background alphabets, test on the
-                      evaluation ones) or mnist (train on digits 0-4, test on 5-9)
-  --data DIR          that set's directory (default: the vendored data/glyphs or data/mnist;
-                      for mnist any MNIST-format set of images up to 32x32)
-  --folder DIR        a folder with one subfolder per person instead: half the people
-                      (at random, by --seed) are kept for testing
-  --epochs N          epochs of the triplet encoder (default 10 glyphs, 3 mnist, 30 folder)
-  --baseline-epochs N epochs of the softmax baseline (default 8 glyphs, 2 mnist, 30 folder)
-  --p N, --k N        batches of P identities x K images (default 32 x 4)
-  --margin X          triplet margin on unit-length embeddings (default 0.2, FaceNet's, for
-                      the glyphs; 1 for mnist and a folder, whose few identities 0.2 separates
-                      too soon)
-  --mining RULE       semi-hard (the default, FaceNet's), batch-hard or all
-  --lr X              Adam's peak learning rate (default 0.002; warm-up, then cosine to 0)
-  --no-augment        train on the images as they are (default: affine + elastic distortions)
-  --episodes N        episodes of each N-way test (default 1000)
-  --pairs N           same and different pairs, each, for verification (default 5000)
-  --per-group N       keep at most N identities of each alphabet (quick runs)
-  --seed N            seed of the weights, batches, distortions, episodes (default 1)
-  --threads N         kernel threads (default: all cores)
-  --out DIR           where results go (default out/one_shot)";
+/// The command line as clap reads it (`--help` lists it); [`parse`]
+/// resolves it into [`Args`], with the defaults that depend on the source.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "one_shot",
+    about = "One-shot recognition of identities never seen in training: a triplet encoder \
+             beside softmax features and raw pixels"
+)]
+struct Cli {
+    /// glyphs (train on the background alphabets, test on the evaluation
+    /// ones) or mnist (train on digits 0-4, test on 5-9)
+    #[arg(long, value_name = "KIND", default_value = "glyphs", value_parser = ["glyphs", "mnist"])]
+    dataset: String,
+    /// That set's directory [default: the vendored data/glyphs or
+    /// data/mnist; for mnist any MNIST-format set of images up to 32x32]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A folder with one subfolder per person instead: half the people (at
+    /// random, by --seed) are kept for testing
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// Epochs of the triplet encoder [default: 10 glyphs, 3 mnist, 30 folder]
+    #[arg(long, value_name = "N", value_parser = crate::cli::positive)]
+    epochs: Option<usize>,
+    /// Epochs of the softmax baseline [default: 8 glyphs, 2 mnist, 30 folder]
+    #[arg(long, value_name = "N", value_parser = crate::cli::positive)]
+    baseline_epochs: Option<usize>,
+    /// Identities per batch (batches of P identities x K images)
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = at_least_two)]
+    p: usize,
+    /// Images of each identity per batch
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_two)]
+    k: usize,
+    /// Triplet margin on unit-length embeddings [default: 0.2, FaceNet's, for
+    /// the glyphs; 1 for mnist and a folder, whose few identities 0.2
+    /// separates too soon]
+    #[arg(long, value_name = "X", value_parser = positive_real)]
+    margin: Option<f32>,
+    /// semi-hard (FaceNet's), batch-hard or all
+    #[arg(long, value_name = "RULE", default_value = "semi-hard", value_parser = ["semi-hard", "batch-hard", "all"])]
+    mining: String,
+    /// Adam's peak learning rate (warm-up, then cosine to 0)
+    #[arg(long, value_name = "X", default_value_t = 2e-3, value_parser = positive_real)]
+    lr: f32,
+    /// Train on the images as they are [default: affine + elastic distortions]
+    #[arg(long)]
+    no_augment: bool,
+    /// Episodes of each N-way test
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = crate::cli::positive)]
+    episodes: usize,
+    /// Same and different pairs, each, for verification
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = crate::cli::positive)]
+    pairs: usize,
+    /// Keep at most N identities of each alphabet (quick runs)
+    #[arg(long, value_name = "N", value_parser = at_least_two)]
+    per_group: Option<usize>,
+    /// Seed of the weights, batches, distortions and episodes
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Kernel threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = crate::cli::positive)]
+    threads: Option<usize>,
+    /// Where results go
+    #[arg(long, value_name = "DIR", default_value = "out/one_shot")]
+    out: PathBuf,
+}
 
-/// Parses the options after the program's name; `Err` is the message to
-/// print before the usage (empty for `-h`).
-pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut dataset = "glyphs".to_string();
-    let (mut data, mut folder) = (None, None);
-    let (mut epochs, mut baseline_epochs, mut margin) = (None, None, None);
-    let mut a = Args {
-        source: Source::Glyphs(PathBuf::new()),
-        train: TrainConfig {
-            epochs: 0,
-            baseline_epochs: 0,
-            p: 32,
-            k: 4,
-            margin: 0.2,
-            mining: Mining::SemiHard,
-            lr: 2e-3,
-            augment: true,
-            seed: 1,
-            verbose: true,
-        },
-        episodes: 1000,
-        pairs: 5000,
-        per_group: None,
-        threads: None,
-        out: PathBuf::from("out/one_shot"),
-    };
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--no-augment" => {
-                a.train.augment = false;
-                continue;
-            }
-            _ => {}
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        let whole = |v: String| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{flag}: `{v}` is not a whole number"))
-        };
-        let real = |v: String| {
-            v.parse::<f32>()
-                .ok()
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| format!("{flag}: `{v}` is not a positive number"))
-        };
-        match flag.as_str() {
-            "--dataset" => dataset = value()?,
-            "--data" => data = Some(PathBuf::from(value()?)),
-            "--folder" => folder = Some(PathBuf::from(value()?)),
-            "--epochs" => epochs = Some(whole(value()?)?),
-            "--baseline-epochs" => baseline_epochs = Some(whole(value()?)?),
-            "--p" => a.train.p = whole(value()?)?,
-            "--k" => a.train.k = whole(value()?)?,
-            "--margin" => margin = Some(real(value()?)?),
-            "--lr" => a.train.lr = real(value()?)?,
-            "--mining" => {
-                a.train.mining = match value()?.as_str() {
-                    "semi-hard" => Mining::SemiHard,
-                    "batch-hard" => Mining::BatchHard,
-                    "all" => Mining::All,
-                    other => {
-                        return Err(format!(
-                            "--mining: `{other}` is not one of semi-hard, batch-hard, all"
-                        ))
-                    }
-                }
-            }
-            "--episodes" => a.episodes = whole(value()?)?.max(1),
-            "--pairs" => a.pairs = whole(value()?)?.max(1),
-            "--per-group" => a.per_group = Some(whole(value()?)?.max(2)),
-            "--seed" => a.train.seed = whole(value()?)? as u64,
-            "--threads" => a.threads = Some(whole(value()?)?.max(1)),
-            "--out" => a.out = PathBuf::from(value()?),
-            _ => return Err(format!("unknown option `{flag}`")),
-        }
+/// A triplet needs a positive and a negative: P and K of at least 2.
+fn at_least_two(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 2")),
     }
-    if a.train.p < 2 || a.train.k < 2 {
-        return Err(
-            "--p and --k must be at least 2 (a triplet needs a positive and a negative)".into(),
-        );
-    }
+}
+
+fn positive_real(s: &str) -> Result<f32, String> {
+    s.parse::<f32>()
+        .ok()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a positive number"))
+}
+
+/// Parses the options after the program's name; `Err` is clap's message
+/// (its help for `--help`).
+pub fn parse(it: impl Iterator<Item = String>) -> Result<Args, String> {
+    Ok(resolve(crate::cli::parse_from("one_shot", it)?))
+}
+
+/// Parses the command line; `--help` prints the options and exits with
+/// status 0, a bad option prints clap's message and exits with status 2.
+pub fn parse_or_exit() -> Args {
+    resolve(<Cli as clap::Parser>::parse())
+}
+
+fn resolve(c: Cli) -> Args {
     // Epochs of the encoder and of the baseline: the glyphs' default run
     // stays under 10 minutes on 2 cores (12 epochs of the encoder did
     // little better than 4: 96.0% and 88.2% against 95.7% and 87.5%).
@@ -185,38 +161,46 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     // worse than the softmax's features (5-way 64.2% against 68.0%); at 1
     // it keeps learning (73.4%). On the glyphs 1 does as well as 0.2 (4
     // epochs: 95.6% and 86.8%, against 95.7% and 87.5%): FaceNet's 0.2.
-    let (default_epochs, default_margin);
-    a.source = match (folder, dataset.as_str()) {
-        (Some(dir), _) => {
-            (default_epochs, default_margin) = ((30, 30), 1.0);
-            Source::Folder(dir)
-        }
-        (None, "glyphs") => {
-            (default_epochs, default_margin) = ((10, 8), 0.2);
-            Source::Glyphs(data.unwrap_or_else(cnn::data::glyphs::vendored_dir))
-        }
-        (None, "mnist") => {
-            (default_epochs, default_margin) = ((3, 2), 1.0);
-            Source::Mnist(data.unwrap_or_else(cnn::data::mnist::vendored_dir))
-        }
-        (None, other) => return Err(format!("--dataset: `{other}` is not one of glyphs, mnist")),
+    let (source, default_epochs, default_margin) = match (c.folder, c.dataset.as_str()) {
+        (Some(dir), _) => (Source::Folder(dir), (30, 30), 1.0),
+        (None, "mnist") => (
+            Source::Mnist(c.data.unwrap_or_else(cnn::data::mnist::vendored_dir)),
+            (3, 2),
+            1.0,
+        ),
+        // clap admits glyphs and mnist only.
+        (None, _) => (
+            Source::Glyphs(c.data.unwrap_or_else(cnn::data::glyphs::vendored_dir)),
+            (10, 8),
+            0.2,
+        ),
     };
-    a.train.epochs = epochs.unwrap_or(default_epochs.0).max(1);
-    a.train.baseline_epochs = baseline_epochs.unwrap_or(default_epochs.1).max(1);
-    a.train.margin = margin.unwrap_or(default_margin);
-    Ok(a)
-}
-
-/// Parses the command line; on `-h` or a bad option prints the usage and
-/// exits with status 2.
-pub fn parse_or_exit() -> Args {
-    parse(std::env::args().skip(1)).unwrap_or_else(|msg| {
-        if !msg.is_empty() {
-            eprintln!("error: {msg}");
-        }
-        eprintln!("{USAGE}");
-        std::process::exit(2)
-    })
+    let mining = match c.mining.as_str() {
+        "batch-hard" => Mining::BatchHard,
+        "all" => Mining::All,
+        // clap admits the three rules only.
+        _ => Mining::SemiHard,
+    };
+    Args {
+        source,
+        train: TrainConfig {
+            epochs: c.epochs.unwrap_or(default_epochs.0),
+            baseline_epochs: c.baseline_epochs.unwrap_or(default_epochs.1),
+            p: c.p,
+            k: c.k,
+            margin: c.margin.unwrap_or(default_margin),
+            mining,
+            lr: c.lr,
+            augment: !c.no_augment,
+            seed: c.seed,
+            verbose: true,
+        },
+        episodes: c.episodes,
+        pairs: c.pairs,
+        per_group: c.per_group,
+        threads: c.threads,
+        out: c.out,
+    }
 }
 
 /// One measurement for the three methods.

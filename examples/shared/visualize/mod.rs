@@ -57,104 +57,68 @@ const SIDE: usize = 32;
 /// The weights the example trains when it finds none, in `--out`.
 pub const OWN_WEIGHTS: &str = "lenet5_trained.safetensors";
 
-/// The command line.
-#[derive(Clone, Debug)]
+/// The command line (clap's; `--help` lists it).
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "visualize",
+    about = "What LeNet-5's units respond to: top-9 patches, gradient ascent and saliency maps"
+)]
 pub struct Args {
-    /// LeNet-5's weights, as `lenet5` saves them.
+    /// LeNet-5's weights, as `lenet5` saves them; without them the example
+    /// trains LeNet-5 for --epochs and saves it in --out
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "out/lenet5/lenet5.safetensors"
+    )]
     pub weights: PathBuf,
+    /// Where the pictures go
+    #[arg(long, value_name = "DIR", default_value = "out/visualize")]
     pub out: PathBuf,
+    /// The four MNIST IDX files [default: the vendored data/mnist]
+    #[arg(long, value_name = "DIR", default_value_os_t = cnn::data::mnist::vendored_dir(), hide_default_value = true)]
     pub data: PathBuf,
-    /// Epochs to train when no weights are found.
+    /// Epochs to train when there are no weights
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = crate::cli::positive)]
     pub epochs: usize,
-    /// Training images used then (all by default).
+    /// Training images used then (all; the test uses fewer).
+    #[arg(skip = usize::MAX)]
     pub train_images: usize,
-    /// Test images searched for the top patches.
+    /// Test images searched for each unit's top 9 patches (10000: all)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = crate::cli::positive)]
     pub images: usize,
-    /// Units shown per layer.
+    /// Units shown per layer (at most 16)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = units)]
     pub units: usize,
-    /// Gradient-ascent steps.
+    /// Gradient-ascent steps
+    #[arg(long, value_name = "N", default_value_t = 300)]
     pub steps: usize,
     /// Test digits in the saliency picture.
+    #[arg(skip = 12usize)]
     pub saliency: usize,
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = crate::cli::positive)]
     pub threads: Option<usize>,
+    /// Seed of the training and of the ascent's noise
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
     /// Print nothing (the test).
+    #[arg(skip)]
     pub quiet: bool,
 }
 
-pub const USAGE: &str = "usage: visualize [--weights FILE] [--out DIR] [--data DIR] [--epochs N] [--units N] [--steps N] [--images N] [--threads N] [--seed N]
-  --weights FILE  LeNet-5's weights (default out/lenet5/lenet5.safetensors, what `lenet5` saves);
-                  without them the example trains LeNet-5 for --epochs and saves it in --out
-  --out DIR       where the pictures go (default out/visualize)
-  --data DIR      the four MNIST IDX files (default: the vendored data/mnist)
-  --epochs N      epochs to train when there are no weights (default 2)
-  --units N       units shown per layer (default 8)
-  --steps N       gradient-ascent steps (default 300)
-  --images N      test images searched for each unit's top 9 patches (default 10000: all)
-  --threads N     worker threads (default: all cores)
-  --seed N        seed of the training and of the ascent's noise (default 1)";
+fn units(s: &str) -> Result<usize, String> {
+    crate::cli::positive(s).and_then(|n| {
+        (n <= 16)
+            .then_some(n)
+            .ok_or_else(|| format!("{n} units: at most 16 fit the pictures"))
+    })
+}
 
-/// Parses the options after the program's name; `Err` is the message to
-/// print before the usage (empty for `-h`).
-pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        weights: PathBuf::from("out/lenet5/lenet5.safetensors"),
-        out: PathBuf::from("out/visualize"),
-        data: cnn::data::mnist::vendored_dir(),
-        epochs: 2,
-        train_images: usize::MAX,
-        images: 10_000,
-        units: 8,
-        steps: 300,
-        saliency: 12,
-        threads: None,
-        seed: 1,
-        quiet: false,
-    };
-    while let Some(flag) = it.next() {
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (flag, None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        const FLAGS: [&str; 9] = [
-            "--weights",
-            "--out",
-            "--data",
-            "--epochs",
-            "--units",
-            "--steps",
-            "--images",
-            "--threads",
-            "--seed",
-        ];
-        if !FLAGS.contains(&flag.as_str()) {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let value = inline
-            .or_else(|| it.next())
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = || {
-            value
-                .parse::<usize>()
-                .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
-        };
-        match flag.as_str() {
-            "--weights" => a.weights = PathBuf::from(&value),
-            "--out" => a.out = PathBuf::from(&value),
-            "--data" => a.data = PathBuf::from(&value),
-            "--epochs" => a.epochs = num()?.max(1),
-            "--units" => a.units = num()?.clamp(1, 16),
-            "--steps" => a.steps = num()?,
-            "--images" => a.images = num()?.max(1),
-            "--threads" => a.threads = Some(num()?.max(1)),
-            "--seed" => a.seed = num()? as u64,
-            _ => unreachable!("checked against FLAGS above"),
-        }
-    }
-    Ok(a)
+/// Parses the options after the program's name; `Err` is clap's message
+/// (its help for `--help`).
+pub fn parse(it: impl Iterator<Item = String>) -> Result<Args, String> {
+    crate::cli::parse_from("visualize", it)
 }
 
 /// One of a unit's top patches: the activation, the test image, the

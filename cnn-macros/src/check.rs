@@ -196,6 +196,7 @@ impl Checker<'_> {
             LayerKind::BatchNorm { .. }
                 | LayerKind::GroupNorm { .. }
                 | LayerKind::LayerNorm { .. }
+                | LayerKind::Scale { .. }
                 | LayerKind::Dropout { .. }
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }

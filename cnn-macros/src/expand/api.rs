@@ -454,6 +454,7 @@ fn scan_flattened(
             }
             (
                 LayerKind::Dropout { .. }
+                | LayerKind::Scale { .. }
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh

@@ -15,7 +15,7 @@ fn size(what: &str, m: usize, c: usize) -> Result<usize> {
 }
 
 /// `y[r, ch] = x[r, ch] * s[ch]`. Overwrites y.
-/// x, y: [m, c]  s: [c]  (m = batch * positions)
+/// x, y: `[m, c]`  s: `[c]`  (m = batch * positions)
 pub fn forward(m: usize, c: usize, x: &[f32], s: &[f32], y: &mut [f32]) -> Result<()> {
     let len = size("scale::forward", m, c)?;
     check_len("scale::forward x", x.len(), len)?;
@@ -34,7 +34,7 @@ pub fn forward(m: usize, c: usize, x: &[f32], s: &[f32], y: &mut [f32]) -> Resul
 
 /// Gradients of [`forward`]: `dx = dy * s` (overwrites dx when given) and
 /// `ds[ch] += sum_r dy[r, ch] * x[r, ch]` (adds into ds when given).
-/// x, dy, dx: [m, c]  s, ds: [c]
+/// x, dy, dx: `[m, c]`  s, ds: `[c]`
 pub fn backward(
     m: usize,
     c: usize,

@@ -26,7 +26,12 @@
 //! - `norms` and `norms_flat`: group norm, layer norm (on images, on a
 //!   flattened image and on vectors) and gates (squeeze-and-excitation
 //!   with dense layers and with torchvision's 1x1 convolutions, element
-//!   by element), random weights and norm parameters.
+//!   by element), random weights and norm parameters;
+//! - `convnext`: a reduced ConvNeXt of the zoo's blocks
+//!   (`cnn::models::CNBlock`: depthwise 7x7, channels-last layer norm, 1x1
+//!   convolutions for torchvision's `Linear`s, exact GELU and the learnt
+//!   `layer_scale`, a `Mul` by a `[C, 1, 1]` initializer), random weights
+//!   and scales;
 //! - `activations`: ReLU6, SiLU, hardswish, hardsigmoid, GELU (exact and
 //!   tanh) fused into convolutions, batch norm and dense layers and on
 //!   their own, and L2 normalisation per position of an image and of a
@@ -170,6 +175,23 @@ network! {
     pub struct SoftmaxAfterFlatten {
         input: [4, 3, 2],
         layers: [Conv2d { filters: 2, kernel: 3, padding: same }, Flatten, Softmax],
+    }
+
+    /// ConvNeXt-Tiny's layout at a width of 8 and 16 channels, with the
+    /// zoo's blocks: stem, two blocks, downsampling, one block, head.
+    pub struct ConvNextSmall {
+        input: [16, 16, 3],
+        layers: [
+            features: Sequential { layers: [
+                Sequential { layers: [Conv2d { filters: 8, kernel: 4, stride: 4 }, LayerNorm { epsilon: 0.000001 }] },
+                Sequential { layers: [cnn::models::CNBlock { dim: 8 }, cnn::models::CNBlock { dim: 8 }] },
+                Sequential { layers: [LayerNorm { epsilon: 0.000001 }, Conv2d { filters: 16, kernel: 2, stride: 2 }] },
+                Sequential { layers: [cnn::models::CNBlock { dim: 16 }] },
+            ] },
+            GlobalAvgPool,
+            classifier: Sequential { layers: [LayerNorm { epsilon: 0.000001 }, Flatten, Dense { units: 5 }] },
+            Softmax,
+        ],
     }
 
     /// Every activation of issue 25 and L2 normalisation.
@@ -350,6 +372,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let x = random_images(3, [7, 6, 3], 22);
     let y = net.predict(x.view())?;
     write_image_net(&out.join("norms"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = ConvNextSmall::new(26);
+    stir_batch_norms(net.params_mut(), ConvNextSmall::TENSORS, 27);
+    let x = random_images(3, [16, 16, 3], 28);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("convnext"), |p| net.export_onnx(p), &x, &y)?;
+
     let mut net = NormsFlat::new(23);
     stir_batch_norms(net.params_mut(), NormsFlat::TENSORS, 24);
     let mut rng = Rng::new(25);
@@ -370,7 +398,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat and activations to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext and activations to {}",
         out.display()
     );
     Ok(())
@@ -399,7 +427,8 @@ fn random_images(n: usize, [h, w, c]: [usize; 3], seed: u64) -> Array4<f32> {
 }
 
 /// Batch norms away from their fresh state (gamma 1, beta 0, mean 0,
-/// variance 1), so a batch norm exported wrong shows in the outputs.
+/// variance 1), and ConvNeXt's layer scales from their 1e-6, so a norm or
+/// scale exported wrong shows in the outputs.
 fn stir_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo], seed: u64) {
     let mut rng = Rng::new(seed);
     for t in tensors {
@@ -407,6 +436,7 @@ fn stir_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo], seed: 
             Some("gamma") => (0.5, 1.5),
             Some("beta") | Some("moving_mean") => (-0.2, 0.2),
             Some("moving_variance") => (0.5, 2.0),
+            Some("layer_scale") => (0.5, 1.5),
             _ => continue,
         };
         params[t.range()]

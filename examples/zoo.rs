@@ -77,6 +77,8 @@ network! {
     pub struct EfficientNetB0 { input: [224, 224, 3], layers: cnn::models::EfficientNetB0 {} }
     /// torchvision's regnet_y_400mf.
     pub struct RegNetY400MF { input: [224, 224, 3], layers: cnn::models::RegNetY400MF {} }
+    /// torchvision's convnext_tiny.
+    pub struct ConvNextTiny { input: [224, 224, 3], layers: cnn::models::ConvNextTiny {} }
 }
 
 // torchvision's published trainable parameters (its model table;
@@ -108,6 +110,7 @@ const _: () = assert!(MobileNetV3Small::TRAINABLE_PARAMS == 2_542_856);
 const _: () = assert!(MobileNetV3Large::TRAINABLE_PARAMS == 5_483_032);
 const _: () = assert!(EfficientNetB0::TRAINABLE_PARAMS == 5_288_548);
 const _: () = assert!(RegNetY400MF::TRAINABLE_PARAMS == 4_344_144);
+const _: () = assert!(ConvNextTiny::TRAINABLE_PARAMS == 28_589_128);
 
 /// Trainable parameters outside the auxiliary heads (layers named `aux*`
 /// or `AuxLogits*`): torchvision's count without `aux_logits`.
@@ -236,6 +239,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         MobileNetV3Large "MobileNet v3 large",
         EfficientNetB0 "EfficientNet-B0",
         RegNetY400MF "RegNetY-400MF",
+        ConvNextTiny "ConvNeXt-Tiny",
     );
     let mut table = String::from(
         "| model | input | parameters (predict) | multiply-adds | batch-1 latency |\n|---|---|---:|---:|---:|\n",

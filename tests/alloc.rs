@@ -37,7 +37,8 @@ use common::{images, labels, LeNet5};
 
 network! {
     /// Group norm, layer norm per position and on vectors, a
-    /// squeeze-and-excitation gate and an element-wise one.
+    /// squeeze-and-excitation gate and an element-wise one, a learnt
+    /// per-channel scale.
     struct Norms {
         input: [8, 8, 3],
         layers: [
@@ -46,6 +47,7 @@ network! {
             Relu,
             Gate { body: [GlobalAvgPool, Dense { units: 2 }, Relu, Dense { units: 8 }, Sigmoid] },
             LayerNorm,
+            Scale { init: 0.5 },
             Gate { body: [Conv2d { filters: 8, kernel: 1 }, Sigmoid] },
             Flatten,
             Dense { units: 16 },

@@ -135,6 +135,7 @@ fn the_graph_computes_what_predict_computes() {
             | Concat { y, .. }
             | GroupNorm { y, .. }
             | LayerNorm { y, .. }
+            | Scale { y, .. }
             | Gate { y, .. } => y,
         };
         written[y] += 1;

@@ -46,6 +46,7 @@ mod held_pass;
 mod held_pass_pytorch;
 mod localize_example;
 mod mnist_training;
+mod model_blocks;
 mod model_losses;
 mod norms;
 mod one_shot;

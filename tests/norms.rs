@@ -1,7 +1,7 @@
-//! GroupNorm, LayerNorm and Gate through the whole pipeline: parameter
-//! counts and names, the generated backward against central differences
-//! (gradients through both of a gate's factors, through norms frozen in
-//! the declaration and at run time), training and inference computing the
+//! GroupNorm, LayerNorm, Gate and Scale through the whole pipeline:
+//! parameter counts and names, the generated backward against central
+//! differences (gradients through both of a gate's factors, through norms
+//! and scales frozen in the declaration and at run time), training and inference computing the
 //! same thing, `GRAPH` against `predict`, and PyTorch's numbers
 //! (`scripts/make_norms_fixture.py`: `nn.GroupNorm`, ConvNeXt's
 //! channels-last `nn.LayerNorm`, torchvision's `SqueezeExcitation`).
@@ -19,7 +19,8 @@ network! {
     /// channel), layer norm per position, a squeeze-and-excitation gate
     /// with dense layers, an element-wise gate, a gate whose body starts
     /// with an activation (which must not overwrite the shared input), and
-    /// a layer norm on a flat vector.
+    /// a layer norm on a flat vector; a learnt per-channel scale after the
+    /// layer norm (ConvNeXt's layer scale).
     struct Norms {
         input: [5, 4, 3],
         layers: [
@@ -29,6 +30,7 @@ network! {
             se: Gate { body: [GlobalAvgPool, fc1: Dense { units: 2 }, Relu, fc2: Dense { units: 4 }, Sigmoid] },
             c2: Conv2d { filters: 6, kernel: 3, stride: 2, padding: 1 },
             ln: LayerNorm { epsilon: 0.000001 },
+            ls: Scale { init: 0.5 },
             sa: Gate { body: [sc: Conv2d { filters: 6, kernel: 1 }, Sigmoid] },
             inst: GroupNorm { groups: 6 },
             silu: Gate { body: [Sigmoid] },
@@ -57,19 +59,22 @@ network! {
                 Sigmoid,
             ] },
             ln: LayerNorm { trainable: false },
+            ls: Scale { trainable: false },
             Flatten,
             d: Dense { units: 3 },
             Softmax,
         ],
     }
 
-    /// Flat input: group norm over features, a gate on a vector, and a
-    /// gate whose body is the identity in training too (`x * x`).
+    /// Flat input: group norm over features, a scale per feature, a gate
+    /// on a vector, and a gate whose body is the identity in training too
+    /// (`x * x`).
     struct Flat {
         input: [8],
         layers: [
             d1: Dense { units: 6 },
             gn: GroupNorm { groups: 3 },
+            fs: Scale { init: -0.75 },
             g: Gate { body: [gd: Dense { units: 6 }, Sigmoid] },
             sq: Gate { body: [Dropout { rate: 0.0 }] },
             d2: Dense { units: 3 },
@@ -133,15 +138,22 @@ fn parameters_are_gamma_and_beta_per_channel() {
     assert!(Norms::TENSORS.iter().any(|t| t.name == "ln.beta"));
     assert!(Norms::TENSORS.iter().any(|t| t.name == "se.fc1.weight"));
     assert!(Norms::TENSORS.iter().any(|t| t.name == "sa.sc.weight"));
-    // conv 3*3*3*4+4, gn 8, se 4*2+2 + 2*4+4, c2 3*3*4*6+6, ln 12, sa
-    // 6*6+6, inst 12, d1 (3*2*6)*5+5, ln2 10, d2 5*3+3.
-    let want = 112 + 8 + 22 + 222 + 12 + 42 + 12 + 185 + 10 + 18;
+    // conv 3*3*3*4+4, gn 8, se 4*2+2 + 2*4+4, c2 3*3*4*6+6, ln 12, ls 6,
+    // sa 6*6+6, inst 12, d1 (3*2*6)*5+5, ln2 10, d2 5*3+3.
+    let want = 112 + 8 + 22 + 222 + 12 + 6 + 42 + 12 + 185 + 10 + 18;
     assert_eq!((Norms::PARAMS, Norms::TRAINABLE_PARAMS), (want, want));
-    // Frozen norms: non-trainable, laid out after the trainable tensors.
-    assert_eq!(Frozen::PARAMS - Frozen::TRAINABLE_PARAMS, 8 + 8);
+    // A scale: one tensor named after the layer, `[c]`, starting at init.
+    let ls = Norms::TENSORS.iter().find(|t| t.layer == "ls").unwrap();
+    assert_eq!((ls.name, ls.shape, ls.trainable), ("ls", &[6][..], true));
+    assert_eq!(ls.init, cnn::net::Init::Constant { value: 0.5 });
+    let net = Flat::new(0);
+    assert_eq!(net.tensor("fs").unwrap(), [-0.75; 6]);
+    // Frozen norms and scale: non-trainable, after the trainable tensors.
+    assert_eq!(Frozen::PARAMS - Frozen::TRAINABLE_PARAMS, 8 + 8 + 4);
     let text = Norms::summary().to_string();
     assert!(text.contains("gn (GroupNorm)"), "{text}");
     assert!(text.contains("ln (LayerNorm)"), "{text}");
+    assert!(text.contains("ls (Scale)"), "{text}");
     assert!(text.contains("se (Gate)"), "{text}");
 }
 
@@ -212,7 +224,8 @@ fn gradients_pass_through_frozen_norms() {
     let mut net = Norms::new(7);
     net.freeze("ln").unwrap();
     net.freeze("gn").unwrap();
-    let checked = check_net!(net: Norms, images(2, 5, 4, 3, 8), &["ln", "gn"]);
+    net.freeze("ls").unwrap();
+    let checked = check_net!(net: Norms, images(2, 5, 4, 3, 8), &["ln", "gn", "ls"]);
     assert!(checked >= 60, "{checked} elements checked");
 }
 
@@ -348,7 +361,7 @@ mod onnx {
             .join(format!("norms-{}-{name}", std::process::id()))
     }
 
-    /// Gamma and beta away from ones and zeros, so that a tensor read
+    /// Gamma, beta and scales away from ones and zeros, so that a tensor read
     /// back wrong shows.
     fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
         for t in tensors {
@@ -361,6 +374,11 @@ mod onnx {
                 v.iter_mut()
                     .enumerate()
                     .for_each(|(i, v)| *v = 0.05 * i as f32 - 0.1);
+            } else if t.name == t.layer {
+                // A scale's factors.
+                v.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = 0.3 + 0.2 * i as f32);
             }
         }
     }

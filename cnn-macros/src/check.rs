@@ -199,6 +199,7 @@ impl Checker<'_> {
             LayerKind::BatchNorm { .. }
                 | LayerKind::GroupNorm { .. }
                 | LayerKind::LayerNorm { .. }
+                | LayerKind::Scale { .. }
                 | LayerKind::Dropout { .. }
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }

@@ -242,6 +242,15 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
                 macs: 0,
             })
         }
+        // One trainable factor per channel (per feature of a flat input).
+        (LayerKind::Scale { .. }, input, _) => {
+            let c = input.channels();
+            Ok(Counts {
+                params: c,
+                trainable: c,
+                macs: 0,
+            })
+        }
         _ => Ok(Counts::default()),
     }
 }

@@ -144,6 +144,8 @@ fn one(
         // Normalisation statistics are left out, as batch norm's are: the
         // field is where the value itself comes from.
         LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => input,
+        // A factor per channel: each position is its input's alone.
+        LayerKind::Scale { .. } => input,
         // The input times what the body computes from it: a pooled
         // (squeeze-and-excitation) body sees the whole input.
         LayerKind::Gate { body } => {

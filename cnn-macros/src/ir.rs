@@ -300,6 +300,12 @@ pub enum LayerKind {
     LayerNorm {
         epsilon: f64,
     },
+    /// Each channel times its own learnable factor, `[c]` shared by every
+    /// position and example (ConvNeXt's `layer_scale`); the factors start
+    /// at `init`. Its one tensor is named after the layer itself.
+    Scale {
+        init: f64,
+    },
     Dropout {
         rate: f64,
     },
@@ -377,6 +383,7 @@ impl LayerKind {
             LayerKind::BatchNorm { .. } => "BatchNorm",
             LayerKind::GroupNorm { .. } => "GroupNorm",
             LayerKind::LayerNorm { .. } => "LayerNorm",
+            LayerKind::Scale { .. } => "Scale",
             LayerKind::Dropout { .. } => "Dropout",
             LayerKind::Relu => "Relu",
             LayerKind::LeakyRelu { .. } => "LeakyRelu",
@@ -412,6 +419,7 @@ impl LayerKind {
             LayerKind::BatchNorm { .. } => "batch_norm",
             LayerKind::GroupNorm { .. } => "group_norm",
             LayerKind::LayerNorm { .. } => "layer_norm",
+            LayerKind::Scale { .. } => "scale",
             LayerKind::Dropout { .. } => "dropout",
             LayerKind::Relu => "relu",
             LayerKind::LeakyRelu { .. } => "leaky_relu",

@@ -24,6 +24,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("layernormalization", "LayerNorm"),
     ("groupnormalization", "GroupNorm"),
     ("squeezeexcitation", "Gate"),
+    ("layerscale", "Scale"),
     ("multiply", "Gate"),
     ("concatenate", "Concat"),
     ("cat", "Concat"),

@@ -42,6 +42,7 @@
 //! | MobileNet v3 small, large | `MobileNetV3Small`, `MobileNetV3Large` | any | 2,542,856; 5,483,032 |
 //! | EfficientNet-B0 | `EfficientNetB0` | any | 5,288,548 |
 //! | RegNetY-400MF | `RegNetY400MF` | any | 4,344,144 |
+//! | ConvNeXt-Tiny | `ConvNextTiny` | any, at least 32x32 | 28,589,128 |
 //!
 //! The counts are torchvision's, and `cnn-macros`'s test `models` holds
 //! each model to its count and to torchvision's `state_dict` keys and
@@ -56,16 +57,21 @@
 //! (torchvision's adaptive pooling would resize other inputs);
 //! squeeze-and-excitation `fc1`/`fc2` are dense layers on the pooled
 //! vector (torchvision's are 1x1 convolutions; `load_pytorch` takes their
-//! `[out, in, 1, 1]` weights); EfficientNet's stochastic depth, which holds
-//! no parameters and which inference skips, is left out (every block
-//! trains).
+//! `[out, in, 1, 1]` weights); EfficientNet's and ConvNeXt's stochastic
+//! depth, which holds no parameters and which inference skips, is left
+//! out (every block trains); ConvNeXt's per-position `Linear` layers are
+//! 1x1 convolutions (`load_pytorch` takes their `[out, in]` weights), its
+//! `Permute`s the identity on NHWC data, and its `layer_scale` a `Scale`
+//! layer whose tensor is named after the layer, as torchvision's bare
+//! parameter is (`[c, 1, 1]` there, `[c]` here; `load_pytorch` takes
+//! either).
 //!
-//! Not here yet: ConvNeXt-Tiny, whose per-block `layer_scale` is a
-//! parameter of the block itself (a tensor named without a layer's
-//! `.weight`), which no layer kind holds; and its per-position `Linear`
-//! layers would be 1x1 convolutions here.
+//! At reduced width, each family's block reproduces torchvision's own
+//! block class (output and gradients, PyTorch's weights loaded with
+//! `load_pytorch`): the facade's test `model_blocks`.
 
 mod alexnet;
+mod convnext;
 mod densenet;
 mod efficientnet;
 mod googlenet;
@@ -78,6 +84,7 @@ mod squeezenet;
 mod vgg;
 
 pub use alexnet::*;
+pub use convnext::*;
 pub use densenet::*;
 pub use efficientnet::*;
 pub use googlenet::*;

@@ -45,6 +45,7 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
         }
         LayerKind::LayerNorm { epsilon } => check_norm_epsilon(diags, layer, *epsilon),
         LayerKind::LeakyRelu { alpha } => check_leaky_alpha(diags, layer, *alpha),
+        LayerKind::Scale { init } => check_scale_init(diags, layer, *init),
         LayerKind::AuxHead { weight, .. } => check_aux_weight(diags, layer, *weight),
         _ => {}
     }
@@ -132,6 +133,20 @@ fn check_leaky_alpha(diags: &mut Diags, layer: &Layer, alpha: f64) {
     );
     let help = "alpha is the slope for negative inputs, e.g. `alpha: 0.01`";
     diags.push(Diag::new(layer.key_site("alpha"), message).help(help));
+}
+
+/// A scale's factors start at `init`, an `f32` like every parameter, so
+/// it is finite at `f32` precision.
+fn check_scale_init(diags: &mut Diags, layer: &Layer, init: f64) {
+    if (init as f32).is_finite() {
+        return;
+    }
+    let message = format!(
+        "{}: scale init must be a finite f32, got {init:?}",
+        layer.name
+    );
+    let help = "init is every factor's starting value: 1 starts as the identity, ConvNeXt uses `init: 0.000001`";
+    diags.push(Diag::new(layer.key_site("init"), message).help(help));
 }
 
 /// An aux head's loss weight is a finite number `>= 0`.

@@ -458,6 +458,7 @@ fn scan_flattened(
             }
             (
                 LayerKind::Dropout { .. }
+                | LayerKind::Scale { .. }
                 | LayerKind::Relu
                 | LayerKind::LeakyRelu { .. }
                 | LayerKind::Tanh

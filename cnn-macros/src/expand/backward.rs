@@ -116,6 +116,7 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             | OpKind::Dense { .. }
             | OpKind::BatchNorm { .. }
             | OpKind::Norm { .. }
+            | OpKind::Scale { .. }
             | OpKind::Activation { .. }
     );
     if param_free && back.dx.is_none() && back.dother.is_none() {
@@ -288,6 +289,37 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                         #input_only
                     } else {
                         let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
+                        #full
+                    }
+                }
+            };
+            quote! {{
+                let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+                let dx: ::core::option::Option<&mut [f32]> = #dx_arg;
+                #body
+            }}
+        }
+        // The factors' gradient sums dy * x over every row; a frozen
+        // layer computes dx alone.
+        OpKind::Scale {
+            rows,
+            c,
+            s_tensor,
+            s,
+        } => {
+            let sp = p(*s);
+            let sr = range(*s);
+            let call = |ds: TokenStream| quote!(#rt::layers::scale::backward(batch * #rows, #c, x, #sp, dy, dx, #ds)?;);
+            let input_only = call(quote!(None));
+            let full = call(quote!(Some(ds)));
+            let body = if op.frozen {
+                input_only
+            } else {
+                quote! {
+                    if freezing.is_frozen(#s_tensor) {
+                        #input_only
+                    } else {
+                        let [ds] = #rt::net::slices(grads, [#sr])?;
                         #full
                     }
                 }

@@ -147,6 +147,13 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 #call
             }}
         }
+        OpKind::Scale { rows, c, s, .. } => {
+            let s = params.get(*s);
+            quote! {{
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::scale::forward(batch * #rows, #c, x, #s, y)?;
+            }}
+        }
         // The body gave nothing but its input (a dropout at inference).
         OpKind::Gate { other, hw, c } if *other == op.x => quote! {{
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;

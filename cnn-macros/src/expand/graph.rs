@@ -119,6 +119,10 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                     quote!(#rt::net::graph::Node::GroupNorm { x: #x, y: #y, groups: #groups, gamma: #gamma, beta: #beta, epsilon: #eps })
                 }
             }
+            OpKind::Scale { s, .. } => {
+                let scale = name(*s);
+                quote!(#rt::net::graph::Node::Scale { x: #x, y: #y, scale: #scale })
+            }
             OpKind::Gate { .. } => {
                 let g = other.expect("the body's output is written before the gate");
                 quote!(#rt::net::graph::Node::Gate { x: #x, g: #g, y: #y })

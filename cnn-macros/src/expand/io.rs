@@ -22,6 +22,15 @@ pub fn tensor_table(params: &Params) -> TokenStream {
             }
             Init::Zeros => quote!(#rt::net::Init::Zeros),
             Init::Ones => quote!(#rt::net::Init::Ones),
+            // A non-finite init is a compile error already (the struct is
+            // still emitted, and a literal cannot be infinite).
+            Init::Constant { bits } if !f32::from_bits(bits).is_finite() => {
+                quote!(#rt::net::Init::Zeros)
+            }
+            Init::Constant { bits } => {
+                let value = proc_macro2::Literal::f32_suffixed(f32::from_bits(bits));
+                quote!(#rt::net::Init::Constant { value: #value })
+            }
         };
         quote! {
             #rt::net::TensorInfo {

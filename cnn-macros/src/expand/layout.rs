@@ -15,10 +15,19 @@ use crate::ir::{Layer, LayerKind, Shape};
 /// How a tensor is initialised (mirrors `cnn_runtime::net::Init`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
-    HeNormal { fan_in: usize },
-    GlorotUniform { fan_in: usize, fan_out: usize },
+    HeNormal {
+        fan_in: usize,
+    },
+    GlorotUniform {
+        fan_in: usize,
+        fan_out: usize,
+    },
     Zeros,
     Ones,
+    /// Every element the `f32` with these bits (a `Scale`'s `init`).
+    Constant {
+        bits: u32,
+    },
 }
 
 /// One tensor of the arena.
@@ -48,6 +57,8 @@ pub struct LayerTensors {
     pub beta: Option<usize>,
     pub moving_mean: Option<usize>,
     pub moving_variance: Option<usize>,
+    /// A `Scale`'s factors (the tensor named after the layer itself).
+    pub scale: Option<usize>,
 }
 
 /// The arena: tensors in offset order, and each layer's by name.
@@ -93,8 +104,14 @@ pub fn params(layers: &[Layer]) -> Params {
         }
         let trainable = group == 0;
         for p in pending.iter().filter(|p| p.group == group) {
+            // A tensor without a suffix is the layer's one parameter,
+            // named as PyTorch names a bare `nn.Parameter` attribute.
+            let name = match p.suffix {
+                "" => p.layer.clone(),
+                suffix => format!("{}.{suffix}", p.layer),
+            };
             let t = Tensor {
-                name: format!("{}.{}", p.layer, p.suffix),
+                name,
                 layer: p.layer.clone(),
                 shape: p.shape.clone(),
                 offset,
@@ -110,6 +127,7 @@ pub fn params(layers: &[Layer]) -> Params {
                 "gamma" => &mut slot.gamma,
                 "beta" => &mut slot.beta,
                 "moving_mean" => &mut slot.moving_mean,
+                "" => &mut slot.scale,
                 _ => &mut slot.moving_variance,
             };
             *field = Some(idx);
@@ -195,6 +213,12 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 let c = input.channels();
                 push("gamma", vec![c], true, Init::Ones);
                 push("beta", vec![c], true, Init::Zeros);
+            }
+            // The layer's own tensor (no suffix): `blk.layer_scale`, as
+            // torchvision's `CNBlock.layer_scale`.
+            LayerKind::Scale { init } => {
+                let bits = (*init as f32).to_bits();
+                push("", vec![input.channels()], true, Init::Constant { bits });
             }
             LayerKind::Gate { body } => collect(body, out),
             LayerKind::Residual { body, shortcut } => {

@@ -132,6 +132,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             "rate" => "`rate: 0.5`".to_string(),
             "alpha" => "`alpha: 0.01`".to_string(),
             "approximate" => "`approximate: tanh`".to_string(),
+            "init" => "`init: 0.000001`".to_string(),
             "weight" => "`weight: 0.3`".to_string(),
             _ => format!("`{key}: ..`"),
         };
@@ -202,6 +203,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 self.real("epsilon", epsilon);
             }
             LayerKind::LayerNorm { epsilon } => self.real("epsilon", epsilon),
+            LayerKind::Scale { init } => self.real("init", init),
             LayerKind::Dropout { rate } => self.real("rate", rate),
             LayerKind::LeakyRelu { alpha } => self.real("alpha", alpha),
             LayerKind::Gelu { tanh } => self.approximate("approximate", tanh),

@@ -79,8 +79,17 @@ fn torchvision(name: &str) -> (usize, BTreeMap<String, Vec<usize>>) {
 /// Our tensor's name and shape as PyTorch has them: batch norm's
 /// `gamma`, `beta`, `moving_mean`, `moving_variance` are `weight`, `bias`,
 /// `running_mean`, `running_var`; a convolution's `[fh, fw, c_in, c_out]`
-/// is `[c_out, c_in, fh, fw]`, a dense layer's `[in, out]` is `[out, in]`.
+/// is `[c_out, c_in, fh, fw]`, a dense layer's `[in, out]` is `[out, in]`;
+/// a scale's factors (the tensor named after its layer) `[c]` are
+/// `[c, 1, 1]`, as torchvision's `layer_scale`.
 fn as_torch(t: &layout::Tensor) -> (String, Vec<usize>) {
+    if t.name == t.layer {
+        let shape = match *t.shape.as_slice() {
+            [c] => vec![c, 1, 1],
+            ref other => other.to_vec(),
+        };
+        return (t.name.clone(), shape);
+    }
     let (layer, suffix) = t.name.rsplit_once('.').expect("layer.tensor");
     let suffix = match suffix {
         "gamma" => "weight",
@@ -122,8 +131,12 @@ fn matches(model: &str, input: &str, fixture: &str) -> crate::ir::Net {
         // dense layer here; `load_pytorch` takes its `[out, in, 1, 1]`.
         let pointwise = matches!((ours[key].as_slice(), shape.as_slice()),
             ([o, i], [o2, i2, 1, 1]) if o == o2 && i == i2);
+        // A `Linear` on every position of a channels-last map (ConvNeXt's)
+        // is a 1x1 convolution here; `load_pytorch` takes its `[out, in]`.
+        let linear = matches!((ours[key].as_slice(), shape.as_slice()),
+            ([o, i, 1, 1], [o2, i2]) if o == o2 && i == i2);
         assert!(
-            ours[key] == *shape || pointwise,
+            ours[key] == *shape || pointwise || linear,
             "{model}: the shape of {key}: ours {:?}, torchvision's {shape:?}",
             ours[key]
         );
@@ -226,4 +239,9 @@ fn mobilenets_are_torchvisions() {
 #[test]
 fn efficientnet_b0_is_torchvisions() {
     matches("EfficientNetB0 {}", "[224, 224, 3]", "efficientnet_b0");
+}
+
+#[test]
+fn convnext_tiny_is_torchvisions() {
+    matches("ConvNextTiny {}", "[224, 224, 3]", "convnext_tiny");
 }

@@ -1,5 +1,5 @@
-//! GroupNorm, LayerNorm and Gate in the front end: shapes, counts, names,
-//! and the text of each of their rules.
+//! GroupNorm, LayerNorm, Gate and Scale in the front end: shapes, counts,
+//! names, and the text of each of their rules.
 
 use super::{errors, find, good, image, net_src, one_error};
 use crate::ir::Shape;
@@ -23,6 +23,54 @@ fn norms_keep_the_shape_and_count_gamma_and_beta() {
     assert_eq!(counts("ln"), (16, 16, 0));
     assert_eq!(counts("ln2"), (10, 10, 0));
     assert_eq!(counts("f"), (10, 0, 0));
+}
+
+#[test]
+fn a_scale_keeps_the_shape_and_holds_one_tensor_named_after_it() {
+    let net = good(&net_src(
+        "[6, 6, 3]",
+        "c: Conv2d { filters: 8, kernel: 3 }, ls: Scale { init: 0.000001 }, \
+         Flatten, d: Dense { units: 5 }, fs: Scale, f: Scale { trainable: false }",
+    ));
+    assert_eq!(find(&net, "ls").output, image(4, 4, 8));
+    assert_eq!(find(&net, "fs").output, Some(Shape::Flat { n: 5 }));
+    let counts = |name| {
+        let l = find(&net, name);
+        (l.params, l.trainable, l.macs)
+    };
+    assert_eq!(counts("ls"), (8, 8, 0));
+    assert_eq!(counts("fs"), (5, 5, 0));
+    assert_eq!(counts("f"), (5, 0, 0));
+    let params = crate::expand::layout::params(&net.layers);
+    let ls = &params.tensors[params.of("ls").scale.unwrap()];
+    assert_eq!((ls.name.as_str(), ls.shape.as_slice()), ("ls", &[8][..]));
+    assert_eq!(
+        ls.init,
+        crate::expand::layout::Init::Constant {
+            bits: 0.000001f32.to_bits()
+        }
+    );
+    // Default init: 1, the identity.
+    let fs = &params.tensors[params.of("fs").scale.unwrap()];
+    assert_eq!(
+        fs.init,
+        crate::expand::layout::Init::Constant {
+            bits: 1f32.to_bits()
+        }
+    );
+    // A factor per channel: each output position sees its input's field.
+    let fields = crate::field::fields(&net);
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1;
+    assert_eq!(field("ls"), field("c"));
+}
+
+#[test]
+fn a_scale_init_is_a_finite_f32() {
+    assert_eq!(
+        one_error("[4, 4, 6]", "ls: Scale { init: 1e39 }"),
+        "ls: scale init must be a finite f32, got 1e39\n\
+         = help: init is every factor's starting value: 1 starts as the identity, ConvNeXt uses `init: 0.000001`"
+    );
 }
 
 #[test]

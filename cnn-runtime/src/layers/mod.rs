@@ -13,3 +13,4 @@ pub mod layer_norm;
 pub mod loss;
 pub mod merge;
 pub mod pool;
+pub mod scale;

@@ -104,6 +104,13 @@ pub enum Node {
         beta: &'static str,
         epsilon: f32,
     },
+    /// `y = x * scale`: a learnt factor per channel (`scale` is `[c]`),
+    /// the same at every position and for every example.
+    Scale {
+        x: usize,
+        y: usize,
+        scale: &'static str,
+    },
     /// `y = x * g`: `g` one factor per channel (`[c]` or `[1, 1, c]`),
     /// broadcast over the positions, or of `x`'s own length.
     Gate { x: usize, g: usize, y: usize },
@@ -155,6 +162,7 @@ impl Graph {
         use crate::error::{check_len, Error};
         use crate::layers::{
             activation, batch_norm, conv2d, dense, gate, group_norm, l2_normalize, merge, pool,
+            scale,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -311,6 +319,13 @@ impl Graph {
                         epsilon,
                         &mut out,
                     )?;
+                    v[y] = out;
+                }
+                Node::Scale { x, y, scale } => {
+                    let c = channels(self.values[y]);
+                    let rows = batch * self.values[x].len() / c.max(1);
+                    let mut out = std::mem::take(&mut v[y]);
+                    scale::forward(rows, c, &v[x], tensor(scale)?, &mut out)?;
                     v[y] = out;
                 }
                 Node::Gate { x, g, y } => {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 
 /// How a tensor starts out in `Net::new(seed)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// `N(0, 2 / fan_in)`: weights followed by ReLU or LeakyRelu.
     HeNormal {
@@ -29,10 +29,16 @@ pub enum Init {
     Zeros,
     /// Batch norm's gamma and moving variance.
     Ones,
+    /// Every element `value`: a `Scale` layer's factors (`init`; ConvNeXt's
+    /// layer scale starts at 1e-6).
+    Constant {
+        /// The value of every element.
+        value: f32,
+    },
 }
 
 /// One tensor of the parameter arena.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TensorInfo {
     /// `conv1.weight`: the name it is saved under.
     pub name: &'static str,
@@ -73,6 +79,7 @@ pub fn init_params(seed: u64, tensors: &[TensorInfo], total: usize) -> (Vec<f32>
             }
             Init::Zeros => out.fill(0.0),
             Init::Ones => out.fill(1.0),
+            Init::Constant { value } => out.fill(value),
         }
     }
     (params, rng)

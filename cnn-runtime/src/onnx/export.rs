@@ -29,7 +29,10 @@
 //!   with unit scale and zero bias (each group's statistics), `Reshape`
 //!   back, then `Mul` by gamma and `Add` beta per channel;
 //! - a gate is a `Mul` of the input by its body's output, a `[N, C]` one
-//!   reshaped to `[N, C, 1, 1]` to broadcast over the positions.
+//!   reshaped to `[N, C, 1, 1]` to broadcast over the positions;
+//! - a scale is a `Mul` by its factors as an initializer, `[C, 1, 1]` on
+//!   an image (PyTorch's `layer_scale` shape) and `[n]` on a flat value;
+//!   the node is named after the layer.
 
 use std::path::Path;
 
@@ -570,6 +573,26 @@ impl<'a> Builder<'a> {
                 beta,
                 epsilon,
             } => self.group_norm(x, y, groups, gamma, beta, epsilon)?,
+            Node::Scale { x, y, scale } => {
+                let shape = self.shape(y)?;
+                let c = channels(shape);
+                let x = self.read(x, y)?;
+                let layer = self.layer_of(scale);
+                let (_, s) = self.tensor(scale, &[c])?;
+                let s = s.to_vec();
+                let per_channel: Vec<usize> = match shape {
+                    ValueShape::Image(_) => vec![c, 1, 1],
+                    ValueShape::Flat(_) => vec![c],
+                };
+                self.init(scale, &per_channel, &s);
+                self.nodes.push(node(
+                    "Mul",
+                    &layer,
+                    &[&x, scale],
+                    &[&self.value(y)],
+                    Vec::new(),
+                ));
+            }
             Node::Gate { x, g, y } => {
                 let name = self.unnamed("Mul");
                 let x = self.read(x, y)?;

@@ -251,7 +251,10 @@ impl<'a> Planner<'a> {
         if self.mode == Mode::Train && op.trainable() {
             let t = self.params.of(&layer.name);
             let index = self.prog.ops.len();
-            for k in [t.weight, t.bias, t.gamma, t.beta].into_iter().flatten() {
+            for k in [t.weight, t.bias, t.gamma, t.beta, t.scale]
+                .into_iter()
+                .flatten()
+            {
                 if self.params.tensors[k].trainable {
                     if self.prog.tensor_op.len() <= k {
                         self.prog.tensor_op.resize(k + 1, usize::MAX);
@@ -395,6 +398,19 @@ impl<'a> Planner<'a> {
                 LayerKind::GroupNorm { .. } | LayerKind::LayerNorm { .. } => {
                     let y = self.shaped(output);
                     let kind = self.norm(l, input);
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::Scale { .. } => {
+                    let t = self.params.of(&l.name);
+                    let c = input.channels();
+                    let y = self.shaped(output);
+                    let kind = OpKind::Scale {
+                        rows: input.len() / c.max(1),
+                        c,
+                        s_tensor: t.scale.expect("a scale has its tensor laid out"),
+                        s: self.pslot(t.scale),
+                    };
                     self.push(l, kind, x, y);
                     y
                 }

@@ -140,6 +140,16 @@ pub enum OpKind {
         beta: Slot,
         eps: f64,
     },
+    /// `y[r, ch] = x[r, ch] * s[ch]` for `rows` rows per example of `c`
+    /// channels (a `Scale`); backward reads x for the factors' gradient.
+    Scale {
+        rows: usize,
+        c: usize,
+        /// The factors' index in `TENSORS` (whether they are frozen at run
+        /// time).
+        s_tensor: usize,
+        s: Slot,
+    },
     /// In place when `x == y` (never, in training, for an activation
     /// whose backward reads its input).
     Activation {
@@ -215,6 +225,7 @@ impl Op {
                     | OpKind::Dense { .. }
                     | OpKind::BatchNorm { .. }
                     | OpKind::Norm { .. }
+                    | OpKind::Scale { .. }
             )
     }
     /// Whether its backward reads its own output (so that output must not
@@ -393,6 +404,7 @@ mod tests {
                 } => "ln",
                 OpKind::Norm { .. } => "gn",
                 OpKind::Gate { .. } => "gate",
+                OpKind::Scale { .. } => "scale",
                 OpKind::Activation { .. } if op.x == op.y => "act in place",
                 OpKind::Activation { .. } => "act",
                 OpKind::Softmax { .. } => "softmax",

@@ -120,7 +120,10 @@ fn load_matching(
 /// the table it stands for, converted:
 ///
 /// - a convolution's `weight` `[c_out, c_in / groups, fh, fw]` becomes
-///   ours `[fh, fw, c_in / groups, c_out]`;
+///   ours `[fh, fw, c_in / groups, c_out]`, and so does a `Linear`'s
+///   `[out, in]` loaded into a 1x1 convolution `[1, 1, in, out]` (a
+///   `Linear` applied at every position of a channels-last map, as
+///   ConvNeXt's blocks do, is a 1x1 convolution here);
 /// - a `Linear`'s `weight` `[out, in]` becomes ours `[in, out]` (and so
 ///   does a 1x1 `Conv2d`'s `[out, in, 1, 1]` loaded into a dense layer:
 ///   squeeze-and-excitation blocks use them on pooled maps); for the
@@ -131,6 +134,9 @@ fn load_matching(
 /// - on a layer `X` for which the table holds `X.gamma` (a batch norm),
 ///   `weight`, `bias`, `running_mean`, `running_var` are loaded into
 ///   `gamma`, `beta`, `moving_mean`, `moving_variance`;
+/// - a `Scale` layer's factors, the tensor named after the layer itself
+///   (torchvision's bare `layer_scale` parameter), take PyTorch's
+///   `[c, 1, 1]` as well as `[c]`;
 /// - `bias` and anything else whose name is ours is loaded as it is.
 ///
 /// Batch norm's `num_batches_tracked` counters, and keys that name no
@@ -160,10 +166,12 @@ pub fn load_state_dict(
         let t = &tensors[i];
         let (shape, values) = float_tensor(&file, key, t)?;
         let expected = torch_shape(t.shape);
-        if shape != expected
-            && !is_pointwise_dense(shape, &expected)
-            && !is_sequence_conv(shape, &expected)
-        {
+        let fits = shape == expected
+            || is_pointwise_dense(shape, &expected)
+            || is_sequence_conv(shape, &expected)
+            || is_linear_pointwise_conv(shape, &expected)
+            || is_channel_factors(shape, t);
+        if !fits {
             let mut message = format!(
                 "the file's {} does not fit {}, which takes {}",
                 dims(shape),
@@ -224,6 +232,19 @@ fn is_pointwise_dense(file: &[usize], dense: &[usize]) -> bool {
 /// same values in the same order, without the height axis.
 fn is_sequence_conv(file: &[usize], expected: &[usize]) -> bool {
     matches!((file, expected), ([o, i, k], [eo, ei, 1, ek]) if o == eo && i == ei && k == ek)
+}
+
+/// A `Linear`'s weight `[out, in]` for a 1x1 convolution's `[out, in, 1,
+/// 1]` (PyTorch's layout of ours): the same values in the same order, a
+/// linear layer applied per position.
+fn is_linear_pointwise_conv(file: &[usize], conv: &[usize]) -> bool {
+    matches!((file, conv), ([o, i], [o2, i2, 1, 1]) if o == o2 && i == i2)
+}
+
+/// A per-channel parameter stored as `[c, 1, 1]` (to broadcast over an
+/// NCHW map) for a `Scale`'s `[c]`, whose tensor has the layer's name.
+fn is_channel_factors(file: &[usize], t: &TensorInfo) -> bool {
+    t.name == t.layer && matches!((file, t.shape), ([c, 1, 1], [c2]) if c == c2)
 }
 
 /// PyTorch's shape for one of our tensors: `[c_out, c_in, fh, fw]` for a

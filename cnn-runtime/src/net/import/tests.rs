@@ -251,6 +251,52 @@ fn a_pointwise_conv_weight_loads_into_a_dense_layer() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// A 1x1 convolution `pw` (4 -> 3, bias) and a scale `blk.layer_scale`
+/// (3 channels): ConvNeXt's per-position `Linear` and its layer scale.
+const CONVNEXT: &[TensorInfo] = &[
+    info("pw.weight", "pw", &[1, 1, 4, 3], 0),
+    info("pw.bias", "pw", &[3], 12),
+    info("blk.layer_scale", "blk.layer_scale", &[3], 15),
+    info("bn.gamma", "bn", &[3], 18),
+];
+
+#[test]
+fn a_linear_weight_loads_into_a_pointwise_conv_and_a_layer_scale_into_a_scale() {
+    let dir = test_dir("import-torch-convnext");
+    // nn.Linear(4, 3).weight is [out, in]: value 100 + o * 4 + i.
+    let linear: Vec<f32> = (0..12).map(|k| 100.0 + k as f32).collect();
+    let dict = vec![
+        f32s("pw.weight", &[3, 4], &linear),
+        f32s("pw.bias", &[3], &[1.0, 2.0, 3.0]),
+        f32s("blk.layer_scale", &[3, 1, 1], &[0.5, 0.25, 0.125]),
+        f32s("bn.weight", &[3], &[7.0, 8.0, 9.0]),
+    ];
+    let path = write(&dir, "sd.safetensors", &dict);
+    let mut p = vec![f32::NAN; 21];
+    load_state_dict(&path, &mut p, CONVNEXT, &[], &identity).unwrap();
+    // Ours [1, 1, in, out]: element (i, o) at i * 3 + o.
+    for i in 0..4 {
+        for o in 0..3 {
+            assert_eq!(p[i * 3 + o], 100.0 + (o * 4 + i) as f32);
+        }
+    }
+    assert_eq!(p[12..18], [1.0, 2.0, 3.0, 0.5, 0.25, 0.125]);
+    assert_eq!(p[18..21], [7.0, 8.0, 9.0]);
+    // [c, 1, 1] fits a scale's tensor only: not batch norm's gamma, and
+    // not with another channel count.
+    for (key, shape) in [("bn.weight", [3, 1, 1]), ("blk.layer_scale", [4, 1, 1])] {
+        let mut bad = dict.clone();
+        let t = bad.iter_mut().find(|t| t.0 == key).unwrap();
+        *t = f32s(key, &shape, &ramp(0.0, shape.iter().product()));
+        let path = write(&dir, "bad.safetensors", &bad);
+        let mut q = vec![-1.0; 21];
+        let err = load_state_dict(&path, &mut q, CONVNEXT, &[], &identity).unwrap_err();
+        assert!(message(&err).contains("does not fit"), "{}", message(&err));
+        assert!(q.iter().all(|&v| v == -1.0));
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn state_dict_maps_names_skips_and_converts_half_precision() {
     let dir = test_dir("import-torch-map");

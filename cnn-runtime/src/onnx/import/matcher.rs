@@ -24,10 +24,18 @@ pub(super) struct Matcher<'a, 'm> {
 impl Matcher<'_, '_> {
     pub(super) fn run(mut self, ours: &[(String, Ours)]) -> Res<Vec<(usize, Vec<f32>)>> {
         let nodes = self.onnx.nodes;
+        // A `Mul` by stored factors has weights when the declaration has
+        // scales to take them; without any, it is check_adds's error.
+        let scales = ours.iter().any(|(_, o)| matches!(o, Ours::Scale { .. }));
+        let stored_muls = if scales {
+            self.stored_muls()
+        } else {
+            Vec::new()
+        };
         let weighted: Vec<usize> = (0..nodes.len())
-            .filter(|&i| WEIGHTED.contains(&nodes[i].op_type.as_str()))
+            .filter(|&i| WEIGHTED.contains(&nodes[i].op_type.as_str()) || stored_muls.contains(&i))
             .collect();
-        self.check_adds()?;
+        self.check_adds(scales)?;
         let mut absorbed = vec![false; nodes.len()];
         let mut k = 0;
         for (layer, item) in ours {
@@ -83,6 +91,7 @@ impl Matcher<'_, '_> {
                     beta,
                     epsilon,
                 } => self.group_norm(i, layer, *c, *groups, gamma, beta, *epsilon)?,
+                Ours::Scale { c, scale } => self.scale(i, layer, *c, scale)?,
             }
         }
         if let Some(&i) = weighted[k.min(weighted.len())..]
@@ -100,28 +109,65 @@ impl Matcher<'_, '_> {
         Ok(self.writes)
     }
 
-    /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
-    /// front of it can have (a `Linear` exported as `MatMul` + `Add`), or
-    /// a group norm's beta; a `Mul` of a stored tensor is a scale, which
-    /// only a group norm's gamma is. A scalar (no dimensions) is a
-    /// constant of an activation's formula instead (GELU's `erf(..) + 1`).
-    fn check_adds(&self) -> Res<()> {
-        let affine: Vec<usize> = (0..self.onnx.nodes.len())
+    /// The `Mul` and `Add` nodes of group norms' gamma and beta.
+    fn affine_nodes(&self) -> Vec<usize> {
+        (0..self.onnx.nodes.len())
             .filter(|&i| self.onnx.nodes[i].op_type == "InstanceNormalization")
             .flat_map(|i| {
                 let (mul, add) = self.group_norm_affine(i);
                 mul.into_iter().chain(add)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The `Mul` nodes by a stored tensor with dimensions (a scalar is a
+    /// constant of an activation's formula, GELU's `0.5 * x`) that are no
+    /// group norm's gamma: scales.
+    fn stored_muls(&self) -> Vec<usize> {
+        let affine = self.affine_nodes();
+        (0..self.onnx.nodes.len())
+            .filter(|&i| {
+                let n = &self.onnx.nodes[i];
+                n.op_type == "Mul"
+                    && !affine.contains(&i)
+                    && n.input.iter().any(|x| {
+                        self.onnx
+                            .stored
+                            .get(x.as_str())
+                            .is_some_and(|t| !t.dims.is_empty())
+                    })
+            })
+            .collect()
+    }
+
+    /// A scale from `Mul` node `i`: its stored operand, `c` values in any
+    /// shape (`[C, 1, 1]` on an image), is the factors.
+    fn scale(&mut self, i: usize, layer: &str, c: usize, scale: &str) -> Res<()> {
+        expect_op(self.onnx.nodes, i, "Mul", "a scale", layer)?;
+        let values = self.stored_operand(i, c, layer)?;
+        self.put(scale, values)
+    }
+
+    /// An `Add` of a stored tensor is a bias, which only a `MatMul` in
+    /// front of it can have (a `Linear` exported as `MatMul` + `Add`), or
+    /// a group norm's beta; a `Mul` of a stored tensor is a scale, which
+    /// only a group norm's gamma or, when the declaration has them
+    /// (`scales`), a `Scale` layer is. A scalar (no dimensions) is a
+    /// constant of an activation's formula instead (GELU's `erf(..) + 1`).
+    fn check_adds(&self, scales: bool) -> Res<()> {
+        let affine = self.affine_nodes();
         for (i, n) in self.onnx.nodes.iter().enumerate() {
-            if n.op_type == "Mul" && !affine.contains(&i) {
-                if let Some(x) = n
-                    .input
-                    .iter()
-                    .find(|x| self.onnx.stored.contains_key(x.as_str()))
-                {
+            if n.op_type == "Mul" && !affine.contains(&i) && !scales {
+                if let Some(x) = n.input.iter().find(|x| {
+                    self.onnx
+                        .stored
+                        .get(x.as_str())
+                        .is_some_and(|t| !t.dims.is_empty())
+                }) {
                     return Err(format!(
-                        "node {}: multiplies by the stored tensor `{x}`, a scale that no layer of                          the declaration has (only a group norm's gamma may follow it as a Mul)",
+                        "node {}: multiplies by the stored tensor `{x}`, a scale that no layer of \
+                         the declaration has (a group norm's gamma may follow it as a Mul, and a \
+                         Scale layer is one)",
                         self.onnx.label(i)
                     ));
                 }
@@ -500,6 +546,7 @@ fn kind(item: &Ours) -> &'static str {
         Ours::BatchNorm { .. } => "a batch norm",
         Ours::Norm { groups: None, .. } => "a layer norm",
         Ours::Norm { .. } => "a group norm",
+        Ours::Scale { .. } => "a scale",
     }
 }
 

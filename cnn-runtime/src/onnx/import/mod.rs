@@ -29,8 +29,12 @@
 //! ours and PyTorch's: an `InstanceNormalization` over the groups, whose
 //! per-group scale and bias are folded into the per-channel `Mul` and
 //! `Add` of stored tensors after the `Reshape` back (either may be absent).
-//! A gate's `Mul` of two computed values has no weights. An epsilon that
-//! differs from the declaration's is an error naming both.
+//! A gate's `Mul` of two computed values has no weights. A scale is a
+//! `Mul` by a stored tensor of one factor per channel (`[C, 1, 1]`, as
+//! ours and PyTorch's `layer_scale` are, or any shape of `C` values); in
+//! a declaration with a scale, such a `Mul` counts as a node with weights
+//! and is matched in order like the others. An epsilon that differs from
+//! the declaration's is an error naming both.
 //!
 //! Nothing is written until the whole file has been checked.
 
@@ -231,6 +235,11 @@ enum Ours {
         c: usize,
         tensors: BatchNormTensors,
     },
+    /// A scale's `c` factors.
+    Scale {
+        c: usize,
+        scale: &'static str,
+    },
     /// A group norm (`groups: Some(g)`) or a layer norm (`None`).
     Norm {
         c: usize,
@@ -344,6 +353,10 @@ fn our_layers(
                     epsilon,
                 };
                 out.push((layer(gamma)?, norm));
+            }
+            Node::Scale { y, scale, .. } => {
+                let c = channels(shape(y)?);
+                out.push((layer(scale)?, Ours::Scale { c, scale }));
             }
             _ => {}
         }

@@ -31,9 +31,9 @@ impl Matcher<'_, '_> {
         (mul, add)
     }
 
-    /// The stored operand of node `j` (a `Mul` or `Add` of a group norm),
-    /// which must hold `c` values.
-    fn stored_operand(&self, j: usize, c: usize, layer: &str) -> Res<Vec<f32>> {
+    /// The stored operand of node `j` (a `Mul` or `Add` of a group norm,
+    /// a scale's `Mul`), which must hold `c` values.
+    pub(super) fn stored_operand(&self, j: usize, c: usize, layer: &str) -> Res<Vec<f32>> {
         let n = &self.onnx.nodes[j];
         let k = n
             .input

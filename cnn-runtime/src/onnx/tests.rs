@@ -85,6 +85,8 @@ const CONV: Conv2dGeom = Conv2dGeom {
     sw: 2,
     pad_top: 1,
     pad_left: 0,
+    dh: 1,
+    dw: 1,
 };
 // 5x4x4, max pool 2 stride 2 'same': out 3x2, one row after.
 const POOL: PoolGeom = PoolGeom {

@@ -35,6 +35,7 @@ mod blocks_train;
 mod composition;
 mod consts;
 mod detect_digits;
+mod dilation;
 mod dist;
 mod errors;
 mod fit;

@@ -37,6 +37,10 @@
 //!   their own, and L2 normalisation per position of an image and of a
 //!   flat output (`Clip`, `Sigmoid` + `Mul`, `HardSwish`, `HardSigmoid`,
 //!   GELU through `Erf` or `Tanh`, `LpNormalization`).
+//! - `dilated`: dilated convolutions (`dilations` on the `Conv` nodes):
+//!   dense with `same` padding (an even kernel, so an odd total padding),
+//!   unequal per axis with a folded batch norm, depthwise with stride 2,
+//!   grouped, random weights, on random 15x14x3 images.
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -190,6 +194,24 @@ network! {
             ] },
             GlobalAvgPool,
             classifier: Sequential { layers: [LayerNorm { epsilon: 0.000001 }, Flatten, Dense { units: 5 }] },
+            Softmax,
+        ],
+    }
+
+    /// Dilated dense, depthwise and grouped convolutions.
+    pub struct Dilated {
+        input: [15, 14, 3],
+        layers: [
+            d1: Conv2d { filters: 8, kernel: 2, dilation: 3, padding: same },
+            Relu,
+            d2: Conv2d { filters: 8, kernel: 3, dilation: [2, 3], padding: 2, bias: false },
+            d2_bn: BatchNorm,
+            Relu,
+            dw: DepthwiseConv2d { kernel: 3, dilation: 2, stride: 2, padding: same, multiplier: 2 },
+            g: Conv2d { filters: 6, kernel: 3, dilation: [1, 2], groups: 2 },
+            Tanh,
+            Flatten,
+            fc: Dense { units: 5 },
             Softmax,
         ],
     }
@@ -367,6 +389,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let y = net.predict(x.view())?;
     write_image_net(&out.join("activations"), |p| net.export_onnx(p), &x, &y)?;
 
+    let mut net = Dilated::new(26);
+    stir_batch_norms(net.params_mut(), Dilated::TENSORS, 27);
+    let x = random_images(3, [15, 14, 3], 28);
+    let y = net.predict(x.view())?;
+    write_image_net(&out.join("dilated"), |p| net.export_onnx(p), &x, &y)?;
+
     let mut net = Norms::new(20);
     stir_batch_norms(net.params_mut(), Norms::TENSORS, 21);
     let x = random_images(3, [7, 6, 3], 22);
@@ -398,7 +426,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext and activations to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations and dilated to {}",
         out.display()
     );
     Ok(())

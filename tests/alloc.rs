@@ -3,7 +3,8 @@
 //! thread running the steps, over several LeNet-5 training steps after a
 //! warm-up step at each batch size, under every instruction set the CPU
 //! runs (`cnn_runtime::isa::scoped`), and the same over a network of
-//! group norm, layer norm and gates.
+//! group norm, layer norm and gates and over one of dilated convolutions
+//! (which run on the im2col path, its columns in the kernels' scratch).
 //!
 //! One exception is counted apart: `matrixmultiply::sgemm` allocates its
 //! packing buffers on every call (aligned to 16 bytes or more, which no
@@ -59,12 +60,30 @@ network! {
     }
 }
 
+network! {
+    /// Dilated dense, depthwise and grouped convolutions.
+    struct Dilated {
+        input: [12, 12, 3],
+        layers: [
+            Conv2d { filters: 8, kernel: 3, dilation: 2, padding: same },
+            Relu,
+            DepthwiseConv2d { kernel: 3, dilation: 2, padding: same },
+            Conv2d { filters: 8, kernel: 3, dilation: [1, 2], groups: 2, stride: 2 },
+            Relu,
+            Flatten,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     let _alone = counting::alone();
     for isa in Isa::supported_here() {
         isa::scoped(isa, || steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || norm_steps_allocate_nothing(isa)).unwrap();
+        isa::scoped(isa, || dilated_steps_allocate_nothing(isa)).unwrap();
     }
     // The counter works: a step at a new, larger batch size allocates.
     let mut net = LeNet5::new(7);
@@ -94,6 +113,28 @@ fn norm_steps_allocate_nothing(isa: Isa) {
         }
     });
     assert_eq!(n, 0, "allocations during norm training steps on {isa}");
+}
+
+/// Dilated layers take the im2col + matrixmultiply path on every
+/// instruction set: after warm-up steps, six more allocate nothing but
+/// matrixmultiply's packing buffers (counted apart, printed).
+fn dilated_steps_allocate_nothing(isa: Isa) {
+    let mut net = Dilated::new(3);
+    let mut adam = Adam::new(1e-3);
+    let (big, small) = (images(16, 12, 12, 3, 6), images(3, 12, 12, 3, 7));
+    let (big_labels, small_labels) = (labels(16, 10), labels(3, 10));
+    net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+    net.train_step(small.view(), &small_labels, &mut adam)
+        .unwrap();
+    let (n, gemm) = allocations(|| {
+        for _ in 0..3 {
+            net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+            net.train_step(small.view(), &small_labels, &mut adam)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations during dilated training steps on {isa}");
+    println!("{isa}: matrixmultiply packing buffers over 6 dilated steps: {gemm}");
 }
 
 /// Warm-up steps at two batch sizes and both optimizers, then nine more

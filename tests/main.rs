@@ -37,6 +37,7 @@ mod blocks_train;
 mod composition;
 mod consts;
 mod detect_digits;
+mod dilation;
 mod dist;
 mod errors;
 mod fit;

@@ -9,6 +9,8 @@
 //!   the default exporter, and kept as BatchNormalization nodes), with
 //!   PyTorch's outputs: the same network declared here reproduces them
 //!   from either file (`make_fixture.py` made them);
+//! - dilated convolutions come back too, and a declaration without their
+//!   dilation refuses the file;
 //! - files that do not fit (another declaration, not ONNX, cut short,
 //!   bit-flipped) are errors naming the file, the node and the layer, and
 //!   leave the weights as they were.
@@ -62,6 +64,33 @@ network! {
             Relu,
             d2: Dense { units: 3 },
             Softmax,
+        ],
+    }
+
+    /// Dilated dense, depthwise and grouped convolutions, and the same
+    /// layers undilated (the same shapes: every padding is `same`).
+    struct Dilated {
+        input: [10, 9, 4],
+        layers: [
+            d1: Conv2d { filters: 6, kernel: 3, dilation: 3, padding: same },
+            bn: BatchNorm,
+            Relu,
+            dw: DepthwiseConv2d { kernel: 3, dilation: [2, 1], stride: 2, padding: same },
+            g: Conv2d { filters: 4, kernel: 2, dilation: 2, groups: 2, padding: same },
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
+        ],
+    }
+    struct Undilated {
+        input: [10, 9, 4],
+        layers: [
+            d1: Conv2d { filters: 6, kernel: 3, padding: same },
+            bn: BatchNorm,
+            Relu,
+            dw: DepthwiseConv2d { kernel: 3, stride: 2, padding: same },
+            g: Conv2d { filters: 4, kernel: 2, groups: 2, padding: same },
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
         ],
     }
 
@@ -263,6 +292,33 @@ fn the_one_shot_encoder_exports_like_any_other_network() {
     assert_eq!(
         back.predict(x.view()).unwrap(),
         net.predict(x.view()).unwrap()
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn dilated_convolutions_come_back_and_an_undilated_declaration_refuses_them() {
+    let mut net = Dilated::new(7);
+    stir(net.params_mut(), Dilated::TENSORS);
+    let path = temp("dilated.onnx");
+    net.export_onnx(&path).unwrap();
+    let back = Dilated::from_onnx(&path).unwrap();
+    assert_eq!(back.params(), net.params());
+    let x = images(2, 10, 9, 4, 11);
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        net.predict(x.view()).unwrap()
+    );
+    let mut plain = Undilated::new(1);
+    let err = refused(
+        &mut plain,
+        &path,
+        |n, p| n.load_onnx(p),
+        |n| n.params().to_vec(),
+    );
+    assert!(
+        err.ends_with("node d1: dilations 3x3, but d1 has dilation 1x1"),
+        "{err}"
     );
     std::fs::remove_file(&path).ok();
 }

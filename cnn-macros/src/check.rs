@@ -240,6 +240,7 @@ impl Checker<'_> {
                 mut filters,
                 kernel,
                 stride,
+                dilation,
                 padding,
                 groups,
                 depthwise,
@@ -275,7 +276,7 @@ impl Checker<'_> {
                     self.check_groups_divide(layer, c, filters, groups)?;
                 }
                 let [ah, aw] =
-                    self.check_window_fits(layer, [h, w], kernel, stride, padding, seq)?;
+                    self.check_window_fits(layer, [h, w], kernel, stride, dilation, padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
                 self.check_output_fits(
                     layer,
@@ -302,7 +303,8 @@ impl Checker<'_> {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
                 self.check_rank_matches(layer, input, seq)?;
                 self.check_pool_padding(layer, size, padding, seq)?;
-                let [ah, aw] = self.check_window_fits(layer, [h, w], size, stride, padding, seq)?;
+                let [ah, aw] =
+                    self.check_window_fits(layer, [h, w], size, stride, [1, 1], padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
                 Some(Shape::Image {
                     h: ah.out,
@@ -479,30 +481,33 @@ impl Checker<'_> {
     }
 
     /// A kernel or pool window must fit its padded input, `n + 2p >= f`,
-    /// along both axes; the arithmetic must not overflow. Along a sequence
-    /// (a height-1 image) only the length is padded.
+    /// along both axes, where a kernel of `f` taps dilated by `d` spans
+    /// `d (f - 1) + 1`; the arithmetic must not overflow. Along a sequence
+    /// (a height-1 image) only the length is padded and dilated.
+    #[allow(clippy::too_many_arguments)] // one argument per hyper-parameter
     fn check_window_fits(
         &mut self,
         layer: &Layer,
         [h, w]: [usize; 2],
         f: [usize; 2],
         s: [usize; 2],
+        d: [usize; 2],
         padding: Pad,
         seq: bool,
     ) -> Option<[Axis; 2]> {
         let pad_h = if seq { Pad::Explicit(0) } else { padding };
-        let along_h = axis(h, f[0], s[0], pad_h);
-        let along_w = axis(w, f[1], s[1], padding);
+        let along_h = axis(h, f[0], s[0], d[0], pad_h);
+        let along_w = axis(w, f[1], s[1], d[1], padding);
         let (ah, aw) = match (along_h, along_w) {
             (Ok(ah), Ok(aw)) => return Some([ah, aw]),
             (Err(e), _) => (e, "height"),
             (_, Err(e)) => (e, "width"),
         };
-        let square = (h == w && f[0] == f[1]) || seq;
-        let (shown_in, shown_f) = if seq {
-            (w.to_string(), f[1].to_string())
+        let square = (h == w && f[0] == f[1] && d[0] == d[1]) || seq;
+        let (shown_in, shown_f, shown_d) = if seq {
+            (w.to_string(), f[1].to_string(), d[1].to_string())
         } else {
-            (hw(h, w), window(f))
+            (hw(h, w), window(f), window(d))
         };
         let which = if square {
             String::new()
@@ -517,7 +522,7 @@ impl Checker<'_> {
             ("pool window", "size")
         };
         let diag = match ah {
-            AxisError::DoesNotFit { n, f: fa, p } => {
+            AxisError::DoesNotFit { n, f: fa, d: 1, p } => {
                 let message = format!(
                     "{name}: {what} {} does not fit the padded input {}{which} (n + 2p = {n} + 2*{p} = {} < f = {fa})",
                     shown_f,
@@ -533,14 +538,39 @@ impl Checker<'_> {
                 };
                 Diag::new(layer.key_site(key), message).help(help)
             }
-            AxisError::Overflow { n, f: fa, p } => {
+            AxisError::DoesNotFit { n, f: fa, d: da, p } => {
+                // Only kernels are dilated. The span cannot overflow here.
+                let padded = n + 2 * p;
+                let span = da * (fa - 1) + 1;
+                let message = format!(
+                    "{name}: kernel {shown_f} dilated by {shown_d} does not fit the padded input {shown_in}{which} \
+                     (n + 2p = {n} + 2*{p} = {padded} < d(f-1)+1 = {da}*({fa}-1)+1 = {span})"
+                );
+                let help = format!(
+                    "lower the dilation or the kernel size, add padding, or remove a pooling layer before {name}"
+                );
+                // The kernel alone would fit: the dilation is what to edit.
+                let at = if padded >= fa { "dilation" } else { "kernel" };
+                Diag::new(layer.key_site(at), message).help(help)
+            }
+            AxisError::Overflow { n, f: fa, d: da, p } => {
+                let f_sum = if da == 1 {
+                    format!("f = {fa}")
+                } else {
+                    format!("f = {fa}, d = {da}")
+                };
                 let sum = match padding {
-                    Pad::Same => format!("(out - 1) * s + f with n = {n}, f = {fa}"),
+                    Pad::Same => format!("(out - 1) * s + d(f-1)+1 with n = {n}, {f_sum}"),
+                    _ if da > 1 => format!("n + 2p = {n} + 2*{p}, d(f-1)+1 with {f_sum}"),
                     _ => format!("n + 2p = {n} + 2*{p}"),
                 };
                 let message = format!("{name}: the padded input overflows{which} ({sum})");
-                Diag::new(layer.key_site("padding"), message)
-                    .help("arithmetic overflow: use a smaller padding or window")
+                let help = if da == 1 {
+                    "arithmetic overflow: use a smaller padding or window"
+                } else {
+                    "arithmetic overflow: use a smaller padding, window or dilation"
+                };
+                Diag::new(layer.key_site("padding"), message).help(help)
             }
             AxisError::Empty { n, f: fa, s } => {
                 let message =

@@ -7,15 +7,17 @@
 //! numbers are tested against published tables without a compiler.
 //!
 //! Along each axis, a window of `k` with stride `s` and `p` zeros before
-//! (dilation 1) maps the field `(r, j, start)` of its input to
+//! maps the field `(r, j, start)` of its input to
 //! `r + (k - 1) * j`, `j * s` and `start - p * j`: the field's first pixel.
 //! Its centre, `start + (r - 1) / 2`, follows the usual recurrence
-//! `centre + ((k - 1) / 2 - p) * j`. Element-wise and 1x1 layers keep the
+//! `centre + ((k - 1) / 2 - p) * j`. A kernel of `f` taps dilated by `d`
+//! is the window `k = d (f - 1) + 1` (its holes are inside the field).
+//! Element-wise and 1x1 layers keep the
 //! field; a `Residual` or `Concat` takes the union of its branches' fields
 //! (the largest); layers on a flat vector (`Flatten`, `Dense`,
 //! `GlobalAvgPool`'s output) see the whole input.
 
-use crate::ir::{Layer, LayerKind, Net, Shape};
+use crate::ir::{dilated_window, Layer, LayerKind, Net, Shape};
 
 /// One layer's receptive field in input pixels, per axis `[rows, cols]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,9 +122,13 @@ fn one(
     out: &mut Vec<(String, Option<Field>)>,
 ) -> Option<Field> {
     let field = match &layer.kind {
-        LayerKind::Conv2d { kernel, stride, .. } => {
-            input?.window(*kernel, *stride, layer.pad_before)
-        }
+        // A dilated kernel sees its span `d (f - 1) + 1`, holes included.
+        LayerKind::Conv2d {
+            kernel,
+            stride,
+            dilation,
+            ..
+        } => input?.window(dilated_window(*kernel, *dilation), *stride, layer.pad_before),
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
             input?.window(*size, *stride, layer.pad_before)
         }
@@ -278,6 +284,26 @@ mod tests {
         assert_eq!(field_of(&net, "conv3"), sq(99, 16, -32));
         assert_eq!(field_of(&net, "conv5"), sq(163, 16, -64));
         assert_eq!(field_of(&net, "pool5"), sq(195, 32, -64));
+    }
+
+    /// Yu and Koltun (2016), "Multi-scale context aggregation by dilated
+    /// convolutions", section 2: 3x3 convolutions dilated by 1, 2, 4
+    /// have receptive fields of 3x3, 7x7 and 15x15 (`2^(i+2) - 1`), the
+    /// resolution kept; `padding: same` centres each window.
+    #[test]
+    fn dilated_kernels_grow_the_field_exponentially() {
+        let net = good(&net_src(
+            "[32, 32, 1]",
+            "f1: Conv2d { filters: 2, kernel: 3, padding: same },
+             f2: Conv2d { filters: 2, kernel: 3, dilation: 2, padding: same },
+             f3: Conv2d { filters: 2, kernel: 3, dilation: 4, padding: same },
+             wide: Conv2d { filters: 2, kernel: [3, 2], dilation: [1, 3] }",
+        ));
+        assert_eq!(field_of(&net, "f1"), sq(3, 1, -1));
+        assert_eq!(field_of(&net, "f2"), sq(7, 1, -3));
+        assert_eq!(field_of(&net, "f3"), sq(15, 1, -7));
+        // Rows 15 + 2, columns 15 + 3 (two taps three apart span 4).
+        assert_eq!(field_of(&net, "wide").size, [17, 18]);
     }
 
     #[test]

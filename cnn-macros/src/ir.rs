@@ -245,6 +245,18 @@ pub fn flatten_groups(layers: &[Layer]) -> Vec<&Layer> {
     out
 }
 
+/// The inputs a kernel of `f` taps `d` apart spans along each axis,
+/// `d (f - 1) + 1` (saturating: the checker reported a window whose span
+/// overflows, and such a layer has no output).
+pub fn dilated_window(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 2] {
+    [0, 1].map(|i| {
+        kernel[i]
+            .saturating_sub(1)
+            .saturating_mul(dilation[i])
+            .saturating_add(1)
+    })
+}
+
 /// The layer kinds of the DSL with their keys, defaults applied.
 #[derive(Clone, Debug)]
 pub enum LayerKind {
@@ -252,6 +264,10 @@ pub enum LayerKind {
         filters: usize,
         kernel: [usize; 2],
         stride: [usize; 2],
+        /// Rows and columns between kernel taps (PyTorch's `dilation`,
+        /// Keras's `dilation_rate`; 1 is an ordinary convolution): the
+        /// window spans `d (f - 1) + 1` inputs. `[1, d]` for `Conv1d`.
+        dilation: [usize; 2],
         padding: Pad,
         bias: bool,
         /// Input and output channels split into this many groups, each
@@ -261,8 +277,9 @@ pub enum LayerKind {
         /// `groups` to the input channels and `filters` to `groups *
         /// multiplier`.
         depthwise: Option<usize>,
-        /// `Conv1d`: `kernel` and `stride` are `[1, k]` and `[1, s]`, and
-        /// the padding applies along the sequence only (a height-1 image).
+        /// `Conv1d`: `kernel`, `stride` and `dilation` are `[1, k]`,
+        /// `[1, s]` and `[1, d]`, and the padding applies along the
+        /// sequence only (a height-1 image).
         seq: bool,
     },
     MaxPool2d {

@@ -1,7 +1,9 @@
 //! Geometry of convolutions and pooling: the run-time twin of the macro's
 //! shape arithmetic. The macro emits these structs as literals; tests build
-//! them with [`Conv2dGeom::new`], which checks every size with the course's
-//! formula `floor((n + 2p - f) / s) + 1` and TensorFlow's rule for `same`.
+//! them with [`Conv2dGeom::new`] (or [`Conv2dGeom::dilated`]), which checks
+//! every size with the course's formula `floor((n + 2p - f) / s) + 1`, `f`
+//! the effective window `d (f - 1) + 1` of a kernel dilated by `d`, and
+//! TensorFlow's rule for `same`.
 
 use crate::error::{Error, Result};
 
@@ -20,11 +22,26 @@ pub enum Padding {
 /// Output size and leading padding of one spatial axis.
 /// Returns `(out, pad_before)`; errors carry the numbers that failed.
 pub fn axis(n: usize, f: usize, s: usize, padding: Padding) -> Result<(usize, usize)> {
-    if n == 0 || f == 0 || s == 0 {
+    axis_dilated(n, f, s, 1, padding)
+}
+
+/// [`axis`] for a kernel of `f` taps `d` apart (PyTorch's `dilation`),
+/// whose window spans `d (f - 1) + 1` inputs: output
+/// `floor((n + 2p - d (f - 1) - 1) / s) + 1`, or `ceil(n / s)` under
+/// `same` with the total padding `max((out - 1) s + d (f - 1) + 1 - n, 0)`.
+pub fn axis_dilated(
+    n: usize,
+    f: usize,
+    s: usize,
+    d: usize,
+    padding: Padding,
+) -> Result<(usize, usize)> {
+    if n == 0 || f == 0 || s == 0 || d == 0 {
         return Err(Error::InvalidArgument(format!(
-            "sizes must be positive: n = {n}, f = {f}, s = {s}"
+            "sizes must be positive: n = {n}, f = {f}, s = {s}, d = {d}"
         )));
     }
+    let span = effective_window(f, d)?;
     let p = match padding {
         Padding::Explicit(p) => p,
         Padding::Valid => 0,
@@ -32,7 +49,11 @@ pub fn axis(n: usize, f: usize, s: usize, padding: Padding) -> Result<(usize, us
             let out = n.div_ceil(s);
             // Total padding so that the last window ends at the padded edge;
             // the odd one goes after, so `before` rounds down.
-            let total = ((out - 1) * s + f).saturating_sub(n);
+            let total = (out - 1)
+                .checked_mul(s)
+                .and_then(|v| v.checked_add(span))
+                .ok_or_else(overflow)?
+                .saturating_sub(n);
             return Ok((out, total / 2));
         }
     };
@@ -40,12 +61,25 @@ pub fn axis(n: usize, f: usize, s: usize, padding: Padding) -> Result<(usize, us
         .checked_mul(2)
         .and_then(|two_p| n.checked_add(two_p))
         .ok_or_else(overflow)?;
-    if f > padded {
+    if span > padded {
+        let window = if d == 1 {
+            format!("f = {f}")
+        } else {
+            format!("d(f-1)+1 = {d}*({f}-1)+1 = {span}")
+        };
         return Err(Error::InvalidArgument(format!(
-            "window {f} does not fit the padded input (n + 2p = {n} + 2*{p} = {padded} < f = {f})"
+            "window {span} does not fit the padded input (n + 2p = {n} + 2*{p} = {padded} < {window})"
         )));
     }
-    Ok(((padded - f) / s + 1, p))
+    Ok(((padded - span) / s + 1, p))
+}
+
+/// The inputs a window of `f` taps `d` apart spans: `d (f - 1) + 1`.
+pub fn effective_window(f: usize, d: usize) -> Result<usize> {
+    f.checked_sub(1)
+        .and_then(|v| v.checked_mul(d))
+        .and_then(|v| v.checked_add(1))
+        .ok_or_else(overflow)
 }
 
 fn overflow() -> Error {
@@ -99,7 +133,7 @@ pub struct Conv2dGeom {
     pub in_w: usize,
     /// Input channels.
     pub c_in: usize,
-    /// Output rows: `floor((in_h + pads - fh) / sh) + 1`.
+    /// Output rows: `floor((in_h + pads - dh (fh - 1) - 1) / sh) + 1`.
     pub out_h: usize,
     /// Output columns.
     pub out_w: usize,
@@ -117,15 +151,34 @@ pub struct Conv2dGeom {
     pub pad_top: usize,
     /// Zero columns left of the input; the columns right follow from `out_w`.
     pub pad_left: usize,
+    /// Rows between kernel taps (PyTorch's `dilation`, Keras's
+    /// `dilation_rate`): tap `ky` reads input row `oy * sh + ky * dh -
+    /// pad_top`. 1 is an ordinary convolution.
+    pub dh: usize,
+    /// Columns between kernel taps.
+    pub dw: usize,
 }
 
 impl Conv2dGeom {
-    /// Checked construction from the layer's hyper-parameters.
+    /// Checked construction from the layer's hyper-parameters (dilation 1).
     pub fn new(
         input: [usize; 3],
         c_out: usize,
         kernel: [usize; 2],
         stride: [usize; 2],
+        padding: Padding,
+    ) -> Result<Self> {
+        Self::dilated(input, c_out, kernel, stride, [1, 1], padding)
+    }
+
+    /// Checked construction of a convolution whose kernel taps are
+    /// `dilation = [dh, dw]` apart.
+    pub fn dilated(
+        input: [usize; 3],
+        c_out: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
         padding: Padding,
     ) -> Result<Self> {
         let [in_h, in_w, c_in] = input;
@@ -134,8 +187,8 @@ impl Conv2dGeom {
                 "channels must be positive: c_in = {c_in}, c_out = {c_out}"
             )));
         }
-        let (out_h, pad_top) = axis(in_h, kernel[0], stride[0], padding)?;
-        let (out_w, pad_left) = axis(in_w, kernel[1], stride[1], padding)?;
+        let (out_h, pad_top) = axis_dilated(in_h, kernel[0], stride[0], dilation[0], padding)?;
+        let (out_w, pad_left) = axis_dilated(in_w, kernel[1], stride[1], dilation[1], padding)?;
         Ok(Conv2dGeom {
             in_h,
             in_w,
@@ -149,7 +202,16 @@ impl Conv2dGeom {
             sw: stride[1],
             pad_top,
             pad_left,
+            dh: dilation[0],
+            dw: dilation[1],
         })
+    }
+
+    /// True when some kernel axis of more than one tap has its taps apart
+    /// (a dilation above 1 on an axis of one tap changes nothing). Only the
+    /// im2col + GEMM paths and the references run such a convolution.
+    pub const fn is_dilated(&self) -> bool {
+        (self.fh > 1 && self.dh > 1) || (self.fw > 1 && self.dw > 1)
     }
 
     /// Elements of one input image.
@@ -173,7 +235,7 @@ impl Conv2dGeom {
         self.out_h * self.out_w * self.c_out * self.k()
     }
     /// True when the convolution is a plain GEMM on the input rows
-    /// (1x1 kernel, stride 1, no padding).
+    /// (1x1 kernel, stride 1, no padding; a 1x1 kernel has no dilation).
     pub const fn is_pointwise(&self) -> bool {
         self.fh == 1
             && self.fw == 1
@@ -281,6 +343,40 @@ mod tests {
         assert_eq!(axis(7, 3, 2, Padding::Same).unwrap(), (4, 1));
         // n = 6, f = 3, s = 2: out 3, total (2*2 + 3) - 6 = 1, none on top.
         assert_eq!(axis(6, 3, 2, Padding::Same).unwrap(), (3, 0));
+    }
+
+    // PyTorch's Conv2d docs: H_out = floor((H + 2p - d (f - 1) - 1) / s) + 1;
+    // n = 10, f = 3, d = 2, p = 0, s = 1 gives (10 - 4 - 1) + 1 = 6.
+    #[test]
+    fn dilation_widens_the_window() {
+        assert_eq!(axis_dilated(10, 3, 1, 2, Padding::Valid).unwrap(), (6, 0));
+        // d = 1 is `axis`.
+        assert_eq!(
+            axis_dilated(7, 3, 2, 1, Padding::Same).unwrap(),
+            axis(7, 3, 2, Padding::Same).unwrap()
+        );
+        // Same with n = 7, f = 3, d = 2, s = 1: out 7; the window spans 5,
+        // so the total is (7 - 1) + 5 - 7 = 4, two before.
+        assert_eq!(axis_dilated(7, 3, 1, 2, Padding::Same).unwrap(), (7, 2));
+        // n = 6, f = 2, d = 3, s = 2: out 3, span 4, total 4 + 4 - 6 = 2.
+        assert_eq!(axis_dilated(6, 2, 2, 3, Padding::Same).unwrap(), (3, 1));
+        // Span 5 on 4 inputs does not fit; the message says why.
+        let err = axis_dilated(4, 3, 1, 2, Padding::Valid).unwrap_err();
+        assert!(
+            err.to_string().contains("d(f-1)+1 = 2*(3-1)+1 = 5"),
+            "{err}"
+        );
+        assert!(axis_dilated(4, 3, 1, 0, Padding::Valid).is_err());
+        assert!(axis_dilated(4, 3, 1, usize::MAX, Padding::Same).is_err());
+        let g = Conv2dGeom::dilated([9, 8, 2], 3, [3, 2], [1, 2], [2, 3], Padding::Same).unwrap();
+        // Width: out ceil(8 / 2) = 4, span 3 * 1 + 1 = 4, total 3 * 2 + 4 - 8 = 2.
+        assert_eq!((g.out_h, g.out_w, g.pad_top, g.pad_left), (9, 4, 2, 1));
+        assert!(g.is_dilated());
+        assert!(
+            !Conv2dGeom::dilated([9, 8, 2], 3, [1, 1], [1, 1], [2, 3], Padding::Valid)
+                .unwrap()
+                .is_dilated()
+        );
     }
 
     #[test]

@@ -13,8 +13,10 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             filters,
             kernel,
             stride,
+            dilation,
             groups,
             depthwise,
+            seq,
             ..
         } => {
             match depthwise {
@@ -24,8 +26,11 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
                     check_positive(diags, layer, "groups", &[*groups]);
                 }
             }
-            check_positive(diags, layer, "kernel", kernel);
-            check_positive(diags, layer, "stride", stride);
+            // A sequence's `[1, k]` shows as the `k` the user wrote.
+            let along = |pair: &[usize; 2]| if *seq { vec![pair[1]] } else { pair.to_vec() };
+            check_positive(diags, layer, "kernel", &along(kernel));
+            check_positive(diags, layer, "stride", &along(stride));
+            check_positive(diags, layer, "dilation", &along(dilation));
         }
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
             check_positive(diags, layer, "size", size);
@@ -52,9 +57,10 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
     diags.len() == before
 }
 
-/// `filters`, `kernel`, `size`, `stride` and `units` are at least 1: a
-/// layer with no filters or units has no output, a window of 0 sees
-/// nothing, and the output size divides by the stride.
+/// `filters`, `kernel`, `size`, `stride`, `dilation` and `units` are at
+/// least 1: a layer with no filters or units has no output, a window of 0
+/// sees nothing, the output size divides by the stride, and taps 0 apart
+/// would all read one input.
 fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize]) {
     if !values.contains(&0) {
         return;
@@ -72,6 +78,7 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
         "groups" => "groups: 1 is an ordinary convolution",
         "multiplier" => "each input channel needs at least one filter",
         "stride" => "the stride is the step between windows; 1 visits every position",
+        "dilation" => "the dilation is the step between kernel taps; 1 is an ordinary convolution",
         _ => "the window needs at least one row and one column",
     };
     let message = format!("{}: {key} must be at least 1, got {got}", layer.name);

@@ -331,11 +331,14 @@ pub fn conv_geom(g: &Geom) -> TokenStream {
         sw,
         pad_top,
         pad_left,
+        dh,
+        dw,
     } = *g;
     quote! {
         #rt::Conv2dGeom {
             in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
             fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
+            dh: #dh, dw: #dw,
         }
     }
 }

@@ -181,13 +181,14 @@ mod tests {
     }
 
     /// A few lines per layer: LeNet-5's whole API (13 layers) is about
-    /// 59 kB of tokens, most of it `::cnn::__private::rt::` paths (the
+    /// 64 kB of tokens, most of it `::cnn::__private::rt::` paths (the
     /// held pass and the weight-gradient-free branches of frozen layers
-    /// added 23 kB to the 36 kB before).
+    /// added 23 kB to the 36 kB before; the dilation fields of every
+    /// convolution geometry literal about 0.6 kB).
     #[test]
     fn generated_code_is_small() {
         let len = expand(&header("LeNet5"), &lenet5()).to_string().len();
-        assert!(len < 64_000, "{len} bytes of tokens");
+        assert!(len < 66_000, "{len} bytes of tokens");
     }
 }
 

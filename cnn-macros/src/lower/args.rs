@@ -124,6 +124,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
         );
         let example = match key {
             "kernel" | "size" | "stride" => format!("`{key}: 3` or `{key}: [3, 1]`"),
+            "dilation" => "`dilation: 2` or `dilation: [2, 1]`".to_string(),
             "padding" => "`padding: 1`, `padding: valid` or `padding: same`".to_string(),
             "bias" => "`bias: false`".to_string(),
             "momentum" => "`momentum: 0.99`".to_string(),
@@ -146,6 +147,7 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 filters,
                 kernel,
                 stride,
+                dilation,
                 padding,
                 bias,
                 groups,
@@ -156,9 +158,11 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 if *seq {
                     self.along("kernel", kernel);
                     self.along("stride", stride);
+                    self.along("dilation", dilation);
                 } else {
                     self.pair("kernel", kernel);
                     self.pair("stride", stride);
+                    self.pair("dilation", dilation);
                 }
                 self.pad("padding", padding);
                 self.flag("bias", bias);

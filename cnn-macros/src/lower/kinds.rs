@@ -49,6 +49,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             filters: 1,
             kernel: [1, 1],
             stride: [1, 1],
+            dilation: [1, 1],
             padding: Pad::Explicit(0),
             bias: true,
             groups: 1,
@@ -59,6 +60,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             filters: 1,
             kernel: [1, 1],
             stride: [1, 1],
+            dilation: [1, 1],
             padding: Pad::Explicit(0),
             bias: true,
             groups: 1,
@@ -69,6 +71,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             filters: 1,
             kernel: [1, 1],
             stride: [1, 1],
+            dilation: [1, 1],
             padding: Pad::Explicit(0),
             bias: true,
             groups: 1,
@@ -145,11 +148,20 @@ pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&
         LayerKind::Conv2d {
             depthwise: Some(_), ..
         } => (
-            &["kernel", "stride", "padding", "bias", "multiplier"],
+            &[
+                "kernel",
+                "stride",
+                "padding",
+                "dilation",
+                "bias",
+                "multiplier",
+            ],
             &["kernel"],
         ),
         LayerKind::Conv2d { .. } => (
-            &["filters", "kernel", "stride", "padding", "bias", "groups"],
+            &[
+                "filters", "kernel", "stride", "padding", "dilation", "bias", "groups",
+            ],
             &["filters", "kernel"],
         ),
         LayerKind::MaxPool2d { .. } | LayerKind::AvgPool2d { .. } => {

@@ -4,6 +4,7 @@
 //! one test per rule, `robust.rs` malformed input thrown at the front end.
 
 pub(crate) mod course;
+mod dilation;
 mod messages;
 mod models;
 mod names;

@@ -11,7 +11,8 @@
 //! - a convolution's `[fh, fw, c_in / groups, c_out]` becomes `[c_out,
 //!   c_in / groups, fh, fw]`; its padding is explicit `pads` (top, left,
 //!   bottom, right), the bottom and right worked out from the output size,
-//!   so TensorFlow's `same` with its odd extra row at the end is exact;
+//!   so TensorFlow's `same` with its odd extra row at the end is exact, and
+//!   its dilation is `dilations` (the window spanning `d (f - 1) + 1`);
 //! - a convolution's folded batch norm is a `BatchNormalization` node of
 //!   its own with the moving statistics, so a model read back (ours or any
 //!   tool's) still has them; runtimes fold it again;
@@ -48,7 +49,7 @@ use protobuf::{Enum, Message, MessageField};
 use super::model::{float, int, int64s, ints, node, tensor};
 use super::{dims, IR_VERSION, OPSET};
 use crate::error::{Error, Result};
-use crate::geom::Act;
+use crate::geom::{effective_window, Act};
 use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
 use crate::net::import::layout;
 use crate::net::TensorInfo;
@@ -347,15 +348,18 @@ impl<'a> Builder<'a> {
                 if let Some(b) = bias {
                     inputs.push(self.vector(b, g.c_out)?.to_string());
                 }
+                // A dilated kernel's window spans d (f - 1) + 1 inputs.
+                let (span_h, span_w) =
+                    (effective_window(g.fh, g.dh)?, effective_window(g.fw, g.dw)?);
                 let (pb, pr) = (
-                    far_pad(g.in_h, g.out_h, g.fh, g.sh, g.pad_top)?,
-                    far_pad(g.in_w, g.out_w, g.fw, g.sw, g.pad_left)?,
+                    far_pad(g.in_h, g.out_h, span_h, g.sh, g.pad_top)?,
+                    far_pad(g.in_w, g.out_w, span_w, g.sw, g.pad_left)?,
                 );
                 let attrs = vec![
                     ints("kernel_shape", &[g.fh, g.fw]),
                     ints("strides", &[g.sh, g.sw]),
                     ints("pads", &[g.pad_top, g.pad_left, pb, pr]),
-                    ints("dilations", &[1, 1]),
+                    ints("dilations", &[g.dh, g.dw]),
                     int("group", groups as i64),
                 ];
                 let last = batch_norm.is_none() && act == Act::Identity;

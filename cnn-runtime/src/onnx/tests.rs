@@ -85,6 +85,8 @@ const CONV: Conv2dGeom = Conv2dGeom {
     sw: 2,
     pad_top: 1,
     pad_left: 0,
+    dh: 1,
+    dw: 1,
 };
 // 5x4x4, max pool 2 stride 2 'same': out 3x2, one row after.
 const POOL: PoolGeom = PoolGeom {
@@ -483,4 +485,108 @@ fn a_dense_layer_reads_from_matmul_and_add_or_a_transposed_gemm() {
         e.starts_with("node conv1/LeakyRelu: adds the stored tensor `bn1.beta`"),
         "{e}"
     );
+}
+
+// conv1 dilated [2, 3] with stride [1, 2] and 'same' padding on 9x8x2,
+// groups 2, no batch norm: its windows span 5 rows and 7 columns, so the
+// padding is 4 rows (2 + 2) and (4 - 1) * 2 + 7 - 8 = 5 columns (2 + 3).
+const DILATED: Conv2dGeom = Conv2dGeom {
+    in_h: 9,
+    in_w: 8,
+    c_in: 2,
+    out_h: 9,
+    out_w: 4,
+    c_out: 4,
+    fh: 3,
+    fw: 3,
+    sh: 1,
+    sw: 2,
+    pad_top: 2,
+    pad_left: 2,
+    dh: 2,
+    dw: 3,
+};
+
+const DILATED_GRAPH: Graph = Graph {
+    values: &[ValueShape::Image([9, 8, 2]), ValueShape::Image([9, 4, 4])],
+    nodes: &[Node::Conv {
+        x: 0,
+        y: 1,
+        geom: DILATED,
+        groups: 2,
+        weight: "conv1.weight",
+        bias: Some("conv1.bias"),
+        batch_norm: None,
+        act: Act::Identity,
+    }],
+    input: 0,
+    output: 1,
+};
+
+#[test]
+fn a_dilated_convolution_exports_and_imports_its_dilations() {
+    let built = Conv2dGeom::dilated(
+        [9, 8, 2],
+        4,
+        [3, 3],
+        [1, 2],
+        [2, 3],
+        crate::geom::Padding::Same,
+    )
+    .unwrap();
+    assert_eq!(built, DILATED);
+    let tensors = &TENSORS[..2];
+    let p = crate::testing::random(40, 3);
+    let m = model("Dilated", &DILATED_GRAPH, tensors, &p, &[9, 8, 2]).unwrap();
+    let conv = find(&m, "Conv");
+    assert_eq!(ints(conv, "dilations"), [2, 3]);
+    assert_eq!(ints(conv, "pads"), [2, 2, 2, 3]); // top, left, bottom, right
+    assert_eq!(ints(conv, "kernel_shape"), [3, 3]);
+    // The undilated model says so too.
+    assert_eq!(ints(find(&exported(), "Conv"), "dilations"), [1, 1]);
+
+    let import = |m: &ModelProto| {
+        let mut q = vec![0.0; 40];
+        import_bytes(&bytes(m), &DILATED_GRAPH, tensors, &mut q).map(|()| q)
+    };
+    assert_eq!(import(&m).unwrap(), p);
+    let set = |m: &mut ModelProto, name: &str, v: Vec<i64>| {
+        let conv = &mut m.graph.mut_or_insert_default().node[0];
+        conv.attribute
+            .iter_mut()
+            .find(|a| a.name == name)
+            .unwrap()
+            .ints = v;
+    };
+    let mut other = m.clone();
+    set(&mut other, "dilations", vec![1, 1]);
+    assert_eq!(
+        import(&other).unwrap_err(),
+        "node conv1: dilations 1x1, but conv1 has dilation 2x3"
+    );
+    let mut zero = m.clone();
+    set(&mut zero, "dilations", vec![2, 0]);
+    assert!(
+        import(&zero)
+            .unwrap_err()
+            .contains("a dilation is at least 1"),
+        "zero dilation"
+    );
+    // Pads that fit an undilated window give the wrong output size.
+    let mut pads = m.clone();
+    set(&mut pads, "pads", vec![1, 1, 1, 1]);
+    let e = import(&pads).unwrap_err();
+    assert!(
+        e.starts_with("node conv1: strides 1x2 and pads 1,1,1,1"),
+        "{e}"
+    );
+    // SAME_UPPER works the padding out from the dilated window.
+    let mut auto = m.clone();
+    let conv = &mut auto.graph.mut_or_insert_default().node[0];
+    conv.attribute.retain(|a| a.name != "pads");
+    let mut same = super::model::int("auto_pad", 0);
+    same.type_ = onnx_protobuf::attribute_proto::AttributeType::STRING.into();
+    same.s = b"SAME_UPPER".to_vec();
+    conv.attribute.push(same);
+    assert_eq!(import(&auto).unwrap(), p);
 }

@@ -713,12 +713,17 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
     else {
         unreachable!("the checker gives spatial layers image shapes")
     };
-    let (k, s) = match &l.kind {
-        LayerKind::Conv2d { kernel, stride, .. } => (*kernel, *stride),
+    let (k, s, d) = match &l.kind {
+        LayerKind::Conv2d {
+            kernel,
+            stride,
+            dilation,
+            ..
+        } => (*kernel, *stride, *dilation),
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
-            (*size, *stride)
+            (*size, *stride, [1, 1])
         }
-        _ => ([1, 1], [1, 1]),
+        _ => ([1, 1], [1, 1], [1, 1]),
     };
     Geom {
         in_h: h,
@@ -733,5 +738,7 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
         sw: s[1],
         pad_top: l.pad_before[0],
         pad_left: l.pad_before[1],
+        dh: d[0],
+        dw: d[1],
     }
 }

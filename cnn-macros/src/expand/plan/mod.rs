@@ -73,6 +73,9 @@ pub struct Geom {
     pub sw: usize,
     pub pad_top: usize,
     pub pad_left: usize,
+    /// Rows and columns between kernel taps (1 for pooling).
+    pub dh: usize,
+    pub dw: usize,
 }
 
 /// Batch norm's tensors (parameter slots) and constants.

@@ -47,6 +47,7 @@ pub(super) fn forward_rows(
     r1: usize,
     y: &mut [f32],
 ) {
+    super::assert_undilated(g);
     run(
         isa,
         Job::Forward {
@@ -72,6 +73,7 @@ pub(super) fn weight_grad(
     dy: &[f32],
     dw: &mut [f32],
 ) {
+    super::assert_undilated(g);
     run(
         isa,
         Job::WeightGrad {
@@ -95,6 +97,7 @@ pub(super) fn input_grad(
     wt: &[f32],
     dx: &mut [f32],
 ) {
+    super::assert_undilated(g);
     run(
         isa,
         Job::InputGrad {

@@ -121,8 +121,12 @@ pub(super) fn direct_supported(gr: &Groups) -> bool {
 
 /// The direct kernel where it applies; otherwise the dense convolution's
 /// choice (the micro-kernel wherever the CPU runs it, unless
-/// `CNN_CONV=gemm`).
+/// `CNN_CONV=gemm`). A dilated convolution takes the group-major im2col:
+/// neither the direct kernel nor the micro-kernel knows dilation.
 pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
+    if g.is_dilated() {
+        return Kernel::Gemm;
+    }
     if direct_supported(gr) {
         return Kernel::Direct(crate::isa::current());
     }
@@ -369,12 +373,37 @@ pub(super) fn backward_kernel(
 /// The taps of a window along one axis that fall inside the input: output
 /// index `o` (stride `s`, `pad` leading zeros, window `f`, input length
 /// `n`) reads taps `lo..hi`, tap `lo` at input index `i_lo` (meaningful
-/// only when `lo < hi`).
+/// only when `lo < hi`). Undilated; see [`window_dilated`].
 #[inline(always)]
 pub(super) fn window(o: usize, s: usize, pad: usize, f: usize, n: usize) -> (usize, usize, usize) {
     let start = (o * s) as isize - pad as isize;
     let lo = (-start).clamp(0, f as isize) as usize;
     let hi = (n as isize - start).clamp(0, f as isize) as usize;
     let i_lo = (start + lo as isize).max(0) as usize;
+    (lo, hi, i_lo)
+}
+
+/// [`window`] for taps `d` apart: tap `t` of output `o` reads input
+/// `o * s - pad + t * d`, so the taps inside `0..n` are `lo..hi` with
+/// `lo = ceil(max(pad - o * s, 0) / d)`, `hi = min(ceil((n + pad - o * s) / d), f)`,
+/// tap `lo` at input `i_lo`, tap `t` at `i_lo + (t - lo) * d`.
+#[inline(always)]
+pub(super) fn window_dilated(
+    o: usize,
+    s: usize,
+    d: usize,
+    pad: usize,
+    f: usize,
+    n: usize,
+) -> (usize, usize, usize) {
+    if d == 1 {
+        return window(o, s, pad, f, n);
+    }
+    let start = (o * s) as isize - pad as isize;
+    let di = d as isize;
+    let lo = ((-start).max(0) + di - 1) / di;
+    let hi = ((n as isize - start).max(0) + di - 1) / di;
+    let (lo, hi) = (lo.min(f as isize) as usize, hi.min(f as isize) as usize);
+    let i_lo = (start + (lo * d) as isize).max(0) as usize;
     (lo, hi, i_lo)
 }

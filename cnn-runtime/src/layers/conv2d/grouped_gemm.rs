@@ -12,8 +12,12 @@
 //! - Weight gradient: `dw_g += col_g^T dY_g`.
 //! - Input gradient: `dcol_g = dY_g W_g^T`, scattered back by [`col2im_add`]
 //!   (also used by the AVX-512 path at strides other than 1).
+//!
+//! Window taps `dh` rows and `dw` columns apart (dilation) are read where
+//! they fall, so this is also the path of every dilated grouped or
+//! depthwise convolution.
 
-use super::grouped::{window, Groups};
+use super::grouped::{window_dilated, Groups};
 use super::im2col::{add_run, copy_run, for_each_pixel, zero_run};
 use super::{epilogue, Epilogue};
 use crate::gemm::{sgemm, Mat};
@@ -38,18 +42,18 @@ pub(super) fn im2col(
     let col = &mut col[..rows * kt];
     for_each_pixel(g, row0, rows, |i, n, oy, ox| {
         let img = &x[n * img_len..(n + 1) * img_len];
-        let (ky_lo, ky_hi, iy_lo) = window(oy, g.sh, g.pad_top, g.fh, g.in_h);
-        let (kx_lo, kx_hi, ix_lo) = window(ox, g.sw, g.pad_left, g.fw, g.in_w);
+        let (ky_lo, ky_hi, iy_lo) = window_dilated(oy, g.sh, g.dh, g.pad_top, g.fh, g.in_h);
+        let (kx_lo, kx_hi, ix_lo) = window_dilated(ox, g.sw, g.dw, g.pad_left, g.fw, g.in_w);
         for (gi, dst) in col[i * kt..(i + 1) * kt].chunks_exact_mut(k).enumerate() {
             for (ky, d) in dst.chunks_exact_mut(seg).enumerate() {
                 if ky < ky_lo || ky >= ky_hi {
                     zero_run(d);
                     continue;
                 }
-                let src = &img[(iy_lo + ky - ky_lo) * g.in_w * g.c_in..];
+                let src = &img[(iy_lo + (ky - ky_lo) * g.dh) * g.in_w * g.c_in..];
                 zero_run(&mut d[..kx_lo * cg]);
                 for kx in kx_lo..kx_hi {
-                    let at = (ix_lo + kx - kx_lo) * g.c_in + gi * cg;
+                    let at = (ix_lo + (kx - kx_lo) * g.dw) * g.c_in + gi * cg;
                     copy_run(&mut d[kx * cg..(kx + 1) * cg], &src[at..at + cg]);
                 }
                 zero_run(&mut d[kx_hi.max(kx_lo) * cg..]);
@@ -75,12 +79,12 @@ pub(super) fn col2im_add(
     for_each_pixel(g, row0, rows, |i, n, oy, ox| {
         let src = &col[i * kt..(i + 1) * kt];
         let img = &mut dx[n * img_len..(n + 1) * img_len];
-        let (ky_lo, ky_hi, iy_lo) = window(oy, g.sh, g.pad_top, g.fh, g.in_h);
-        let (kx_lo, kx_hi, ix_lo) = window(ox, g.sw, g.pad_left, g.fw, g.in_w);
+        let (ky_lo, ky_hi, iy_lo) = window_dilated(oy, g.sh, g.dh, g.pad_top, g.fh, g.in_h);
+        let (kx_lo, kx_hi, ix_lo) = window_dilated(ox, g.sw, g.dw, g.pad_left, g.fw, g.in_w);
         for ky in ky_lo..ky_hi {
-            let iy = iy_lo + ky - ky_lo;
+            let iy = iy_lo + (ky - ky_lo) * g.dh;
             for kx in kx_lo..kx_hi {
-                let ix = ix_lo + kx - kx_lo;
+                let ix = ix_lo + (kx - kx_lo) * g.dw;
                 let d = &mut img[(iy * g.in_w + ix) * g.c_in..(iy * g.in_w + ix + 1) * g.c_in];
                 let tap = (ky * g.fw + kx) * cg;
                 for (gi, dg) in d.chunks_exact_mut(cg).enumerate() {

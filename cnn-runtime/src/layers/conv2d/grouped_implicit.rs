@@ -217,6 +217,7 @@ pub(super) fn forward_rows(
     r1: usize,
     y: &mut [f32],
 ) {
+    super::assert_undilated(g);
     let (v, p) = forward_layout(g, gr);
     let row_len = g.out_w * g.c_out;
     // As the dense path: bias, affine and (leaky) ReLU in the stores; the
@@ -252,6 +253,7 @@ pub(super) fn forward_rows(
 /// (back to back), group-major as [`pack_kernel`] lays weights out (see
 /// [`unpack_add`]).
 pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    super::assert_undilated(g);
     let (_, p) = forward_layout(g, gr);
     let (line, n, og) = (p.line(), g.c_out, gr.og);
     let rows = g.fw * gr.cg;
@@ -291,6 +293,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw
 /// apart, which wastes most of each cache line when `og` is small and
 /// leaves half the cache sets unused when it is large.
 pub(super) fn pack_kernel(g: &Conv2dGeom, gr: &Groups, w: &[f32], wp: &mut [f32]) {
+    super::assert_undilated(g);
     let (k, og) = (gr.k, gr.og);
     for (q, row) in w.chunks_exact(g.c_out).enumerate() {
         for (gi, src) in row.chunks_exact(og).enumerate() {
@@ -347,6 +350,7 @@ pub(super) fn transpose_kernel(g: &Conv2dGeom, gr: &Groups, w: &[f32], wt: &mut 
 /// Overwrites `dx` (whole images) with the transposed convolution of `dy`
 /// by `wt` (see [`flip_kernel`]); needs `implicit::dx_supported`.
 pub(super) fn input_grad(g: &Conv2dGeom, gr: &Groups, dy: &[f32], wt: &[f32], dx: &mut [f32]) {
+    super::assert_undilated(g);
     // The roles of the channels swap: dy's og per group in, x's cg out.
     let v = Valid {
         groups: gr.groups,
@@ -389,6 +393,7 @@ pub(super) fn input_grad_scatter(
     chunk: usize,
     dx: &mut [f32],
 ) {
+    super::assert_undilated(g);
     let (k, n, og) = (gr.k, g.c_out, gr.og);
     let kt = gr.groups * k;
     let total = dy.len() / n;

@@ -6,6 +6,10 @@
 //! matrix. Padding is `pad_top` / `pad_left` zeros before the input; rows and
 //! columns past the input's end are zeros too (implicit bottom/right padding).
 //!
+//! A dilated geometry (taps `dh` rows and `dw` columns apart) reads each
+//! tap where it falls, `c_in` floats at a time; the undilated one copies
+//! whole window rows.
+//!
 //! Both functions take a range of column rows, so a kernel can walk the
 //! batch in cache-sized chunks that may start and end inside an image. The
 //! geometry must have passed `Conv2dGeom::validate`; slices are indexed
@@ -121,6 +125,9 @@ pub(super) fn add_run(dst: &mut [f32], src: &[f32]) {
 /// overwritten). `x` holds whole images starting at image 0 of `row0`'s
 /// numbering: `[n, in_h, in_w, c_in]`.
 pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
+    if g.is_dilated() {
+        return im2col_dilated(g, x, row0, rows, col);
+    }
     let k = g.k();
     let seg = g.fw * g.c_in;
     let img_len = g.in_len();
@@ -155,10 +162,65 @@ pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f3
     });
 }
 
+/// The input index of tap `t` of output `o` along one axis (stride `s`,
+/// taps `d` apart, `pad` leading zeros, `n` inputs), or `None` in padding.
+#[inline(always)]
+fn tap_at(o: usize, s: usize, t: usize, d: usize, pad: usize, n: usize) -> Option<usize> {
+    (o * s + t * d).checked_sub(pad).filter(|&i| i < n)
+}
+
+/// [`im2col`] for a dilated geometry: one tap of `c_in` floats at a time.
+fn im2col_dilated(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
+    let (k, c) = (g.k(), g.c_in);
+    let img_len = g.in_len();
+    let col = &mut col[..rows * k];
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let dst = &mut col[i * k..(i + 1) * k];
+        let img = &x[n * img_len..(n + 1) * img_len];
+        for ky in 0..g.fh {
+            let iy = tap_at(oy, g.sh, ky, g.dh, g.pad_top, g.in_h);
+            for kx in 0..g.fw {
+                let d = &mut dst[(ky * g.fw + kx) * c..][..c];
+                match (iy, tap_at(ox, g.sw, kx, g.dw, g.pad_left, g.in_w)) {
+                    (Some(iy), Some(ix)) => copy_run(d, &img[(iy * g.in_w + ix) * c..][..c]),
+                    _ => zero_run(d),
+                }
+            }
+        }
+    });
+}
+
+/// [`col2im_add`] for a dilated geometry: one tap of `c_in` floats at a time.
+fn col2im_add_dilated(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+    let (k, c) = (g.k(), g.c_in);
+    let img_len = g.in_len();
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let src = &col[i * k..(i + 1) * k];
+        let img = &mut dx[n * img_len..(n + 1) * img_len];
+        for ky in 0..g.fh {
+            let Some(iy) = tap_at(oy, g.sh, ky, g.dh, g.pad_top, g.in_h) else {
+                continue;
+            };
+            for kx in 0..g.fw {
+                if let Some(ix) = tap_at(ox, g.sw, kx, g.dw, g.pad_left, g.in_w) {
+                    let from = (ky * g.fw + kx) * c;
+                    add_run(
+                        &mut img[(iy * g.in_w + ix) * c..][..c],
+                        &src[from..from + c],
+                    );
+                }
+            }
+        }
+    });
+}
+
 /// Adds column rows `row0..row0 + rows` of `col` back onto the input
 /// positions they were read from (the adjoint of [`im2col`]); padded
 /// positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is added into.
 pub fn col2im_add(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+    if g.is_dilated() {
+        return col2im_add_dilated(g, col, row0, rows, dx);
+    }
     #[cfg(target_arch = "x86_64")]
     match crate::isa::current() {
         // SAFETY: `current` is an instruction set the CPU runs; AVX-512F
@@ -280,14 +342,22 @@ mod tests {
     // im2col and col2im are adjoint: <im2col(x), c> == <x, col2im(c)>.
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
-        for (input, kernel, stride, padding) in [
+        for case in [
             ([5, 7, 3], [3, 3], [1, 1], Padding::Explicit(1)),
             ([6, 5, 2], [2, 3], [2, 1], Padding::Same),
             ([7, 7, 1], [3, 3], [3, 2], Padding::Same),
             ([4, 4, 3], [1, 1], [2, 2], Padding::Valid),
             ([3, 3, 2], [1, 1], [1, 1], Padding::Explicit(2)),
-        ] {
-            let g = Conv2dGeom::new(input, 4, kernel, stride, padding).unwrap();
+        ]
+        .into_iter()
+        .map(|(i, k, s, p)| (i, k, s, [1, 1], p))
+        .chain([
+            ([9, 8, 3], [3, 3], [1, 1], [2, 2], Padding::Same),
+            ([7, 10, 2], [2, 3], [2, 1], [3, 2], Padding::Explicit(1)),
+            ([1, 12, 2], [1, 3], [1, 2], [1, 4], Padding::Same),
+        ]) {
+            let (input, kernel, stride, dilation, padding) = case;
+            let g = Conv2dGeom::dilated(input, 4, kernel, stride, dilation, padding).unwrap();
             let batch = 2;
             let rows = batch * g.out_h * g.out_w;
             let x = random(batch * g.in_len(), 1);
@@ -313,6 +383,18 @@ mod tests {
                 "{g:?}: {lhs} vs {rhs}"
             );
         }
+    }
+
+    // A 2x2 kernel dilated by 2 on a 4x4 image reads the corners of each
+    // 3x3 window: row 0 is inputs 0, 2, 8, 10 (indices of the row-major image).
+    #[test]
+    fn dilated_rows_skip_inputs() {
+        let g = Conv2dGeom::dilated([4, 4, 1], 1, [2, 2], [1, 1], [2, 2], Padding::Valid).unwrap();
+        let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let mut col = vec![f32::NAN; 4 * 4];
+        im2col(&g, &x, 0, 4, &mut col);
+        assert_eq!(&col[..4], &[0.0, 2.0, 8.0, 10.0]);
+        assert_eq!(&col[12..], &[5.0, 7.0, 13.0, 15.0]);
     }
 
     // The course's 3x3 window on a 4x4 image: row 0 is the top-left window.

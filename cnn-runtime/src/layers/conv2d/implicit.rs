@@ -177,6 +177,7 @@ pub(super) fn forward_rows(
     r1: usize,
     y: &mut [f32],
 ) {
+    super::assert_undilated(g);
     let (v, p) = forward_layout(g);
     let row_len = g.out_w * g.c_out;
     let fused = fused_store(ep);
@@ -236,6 +237,7 @@ pub(super) fn strided_pointwise(g: &Conv2dGeom) -> bool {
 /// Copies the pixels a [`strided_pointwise`] convolution reads, for every
 /// image of `x`, into `xs` (`[batch, out_h, out_w, c_in]`, overwritten).
 pub(super) fn subsample(g: &Conv2dGeom, batch: usize, x: &[f32], xs: &mut [f32]) {
+    super::assert_undilated(g);
     let c = g.c_in;
     let mut dst = xs.chunks_exact_mut(c);
     for img in x.chunks_exact(g.in_len()).take(batch) {
@@ -262,6 +264,7 @@ pub(super) fn pointwise_rows(
     rows: usize,
     y: &mut [f32],
 ) {
+    super::assert_undilated(g);
     let walk = Walk {
         ia: g.c_in,
         us: 0,
@@ -289,6 +292,7 @@ pub(super) fn dx_supported(g: &Conv2dGeom) -> bool {
 /// The flipped, transposed kernel of the input gradient:
 /// `wt[ky, kx, co, ci] = w[fh-1-ky, fw-1-kx, ci, co]`. Overwrites `wt`.
 pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
+    super::assert_undilated(g);
     let (ci_n, co_n) = (g.c_in, g.c_out);
     for ky in 0..g.fh {
         for kx in 0..g.fw {
@@ -318,6 +322,7 @@ fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
 
 /// The kernel as a `c_out x k` row-major matrix: `wt[co, k] = w[k, co]`.
 pub(super) fn transpose_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
+    super::assert_undilated(g);
     transpose(w, g.k(), g.c_out, wt);
 }
 
@@ -331,6 +336,7 @@ pub(super) fn input_grad_scatter(
     chunk: usize,
     dx: &mut [f32],
 ) {
+    super::assert_undilated(g);
     let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
     let walk = Walk {
@@ -379,6 +385,7 @@ fn weight_walk(g: &Conv2dGeom, p: &Pad) -> Walk {
 /// Overwrites `dw` (`[fh, fw, c_in, c_out]`) with `sum x_padded * dy` over
 /// whole images `x`, `dy` (back to back).
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    super::assert_undilated(g);
     let (_, p) = forward_layout(g);
     let rows_needed = p.height;
     let seg = g.fw * g.c_in;
@@ -415,6 +422,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32])
 /// Overwrites `dx` (whole images) with the transposed convolution of `dy`
 /// by `wt` (see [`flip_kernel`]); needs [`dx_supported`].
 pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: &[f32], dx: &mut [f32]) {
+    super::assert_undilated(g);
     let v = Valid {
         c_in: g.c_out,
         c_out: g.c_in,

@@ -202,6 +202,7 @@ pub(in crate::layers::conv2d) fn backward(
     dw: &mut [f32],
     db: Option<&mut [f32]>,
 ) {
+    super::super::assert_undilated(g);
     let (c_out, seg) = (g.c_out, g.fw * g.c_in);
     if let Some(db) = db {
         for row in dy.chunks_exact(c_out) {

@@ -21,13 +21,17 @@
 //! convolution (stride 1) or as `dY W^T` scattered back by col2im. The
 //! partials are reduced in task order and the group count depends only on
 //! the batch (up to 8 threads), so results do not depend on scheduling.
-//! `CNN_CONV=gemm` in the environment forces the portable path.
+//! `CNN_CONV=gemm` in the environment forces the portable path, and a
+//! dilated convolution (taps `dh`, `dw` apart) always takes it: the
+//! micro-kernels know no dilation ([`Conv2dGeom::is_dilated`]).
 //!
 //! Grouped and depthwise convolutions ([`forward_grouped`],
 //! [`backward_grouped`]) are in `grouped.rs` and the files it names.
 
 mod depthwise;
 mod depthwise_grad;
+#[cfg(test)]
+mod dilation_tests;
 mod epilogue;
 mod gemm_path;
 mod grouped;
@@ -97,6 +101,18 @@ const ROW_QUANTUM: usize = 16;
 /// same on 1 or 2 threads.
 const BACKWARD_GROUPS: usize = 8;
 
+/// The micro-kernels (`implicit*.rs`, `grouped_implicit.rs`) and the direct
+/// depthwise loops read a window's taps as adjacent inputs and know no
+/// dilation; [`choose`] and `grouped::choose_kernel` send a dilated
+/// convolution to the im2col paths instead. This holds them to it.
+#[inline(always)]
+fn assert_undilated(g: &Conv2dGeom) {
+    debug_assert!(
+        !g.is_dilated(),
+        "conv2d: a dilated convolution reached a kernel without dilation: {g:?}"
+    );
+}
+
 /// Sizes of one call, computed with checked arithmetic.
 #[derive(Clone, Copy, Debug)]
 struct Sizes {
@@ -126,14 +142,16 @@ impl Conv2dGeom {
             ("fw", g.fw),
             ("sh", g.sh),
             ("sw", g.sw),
+            ("dh", g.dh),
+            ("dw", g.dw),
         ];
         if let Some((name, _)) = fields.iter().find(|(_, v)| *v == 0) {
             return Err(Error::InvalidArgument(format!(
                 "conv2d: {name} must be positive in {g:?}"
             )));
         }
-        check_axis("height", g.in_h, g.fh, g.sh, g.pad_top, g.out_h)?;
-        check_axis("width", g.in_w, g.fw, g.sw, g.pad_left, g.out_w)?;
+        check_axis("height", g.in_h, g.fh, g.dh, g.sh, g.pad_top, g.out_h)?;
+        check_axis("width", g.in_w, g.fw, g.dw, g.sw, g.pad_left, g.out_w)?;
         let prod = |v: &[usize]| v.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
         let ok = prod(&[g.in_h, g.in_w, g.c_in]).is_some()
             && prod(&[g.out_h, g.out_w, g.c_out]).is_some()
@@ -147,9 +165,23 @@ impl Conv2dGeom {
     }
 }
 
-/// One axis: `out` windows of `f` with stride `s` after `p` leading zeros
-/// must end within `n + 2p + 1` and a further window must not fit in `n + 2p`.
-fn check_axis(what: &str, n: usize, f: usize, s: usize, p: usize, out: usize) -> Result<()> {
+/// One axis: `out` windows of `f` taps `d` apart (spanning `d (f - 1) + 1`
+/// inputs) with stride `s` after `p` leading zeros must end within
+/// `n + 2p + 1` and a further window must not fit in `n + 2p`.
+fn check_axis(
+    what: &str,
+    n: usize,
+    f_taps: usize,
+    d: usize,
+    s: usize,
+    p: usize,
+    out: usize,
+) -> Result<()> {
+    let Ok(f) = crate::geom::effective_window(f_taps, d) else {
+        return Err(Error::InvalidArgument(format!(
+            "conv2d: {what} arithmetic overflows"
+        )));
+    };
     let span = (out - 1).checked_mul(s).and_then(|v| v.checked_add(f));
     let next = out.checked_mul(s).and_then(|v| v.checked_add(f));
     let padded = p.checked_mul(2).and_then(|v| v.checked_add(n));
@@ -160,8 +192,8 @@ fn check_axis(what: &str, n: usize, f: usize, s: usize, p: usize, out: usize) ->
     };
     if span > padded + 1 || next <= padded {
         return Err(Error::InvalidArgument(format!(
-            "conv2d: {what}: output {out} does not match input {n}, kernel {f}, stride {s}, leading padding {p} \
-             (expected floor((n + 2p - f) / s) + 1 = {})",
+            "conv2d: {what}: output {out} does not match input {n}, kernel {f_taps}, dilation {d}, stride {s}, \
+             leading padding {p} (expected floor((n + 2p - d(f-1) - 1) / s) + 1 = {})",
             if padded >= f { (padded - f) / s + 1 } else { 0 }
         )));
     }
@@ -284,8 +316,13 @@ enum Path {
 /// The forward and weight-gradient algorithm: the implicit path wherever
 /// it runs on the current instruction set ([`crate::isa::current`]),
 /// unless the environment variable `CNN_CONV=gemm` (read once) asks for
-/// the im2col path, to compare or to rule a kernel out.
-fn choose(_g: &Conv2dGeom) -> Path {
+/// the im2col path, to compare or to rule a kernel out. A dilated
+/// convolution always takes the im2col path: the micro-kernels read
+/// adjacent taps as one run and know no dilation.
+fn choose(g: &Conv2dGeom) -> Path {
+    if g.is_dilated() {
+        return Path::Gemm;
+    }
     static FORCED_GEMM: OnceLock<bool> = OnceLock::new();
     let forced_gemm =
         *FORCED_GEMM.get_or_init(|| std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm"));

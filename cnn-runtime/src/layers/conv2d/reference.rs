@@ -1,12 +1,14 @@
 //! The slow, obviously correct convolution: the course's definition as
-//! seven nested loops with f64 accumulation, and its gradients by the
+//! seven nested loops with f64 accumulation (kernel taps `dh`, `dw` apart
+//! for a dilated one), and its gradients by the
 //! chain rule written out loop by loop. Test oracle only; it panics on
 //! wrong lengths instead of returning errors.
 
 use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
 
-/// Input index of window position `(oy, ox, ky, kx)`, or `None` in padding.
+/// Input index of window position `(oy, ox, ky, kx)`, or `None` in padding:
+/// tap `(ky, kx)` sits `ky * dh` rows and `kx * dw` columns into the window.
 pub(super) fn input_at(
     g: &Conv2dGeom,
     oy: usize,
@@ -14,8 +16,8 @@ pub(super) fn input_at(
     ky: usize,
     kx: usize,
 ) -> Option<(usize, usize)> {
-    let iy = (oy * g.sh + ky).checked_sub(g.pad_top)?;
-    let ix = (ox * g.sw + kx).checked_sub(g.pad_left)?;
+    let iy = (oy * g.sh + ky * g.dh).checked_sub(g.pad_top)?;
+    let ix = (ox * g.sw + kx * g.dw).checked_sub(g.pad_left)?;
     (iy < g.in_h && ix < g.in_w).then_some((iy, ix))
 }
 

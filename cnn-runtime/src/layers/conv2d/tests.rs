@@ -416,6 +416,9 @@ fn bad_geometries_are_errors() {
         Conv2dGeom { pad_top: 4, ..good },
         Conv2dGeom { fh: 0, ..good },
         Conv2dGeom { sw: 0, ..good },
+        Conv2dGeom { dh: 0, ..good },
+        // Taps 2 apart span 5 rows: floor((7 + 2 - 5) / 2) + 1 = 3 outputs, not 4.
+        Conv2dGeom { dh: 2, ..good },
         Conv2dGeom { c_in: 0, ..good },
         Conv2dGeom { out_h: 0, ..good },
         Conv2dGeom {

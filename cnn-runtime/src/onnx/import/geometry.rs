@@ -39,11 +39,22 @@ pub(super) fn check_geometry(
         ));
     }
     let [d_h, d_w] = two("dilations", [1, 1])?;
-    if (d_h, d_w) != (1, 1) {
+    if d_h == 0 || d_w == 0 {
         return Err(format!(
-            "node {at}: dilations {d_h}x{d_w}; the DSL's convolutions are not dilated"
+            "node {at}: dilations {d_h}x{d_w}; a dilation is at least 1"
         ));
     }
+    // Along an axis of one tap the dilation changes nothing.
+    let differs = |d: usize, ours: usize, f: usize| f > 1 && d != ours;
+    if differs(d_h, g.dh, g.fh) || differs(d_w, g.dw, g.fw) {
+        return Err(format!(
+            "node {at}: dilations {d_h}x{d_w}, but {layer} has dilation {}x{}",
+            g.dh, g.dw
+        ));
+    }
+    // The window a dilated kernel spans, d (f - 1) + 1 (ours: validated).
+    let span = |f: usize, d: usize| (f - 1).saturating_mul(d).saturating_add(1);
+    let (fh, fw) = (span(g.fh, g.dh), span(g.fw, g.dw));
     let [sh, sw] = two("strides", [1, 1])?;
     let auto_pad = get_string(n, "auto_pad", "NOTSET").map_err(attr)?;
     let same = |n_in: usize, f: usize, s: usize, upper: bool| {
@@ -67,8 +78,8 @@ pub(super) fn check_geometry(
         "VALID" => [0; 4],
         "SAME_UPPER" | "SAME_LOWER" => {
             let upper = auto_pad == "SAME_UPPER";
-            let (t, b) = same(g.in_h, g.fh, sh, upper);
-            let (l, r) = same(g.in_w, g.fw, sw, upper);
+            let (t, b) = same(g.in_h, fh, sh, upper);
+            let (l, r) = same(g.in_w, fw, sw, upper);
             [t, l, b, r]
         }
         other => {
@@ -85,8 +96,8 @@ pub(super) fn check_geometry(
             .map(|v| v + 1)
     };
     let (oh, ow) = (
-        out(g.in_h, pads[0], pads[2], g.fh, sh),
-        out(g.in_w, pads[1], pads[3], g.fw, sw),
+        out(g.in_h, pads[0], pads[2], fh, sh),
+        out(g.in_w, pads[1], pads[3], fw, sw),
     );
     let fits = (sh, sw) == (g.sh, g.sw)
         && (pads[0], pads[1]) == (g.pad_top, g.pad_left)

@@ -395,6 +395,55 @@ impl Series {
         }
     }
 
+    /// Each channel's mean and standard deviation over every case's steps
+    /// before padding: what [`Series::standardise`] takes, computed on a
+    /// training split and applied to both splits (the usual preprocessing
+    /// of multivariate sets, whose channels' levels carry information that
+    /// [`Series::z_normalise`] would take away). A constant channel has a
+    /// deviation of 1.
+    pub fn channel_statistics(&self) -> Vec<(f32, f32)> {
+        let (length, channels) = (self.length, self.channels);
+        let mut sums = vec![(0.0f64, 0.0f64); channels];
+        let mut count = 0usize;
+        for (n, &len) in self.lengths.iter().enumerate() {
+            let case = &self.values[n * length * channels..(n + 1) * length * channels];
+            for step in case.chunks(channels).take(len) {
+                for (sum, &v) in sums.iter_mut().zip(step) {
+                    sum.0 += v as f64;
+                    sum.1 += (v as f64) * (v as f64);
+                }
+            }
+            count += len;
+        }
+        let count = count.max(1) as f64;
+        sums.iter()
+            .map(|&(s, sq)| {
+                let mean = s / count;
+                let var = (sq / count - mean * mean).max(0.0);
+                let std = if var > 1e-16 { var.sqrt() } else { 1.0 };
+                (mean as f32, std as f32)
+            })
+            .collect()
+    }
+
+    /// Every value of channel `c`, padding included, to `(v - mean) / std`
+    /// with `stats[c] = (mean, std)` (from [`Series::channel_statistics`]).
+    pub fn standardise(&mut self, stats: &[(f32, f32)]) -> Result<()> {
+        if stats.len() != self.channels {
+            return Err(Error::InvalidArgument(format!(
+                "{} channel statistics for a series of {} channels",
+                stats.len(),
+                self.channels
+            )));
+        }
+        for step in self.values.chunks_mut(self.channels) {
+            for (v, &(mean, std)) in step.iter_mut().zip(stats) {
+                *v = (*v - mean) / std;
+            }
+        }
+        Ok(())
+    }
+
     /// The cases with their labels as a [`Dataset`] of height-1 images
     /// `[1, length, channels]`, the layout of a network declared with
     /// `input: [length, channels]`.

@@ -255,3 +255,31 @@ fn mutated_and_truncated_real_files_never_panic() {
     }
     assert!(total > 1500, "{total} bytes mutated");
 }
+
+#[test]
+fn channel_statistics_skip_padding_and_standardise_both_splits() {
+    // Two channels; the second case is shorter and padded with its last values.
+    let text = format!("{HEAD}1,2,3:10,10,10:a\n5,7:10,10:b\n");
+    let mut s = parse(&text).unwrap();
+    let stats = s.channel_statistics();
+    // Channel 0 over 1, 2, 3, 5, 7 (not the padding 7): mean 3.6.
+    let var0: f32 = [1.0f32, 2.0, 3.0, 5.0, 7.0]
+        .iter()
+        .map(|v| (v - 3.6) * (v - 3.6))
+        .sum::<f32>()
+        / 5.0;
+    assert!(
+        (stats[0].0 - 3.6).abs() < 1e-6 && (stats[0].1 - var0.sqrt()).abs() < 1e-5,
+        "{stats:?}"
+    );
+    // A constant channel keeps a deviation of 1.
+    assert_eq!(stats[1], (10.0, 1.0));
+    s.standardise(&stats).unwrap();
+    assert!((s.case(0)[0] - (1.0 - 3.6) / var0.sqrt()).abs() < 1e-5);
+    assert_eq!(s.case(1)[5], 0.0); // padding of channel 1: (10 - 10) / 1
+    let err = s.standardise(&stats[..1]).unwrap_err().to_string();
+    assert!(
+        err.contains("1 channel statistics for a series of 2 channels"),
+        "{err}"
+    );
+}

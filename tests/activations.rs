@@ -42,20 +42,12 @@ network! {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/activations")
-        .join(name)
+    crate::common::fixture("activations", name)
 }
 
 /// `|ours - theirs| <= 2e-5 * (1 + |theirs|)`, element by element.
 fn assert_matches(what: &str, ours: &[f32], theirs: &[f32]) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert!(
-            (a - b).abs() <= 2e-5 * (1.0 + b.abs()),
-            "{what}[{i}]: ours {a}, pytorch {b}"
-        );
-    }
+    crate::common::assert_close(what, ours, theirs, 2e-5);
 }
 
 fn torch_net() -> Torch25 {

@@ -53,9 +53,7 @@ network! {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/blocks")
-        .join(name)
+    crate::common::fixture("blocks", name)
 }
 
 /// Element by element, `|ours - theirs| <= 1e-4 * max(|theirs|, rms)`,

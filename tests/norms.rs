@@ -298,20 +298,12 @@ network! {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/norms")
-        .join(name)
+    crate::common::fixture("norms", name)
 }
 
 /// `|ours - theirs| <= 1e-5 * (1 + |theirs|)`, element by element.
 fn assert_matches(what: &str, ours: &[f32], theirs: &[f32]) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-            "{what}[{i}]: ours {a}, pytorch {b}"
-        );
-    }
+    crate::common::assert_close(what, ours, theirs, 1e-5);
 }
 
 #[test]

@@ -209,9 +209,7 @@ network! {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
+    crate::common::fixture("onnx", name)
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -44,9 +44,7 @@ network! {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
+    crate::common::fixture("pytorch", name)
 }
 
 /// PyTorch's `stem.0` is our `conv1`; every other name is the same.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
+use std::path::PathBuf;
+
 use cnn::ndarray::{Array2, Array4};
 use cnn::network;
 
@@ -59,4 +61,25 @@ pub fn squares(n: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
         0.1 * noise[(b * 32 + h) * 32 + w] + if inside { 1.0 } else { 0.0 }
     });
     (x, labels)
+}
+
+/// `tests/fixtures/<dir>/<name>`: a committed fixture (each folder's
+/// script is named in its test file).
+pub fn fixture(dir: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+        .join(name)
+}
+
+/// `|ours - theirs| <= tol * (1 + |theirs|)`, element by element; the
+/// message names the first element that is not, and both values.
+pub fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tol: f32) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}[{i}]: ours {a}, pytorch {b}"
+        );
+    }
 }

@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 
 use crate::common::{labels, random};
-use cnn::loss::{Mse, Target};
 use cnn::ndarray::Array3;
 use cnn::pass::Mode;
 use cnn::prelude::*;
@@ -105,23 +104,7 @@ fn output_and_gradients_match_pytorch() {
     let get = |name: &str| file.tensor(name).unwrap();
     let (shape, x) = get("x");
     let x = Array3::from_shape_vec((shape[0], shape[1], shape[2]), x).unwrap();
-    let (_, target) = get("target");
-    let mut pass = net.forward(x.view(), Mode::Train).unwrap();
-    assert_matches(
-        "output",
-        pass.output().as_slice().unwrap(),
-        &get("output").1,
-    );
-    let loss = pass
-        .backward_loss_with(&Mse, Target::Values(&target), true)
-        .unwrap();
-    assert_matches("loss", &[loss], &get("loss").1);
-    assert_matches(
-        "dx",
-        pass.input_grad().unwrap().as_slice().unwrap(),
-        &get("dx").1,
-    );
-    drop(pass);
+    crate::common::assert_mse_pass(net.forward(x.view(), Mode::Train).unwrap(), &file, 1e-5);
     for t in Seq::TENSORS.iter().filter(|t| t.trainable) {
         assert_matches(t.name, &net.grads()[t.range()], &get(t.name).1);
     }

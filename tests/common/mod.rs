@@ -83,3 +83,23 @@ pub fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tol: f32) {
         );
     }
 }
+
+/// A held training pass against a PyTorch fixture: the pass's `output`,
+/// then the mean squared error against `target` (`loss`) and the input's
+/// gradient (`dx`), each within `tol` (see [`assert_close`]).
+pub fn assert_mse_pass<N: cnn::pass::Held>(
+    mut pass: cnn::pass::Pass<'_, N>,
+    fixture: &cnn::io::Checkpoint,
+    tol: f32,
+) {
+    let get = |name: &str| fixture.tensor(name).unwrap().1;
+    let output = pass.output().as_slice().unwrap().to_vec();
+    assert_close("output", &output, &get("output"), tol);
+    let target = get("target");
+    let loss = pass
+        .backward_loss_with(&cnn::loss::Mse, cnn::loss::Target::Values(&target), true)
+        .unwrap();
+    assert_close("loss", &[loss], &get("loss"), tol);
+    let dx = pass.input_grad().unwrap();
+    assert_close("dx", dx.as_slice().unwrap(), &get("dx"), tol);
+}

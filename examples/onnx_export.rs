@@ -249,6 +249,19 @@ fn main() {
     }
 }
 
+/// `$net::new($seed)` with its batch norms stirred (seed `$seed + 1`), its
+/// export and its outputs on three random images of `$shape` (seed
+/// `$seed + 2`) in `$out/$name`.
+macro_rules! stirred_image_net {
+    ($out:expr, $net:ident, $name:literal, $seed:literal, $shape:expr) => {{
+        let mut net = $net::new($seed);
+        stir_batch_norms(net.params_mut(), $net::TENSORS, $seed + 1);
+        let x = random_images(3, $shape, $seed + 2);
+        let y = net.predict(x.view())?;
+        write_image_net(&$out.join($name), |p| net.export_onnx(p), &x, &y)?;
+    }};
+}
+
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let Args { out, steps } = <Args as clap::Parser>::parse();
     std::fs::create_dir_all(&out)?;
@@ -340,19 +353,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Rng::new(10);
     let x = Array2::from_shape_fn((5, 20), |_| rng.uniform_in(-2.0, 2.0));
     let y = mlp.predict(x.view())?;
-    let dir = out.join("mlp");
-    std::fs::create_dir_all(&dir)?;
-    mlp.export_onnx(dir.join("model.onnx"))?;
-    write_npy(
-        &dir.join("input.npy"),
-        x.shape(),
-        x.as_slice().unwrap_or(&[]),
-    )?;
-    write_npy(
-        &dir.join("output.npy"),
-        y.shape(),
-        y.as_slice().unwrap_or(&[]),
-    )?;
+    write_flat_net(&out.join("mlp"), |p| mlp.export_onnx(p), &x, &y)?;
 
     let trunk = Trunk::new(11);
     let x = random_images(3, [13, 11, 2], 12);
@@ -363,16 +364,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let x = random_images(3, [6, 5, 2], 14);
     let y = net.predict(x.view())?;
     write_image_net(&out.join("after_flatten"), |p| net.export_onnx(p), &x, &y)?;
-    let mut net = NormAfterFlatten::new(15);
-    stir_batch_norms(net.params_mut(), NormAfterFlatten::TENSORS, 16);
-    let x = random_images(3, [6, 5, 2], 17);
-    let y = net.predict(x.view())?;
-    write_image_net(
-        &out.join("norm_after_flatten"),
-        |p| net.export_onnx(p),
-        &x,
-        &y,
-    )?;
+    stirred_image_net!(out, NormAfterFlatten, "norm_after_flatten", 15, [6, 5, 2]);
     let net = SoftmaxAfterFlatten::new(18);
     let x = random_images(3, [4, 3, 2], 19);
     let y = net.predict(x.view())?;
@@ -389,41 +381,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let y = net.predict(x.view())?;
     write_image_net(&out.join("activations"), |p| net.export_onnx(p), &x, &y)?;
 
-    let mut net = Dilated::new(26);
-    stir_batch_norms(net.params_mut(), Dilated::TENSORS, 27);
-    let x = random_images(3, [15, 14, 3], 28);
-    let y = net.predict(x.view())?;
-    write_image_net(&out.join("dilated"), |p| net.export_onnx(p), &x, &y)?;
+    stirred_image_net!(out, Dilated, "dilated", 26, [15, 14, 3]);
 
-    let mut net = Norms::new(20);
-    stir_batch_norms(net.params_mut(), Norms::TENSORS, 21);
-    let x = random_images(3, [7, 6, 3], 22);
-    let y = net.predict(x.view())?;
-    write_image_net(&out.join("norms"), |p| net.export_onnx(p), &x, &y)?;
-    let mut net = ConvNextSmall::new(26);
-    stir_batch_norms(net.params_mut(), ConvNextSmall::TENSORS, 27);
-    let x = random_images(3, [16, 16, 3], 28);
-    let y = net.predict(x.view())?;
-    write_image_net(&out.join("convnext"), |p| net.export_onnx(p), &x, &y)?;
+    stirred_image_net!(out, Norms, "norms", 20, [7, 6, 3]);
+    stirred_image_net!(out, ConvNextSmall, "convnext", 26, [16, 16, 3]);
 
     let mut net = NormsFlat::new(23);
     stir_batch_norms(net.params_mut(), NormsFlat::TENSORS, 24);
     let mut rng = Rng::new(25);
     let x = Array2::from_shape_fn((3, 12), |_| rng.uniform_in(-2.0, 2.0));
     let y = net.predict(x.view())?;
-    let dir = out.join("norms_flat");
-    std::fs::create_dir_all(&dir)?;
-    net.export_onnx(dir.join("model.onnx"))?;
-    write_npy(
-        &dir.join("input.npy"),
-        x.shape(),
-        x.as_slice().unwrap_or(&[]),
-    )?;
-    write_npy(
-        &dir.join("output.npy"),
-        y.shape(),
-        y.as_slice().unwrap_or(&[]),
-    )?;
+    write_flat_net(&out.join("norms_flat"), |p| net.export_onnx(p), &x, &y)?;
 
     println!(
         "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations and dilated to {}",
@@ -471,6 +439,29 @@ fn stir_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo], seed: 
             .iter_mut()
             .for_each(|v| *v = rng.uniform_in(lo, hi));
     }
+}
+
+/// `model.onnx` through `export`, the rows `x` as `input.npy`, and
+/// `output.npy`, in `dir`.
+fn write_flat_net(
+    dir: &Path,
+    export: impl FnOnce(&Path) -> Result<(), cnn::Error>,
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    export(&dir.join("model.onnx"))?;
+    write_npy(
+        &dir.join("input.npy"),
+        x.shape(),
+        x.as_slice().unwrap_or(&[]),
+    )?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
+    Ok(())
 }
 
 /// `model.onnx` through `export`, the images as NCHW `input.npy`, and

@@ -9,7 +9,7 @@ use super::grouped_reference as reference;
 use super::*;
 use crate::geom::{axis_dilated, Padding};
 use crate::rng::Rng;
-use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
+use crate::testing::{assert_close, nan_filled, random};
 
 /// One test shape: the geometry, its groups and a batch.
 #[derive(Clone, Copy, Debug)]
@@ -282,53 +282,7 @@ fn dilated_forward_and_backward_match_reference() {
 
 /// Central differences of `loss = sum(y * r)` with respect to x, w and b.
 fn gradcheck_case(c: &Case, seed: u64) {
-    let (g, groups, batch) = (c.g, c.groups, c.batch);
-    let gr = group_sizes(&g, groups).unwrap();
-    let mut x = random(batch * g.in_len(), seed);
-    let mut w = random(gr.w, seed + 1);
-    let mut b = random(g.c_out, seed + 2);
-    let r = random(batch * g.out_len(), seed + 3);
-    let (mut dx, mut dw, mut db) = (nan_filled(x.len()), vec![0.0; w.len()], vec![0.0; b.len()]);
-    backward_grouped(
-        &g,
-        groups,
-        batch,
-        &x,
-        &w,
-        &r,
-        Some(&mut dx),
-        &mut dw,
-        Some(&mut db),
-    )
-    .unwrap();
-    let loss = |x: &[f32], w: &[f32], b: &[f32]| {
-        let mut y = vec![0.0; batch * g.out_len()];
-        let ep = Epilogue::new(Some(b), Act::Identity);
-        forward_grouped(&g, groups, batch, x, w, &ep, &mut y).unwrap();
-        dot(&y, &r)
-    };
-    let pick = |len: usize, s: u64| -> Vec<usize> {
-        let mut rng = Rng::new(s);
-        (0..len.min(40)).map(|_| rng.below(len)).collect()
-    };
-    // As the undilated checks: sums of at most a few hundred f32 products,
-    // central differences with a step of 1e-3 good to about 1e-3.
-    let tol = 1e-2;
-    let (wc, bc) = (w.clone(), b.clone());
-    gradcheck(&mut x, &dx, 1e-3, tol, Some(&pick(dx.len(), seed)), |x| {
-        loss(x, &wc, &bc)
-    });
-    let xc = x.clone();
-    gradcheck(
-        &mut w,
-        &dw,
-        1e-3,
-        tol,
-        Some(&pick(dw.len(), seed + 1)),
-        |w| loss(&xc, w, &bc),
-    );
-    let wc = w.clone();
-    gradcheck(&mut b, &db, 1e-3, tol, None, |b| loss(&xc, &wc, b));
+    super::grouped_tests::gradcheck_geometry(&c.g, c.groups, c.batch, seed);
 }
 
 #[test]

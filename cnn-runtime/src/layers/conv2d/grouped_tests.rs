@@ -274,15 +274,22 @@ fn grouped_backward_matches_reference() {
 
 /// Central differences of `loss = sum(y * r)` with respect to x, w and b.
 fn gradcheck_case(c: &Case, seed: u64) {
-    let (g, gr, batch) = (geom(c), groups_of(c), c.6);
+    gradcheck_geometry(&geom(c), c.2, c.6, seed);
+}
+
+/// The central-difference check of `backward_grouped` on one geometry
+/// (dilated or not) with `groups` groups: every bias, and 40 picked
+/// elements of the input and weight gradients.
+pub(super) fn gradcheck_geometry(g: &Conv2dGeom, groups: usize, batch: usize, seed: u64) {
+    let gr = group_sizes(g, groups).unwrap();
     let mut x = random(batch * g.in_len(), seed);
     let mut w = random(gr.w, seed + 1);
     let mut b = random(g.c_out, seed + 2);
     let r = random(batch * g.out_len(), seed + 3);
     let (mut dx, mut dw, mut db) = (nan_filled(x.len()), vec![0.0; w.len()], vec![0.0; b.len()]);
     backward_grouped(
-        &g,
-        c.2,
+        g,
+        groups,
         batch,
         &x,
         &w,
@@ -295,7 +302,7 @@ fn gradcheck_case(c: &Case, seed: u64) {
     let loss = |x: &[f32], w: &[f32], b: &[f32]| {
         let mut y = vec![0.0; batch * g.out_len()];
         let ep = Epilogue::new(Some(b), Act::Identity);
-        forward_grouped(&g, c.2, batch, x, w, &ep, &mut y).unwrap();
+        forward_grouped(g, groups, batch, x, w, &ep, &mut y).unwrap();
         dot(&y, &r)
     };
     let pick = |len: usize, s: u64| -> Vec<usize> {

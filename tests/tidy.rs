@@ -4,7 +4,9 @@
 //! after `#` in a markdown file), every example the markdown files run
 //! with `--example` exists, and every file in `tests/` belongs to a test
 //! binary (with `autotests = false` a file no binary names would silently
-//! never run).
+//! never run), and every example requires the `examples` feature (so that
+//! the README's `cargo test --workspace --no-default-features` leaves the
+//! examples' binaries out).
 
 use std::collections::HashSet;
 use std::fs;
@@ -260,5 +262,43 @@ fn every_file_in_tests_belongs_to_a_test_binary() {
     assert!(
         strays.is_empty(),
         "files in tests/ that no test binary compiles (add `mod NAME;` to tests/main.rs): {strays:?}"
+    );
+}
+
+#[test]
+fn every_example_needs_the_examples_feature() {
+    // Cargo.toml's `[[example]]` sections: name, then required-features.
+    let manifest = read(&root().join("Cargo.toml"));
+    let mut gated = HashSet::new();
+    let mut name = None;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            name = None;
+            if line == "[[example]]" {
+                name = Some(String::new());
+            }
+        } else if let Some(n) = line.strip_prefix("name = \"") {
+            if name.is_some() {
+                name = Some(n.trim_end_matches('"').to_string());
+            }
+        } else if let Some(features) = line.strip_prefix("required-features = ") {
+            if let Some(n) = &name {
+                if features.contains("\"examples\"") {
+                    gated.insert(n.clone());
+                }
+            }
+        }
+    }
+    let ungated: Vec<String> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|stem| !gated.contains(stem))
+        .collect();
+    assert!(
+        ungated.is_empty(),
+        "examples without an `[[example]]` entry requiring the `examples` feature in \
+         Cargo.toml (the README's test command would build them): {ungated:?}"
     );
 }

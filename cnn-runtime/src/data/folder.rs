@@ -7,12 +7,11 @@
 //!   dog/   a.jpeg  holiday/b.jpg ...
 //! ```
 //!
-//! [`load`] decodes every PNG and JPEG with the `image` crate (the JPEG's
-//! EXIF orientation applied, so a photo stands as it was shown), converts
-//! it to grey (the `image` crate's luma, Rec. 709 weights) or RGB, scales
-//! it so that it covers the target `h x w` with its aspect ratio kept
-//! (the shorter side, relative to the target, becomes the target's),
-//! crops the centre, and stores the pixels as 0..=1 floats in a
+//! [`load`] decodes every PNG and JPEG (the EXIF orientation applied, so
+//! a photo stands as it was shown), converts it to grey (Rec. 709 luma) or
+//! RGB, scales it with a triangle filter so that it covers the target
+//! `h x w` with its aspect ratio kept (the shorter side, relative to the
+//! target, becomes the target's), crops the centre, and stores the pixels as 0..=1 floats in a
 //! [`Dataset`]. Classes are the subfolders in sorted name order (label 0
 //! is the first); files inside a class are read in sorted path order,
 //! subfolders included, so the same folder always gives the same data set.
@@ -33,11 +32,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
-
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::io::decode::decode;
+use crate::io::resize::resize_to_fill;
 
 /// One class found by [`load`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,7 +218,7 @@ pub fn load(dir: impl AsRef<Path>, shape: [usize; 3]) -> Result<(Dataset, Folder
     Ok((dataset, report))
 }
 
-/// 1..=u32::MAX rows and columns (the `image` crate's limit), 1 or 3 channels.
+/// 1..=u32::MAX rows and columns (PNG's and JPEG's limit), 1 or 3 channels.
 fn check_shape(shape: [usize; 3]) -> Result<()> {
     let [h, w, c] = shape;
     let side = |n: usize| n > 0 && u32::try_from(n).is_ok();
@@ -370,63 +368,27 @@ fn decode_all(files: &[(PathBuf, usize)], shape: [usize; 3], x: &mut [f32]) -> V
 /// Decodes one file into `out` (`h * w * c` values in 0..=1), or says why not.
 fn read_into(path: &Path, [h, w, c]: [usize; 3], out: &mut [f32]) -> Result<(), String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    // The format comes from the first bytes, never the name: a JPEG named
-    // `.png` is read as the JPEG it is, and text named `.png` is not an image.
-    let reader = ImageReader::new(io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let jpeg = reader.format() == Some(ImageFormat::Jpeg);
-    match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Jpeg) => {}
-        Some(other) => {
-            let name = other.extensions_str().first().copied().unwrap_or("unknown");
-            return Err(format!(
-                "a {} image: only PNG and JPEG are read",
-                name.to_uppercase()
-            ));
-        }
-        None => return Err("not a PNG or JPEG image".into()),
-    }
-    let decode_error =
-        |e: image::ImageError| format!("cannot decode: {}", e.to_string().trim_end());
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
-    // A missing or malformed EXIF block is no reason to drop the pixels.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    if jpeg && !jpeg_reaches_its_end(&bytes) {
+    let img = decode(&bytes, c)?;
+    if bytes.starts_with(&[0xFF, 0xD8]) && !jpeg_reaches_its_end(&bytes) {
         return Err("truncated JPEG: the file ends before its end-of-image marker".into());
     }
-    img.apply_orientation(orientation);
-    if img.width() == 0 || img.height() == 0 {
-        return Err(format!("empty image ({}x{})", img.width(), img.height()));
-    }
-    // Grey before resizing: one channel to filter instead of three.
-    let img = if c == 1 {
-        DynamicImage::ImageLuma8(img.into_luma8())
+    let pixels: Vec<f32> = img.data.iter().map(|&b| f32::from(b)).collect();
+    // Rounded to 8 bits after resizing, as the pixels of a resized image
+    // file would be.
+    let pixels = if (img.height, img.width) == (h, w) {
+        pixels
     } else {
-        DynamicImage::ImageRgb8(img.into_rgb8())
+        resize_to_fill(&pixels, [img.height, img.width, c], [h, w], 255.0, true)
     };
-    // `check_shape` bounded both sides by u32::MAX.
-    let (w32, h32) = (w as u32, h as u32);
-    let img = if img.width() == w32 && img.height() == h32 {
-        img
-    } else {
-        // Triangle is bilinear, widened when shrinking so that every source
-        // pixel counts (no aliasing on large photos).
-        img.resize_to_fill(w32, h32, FilterType::Triangle)
-    };
-    let bytes = img.as_bytes();
-    if bytes.len() != out.len() {
+    if pixels.len() != out.len() {
         return Err(format!(
             "resized to {} values where {h}x{w}x{c} = {} were expected",
-            bytes.len(),
+            pixels.len(),
             out.len()
         ));
     }
-    for (o, &b) in out.iter_mut().zip(bytes) {
-        *o = f32::from(b) / 255.0;
+    for (o, v) in out.iter_mut().zip(pixels) {
+        *o = v / 255.0;
     }
     Ok(())
 }

@@ -1,24 +1,44 @@
-//! Folders the tests make: PNGs and JPEGs written with the `image` crate,
-//! with a corrupt file, a truncated one and a non-image among them.
+//! Folders the tests make: PNGs written by [`crate::io::image`], JPEGs
+//! copied from `tests/fixtures/images/` (made by
+//! `scripts/make_image_fixtures.py`: the library reads JPEGs, it does not
+//! write them), with a corrupt file, a truncated one and a non-image among
+//! them.
 
 use super::*;
+use crate::io::image::{write_png_gray, write_png_rgb};
 use crate::io::test_dir;
-use image::{GrayImage, Luma, Rgb, RgbImage};
 
-/// Writes an RGB image whose pixel `(x, y)` is `colour(x, y)`; the format
-/// follows the extension (`.png`, `.jpg`).
-fn rgb(path: &Path, w: u32, h: u32, colour: impl Fn(u32, u32) -> [u8; 3]) {
+/// Writes an RGB PNG whose pixel `(x, y)` is `colour(x, y)`.
+fn rgb(path: &Path, w: usize, h: usize, colour: impl Fn(usize, usize) -> [u8; 3]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    RgbImage::from_fn(w, h, |x, y| Rgb(colour(x, y)))
-        .save(path)
-        .unwrap();
+    let data: Vec<f32> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| colour(x, y))
+        .map(|v| f32::from(v) / 255.0)
+        .collect();
+    write_png_rgb(path, w, h, &data, false).unwrap();
 }
 
-fn grey(path: &Path, w: u32, h: u32, value: impl Fn(u32, u32) -> u8) {
+/// Writes a grey PNG whose pixel `(x, y)` is `value(x, y)`.
+fn grey(path: &Path, w: usize, h: usize, value: impl Fn(usize, usize) -> u8) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    GrayImage::from_fn(w, h, |x, y| Luma([value(x, y)]))
-        .save(path)
-        .unwrap();
+    let data: Vec<f32> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| f32::from(value(x, y)) / 255.0)
+        .collect();
+    write_png_gray(path, w, h, &data, false).unwrap();
+}
+
+/// The committed picture `tests/fixtures/images/{name}`.
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/images");
+    fs::read(dir.join(name)).unwrap()
+}
+
+/// Copies a committed JPEG to `path`.
+fn jpeg(path: &Path, name: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, fixture(name)).unwrap();
 }
 
 /// `pets/` with three classes (sorted: bird, cat, dog) and every kind of
@@ -30,7 +50,7 @@ fn pets() -> PathBuf {
     grey(&root.join("bird/more/b2.png"), 9, 6, |_, _| 20);
     // cat: PNG and JPEG, a corrupt JPEG, a truncated PNG, a text file.
     rgb(&root.join("cat/c1.png"), 8, 8, |_, _| [255, 0, 0]);
-    rgb(&root.join("cat/c2.jpg"), 16, 16, |_, _| [0, 0, 255]);
+    jpeg(&root.join("cat/c2.jpg"), "blue_16x16.jpg");
     fs::write(
         root.join("cat/broken.jpg"),
         b"\xff\xd8\xff\xe0 not really a jpeg",
@@ -40,17 +60,13 @@ fn pets() -> PathBuf {
     fs::write(root.join("cat/cut.png"), &good[..good.len() / 2]).unwrap();
     fs::write(root.join("cat/notes.txt"), "fed at 6").unwrap();
     // dog: a JPEG cut short, which the decoder alone would take (grey rows).
-    rgb(&root.join("dog/full.jpg"), 32, 32, |x, y| {
-        [(x * 8) as u8, (y * 8) as u8, 99]
-    });
-    let full = fs::read(root.join("dog/full.jpg")).unwrap();
+    let full = fixture("gradient_32x32.jpg");
     // Cut inside the pixel data, after the headers.
+    fs::create_dir_all(root.join("dog")).unwrap();
     fs::write(root.join("dog/short.jpg"), &full[..full.len() - 40]).unwrap();
-    fs::remove_file(root.join("dog/full.jpg")).unwrap();
     // dog: a JPEG with a .jpeg name, and a JPEG misnamed .png.
-    rgb(&root.join("dog/d1.jpeg"), 12, 8, |_, _| [0, 255, 0]);
-    rgb(&root.join("dog/tmp.jpg"), 12, 8, |_, _| [0, 255, 0]);
-    fs::rename(root.join("dog/tmp.jpg"), root.join("dog/d2.png")).unwrap();
+    jpeg(&root.join("dog/d1.jpeg"), "green_12x8.jpg");
+    jpeg(&root.join("dog/d2.png"), "green_12x8.jpg");
     // Outside the classes: a README (reported), hidden files (not).
     fs::write(root.join("README.md"), "pets").unwrap();
     fs::write(root.join(".DS_Store"), "junk").unwrap();
@@ -170,7 +186,7 @@ fn grey_targets_use_luma_and_rgb_targets_repeat_grey() {
     rgb(&root.join("red/r.png"), 3, 3, |_, _| [255, 0, 0]);
     grey(&root.join("grey/g.png"), 3, 3, |_, _| 51);
     let (data, _) = load(&root, [3, 3, 1]).unwrap();
-    // Rec. 709 luma of pure red: 0.2126 (the image crate rounds to a byte).
+    // Rec. 709 luma of pure red: 0.2126 (rounded to a byte).
     let red = data.example(1).0[0];
     assert!((red - 0.2126).abs() <= 1.0 / 255.0, "{red}");
     assert_eq!(data.example(0).0, [0.2; 9]);
@@ -266,4 +282,32 @@ fn jpeg_end_marker_is_found_past_thumbnails_and_stuffing() {
     }
     // Bytes after the end marker (some cameras append data) are fine.
     assert!(jpeg_reaches_its_end(&[&whole[..], b"trailer"].concat()));
+}
+
+/// A photo turned by its EXIF orientation (6: shown a quarter turn
+/// clockwise) stands as it is shown, in a JPEG and in a PNG: stored 16
+/// wide and 8 high with the left half red and the right half blue, it is
+/// read 8 wide and 16 high with red on top.
+#[test]
+fn exif_orientation_is_applied() {
+    let root = test_dir("folder-exif");
+    jpeg(&root.join("a/turned.jpg"), "exif6_16x8.jpg");
+    jpeg(&root.join("b/turned.png"), "exif6_16x8.png");
+    let (data, report) = load(&root, [16, 8, 3]).unwrap();
+    assert!(report.unreadable.is_empty(), "{report}");
+    for i in 0..2 {
+        let x = data.example(i).0;
+        let pixel = |row: usize, col: usize| &x[(row * 8 + col) * 3..(row * 8 + col) * 3 + 3];
+        for (row, want) in [(2, [1.0, 0.0, 0.0]), (13, [0.0, 0.0, 1.0])] {
+            for col in [1, 6] {
+                let p = pixel(row, col);
+                let near = p
+                    .iter()
+                    .zip(want)
+                    .all(|(v, w)| (v - w).abs() < 12.0 / 255.0);
+                assert!(near, "image {i} row {row} col {col}: {p:?}, want {want:?}");
+            }
+        }
+    }
+    fs::remove_dir_all(root).unwrap();
 }

@@ -107,32 +107,27 @@ impl Image {
     /// covers `width x height`, then cropped to that around its centre:
     /// what a network of a fixed input size needs from any photograph.
     pub fn resize_to_fill(&self, width: usize, height: usize) -> Result<Image> {
-        use image::imageops::FilterType;
-        let too_big = || Error::InvalidArgument(format!("resize: {width}x{height} is too large"));
-        let (w32, h32) = (
-            u32::try_from(width).map_err(|_| too_big())?,
-            u32::try_from(height).map_err(|_| too_big())?,
+        if width == 0 || height == 0 || self.width == 0 || self.height == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "resize: {}x{} to {width}x{height}: both sizes need pixels",
+                self.width, self.height
+            )));
+        }
+        let len = self.width * self.height * self.channels;
+        crate::error::check_len("resize: the pixels of the image", self.data.len(), len)?;
+        let data = super::resize::resize_to_fill(
+            &self.data,
+            [self.height, self.width, self.channels],
+            [height, width],
+            1.0,
+            false,
         );
-        let rgb = self.to_rgb();
-        let buf = image::Rgb32FImage::from_raw(self.width as u32, self.height as u32, rgb.data)
-            .ok_or_else(|| {
-                Error::InvalidArgument("resize: the pixels do not fill the image".into())
-            })?;
-        let out = image::DynamicImage::ImageRgb32F(buf)
-            .resize_to_fill(w32, h32, FilterType::Triangle)
-            .into_rgb32f();
-        let mut img = Image {
+        Ok(Image {
             width,
             height,
-            channels: 3,
-            data: out.into_raw(),
-        };
-        img.data.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
-        if self.channels == 1 {
-            img.data = img.data.chunks_exact(3).map(|p| p[0]).collect();
-            img.channels = 1;
-        }
-        Ok(img)
+            channels: self.channels,
+            data,
+        })
     }
 }
 

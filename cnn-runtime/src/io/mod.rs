@@ -1,5 +1,6 @@
 //! Files in and out: checkpoints in safetensors ([`save`], [`load`],
-//! [`load_into`]) and 8-bit PNG images ([`image`]).
+//! [`load_into`]) and 8-bit PNG images ([`image`]); PNG and JPEG files
+//! decoded and resized for image folders (`decode`, `resize`).
 //!
 //! Every write is atomic: the bytes go to `<path>.tmp` in the same
 //! directory, are flushed to disk (`fsync`), and only then renamed over
@@ -7,7 +8,9 @@
 //! whatever was at `path` untouched, so a crash during a save never
 //! destroys the previous good checkpoint.
 
+pub(crate) mod decode;
 pub mod image;
+pub(crate) mod resize;
 mod safetensors;
 
 #[cfg(feature = "onnx")]

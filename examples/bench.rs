@@ -15,7 +15,9 @@
 //! `step`; images/s); `vgg19_style_step_256` (one step of style transfer
 //! at 256x256: VGG-19's features to relu5_1 with random frozen weights,
 //! the taps relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 and relu4_2, the
-//! peer's costs, backward to the picture, Adam lr 0.02; ms per step). Ours
+//! peer's costs, backward to the picture, Adam lr 0.02; ms per step);
+//! `fcn1d_train_b16` (Wang et al.'s FCN for time series on 16 series of
+//! OSULeaf's length 427, 6 classes; Adam lr 1e-3, series/s). Ours
 //! only: `lenet5_held_ce_b64`, LeNet-5's cross-entropy training through
 //! the held pass and `cnn::loss::CrossEntropy` (to compare with the fused
 //! `lenet5_train_b64`); `fma_peak`, the CPU's
@@ -45,7 +47,7 @@
 #[path = "shared/cli.rs"]
 mod cli;
 
-use cnn::ndarray::Array4;
+use cnn::ndarray::{Array3, Array4};
 use cnn::prelude::*;
 use cnn::rng::Rng;
 use cnn_runtime::bench::{fma_peak_samples, median, network_of, samples, ConvBench, CONV_CASES};
@@ -89,6 +91,23 @@ network! {
     }
 }
 
+network! {
+    /// Wang et al. 2017's FCN for time series, as the peer's `Fcn1d`: three
+    /// 1D convolutions (128 k8, 256 k5, 128 k3, `same`) with batch norm and
+    /// ReLU, global average pooling, dense 6, on OSULeaf's length 427.
+    pub struct Fcn1d {
+        input: [427, 1],
+        layers: [
+            c1: Conv1d { filters: 128, kernel: 8, padding: same }, b1: BatchNorm, Relu,
+            c2: Conv1d { filters: 256, kernel: 5, padding: same }, b2: BatchNorm, Relu,
+            c3: Conv1d { filters: 128, kernel: 3, padding: same }, b3: BatchNorm, Relu,
+            GlobalAvgPool,
+            fc: Dense { units: 6 },
+            Softmax,
+        ],
+    }
+}
+
 // The peer's copy has keras.applications.ResNet50's 25,636,712 parameters
 // with the batch norms' running statistics (pytorch_peer.py).
 const _: () = assert!(ResNet50::PARAMS == 25_636_712);
@@ -103,6 +122,7 @@ const WORKLOADS: &[&str] = &[
     "resnet50_train_b8",
     "resnet50_infer_b1",
     "vgg19_style_step_256",
+    "fcn1d_train_b16",
     "fma_peak",
     "conv_gflops",
 ];
@@ -292,6 +312,20 @@ fn main() {
             let per_image: Vec<f64> = s.iter().map(|v| 256.0 / v).collect();
             emit(&a, "lenet5_infer_b256", &per_image, "images/s");
         }
+    }
+    if want("fcn1d_train_b16") {
+        let mut net = Fcn1d::new(0);
+        let mut r = Rng::new(9);
+        let x = Array3::from_shape_simple_fn((16, 427, 1), || r.uniform_in(-1.0, 1.0));
+        let y: Vec<usize> = (0..16).map(|_| r.below(6)).collect();
+        let mut opt = Adam::new(1e-3);
+        let step = || {
+            net.train_step(x.view(), &y, &mut opt).expect("train step");
+        };
+        let s = samples(step, 3, a.repeats, 0.3, 1);
+        let per_series: Vec<f64> = s.iter().map(|v| 16.0 / v).collect();
+        emit(&a, "fcn1d_train_b16", &per_series, "series/s");
+        emit_peak_rss(&a, "fcn1d_train_b16");
     }
     if want("resnet20_train_b128") {
         let opt = Sgd::new(0.1).momentum(0.9);

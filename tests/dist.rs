@@ -1,7 +1,7 @@
 //! Data-parallel training (`cnn::dist`) with ranks as threads
 //! (`ThreadGroup`): the same global batch and seed give the same weights
 //! on 1, 2 and 3 ranks (uneven shards, dropout, synchronised batch norm,
-//! augmentation), per-rank batch norm still converges, a resumed job may
+//! augmentation, another loss on value targets with its metric), per-rank batch norm still converges, a resumed job may
 //! have another number of ranks, and ranks that differ (network, seed,
 //! data, settings) all stop with one clear error. The same runs over MPI
 //! are `examples/dist_check.rs`, run by `.ci/run` under `mpirun -np 2`.
@@ -31,6 +31,17 @@ network! {
         layers: [
             Conv2d { filters: 4, kernel: 5, stride: 3 }, BatchNorm { momentum: 0.9 }, Relu, MaxPool2d { size: 2 },
             Flatten, Dense { units: 16 }, BatchNorm { momentum: 0.9 }, Relu, Dense { units: 10 }, Softmax,
+        ],
+    }
+}
+
+network! {
+    /// Plain without its softmax: ten scores for a mean squared error.
+    struct Scores {
+        input: [32, 32, 1],
+        layers: [
+            Conv2d { filters: 4, kernel: 5, stride: 3 }, Relu, MaxPool2d { size: 2 },
+            Flatten, Dense { units: 16 }, Relu, Dropout { rate: 0.3 }, Dense { units: 10 },
         ],
     }
 }
@@ -349,4 +360,55 @@ fn a_loss_that_is_not_finite_on_one_rank_skips_the_step_on_every_rank() {
             .loss
     });
     assert_eq!(ok[0], ok[1]);
+}
+
+/// [`train`] with the mean squared error against one-hot rows (value
+/// targets, whose metric is the mean absolute error): the held pass on
+/// each rank's shard. Returns the run and the last epoch's metric.
+fn train_mse(ranks: Option<&mut dyn Collective>, sync_bn: bool) -> cnn::Result<(Run, f32)> {
+    let (x, y) = squares(104, 1);
+    let onehot: Vec<f32> = y
+        .iter()
+        .flat_map(|&label| (0..10).map(move |k| f32::from(u8::from(k == label))))
+        .collect();
+    let data = Dataset::with_values([32, 32, 1], x.into_raw_vec_and_offset().0, onehot, 10)?;
+    let mut model = Model::compile(Scores::new(3), Sgd::new(0.05).momentum(0.9))
+        .loss(cnn::loss::Mse)
+        .seed(7);
+    let mut cfg = Fit::epochs(3).batch_size(24).verbose(false);
+    if let Some(r) = ranks {
+        cfg = cfg.ranks(Ranks::new(r).sync_batch_norm(sync_bn));
+    }
+    model.fit(&data, cfg)?;
+    let mae = model
+        .history()
+        .epochs
+        .last()
+        .map_or(f32::NAN, |e| e.accuracy);
+    Ok((finish(&model), mae))
+}
+
+#[test]
+fn another_loss_on_two_and_three_ranks_gives_one_process_s_weights_and_metric() {
+    let (one, mae) = train_mse(None, false).unwrap();
+    assert!(mae.is_finite() && mae > 0.0, "{mae}");
+    for size in [2, 3] {
+        let runs: Vec<(Run, f32)> = on_ranks(size, |g| train_mse(Some(g), false).unwrap());
+        let maes: Vec<f32> = runs.iter().map(|r| r.1).collect();
+        let runs: Vec<Run> = runs.into_iter().map(|r| r.0).collect();
+        assert_same(&runs, &one, &format!("MSE, {size} ranks"));
+        // The metric is the global batch's, summed over the ranks.
+        assert_close(&maes, &vec![mae; size], 1e-4, 1e-6);
+    }
+}
+
+#[test]
+fn another_loss_with_synchronised_batch_norm_stops_every_rank_with_a_clear_error() {
+    let errors: Vec<String> = on_ranks(2, |g| train_mse(Some(g), true).unwrap_err().to_string());
+    for e in &errors {
+        assert!(
+            e.contains("synchronised batch norm") && e.contains("sync_batch_norm(false)"),
+            "{e}"
+        );
+    }
 }

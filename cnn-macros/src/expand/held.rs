@@ -86,12 +86,14 @@ pub fn methods(parts: Option<&Parts>, x_ty: &TokenStream) -> TokenStream {
 
         /// The forward of a held pass, `fill` writing the batch into the
         /// input slot: the training program, then the final activation.
-        /// Moving statistics are put back on an error.
+        /// Moving statistics are put back on an error. `shard`: the
+        /// batch's place in a global batch (dropout masks by position).
         fn __held_forward(
             &mut self,
             batch: usize,
             mode: #rt::pass::Mode,
             fill: impl ::core::ops::FnOnce(&mut [f32]),
+            shard: &mut #rt::net::Shard<'_>,
         ) -> #r_unit {
             #held_forward_body
         }
@@ -128,7 +130,7 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
     };
     let forward = quote! {
         let batch = #rt::net::check_input("forward: x", x.shape(), &Self::INPUT_SHAPE)?;
-        self.__held_forward(batch, mode, |dst| Self::__copy_input(x, dst))?;
+        self.__held_forward(batch, mode, |dst| Self::__copy_input(x, dst), &mut #rt::net::Shard::whole())?;
         Ok(#rt::pass::Pass::__new(self, batch, mode))
     };
     let held_forward = quote! {
@@ -145,7 +147,7 @@ fn bodies(p: &Parts) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
         let seed = if infer { 0 } else { rng.next_u64() };
         fill(&mut ws.f[#input]);
         ws.fixed[#backup].copy_from_slice(&params[#t..#mutable]);
-        let run = Self::__forward_train(params, ws, batch, seed, infer, freezing, &mut #rt::net::Shard::whole())
+        let run = Self::__forward_train(params, ws, batch, seed, infer, freezing, shard)
             .and_then(|()| {
                 #activate
                 Ok(())

@@ -66,7 +66,7 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
     let train_loss_body = b(quote! {
         let len: usize = Self::INPUT_SHAPE.iter().product();
         let batch = #rt::net::check_flat("train_loss: x", x.len(), &Self::INPUT_SHAPE)?;
-        self.__held_forward(batch, #rt::pass::Mode::Train, |dst| dst.copy_from_slice(&x[..batch * len]))?;
+        self.__held_forward(batch, #rt::pass::Mode::Train, |dst| dst.copy_from_slice(&x[..batch * len]), &mut #rt::net::Shard::whole())?;
         let mut pass = #rt::pass::Pass::__new(self, batch, #rt::pass::Mode::Train);
         let value = pass.backward_loss(loss, target)?;
         output.clear();
@@ -74,6 +74,48 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
         drop(pass);
         self.step(opt)?;
         Ok(value)
+    });
+    // A rank's shard with another loss: the held pass on the shard, its
+    // gradients weighted by the shard's share, the one collective (the
+    // gradients with the losses and the metric), then the same update on
+    // every rank, or none anywhere (moving statistics restored).
+    let train_loss_shard_body = b(quote! {
+        let len: usize = Self::INPUT_SHAPE.iter().product();
+        let batch = #rt::net::check_flat("train_loss_shard: x", x.len(), &Self::INPUT_SHAPE)?;
+        if shard.batch_norm_sync().is_some() {
+            return Err(#rt::Error::Ranks(
+                "train_loss_shard: synchronised batch norm takes the fused cross-entropy only; train with per-rank batch norm (Ranks::sync_batch_norm(false))".into(),
+            ));
+        }
+        let weight = shard.weight();
+        let mut forwarded = false;
+        let step = (|| -> #rt::Result<f32> {
+            self.__held_forward(batch, #rt::pass::Mode::Train, |dst| dst.copy_from_slice(&x[..batch * len]), shard)?;
+            forwarded = true;
+            let mut pass = #rt::pass::Pass::__new(self, batch, #rt::pass::Mode::Train);
+            let value = pass.backward_loss(loss, target)?;
+            shard.hold(value * weight, metric(pass.output().as_slice().unwrap_or(&[])));
+            Ok(value)
+        })();
+        for g in &mut self.grads[..Self::TRAINABLE_PARAMS] {
+            *g *= weight;
+        }
+        let finished = shard.finish(step, &mut self.grads[..Self::TRAINABLE_PARAMS]);
+        let total = match finished {
+            Ok(total) if total.is_finite() => total,
+            other => {
+                if forwarded {
+                    self.__restore_moving();
+                }
+                self.zero_grads();
+                return Err(match other {
+                    Ok(loss) => #rt::Error::NonFiniteLoss { loss, at: ::std::string::String::from("train_loss_shard") },
+                    Err(e) => e,
+                });
+            }
+        };
+        self.step(opt)?;
+        Ok(total)
     });
     let params_body = b(quote!(&self.params));
     let params_mut_body = b(quote!(&mut self.params));
@@ -126,6 +168,17 @@ pub fn network_impl(header: &Header, parts: Option<&Parts>) -> TokenStream {
                 output: &mut ::std::vec::Vec<f32>,
             ) -> #rt::Result<f32> {
                 #train_loss_body
+            }
+            fn train_loss_shard(
+                &mut self,
+                x: &[f32],
+                target: #rt::loss::Target<'_>,
+                loss: &dyn #rt::loss::Loss,
+                opt: &mut dyn #rt::optim::Optimizer,
+                metric: &mut dyn ::core::ops::FnMut(&[f32]) -> [f64; 2],
+                shard: &mut #rt::net::Shard<'_>,
+            ) -> #rt::Result<f32> {
+                #train_loss_shard_body
             }
             fn tensors(&self) -> &'static [#rt::train::TensorInfo] {
                 Self::TENSORS

@@ -1,6 +1,7 @@
 //! The data-parallel side of `Model::fit`: [`Ranks`] (the communicator and
 //! the batch-norm choice, given to `Fit::ranks`), a rank's shards of an
-//! epoch's batches and its step on one, the epoch's end (moving statistics averaged,
+//! epoch's batches and its step on one (the fused cross-entropy, or any
+//! loss through the held pass), the epoch's end (moving statistics averaged,
 //! weights checked equal), the sharded [`evaluate`], and [`resume`] from
 //! rank 0's checkpoint with any number of ranks.
 
@@ -55,6 +56,11 @@ impl<'a> Ranks<'a> {
     pub fn sync_batch_norm(mut self, on: bool) -> Self {
         self.sync_batch_norm = on;
         self
+    }
+
+    /// Whether batch norm sums its statistics over the ranks.
+    pub(crate) fn synchronised(&self) -> bool {
+        self.sync_batch_norm
     }
 
     /// This rank.
@@ -164,6 +170,33 @@ impl<'a> Ranks<'a> {
             self.sync_batch_norm,
         );
         net.train_shard(x, y, optimizer, &mut shard)
+    }
+
+    /// One step with another loss on this rank's shard of a global batch
+    /// (examples `first..` of `global`): returns the global batch's loss
+    /// and the metric's sum and count over all ranks (`metric` gives this
+    /// shard's from its outputs).
+    pub(crate) fn train_loss_shard<N: Network + ?Sized>(
+        &mut self,
+        net: &mut N,
+        optimizer: &mut dyn Optimizer,
+        x: &[f32],
+        target: Target<'_>,
+        loss: &dyn crate::loss::Loss,
+        metric: &mut dyn FnMut(&[f32]) -> [f64; 2],
+        first: usize,
+        global: usize,
+    ) -> Result<(f32, [f32; 2])> {
+        let len = net.input_len().max(1);
+        let mut shard = Shard::of(
+            &mut *self.comm,
+            first,
+            x.len() / len,
+            global,
+            self.sync_batch_norm,
+        );
+        let total = net.train_loss_shard(x, target, loss, optimizer, metric, &mut shard)?;
+        Ok((total, shard.metric().unwrap_or_default()))
     }
 
     /// At the end of an epoch: with per-rank statistics, every rank's

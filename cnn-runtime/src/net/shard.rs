@@ -14,9 +14,12 @@ pub struct Shard<'a> {
     weight: f32,
     ranks: Option<&'a mut dyn Collective>,
     sync_batch_norm: bool,
-    /// This rank's weighted loss and correct count, until `finish`.
-    local: [f32; 2],
-    correct: Option<usize>,
+    /// This rank's weighted loss, and its part of the step's metric (the
+    /// examples it classified right, or a metric's sum and count), until
+    /// `finish`.
+    local: [f32; 3],
+    /// The metric's sum and count over all ranks, after `finish`.
+    summed: Option<[f32; 2]>,
 }
 
 impl Shard<'static> {
@@ -27,8 +30,8 @@ impl Shard<'static> {
             weight: 1.0,
             ranks: None,
             sync_batch_norm: false,
-            local: [0.0; 2],
-            correct: None,
+            local: [0.0; 3],
+            summed: None,
         }
     }
 }
@@ -50,8 +53,8 @@ impl<'a> Shard<'a> {
             weight: (len as f64 / global.max(1) as f64) as f32,
             ranks: Some(ranks),
             sync_batch_norm,
-            local: [0.0; 2],
-            correct: None,
+            local: [0.0; 3],
+            summed: None,
         }
     }
 
@@ -92,8 +95,20 @@ impl<'a> Shard<'a> {
             return loss;
         }
         let local = loss?;
-        self.local = [local, super::count_correct(logits, classes, labels) as f32];
+        self.local = [
+            local,
+            super::count_correct(logits, classes, labels) as f32,
+            0.0,
+        ];
         Ok(0.0)
+    }
+
+    /// After backward through a held pass with another loss (a rank's
+    /// shard, in `Network::train_loss_shard`): this rank's loss, already
+    /// weighted by [`Shard::weight`], and its part of the metric (a sum and
+    /// a count), for [`Shard::finish`] to add over the ranks.
+    pub fn hold(&mut self, weighted_loss: f32, metric: [f64; 2]) {
+        self.local = [weighted_loss, metric[0] as f32, metric[1] as f32];
     }
 
     /// After backward, on a rank's shard: the step's one collective. The
@@ -109,29 +124,36 @@ impl<'a> Shard<'a> {
             return step;
         };
         let failed = step.is_err();
+        let [loss, sum, count] = self.local;
         let mut extra = match failed {
-            false => [self.local[0], self.local[1], 0.0],
+            false => [loss, sum, count, 0.0],
             true => {
                 // What this rank could not compute: no contribution.
                 grads.fill(0.0);
-                [0.0, 0.0, 1.0]
+                [0.0, 0.0, 0.0, 1.0]
             }
         };
         ranks.sum_f32_with(grads, &mut extra);
-        self.correct = Some(extra[1] as usize);
+        self.summed = Some([extra[1], extra[2]]);
         step?;
-        if extra[2] > 0.0 {
+        if extra[3] > 0.0 {
             return Err(Error::Ranks(format!(
                 "{} other rank(s) failed in this step; their errors say why",
-                extra[2]
+                extra[3]
             )));
         }
         Ok(extra[0])
     }
 
     /// The examples classified right over all ranks, once
-    /// [`Shard::finish`] has run on a rank's shard.
+    /// [`Shard::finish`] has run on a rank's shard of a fused step.
     pub fn correct(&self) -> Option<usize> {
-        self.correct
+        self.summed.map(|s| s[0] as usize)
+    }
+
+    /// The metric's sum and count over all ranks ([`Shard::hold`]), once
+    /// [`Shard::finish`] has run on a rank's shard.
+    pub fn metric(&self) -> Option<[f32; 2]> {
+        self.summed
     }
 }

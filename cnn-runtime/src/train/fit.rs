@@ -378,9 +378,9 @@ impl<N: Network> Model<N> {
                 "fit: the targets are values, which need a loss: Model::compile(net, opt).loss(cnn::loss::Mse) (or another of cnn::loss)".into(),
             ));
         }
-        if self.loss.is_some() && cfg.ranks.is_some() {
+        if self.loss.is_some() && cfg.ranks.as_ref().is_some_and(|r| r.synchronised()) {
             return Err(Error::InvalidArgument(
-                "fit: data-parallel training takes the fused cross-entropy of class labels only (a model without .loss(..))".into(),
+                "fit: synchronised batch norm over the ranks takes the fused cross-entropy only (a model without .loss(..)); with another loss, batch norm takes each rank's statistics (Ranks::sync_batch_norm(false))".into(),
             ));
         }
         let metric = self
@@ -464,8 +464,30 @@ impl<N: Network> Model<N> {
                     optimizer.set_learning_rate(s.lr(first_step + b));
                 }
                 let stats = match (cfg.ranks.as_mut(), loss_fn, t) {
-                    (Some(r), _, Target::Classes(y)) => {
+                    (Some(r), None, Target::Classes(y)) => {
                         r.train_shard(&mut *net, optimizer.as_mut(), x, y, first, global)
+                    }
+                    (Some(r), Some(l), t) => {
+                        let mut tally = |out: &[f32]| {
+                            let (sum, count) = metric.tally(out, out_shape, t);
+                            [sum, count]
+                        };
+                        r.train_loss_shard(
+                            &mut *net,
+                            optimizer.as_mut(),
+                            x,
+                            t,
+                            l.as_ref(),
+                            &mut tally,
+                            first,
+                            global,
+                        )
+                        .map(|(loss, [sum, count])| {
+                            // Counted here, over every rank: the fused step's count is 0.
+                            metric_sum += f64::from(sum);
+                            metric_count += f64::from(count);
+                            BatchStats { loss, correct: 0 }
+                        })
                     }
                     (None, None, Target::Classes(y) | Target::LabelMap(y)) => {
                         net.train_batch(x, y, optimizer.as_mut())
@@ -524,7 +546,10 @@ impl<N: Network> Model<N> {
             }
             let eval_batch = cfg.batch_size.max(256);
             let val = match (cfg.validation, cfg.ranks.as_mut()) {
-                (Some(v), Some(r)) => {
+                // The fused loss: the validation set split over the ranks.
+                // Another loss: every rank evaluates all of it (the same
+                // weights give the same figures everywhere).
+                (Some(v), Some(r)) if self.loss.is_none() => {
                     Some(crate::dist::evaluate(r.comm(), &self.net, v, eval_batch)?)
                 }
                 (v, _) => v.map(|v| self.evaluate(v, eval_batch)).transpose()?,

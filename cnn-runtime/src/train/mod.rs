@@ -119,6 +119,32 @@ pub trait Network {
             "this network does not implement train_loss (networks made by network! do)".into(),
         ))
     }
+    /// [`Network::train_loss`] on one rank's shard of a global batch
+    /// (data-parallel training with any loss, `crate::dist`): the held
+    /// pass on the shard (per-rank batch statistics; dropout masks by
+    /// position in the global batch), `loss`'s gradient weighted by the
+    /// shard's share, `metric(outputs)` (this shard's metric sum and
+    /// count), then one collective that sums the gradients, losses and
+    /// metric over the ranks, and the same optimizer step on every rank.
+    /// Returns the global batch's loss; the global metric is
+    /// `shard.metric()`. A failure or a loss that is not finite on any rank
+    /// skips the step on every rank. Networks made by `network!` implement
+    /// it; the default is an error, the same on every rank.
+    fn train_loss_shard(
+        &mut self,
+        x: &[f32],
+        target: Target<'_>,
+        loss: &dyn Loss,
+        opt: &mut dyn Optimizer,
+        metric: &mut dyn FnMut(&[f32]) -> [f64; 2],
+        shard: &mut crate::net::Shard<'_>,
+    ) -> Result<f32> {
+        let _ = (x, target, loss, opt, metric, shard);
+        Err(crate::Error::Ranks(
+            "this network does not implement train_loss_shard (networks made by network! do)"
+                .into(),
+        ))
+    }
     /// The parameter tensors, trainable first.
     fn tensors(&self) -> &'static [TensorInfo];
     /// The flat parameter buffer the tensors index into.

@@ -181,14 +181,15 @@ mod tests {
     }
 
     /// A few lines per layer: LeNet-5's whole API (13 layers) is about
-    /// 64 kB of tokens, most of it `::cnn::__private::rt::` paths (the
+    /// 66 kB of tokens, most of it `::cnn::__private::rt::` paths (the
     /// held pass and the weight-gradient-free branches of frozen layers
     /// added 23 kB to the 36 kB before; the dilation fields of every
-    /// convolution geometry literal about 0.6 kB).
+    /// convolution geometry literal about 0.6 kB; `train_loss_shard`, the
+    /// data-parallel step with any loss, 1.5 kB, once per network).
     #[test]
     fn generated_code_is_small() {
         let len = expand(&header("LeNet5"), &lenet5()).to_string().len();
-        assert!(len < 66_000, "{len} bytes of tokens");
+        assert!(len < 67_000, "{len} bytes of tokens");
     }
 }
 

@@ -3,7 +3,7 @@
 //! arithmetic with ranks as threads; this proves it through Open MPI, and
 //! what MPI does with ranks that fail.
 //!
-//!     mpirun -np 2 dist_check                  same weights as one process, etc.
+//!     mpirun -np 2 dist_check                  same weights as one process (also with another loss), etc.
 //!     mpirun -np 2 dist_check checkpoint DIR   2 epochs, rank 0 writes DIR/ck.safetensors
 //!     mpirun -np N dist_check resume DIR       resumes it on N ranks, checks the result
 //!     mpirun -np 2 dist_check seed|data|die|panic    faults: every rank must stop
@@ -39,6 +39,17 @@ network! {
         layers: [
             Conv2d { filters: 4, kernel: 5, stride: 3 }, BatchNorm { momentum: 0.9 }, Relu, MaxPool2d { size: 2 },
             Flatten, Dense { units: 16 }, BatchNorm { momentum: 0.9 }, Relu, Dense { units: 10 }, Softmax,
+        ],
+    }
+}
+
+network! {
+    /// Plain without its softmax: ten scores for a mean squared error.
+    struct Scores {
+        input: [32, 32, 1],
+        layers: [
+            Conv2d { filters: 4, kernel: 5, stride: 3 }, Relu, MaxPool2d { size: 2 },
+            Flatten, Dense { units: 16 }, Relu, Dropout { rate: 0.3 }, Dense { units: 10 },
         ],
     }
 }
@@ -94,6 +105,36 @@ fn train<N: Network>(
     }
     model.fit(&data, cfg)?;
     Ok(model.network().params().to_vec())
+}
+
+/// [`train`] of [`Scores`] with the mean squared error against one-hot
+/// rows (value targets, through the held pass on each rank's shard);
+/// returns every parameter and the last epoch's mean absolute error.
+fn train_mse(ranks: Option<&mut dyn Collective>, batch: usize) -> cnn::Result<(Vec<f32>, f32)> {
+    let data = squares(104, 1);
+    let onehot: Vec<f32> = data
+        .labels()
+        .iter()
+        .flat_map(|&label| (0..10).map(move |k| f32::from(u8::from(k == label))))
+        .collect();
+    let x: Vec<f32> = (0..data.len())
+        .flat_map(|i| data.example(i).0.to_vec())
+        .collect();
+    let data = Dataset::with_values([32, 32, 1], x, onehot, 10)?;
+    let mut model = Model::compile(Scores::new(3), sgd())
+        .loss(cnn::loss::Mse)
+        .seed(7);
+    let mut cfg = Fit::epochs(3).batch_size(batch).verbose(false);
+    if let Some(r) = ranks {
+        cfg = cfg.ranks(Ranks::new(r));
+    }
+    model.fit(&data, cfg)?;
+    let mae = model
+        .history()
+        .epochs
+        .last()
+        .map_or(f32::NAN, |e| e.accuracy);
+    Ok((model.network().params().to_vec(), mae))
 }
 
 /// The largest difference, and whether every rank holds the same bits.
@@ -159,6 +200,16 @@ fn checks(mpi: &mut Mpi) -> cnn::Result<Report> {
     let got = train(Normed::new(3), Some(mpi), true, 24)?;
     let cmp = compare(mpi, &got, &one);
     rep.same("synchronised batch norm", cmp);
+
+    let (one, one_mae) = train_mse(None, 25)?;
+    let (got, mae) = train_mse(Some(mpi), 25)?;
+    let cmp = compare(mpi, &got, &one);
+    rep.same("mean squared error on value targets (uneven shards)", cmp);
+    rep.check(
+        "its metric is the global batch's",
+        (mae - one_mae).abs() <= 1e-4 * one_mae.abs() + 1e-6,
+        format!("mean absolute error {mae:.6} on the ranks, {one_mae:.6} in one process"),
+    );
 
     // Per-rank statistics: another result by design, which must still learn.
     let got = train(Normed::new(3), Some(mpi), false, 24)?;

@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod conv2d;
+pub mod conv_transpose;
 pub mod dense;
 pub mod dropout;
 pub mod gate;

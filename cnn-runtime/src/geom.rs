@@ -491,6 +491,56 @@ impl ConvTranspose2dGeom {
     }
 }
 
+/// How [`UpsampleGeom`] fills the new pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    /// Each output pixel copies input pixel `(oy / sh, ox / sw)` (PyTorch's
+    /// `nearest`, ONNX's `asymmetric` with `floor`).
+    Nearest,
+    /// Each output pixel mixes the four input pixels around `((oy + 0.5) /
+    /// sh - 0.5, (ox + 0.5) / sw - 0.5)`, clamped at the border (PyTorch's
+    /// `bilinear` with `align_corners=False`, ONNX's `half_pixel`); on a
+    /// height-1 image it is PyTorch's `linear`.
+    Bilinear,
+}
+
+/// Upsampling by whole factors over NHWC tensors; channels separately.
+/// x: [n, in_h, in_w, c]  y: [n, in_h * sh, in_w * sw, c]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpsampleGeom {
+    /// Input rows.
+    pub in_h: usize,
+    /// Input columns.
+    pub in_w: usize,
+    /// Channels (the same in and out).
+    pub c: usize,
+    /// Output rows per input row.
+    pub sh: usize,
+    /// Output columns per input column.
+    pub sw: usize,
+    /// Nearest or bilinear.
+    pub mode: Interpolation,
+}
+
+impl UpsampleGeom {
+    /// Output rows, `in_h * sh`.
+    pub const fn out_h(&self) -> usize {
+        self.in_h * self.sh
+    }
+    /// Output columns, `in_w * sw`.
+    pub const fn out_w(&self) -> usize {
+        self.in_w * self.sw
+    }
+    /// Elements of one input example.
+    pub const fn in_len(&self) -> usize {
+        self.in_h * self.in_w * self.c
+    }
+    /// Elements of one output example.
+    pub const fn out_len(&self) -> usize {
+        self.in_len() * self.sh * self.sw
+    }
+}
+
 /// One pooling window over NHWC tensors; channels are pooled separately.
 /// x: [n, in_h, in_w, c]  y: [n, out_h, out_w, c]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,3 +15,4 @@ pub mod loss;
 pub mod merge;
 pub mod pool;
 pub mod scale;
+pub mod upsample;

@@ -27,6 +27,11 @@ Writes into tests/fixtures/transpose/:
       dims 2, 3, 1, 0: conv [kh, kw, in, out], transposed [kh, kw,
       out/groups, in]; a 1-D one with a height of 1)
 
+  image.onnx
+      `Image` exported by torch.onnx.export (opset 17, the TorchScript
+      exporter, constant folding): ConvTranspose and Resize nodes as
+      PyTorch writes them, for tests/onnx.rs to load
+
 Run: /root/.venvs/torch/bin/python scripts/make_transpose_fixture.py
 The test reads only the committed files.
 """
@@ -117,5 +122,17 @@ def run(name, net, x_shape, to_ours):
     print(name, "output", tuple(out.shape), "loss", loss.item())
 
 
-run("image", Image(), (3, 3, 5, 4), lambda t: t.permute(0, 2, 3, 1))
+image = Image()
+run("image", image, (3, 3, 5, 4), lambda t: t.permute(0, 2, 3, 1))
+torch.onnx.export(
+    image.float(),
+    torch.zeros(1, 3, 5, 4, dtype=torch.float32),
+    str(OUT / "image.onnx"),
+    input_names=["input"],
+    output_names=["output"],
+    dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+    opset_version=17,
+    do_constant_folding=True,
+    dynamo=False,
+)
 run("sequence", Sequence(), (3, 3, 10), lambda t: t.permute(0, 2, 1))

@@ -19,7 +19,7 @@ use cnn::Interpolation;
 
 network! {
     /// `Image` of make_transpose_fixture.py, in our names.
-    struct Image {
+    pub(crate) struct Image {
         input: [5, 4, 3],
         layers: [
             down: Conv2d { filters: 4, kernel: 3, stride: 2, padding: 1 },

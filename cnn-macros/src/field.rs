@@ -79,8 +79,8 @@ impl Field {
         reads: impl Fn(usize, usize) -> Option<(isize, isize)>,
     ) -> Option<Field> {
         let mut out = self;
-        for a in 0..2 {
-            let (s, j) = (stride[a], self.jump[a]);
+        for (a, &s) in stride.iter().enumerate() {
+            let j = self.jump[a];
             if s == 0 || !j.is_multiple_of(s) {
                 return None;
             }

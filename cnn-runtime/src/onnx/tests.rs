@@ -745,13 +745,7 @@ fn transposed_convolutions_and_upsampling_export_and_import() {
          and output padding [1, 1]"
     );
     // A transposed layer does not take a Conv's weights, nor the reverse.
-    let e = import_bytes(
-        &bytes(&m),
-        &DILATED_GRAPH,
-        &TENSORS[..2],
-        &mut vec![0.0; 40],
-    )
-    .unwrap_err();
+    let e = import_bytes(&bytes(&m), &DILATED_GRAPH, &TENSORS[..2], &mut [0.0; 40]).unwrap_err();
     assert!(e.contains("node up") && e.contains("conv1"), "{e}");
 }
 

@@ -12,7 +12,7 @@
 //! - the bias gradient is `dy` summed over every pixel.
 //!
 //! Each of them dispatches as the convolution does (implicit GEMM, im2col
-//! + `sgemm`, grouped and depthwise kernels; dilated ones on im2col), so
+//! and `sgemm`, grouped and depthwise kernels; dilated ones on im2col), so
 //! every speed-up there is one here. When the output padding is at least
 //! the stride (PyTorch allows it below the dilation instead), that
 //! convolution has more outputs than we have inputs: our input is copied

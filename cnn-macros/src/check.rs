@@ -816,8 +816,11 @@ impl Checker<'_> {
                 layer.name
             )
         };
-        let diag = Diag::new(layer.key_site("filters"), message);
-        self.push(diag.help("arithmetic overflow: use fewer filters"));
+        let (key, help) = match layer.kind {
+            LayerKind::Upsample { .. } => ("scale", "arithmetic overflow: use a smaller scale"),
+            _ => ("filters", "arithmetic overflow: use fewer filters"),
+        };
+        self.push(Diag::new(layer.key_site(key), message).help(help));
         None
     }
 

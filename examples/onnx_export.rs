@@ -41,6 +41,12 @@
 //!   dense with `same` padding (an even kernel, so an odd total padding),
 //!   unequal per axis with a folded batch norm, depthwise with stride 2,
 //!   grouped, random weights, on random 15x14x3 images.
+//! - `decoder` and `sequence_decoder`: transposed convolutions
+//!   (`ConvTranspose` with strides, pads, output padding, dilations and
+//!   groups; one with a folded batch norm and a fused activation, a
+//!   depthwise one) and upsampling (`Resize`: nearest with `asymmetric` +
+//!   `floor`, bilinear and linear with `half_pixel`), on random 7x6x3
+//!   images and random sequences of 9x3 (exported as `[N, 3, 1, 9]`).
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
@@ -213,6 +219,40 @@ network! {
             Flatten,
             fc: Dense { units: 5 },
             Softmax,
+        ],
+    }
+
+    /// A decoder: strided, grouped-dilated and depthwise transposed
+    /// convolutions, a batch norm folded into one, nearest and bilinear
+    /// upsampling.
+    pub struct Decoder {
+        input: [7, 6, 3],
+        layers: [
+            down: Conv2d { filters: 8, kernel: 3, stride: 2, padding: 1 },
+            Relu,
+            up: ConvTranspose2d { filters: 8, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            up_bn: BatchNorm,
+            Relu,
+            g: ConvTranspose2d { filters: 6, kernel: [2, 3], stride: [1, 2], dilation: [2, 1], padding: [1, 0], output_padding: [1, 1], groups: 2 },
+            Upsample { scale: [2, 1] },
+            dw: ConvTranspose2d { filters: 6, kernel: 3, padding: 1, groups: 6, bias: false },
+            Tanh,
+            Upsample { scale: 2, mode: bilinear },
+            head: Conv2d { filters: 2, kernel: 1 },
+        ],
+    }
+
+    /// A sequence decoder: transposed 1-D convolutions and linear and
+    /// nearest upsampling.
+    pub struct SequenceDecoder {
+        input: [9, 3],
+        layers: [
+            t1: ConvTranspose1d { filters: 4, kernel: 4, stride: 2, padding: 1 },
+            Relu,
+            t2: ConvTranspose1d { filters: 6, kernel: 3, dilation: 2, padding: 2, output_padding: 1, groups: 2 },
+            Upsample { scale: 2, mode: linear },
+            Upsample { scale: 3 },
+            head: Conv1d { filters: 2, kernel: 1 },
         ],
     }
 
@@ -393,8 +433,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let y = net.predict(x.view())?;
     write_flat_net(&out.join("norms_flat"), |p| net.export_onnx(p), &x, &y)?;
 
+    stirred_image_net!(out, Decoder, "decoder", 29, [7, 6, 3]);
+
+    // A sequence [l, c] is the image [1, l, c]: NCHW [N, c, 1, l].
+    let net = SequenceDecoder::new(32);
+    let x = random_images(3, [1, 9, 3], 33);
+    let y = net.predict(x.view().into_shape_with_order((3, 9, 3))?)?;
+    write_image_net(
+        &out.join("sequence_decoder"),
+        |p| net.export_onnx(p),
+        &x,
+        &y,
+    )?;
+
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations and dilated to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations, dilated, decoder and sequence_decoder to {}",
         out.display()
     );
     Ok(())

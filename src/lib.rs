@@ -121,7 +121,8 @@ pub use cnn_runtime::style_extractor;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
-    rng, style, train, Act, Conv2dGeom, Error, Padding, PoolGeom, Result,
+    rng, style, train, Act, Conv2dGeom, ConvTranspose2dGeom, Error, Interpolation, Padding,
+    PoolGeom, Result, UpsampleGeom,
 };
 pub use ndarray;
 

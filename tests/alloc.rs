@@ -3,8 +3,9 @@
 //! thread running the steps, over several LeNet-5 training steps after a
 //! warm-up step at each batch size, under every instruction set the CPU
 //! runs (`cnn_runtime::isa::scoped`), and the same over a network of
-//! group norm, layer norm and gates and over one of dilated convolutions
-//! (which run on the im2col path, its columns in the kernels' scratch).
+//! group norm, layer norm and gates, over one of dilated convolutions
+//! (which run on the im2col path, its columns in the kernels' scratch) and
+//! over a decoder of transposed convolutions and upsampling.
 //!
 //! One exception is counted apart: `matrixmultiply::sgemm` allocates its
 //! packing buffers on every call (aligned to 16 bytes or more, which no
@@ -77,6 +78,31 @@ network! {
     }
 }
 
+network! {
+    /// A decoder: transposed convolutions (strided with output padding, a
+    /// grouped one whose output padding is below the dilation only, which
+    /// runs on a widened grid in scratch, a depthwise one), a batch norm
+    /// after one, nearest and bilinear upsampling.
+    struct Decoder {
+        input: [6, 6, 3],
+        layers: [
+            Conv2d { filters: 8, kernel: 3, stride: 2, padding: 1 },
+            Relu,
+            ConvTranspose2d { filters: 8, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            BatchNorm,
+            Relu,
+            ConvTranspose2d { filters: 4, kernel: 3, dilation: 2, padding: 2, output_padding: 1, groups: 2 },
+            Upsample { scale: 2 },
+            ConvTranspose2d { filters: 4, kernel: 3, padding: 1, groups: 4 },
+            Upsample { scale: [1, 2], mode: bilinear },
+            Relu,
+            Flatten,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     let _alone = counting::alone();
@@ -84,6 +110,7 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
         isa::scoped(isa, || steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || norm_steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || dilated_steps_allocate_nothing(isa)).unwrap();
+        isa::scoped(isa, || decoder_steps_allocate_nothing(isa)).unwrap();
     }
     // The counter works: a step at a new, larger batch size allocates.
     let mut net = LeNet5::new(7);
@@ -135,6 +162,29 @@ fn dilated_steps_allocate_nothing(isa: Isa) {
     });
     assert_eq!(n, 0, "allocations during dilated training steps on {isa}");
     println!("{isa}: matrixmultiply packing buffers over 6 dilated steps: {gemm}");
+}
+
+/// Transposed convolutions run on the convolution's kernels (their
+/// widened grid in the scratch slot `Wide`), upsampling in place of its
+/// output: after warm-up steps, six more allocate nothing but
+/// matrixmultiply's packing buffers (counted apart, printed).
+fn decoder_steps_allocate_nothing(isa: Isa) {
+    let mut net = Decoder::new(3);
+    let mut adam = Adam::new(1e-3);
+    let (big, small) = (images(12, 6, 6, 3, 8), images(3, 6, 6, 3, 9));
+    let (big_labels, small_labels) = (labels(12, 10), labels(3, 10));
+    net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+    net.train_step(small.view(), &small_labels, &mut adam)
+        .unwrap();
+    let (n, gemm) = allocations(|| {
+        for _ in 0..3 {
+            net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+            net.train_step(small.view(), &small_labels, &mut adam)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations during decoder training steps on {isa}");
+    println!("{isa}: matrixmultiply packing buffers over 6 decoder steps: {gemm}");
 }
 
 /// Warm-up steps at two batch sizes and both optimizers, then nine more

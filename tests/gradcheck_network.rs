@@ -150,6 +150,33 @@ network! {
     }
 }
 
+network! {
+    /// A decoder: a strided transposed convolution with output padding and
+    /// a fused activation, a batch norm after one, a grouped one with its
+    /// output padding below the dilation only (the widened grid), a frozen
+    /// depthwise one between trainable layers (its input gradient alone),
+    /// nearest and bilinear upsampling. Smooth activations only: a ReLU
+    /// after the batch norm puts some value within the step of its kink
+    /// whenever t1's bias moves every value.
+    struct Decoder {
+        input: [4, 3, 2],
+        layers: [
+            t1: ConvTranspose2d { filters: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            Tanh,
+            t2: ConvTranspose2d { filters: 4, kernel: [2, 3], stride: [1, 2], dilation: [2, 1], output_padding: [1, 0], groups: 2 },
+            bn: BatchNorm,
+            Sigmoid,
+            Upsample { scale: [2, 1] },
+            t3: ConvTranspose2d { filters: 4, kernel: 3, padding: 1, groups: 4, trainable: false },
+            Upsample { scale: 2, mode: bilinear },
+            c: Conv2d { filters: 2, kernel: 3, stride: 3 },
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
 /// Central differences in f32: the step, and the tolerance
 /// `|a - n| <= ABS + REL * max(|a|, |n|)`.
 const STEP: f32 = 1e-3;
@@ -237,6 +264,12 @@ fn residual_concat_and_aux_head() {
 fn grouped_and_depthwise_convolutions() {
     let checked = check_net!(Grouped, 3, 5);
     assert!(checked >= 50, "{checked} elements checked");
+}
+
+#[test]
+fn transposed_convolutions_and_upsampling() {
+    let checked = check_net!(Decoder, 3, 8);
+    assert!(checked >= 40, "{checked} elements checked");
 }
 
 #[test]

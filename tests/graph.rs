@@ -123,6 +123,8 @@ fn the_graph_computes_what_predict_computes() {
         use cnn::net::graph::Node::*;
         let y = match *n {
             Conv { y, .. }
+            | ConvTranspose { y, .. }
+            | Upsample { y, .. }
             | Dense { y, .. }
             | BatchNorm { y, .. }
             | Activation { y, .. }

@@ -64,6 +64,7 @@ mod summary;
 mod tidy;
 mod train_smoke;
 mod transfer;
+mod transpose;
 mod ucr_example;
 mod ui;
 mod visualize_example;

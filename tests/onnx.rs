@@ -11,6 +11,11 @@
 //!   from either file (`make_fixture.py` made them);
 //! - dilated convolutions come back too, and a declaration without their
 //!   dilation refuses the file;
+//! - transposed convolutions and upsampling come back from their own
+//!   export (a batch norm folded into one, an output padding at the
+//!   stride), a declaration with another output padding refuses the file,
+//!   and PyTorch's own export of `tests/transpose.rs`'s `Image`
+//!   (`scripts/make_transpose_fixture.py`) loads and reproduces its output;
 //! - files that do not fit (another declaration, not ONNX, cut short,
 //!   bit-flipped) are errors naming the file, the node and the layer, and
 //!   leave the weights as they were.
@@ -89,6 +94,35 @@ network! {
             Relu,
             dw: DepthwiseConv2d { kernel: 3, stride: 2, padding: same },
             g: Conv2d { filters: 4, kernel: 2, groups: 2, padding: same },
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
+        ],
+    }
+
+    /// Transposed convolutions (one with a batch norm after it, one whose
+    /// output padding is at the stride, below the dilation), upsampling.
+    struct Decoder {
+        input: [5, 4, 3],
+        layers: [
+            up: ConvTranspose2d { filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            bn: BatchNorm,
+            Relu,
+            g: ConvTranspose2d { filters: 4, kernel: 3, dilation: 2, padding: 2, output_padding: 1, groups: 2 },
+            Upsample { scale: 2, mode: bilinear },
+            Upsample { scale: [1, 2] },
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
+        ],
+    }
+    struct DecoderWithoutOutputPadding {
+        input: [5, 4, 3],
+        layers: [
+            up: ConvTranspose2d { filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: [1, 0] },
+            bn: BatchNorm,
+            Relu,
+            g: ConvTranspose2d { filters: 4, kernel: 3, dilation: 2, padding: 2, output_padding: 1, groups: 2 },
+            Upsample { scale: 2, mode: bilinear },
+            Upsample { scale: [1, 2] },
             GlobalAvgPool,
             fc: Dense { units: 3 },
         ],
@@ -319,6 +353,53 @@ fn dilated_convolutions_come_back_and_an_undilated_declaration_refuses_them() {
         "{err}"
     );
     std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn transposed_convolutions_and_upsampling_come_back() {
+    let mut net = Decoder::new(7);
+    stir(net.params_mut(), Decoder::TENSORS);
+    let path = temp("decoder.onnx");
+    net.export_onnx(&path).unwrap();
+    let back = Decoder::from_onnx(&path).unwrap();
+    assert_eq!(back.params(), net.params());
+    let x = images(2, 5, 4, 3, 12);
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        net.predict(x.view()).unwrap()
+    );
+    let mut other = DecoderWithoutOutputPadding::new(1);
+    let err = refused(
+        &mut other,
+        &path,
+        |n, p| n.load_onnx(p),
+        |n| n.params().to_vec(),
+    );
+    assert!(
+        err.contains("node up: kernel [3, 3], strides [2, 2], dilations [1, 1], pads [1, 1, 1, 1] and output_padding [1, 1], but up has"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn pytorchs_export_of_transposed_convolutions_and_upsampling_loads() {
+    let file = crate::common::fixture("transpose", "image.onnx");
+    let net = crate::transpose::Image::from_onnx(&file).unwrap();
+    let grads = cnn::io::load(&crate::common::fixture(
+        "transpose",
+        "image_grads.safetensors",
+    ))
+    .unwrap();
+    let (shape, x) = grads.tensor("x").unwrap();
+    let x = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x).unwrap();
+    let ours = net.predict(x.view()).unwrap();
+    crate::common::assert_close(
+        "predict from PyTorch's ONNX",
+        ours.as_slice().unwrap(),
+        &grads.tensor("output").unwrap().1,
+        1e-5,
+    );
 }
 
 #[test]

@@ -97,6 +97,23 @@ network! {
     }
 }
 
+network! {
+    /// A transposed convolution with a batch norm folded into it and a
+    /// fused activation, bilinear and nearest upsampling, a grouped
+    /// transposed convolution without bias.
+    struct Grow {
+        input: [5, 4, 3],
+        layers: [
+            t1: ConvTranspose2d { filters: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            bn: BatchNorm,
+            Relu,
+            Upsample { scale: 2, mode: bilinear },
+            Upsample { scale: [1, 2] },
+            t2: ConvTranspose2d { filters: 2, kernel: 2, stride: 2, groups: 2, bias: false },
+        ],
+    }
+}
+
 /// Gives every batch norm random gamma, beta and moving statistics.
 fn perturb_batch_norms(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     for (k, t) in tensors.iter().enumerate() {
@@ -242,6 +259,59 @@ fn folded_batch_norm_without_activation_and_raw_outputs() {
     let want =
         dense::reference::forward(n, 3, 3, &h, &t("d.weight"), Some(&t("d.bias")), Act::Relu);
     assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-6);
+}
+
+#[test]
+fn transposed_convolutions_and_upsampling_match_the_reference_composition() {
+    use cnn::{ConvTranspose2dGeom, Interpolation, UpsampleGeom};
+    use cnn_runtime::layers::{conv_transpose, upsample};
+    let mut net = Grow::new(8);
+    perturb_batch_norms(net.params_mut(), Grow::TENSORS);
+    let n = 3;
+    let x = images(n, 5, 4, 3, 9);
+    let got = net.predict(x.view()).unwrap();
+
+    let t = |name: &str| net.tensor(name).unwrap().to_vec();
+    // (5 - 1)*2 - 2 + 2 + 1 + 1 = 10 rows, 8 columns.
+    let g1 =
+        ConvTranspose2dGeom::new([5, 4, 3], 4, [3, 3], [2, 2], [1, 1], [1, 1], [1, 1]).unwrap();
+    let bias = t("t1.bias");
+    let ep = Epilogue::new(Some(&bias), Act::Identity);
+    let mut h = vec![f32::NAN; n * g1.out_len()];
+    conv_transpose::reference::forward(
+        &g1,
+        1,
+        n,
+        x.as_slice().unwrap(),
+        &t("t1.weight"),
+        &ep,
+        &mut h,
+    );
+    let h = act(
+        Act::Relu,
+        batch_norm(&h, 4, |k| t(&format!("bn.{k}")), 1e-3),
+    );
+    let up = |h: &[f32], in_h, in_w, sh, sw, mode| {
+        let g = UpsampleGeom {
+            in_h,
+            in_w,
+            c: 4,
+            sh,
+            sw,
+            mode,
+        };
+        let mut y = vec![f32::NAN; n * g.out_len()];
+        upsample::reference::forward(&g, n, h, &mut y);
+        y
+    };
+    let h = up(&h, 10, 8, 2, 2, Interpolation::Bilinear);
+    let h = up(&h, 20, 16, 1, 2, Interpolation::Nearest);
+    let g2 =
+        ConvTranspose2dGeom::new([20, 32, 4], 2, [2, 2], [2, 2], [0, 0], [0, 0], [1, 1]).unwrap();
+    let mut want = vec![f32::NAN; n * g2.out_len()];
+    conv_transpose::reference::forward(&g2, 2, n, &h, &t("t2.weight"), &Epilogue::NONE, &mut want);
+    assert_eq!(Grow::OUTPUT_SIZE, 40 * 64 * 2);
+    assert_close(got.as_slice().unwrap(), &want, 1e-4, 1e-5);
 }
 
 #[test]

@@ -13,7 +13,17 @@ mod values;
 use std::collections::HashMap;
 
 use crate::diag::{Diag, Diags};
-use crate::ir::{Layer, LayerKind, Net, Pad, Shape};
+use crate::ir::{Layer, LayerKind, Net, Pad, Shape, UpsampleMode};
+
+/// A transposed convolution's hyper-parameters per axis.
+#[derive(Clone, Copy)]
+struct Transposed {
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    padding: [usize; 2],
+    output_padding: [usize; 2],
+}
 use crate::shape::{axis, Axis, AxisError};
 
 /// Checks the net and fills in its shapes.
@@ -288,6 +298,66 @@ impl Checker<'_> {
                     },
                 )
             }
+            LayerKind::ConvTranspose2d {
+                filters,
+                kernel,
+                stride,
+                dilation,
+                padding,
+                output_padding,
+                groups,
+                seq,
+                ..
+            } => {
+                let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                self.check_rank_matches(layer, input, seq)?;
+                self.check_groups_divide(layer, c, filters, groups)?;
+                let t = Transposed {
+                    kernel,
+                    stride,
+                    dilation,
+                    padding,
+                    output_padding,
+                };
+                let [oh, ow] = self.check_transposed_output(layer, [h, w], t, seq)?;
+                layer.pad_before = padding;
+                self.check_output_fits(
+                    layer,
+                    Shape::Image {
+                        h: oh,
+                        w: ow,
+                        c: filters,
+                        seq,
+                    },
+                )
+            }
+            LayerKind::Upsample {
+                scale,
+                scale_pair,
+                mode,
+            } => {
+                let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                let scale = self.check_upsample_rank(layer, input, scale, scale_pair, mode)?;
+                let (Some(oh), Some(ow)) = (h.checked_mul(scale[0]), w.checked_mul(scale[1]))
+                else {
+                    let message = format!(
+                        "{}: the output size overflows (h * sh, w * sw = {h} * {}, {w} * {})",
+                        layer.name, scale[0], scale[1]
+                    );
+                    self.push(
+                        Diag::new(layer.key_site("scale"), message)
+                            .help("arithmetic overflow: use a smaller scale"),
+                    );
+                    return None;
+                };
+                let out = Shape::Image {
+                    h: oh,
+                    w: ow,
+                    c,
+                    seq: input.is_seq(),
+                };
+                self.check_output_fits(layer, out)
+            }
             LayerKind::MaxPool2d {
                 size,
                 stride,
@@ -454,6 +524,8 @@ impl Checker<'_> {
         }
         let (name, kind) = (&layer.name, layer.kind.dsl_name());
         let other = match kind {
+            "ConvTranspose1d" => "ConvTranspose2d",
+            "ConvTranspose2d" => "ConvTranspose1d",
             "Conv1d" => "Conv2d",
             "MaxPool1d" => "MaxPool2d",
             "AvgPool1d" => "AvgPool2d",
@@ -478,6 +550,118 @@ impl Checker<'_> {
         };
         self.push(Diag::new(layer.site, message).help(help));
         None
+    }
+
+    /// A transposed convolution's output, `(n - 1) s - 2p + d (f - 1) +
+    /// output_padding + 1` along each axis, has at least one row and
+    /// column: the padding cuts `p` from each end of the full output and
+    /// must leave something. Along a sequence only the length counts.
+    fn check_transposed_output(
+        &mut self,
+        layer: &Layer,
+        [h, w]: [usize; 2],
+        t: Transposed,
+        seq: bool,
+    ) -> Option<[usize; 2]> {
+        let mut out = [0; 2];
+        let axes: &[usize] = if seq { &[1] } else { &[0, 1] };
+        if seq {
+            out[0] = 1;
+        }
+        let square = seq
+            || (h == w
+                && t.kernel[0] == t.kernel[1]
+                && t.stride[0] == t.stride[1]
+                && t.dilation[0] == t.dilation[1]
+                && t.padding[0] == t.padding[1]
+                && t.output_padding[0] == t.output_padding[1]);
+        for &a in axes {
+            let n = [h, w][a];
+            let (f, s, d, p, op) = (
+                t.kernel[a],
+                t.stride[a],
+                t.dilation[a],
+                t.padding[a],
+                t.output_padding[a],
+            );
+            let which = match (square, a) {
+                (true, _) => "",
+                (false, 0) => " in height",
+                (false, _) => " in width",
+            };
+            let sum = format!("(n - 1) s - 2p + d(f - 1) + output_padding + 1 = ({n} - 1)*{s} - 2*{p} + {d}*({f} - 1) + {op} + 1");
+            let full = (n - 1)
+                .checked_mul(s)
+                .and_then(|v| v.checked_add((f - 1).checked_mul(d)?))
+                .and_then(|v| v.checked_add(op + 1));
+            let two_p = p.checked_mul(2);
+            let (Some(full), Some(two_p)) = (full, two_p) else {
+                let message = format!("{}: the output size overflows{which} ({sum})", layer.name);
+                let diag = Diag::new(layer.key_site("stride"), message)
+                    .help("arithmetic overflow: use a smaller stride, kernel or dilation");
+                self.push(diag);
+                return None;
+            };
+            if two_p >= full {
+                let message = format!(
+                    "{}: the padding leaves no output{which} ({sum} = {})",
+                    layer.name,
+                    full as i128 - two_p as i128
+                );
+                let help = format!(
+                    "the padding cuts p rows and columns from each end of the {full} the kernel spreads over: use padding below {}",
+                    full.div_ceil(2)
+                );
+                self.push(Diag::new(layer.key_site("padding"), message).help(help));
+                return None;
+            }
+            out[a] = full - two_p;
+        }
+        Some(out)
+    }
+
+    /// `Upsample` takes `scale: s` on either rank and `[sh, sw]` on images
+    /// only; `bilinear` interpolates an image and `linear` a sequence.
+    /// Returns the scale per axis (`[1, s]` on a sequence).
+    fn check_upsample_rank(
+        &mut self,
+        layer: &mut Layer,
+        input: Shape,
+        scale: [usize; 2],
+        scale_pair: bool,
+        mode: UpsampleMode,
+    ) -> Option<[usize; 2]> {
+        let name = &layer.name;
+        let seq = input.is_seq();
+        if seq && scale_pair {
+            let message = format!(
+                "{name}: Upsample on the sequence {input} takes one scale, got [{}, {}]",
+                scale[0], scale[1]
+            );
+            let help = format!("write `scale: {}`, along the sequence", scale[1]);
+            self.push(Diag::new(layer.key_site("scale"), message).help(help));
+            return None;
+        }
+        let wrong = match (mode, seq) {
+            (UpsampleMode::Bilinear, true) => Some((
+                format!("{name}: bilinear upsampling needs an image, but its input is the sequence {input} (length x channels)"),
+                "use `mode: linear` on sequences",
+            )),
+            (UpsampleMode::Linear, false) => Some((
+                format!("{name}: linear upsampling is along a sequence, but its input is the image {input}"),
+                "use `mode: bilinear` on images",
+            )),
+            _ => None,
+        };
+        if let Some((message, help)) = wrong {
+            self.push(Diag::new(layer.key_site("mode"), message).help(help));
+            return None;
+        }
+        let scale = if seq { [1, scale[1]] } else { scale };
+        if let LayerKind::Upsample { scale: s, .. } = &mut layer.kind {
+            *s = scale;
+        }
+        Some(scale)
     }
 
     /// A kernel or pool window must fit its padded input, `n + 2p >= f`,
@@ -632,8 +816,11 @@ impl Checker<'_> {
                 layer.name
             )
         };
-        let diag = Diag::new(layer.key_site("filters"), message);
-        self.push(diag.help("arithmetic overflow: use fewer filters"));
+        let (key, help) = match layer.kind {
+            LayerKind::Upsample { .. } => ("scale", "arithmetic overflow: use a smaller scale"),
+            _ => ("filters", "arithmetic overflow: use fewer filters"),
+        };
+        self.push(Diag::new(layer.key_site(key), message).help(help));
         None
     }
 

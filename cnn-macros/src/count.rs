@@ -202,6 +202,49 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
                 macs,
             })
         }
+        // Each input pixel times each tap into the filters of its group
+        // (PyTorch's profilers count a transposed convolution so, taps
+        // that land in the cut padding included); the weights are the
+        // convolution's it transposes, `fh * fw * (filters / groups) * c_in`.
+        (
+            LayerKind::ConvTranspose2d {
+                filters,
+                kernel,
+                bias,
+                groups,
+                ..
+            },
+            Shape::Image {
+                h: in_h,
+                w: in_w,
+                c: c_in,
+                ..
+            },
+            _,
+        ) => {
+            let [fh, fw] = *kernel;
+            let og = filters / (*groups).max(1);
+            let weights = mul(&[fh, fw, og, c_in]).ok_or_else(|| {
+                format!(
+                    "parameter count fh * fw * (filters / groups) * c_in = {fh} * {fw} * {og} * {c_in}"
+                )
+            })?;
+            let params = weights
+                .checked_add(if *bias { *filters } else { 0 })
+                .ok_or_else(|| {
+                    format!("parameter count (weights + biases = {weights} + {filters})")
+                })?;
+            let macs = mul(&[in_h, in_w, c_in, fh, fw, og])
+                .and_then(|m| u64::try_from(m).ok())
+                .ok_or_else(|| {
+                    format!("multiply-add count in_h * in_w * c_in * fh * fw * (filters / groups) = {in_h} * {in_w} * {c_in} * {fh} * {fw} * {og}")
+                })?;
+            Ok(Counts {
+                params,
+                trainable: params,
+                macs,
+            })
+        }
         (LayerKind::Dense { units, bias }, input, _) => {
             let inputs = input.len();
             let weights = mul(&[inputs, *units])

@@ -12,12 +12,17 @@
 //! Its centre, `start + (r - 1) / 2`, follows the usual recurrence
 //! `centre + ((k - 1) / 2 - p) * j`. A kernel of `f` taps dilated by `d`
 //! is the window `k = d (f - 1) + 1` (its holes are inside the field).
+//! A transposed convolution or an upsampling by `s` puts its positions
+//! `j / s` apart: its field is the smallest of that grid holding every
+//! position's true one (the `s` phases read different inputs), and it is
+//! unknown when `s` does not divide `j` (such a layer straight on the
+//! input, or after an odd stride: no whole-pixel grid describes it).
 //! Element-wise and 1x1 layers keep the
 //! field; a `Residual` or `Concat` takes the union of its branches' fields
 //! (the largest); layers on a flat vector (`Flatten`, `Dense`,
 //! `GlobalAvgPool`'s output) see the whole input.
 
-use crate::ir::{dilated_window, Layer, LayerKind, Net, Shape};
+use crate::ir::{dilated_window, Layer, LayerKind, Net, Shape, UpsampleMode};
 
 /// One layer's receptive field in input pixels, per axis `[rows, cols]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +61,46 @@ impl Field {
             out.jump[a] = j.checked_mul(stride[a])?;
             let back = isize::try_from(pad_before[a].checked_mul(j)?).ok()?;
             out.start[a] = self.start[a].checked_sub(back)?;
+        }
+        Some(out)
+    }
+
+    /// A layer that grows the map `stride` times (a transposed
+    /// convolution, an upsampling): output `o = m s + r` reads the inputs
+    /// `m + lo ..= m + hi`, where `reads(a, r)` gives `(lo, hi)` for each
+    /// phase `r < s` (`None` where it reads nothing). Its positions are
+    /// `j / s` input pixels apart, an integer only when `s` divides the
+    /// input's jump `j` (`None` otherwise); its field is the smallest one
+    /// of that grid that holds every position's true field: the phases
+    /// see different inputs, so some positions see less than `size`.
+    fn spread(
+        self,
+        stride: [usize; 2],
+        reads: impl Fn(usize, usize) -> Option<(isize, isize)>,
+    ) -> Option<Field> {
+        let mut out = self;
+        for (a, &s) in stride.iter().enumerate() {
+            let j = self.jump[a];
+            if s == 0 || !j.is_multiple_of(s) {
+                return None;
+            }
+            let (jo, ji) = (isize::try_from(j / s).ok()?, isize::try_from(j).ok()?);
+            let size = isize::try_from(self.size[a]).ok()?;
+            let (mut first, mut last) = (isize::MAX, isize::MIN);
+            for r in 0..s {
+                let Some((lo, hi)) = reads(a, r) else {
+                    continue;
+                };
+                let shift = isize::try_from(r).ok()?.checked_mul(jo)?;
+                first = first.min(lo.checked_mul(ji)?.checked_sub(shift)?);
+                last = last.max(hi.checked_mul(ji)?.checked_add(size)?.checked_sub(shift)?);
+            }
+            if first > last {
+                return None;
+            }
+            out.start[a] = self.start[a].checked_add(first)?;
+            out.size[a] = usize::try_from(last - first).ok()?;
+            out.jump[a] = j / s;
         }
         Some(out)
     }
@@ -132,6 +177,36 @@ fn one(
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
             input?.window(*size, *stride, layer.pad_before)
         }
+        // Output `o` reads input `i` through tap `k` when `i s + k d - p =
+        // o`: phase `r` reads `m + (r + p - k d) / s` for the taps where
+        // that divides.
+        LayerKind::ConvTranspose2d {
+            kernel,
+            stride,
+            dilation,
+            padding,
+            ..
+        } => input?.spread(*stride, |a, r| {
+            let (s, d, p) = (stride[a] as isize, dilation[a] as isize, padding[a] as isize);
+            let offsets = (0..kernel[a] as isize)
+                .map(|k| r as isize + p - k * d)
+                .filter(|v| v.rem_euclid(s) == 0)
+                .map(|v| v.div_euclid(s));
+            let (lo, hi) = offsets.fold((isize::MAX, isize::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            (lo <= hi).then_some((lo, hi))
+        }),
+        // Nearest: phase `r` reads input `m`. Bilinear: source `m + (2r +
+        // 1 - s) / 2s`, its floor and, unless it is whole, the next input
+        // (away from the border, where it is clamped as if padded).
+        LayerKind::Upsample { scale, mode, .. } => input?.spread(*scale, |a, r| match mode {
+            UpsampleMode::Nearest => Some((0, 0)),
+            UpsampleMode::Bilinear | UpsampleMode::Linear => {
+                let (num, den) = (2 * r as isize + 1 - scale[a] as isize, 2 * scale[a] as isize);
+                let lo = num.div_euclid(den);
+                let whole = num.rem_euclid(den) == 0;
+                Some((lo, if whole { lo } else { lo + 1 }))
+            }
+        }),
         LayerKind::GlobalAvgPool | LayerKind::Flatten | LayerKind::Dense { .. } => Some(whole),
         LayerKind::BatchNorm { .. }
         | LayerKind::Dropout { .. }

@@ -257,6 +257,16 @@ pub fn dilated_window(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 2] {
     })
 }
 
+/// How `Upsample` fills the new pixels (PyTorch's `mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpsampleMode {
+    Nearest,
+    /// On images, `align_corners=False`.
+    Bilinear,
+    /// On sequences, `align_corners=False`.
+    Linear,
+}
+
 /// The layer kinds of the DSL with their keys, defaults applied.
 #[derive(Clone, Debug)]
 pub enum LayerKind {
@@ -281,6 +291,34 @@ pub enum LayerKind {
         /// `[1, s]` and `[1, d]`, and the padding applies along the
         /// sequence only (a height-1 image).
         seq: bool,
+    },
+    /// A transposed convolution (PyTorch's `ConvTranspose2d`): each input
+    /// pixel spreads the kernel over the output, `stride` apart; output
+    /// `(n - 1) s - 2p + d (f - 1) + output_padding + 1` along each axis.
+    /// Its weights are `[fh, fw, filters / groups, c_in]`.
+    ConvTranspose2d {
+        filters: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        /// Rows and columns cut from both ends of the full output.
+        padding: [usize; 2],
+        /// Rows and columns added at the bottom and right, below the
+        /// stride or the dilation (PyTorch's rule).
+        output_padding: [usize; 2],
+        bias: bool,
+        groups: usize,
+        /// `ConvTranspose1d`: every pair is `[1, k]` or `[0, p]`, a
+        /// height-1 image, as for `Conv2d`'s `seq`.
+        seq: bool,
+    },
+    /// Each pixel repeated (`Nearest`) or interpolated (`Bilinear`,
+    /// `Linear`) into `scale` rows and columns; on a sequence `[1, s]`.
+    Upsample {
+        scale: [usize; 2],
+        /// `scale: [sh, sw]` was written (a sequence takes one number).
+        scale_pair: bool,
+        mode: UpsampleMode,
     },
     MaxPool2d {
         size: [usize; 2],
@@ -389,6 +427,9 @@ impl LayerKind {
     pub fn dsl_name(&self) -> &'static str {
         match self {
             LayerKind::Conv2d { seq: true, .. } => "Conv1d",
+            LayerKind::ConvTranspose2d { seq: true, .. } => "ConvTranspose1d",
+            LayerKind::ConvTranspose2d { .. } => "ConvTranspose2d",
+            LayerKind::Upsample { .. } => "Upsample",
             LayerKind::MaxPool2d { seq: true, .. } => "MaxPool1d",
             LayerKind::AvgPool2d { seq: true, .. } => "AvgPool1d",
             LayerKind::Conv2d { .. } => "Conv2d",
@@ -425,6 +466,9 @@ impl LayerKind {
     pub fn auto_stem(&self) -> &'static str {
         match self {
             LayerKind::Conv2d { seq: true, .. } => "conv1d",
+            LayerKind::ConvTranspose2d { seq: true, .. } => "conv_transpose1d",
+            LayerKind::ConvTranspose2d { .. } => "conv_transpose2d",
+            LayerKind::Upsample { .. } => "upsample",
             LayerKind::MaxPool2d { seq: true, .. } => "max_pool1d",
             LayerKind::AvgPool2d { seq: true, .. } => "avg_pool1d",
             LayerKind::Conv2d { .. } => "conv2d",

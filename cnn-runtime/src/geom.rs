@@ -246,6 +246,301 @@ impl Conv2dGeom {
     }
 }
 
+/// One transposed 2-D convolution over NHWC tensors (PyTorch's
+/// `ConvTranspose2d`): input pixel `(iy, ix)` spreads `w`'s taps over the
+/// output rows `iy * sh + ky * dh - pad_top` (and the columns likewise).
+/// Along each axis the output is `(n - 1) s - 2p + d (f - 1) +
+/// output_padding + 1`, with `output_padding < max(s, d)`.
+/// x: [n, in_h, in_w, c_in]  w: [fh, fw, c_out / groups, c_in]  y: [n, out_h, out_w, c_out]
+///
+/// It is the input gradient of the convolution [`ConvTranspose2dGeom::conv`]
+/// from `[out_h, out_w, c_out]` to `[in_h, in_w, c_in]`, and its weights
+/// are that convolution's, which is why they read `[fh, fw, c_out /
+/// groups, c_in]` (PyTorch's `[c_in, c_out / groups, fh, fw]` permuted as
+/// a convolution's is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2dGeom {
+    /// Input rows.
+    pub in_h: usize,
+    /// Input columns.
+    pub in_w: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Output rows: `(in_h - 1) sh - 2 pad_top + dh (fh - 1) + out_pad_h + 1`.
+    pub out_h: usize,
+    /// Output columns.
+    pub out_w: usize,
+    /// Output channels (filters).
+    pub c_out: usize,
+    /// Kernel rows.
+    pub fh: usize,
+    /// Kernel columns.
+    pub fw: usize,
+    /// Output rows between the spreads of two neighbouring input rows.
+    pub sh: usize,
+    /// Output columns between those of two neighbouring input columns.
+    pub sw: usize,
+    /// Rows cut from the top and the bottom of the full output (PyTorch's
+    /// `padding`: the padding of the convolution this is the transpose of).
+    pub pad_top: usize,
+    /// Columns cut from the left and the right.
+    pub pad_left: usize,
+    /// Rows between kernel taps.
+    pub dh: usize,
+    /// Columns between kernel taps.
+    pub dw: usize,
+    /// Rows added at the bottom (PyTorch's `output_padding`): which of the
+    /// `sh` input sizes that a stride-`sh` convolution maps to `in_h` to
+    /// give back.
+    pub out_pad_h: usize,
+    /// Columns added at the right.
+    pub out_pad_w: usize,
+}
+
+/// The output size along one axis of a transposed convolution:
+/// `(n - 1) s - 2p + d (f - 1) + output_padding + 1`, checked.
+pub fn transposed_axis(
+    n: usize,
+    f: usize,
+    s: usize,
+    d: usize,
+    p: usize,
+    output_padding: usize,
+) -> Result<usize> {
+    if n == 0 || f == 0 || s == 0 || d == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "sizes must be positive: n = {n}, f = {f}, s = {s}, d = {d}"
+        )));
+    }
+    if output_padding >= s.max(d) {
+        return Err(Error::InvalidArgument(format!(
+            "output padding {output_padding} must be smaller than the stride {s} or the dilation {d}"
+        )));
+    }
+    let full = (n - 1)
+        .checked_mul(s)
+        .and_then(|v| v.checked_add(effective_window(f, d).ok()?))
+        .and_then(|v| v.checked_add(output_padding))
+        .ok_or_else(overflow)?;
+    match p.checked_mul(2) {
+        Some(two_p) if two_p < full => Ok(full - two_p),
+        _ => Err(Error::InvalidArgument(format!(
+            "the padding cuts the whole output: (n - 1) s + d (f - 1) + output_padding + 1 = \
+             ({n} - 1)*{s} + {d}*({f} - 1) + {output_padding} + 1 = {full} <= 2p = 2*{p}"
+        ))),
+    }
+}
+
+impl ConvTranspose2dGeom {
+    /// Checked construction from the layer's hyper-parameters.
+    pub fn new(
+        input: [usize; 3],
+        c_out: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        output_padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> Result<Self> {
+        let [in_h, in_w, c_in] = input;
+        if c_in == 0 || c_out == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "channels must be positive: c_in = {c_in}, c_out = {c_out}"
+            )));
+        }
+        let out_h = transposed_axis(
+            in_h,
+            kernel[0],
+            stride[0],
+            dilation[0],
+            padding[0],
+            output_padding[0],
+        )?;
+        let out_w = transposed_axis(
+            in_w,
+            kernel[1],
+            stride[1],
+            dilation[1],
+            padding[1],
+            output_padding[1],
+        )?;
+        Ok(ConvTranspose2dGeom {
+            in_h,
+            in_w,
+            c_in,
+            out_h,
+            out_w,
+            c_out,
+            fh: kernel[0],
+            fw: kernel[1],
+            sh: stride[0],
+            sw: stride[1],
+            pad_top: padding[0],
+            pad_left: padding[1],
+            dh: dilation[0],
+            dw: dilation[1],
+            out_pad_h: output_padding[0],
+            out_pad_w: output_padding[1],
+        })
+    }
+
+    /// Checks a geometry built by hand: channels positive and the output
+    /// size the rule's, along both axes.
+    pub fn validate(&self) -> Result<()> {
+        let g = self;
+        if g.c_in == 0 || g.c_out == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "conv_transpose: channels must be positive in {g:?}"
+            )));
+        }
+        for (what, n, f, s, d, p, op, out) in [
+            (
+                "height",
+                g.in_h,
+                g.fh,
+                g.sh,
+                g.dh,
+                g.pad_top,
+                g.out_pad_h,
+                g.out_h,
+            ),
+            (
+                "width",
+                g.in_w,
+                g.fw,
+                g.sw,
+                g.dw,
+                g.pad_left,
+                g.out_pad_w,
+                g.out_w,
+            ),
+        ] {
+            let want = transposed_axis(n, f, s, d, p, op)
+                .map_err(|e| Error::InvalidArgument(format!("conv_transpose: {what}: {e}")))?;
+            if want != out {
+                return Err(Error::InvalidArgument(format!(
+                    "conv_transpose: {what}: output {out} does not match input {n}, kernel {f}, \
+                     stride {s}, dilation {d}, padding {p}, output padding {op} (expected \
+                     (n - 1) s - 2p + d (f - 1) + output_padding + 1 = {want})"
+                )));
+            }
+        }
+        let prod = |v: &[usize]| v.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+        let ok = prod(&[g.in_h, g.in_w, g.c_in]).is_some()
+            && prod(&[g.out_h, g.out_w, g.c_out]).is_some()
+            && prod(&[g.fh, g.fw, g.c_in, g.c_out]).is_some();
+        if !ok {
+            return Err(Error::InvalidArgument(format!(
+                "conv_transpose: tensor sizes overflow in {g:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The convolution whose input gradient this is: from `[out_h, out_w,
+    /// c_out]` to `[rows, cols, c_in]`, kernel, stride, dilation and
+    /// leading padding the same. `rows` is `in_h` unless the output
+    /// padding is at least the stride (possible when it is below the
+    /// dilation instead): then that convolution has more outputs than the
+    /// transposed one has inputs, and the extra ones are zeros of the
+    /// transposed input (see [`ConvTranspose2dGeom::is_exact`]).
+    pub fn conv(&self) -> Conv2dGeom {
+        let g = self;
+        // The convolution's output rule on the transposed output; cannot
+        // fail on a validated geometry, whose `out + 2p` covers the window.
+        let rows = (g.out_h + 2 * g.pad_top - (g.dh * (g.fh - 1) + 1)) / g.sh + 1;
+        let cols = (g.out_w + 2 * g.pad_left - (g.dw * (g.fw - 1) + 1)) / g.sw + 1;
+        Conv2dGeom {
+            in_h: g.out_h,
+            in_w: g.out_w,
+            c_in: g.c_out,
+            out_h: rows,
+            out_w: cols,
+            c_out: g.c_in,
+            fh: g.fh,
+            fw: g.fw,
+            sh: g.sh,
+            sw: g.sw,
+            pad_top: g.pad_top,
+            pad_left: g.pad_left,
+            dh: g.dh,
+            dw: g.dw,
+        }
+    }
+
+    /// True when [`ConvTranspose2dGeom::conv`]'s output is the transposed
+    /// input's size (`output_padding < stride` on both axes).
+    pub fn is_exact(&self) -> bool {
+        let c = self.conv();
+        c.out_h == self.in_h && c.out_w == self.in_w
+    }
+
+    /// Elements of one input image.
+    pub const fn in_len(&self) -> usize {
+        self.in_h * self.in_w * self.c_in
+    }
+    /// Elements of one output image.
+    pub const fn out_len(&self) -> usize {
+        self.out_h * self.out_w * self.c_out
+    }
+    /// Multiply-adds of one image: every input pixel times every tap, into
+    /// `c_out / groups` channels (taps that land in the cut padding
+    /// included, as PyTorch's profilers count them).
+    pub const fn macs(&self, groups: usize) -> usize {
+        self.in_h * self.in_w * self.c_in * self.fh * self.fw * (self.c_out / groups)
+    }
+}
+
+/// How [`UpsampleGeom`] fills the new pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    /// Each output pixel copies input pixel `(oy / sh, ox / sw)` (PyTorch's
+    /// `nearest`, ONNX's `asymmetric` with `floor`).
+    Nearest,
+    /// Each output pixel mixes the four input pixels around `((oy + 0.5) /
+    /// sh - 0.5, (ox + 0.5) / sw - 0.5)`, clamped at the border (PyTorch's
+    /// `bilinear` with `align_corners=False`, ONNX's `half_pixel`); on a
+    /// height-1 image it is PyTorch's `linear`.
+    Bilinear,
+}
+
+/// Upsampling by whole factors over NHWC tensors; channels separately.
+/// x: [n, in_h, in_w, c]  y: [n, in_h * sh, in_w * sw, c]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpsampleGeom {
+    /// Input rows.
+    pub in_h: usize,
+    /// Input columns.
+    pub in_w: usize,
+    /// Channels (the same in and out).
+    pub c: usize,
+    /// Output rows per input row.
+    pub sh: usize,
+    /// Output columns per input column.
+    pub sw: usize,
+    /// Nearest or bilinear.
+    pub mode: Interpolation,
+}
+
+impl UpsampleGeom {
+    /// Output rows, `in_h * sh`.
+    pub const fn out_h(&self) -> usize {
+        self.in_h * self.sh
+    }
+    /// Output columns, `in_w * sw`.
+    pub const fn out_w(&self) -> usize {
+        self.in_w * self.sw
+    }
+    /// Elements of one input example.
+    pub const fn in_len(&self) -> usize {
+        self.in_h * self.in_w * self.c
+    }
+    /// Elements of one output example.
+    pub const fn out_len(&self) -> usize {
+        self.in_len() * self.sh * self.sw
+    }
+}
+
 /// One pooling window over NHWC tensors; channels are pooled separately.
 /// x: [n, in_h, in_w, c]  y: [n, out_h, out_w, c]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,4 +43,6 @@ pub mod train;
 pub mod testing;
 
 pub use error::{Error, Result};
-pub use geom::{Act, Conv2dGeom, Padding, PoolGeom};
+pub use geom::{
+    Act, Conv2dGeom, ConvTranspose2dGeom, Interpolation, Padding, PoolGeom, UpsampleGeom,
+};

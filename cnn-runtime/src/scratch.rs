@@ -17,14 +17,18 @@ pub enum Slot {
     Aux = 2,
     /// A packed panel of a product's right operand (`conv2d::kblock`).
     Pack = 3,
+    /// A layer's operand copied onto a larger grid around a kernel that
+    /// uses the slots above (a transposed convolution's input and input
+    /// gradient, when its convolution has more outputs than it has inputs).
+    Wide = 4,
 }
 
-const SLOTS: usize = 4;
+const SLOTS: usize = 5;
 
 thread_local! {
     // `None` while the slot is lent out by `with`.
     static BUFFERS: RefCell<[Option<Vec<f32>>; SLOTS]> =
-        const { RefCell::new([Some(Vec::new()), Some(Vec::new()), Some(Vec::new()), Some(Vec::new())]) };
+        const { RefCell::new([Some(Vec::new()), Some(Vec::new()), Some(Vec::new()), Some(Vec::new()), Some(Vec::new())]) };
 }
 
 /// The largest size any thread has asked of each slot. Every thread grows

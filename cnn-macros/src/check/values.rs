@@ -32,6 +32,27 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             check_positive(diags, layer, "stride", &along(stride));
             check_positive(diags, layer, "dilation", &along(dilation));
         }
+        LayerKind::ConvTranspose2d {
+            filters,
+            kernel,
+            stride,
+            dilation,
+            output_padding,
+            groups,
+            seq,
+            ..
+        } => {
+            check_positive(diags, layer, "filters", &[*filters]);
+            check_positive(diags, layer, "groups", &[*groups]);
+            let along = |pair: &[usize; 2]| if *seq { vec![pair[1]] } else { pair.to_vec() };
+            check_positive(diags, layer, "kernel", &along(kernel));
+            check_positive(diags, layer, "stride", &along(stride));
+            check_positive(diags, layer, "dilation", &along(dilation));
+            if !stride.contains(&0) && !dilation.contains(&0) {
+                check_output_padding(diags, layer, *stride, *dilation, *output_padding, *seq);
+            }
+        }
+        LayerKind::Upsample { scale, .. } => check_positive(diags, layer, "scale", scale),
         LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
             check_positive(diags, layer, "size", size);
             // The stride defaults to the size: a zero size is reported once.
@@ -79,10 +100,56 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
         "multiplier" => "each input channel needs at least one filter",
         "stride" => "the stride is the step between windows; 1 visits every position",
         "dilation" => "the dilation is the step between kernel taps; 1 is an ordinary convolution",
+        "scale" => "the scale is how many times larger the output is; 1 keeps the size",
         _ => "the window needs at least one row and one column",
     };
     let message = format!("{}: {key} must be at least 1, got {got}", layer.name);
     diags.push(Diag::new(layer.key_site(key), message).help(help));
+}
+
+/// A transposed convolution's output padding is below its stride or its
+/// dilation, along each axis (PyTorch's rule): a stride-`s` convolution
+/// maps `s` input sizes to one output size, and the output padding picks
+/// which of them the transpose gives back, so `s` choices exist (or `d`,
+/// the rows between the last taps).
+fn check_output_padding(
+    diags: &mut Diags,
+    layer: &Layer,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    output_padding: [usize; 2],
+    seq: bool,
+) {
+    let axes: &[usize] = if seq { &[1] } else { &[0, 1] };
+    let Some(&a) = axes
+        .iter()
+        .find(|&&a| output_padding[a] >= stride[a].max(dilation[a]))
+    else {
+        return;
+    };
+    let (op, s, d) = (output_padding[a], stride[a], dilation[a]);
+    let square = stride[0] == stride[1]
+        && dilation[0] == dilation[1]
+        && output_padding[0] == output_padding[1];
+    let along = match (seq || square, a) {
+        (true, _) => "",
+        (false, 0) => " in height",
+        (false, _) => " in width",
+    };
+    let choices = match s.max(d) {
+        1 => "use 0".to_string(),
+        2 => "use 0 or 1".to_string(),
+        m => format!("use 0 to {}", m - 1),
+    };
+    let message = format!(
+        "{}: output padding {op}{along} must be smaller than the stride {s} or the dilation {d} (output_padding < max(s, d) = {})",
+        layer.name,
+        s.max(d)
+    );
+    let help = format!(
+        "output padding adds rows and columns at the end of the output, to give back one of the sizes that a stride-{s} convolution maps to the same output: {choices}"
+    );
+    diags.push(Diag::new(layer.key_site("output_padding"), message).help(help));
 }
 
 /// A dropout rate is the fraction of inputs zeroed in training: in

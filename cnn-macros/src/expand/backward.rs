@@ -16,7 +16,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{conv_geom, has_act, pool_geom};
+use super::forward::{conv_geom, has_act, pool_geom, transpose_geom, upsample_geom};
 use super::plan::{Act, Back, OpKind, Program, Slot, Step, TapStep};
 use super::{act, range, rt, span};
 
@@ -123,6 +123,38 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         return quote!();
     }
     match &op.kind {
+        // A transposed convolution: the input gradient alone when frozen
+        // (whatever its groups).
+        OpKind::Conv {
+            w,
+            b,
+            act: a,
+            g,
+            groups,
+            transposed: Some(out_pad),
+            w_tensor,
+            ..
+        } => {
+            let geom = transpose_geom(g, *out_pad);
+            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
+            let wp = p(*w);
+            let full = weight_grads(
+                *w,
+                *b,
+                quote! {
+                    #rt::layers::conv_transpose::backward(&G, #groups, batch, x, #wp, dy, dx, dw, db)?;
+                },
+            );
+            let dx_only = quote!(#rt::layers::conv_transpose::backward_input(&G, #groups, batch, #wp, dy, dx)?;);
+            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
+            quote! {{
+                const G: #rt::ConvTranspose2dGeom = #geom;
+                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+                let _ = &x;
+                #derivative
+                #body
+            }}
+        }
         OpKind::Conv {
             w,
             b,
@@ -396,6 +428,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
             #rt::layers::pool::global_avg_backward(batch, #hw, #c, dy, dx)?;
         }},
+        OpKind::Upsample { .. } => {
+            let geom = upsample_geom(&op.kind);
+            quote! {{
+                const G: #rt::UpsampleGeom = #geom;
+                let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+                #rt::layers::upsample::backward(&G, batch, dy, dx)?;
+            }}
+        }
         OpKind::Add { .. } => quote!(),
         OpKind::ConcatPart {
             rows,

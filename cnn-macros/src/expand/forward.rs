@@ -58,13 +58,17 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         OpKind::Conv {
             g,
             groups,
+            transposed,
             w_tensor: _,
             w,
             b,
             fold,
             act: a,
         } => {
-            let geom = conv_geom(g);
+            let (geom, ty) = match transposed {
+                Some(op) => (transpose_geom(g, *op), quote!(#rt::ConvTranspose2dGeom)),
+                None => (conv_geom(g), quote!(#rt::Conv2dGeom)),
+            };
             let w = params.get(*w);
             let bias = option(b.map(|b| params.get(b)));
             let a = act(*a);
@@ -88,13 +92,15 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 }
                 None => (quote!(), quote!(None)),
             };
-            let call = if *groups > 1 {
+            let call = if transposed.is_some() {
+                quote!(#rt::layers::conv_transpose::forward(&G, #groups, batch, x, #w, &ep, y)?;)
+            } else if *groups > 1 {
                 quote!(#rt::layers::conv2d::forward_grouped(&G, #groups, batch, x, #w, &ep, y)?;)
             } else {
                 quote!(#rt::layers::conv2d::forward(&G, batch, x, #w, &ep, y)?;)
             };
             quote! {{
-                const G: #rt::Conv2dGeom = #geom;
+                const G: #ty = #geom;
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
                 #fold
                 let ep = #rt::layers::conv2d::Epilogue { bias: #bias, affine: #affine, act: #a };
@@ -218,6 +224,14 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::pool::global_avg_forward(batch, #hw, #c, x, y)?;
         }},
+        OpKind::Upsample { .. } => {
+            let geom = upsample_geom(&op.kind);
+            quote! {{
+                const G: #rt::UpsampleGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::upsample::forward(&G, batch, x, y)?;
+            }}
+        }
         OpKind::Add { other } if *other == op.x => quote! {{
             let [a, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::merge::add(a, a, y)?;
@@ -340,6 +354,60 @@ pub fn conv_geom(g: &Geom) -> TokenStream {
             fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
             dh: #dh, dw: #dw,
         }
+    }
+}
+
+/// A `ConvTranspose2dGeom` literal: `g` is the transposed convolution's
+/// own geometry, `out_pad` its output padding.
+pub fn transpose_geom(g: &Geom, out_pad: [usize; 2]) -> TokenStream {
+    let rt = rt();
+    let Geom {
+        in_h,
+        in_w,
+        c_in,
+        out_h,
+        out_w,
+        c_out,
+        fh,
+        fw,
+        sh,
+        sw,
+        pad_top,
+        pad_left,
+        dh,
+        dw,
+    } = *g;
+    let [oph, opw] = out_pad;
+    quote! {
+        #rt::ConvTranspose2dGeom {
+            in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
+            fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
+            dh: #dh, dw: #dw, out_pad_h: #oph, out_pad_w: #opw,
+        }
+    }
+}
+
+/// An `UpsampleGeom` literal from an `OpKind::Upsample`.
+pub fn upsample_geom(kind: &OpKind) -> TokenStream {
+    let rt = rt();
+    let OpKind::Upsample {
+        in_h,
+        in_w,
+        c,
+        sh,
+        sw,
+        bilinear,
+    } = *kind
+    else {
+        unreachable!("upsample_geom is called on Upsample ops")
+    };
+    let mode = if bilinear {
+        quote!(#rt::Interpolation::Bilinear)
+    } else {
+        quote!(#rt::Interpolation::Nearest)
+    };
+    quote! {
+        #rt::UpsampleGeom { in_h: #in_h, in_w: #in_w, c: #c, sh: #sh, sw: #sw, mode: #mode }
     }
 }
 

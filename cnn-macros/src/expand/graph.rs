@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{conv_geom, pool_geom};
+use super::forward::{conv_geom, pool_geom, transpose_geom, upsample_geom};
 use super::layout::Params;
 use super::plan::{Bn, OpKind, Program, Slot};
 use super::{act, f32_lit, rt};
@@ -78,13 +78,13 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
             OpKind::Conv {
                 g,
                 groups,
+                transposed,
                 w_tensor: _,
                 w,
                 b,
                 fold,
                 act: a,
             } => {
-                let geom = conv_geom(g);
                 let (weight, bias) = (name(*w), opt(b.map(name)));
                 let bn = match fold {
                     Some((bn, _, _)) => {
@@ -94,7 +94,20 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                     None => quote!(None),
                 };
                 let a = act(*a);
-                quote!(#rt::net::graph::Node::Conv { x: #x, y: #y, geom: #geom, groups: #groups, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
+                match transposed {
+                    Some(out_pad) => {
+                        let geom = transpose_geom(g, *out_pad);
+                        quote!(#rt::net::graph::Node::ConvTranspose { x: #x, y: #y, geom: #geom, groups: #groups, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
+                    }
+                    None => {
+                        let geom = conv_geom(g);
+                        quote!(#rt::net::graph::Node::Conv { x: #x, y: #y, geom: #geom, groups: #groups, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
+                    }
+                }
+            }
+            OpKind::Upsample { .. } => {
+                let geom = upsample_geom(&op.kind);
+                quote!(#rt::net::graph::Node::Upsample { x: #x, y: #y, geom: #geom })
             }
             OpKind::Dense { w, b, act: a, .. } => {
                 let (weight, bias, a) = (name(*w), opt(b.map(name)), act(*a));

@@ -188,6 +188,33 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                     push("bias", vec![*filters], true, Init::Zeros);
                 }
             }
+            // The weights of the convolution it transposes: `[fh, fw,
+            // filters / groups, c_in]` (PyTorch's `[c_in, filters / groups,
+            // fh, fw]` permuted as a convolution's is). Each output sums
+            // about `c_in / groups * fh * fw / (sh * sw)` products, each
+            // input feeds `filters / groups * fh * fw`.
+            LayerKind::ConvTranspose2d {
+                filters,
+                kernel,
+                stride,
+                bias,
+                groups,
+                ..
+            } => {
+                let g = (*groups).max(1);
+                let (c_in, og) = (input.channels(), filters / g);
+                let area = kernel[0] * kernel[1];
+                let fan_in = (area * (c_in / g) / (stride[0] * stride[1]).max(1)).max(1);
+                push(
+                    "weight",
+                    vec![kernel[0], kernel[1], og, c_in],
+                    true,
+                    weight_init(&layers[i + 1..], fan_in, area * og),
+                );
+                if *bias {
+                    push("bias", vec![*filters], true, Init::Zeros);
+                }
+            }
             LayerKind::Dense { units, bias } => {
                 let n_in = input.len();
                 push(

@@ -7,7 +7,7 @@ use super::kinds::{example, keys_of, meaning};
 use super::Lowerer;
 use crate::ast::{Entry, Value};
 use crate::diag::Diag;
-use crate::ir::{LayerKind, Pad, Site};
+use crate::ir::{LayerKind, Pad, Site, UpsampleMode};
 use crate::suggest::{all_of, closest, one_of};
 
 /// The keys of one layer, checked against its kind.
@@ -123,8 +123,14 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
             format!("{layer}: `{key}` takes {takes}, got `{}`", value.describe()),
         );
         let example = match key {
-            "kernel" | "size" | "stride" => format!("`{key}: 3` or `{key}: [3, 1]`"),
+            "kernel" | "size" | "stride" | "scale" => format!("`{key}: 3` or `{key}: [3, 1]`"),
+            "output_padding" => "`output_padding: 1` or `output_padding: [1, 0]`".to_string(),
+            "mode" => "`mode: bilinear`".to_string(),
             "dilation" => "`dilation: 2` or `dilation: [2, 1]`".to_string(),
+            // PyTorch's ConvTranspose has no `same` or `valid` either.
+            "padding" if self.kind.starts_with("ConvTranspose") => {
+                "`padding: 1` or `padding: [1, 0]`: a transposed convolution cuts that many rows and columns from each end of its output".to_string()
+            }
             "padding" => "`padding: 1`, `padding: valid` or `padding: same`".to_string(),
             "bias" => "`bias: false`".to_string(),
             "momentum" => "`momentum: 0.99`".to_string(),
@@ -170,6 +176,45 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 if let Some(multiplier) = depthwise {
                     self.count("multiplier", multiplier);
                 }
+            }
+            LayerKind::ConvTranspose2d {
+                filters,
+                kernel,
+                stride,
+                dilation,
+                padding,
+                output_padding,
+                bias,
+                groups,
+                seq,
+            } => {
+                self.count("filters", filters);
+                // Along a sequence the height is 1 (one tap, stride 1) and
+                // unpadded.
+                let read = |args: &mut Self, key: &str, out: &mut [usize; 2], blank: usize| {
+                    if *seq {
+                        args.along(key, out);
+                        out[0] = blank;
+                    } else {
+                        args.pair(key, out);
+                    }
+                };
+                read(self, "kernel", kernel, 1);
+                read(self, "stride", stride, 1);
+                read(self, "dilation", dilation, 1);
+                read(self, "padding", padding, 0);
+                read(self, "output_padding", output_padding, 0);
+                self.flag("bias", bias);
+                self.count("groups", groups);
+            }
+            LayerKind::Upsample {
+                scale,
+                scale_pair,
+                mode,
+            } => {
+                *scale_pair = matches!(self.get("scale"), Some((Value::List { .. }, _)));
+                self.pair("scale", scale);
+                self.upsample_mode("mode", mode);
             }
             LayerKind::MaxPool2d {
                 size,
@@ -296,6 +341,32 @@ impl<'a> Args<'a, '_, '_> {
                 self.report(Diag::new(site, message).help(help));
             }
             _ => self.type_error(key, value, site, "a number, `valid` or `same`"),
+        }
+    }
+
+    /// Upsampling's mode, PyTorch's words: `nearest`, `bilinear` (images)
+    /// or `linear` (sequences).
+    fn upsample_mode(&mut self, key: &str, mode: &mut UpsampleMode) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        let modes = ["nearest", "bilinear", "linear"];
+        match value {
+            Value::Word(word) if word == "nearest" => *mode = UpsampleMode::Nearest,
+            Value::Word(word) if word == "bilinear" => *mode = UpsampleMode::Bilinear,
+            Value::Word(word) if word == "linear" => *mode = UpsampleMode::Linear,
+            Value::Word(word) => {
+                let written = word.to_string();
+                let help = match closest(&written, &modes) {
+                    Some(hit) => format!("did you mean `{hit}`?"),
+                    None => {
+                        "mode is `nearest`, `bilinear` (images) or `linear` (sequences)".to_string()
+                    }
+                };
+                let message = format!("{}: unknown upsampling mode `{written}`", self.layer);
+                self.report(Diag::new(site, message).help(help));
+            }
+            _ => self.type_error(key, value, site, "`nearest`, `bilinear` or `linear`"),
         }
     }
 

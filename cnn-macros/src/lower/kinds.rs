@@ -1,7 +1,7 @@
 //! The layer kinds of the DSL: their keys, which are required, DESIGN's
 //! defaults, and the words help lines use for them.
 
-use crate::ir::{LayerKind, Pad};
+use crate::ir::{LayerKind, Pad, UpsampleMode};
 
 /// The layer kinds of the DSL, as written.
 pub const KINDS: &[&str] = &[
@@ -36,6 +36,9 @@ pub const KINDS: &[&str] = &[
     "Conv1d",
     "MaxPool1d",
     "AvgPool1d",
+    "ConvTranspose2d",
+    "ConvTranspose1d",
+    "Upsample",
 ];
 
 /// What a layer list can also hold besides the kinds: `Stage`.
@@ -77,6 +80,23 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             groups: 1,
             depthwise: Some(1),
             seq: false,
+        },
+        "ConvTranspose2d" | "ConvTranspose1d" => LayerKind::ConvTranspose2d {
+            filters: 1,
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            bias: true,
+            groups: 1,
+            seq: kind == "ConvTranspose1d",
+        },
+        // PyTorch's default mode.
+        "Upsample" => LayerKind::Upsample {
+            scale: [1, 1],
+            scale_pair: false,
+            mode: UpsampleMode::Nearest,
         },
         "MaxPool2d" | "MaxPool1d" => LayerKind::MaxPool2d {
             size: pool.0,
@@ -164,6 +184,20 @@ pub(super) fn keys_of(kind: &LayerKind) -> (&'static [&'static str], &'static [&
             ],
             &["filters", "kernel"],
         ),
+        LayerKind::ConvTranspose2d { .. } => (
+            &[
+                "filters",
+                "kernel",
+                "stride",
+                "padding",
+                "output_padding",
+                "dilation",
+                "bias",
+                "groups",
+            ],
+            &["filters", "kernel"],
+        ),
+        LayerKind::Upsample { .. } => (&["scale", "mode"], &["scale"]),
         LayerKind::MaxPool2d { .. } | LayerKind::AvgPool2d { .. } => {
             (&["size", "stride", "padding"], &["size"])
         }
@@ -202,6 +236,9 @@ pub(super) fn example(kind: &str) -> &'static str {
         "GroupNorm" => "GroupNorm { groups: 8 }",
         "Gate" => "Gate { body: [ .. ] }",
         "DepthwiseConv2d" => "DepthwiseConv2d { kernel: 3 }",
+        "ConvTranspose2d" => "ConvTranspose2d { filters: 16, kernel: 2, stride: 2 }",
+        "ConvTranspose1d" => "ConvTranspose1d { filters: 16, kernel: 2, stride: 2 }",
+        "Upsample" => "Upsample { scale: 2 }",
         _ => "",
     }
 }
@@ -221,6 +258,7 @@ pub(super) fn meaning(kind: &str, key: &str) -> &'static str {
         "filters" => "add `filters: N`, the number of output channels",
         "kernel" => "add `kernel: f` or `kernel: [fh, fw]`, the filter size",
         "size" => "add `size: f` or `size: [fh, fw]`, the pooling window",
+        "scale" => "add `scale: s` or `scale: [sh, sw]`, how many times larger the output is",
         "units" => "add `units: N`, the number of outputs",
         "rate" => "add `rate: r`, the fraction of inputs dropped in training (e.g. `rate: 0.5`)",
         "body" => "add `body: [ .. ]`, the layers whose output is added to the shortcut's",

@@ -12,6 +12,7 @@ mod norms;
 mod robust;
 mod sequences;
 mod templates;
+mod transpose;
 
 use crate::ir::{Layer, Net, Shape};
 use crate::{front, Front};

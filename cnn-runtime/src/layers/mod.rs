@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod conv2d;
+pub mod conv_transpose;
 pub mod dense;
 pub mod dropout;
 pub mod gate;
@@ -14,3 +15,4 @@ pub mod loss;
 pub mod merge;
 pub mod pool;
 pub mod scale;
+pub mod upsample;

@@ -10,7 +10,7 @@
 //! parts), so the graph is in SSA form whatever slots `predict` reuses.
 //! Shapes are NHWC, one example's, as everywhere in the library.
 
-use crate::geom::{Act, Conv2dGeom, PoolGeom};
+use crate::geom::{Act, Conv2dGeom, ConvTranspose2dGeom, PoolGeom, UpsampleGeom};
 
 /// The shape of one example of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,26 @@ pub enum Node {
         /// A batch norm right after the convolution (folded into it by `predict`).
         batch_norm: Option<BatchNormTensors>,
         act: Act,
+    },
+    /// `y = act(bn(conv_transpose(x, weight) + bias))`; weights `[fh, fw,
+    /// c_out / groups, c_in]` (the convolution's it transposes).
+    ConvTranspose {
+        x: usize,
+        y: usize,
+        geom: ConvTranspose2dGeom,
+        groups: usize,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        /// A batch norm right after it (folded into it by `predict`).
+        batch_norm: Option<BatchNormTensors>,
+        act: Act,
+    },
+    /// Each pixel repeated or interpolated into `sh x sw` (see
+    /// [`UpsampleGeom`]).
+    Upsample {
+        x: usize,
+        y: usize,
+        geom: UpsampleGeom,
     },
     /// `y = act(x W + bias)` with `x` flattened in NHWC order; `W` is `[in, units]`.
     Dense {
@@ -161,8 +181,8 @@ impl Graph {
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
         use crate::layers::{
-            activation, batch_norm, conv2d, dense, gate, group_norm, l2_normalize, merge, pool,
-            scale,
+            activation, batch_norm, conv2d, conv_transpose, dense, gate, group_norm, l2_normalize,
+            merge, pool, scale, upsample,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -185,6 +205,44 @@ impl Graph {
         };
         for node in self.nodes {
             match *node {
+                Node::ConvTranspose {
+                    x,
+                    y,
+                    geom,
+                    groups,
+                    weight,
+                    bias,
+                    batch_norm: bn,
+                    act,
+                } => {
+                    let c = geom.c_out;
+                    let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
+                    if let Some(t) = bn {
+                        batch_norm::fold(
+                            tensor(t.gamma)?,
+                            tensor(t.beta)?,
+                            tensor(t.mean)?,
+                            tensor(t.var)?,
+                            t.epsilon,
+                            &mut scale,
+                            &mut shift,
+                        )?;
+                    }
+                    let ep = conv2d::Epilogue {
+                        bias: bias.map(tensor).transpose()?,
+                        affine: bn.map(|_| (&scale[..], &shift[..])),
+                        act,
+                    };
+                    let mut out = std::mem::take(&mut v[y]);
+                    let w = tensor(weight)?;
+                    conv_transpose::forward(&geom, groups, batch, &v[x], w, &ep, &mut out)?;
+                    v[y] = out;
+                }
+                Node::Upsample { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    upsample::forward(&geom, batch, &v[x], &mut out)?;
+                    v[y] = out;
+                }
                 Node::Conv {
                     x,
                     y,

@@ -2,7 +2,8 @@
 //! chain) per node of the generated `GRAPH`, the weights as initializers in
 //! ONNX's layouts under the network's own tensor names.
 //!
-//! The model takes NCHW float32 with a dynamic batch (`[N, C, H, W]`, or
+//! The model takes NCHW float32 with a dynamic batch (`[N, C, H, W]`; a
+//! sequence `[l, c]` is the image `1 x l x c` it runs as, `[N, c, 1, l]`;
 //! `[N, features]` for a flat network) and returns what `predict` returns:
 //! `[N, OUTPUT_SIZE]`, and for a network that ends on an image its NHWC
 //! flatten (a `Transpose` back to NHWC before the `Flatten`). Inside, every
@@ -13,6 +14,15 @@
 //!   bottom, right), the bottom and right worked out from the output size,
 //!   so TensorFlow's `same` with its odd extra row at the end is exact, and
 //!   its dilation is `dilations` (the window spanning `d (f - 1) + 1`);
+//! - a transposed convolution is a `ConvTranspose` with our `[fh, fw,
+//!   c_out / groups, c_in]` as ONNX's `[c_in, c_out / groups, fh, fw]`,
+//!   its `pads`, `output_padding`, `dilations` and `group` (ONNX's output
+//!   rule is PyTorch's; an output padding at or above the stride, which
+//!   ONNX Runtime refuses, is written as less padding at the end);
+//! - an upsampling is a `Resize` by `scales` `[1, 1, sh, sw]`: nearest
+//!   with `asymmetric` coordinates and `floor` (input `o / s`), bilinear
+//!   as `linear` with `half_pixel` (PyTorch's `align_corners=False`), the
+//!   two PyTorch's own exporter writes;
 //! - a convolution's folded batch norm is a `BatchNormalization` node of
 //!   its own with the moving statistics, so a model read back (ours or any
 //!   tool's) still has them; runtimes fold it again;
@@ -46,10 +56,10 @@ use onnx_protobuf::{
 };
 use protobuf::{Enum, Message, MessageField};
 
-use super::model::{float, int, int64s, ints, node, tensor};
+use super::model::{float, int, int64s, ints, node, string, tensor};
 use super::{dims, IR_VERSION, OPSET};
 use crate::error::{Error, Result};
-use crate::geom::{effective_window, Act};
+use crate::geom::{effective_window, Act, Interpolation};
 use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
 use crate::net::import::layout;
 use crate::net::TensorInfo;
@@ -110,7 +120,9 @@ pub(super) fn model(
         ValueShape::Image([h, w, c]) => vec![h, w, c],
         ValueShape::Flat(n) => vec![n],
     };
-    if declared != input_shape {
+    // A sequence `[l, c]` runs as the image `[1, l, c]`.
+    let sequence = matches!((input, input_shape), (ValueShape::Image([1, l, c]), &[dl, dc]) if [l, c] == [dl, dc]);
+    if declared != input_shape && !sequence {
         return Err(Error::InvalidArgument(format!(
             "onnx export: the graph's input is {} but the network's input shape is {}",
             dims(&declared),
@@ -376,6 +388,80 @@ impl<'a> Builder<'a> {
                     None => out,
                 };
                 self.activation(&out, y, act, layer);
+            }
+            Node::ConvTranspose {
+                x,
+                y,
+                geom: g,
+                groups,
+                weight,
+                bias,
+                batch_norm,
+                act,
+            } => {
+                if groups == 0 || g.c_in % groups != 0 || g.c_out % groups != 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "onnx export: `{weight}`: {groups} groups do not divide {} -> {} channels",
+                        g.c_in, g.c_out
+                    )));
+                }
+                let ours = [g.fh, g.fw, g.c_out / groups, g.c_in];
+                let (t, w) = self.tensor(weight, &ours)?;
+                let layer = t.layer;
+                let w = layout::conv_weight_to_torch(w, ours);
+                self.init(weight, &[g.c_in, g.c_out / groups, g.fh, g.fw], &w);
+                let mut inputs = vec![self.value(x), weight.to_string()];
+                if let Some(b) = bias {
+                    inputs.push(self.vector(b, g.c_out)?.to_string());
+                }
+                let (end_h, op_h) = transposed_end(g.pad_top, g.out_pad_h, g.sh);
+                let (end_w, op_w) = transposed_end(g.pad_left, g.out_pad_w, g.sw);
+                let attrs = vec![
+                    ints("kernel_shape", &[g.fh, g.fw]),
+                    ints("strides", &[g.sh, g.sw]),
+                    ints("pads", &[g.pad_top, g.pad_left, end_h, end_w]),
+                    ints("output_padding", &[op_h, op_w]),
+                    ints("dilations", &[g.dh, g.dw]),
+                    int("group", groups as i64),
+                ];
+                let last = batch_norm.is_none() && act == Act::Identity;
+                let out = if last {
+                    self.value(y)
+                } else {
+                    format!("{}/conv_transpose", self.value(y))
+                };
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                self.nodes
+                    .push(node("ConvTranspose", layer, &inputs, &[&out], attrs));
+                let out = match batch_norm {
+                    Some(bn) => self.batch_norm(&out, y, bn, g.c_out, act == Act::Identity)?,
+                    None => out,
+                };
+                self.activation(&out, y, act, layer);
+            }
+            Node::Upsample { x, y, geom: g } => {
+                let name = self.unnamed("Resize");
+                let scales = format!("{name}/scales");
+                self.init(&scales, &[4], &[1.0, 1.0, g.sh as f32, g.sw as f32]);
+                let attrs = match g.mode {
+                    Interpolation::Nearest => vec![
+                        string("mode", "nearest"),
+                        string("coordinate_transformation_mode", "asymmetric"),
+                        string("nearest_mode", "floor"),
+                    ],
+                    Interpolation::Bilinear => vec![
+                        string("mode", "linear"),
+                        string("coordinate_transformation_mode", "half_pixel"),
+                    ],
+                };
+                // No region of interest: its input is left empty.
+                self.nodes.push(node(
+                    "Resize",
+                    &name,
+                    &[&self.value(x), "", &scales],
+                    &[&self.value(y)],
+                    attrs,
+                ));
             }
             Node::Dense {
                 x,
@@ -908,6 +994,24 @@ fn op_name(act: Act) -> &'static str {
         Act::Hardswish => "HardSwish",
         Act::Hardsigmoid => "HardSigmoid",
         Act::Gelu | Act::GeluTanh => "Gelu",
+    }
+}
+
+/// A transposed convolution's padding at the end and output padding
+/// along an axis, as ONNX Runtime takes them: it refuses an output
+/// padding not below the stride (PyTorch allows one below the dilation),
+/// so the part at or above the stride is taken off the padding at the end
+/// instead, which gives the same rows (cutting `p - e` from the end of
+/// the full output is cutting `p` and adding `e`). Where the padding is
+/// smaller than that part, the layer's own numbers are written (ONNX's
+/// rule is PyTorch's; ONNX Runtime refuses such a model).
+fn transposed_end(pad: usize, out_pad: usize, stride: usize) -> (usize, usize) {
+    let kept = out_pad.min(stride - 1);
+    let extra = out_pad - kept;
+    if extra <= pad {
+        (pad - extra, kept)
+    } else {
+        (pad, out_pad)
     }
 }
 

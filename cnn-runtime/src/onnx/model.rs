@@ -49,6 +49,13 @@ pub(super) fn ints(name: &str, values: &[usize]) -> AttributeProto {
     a
 }
 
+/// A `STRING` attribute.
+pub(super) fn string(name: &str, value: &str) -> AttributeProto {
+    let mut a = attribute(name, AttributeType::STRING);
+    a.s = value.as_bytes().to_vec();
+    a
+}
+
 /// A `FLOAT` attribute.
 pub(super) fn float(name: &str, value: f32) -> AttributeProto {
     let mut a = attribute(name, AttributeType::FLOAT);

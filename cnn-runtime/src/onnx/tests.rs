@@ -590,3 +590,207 @@ fn a_dilated_convolution_exports_and_imports_its_dilations() {
     conv.attribute.push(same);
     assert_eq!(import(&auto).unwrap(), p);
 }
+
+// up: a transposed 3x3, stride 2, padding 1, output padding 1, groups 2,
+// on 4x3x2: (4-1)*2 - 2 + 2 + 1 + 1 = 8 rows, 6 columns, 4 filters; then
+// nearest by 2x1 and bilinear by 2.
+const TRANSPOSED: crate::geom::ConvTranspose2dGeom = crate::geom::ConvTranspose2dGeom {
+    in_h: 4,
+    in_w: 3,
+    c_in: 2,
+    out_h: 8,
+    out_w: 6,
+    c_out: 4,
+    fh: 3,
+    fw: 3,
+    sh: 2,
+    sw: 2,
+    pad_top: 1,
+    pad_left: 1,
+    dh: 1,
+    dw: 1,
+    out_pad_h: 1,
+    out_pad_w: 1,
+};
+
+const UP_TENSORS: &[TensorInfo] = &[
+    t("up.weight", "up", &[3, 3, 2, 2], 0, 36),
+    t("up.bias", "up", &[4], 36, 4),
+];
+
+const UP_GRAPH: Graph = Graph {
+    values: &[
+        ValueShape::Image([4, 3, 2]),
+        ValueShape::Image([8, 6, 4]),
+        ValueShape::Image([16, 6, 4]),
+        ValueShape::Image([32, 12, 4]),
+    ],
+    nodes: &[
+        Node::ConvTranspose {
+            x: 0,
+            y: 1,
+            geom: TRANSPOSED,
+            groups: 2,
+            weight: "up.weight",
+            bias: Some("up.bias"),
+            batch_norm: None,
+            act: Act::Relu,
+        },
+        Node::Upsample {
+            x: 1,
+            y: 2,
+            geom: crate::geom::UpsampleGeom {
+                in_h: 8,
+                in_w: 6,
+                c: 4,
+                sh: 2,
+                sw: 1,
+                mode: crate::geom::Interpolation::Nearest,
+            },
+        },
+        Node::Upsample {
+            x: 2,
+            y: 3,
+            geom: crate::geom::UpsampleGeom {
+                in_h: 16,
+                in_w: 6,
+                c: 4,
+                sh: 2,
+                sw: 2,
+                mode: crate::geom::Interpolation::Bilinear,
+            },
+        },
+    ],
+    input: 0,
+    output: 3,
+};
+
+fn strings(n: &NodeProto, name: &str) -> String {
+    let a = n.attribute.iter().find(|a| a.name == name).unwrap();
+    String::from_utf8(a.s.clone()).unwrap()
+}
+
+#[test]
+fn transposed_convolutions_and_upsampling_export_and_import() {
+    assert_eq!(
+        crate::geom::ConvTranspose2dGeom::new([4, 3, 2], 4, [3, 3], [2, 2], [1, 1], [1, 1], [1, 1])
+            .unwrap(),
+        TRANSPOSED
+    );
+    let p = crate::testing::random(40, 5);
+    let m = model("Up", &UP_GRAPH, UP_TENSORS, &p, &[4, 3, 2]).unwrap();
+    let conv = find(&m, "ConvTranspose");
+    assert_eq!(ints(conv, "kernel_shape"), [3, 3]);
+    assert_eq!(ints(conv, "strides"), [2, 2]);
+    assert_eq!(ints(conv, "pads"), [1, 1, 1, 1]);
+    assert_eq!(ints(conv, "output_padding"), [1, 1]);
+    assert_eq!(ints(conv, "dilations"), [1, 1]);
+    assert_eq!(ints(conv, "group"), Vec::<i64>::new());
+    let g = conv.attribute.iter().find(|a| a.name == "group").unwrap();
+    assert_eq!(g.i, 2);
+    // ONNX's (PyTorch's) layout: [c_in, c_out / groups, fh, fw].
+    let w = m
+        .graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "up.weight")
+        .unwrap();
+    assert_eq!(w.dims, [2, 2, 3, 3]);
+    let resizes: Vec<&NodeProto> = m
+        .graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Resize")
+        .collect();
+    assert_eq!(resizes.len(), 2);
+    assert_eq!(strings(resizes[0], "mode"), "nearest");
+    assert_eq!(
+        strings(resizes[0], "coordinate_transformation_mode"),
+        "asymmetric"
+    );
+    assert_eq!(strings(resizes[0], "nearest_mode"), "floor");
+    assert_eq!(strings(resizes[1], "mode"), "linear");
+    assert_eq!(
+        strings(resizes[1], "coordinate_transformation_mode"),
+        "half_pixel"
+    );
+    let scales = m
+        .graph
+        .initializer
+        .iter()
+        .find(|t| t.name == resizes[1].input[2])
+        .unwrap();
+    let (_, values) = super::model::read_floats(scales).unwrap();
+    assert_eq!(values, [1.0, 1.0, 2.0, 2.0]);
+
+    let import = |m: &ModelProto| {
+        let mut q = vec![0.0; 40];
+        import_bytes(&bytes(m), &UP_GRAPH, UP_TENSORS, &mut q).map(|()| q)
+    };
+    assert_eq!(import(&m).unwrap(), p);
+    let set = |m: &mut ModelProto, name: &str, v: Vec<i64>| {
+        let conv = &mut m.graph.mut_or_insert_default().node[0];
+        conv.attribute
+            .iter_mut()
+            .find(|a| a.name == name)
+            .unwrap()
+            .ints = v;
+    };
+    let mut other = m.clone();
+    set(&mut other, "output_padding", vec![0, 0]);
+    assert_eq!(
+        import(&other).unwrap_err(),
+        "node up: kernel [3, 3], strides [2, 2], dilations [1, 1], pads [1, 1, 1, 1] and output_padding [0, 0], \
+         but up has kernel [3, 3], stride [2, 2], dilation [1, 1], padding [1, 1, 1, 1] (top, left, bottom, right) \
+         and output padding [1, 1]"
+    );
+    // A transposed layer does not take a Conv's weights, nor the reverse.
+    let e = import_bytes(&bytes(&m), &DILATED_GRAPH, &TENSORS[..2], &mut [0.0; 40]).unwrap_err();
+    assert!(e.contains("node up") && e.contains("conv1"), "{e}");
+}
+
+// ONNX Runtime refuses an output padding not below the stride, which
+// PyTorch allows below the dilation: 1 with stride 1 and dilation 2 is
+// written as one row less of padding at the end, and read back. Rows:
+// (4-1)*1 - 4 + 2*2 + 1 + 1 = 5; columns (3-1)*2 - 2 + 2 + 1 + 1 = 6.
+const AT_STRIDE: crate::geom::ConvTranspose2dGeom = crate::geom::ConvTranspose2dGeom {
+    out_h: 5,
+    out_w: 6,
+    sw: 2,
+    sh: 1,
+    pad_top: 2,
+    dh: 2,
+    ..TRANSPOSED
+};
+
+const AT_STRIDE_GRAPH: Graph = Graph {
+    values: &[ValueShape::Image([4, 3, 2]), ValueShape::Image([5, 6, 4])],
+    nodes: &[Node::ConvTranspose {
+        x: 0,
+        y: 1,
+        geom: AT_STRIDE,
+        groups: 2,
+        weight: "up.weight",
+        bias: Some("up.bias"),
+        batch_norm: None,
+        act: Act::Identity,
+    }],
+    input: 0,
+    output: 1,
+};
+
+#[test]
+fn an_output_padding_at_the_stride_moves_into_the_padding_at_the_end() {
+    let built =
+        crate::geom::ConvTranspose2dGeom::new([4, 3, 2], 4, [3, 3], [1, 2], [2, 1], [1, 1], [2, 1])
+            .unwrap();
+    assert_eq!(built, AT_STRIDE);
+    let p = crate::testing::random(40, 6);
+    let m = model("Up", &AT_STRIDE_GRAPH, UP_TENSORS, &p, &[4, 3, 2]).unwrap();
+    let conv = find(&m, "ConvTranspose");
+    assert_eq!(ints(conv, "pads"), [2, 1, 1, 1]); // top, left, bottom, right
+    assert_eq!(ints(conv, "output_padding"), [0, 1]);
+    let mut q = vec![0.0; 40];
+    import_bytes(&bytes(&m), &AT_STRIDE_GRAPH, UP_TENSORS, &mut q).unwrap();
+    assert_eq!(q, p);
+}

@@ -299,7 +299,7 @@ impl<'a> Planner<'a> {
             let start = i;
             i += 1;
             x = match &l.kind {
-                LayerKind::Conv2d { .. } => {
+                LayerKind::Conv2d { .. } | LayerKind::ConvTranspose2d { .. } => {
                     let t = self.params.of(&l.name);
                     let (w, b) = (self.pslot(t.weight), t.bias.map(|b| self.pslot(Some(b))));
                     let mut fold = None;
@@ -326,13 +326,19 @@ impl<'a> Planner<'a> {
                     };
                     let y = self.shaped(last.output.unwrap_or(Shape::Flat { n: 0 }));
                     let g = geom(input, output, l);
-                    let groups = match l.kind {
-                        LayerKind::Conv2d { groups, .. } => groups,
-                        _ => 1,
+                    let (groups, transposed) = match l.kind {
+                        LayerKind::Conv2d { groups, .. } => (groups, None),
+                        LayerKind::ConvTranspose2d {
+                            groups,
+                            output_padding,
+                            ..
+                        } => (groups, Some(output_padding)),
+                        _ => (1, None),
                     };
                     let kind = OpKind::Conv {
                         g,
                         groups,
+                        transposed,
                         w_tensor: t.weight.unwrap_or(usize::MAX),
                         w,
                         b,
@@ -491,6 +497,22 @@ impl<'a> Planner<'a> {
                     let kind = OpKind::GlobalAvgPool {
                         hw: input.len() / c.max(1),
                         c,
+                    };
+                    self.push(l, kind, x, y);
+                    y
+                }
+                LayerKind::Upsample { scale, mode, .. } => {
+                    let Shape::Image { h, w, c, .. } = input else {
+                        unreachable!("the checker gives Upsample an image")
+                    };
+                    let y = self.shaped(output);
+                    let kind = OpKind::Upsample {
+                        in_h: h,
+                        in_w: w,
+                        c,
+                        sh: scale[0],
+                        sw: scale[1],
+                        bilinear: *mode != crate::ir::UpsampleMode::Nearest,
                     };
                     self.push(l, kind, x, y);
                     y
@@ -715,6 +737,12 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
     };
     let (k, s, d) = match &l.kind {
         LayerKind::Conv2d {
+            kernel,
+            stride,
+            dilation,
+            ..
+        }
+        | LayerKind::ConvTranspose2d {
             kernel,
             stride,
             dilation,

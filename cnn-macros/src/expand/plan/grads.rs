@@ -122,7 +122,13 @@ impl Planner<'_> {
             // gradients: give them a place that is not the trainable
             // gradient buffer. (The others compute the input's alone.)
             let scratch = match op.kind {
-                OpKind::Conv { w, b, groups, .. } if op.frozen && groups > 1 => {
+                OpKind::Conv {
+                    w,
+                    b,
+                    groups,
+                    transposed: None,
+                    ..
+                } if op.frozen && groups > 1 => {
                     Some((self.fixed.alloc(w.len), b.map(|b| self.fixed.alloc(b.len))))
                 }
                 _ => None,

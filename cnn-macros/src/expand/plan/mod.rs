@@ -100,6 +100,10 @@ pub enum OpKind {
         g: Geom,
         /// Channel groups (1: an ordinary convolution).
         groups: usize,
+        /// A transposed convolution, with its output padding: `g` is its
+        /// own geometry (in, out and `pad_top`, `pad_left` as PyTorch's
+        /// `padding`), and its weights are `[fh, fw, c_out / groups, c_in]`.
+        transposed: Option<[usize; 2]>,
         /// The weight's index in `TENSORS` (whether it is frozen at run
         /// time, when backward leaves its gradient out).
         w_tensor: usize,
@@ -178,6 +182,15 @@ pub enum OpKind {
     GlobalAvgPool {
         hw: usize,
         c: usize,
+    },
+    /// Each pixel into `sh x sw` (nearest, or bilinear when `bilinear`).
+    Upsample {
+        in_h: usize,
+        in_w: usize,
+        c: usize,
+        sh: usize,
+        sw: usize,
+        bilinear: bool,
     },
     /// `index` tells the layer's mask seed apart from the others'.
     Dropout {
@@ -415,6 +428,7 @@ mod tests {
                 OpKind::MaxPool { .. } => "max",
                 OpKind::AvgPool { .. } => "avg",
                 OpKind::GlobalAvgPool { .. } => "gap",
+                OpKind::Upsample { .. } => "upsample",
                 OpKind::Dropout { .. } => "dropout",
                 OpKind::Add { .. } => "add",
                 OpKind::ConcatPart { .. } => "concat",

@@ -257,7 +257,7 @@ fn check(c: &Case, seed: u64) {
                 &w,
                 &dy,
                 Some(&mut dx),
-                &mut dw,
+                Some(&mut dw),
                 Some(&mut db),
             ),
         }

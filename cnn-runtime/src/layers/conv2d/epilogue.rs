@@ -10,7 +10,7 @@ use crate::geom::Act;
 use crate::layers::activation;
 
 /// Checks the epilogue's vectors against `c_out`.
-pub(super) fn check(ep: &Epilogue, c_out: usize) -> Result<()> {
+pub(crate) fn check(ep: &Epilogue, c_out: usize) -> Result<()> {
     if let Some(b) = ep.bias {
         check_len("conv2d epilogue: bias", b.len(), c_out)?;
     }
@@ -24,7 +24,7 @@ pub(super) fn check(ep: &Epilogue, c_out: usize) -> Result<()> {
 /// Applies `ep` to `y`, rows of `c_out` channels, in place: the bias and
 /// affine here, the activation by [`activation::forward_inplace`], so that
 /// every layer computes an activation the same way (NaN included).
-pub(super) fn apply(ep: &Epilogue, c_out: usize, y: &mut [f32]) {
+pub(crate) fn apply(ep: &Epilogue, c_out: usize, y: &mut [f32]) {
     match (ep.bias, ep.affine) {
         (None, None) => {}
         (Some(b), None) => {

@@ -272,12 +272,69 @@ pub fn backward_grouped(
     }
     let kernel = choose_kernel(g, &gr);
     let transposed = transposed_dx(g, &gr);
-    backward_kernel(kernel, transposed, g, &gr, batch, x, w, dy, dx, dw, db);
+    backward_kernel(
+        kernel,
+        transposed,
+        g,
+        &gr,
+        batch,
+        x,
+        w,
+        dy,
+        dx,
+        Some(dw),
+        db,
+    );
+    Ok(())
+}
+
+/// The input gradient of a grouped convolution alone, when its weights
+/// get no gradient (a frozen layer, or the forward pass of a transposed
+/// convolution, which is this product): the same `dx` as
+/// [`backward_grouped`]'s, without the weight gradient's products.
+/// Overwrites dx.
+/// `w: [fh, fw, c_in / groups, c_out]  dy: [batch, out_h, out_w, c_out]  dx: [batch, in_h, in_w, c_in]`
+///
+/// `groups == 1` is [`super::backward_input`].
+///
+/// Errors: as [`forward_grouped`], for every slice given.
+pub fn backward_input_grouped(
+    g: &Conv2dGeom,
+    groups: usize,
+    batch: usize,
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    let gr = group_sizes(g, groups)?;
+    if groups == 1 {
+        return super::backward_input(g, batch, w, dy, dx);
+    }
+    let sz = sizes(g, batch)?;
+    check_len("conv2d grouped backward_input: w", w.len(), gr.w)?;
+    check_len("conv2d grouped backward_input: dy", dy.len(), sz.y)?;
+    check_len("conv2d grouped backward_input: dx", dx.len(), sz.x)?;
+    let kernel = choose_kernel(g, &gr);
+    let transposed = transposed_dx(g, &gr);
+    backward_kernel(
+        kernel,
+        transposed,
+        g,
+        &gr,
+        batch,
+        &[],
+        w,
+        dy,
+        Some(dx),
+        None,
+        None,
+    );
     Ok(())
 }
 
 /// Backward on `kernel`; `transposed` picks the micro-kernel path's `dx`
 /// algorithm (see [`transposed_dx`]; it needs `implicit::dx_supported`).
+/// Without `dw` only `dx` is computed and `x` is not read (nor `db`).
 pub(super) fn backward_kernel(
     kernel: Kernel,
     transposed: bool,
@@ -288,7 +345,7 @@ pub(super) fn backward_kernel(
     w: &[f32],
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    dw: &mut [f32],
+    dw: Option<&mut [f32]>,
     mut db: Option<&mut [f32]>,
 ) {
     let n = g.c_out;
@@ -301,8 +358,9 @@ pub(super) fn backward_kernel(
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM;
-    let part_len = gr.w + n;
-    let want_db = db.is_some();
+    let want_dw = dw.is_some();
+    let part_len = if want_dw { gr.w + n } else { 0 };
+    let want_db = want_dw && db.is_some();
     // The micro-kernel reads the weights rearranged for dx: flipped per
     // group for the transposed convolution, or each group's `og x k`
     // transpose for the scatter; the direct kernel with groups of several
@@ -328,18 +386,20 @@ pub(super) fn backward_kernel(
         parallel::for_each(tasks, &|t| {
             let n0 = t * per_task;
             let imgs = per_task.min(batch - n0);
-            let xs = &x[n0 * g.in_len()..(n0 + imgs) * g.in_len()];
             let dys = &dy[n0 * g.out_len()..(n0 + imgs) * g.out_len()];
-            // SAFETY: task t alone uses partial t.
-            let part = unsafe { parts.part(t * part_len, part_len) };
-            let (pw, pb) = part.split_at_mut(gr.w);
-            if want_db {
-                column_sums(dys, n, pb);
-            }
-            match kernel {
-                Kernel::Direct(isa) => depthwise::weight_grad(isa, g, gr.cg, xs, dys, pw),
-                Kernel::Implicit => grouped_implicit::weight_grad(g, gr, xs, dys, pw),
-                Kernel::Gemm => grouped_gemm::weight_grad(g, gr, xs, dys, chunk, pw),
+            if want_dw {
+                let xs = &x[n0 * g.in_len()..(n0 + imgs) * g.in_len()];
+                // SAFETY: task t alone uses partial t.
+                let part = unsafe { parts.part(t * part_len, part_len) };
+                let (pw, pb) = part.split_at_mut(gr.w);
+                if want_db {
+                    column_sums(dys, n, pb);
+                }
+                match kernel {
+                    Kernel::Direct(isa) => depthwise::weight_grad(isa, g, gr.cg, xs, dys, pw),
+                    Kernel::Implicit => grouped_implicit::weight_grad(g, gr, xs, dys, pw),
+                    Kernel::Gemm => grouped_gemm::weight_grad(g, gr, xs, dys, chunk, pw),
+                }
             }
             let Some(shared) = dx_all.as_ref() else {
                 return;
@@ -356,6 +416,9 @@ pub(super) fn backward_kernel(
             }
         });
         // Reduce in task order, so the sums do not depend on scheduling.
+        let Some(dw) = dw else {
+            return;
+        };
         for part in partials.chunks_exact(part_len) {
             let (pw, pb) = part.split_at(gr.w);
             if kernel == Kernel::Implicit {

@@ -244,7 +244,9 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
         let dbo = with_db.then_some(&mut db[..]);
         match kernel {
             None => backward_grouped(&g, c.2, batch, &x, &w, &dy, dxo, &mut dw, dbo).unwrap(),
-            Some((k, t)) => backward_kernel(k, t, &g, &gr, batch, &x, &w, &dy, dxo, &mut dw, dbo),
+            Some((k, t)) => {
+                backward_kernel(k, t, &g, &gr, batch, &x, &w, &dy, dxo, Some(&mut dw), dbo)
+            }
         }
         let what = format!("{c:?} on {kernel:?}");
         if with_dx {

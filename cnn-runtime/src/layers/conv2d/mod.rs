@@ -50,7 +50,9 @@ pub mod reference;
 #[cfg(test)]
 mod tests;
 
-pub use grouped::{backward_grouped, forward_grouped};
+pub use grouped::{backward_grouped, backward_input_grouped, forward_grouped};
+
+pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
 
 use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};

@@ -21,7 +21,7 @@ pub(super) fn input_at(
     (iy < g.in_h && ix < g.in_w).then_some((iy, ix))
 }
 
-pub(super) fn act(a: Act, v: f64) -> f64 {
+pub(crate) fn act(a: Act, v: f64) -> f64 {
     match a {
         Act::Identity => v,
         Act::Relu => {

@@ -120,7 +120,10 @@ fn load_matching(
 /// the table it stands for, converted:
 ///
 /// - a convolution's `weight` `[c_out, c_in / groups, fh, fw]` becomes
-///   ours `[fh, fw, c_in / groups, c_out]`, and so does a `Linear`'s
+///   ours `[fh, fw, c_in / groups, c_out]` (a transposed convolution's
+///   `[c_in, c_out / groups, fh, fw]` ours `[fh, fw, c_out / groups,
+///   c_in]`, the same permutation; a 1-D one's `[a, b, k]` as `[a, b, 1,
+///   k]`), and so does a `Linear`'s
 ///   `[out, in]` loaded into a 1x1 convolution `[1, 1, in, out]` (a
 ///   `Linear` applied at every position of a channels-last map, as
 ///   ConvNeXt's blocks do, is a 1x1 convolution here);

@@ -3,9 +3,9 @@
 //! that names the node and the layer, and the values (in our layouts)
 //! gathered for writing.
 
-use super::geometry::check_geometry;
+use super::geometry::{check_geometry, check_transposed_geometry};
 use super::{label, Onnx, Ours, Res, WEIGHTED};
-use crate::geom::Conv2dGeom;
+use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::net::graph::BatchNormTensors;
 use crate::net::import::layout;
 use crate::net::TensorInfo;
@@ -60,7 +60,21 @@ impl Matcher<'_, '_> {
                     bias,
                     bn,
                 } => {
-                    let bn_node = self.conv(i, layer, geom, *groups, weight, *bias, *bn)?;
+                    let g = Geometry::Conv(geom);
+                    let bn_node = self.conv(i, layer, g, *groups, weight, *bias, *bn)?;
+                    if let Some(j) = bn_node {
+                        absorbed[j] = true;
+                    }
+                }
+                Ours::ConvTranspose {
+                    geom,
+                    groups,
+                    weight,
+                    bias,
+                    bn,
+                } => {
+                    let g = Geometry::Transposed(geom);
+                    let bn_node = self.conv(i, layer, g, *groups, weight, *bias, *bn)?;
                     if let Some(j) = bn_node {
                         absorbed[j] = true;
                     }
@@ -225,38 +239,57 @@ impl Matcher<'_, '_> {
         Ok(())
     }
 
+    /// A `Conv` or `ConvTranspose` node against our (transposed)
+    /// convolution, and a `BatchNormalization` after it against our batch
+    /// norm (or folded into ours, or ours left as the identity when the
+    /// exporter folded it). Returns the batch norm node it took.
     #[allow(clippy::too_many_arguments)] // one layer's fields, unpacked
     fn conv(
         &mut self,
         i: usize,
         layer: &str,
-        g: &Conv2dGeom,
+        g: Geometry<'_>,
         groups: usize,
         weight: &str,
         bias: Option<&str>,
         bn: Option<BatchNormTensors>,
     ) -> Res<Option<usize>> {
         let nodes = self.onnx.nodes;
-        expect_op(nodes, i, "Conv", "a convolution", layer)?;
+        let (c_in, c_out, fh, fw) = g.sizes();
+        let groups = groups.max(1);
+        let (cg, og) = (c_in / groups, c_out / groups);
+        // ONNX's layout (PyTorch's), and ours.
+        let (op, expected, ours) = match g {
+            Geometry::Conv(_) => ("Conv", [c_out, cg, fh, fw], [fh, fw, cg, c_out]),
+            Geometry::Transposed(_) => ("ConvTranspose", [c_in, og, fh, fw], [fh, fw, og, c_in]),
+        };
+        let what = match g {
+            Geometry::Conv(_) => "a convolution",
+            Geometry::Transposed(_) => "a transposed convolution",
+        };
+        expect_op(nodes, i, op, what, layer)?;
         let at = self.onnx.label(i);
-        let c_in_group = g.c_in / groups.max(1);
-        let expected = [g.c_out, c_in_group, g.fh, g.fw];
         let (shape, w) = self
             .onnx
             .floats(i, 1, "weight")?
-            .ok_or_else(|| format!("node {at}: a Conv without a weight"))?;
+            .ok_or_else(|| format!("node {at}: a {op} without a weight"))?;
         if shape != expected {
+            let per_group = match g {
+                Geometry::Conv(_) => cg,
+                Geometry::Transposed(_) => og,
+            };
             return Err(format!(
-                "node {at}: weight {} does not fit {layer}, which takes {}x{}x{c_in_group} -> {} \
+                "node {at}: weight {} does not fit {layer}, which takes {fh}x{fw}x{per_group} -> {c_out} \
                  ({} in ONNX's layout)",
                 dims(&shape),
-                g.fh,
-                g.fw,
-                g.c_out,
                 dims(&expected)
             ));
         }
-        check_geometry(&nodes[i], &at, layer, g, groups)?;
+        match g {
+            Geometry::Conv(g) => check_geometry(&nodes[i], &at, layer, g, groups)?,
+            Geometry::Transposed(g) => check_transposed_geometry(&nodes[i], &at, layer, g, groups)?,
+        }
+        let g = GeomSizes { c_out };
         let file_bias = match self.onnx.floats(i, 2, "bias")? {
             Some((_, b)) if b.len() != g.c_out => {
                 return Err(format!(
@@ -277,7 +310,7 @@ impl Matcher<'_, '_> {
             }
             _ => None,
         };
-        let mut w = layout::conv_weight(&w, [g.fh, g.fw, c_in_group, g.c_out]);
+        let mut w = layout::conv_weight(&w, ours);
         match (bn, bn_node) {
             (Some(ours), Some(j)) => {
                 let mut file = self.batch_norm_tensors(j, g.c_out, layer)?;
@@ -335,8 +368,19 @@ impl Matcher<'_, '_> {
                 let folded: Vec<f32> = (0..g.c_out)
                     .map(|o| (b[o] - file.mean[o]) * scale[o] + file.beta[o])
                     .collect();
-                for row in w.chunks_exact_mut(g.c_out) {
-                    row.iter_mut().zip(&scale).for_each(|(v, s)| *v *= s);
+                // Element `k` of ours feeds output channel `out_channel(k)`.
+                let transposed = op == "ConvTranspose";
+                let out_channel = |k: usize| {
+                    if transposed {
+                        // [fh, fw, og, c_in]: input channel ci (of group
+                        // ci / cg) feeds output channel (ci / cg) og + j.
+                        (k % c_in) / cg * og + (k / c_in) % og
+                    } else {
+                        k % c_out
+                    }
+                };
+                for (k, v) in w.iter_mut().enumerate() {
+                    *v *= scale[out_channel(k)];
                 }
                 self.put(name, folded)?;
             }
@@ -542,6 +586,7 @@ struct FileBatchNorm {
 fn kind(item: &Ours) -> &'static str {
     match item {
         Ours::Conv { .. } => "a convolution",
+        Ours::ConvTranspose { .. } => "a transposed convolution",
         Ours::Dense { .. } => "a dense layer",
         Ours::BatchNorm { .. } => "a batch norm",
         Ours::Norm { groups: None, .. } => "a layer norm",
@@ -586,4 +631,27 @@ fn mismatch(nodes: &[NodeProto], i: usize, what: &str, layer: &str) -> String {
         label(&nodes[i], i),
         nodes[i].op_type
     )
+}
+
+/// The layer a `Conv` or `ConvTranspose` node is matched to.
+#[derive(Clone, Copy)]
+pub(super) enum Geometry<'g> {
+    Conv(&'g Conv2dGeom),
+    Transposed(&'g ConvTranspose2dGeom),
+}
+
+impl Geometry<'_> {
+    /// `c_in, c_out, fh, fw`.
+    fn sizes(self) -> (usize, usize, usize, usize) {
+        match self {
+            Geometry::Conv(g) => (g.c_in, g.c_out, g.fh, g.fw),
+            Geometry::Transposed(g) => (g.c_in, g.c_out, g.fh, g.fw),
+        }
+    }
+}
+
+/// What the rest of `conv` reads of the geometry: the output channels.
+#[derive(Clone, Copy)]
+struct GeomSizes {
+    c_out: usize,
 }

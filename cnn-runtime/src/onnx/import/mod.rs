@@ -1,17 +1,19 @@
 //! An ONNX model's weights into a declared network. The ONNX graph is not
 //! translated; the declaration says what the network computes, and the
-//! file gives its weights. The nodes with weights (`Conv`, `Gemm`,
-//! `MatMul`, `BatchNormalization`) are matched, in the file's order (ONNX
+//! file gives its weights. The nodes with weights (`Conv`, `ConvTranspose`,
+//! `Gemm`, `MatMul`, `BatchNormalization`) are matched, in the file's order (ONNX
 //! keeps nodes topologically sorted), to the layers with weights of the
 //! generated `GRAPH` in `predict`'s order, and each match is checked: the
 //! kind, every weight's shape, a convolution's groups, strides, dilations
-//! and padding against the layer's geometry. Everything else in the graph
-//! must be an operator without weights that the DSL has a layer for
-//! (activations, pools, flatten and reshape, add, concat, dropout); any
-//! other is an error naming it.
+//! and padding (a transposed one's output padding too) against the layer's
+//! geometry. Everything else in the graph must be an operator without
+//! weights that the DSL has a layer for (activations, pools, `Resize` for
+//! an upsampling, flatten and reshape, add, concat, dropout); any other is
+//! an error naming it.
 //!
 //! Layouts are converted as for PyTorch (ONNX's are PyTorch's): conv
-//! weights `[c_out, c_in / groups, fh, fw]`, a `Gemm`'s B either way round
+//! weights `[c_out, c_in / groups, fh, fw]`, transposed conv weights
+//! `[c_in, c_out / groups, fh, fw]`, a `Gemm`'s B either way round
 //! (`transB`), and for a dense layer that reads a flattened image the rows
 //! permuted from the channels-first flatten of NCHW to ours.
 //!
@@ -47,7 +49,7 @@ use protobuf::{CodedInputStream, Message};
 
 use super::model::{constant_value, read_floats};
 use crate::error::{Error, Result};
-use crate::geom::Conv2dGeom;
+use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
 use crate::net::TensorInfo;
 use matcher::Matcher;
@@ -61,6 +63,7 @@ type Res<T> = std::result::Result<T, String>;
 /// Operators the import reads weights from.
 const WEIGHTED: &[&str] = &[
     "Conv",
+    "ConvTranspose",
     "Gemm",
     "MatMul",
     "BatchNormalization",
@@ -101,6 +104,7 @@ const STRUCTURAL: &[&str] = &[
     "Squeeze",
     "Unsqueeze",
     "Transpose",
+    "Resize",
     "Concat",
     "Add",
     "Sum",
@@ -223,6 +227,13 @@ enum Ours {
         bias: Option<&'static str>,
         bn: Option<BatchNormTensors>,
     },
+    ConvTranspose {
+        geom: ConvTranspose2dGeom,
+        groups: usize,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        bn: Option<BatchNormTensors>,
+    },
     Dense {
         n_in: usize,
         units: usize,
@@ -284,6 +295,25 @@ fn our_layers(
                 out.push((
                     layer(weight)?,
                     Ours::Conv {
+                        geom,
+                        groups,
+                        weight,
+                        bias,
+                        bn: batch_norm,
+                    },
+                ));
+            }
+            Node::ConvTranspose {
+                geom,
+                groups,
+                weight,
+                bias,
+                batch_norm,
+                ..
+            } => {
+                out.push((
+                    layer(weight)?,
+                    Ours::ConvTranspose {
                         geom,
                         groups,
                         weight,

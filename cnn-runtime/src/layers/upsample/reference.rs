@@ -1,0 +1,60 @@
+//! The slow, obviously correct upsampling: PyTorch's definitions in `f64`
+//! index by index (nearest: input `floor(o / s)`; bilinear,
+//! `align_corners=False`: source `max((o + 0.5) / s - 0.5, 0)` and its two
+//! neighbours, the last one repeated at the border), and the input
+//! gradient as the scatter of each output's weights. Test oracle only; it
+//! panics on wrong lengths.
+
+use crate::geom::{Interpolation, UpsampleGeom};
+
+/// The inputs and weights output `o` reads along an axis.
+fn axis(mode: Interpolation, o: usize, s: usize, n: usize) -> [(usize, f64); 2] {
+    match mode {
+        Interpolation::Nearest => [(o / s, 1.0), (o / s, 0.0)],
+        Interpolation::Bilinear => {
+            let src = ((o as f64 + 0.5) / s as f64 - 0.5).max(0.0);
+            let i0 = (src.floor() as usize).min(n - 1);
+            let i1 = (i0 + 1).min(n - 1);
+            let l1 = src - i0 as f64;
+            [(i0, 1.0 - l1), (i1, l1)]
+        }
+    }
+}
+
+/// Visits every (input index, weight, output index) the upsampling sums.
+fn for_each_term(g: &UpsampleGeom, batch: usize, mut f: impl FnMut(usize, f64, usize)) {
+    let (oh, ow) = (g.in_h * g.sh, g.in_w * g.sw);
+    for n in 0..batch {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for (iy, wy) in axis(g.mode, oy, g.sh, g.in_h) {
+                    for (ix, wx) in axis(g.mode, ox, g.sw, g.in_w) {
+                        for ch in 0..g.c {
+                            let xi = ((n * g.in_h + iy) * g.in_w + ix) * g.c + ch;
+                            let yi = ((n * oh + oy) * ow + ox) * g.c + ch;
+                            f(xi, wy * wx, yi);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y = upsample(x)`. Overwrites `y`.
+pub fn forward(g: &UpsampleGeom, batch: usize, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), batch * g.in_len(), "x");
+    assert_eq!(y.len(), batch * g.out_len(), "y");
+    let mut acc = vec![0f64; y.len()];
+    for_each_term(g, batch, |xi, w, yi| acc[yi] += w * x[xi] as f64);
+    y.iter_mut().zip(&acc).for_each(|(y, &a)| *y = a as f32);
+}
+
+/// The input gradient. Overwrites `dx`.
+pub fn backward(g: &UpsampleGeom, batch: usize, dy: &[f32], dx: &mut [f32]) {
+    assert_eq!(dx.len(), batch * g.in_len(), "dx");
+    assert_eq!(dy.len(), batch * g.out_len(), "dy");
+    let mut acc = vec![0f64; dx.len()];
+    for_each_term(g, batch, |xi, w, yi| acc[xi] += w * dy[yi] as f64);
+    dx.iter_mut().zip(&acc).for_each(|(d, &a)| *d = a as f32);
+}

@@ -27,7 +27,7 @@ pub(crate) struct Raster {
 /// phrase for a report: `not a PNG or JPEG image`, `cannot decode: ..`).
 pub(crate) fn decode(bytes: &[u8], channels: usize) -> Result<Raster, String> {
     debug_assert!(channels == 1 || channels == 3);
-    let (raster, orientation) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+    let decoded = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         png(bytes)?
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         jpeg(bytes)?
@@ -36,7 +36,8 @@ pub(crate) fn decode(bytes: &[u8], channels: usize) -> Result<Raster, String> {
     } else {
         return Err("not a PNG or JPEG image".into());
     };
-    let raster = orient(convert(raster, channels), orientation);
+    let orientation = decoded.orientation;
+    let raster = orient(convert(decoded, channels), orientation);
     if raster.width == 0 || raster.height == 0 {
         return Err(format!("empty image ({}x{})", raster.width, raster.height));
     }
@@ -66,19 +67,20 @@ fn other_format(b: &[u8]) -> Option<&'static str> {
 }
 
 /// Pixels as decoded, with the channels the file has (grey, grey with
-/// alpha, RGB, RGBA).
+/// alpha, RGB, RGBA), and the EXIF orientation (1 to 8).
 struct Decoded {
     width: usize,
     height: usize,
     stride: usize,
     data: Vec<u8>,
+    orientation: u8,
 }
 
 fn cannot(e: impl std::fmt::Display) -> String {
     format!("cannot decode: {}", e.to_string().trim_end())
 }
 
-fn png(bytes: &[u8]) -> Result<(Decoded, u8), String> {
+fn png(bytes: &[u8]) -> Result<Decoded, String> {
     let mut decoder = png::Decoder::new(Cursor::new(bytes));
     // Palette -> RGB, grey below 8 bits -> 8 bits, 16 bits -> 8 bits.
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
@@ -105,18 +107,16 @@ fn png(bytes: &[u8]) -> Result<(Decoded, u8), String> {
     for row in buf.chunks_exact(frame.line_size).take(height) {
         data.extend_from_slice(&row[..width * stride]);
     }
-    Ok((
-        Decoded {
-            width,
-            height,
-            stride,
-            data,
-        },
+    Ok(Decoded {
+        width,
+        height,
+        stride,
+        data,
         orientation,
-    ))
+    })
 }
 
-fn jpeg(bytes: &[u8]) -> Result<(Decoded, u8), String> {
+fn jpeg(bytes: &[u8]) -> Result<Decoded, String> {
     use zune_core::colorspace::ColorSpace;
     let options = zune_core::options::DecoderOptions::default()
         .set_strict_mode(false)
@@ -147,15 +147,13 @@ fn jpeg(bytes: &[u8]) -> Result<(Decoded, u8), String> {
             data.len()
         ));
     }
-    Ok((
-        Decoded {
-            width,
-            height,
-            stride,
-            data,
-        },
+    Ok(Decoded {
+        width,
+        height,
+        stride,
+        data,
         orientation,
-    ))
+    })
 }
 
 /// The EXIF orientation tag (0x0112, 1 to 8) of a TIFF-structured EXIF
@@ -337,6 +335,7 @@ mod tests {
             height: 1,
             stride: 4,
             data: vec![255, 0, 0, 9, 10, 200, 30, 9],
+            orientation: 1,
         };
         // 0.2126 * 255 = 54.2; 0.2126 * 10 + 0.7152 * 200 + 0.0722 * 30 = 147.3.
         assert_eq!(convert(rgba, 1).data, [54, 147]);
@@ -345,6 +344,7 @@ mod tests {
             height: 1,
             stride: 2,
             data: vec![77, 0],
+            orientation: 1,
         };
         assert_eq!(convert(grey_alpha, 3).data, [77, 77, 77]);
     }

@@ -1,8 +1,9 @@
 //! `Model` with any loss and any targets: regression on value rows (mean
 //! squared error, reported with the mean absolute error), segmentation on
 //! label maps (a softmax per position, its cross-entropy fused), and the
-//! rules: values need a loss, augmentation that moves pixels is refused
-//! for targets tied to places, the history and checkpoint carry the metric.
+//! rules: values need a loss, augmentation that moves pixels moves label
+//! maps with them (and is refused for values, which may be boxes), the
+//! history and checkpoint carry the metric.
 
 use cnn::data::Dataset;
 use cnn::loss::Mse;
@@ -105,6 +106,39 @@ fn segmentation_with_a_softmax_per_position() {
     for pair in p.as_slice().unwrap().chunks_exact(2) {
         assert!((pair[0] + pair[1] - 1.0).abs() < 1e-5);
     }
+}
+
+#[test]
+fn label_maps_move_with_mirrored_pixels() {
+    use cnn::augment::{Affine, Mirror, Pipeline};
+    let train = segmentation(128, 4);
+    let val = segmentation(32, 5);
+    // Mirrors move whole pixels: a label that stayed would disagree with
+    // its mirrored pixel (a fifth of the pixels are below the threshold),
+    // and the network could not reach the accuracy of an unaugmented run.
+    let flips = Pipeline::new()
+        .then(Mirror::horizontal(0.5))
+        .then(Mirror::vertical(0.5))
+        .label_border(0);
+    let mut model = Model::compile(Segmenter::new(6), Adam::new(1e-2));
+    model
+        .fit(
+            &train,
+            Fit::epochs(15)
+                .batch_size(16)
+                .augment(&flips)
+                .verbose(false),
+        )
+        .unwrap();
+    let eval = model.evaluate(&val, 32).unwrap();
+    assert!(eval.accuracy > 0.95, "{eval:?}");
+    // A constant border leaves positions without a class unless told.
+    let turn = Pipeline::new().then(Affine::rotation(10.0));
+    let err = model
+        .fit(&train, Fit::epochs(1).augment(&turn).verbose(false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("label_border(class)"), "{err}");
 }
 
 #[test]

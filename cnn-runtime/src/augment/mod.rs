@@ -20,6 +20,13 @@
 //! image read the pipeline's [`Border`]: a constant (the background of
 //! digits, the default being 0) or the nearest edge pixel (photos).
 //!
+//! Label maps (segmentation, `Dataset::with_label_maps`) move with the
+//! pixels: the same coordinates pull each position's class from its
+//! nearest source pixel, and a position outside the image takes
+//! [`Pipeline::label_border`]'s class (with a constant border) or the
+//! nearest edge's. Value targets (boxes, landmarks) are not moved:
+//! `Model::fit` refuses a pipeline that moves pixels for them.
+//!
 //! Reproducibility: the generator of image `index` in epoch `epoch` is
 //! [`image_rng`]`(seed, epoch, index)`, a function of those three numbers
 //! alone, so the augmented batches are the same whichever thread makes
@@ -83,8 +90,8 @@ pub trait Transform: Send + Sync + std::fmt::Debug {
     /// output has the same shape.
     fn skip(&self, _frame: &mut Frame<'_>) {}
     /// Whether it moves pixels (a geometric transform), so that targets
-    /// tied to places in the image (boxes, label maps) would no longer
-    /// match; colour transforms do not.
+    /// tied to places in the image must move too (label maps do, with the
+    /// pipeline's coordinates; boxes cannot); colour transforms do not.
     fn moves_pixels(&self) -> bool {
         true
     }

@@ -27,6 +27,7 @@ use crate::rng::Rng;
 pub struct Pipeline {
     steps: Vec<Arc<dyn Transform>>,
     border: Border,
+    label_border: Option<usize>,
 }
 
 /// Buffers a pipeline reuses on each thread: the dense coordinate map and
@@ -42,6 +43,9 @@ pub(crate) struct Scratch {
     pub(crate) tmp: Vec<f32>,
     pub(crate) img: [Vec<f32>; 2],
     pub(crate) cur: usize,
+    /// A label map moving with the image, and which buffer holds it.
+    pub(crate) lab: [Vec<usize>; 2],
+    pub(crate) lab_cur: usize,
     /// A copy of the input for in-place `apply`.
     input: Vec<f32>,
 }
@@ -67,6 +71,16 @@ impl Pipeline {
     /// What points outside the image read.
     pub fn border(mut self, border: Border) -> Self {
         self.border = border;
+        self
+    }
+
+    /// The class that a label map's positions outside the image take
+    /// (with a constant [`Border`]; typically the background class), so
+    /// that the pipeline can move label maps with the pixels
+    /// (segmentation: `Dataset::with_label_maps`). With `Border::Nearest`
+    /// they take the nearest edge's class and need no such class.
+    pub fn label_border(mut self, class: usize) -> Self {
+        self.label_border = Some(class);
         self
     }
 
@@ -112,7 +126,12 @@ impl Pipeline {
     }
 
     fn run(&self, src: &[f32], shape: [usize; 3], dst: &mut [f32], rng: &mut Rng, s: &mut Scratch) {
-        let mut frame = Frame::new(src, shape, self.border, s);
+        let frame = Frame::new(src, shape, self.border, s);
+        self.steps_on(frame, rng).finish(dst);
+    }
+
+    /// Every step on `frame`, each drawing its numbers from `rng`.
+    fn steps_on<'f>(&self, mut frame: Frame<'f>, rng: &mut Rng) -> Frame<'f> {
         for t in &self.steps {
             // One draw per step whether it fires or not, so a step's
             // numbers do not depend on the probabilities of the others.
@@ -122,7 +141,7 @@ impl Pipeline {
                 t.skip(&mut frame);
             }
         }
-        frame.finish(dst);
+        frame
     }
 }
 
@@ -149,5 +168,27 @@ impl Augment for Pipeline {
     }
     fn apply_into(&self, src: &[f32], shape: [usize; 3], dst: &mut [f32], rng: &mut Rng) {
         Pipeline::apply_into(self, src, shape, dst, rng)
+    }
+    fn moves_label_maps(&self) -> std::result::Result<(), String> {
+        match (self.moves_pixels(), self.border, self.label_border) {
+            (Some(name), Border::Constant(_), None) => Err(format!(
+                "its {name} moves pixels, and with a constant border the label map's uncovered positions need a class: Pipeline::label_border(class) (the background's), or Border::Nearest"
+            )),
+            _ => Ok(()),
+        }
+    }
+    fn apply_into_with_labels(
+        &self,
+        src: &[f32],
+        shape: [usize; 3],
+        dst: &mut [f32],
+        labels: &mut [usize],
+        rng: &mut Rng,
+    ) {
+        let mut s = SCRATCH.with(|c| c.take());
+        let frame =
+            Frame::new(src, shape, self.border, &mut s).with_labels(labels, self.label_border);
+        self.steps_on(frame, rng).finish_with_labels(dst, labels);
+        SCRATCH.with(|c| c.replace(s));
     }
 }

@@ -11,12 +11,14 @@
 //! after the first few batches no memory is allocated. What a batch holds
 //! depends only on `(seed, epoch, order)`: each image's generator is
 //! `image_rng(seed, epoch, index)`. The thread count
-//! changes how fast batches come, never what they hold.
+//! changes how fast batches come, never what they hold. A label map moves
+//! with its image's pixels (`Augment::apply_into_with_labels`).
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use super::image_rng;
 use crate::data::dataset::gather_target;
+use crate::data::dataset::TargetKind;
 use crate::data::{Augment, Dataset};
 use crate::error::Result;
 use crate::loss::Target;
@@ -80,6 +82,25 @@ impl EpochBatches<'_> {
         let idx = &self.order[b * bs..((b + 1) * bs).min(self.order.len())];
         let Batch { x, y, v } = batch;
         x.resize(idx.len() * out_len, 0.0);
+        if let (Some(a), TargetKind::LabelMaps { per_example }) =
+            (self.augment, self.data.target_kind())
+        {
+            // Label maps move with the pixels (`fit` has checked that the
+            // augmentation can, and that a map covers the output image).
+            gather_target(self.data, idx, y, v);
+            let maps = y.chunks_exact_mut(per_example);
+            for ((&i, dst), labels) in idx.iter().zip(x.chunks_exact_mut(out_len)).zip(maps) {
+                let mut rng = image_rng(self.seed, self.epoch, i);
+                a.apply_into_with_labels(
+                    self.data.image(i),
+                    self.data.shape(),
+                    dst,
+                    labels,
+                    &mut rng,
+                );
+            }
+            return (x, self.data.target_kind().target(y, v));
+        }
         for (&i, dst) in idx.iter().zip(x.chunks_exact_mut(out_len)) {
             let ex = self.data.image(i);
             match self.augment {

@@ -657,3 +657,98 @@ fn near_normal_values_have_the_moments_of_a_normal() {
         "bounded at 6 standard deviations"
     );
 }
+
+/// A 24x20 RGB picture of three regions whose pixels are their class / 10
+/// in every channel (class 0 is the background), and its label map.
+fn regions() -> (Vec<f32>, Vec<usize>) {
+    let (h, w) = (24, 20);
+    let class = |y: usize, x: usize| match (y, x) {
+        (4..=13, 2..=9) => 1,
+        (10..=21, 10..=17) => 2,
+        _ => 0,
+    };
+    let labels: Vec<usize> = (0..h * w).map(|i| class(i / w, i % w)).collect();
+    let pixels = labels.iter().flat_map(|&k| [k as f32 / 10.0; 3]).collect();
+    (pixels, labels)
+}
+
+/// How many pixels of `out` (RGB) show their label's value (k / 10), of
+/// those at least two pixels from another label (a bilinear pixel on an
+/// edge blends two regions, and two nearest-pixel pulls may each move an
+/// edge by half a pixel).
+fn agreeing(out: &[f32], labels: &[usize], w: usize) -> (usize, usize) {
+    let h = labels.len() / w;
+    let (mut agree, mut interior) = (0, 0);
+    for y in 2..h - 2 {
+        for x in 2..w - 2 {
+            let k = labels[y * w + x];
+            let same = (y - 2..=y + 2).all(|r| (x - 2..=x + 2).all(|c| labels[r * w + c] == k));
+            if same {
+                interior += 1;
+                agree += usize::from((out[(y * w + x) * 3] - k as f32 / 10.0).abs() < 1e-3);
+            }
+        }
+    }
+    (agree, interior)
+}
+
+#[test]
+fn label_maps_move_with_the_pixels() {
+    let shape = [24, 20, 3];
+    let (x, labels) = regions();
+    // A mirror exactly: the labels mirror too.
+    let mirror = Pipeline::new().then(Mirror::horizontal(1.0));
+    let mut out = vec![f32::NAN; x.len()];
+    let mut moved = labels.clone();
+    mirror.apply_into_with_labels(&x, shape, &mut out, &mut moved, &mut Rng::new(1));
+    for y in 0..24 {
+        for c in 0..20 {
+            assert_eq!(moved[y * 20 + c], labels[y * 20 + 19 - c]);
+        }
+    }
+    // Rotation, shear, scale and shift, a colour step that makes the frame
+    // resolve its pixels half way (sigma 0 leaves the values), then an
+    // elastic warp: pixel values and labels still tell the same story
+    // away from the regions' edges, for several draws.
+    let warp = Pipeline::new()
+        .then(Affine {
+            rotation: 20.0,
+            shear: 10.0,
+            scale: (0.9, 1.1),
+            translate: 1.5,
+            p: 1.0,
+        })
+        .then(ColorShift::new(0.0))
+        .then(Elastic::new(8.0, 3.0))
+        .label_border(0);
+    assert_eq!(warp.moves_label_maps(), Ok(()));
+    for seed in 0..5 {
+        let mut moved = labels.clone();
+        warp.apply_into_with_labels(&x, shape, &mut out, &mut moved, &mut Rng::new(seed));
+        assert_ne!(moved, labels, "seed {seed}: the labels did not move");
+        let (agree, interior) = agreeing(&out, &moved, 20);
+        assert!(interior > 50, "seed {seed}: {interior} interior pixels");
+        assert_eq!(
+            agree, interior,
+            "seed {seed}: pixels that disagree with their label"
+        );
+        // The same draws without labels give the same pixels.
+        assert_eq!(run(&warp, &x, shape, seed), out);
+    }
+}
+
+#[test]
+fn a_constant_border_needs_a_class_for_the_label_map() {
+    let p = Pipeline::new().then(Affine::rotation(10.0));
+    let why = p.moves_label_maps().unwrap_err();
+    assert!(why.contains("label_border"), "{why}");
+    assert_eq!(p.clone().label_border(0).moves_label_maps(), Ok(()));
+    assert_eq!(p.border(Border::Nearest).moves_label_maps(), Ok(()));
+    // Colour alone moves nothing, so it needs no class.
+    assert_eq!(
+        Pipeline::new()
+            .then(ColorShift::new(0.1))
+            .moves_label_maps(),
+        Ok(())
+    );
+}

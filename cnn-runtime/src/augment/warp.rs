@@ -63,6 +63,10 @@ pub struct Frame<'a> {
     /// same rounding as adding it here).
     relative: bool,
     border: Border,
+    /// Whether a label map moves with the pixels (`scratch.lab[lab_cur]`,
+    /// on the source's grid), and the class a constant border gives it.
+    labels: bool,
+    label_fill: Option<usize>,
     s: &'a mut Scratch,
 }
 
@@ -82,8 +86,26 @@ impl<'a> Frame<'a> {
             dense: false,
             relative: false,
             border,
+            labels: false,
+            label_fill: None,
             s,
         }
+    }
+
+    /// Moves `labels` (one class per pixel of the source, row-major) with
+    /// the pixels: every geometric step pulls them by the nearest pixel
+    /// instead of bilinearly, and a point outside the image takes the
+    /// nearest edge's class (`Border::Nearest`) or `fill` (a constant
+    /// border; `None` there is the caller's mistake: the pipeline checks
+    /// it before the first image).
+    pub(crate) fn with_labels(mut self, labels: &[usize], fill: Option<usize>) -> Self {
+        let s = &mut *self.s;
+        s.lab_cur = 0;
+        s.lab[0].clear();
+        s.lab[0].extend_from_slice(labels);
+        self.labels = true;
+        self.label_fill = fill;
+        self
     }
 
     /// The image's shape now, `[h, w, c]`, after the transforms so far.
@@ -175,6 +197,14 @@ impl<'a> Frame<'a> {
             buf.resize(n, 0.0);
             self.resolve_into(&mut buf);
             self.s.img[next] = buf;
+            if self.labels {
+                let mut out = std::mem::take(&mut self.s.lab[1 - self.s.lab_cur]);
+                out.clear();
+                out.resize(self.shape[0] * self.shape[1], 0);
+                self.resolve_labels(&mut out);
+                self.s.lab_cur = 1 - self.s.lab_cur;
+                self.s.lab[self.s.lab_cur] = out;
+            }
             self.s.cur = next;
             self.owned = true;
             self.src_shape = self.shape;
@@ -188,6 +218,47 @@ impl<'a> Frame<'a> {
     /// Writes the final image into `dst` (`h * w * c` of the current shape).
     pub(crate) fn finish(self, dst: &mut [f32]) {
         self.resolve_into(dst);
+    }
+
+    /// [`Frame::finish`], and the label map moved with the pixels into
+    /// `labels` (`h * w` of the current shape).
+    pub(crate) fn finish_with_labels(self, dst: &mut [f32], labels: &mut [usize]) {
+        self.resolve_into(dst);
+        self.resolve_labels(labels);
+    }
+
+    /// The label map at A(D(p)) for every output pixel p, by the nearest
+    /// source pixel (pixel centres are integers, so rounding is nearest).
+    fn resolve_labels(&self, out: &mut [usize]) {
+        let s = &*self.s;
+        let src = &s.lab[s.lab_cur];
+        let [sh, sw, _] = self.src_shape;
+        let [oh, ow, _] = self.shape;
+        let a = self.affine;
+        for y in 0..oh {
+            for x in 0..ow {
+                let i = y * ow + x;
+                let (dy, dx) = match (self.dense, self.relative) {
+                    (false, _) => (y as f32, x as f32),
+                    (true, true) => (y as f32 + s.sy[i], x as f32 + s.sx[i]),
+                    (true, false) => (s.sy[i], s.sx[i]),
+                };
+                let qy = (a[0] * dy + a[1] * dx + a[2]).round();
+                let qx = (a[3] * dy + a[4] * dx + a[5]).round();
+                let inside = qy >= 0.0 && qx >= 0.0 && qy < sh as f32 && qx < sw as f32;
+                out[i] = match (inside, self.border, self.label_fill) {
+                    (true, ..) => src[qy as usize * sw + qx as usize],
+                    (false, Border::Constant(_), Some(fill)) => fill,
+                    // Nearest, or a constant border without a class for it
+                    // (refused before any image by the pipeline).
+                    (false, ..) => {
+                        let r = qy.clamp(0.0, (sh - 1) as f32) as usize;
+                        let c = qx.clamp(0.0, (sw - 1) as f32) as usize;
+                        src[r * sw + c]
+                    }
+                };
+            }
+        }
     }
 
     /// Turns a map held as a displacement into the map itself.

@@ -31,6 +31,32 @@ pub trait Augment: Send + Sync {
     fn moves_pixels(&self) -> Option<&'static str> {
         Some("this augmentation")
     }
+    /// Whether [`Augment::apply_into_with_labels`] moves a label map (one
+    /// class per pixel) with the pixels, or why not: `fit` refuses the
+    /// augmentation for label-map targets then. By default only an
+    /// augmentation that moves no pixel can (the labels stay).
+    fn moves_label_maps(&self) -> std::result::Result<(), String> {
+        match self.moves_pixels() {
+            None => Ok(()),
+            Some(name) => Err(format!(
+                "its {name} moves pixels and cannot move a label map"
+            )),
+        }
+    }
+    /// [`Augment::apply_into`], with `labels` (`h x w` of the output, one
+    /// class per pixel) moved as the pixels are. By default the labels
+    /// stay, which is right for what [`Augment::moves_label_maps`] allows.
+    fn apply_into_with_labels(
+        &self,
+        src: &[f32],
+        shape: [usize; 3],
+        dst: &mut [f32],
+        labels: &mut [usize],
+        rng: &mut Rng,
+    ) {
+        let _ = labels;
+        self.apply_into(src, shape, dst, rng);
+    }
 }
 
 /// Moves the image by up to `max` pixels in each direction, filling the

@@ -365,13 +365,30 @@ impl<N: Network> Model<N> {
                 )));
             }
         }
-        if let (Some(a), false) = (cfg.augment, train.target_kind() == TargetKind::Classes) {
-            if let Some(name) = a.moves_pixels() {
-                return Err(Error::InvalidArgument(format!(
-                    "fit: the augmentation's {name} moves pixels, but the targets ({:?}) are tied to places in the image and would not move with them; augment with colour transforms only, or move the targets yourself",
-                    train.target_kind()
-                )));
+        match (cfg.augment, train.target_kind()) {
+            (Some(a), TargetKind::LabelMaps { per_example }) => {
+                // The map moves with the pixels: it must cover the image
+                // the network gets, one class per pixel.
+                a.moves_label_maps().map_err(|why| {
+                    Error::InvalidArgument(format!(
+                        "fit: the augmentation cannot move the label maps with the pixels: {why}"
+                    ))
+                })?;
+                let [h, w, _] = a.output_shape(train.shape())?;
+                if a.moves_pixels().is_some() && per_example != h * w {
+                    return Err(Error::InvalidArgument(format!(
+                        "fit: the augmentation moves pixels, and a label map of {per_example} classes is not one per pixel of the {h}x{w} images it makes, so it cannot move with them; augment with colour transforms only"
+                    )));
+                }
             }
+            (Some(a), kind @ TargetKind::Values { .. }) => {
+                if let Some(name) = a.moves_pixels() {
+                    return Err(Error::InvalidArgument(format!(
+                        "fit: the augmentation's {name} moves pixels, but the targets ({kind:?}) may be tied to places in the image (boxes, landmarks) and would not move with them; augment with colour transforms only, or move the targets yourself"
+                    )));
+                }
+            }
+            _ => {}
         }
         if self.loss.is_none() && matches!(train.target_kind(), TargetKind::Values { .. }) {
             return Err(Error::InvalidArgument(

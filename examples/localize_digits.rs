@@ -32,7 +32,7 @@ mod train_args;
 fn main() {
     let args = train_args::parse_or_exit(&train_args::Defaults {
         program: "localize_digits",
-        epochs: 10,
+        epochs: 20,
         batch_size: 64,
         out: "out/localize_digits",
         learning_rate: 2e-3,

@@ -148,13 +148,6 @@ fn outputs(net: &Localizer, data: &Dataset) -> Result<Vec<f32>, cnn::Error> {
     Ok(out)
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Loads MNIST, makes the canvases, trains, tests, draws. Prints the four
 /// figure lines last.
 pub fn run(args: &Args, sizes: Sizes) -> Result<Model<Localizer>, cnn::Error> {
@@ -164,7 +157,7 @@ pub fn run(args: &Args, sizes: Sizes) -> Result<Model<Localizer>, cnn::Error> {
     std::fs::create_dir_all(&args.out).map_err(|e| cnn::Error::io(&args.out, e))?;
     let mnist = cnn::data::mnist::load(&args.data)?;
     let seed = args.seed;
-    let per_epoch = env_or("LOC_TRAIN", sizes.train);
+    let per_epoch = sizes.train;
     let train_scenes = Scenes::train(&mnist, config(), seed)?;
     let val_scenes = Scenes::train(&mnist, config(), seed ^ 0x5EED)?;
     let test_scenes = Scenes::test(&mnist, config(), seed ^ 0x7E57)?;
@@ -178,10 +171,7 @@ pub fn run(args: &Args, sizes: Sizes) -> Result<Model<Localizer>, cnn::Error> {
     );
     println!("{}", Localizer::summary());
 
-    let loss = Localization::new()
-        .with_box_weight(env_or("LOC_BOXW", 100.0))
-        .with_class_weight(env_or("LOC_CLASSW", 1.0));
-    println!("{loss:?}");
+    let loss = Localization::new().with_box_weight(100.0);
     let mut model = Model::compile(Localizer::new(seed), Adam::new(args.learning_rate))
         .loss(loss)
         .metric(Metric::BoxIou)
@@ -206,9 +196,6 @@ pub fn run(args: &Args, sizes: Sizes) -> Result<Model<Localizer>, cnn::Error> {
     while model.epoch() < last {
         let epoch = model.epoch() + 1;
         let (train, _) = canvases(&train_scenes, seed, (epoch - 1) * per_epoch, per_epoch)?;
-        let warm: usize = env_or("LOC_WARM", 0);
-        let bw = if epoch <= warm { env_or("LOC_BOXW0", 0.0) } else { env_or("LOC_BOXW", 100.0) };
-        model = model.loss(loss.with_box_weight(bw));
         model.fit(
             &train,
             Fit::epochs(epoch)

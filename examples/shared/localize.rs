@@ -2,6 +2,18 @@
 //! `tests/localize_example.rs` can run it on a few: the canvases, the
 //! network, training through `Model::fit` with the localization loss, the
 //! test figures and the picture.
+//!
+//! Two choices carry the figures. The network is two branches that share
+//! no weight, one for where the digit is (`pc` and the box) and one for
+//! what it is (the class): with one trunk for both, the box learned and
+//! the class stayed near chance (19% of validation digits after 60,000
+//! canvases, with the box weighted 100; 95% after 50,000 with two
+//! branches). Even a box weight of 1 held it at 16% after 20,000
+//! canvases, where a weight of 0 let it reach 46%. And every epoch trains
+//! on canvases never seen before (indices `(e - 1) n .. e n` of the
+//! endless training set, as `detect_digits` does), so the dense readouts,
+//! which learn each place on the canvas apart, do not memorise a fixed
+//! set.
 
 use cnn::data::scenes::{self, SceneConfig, Scenes};
 use cnn::detect::{BBox, Detection};
@@ -18,12 +30,13 @@ pub const ROW: usize = 15;
 
 network! {
     /// A digit's presence, box and class from a 64x64 canvas, in two
-    /// branches that share no weight. Where: a stride-2 convolution and
-    /// three 3x3 stages keep an 8x8 map of where things are, and a dense
-    /// layer reads `[pc, bx, by, bh, bw]` from it. What: the same start,
-    /// then stages down to a 4x4 map whose every position sees 77 pixels,
-    /// more than the largest digit (45), and a dense layer reads the ten
-    /// class logits.
+    /// branches that share no weight, joined into the row
+    /// `[pc, bx, by, bh, bw, c0..c9]`. Where: a stride-2 convolution and
+    /// three 3x3 stages (two with 2x2 max pooling) keep an 8x8 map of
+    /// where things are, and a dense layer reads `[pc, bx, by, bh, bw]`
+    /// from it. What: the same start, then stages down to a 4x4 map whose
+    /// every position sees 77 pixels, more than the largest digit (45),
+    /// and a dense layer reads the ten class logits.
     pub struct Localizer {
         input: [64, 64, 1],
         layers: [
@@ -171,6 +184,10 @@ pub fn run(args: &Args, sizes: Sizes) -> Result<Model<Localizer>, cnn::Error> {
     );
     println!("{}", Localizer::summary());
 
+    // The box is in fractions of the canvas, so its squared error is small
+    // beside the other terms (a pixel off is 0.016): it weighs 100 times
+    // theirs. The class has a branch of its own, so the weight trades the
+    // box against `pc` alone.
     let loss = Localization::new().with_box_weight(100.0);
     let mut model = Model::compile(Localizer::new(seed), Adam::new(args.learning_rate))
         .loss(loss)

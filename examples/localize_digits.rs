@@ -6,7 +6,11 @@
 //! trains with the course's localization loss (`cnn::loss::Localization`:
 //! logistic on `pc`, squared error on the box, cross-entropy on the class,
 //! only the `pc` term where there is no digit) through `Model::fit` on
-//! value targets, reporting the boxes' mean IoU each epoch, then prints
+//! value targets: 20 epochs of 30,000 canvases never seen before, each
+//! followed by the four figures below on 2,000 validation canvases. The
+//! network is two branches that share no weight, one for where the digit
+//! is and one for what it is (`examples/shared/localize.rs` says why).
+//! Then it prints
 //!
 //!     presence accuracy: NN.NN%
 //!     classification accuracy: NN.NN%   (canvases with a digit)
@@ -32,7 +36,7 @@ mod train_args;
 fn main() {
     let args = train_args::parse_or_exit(&train_args::Defaults {
         program: "localize_digits",
-        epochs: 10,
+        epochs: 20,
         batch_size: 64,
         out: "out/localize_digits",
         learning_rate: 2e-3,

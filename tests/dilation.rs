@@ -5,11 +5,7 @@
 //! loaded by `load_pytorch`, run through the held pass); `predict` and
 //! `GRAPH` agree with the held pass and carry the dilation.
 
-use std::path::PathBuf;
-
-use cnn::ndarray::{Array3, Array4};
 use cnn::net::graph::Node;
-use cnn::pass::Mode;
 use cnn::prelude::*;
 
 network! {
@@ -43,15 +39,6 @@ network! {
     }
 }
 
-fn fixture(name: &str) -> PathBuf {
-    crate::common::fixture("dilation", name)
-}
-
-/// `|ours - theirs| <= 1e-5 * (1 + |theirs|)`, element by element.
-fn assert_matches(what: &str, ours: &[f32], theirs: &[f32]) {
-    crate::common::assert_close(what, ours, theirs, 1e-5);
-}
-
 #[test]
 fn shapes_follow_the_dilated_rule() {
     // conv1 'same' keeps 9x8; dw: floor((9 + 2 - 2*2 - 1) / 1) + 1 = 7 rows,
@@ -72,58 +59,13 @@ fn shapes_follow_the_dilated_rule() {
 
 #[test]
 fn image_output_and_gradients_match_pytorch() {
-    let mut net = Image::new(1);
-    let report = net
-        .load_pytorch(fixture("image_state_dict.safetensors"), |k| {
-            Some(k.to_string())
-        })
-        .unwrap();
-    assert!(report.is_complete(), "{report}");
-    let file = cnn::io::load(&fixture("image_grads.safetensors")).unwrap();
-    let get = |name: &str| file.tensor(name).unwrap();
-    let (shape, x) = get("x");
-    let x = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), x).unwrap();
-    crate::common::assert_mse_pass(net.forward(x.view(), Mode::Train).unwrap(), &file, 1e-5);
-    let mut checked = 0;
-    for t in Image::TENSORS.iter().filter(|t| t.trainable) {
-        assert_matches(t.name, &net.grads()[t.range()], &get(t.name).1);
-        checked += 1;
-    }
+    let checked = crate::assert_reproduces_pytorch!(Image, "dilation", "image", cnn::ndarray::Ix4, graph: true);
     assert_eq!(checked, 8, "every weight and bias");
-    // predict's inference program and the GRAPH executor give the same.
-    let want = get("output").1;
-    let predicted = net.predict(x.view()).unwrap();
-    assert_matches("predict", predicted.as_slice().unwrap(), &want);
-    let run = Image::GRAPH
-        .run(
-            Image::TENSORS,
-            net.params(),
-            shape[0],
-            x.as_slice().unwrap(),
-        )
-        .unwrap();
-    assert_matches("GRAPH", &run, &want);
 }
 
 #[test]
 fn sequence_output_and_gradients_match_pytorch() {
-    let mut net = Sequence::new(1);
-    let report = net
-        .load_pytorch(fixture("sequence_state_dict.safetensors"), |k| {
-            Some(k.to_string())
-        })
-        .unwrap();
-    assert!(report.is_complete(), "{report}");
-    let file = cnn::io::load(&fixture("sequence_grads.safetensors")).unwrap();
-    let get = |name: &str| file.tensor(name).unwrap();
-    let (shape, x) = get("x");
-    let x = Array3::from_shape_vec((shape[0], shape[1], shape[2]), x).unwrap();
-    crate::common::assert_mse_pass(net.forward(x.view(), Mode::Train).unwrap(), &file, 1e-5);
-    for t in Sequence::TENSORS.iter().filter(|t| t.trainable) {
-        assert_matches(t.name, &net.grads()[t.range()], &get(t.name).1);
-    }
-    let predicted = net.predict(x.view()).unwrap();
-    assert_matches("predict", predicted.as_slice().unwrap(), &get("output").1);
+    crate::assert_reproduces_pytorch!(Sequence, "dilation", "sequence", cnn::ndarray::Ix3, graph: false);
 }
 
 #[test]

@@ -103,3 +103,56 @@ pub fn assert_mse_pass<N: cnn::pass::Held>(
     let dx = pass.input_grad().unwrap();
     assert_close("dx", dx.as_slice().unwrap(), &get("dx"), tol);
 }
+
+/// A network declared in PyTorch's names reproduces a PyTorch fixture
+/// (`tests/fixtures/<dir>/<stem>_state_dict.safetensors` and
+/// `<stem>_grads.safetensors`, made by the folder's script): its weights
+/// through `load_pytorch`, the held pass's output, MSE loss and input
+/// gradient ([`assert_mse_pass`]), every trainable tensor's gradient,
+/// `predict`'s output and, with `graph: true`, the `GRAPH` executor's,
+/// each within 1e-5. `$dim` is the input's ndarray dimension (`Ix3` for
+/// sequences, `Ix4` for images). Evaluates to the number of gradient
+/// tensors compared.
+#[macro_export]
+macro_rules! assert_reproduces_pytorch {
+    ($net:ty, $dir:expr, $stem:expr, $dim:ty, graph: $graph:expr) => {{
+        use $crate::common::{assert_close, assert_mse_pass, fixture};
+        let mut net = <$net>::new(1);
+        let weights = fixture($dir, &format!("{}_state_dict.safetensors", $stem));
+        let report = net.load_pytorch(weights, |k| Some(k.to_string())).unwrap();
+        assert!(report.is_complete(), "{report}");
+        let file = cnn::io::load(&fixture($dir, &format!("{}_grads.safetensors", $stem))).unwrap();
+        let get = |name: &str| file.tensor(name).unwrap();
+        let (shape, x) = get("x");
+        let x = cnn::ndarray::ArrayD::from_shape_vec(shape.clone(), x)
+            .unwrap()
+            .into_dimensionality::<$dim>()
+            .unwrap();
+        assert_mse_pass(
+            net.forward(x.view(), cnn::pass::Mode::Train).unwrap(),
+            &file,
+            1e-5,
+        );
+        let mut checked = 0;
+        for t in <$net>::TENSORS.iter().filter(|t| t.trainable) {
+            assert_close(t.name, &net.grads()[t.range()], &get(t.name).1, 1e-5);
+            checked += 1;
+        }
+        // predict's inference program, and the GRAPH executor, give the same.
+        let want = get("output").1;
+        let predicted = net.predict(x.view()).unwrap();
+        assert_close("predict", predicted.as_slice().unwrap(), &want, 1e-5);
+        if $graph {
+            let run = <$net>::GRAPH
+                .run(
+                    <$net>::TENSORS,
+                    net.params(),
+                    shape[0],
+                    x.as_slice().unwrap(),
+                )
+                .unwrap();
+            assert_close("GRAPH", &run, &want, 1e-5);
+        }
+        checked
+    }};
+}

@@ -21,6 +21,8 @@ mod localize;
 #[allow(dead_code)]
 #[path = "../examples/shared/one_shot/mod.rs"]
 mod one_shot_example;
+#[path = "../examples/shared/segment.rs"]
+mod segment;
 #[path = "../examples/shared/saliency_maps.rs"]
 mod saliency_maps;
 #[allow(dead_code)]
@@ -57,6 +59,7 @@ mod predict_reference;
 mod pytorch_import;
 mod resume_examples;
 mod save_load;
+mod segment_example;
 mod sequences;
 mod sliding_windows;
 mod style;

@@ -21,10 +21,10 @@ mod localize;
 #[allow(dead_code)]
 #[path = "../examples/shared/one_shot/mod.rs"]
 mod one_shot_example;
-#[path = "../examples/shared/segment.rs"]
-mod segment;
 #[path = "../examples/shared/saliency_maps.rs"]
 mod saliency_maps;
+#[path = "../examples/shared/segment.rs"]
+mod segment;
 #[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;

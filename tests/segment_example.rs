@@ -28,8 +28,16 @@ fn label_maps_follow_the_ink_of_each_digit() {
                 (c.x1..c.x2).contains(&x) && (c.y1..c.y2).contains(&y)
             };
             let covered: Vec<usize> = (0..per).filter(|&p| map[p] == o.class).collect();
-            assert!(!covered.is_empty(), "scene {i}: digit {} has no pixel", o.class);
-            let others = digit_scene.objects.iter().filter(|p| p.class == o.class).count();
+            assert!(
+                !covered.is_empty(),
+                "scene {i}: digit {} has no pixel",
+                o.class
+            );
+            let others = digit_scene
+                .objects
+                .iter()
+                .filter(|p| p.class == o.class)
+                .count();
             if others == 1 {
                 assert!(covered.iter().all(|&p| inside(p)), "scene {i}");
             }
@@ -37,7 +45,11 @@ fn label_maps_follow_the_ink_of_each_digit() {
         // Where the digits have ink above the threshold, and nowhere else.
         for (p, &l) in map.iter().enumerate() {
             assert!(l < CLASSES);
-            assert_eq!(l != BACKGROUND, digit_scene.pixels[p] > segment::INK, "scene {i} pixel {p}");
+            assert_eq!(
+                l != BACKGROUND,
+                digit_scene.pixels[p] > segment::INK,
+                "scene {i} pixel {p}"
+            );
         }
     }
     // The digits are not the bright pixels.
@@ -63,7 +75,12 @@ fn the_example_trains_measures_and_draws_on_a_few_scenes() {
     };
     let report = segment::run(&plan).unwrap();
     assert_eq!(report.model.epoch(), 2);
-    assert!(report.model.history().epochs.iter().all(|e| e.loss.is_finite()));
+    assert!(report
+        .model
+        .history()
+        .epochs
+        .iter()
+        .all(|e| e.loss.is_finite()));
     let t: &Tally = &report.tally;
     assert_eq!(t.labelled.iter().sum::<u64>(), (8 * SIDE * SIDE) as u64);
     assert_eq!(t.predicted.iter().sum::<u64>(), (8 * SIDE * SIDE) as u64);

@@ -355,7 +355,10 @@ pub fn write_picture(
         let pixels = &x[s * per..][..per];
         let x0 = gap + (s % per_line) * triple;
         let y0 = gap + (s / per_line) * (tile + gap);
-        for (k, map) in [None, Some(predicted), Some(labels)].into_iter().enumerate() {
+        for (k, map) in [None, Some(predicted), Some(labels)]
+            .into_iter()
+            .enumerate()
+        {
             let left = x0 + k * (tile + gap);
             for y in 0..tile {
                 for xx in 0..tile {
@@ -403,6 +406,7 @@ pub struct Plan {
 pub const TEST_SEED: u64 = 2024;
 
 /// What `run` measured on the test scenes.
+#[allow(dead_code)] // the example prints these; its test reads them
 pub struct Report {
     pub tally: Tally,
     /// The best single threshold's IoU on the inked pixels, and its `t`.
@@ -465,12 +469,18 @@ pub fn run(plan: &Plan) -> Result<Report, cnn::Error> {
     let schedule =
         cnn::optim::WarmupCosine::new(plan.learning_rate, (total / 20).min(steps_per_epoch), total);
     let (val_x, val_labels) = val_scenes.batch(0, plan.validation_scenes);
-    let validation =
-        Dataset::with_label_maps([SIDE, SIDE, 1], val_x.clone(), val_labels.clone(), SIDE * SIDE, CLASSES)?;
+    let validation = Dataset::with_label_maps(
+        [SIDE, SIDE, 1],
+        val_x.clone(),
+        val_labels.clone(),
+        SIDE * SIDE,
+        CLASSES,
+    )?;
     let start = std::time::Instant::now();
     while model.epoch() < plan.epochs {
         let epoch = model.epoch() + 1;
-        let data = train_scenes.dataset((epoch - 1) * plan.scenes_per_epoch, plan.scenes_per_epoch)?;
+        let data =
+            train_scenes.dataset((epoch - 1) * plan.scenes_per_epoch, plan.scenes_per_epoch)?;
         let fit = Fit::epochs(epoch)
             .of(plan.epochs)
             .batch_size(plan.batch_size)

@@ -38,13 +38,13 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Epochs, each on fresh scenes
-    #[arg(long, value_name = "N", default_value_t = 12, value_parser = cli::positive)]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = cli::positive)]
     epochs: usize,
     /// Scenes per epoch
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = cli::positive)]
     scenes_per_epoch: usize,
     /// Scenes per step
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = cli::positive)]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = cli::positive)]
     batch_size: usize,
     /// Worker threads [default: all cores]
     #[arg(long, value_name = "N", value_parser = cli::positive)]

@@ -86,8 +86,9 @@ network! {
 
 const _: () = assert!(UNet::OUTPUT_SIZE == SIDE * SIDE * CLASSES);
 
-/// Where the digits go: one to three, scaled 1-1.8x (20 to 50 pixels of
-/// ink), their boxes apart, so every inked pixel lies in one box.
+/// Where the digits go: one to three, scaled 1-1.8x (a 28x28 MNIST image
+/// becomes 28 to 50 pixels), their boxes apart, so every inked pixel lies
+/// in one box.
 pub fn scene_config() -> SceneConfig {
     SceneConfig {
         size: SIDE,

@@ -23,6 +23,8 @@ mod localize;
 mod one_shot_example;
 #[path = "../examples/shared/saliency_maps.rs"]
 mod saliency_maps;
+#[path = "../examples/shared/segment.rs"]
+mod segment;
 #[allow(dead_code)]
 #[path = "../examples/shared/train_args.rs"]
 mod train_args;
@@ -57,6 +59,7 @@ mod predict_reference;
 mod pytorch_import;
 mod resume_examples;
 mod save_load;
+mod segment_example;
 mod sequences;
 mod sliding_windows;
 mod style;

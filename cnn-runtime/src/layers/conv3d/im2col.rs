@@ -42,6 +42,18 @@ fn for_each_tap(g: &Conv3dGeom, group: usize, r: usize, mut f: impl FnMut(usize,
     }
 }
 
+/// Copies a run of channels. A few channels (a first layer's one to
+/// three) are copied element by element: a `copy_from_slice` of unknown
+/// length is a `memcpy` call, which costs more than the copy.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    if dst.len() <= 8 {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Overwrites `col` (`rows x k`) with the windows of output voxels
 /// `row0..row0 + rows` over the channels of `group`.
 pub(super) fn im2col(
@@ -56,7 +68,7 @@ pub(super) fn im2col(
     for (i, row) in col[..rows * k].chunks_exact_mut(k).enumerate() {
         row.fill(0.0);
         for_each_tap(g, group, row0 + i, |at, cell| {
-            row[at..at + cg].copy_from_slice(&x[cell..cell + cg]);
+            copy_run(&mut row[at..at + cg], &x[cell..cell + cg]);
         });
     }
 }

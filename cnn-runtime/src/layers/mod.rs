@@ -18,3 +18,5 @@ pub mod pool;
 pub mod pool3d;
 pub mod scale;
 pub mod upsample;
+#[cfg(test)]
+mod volume_fixture_tests;

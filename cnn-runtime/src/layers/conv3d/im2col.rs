@@ -3,54 +3,116 @@
 //! `out_d`, `out_h`, `out_w`), and its `k = fd*fh*fw*c_in/groups` entries
 //! are the group's input window in `[kz, ky, kx, c]` order: the row order
 //! of the weight tensor `[fd, fh, fw, c_in / groups, c_out]` read as a
-//! `k x c_out` matrix. Taps that fall in the padding read zeros. Slices are
+//! `k x c_out` matrix. Taps that fall in the padding read zeros.
+//!
+//! A window row (fixed `kz`, `ky`) of an undilated, ungrouped convolution
+//! is one contiguous run of the input, copied at once; otherwise each tap
+//! is its own run of `c_in / groups` floats. Short runs are copied with
+//! `conv2d`'s `copy_run`, which avoids a `memcpy` call per tap (a one-
+//! channel first layer spent most of its time in them). Slices are
 //! indexed with bounds checks, so a bad call panics rather than reading
 //! out of bounds.
 
 use crate::geom3d::Conv3dGeom;
+use crate::layers::conv2d::im2col::{copy_run, zero_run};
 
-/// The input coordinate of tap `t` of output `o`, or `None` in padding.
-#[inline(always)]
-fn tap(o: usize, s: usize, t: usize, d: usize, pad: usize, n: usize) -> Option<usize> {
-    (o * s + t * d).checked_sub(pad).filter(|&i| i < n)
+/// The real input positions of the taps of output `o` along one axis:
+/// taps `t_lo..t_hi` read inputs `i_lo + (t - t_lo) d`.
+#[derive(Clone, Copy)]
+struct Taps {
+    t_lo: usize,
+    t_hi: usize,
+    i_lo: usize,
 }
 
-/// Calls `f(offset in the row, offset in the volume batch)` for every tap
-/// of output voxel `r` (counted from the first volume of `x`) that reads a
-/// real input cell; `c_group` channels start at each.
 #[inline(always)]
-fn for_each_tap(g: &Conv3dGeom, group: usize, r: usize, mut f: impl FnMut(usize, usize)) {
-    let cg = g.c_group();
-    let (ox, rest) = (r % g.out_w, r / g.out_w);
-    let (oy, rest) = (rest % g.out_h, rest / g.out_h);
-    let (oz, n) = (rest % g.out_d, rest / g.out_d);
-    let mut at = 0;
-    for kz in 0..g.fd {
-        let iz = tap(oz, g.sd, kz, g.dd, g.pad_front, g.in_d);
-        for ky in 0..g.fh {
-            let iy = tap(oy, g.sh, ky, g.dh, g.pad_top, g.in_h);
-            for kx in 0..g.fw {
-                if let (Some(iz), Some(iy), Some(ix)) =
-                    (iz, iy, tap(ox, g.sw, kx, g.dw, g.pad_left, g.in_w))
-                {
-                    let cell = (((n * g.in_d + iz) * g.in_h + iy) * g.in_w + ix) * g.c_in;
-                    f(at, cell + group * cg);
+fn taps(o: usize, s: usize, f: usize, d: usize, pad: usize, n: usize) -> Taps {
+    let start = o * s;
+    // The first tap at or after the padding, the first past the input.
+    let t_lo = pad.saturating_sub(start).div_ceil(d).min(f);
+    let t_hi = (n + pad).saturating_sub(start).div_ceil(d).clamp(t_lo, f);
+    Taps {
+        t_lo,
+        t_hi,
+        i_lo: (start + t_lo * d).saturating_sub(pad),
+    }
+}
+
+/// Walks output voxels `row0..row0 + rows`, calling `f(i, n, [oz, oy, ox])`
+/// with one division per call rather than per voxel.
+#[inline(always)]
+fn for_each_voxel(
+    g: &Conv3dGeom,
+    row0: usize,
+    rows: usize,
+    mut f: impl FnMut(usize, usize, [usize; 3]),
+) {
+    let (mut ox, rest) = (row0 % g.out_w, row0 / g.out_w);
+    let (mut oy, rest) = (rest % g.out_h, rest / g.out_h);
+    let (mut oz, mut n) = (rest % g.out_d, rest / g.out_d);
+    for i in 0..rows {
+        f(i, n, [oz, oy, ox]);
+        ox += 1;
+        if ox == g.out_w {
+            ox = 0;
+            oy += 1;
+            if oy == g.out_h {
+                oy = 0;
+                oz += 1;
+                if oz == g.out_d {
+                    oz = 0;
+                    n += 1;
                 }
-                at += cg;
             }
         }
     }
 }
 
-/// Copies a run of channels. A few channels (a first layer's one to
-/// three) are copied element by element: a `copy_from_slice` of unknown
-/// length is a `memcpy` call, which costs more than the copy.
+/// Calls `f(at, Some(cell), len)` for every run of real input a window
+/// reads (`len` floats at row offset `at` and input offset `cell`) and
+/// `f(at, None, len)` for every run of padding, covering the row once.
 #[inline(always)]
-fn copy_run(dst: &mut [f32], src: &[f32]) {
-    if dst.len() <= 8 {
-        dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
-    } else {
-        dst.copy_from_slice(src);
+fn for_each_run(
+    g: &Conv3dGeom,
+    group: usize,
+    n: usize,
+    o: [usize; 3],
+    mut f: impl FnMut(usize, Option<usize>, usize),
+) {
+    let cg = g.c_group();
+    let z = taps(o[0], g.sd, g.fd, g.dd, g.pad_front, g.in_d);
+    let y = taps(o[1], g.sh, g.fh, g.dh, g.pad_top, g.in_h);
+    let x = taps(o[2], g.sw, g.fw, g.dw, g.pad_left, g.in_w);
+    let plane = g.fh * g.fw * cg;
+    let line = g.fw * cg;
+    let contiguous = g.dw == 1 && g.groups == 1;
+    for kz in 0..g.fd {
+        let at_z = kz * plane;
+        if kz < z.t_lo || kz >= z.t_hi {
+            f(at_z, None, plane);
+            continue;
+        }
+        let iz = z.i_lo + (kz - z.t_lo) * g.dd;
+        for ky in 0..g.fh {
+            let at = at_z + ky * line;
+            if ky < y.t_lo || ky >= y.t_hi {
+                f(at, None, line);
+                continue;
+            }
+            let iy = y.i_lo + (ky - y.t_lo) * g.dh;
+            let base = ((n * g.in_d + iz) * g.in_h + iy) * g.in_w;
+            f(at, None, x.t_lo * cg);
+            if contiguous {
+                let len = (x.t_hi - x.t_lo) * cg;
+                f(at + x.t_lo * cg, Some((base + x.i_lo) * g.c_in), len);
+            } else {
+                for kx in x.t_lo..x.t_hi {
+                    let ix = x.i_lo + (kx - x.t_lo) * g.dw;
+                    f(at + kx * cg, Some((base + ix) * g.c_in + group * cg), cg);
+                }
+            }
+            f(at + x.t_hi * cg, None, (g.fw - x.t_hi) * cg);
+        }
     }
 }
 
@@ -64,13 +126,15 @@ pub(super) fn im2col(
     rows: usize,
     col: &mut [f32],
 ) {
-    let (k, cg) = (g.k(), g.c_group());
-    for (i, row) in col[..rows * k].chunks_exact_mut(k).enumerate() {
-        row.fill(0.0);
-        for_each_tap(g, group, row0 + i, |at, cell| {
-            copy_run(&mut row[at..at + cg], &x[cell..cell + cg]);
+    let k = g.k();
+    let col = &mut col[..rows * k];
+    for_each_voxel(g, row0, rows, |i, n, o| {
+        let row = &mut col[i * k..(i + 1) * k];
+        for_each_run(g, group, n, o, |at, cell, len| match cell {
+            Some(cell) => copy_run(&mut row[at..at + len], &x[cell..cell + len]),
+            None => zero_run(&mut row[at..at + len]),
         });
-    }
+    });
 }
 
 /// Adds each entry of `col` (`rows x k`, rows `row0..row0 + rows`) into the
@@ -83,13 +147,16 @@ pub(super) fn col2im_add(
     rows: usize,
     dx: &mut [f32],
 ) {
-    let (k, cg) = (g.k(), g.c_group());
-    for (i, row) in col[..rows * k].chunks_exact(k).enumerate() {
-        for_each_tap(g, group, row0 + i, |at, cell| {
-            dx[cell..cell + cg]
-                .iter_mut()
-                .zip(&row[at..at + cg])
-                .for_each(|(d, v)| *d += v);
+    let k = g.k();
+    for_each_voxel(g, row0, rows, |i, n, o| {
+        let row = &col[i * k..(i + 1) * k];
+        for_each_run(g, group, n, o, |at, cell, len| {
+            if let Some(cell) = cell {
+                dx[cell..cell + len]
+                    .iter_mut()
+                    .zip(&row[at..at + len])
+                    .for_each(|(d, v)| *d += v);
+            }
         });
-    }
+    });
 }

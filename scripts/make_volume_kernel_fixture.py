@@ -13,7 +13,9 @@ MaxPool3d and AvgPool3d on fixed random volumes, with the gradients of
 Writes tests/fixtures/volume/kernels.safetensors with, per case, `<case>.x`
 (NDHWC), `<case>.r` and `<case>.y` (NDHWC), `<case>.dx` (NDHWC) and for the
 convolutions `<case>.w`, `<case>.dw` in our layout [kd, kh, kw, in/groups,
-out] and `<case>.b`, `<case>.db`. Computed in float64, stored as float32.
+out], `<case>.weight` in PyTorch's [out, in/groups, kd, kh, kw] (which
+load_state_dict's test converts) and `<case>.b`, `<case>.db`. Computed in
+float64, stored as float32.
 
 Run: /root/.venvs/torch/bin/python scripts/make_volume_kernel_fixture.py
 The test reads only the committed file.
@@ -49,6 +51,7 @@ def run(name, layer, shape, out):
         # [out, in/groups, kd, kh, kw] -> [kd, kh, kw, in/groups, out]
         out[f"{name}.w"] = layer.weight.detach().permute(2, 3, 4, 1, 0).contiguous()
         out[f"{name}.dw"] = layer.weight.grad.permute(2, 3, 4, 1, 0).contiguous()
+        out[f"{name}.weight"] = layer.weight.detach()  # PyTorch's layout
         out[f"{name}.b"] = layer.bias.detach()
         out[f"{name}.db"] = layer.bias.grad
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod filters;
 pub mod gemm;
 pub mod geom;
+pub mod geom3d;
 pub mod init;
 pub mod io;
 pub mod isa;
@@ -46,3 +47,4 @@ pub use error::{Error, Result};
 pub use geom::{
     Act, Conv2dGeom, ConvTranspose2dGeom, Interpolation, Padding, PoolGeom, UpsampleGeom,
 };
+pub use geom3d::{Conv3dGeom, Pool3dGeom};

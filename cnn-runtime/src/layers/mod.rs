@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod conv2d;
+pub mod conv3d;
 pub mod conv_transpose;
 pub mod dense;
 pub mod dropout;
@@ -14,5 +15,8 @@ pub mod layer_norm;
 pub mod loss;
 pub mod merge;
 pub mod pool;
+pub mod pool3d;
 pub mod scale;
 pub mod upsample;
+#[cfg(test)]
+mod volume_fixture_tests;

@@ -72,7 +72,7 @@ pub(super) fn for_each_pixel(
 /// compile to a few vector moves; a loop or `copy_from_slice` here would
 /// become a `memcpy` call, which costs more than the copy itself.
 #[inline(always)]
-pub(super) fn copy_run(dst: &mut [f32], src: &[f32]) {
+pub(crate) fn copy_run(dst: &mut [f32], src: &[f32]) {
     let n = dst.len();
     if n >= 64 {
         dst.copy_from_slice(src);
@@ -102,7 +102,7 @@ pub(super) fn copy_run(dst: &mut [f32], src: &[f32]) {
 
 /// Zeroes a run; short runs without a `memset` call, as in [`copy_run`].
 #[inline(always)]
-pub(super) fn zero_run(dst: &mut [f32]) {
+pub(crate) fn zero_run(dst: &mut [f32]) {
     if dst.len() >= 64 {
         dst.fill(0.0);
     } else {

@@ -1,7 +1,9 @@
 //! PyTorch's tensor layouts turned into ours. PyTorch stores a convolution's
 //! weight `[c_out, c_in / groups, fh, fw]` and a `Linear`'s `[out, in]`;
 //! ours are `[fh, fw, c_in / groups, c_out]` (the im2col GEMM's `K x N`
-//! matrix) and `[in, out]`. A `Linear` after `torch.flatten` of an image
+//! matrix) and `[in, out]`. A `Conv3d`'s `[c_out, c_in / groups, fd, fh,
+//! fw]` is [`conv_weight`]'s case of `fd * fh` rows: ours `[fd, fh, fw,
+//! c_in / groups, c_out]`. A `Linear` after `torch.flatten` of an image
 //! reads its inputs in `(C, H, W)` order, ours after `Flatten` in
 //! `(H, W, C)` order, so its rows are permuted as well. Each function is a
 //! plain index formula; the tests check them against hand-written cases.

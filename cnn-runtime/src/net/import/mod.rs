@@ -123,7 +123,8 @@ fn load_matching(
 ///   ours `[fh, fw, c_in / groups, c_out]` (a transposed convolution's
 ///   `[c_in, c_out / groups, fh, fw]` ours `[fh, fw, c_out / groups,
 ///   c_in]`, the same permutation; a 1-D one's `[a, b, k]` as `[a, b, 1,
-///   k]`), and so does a `Linear`'s
+///   k]`; a `Conv3d`'s `[c_out, c_in / groups, fd, fh, fw]` ours `[fd,
+///   fh, fw, c_in / groups, c_out]`), and so does a `Linear`'s
 ///   `[out, in]` loaded into a 1x1 convolution `[1, 1, in, out]` (a
 ///   `Linear` applied at every position of a channels-last map, as
 ///   ConvNeXt's blocks do, is a 1x1 convolution here);
@@ -188,6 +189,9 @@ pub fn load_state_dict(
         }
         let values = match *t.shape {
             [fh, fw, c_in, c_out] => layout::conv_weight(&values, [fh, fw, c_in, c_out]),
+            // A 3-D kernel's taps `(z, y, x)` are one axis of `fd * fh`
+            // rows by `fw` columns in both layouts (`Conv3d`).
+            [fd, fh, fw, c_in, c_out] => layout::conv_weight(&values, [fd * fh, fw, c_in, c_out]),
             [n_in, units] => {
                 layout::linear_weight(&values, n_in, units, images.get(t.layer).copied())
             }
@@ -251,11 +255,13 @@ fn is_channel_factors(file: &[usize], t: &TensorInfo) -> bool {
 }
 
 /// PyTorch's shape for one of our tensors: `[c_out, c_in, fh, fw]` for a
-/// convolution's `[fh, fw, c_in, c_out]`, `[out, in]` for a dense layer's
-/// `[in, out]`, vectors as they are.
+/// convolution's `[fh, fw, c_in, c_out]`, `[c_out, c_in, fd, fh, fw]` for
+/// a 3-D convolution's `[fd, fh, fw, c_in, c_out]`, `[out, in]` for a
+/// dense layer's `[in, out]`, vectors as they are.
 fn torch_shape(ours: &[usize]) -> Vec<usize> {
     match *ours {
         [fh, fw, c_in, c_out] => vec![c_out, c_in, fh, fw],
+        [fd, fh, fw, c_in, c_out] => vec![c_out, c_in, fd, fh, fw],
         [n_in, units] => vec![units, n_in],
         _ => ours.to_vec(),
     }

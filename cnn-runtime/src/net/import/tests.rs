@@ -626,3 +626,56 @@ fn dense_as_conv_refuses_a_window_of_another_size_and_writes_nothing() {
     assert!(p.iter().all(|&v| v == -1.0));
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// A `Conv3d`'s weight `[out, in / groups, kd, kh, kw]` and bias, as
+/// PyTorch saved them (`scripts/make_volume_kernel_fixture.py`, a grouped
+/// 3x2x3 kernel), load into our `[kd, kh, kw, in / groups, out]` as the
+/// fixture's own permutation of them (`conv_a.w`, made by PyTorch's
+/// `permute(2, 3, 4, 1, 0)`); a file in our layout is refused with the
+/// shape PyTorch would have.
+#[test]
+fn state_dict_converts_a_conv3d_weight() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/volume/kernels.safetensors"
+    );
+    let fixture = crate::io::load(Path::new(path)).unwrap();
+    let get = |name: &str| {
+        let (shape, values) = fixture.tensor(name).unwrap();
+        (shape.to_vec(), values)
+    };
+    let ((torch_shape, torch_w), (_, ours_w), (_, b)) =
+        (get("conv_a.weight"), get("conv_a.w"), get("conv_a.b"));
+    assert_eq!(torch_shape, [6, 2, 3, 2, 3]);
+    const VOLUME: &[TensorInfo] = &[
+        info("v.weight", "v", &[3, 2, 3, 2, 6], 0),
+        info("v.bias", "v", &[6], 216),
+    ];
+    let dir = test_dir("import_conv3d");
+    let file = write(
+        &dir,
+        "state_dict.safetensors",
+        &[
+            f32s("v.weight", &torch_shape, &torch_w),
+            f32s("v.bias", &[6], &b),
+        ],
+    );
+    let mut params = vec![f32::NAN; 222];
+    let report = load_state_dict(&file, &mut params, VOLUME, &[], &identity).unwrap();
+    assert_eq!(report.loaded.len(), 2, "{report:?}");
+    assert_eq!(&params[..216], &ours_w[..]);
+    assert_eq!(&params[216..], &b[..]);
+    // Our own layout is not PyTorch's: the error gives the shape it wants.
+    let wrong = write(
+        &dir,
+        "ours.safetensors",
+        &[f32s("v.weight", &[3, 2, 3, 2, 6], &ours_w)],
+    );
+    let err = load_state_dict(&wrong, &mut params, VOLUME, &[], &identity).unwrap_err();
+    assert!(
+        message(&err).contains("6x2x3x2x3 in PyTorch's layout"),
+        "{}",
+        message(&err)
+    );
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -134,3 +134,31 @@ pub fn rerun_with(env: &[(&str, &str)], args: &[&str]) {
     assert!(passed > 0, "no test ran under {what}: {summary}");
     println!("{what}: {summary}");
 }
+
+/// [`gradcheck`] of a layer with an input, a weight and a bias: the
+/// analytic `dx`, `dw` and `db` against `loss(x, w, b)`, step 1e-3, at up
+/// to 40 places of `x` and of `w` drawn with `seed` (every element of
+/// `b`), each within `tol`.
+#[track_caller]
+pub fn gradcheck_xwb(
+    [x, w, b]: [&mut [f32]; 3],
+    [dx, dw, db]: [&[f32]; 3],
+    tol: f32,
+    seed: u64,
+    loss: impl Fn(&[f32], &[f32], &[f32]) -> f64,
+) {
+    let pick = |len: usize, s: u64| -> Vec<usize> {
+        let mut rng = crate::rng::Rng::new(s);
+        (0..len.min(40)).map(|_| rng.below(len)).collect()
+    };
+    let (wc, bc) = (w.to_vec(), b.to_vec());
+    gradcheck(x, dx, 1e-3, tol, Some(&pick(dx.len(), seed)), |x| {
+        loss(x, &wc, &bc)
+    });
+    let xc = x.to_vec();
+    gradcheck(w, dw, 1e-3, tol, Some(&pick(dw.len(), seed + 1)), |w| {
+        loss(&xc, w, &bc)
+    });
+    let wc = w.to_vec();
+    gradcheck(b, db, 1e-3, tol, None, |b| loss(&xc, &wc, b));
+}

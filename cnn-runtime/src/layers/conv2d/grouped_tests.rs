@@ -10,7 +10,7 @@ use super::grouped_reference as reference;
 use super::*;
 use crate::geom::Padding;
 use crate::rng::Rng;
-use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
+use crate::testing::{assert_close, dot, nan_filled, random};
 
 /// One test shape: input `[h, w, c_in]`, `c_out`, groups, kernel, stride,
 /// padding, batch.
@@ -307,28 +307,9 @@ pub(super) fn gradcheck_geometry(g: &Conv2dGeom, groups: usize, batch: usize, se
         forward_grouped(g, groups, batch, x, w, &ep, &mut y).unwrap();
         dot(&y, &r)
     };
-    let pick = |len: usize, s: u64| -> Vec<usize> {
-        let mut rng = Rng::new(s);
-        (0..len.min(40)).map(|_| rng.below(len)).collect()
-    };
     // The loss is a sum of up to a few hundred f32 products; a step of
     // 1e-3 leaves central differences good to about 1e-3 relative.
-    let tol = 1e-2;
-    let (wc, bc) = (w.clone(), b.clone());
-    gradcheck(&mut x, &dx, 1e-3, tol, Some(&pick(dx.len(), seed)), |x| {
-        loss(x, &wc, &bc)
-    });
-    let xc = x.clone();
-    gradcheck(
-        &mut w,
-        &dw,
-        1e-3,
-        tol,
-        Some(&pick(dw.len(), seed + 1)),
-        |w| loss(&xc, w, &bc),
-    );
-    let wc = w.clone();
-    gradcheck(&mut b, &db, 1e-3, tol, None, |b| loss(&xc, &wc, b));
+    crate::testing::gradcheck_xwb([&mut x, &mut w, &mut b], [&dx, &dw, &db], 1e-2, seed, loss);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use super::*;
 use crate::geom::{Act, Padding};
 use crate::rng::Rng;
-use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
+use crate::testing::{assert_close, dot, nan_filled, random};
 
 /// Input `[d, h, w, c_in]`, `c_out`, kernel, stride, padding, dilation,
 /// groups, batch.
@@ -227,26 +227,7 @@ fn gradients_match_central_differences() {
             forward(&g, batch, x, w, &ep, &mut y).unwrap();
             dot(&y, &r)
         };
-        let pick = |len: usize, s: u64| -> Vec<usize> {
-            let mut r = Rng::new(s);
-            (0..40.min(len)).map(|_| r.below(len)).collect()
-        };
-        let tol = 2e-2;
-        let (wc, bc) = (w.clone(), b.clone());
-        gradcheck(&mut x, &dx, 1e-3, tol, Some(&pick(dx.len(), seed)), |x| {
-            loss(x, &wc, &bc)
-        });
-        let xc = x.clone();
-        gradcheck(
-            &mut w,
-            &dw,
-            1e-3,
-            tol,
-            Some(&pick(dw.len(), seed + 1)),
-            |w| loss(&xc, w, &bc),
-        );
-        let wc = w.clone();
-        gradcheck(&mut b, &db, 1e-3, tol, None, |b| loss(&xc, &wc, b));
+        crate::testing::gradcheck_xwb([&mut x, &mut w, &mut b], [&dx, &dw, &db], 2e-2, seed, loss);
     }
 }
 

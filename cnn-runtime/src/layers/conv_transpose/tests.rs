@@ -6,7 +6,7 @@
 use super::*;
 use crate::geom::{transposed_axis, Act};
 use crate::rng::Rng;
-use crate::testing::{assert_close, dot, gradcheck, nan_filled, random};
+use crate::testing::{assert_close, dot, nan_filled, random};
 
 /// One case: the geometry, its groups and a batch.
 #[derive(Clone, Copy, Debug)]
@@ -253,26 +253,7 @@ fn gradcheck_case(c: &Case, seed: u64) {
         forward(&g, groups, batch, x, w, &ep, &mut y).unwrap();
         dot(&y, &r)
     };
-    let pick = |len: usize, s: u64| -> Vec<usize> {
-        let mut rng = Rng::new(s);
-        (0..len.min(40)).map(|_| rng.below(len)).collect()
-    };
-    let tol = 1e-2;
-    let (wc, bc) = (w.clone(), b.clone());
-    gradcheck(&mut x, &dx, 1e-3, tol, Some(&pick(dx.len(), seed)), |x| {
-        loss(x, &wc, &bc)
-    });
-    let xc = x.clone();
-    gradcheck(
-        &mut w,
-        &dw,
-        1e-3,
-        tol,
-        Some(&pick(dw.len(), seed + 1)),
-        |w| loss(&xc, w, &bc),
-    );
-    let wc = w.clone();
-    gradcheck(&mut b, &db, 1e-3, tol, None, |b| loss(&xc, &wc, b));
+    crate::testing::gradcheck_xwb([&mut x, &mut w, &mut b], [&dx, &dw, &db], 1e-2, seed, loss);
 }
 
 #[test]

@@ -501,15 +501,19 @@ impl Checker<'_> {
         let (name, kind) = (&layer.name, layer.kind.dsl_name());
         let wants = if kind.ends_with("1d") {
             "a sequence (l x c)"
-        } else {
+        } else if kind.ends_with("2d") {
             "an image (h x w x c)"
+        } else {
+            // GlobalAvgPool and Upsample take either.
+            "an image (h x w x c) or a sequence (l x c)"
         };
         let message =
             format!("{name}: {kind} needs {wants} but its input is a flat vector of {n} features");
         let help = match cx.flattened_by {
             Some(flattener) => format!("move {name} before `{flattener}`, which makes the input flat"),
             None if kind.ends_with("1d") => format!("the network's input is flat ([{n}]); declare sequences as `input: [length, channels]`"),
-            None => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]`"),
+            None if kind.ends_with("2d") => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]`"),
+            None => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]` or sequences as `input: [length, channels]`"),
         };
         self.push(Diag::new(layer.site, message).help(help));
         None

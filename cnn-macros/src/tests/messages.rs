@@ -158,8 +158,8 @@ fn spatial_layers_need_an_image() {
     );
     assert_eq!(
         one_error("[48]", "GlobalAvgPool"),
-        "global_avg_pool_1: GlobalAvgPool needs an image (h x w x c) but its input is a flat vector of 48 features\n\
-         = help: the network's input is flat ([48]); declare images as `input: [height, width, channels]`"
+        "global_avg_pool_1: GlobalAvgPool needs an image (h x w x c) or a sequence (l x c) but its input is a flat vector of 48 features\n\
+         = help: the network's input is flat ([48]); declare images as `input: [height, width, channels]` or sequences as `input: [length, channels]`"
     );
 }
 

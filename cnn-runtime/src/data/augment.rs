@@ -25,8 +25,9 @@ pub trait Augment: Send + Sync {
         self.apply(dst, shape, rng);
     }
     /// The name of a part that moves pixels, if any: `fit` refuses such an
-    /// augmentation for targets tied to places in the image (label maps,
-    /// values such as boxes), which it would not move. By default every
+    /// augmentation for value targets tied to places in the image (boxes,
+    /// landmarks), which it would not move, and for label maps unless
+    /// [`Augment::moves_label_maps`] says it moves them. By default every
     /// augmentation is taken to move pixels.
     fn moves_pixels(&self) -> Option<&'static str> {
         Some("this augmentation")

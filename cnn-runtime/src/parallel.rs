@@ -19,6 +19,7 @@
 //! while the pool is busy (from another thread, or from inside a task) runs
 //! its tasks on the calling thread instead of waiting.
 
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
@@ -292,6 +293,58 @@ impl Pool {
             }
             self.leave();
         }
+    }
+}
+
+/// A mutable slice shared by the tasks of one [`for_each`] call, each of
+/// which takes a range no other task takes: the one way the kernels write
+/// disjoint parts of one buffer from several threads.
+pub(crate) struct Disjoint<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `Disjoint` only hands out ranges its callers promise are
+// disjoint (see `range`), so sharing it is sharing `&mut` to separate parts
+// of the slice, which is sound when `T: Send`.
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Disjoint<'_, T> {}
+
+impl<'a, T> Disjoint<'a, T> {
+    pub(crate) fn new(s: &'a mut [T]) -> Self {
+        Disjoint {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// `&mut slice[start..end]`.
+    ///
+    /// # Safety
+    /// No two ranges in use at the same time may overlap.
+    pub(crate) unsafe fn range(&self, start: usize, end: usize) -> &'a mut [T] {
+        assert!(
+            start <= end && end <= self.len,
+            "disjoint range out of bounds"
+        );
+        // SAFETY: in bounds (checked above); exclusive by the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
+    }
+
+    /// `&mut slice[start..start + len]`.
+    ///
+    /// # Safety
+    /// As [`Disjoint::range`].
+    pub(crate) unsafe fn part(&self, start: usize, len: usize) -> &'a mut [T] {
+        assert!(
+            start <= self.len && len <= self.len - start,
+            "disjoint part out of bounds"
+        );
+        // SAFETY: in bounds (checked above); exclusive by the caller's promise.
+        unsafe { self.range(start, start + len) }
     }
 }
 

@@ -17,8 +17,9 @@
 use crate::error::{check_len, Error, Result};
 use crate::gemm::{sgemm, tiled, Mat};
 use crate::geom::Act;
-use crate::layers::activation::{map_inplace, Disjoint};
+use crate::layers::activation::map_inplace;
 use crate::parallel;
+use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
 
 /// Multiply-adds below which a product runs on the calling thread: about

@@ -14,8 +14,8 @@
 
 use super::{with_thread_workspace, Workspace};
 use crate::error::{check_len, Error, Result};
-use crate::layers::activation::Disjoint;
 use crate::parallel;
+use crate::parallel::Disjoint;
 use std::sync::Mutex;
 
 /// Fewest examples a thread takes at a time when chunks go to threads.

@@ -15,11 +15,9 @@
 //! `Disjoint`); work below `PAR_MIN_WORK` stays on the calling thread,
 //! so batch-1 inference never wakes a worker.
 
-use std::marker::PhantomData;
-
 use crate::error::{check_len, Error, Result};
 use crate::geom::Act;
-use crate::parallel;
+use crate::parallel::{self, Disjoint};
 
 mod erf;
 #[cfg(any(test, feature = "testing"))]
@@ -451,44 +449,6 @@ fn n_tasks(rows: usize, work: usize) -> usize {
             .min(rows)
             .min(work / (PAR_MIN_WORK / 4))
             .max(1)
-    }
-}
-
-/// A mutable slice shared by the tasks of one `parallel::for_each` call,
-/// each of which takes a range no other task takes.
-pub(crate) struct Disjoint<'a, T> {
-    ptr: *mut T,
-    len: usize,
-    _borrow: PhantomData<&'a mut [T]>,
-}
-
-// SAFETY: a `Disjoint` only hands out ranges its callers promise are
-// disjoint (see `range`), so sharing it is sharing `&mut` to separate parts
-// of the slice, which is sound when `T: Send`.
-unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Send for Disjoint<'_, T> {}
-
-impl<'a, T> Disjoint<'a, T> {
-    pub(crate) fn new(s: &'a mut [T]) -> Self {
-        Disjoint {
-            ptr: s.as_mut_ptr(),
-            len: s.len(),
-            _borrow: PhantomData,
-        }
-    }
-
-    /// `&mut slice[start..end]`.
-    ///
-    /// # Safety
-    /// No two ranges in use at the same time may overlap.
-    pub(crate) unsafe fn range(&self, start: usize, end: usize) -> &'a mut [T] {
-        assert!(
-            start <= end && end <= self.len,
-            "disjoint range out of bounds"
-        );
-        // SAFETY: in bounds (checked above); exclusive by the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
     }
 }
 

@@ -23,9 +23,9 @@ use crate::dist::Collective;
 use crate::error::{check_len, Error, Result};
 use crate::geom::Act;
 use crate::layers::activation::{
-    apply, derivative, derivative_from_output, map_inplace, par_rows, Disjoint, PAR_MIN_WORK,
+    apply, derivative, derivative_from_output, map_inplace, par_rows, PAR_MIN_WORK,
 };
-use crate::parallel;
+use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
 
 pub use frozen::backward_frozen_act;

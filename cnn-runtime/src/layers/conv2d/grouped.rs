@@ -35,11 +35,11 @@
 
 use super::{
     backward, column_sums, depthwise, epilogue, forward, grouped_gemm, grouped_implicit, implicit,
-    plan, sizes, Epilogue, Path, Shared, Sizes, BACKWARD_GROUPS, COL_TARGET, ROW_QUANTUM,
+    plan, sizes, Epilogue, Path, Sizes, BACKWARD_GROUPS, COL_TARGET, ROW_QUANTUM,
 };
 use crate::error::{check_len, Error, Result};
 use crate::geom::Conv2dGeom;
-use crate::parallel;
+use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
 
 pub(super) use depthwise::Isa;
@@ -189,7 +189,7 @@ pub(super) fn forward_kernel(
     y: &mut [f32],
 ) {
     let n = g.c_out;
-    let out = Shared::new(y);
+    let out = Disjoint::new(y);
     if kernel == Kernel::Gemm {
         // Chunks of output pixels whose column matrix stays in L2.
         let (chunk, tasks) = plan(
@@ -381,8 +381,8 @@ pub(super) fn backward_kernel(
             }
         }
         let wt = if wt_len > 0 { &*wt } else { w };
-        let parts = Shared::new(partials);
-        let dx_all = dx.map(Shared::new);
+        let parts = Disjoint::new(partials);
+        let dx_all = dx.map(Disjoint::new);
         parallel::for_each(tasks, &|t| {
             let n0 = t * per_task;
             let imgs = per_task.min(batch - n0);

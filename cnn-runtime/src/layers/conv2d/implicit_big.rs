@@ -20,8 +20,9 @@ use super::{
 };
 use crate::geom::Conv2dGeom;
 use crate::layers::conv2d::microkernel::{self, Store};
-use crate::layers::conv2d::{DxPath, Shared};
+use crate::layers::conv2d::DxPath;
 use crate::parallel;
+use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
 
 /// Depth elements per chunk: a chunk's weights are `KC x NC` floats.
@@ -234,7 +235,7 @@ pub(in crate::layers::conv2d) fn backward(
         };
         let walk = weight_walk(g, &p);
         let per_ky = seg.div_ceil(ROWS_PER_TASK);
-        let shared = Shared::new(dw);
+        let shared = Disjoint::new(dw);
         parallel::for_each(g.fh * per_ky, &|t| {
             let (ky, i0) = (t / per_ky, (t % per_ky) * ROWS_PER_TASK);
             let rows = ROWS_PER_TASK.min(seg - i0);
@@ -263,7 +264,7 @@ pub(in crate::layers::conv2d) fn backward(
         }
         let wt = &*wt;
         let chunk = g.out_h * g.out_w;
-        let shared = Shared::new(dx);
+        let shared = Disjoint::new(dx);
         parallel::for_each(batch, &|n| {
             let dyn_ = &dy[n * g.out_len()..(n + 1) * g.out_len()];
             // SAFETY: task n alone writes image n of dx.

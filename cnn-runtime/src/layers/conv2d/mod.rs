@@ -56,7 +56,7 @@ pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
 
 use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};
-use crate::parallel;
+use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
 use std::sync::OnceLock;
 
@@ -222,39 +222,6 @@ fn sizes(g: &Conv2dGeom, batch: usize) -> Result<Sizes> {
     })
 }
 
-/// A mutable slice shared by tasks that each write their own disjoint part.
-#[derive(Clone, Copy)]
-struct Shared {
-    ptr: *mut f32,
-    len: usize,
-}
-
-// SAFETY: `Shared` only hands out sub-slices through `part`, whose callers
-// promise that concurrently used ranges are disjoint.
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    fn new(s: &mut [f32]) -> Self {
-        Shared {
-            ptr: s.as_mut_ptr(),
-            len: s.len(),
-        }
-    }
-
-    /// # Safety
-    /// No other live reference may overlap `start..start + len` while the
-    /// returned slice is used, and the original slice must outlive it.
-    #[allow(clippy::mut_from_ref)] // the aliasing rule is this function's contract
-    unsafe fn part(&self, start: usize, len: usize) -> &mut [f32] {
-        assert!(
-            start <= self.len && len <= self.len - start,
-            "shared slice out of range"
-        );
-        // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
-    }
-}
-
 /// How `total` rows of `row_cost` floats each, at `macs_per_row`, are cut
 /// into tasks: returns rows per task (a multiple of `quantum` unless it is
 /// all of them) and the number of tasks.
@@ -362,7 +329,7 @@ fn forward_path(
             forward_path(path, &dense, sz, xs, w, ep, y);
         });
     }
-    let out = Shared::new(y);
+    let out = Disjoint::new(y);
     if path == Path::Implicit && implicit::pointwise(g) {
         // A 1x1 stride-1 convolution is one product over every pixel of
         // the batch: tasks are runs of pixels, across rows and images.
@@ -571,8 +538,8 @@ fn backward_path(
             _ => implicit::transpose_kernel(g, w, wt),
         }
         let wt = &*wt;
-        let parts = Shared::new(partials);
-        let dx_all = dx.map(Shared::new);
+        let parts = Disjoint::new(partials);
+        let dx_all = dx.map(Disjoint::new);
         parallel::for_each(groups, &|t| {
             let n0 = t * per_group;
             let imgs = per_group.min(batch - n0);

@@ -26,9 +26,9 @@ mod tests;
 use crate::error::{check_len, Error, Result};
 use crate::gemm::{sgemm, Mat};
 use crate::geom3d::Conv3dGeom;
-use crate::layers::activation::Disjoint;
 use crate::layers::conv2d::{apply_epilogue, check_epilogue, Epilogue};
 use crate::parallel;
+use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
 
 /// Column-matrix floats a chunk aims at (512 KB), as for `conv2d`.

@@ -285,6 +285,25 @@ fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     }
 }
 
+/// `$net::new($seed)` with stirred weights, exported to `temp($file)` and
+/// read back with `from_onnx`: every weight comes back bit for bit and,
+/// given an input `$x`, predicts the same. Gives the file.
+macro_rules! round_trip {
+    ($net:ty, $seed:expr, $file:expr $(, $x:expr)?) => {{
+        let mut net = <$net>::new($seed);
+        stir(net.params_mut(), <$net>::TENSORS);
+        let path = temp($file);
+        net.export_onnx(&path).unwrap();
+        let back = <$net>::from_onnx(&path).unwrap();
+        assert_eq!(back.params(), net.params());
+        $(
+            let x = $x;
+            assert_eq!(back.predict(x.view()).unwrap(), net.predict(x.view()).unwrap());
+        )?
+        path
+    }};
+}
+
 #[test]
 fn a_network_comes_back_from_its_own_export() {
     let mut net = Everything::new(3);
@@ -314,33 +333,18 @@ fn a_network_comes_back_from_its_own_export() {
 #[test]
 fn the_one_shot_encoder_exports_like_any_other_network() {
     use one_shot_nets::Encoder;
-    let mut net = Encoder::new(6);
-    stir(net.params_mut(), Encoder::TENSORS);
-    let path = temp("one-shot-encoder.onnx");
-    net.export_onnx(&path).unwrap();
-    let back = Encoder::from_onnx(&path).unwrap();
-    assert_eq!(back.params(), net.params());
-    let x = images(2, 32, 32, 1, 10);
-    assert_eq!(
-        back.predict(x.view()).unwrap(),
-        net.predict(x.view()).unwrap()
+    let path = round_trip!(
+        Encoder,
+        6,
+        "one-shot-encoder.onnx",
+        images(2, 32, 32, 1, 10)
     );
     std::fs::remove_file(&path).ok();
 }
 
 #[test]
 fn dilated_convolutions_come_back_and_an_undilated_declaration_refuses_them() {
-    let mut net = Dilated::new(7);
-    stir(net.params_mut(), Dilated::TENSORS);
-    let path = temp("dilated.onnx");
-    net.export_onnx(&path).unwrap();
-    let back = Dilated::from_onnx(&path).unwrap();
-    assert_eq!(back.params(), net.params());
-    let x = images(2, 10, 9, 4, 11);
-    assert_eq!(
-        back.predict(x.view()).unwrap(),
-        net.predict(x.view()).unwrap()
-    );
+    let path = round_trip!(Dilated, 7, "dilated.onnx", images(2, 10, 9, 4, 11));
     let mut plain = Undilated::new(1);
     let err = refused(
         &mut plain,
@@ -357,17 +361,7 @@ fn dilated_convolutions_come_back_and_an_undilated_declaration_refuses_them() {
 
 #[test]
 fn transposed_convolutions_and_upsampling_come_back() {
-    let mut net = Decoder::new(7);
-    stir(net.params_mut(), Decoder::TENSORS);
-    let path = temp("decoder.onnx");
-    net.export_onnx(&path).unwrap();
-    let back = Decoder::from_onnx(&path).unwrap();
-    assert_eq!(back.params(), net.params());
-    let x = images(2, 5, 4, 3, 12);
-    assert_eq!(
-        back.predict(x.view()).unwrap(),
-        net.predict(x.view()).unwrap()
-    );
+    let path = round_trip!(Decoder, 7, "decoder.onnx", images(2, 5, 4, 3, 12));
     let mut other = DecoderWithoutOutputPadding::new(1);
     let err = refused(
         &mut other,
@@ -404,12 +398,7 @@ fn pytorchs_export_of_transposed_convolutions_and_upsampling_loads() {
 
 #[test]
 fn a_batch_norm_on_a_flattened_image_comes_back() {
-    let mut net = AfterFlatten::new(5);
-    stir(net.params_mut(), AfterFlatten::TENSORS);
-    let path = temp("after-flatten.onnx");
-    net.export_onnx(&path).unwrap();
-    let back = AfterFlatten::from_onnx(&path).unwrap();
-    assert_eq!(back.params(), net.params());
+    let path = round_trip!(AfterFlatten, 5, "after-flatten.onnx");
     std::fs::remove_file(&path).ok();
 }
 

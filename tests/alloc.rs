@@ -142,49 +142,42 @@ fn norm_steps_allocate_nothing(isa: Isa) {
     assert_eq!(n, 0, "allocations during norm training steps on {isa}");
 }
 
-/// Dilated layers take the im2col + matrixmultiply path on every
-/// instruction set: after warm-up steps, six more allocate nothing but
+/// Warm-up steps of `$net` at a batch of `$big` and one of 3 (`$hw` x
+/// `$hw` x 3 images), then six more that allocate nothing but
 /// matrixmultiply's packing buffers (counted apart, printed).
+macro_rules! gemm_path_steps_allocate_nothing {
+    ($net:ty, $big:expr, $hw:expr, $what:expr, $isa:expr) => {{
+        let (isa, what) = ($isa, $what);
+        let mut net = <$net>::new(3);
+        let mut adam = Adam::new(1e-3);
+        let (big, small) = (images($big, $hw, $hw, 3, 6), images(3, $hw, $hw, 3, 7));
+        let (big_labels, small_labels) = (labels($big, 10), labels(3, 10));
+        net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+        net.train_step(small.view(), &small_labels, &mut adam)
+            .unwrap();
+        let (n, gemm) = allocations(|| {
+            for _ in 0..3 {
+                net.train_step(big.view(), &big_labels, &mut adam).unwrap();
+                net.train_step(small.view(), &small_labels, &mut adam)
+                    .unwrap();
+            }
+        });
+        assert_eq!(n, 0, "allocations during {what} training steps on {isa}");
+        println!("{isa}: matrixmultiply packing buffers over 6 {what} steps: {gemm}");
+    }};
+}
+
+/// Dilated layers take the im2col + matrixmultiply path on every
+/// instruction set.
 fn dilated_steps_allocate_nothing(isa: Isa) {
-    let mut net = Dilated::new(3);
-    let mut adam = Adam::new(1e-3);
-    let (big, small) = (images(16, 12, 12, 3, 6), images(3, 12, 12, 3, 7));
-    let (big_labels, small_labels) = (labels(16, 10), labels(3, 10));
-    net.train_step(big.view(), &big_labels, &mut adam).unwrap();
-    net.train_step(small.view(), &small_labels, &mut adam)
-        .unwrap();
-    let (n, gemm) = allocations(|| {
-        for _ in 0..3 {
-            net.train_step(big.view(), &big_labels, &mut adam).unwrap();
-            net.train_step(small.view(), &small_labels, &mut adam)
-                .unwrap();
-        }
-    });
-    assert_eq!(n, 0, "allocations during dilated training steps on {isa}");
-    println!("{isa}: matrixmultiply packing buffers over 6 dilated steps: {gemm}");
+    gemm_path_steps_allocate_nothing!(Dilated, 16, 12, "dilated", isa);
 }
 
 /// Transposed convolutions run on the convolution's kernels (their
 /// widened grid in the scratch slot `Wide`), upsampling in place of its
-/// output: after warm-up steps, six more allocate nothing but
-/// matrixmultiply's packing buffers (counted apart, printed).
+/// output.
 fn decoder_steps_allocate_nothing(isa: Isa) {
-    let mut net = Decoder::new(3);
-    let mut adam = Adam::new(1e-3);
-    let (big, small) = (images(12, 6, 6, 3, 8), images(3, 6, 6, 3, 9));
-    let (big_labels, small_labels) = (labels(12, 10), labels(3, 10));
-    net.train_step(big.view(), &big_labels, &mut adam).unwrap();
-    net.train_step(small.view(), &small_labels, &mut adam)
-        .unwrap();
-    let (n, gemm) = allocations(|| {
-        for _ in 0..3 {
-            net.train_step(big.view(), &big_labels, &mut adam).unwrap();
-            net.train_step(small.view(), &small_labels, &mut adam)
-                .unwrap();
-        }
-    });
-    assert_eq!(n, 0, "allocations during decoder training steps on {isa}");
-    println!("{isa}: matrixmultiply packing buffers over 6 decoder steps: {gemm}");
+    gemm_path_steps_allocate_nothing!(Decoder, 12, 6, "decoder", isa);
 }
 
 /// Warm-up steps at two batch sizes and both optimizers, then nine more

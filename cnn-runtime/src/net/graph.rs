@@ -191,6 +191,24 @@ impl Graph {
                 .map(|t| &params[t.range()])
                 .ok_or_else(|| Error::InvalidArgument(format!("graph: no tensor `{name}`")))
         };
+        // A batch norm after a convolution, folded into the per-channel
+        // scale and shift of its epilogue (zeros, unread, without one).
+        let folded =
+            |bn: Option<BatchNormTensors>, c: usize| -> crate::Result<(Vec<f32>, Vec<f32>)> {
+                let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
+                if let Some(t) = bn {
+                    batch_norm::fold(
+                        tensor(t.gamma)?,
+                        tensor(t.beta)?,
+                        tensor(t.mean)?,
+                        tensor(t.var)?,
+                        t.epsilon,
+                        &mut scale,
+                        &mut shift,
+                    )?;
+                }
+                Ok((scale, shift))
+            };
         let input_len = self.values.get(self.input).map_or(0, ValueShape::len);
         check_len("graph input", x.len(), batch * input_len)?;
         let mut v: Vec<Vec<f32>> = self
@@ -215,19 +233,7 @@ impl Graph {
                     batch_norm: bn,
                     act,
                 } => {
-                    let c = geom.c_out;
-                    let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
-                    if let Some(t) = bn {
-                        batch_norm::fold(
-                            tensor(t.gamma)?,
-                            tensor(t.beta)?,
-                            tensor(t.mean)?,
-                            tensor(t.var)?,
-                            t.epsilon,
-                            &mut scale,
-                            &mut shift,
-                        )?;
-                    }
+                    let (scale, shift) = folded(bn, geom.c_out)?;
                     let ep = conv2d::Epilogue {
                         bias: bias.map(tensor).transpose()?,
                         affine: bn.map(|_| (&scale[..], &shift[..])),
@@ -253,19 +259,7 @@ impl Graph {
                     batch_norm: bn,
                     act,
                 } => {
-                    let c = geom.c_out;
-                    let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
-                    if let Some(t) = bn {
-                        batch_norm::fold(
-                            tensor(t.gamma)?,
-                            tensor(t.beta)?,
-                            tensor(t.mean)?,
-                            tensor(t.var)?,
-                            t.epsilon,
-                            &mut scale,
-                            &mut shift,
-                        )?;
-                    }
+                    let (scale, shift) = folded(bn, geom.c_out)?;
                     let ep = conv2d::Epilogue {
                         bias: bias.map(tensor).transpose()?,
                         affine: bn.map(|_| (&scale[..], &shift[..])),

@@ -329,9 +329,9 @@ fn option(t: Option<TokenStream>) -> TokenStream {
     }
 }
 
-/// A `Conv2dGeom` literal.
-pub fn conv_geom(g: &Geom) -> TokenStream {
-    let rt = rt();
+/// The fields a convolution's geometry and its transpose's share, for a
+/// struct literal.
+fn geom_fields(g: &Geom) -> TokenStream {
     let Geom {
         in_h,
         in_w,
@@ -349,42 +349,23 @@ pub fn conv_geom(g: &Geom) -> TokenStream {
         dw,
     } = *g;
     quote! {
-        #rt::Conv2dGeom {
-            in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
-            fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
-            dh: #dh, dw: #dw,
-        }
+        in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
+        fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
+        dh: #dh, dw: #dw,
     }
+}
+
+/// A `Conv2dGeom` literal.
+pub fn conv_geom(g: &Geom) -> TokenStream {
+    let (rt, fields) = (rt(), geom_fields(g));
+    quote!(#rt::Conv2dGeom { #fields })
 }
 
 /// A `ConvTranspose2dGeom` literal: `g` is the transposed convolution's
 /// own geometry, `out_pad` its output padding.
-pub fn transpose_geom(g: &Geom, out_pad: [usize; 2]) -> TokenStream {
-    let rt = rt();
-    let Geom {
-        in_h,
-        in_w,
-        c_in,
-        out_h,
-        out_w,
-        c_out,
-        fh,
-        fw,
-        sh,
-        sw,
-        pad_top,
-        pad_left,
-        dh,
-        dw,
-    } = *g;
-    let [oph, opw] = out_pad;
-    quote! {
-        #rt::ConvTranspose2dGeom {
-            in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
-            fh: #fh, fw: #fw, sh: #sh, sw: #sw, pad_top: #pad_top, pad_left: #pad_left,
-            dh: #dh, dw: #dw, out_pad_h: #oph, out_pad_w: #opw,
-        }
-    }
+pub fn transpose_geom(g: &Geom, [oph, opw]: [usize; 2]) -> TokenStream {
+    let (rt, fields) = (rt(), geom_fields(g));
+    quote!(#rt::ConvTranspose2dGeom { #fields out_pad_h: #oph, out_pad_w: #opw })
 }
 
 /// An `UpsampleGeom` literal from an `OpKind::Upsample`.

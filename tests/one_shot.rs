@@ -4,6 +4,7 @@
 //! written here; the command line's defaults and refusals; the episodes
 //! and pairs the measurements draw.
 
+use crate::one_shot_example::train::Init;
 use crate::one_shot_example::{eval, nets, parse, Args, Source};
 #[allow(dead_code)] // the test does not print the usage or exit
 use cnn::embed::Gallery;
@@ -77,6 +78,29 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
         "{csv}"
     );
     assert!(out.join("roc_triplet.svg").is_file());
+    // `--weights` measures the saved networks again without training:
+    // the same figures on the same episodes and pairs.
+    let mut again = quick(args(&["--per-group", "5"]).unwrap(), &out.join("again"));
+    again.weights = Some(out.clone());
+    let second = crate::one_shot_example::run(&again).unwrap();
+    assert!(second.history.is_empty(), "nothing trained");
+    for (a, b) in report.rows.iter().zip(&second.rows) {
+        assert_eq!(
+            (a.triplet, a.softmax, a.pixels),
+            (b.triplet, b.softmax, b.pixels),
+            "{}",
+            a.measure
+        );
+    }
+    // A directory without the two networks is a clear error.
+    again.weights = Some(out.join("nowhere"));
+    let err = crate::one_shot_example::run(&again)
+        .err()
+        .expect("no saved networks");
+    assert!(
+        err.to_string().contains("softmax_baseline.safetensors"),
+        "{err}"
+    );
     fs::remove_dir_all(&out).unwrap();
 }
 
@@ -150,12 +174,18 @@ fn a_folder_with_too_few_people_is_refused() {
 fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     let a = args(&[]).unwrap();
     assert_eq!(a.source, Source::Glyphs(cnn::data::glyphs::vendored_dir()));
-    assert_eq!((a.train.epochs, a.train.baseline_epochs), (10, 8));
+    assert_eq!((a.train.epochs, a.train.baseline_epochs), (20, 8));
     assert_eq!(
         (a.train.p, a.train.k, a.episodes, a.pairs),
         (32, 4, 1000, 5000)
     );
     assert_eq!(a.out, PathBuf::from("out/one_shot"));
+    assert_eq!(a.train.init, Init::Softmax);
+    assert!(a.tta && a.weights.is_none());
+    let a = args(&["--init", "random", "--no-tta", "--weights", "out/old"]).unwrap();
+    assert_eq!(a.train.init, Init::Random);
+    assert!(!a.tta);
+    assert_eq!(a.weights, Some(PathBuf::from("out/old")));
     let a = args(&[
         "--dataset",
         "mnist",
@@ -191,6 +221,10 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
             "[possible values: semi-hard, batch-hard, all]",
         ),
         (&["--p", "1"][..], "not a whole number of at least 2"),
+        (
+            &["--init", "imagenet"][..],
+            "[possible values: softmax, random]",
+        ),
         (&["--margin=-1"][..], "not a positive number"),
         (&["--epochs"][..], "a value is required for '--epochs <N>'"),
         (&["--frobnicate"][..], "unexpected argument '--frobnicate'"),

@@ -20,18 +20,53 @@ use super::nets::Encoder;
 /// Images per `predict` call.
 const BATCH: usize = 256;
 
+/// The views of an image that test-time augmentation averages: itself
+/// and shifted a pixel down, up, right and left (rows, columns).
+const SHIFTS: [(isize, isize); 5] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)];
+
 /// The encoder's L2-normalised embeddings of every image of `data`,
-/// `[n, 128]` row after row.
-pub fn embed(net: &Encoder, data: &Dataset) -> Result<Vec<f32>, Error> {
+/// `[n, 128]` row after row. With `tta`, an image's embedding is the mean
+/// of its five views' (itself and shifted a pixel each way, the border
+/// filled with 0), brought back to unit length: on the glyphs' unseen
+/// alphabets that adds about half a point of 20-way accuracy.
+pub fn embed(net: &Encoder, data: &Dataset, tta: bool) -> Result<Vec<f32>, Error> {
+    let shifts = if tta { &SHIFTS[..] } else { &SHIFTS[..1] };
     let per = SIDE * SIDE;
-    let mut out = Vec::with_capacity(data.len() * Encoder::OUTPUT_SIZE);
-    for chunk in data.images().chunks(BATCH * per) {
-        let x = ArrayView4::from_shape((chunk.len() / per, SIDE, SIDE, 1), chunk)
-            .map_err(|e| Error::InvalidArgument(format!("embedding batch: {e}")))?;
-        out.extend(net.predict(x)?.iter());
+    let dim = Encoder::OUTPUT_SIZE;
+    let mut sum = vec![0f32; data.len() * dim];
+    let mut moved = Vec::new();
+    for &(dy, dx) in shifts {
+        let mut out = Vec::with_capacity(data.len() * dim);
+        for chunk in data.images().chunks(BATCH * per) {
+            moved.clear();
+            moved.extend(
+                chunk
+                    .chunks_exact(per)
+                    .flat_map(|img| (0..per).map(move |k| shifted(img, k, dy, dx))),
+            );
+            let x = ArrayView4::from_shape((chunk.len() / per, SIDE, SIDE, 1), &moved[..])
+                .map_err(|e| Error::InvalidArgument(format!("embedding batch: {e}")))?;
+            out.extend(net.predict(x)?.iter());
+        }
+        l2_normalize(&mut out, dim)?;
+        for (s, v) in sum.iter_mut().zip(&out) {
+            *s += v;
+        }
     }
-    l2_normalize(&mut out, Encoder::OUTPUT_SIZE)?;
-    Ok(out)
+    l2_normalize(&mut sum, dim)?;
+    Ok(sum)
+}
+
+/// Pixel `k` of `img` (`SIDE x SIDE`) moved by `dy` rows and `dx`
+/// columns: what was at `k - (dy, dx)`, or 0 from outside.
+fn shifted(img: &[f32], k: usize, dy: isize, dx: isize) -> f32 {
+    let side = SIDE as isize;
+    let (y, x) = ((k / SIDE) as isize - dy, (k % SIDE) as isize - dx);
+    if (0..side).contains(&y) && (0..side).contains(&x) {
+        img[(y * side + x) as usize]
+    } else {
+        0.0
+    }
 }
 
 /// One N-way episode, as image indices.

@@ -7,19 +7,27 @@
 use cnn::network;
 
 network! {
-    /// The embedding network: four 3x3 convolutions with batch norm and
-    /// ReLU (32, 64, 128, 128 filters; 2x2 max pooling after the first
-    /// three), then a dense layer to a 128-d embedding.
+    /// The embedding network, VGG's pattern at 32x32: three stages of two
+    /// 3x3 convolutions with batch norm and ReLU (32, 64, 128 filters),
+    /// each closed by 2x2 max pooling, a fourth convolution of 256
+    /// filters, then a dense layer to a 128-d embedding. One convolution
+    /// per stage (32, 64, 128, 128) did worse, trained from random
+    /// weights with the triplet loss: 20-way on the unseen alphabets
+    /// 87.5% against 89.7% after 4 epochs, 88.2% after 12 against 90.8%
+    /// after 10 (1,000 episodes each).
     pub struct Encoder {
         input: [32, 32, 1],
         layers: [
             c1: Conv2d { filters: 32, kernel: 3, padding: same, bias: false }, bn1: BatchNorm, Relu,
+            c1b: Conv2d { filters: 32, kernel: 3, padding: same, bias: false }, bn1b: BatchNorm, Relu,
             MaxPool2d { size: 2 },
             c2: Conv2d { filters: 64, kernel: 3, padding: same, bias: false }, bn2: BatchNorm, Relu,
+            c2b: Conv2d { filters: 64, kernel: 3, padding: same, bias: false }, bn2b: BatchNorm, Relu,
             MaxPool2d { size: 2 },
             c3: Conv2d { filters: 128, kernel: 3, padding: same, bias: false }, bn3: BatchNorm, Relu,
+            c3b: Conv2d { filters: 128, kernel: 3, padding: same, bias: false }, bn3b: BatchNorm, Relu,
             MaxPool2d { size: 2 },
-            c4: Conv2d { filters: 128, kernel: 3, padding: same, bias: false }, bn4: BatchNorm, Relu,
+            c4: Conv2d { filters: 256, kernel: 3, padding: same, bias: false }, bn4: BatchNorm, Relu,
             Flatten,
             embedding: Dense { units: 128 },
         ],

@@ -21,6 +21,16 @@ use std::time::Instant;
 use super::data::SIDE;
 use super::nets::{Classifier, Encoder};
 
+/// Where the triplet encoder's weights start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// The trained softmax baseline's encoder, fine-tuned with the triplet
+    /// loss (the baseline is trained first).
+    Softmax,
+    /// Random weights (the seed's).
+    Random,
+}
+
 /// How both networks train.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
@@ -41,6 +51,8 @@ pub struct TrainConfig {
     pub lr: f32,
     /// Distort training images (affine and elastic).
     pub augment: bool,
+    /// Where the triplet encoder starts.
+    pub init: Init,
     /// Seed of the weights, the batches and the distortions.
     pub seed: u64,
     /// Print a progress bar and a line per epoch.
@@ -134,7 +146,9 @@ fn schedule(peak: f32, steps: usize, per_epoch: usize) -> WarmupCosine {
     WarmupCosine::new(peak, (steps / 20).min(per_epoch), steps)
 }
 
-/// Trains the encoder with the triplet loss on `train`'s identities.
+/// Trains the encoder with the triplet loss on `train`'s identities,
+/// from `init`'s weights (the softmax baseline's encoder) or, without it,
+/// from random ones.
 ///
 /// PkSampler's epoch visits each identity once, which on a set of few
 /// identities (MNIST's five digits) is one batch; so a training epoch
@@ -144,8 +158,14 @@ pub fn train_triplet(
     train: &Dataset,
     cfg: &TrainConfig,
     history: &mut Vec<EpochLine>,
+    init: Option<Encoder>,
 ) -> Result<Encoder, Error> {
-    let mut net = Encoder::new(cfg.seed);
+    let start = if init.is_some() {
+        "the softmax baseline's encoder"
+    } else {
+        "random weights"
+    };
+    let mut net = init.unwrap_or_else(|| Encoder::new(cfg.seed));
     let by_identity = train.labels().iter().fold(Vec::new(), |mut c, &l| {
         if c.len() <= l {
             c.resize(l + 1, 0usize);
@@ -176,7 +196,7 @@ pub fn train_triplet(
     if cfg.verbose {
         println!(
             "triplet: {} epochs of {per_epoch} batches of P {} x K {} ({} loss, margin {}, {:?} \
-             mining), Adam {} warmed up and cosine-annealed",
+             mining) from {start}, Adam {} warmed up and cosine-annealed",
             cfg.epochs,
             p,
             k,

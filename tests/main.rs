@@ -71,3 +71,4 @@ mod transpose;
 mod ucr_example;
 mod ui;
 mod visualize_example;
+mod volumes;

@@ -17,7 +17,10 @@
 //! the taps relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 and relu4_2, the
 //! peer's costs, backward to the picture, Adam lr 0.02; ms per step);
 //! `fcn1d_train_b16` (Wang et al.'s FCN for time series on 16 series of
-//! OSULeaf's length 427, 6 classes; Adam lr 1e-3, series/s). Ours
+//! OSULeaf's length 427, 6 classes; Adam lr 1e-3, series/s);
+//! `c3d_train_b8` (C3dSmall, the clips example's 3D network, on 8 clips of
+//! 16 frames of 32x32 uniform in [0, 1), 40 classes; SGD lr 0.01 momentum
+//! 0.9, clips/s). Ours
 //! only: `lenet5_held_ce_b64`, LeNet-5's cross-entropy training through
 //! the held pass and `cnn::loss::CrossEntropy` (to compare with the fused
 //! `lenet5_train_b64`); `fma_peak`, the CPU's
@@ -47,7 +50,7 @@
 #[path = "shared/cli.rs"]
 mod cli;
 
-use cnn::ndarray::{Array3, Array4};
+use cnn::ndarray::{Array3, Array4, Array5};
 use cnn::prelude::*;
 use cnn::rng::Rng;
 use cnn_runtime::bench::{fma_peak_samples, median, network_of, samples, ConvBench, CONV_CASES};
@@ -108,6 +111,29 @@ network! {
     }
 }
 
+network! {
+    /// The peer's `C3dSmall` (the clips example's network): three 3x3x3
+    /// convolutions (16, 32, 64) with batch norm (PyTorch's defaults) and
+    /// ReLU, 2x2x2 max pooling after the first two, global average
+    /// pooling, dense 40, on clips of 16 frames of 32x32.
+    pub struct C3dSmall {
+        input: [16, 32, 32, 1],
+        layers: [
+            c1: Conv3d { filters: 16, kernel: 3, padding: 1 },
+            b1: BatchNorm { momentum: 0.9, epsilon: 0.00001 }, Relu,
+            MaxPool3d { size: 2 },
+            c2: Conv3d { filters: 32, kernel: 3, padding: 1 },
+            b2: BatchNorm { momentum: 0.9, epsilon: 0.00001 }, Relu,
+            MaxPool3d { size: 2 },
+            c3: Conv3d { filters: 64, kernel: 3, padding: 1 },
+            b3: BatchNorm { momentum: 0.9, epsilon: 0.00001 }, Relu,
+            GlobalAvgPool,
+            fc: Dense { units: 40 },
+            Softmax,
+        ],
+    }
+}
+
 // The peer's copy has keras.applications.ResNet50's 25,636,712 parameters
 // with the batch norms' running statistics (pytorch_peer.py).
 const _: () = assert!(ResNet50::PARAMS == 25_636_712);
@@ -123,6 +149,7 @@ const WORKLOADS: &[&str] = &[
     "resnet50_infer_b1",
     "vgg19_style_step_256",
     "fcn1d_train_b16",
+    "c3d_train_b8",
     "fma_peak",
     "conv_gflops",
 ];
@@ -326,6 +353,21 @@ fn main() {
         let per_series: Vec<f64> = s.iter().map(|v| 16.0 / v).collect();
         emit(&a, "fcn1d_train_b16", &per_series, "series/s");
         emit_peak_rss(&a, "fcn1d_train_b16");
+    }
+    if want("c3d_train_b8") {
+        let mut net = C3dSmall::new(0);
+        let mut r = Rng::new(10);
+        let x = Array5::from_shape_simple_fn((8, 16, 32, 32, 1), || r.uniform());
+        let y: Vec<usize> = (0..8).map(|_| r.below(40)).collect();
+        let mut opt = Sgd::new(0.01).momentum(0.9);
+        let step = || {
+            net.train_step(x.view(), &y, &mut opt).expect("train step");
+        };
+        // As the peer: two warm-up steps, blocks of about a second.
+        let s = samples(step, 2, a.repeats, 1.0, 1);
+        let per_clip: Vec<f64> = s.iter().map(|v| 8.0 / v).collect();
+        emit(&a, "c3d_train_b8", &per_clip, "clips/s");
+        emit_peak_rss(&a, "c3d_train_b8");
     }
     if want("resnet20_train_b128") {
         let opt = Sgd::new(0.1).momentum(0.9);

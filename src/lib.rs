@@ -121,8 +121,8 @@ pub use cnn_runtime::style_extractor;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
-    rng, style, train, Act, Conv2dGeom, ConvTranspose2dGeom, Error, Interpolation, Padding,
-    PoolGeom, Result, UpsampleGeom,
+    rng, style, train, Act, Conv2dGeom, Conv3dGeom, ConvTranspose2dGeom, Error, Interpolation,
+    Padding, Pool3dGeom, PoolGeom, Result, UpsampleGeom,
 };
 pub use ndarray;
 
@@ -169,6 +169,8 @@ pub mod guide {
     pub mod visualize {}
     #[doc = include_str!("../docs/sequences.md")]
     pub mod sequences {}
+    #[doc = include_str!("../docs/volumes.md")]
+    pub mod volumes {}
     #[doc = include_str!("../docs/distributed.md")]
     pub mod distributed {}
     #[doc = include_str!("../docs/edge-detection.md")]

@@ -32,6 +32,7 @@ mod counting;
 
 use counting::allocations;
 
+use cnn::ndarray::Array5;
 use cnn::network;
 use cnn_runtime::isa::{self, Isa};
 use cnn_runtime::optim::{Adam, Sgd};
@@ -103,6 +104,26 @@ network! {
     }
 }
 
+network! {
+    /// A small C3D: strided and grouped 3D convolutions, both 3D poolings,
+    /// batch norm, global pooling.
+    struct Volume {
+        input: [4, 8, 8, 2],
+        layers: [
+            Conv3d { filters: 8, kernel: 3, padding: 1 },
+            BatchNorm,
+            Relu,
+            MaxPool3d { size: 2 },
+            Conv3d { filters: 8, kernel: [1, 3, 3], padding: same, groups: 2 },
+            Relu,
+            AvgPool3d { size: [1, 2, 2], stride: 1 },
+            GlobalAvgPool,
+            Dense { units: 10 },
+            Softmax,
+        ],
+    }
+}
+
 #[test]
 fn training_steps_at_seen_batch_sizes_allocate_nothing() {
     let _alone = counting::alone();
@@ -111,6 +132,7 @@ fn training_steps_at_seen_batch_sizes_allocate_nothing() {
         isa::scoped(isa, || norm_steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || dilated_steps_allocate_nothing(isa)).unwrap();
         isa::scoped(isa, || decoder_steps_allocate_nothing(isa)).unwrap();
+        isa::scoped(isa, || volume_steps_allocate_nothing(isa)).unwrap();
     }
     // The counter works: a step at a new, larger batch size allocates.
     let mut net = LeNet5::new(7);
@@ -142,15 +164,15 @@ fn norm_steps_allocate_nothing(isa: Isa) {
     assert_eq!(n, 0, "allocations during norm training steps on {isa}");
 }
 
-/// Warm-up steps of `$net` at a batch of `$big` and one of 3 (`$hw` x
-/// `$hw` x 3 images), then six more that allocate nothing but
+/// Warm-up steps of `$net` at a batch of `$big` and one of 3 (examples
+/// made by `$examples(n, seed)`), then six more that allocate nothing but
 /// matrixmultiply's packing buffers (counted apart, printed).
 macro_rules! gemm_path_steps_allocate_nothing {
-    ($net:ty, $big:expr, $hw:expr, $what:expr, $isa:expr) => {{
-        let (isa, what) = ($isa, $what);
+    ($net:ty, $big:expr, $examples:expr, $what:expr, $isa:expr) => {{
+        let (isa, what, examples) = ($isa, $what, $examples);
         let mut net = <$net>::new(3);
         let mut adam = Adam::new(1e-3);
-        let (big, small) = (images($big, $hw, $hw, 3, 6), images(3, $hw, $hw, 3, 7));
+        let (big, small) = (examples($big, 6), examples(3, 7));
         let (big_labels, small_labels) = (labels($big, 10), labels(3, 10));
         net.train_step(big.view(), &big_labels, &mut adam).unwrap();
         net.train_step(small.view(), &small_labels, &mut adam)
@@ -170,14 +192,27 @@ macro_rules! gemm_path_steps_allocate_nothing {
 /// Dilated layers take the im2col + matrixmultiply path on every
 /// instruction set.
 fn dilated_steps_allocate_nothing(isa: Isa) {
-    gemm_path_steps_allocate_nothing!(Dilated, 16, 12, "dilated", isa);
+    let examples = |n, seed| images(n, 12, 12, 3, seed);
+    gemm_path_steps_allocate_nothing!(Dilated, 16, examples, "dilated", isa);
 }
 
 /// Transposed convolutions run on the convolution's kernels (their
 /// widened grid in the scratch slot `Wide`), upsampling in place of its
 /// output.
 fn decoder_steps_allocate_nothing(isa: Isa) {
-    gemm_path_steps_allocate_nothing!(Decoder, 12, 6, "decoder", isa);
+    let examples = |n, seed| images(n, 6, 6, 3, seed);
+    gemm_path_steps_allocate_nothing!(Decoder, 12, examples, "decoder", isa);
+}
+
+/// Volumes: `Conv3d` (3-D im2col + matrixmultiply, its column matrix and
+/// weight-gradient partials in scratch slots), both 3D poolings, batch
+/// norm over a volume's channels.
+fn volume_steps_allocate_nothing(isa: Isa) {
+    let examples = |n: usize, seed| {
+        let x = images(n * 4, 8, 8, 2, seed).into_raw_vec_and_offset().0;
+        Array5::from_shape_vec((n, 4, 8, 8, 2), x).unwrap()
+    };
+    gemm_path_steps_allocate_nothing!(Volume, 8, examples, "volume", isa);
 }
 
 /// Warm-up steps at two batch sizes and both optimizers, then nine more

@@ -138,7 +138,8 @@ fn the_graph_computes_what_predict_computes() {
             | GroupNorm { y, .. }
             | LayerNorm { y, .. }
             | Scale { y, .. }
-            | Gate { y, .. } => y,
+            | Gate { y, .. }
+            | Unsupported { y, .. } => y,
         };
         written[y] += 1;
     }

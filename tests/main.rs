@@ -13,6 +13,8 @@ mod common;
 // (lenet5_net, saliency_maps and visualize allow dead code themselves.)
 #[path = "../examples/shared/cli.rs"]
 mod cli;
+#[path = "../examples/shared/clips.rs"]
+mod clips;
 #[path = "../examples/shared/lenet5_net.rs"]
 mod lenet5_net;
 #[allow(dead_code)] // the tests use part of it
@@ -36,6 +38,7 @@ mod visualize;
 
 mod activations;
 mod blocks_train;
+mod clips_example;
 mod composition;
 mod consts;
 mod detect_digits;
@@ -71,3 +74,4 @@ mod transpose;
 mod ucr_example;
 mod ui;
 mod visualize_example;
+mod volumes;

@@ -134,6 +134,13 @@ impl Checker<'_> {
             Shape::Image {
                 w, c, seq: true, ..
             } => vec![w, c],
+            Shape::Image {
+                h,
+                w,
+                c,
+                depth: Some(d),
+                ..
+            } => vec![d, h, w, c],
             Shape::Image { h, w, c, .. } => vec![h, w, c],
             Shape::Flat { n } => vec![n],
         };
@@ -255,10 +262,11 @@ impl Checker<'_> {
                 groups,
                 depthwise,
                 seq,
+                depth,
                 ..
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
-                self.check_rank_matches(layer, input, seq)?;
+                self.check_rank_matches(layer, input)?;
                 if let Some(multiplier) = depthwise {
                     // One group per input channel, `multiplier` filters each.
                     let Some(total) = c.checked_mul(multiplier) else {
@@ -285,6 +293,7 @@ impl Checker<'_> {
                 } else {
                     self.check_groups_divide(layer, c, filters, groups)?;
                 }
+                let out_d = self.check_depth_fits(layer, input, padding)?;
                 let [ah, aw] =
                     self.check_window_fits(layer, [h, w], kernel, stride, dilation, padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
@@ -295,6 +304,7 @@ impl Checker<'_> {
                         w: aw.out,
                         c: filters,
                         seq,
+                        depth: depth.and(out_d),
                     },
                 )
             }
@@ -310,7 +320,7 @@ impl Checker<'_> {
                 ..
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
-                self.check_rank_matches(layer, input, seq)?;
+                self.check_rank_matches(layer, input)?;
                 self.check_groups_divide(layer, c, filters, groups)?;
                 let t = Transposed {
                     kernel,
@@ -328,6 +338,7 @@ impl Checker<'_> {
                         w: ow,
                         c: filters,
                         seq,
+                        depth: None,
                     },
                 )
             }
@@ -337,6 +348,7 @@ impl Checker<'_> {
                 mode,
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
+                self.check_rank_matches(layer, input)?;
                 let scale = self.check_upsample_rank(layer, input, scale, scale_pair, mode)?;
                 let (Some(oh), Some(ow)) = (h.checked_mul(scale[0]), w.checked_mul(scale[1]))
                 else {
@@ -355,6 +367,7 @@ impl Checker<'_> {
                     w: ow,
                     c,
                     seq: input.is_seq(),
+                    depth: None,
                 };
                 self.check_output_fits(layer, out)
             }
@@ -363,16 +376,23 @@ impl Checker<'_> {
                 stride,
                 padding,
                 seq,
+                depth,
             }
             | LayerKind::AvgPool2d {
                 size,
                 stride,
                 padding,
                 seq,
+                depth,
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
-                self.check_rank_matches(layer, input, seq)?;
-                self.check_pool_padding(layer, size, padding, seq)?;
+                self.check_rank_matches(layer, input)?;
+                let window = match depth {
+                    Some(dp) => [size[0].min(size[1]).min(dp.f); 2],
+                    None => size,
+                };
+                self.check_pool_padding(layer, window, padding, seq)?;
+                let out_d = self.check_depth_fits(layer, input, padding)?;
                 let [ah, aw] =
                     self.check_window_fits(layer, [h, w], size, stride, [1, 1], padding, seq)?;
                 layer.pad_before = [ah.pad_before, aw.pad_before];
@@ -381,6 +401,7 @@ impl Checker<'_> {
                     w: aw.out,
                     c,
                     seq,
+                    depth: depth.and(out_d),
                 })
             }
             LayerKind::GlobalAvgPool => {
@@ -501,6 +522,8 @@ impl Checker<'_> {
         let (name, kind) = (&layer.name, layer.kind.dsl_name());
         let wants = if kind.ends_with("1d") {
             "a sequence (l x c)"
+        } else if kind.ends_with("3d") {
+            "a volume (d x h x w x c)"
         } else if kind.ends_with("2d") {
             "an image (h x w x c)"
         } else {
@@ -512,6 +535,7 @@ impl Checker<'_> {
         let help = match cx.flattened_by {
             Some(flattener) => format!("move {name} before `{flattener}`, which makes the input flat"),
             None if kind.ends_with("1d") => format!("the network's input is flat ([{n}]); declare sequences as `input: [length, channels]`"),
+            None if kind.ends_with("3d") => format!("the network's input is flat ([{n}]); declare volumes as `input: [depth, height, width, channels]`"),
             None if kind.ends_with("2d") => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]`"),
             None => format!("the network's input is flat ([{n}]); declare images as `input: [height, width, channels]` or sequences as `input: [length, channels]`"),
         };
@@ -519,40 +543,147 @@ impl Checker<'_> {
         None
     }
 
-    /// A 2D layer slides over an image and a 1D one over a sequence: the
-    /// kind's rank matches its input's (`Conv2d` on `[l, c]` is an error
-    /// naming `Conv1d`, and the other way round).
-    fn check_rank_matches(&mut self, layer: &Layer, input: Shape, seq: bool) -> Option<()> {
-        if input.is_seq() == seq {
+    /// A 1D layer slides along a sequence, a 2D one over an image and a 3D
+    /// one through a volume: the kind's rank matches its input's (`Conv2d`
+    /// on `[l, c]` is an error naming `Conv1d`, `Conv2d` on `[d, h, w, c]`
+    /// one naming `Conv3d`, and so on). Transposed convolutions and
+    /// `Upsample` take sequences and images only.
+    fn check_rank_matches(&mut self, layer: &Layer, input: Shape) -> Option<()> {
+        let (name, kind) = (&layer.name, layer.kind.dsl_name());
+        let kind_rank = match &layer.kind {
+            LayerKind::Conv2d { seq: true, .. }
+            | LayerKind::MaxPool2d { seq: true, .. }
+            | LayerKind::AvgPool2d { seq: true, .. }
+            | LayerKind::ConvTranspose2d { seq: true, .. } => 1,
+            LayerKind::Conv2d { depth: Some(_), .. }
+            | LayerKind::MaxPool2d { depth: Some(_), .. }
+            | LayerKind::AvgPool2d { depth: Some(_), .. } => 3,
+            // Either rank below 3: `check_upsample_rank` tells them apart.
+            LayerKind::Upsample { .. } if !input.is_volume() => return Some(()),
+            _ => 2,
+        };
+        let input_rank = if input.is_seq() {
+            1
+        } else if input.is_volume() {
+            3
+        } else {
+            2
+        };
+        if kind_rank == input_rank {
             return Some(());
         }
-        let (name, kind) = (&layer.name, layer.kind.dsl_name());
-        let other = match kind {
-            "ConvTranspose1d" => "ConvTranspose2d",
-            "ConvTranspose2d" => "ConvTranspose1d",
-            "Conv1d" => "Conv2d",
-            "MaxPool1d" => "MaxPool2d",
-            "AvgPool1d" => "AvgPool2d",
-            "Conv2d" | "DepthwiseConv2d" => "Conv1d",
-            "MaxPool2d" => "MaxPool1d",
-            _ => "AvgPool1d",
-        };
-        let (message, help) = if seq {
-            (
-                format!(
-                    "{name}: {kind} slides along a sequence but its input is the image {input}"
-                ),
-                format!(
-                    "use `{other}` on images, or declare a sequence as `input: [length, channels]`"
-                ),
-            )
+        // The kind of the input's rank, by the family of this one.
+        let stem = kind.trim_end_matches(['1', '2', '3', 'd']);
+        let stem = if stem == "DepthwiseConv" {
+            "Conv"
         } else {
-            (
-                format!("{name}: {kind} slides over an image but its input is the sequence {input} (length x channels)"),
-                format!("use `{other}` on sequences, with one number per key (`kernel: 8`)"),
-            )
+            stem
+        };
+        let other = format!("{stem}{input_rank}d");
+        let has_other = matches!(
+            (stem, input_rank),
+            ("Conv" | "MaxPool" | "AvgPool", _) | ("ConvTranspose", 1 | 2)
+        );
+        let slides = match kind_rank {
+            1 => "slides along a sequence",
+            3 => "slides through a volume",
+            _ if kind == "Upsample" => "scales a sequence or an image",
+            _ => "slides over an image",
+        };
+        let what = match input_rank {
+            1 => format!("the sequence {input} (length x channels)"),
+            3 => format!("the volume {input} (depth x height x width x channels)"),
+            _ => format!("the image {input}"),
+        };
+        let message = format!("{name}: {kind} {slides} but its input is {what}");
+        let declare = match kind_rank {
+            1 => "declare a sequence as `input: [length, channels]`",
+            3 => "declare a volume as `input: [depth, height, width, channels]`",
+            _ => "declare an image as `input: [height, width, channels]`",
+        };
+        let on = match input_rank {
+            1 => "sequences",
+            3 => "volumes",
+            _ => "images",
+        };
+        let help = match (has_other, input_rank) {
+            (true, 1) => {
+                format!("use `{other}` on sequences, with one number per key (`kernel: 8`)")
+            }
+            (true, 3) => format!(
+                "use `{other}` on volumes (`kernel: 3` or `kernel: [fd, fh, fw]`), or {declare}"
+            ),
+            (true, _) => format!("use `{other}` on {on}, or {declare}"),
+            (false, _) => format!("{kind} does not take {on} yet; {declare}"),
         };
         self.push(Diag::new(layer.site, message).help(help));
+        None
+    }
+
+    /// A 3D kind's window must fit the padded depth too, by the same rule
+    /// as the rows (`floor((n + 2p - d(f-1) - 1) / s) + 1`, or `same`).
+    /// Returns the output depth (`None` inside for the other kinds), and
+    /// stores the frames of padding in front.
+    fn check_depth_fits(
+        &mut self,
+        layer: &mut Layer,
+        input: Shape,
+        padding: Pad,
+    ) -> Option<Option<usize>> {
+        let (LayerKind::Conv2d {
+            depth: Some(dp), ..
+        }
+        | LayerKind::MaxPool2d {
+            depth: Some(dp), ..
+        }
+        | LayerKind::AvgPool2d {
+            depth: Some(dp), ..
+        }) = &mut layer.kind
+        else {
+            return Some(None);
+        };
+        let Shape::Image { depth: Some(n), .. } = input else {
+            return Some(None);
+        };
+        let (f, s, d) = (dp.f, dp.s, dp.d);
+        match axis(n, f, s, d, padding) {
+            Ok(a) => {
+                dp.pad_front = a.pad_before;
+                return Some(Some(a.out));
+            }
+            Err(e) => {
+                let name = &layer.name;
+                let is_conv = matches!(layer.kind, LayerKind::Conv2d { .. });
+                let (what, key) = if is_conv {
+                    ("kernel", "kernel")
+                } else {
+                    ("pool window", "size")
+                };
+                let diag = match e {
+                    AxisError::DoesNotFit { n, f, d, p } => {
+                        let span = d * (f - 1) + 1;
+                        let message = format!(
+                            "{name}: {what} depth {f} does not fit the padded input depth {n} (n + 2p = {n} + 2*{p} = {} < d(f-1)+1 = {span})",
+                            n + 2 * p
+                        );
+                        Diag::new(layer.key_site(key), message).help(format!(
+                            "lower the {what}'s depth (`{key}: [fd, fh, fw]`), add padding, or remove a pooling layer before {name}"
+                        ))
+                    }
+                    AxisError::Overflow { n, f, p, .. } => Diag::new(
+                        layer.key_site("padding"),
+                        format!("{name}: the padded input overflows in depth (n = {n}, f = {f}, p = {p})"),
+                    )
+                    .help("arithmetic overflow: use a smaller padding or window"),
+                    AxisError::Empty { n, f, s } => Diag::new(
+                        layer.site,
+                        format!("{name}: the output size is 0 in depth (n = {n}, f = {f}, s = {s})"),
+                    )
+                    .help("every output needs at least one frame, row and column"),
+                };
+                self.push(diag);
+            }
+        }
         None
     }
 
@@ -806,10 +937,22 @@ impl Checker<'_> {
         if out.checked_len().is_some() {
             return Some(out);
         }
-        let Shape::Image { h, w, c, seq } = out else {
+        let Shape::Image {
+            h,
+            w,
+            c,
+            seq,
+            depth,
+        } = out
+        else {
             return Some(out);
         };
-        let message = if seq {
+        let message = if let Some(d) = depth {
+            format!(
+                "{}: the output size overflows (d * h * w * c = {d} * {h} * {w} * {c})",
+                layer.name
+            )
+        } else if seq {
             format!(
                 "{}: the output size overflows (l * c = {w} * {c})",
                 layer.name
@@ -832,11 +975,26 @@ impl Checker<'_> {
     /// `Flatten` (every value a feature) or a `GlobalAvgPool` (one feature
     /// per channel) before it.
     fn check_dense_input(&mut self, layer: &Layer, input: Shape) {
-        let Shape::Image { h, w, c, seq } = input else {
+        let Shape::Image {
+            h,
+            w,
+            c,
+            seq,
+            depth,
+        } = input
+        else {
             return;
         };
         let name = &layer.name;
-        let (message, help) = if seq {
+        let (message, help) = if let Some(d) = depth {
+            (
+                format!("{name}: Dense needs a flat input but gets the volume {input}"),
+                format!(
+                    "add `Flatten` before {name} ({d}*{h}*{w}*{c} = {} features) or `GlobalAvgPool` ({c} features)",
+                    input.len()
+                ),
+            )
+        } else if seq {
             (
                 format!("{name}: Dense needs a flat input but gets the sequence {w}x{c}"),
                 format!(

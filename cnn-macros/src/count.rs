@@ -165,6 +165,48 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
         return Ok(Counts::default());
     };
     match (&layer.kind, input, output) {
+        // A volume's kernel has a depth too: `fd * fh * fw * c_in` weights
+        // per filter, used at every output voxel.
+        (
+            LayerKind::Conv2d {
+                filters,
+                kernel,
+                bias,
+                groups,
+                depth: Some(dp),
+                ..
+            },
+            Shape::Image { c: c_total, .. },
+            Shape::Image {
+                h: out_h,
+                w: out_w,
+                depth: Some(out_d),
+                ..
+            },
+        ) => {
+            let ([fh, fw], fd) = (*kernel, dp.f);
+            let c_in = c_total / (*groups).max(1);
+            let weights = mul(&[fd, fh, fw, c_in, *filters]).ok_or_else(|| {
+                format!(
+                    "parameter count fd * fh * fw * c_in * filters = {fd} * {fh} * {fw} * {c_in} * {filters}"
+                )
+            })?;
+            let params = weights
+                .checked_add(if *bias { *filters } else { 0 })
+                .ok_or_else(|| {
+                    format!("parameter count (weights + biases = {weights} + {filters})")
+                })?;
+            let macs = mul(&[out_d, out_h, out_w, *filters, fd, fh, fw, c_in])
+                .and_then(|m| u64::try_from(m).ok())
+                .ok_or_else(|| {
+                    format!("multiply-add count out_d * out_h * out_w * filters * fd * fh * fw * c_in = {out_d} * {out_h} * {out_w} * {filters} * {fd} * {fh} * {fw} * {c_in}")
+                })?;
+            Ok(Counts {
+                params,
+                trainable: params,
+                macs,
+            })
+        }
         (
             LayerKind::Conv2d {
                 filters,

@@ -21,12 +21,17 @@ impl Site {
 pub enum Shape {
     /// `h x w x c`, stored NHWC. A sequence `[l, c]` (`seq: true`) is the
     /// image `1 x l x c`: the kernels run it as a height-1 image, while the
-    /// messages, the summary and the generated API speak of `l x c`.
+    /// messages, the summary and the generated API speak of `l x c`. A
+    /// volume `[d, h, w, c]` (`depth: Some(d)`) is stored NDHWC: to every
+    /// layer but the 3D kinds it is `d * h` rows of `w x c` (batch norm,
+    /// activations, `GlobalAvgPool` and `Flatten` need nothing more), so
+    /// `h` is always one frame's height and `len` counts the frames.
     Image {
         h: usize,
         w: usize,
         c: usize,
         seq: bool,
+        depth: Option<usize>,
     },
     /// A flat vector of `n` features.
     Flat { n: usize },
@@ -37,7 +42,7 @@ impl Shape {
     /// fits in `usize`, so this does not overflow on a checked net.
     pub fn len(&self) -> usize {
         match *self {
-            Shape::Image { h, w, c, .. } => h * w * c,
+            Shape::Image { h, w, c, depth, .. } => depth.unwrap_or(1) * h * w * c,
             Shape::Flat { n } => n,
         }
     }
@@ -45,7 +50,11 @@ impl Shape {
     /// Elements per example, `None` when the product overflows.
     pub fn checked_len(&self) -> Option<usize> {
         match *self {
-            Shape::Image { h, w, c, .. } => h.checked_mul(w)?.checked_mul(c),
+            Shape::Image { h, w, c, depth, .. } => depth
+                .unwrap_or(1)
+                .checked_mul(h)?
+                .checked_mul(w)?
+                .checked_mul(c),
             Shape::Flat { n } => Some(n),
         }
     }
@@ -57,6 +66,13 @@ impl Shape {
             Shape::Image {
                 w, c, seq: true, ..
             } => format!("{w}, {c}"),
+            Shape::Image {
+                h,
+                w,
+                c,
+                depth: Some(d),
+                ..
+            } => format!("{d}, {h}, {w}, {c}"),
             Shape::Image { h, w, c, .. } => format!("{h}, {w}, {c}"),
             Shape::Flat { n } => n.to_string(),
         }
@@ -65,6 +81,22 @@ impl Shape {
     /// Whether this is a sequence `[l, c]`.
     pub fn is_seq(&self) -> bool {
         matches!(self, Shape::Image { seq: true, .. })
+    }
+
+    /// Whether this is a volume `[d, h, w, c]`.
+    pub fn is_volume(&self) -> bool {
+        matches!(self, Shape::Image { depth: Some(_), .. })
+    }
+
+    /// An image `h x w x c` (not a sequence, not a volume).
+    pub fn image(h: usize, w: usize, c: usize) -> Shape {
+        Shape::Image {
+            h,
+            w,
+            c,
+            seq: false,
+            depth: None,
+        }
     }
 
     /// Channels of an image, features of a flat vector: what a batch norm
@@ -78,12 +110,20 @@ impl Shape {
 }
 
 impl std::fmt::Display for Shape {
-    /// `28x28x6`, `150x128` (a sequence) or `120`, as the summary and the messages print shapes.
+    /// `28x28x6`, `150x128` (a sequence), `16x32x32x1` (a volume) or
+    /// `120`, as the summary and the messages print shapes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             Shape::Image {
                 w, c, seq: true, ..
             } => write!(f, "{w}x{c}"),
+            Shape::Image {
+                h,
+                w,
+                c,
+                depth: Some(d),
+                ..
+            } => write!(f, "{d}x{h}x{w}x{c}"),
             Shape::Image { h, w, c, .. } => write!(f, "{h}x{w}x{c}"),
             Shape::Flat { n } => write!(f, "{n}"),
         }
@@ -257,6 +297,21 @@ pub fn dilated_window(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 2] {
     })
 }
 
+/// The depth axis of a 3D kind (`Conv3d`, `MaxPool3d`, `AvgPool3d`): the
+/// kind's other keys hold the height and width, as for the 2D kinds, and
+/// this the third axis in front of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Depth {
+    /// Taps (window) along the depth.
+    pub f: usize,
+    pub s: usize,
+    /// Frames between taps (1 for pooling).
+    pub d: usize,
+    /// Zero frames in front of the input, filled by the checker (`same`
+    /// resolved with TensorFlow's rule, as for the rows).
+    pub pad_front: usize,
+}
+
 /// How `Upsample` fills the new pixels (PyTorch's `mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpsampleMode {
@@ -291,6 +346,9 @@ pub enum LayerKind {
         /// `[1, s]` and `[1, d]`, and the padding applies along the
         /// sequence only (a height-1 image).
         seq: bool,
+        /// `Conv3d`: the depth axis; `kernel`, `stride` and `dilation`
+        /// hold the height and width, and `padding` applies to all three.
+        depth: Option<Depth>,
     },
     /// A transposed convolution (PyTorch's `ConvTranspose2d`): each input
     /// pixel spreads the kernel over the output, `stride` apart; output
@@ -326,6 +384,8 @@ pub enum LayerKind {
         padding: Pad,
         /// `MaxPool1d`, as for `Conv2d`'s `seq`.
         seq: bool,
+        /// `MaxPool3d`, as for `Conv2d`'s `depth`.
+        depth: Option<Depth>,
     },
     AvgPool2d {
         size: [usize; 2],
@@ -333,6 +393,8 @@ pub enum LayerKind {
         padding: Pad,
         /// `AvgPool1d`, as for `Conv2d`'s `seq`.
         seq: bool,
+        /// `AvgPool3d`, as for `Conv2d`'s `depth`.
+        depth: Option<Depth>,
     },
     GlobalAvgPool,
     Flatten,
@@ -427,6 +489,9 @@ impl LayerKind {
     pub fn dsl_name(&self) -> &'static str {
         match self {
             LayerKind::Conv2d { seq: true, .. } => "Conv1d",
+            LayerKind::Conv2d { depth: Some(_), .. } => "Conv3d",
+            LayerKind::MaxPool2d { depth: Some(_), .. } => "MaxPool3d",
+            LayerKind::AvgPool2d { depth: Some(_), .. } => "AvgPool3d",
             LayerKind::ConvTranspose2d { seq: true, .. } => "ConvTranspose1d",
             LayerKind::ConvTranspose2d { .. } => "ConvTranspose2d",
             LayerKind::Upsample { .. } => "Upsample",
@@ -466,6 +531,9 @@ impl LayerKind {
     pub fn auto_stem(&self) -> &'static str {
         match self {
             LayerKind::Conv2d { seq: true, .. } => "conv1d",
+            LayerKind::Conv2d { depth: Some(_), .. } => "conv3d",
+            LayerKind::MaxPool2d { depth: Some(_), .. } => "max_pool3d",
+            LayerKind::AvgPool2d { depth: Some(_), .. } => "avg_pool3d",
             LayerKind::ConvTranspose2d { seq: true, .. } => "conv_transpose1d",
             LayerKind::ConvTranspose2d { .. } => "conv_transpose2d",
             LayerKind::Upsample { .. } => "upsample",

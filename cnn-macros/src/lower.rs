@@ -280,10 +280,10 @@ impl Lowerer<'_> {
         self.diags.push(diag);
     }
 
-    /// `[H, W, C]`, `[L, C]` or `[N]`.
+    /// `[D, H, W, C]`, `[H, W, C]`, `[L, C]` or `[N]`.
     fn input(&mut self, net: &str, value: &Value, site: Site) -> Option<Shape> {
         let dims: Option<Vec<usize>> = match value {
-            Value::List { items, .. } if (1..=3).contains(&items.len()) => items
+            Value::List { items, .. } if (1..=4).contains(&items.len()) => items
                 .iter()
                 .map(|item| self.whole(&format!("{net}: input"), item, site))
                 .collect(),
@@ -292,7 +292,7 @@ impl Lowerer<'_> {
                     Diag::new(
                         site,
                         format!(
-                            "{net}: input must be [height, width, channels], [length, channels] or [features], got {}",
+                            "{net}: input must be [height, width, channels], [length, channels], [depth, height, width, channels] or [features], got {}",
                             value.describe()
                         ),
                     )
@@ -302,18 +302,21 @@ impl Lowerer<'_> {
             }
         };
         match *dims?.as_slice() {
-            [h, w, c] => Some(Shape::Image {
+            [d, h, w, c] => Some(Shape::Image {
                 h,
                 w,
                 c,
                 seq: false,
+                depth: Some(d),
             }),
+            [h, w, c] => Some(Shape::image(h, w, c)),
             // A sequence is a height-1 image to the kernels.
             [l, c] => Some(Shape::Image {
                 h: 1,
                 w: l,
                 c,
                 seq: true,
+                depth: None,
             }),
             [n] => Some(Shape::Flat { n }),
             _ => None,

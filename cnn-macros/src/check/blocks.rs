@@ -229,14 +229,20 @@ fn check_residual_shapes(
 fn projection(input: Shape, body: Shape) -> Option<String> {
     match (input, body) {
         (
-            Shape::Image { h, w, .. },
+            Shape::Image { h, w, depth, .. },
             Shape::Image {
                 h: bh,
                 w: bw,
                 c,
                 seq,
+                depth: b_depth,
             },
         ) => {
+            // A volume's projection would need the depth's stride too.
+            if depth.is_some() || b_depth.is_some() {
+                return (depth == b_depth && h == bh && w == bw)
+                    .then(|| format!("shortcut: [Conv3d {{ filters: {c}, kernel: 1 }}]"));
+            }
             let (lo_h, hi_h) = strides_giving(h, bh)?;
             let (lo_w, hi_w) = strides_giving(w, bw)?;
             let stride = lo_h.max(lo_w);
@@ -283,7 +289,7 @@ fn check_gate_shapes(diags: &mut Diags, head: &Head, input: Shape, body: Shape) 
     let c = input.channels();
     let fits = body == input
         || body == (Shape::Flat { n: c })
-        || matches!(body, Shape::Image { h: 1, w: 1, c: bc, .. } if bc == c);
+        || matches!(body, Shape::Image { h: 1, w: 1, c: bc, depth: None | Some(1), .. } if bc == c);
     if fits {
         return Some(input);
     }
@@ -299,8 +305,11 @@ fn check_gate_shapes(diags: &mut Diags, head: &Head, input: Shape, body: Shape) 
         (_, Shape::Flat { .. }) => format!(
             "end the body with `Dense {{ units: {c} }}, Sigmoid`, one gate per channel"
         ),
-        (Shape::Image { h, w, .. }, Shape::Image { h: bh, w: bw, .. }) if h == bh && w == bw => {
-            format!("end the body with `Conv2d {{ filters: {c}, kernel: 1 }}, Sigmoid`, one gate per element")
+        (Shape::Image { h, w, depth, .. }, Shape::Image { h: bh, w: bw, depth: bd, .. })
+            if h == bh && w == bw && depth == bd =>
+        {
+            let kind = if depth.is_some() { "Conv3d" } else { "Conv2d" };
+            format!("end the body with `{kind} {{ filters: {c}, kernel: 1 }}, Sigmoid`, one gate per element")
         }
         (Shape::Image { .. }, Shape::Image { .. }) => format!(
             "squeeze the body to one value per channel: `GlobalAvgPool, Dense {{ units: {c} }}, Sigmoid`"
@@ -330,11 +339,15 @@ fn check_concat_shapes(diags: &mut Diags, head: &Head, outs: &[Shape]) -> Option
     for out in outs {
         let (agrees, channels) = match (first, *out) {
             (
-                Shape::Image { h, w, .. },
+                Shape::Image { h, w, depth, .. },
                 Shape::Image {
-                    h: oh, w: ow, c, ..
+                    h: oh,
+                    w: ow,
+                    c,
+                    depth: od,
+                    ..
                 },
-            ) => (h == oh && w == ow, c),
+            ) => (h == oh && w == ow && depth == od, c),
             (Shape::Flat { .. }, Shape::Flat { n }) => (true, n),
             (_, shape) => (false, shape.channels()),
         };
@@ -362,11 +375,14 @@ fn check_concat_shapes(diags: &mut Diags, head: &Head, outs: &[Shape]) -> Option
         total = sum;
     }
     let out = match first {
-        Shape::Image { h, w, seq, .. } => Shape::Image {
+        Shape::Image {
+            h, w, seq, depth, ..
+        } => Shape::Image {
             h,
             w,
             c: total,
             seq,
+            depth,
         },
         Shape::Flat { .. } => Shape::Flat { n: total },
     };
@@ -460,12 +476,7 @@ mod tests {
                 }
             }
         }
-        let image = |h, w, c| Shape::Image {
-            h,
-            w,
-            c,
-            seq: false,
-        };
+        let image = Shape::image;
         assert_eq!(
             projection(image(56, 56, 64), image(28, 28, 128)).as_deref(),
             Some("shortcut: [Conv2d { filters: 128, kernel: 1, stride: 2 }]")

@@ -17,6 +17,7 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             groups,
             depthwise,
             seq,
+            depth,
             ..
         } => {
             match depthwise {
@@ -26,11 +27,21 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
                     check_positive(diags, layer, "groups", &[*groups]);
                 }
             }
-            // A sequence's `[1, k]` shows as the `k` the user wrote.
-            let along = |pair: &[usize; 2]| if *seq { vec![pair[1]] } else { pair.to_vec() };
-            check_positive(diags, layer, "kernel", &along(kernel));
-            check_positive(diags, layer, "stride", &along(stride));
-            check_positive(diags, layer, "dilation", &along(dilation));
+            // A sequence's `[1, k]` shows as the `k` the user wrote, a
+            // volume's `[fd, fh, fw]` as written.
+            let along = |pair: &[usize; 2], d: Option<usize>| match d {
+                Some(d) => vec![d, pair[0], pair[1]],
+                None if *seq => vec![pair[1]],
+                None => pair.to_vec(),
+            };
+            check_positive(diags, layer, "kernel", &along(kernel, depth.map(|dp| dp.f)));
+            check_positive(diags, layer, "stride", &along(stride, depth.map(|dp| dp.s)));
+            check_positive(
+                diags,
+                layer,
+                "dilation",
+                &along(dilation, depth.map(|dp| dp.d)),
+            );
         }
         LayerKind::ConvTranspose2d {
             filters,
@@ -53,11 +64,29 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             }
         }
         LayerKind::Upsample { scale, .. } => check_positive(diags, layer, "scale", scale),
-        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
-            check_positive(diags, layer, "size", size);
+        LayerKind::MaxPool2d {
+            size,
+            stride,
+            depth,
+            ..
+        }
+        | LayerKind::AvgPool2d {
+            size,
+            stride,
+            depth,
+            ..
+        } => {
+            let (size, stride) = match depth {
+                Some(dp) => (
+                    vec![dp.f, size[0], size[1]],
+                    vec![dp.s, stride[0], stride[1]],
+                ),
+                None => (size.to_vec(), stride.to_vec()),
+            };
+            check_positive(diags, layer, "size", &size);
             // The stride defaults to the size: a zero size is reported once.
             if !size.contains(&0) {
-                check_positive(diags, layer, "stride", stride);
+                check_positive(diags, layer, "stride", &stride);
             }
         }
         LayerKind::Dense { units, .. } => check_positive(diags, layer, "units", &[*units]),
@@ -88,6 +117,7 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
     }
     let got = match values {
         [a, b] if a != b => format!("[{a}, {b}]"),
+        [a, b, c] if !(a == b && b == c) => format!("[{a}, {b}, {c}]"),
         _ => "0".to_string(),
     };
     let help = match key {

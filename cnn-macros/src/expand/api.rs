@@ -33,6 +33,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         .map_or(0, |s| s.len());
     let x_ty = match net.input {
         Shape::Image { seq: true, .. } => quote!(::cnn::__private::ndarray::ArrayView3<'_, f32>),
+        Shape::Image { depth: Some(_), .. } => {
+            quote!(::cnn::__private::ndarray::ArrayView5<'_, f32>)
+        }
         Shape::Image { .. } => quote!(::cnn::__private::ndarray::ArrayView4<'_, f32>),
         Shape::Flat { .. } => quote!(::cnn::__private::ndarray::ArrayView2<'_, f32>),
     };
@@ -40,6 +43,13 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         Shape::Image {
             w, c, seq: true, ..
         } => format!("`[batch, {w}, {c}]` (length, channels)"),
+        Shape::Image {
+            h,
+            w,
+            c,
+            depth: Some(d),
+            ..
+        } => format!("`[batch, {d}, {h}, {w}, {c}]` (NDHWC)"),
         Shape::Image { h, w, c, .. } => format!("`[batch, {h}, {w}, {c}]` (NHWC)"),
         Shape::Flat { n } => format!("`[batch, {n}]`"),
     };
@@ -449,7 +459,11 @@ fn scan_flattened(
 ) -> Option<[usize; 3]> {
     for layer in flatten_groups(layers) {
         image = match (&layer.kind, layer.input) {
-            (LayerKind::Flatten, Some(Shape::Image { h, w, c, .. })) => Some([h, w, c]),
+            // A volume's frames are rows: PyTorch's channels-first
+            // flatten of `[c, d, h, w]` is that of `[c, d * h, w]`.
+            (LayerKind::Flatten, Some(Shape::Image { h, w, c, depth, .. })) => {
+                Some([depth.unwrap_or(1) * h, w, c])
+            }
             (LayerKind::Dense { .. }, Some(Shape::Flat { .. })) => {
                 if let Some(hwc) = image {
                     out.push((layer.name.clone(), hwc));

@@ -16,7 +16,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{conv_geom, has_act, pool_geom, transpose_geom, upsample_geom};
+use super::forward::{
+    conv3d_geom, conv_geom, has_act, pool3d_geom, pool_geom, transpose_geom, upsample_geom,
+};
 use super::plan::{Act, Back, OpKind, Program, Slot, Step, TapStep};
 use super::{act, range, rt, span};
 
@@ -149,6 +151,37 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
             quote! {{
                 const G: #rt::ConvTranspose2dGeom = #geom;
+                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+                let _ = &x;
+                #derivative
+                #body
+            }}
+        }
+        // A volume's convolution: its geometry holds the groups, and a
+        // frozen one computes the input gradient alone.
+        OpKind::Conv {
+            w,
+            b,
+            act: a,
+            g,
+            groups,
+            w_tensor,
+            ..
+        } if g.depth.is_some() => {
+            let geom = conv3d_geom(g, *groups);
+            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
+            let wp = p(*w);
+            let full = weight_grads(
+                *w,
+                *b,
+                quote! {
+                    #rt::layers::conv3d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;
+                },
+            );
+            let dx_only = quote!(#rt::layers::conv3d::backward_input(&G, batch, #wp, dy, dx)?;);
+            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
+            quote! {{
+                const G: #rt::Conv3dGeom = #geom;
                 let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
                 let _ = &x;
                 #derivative
@@ -406,6 +439,24 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let [y, dy, dx] = #rt::net::slices(f, [#ys, #dys #(, #dx_slot)*])?;
             #rt::net::softmax_backward(batch * #rows, #classes, y, dy, dx)?;
         }},
+        OpKind::MaxPool { g, argmax } if g.depth.is_some() => {
+            let geom = pool3d_geom(g);
+            let am = span(*argmax);
+            quote! {{
+                const G: #rt::Pool3dGeom = #geom;
+                let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+                let [argmax] = #rt::net::slices(u, [#am])?;
+                #rt::layers::pool3d::max_backward(&G, batch, dy, argmax, dx)?;
+            }}
+        }
+        OpKind::AvgPool { g } if g.depth.is_some() => {
+            let geom = pool3d_geom(g);
+            quote! {{
+                const G: #rt::Pool3dGeom = #geom;
+                let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
+                #rt::layers::pool3d::avg_backward(&G, batch, dy, dx)?;
+            }}
+        }
         OpKind::MaxPool { g, argmax } => {
             let geom = pool_geom(g);
             let am = span(*argmax);

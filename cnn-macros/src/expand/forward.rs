@@ -10,7 +10,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::plan::{Act, Bn, Geom, Mode, Op, OpKind, Program, Slot};
+use super::plan::{Act, Bn, DepthGeom, Geom, Mode, Op, OpKind, Program, Slot};
 use super::{act, f32_lit, range, rt, span};
 
 /// How the ops name the parameter arena.
@@ -67,6 +67,7 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         } => {
             let (geom, ty) = match transposed {
                 Some(op) => (transpose_geom(g, *op), quote!(#rt::ConvTranspose2dGeom)),
+                None if g.depth.is_some() => (conv3d_geom(g, *groups), quote!(#rt::Conv3dGeom)),
                 None => (conv_geom(g), quote!(#rt::Conv2dGeom)),
             };
             let w = params.get(*w);
@@ -92,7 +93,9 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 }
                 None => (quote!(), quote!(None)),
             };
-            let call = if transposed.is_some() {
+            let call = if g.depth.is_some() {
+                quote!(#rt::layers::conv3d::forward(&G, batch, x, #w, &ep, y)?;)
+            } else if transposed.is_some() {
                 quote!(#rt::layers::conv_transpose::forward(&G, #groups, batch, x, #w, &ep, y)?;)
             } else if *groups > 1 {
                 quote!(#rt::layers::conv2d::forward_grouped(&G, #groups, batch, x, #w, &ep, y)?;)
@@ -194,6 +197,24 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
             #rt::layers::l2_normalize::forward(batch * #rows, #c, x, y)?;
         }},
+        OpKind::MaxPool { g, argmax } if g.depth.is_some() => {
+            let geom = pool3d_geom(g);
+            let am = span(*argmax);
+            quote! {{
+                const G: #rt::Pool3dGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                let [argmax] = #rt::net::slices(u, [#am])?;
+                #rt::layers::pool3d::max_forward(&G, batch, x, y, argmax)?;
+            }}
+        }
+        OpKind::AvgPool { g } if g.depth.is_some() => {
+            let geom = pool3d_geom(g);
+            quote! {{
+                const G: #rt::Pool3dGeom = #geom;
+                let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
+                #rt::layers::pool3d::avg_forward(&G, batch, x, y)?;
+            }}
+        }
         OpKind::MaxPool { g, .. } if params.mode == Mode::Infer => {
             let geom = pool_geom(g);
             quote! {{
@@ -347,6 +368,7 @@ fn geom_fields(g: &Geom) -> TokenStream {
         pad_left,
         dh,
         dw,
+        depth: _,
     } = *g;
     quote! {
         in_h: #in_h, in_w: #in_w, c_in: #c_in, out_h: #out_h, out_w: #out_w, c_out: #c_out,
@@ -359,6 +381,60 @@ fn geom_fields(g: &Geom) -> TokenStream {
 pub fn conv_geom(g: &Geom) -> TokenStream {
     let (rt, fields) = (rt(), geom_fields(g));
     quote!(#rt::Conv2dGeom { #fields })
+}
+
+/// A `Conv3dGeom` literal (`g.depth` is set).
+pub fn conv3d_geom(g: &Geom, groups: usize) -> TokenStream {
+    let (rt, fields) = (rt(), geom_fields(g));
+    let DepthGeom {
+        in_d,
+        out_d,
+        fd,
+        sd,
+        pad_front,
+        dd,
+    } = g.depth.expect("a volume's convolution has a depth axis");
+    quote! {
+        #rt::Conv3dGeom {
+            #fields in_d: #in_d, out_d: #out_d, fd: #fd, sd: #sd, pad_front: #pad_front,
+            dd: #dd, groups: #groups,
+        }
+    }
+}
+
+/// A `Pool3dGeom` literal (`g.depth` is set).
+pub fn pool3d_geom(g: &Geom) -> TokenStream {
+    let rt = rt();
+    let Geom {
+        in_h,
+        in_w,
+        c_in,
+        out_h,
+        out_w,
+        fh,
+        fw,
+        sh,
+        sw,
+        pad_top,
+        pad_left,
+        ..
+    } = *g;
+    let DepthGeom {
+        in_d,
+        out_d,
+        fd,
+        sd,
+        pad_front,
+        ..
+    } = g.depth.expect("a volume's pooling has a depth axis");
+    quote! {
+        #rt::Pool3dGeom {
+            in_d: #in_d, in_h: #in_h, in_w: #in_w, c: #c_in,
+            out_d: #out_d, out_h: #out_h, out_w: #out_w,
+            fd: #fd, fh: #fh, fw: #fw, sd: #sd, sh: #sh, sw: #sw,
+            pad_front: #pad_front, pad_top: #pad_top, pad_left: #pad_left,
+        }
+    }
 }
 
 /// A `ConvTranspose2dGeom` literal: `g` is the transposed convolution's

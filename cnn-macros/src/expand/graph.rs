@@ -75,6 +75,17 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
         };
         let (y, other) = node;
         nodes.push(match &op.kind {
+            OpKind::Conv { g, .. } | OpKind::MaxPool { g, .. } | OpKind::AvgPool { g }
+                if g.depth.is_some() =>
+            {
+                let layer = &op.layer;
+                let kind = match op.kind {
+                    OpKind::Conv { .. } => "Conv3d",
+                    OpKind::MaxPool { .. } => "MaxPool3d",
+                    _ => "AvgPool3d",
+                };
+                quote!(#rt::net::graph::Node::Unsupported { x: #x, y: #y, layer: #layer, kind: #kind })
+            }
             OpKind::Conv {
                 g,
                 groups,
@@ -168,7 +179,12 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
     }
     let output = current[prog.output].expect("the output is written");
     let values = shapes.iter().map(|s| match *s {
-        Shape::Image { h, w, c, .. } => quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c])),
+        // A volume as `d * h` rows: the lengths are right, and the nodes
+        // that would need the depth are `Unsupported`.
+        Shape::Image { h, w, c, depth, .. } => {
+            let h = depth.unwrap_or(1) * h;
+            quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c]))
+        }
         Shape::Flat { n } => quote!(#rt::net::graph::ValueShape::Flat(#n)),
     });
     let input = 0usize;

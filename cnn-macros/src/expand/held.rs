@@ -184,6 +184,7 @@ pub fn held_impl(header: &Header, net: &Net, parts: Option<&Parts>) -> TokenStre
     let nd = quote!(::cnn::__private::ndarray);
     let dim = |s: Option<Shape>| match s {
         Some(Shape::Image { seq: true, .. }) => quote!(#nd::Ix3),
+        Some(Shape::Image { depth: Some(_), .. }) => quote!(#nd::Ix5),
         Some(Shape::Image { .. }) => quote!(#nd::Ix4),
         _ => quote!(#nd::Ix2),
     };

@@ -172,15 +172,20 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 kernel,
                 bias,
                 groups,
+                depth,
                 ..
             } => {
                 // Keras's grouped layout: each filter sees c_in / groups.
                 let c_in = input.channels() / (*groups).max(1);
-                let area = kernel[0] * kernel[1];
+                // A volume's kernel is `[fd, fh, fw, c_in, filters]`.
+                let fd = depth.map(|dp| dp.f);
+                let area = fd.unwrap_or(1) * kernel[0] * kernel[1];
                 let (fan_in, fan_out) = (area * c_in, area * filters);
+                let mut shape: Vec<usize> = fd.into_iter().collect();
+                shape.extend([kernel[0], kernel[1], c_in, *filters]);
                 push(
                     "weight",
-                    vec![kernel[0], kernel[1], c_in, *filters],
+                    shape,
                     true,
                     weight_init(&layers[i + 1..], fan_in, fan_out),
                 );

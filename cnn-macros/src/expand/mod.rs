@@ -112,12 +112,20 @@ fn f32_lit(v: f64) -> Literal {
     Literal::f32_suffixed(v as f32)
 }
 
-/// `[h, w, c]`, `[l, c]` or `[n]`: the shape as declared (`INPUT_SHAPE`).
+/// `[d, h, w, c]`, `[h, w, c]`, `[l, c]` or `[n]`: the shape as declared
+/// (`INPUT_SHAPE`).
 fn dims(s: Shape) -> Vec<usize> {
     match s {
         Shape::Image {
             w, c, seq: true, ..
         } => vec![w, c],
+        Shape::Image {
+            h,
+            w,
+            c,
+            depth: Some(d),
+            ..
+        } => vec![d, h, w, c],
         Shape::Image { h, w, c, .. } => vec![h, w, c],
         Shape::Flat { n } => vec![n],
     }

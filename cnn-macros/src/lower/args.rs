@@ -159,9 +159,14 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 groups,
                 depthwise,
                 seq,
+                depth,
             } => {
                 self.count("filters", filters);
-                if *seq {
+                if let Some(dp) = depth {
+                    self.triple("kernel", kernel, &mut dp.f);
+                    self.triple("stride", stride, &mut dp.s);
+                    self.triple("dilation", dilation, &mut dp.d);
+                } else if *seq {
                     self.along("kernel", kernel);
                     self.along("stride", stride);
                     self.along("dilation", dilation);
@@ -221,14 +226,20 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 stride,
                 padding,
                 seq,
+                depth,
             }
             | LayerKind::AvgPool2d {
                 size,
                 stride,
                 padding,
                 seq,
+                depth,
             } => {
-                if *seq {
+                if let Some(dp) = depth {
+                    self.triple("size", size, &mut dp.f);
+                    (*stride, dp.s) = (*size, dp.f);
+                    self.triple("stride", stride, &mut dp.s);
+                } else if *seq {
                     self.along("size", size);
                     *stride = *size;
                     self.along("stride", stride);
@@ -297,6 +308,29 @@ impl<'a> Args<'a, '_, '_> {
                 }
             }
             _ => self.type_error(key, value, site, "a number or [height, width]"),
+        }
+    }
+
+    /// `f` (a cube) or `[fd, fh, fw]` for a 3D kind: the height and width
+    /// into `hw`, the depth into `depth`.
+    fn triple(&mut self, key: &str, hw: &mut [usize; 2], depth: &mut usize) {
+        let Some((value, site)) = self.get(key) else {
+            return;
+        };
+        let what = format!("{}: {key}", self.layer);
+        match value {
+            Value::Int { .. } => match self.lw.whole(&what, value, site) {
+                Some(n) => (*hw, *depth) = ([n, n], n),
+                None => self.broken = true,
+            },
+            Value::List { items, .. } if items.len() == 3 => {
+                let [d, h, w] = [0, 1, 2].map(|i| self.lw.whole(&what, &items[i], site));
+                match (d, h, w) {
+                    (Some(d), Some(h), Some(w)) => (*hw, *depth) = ([h, w], d),
+                    _ => self.broken = true,
+                }
+            }
+            _ => self.type_error(key, value, site, "a number or [depth, height, width]"),
         }
     }
 

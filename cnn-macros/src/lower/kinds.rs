@@ -1,7 +1,7 @@
 //! The layer kinds of the DSL: their keys, which are required, DESIGN's
 //! defaults, and the words help lines use for them.
 
-use crate::ir::{LayerKind, Pad, UpsampleMode};
+use crate::ir::{Depth, LayerKind, Pad, UpsampleMode};
 
 /// The layer kinds of the DSL, as written.
 pub const KINDS: &[&str] = &[
@@ -39,6 +39,9 @@ pub const KINDS: &[&str] = &[
     "ConvTranspose2d",
     "ConvTranspose1d",
     "Upsample",
+    "Conv3d",
+    "MaxPool3d",
+    "AvgPool3d",
 ];
 
 /// What a layer list can also hold besides the kinds: `Stage`.
@@ -47,8 +50,15 @@ pub const STAGE: &str = "Stage";
 /// The kind with DESIGN's defaults, and placeholders for required keys.
 pub(super) fn blank(kind: &str) -> Option<LayerKind> {
     let pool = ([1, 1], [1, 1], Pad::Explicit(0));
+    // A 3D kind's depth axis; its keys fill it beside the height and width.
+    let depth = kind.ends_with("3d").then_some(Depth {
+        f: 1,
+        s: 1,
+        d: 1,
+        pad_front: 0,
+    });
     Some(match kind {
-        "Conv2d" => LayerKind::Conv2d {
+        "Conv2d" | "Conv3d" => LayerKind::Conv2d {
             filters: 1,
             kernel: [1, 1],
             stride: [1, 1],
@@ -58,6 +68,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             groups: 1,
             depthwise: None,
             seq: false,
+            depth,
         },
         "Conv1d" => LayerKind::Conv2d {
             filters: 1,
@@ -69,6 +80,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             groups: 1,
             depthwise: None,
             seq: true,
+            depth: None,
         },
         "DepthwiseConv2d" => LayerKind::Conv2d {
             filters: 1,
@@ -80,6 +92,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             groups: 1,
             depthwise: Some(1),
             seq: false,
+            depth: None,
         },
         "ConvTranspose2d" | "ConvTranspose1d" => LayerKind::ConvTranspose2d {
             filters: 1,
@@ -98,17 +111,19 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             scale_pair: false,
             mode: UpsampleMode::Nearest,
         },
-        "MaxPool2d" | "MaxPool1d" => LayerKind::MaxPool2d {
+        "MaxPool2d" | "MaxPool1d" | "MaxPool3d" => LayerKind::MaxPool2d {
             size: pool.0,
             stride: pool.1,
             padding: pool.2,
             seq: kind == "MaxPool1d",
+            depth,
         },
-        "AvgPool2d" | "AvgPool1d" => LayerKind::AvgPool2d {
+        "AvgPool2d" | "AvgPool1d" | "AvgPool3d" => LayerKind::AvgPool2d {
             size: pool.0,
             stride: pool.1,
             padding: pool.2,
             seq: kind == "AvgPool1d",
+            depth,
         },
         "GlobalAvgPool" => LayerKind::GlobalAvgPool,
         "Flatten" => LayerKind::Flatten,
@@ -226,6 +241,9 @@ pub(super) fn example(kind: &str) -> &'static str {
         "MaxPool1d" => "MaxPool1d { size: 2 }",
         "AvgPool1d" => "AvgPool1d { size: 2 }",
         "MaxPool2d" => "MaxPool2d { size: 2 }",
+        "Conv3d" => "Conv3d { filters: 16, kernel: 3 }",
+        "MaxPool3d" => "MaxPool3d { size: 2 }",
+        "AvgPool3d" => "AvgPool3d { size: 2 }",
         "AvgPool2d" => "AvgPool2d { size: 2 }",
         "Dense" => "Dense { units: 10 }",
         "Dropout" => "Dropout { rate: 0.5 }",

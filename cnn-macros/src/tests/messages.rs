@@ -180,8 +180,8 @@ fn softmax_is_last_and_flat() {
 #[test]
 fn input_shape() {
     assert_eq!(
-        one_error("[4, 4, 4, 4]", "Relu"),
-        "Net: input must be [height, width, channels], [length, channels] or [features], got [4, 4, 4, 4]\n\
+        one_error("[4, 4, 4, 4, 4]", "Relu"),
+        "Net: input must be [height, width, channels], [length, channels], [depth, height, width, channels] or [features], got [4, 4, 4, 4, 4]\n\
          = help: a 32x32 grayscale image is `input: [32, 32, 1]`"
     );
     assert!(one_error("[0, 4, 3]", "Relu")

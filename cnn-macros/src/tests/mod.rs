@@ -13,6 +13,7 @@ mod robust;
 mod sequences;
 mod templates;
 mod transpose;
+mod volumes;
 
 use crate::ir::{Layer, Net, Shape};
 use crate::{front, Front};
@@ -77,6 +78,17 @@ pub(crate) fn image(h: usize, w: usize, c: usize) -> Option<Shape> {
         w,
         c,
         seq: false,
+        depth: None,
+    })
+}
+
+pub(crate) fn volume(d: usize, h: usize, w: usize, c: usize) -> Option<Shape> {
+    Some(Shape::Image {
+        h,
+        w,
+        c,
+        seq: false,
+        depth: Some(d),
     })
 }
 
@@ -86,5 +98,6 @@ pub(crate) fn sequence(l: usize, c: usize) -> Option<Shape> {
         w: l,
         c,
         seq: true,
+        depth: None,
     })
 }

@@ -151,6 +151,32 @@ pub enum Node {
     Add { a: usize, b: usize, y: usize },
     /// The inputs joined along channels, in order.
     Concat { inputs: &'static [usize], y: usize },
+    /// A layer the graph does not describe yet: a volume's `Conv3d`,
+    /// `MaxPool3d` or `AvgPool3d` (`kind`), named `layer`. Running the
+    /// graph, exporting it to ONNX or importing into it is an error that
+    /// names the layer. A volume's values are shown as `[d * h, w, c]`.
+    Unsupported {
+        x: usize,
+        y: usize,
+        layer: &'static str,
+        kind: &'static str,
+    },
+}
+
+impl Graph {
+    /// The first layer the graph cannot describe, as an error for `what`
+    /// (`onnx export`, ...).
+    pub fn check_supported(&self, what: &str) -> crate::Result<()> {
+        match self.nodes.iter().find_map(|n| match *n {
+            Node::Unsupported { layer, kind, .. } => Some((layer, kind)),
+            _ => None,
+        }) {
+            Some((layer, kind)) => Err(crate::Error::InvalidArgument(format!(
+                "{what}: {layer} is a {kind}, and networks on volumes are not supported there yet (only `predict`, `forward`, training and safetensors files are)"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The inference graph of a network.
@@ -180,6 +206,7 @@ impl Graph {
         x: &[f32],
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
+        self.check_supported("graph")?;
         use crate::layers::{
             activation, batch_norm, conv2d, conv_transpose, dense, gate, group_norm, l2_normalize,
             merge, pool, scale, upsample,
@@ -433,6 +460,7 @@ impl Graph {
                     merge::add(&v[a], &v[b], &mut out)?;
                     v[y] = out;
                 }
+                Node::Unsupported { .. } => unreachable!("checked above"),
                 Node::Concat { inputs, y } => {
                     let c_total = channels(self.values[y]);
                     let rows = batch * self.values[y].len() / c_total.max(1);

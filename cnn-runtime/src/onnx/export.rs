@@ -115,6 +115,7 @@ pub(super) fn model(
             ))
         })
     };
+    graph.check_supported("onnx export")?;
     let input = shape_of(graph.input)?;
     let declared = match input {
         ValueShape::Image([h, w, c]) => vec![h, w, c],
@@ -587,6 +588,11 @@ impl<'a> Builder<'a> {
                 let name = self.unnamed(op);
                 self.nodes
                     .push(node(op, &name, &[&self.value(x)], &[&self.value(y)], attrs));
+            }
+            Node::Unsupported { layer, kind, .. } => {
+                return Err(Error::InvalidArgument(format!(
+                    "onnx export: {layer} is a {kind}, which is not exported yet"
+                )));
             }
             Node::GlobalAvgPool { x, y } => {
                 let name = self.unnamed("GlobalAveragePool");

@@ -731,6 +731,8 @@ impl<N: Network> Model<N> {
             [_, _, _] => want == got,
             // A sequence `[l, c]` is stored as the height-1 image `[1, l, c]`.
             [l, c] => got == [1, l, c],
+            // A volume `[d, h, w, c]` is stored as `d * h` rows of `w x c`.
+            [d, h, w, c] => got == [d * h, w, c],
             _ => want.iter().product::<usize>() == got.iter().product::<usize>(),
         };
         if !fits {

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use super::arena::Arena;
-use super::{Act, Bn, Final, FinalKind, Geom, Loss, Mode, Op, OpKind, Program, Slot, Value};
+use super::{
+    Act, Bn, DepthGeom, Final, FinalKind, Geom, Loss, Mode, Op, OpKind, Program, Slot, Value,
+};
 use crate::expand::layout::Params;
 use crate::ir::{Layer, LayerKind, Shape};
 
@@ -469,7 +471,8 @@ impl<'a> Planner<'a> {
                 LayerKind::MaxPool2d { .. } => {
                     // The winners are only read by backward: inference
                     // pools without recording them (`max_forward_values`).
-                    let argmax = if self.mode == Mode::Infer {
+                    let volume = matches!(l.kind, LayerKind::MaxPool2d { depth: Some(_), .. });
+                    let argmax = if self.mode == Mode::Infer && !volume {
                         Slot { offset: 0, len: 0 }
                     } else {
                         self.u.alloc(output.len())
@@ -724,16 +727,46 @@ pub fn act_of(kind: &LayerKind) -> Option<Act> {
 /// The geometry of a convolution or pooling layer from its checked shapes.
 fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
     let (
-        Shape::Image { h, w, c, .. },
+        Shape::Image {
+            h,
+            w,
+            c,
+            depth: in_d,
+            ..
+        },
         Shape::Image {
             h: oh,
             w: ow,
             c: oc,
+            depth: out_d,
             ..
         },
     ) = (input, output)
     else {
         unreachable!("the checker gives spatial layers image shapes")
+    };
+    let depth = match (&l.kind, in_d, out_d) {
+        (
+            LayerKind::Conv2d {
+                depth: Some(dp), ..
+            }
+            | LayerKind::MaxPool2d {
+                depth: Some(dp), ..
+            }
+            | LayerKind::AvgPool2d {
+                depth: Some(dp), ..
+            },
+            Some(in_d),
+            Some(out_d),
+        ) => Some(DepthGeom {
+            in_d,
+            out_d,
+            fd: dp.f,
+            sd: dp.s,
+            pad_front: dp.pad_front,
+            dd: dp.d,
+        }),
+        _ => None,
     };
     let (k, s, d) = match &l.kind {
         LayerKind::Conv2d {
@@ -768,5 +801,6 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
         pad_left: l.pad_before[1],
         dh: d[0],
         dw: d[1],
+        depth,
     }
 }

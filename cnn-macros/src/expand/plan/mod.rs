@@ -76,6 +76,21 @@ pub struct Geom {
     /// Rows and columns between kernel taps (1 for pooling).
     pub dh: usize,
     pub dw: usize,
+    /// A volume's depth axis (3D kinds): the kernels are `conv3d` and
+    /// `pool3d`, with a `Conv3dGeom` or `Pool3dGeom`.
+    pub depth: Option<DepthGeom>,
+}
+
+/// The depth axis of a 3D convolution or pooling: frames in and out,
+/// taps, stride, zero frames in front, frames between taps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DepthGeom {
+    pub in_d: usize,
+    pub out_d: usize,
+    pub fd: usize,
+    pub sd: usize,
+    pub pad_front: usize,
+    pub dd: usize,
 }
 
 /// Batch norm's tensors (parameter slots) and constants.
@@ -92,6 +107,9 @@ pub struct Bn {
 }
 
 /// What an op computes from its input value `x` into its output `y`.
+// A convolution's geometry makes its variant the largest; a program holds
+// a few dozen ops, built once per macro call, so boxing it buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpKind {
     /// `y = act((conv(x, w) + b) * scale + shift)`; at inference a batch

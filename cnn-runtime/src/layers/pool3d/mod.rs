@@ -95,21 +95,36 @@ pub fn max_forward(
             let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
             for_each_window(g, |o, win| {
                 let (yo, ao) = (&mut y[o..o + c], &mut argmax[o..o + c]);
-                yo.fill(f32::NEG_INFINITY);
-                ao.fill(NO_WINNER);
+                // The window's first cell starts every channel; a later
+                // one wins only when strictly larger (the first of equals
+                // stays). Zipped slices, no branch on NO_WINNER: the
+                // channel loop vectorises.
+                let mut first = true;
                 for_each_cell(g, win, |i| {
-                    for ch in 0..c {
-                        let v = x[i + ch];
-                        if ao[ch] == NO_WINNER || v > yo[ch] {
-                            yo[ch] = v;
-                            ao[ch] = (i + ch) as u32;
+                    let xs = &x[i..i + c];
+                    if first {
+                        first = false;
+                        yo.copy_from_slice(xs);
+                        for (a, idx) in ao.iter_mut().zip(i as u32..) {
+                            *a = idx;
+                        }
+                        return;
+                    }
+                    for ((yv, av), (&v, idx)) in yo
+                        .iter_mut()
+                        .zip(ao.iter_mut())
+                        .zip(xs.iter().zip(i as u32..))
+                    {
+                        if v > *yv {
+                            *yv = v;
+                            *av = idx;
                         }
                     }
                 });
-                for (v, &a) in yo.iter_mut().zip(ao.iter()) {
-                    if a == NO_WINNER {
-                        *v = 0.0;
-                    }
+                if first {
+                    // A window of padding only.
+                    yo.fill(0.0);
+                    ao.fill(NO_WINNER);
                 }
             });
         }

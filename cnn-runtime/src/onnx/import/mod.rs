@@ -281,6 +281,14 @@ fn our_layers(
                 format!("the network's graph names tensor `{name}`, which its table does not hold")
             })
     };
+    if let Some((name, kind)) = graph.nodes.iter().find_map(|n| match *n {
+        Node::Unsupported { layer, kind, .. } => Some((layer, kind)),
+        _ => None,
+    }) {
+        return Err(format!(
+            "the network's {name} is a {kind}, and networks on volumes cannot be imported from ONNX yet"
+        ));
+    }
     let mut out = Vec::new();
     for n in graph.nodes {
         match *n {

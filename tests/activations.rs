@@ -121,32 +121,7 @@ fn gradcheck_every_new_kind() {
     let mut net = Every::new(25);
     let x = images(4, 6, 5, 2, 26);
     let y = labels(4, 3);
-    let (_, grads) = net.loss_and_grads_with_seed(x.view(), &y, 1).unwrap();
-    let analytic = grads.to_vec();
-    let mut params = net.params().to_vec();
-    let mut checked = 0;
-    for t in Every::TENSORS.iter().filter(|t| t.trainable) {
-        let step = (t.len / 5).max(1);
-        for i in (0..t.len).step_by(step).take(6).map(|i| t.offset + i) {
-            let orig = params[i];
-            let mut loss_at = |v: f32| {
-                params[i] = v;
-                net.params_mut().copy_from_slice(&params);
-                net.loss_and_grads_with_seed(x.view(), &y, 1).unwrap().0 as f64
-            };
-            let numeric = ((loss_at(orig + 1e-3) - loss_at(orig - 1e-3)) / 2e-3) as f32;
-            loss_at(orig);
-            let a = analytic[i];
-            let tolerance = 1e-3 + 2e-2 * a.abs().max(numeric.abs());
-            assert!(
-                (a - numeric).abs() <= tolerance,
-                "{} element {}: analytic {a}, numeric {numeric}",
-                t.name,
-                i - t.offset
-            );
-            checked += 1;
-        }
-    }
+    let checked = crate::assert_param_grads!(net: Every, x, y, 1, &[]);
     assert!(checked >= 40, "{checked} elements checked");
 }
 

@@ -177,13 +177,8 @@ network! {
     }
 }
 
-/// Central differences in f32: the step, and the tolerance
-/// `|a - n| <= ABS + REL * max(|a|, |n|)`.
-const STEP: f32 = 1e-3;
-const ABS: f32 = 1e-3;
-const REL: f32 = 2e-2;
-
-/// Checks six elements of every trainable tensor.
+/// Checks six elements of every trainable tensor by central differences
+/// (`assert_param_grads!`) on a batch of random images.
 macro_rules! check_net {
     ($net:ty, $batch:expr, $seed:expr) => {
         check_net!($net, $batch, $seed, |_net: &mut $net| {}, &[])
@@ -196,45 +191,7 @@ macro_rules! check_net {
         let [h, w, c] = <$net>::INPUT_SHAPE;
         let x = images($batch, h, w, c, $seed + 1);
         let y = labels($batch, <$net>::OUTPUT_SIZE);
-        let dropout_seed = 99;
-        let (_, grads) = net
-            .loss_and_grads_with_seed(x.view(), &y, dropout_seed)
-            .unwrap();
-        let mut analytic = grads.to_vec();
-        analytic.resize(<$net>::PARAMS, 0.0);
-        let mut indices = Vec::new();
-        let frozen: &[&str] = $frozen;
-        for t in <$net>::TENSORS
-            .iter()
-            .filter(|t| t.trainable && !frozen.contains(&t.layer))
-        {
-            let step = (t.len / 5).max(1);
-            indices.extend((0..t.len).step_by(step).take(6).map(|i| t.offset + i));
-        }
-        let mut params = net.params().to_vec();
-        let mut worst = 0.0f32;
-        for &i in &indices {
-            let orig = params[i];
-            let mut loss_at = |v: f32| {
-                params[i] = v;
-                net.params_mut().copy_from_slice(&params);
-                net.loss_and_grads_with_seed(x.view(), &y, dropout_seed)
-                    .unwrap()
-                    .0 as f64
-            };
-            let numeric =
-                ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
-            loss_at(orig);
-            let a = analytic[i];
-            let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
-            worst = worst.max(err);
-            assert!(err <= 1.0, "parameter {i}: analytic {a}, numeric {numeric}");
-        }
-        println!(
-            "{}: worst error {worst:.3} of the tolerance",
-            stringify!($net)
-        );
-        indices.len()
+        crate::assert_param_grads!(net: $net, x, y, 99, $frozen)
     }};
 }
 

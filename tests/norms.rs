@@ -156,50 +156,14 @@ fn parameters_are_gamma_and_beta_per_channel() {
     assert!(text.contains("se (Gate)"), "{text}");
 }
 
-/// Central differences in f32: the step, and the tolerance
-/// `|a - n| <= ABS + REL * max(|a|, |n|)` (as tests/gradcheck_network.rs).
-const STEP: f32 = 1e-3;
-const ABS: f32 = 1e-3;
-const REL: f32 = 2e-2;
-
 /// Checks up to six elements of every trainable tensor of `net` (the
-/// tensors of `frozen` layers excepted) on `x`; returns how many.
+/// tensors of `frozen` layers excepted) on `x` by central differences
+/// (`assert_param_grads!`); returns how many.
 macro_rules! check_net {
     ($net:ident: $ty:ty, $x:expr, $frozen:expr) => {{
         let x = $x;
         let y = labels(x.shape()[0], <$ty>::OUTPUT_SIZE);
-        let (_, grads) = $net.loss_and_grads(x.view(), &y).unwrap();
-        let analytic = grads.to_vec();
-        let frozen: &[&str] = $frozen;
-        let mut params = $net.params().to_vec();
-        let mut checked = 0;
-        for t in <$ty>::TENSORS
-            .iter()
-            .filter(|t| t.trainable && !frozen.contains(&t.layer))
-        {
-            let step = (t.len / 5).max(1);
-            for i in (0..t.len).step_by(step).take(6).map(|i| t.offset + i) {
-                let orig = params[i];
-                let mut loss_at = |v: f32| {
-                    params[i] = v;
-                    $net.params_mut().copy_from_slice(&params);
-                    $net.loss_and_grads(x.view(), &y).unwrap().0 as f64
-                };
-                let numeric =
-                    ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
-                loss_at(orig);
-                let a = analytic[i];
-                let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
-                assert!(
-                    err <= 1.0,
-                    "{}[{}]: analytic {a}, numeric {numeric}",
-                    t.name,
-                    i - t.offset
-                );
-                checked += 1;
-            }
-        }
-        checked
+        crate::assert_param_grads!($net: $ty, x, y, 0, $frozen)
     }};
 }
 

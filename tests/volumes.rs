@@ -172,31 +172,7 @@ fn finite_differences_agree_with_backward() {
     let x = clips(3, [5, 6, 7, 2], 5);
     let y = labels(3, 3);
     let seed = 99;
-    let (_, grads) = net.loss_and_grads_with_seed(x.view(), &y, seed).unwrap();
-    let analytic = grads.to_vec();
-    let mut params = net.params().to_vec();
-    let mut checked = 0;
-    for t in Every::TENSORS.iter().filter(|t| t.trainable) {
-        let step = (t.len / 5).max(1);
-        for i in (0..t.len).step_by(step).take(6).map(|i| t.offset + i) {
-            let orig = params[i];
-            let mut loss_at = |v: f32| {
-                params[i] = v;
-                net.params_mut().copy_from_slice(&params);
-                net.loss_and_grads_with_seed(x.view(), &y, seed).unwrap().0 as f64
-            };
-            let numeric = ((loss_at(orig + 1e-3) - loss_at(orig - 1e-3)) / 2e-3) as f32;
-            loss_at(orig);
-            let a = analytic[i];
-            let tol = 1e-3 + 2e-2 * a.abs().max(numeric.abs());
-            assert!(
-                (a - numeric).abs() <= tol,
-                "{}[{i}]: analytic {a}, numeric {numeric}",
-                t.name
-            );
-            checked += 1;
-        }
-    }
+    let checked = crate::assert_param_grads!(net: Every, x, y, seed, &[]);
     assert!(checked >= 25, "{checked} elements checked");
 }
 

@@ -156,3 +156,58 @@ macro_rules! assert_reproduces_pytorch {
         checked
     }};
 }
+
+/// Central differences in f32 (steps of 1e-3) against
+/// `loss_and_grads_with_seed`, on up to six elements of every trainable
+/// tensor of `$net` (of type `$ty`), the tensors of the layers named in
+/// `$frozen` excepted: `|a - n| <= 1e-3 + 2e-2 max(|a|, |n|)`. `$x` is the
+/// input array (any rank), `$y` the labels, `$seed` dropout's seed.
+/// Prints the worst error as a share of the tolerance and evaluates to the
+/// number of elements checked.
+#[macro_export]
+macro_rules! assert_param_grads {
+    ($net:ident: $ty:ty, $x:expr, $y:expr, $seed:expr, $frozen:expr) => {{
+        const STEP: f32 = 1e-3;
+        const ABS: f32 = 1e-3;
+        const REL: f32 = 2e-2;
+        let (x, y, seed) = (&$x, &$y, $seed);
+        let (_, grads) = $net.loss_and_grads_with_seed(x.view(), y, seed).unwrap();
+        let mut analytic = grads.to_vec();
+        analytic.resize(<$ty>::PARAMS, 0.0);
+        let frozen: &[&str] = $frozen;
+        let mut params = $net.params().to_vec();
+        let (mut checked, mut worst) = (0usize, 0.0f32);
+        for t in <$ty>::TENSORS
+            .iter()
+            .filter(|t| t.trainable && !frozen.contains(&t.layer))
+        {
+            let step = (t.len / 5).max(1);
+            for i in (0..t.len).step_by(step).take(6).map(|i| t.offset + i) {
+                let orig = params[i];
+                let mut loss_at = |v: f32| {
+                    params[i] = v;
+                    $net.params_mut().copy_from_slice(&params);
+                    $net.loss_and_grads_with_seed(x.view(), y, seed).unwrap().0 as f64
+                };
+                let numeric =
+                    ((loss_at(orig + STEP) - loss_at(orig - STEP)) / (2.0 * STEP as f64)) as f32;
+                loss_at(orig);
+                let a = analytic[i];
+                let err = (a - numeric).abs() / (ABS + REL * a.abs().max(numeric.abs()));
+                worst = worst.max(err);
+                assert!(
+                    err <= 1.0,
+                    "{}[{}]: analytic {a}, numeric {numeric}",
+                    t.name,
+                    i - t.offset
+                );
+                checked += 1;
+            }
+        }
+        println!(
+            "{}: worst error {worst:.3} of the tolerance",
+            stringify!($ty)
+        );
+        checked
+    }};
+}

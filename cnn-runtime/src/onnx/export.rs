@@ -51,8 +51,8 @@ use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
 use onnx_protobuf::type_proto::{self, Value};
 use onnx_protobuf::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use protobuf::{Enum, Message, MessageField};
 
@@ -203,6 +203,26 @@ pub(super) fn model(
 }
 
 /// A float32 tensor value `[N, dims..]` with a symbolic batch `N`.
+/// A convolution's weight tensor as ours holds it (`ours`) and as ONNX
+/// takes it (`torch`, PyTorch's layout), with its bias and output channels.
+struct ConvWeights {
+    name: &'static str,
+    ours: [usize; 4],
+    torch: [usize; 4],
+    bias: Option<&'static str>,
+    c_out: usize,
+}
+
+/// `groups` must divide both channel counts of the convolution `weight`.
+fn check_groups(weight: &str, groups: usize, c_in: usize, c_out: usize) -> Result<()> {
+    if groups == 0 || !c_in.is_multiple_of(groups) || !c_out.is_multiple_of(groups) {
+        return Err(Error::InvalidArgument(format!(
+            "onnx export: `{weight}`: {groups} groups do not divide {c_in} -> {c_out} channels"
+        )));
+    }
+    Ok(())
+}
+
 fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
     let mut shape = TensorShapeProto::new();
     let mut batch = Dimension::new();
@@ -346,21 +366,7 @@ impl<'a> Builder<'a> {
                 batch_norm,
                 act,
             } => {
-                if groups == 0 || g.c_in % groups != 0 || g.c_out % groups != 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "onnx export: `{weight}`: {groups} groups do not divide {} -> {} channels",
-                        g.c_in, g.c_out
-                    )));
-                }
-                let ours = [g.fh, g.fw, g.c_in / groups, g.c_out];
-                let (t, w) = self.tensor(weight, &ours)?;
-                let layer = t.layer;
-                let w = layout::conv_weight_to_torch(w, ours);
-                self.init(weight, &[g.c_out, g.c_in / groups, g.fh, g.fw], &w);
-                let mut inputs = vec![self.value(x), weight.to_string()];
-                if let Some(b) = bias {
-                    inputs.push(self.vector(b, g.c_out)?.to_string());
-                }
+                check_groups(weight, groups, g.c_in, g.c_out)?;
                 // A dilated kernel's window spans d (f - 1) + 1 inputs.
                 let (span_h, span_w) =
                     (effective_window(g.fh, g.dh)?, effective_window(g.fw, g.dw)?);
@@ -375,20 +381,14 @@ impl<'a> Builder<'a> {
                     ints("dilations", &[g.dh, g.dw]),
                     int("group", groups as i64),
                 ];
-                let last = batch_norm.is_none() && act == Act::Identity;
-                let out = if last {
-                    self.value(y)
-                } else {
-                    format!("{}/conv", self.value(y))
+                let weights = ConvWeights {
+                    name: weight,
+                    ours: [g.fh, g.fw, g.c_in / groups, g.c_out],
+                    torch: [g.c_out, g.c_in / groups, g.fh, g.fw],
+                    bias,
+                    c_out: g.c_out,
                 };
-                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                self.nodes
-                    .push(node("Conv", layer, &inputs, &[&out], attrs));
-                let out = match batch_norm {
-                    Some(bn) => self.batch_norm(&out, y, bn, g.c_out, act == Act::Identity)?,
-                    None => out,
-                };
-                self.activation(&out, y, act, layer);
+                self.conv_node(("Conv", "conv"), x, y, weights, attrs, batch_norm, act)?;
             }
             Node::ConvTranspose {
                 x,
@@ -400,21 +400,7 @@ impl<'a> Builder<'a> {
                 batch_norm,
                 act,
             } => {
-                if groups == 0 || g.c_in % groups != 0 || g.c_out % groups != 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "onnx export: `{weight}`: {groups} groups do not divide {} -> {} channels",
-                        g.c_in, g.c_out
-                    )));
-                }
-                let ours = [g.fh, g.fw, g.c_out / groups, g.c_in];
-                let (t, w) = self.tensor(weight, &ours)?;
-                let layer = t.layer;
-                let w = layout::conv_weight_to_torch(w, ours);
-                self.init(weight, &[g.c_in, g.c_out / groups, g.fh, g.fw], &w);
-                let mut inputs = vec![self.value(x), weight.to_string()];
-                if let Some(b) = bias {
-                    inputs.push(self.vector(b, g.c_out)?.to_string());
-                }
+                check_groups(weight, groups, g.c_in, g.c_out)?;
                 let (end_h, op_h) = transposed_end(g.pad_top, g.out_pad_h, g.sh);
                 let (end_w, op_w) = transposed_end(g.pad_left, g.out_pad_w, g.sw);
                 let attrs = vec![
@@ -425,20 +411,15 @@ impl<'a> Builder<'a> {
                     ints("dilations", &[g.dh, g.dw]),
                     int("group", groups as i64),
                 ];
-                let last = batch_norm.is_none() && act == Act::Identity;
-                let out = if last {
-                    self.value(y)
-                } else {
-                    format!("{}/conv_transpose", self.value(y))
+                let weights = ConvWeights {
+                    name: weight,
+                    ours: [g.fh, g.fw, g.c_out / groups, g.c_in],
+                    torch: [g.c_in, g.c_out / groups, g.fh, g.fw],
+                    bias,
+                    c_out: g.c_out,
                 };
-                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                self.nodes
-                    .push(node("ConvTranspose", layer, &inputs, &[&out], attrs));
-                let out = match batch_norm {
-                    Some(bn) => self.batch_norm(&out, y, bn, g.c_out, act == Act::Identity)?,
-                    None => out,
-                };
-                self.activation(&out, y, act, layer);
+                let op = ("ConvTranspose", "conv_transpose");
+                self.conv_node(op, x, y, weights, attrs, batch_norm, act)?;
             }
             Node::Upsample { x, y, geom: g } => {
                 let name = self.unnamed("Resize");
@@ -844,6 +825,45 @@ impl<'a> Builder<'a> {
             },
             |t| t.layer.to_string(),
         )
+    }
+
+    /// A `Conv` or `ConvTranspose` node (`op`: the operator and the suffix
+    /// of its output's name when more follows) from graph value `x`, with
+    /// its weights written in PyTorch's layout and its bias, then the
+    /// folded batch norm and the activation, ending at graph value `y`.
+    #[allow(clippy::too_many_arguments)] // the graph node's fields
+    fn conv_node(
+        &mut self,
+        (op, suffix): (&str, &str),
+        x: usize,
+        y: usize,
+        weights: ConvWeights,
+        attrs: Vec<AttributeProto>,
+        batch_norm: Option<BatchNormTensors>,
+        act: Act,
+    ) -> Result<()> {
+        let (t, w) = self.tensor(weights.name, &weights.ours)?;
+        let layer = t.layer;
+        let w = layout::conv_weight_to_torch(w, weights.ours);
+        self.init(weights.name, &weights.torch, &w);
+        let mut inputs = vec![self.value(x), weights.name.to_string()];
+        if let Some(b) = weights.bias {
+            inputs.push(self.vector(b, weights.c_out)?.to_string());
+        }
+        let last = batch_norm.is_none() && act == Act::Identity;
+        let out = if last {
+            self.value(y)
+        } else {
+            format!("{}/{suffix}", self.value(y))
+        };
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        self.nodes.push(node(op, layer, &inputs, &[&out], attrs));
+        let out = match batch_norm {
+            Some(bn) => self.batch_norm(&out, y, bn, weights.c_out, act == Act::Identity)?,
+            None => out,
+        };
+        self.activation(&out, y, act, layer);
+        Ok(())
     }
 
     /// A `BatchNormalization` node on `x` with `c` channels; its output is

@@ -31,14 +31,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
         .last()
         .map_or(Some(net.input), |l| l.output)
         .map_or(0, |s| s.len());
-    let x_ty = match net.input {
-        Shape::Image { seq: true, .. } => quote!(::cnn::__private::ndarray::ArrayView3<'_, f32>),
-        Shape::Image { depth: Some(_), .. } => {
-            quote!(::cnn::__private::ndarray::ArrayView5<'_, f32>)
-        }
-        Shape::Image { .. } => quote!(::cnn::__private::ndarray::ArrayView4<'_, f32>),
-        Shape::Flat { .. } => quote!(::cnn::__private::ndarray::ArrayView2<'_, f32>),
-    };
+    // A batch has one axis more than an example.
+    let view = ::quote::format_ident!("ArrayView{}", rank + 1);
+    let x_ty = quote!(::cnn::__private::ndarray::#view<'_, f32>);
     let x_desc = match net.input {
         Shape::Image {
             w, c, seq: true, ..

@@ -124,6 +124,25 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
     if param_free && back.dx.is_none() && back.dother.is_none() {
         return quote!();
     }
+    // A layer with weights whose kernels take `dw` and `db` (`full`) or,
+    // frozen, compute the input gradient alone (`dx_only`): the geometry
+    // constant `geom`, the fused activation's derivative, then either.
+    let weighted = |geom: TokenStream,
+                    a: &Act,
+                    (w, b, w_tensor): (Slot, Option<Slot>, usize),
+                    full: TokenStream,
+                    dx_only: TokenStream| {
+        let (y_name, y_slot, derivative) = fused_derivative(*a, ys.clone());
+        let full = weight_grads(w, b, full);
+        let body = frozen_or_not(back, op.frozen, w_tensor, &dx_arg, dx_only, full);
+        quote! {{
+            #geom
+            let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
+            let _ = &x;
+            #derivative
+            #body
+        }}
+    };
     match &op.kind {
         // A transposed convolution: the input gradient alone when frozen
         // (whatever its groups).
@@ -138,24 +157,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             ..
         } => {
             let geom = transpose_geom(g, *out_pad);
-            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
             let wp = p(*w);
-            let full = weight_grads(
-                *w,
-                *b,
-                quote! {
-                    #rt::layers::conv_transpose::backward(&G, #groups, batch, x, #wp, dy, dx, dw, db)?;
-                },
-            );
-            let dx_only = quote!(#rt::layers::conv_transpose::backward_input(&G, #groups, batch, #wp, dy, dx)?;);
-            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
-            quote! {{
-                const G: #rt::ConvTranspose2dGeom = #geom;
-                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
-                let _ = &x;
-                #derivative
-                #body
-            }}
+            weighted(
+                quote!(const G: #rt::ConvTranspose2dGeom = #geom;),
+                a,
+                (*w, *b, *w_tensor),
+                quote!(#rt::layers::conv_transpose::backward(&G, #groups, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv_transpose::backward_input(&G, #groups, batch, #wp, dy, dx)?;),
+            )
         }
         // A volume's convolution: its geometry holds the groups, and a
         // frozen one computes the input gradient alone.
@@ -169,24 +178,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             ..
         } if g.depth.is_some() => {
             let geom = conv3d_geom(g, *groups);
-            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
             let wp = p(*w);
-            let full = weight_grads(
-                *w,
-                *b,
-                quote! {
-                    #rt::layers::conv3d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;
-                },
-            );
-            let dx_only = quote!(#rt::layers::conv3d::backward_input(&G, batch, #wp, dy, dx)?;);
-            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
-            quote! {{
-                const G: #rt::Conv3dGeom = #geom;
-                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
-                let _ = &x;
-                #derivative
-                #body
-            }}
+            weighted(
+                quote!(const G: #rt::Conv3dGeom = #geom;),
+                a,
+                (*w, *b, *w_tensor),
+                quote!(#rt::layers::conv3d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv3d::backward_input(&G, batch, #wp, dy, dx)?;),
+            )
         }
         OpKind::Conv {
             w,
@@ -198,24 +197,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             ..
         } => {
             let geom = conv_geom(g);
-            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
             let wp = p(*w);
-            let full = weight_grads(
-                *w,
-                *b,
-                quote! {
-                    #rt::layers::conv2d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;
-                },
-            );
-            let dx_only = quote!(#rt::layers::conv2d::backward_input(&G, batch, #wp, dy, dx)?;);
-            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
-            quote! {{
-                const G: #rt::Conv2dGeom = #geom;
-                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
-                let _ = &x;
-                #derivative
-                #body
-            }}
+            weighted(
+                quote!(const G: #rt::Conv2dGeom = #geom;),
+                a,
+                (*w, *b, *w_tensor),
+                quote!(#rt::layers::conv2d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv2d::backward_input(&G, batch, #wp, dy, dx)?;),
+            )
         }
         OpKind::Dense {
             w,
@@ -226,24 +215,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             w_tensor,
             ..
         } => {
-            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
             let wp = p(*w);
-            let full = weight_grads(
-                *w,
-                *b,
-                quote! {
-                    #rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, dx, dw, db)?;
-                },
-            );
-            let dx_only =
-                quote!(#rt::layers::dense::backward_input(batch, #n_in, #n_out, #wp, dy, dx)?;);
-            let body = frozen_or_not(back, op.frozen, *w_tensor, &dx_arg, dx_only, full);
-            quote! {{
-                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
-                let _ = &x;
-                #derivative
-                #body
-            }}
+            weighted(
+                quote!(),
+                a,
+                (*w, *b, *w_tensor),
+                quote!(#rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::dense::backward_input(batch, #n_in, #n_out, #wp, dy, dx)?;),
+            )
         }
         // A grouped convolution: its kernel computes every gradient; a
         // frozen one's weight gradients go to scratch.

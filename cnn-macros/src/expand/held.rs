@@ -182,11 +182,11 @@ pub fn held_impl(header: &Header, net: &Net, parts: Option<&Parts>) -> TokenStre
     let rt = rt();
     let ident = &header.ident;
     let nd = quote!(::cnn::__private::ndarray);
-    let dim = |s: Option<Shape>| match s {
-        Some(Shape::Image { seq: true, .. }) => quote!(#nd::Ix3),
-        Some(Shape::Image { depth: Some(_), .. }) => quote!(#nd::Ix5),
-        Some(Shape::Image { .. }) => quote!(#nd::Ix4),
-        _ => quote!(#nd::Ix2),
+    // A batch has one axis more than an example (a net whose sizes did
+    // not check takes vectors).
+    let dim = |s: Option<Shape>| {
+        let ix = ::quote::format_ident!("Ix{}", s.map_or(1, |s| super::dims(s).len()) + 1);
+        quote!(#nd::#ix)
     };
     let in_dim = dim(Some(net.input));
     let out_dim = dim(net.layers.last().map_or(Some(net.input), |l| l.output));

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use cnn::pass::Mode;
-use ucr::{load, median, run, set, Set, SETS};
+use ucr::{load, median, run, set, Recipe, Set, SETS};
 
 ucr_networks! {
     GunPointFcn GunPointResNet [150, 1] 2;
@@ -108,7 +108,12 @@ fn one(set: &Set, model: &str, seed: u64, args: &Args) -> cnn::Result<f32> {
     let cam = args.out.join(format!("cam_{}_{model}.png", set.name));
     macro_rules! go {
         ($net:ty) => {{
-            let (outcome, mut net) = run(<$net>::new(seed), &train, &test, args.epochs, seed, log)?;
+            let recipe = Recipe {
+                epochs: args.epochs,
+                batch_cap: if model == "fcn" { 16 } else { 64 },
+                seed,
+            };
+            let (outcome, mut net) = run(<$net>::new(seed), &train, &test, &recipe, log)?;
             if seed == 1 {
                 // The last convolution's maps, weighted by the predicted
                 // class's softmax weights (Wang et al. 2017, section 4).
@@ -156,10 +161,11 @@ fn one(set: &Set, model: &str, seed: u64, args: &Args) -> cnn::Result<f32> {
         _ => go!(BasicMotionsResNet),
     };
     eprintln!(
-        "  {} {model} seed {seed}: train {:.2}%, test {:.2}%, {:.1} s",
+        "  {} {model} seed {seed}: train {:.2}%, test {:.2}% (weights of epoch {}), {:.1} s",
         set.name,
         100.0 * outcome.train_accuracy,
         100.0 * outcome.test_accuracy,
+        outcome.best_epoch,
         outcome.seconds
     );
     Ok(outcome.test_accuracy)

@@ -1,9 +1,10 @@
 //! The core of `examples/ucr.rs` on GunPoint: the vendored files read,
 //! z-normalised and padded, the 1D ResNet trained for a few epochs, and
-//! its test accuracy clearly above chance (50% for two classes). The full
+//! its test accuracy clearly above chance (50% for two classes), with the
+//! weights of its lowest training loss restored from a temporary file. The full
 //! runs and their figures are in docs/sequences.md.
 
-use crate::ucr::{load, run, set};
+use crate::ucr::{load, run, set, Recipe};
 
 crate::ucr_networks! {
     GunPointFcn GunPointResNet [150, 1] 2;
@@ -15,7 +16,12 @@ fn resnet_beats_chance_on_gunpoint_in_a_few_epochs() {
     let (train, test) = load(gun, &crate::ucr::data_dir()).unwrap();
     assert_eq!((train.len(), test.len()), (50, 150));
     assert_eq!(GunPointResNet::INPUT_SHAPE, [150, 1]);
-    let (outcome, _) = run(GunPointResNet::new(1), &train, &test, 20, 1, None).unwrap();
+    let recipe = Recipe {
+        epochs: 20,
+        batch_cap: 64,
+        seed: 1,
+    };
+    let (outcome, _) = run(GunPointResNet::new(1), &train, &test, &recipe, None).unwrap();
     assert!(
         outcome.test_accuracy >= 0.75,
         "test accuracy {} after 20 epochs",

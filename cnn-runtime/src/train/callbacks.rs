@@ -98,9 +98,8 @@ impl Monitor {
         // A monitor of validation metrics without validation data falls back
         // to the training metric, as Keras warns and does nothing useful.
         self.value(log).unwrap_or(match self {
-            Monitor::ValLoss => log.loss,
-            Monitor::ValAccuracy => log.accuracy,
-            _ => unreachable!("training metrics are always present"),
+            Monitor::ValAccuracy | Monitor::Accuracy => log.accuracy,
+            Monitor::ValLoss | Monitor::Loss => log.loss,
         })
     }
 }
@@ -253,6 +252,112 @@ impl Callback for LearningRateScheduler {
     }
 }
 
+/// Lowers the learning rate when `monitor` has stopped improving (Keras's
+/// `ReduceLROnPlateau`): after `patience` epochs without an improvement of
+/// more than `min_delta`, the rate is multiplied by `factor`, never below
+/// `min_lr`, and the count starts again after `cooldown` epochs. The new
+/// rate takes effect from the next epoch. Without a
+/// [`super::Fit::schedule`] or a [`LearningRateScheduler`] after it,
+/// which would set the rate again.
+#[derive(Clone, Debug)]
+pub struct ReduceLrOnPlateau {
+    /// The metric watched.
+    pub monitor: Monitor,
+    /// What the rate is multiplied by (0.1 by default, as Keras's).
+    pub factor: f32,
+    /// Epochs without improvement before the rate is lowered.
+    pub patience: usize,
+    /// The smallest change that counts as an improvement (1e-4 by default).
+    pub min_delta: f32,
+    /// Epochs to wait after a reduction before counting again (0 by default).
+    pub cooldown: usize,
+    /// The lowest rate (0 by default).
+    pub min_lr: f32,
+    best: Option<f32>,
+    waited: usize,
+    cooling: usize,
+    reduce: bool,
+    /// The epochs after which the rate was lowered, with the new rate.
+    pub reductions: Vec<(usize, f32)>,
+}
+
+impl ReduceLrOnPlateau {
+    /// Multiplies the rate by `factor` after `patience` epochs without an
+    /// improvement of `monitor`. Errors: a factor outside (0, 1).
+    pub fn new(monitor: Monitor, factor: f32, patience: usize) -> Result<Self> {
+        if !(factor > 0.0 && factor < 1.0) {
+            return Err(crate::Error::InvalidArgument(format!(
+                "ReduceLrOnPlateau: the factor must be in (0, 1), got {factor}"
+            )));
+        }
+        Ok(ReduceLrOnPlateau {
+            monitor,
+            factor,
+            patience,
+            min_delta: 1e-4,
+            cooldown: 0,
+            min_lr: 0.0,
+            best: None,
+            waited: 0,
+            cooling: 0,
+            reduce: false,
+            reductions: Vec::new(),
+        })
+    }
+    /// Sets the lowest rate.
+    pub fn min_lr(mut self, lr: f32) -> Self {
+        self.min_lr = lr;
+        self
+    }
+    /// Sets the smallest change that counts as an improvement.
+    pub fn min_delta(mut self, d: f32) -> Self {
+        self.min_delta = d;
+        self
+    }
+    /// Sets the epochs to wait after a reduction before counting again.
+    pub fn cooldown(mut self, epochs: usize) -> Self {
+        self.cooldown = epochs;
+        self
+    }
+}
+
+impl Callback for ReduceLrOnPlateau {
+    fn on_epoch_begin(&mut self, epoch: usize, optimizer: &mut dyn Optimizer) -> Result<()> {
+        if std::mem::take(&mut self.reduce) {
+            let old = optimizer.learning_rate();
+            let new = (old * self.factor).max(self.min_lr);
+            if new < old {
+                optimizer.set_learning_rate(new);
+                self.reductions.push((epoch - 1, new));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, end: &EpochEnd<'_>) -> Result<Control> {
+        let v = self.monitor.metric(end.log);
+        if self.cooling > 0 {
+            self.cooling -= 1;
+            self.waited = 0;
+        }
+        if self
+            .monitor
+            .improves(v, self.best, self.min_delta, end.history.metric)
+        {
+            self.best = Some(v);
+            self.waited = 0;
+        } else if self.cooling == 0 {
+            self.waited += 1;
+            if self.waited >= self.patience && end.log.learning_rate > self.min_lr {
+                self.reduce = true;
+                self.cooling = self.cooldown;
+                self.waited = 0;
+            }
+        }
+        Ok(Control::Continue)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +408,54 @@ mod tests {
             ]
         );
         assert_eq!(es.stopped_epoch, Some(4));
+    }
+
+    #[test]
+    fn plateau_lowers_the_rate_after_patience_epochs() {
+        let h = History::default();
+        let nosave = |_: &Path| Ok(());
+        let mut opt = crate::optim::Sgd::new(0.1);
+        let mut rp = ReduceLrOnPlateau::new(Monitor::ValLoss, 0.5, 2)
+            .unwrap()
+            .min_lr(0.03);
+        // No improvement in epochs 3 and 4: halved from epoch 5; none in 5
+        // and 6: down to the floor from epoch 7; then never lower.
+        let losses = [1.0, 0.9, 0.95, 0.9, 0.92, 0.91, 0.93, 0.94];
+        let mut rates = vec![];
+        for (i, &v) in losses.iter().enumerate() {
+            rp.on_epoch_begin(i + 1, &mut opt).unwrap();
+            rates.push(opt.learning_rate());
+            let mut l = log(i + 1, v);
+            l.learning_rate = opt.learning_rate();
+            assert_eq!(
+                rp.on_epoch_end(&end_of(&l, &h, &nosave)).unwrap(),
+                Control::Continue
+            );
+        }
+        assert_eq!(rates, [0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.03, 0.03]);
+        assert_eq!(rp.reductions, [(4, 0.05), (6, 0.03)]);
+        assert!(ReduceLrOnPlateau::new(Monitor::Loss, 1.0, 3).is_err());
+    }
+
+    #[test]
+    fn training_metrics_are_monitored_too() {
+        // Monitor::Loss and Monitor::Accuracy read the training metrics
+        // (they once panicked: the validation fallback was evaluated first).
+        let h = History::default();
+        let nosave = |_: &Path| Ok(());
+        let mut es = EarlyStopping::new(Monitor::Loss, 1);
+        let mut by_accuracy = EarlyStopping::new(Monitor::Accuracy, 1);
+        let mut l = log(1, 0.3);
+        for (epoch, loss) in [(1, 1.0), (2, 1.5)] {
+            l.epoch = epoch;
+            l.loss = loss;
+            let end = end_of(&l, &h, &nosave);
+            let stop = es.on_epoch_end(&end).unwrap();
+            assert_eq!(stop == Control::Stop, epoch == 2);
+            // The accuracy stays at 0.5: no improvement in epoch 2.
+            let stop = by_accuracy.on_epoch_end(&end).unwrap();
+            assert_eq!(stop == Control::Stop, epoch == 2);
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use crate::data::augment::{Augment, RandomShift};
 pub use crate::data::dataset::{Batcher, Dataset};
 pub use callbacks::{
     Callback, Control, EarlyStopping, EpochEnd, LearningRateScheduler, ModelCheckpoint, Monitor,
+    ReduceLrOnPlateau,
 };
 pub use classifier::{evaluate, predict, Classifier};
 pub use ensemble::Ensemble;

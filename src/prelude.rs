@@ -6,6 +6,6 @@ pub use crate::optim::{Adam, AdamW, Optimizer, Sgd};
 pub use crate::pass::{Grads, Mode};
 pub use crate::train::{
     Callback, Dataset, EarlyStopping, Fit, LearningRateScheduler, Model, ModelCheckpoint, Monitor,
-    Network,
+    Network, ReduceLrOnPlateau,
 };
 pub use crate::Error;

@@ -11,6 +11,7 @@
 //! | [`Elastic`] | `elastic.rs` | Simard et al.'s (2003) smoothed random displacement fields |
 //! | [`ColorShift`] | `color.rs` | per-channel offsets |
 //! | [`PcaColor`] | `pca_color.rs` | AlexNet's colour augmentation along the principal axes |
+//! | [`StrokeWidth`] | `stroke.rs` | thicker or thinner strokes (grayscale dilation or erosion, blended) |
 //!
 //! Geometric transforms do not resample the image one after the other:
 //! each only moves the coordinates that the output will read
@@ -48,6 +49,7 @@ mod pca_color;
 mod pipeline;
 pub mod queue;
 mod sample;
+mod stroke;
 mod warp;
 
 #[cfg(test)]
@@ -60,6 +62,7 @@ pub use elastic::Elastic;
 pub use flip::Mirror;
 pub use pca_color::PcaColor;
 pub use pipeline::Pipeline;
+pub use stroke::StrokeWidth;
 pub use warp::{Border, Frame};
 
 use crate::error::{Error, Result};

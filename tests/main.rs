@@ -58,6 +58,8 @@ mod norms;
 mod one_shot;
 #[cfg(feature = "onnx")]
 mod onnx;
+#[cfg(feature = "onnx")]
+mod onnx_volumes;
 mod predict_reference;
 mod pytorch_import;
 mod resume_examples;

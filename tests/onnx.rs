@@ -270,7 +270,7 @@ fn max_diff(ours: &Array2<f32>, theirs: &Array2<f32>) -> f32 {
 
 /// Moving statistics away from their initial values, so that a batch norm
 /// read back wrong shows.
-fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
+pub(crate) fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     for t in tensors {
         let v = &mut params[t.range()];
         if t.name.ends_with("moving_variance") {
@@ -423,7 +423,7 @@ fn another_batch_norm_epsilon_is_taken_into_account() {
 
 /// The error of loading `path` into `net`, after which its weights must
 /// be unchanged.
-fn refused<N>(
+pub(crate) fn refused<N>(
     net: &mut N,
     path: &Path,
     load: fn(&mut N, &Path) -> cnn::Result<()>,

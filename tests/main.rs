@@ -58,8 +58,6 @@ mod norms;
 mod one_shot;
 #[cfg(feature = "onnx")]
 mod onnx;
-#[cfg(feature = "onnx")]
-mod onnx_volumes;
 mod predict_reference;
 mod pytorch_import;
 mod resume_examples;

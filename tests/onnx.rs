@@ -21,9 +21,13 @@
 //!   leave the weights as they were.
 //!
 //! That the exported models compute what `predict` does is checked by
-//! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`).
+//! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`). Networks on
+//! volumes are in `onnx/volumes.rs`.
 
 use crate::one_shot_example::nets as one_shot_nets;
+
+// Networks on volumes (`onnx::volumes::..`, so `onnx::` selects them too).
+mod volumes;
 
 use std::path::{Path, PathBuf};
 

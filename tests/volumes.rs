@@ -207,7 +207,7 @@ fn a_checkpoint_round_trips_and_other_shapes_are_refused() {
 }
 
 /// `GRAPH` describes the volume's layers: running it gives `predict`'s
-/// output (tests/graph.rs holds every 3-D kind; tests/onnx_volumes.rs the
+/// output (tests/graph.rs holds every 3-D kind; tests/onnx/volumes.rs the
 /// ONNX export and import).
 #[test]
 fn the_graph_runs_the_volume_network() {

@@ -9,7 +9,7 @@
 //! computes what `predict` does is checked by ONNX Runtime
 //! (`scripts/onnx_check.py` on `examples/onnx_export.rs`'s volume
 //! network); that the macro's graphs of volumes come back, by the facade's
-//! `tests/onnx_volumes.rs`.
+//! `tests/onnx/volumes.rs`.
 
 use onnx_protobuf::tensor_shape_proto::dimension::Value as Dim;
 use onnx_protobuf::type_proto::Value;

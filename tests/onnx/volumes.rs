@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use crate::common::random;
 use crate::graph::{Clip, ClipHead};
-use crate::onnx::{refused, stir};
+use super::{refused, stir};
 use crate::volumes::C3dSmall;
 use cnn::ndarray::Array5;
 use cnn::network;

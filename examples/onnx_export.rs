@@ -623,9 +623,18 @@ fn write_volume_net(
 ) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     export(&dir.join("model.onnx"))?;
-    let ncdhw: Vec<f32> = x.view().permuted_axes([0, 4, 1, 2, 3]).iter().copied().collect();
+    let ncdhw: Vec<f32> = x
+        .view()
+        .permuted_axes([0, 4, 1, 2, 3])
+        .iter()
+        .copied()
+        .collect();
     let s = x.shape();
-    write_npy(&dir.join("input.npy"), &[s[0], s[4], s[1], s[2], s[3]], &ncdhw)?;
+    write_npy(
+        &dir.join("input.npy"),
+        &[s[0], s[4], s[1], s[2], s[3]],
+        &ncdhw,
+    )?;
     write_npy(
         &dir.join("output.npy"),
         y.shape(),

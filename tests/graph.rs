@@ -172,8 +172,14 @@ fn the_graph_computes_what_predict_computes_on_volumes() {
     let grouped = conv3d("res.g.weight").unwrap();
     assert_eq!((grouped.groups, grouped.dd, grouped.dh), (2, 2, 1));
     assert_eq!((grouped.out_d, grouped.out_h, grouped.out_w), (6, 4, 5));
-    assert!(g.nodes.iter().any(|n| matches!(n, Node::MaxPool3d { geom, .. } if geom.pad_front == 1)));
-    assert!(g.nodes.iter().any(|n| matches!(n, Node::AvgPool3d { geom, .. } if geom.sh == 2)));
+    assert!(g
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::MaxPool3d { geom, .. } if geom.pad_front == 1)));
+    assert!(g
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::AvgPool3d { geom, .. } if geom.sh == 2)));
     assert!(g.nodes.iter().any(|n| matches!(n, Node::Add { .. })));
 }
 

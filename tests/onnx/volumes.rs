@@ -17,9 +17,9 @@
 
 use std::path::PathBuf;
 
+use super::{refused, stir};
 use crate::common::random;
 use crate::graph::{Clip, ClipHead};
-use super::{refused, stir};
 use crate::volumes::C3dSmall;
 use cnn::ndarray::Array5;
 use cnn::network;

@@ -7,7 +7,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{conv3d_geom, conv_geom, pool3d_geom, pool_geom, transpose_geom, upsample_geom};
+use super::forward::{
+    conv3d_geom, conv_geom, pool3d_geom, pool_geom, transpose_geom, upsample_geom,
+};
 use super::layout::Params;
 use super::plan::{Bn, OpKind, Program, Slot};
 use super::{act, f32_lit, rt};

@@ -183,9 +183,17 @@ pub enum Node {
     /// Average pooling; padded cells are not counted.
     AvgPool { x: usize, y: usize, geom: PoolGeom },
     /// Max pooling of a volume; padded cells never win.
-    MaxPool3d { x: usize, y: usize, geom: Pool3dGeom },
+    MaxPool3d {
+        x: usize,
+        y: usize,
+        geom: Pool3dGeom,
+    },
     /// Average pooling of a volume; padded cells are not counted.
-    AvgPool3d { x: usize, y: usize, geom: Pool3dGeom },
+    AvgPool3d {
+        x: usize,
+        y: usize,
+        geom: Pool3dGeom,
+    },
     /// The mean of every channel over the image (or volume), to a flat vector.
     GlobalAvgPool { x: usize, y: usize },
     /// `y = a + b`.

@@ -1078,7 +1078,10 @@ fn window_attrs(axes: &[Axis]) -> Result<(Vec<AttributeProto>, Vec<usize>)> {
     }
     let pads: Vec<usize> = axes.iter().map(|a| a.before).chain(ends).collect();
     let attrs = vec![
-        ints("kernel_shape", &axes.iter().map(|a| a.f).collect::<Vec<_>>()),
+        ints(
+            "kernel_shape",
+            &axes.iter().map(|a| a.f).collect::<Vec<_>>(),
+        ),
         ints("strides", &axes.iter().map(|a| a.s).collect::<Vec<_>>()),
         ints("pads", &pads),
     ];

@@ -219,7 +219,10 @@ fn a_volume_is_ncdhw_and_its_layers_have_three_axes() {
     assert_eq!(ints(pool, "kernel_shape"), [2, 2, 2]);
     assert_eq!(ints(pool, "strides"), [1, 2, 1]);
     assert_eq!(ints(pool, "pads"), [1, 0, 1, 1, 0, 1]);
-    let count = pool.attribute.iter().find(|a| a.name == "count_include_pad");
+    let count = pool
+        .attribute
+        .iter()
+        .find(|a| a.name == "count_include_pad");
     assert_eq!(count.map(|a| a.i), Some(0));
 }
 
@@ -245,7 +248,10 @@ fn weights_are_in_pytorchs_layout() {
     assert_eq!(shape, [96, 3]);
     let ours = &p[76..364];
     for (d, h, w, c) in [(0, 0, 0, 0), (3, 1, 2, 3), (1, 0, 2, 1), (2, 1, 0, 2)] {
-        let (row, theirs) = ((((d * 2) + h) * 3 + w) * 4 + c, ((c * 4 + d) * 2 + h) * 3 + w);
+        let (row, theirs) = (
+            (((d * 2) + h) * 3 + w) * 4 + c,
+            ((c * 4 + d) * 2 + h) * 3 + w,
+        );
         assert_eq!(fc[theirs * 3..theirs * 3 + 3], ours[row * 3..row * 3 + 3]);
     }
 }
@@ -319,7 +325,9 @@ fn a_pool_padded_past_its_window_is_refused_by_name() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("a 1x2x2 pool padded 1,1,1,1,1,1: ONNX needs the padding smaller than the window"),
+        e.contains(
+            "a 1x2x2 pool padded 1,1,1,1,1,1: ONNX needs the padding smaller than the window"
+        ),
         "{e}"
     );
 }

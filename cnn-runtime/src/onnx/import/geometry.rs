@@ -22,17 +22,52 @@ pub(super) struct ConvAxis {
 /// An image convolution's axes: rows, columns.
 pub(super) fn axes_2d(g: &Conv2dGeom) -> Vec<ConvAxis> {
     vec![
-        ConvAxis { n: g.in_h, out: g.out_h, f: g.fh, s: g.sh, d: g.dh, before: g.pad_top },
-        ConvAxis { n: g.in_w, out: g.out_w, f: g.fw, s: g.sw, d: g.dw, before: g.pad_left },
+        ConvAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            before: g.pad_top,
+        },
+        ConvAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            before: g.pad_left,
+        },
     ]
 }
 
 /// A volume convolution's axes: depth, rows, columns.
 pub(super) fn axes_3d(g: &Conv3dGeom) -> Vec<ConvAxis> {
     vec![
-        ConvAxis { n: g.in_d, out: g.out_d, f: g.fd, s: g.sd, d: g.dd, before: g.pad_front },
-        ConvAxis { n: g.in_h, out: g.out_h, f: g.fh, s: g.sh, d: g.dh, before: g.pad_top },
-        ConvAxis { n: g.in_w, out: g.out_w, f: g.fw, s: g.sw, d: g.dw, before: g.pad_left },
+        ConvAxis {
+            n: g.in_d,
+            out: g.out_d,
+            f: g.fd,
+            s: g.sd,
+            d: g.dd,
+            before: g.pad_front,
+        },
+        ConvAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            before: g.pad_top,
+        },
+        ConvAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            before: g.pad_left,
+        },
     ]
 }
 
@@ -100,7 +135,11 @@ pub(super) fn check_geometry(
         ));
     }
     // Along an axis of one tap the dilation changes nothing.
-    if axes.iter().zip(&dilations).any(|(a, &d)| a.f > 1 && d != a.d) {
+    if axes
+        .iter()
+        .zip(&dilations)
+        .any(|(a, &d)| a.f > 1 && d != a.d)
+    {
         return Err(format!(
             "node {at}: dilations {}, but {layer} has dilation {}",
             joined(&dilations, "x"),

@@ -7,11 +7,11 @@ use super::geometry::{axes_2d, axes_3d, check_geometry, check_transposed_geometr
 use super::{label, Onnx, Ours, Res, WEIGHTED};
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::geom3d::Conv3dGeom;
-use crate::onnx::export::kernel_as_one_axis;
 use crate::net::graph::BatchNormTensors;
 use crate::net::import::layout;
 use crate::net::TensorInfo;
 use crate::onnx::dims;
+use crate::onnx::export::kernel_as_one_axis;
 use crate::onnx::model::{get_float, get_int};
 use onnx_protobuf::NodeProto;
 

@@ -48,9 +48,9 @@ use onnx_protobuf::{ModelProto, NodeProto, TensorProto};
 use protobuf::rt::WireType;
 use protobuf::{CodedInputStream, Message};
 
+use super::export::as_image;
 use super::model::{constant_value, read_floats};
 use crate::error::{Error, Result};
-use super::export::as_image;
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::geom3d::Conv3dGeom;
 use crate::net::graph::{BatchNormTensors, Graph, Node};
@@ -417,7 +417,6 @@ fn our_layers(
     }
     Ok(out)
 }
-
 
 /// The ONNX graph, indexed: stored tensors by name (initializers,
 /// `Constant` nodes, and `Identity` nodes of either), who reads each value.

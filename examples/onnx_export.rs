@@ -47,17 +47,25 @@
 //!   depthwise one) and upsampling (`Resize`: nearest with `asymmetric` +
 //!   `floor`, bilinear and linear with `half_pixel`), on random 7x6x3
 //!   images and random sequences of 9x3 (exported as `[N, 3, 1, 9]`).
+//! - `c3d` and `volume_head`: networks on volumes (`[N, c, d, h, w]` in
+//!   ONNX), random weights and batch-norm statistics, on random clips: a
+//!   small C3D with `Conv3d` (grouped, dilated in depth, strided; a
+//!   residual with a strided projection), `MaxPool3d` per frame and
+//!   padded, `AvgPool3d` with `same` padding (its odd total at the end),
+//!   a flatten of the volume before dense layers; and layer norm, a
+//!   squeeze-and-excitation gate, a group norm in a concatenation and
+//!   global pooling on a volume.
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
-//! or `[n, features]`), `output.npy` (`predict`'s `[n, outputs]`) and, for
-//! LeNet-5, `labels.npy`.
+//! NCDHW for a volume, or `[n, features]`), `output.npy` (`predict`'s `[n,
+//! outputs]`) and, for LeNet-5, `labels.npy`.
 //!
 //!     cargo run --release --features onnx --example onnx_export -- [--out DIR] [--steps N]
 //!     python3 scripts/onnx_check.py DIR
 
 use std::path::{Path, PathBuf};
 
-use cnn::ndarray::{Array2, Array4, ArrayView4};
+use cnn::ndarray::{Array2, Array4, Array5, ArrayView4};
 use cnn::prelude::*;
 use cnn::rng::Rng;
 
@@ -256,6 +264,54 @@ network! {
         ],
     }
 
+    /// A small C3D (Tran et al. 2015) on clips of 8 frames of 16x16x3,
+    /// with every 3-D kind: a per-frame pool, a residual whose body has a
+    /// grouped convolution dilated in depth and a strided one, a padded
+    /// max pool, an average pool with `same` padding, a flatten of the
+    /// volume.
+    pub struct C3dTiny {
+        input: [8, 16, 16, 3],
+        layers: [
+            c1: Conv3d { filters: 8, kernel: 3, padding: 1 },
+            b1: BatchNorm,
+            Relu,
+            MaxPool3d { size: [1, 2, 2] },
+            res: Residual {
+                body: [
+                    g: Conv3d { filters: 8, kernel: 3, dilation: [2, 1, 1], padding: same, groups: 2, bias: false },
+                    g_bn: BatchNorm,
+                    Relu,
+                    s: Conv3d { filters: 16, kernel: 3, stride: 2, padding: 1 },
+                ],
+                shortcut: [p: Conv3d { filters: 16, kernel: 1, stride: 2 }],
+            },
+            b2: BatchNorm,
+            Relu,
+            MaxPool3d { size: 3, stride: 2, padding: 1 },
+            AvgPool3d { size: 2, stride: 1, padding: same },
+            Flatten,
+            fc1: Dense { units: 32 },
+            Relu,
+            fc2: Dense { units: 10 },
+            Softmax,
+        ],
+    }
+
+    /// Layer norm, a gate, a group norm in a concatenation and global
+    /// pooling on a volume.
+    pub struct VolumeHead {
+        input: [4, 6, 5, 3],
+        layers: [
+            c: Conv3d { filters: 8, kernel: [1, 3, 3], padding: same },
+            ln: LayerNorm,
+            se: Gate { body: [GlobalAvgPool, Dense { units: 2 }, Relu, Dense { units: 8 }, Sigmoid] },
+            cat: Concat { branches: [[Conv3d { filters: 4, kernel: 1 }, Tanh], [gn: GroupNorm { groups: 4 }]] },
+            Relu,
+            GlobalAvgPool,
+            fc: Dense { units: 5 },
+        ],
+    }
+
     /// Every activation of issue 25 and L2 normalisation.
     pub struct Activations {
         input: [9, 8, 3],
@@ -446,8 +502,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &y,
     )?;
 
+    // Volumes: NCDHW [N, c, d, h, w] in ONNX.
+    let mut net = C3dTiny::new(35);
+    stir_batch_norms(net.params_mut(), C3dTiny::TENSORS, 36);
+    let x = random_clips(2, [8, 16, 16, 3], 37);
+    let y = net.predict(x.view())?;
+    write_volume_net(&out.join("c3d"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = VolumeHead::new(38);
+    stir_batch_norms(net.params_mut(), VolumeHead::TENSORS, 39);
+    let x = random_clips(3, [4, 6, 5, 3], 40);
+    let y = net.predict(x.view())?;
+    write_volume_net(&out.join("volume_head"), |p| net.export_onnx(p), &x, &y)?;
+
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations, dilated, decoder and sequence_decoder to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations, dilated, decoder, sequence_decoder, c3d and volume_head to {}",
         out.display()
     );
     Ok(())
@@ -473,6 +541,12 @@ struct Args {
 fn random_images(n: usize, [h, w, c]: [usize; 3], seed: u64) -> Array4<f32> {
     let mut rng = Rng::new(seed);
     Array4::from_shape_fn((n, h, w, c), |_| rng.uniform_in(-1.0, 1.0))
+}
+
+/// A batch `[n, d, h, w, c]` of values uniform in [-1, 1).
+fn random_clips(n: usize, [d, h, w, c]: [usize; 4], seed: u64) -> Array5<f32> {
+    let mut rng = Rng::new(seed);
+    Array5::from_shape_fn((n, d, h, w, c), |_| rng.uniform_in(-1.0, 1.0))
 }
 
 /// Batch norms away from their fresh state (gamma 1, beta 0, mean 0,
@@ -531,6 +605,36 @@ fn write_image_net(
     let nchw: Vec<f32> = nchw.iter().copied().collect();
     let s = x.shape();
     write_npy(&dir.join("input.npy"), &[s[0], s[3], s[1], s[2]], &nchw)?;
+    write_npy(
+        &dir.join("output.npy"),
+        y.shape(),
+        y.as_slice().unwrap_or(&[]),
+    )?;
+    Ok(())
+}
+
+/// `model.onnx` through `export`, the volumes as NCDHW `input.npy`, and
+/// `output.npy`, in `dir`.
+fn write_volume_net(
+    dir: &Path,
+    export: impl FnOnce(&Path) -> Result<(), cnn::Error>,
+    x: &Array5<f32>,
+    y: &Array2<f32>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    export(&dir.join("model.onnx"))?;
+    let ncdhw: Vec<f32> = x
+        .view()
+        .permuted_axes([0, 4, 1, 2, 3])
+        .iter()
+        .copied()
+        .collect();
+    let s = x.shape();
+    write_npy(
+        &dir.join("input.npy"),
+        &[s[0], s[4], s[1], s[2], s[3]],
+        &ncdhw,
+    )?;
     write_npy(
         &dir.join("output.npy"),
         y.shape(),

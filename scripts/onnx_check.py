@@ -2,8 +2,9 @@
 outputs with what `predict` returned on the same inputs.
 
 Each directory under DIR (the example `onnx_export` writes them) holds
-model.onnx, input.npy (NCHW float32, or [n, features]) and output.npy
-(predict's [n, outputs]); labels.npy where there are labels. For each model:
+model.onnx, input.npy (NCHW float32, NCDHW for a volume, or [n, features])
+and output.npy (predict's [n, outputs]); labels.npy where there are labels.
+For each model:
 
 - where the `onnx` package is installed, onnx.checker (full check, with
   shape inference) must accept the model;

@@ -1,7 +1,8 @@
 //! The `GRAPH` constant against `predict`: an executor that walks the
 //! graph node by node (`Graph::run`) gives `predict`'s outputs on networks
 //! with every construct (fused batch norm, residuals with projections,
-//! concatenations, aux heads left out, groups, templates, flat inputs).
+//! concatenations, aux heads left out, groups, templates, flat inputs,
+//! volumes with every 3-D kind).
 
 use crate::common::{images, vectors};
 use cnn::network;
@@ -75,6 +76,111 @@ network! {
         input: [10],
         layers: [Dense { units: 6 }, BatchNorm, Relu, Dense { units: 4 }],
     }
+
+    /// A volume network with every 3-D kind: strided `same`, grouped and
+    /// dilated `Conv3d`s, a residual with a strided projection, both pools
+    /// padded, a flatten of a volume before a dense layer.
+    pub struct Clip {
+        input: [6, 7, 5, 2],
+        layers: [
+            stem: Conv3d { filters: 4, kernel: [2, 3, 3], stride: [1, 2, 1], padding: same },
+            stem_bn: BatchNorm,
+            Relu,
+            res: Residual {
+                body: [
+                    g: Conv3d { filters: 4, kernel: 3, dilation: [2, 1, 1], padding: same, groups: 2, bias: false },
+                    g_bn: BatchNorm,
+                    Relu,
+                    s: Conv3d { filters: 6, kernel: 3, stride: 2, padding: 1 },
+                ],
+                shortcut: [p: Conv3d { filters: 6, kernel: 1, stride: 2 }],
+            },
+            Relu,
+            MaxPool3d { size: 2, stride: 1, padding: 1 },
+            AvgPool3d { size: 2, stride: [1, 2, 1], padding: 1 },
+            Tanh,
+            Flatten,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+
+    /// The layers that do not look at the spatial layout, on a volume: a
+    /// layer norm, a squeeze-and-excitation gate, a group norm in a
+    /// concatenation, global pooling.
+    pub struct ClipHead {
+        input: [4, 5, 3, 3],
+        layers: [
+            c: Conv3d { filters: 4, kernel: 3, padding: same },
+            ln: LayerNorm,
+            se: Gate { body: [GlobalAvgPool, Dense { units: 2 }, Relu, Dense { units: 4 }, Sigmoid] },
+            cat: Concat { branches: [[Conv3d { filters: 2, kernel: 1 }], [gn: GroupNorm { groups: 2 }]] },
+            Relu,
+            GlobalAvgPool,
+            fc: Dense { units: 3 },
+        ],
+    }
+}
+
+/// `GRAPH.run` against `predict` on volumes, the batch norms' moving
+/// statistics moved off their initial values.
+#[test]
+fn the_graph_computes_what_predict_computes_on_volumes() {
+    use cnn::ndarray::Array5;
+    macro_rules! same_on_volumes {
+        ($net:ident) => {{
+            let mut net = $net::new(5);
+            for t in $net::TENSORS {
+                let v = net.tensor_mut(t.name).unwrap();
+                if t.name.ends_with("moving_variance") {
+                    v.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v = 0.5 + 0.1 * i as f32);
+                } else if t.name.ends_with("moving_mean") {
+                    v.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v = 0.05 * i as f32 - 0.1);
+                }
+            }
+            let [d, h, w, c] = $net::INPUT_SHAPE;
+            let x = Array5::from_shape_vec(
+                (3, d, h, w, c),
+                crate::common::random(3 * d * h * w * c, 11),
+            )
+            .unwrap();
+            let want = net.predict(x.view()).unwrap();
+            let got = $net::GRAPH
+                .run($net::TENSORS, net.params(), 3, x.as_slice().unwrap())
+                .unwrap();
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() <= 1e-6, "{}: {a} vs {b}", stringify!($net));
+            }
+        }};
+    }
+    same_on_volumes!(Clip);
+    same_on_volumes!(ClipHead);
+    use cnn::net::graph::{Node, ValueShape};
+    let g = Clip::GRAPH;
+    assert_eq!(g.values[g.input], ValueShape::Volume([6, 7, 5, 2]));
+    let conv3d = |name: &str| {
+        g.nodes.iter().find_map(|n| match n {
+            Node::Conv3d { geom, weight, .. } if *weight == name => Some(*geom),
+            _ => None,
+        })
+    };
+    let grouped = conv3d("res.g.weight").unwrap();
+    assert_eq!((grouped.groups, grouped.dd, grouped.dh), (2, 2, 1));
+    assert_eq!((grouped.out_d, grouped.out_h, grouped.out_w), (6, 4, 5));
+    assert!(g
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::MaxPool3d { geom, .. } if geom.pad_front == 1)));
+    assert!(g
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::AvgPool3d { geom, .. } if geom.sh == 2)));
+    assert!(g.nodes.iter().any(|n| matches!(n, Node::Add { .. })));
 }
 
 #[test]
@@ -139,7 +245,10 @@ fn the_graph_computes_what_predict_computes() {
             | LayerNorm { y, .. }
             | Scale { y, .. }
             | Gate { y, .. }
-            | Unsupported { y, .. } => y,
+            | Conv3d { y, .. }
+            | MaxPool3d { y, .. }
+            | AvgPool3d { y, .. } => y,
+            _ => unreachable!("a node this test does not know: {n:?}"),
         };
         written[y] += 1;
     }

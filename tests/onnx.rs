@@ -21,9 +21,13 @@
 //!   leave the weights as they were.
 //!
 //! That the exported models compute what `predict` does is checked by
-//! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`).
+//! ONNX Runtime in `.ci/run` (`scripts/onnx_check.py`). Networks on
+//! volumes are in `onnx/volumes.rs`.
 
 use crate::one_shot_example::nets as one_shot_nets;
+
+// Networks on volumes (`onnx::volumes::..`, so `onnx::` selects them too).
+mod volumes;
 
 use std::path::{Path, PathBuf};
 
@@ -270,7 +274,7 @@ fn max_diff(ours: &Array2<f32>, theirs: &Array2<f32>) -> f32 {
 
 /// Moving statistics away from their initial values, so that a batch norm
 /// read back wrong shows.
-fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
+pub(crate) fn stir(params: &mut [f32], tensors: &[cnn::net::TensorInfo]) {
     for t in tensors {
         let v = &mut params[t.range()];
         if t.name.ends_with("moving_variance") {
@@ -423,7 +427,7 @@ fn another_batch_norm_epsilon_is_taken_into_account() {
 
 /// The error of loading `path` into `net`, after which its weights must
 /// be unchanged.
-fn refused<N>(
+pub(crate) fn refused<N>(
     net: &mut N,
     path: &Path,
     load: fn(&mut N, &Path) -> cnn::Result<()>,

@@ -5,7 +5,7 @@
 //! two SGD steps (`scripts/make_volume_fixture.py`, PyTorch's `Conv3d [out,
 //! in, d, h, w]` weights loaded by `load_pytorch`), passes a
 //! finite-difference check with every 3D kind, round-trips through a
-//! checkpoint, and refuses wrong shapes with an `Err`.
+//! checkpoint, refuses wrong shapes with an `Err`, and its `GRAPH` runs.
 
 use std::path::PathBuf;
 
@@ -206,42 +206,18 @@ fn a_checkpoint_round_trips_and_other_shapes_are_refused() {
     assert!(err.to_string().contains("16"), "{err}");
 }
 
-/// `GRAPH` cannot describe a volume's layers yet: running it is an `Err`
-/// that names the first one.
+/// `GRAPH` describes the volume's layers: running it gives `predict`'s
+/// output (tests/graph.rs holds every 3-D kind; tests/onnx/volumes.rs the
+/// ONNX export and import).
 #[test]
-fn the_graph_names_the_volume_layer() {
-    let err = C3dSmall::GRAPH
-        .run(
-            C3dSmall::TENSORS,
-            C3dSmall::new(1).params(),
-            1,
-            &[0.0; 16 * 32 * 32],
-        )
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("c1") && err.contains("Conv3d"), "{err}");
-}
-
-#[cfg(feature = "onnx")]
-network! {
-    /// A network ONNX takes, to have a model file to import from.
-    struct Flat {
-        input: [4],
-        layers: [d: Dense { units: 2 }, Softmax],
+fn the_graph_runs_the_volume_network() {
+    let net = C3dSmall::new(1);
+    let x = clips(2, C3dSmall::INPUT_SHAPE, 12);
+    let want = net.predict(x.view()).unwrap();
+    let got = C3dSmall::GRAPH
+        .run(C3dSmall::TENSORS, net.params(), 2, x.as_slice().unwrap())
+        .unwrap();
+    for (a, b) in got.iter().zip(want.iter()) {
+        assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
     }
-}
-
-/// ONNX export and import refuse a volume network with an `Err` naming
-/// the layer; the export writes nothing.
-#[cfg(feature = "onnx")]
-#[test]
-fn onnx_export_and_import_name_the_volume_layer() {
-    let path = temp("c3d.onnx");
-    let err = C3dSmall::new(1).export_onnx(&path).unwrap_err().to_string();
-    assert!(err.contains("c1") && err.contains("Conv3d"), "{err}");
-    assert!(!path.exists());
-    let flat = temp("flat.onnx");
-    Flat::new(1).export_onnx(&flat).unwrap();
-    let err = C3dSmall::from_onnx(&flat).err().unwrap().to_string();
-    assert!(err.contains("c1") && err.contains("Conv3d"), "{err}");
 }

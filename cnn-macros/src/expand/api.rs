@@ -400,8 +400,9 @@ pub fn generate(header: &Header, net: &Net, parts: Option<Parts>) -> TokenStream
             impl #ident {
                 /// Writes the network as an ONNX model (opset 17) for ONNX Runtime and
                 /// the other serving runtimes: input `input`, NCHW float32
-                /// `[N, c, h, w]` with a dynamic batch `N` (`[N, features]` for a flat
-                /// network), output `output`, `[N, OUTPUT_SIZE]`, equal to `predict`'s.
+                /// `[N, c, h, w]` with a dynamic batch `N` (`[N, c, d, h, w]` for a
+                /// volume, `[N, features]` for a flat network), output `output`,
+                /// `[N, OUTPUT_SIZE]`, equal to `predict`'s.
                 /// Auxiliary heads and dropout are left out, as `predict` leaves them.
                 /// Written atomically.
                 pub fn export_onnx(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #rt::Error> {

@@ -7,7 +7,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::forward::{conv_geom, pool_geom, transpose_geom, upsample_geom};
+use super::forward::{
+    conv3d_geom, conv_geom, pool3d_geom, pool_geom, transpose_geom, upsample_geom,
+};
 use super::layout::Params;
 use super::plan::{Bn, OpKind, Program, Slot};
 use super::{act, f32_lit, rt};
@@ -75,16 +77,13 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
         };
         let (y, other) = node;
         nodes.push(match &op.kind {
-            OpKind::Conv { g, .. } | OpKind::MaxPool { g, .. } | OpKind::AvgPool { g }
-                if g.depth.is_some() =>
-            {
-                let layer = &op.layer;
-                let kind = match op.kind {
-                    OpKind::Conv { .. } => "Conv3d",
-                    OpKind::MaxPool { .. } => "MaxPool3d",
-                    _ => "AvgPool3d",
-                };
-                quote!(#rt::net::graph::Node::Unsupported { x: #x, y: #y, layer: #layer, kind: #kind })
+            OpKind::MaxPool { g, .. } if g.depth.is_some() => {
+                let geom = pool3d_geom(g);
+                quote!(#rt::net::graph::Node::MaxPool3d { x: #x, y: #y, geom: #geom })
+            }
+            OpKind::AvgPool { g } if g.depth.is_some() => {
+                let geom = pool3d_geom(g);
+                quote!(#rt::net::graph::Node::AvgPool3d { x: #x, y: #y, geom: #geom })
             }
             OpKind::Conv {
                 g,
@@ -106,6 +105,10 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                 };
                 let a = act(*a);
                 match transposed {
+                    None if g.depth.is_some() => {
+                        let geom = conv3d_geom(g, *groups);
+                        quote!(#rt::net::graph::Node::Conv3d { x: #x, y: #y, geom: #geom, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
+                    }
                     Some(out_pad) => {
                         let geom = transpose_geom(g, *out_pad);
                         quote!(#rt::net::graph::Node::ConvTranspose { x: #x, y: #y, geom: #geom, groups: #groups, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
@@ -179,12 +182,14 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
     }
     let output = current[prog.output].expect("the output is written");
     let values = shapes.iter().map(|s| match *s {
-        // A volume as `d * h` rows: the lengths are right, and the nodes
-        // that would need the depth are `Unsupported`.
-        Shape::Image { h, w, c, depth, .. } => {
-            let h = depth.unwrap_or(1) * h;
-            quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c]))
-        }
+        Shape::Image {
+            h,
+            w,
+            c,
+            depth: Some(d),
+            ..
+        } => quote!(#rt::net::graph::ValueShape::Volume([#d, #h, #w, #c])),
+        Shape::Image { h, w, c, .. } => quote!(#rt::net::graph::ValueShape::Image([#h, #w, #c])),
         Shape::Flat { n } => quote!(#rt::net::graph::ValueShape::Flat(#n)),
     });
     let input = 0usize;

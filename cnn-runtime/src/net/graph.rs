@@ -8,15 +8,20 @@
 //! Values are numbered in the order they are produced; every value is
 //! written by exactly one node (a concatenation is one node with all its
 //! parts), so the graph is in SSA form whatever slots `predict` reuses.
-//! Shapes are NHWC, one example's, as everywhere in the library.
+//! Shapes are NHWC (NDHWC for a volume), one example's, as everywhere in
+//! the library.
 
 use crate::geom::{Act, Conv2dGeom, ConvTranspose2dGeom, PoolGeom, UpsampleGeom};
+use crate::geom3d::{Conv3dGeom, Pool3dGeom};
 
 /// The shape of one example of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValueShape {
-    /// `[h, w, c]`.
+    /// `[h, w, c]` (a sequence `[l, c]` is the image `[1, l, c]`).
     Image([usize; 3]),
+    /// `[d, h, w, c]`, NDHWC: `d` frames (or slices) of `h x w x c`.
+    Volume([usize; 4]),
     /// `n` features.
     Flat(usize),
 }
@@ -26,7 +31,26 @@ impl ValueShape {
     pub const fn len(&self) -> usize {
         match *self {
             ValueShape::Image([h, w, c]) => h * w * c,
+            ValueShape::Volume([d, h, w, c]) => d * h * w * c,
             ValueShape::Flat(n) => n,
+        }
+    }
+
+    /// The channels (the last axis; a flat value's features).
+    pub const fn channels(&self) -> usize {
+        match *self {
+            ValueShape::Image([_, _, c]) | ValueShape::Volume([_, _, _, c]) => c,
+            ValueShape::Flat(n) => n,
+        }
+    }
+
+    /// The spatial axes, outermost first (`[h, w]`, `[d, h, w]`; none for
+    /// a flat value).
+    pub fn spatial(&self) -> &[usize] {
+        match self {
+            ValueShape::Image(s) => &s[..2],
+            ValueShape::Volume(s) => &s[..3],
+            ValueShape::Flat(_) => &[],
         }
     }
 
@@ -56,6 +80,7 @@ pub struct BatchNormTensors {
 // geometry in every variant, as said here once.
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Node {
     /// `y = act(bn(conv(x, weight) + bias))`; weights `[fh, fw, c_in / groups, c_out]`.
     Conv {
@@ -63,6 +88,18 @@ pub enum Node {
         y: usize,
         geom: Conv2dGeom,
         groups: usize,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        /// A batch norm right after the convolution (folded into it by `predict`).
+        batch_norm: Option<BatchNormTensors>,
+        act: Act,
+    },
+    /// `y = act(bn(conv3d(x, weight) + bias))` on volumes; weights `[fd,
+    /// fh, fw, c_in / groups, c_out]` (the groups are the geometry's).
+    Conv3d {
+        x: usize,
+        y: usize,
+        geom: Conv3dGeom,
         weight: &'static str,
         bias: Option<&'static str>,
         /// A batch norm right after the convolution (folded into it by `predict`).
@@ -145,38 +182,24 @@ pub enum Node {
     MaxPool { x: usize, y: usize, geom: PoolGeom },
     /// Average pooling; padded cells are not counted.
     AvgPool { x: usize, y: usize, geom: PoolGeom },
-    /// The mean of every channel over the image, to a flat vector.
+    /// Max pooling of a volume; padded cells never win.
+    MaxPool3d {
+        x: usize,
+        y: usize,
+        geom: Pool3dGeom,
+    },
+    /// Average pooling of a volume; padded cells are not counted.
+    AvgPool3d {
+        x: usize,
+        y: usize,
+        geom: Pool3dGeom,
+    },
+    /// The mean of every channel over the image (or volume), to a flat vector.
     GlobalAvgPool { x: usize, y: usize },
     /// `y = a + b`.
     Add { a: usize, b: usize, y: usize },
     /// The inputs joined along channels, in order.
     Concat { inputs: &'static [usize], y: usize },
-    /// A layer the graph does not describe yet: a volume's `Conv3d`,
-    /// `MaxPool3d` or `AvgPool3d` (`kind`), named `layer`. Running the
-    /// graph, exporting it to ONNX or importing into it is an error that
-    /// names the layer. A volume's values are shown as `[d * h, w, c]`.
-    Unsupported {
-        x: usize,
-        y: usize,
-        layer: &'static str,
-        kind: &'static str,
-    },
-}
-
-impl Graph {
-    /// The first layer the graph cannot describe, as an error for `what`
-    /// (`onnx export`, ...).
-    pub fn check_supported(&self, what: &str) -> crate::Result<()> {
-        match self.nodes.iter().find_map(|n| match *n {
-            Node::Unsupported { layer, kind, .. } => Some((layer, kind)),
-            _ => None,
-        }) {
-            Some((layer, kind)) => Err(crate::Error::InvalidArgument(format!(
-                "{what}: {layer} is a {kind}, and networks on volumes are not supported there yet (only `predict`, `forward`, training and safetensors files are)"
-            ))),
-            None => Ok(()),
-        }
-    }
 }
 
 /// The inference graph of a network.
@@ -206,10 +229,9 @@ impl Graph {
         x: &[f32],
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
-        self.check_supported("graph")?;
         use crate::layers::{
-            activation, batch_norm, conv2d, conv_transpose, dense, gate, group_norm, l2_normalize,
-            merge, pool, scale, upsample,
+            activation, batch_norm, conv2d, conv3d, conv_transpose, dense, gate, group_norm,
+            l2_normalize, merge, pool, pool3d, scale, upsample,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -244,10 +266,7 @@ impl Graph {
             .map(|s| vec![0.0; batch * s.len()])
             .collect();
         v[self.input].copy_from_slice(x);
-        let channels = |s: ValueShape| match s {
-            ValueShape::Image([_, _, c]) => c,
-            ValueShape::Flat(n) => n,
-        };
+        let channels = |s: ValueShape| s.channels();
         for node in self.nodes {
             match *node {
                 Node::ConvTranspose {
@@ -302,6 +321,25 @@ impl Graph {
                         &ep,
                         &mut out,
                     )?;
+                    v[y] = out;
+                }
+                Node::Conv3d {
+                    x,
+                    y,
+                    geom,
+                    weight,
+                    bias,
+                    batch_norm: bn,
+                    act,
+                } => {
+                    let (scale, shift) = folded(bn, geom.c_out)?;
+                    let ep = conv2d::Epilogue {
+                        bias: bias.map(tensor).transpose()?,
+                        affine: bn.map(|_| (&scale[..], &shift[..])),
+                        act,
+                    };
+                    let mut out = std::mem::take(&mut v[y]);
+                    conv3d::forward(&geom, batch, &v[x], tensor(weight)?, &ep, &mut out)?;
                     v[y] = out;
                 }
                 Node::Dense {
@@ -448,6 +486,17 @@ impl Graph {
                     pool::avg_forward(&geom, batch, &v[x], &mut out)?;
                     v[y] = out;
                 }
+                Node::MaxPool3d { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    let mut argmax = vec![0u32; out.len()];
+                    pool3d::max_forward(&geom, batch, &v[x], &mut out, &mut argmax)?;
+                    v[y] = out;
+                }
+                Node::AvgPool3d { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    pool3d::avg_forward(&geom, batch, &v[x], &mut out)?;
+                    v[y] = out;
+                }
                 Node::GlobalAvgPool { x, y } => {
                     let c = channels(self.values[x]);
                     let hw = self.values[x].len() / c.max(1);
@@ -460,7 +509,6 @@ impl Graph {
                     merge::add(&v[a], &v[b], &mut out)?;
                     v[y] = out;
                 }
-                Node::Unsupported { .. } => unreachable!("checked above"),
                 Node::Concat { inputs, y } => {
                     let c_total = channels(self.values[y]);
                     let rows = batch * self.values[y].len() / c_total.max(1);
@@ -470,7 +518,9 @@ impl Graph {
                         // A flat output joins whole (flattened) inputs.
                         let c_part = match self.values[y] {
                             ValueShape::Flat(_) => self.values[i].len(),
-                            ValueShape::Image(_) => channels(self.values[i]),
+                            ValueShape::Image(_) | ValueShape::Volume(_) => {
+                                channels(self.values[i])
+                            }
                         };
                         merge::concat_part(rows, c_total, offset, c_part, &v[i], &mut out)?;
                         offset += c_part;

@@ -4,16 +4,20 @@
 //!
 //! The model takes NCHW float32 with a dynamic batch (`[N, C, H, W]`; a
 //! sequence `[l, c]` is the image `1 x l x c` it runs as, `[N, c, 1, l]`;
-//! `[N, features]` for a flat network) and returns what `predict` returns:
-//! `[N, OUTPUT_SIZE]`, and for a network that ends on an image its NHWC
-//! flatten (a `Transpose` back to NHWC before the `Flatten`). Inside, every
-//! activation is NCHW, so the conversions sit in the weights:
+//! a volume `[d, h, w, c]` is NCDHW, `[N, c, d, h, w]`, as PyTorch's
+//! `Conv3d` takes it; `[N, features]` for a flat network) and returns what
+//! `predict` returns: `[N, OUTPUT_SIZE]`, and for a network that ends on
+//! an image or volume its NHWC (NDHWC) flatten (a `Transpose` back to
+//! channels last before the `Flatten`). Inside, every activation is
+//! channels first, so the conversions sit in the weights:
 //!
 //! - a convolution's `[fh, fw, c_in / groups, c_out]` becomes `[c_out,
-//!   c_in / groups, fh, fw]`; its padding is explicit `pads` (top, left,
-//!   bottom, right), the bottom and right worked out from the output size,
-//!   so TensorFlow's `same` with its odd extra row at the end is exact, and
-//!   its dilation is `dilations` (the window spanning `d (f - 1) + 1`);
+//!   c_in / groups, fh, fw]` (a volume's `[fd, fh, fw, ..]` becomes
+//!   `[c_out, c_in / groups, fd, fh, fw]`); its padding is explicit `pads`
+//!   (every axis's front, then every axis's end: top, left, bottom, right),
+//!   the ends worked out from the output size, so TensorFlow's `same` with
+//!   its odd extra row at the end is exact, and its dilation is
+//!   `dilations` (the window spanning `d (f - 1) + 1`);
 //! - a transposed convolution is a `ConvTranspose` with our `[fh, fw,
 //!   c_out / groups, c_in]` as ONNX's `[c_in, c_out / groups, fh, fw]`,
 //!   its `pads`, `output_padding`, `dilations` and `group` (ONNX's output
@@ -29,9 +33,10 @@
 //! - a dense layer is a `Gemm` with our `[in, units]` as B; one that reads
 //!   an image gets a `Flatten` of the NCHW tensor in front, whose order is
 //!   channel first, so B's rows are permuted from our `(h, w, c)` order to
-//!   `(c, h, w)`;
-//! - pools keep their semantics: padded cells never win a `MaxPool` and
-//!   are not counted by `AveragePool` (`count_include_pad = 0`);
+//!   `(c, h, w)` (a volume's from `(d, h, w, c)` to `(c, d, h, w)`);
+//! - pools, 2-D and 3-D, keep their semantics: padded cells never win a
+//!   `MaxPool` and are not counted by `AveragePool` (`count_include_pad =
+//!   0`);
 //! - a layer norm, per position over the channels, is a
 //!   `LayerNormalization` on the last axis between two `Transpose`s (NCHW
 //!   to NHWC and back; on a flat value, the node alone);
@@ -40,10 +45,11 @@
 //!   with unit scale and zero bias (each group's statistics), `Reshape`
 //!   back, then `Mul` by gamma and `Add` beta per channel;
 //! - a gate is a `Mul` of the input by its body's output, a `[N, C]` one
-//!   reshaped to `[N, C, 1, 1]` to broadcast over the positions;
+//!   reshaped to `[N, C, 1, 1]` (`[N, C, 1, 1, 1]` on a volume) to
+//!   broadcast over the positions;
 //! - a scale is a `Mul` by its factors as an initializer, `[C, 1, 1]` on
-//!   an image (PyTorch's `layer_scale` shape) and `[n]` on a flat value;
-//!   the node is named after the layer.
+//!   an image (PyTorch's `layer_scale` shape; `[C, 1, 1, 1]` on a volume)
+//!   and `[n]` on a flat value; the node is named after the layer.
 
 use std::path::Path;
 
@@ -67,10 +73,10 @@ use crate::net::TensorInfo;
 /// Writes the network `name`, whose inference graph is `graph` and whose
 /// weights are `params` at the offsets of `tensors`, as an ONNX model
 /// (opset [`OPSET`]) to `path`, atomically. `input_shape` is the network's
-/// `INPUT_SHAPE` (`[h, w, c]` or `[n]`), checked against the graph. The
-/// model's input is `input`, NCHW float32 `[N, c, h, w]` with `N` dynamic
-/// (`[N, n]` for a flat network); its output `output`, `[N, outputs]`,
-/// equals `predict`'s.
+/// `INPUT_SHAPE` (`[h, w, c]`, `[l, c]`, `[d, h, w, c]` or `[n]`), checked
+/// against the graph. The model's input is `input`, NCHW float32 `[N, c,
+/// h, w]` with `N` dynamic (`[N, c, d, h, w]` for a volume, `[N, n]` for a
+/// flat network); its output `output`, `[N, outputs]`, equals `predict`'s.
 ///
 /// Errors: a graph that does not fit its tables (a tensor it names is
 /// missing or has another shape, a value out of range), and I/O.
@@ -115,12 +121,8 @@ pub(super) fn model(
             ))
         })
     };
-    graph.check_supported("onnx export")?;
     let input = shape_of(graph.input)?;
-    let declared = match input {
-        ValueShape::Image([h, w, c]) => vec![h, w, c],
-        ValueShape::Flat(n) => vec![n],
-    };
+    let declared = [input.spatial(), &[input.channels()]].concat();
     // A sequence `[l, c]` runs as the image `[1, l, c]`.
     let sequence = matches!((input, input_shape), (ValueShape::Image([1, l, c]), &[dl, dc]) if [l, c] == [dl, dc]);
     if declared != input_shape && !sequence {
@@ -145,24 +147,6 @@ pub(super) fn model(
     let out_len = output.len();
     let last = b.value(graph.output);
     match output {
-        // predict returns the NHWC image flattened: back to NHWC first.
-        ValueShape::Image(_) => {
-            let nhwc = format!("{last}/nhwc");
-            b.nodes.push(node(
-                "Transpose",
-                "output/Transpose",
-                &[&last],
-                &[&nhwc],
-                vec![ints("perm", &[0, 2, 3, 1])],
-            ));
-            b.nodes.push(node(
-                "Flatten",
-                "output/Flatten",
-                &[&nhwc],
-                &["output"],
-                vec![int("axis", 1)],
-            ));
-        }
         ValueShape::Flat(_) => {
             b.nodes.push(node(
                 "Identity",
@@ -172,12 +156,28 @@ pub(super) fn model(
                 Vec::new(),
             ));
         }
+        // predict returns the NHWC image (NDHWC volume) flattened: back to
+        // channels last first.
+        _ => {
+            let nhwc = format!("{last}/nhwc");
+            b.nodes.push(node(
+                "Transpose",
+                "output/Transpose",
+                &[&last],
+                &[&nhwc],
+                vec![ints("perm", &to_channels_last(output))],
+            ));
+            b.nodes.push(node(
+                "Flatten",
+                "output/Flatten",
+                &[&nhwc],
+                &["output"],
+                vec![int("axis", 1)],
+            ));
+        }
     }
 
-    let input_dims = match input {
-        ValueShape::Image([h, w, c]) => vec![c, h, w],
-        ValueShape::Flat(n) => vec![n],
-    };
+    let input_dims = [&[input.channels()], input.spatial()].concat();
     let mut g = GraphProto::new();
     g.name = name.to_string();
     g.doc_string = format!(
@@ -207,8 +207,8 @@ pub(super) fn model(
 /// takes it (`torch`, PyTorch's layout), with its bias and output channels.
 struct ConvWeights {
     name: &'static str,
-    ours: [usize; 4],
-    torch: [usize; 4],
+    ours: Vec<usize>,
+    torch: Vec<usize>,
     bias: Option<&'static str>,
     c_out: usize,
 }
@@ -277,9 +277,10 @@ impl<'a> Builder<'a> {
     /// the NHWC-flattened vector; in ONNX the image is NCHW, so it is
     /// transposed back to NHWC and flattened first (once per value).
     fn read(&mut self, x: usize, y: usize) -> Result<String> {
-        let (ValueShape::Image(_), ValueShape::Flat(_)) = (self.shape(x)?, self.shape(y)?) else {
+        let from = self.shape(x)?;
+        if from.spatial().is_empty() || !self.shape(y)?.spatial().is_empty() {
             return Ok(self.value(x));
-        };
+        }
         let name = self.value(x);
         let flat = format!("{name}/nhwc_flat");
         if !self.nodes.iter().any(|n| n.output.first() == Some(&flat)) {
@@ -289,7 +290,7 @@ impl<'a> Builder<'a> {
                 &format!("{name}/Transpose"),
                 &[&name],
                 &[&nhwc],
-                vec![ints("perm", &[0, 2, 3, 1])],
+                vec![ints("perm", &to_channels_last(from))],
             ));
             self.nodes.push(node(
                 "Flatten",
@@ -367,24 +368,41 @@ impl<'a> Builder<'a> {
                 act,
             } => {
                 check_groups(weight, groups, g.c_in, g.c_out)?;
-                // A dilated kernel's window spans d (f - 1) + 1 inputs.
-                let (span_h, span_w) =
-                    (effective_window(g.fh, g.dh)?, effective_window(g.fw, g.dw)?);
-                let (pb, pr) = (
-                    far_pad(g.in_h, g.out_h, span_h, g.sh, g.pad_top)?,
-                    far_pad(g.in_w, g.out_w, span_w, g.sw, g.pad_left)?,
-                );
-                let attrs = vec![
-                    ints("kernel_shape", &[g.fh, g.fw]),
-                    ints("strides", &[g.sh, g.sw]),
-                    ints("pads", &[g.pad_top, g.pad_left, pb, pr]),
-                    ints("dilations", &[g.dh, g.dw]),
-                    int("group", groups as i64),
+                let axes = [
+                    Axis::new(g.in_h, g.out_h, g.fh, g.sh, g.dh, g.pad_top),
+                    Axis::new(g.in_w, g.out_w, g.fw, g.sw, g.dw, g.pad_left),
                 ];
+                let attrs = conv_attrs(&axes, groups)?;
                 let weights = ConvWeights {
                     name: weight,
-                    ours: [g.fh, g.fw, g.c_in / groups, g.c_out],
-                    torch: [g.c_out, g.c_in / groups, g.fh, g.fw],
+                    ours: vec![g.fh, g.fw, g.c_in / groups, g.c_out],
+                    torch: vec![g.c_out, g.c_in / groups, g.fh, g.fw],
+                    bias,
+                    c_out: g.c_out,
+                };
+                self.conv_node(("Conv", "conv"), x, y, weights, attrs, batch_norm, act)?;
+            }
+            Node::Conv3d {
+                x,
+                y,
+                geom: g,
+                weight,
+                bias,
+                batch_norm,
+                act,
+            } => {
+                let groups = g.groups;
+                check_groups(weight, groups, g.c_in, g.c_out)?;
+                let axes = [
+                    Axis::new(g.in_d, g.out_d, g.fd, g.sd, g.dd, g.pad_front),
+                    Axis::new(g.in_h, g.out_h, g.fh, g.sh, g.dh, g.pad_top),
+                    Axis::new(g.in_w, g.out_w, g.fw, g.sw, g.dw, g.pad_left),
+                ];
+                let attrs = conv_attrs(&axes, groups)?;
+                let weights = ConvWeights {
+                    name: weight,
+                    ours: vec![g.fd, g.fh, g.fw, g.c_in / groups, g.c_out],
+                    torch: vec![g.c_out, g.c_in / groups, g.fd, g.fh, g.fw],
                     bias,
                     c_out: g.c_out,
                 };
@@ -413,8 +431,8 @@ impl<'a> Builder<'a> {
                 ];
                 let weights = ConvWeights {
                     name: weight,
-                    ours: [g.fh, g.fw, g.c_out / groups, g.c_in],
-                    torch: [g.c_in, g.c_out / groups, g.fh, g.fw],
+                    ours: vec![g.fh, g.fw, g.c_out / groups, g.c_in],
+                    torch: vec![g.c_in, g.c_out / groups, g.fh, g.fw],
                     bias,
                     c_out: g.c_out,
                 };
@@ -456,9 +474,11 @@ impl<'a> Builder<'a> {
                 let (t, w) = self.tensor(weight, &[n_in, units])?;
                 let layer = t.layer;
                 let mut a = self.value(x);
-                let w = match self.shape(x)? {
-                    // ONNX's Flatten of NCHW reads channel first.
-                    ValueShape::Image(hwc) => {
+                let from = self.shape(x)?;
+                let w = match from.spatial() {
+                    [] => w.to_vec(),
+                    // ONNX's Flatten of NCHW (NCDHW) reads channel first.
+                    _ => {
                         let flat = format!("{a}/flat");
                         self.nodes.push(node(
                             "Flatten",
@@ -468,9 +488,8 @@ impl<'a> Builder<'a> {
                             vec![int("axis", 1)],
                         ));
                         a = flat;
-                        layout::rows_to_channels_first(w, units, hwc)
+                        layout::rows_to_channels_first(w, units, as_image(from))
                     }
-                    ValueShape::Flat(_) => w.to_vec(),
                 };
                 self.init(weight, &[n_in, units], &w);
                 let mut inputs = vec![a, weight.to_string()];
@@ -489,10 +508,7 @@ impl<'a> Builder<'a> {
             }
             Node::BatchNorm { x, y, tensors, act } => {
                 // After a flatten the features are the whole image's.
-                let c = match self.shape(y)? {
-                    ValueShape::Image([_, _, c]) => c,
-                    ValueShape::Flat(n) => n,
-                };
+                let c = self.shape(y)?.channels();
                 let x = self.read(x, y)?;
                 let out = self.batch_norm(&x, y, tensors, c, act == Act::Identity)?;
                 let layer = self.layer_of(tensors.gamma);
@@ -541,39 +557,21 @@ impl<'a> Builder<'a> {
                 ));
             }
             Node::MaxPool { x, y, geom: g } | Node::AvgPool { x, y, geom: g } => {
-                let max = matches!(n, Node::MaxPool { .. });
-                let (pb, pr) = (
-                    far_pad(g.in_h, g.out_h, g.fh, g.sh, g.pad_top)?,
-                    far_pad(g.in_w, g.out_w, g.fw, g.sw, g.pad_left)?,
-                );
-                if [g.pad_top, pb].iter().any(|&p| p >= g.fh)
-                    || [g.pad_left, pr].iter().any(|&p| p >= g.fw)
-                {
-                    return Err(Error::InvalidArgument(format!(
-                        "onnx export: a {}x{} pool padded {},{},{},{}: ONNX needs the padding smaller than the window",
-                        g.fh, g.fw, g.pad_top, g.pad_left, pb, pr
-                    )));
-                }
-                let mut attrs = vec![
-                    ints("kernel_shape", &[g.fh, g.fw]),
-                    ints("strides", &[g.sh, g.sw]),
-                    ints("pads", &[g.pad_top, g.pad_left, pb, pr]),
+                let axes = [
+                    Axis::new(g.in_h, g.out_h, g.fh, g.sh, 1, g.pad_top),
+                    Axis::new(g.in_w, g.out_w, g.fw, g.sw, 1, g.pad_left),
                 ];
-                let op = if max {
-                    "MaxPool"
-                } else {
-                    // Padded cells are not counted, as ours (ONNX's default too).
-                    attrs.push(int("count_include_pad", 0));
-                    "AveragePool"
-                };
-                let name = self.unnamed(op);
-                self.nodes
-                    .push(node(op, &name, &[&self.value(x)], &[&self.value(y)], attrs));
+                let max = matches!(n, Node::MaxPool { .. });
+                self.pool(x, y, &axes, max)?;
             }
-            Node::Unsupported { layer, kind, .. } => {
-                return Err(Error::InvalidArgument(format!(
-                    "onnx export: {layer} is a {kind}, which is not exported yet"
-                )));
+            Node::MaxPool3d { x, y, geom: g } | Node::AvgPool3d { x, y, geom: g } => {
+                let axes = [
+                    Axis::new(g.in_d, g.out_d, g.fd, g.sd, 1, g.pad_front),
+                    Axis::new(g.in_h, g.out_h, g.fh, g.sh, 1, g.pad_top),
+                    Axis::new(g.in_w, g.out_w, g.fw, g.sw, 1, g.pad_left),
+                ];
+                let max = matches!(n, Node::MaxPool3d { .. });
+                self.pool(x, y, &axes, max)?;
             }
             Node::GlobalAvgPool { x, y } => {
                 let name = self.unnamed("GlobalAveragePool");
@@ -585,7 +583,7 @@ impl<'a> Builder<'a> {
                     &[&pooled],
                     Vec::new(),
                 ));
-                // [N, C, 1, 1] -> [N, C]
+                // [N, C, 1, 1] (or [N, C, 1, 1, 1]) -> [N, C]
                 self.nodes.push(node(
                     "Flatten",
                     &format!("{name}/Flatten"),
@@ -602,7 +600,7 @@ impl<'a> Builder<'a> {
                 epsilon,
             } => {
                 let shape = self.shape(y)?;
-                let c = channels(shape);
+                let c = shape.channels();
                 let x = self.read(x, y)?;
                 let layer = self.layer_of(gamma);
                 let (gamma, beta) = (self.vector(gamma, c)?, self.vector(beta, c)?);
@@ -616,14 +614,14 @@ impl<'a> Builder<'a> {
                         &[&out],
                         attrs(),
                     )),
-                    ValueShape::Image(_) => {
+                    _ => {
                         let (nhwc, normed) = (format!("{out}/nhwc"), format!("{out}/ln"));
                         self.nodes.push(node(
                             "Transpose",
                             &format!("{layer}/to_nhwc"),
                             &[&x],
                             &[&nhwc],
-                            vec![ints("perm", &[0, 2, 3, 1])],
+                            vec![ints("perm", &to_channels_last(shape))],
                         ));
                         self.nodes.push(node(
                             "LayerNormalization",
@@ -637,7 +635,7 @@ impl<'a> Builder<'a> {
                             &format!("{layer}/to_nchw"),
                             &[&normed],
                             &[&out],
-                            vec![ints("perm", &[0, 3, 1, 2])],
+                            vec![ints("perm", &to_channels_first(shape))],
                         ));
                     }
                 }
@@ -652,16 +650,12 @@ impl<'a> Builder<'a> {
             } => self.group_norm(x, y, groups, gamma, beta, epsilon)?,
             Node::Scale { x, y, scale } => {
                 let shape = self.shape(y)?;
-                let c = channels(shape);
+                let c = shape.channels();
                 let x = self.read(x, y)?;
                 let layer = self.layer_of(scale);
                 let (_, s) = self.tensor(scale, &[c])?;
                 let s = s.to_vec();
-                let per_channel: Vec<usize> = match shape {
-                    ValueShape::Image(_) => vec![c, 1, 1],
-                    ValueShape::Flat(_) => vec![c],
-                };
-                self.init(scale, &per_channel, &s);
+                self.init(scale, &per_channel(shape), &s);
                 self.nodes.push(node(
                     "Mul",
                     &layer,
@@ -673,11 +667,17 @@ impl<'a> Builder<'a> {
             Node::Gate { x, g, y } => {
                 let name = self.unnamed("Mul");
                 let x = self.read(x, y)?;
-                let factors = match (self.shape(y)?, self.shape(g)?) {
-                    // One factor per channel as [N, C]: to [N, C, 1, 1].
-                    (ValueShape::Image([_, _, c]), ValueShape::Flat(n)) if n == c => {
+                let (to, from) = (self.shape(y)?, self.shape(g)?);
+                let factors = match from {
+                    // One factor per channel as [N, C]: to [N, C, 1, 1]
+                    // ([N, C, 1, 1, 1] on a volume).
+                    ValueShape::Flat(n) if !to.spatial().is_empty() && n == to.channels() => {
                         let shape = format!("{name}/shape");
-                        self.initializers.push(int64s(&shape, &[0, c as i64, 1, 1]));
+                        let dims: Vec<i64> = [0, n as i64]
+                            .into_iter()
+                            .chain(to.spatial().iter().map(|_| 1))
+                            .collect();
+                        self.initializers.push(int64s(&shape, &dims));
                         let reshaped = format!("{}/nc11", self.value(g));
                         self.nodes.push(node(
                             "Reshape",
@@ -724,6 +724,33 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// A `MaxPool` (`max`) or `AveragePool` over `axes` (2 for an image, 3
+    /// for a volume) from graph value `x` to `y`.
+    fn pool(&mut self, x: usize, y: usize, axes: &[Axis], max: bool) -> Result<()> {
+        let (mut attrs, pads) = window_attrs(axes)?;
+        let rank = axes.len();
+        if (0..2 * rank).any(|k| pads[k] >= axes[k % rank].f) {
+            let window: Vec<usize> = axes.iter().map(|a| a.f).collect();
+            let pads: Vec<String> = pads.iter().map(usize::to_string).collect();
+            return Err(Error::InvalidArgument(format!(
+                "onnx export: a {} pool padded {}: ONNX needs the padding smaller than the window",
+                dims(&window),
+                pads.join(",")
+            )));
+        }
+        let op = if max {
+            "MaxPool"
+        } else {
+            // Padded cells are not counted, as ours (ONNX's default too).
+            attrs.push(int("count_include_pad", 0));
+            "AveragePool"
+        };
+        let name = self.unnamed(op);
+        self.nodes
+            .push(node(op, &name, &[&self.value(x)], &[&self.value(y)], attrs));
+        Ok(())
+    }
+
     /// A group norm from `x` to graph value `y` as ONNX opset 17 can say
     /// it: each example's groups as the "channels" of an
     /// `InstanceNormalization` (unit scale, zero bias), then gamma and beta
@@ -738,7 +765,7 @@ impl<'a> Builder<'a> {
         epsilon: f32,
     ) -> Result<()> {
         let shape = self.shape(y)?;
-        let c = channels(shape);
+        let c = shape.channels();
         if groups == 0 || !c.is_multiple_of(groups) {
             return Err(Error::InvalidArgument(format!(
                 "onnx export: `{gamma}`: {groups} groups do not divide {c} channels"
@@ -747,11 +774,13 @@ impl<'a> Builder<'a> {
         let x = self.read(x, y)?;
         let layer = self.layer_of(gamma);
         let out = self.value(y);
-        // [N, C, H, W] (or [N, C]) as it is, for the reshape back.
-        let back: Vec<i64> = match shape {
-            ValueShape::Image([h, w, c]) => vec![0, c as i64, h as i64, w as i64],
-            ValueShape::Flat(n) => vec![0, n as i64],
-        };
+        // [N, C, H, W] (or [N, C, D, H, W], [N, C]) as it is, for the
+        // reshape back.
+        let back: Vec<i64> = [0, c]
+            .iter()
+            .chain(shape.spatial())
+            .map(|&d| d as i64)
+            .collect();
         let (grouped_shape, back_shape) = (format!("{layer}/groups"), format!("{layer}/shape"));
         self.initializers
             .push(int64s(&grouped_shape, &[0, groups as i64, -1]));
@@ -787,10 +816,7 @@ impl<'a> Builder<'a> {
             Vec::new(),
         ));
         // gamma and beta as [C, 1, 1] on an image, to broadcast over H, W.
-        let per_channel: Vec<usize> = match shape {
-            ValueShape::Image(_) => vec![c, 1, 1],
-            ValueShape::Flat(_) => vec![c],
-        };
+        let per_channel = per_channel(shape);
         let (_, g) = self.tensor(gamma, &[c])?;
         let g = g.to_vec();
         let (_, b) = self.tensor(beta, &[c])?;
@@ -844,7 +870,7 @@ impl<'a> Builder<'a> {
     ) -> Result<()> {
         let (t, w) = self.tensor(weights.name, &weights.ours)?;
         let layer = t.layer;
-        let w = layout::conv_weight_to_torch(w, weights.ours);
+        let w = layout::conv_weight_to_torch(w, kernel_as_one_axis(&weights.ours));
         self.init(weights.name, &weights.torch, &w);
         let mut inputs = vec![self.value(x), weights.name.to_string()];
         if let Some(b) = weights.bias {
@@ -970,12 +996,105 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// The channels of a value (a flat value's features).
-fn channels(shape: ValueShape) -> usize {
-    match shape {
-        ValueShape::Image([_, _, c]) => c,
-        ValueShape::Flat(n) => n,
+/// The `perm` of a `Transpose` from channels first (NCHW, NCDHW) to
+/// channels last (NHWC, NDHWC) for a value of `shape`.
+fn to_channels_last(shape: ValueShape) -> Vec<usize> {
+    let rank = shape.spatial().len();
+    [0].into_iter().chain(2..rank + 2).chain([1]).collect()
+}
+
+/// The `perm` back from channels last to channels first.
+fn to_channels_first(shape: ValueShape) -> Vec<usize> {
+    let rank = shape.spatial().len();
+    [0, rank + 1].into_iter().chain(1..rank + 1).collect()
+}
+
+/// The shape of one factor per channel that broadcasts over a value of
+/// `shape` without the batch: `[C, 1, 1]` on an image, `[C, 1, 1, 1]` on
+/// a volume, `[C]` on a flat value.
+fn per_channel(shape: ValueShape) -> Vec<usize> {
+    [shape.channels()]
+        .into_iter()
+        .chain(shape.spatial().iter().map(|_| 1))
+        .collect()
+}
+
+/// A spatial value as the image whose channels-first flatten permutes its
+/// elements the same way: the permutation of `(d, h, w, c)` to `(c, d, h,
+/// w)` is that of `(d h, w, c)` to `(c, d h, w)`.
+pub(super) fn as_image(shape: ValueShape) -> [usize; 3] {
+    let (c, spatial) = (shape.channels(), shape.spatial());
+    match spatial.split_last() {
+        Some((&w, outer)) => [outer.iter().product(), w, c],
+        None => [1, 1, c],
     }
+}
+
+/// A convolution's weight shape `[kernel.., a, b]` with its kernel as one
+/// axis, `[fd fh fw, 1, a, b]`: the kernel's positions run in the same
+/// order in ours and in PyTorch's layout, so a volume's weights convert
+/// as an image's.
+pub(super) fn kernel_as_one_axis(shape: &[usize]) -> [usize; 4] {
+    let (kernel, channels) = shape.split_at(shape.len().saturating_sub(2));
+    let (a, b) = (
+        channels.first().copied().unwrap_or(1),
+        channels.get(1).copied().unwrap_or(1),
+    );
+    [kernel.iter().product(), 1, a, b]
+}
+
+/// One spatial axis of a convolution or pool: input and output size,
+/// window, stride, dilation and the padding in front.
+struct Axis {
+    n: usize,
+    out: usize,
+    f: usize,
+    s: usize,
+    d: usize,
+    before: usize,
+}
+
+impl Axis {
+    fn new(n: usize, out: usize, f: usize, s: usize, d: usize, before: usize) -> Self {
+        Axis {
+            n,
+            out,
+            f,
+            s,
+            d,
+            before,
+        }
+    }
+}
+
+/// `kernel_shape`, `strides` and `pads` (every axis's front, then every
+/// axis's end) over `axes`, outermost first, and the `pads`.
+fn window_attrs(axes: &[Axis]) -> Result<(Vec<AttributeProto>, Vec<usize>)> {
+    let mut ends = Vec::with_capacity(axes.len());
+    for a in axes {
+        // A dilated kernel's window spans d (f - 1) + 1 inputs.
+        let span = effective_window(a.f, a.d)?;
+        ends.push(far_pad(a.n, a.out, span, a.s, a.before)?);
+    }
+    let pads: Vec<usize> = axes.iter().map(|a| a.before).chain(ends).collect();
+    let attrs = vec![
+        ints(
+            "kernel_shape",
+            &axes.iter().map(|a| a.f).collect::<Vec<_>>(),
+        ),
+        ints("strides", &axes.iter().map(|a| a.s).collect::<Vec<_>>()),
+        ints("pads", &pads),
+    ];
+    Ok((attrs, pads))
+}
+
+/// A `Conv`'s attributes over `axes` (2 for an image, 3 for a volume).
+fn conv_attrs(axes: &[Axis], groups: usize) -> Result<Vec<AttributeProto>> {
+    let (mut attrs, _) = window_attrs(axes)?;
+    let dilations: Vec<usize> = axes.iter().map(|a| a.d).collect();
+    attrs.push(ints("dilations", &dilations));
+    attrs.push(int("group", groups as i64));
+    Ok(attrs)
 }
 
 /// The nodes of one activation written as several: intermediate values

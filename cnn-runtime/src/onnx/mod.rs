@@ -4,9 +4,10 @@
 //! (one exported from PyTorch, the ONNX Model Zoo's, or ours) into a
 //! network declared with the same layers.
 //!
-//! Both sides speak ONNX's conventions: images are NCHW, convolution
-//! weights `[c_out, c_in / groups, fh, fw]`, and a `Flatten` of an image
-//! reads it channel first, so the layouts are converted on the way (the
+//! Both sides speak ONNX's conventions: images are NCHW and volumes NCDHW,
+//! convolution weights `[c_out, c_in / groups, fh, fw]` (`[.., fd, fh,
+//! fw]` for a volume), and a `Flatten` of an image or volume reads it
+//! channel first, so the layouts are converted on the way (the
 //! index formulas of `net::import::layout`, which does the same for
 //! PyTorch). The protobuf messages are the generated types of the
 //! `onnx-protobuf` crate (rust-protobuf; no `protoc` at build time).
@@ -42,3 +43,5 @@ fn dims<T: std::fmt::Display>(shape: &[T]) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod volume_tests;

@@ -1,29 +1,114 @@
 //! A `Conv` (or `ConvTranspose`) node's geometry against our
-//! (transposed) convolution's.
+//! (transposed) convolution's: an image's two axes or a volume's three.
 
 use super::Res;
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
+use crate::geom3d::Conv3dGeom;
 use crate::onnx::model::{get_int, get_ints, get_string};
 use onnx_protobuf::NodeProto;
 
+/// One spatial axis of our convolution: input and output size, kernel,
+/// stride, dilation and the padding in front.
+#[derive(Clone, Copy)]
+pub(super) struct ConvAxis {
+    n: usize,
+    out: usize,
+    f: usize,
+    s: usize,
+    d: usize,
+    before: usize,
+}
+
+/// An image convolution's axes: rows, columns.
+pub(super) fn axes_2d(g: &Conv2dGeom) -> Vec<ConvAxis> {
+    vec![
+        ConvAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            before: g.pad_top,
+        },
+        ConvAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            before: g.pad_left,
+        },
+    ]
+}
+
+/// A volume convolution's axes: depth, rows, columns.
+pub(super) fn axes_3d(g: &Conv3dGeom) -> Vec<ConvAxis> {
+    vec![
+        ConvAxis {
+            n: g.in_d,
+            out: g.out_d,
+            f: g.fd,
+            s: g.sd,
+            d: g.dd,
+            before: g.pad_front,
+        },
+        ConvAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            before: g.pad_top,
+        },
+        ConvAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            before: g.pad_left,
+        },
+    ]
+}
+
+/// `3x3`, `1,0,1,1`: sizes as the messages write them.
+fn joined(v: &[usize], sep: &str) -> String {
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(sep)
+}
+
 /// A `Conv` node's groups, kernel, strides, dilations and padding against
-/// our layer's geometry: applied to our layer's input size, the node's
-/// attributes must give our padding in front and our output size.
+/// our layer's geometry, `axes` (two for an image, three for a volume):
+/// applied to our layer's input size, the node's attributes must give our
+/// padding in front and our output size.
 pub(super) fn check_geometry(
     n: &NodeProto,
     at: &str,
     layer: &str,
-    g: &Conv2dGeom,
+    axes: &[ConvAxis],
     groups: usize,
 ) -> Res<()> {
+    let rank = axes.len();
+    let (names, pad_names, fronts) = if rank == 3 {
+        (
+            "is not three sizes (depth, height, width)",
+            "(front, top, left, back, bottom, right)",
+            ["in front", "on top", "on the left"].as_slice(),
+        )
+    } else {
+        (
+            "is not two sizes (height, width)",
+            "(top, left, bottom, right)",
+            ["on top", "on the left"].as_slice(),
+        )
+    };
     let attr = |e: String| format!("node {at}: {e}");
-    let two = |name: &str, default: [usize; 2]| -> Res<[usize; 2]> {
+    let list = |name: &str, len: usize, what: &str, default: Vec<usize>| -> Res<Vec<usize>> {
         match get_ints(n, name).map_err(attr)? {
             None => Ok(default),
-            Some(&[a, b]) if a >= 0 && b >= 0 => Ok([a as usize, b as usize]),
-            Some(v) => Err(format!(
-                "node {at}: {name} {v:?} is not two sizes (height, width)"
-            )),
+            Some(v) if v.len() == len && v.iter().all(|&a| a >= 0) => {
+                Ok(v.iter().map(|&a| a as usize).collect())
+            }
+            Some(v) => Err(format!("node {at}: {name} {v:?} {what}")),
         }
     };
     let group = get_int(n, "group", 1).map_err(attr)?;
@@ -32,56 +117,57 @@ pub(super) fn check_geometry(
             "node {at}: group {group}, but {layer} has groups: {groups}"
         ));
     }
-    if two("kernel_shape", [g.fh, g.fw])? != [g.fh, g.fw] {
-        let k = two("kernel_shape", [g.fh, g.fw])?;
+    let ours = |f: fn(&ConvAxis) -> usize| axes.iter().map(f).collect::<Vec<_>>();
+    let kernel = ours(|a| a.f);
+    let k = list("kernel_shape", rank, names, kernel.clone())?;
+    if k != kernel {
         return Err(format!(
-            "node {at}: kernel_shape {}x{} does not fit {layer}'s {}x{} kernel",
-            k[0], k[1], g.fh, g.fw
+            "node {at}: kernel_shape {} does not fit {layer}'s {} kernel",
+            joined(&k, "x"),
+            joined(&kernel, "x")
         ));
     }
-    let [d_h, d_w] = two("dilations", [1, 1])?;
-    if d_h == 0 || d_w == 0 {
+    let dilations = list("dilations", rank, names, vec![1; rank])?;
+    if dilations.contains(&0) {
         return Err(format!(
-            "node {at}: dilations {d_h}x{d_w}; a dilation is at least 1"
+            "node {at}: dilations {}; a dilation is at least 1",
+            joined(&dilations, "x")
         ));
     }
     // Along an axis of one tap the dilation changes nothing.
-    let differs = |d: usize, ours: usize, f: usize| f > 1 && d != ours;
-    if differs(d_h, g.dh, g.fh) || differs(d_w, g.dw, g.fw) {
+    if axes
+        .iter()
+        .zip(&dilations)
+        .any(|(a, &d)| a.f > 1 && d != a.d)
+    {
         return Err(format!(
-            "node {at}: dilations {d_h}x{d_w}, but {layer} has dilation {}x{}",
-            g.dh, g.dw
+            "node {at}: dilations {}, but {layer} has dilation {}",
+            joined(&dilations, "x"),
+            joined(&ours(|a| a.d), "x")
         ));
     }
     // The window a dilated kernel spans, d (f - 1) + 1 (ours: validated).
-    let span = |f: usize, d: usize| (f - 1).saturating_mul(d).saturating_add(1);
-    let (fh, fw) = (span(g.fh, g.dh), span(g.fw, g.dw));
-    let [sh, sw] = two("strides", [1, 1])?;
+    let span = |a: &ConvAxis| (a.f - 1).saturating_mul(a.d).saturating_add(1);
+    let strides = list("strides", rank, names, vec![1; rank])?;
     let auto_pad = get_string(n, "auto_pad", "NOTSET").map_err(attr)?;
-    let same = |n_in: usize, f: usize, s: usize, upper: bool| {
-        let out = n_in.div_ceil(s.max(1));
-        let total = ((out.max(1) - 1) * s + f).saturating_sub(n_in);
-        let before = if upper { total / 2 } else { total - total / 2 };
-        (before, total - before)
-    };
-    let pads: [usize; 4] = match auto_pad.as_str() {
-        "NOTSET" | "" => match get_ints(n, "pads").map_err(attr)? {
-            None => [0; 4],
-            Some(&[a, b, c, d]) if [a, b, c, d].iter().all(|&p| p >= 0) => {
-                [a as usize, b as usize, c as usize, d as usize]
-            }
-            Some(v) => {
-                return Err(format!(
-                    "node {at}: pads {v:?} are not four sizes (top, left, bottom, right)"
-                ))
-            }
-        },
-        "VALID" => [0; 4],
+    let pads: Vec<usize> = match auto_pad.as_str() {
+        "NOTSET" | "" => {
+            let count = if rank == 3 { "six" } else { "four" };
+            let what = format!("are not {count} sizes {pad_names}");
+            list("pads", 2 * rank, &what, vec![0; 2 * rank])?
+        }
+        "VALID" => vec![0; 2 * rank],
         "SAME_UPPER" | "SAME_LOWER" => {
             let upper = auto_pad == "SAME_UPPER";
-            let (t, b) = same(g.in_h, fh, sh, upper);
-            let (l, r) = same(g.in_w, fw, sw, upper);
-            [t, l, b, r]
+            let (mut front, mut end) = (Vec::new(), Vec::new());
+            for (a, &s) in axes.iter().zip(&strides) {
+                let out = a.n.div_ceil(s.max(1));
+                let total = ((out.max(1) - 1) * s + span(a)).saturating_sub(a.n);
+                let before = if upper { total / 2 } else { total - total / 2 };
+                front.push(before);
+                end.push(total - before);
+            }
+            front.into_iter().chain(end).collect()
         }
         other => {
             return Err(format!(
@@ -89,28 +175,41 @@ pub(super) fn check_geometry(
             ))
         }
     };
-    let out = |n_in: usize, before: usize, after: usize, f: usize, s: usize| {
-        n_in.checked_add(before)
-            .and_then(|v| v.checked_add(after))
-            .and_then(|v| v.checked_sub(f))
-            .and_then(|v| v.checked_div(s))
+    let out = |k: usize| {
+        let a = &axes[k];
+        a.n.checked_add(pads[k])
+            .and_then(|v| v.checked_add(pads[k + rank]))
+            .and_then(|v| v.checked_sub(span(a)))
+            .and_then(|v| v.checked_div(strides[k]))
             .map(|v| v + 1)
     };
-    let (oh, ow) = (
-        out(g.in_h, pads[0], pads[2], fh, sh),
-        out(g.in_w, pads[1], pads[3], fw, sw),
-    );
-    let fits = (sh, sw) == (g.sh, g.sw)
-        && (pads[0], pads[1]) == (g.pad_top, g.pad_left)
-        && (oh, ow) == (Some(g.out_h), Some(g.out_w));
+    let outs: Vec<Option<usize>> = (0..rank).map(out).collect();
+    let fits = strides == ours(|a| a.s)
+        && pads[..rank] == ours(|a| a.before)[..]
+        && outs.iter().zip(axes).all(|(o, a)| *o == Some(a.out));
     if !fits {
-        let size = |o: Option<usize>| o.map_or("no".to_string(), |o| o.to_string());
+        let sizes: Vec<String> = outs
+            .iter()
+            .map(|o| o.map_or("no".to_string(), |o| o.to_string()))
+            .collect();
+        let padding: Vec<String> = axes
+            .iter()
+            .zip(fronts)
+            .map(|(a, w)| format!("{} {w}", a.before))
+            .collect();
+        let padding = match padding.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => padding.join(""),
+        };
         return Err(format!(
-            "node {at}: strides {sh}x{sw} and pads {},{},{},{} (top, left, bottom, right) give {}x{} \
-             outputs from {layer}'s {}x{} input, but {layer} has stride {}x{}, padding {} on top and \
-             {} on the left, and {}x{} outputs",
-            pads[0], pads[1], pads[2], pads[3], size(oh), size(ow), g.in_h, g.in_w,
-            g.sh, g.sw, g.pad_top, g.pad_left, g.out_h, g.out_w
+            "node {at}: strides {} and pads {} {pad_names} give {} outputs from {layer}'s {} input, \
+             but {layer} has stride {}, padding {padding}, and {} outputs",
+            joined(&strides, "x"),
+            joined(&pads, ","),
+            sizes.join("x"),
+            joined(&ours(|a| a.n), "x"),
+            joined(&ours(|a| a.s), "x"),
+            joined(&ours(|a| a.out), "x"),
         ));
     }
     Ok(())

@@ -3,13 +3,15 @@
 //! that names the node and the layer, and the values (in our layouts)
 //! gathered for writing.
 
-use super::geometry::{check_geometry, check_transposed_geometry};
+use super::geometry::{axes_2d, axes_3d, check_geometry, check_transposed_geometry};
 use super::{label, Onnx, Ours, Res, WEIGHTED};
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
+use crate::geom3d::Conv3dGeom;
 use crate::net::graph::BatchNormTensors;
 use crate::net::import::layout;
 use crate::net::TensorInfo;
 use crate::onnx::dims;
+use crate::onnx::export::kernel_as_one_axis;
 use crate::onnx::model::{get_float, get_int};
 use onnx_protobuf::NodeProto;
 
@@ -62,6 +64,18 @@ impl Matcher<'_, '_> {
                 } => {
                     let g = Geometry::Conv(geom);
                     let bn_node = self.conv(i, layer, g, *groups, weight, *bias, *bn)?;
+                    if let Some(j) = bn_node {
+                        absorbed[j] = true;
+                    }
+                }
+                Ours::Conv3d {
+                    geom,
+                    weight,
+                    bias,
+                    bn,
+                } => {
+                    let g = Geometry::Conv3d(geom);
+                    let bn_node = self.conv(i, layer, g, geom.groups, weight, *bias, *bn)?;
                     if let Some(j) = bn_node {
                         absorbed[j] = true;
                     }
@@ -255,16 +269,19 @@ impl Matcher<'_, '_> {
         bn: Option<BatchNormTensors>,
     ) -> Res<Option<usize>> {
         let nodes = self.onnx.nodes;
-        let (c_in, c_out, fh, fw) = g.sizes();
+        let (c_in, c_out, kernel) = g.sizes();
         let groups = groups.max(1);
         let (cg, og) = (c_in / groups, c_out / groups);
         // ONNX's layout (PyTorch's), and ours.
-        let (op, expected, ours) = match g {
-            Geometry::Conv(_) => ("Conv", [c_out, cg, fh, fw], [fh, fw, cg, c_out]),
-            Geometry::Transposed(_) => ("ConvTranspose", [c_in, og, fh, fw], [fh, fw, og, c_in]),
+        let (op, [a, b]) = match g {
+            Geometry::Transposed(_) => ("ConvTranspose", [c_in, og]),
+            _ => ("Conv", [c_out, cg]),
         };
+        let expected = [&[a, b], &kernel[..]].concat();
+        let ours = [&kernel[..], &[b, a]].concat();
         let what = match g {
             Geometry::Conv(_) => "a convolution",
+            Geometry::Conv3d(_) => "a volume's convolution",
             Geometry::Transposed(_) => "a transposed convolution",
         };
         expect_op(nodes, i, op, what, layer)?;
@@ -274,19 +291,17 @@ impl Matcher<'_, '_> {
             .floats(i, 1, "weight")?
             .ok_or_else(|| format!("node {at}: a {op} without a weight"))?;
         if shape != expected {
-            let per_group = match g {
-                Geometry::Conv(_) => cg,
-                Geometry::Transposed(_) => og,
-            };
             return Err(format!(
-                "node {at}: weight {} does not fit {layer}, which takes {fh}x{fw}x{per_group} -> {c_out} \
+                "node {at}: weight {} does not fit {layer}, which takes {}x{b} -> {c_out} \
                  ({} in ONNX's layout)",
                 dims(&shape),
+                dims(&kernel),
                 dims(&expected)
             ));
         }
         match g {
-            Geometry::Conv(g) => check_geometry(&nodes[i], &at, layer, g, groups)?,
+            Geometry::Conv(g) => check_geometry(&nodes[i], &at, layer, &axes_2d(g), groups)?,
+            Geometry::Conv3d(g) => check_geometry(&nodes[i], &at, layer, &axes_3d(g), groups)?,
             Geometry::Transposed(g) => check_transposed_geometry(&nodes[i], &at, layer, g, groups)?,
         }
         let g = GeomSizes { c_out };
@@ -310,7 +325,7 @@ impl Matcher<'_, '_> {
             }
             _ => None,
         };
-        let mut w = layout::conv_weight(&w, ours);
+        let mut w = layout::conv_weight(&w, kernel_as_one_axis(&ours));
         match (bn, bn_node) {
             (Some(ours), Some(j)) => {
                 let mut file = self.batch_norm_tensors(j, g.c_out, layer)?;
@@ -586,6 +601,7 @@ struct FileBatchNorm {
 fn kind(item: &Ours) -> &'static str {
     match item {
         Ours::Conv { .. } => "a convolution",
+        Ours::Conv3d { .. } => "a volume's convolution",
         Ours::ConvTranspose { .. } => "a transposed convolution",
         Ours::Dense { .. } => "a dense layer",
         Ours::BatchNorm { .. } => "a batch norm",
@@ -637,15 +653,17 @@ fn mismatch(nodes: &[NodeProto], i: usize, what: &str, layer: &str) -> String {
 #[derive(Clone, Copy)]
 pub(super) enum Geometry<'g> {
     Conv(&'g Conv2dGeom),
+    Conv3d(&'g Conv3dGeom),
     Transposed(&'g ConvTranspose2dGeom),
 }
 
 impl Geometry<'_> {
-    /// `c_in, c_out, fh, fw`.
-    fn sizes(self) -> (usize, usize, usize, usize) {
+    /// `c_in, c_out` and the kernel (`[fh, fw]`, `[fd, fh, fw]`).
+    fn sizes(self) -> (usize, usize, Vec<usize>) {
         match self {
-            Geometry::Conv(g) => (g.c_in, g.c_out, g.fh, g.fw),
-            Geometry::Transposed(g) => (g.c_in, g.c_out, g.fh, g.fw),
+            Geometry::Conv(g) => (g.c_in, g.c_out, vec![g.fh, g.fw]),
+            Geometry::Conv3d(g) => (g.c_in, g.c_out, vec![g.fd, g.fh, g.fw]),
+            Geometry::Transposed(g) => (g.c_in, g.c_out, vec![g.fh, g.fw]),
         }
     }
 }

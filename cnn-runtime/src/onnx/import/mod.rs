@@ -12,10 +12,11 @@
 //! an error naming it.
 //!
 //! Layouts are converted as for PyTorch (ONNX's are PyTorch's): conv
-//! weights `[c_out, c_in / groups, fh, fw]`, transposed conv weights
+//! weights `[c_out, c_in / groups, fh, fw]` (`[c_out, c_in / groups, fd,
+//! fh, fw]` for a volume's `Conv3d`), transposed conv weights
 //! `[c_in, c_out / groups, fh, fw]`, a `Gemm`'s B either way round
 //! (`transB`), and for a dense layer that reads a flattened image the rows
-//! permuted from the channels-first flatten of NCHW to ours.
+//! permuted from the channels-first flatten of NCHW (NCDHW) to ours.
 //!
 //! Batch norm comes in three forms, all read: a `BatchNormalization` node
 //! after the `Conv` (our conv's batch norm gets its tensors; a different
@@ -47,10 +48,12 @@ use onnx_protobuf::{ModelProto, NodeProto, TensorProto};
 use protobuf::rt::WireType;
 use protobuf::{CodedInputStream, Message};
 
+use super::export::as_image;
 use super::model::{constant_value, read_floats};
 use crate::error::{Error, Result};
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
-use crate::net::graph::{BatchNormTensors, Graph, Node, ValueShape};
+use crate::geom3d::Conv3dGeom;
+use crate::net::graph::{BatchNormTensors, Graph, Node};
 use crate::net::TensorInfo;
 use matcher::Matcher;
 
@@ -227,6 +230,13 @@ enum Ours {
         bias: Option<&'static str>,
         bn: Option<BatchNormTensors>,
     },
+    /// A volume's convolution (its groups are the geometry's).
+    Conv3d {
+        geom: Conv3dGeom,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        bn: Option<BatchNormTensors>,
+    },
     ConvTranspose {
         geom: ConvTranspose2dGeom,
         groups: usize,
@@ -281,14 +291,6 @@ fn our_layers(
                 format!("the network's graph names tensor `{name}`, which its table does not hold")
             })
     };
-    if let Some((name, kind)) = graph.nodes.iter().find_map(|n| match *n {
-        Node::Unsupported { layer, kind, .. } => Some((layer, kind)),
-        _ => None,
-    }) {
-        return Err(format!(
-            "the network's {name} is a {kind}, and networks on volumes cannot be imported from ONNX yet"
-        ));
-    }
     let mut out = Vec::new();
     for n in graph.nodes {
         match *n {
@@ -305,6 +307,23 @@ fn our_layers(
                     Ours::Conv {
                         geom,
                         groups,
+                        weight,
+                        bias,
+                        bn: batch_norm,
+                    },
+                ));
+            }
+            Node::Conv3d {
+                geom,
+                weight,
+                bias,
+                batch_norm,
+                ..
+            } => {
+                out.push((
+                    layer(weight)?,
+                    Ours::Conv3d {
+                        geom,
                         weight,
                         bias,
                         bn: batch_norm,
@@ -333,10 +352,10 @@ fn our_layers(
             Node::Dense {
                 x, y, weight, bias, ..
             } => {
-                let image = match shape(x)? {
-                    ValueShape::Image(hwc) => Some(hwc),
-                    ValueShape::Flat(_) => None,
-                };
+                // A volume's flatten permutes as the image of its frames
+                // stacked (`as_image`).
+                let from = shape(x)?;
+                let image = (!from.spatial().is_empty()).then(|| as_image(from));
                 let (n_in, units) = (shape(x)?.len(), shape(y)?.len());
                 out.push((
                     layer(weight)?,
@@ -351,10 +370,7 @@ fn our_layers(
             }
             Node::BatchNorm { y, tensors: t, .. } => {
                 // After a flatten the features are the whole image's.
-                let c = match shape(y)? {
-                    ValueShape::Image([_, _, c]) => c,
-                    ValueShape::Flat(n) => n,
-                };
+                let c = shape(y)?.channels();
                 out.push((layer(t.gamma)?, Ours::BatchNorm { c, tensors: t }));
             }
             Node::GroupNorm {
@@ -365,7 +381,7 @@ fn our_layers(
                 epsilon,
                 ..
             } => {
-                let c = channels(shape(y)?);
+                let c = shape(y)?.channels();
                 let groups = Some(groups);
                 let norm = Ours::Norm {
                     c,
@@ -384,7 +400,7 @@ fn our_layers(
                 ..
             } => {
                 let norm = Ours::Norm {
-                    c: channels(shape(y)?),
+                    c: shape(y)?.channels(),
                     groups: None,
                     gamma,
                     beta,
@@ -393,21 +409,13 @@ fn our_layers(
                 out.push((layer(gamma)?, norm));
             }
             Node::Scale { y, scale, .. } => {
-                let c = channels(shape(y)?);
+                let c = shape(y)?.channels();
                 out.push((layer(scale)?, Ours::Scale { c, scale }));
             }
             _ => {}
         }
     }
     Ok(out)
-}
-
-/// The channels of a value (a flat value's features).
-fn channels(shape: ValueShape) -> usize {
-    match shape {
-        ValueShape::Image([_, _, c]) => c,
-        ValueShape::Flat(n) => n,
-    }
 }
 
 /// The ONNX graph, indexed: stored tensors by name (initializers,

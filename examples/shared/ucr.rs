@@ -42,9 +42,11 @@ macro_rules! ucr_networks {
                         c2: Conv1d { filters: filters, kernel: 5, padding: same }, bn2: BatchNorm, Relu,
                         c3: Conv1d { filters: filters, kernel: 3, padding: same }, bn3: BatchNorm,
                     ],
+                    // Wang et al.'s code normalises the identity shortcut
+                    // too (block 3), not only the projections.
                     shortcut: if project {
                         [sc: Conv1d { filters: filters, kernel: 1 }, sc_bn: BatchNorm]
-                    } else { [] },
+                    } else { [sc_bn: BatchNorm] },
                 },
             ];
 

@@ -38,7 +38,7 @@ network! {
 network! {
     /// A decoder step whose batch norm folds into the transposed
     /// convolution at inference, classified after nearest upsampling.
-    struct Grow {
+    pub(crate) struct Grow {
         input: [2, 3, 3, 3],
         layers: [
             up: ConvTranspose3d { filters: 4, kernel: [2, 3, 2], stride: [2, 1, 2], padding: [0, 1, 0], groups: 1 },

@@ -10,8 +10,8 @@ use crate::geom3d::Conv3dGeom;
 
 /// One transposed 3-D convolution over NDHWC tensors (PyTorch's
 /// `ConvTranspose3d`), in `groups` channel groups: input voxel `(iz, iy,
-/// ix)` spreads the kernel over output `(iz sd + kz dd - pad_front, iy sh
-/// + ky dh - pad_top, ix sw + kx dw - pad_left)`.
+/// ix)` spreads the kernel over output `(iz sd + kz dd - pad_front,
+/// iy sh + ky dh - pad_top, ix sw + kx dw - pad_left)`.
 /// x: [n, in_d, in_h, in_w, c_in]  w: [fd, fh, fw, c_out / groups, c_in]  y: [n, out_d, out_h, out_w, c_out]
 ///
 /// It is the input gradient of the convolution [`ConvTranspose3dGeom::conv`]

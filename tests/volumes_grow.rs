@@ -6,8 +6,9 @@
 //! (`scripts/make_volume_transpose_fixture.py`, its `ConvTranspose3d
 //! [in, out / groups, kd, kh, kw]` weights loaded by `load_pytorch`),
 //! `predict` and `GRAPH` agree with it, the shapes and counts follow
-//! PyTorch's, and a network with batch norm after a transposed 3-D
-//! convolution passes a finite-difference check.
+//! PyTorch's, a network with batch norm after a transposed 3-D
+//! convolution passes a finite-difference check, and a frozen one passes
+//! the gradient to the layers below it.
 
 use crate::common::{labels, random};
 use cnn::ndarray::{Array5, Ix5};
@@ -47,6 +48,23 @@ network! {
             Upsample { scale: [2, 1, 1] },
             t: ConvTranspose3d { filters: 2, kernel: 2, dilation: 2, output_padding: 1, bias: false },
             Upsample { scale: 2, mode: trilinear },
+            GlobalAvgPool,
+            d: Dense { units: 3 },
+            Softmax,
+        ],
+    }
+}
+
+network! {
+    /// A frozen `ConvTranspose3d` between trainable layers: backward
+    /// passes its input gradient alone, through the widened grid.
+    struct FrozenUp {
+        input: [2, 3, 3, 2],
+        layers: [
+            c: Conv3d { filters: 3, kernel: 1 },
+            Tanh,
+            t: ConvTranspose3d { filters: 2, kernel: 2, dilation: [2, 1, 1], padding: [1, 0, 0], output_padding: [1, 0, 0], trainable: false },
+            Upsample { scale: [1, 2, 1], mode: trilinear },
             GlobalAvgPool,
             d: Dense { units: 3 },
             Softmax,
@@ -146,6 +164,28 @@ fn finite_differences_agree_with_backward() {
     let y = labels(3, 3);
     let checked = crate::assert_param_grads!(net: Grow, x, y, 7, &[]);
     assert!(checked >= 20, "{checked} elements checked");
+}
+
+#[test]
+fn a_frozen_transposed_convolution_passes_the_gradient_through() {
+    let mut net = FrozenUp::new(4);
+    let before = net.params().to_vec();
+    let x = clips(3, [2, 3, 3, 2], 6);
+    let y = labels(3, 3);
+    let checked = crate::assert_param_grads!(net: FrozenUp, x, y, 7, &["t"]);
+    assert!(checked >= 10, "{checked} elements checked");
+    let mut opt = Sgd::new(0.1);
+    net.train_step(x.view(), &y, &mut opt).unwrap();
+    let t = FrozenUp::TENSORS
+        .iter()
+        .find(|t| t.name == "t.weight")
+        .unwrap();
+    assert_eq!(net.params()[t.range()], before[t.range()]);
+    let c = FrozenUp::TENSORS
+        .iter()
+        .find(|t| t.name == "c.weight")
+        .unwrap();
+    assert_ne!(net.params()[c.range()], before[c.range()]);
 }
 
 #[test]

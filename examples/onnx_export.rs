@@ -55,6 +55,13 @@
 //!   a flatten of the volume before dense layers; and layer norm, a
 //!   squeeze-and-excitation gate, a group norm in a concatenation and
 //!   global pooling on a volume.
+//! - `volume_decoder`: a volume that shrinks and regrows (`ConvTranspose`
+//!   and `Resize` with three axes), random weights and batch-norm
+//!   statistics, on random 4x6x5x3 clips: a strided `Conv3d`, a strided
+//!   `ConvTranspose3d` with output padding and a folded batch norm, a
+//!   grouped one dilated in depth whose output padding there is at its
+//!   stride, trilinear (`linear`, `half_pixel`) and nearest upsampling;
+//!   the output is the volume itself.
 //!
 //! Each goes to `<out>/<name>/`: `model.onnx`, `input.npy` (NCHW float32,
 //! NCDHW for a volume, or `[n, features]`), `output.npy` (`predict`'s `[n,
@@ -312,6 +319,28 @@ network! {
         ],
     }
 
+    /// A volume encoder-decoder: `ConvTranspose3d` (strided with output
+    /// padding and a folded batch norm; grouped and dilated, its depth's
+    /// output padding at the stride) and `Upsample` on volumes.
+    pub struct VolumeDecoder {
+        input: [4, 6, 5, 3],
+        layers: [
+            down: Conv3d { filters: 6, kernel: 3, stride: 2, padding: 1 },
+            Relu,
+            up: ConvTranspose3d { filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1 },
+            up_bn: BatchNorm,
+            Relu,
+            g: ConvTranspose3d {
+                filters: 4, kernel: [2, 3, 2], stride: [1, 1, 2], padding: [1, 1, 0],
+                output_padding: [1, 0, 1], dilation: [2, 1, 1], groups: 2,
+            },
+            Upsample { scale: [2, 1, 1], mode: trilinear },
+            Tanh,
+            Upsample { scale: [1, 2, 1] },
+            head: Conv3d { filters: 2, kernel: 1 },
+        ],
+    }
+
     /// Every activation of issue 25 and L2 normalisation.
     pub struct Activations {
         input: [9, 8, 3],
@@ -513,9 +542,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let x = random_clips(3, [4, 6, 5, 3], 40);
     let y = net.predict(x.view())?;
     write_volume_net(&out.join("volume_head"), |p| net.export_onnx(p), &x, &y)?;
+    let mut net = VolumeDecoder::new(41);
+    stir_batch_norms(net.params_mut(), VolumeDecoder::TENSORS, 42);
+    let x = random_clips(3, [4, 6, 5, 3], 43);
+    let y = net.predict(x.view())?;
+    write_volume_net(&out.join("volume_decoder"), |p| net.export_onnx(p), &x, &y)?;
 
     println!(
-        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations, dilated, decoder, sequence_decoder, c3d and volume_head to {}",
+        "wrote lenet5, detector, resnet18, inception, one_shot_encoder, mlp, trunk, three networks with flattens, norms, norms_flat, convnext, activations, dilated, decoder, sequence_decoder, c3d, volume_head and volume_decoder to {}",
         out.display()
     );
     Ok(())

@@ -121,8 +121,8 @@ pub use cnn_runtime::style_extractor;
 pub use cnn_runtime::train::{Dataset, Fit, History, Model, Network};
 pub use cnn_runtime::{
     augment, data, detect, dist, embed, filters, init, io, isa, layers, loss, net, parallel, pass,
-    rng, style, train, Act, Conv2dGeom, Conv3dGeom, ConvTranspose2dGeom, Error, Interpolation,
-    Padding, Pool3dGeom, PoolGeom, Result, UpsampleGeom,
+    rng, style, train, Act, Conv2dGeom, Conv3dGeom, ConvTranspose2dGeom, ConvTranspose3dGeom,
+    Error, Interpolation, Padding, Pool3dGeom, PoolGeom, Result, Upsample3dGeom, UpsampleGeom,
 };
 pub use ndarray;
 

@@ -105,8 +105,10 @@ network! {
 }
 
 network! {
-    /// A small C3D: strided and grouped 3D convolutions, both 3D poolings,
-    /// batch norm, global pooling.
+    /// A small C3D that regrows its map: strided and grouped 3D
+    /// convolutions, both 3D poolings, batch norm, a strided grouped
+    /// `ConvTranspose3d` and a dilated one whose output padding widens its
+    /// grid, trilinear and nearest upsampling, global pooling.
     struct Volume {
         input: [4, 8, 8, 2],
         layers: [
@@ -114,9 +116,14 @@ network! {
             BatchNorm,
             Relu,
             MaxPool3d { size: 2 },
+            ConvTranspose3d { filters: 8, kernel: 3, stride: 2, padding: 1, output_padding: 1, groups: 2 },
+            Relu,
+            Upsample { scale: [2, 1, 1], mode: trilinear },
+            ConvTranspose3d { filters: 4, kernel: 2, dilation: 2, output_padding: 1, bias: false },
             Conv3d { filters: 8, kernel: [1, 3, 3], padding: same, groups: 2 },
             Relu,
             AvgPool3d { size: [1, 2, 2], stride: 1 },
+            Upsample { scale: [1, 1, 2] },
             GlobalAvgPool,
             Dense { units: 10 },
             Softmax,
@@ -205,8 +212,9 @@ fn decoder_steps_allocate_nothing(isa: Isa) {
 }
 
 /// Volumes: `Conv3d` (3-D im2col + matrixmultiply, its column matrix and
-/// weight-gradient partials in scratch slots), both 3D poolings, batch
-/// norm over a volume's channels.
+/// weight-gradient partials in scratch slots), `ConvTranspose3d` on the
+/// same kernels (its widened grid in the slot `Wide`), both 3D poolings,
+/// upsampling, batch norm over a volume's channels.
 fn volume_steps_allocate_nothing(isa: Isa) {
     let examples = |n: usize, seed| {
         let x = images(n * 4, 8, 8, 2, seed).into_raw_vec_and_offset().0;

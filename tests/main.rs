@@ -75,3 +75,4 @@ mod ucr_example;
 mod ui;
 mod visualize_example;
 mod volumes;
+mod volumes_grow;

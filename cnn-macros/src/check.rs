@@ -15,14 +15,17 @@ use std::collections::HashMap;
 use crate::diag::{Diag, Diags};
 use crate::ir::{Layer, LayerKind, Net, Pad, Shape, UpsampleMode};
 
-/// A transposed convolution's hyper-parameters per axis.
+/// A transposed convolution's hyper-parameters on one axis.
 #[derive(Clone, Copy)]
 struct Transposed {
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    padding: [usize; 2],
-    output_padding: [usize; 2],
+    /// ` in depth`, ` in height`, ` in width`.
+    name: &'static str,
+    n: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: usize,
+    output_padding: usize,
 }
 use crate::shape::{axis, Axis, AxisError};
 
@@ -317,19 +320,44 @@ impl Checker<'_> {
                 output_padding,
                 groups,
                 seq,
+                depth,
                 ..
             } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
                 self.check_rank_matches(layer, input)?;
                 self.check_groups_divide(layer, c, filters, groups)?;
-                let t = Transposed {
-                    kernel,
-                    stride,
-                    dilation,
-                    padding,
-                    output_padding,
+                let axis = |a: usize, name, n| Transposed {
+                    name,
+                    n,
+                    kernel: kernel[a],
+                    stride: stride[a],
+                    dilation: dilation[a],
+                    padding: padding[a],
+                    output_padding: output_padding[a],
                 };
-                let [oh, ow] = self.check_transposed_output(layer, [h, w], t, seq)?;
+                let mut axes = Vec::new();
+                if let (Some(dp), Shape::Image { depth: Some(n), .. }) = (depth, input) {
+                    axes.push(Transposed {
+                        name: " in depth",
+                        n,
+                        kernel: dp.f,
+                        stride: dp.s,
+                        dilation: dp.d,
+                        padding: dp.pad_front,
+                        output_padding: dp.output_padding,
+                    });
+                }
+                if !seq {
+                    axes.push(axis(0, " in height", h));
+                }
+                axes.push(axis(1, " in width", w));
+                let out = self.check_transposed_output(layer, &axes)?;
+                let (out_d, [oh, ow]) = match (depth, seq, &out[..]) {
+                    (Some(_), _, &[d, h, w]) => (Some(d), [h, w]),
+                    (_, true, &[l]) => (None, [1, l]),
+                    (_, _, &[h, w]) => (None, [h, w]),
+                    _ => return None,
+                };
                 layer.pad_before = padding;
                 self.check_output_fits(
                     layer,
@@ -338,19 +366,21 @@ impl Checker<'_> {
                         w: ow,
                         c: filters,
                         seq,
-                        depth: None,
+                        depth: out_d,
                     },
                 )
             }
-            LayerKind::Upsample {
-                scale,
-                scale_pair,
-                mode,
-            } => {
+            LayerKind::Upsample { .. } => {
                 let (h, w, c) = self.check_needs_image(layer, input, cx)?;
                 self.check_rank_matches(layer, input)?;
-                let scale = self.check_upsample_rank(layer, input, scale, scale_pair, mode)?;
-                let (Some(oh), Some(ow)) = (h.checked_mul(scale[0]), w.checked_mul(scale[1]))
+                let (sd, scale) = self.check_upsample_rank(layer, input)?;
+                let in_d = match input {
+                    Shape::Image { depth, .. } => depth,
+                    Shape::Flat { .. } => None,
+                };
+                let out_d = in_d.map(|d| d.checked_mul(sd.unwrap_or(1)));
+                let (Some(oh), Some(ow), None | Some(Some(_))) =
+                    (h.checked_mul(scale[0]), w.checked_mul(scale[1]), out_d)
                 else {
                     let message = format!(
                         "{}: the output size overflows (h * sh, w * sw = {h} * {}, {w} * {})",
@@ -367,7 +397,7 @@ impl Checker<'_> {
                     w: ow,
                     c,
                     seq: input.is_seq(),
-                    depth: None,
+                    depth: out_d.flatten(),
                 };
                 self.check_output_fits(layer, out)
             }
@@ -546,8 +576,7 @@ impl Checker<'_> {
     /// A 1D layer slides along a sequence, a 2D one over an image and a 3D
     /// one through a volume: the kind's rank matches its input's (`Conv2d`
     /// on `[l, c]` is an error naming `Conv1d`, `Conv2d` on `[d, h, w, c]`
-    /// one naming `Conv3d`, and so on). Transposed convolutions and
-    /// `Upsample` take sequences and images only.
+    /// one naming `Conv3d`, and so on). `Upsample` takes every rank.
     fn check_rank_matches(&mut self, layer: &Layer, input: Shape) -> Option<()> {
         let (name, kind) = (&layer.name, layer.kind.dsl_name());
         let kind_rank = match &layer.kind {
@@ -557,9 +586,10 @@ impl Checker<'_> {
             | LayerKind::ConvTranspose2d { seq: true, .. } => 1,
             LayerKind::Conv2d { depth: Some(_), .. }
             | LayerKind::MaxPool2d { depth: Some(_), .. }
-            | LayerKind::AvgPool2d { depth: Some(_), .. } => 3,
-            // Either rank below 3: `check_upsample_rank` tells them apart.
-            LayerKind::Upsample { .. } if !input.is_volume() => return Some(()),
+            | LayerKind::AvgPool2d { depth: Some(_), .. }
+            | LayerKind::ConvTranspose2d { depth: Some(_), .. } => 3,
+            // Any rank: `check_upsample_rank` checks its scale and mode.
+            LayerKind::Upsample { .. } => return Some(()),
             _ => 2,
         };
         let input_rank = if input.is_seq() {
@@ -582,7 +612,7 @@ impl Checker<'_> {
         let other = format!("{stem}{input_rank}d");
         let has_other = matches!(
             (stem, input_rank),
-            ("Conv" | "MaxPool" | "AvgPool", _) | ("ConvTranspose", 1 | 2)
+            ("Conv" | "MaxPool" | "AvgPool" | "ConvTranspose", _)
         );
         let slides = match kind_rank {
             1 => "slides along a sequence",
@@ -689,41 +719,30 @@ impl Checker<'_> {
 
     /// A transposed convolution's output, `(n - 1) s - 2p + d (f - 1) +
     /// output_padding + 1` along each axis, has at least one row and
-    /// column: the padding cuts `p` from each end of the full output and
-    /// must leave something. Along a sequence only the length counts.
+    /// column (and frame): the padding cuts `p` from each end of the full
+    /// output and must leave something. `axes` are the ones the layer
+    /// slides along (the length of a sequence; `[h, w]`; `[d, h, w]`),
+    /// named in the message unless they are all alike.
     fn check_transposed_output(
         &mut self,
         layer: &Layer,
-        [h, w]: [usize; 2],
-        t: Transposed,
-        seq: bool,
-    ) -> Option<[usize; 2]> {
-        let mut out = [0; 2];
-        let axes: &[usize] = if seq { &[1] } else { &[0, 1] };
-        if seq {
-            out[0] = 1;
-        }
-        let square = seq
-            || (h == w
-                && t.kernel[0] == t.kernel[1]
-                && t.stride[0] == t.stride[1]
-                && t.dilation[0] == t.dilation[1]
-                && t.padding[0] == t.padding[1]
-                && t.output_padding[0] == t.output_padding[1]);
-        for &a in axes {
-            let n = [h, w][a];
-            let (f, s, d, p, op) = (
-                t.kernel[a],
-                t.stride[a],
-                t.dilation[a],
-                t.padding[a],
-                t.output_padding[a],
-            );
-            let which = match (square, a) {
-                (true, _) => "",
-                (false, 0) => " in height",
-                (false, _) => " in width",
-            };
+        axes: &[Transposed],
+    ) -> Option<Vec<usize>> {
+        let key = |t: &Transposed| {
+            (
+                t.n,
+                t.kernel,
+                t.stride,
+                t.dilation,
+                t.padding,
+                t.output_padding,
+            )
+        };
+        let square = axes.iter().all(|t| key(t) == key(&axes[0]));
+        let mut out = Vec::with_capacity(axes.len());
+        for t in axes {
+            let (n, f, s, d, p, op) = key(t);
+            let which = if square { "" } else { t.name };
             let sum = format!("(n - 1) s - 2p + d(f - 1) + output_padding + 1 = ({n} - 1)*{s} - 2*{p} + {d}*({f} - 1) + {op} + 1");
             let full = (n - 1)
                 .checked_mul(s)
@@ -750,53 +769,97 @@ impl Checker<'_> {
                 self.push(Diag::new(layer.key_site("padding"), message).help(help));
                 return None;
             }
-            out[a] = full - two_p;
+            out.push(full - two_p);
         }
         Some(out)
     }
 
-    /// `Upsample` takes `scale: s` on either rank and `[sh, sw]` on images
-    /// only; `bilinear` interpolates an image and `linear` a sequence.
-    /// Returns the scale per axis (`[1, s]` on a sequence).
+    /// `Upsample` takes `scale: s` on every rank, `[sh, sw]` on images
+    /// only and `[sd, sh, sw]` on volumes only; `linear` interpolates a
+    /// sequence, `bilinear` an image and `trilinear` a volume (PyTorch's
+    /// words; it refuses the others too). Returns the frames' scale on a
+    /// volume and the scale of rows and columns (`[1, s]` on a sequence),
+    /// and stores them in the layer.
     fn check_upsample_rank(
         &mut self,
         layer: &mut Layer,
         input: Shape,
-        scale: [usize; 2],
-        scale_pair: bool,
-        mode: UpsampleMode,
-    ) -> Option<[usize; 2]> {
-        let name = &layer.name;
-        let seq = input.is_seq();
-        if seq && scale_pair {
-            let message = format!(
-                "{name}: Upsample on the sequence {input} takes one scale, got [{}, {}]",
-                scale[0], scale[1]
-            );
-            let help = format!("write `scale: {}`, along the sequence", scale[1]);
-            self.push(Diag::new(layer.key_site("scale"), message).help(help));
+    ) -> Option<(Option<usize>, [usize; 2])> {
+        let LayerKind::Upsample {
+            scale,
+            scale_pair,
+            scale_depth,
+            mode,
+        } = layer.kind
+        else {
             return None;
-        }
-        let wrong = match (mode, seq) {
-            (UpsampleMode::Bilinear, true) => Some((
-                format!("{name}: bilinear upsampling needs an image, but its input is the sequence {input} (length x channels)"),
-                "use `mode: linear` on sequences",
+        };
+        let name = &layer.name;
+        let (seq, volume) = (input.is_seq(), input.is_volume());
+        let written = match (scale_depth, scale_pair) {
+            (Some(d), _) => Some(format!("[{d}, {}, {}]", scale[0], scale[1])),
+            (None, true) => Some(format!("[{}, {}]", scale[0], scale[1])),
+            (None, false) => None,
+        };
+        let wrong_scale = match (seq, volume, scale_depth.is_some(), scale_pair) {
+            (true, _, _, _) if written.is_some() => Some((
+                format!("the sequence {input} takes one scale"),
+                format!("write `scale: {}`, along the sequence", scale[1]),
             )),
-            (UpsampleMode::Linear, false) => Some((
-                format!("{name}: linear upsampling is along a sequence, but its input is the image {input}"),
-                "use `mode: bilinear` on images",
+            (_, true, false, true) => Some((
+                format!("the volume {input} takes one scale or [sd, sh, sw]"),
+                format!(
+                    "write `scale: [1, {}, {}]` to keep the frames, or one number for every axis",
+                    scale[0], scale[1]
+                ),
+            )),
+            (false, false, true, _) => Some((
+                format!("the image {input} takes one scale or [sh, sw]"),
+                format!("write `scale: [{}, {}]`", scale[0], scale[1]),
             )),
             _ => None,
         };
-        if let Some((message, help)) = wrong {
-            self.push(Diag::new(layer.key_site("mode"), message).help(help));
+        if let (Some((what, help)), Some(written)) = (wrong_scale, &written) {
+            let message = format!("{name}: Upsample on {what}, got {written}");
+            self.push(Diag::new(layer.key_site("scale"), message).help(help));
             return None;
         }
-        let scale = if seq { [1, scale[1]] } else { scale };
-        if let LayerKind::Upsample { scale: s, .. } = &mut layer.kind {
-            *s = scale;
+        let (rank, right) = if seq {
+            ("the sequence", "use `mode: linear` on sequences")
+        } else if volume {
+            ("the volume", "use `mode: trilinear` on volumes")
+        } else {
+            ("the image", "use `mode: bilinear` on images")
+        };
+        let needs = match mode {
+            UpsampleMode::Bilinear if seq || volume => Some("bilinear upsampling needs an image"),
+            UpsampleMode::Linear if !seq => Some("linear upsampling is along a sequence"),
+            UpsampleMode::Trilinear if !volume => Some("trilinear upsampling needs a volume"),
+            _ => None,
+        };
+        if let Some(needs) = needs {
+            let shape = if volume {
+                format!("{input} (depth x height x width x channels)")
+            } else if seq {
+                format!("{input} (length x channels)")
+            } else {
+                format!("{input}")
+            };
+            let message = format!("{name}: {needs}, but its input is {rank} {shape}");
+            self.push(Diag::new(layer.key_site("mode"), message).help(right));
+            return None;
         }
-        Some(scale)
+        let hw = if seq { [1, scale[1]] } else { scale };
+        let sd = volume.then(|| scale_depth.unwrap_or(scale[0]));
+        if let LayerKind::Upsample {
+            scale: s,
+            scale_depth: d,
+            ..
+        } = &mut layer.kind
+        {
+            (*s, *d) = (hw, sd);
+        }
+        Some((sd, hw))
     }
 
     /// A kernel or pool window must fit its padded input, `n + 2p >= f`,

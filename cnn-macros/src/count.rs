@@ -244,6 +244,49 @@ fn own_counts(layer: &Layer) -> Result<Counts, String> {
                 macs,
             })
         }
+        // A volume's transposed convolution: the depth is one more factor
+        // of the weights and of the input voxels.
+        (
+            LayerKind::ConvTranspose2d {
+                filters,
+                kernel,
+                bias,
+                groups,
+                depth: Some(dp),
+                ..
+            },
+            Shape::Image {
+                h: in_h,
+                w: in_w,
+                c: c_in,
+                depth: Some(in_d),
+                ..
+            },
+            _,
+        ) => {
+            let ([fh, fw], fd) = (*kernel, dp.f);
+            let og = filters / (*groups).max(1);
+            let weights = mul(&[fd, fh, fw, og, c_in]).ok_or_else(|| {
+                format!(
+                    "parameter count fd * fh * fw * (filters / groups) * c_in = {fd} * {fh} * {fw} * {og} * {c_in}"
+                )
+            })?;
+            let params = weights
+                .checked_add(if *bias { *filters } else { 0 })
+                .ok_or_else(|| {
+                    format!("parameter count (weights + biases = {weights} + {filters})")
+                })?;
+            let macs = mul(&[in_d, in_h, in_w, c_in, fd, fh, fw, og])
+                .and_then(|m| u64::try_from(m).ok())
+                .ok_or_else(|| {
+                    format!("multiply-add count in_d * in_h * in_w * c_in * fd * fh * fw * (filters / groups) = {in_d} * {in_h} * {in_w} * {c_in} * {fd} * {fh} * {fw} * {og}")
+                })?;
+            Ok(Counts {
+                params,
+                trainable: params,
+                macs,
+            })
+        }
         // Each input pixel times each tap into the filters of its group
         // (PyTorch's profilers count a transposed convolution so, taps
         // that land in the cut padding included); the weights are the

@@ -200,7 +200,7 @@ fn one(
         // (away from the border, where it is clamped as if padded).
         LayerKind::Upsample { scale, mode, .. } => input?.spread(*scale, |a, r| match mode {
             UpsampleMode::Nearest => Some((0, 0)),
-            UpsampleMode::Bilinear | UpsampleMode::Linear => {
+            UpsampleMode::Bilinear | UpsampleMode::Linear | UpsampleMode::Trilinear => {
                 let (num, den) = (2 * r as isize + 1 - scale[a] as isize, 2 * scale[a] as isize);
                 let lo = num.div_euclid(den);
                 let whole = num.rem_euclid(den) == 0;

@@ -297,9 +297,9 @@ pub fn dilated_window(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 2] {
     })
 }
 
-/// The depth axis of a 3D kind (`Conv3d`, `MaxPool3d`, `AvgPool3d`): the
-/// kind's other keys hold the height and width, as for the 2D kinds, and
-/// this the third axis in front of them.
+/// The depth axis of a 3D kind (`Conv3d`, `MaxPool3d`, `AvgPool3d`,
+/// `ConvTranspose3d`): the kind's other keys hold the height and width, as
+/// for the 2D kinds, and this the third axis in front of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Depth {
     /// Taps (window) along the depth.
@@ -308,8 +308,12 @@ pub struct Depth {
     /// Frames between taps (1 for pooling).
     pub d: usize,
     /// Zero frames in front of the input, filled by the checker (`same`
-    /// resolved with TensorFlow's rule, as for the rows).
+    /// resolved with TensorFlow's rule, as for the rows); for
+    /// `ConvTranspose3d` the frames cut from each end of its output, as
+    /// written.
     pub pad_front: usize,
+    /// `ConvTranspose3d`'s frames added at the end (0 for the others).
+    pub output_padding: usize,
 }
 
 /// How `Upsample` fills the new pixels (PyTorch's `mode`).
@@ -320,6 +324,8 @@ pub enum UpsampleMode {
     Bilinear,
     /// On sequences, `align_corners=False`.
     Linear,
+    /// On volumes, `align_corners=False` (PyTorch's `trilinear`).
+    Trilinear,
 }
 
 /// The layer kinds of the DSL with their keys, defaults applied.
@@ -369,13 +375,20 @@ pub enum LayerKind {
         /// `ConvTranspose1d`: every pair is `[1, k]` or `[0, p]`, a
         /// height-1 image, as for `Conv2d`'s `seq`.
         seq: bool,
+        /// `ConvTranspose3d`: the depth axis, as for `Conv2d`'s `depth`
+        /// (`padding` and `output_padding` along it too).
+        depth: Option<Depth>,
     },
     /// Each pixel repeated (`Nearest`) or interpolated (`Bilinear`,
-    /// `Linear`) into `scale` rows and columns; on a sequence `[1, s]`.
+    /// `Linear`, `Trilinear`) into `scale` rows and columns; on a sequence
+    /// `[1, s]`, on a volume `scale_depth` frames too.
     Upsample {
         scale: [usize; 2],
         /// `scale: [sh, sw]` was written (a sequence takes one number).
         scale_pair: bool,
+        /// The frames per input frame: `scale: [sd, sh, sw]` as written,
+        /// or the checker's on a volume (`scale: s` is `[s, s, s]`).
+        scale_depth: Option<usize>,
         mode: UpsampleMode,
     },
     MaxPool2d {
@@ -493,6 +506,7 @@ impl LayerKind {
             LayerKind::MaxPool2d { depth: Some(_), .. } => "MaxPool3d",
             LayerKind::AvgPool2d { depth: Some(_), .. } => "AvgPool3d",
             LayerKind::ConvTranspose2d { seq: true, .. } => "ConvTranspose1d",
+            LayerKind::ConvTranspose2d { depth: Some(_), .. } => "ConvTranspose3d",
             LayerKind::ConvTranspose2d { .. } => "ConvTranspose2d",
             LayerKind::Upsample { .. } => "Upsample",
             LayerKind::MaxPool2d { seq: true, .. } => "MaxPool1d",
@@ -535,6 +549,7 @@ impl LayerKind {
             LayerKind::MaxPool2d { depth: Some(_), .. } => "max_pool3d",
             LayerKind::AvgPool2d { depth: Some(_), .. } => "avg_pool3d",
             LayerKind::ConvTranspose2d { seq: true, .. } => "conv_transpose1d",
+            LayerKind::ConvTranspose2d { depth: Some(_), .. } => "conv_transpose3d",
             LayerKind::ConvTranspose2d { .. } => "conv_transpose2d",
             LayerKind::Upsample { .. } => "upsample",
             LayerKind::MaxPool2d { seq: true, .. } => "max_pool1d",

@@ -23,6 +23,7 @@ pub mod filters;
 pub mod gemm;
 pub mod geom;
 pub mod geom3d;
+pub mod geom3d_grow;
 pub mod init;
 pub mod io;
 pub mod isa;
@@ -48,3 +49,4 @@ pub use geom::{
     Act, Conv2dGeom, ConvTranspose2dGeom, Interpolation, Padding, PoolGeom, UpsampleGeom,
 };
 pub use geom3d::{Conv3dGeom, Pool3dGeom};
+pub use geom3d_grow::{ConvTranspose3dGeom, Upsample3dGeom};

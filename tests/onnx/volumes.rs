@@ -3,7 +3,10 @@
 //! a strided projection, both pools padded, a flatten before a dense
 //! layer) and `ClipHead` (layer norm, a gate, a group norm in a
 //! concatenation, global pooling on a volume), and `tests/volumes.rs`'s
-//! C3dSmall, each with stirred batch-norm statistics, come back from their
+//! C3dSmall, and `tests/volumes_grow.rs`'s `VolumeDecoder` (strided and
+//! grouped-dilated `ConvTranspose3d`, nearest and trilinear `Upsample`)
+//! and `Grow` (a batch norm after a `ConvTranspose3d` whose output padding
+//! widens its grid), each with stirred batch-norm statistics, come back from their
 //! own export with the same weights and the same predictions; a
 //! declaration that does not fit the file (another dilation, an image
 //! network's file) is an error naming the node and the layer that leaves
@@ -21,6 +24,7 @@ use super::{refused, stir};
 use crate::common::random;
 use crate::graph::{Clip, ClipHead};
 use crate::volumes::C3dSmall;
+use crate::volumes_grow::{Grow, VolumeDecoder};
 use cnn::ndarray::Array5;
 use cnn::network;
 
@@ -92,6 +96,8 @@ fn volume_networks_come_back_from_their_own_export() {
     round_trip!(Clip, 3, "clip.onnx");
     round_trip!(ClipHead, 4, "clip-head.onnx");
     round_trip!(C3dSmall, 5, "c3d.onnx");
+    round_trip!(VolumeDecoder, 6, "volume-decoder.onnx");
+    round_trip!(Grow, 7, "grow.onnx");
 }
 
 #[test]

@@ -51,19 +51,38 @@ pub(crate) fn check_values(diags: &mut Diags, layer: &Layer) -> bool {
             output_padding,
             groups,
             seq,
+            depth,
             ..
         } => {
             check_positive(diags, layer, "filters", &[*filters]);
             check_positive(diags, layer, "groups", &[*groups]);
-            let along = |pair: &[usize; 2]| if *seq { vec![pair[1]] } else { pair.to_vec() };
-            check_positive(diags, layer, "kernel", &along(kernel));
-            check_positive(diags, layer, "stride", &along(stride));
-            check_positive(diags, layer, "dilation", &along(dilation));
+            // Each axis as written: `k` along a sequence, `[fd, fh, fw]`
+            // through a volume.
+            let along = |pair: &[usize; 2], d: Option<usize>| match d {
+                Some(d) => vec![d, pair[0], pair[1]],
+                None if *seq => vec![pair[1]],
+                None => pair.to_vec(),
+            };
+            let (kernel, stride, dilation, output_padding) = (
+                along(kernel, depth.map(|dp| dp.f)),
+                along(stride, depth.map(|dp| dp.s)),
+                along(dilation, depth.map(|dp| dp.d)),
+                along(output_padding, depth.map(|dp| dp.output_padding)),
+            );
+            check_positive(diags, layer, "kernel", &kernel);
+            check_positive(diags, layer, "stride", &stride);
+            check_positive(diags, layer, "dilation", &dilation);
             if !stride.contains(&0) && !dilation.contains(&0) {
-                check_output_padding(diags, layer, *stride, *dilation, *output_padding, *seq);
+                check_output_padding(diags, layer, &stride, &dilation, &output_padding);
             }
         }
-        LayerKind::Upsample { scale, .. } => check_positive(diags, layer, "scale", scale),
+        LayerKind::Upsample {
+            scale, scale_depth, ..
+        } => {
+            let mut all: Vec<usize> = scale_depth.iter().copied().collect();
+            all.extend(scale);
+            check_positive(diags, layer, "scale", &all)
+        }
         LayerKind::MaxPool2d {
             size,
             stride,
@@ -141,30 +160,31 @@ fn check_positive(diags: &mut Diags, layer: &Layer, key: &str, values: &[usize])
 /// dilation, along each axis (PyTorch's rule): a stride-`s` convolution
 /// maps `s` input sizes to one output size, and the output padding picks
 /// which of them the transpose gives back, so `s` choices exist (or `d`,
-/// the rows between the last taps).
+/// the rows between the last taps). The axes are as written: the length
+/// of a sequence, `[h, w]` of an image, `[d, h, w]` of a volume.
 fn check_output_padding(
     diags: &mut Diags,
     layer: &Layer,
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    output_padding: [usize; 2],
-    seq: bool,
+    stride: &[usize],
+    dilation: &[usize],
+    output_padding: &[usize],
 ) {
-    let axes: &[usize] = if seq { &[1] } else { &[0, 1] };
-    let Some(&a) = axes
-        .iter()
-        .find(|&&a| output_padding[a] >= stride[a].max(dilation[a]))
+    let Some(a) = (0..stride.len()).find(|&a| output_padding[a] >= stride[a].max(dilation[a]))
     else {
         return;
     };
     let (op, s, d) = (output_padding[a], stride[a], dilation[a]);
-    let square = stride[0] == stride[1]
-        && dilation[0] == dilation[1]
-        && output_padding[0] == output_padding[1];
-    let along = match (seq || square, a) {
-        (true, _) => "",
-        (false, 0) => " in height",
-        (false, _) => " in width",
+    let same = |v: &[usize]| v.iter().all(|&x| x == v[0]);
+    let square = same(stride) && same(dilation) && same(output_padding);
+    let names: &[&str] = if stride.len() == 3 {
+        &[" in depth", " in height", " in width"]
+    } else {
+        &[" in height", " in width"]
+    };
+    let along = if square || stride.len() == 1 {
+        ""
+    } else {
+        names[a]
     };
     let choices = match s.max(d) {
         1 => "use 0".to_string(),

@@ -17,7 +17,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::forward::{
-    conv3d_geom, conv_geom, has_act, pool3d_geom, pool_geom, transpose_geom, upsample_geom,
+    conv3d_geom, conv_geom, has_act, pool3d_geom, pool_geom, transpose3d_geom, transpose_geom,
+    upsample_geom,
 };
 use super::plan::{Act, Back, OpKind, Program, Slot, Step, TapStep};
 use super::{act, range, rt, span};
@@ -144,6 +145,28 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
         }}
     };
     match &op.kind {
+        // A volume's transposed convolution: its geometry holds the
+        // groups; the input gradient alone when frozen.
+        OpKind::Conv {
+            w,
+            b,
+            act: a,
+            g,
+            groups,
+            transposed: Some(out_pad),
+            w_tensor,
+            ..
+        } if g.depth.is_some() => {
+            let geom = transpose3d_geom(g, *out_pad, *groups);
+            let wp = p(*w);
+            weighted(
+                quote!(const G: #rt::ConvTranspose3dGeom = #geom;),
+                a,
+                (*w, *b, *w_tensor),
+                quote!(#rt::layers::conv_transpose3d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv_transpose3d::backward_input(&G, batch, #wp, dy, dx)?;),
+            )
+        }
         // A transposed convolution: the input gradient alone when frozen
         // (whatever its groups).
         OpKind::Conv {
@@ -459,11 +482,11 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             #rt::layers::pool::global_avg_backward(batch, #hw, #c, dy, dx)?;
         }},
         OpKind::Upsample { .. } => {
-            let geom = upsample_geom(&op.kind);
+            let (ty, geom, module) = upsample_geom(&op.kind);
             quote! {{
-                const G: #rt::UpsampleGeom = #geom;
+                const G: #ty = #geom;
                 let [dy, dx] = #rt::net::slices(f, [#dys #(, #dx_slot)*])?;
-                #rt::layers::upsample::backward(&G, batch, dy, dx)?;
+                #rt::layers::#module::backward(&G, batch, dy, dx)?;
             }}
         }
         OpKind::Add { .. } => quote!(),

@@ -66,6 +66,10 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             act: a,
         } => {
             let (geom, ty) = match transposed {
+                Some(op) if g.depth.is_some() => (
+                    transpose3d_geom(g, *op, *groups),
+                    quote!(#rt::ConvTranspose3dGeom),
+                ),
                 Some(op) => (transpose_geom(g, *op), quote!(#rt::ConvTranspose2dGeom)),
                 None if g.depth.is_some() => (conv3d_geom(g, *groups), quote!(#rt::Conv3dGeom)),
                 None => (conv_geom(g), quote!(#rt::Conv2dGeom)),
@@ -93,7 +97,9 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 }
                 None => (quote!(), quote!(None)),
             };
-            let call = if g.depth.is_some() {
+            let call = if g.depth.is_some() && transposed.is_some() {
+                quote!(#rt::layers::conv_transpose3d::forward(&G, batch, x, #w, &ep, y)?;)
+            } else if g.depth.is_some() {
                 quote!(#rt::layers::conv3d::forward(&G, batch, x, #w, &ep, y)?;)
             } else if transposed.is_some() {
                 quote!(#rt::layers::conv_transpose::forward(&G, #groups, batch, x, #w, &ep, y)?;)
@@ -246,11 +252,11 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
             #rt::layers::pool::global_avg_forward(batch, #hw, #c, x, y)?;
         }},
         OpKind::Upsample { .. } => {
-            let geom = upsample_geom(&op.kind);
+            let (ty, geom, module) = upsample_geom(&op.kind);
             quote! {{
-                const G: #rt::UpsampleGeom = #geom;
+                const G: #ty = #geom;
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
-                #rt::layers::upsample::forward(&G, batch, x, y)?;
+                #rt::layers::#module::forward(&G, batch, x, y)?;
             }}
         }
         OpKind::Add { other } if *other == op.x => quote! {{
@@ -393,6 +399,7 @@ pub fn conv3d_geom(g: &Geom, groups: usize) -> TokenStream {
         sd,
         pad_front,
         dd,
+        ..
     } = g.depth.expect("a volume's convolution has a depth axis");
     quote! {
         #rt::Conv3dGeom {
@@ -444,10 +451,37 @@ pub fn transpose_geom(g: &Geom, [oph, opw]: [usize; 2]) -> TokenStream {
     quote!(#rt::ConvTranspose2dGeom { #fields out_pad_h: #oph, out_pad_w: #opw })
 }
 
-/// An `UpsampleGeom` literal from an `OpKind::Upsample`.
-pub fn upsample_geom(kind: &OpKind) -> TokenStream {
+/// A `ConvTranspose3dGeom` literal: `g` is the transposed convolution's
+/// own geometry with its depth axis, `out_pad` its output padding of rows
+/// and columns.
+pub fn transpose3d_geom(g: &Geom, [oph, opw]: [usize; 2], groups: usize) -> TokenStream {
+    let (rt, fields) = (rt(), geom_fields(g));
+    let DepthGeom {
+        in_d,
+        out_d,
+        fd,
+        sd,
+        pad_front,
+        dd,
+        out_pad,
+    } = g
+        .depth
+        .expect("a volume's transposed convolution has a depth axis");
+    quote! {
+        #rt::ConvTranspose3dGeom {
+            #fields in_d: #in_d, out_d: #out_d, fd: #fd, sd: #sd, pad_front: #pad_front,
+            dd: #dd, out_pad_d: #out_pad, out_pad_h: #oph, out_pad_w: #opw, groups: #groups,
+        }
+    }
+}
+
+/// An upsampling's geometry from an `OpKind::Upsample`: its type, the
+/// literal, and the kernel module (`upsample`, or `upsample3d` for a
+/// volume).
+pub fn upsample_geom(kind: &OpKind) -> (TokenStream, TokenStream, TokenStream) {
     let rt = rt();
     let OpKind::Upsample {
+        depth,
         in_h,
         in_w,
         c,
@@ -463,8 +497,24 @@ pub fn upsample_geom(kind: &OpKind) -> TokenStream {
     } else {
         quote!(#rt::Interpolation::Nearest)
     };
-    quote! {
-        #rt::UpsampleGeom { in_h: #in_h, in_w: #in_w, c: #c, sh: #sh, sw: #sw, mode: #mode }
+    match depth {
+        Some((in_d, sd)) => (
+            quote!(#rt::Upsample3dGeom),
+            quote! {
+                #rt::Upsample3dGeom {
+                    in_d: #in_d, in_h: #in_h, in_w: #in_w, c: #c, sd: #sd, sh: #sh, sw: #sw,
+                    mode: #mode,
+                }
+            },
+            quote!(upsample3d),
+        ),
+        None => (
+            quote!(#rt::UpsampleGeom),
+            quote! {
+                #rt::UpsampleGeom { in_h: #in_h, in_w: #in_w, c: #c, sh: #sh, sw: #sw, mode: #mode }
+            },
+            quote!(upsample),
+        ),
     }
 }
 

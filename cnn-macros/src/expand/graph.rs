@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::forward::{
-    conv3d_geom, conv_geom, pool3d_geom, pool_geom, transpose_geom, upsample_geom,
+    conv3d_geom, conv_geom, pool3d_geom, pool_geom, transpose3d_geom, transpose_geom, upsample_geom,
 };
 use super::layout::Params;
 use super::plan::{Bn, OpKind, Program, Slot};
@@ -109,6 +109,10 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                         let geom = conv3d_geom(g, *groups);
                         quote!(#rt::net::graph::Node::Conv3d { x: #x, y: #y, geom: #geom, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
                     }
+                    Some(out_pad) if g.depth.is_some() => {
+                        let geom = transpose3d_geom(g, *out_pad, *groups);
+                        quote!(#rt::net::graph::Node::ConvTranspose3d { x: #x, y: #y, geom: #geom, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
+                    }
                     Some(out_pad) => {
                         let geom = transpose_geom(g, *out_pad);
                         quote!(#rt::net::graph::Node::ConvTranspose { x: #x, y: #y, geom: #geom, groups: #groups, weight: #weight, bias: #bias, batch_norm: #bn, act: #a })
@@ -119,9 +123,13 @@ pub fn graph(prog: &Program, params: &Params) -> TokenStream {
                     }
                 }
             }
-            OpKind::Upsample { .. } => {
-                let geom = upsample_geom(&op.kind);
-                quote!(#rt::net::graph::Node::Upsample { x: #x, y: #y, geom: #geom })
+            OpKind::Upsample { depth, .. } => {
+                let (_, geom, _) = upsample_geom(&op.kind);
+                if depth.is_some() {
+                    quote!(#rt::net::graph::Node::Upsample3d { x: #x, y: #y, geom: #geom })
+                } else {
+                    quote!(#rt::net::graph::Node::Upsample { x: #x, y: #y, geom: #geom })
+                }
             }
             OpKind::Dense { w, b, act: a, .. } => {
                 let (weight, bias, a) = (name(*w), opt(b.map(name)), act(*a));

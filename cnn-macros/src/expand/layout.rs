@@ -204,15 +204,22 @@ fn collect(layers: &[Layer], out: &mut Vec<Pending>) {
                 stride,
                 bias,
                 groups,
+                depth,
                 ..
             } => {
                 let g = (*groups).max(1);
                 let (c_in, og) = (input.channels(), filters / g);
-                let area = kernel[0] * kernel[1];
-                let fan_in = (area * (c_in / g) / (stride[0] * stride[1]).max(1)).max(1);
+                // A volume's weights are `[fd, fh, fw, filters / groups,
+                // c_in]`, its depth one more factor of the fans.
+                let (fd, sd) = depth.map_or((1, 1), |dp| (dp.f, dp.s));
+                let area = fd * kernel[0] * kernel[1];
+                let strides = (sd * stride[0] * stride[1]).max(1);
+                let fan_in = (area * (c_in / g) / strides).max(1);
+                let mut shape: Vec<usize> = depth.map(|dp| dp.f).into_iter().collect();
+                shape.extend([kernel[0], kernel[1], og, c_in]);
                 push(
                     "weight",
-                    vec![kernel[0], kernel[1], og, c_in],
+                    shape,
                     true,
                     weight_init(&layers[i + 1..], fan_in, area * og),
                 );

@@ -192,33 +192,53 @@ impl<'a, 'l, 's> Args<'a, 'l, 's> {
                 bias,
                 groups,
                 seq,
+                depth,
             } => {
                 self.count("filters", filters);
-                // Along a sequence the height is 1 (one tap, stride 1) and
-                // unpadded.
-                let read = |args: &mut Self, key: &str, out: &mut [usize; 2], blank: usize| {
-                    if *seq {
-                        args.along(key, out);
-                        out[0] = blank;
-                    } else {
-                        args.pair(key, out);
-                    }
-                };
-                read(self, "kernel", kernel, 1);
-                read(self, "stride", stride, 1);
-                read(self, "dilation", dilation, 1);
-                read(self, "padding", padding, 0);
-                read(self, "output_padding", output_padding, 0);
+                if let Some(dp) = depth {
+                    self.triple("kernel", kernel, &mut dp.f);
+                    self.triple("stride", stride, &mut dp.s);
+                    self.triple("dilation", dilation, &mut dp.d);
+                    self.triple("padding", padding, &mut dp.pad_front);
+                    self.triple("output_padding", output_padding, &mut dp.output_padding);
+                } else {
+                    // Along a sequence the height is 1 (one tap, stride 1)
+                    // and unpadded.
+                    let read = |args: &mut Self, key: &str, out: &mut [usize; 2], blank: usize| {
+                        if *seq {
+                            args.along(key, out);
+                            out[0] = blank;
+                        } else {
+                            args.pair(key, out);
+                        }
+                    };
+                    read(self, "kernel", kernel, 1);
+                    read(self, "stride", stride, 1);
+                    read(self, "dilation", dilation, 1);
+                    read(self, "padding", padding, 0);
+                    read(self, "output_padding", output_padding, 0);
+                }
                 self.flag("bias", bias);
                 self.count("groups", groups);
             }
             LayerKind::Upsample {
                 scale,
                 scale_pair,
+                scale_depth,
                 mode,
             } => {
-                *scale_pair = matches!(self.get("scale"), Some((Value::List { .. }, _)));
-                self.pair("scale", scale);
+                match self.get("scale") {
+                    // `[sd, sh, sw]`, for a volume.
+                    Some((Value::List { items, .. }, _)) if items.len() == 3 => {
+                        let mut sd = 1;
+                        self.triple("scale", scale, &mut sd);
+                        *scale_depth = Some(sd);
+                    }
+                    _ => {
+                        *scale_pair = matches!(self.get("scale"), Some((Value::List { .. }, _)));
+                        self.pair("scale", scale);
+                    }
+                }
                 self.upsample_mode("mode", mode);
             }
             LayerKind::MaxPool2d {
@@ -378,23 +398,24 @@ impl<'a> Args<'a, '_, '_> {
         }
     }
 
-    /// Upsampling's mode, PyTorch's words: `nearest`, `bilinear` (images)
-    /// or `linear` (sequences).
+    /// Upsampling's mode, PyTorch's words: `nearest`, `bilinear` (images),
+    /// `linear` (sequences) or `trilinear` (volumes).
     fn upsample_mode(&mut self, key: &str, mode: &mut UpsampleMode) {
         let Some((value, site)) = self.get(key) else {
             return;
         };
-        let modes = ["nearest", "bilinear", "linear"];
+        let modes = ["nearest", "bilinear", "linear", "trilinear"];
         match value {
             Value::Word(word) if word == "nearest" => *mode = UpsampleMode::Nearest,
             Value::Word(word) if word == "bilinear" => *mode = UpsampleMode::Bilinear,
             Value::Word(word) if word == "linear" => *mode = UpsampleMode::Linear,
+            Value::Word(word) if word == "trilinear" => *mode = UpsampleMode::Trilinear,
             Value::Word(word) => {
                 let written = word.to_string();
                 let help = match closest(&written, &modes) {
                     Some(hit) => format!("did you mean `{hit}`?"),
                     None => {
-                        "mode is `nearest`, `bilinear` (images) or `linear` (sequences)".to_string()
+                        "mode is `nearest`, `bilinear` (images), `linear` (sequences) or `trilinear` (volumes)".to_string()
                     }
                 };
                 let message = format!("{}: unknown upsampling mode `{written}`", self.layer);

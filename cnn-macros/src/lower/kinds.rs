@@ -38,6 +38,7 @@ pub const KINDS: &[&str] = &[
     "AvgPool1d",
     "ConvTranspose2d",
     "ConvTranspose1d",
+    "ConvTranspose3d",
     "Upsample",
     "Conv3d",
     "MaxPool3d",
@@ -56,6 +57,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
         s: 1,
         d: 1,
         pad_front: 0,
+        output_padding: 0,
     });
     Some(match kind {
         "Conv2d" | "Conv3d" => LayerKind::Conv2d {
@@ -94,7 +96,7 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             seq: false,
             depth: None,
         },
-        "ConvTranspose2d" | "ConvTranspose1d" => LayerKind::ConvTranspose2d {
+        "ConvTranspose2d" | "ConvTranspose1d" | "ConvTranspose3d" => LayerKind::ConvTranspose2d {
             filters: 1,
             kernel: [1, 1],
             stride: [1, 1],
@@ -104,11 +106,13 @@ pub(super) fn blank(kind: &str) -> Option<LayerKind> {
             bias: true,
             groups: 1,
             seq: kind == "ConvTranspose1d",
+            depth,
         },
         // PyTorch's default mode.
         "Upsample" => LayerKind::Upsample {
             scale: [1, 1],
             scale_pair: false,
+            scale_depth: None,
             mode: UpsampleMode::Nearest,
         },
         "MaxPool2d" | "MaxPool1d" | "MaxPool3d" => LayerKind::MaxPool2d {
@@ -256,6 +260,7 @@ pub(super) fn example(kind: &str) -> &'static str {
         "DepthwiseConv2d" => "DepthwiseConv2d { kernel: 3 }",
         "ConvTranspose2d" => "ConvTranspose2d { filters: 16, kernel: 2, stride: 2 }",
         "ConvTranspose1d" => "ConvTranspose1d { filters: 16, kernel: 2, stride: 2 }",
+        "ConvTranspose3d" => "ConvTranspose3d { filters: 16, kernel: 2, stride: 2 }",
         "Upsample" => "Upsample { scale: 2 }",
         _ => "",
     }

@@ -14,6 +14,7 @@ mod sequences;
 mod templates;
 mod transpose;
 mod volumes;
+mod volumes_grow;
 
 use crate::ir::{Layer, Net, Shape};
 use crate::{front, Front};

@@ -261,7 +261,7 @@ fn keys_and_values_are_checked() {
     assert_eq!(
         one_error("[5, 7, 3]", "up: Upsample { scale: 2, mode: bicubic }"),
         "up: unknown upsampling mode `bicubic`\n\
-         = help: mode is `nearest`, `bilinear` (images) or `linear` (sequences)"
+         = help: mode is `nearest`, `bilinear` (images), `linear` (sequences) or `trilinear` (volumes)"
     );
     assert_eq!(
         one_error("[5, 7, 3]", "up: Upsample { scale: 2, mode: bilnear }"),

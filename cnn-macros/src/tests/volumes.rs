@@ -90,11 +90,6 @@ fn kinds_of_the_other_rank_name_the_kind_to_use() {
          = help: use `MaxPool1d` on sequences, with one number per key (`kernel: 8`)"
     );
     assert_eq!(
-        one_error("[4, 8, 8, 2]", "u: Upsample { scale: 2 }"),
-        "u: Upsample scales a sequence or an image but its input is the volume 4x8x8x2 (depth x height x width x channels)\n\
-         = help: Upsample does not take volumes yet; declare an image as `input: [height, width, channels]`"
-    );
-    assert_eq!(
         one_error("[8]", "c: Conv3d { filters: 4, kernel: 3 }"),
         "c: Conv3d needs a volume (d x h x w x c) but its input is a flat vector of 8 features\n\
          = help: the network's input is flat ([8]); declare volumes as `input: [depth, height, width, channels]`"

@@ -6,6 +6,7 @@ pub mod batch_norm;
 pub mod conv2d;
 pub mod conv3d;
 pub mod conv_transpose;
+pub mod conv_transpose3d;
 pub mod dense;
 pub mod dropout;
 pub mod gate;
@@ -18,5 +19,6 @@ pub mod pool;
 pub mod pool3d;
 pub mod scale;
 pub mod upsample;
+pub mod upsample3d;
 #[cfg(test)]
 mod volume_fixture_tests;

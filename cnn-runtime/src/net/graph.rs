@@ -13,6 +13,7 @@
 
 use crate::geom::{Act, Conv2dGeom, ConvTranspose2dGeom, PoolGeom, UpsampleGeom};
 use crate::geom3d::{Conv3dGeom, Pool3dGeom};
+use crate::geom3d_grow::{ConvTranspose3dGeom, Upsample3dGeom};
 
 /// The shape of one example of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +127,26 @@ pub enum Node {
         y: usize,
         geom: UpsampleGeom,
     },
+    /// `y = act(bn(conv_transpose3d(x, weight) + bias))` on volumes;
+    /// weights `[fd, fh, fw, c_out / groups, c_in]` (the convolution's it
+    /// transposes; the groups are the geometry's).
+    ConvTranspose3d {
+        x: usize,
+        y: usize,
+        geom: ConvTranspose3dGeom,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        /// A batch norm right after it (folded into it by `predict`).
+        batch_norm: Option<BatchNormTensors>,
+        act: Act,
+    },
+    /// Each voxel repeated or interpolated (trilinear) into `sd x sh x
+    /// sw` (see [`Upsample3dGeom`]).
+    Upsample3d {
+        x: usize,
+        y: usize,
+        geom: Upsample3dGeom,
+    },
     /// `y = act(x W + bias)` with `x` flattened in NHWC order; `W` is `[in, units]`.
     Dense {
         x: usize,
@@ -230,8 +251,8 @@ impl Graph {
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
         use crate::layers::{
-            activation, batch_norm, conv2d, conv3d, conv_transpose, dense, gate, group_norm,
-            l2_normalize, merge, pool, pool3d, scale, upsample,
+            activation, batch_norm, conv2d, conv3d, conv_transpose, conv_transpose3d, dense, gate,
+            group_norm, l2_normalize, merge, pool, pool3d, scale, upsample, upsample3d,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -293,6 +314,31 @@ impl Graph {
                 Node::Upsample { x, y, geom } => {
                     let mut out = std::mem::take(&mut v[y]);
                     upsample::forward(&geom, batch, &v[x], &mut out)?;
+                    v[y] = out;
+                }
+                Node::ConvTranspose3d {
+                    x,
+                    y,
+                    geom,
+                    weight,
+                    bias,
+                    batch_norm: bn,
+                    act,
+                } => {
+                    let (scale, shift) = folded(bn, geom.c_out)?;
+                    let ep = conv2d::Epilogue {
+                        bias: bias.map(tensor).transpose()?,
+                        affine: bn.map(|_| (&scale[..], &shift[..])),
+                        act,
+                    };
+                    let mut out = std::mem::take(&mut v[y]);
+                    let w = tensor(weight)?;
+                    conv_transpose3d::forward(&geom, batch, &v[x], w, &ep, &mut out)?;
+                    v[y] = out;
+                }
+                Node::Upsample3d { x, y, geom } => {
+                    let mut out = std::mem::take(&mut v[y]);
+                    upsample3d::forward(&geom, batch, &v[x], &mut out)?;
                     v[y] = out;
                 }
                 Node::Conv {

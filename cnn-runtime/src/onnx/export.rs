@@ -440,28 +440,45 @@ impl<'a> Builder<'a> {
                 self.conv_node(op, x, y, weights, attrs, batch_norm, act)?;
             }
             Node::Upsample { x, y, geom: g } => {
-                let name = self.unnamed("Resize");
-                let scales = format!("{name}/scales");
-                self.init(&scales, &[4], &[1.0, 1.0, g.sh as f32, g.sw as f32]);
-                let attrs = match g.mode {
-                    Interpolation::Nearest => vec![
-                        string("mode", "nearest"),
-                        string("coordinate_transformation_mode", "asymmetric"),
-                        string("nearest_mode", "floor"),
-                    ],
-                    Interpolation::Bilinear => vec![
-                        string("mode", "linear"),
-                        string("coordinate_transformation_mode", "half_pixel"),
-                    ],
+                self.resize(x, y, &[g.sh, g.sw], g.mode);
+            }
+            Node::Upsample3d { x, y, geom: g } => {
+                self.resize(x, y, &[g.sd, g.sh, g.sw], g.mode);
+            }
+            Node::ConvTranspose3d {
+                x,
+                y,
+                geom: g,
+                weight,
+                bias,
+                batch_norm,
+                act,
+            } => {
+                let groups = g.groups;
+                check_groups(weight, groups, g.c_in, g.c_out)?;
+                let (end_d, op_d) = transposed_end(g.pad_front, g.out_pad_d, g.sd);
+                let (end_h, op_h) = transposed_end(g.pad_top, g.out_pad_h, g.sh);
+                let (end_w, op_w) = transposed_end(g.pad_left, g.out_pad_w, g.sw);
+                let attrs = vec![
+                    ints("kernel_shape", &[g.fd, g.fh, g.fw]),
+                    ints("strides", &[g.sd, g.sh, g.sw]),
+                    ints(
+                        "pads",
+                        &[g.pad_front, g.pad_top, g.pad_left, end_d, end_h, end_w],
+                    ),
+                    ints("output_padding", &[op_d, op_h, op_w]),
+                    ints("dilations", &[g.dd, g.dh, g.dw]),
+                    int("group", groups as i64),
+                ];
+                let weights = ConvWeights {
+                    name: weight,
+                    ours: vec![g.fd, g.fh, g.fw, g.c_out / groups, g.c_in],
+                    torch: vec![g.c_in, g.c_out / groups, g.fd, g.fh, g.fw],
+                    bias,
+                    c_out: g.c_out,
                 };
-                // No region of interest: its input is left empty.
-                self.nodes.push(node(
-                    "Resize",
-                    &name,
-                    &[&self.value(x), "", &scales],
-                    &[&self.value(y)],
-                    attrs,
-                ));
+                let op = ("ConvTranspose", "conv_transpose");
+                self.conv_node(op, x, y, weights, attrs, batch_norm, act)?;
             }
             Node::Dense {
                 x,
@@ -858,6 +875,39 @@ impl<'a> Builder<'a> {
     /// its weights written in PyTorch's layout and its bias, then the
     /// folded batch norm and the activation, ending at graph value `y`.
     #[allow(clippy::too_many_arguments)] // the graph node's fields
+    /// A `Resize` node scaling the spatial axes of `x` by `scales` (rows
+    /// and columns, with frames in front on a volume): nearest as
+    /// PyTorch's (`asymmetric`, `floor`), linear with `half_pixel` (PyTorch's
+    /// `align_corners=False`, bilinear or trilinear by the rank).
+    fn resize(&mut self, x: usize, y: usize, scales: &[usize], mode: Interpolation) {
+        let name = self.unnamed("Resize");
+        let scales_name = format!("{name}/scales");
+        let values: Vec<f32> = [1.0, 1.0]
+            .into_iter()
+            .chain(scales.iter().map(|&s| s as f32))
+            .collect();
+        self.init(&scales_name, &[values.len()], &values);
+        let attrs = match mode {
+            Interpolation::Nearest => vec![
+                string("mode", "nearest"),
+                string("coordinate_transformation_mode", "asymmetric"),
+                string("nearest_mode", "floor"),
+            ],
+            Interpolation::Bilinear => vec![
+                string("mode", "linear"),
+                string("coordinate_transformation_mode", "half_pixel"),
+            ],
+        };
+        // No region of interest: its input is left empty.
+        self.nodes.push(node(
+            "Resize",
+            &name,
+            &[&self.value(x), "", &scales_name],
+            &[&self.value(y)],
+            attrs,
+        ));
+    }
+
     fn conv_node(
         &mut self,
         (op, suffix): (&str, &str),

@@ -44,4 +44,6 @@ fn dims<T: std::fmt::Display>(shape: &[T]) -> String {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod volume_grow_tests;
+#[cfg(test)]
 mod volume_tests;

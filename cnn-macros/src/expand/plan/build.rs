@@ -504,12 +504,18 @@ impl<'a> Planner<'a> {
                     self.push(l, kind, x, y);
                     y
                 }
-                LayerKind::Upsample { scale, mode, .. } => {
-                    let Shape::Image { h, w, c, .. } = input else {
+                LayerKind::Upsample {
+                    scale,
+                    scale_depth,
+                    mode,
+                    ..
+                } => {
+                    let Shape::Image { h, w, c, depth, .. } = input else {
                         unreachable!("the checker gives Upsample an image")
                     };
                     let y = self.shaped(output);
                     let kind = OpKind::Upsample {
+                        depth: depth.zip(*scale_depth),
                         in_h: h,
                         in_w: w,
                         c,
@@ -755,6 +761,9 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
             }
             | LayerKind::AvgPool2d {
                 depth: Some(dp), ..
+            }
+            | LayerKind::ConvTranspose2d {
+                depth: Some(dp), ..
             },
             Some(in_d),
             Some(out_d),
@@ -765,6 +774,7 @@ fn geom(input: Shape, output: Shape, l: &Layer) -> Geom {
             sd: dp.s,
             pad_front: dp.pad_front,
             dd: dp.d,
+            out_pad: dp.output_padding,
         }),
         _ => None,
     };

@@ -82,7 +82,8 @@ pub struct Geom {
 }
 
 /// The depth axis of a 3D convolution or pooling: frames in and out,
-/// taps, stride, zero frames in front, frames between taps.
+/// taps, stride, zero frames in front, frames between taps; a transposed
+/// convolution's frames cut from each end and added at the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DepthGeom {
     pub in_d: usize,
@@ -91,6 +92,7 @@ pub struct DepthGeom {
     pub sd: usize,
     pub pad_front: usize,
     pub dd: usize,
+    pub out_pad: usize,
 }
 
 /// Batch norm's tensors (parameter slots) and constants.
@@ -201,8 +203,11 @@ pub enum OpKind {
         hw: usize,
         c: usize,
     },
-    /// Each pixel into `sh x sw` (nearest, or bilinear when `bilinear`).
+    /// Each pixel into `sh x sw` (nearest, or bilinear when `bilinear`);
+    /// on a volume, `depth` holds the input frames and their scale, and
+    /// `bilinear` is trilinear.
     Upsample {
+        depth: Option<(usize, usize)>,
         in_h: usize,
         in_w: usize,
         c: usize,

@@ -45,7 +45,7 @@ pub(crate) fn linear_taps(o: usize, s: usize, n: usize) -> Taps {
 }
 
 /// The taps of output `o` along an axis, for either mode.
-fn taps(mode: Interpolation, o: usize, s: usize, n: usize) -> Taps {
+pub(crate) fn taps(mode: Interpolation, o: usize, s: usize, n: usize) -> Taps {
     match mode {
         Interpolation::Nearest => Taps {
             i0: o / s,
@@ -119,7 +119,12 @@ pub fn forward(g: &UpsampleGeom, batch: usize, x: &[f32], y: &mut [f32]) -> Resu
 
 /// The output indices along an axis whose taps may read input `i`: a
 /// window around `i * s` (nearest reads exactly `i s .. (i + 1) s`).
-fn readers(mode: Interpolation, i: usize, s: usize, n_out: usize) -> std::ops::Range<usize> {
+pub(crate) fn readers(
+    mode: Interpolation,
+    i: usize,
+    s: usize,
+    n_out: usize,
+) -> std::ops::Range<usize> {
     match mode {
         Interpolation::Nearest => i * s..(i + 1) * s,
         Interpolation::Bilinear => (i.saturating_sub(1) * s)..((i + 2) * s).min(n_out),
@@ -127,7 +132,7 @@ fn readers(mode: Interpolation, i: usize, s: usize, n_out: usize) -> std::ops::R
 }
 
 /// The weight output `o`'s taps give input `i` along an axis.
-fn weight_of(t: Taps, i: usize) -> f32 {
+pub(crate) fn weight_of(t: Taps, i: usize) -> f32 {
     let mut w = 0.0;
     if t.i0 == i {
         w += 1.0 - t.l1;

@@ -4,6 +4,7 @@
 use super::Res;
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::geom3d::Conv3dGeom;
+use crate::geom3d_grow::ConvTranspose3dGeom;
 use crate::onnx::model::{get_int, get_ints, get_string};
 use onnx_protobuf::NodeProto;
 
@@ -215,18 +216,90 @@ pub(super) fn check_geometry(
     Ok(())
 }
 
+/// One spatial axis of our transposed convolution: input and output
+/// size, kernel, stride, dilation, the padding cut from each end and the
+/// output padding.
+#[derive(Clone, Copy)]
+pub(super) struct TransposedAxis {
+    n: usize,
+    out: usize,
+    f: usize,
+    s: usize,
+    d: usize,
+    pad: usize,
+    out_pad: usize,
+}
+
+/// An image's transposed convolution's axes: rows, columns.
+pub(super) fn transposed_axes_2d(g: &ConvTranspose2dGeom) -> Vec<TransposedAxis> {
+    vec![
+        TransposedAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            pad: g.pad_top,
+            out_pad: g.out_pad_h,
+        },
+        TransposedAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            pad: g.pad_left,
+            out_pad: g.out_pad_w,
+        },
+    ]
+}
+
+/// A volume's transposed convolution's axes: depth, rows, columns.
+pub(super) fn transposed_axes_3d(g: &ConvTranspose3dGeom) -> Vec<TransposedAxis> {
+    vec![
+        TransposedAxis {
+            n: g.in_d,
+            out: g.out_d,
+            f: g.fd,
+            s: g.sd,
+            d: g.dd,
+            pad: g.pad_front,
+            out_pad: g.out_pad_d,
+        },
+        TransposedAxis {
+            n: g.in_h,
+            out: g.out_h,
+            f: g.fh,
+            s: g.sh,
+            d: g.dh,
+            pad: g.pad_top,
+            out_pad: g.out_pad_h,
+        },
+        TransposedAxis {
+            n: g.in_w,
+            out: g.out_w,
+            f: g.fw,
+            s: g.sw,
+            d: g.dw,
+            pad: g.pad_left,
+            out_pad: g.out_pad_w,
+        },
+    ]
+}
+
 /// A `ConvTranspose` node's groups, kernel, strides, dilations, padding
-/// and output padding against our layer's geometry: the same kernel,
-/// strides, dilations and padding in front, and the same output size
-/// (so the padding at the end less the output padding is ours: PyTorch
-/// writes ours as they are, our export moves an output padding at or
-/// above the stride into the end's); an `output_shape` must be ours too.
-/// `auto_pad` other than `NOTSET` is refused (PyTorch never writes it).
+/// and output padding against our layer's geometry (`axes`: an image's
+/// two or a volume's three): the same kernel, strides, dilations and
+/// padding in front, and the same output size (so the padding at the end
+/// less the output padding is ours: PyTorch writes ours as they are, our
+/// export moves an output padding at or above the stride into the
+/// end's); an `output_shape` must be ours too. `auto_pad` other than
+/// `NOTSET` is refused (PyTorch never writes it).
 pub(super) fn check_transposed_geometry(
     n: &NodeProto,
     at: &str,
     layer: &str,
-    g: &ConvTranspose2dGeom,
+    axes: &[TransposedAxis],
     groups: usize,
 ) -> Res<()> {
     let attr = |e: String| format!("node {at}: {e}");
@@ -251,55 +324,55 @@ pub(super) fn check_transposed_geometry(
             "node {at}: auto_pad {auto_pad:?}: the import reads a ConvTranspose's explicit pads only"
         ));
     }
-    let kernel = list("kernel_shape", 2, &[g.fh, g.fw])?;
-    let strides = list("strides", 2, &[1, 1])?;
-    let dilations = list("dilations", 2, &[1, 1])?;
-    let pads = list("pads", 4, &[0; 4])?;
-    let output_padding = list("output_padding", 2, &[0, 0])?;
-    let ours = (
-        [g.fh, g.fw],
-        [g.sh, g.sw],
-        [g.dh, g.dw],
-        [g.pad_top, g.pad_left, g.pad_top, g.pad_left],
-        [g.out_pad_h, g.out_pad_w],
-    );
-    let file = (
-        [kernel[0], kernel[1]],
-        [strides[0], strides[1]],
-        [dilations[0], dilations[1]],
-        [pads[0], pads[1], pads[2], pads[3]],
-        [output_padding[0], output_padding[1]],
-    );
+    let k = axes.len();
+    let ours = |f: fn(&TransposedAxis) -> usize| axes.iter().map(f).collect::<Vec<_>>();
+    let kernel = list("kernel_shape", k, &ours(|a| a.f))?;
+    let strides = list("strides", k, &vec![1; k])?;
+    let dilations = list("dilations", k, &vec![1; k])?;
+    let pads = list("pads", 2 * k, &vec![0; 2 * k])?;
+    let output_padding = list("output_padding", k, &vec![0; k])?;
     // ONNX's output rule: s (n - 1) + output_padding + d (f - 1) + 1 -
     // pads at both ends.
     let size = |n: usize, a: usize| {
         let full = (n.max(1) - 1)
-            .checked_mul(file.1[a])?
-            .checked_add(file.4[a])?
-            .checked_add(kernel[a].checked_sub(1)?.checked_mul(file.2[a])?)?
+            .checked_mul(strides[a])?
+            .checked_add(output_padding[a])?
+            .checked_add(kernel[a].checked_sub(1)?.checked_mul(dilations[a])?)?
             .checked_add(1)?;
-        full.checked_sub(file.3[a])?.checked_sub(file.3[a + 2])
+        full.checked_sub(pads[a])?.checked_sub(pads[a + k])
     };
-    let same = file.0 == ours.0
-        && file.1 == ours.1
-        && file.2 == ours.2
-        && [file.3[0], file.3[1]] == [g.pad_top, g.pad_left]
-        && size(g.in_h, 0) == Some(g.out_h)
-        && size(g.in_w, 1) == Some(g.out_w);
+    let same = kernel == ours(|a| a.f)
+        && strides == ours(|a| a.s)
+        && dilations == ours(|a| a.d)
+        && pads[..k] == ours(|a| a.pad)[..]
+        && axes
+            .iter()
+            .enumerate()
+            .all(|(i, a)| size(a.n, i) == Some(a.out));
     if !same {
+        let order = if k == 3 {
+            "front, top, left, back, bottom, right"
+        } else {
+            "top, left, bottom, right"
+        };
+        let our_pads = [ours(|a| a.pad), ours(|a| a.pad)].concat();
         return Err(format!(
-            "node {at}: kernel {:?}, strides {:?}, dilations {:?}, pads {:?} and output_padding {:?}, \
-             but {layer} has kernel {:?}, stride {:?}, dilation {:?}, padding {:?} (top, left, bottom, right) \
+            "node {at}: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?} and output_padding {output_padding:?}, \
+             but {layer} has kernel {:?}, stride {:?}, dilation {:?}, padding {our_pads:?} ({order}) \
              and output padding {:?}",
-            file.0, file.1, file.2, file.3, file.4, ours.0, ours.1, ours.2, ours.3, ours.4
+            ours(|a| a.f),
+            ours(|a| a.s),
+            ours(|a| a.d),
+            ours(|a| a.out_pad)
         ));
     }
     if let Some(shape) = get_ints(n, "output_shape").map_err(attr)? {
-        let want = [g.out_h as i64, g.out_w as i64];
-        if shape.len() < 2 || shape[shape.len() - 2..] != want {
+        let want: Vec<i64> = axes.iter().map(|a| a.out as i64).collect();
+        if shape.len() < k || shape[shape.len() - k..] != want[..] {
+            let outs: Vec<String> = axes.iter().map(|a| a.out.to_string()).collect();
             return Err(format!(
-                "node {at}: output_shape {shape:?}, but {layer} gives {}x{}",
-                g.out_h, g.out_w
+                "node {at}: output_shape {shape:?}, but {layer} gives {}",
+                outs.join("x")
             ));
         }
     }

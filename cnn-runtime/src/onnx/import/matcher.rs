@@ -3,10 +3,14 @@
 //! that names the node and the layer, and the values (in our layouts)
 //! gathered for writing.
 
-use super::geometry::{axes_2d, axes_3d, check_geometry, check_transposed_geometry};
+use super::geometry::{
+    axes_2d, axes_3d, check_geometry, check_transposed_geometry, transposed_axes_2d,
+    transposed_axes_3d,
+};
 use super::{label, Onnx, Ours, Res, WEIGHTED};
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::geom3d::Conv3dGeom;
+use crate::geom3d_grow::ConvTranspose3dGeom;
 use crate::net::graph::BatchNormTensors;
 use crate::net::import::layout;
 use crate::net::TensorInfo;
@@ -89,6 +93,18 @@ impl Matcher<'_, '_> {
                 } => {
                     let g = Geometry::Transposed(geom);
                     let bn_node = self.conv(i, layer, g, *groups, weight, *bias, *bn)?;
+                    if let Some(j) = bn_node {
+                        absorbed[j] = true;
+                    }
+                }
+                Ours::ConvTranspose3d {
+                    geom,
+                    weight,
+                    bias,
+                    bn,
+                } => {
+                    let g = Geometry::Transposed3d(geom);
+                    let bn_node = self.conv(i, layer, g, geom.groups, weight, *bias, *bn)?;
                     if let Some(j) = bn_node {
                         absorbed[j] = true;
                     }
@@ -274,7 +290,7 @@ impl Matcher<'_, '_> {
         let (cg, og) = (c_in / groups, c_out / groups);
         // ONNX's layout (PyTorch's), and ours.
         let (op, [a, b]) = match g {
-            Geometry::Transposed(_) => ("ConvTranspose", [c_in, og]),
+            Geometry::Transposed(_) | Geometry::Transposed3d(_) => ("ConvTranspose", [c_in, og]),
             _ => ("Conv", [c_out, cg]),
         };
         let expected = [&[a, b], &kernel[..]].concat();
@@ -283,6 +299,7 @@ impl Matcher<'_, '_> {
             Geometry::Conv(_) => "a convolution",
             Geometry::Conv3d(_) => "a volume's convolution",
             Geometry::Transposed(_) => "a transposed convolution",
+            Geometry::Transposed3d(_) => "a volume's transposed convolution",
         };
         expect_op(nodes, i, op, what, layer)?;
         let at = self.onnx.label(i);
@@ -302,7 +319,14 @@ impl Matcher<'_, '_> {
         match g {
             Geometry::Conv(g) => check_geometry(&nodes[i], &at, layer, &axes_2d(g), groups)?,
             Geometry::Conv3d(g) => check_geometry(&nodes[i], &at, layer, &axes_3d(g), groups)?,
-            Geometry::Transposed(g) => check_transposed_geometry(&nodes[i], &at, layer, g, groups)?,
+            Geometry::Transposed(g) => {
+                let axes = transposed_axes_2d(g);
+                check_transposed_geometry(&nodes[i], &at, layer, &axes, groups)?
+            }
+            Geometry::Transposed3d(g) => {
+                let axes = transposed_axes_3d(g);
+                check_transposed_geometry(&nodes[i], &at, layer, &axes, groups)?
+            }
         }
         let g = GeomSizes { c_out };
         let file_bias = match self.onnx.floats(i, 2, "bias")? {
@@ -387,7 +411,8 @@ impl Matcher<'_, '_> {
                 let transposed = op == "ConvTranspose";
                 let out_channel = |k: usize| {
                     if transposed {
-                        // [fh, fw, og, c_in]: input channel ci (of group
+                        // [fh, fw, og, c_in] (a volume's with fd in
+                        // front): input channel ci (of group
                         // ci / cg) feeds output channel (ci / cg) og + j.
                         (k % c_in) / cg * og + (k / c_in) % og
                     } else {
@@ -603,6 +628,7 @@ fn kind(item: &Ours) -> &'static str {
         Ours::Conv { .. } => "a convolution",
         Ours::Conv3d { .. } => "a volume's convolution",
         Ours::ConvTranspose { .. } => "a transposed convolution",
+        Ours::ConvTranspose3d { .. } => "a volume's transposed convolution",
         Ours::Dense { .. } => "a dense layer",
         Ours::BatchNorm { .. } => "a batch norm",
         Ours::Norm { groups: None, .. } => "a layer norm",
@@ -655,6 +681,7 @@ pub(super) enum Geometry<'g> {
     Conv(&'g Conv2dGeom),
     Conv3d(&'g Conv3dGeom),
     Transposed(&'g ConvTranspose2dGeom),
+    Transposed3d(&'g ConvTranspose3dGeom),
 }
 
 impl Geometry<'_> {
@@ -664,6 +691,7 @@ impl Geometry<'_> {
             Geometry::Conv(g) => (g.c_in, g.c_out, vec![g.fh, g.fw]),
             Geometry::Conv3d(g) => (g.c_in, g.c_out, vec![g.fd, g.fh, g.fw]),
             Geometry::Transposed(g) => (g.c_in, g.c_out, vec![g.fh, g.fw]),
+            Geometry::Transposed3d(g) => (g.c_in, g.c_out, vec![g.fd, g.fh, g.fw]),
         }
     }
 }

@@ -14,7 +14,8 @@
 //! Layouts are converted as for PyTorch (ONNX's are PyTorch's): conv
 //! weights `[c_out, c_in / groups, fh, fw]` (`[c_out, c_in / groups, fd,
 //! fh, fw]` for a volume's `Conv3d`), transposed conv weights
-//! `[c_in, c_out / groups, fh, fw]`, a `Gemm`'s B either way round
+//! `[c_in, c_out / groups, fh, fw]` (`[c_in, c_out / groups, fd, fh,
+//! fw]` for a `ConvTranspose3d`), a `Gemm`'s B either way round
 //! (`transB`), and for a dense layer that reads a flattened image the rows
 //! permuted from the channels-first flatten of NCHW (NCDHW) to ours.
 //!
@@ -53,6 +54,7 @@ use super::model::{constant_value, read_floats};
 use crate::error::{Error, Result};
 use crate::geom::{Conv2dGeom, ConvTranspose2dGeom};
 use crate::geom3d::Conv3dGeom;
+use crate::geom3d_grow::ConvTranspose3dGeom;
 use crate::net::graph::{BatchNormTensors, Graph, Node};
 use crate::net::TensorInfo;
 use matcher::Matcher;
@@ -244,6 +246,13 @@ enum Ours {
         bias: Option<&'static str>,
         bn: Option<BatchNormTensors>,
     },
+    /// A volume's transposed convolution (its groups are the geometry's).
+    ConvTranspose3d {
+        geom: ConvTranspose3dGeom,
+        weight: &'static str,
+        bias: Option<&'static str>,
+        bn: Option<BatchNormTensors>,
+    },
     Dense {
         n_in: usize,
         units: usize,
@@ -343,6 +352,23 @@ fn our_layers(
                     Ours::ConvTranspose {
                         geom,
                         groups,
+                        weight,
+                        bias,
+                        bn: batch_norm,
+                    },
+                ));
+            }
+            Node::ConvTranspose3d {
+                geom,
+                weight,
+                bias,
+                batch_norm,
+                ..
+            } => {
+                out.push((
+                    layer(weight)?,
+                    Ours::ConvTranspose3d {
+                        geom,
                         weight,
                         bias,
                         bn: batch_norm,

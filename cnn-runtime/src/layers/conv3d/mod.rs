@@ -14,6 +14,11 @@
 //!   count depends only on the batch (up to 8 threads), so the result does
 //!   not depend on scheduling.
 //!
+//! A convolution with one input channel per group (a first layer on grey
+//! clips) builds its column matrix tap-major, `k x rows` (`taps.rs`), where
+//! a row-major one would be copied a few floats at a time; the GEMMs read
+//! either through strides.
+//!
 //! Every buffer is a scratch slot, so a step allocates nothing once the
 //! slots have grown.
 

@@ -14,12 +14,18 @@
 //!   count depends only on the batch (up to 8 threads), so the result does
 //!   not depend on scheduling.
 //!
+//! A convolution with one input channel per group (a first layer on grey
+//! clips) builds its column matrix tap-major, `k x rows` (`taps.rs`), where
+//! a row-major one would be copied a few floats at a time; the GEMMs read
+//! either through strides.
+//!
 //! Every buffer is a scratch slot, so a step allocates nothing once the
 //! slots have grown.
 
 mod im2col;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
+mod taps;
 #[cfg(test)]
 mod tests;
 
@@ -63,6 +69,35 @@ fn chunk_rows(g: &Conv3dGeom) -> usize {
         .max(ROW_QUANTUM)
         .div_ceil(ROW_QUANTUM)
         * ROW_QUANTUM
+}
+
+/// Builds the column matrix of output voxels `row0..row0 + rows` over the
+/// channels of `group`: row-major (`rows x k`) or, with one channel per
+/// group, tap-major (`k x rows`, [`taps`]).
+fn build_cols(g: &Conv3dGeom, group: usize, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
+    if taps::tap_major(g) {
+        taps::im2col(g, group, x, row0, rows, col);
+    } else {
+        im2col::im2col(g, group, x, row0, rows, col);
+    }
+}
+
+/// The column matrix [`build_cols`] wrote, as `rows x k`.
+fn cols_of<'a>(g: &Conv3dGeom, col: &'a [f32], rows: usize) -> Mat<'a> {
+    if taps::tap_major(g) {
+        Mat::transposed(col, rows, g.k())
+    } else {
+        Mat::rows(col, rows, g.k())
+    }
+}
+
+/// Its transpose, `k x rows`.
+fn cols_t_of<'a>(g: &Conv3dGeom, col: &'a [f32], rows: usize) -> Mat<'a> {
+    if taps::tap_major(g) {
+        Mat::rows(col, g.k(), rows)
+    } else {
+        Mat::transposed(col, g.k(), rows)
+    }
 }
 
 /// Group `group`'s columns of the weights, `k x c_out / groups`.
@@ -124,11 +159,11 @@ pub fn forward(
         let yc = unsafe { out.range(r0 * n, (r0 + rows) * n) };
         scratch::with(Slot::Cols, chunk * k, |col| {
             for group in 0..g.groups {
-                im2col::im2col(g, group, x, r0, rows, col);
+                build_cols(g, group, x, r0, rows, col);
                 let og = n / g.groups;
                 sgemm(
                     1.0,
-                    Mat::rows(col, rows, k),
+                    cols_of(g, col, rows),
                     weights_of(g, w, group),
                     0.0,
                     &mut yc[group * og..],
@@ -249,11 +284,11 @@ fn run_backward(
                 scratch::with(Slot::Cols, chunk * k, |col| {
                     for group in 0..g.groups {
                         if part_len > 0 {
-                            im2col::im2col(g, group, xs, r0, rows, col);
+                            build_cols(g, group, xs, r0, rows, col);
                             let beta = if r0 == 0 { 0.0 } else { 1.0 };
                             sgemm(
                                 1.0,
-                                Mat::transposed(col, k, rows),
+                                cols_t_of(g, col, rows),
                                 dy_of(g, dyc, group, rows),
                                 beta,
                                 &mut pw[group * og..],
@@ -262,6 +297,19 @@ fn run_backward(
                         }
                         if let Some(dxs) = dxs.as_deref_mut() {
                             let wm = weights_of(g, w, group);
+                            if taps::tap_major(g) {
+                                // dcol^T = W_g dY_g^T: k x rows.
+                                let dyt = Mat {
+                                    data: &dyc[group * og..],
+                                    rows: og,
+                                    cols: rows,
+                                    row_stride: 1,
+                                    col_stride: n,
+                                };
+                                sgemm(1.0, wm, dyt, 0.0, col, rows);
+                                taps::col2im_add(g, group, col, r0, rows, dxs);
+                                continue;
+                            }
                             // W_g^T: og x k.
                             let wt = Mat {
                                 data: wm.data,

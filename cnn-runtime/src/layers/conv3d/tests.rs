@@ -107,6 +107,29 @@ fn cases() -> Vec<(Conv3dGeom, usize)> {
             1,
             3,
         ),
+        // One input channel (the tap-major column matrix) over several
+        // chunks whose edges cut lines of 17 output voxels.
+        case(
+            [6, 16, 17, 1],
+            16,
+            [3, 3, 3],
+            [1, 1, 1],
+            [1, 1, 1],
+            [1; 3],
+            1,
+            3,
+        ),
+        // One channel, strided and dilated along the width.
+        case(
+            [3, 5, 11, 1],
+            4,
+            [2, 3, 3],
+            [1, 2, 2],
+            [1, 1, 2],
+            [1, 1, 2],
+            1,
+            2,
+        ),
     ];
     let mut r = Rng::new(33);
     while v.len() < 24 {

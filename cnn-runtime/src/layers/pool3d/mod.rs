@@ -9,6 +9,8 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 #[cfg(test)]
 mod tests;
 
@@ -30,7 +32,7 @@ fn sizes(g: &Pool3dGeom, batch: usize) -> Result<[usize; 2]> {
 
 /// The real input positions `lo..hi` under output position `o` along one
 /// axis (empty when the window is all padding).
-#[inline]
+#[inline(always)]
 fn span(o: usize, s: usize, f: usize, pad: usize, n: usize) -> (usize, usize) {
     let start = o * s;
     let lo = start.max(pad) - pad;
@@ -40,6 +42,7 @@ fn span(o: usize, s: usize, f: usize, pad: usize, n: usize) -> (usize, usize) {
 
 /// Calls `f(output offset, window)` for every output voxel of one example,
 /// `window` giving the real input ranges along depth, rows and columns.
+#[inline(always)]
 fn for_each_window(g: &Pool3dGeom, mut f: impl FnMut(usize, [(usize, usize); 3])) {
     for oz in 0..g.out_d {
         let zs = span(oz, g.sd, g.fd, g.pad_front, g.in_d);
@@ -55,7 +58,7 @@ fn for_each_window(g: &Pool3dGeom, mut f: impl FnMut(usize, [(usize, usize); 3])
 
 /// Calls `f(input offset)` for every real cell of a window, in window
 /// order.
-#[inline]
+#[inline(always)]
 fn for_each_cell(g: &Pool3dGeom, win: [(usize, usize); 3], mut f: impl FnMut(usize)) {
     for z in win[0].0..win[0].1 {
         for y in win[1].0..win[1].1 {
@@ -85,51 +88,121 @@ pub fn max_forward(
             g.in_len()
         )));
     }
-    let (in_len, out_len, c) = (g.in_len(), g.out_len(), g.c);
+    let (in_len, out_len) = (g.in_len(), g.out_len());
     let work = y_len * g.fd * g.fh * g.fw;
+    let isa = crate::isa::current();
     par_rows2(y, argmax, batch, work, |b0, y, argmax| {
         let examples = y
             .chunks_exact_mut(out_len)
             .zip(argmax.chunks_exact_mut(out_len));
         for (b, (y, argmax)) in examples.enumerate() {
             let x = &x[(b0 + b) * in_len..(b0 + b + 1) * in_len];
-            for_each_window(g, |o, win| {
-                let (yo, ao) = (&mut y[o..o + c], &mut argmax[o..o + c]);
-                // The window's first cell starts every channel; a later
-                // one wins only when strictly larger (the first of equals
-                // stays). Zipped slices, no branch on NO_WINNER: the
-                // channel loop vectorises.
-                let mut first = true;
-                for_each_cell(g, win, |i| {
-                    let xs = &x[i..i + c];
-                    if first {
-                        first = false;
-                        yo.copy_from_slice(xs);
-                        for (a, idx) in ao.iter_mut().zip(i as u32..) {
-                            *a = idx;
-                        }
-                        return;
-                    }
-                    for ((yv, av), (&v, idx)) in yo
-                        .iter_mut()
-                        .zip(ao.iter_mut())
-                        .zip(xs.iter().zip(i as u32..))
-                    {
-                        if v > *yv {
-                            *yv = v;
-                            *av = idx;
-                        }
-                    }
-                });
-                if first {
-                    // A window of padding only.
-                    yo.fill(0.0);
-                    ao.fill(NO_WINNER);
+            #[cfg(target_arch = "x86_64")]
+            match isa {
+                // SAFETY: `current` is an instruction set the CPU runs;
+                // AVX-512F and AVX2 are these clones' only requirements.
+                crate::isa::Isa::Avx512 => {
+                    unsafe { max_example_avx512(g, x, y, argmax) };
+                    continue;
                 }
-            });
+                crate::isa::Isa::Avx2 => {
+                    unsafe { max_example_avx2(g, x, y, argmax) };
+                    continue;
+                }
+                crate::isa::Isa::Portable => {}
+            }
+            max_example::<PORTABLE>(g, x, y, argmax);
         }
     });
     Ok(())
+}
+
+/// [`max_example`]'s channel loop: plain Rust, AVX2 or AVX-512.
+const PORTABLE: u8 = 0;
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
+
+/// [`max_example`] with AVX-512: 16 channels per masked compare and
+/// masked stores of the winners and their indices.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn max_example_avx512(g: &Pool3dGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_example::<AVX512>(g, x, y, argmax);
+}
+
+/// [`max_example`] with AVX2: 8 channels per compare and blend.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn max_example_avx2(g: &Pool3dGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_example::<AVX2>(g, x, y, argmax);
+}
+
+/// Max pooling of one example: `x` its input, `y` and `argmax` its outputs.
+/// Plain loops rather than [`for_each_window`]'s closures: a closure is
+/// compiled on its own, without the instruction set of the clone that
+/// calls it, and stayed scalar.
+#[inline(always)]
+fn max_example<const ISA: u8>(g: &Pool3dGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let c = g.c;
+    for oz in 0..g.out_d {
+        let (z0, z1) = span(oz, g.sd, g.fd, g.pad_front, g.in_d);
+        for oy in 0..g.out_h {
+            let (y0, y1) = span(oy, g.sh, g.fh, g.pad_top, g.in_h);
+            for ox in 0..g.out_w {
+                let (x0, x1) = span(ox, g.sw, g.fw, g.pad_left, g.in_w);
+                let o = ((oz * g.out_h + oy) * g.out_w + ox) * c;
+                let (yo, ao) = (&mut y[o..o + c], &mut argmax[o..o + c]);
+                if z0 == z1 || y0 == y1 || x0 == x1 {
+                    // A window of padding only.
+                    yo.fill(0.0);
+                    ao.fill(NO_WINNER);
+                    continue;
+                }
+                // The window's first cell starts every channel; a later
+                // one wins only when strictly larger (the first of equals
+                // stays).
+                let first = ((z0 * g.in_h + y0) * g.in_w + x0) * c;
+                yo.copy_from_slice(&x[first..first + c]);
+                for (a, idx) in ao.iter_mut().zip(first as u32..) {
+                    *a = idx;
+                }
+                for z in z0..z1 {
+                    for iy in y0..y1 {
+                        for ix in x0..x1 {
+                            let i = ((z * g.in_h + iy) * g.in_w + ix) * c;
+                            if i == first {
+                                continue;
+                            }
+                            let xs = &x[i..i + c];
+                            match ISA {
+                                // SAFETY: `max_example::<AVX512>` runs only
+                                // in `max_example_avx512`, a clone for a CPU
+                                // with AVX-512F, and `<AVX2>` in the AVX2 one.
+                                #[cfg(target_arch = "x86_64")]
+                                AVX512 => unsafe { simd::max_into_avx512(yo, ao, xs, i as u32) },
+                                #[cfg(target_arch = "x86_64")]
+                                AVX2 => unsafe { simd::max_into_avx2(yo, ao, xs, i as u32) },
+                                _ => max_into(yo, ao, xs, i as u32),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `yo = max(yo, xs)` per channel, `ao` taking `idx + channel` where `xs`
+/// is strictly larger. LLVM keeps this a scalar loop with a branch on the
+/// data, which misses about half the time: the clones use `simd`'s.
+#[inline(always)]
+fn max_into(yo: &mut [f32], ao: &mut [u32], xs: &[f32], idx: u32) {
+    for ((yv, av), (&v, i)) in yo.iter_mut().zip(ao).zip(xs.iter().zip(idx..)) {
+        if v > *yv {
+            *yv = v;
+            *av = i;
+        }
+    }
 }
 
 /// Max pooling's input gradient: `dy` scattered to the winners. Overwrites

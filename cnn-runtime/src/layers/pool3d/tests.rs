@@ -52,6 +52,37 @@ fn forward_matches_the_reference() {
     }
 }
 
+/// The vector channel loops (16 lanes and a masked tail, 8 lanes and a
+/// plain tail) under every instruction set the CPU runs, on values with
+/// many ties, where the first of equals must keep the index.
+#[test]
+fn max_forward_matches_the_reference_on_every_isa() {
+    let p = Padding::Explicit;
+    let geoms = [
+        Pool3dGeom::new([4, 6, 6, 16], [2; 3], [2; 3], [p(0); 3]).unwrap(),
+        Pool3dGeom::new([3, 5, 7, 19], [3, 2, 3], [2, 1, 2], [p(1), p(0), p(1)]).unwrap(),
+        Pool3dGeom::new([2, 4, 3, 9], [2; 3], [2; 3], [Padding::Same; 3]).unwrap(),
+        Pool3dGeom::new([2, 2, 2, 33], [2; 3], [3; 3], [p(2); 3]).unwrap(),
+    ];
+    for isa in crate::isa::Isa::supported_here() {
+        for (i, g) in geoms.iter().enumerate() {
+            let batch = 1 + i % 3;
+            // Four levels: most windows hold equal values.
+            let x: Vec<f32> = random(batch * g.in_len(), 40 + i as u64)
+                .iter()
+                .map(|v| (v * 2.0).round())
+                .collect();
+            let (want, want_arg) = reference::max_forward(g, batch, &x);
+            let (mut y, mut arg) = (nan_filled(want.len()), vec![7; want.len()]);
+            crate::isa::scoped(isa, || max_forward(g, batch, &x, &mut y, &mut arg))
+                .unwrap()
+                .unwrap();
+            assert_eq!(y, want, "{isa:?} {g:?}");
+            assert_eq!(arg, want_arg, "{isa:?} {g:?}");
+        }
+    }
+}
+
 #[test]
 fn gradients_match_central_differences() {
     for (i, g) in geoms().iter().enumerate().take(10) {

@@ -279,6 +279,29 @@ impl Graph {
                 }
                 Ok((scale, shift))
             };
+        // A layer with weights from value `x` to value `y`: its epilogue
+        // (the `Tail`: bias, folded batch norm, activation), then
+        // `kernel(epilogue, input, output)`. One place for every kind of
+        // convolution.
+        type Kernel<'k> = dyn Fn(&conv2d::Epilogue, &[f32], &mut [f32]) -> crate::Result<()> + 'k;
+        type Tail = (Option<&'static str>, Option<BatchNormTensors>, Act);
+        let weighted = |v: &mut [Vec<f32>],
+                        [x, y]: [usize; 2],
+                        c_out: usize,
+                        (bias, bn, act): Tail,
+                        kernel: &Kernel<'_>|
+         -> crate::Result<()> {
+            let (scale, shift) = folded(bn, c_out)?;
+            let ep = conv2d::Epilogue {
+                bias: bias.map(tensor).transpose()?,
+                affine: bn.map(|_| (&scale[..], &shift[..])),
+                act,
+            };
+            let mut out = std::mem::take(&mut v[y]);
+            kernel(&ep, &v[x], &mut out)?;
+            v[y] = out;
+            Ok(())
+        };
         let input_len = self.values.get(self.input).map_or(0, ValueShape::len);
         check_len("graph input", x.len(), batch * input_len)?;
         let mut v: Vec<Vec<f32>> = self
@@ -299,18 +322,23 @@ impl Graph {
                     bias,
                     batch_norm: bn,
                     act,
-                } => {
-                    let (scale, shift) = folded(bn, geom.c_out)?;
-                    let ep = conv2d::Epilogue {
-                        bias: bias.map(tensor).transpose()?,
-                        affine: bn.map(|_| (&scale[..], &shift[..])),
-                        act,
-                    };
-                    let mut out = std::mem::take(&mut v[y]);
-                    let w = tensor(weight)?;
-                    conv_transpose::forward(&geom, groups, batch, &v[x], w, &ep, &mut out)?;
-                    v[y] = out;
-                }
+                } => weighted(
+                    &mut v,
+                    [x, y],
+                    geom.c_out,
+                    (bias, bn, act),
+                    &|ep, input, out| {
+                        conv_transpose::forward(
+                            &geom,
+                            groups,
+                            batch,
+                            input,
+                            tensor(weight)?,
+                            ep,
+                            out,
+                        )
+                    },
+                )?,
                 Node::Upsample { x, y, geom } => {
                     let mut out = std::mem::take(&mut v[y]);
                     upsample::forward(&geom, batch, &v[x], &mut out)?;
@@ -324,18 +352,15 @@ impl Graph {
                     bias,
                     batch_norm: bn,
                     act,
-                } => {
-                    let (scale, shift) = folded(bn, geom.c_out)?;
-                    let ep = conv2d::Epilogue {
-                        bias: bias.map(tensor).transpose()?,
-                        affine: bn.map(|_| (&scale[..], &shift[..])),
-                        act,
-                    };
-                    let mut out = std::mem::take(&mut v[y]);
-                    let w = tensor(weight)?;
-                    conv_transpose3d::forward(&geom, batch, &v[x], w, &ep, &mut out)?;
-                    v[y] = out;
-                }
+                } => weighted(
+                    &mut v,
+                    [x, y],
+                    geom.c_out,
+                    (bias, bn, act),
+                    &|ep, input, out| {
+                        conv_transpose3d::forward(&geom, batch, input, tensor(weight)?, ep, out)
+                    },
+                )?,
                 Node::Upsample3d { x, y, geom } => {
                     let mut out = std::mem::take(&mut v[y]);
                     upsample3d::forward(&geom, batch, &v[x], &mut out)?;
@@ -350,25 +375,23 @@ impl Graph {
                     bias,
                     batch_norm: bn,
                     act,
-                } => {
-                    let (scale, shift) = folded(bn, geom.c_out)?;
-                    let ep = conv2d::Epilogue {
-                        bias: bias.map(tensor).transpose()?,
-                        affine: bn.map(|_| (&scale[..], &shift[..])),
-                        act,
-                    };
-                    let mut out = std::mem::take(&mut v[y]);
-                    conv2d::forward_grouped(
-                        &geom,
-                        groups,
-                        batch,
-                        &v[x],
-                        tensor(weight)?,
-                        &ep,
-                        &mut out,
-                    )?;
-                    v[y] = out;
-                }
+                } => weighted(
+                    &mut v,
+                    [x, y],
+                    geom.c_out,
+                    (bias, bn, act),
+                    &|ep, input, out| {
+                        conv2d::forward_grouped(
+                            &geom,
+                            groups,
+                            batch,
+                            input,
+                            tensor(weight)?,
+                            ep,
+                            out,
+                        )
+                    },
+                )?,
                 Node::Conv3d {
                     x,
                     y,
@@ -377,17 +400,15 @@ impl Graph {
                     bias,
                     batch_norm: bn,
                     act,
-                } => {
-                    let (scale, shift) = folded(bn, geom.c_out)?;
-                    let ep = conv2d::Epilogue {
-                        bias: bias.map(tensor).transpose()?,
-                        affine: bn.map(|_| (&scale[..], &shift[..])),
-                        act,
-                    };
-                    let mut out = std::mem::take(&mut v[y]);
-                    conv3d::forward(&geom, batch, &v[x], tensor(weight)?, &ep, &mut out)?;
-                    v[y] = out;
-                }
+                } => weighted(
+                    &mut v,
+                    [x, y],
+                    geom.c_out,
+                    (bias, bn, act),
+                    &|ep, input, out| {
+                        conv3d::forward(&geom, batch, input, tensor(weight)?, ep, out)
+                    },
+                )?,
                 Node::Dense {
                     x,
                     y,

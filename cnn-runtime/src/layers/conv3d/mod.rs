@@ -27,7 +27,7 @@ mod im2col;
 pub mod reference;
 mod taps;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::error::{check_len, Error, Result};
 use crate::gemm::{sgemm, Mat};

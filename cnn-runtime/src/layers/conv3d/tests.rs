@@ -156,13 +156,41 @@ fn cases() -> Vec<(Conv3dGeom, usize)> {
     v
 }
 
-fn check(g: &Conv3dGeom, batch: usize, seed: u64) {
-    let x = random(batch * g.in_len(), seed);
-    let w = random(g.weight_len(), seed + 1);
-    let b = random(g.c_out, seed + 2);
-    let dy = random(batch * g.out_len(), seed + 3);
+type Forward<G, R> = fn(&G, usize, &[f32], &[f32], &Epilogue, &mut [f32]) -> R;
+type Backward<G, R> =
+    fn(&G, usize, &[f32], &[f32], &[f32], Option<&mut [f32]>, &mut [f32], Option<&mut [f32]>) -> R;
+type BackwardInput<G> = fn(&G, usize, &[f32], &[f32], &mut [f32]) -> Result<()>;
+
+/// A 3-D convolution kind's kernels beside its loop-by-loop reference:
+/// `Conv3d`'s and `ConvTranspose3d`'s have the same signatures, so one
+/// [`check_against_reference`] tests both.
+pub(crate) struct Kernels<G> {
+    /// Elements of one input, one output and the weights, and `c_out`.
+    pub lens: fn(&G) -> [usize; 4],
+    pub forward: Forward<G, Result<()>>,
+    pub reference_forward: Forward<G, ()>,
+    pub backward: Backward<G, Result<()>>,
+    pub reference_backward: Backward<G, ()>,
+    pub backward_input: BackwardInput<G>,
+}
+
+/// The forward pass under three epilogues, the backward pass with and
+/// without input and bias gradients, and the input gradient alone, each
+/// against the reference, into NaN-filled outputs (the weight and bias
+/// gradients are added into: they start away from zero).
+pub(crate) fn check_against_reference<G: std::fmt::Debug>(
+    k: &Kernels<G>,
+    g: &G,
+    batch: usize,
+    seed: u64,
+) {
+    let [in_len, out_len, weight_len, c_out] = (k.lens)(g);
+    let x = random(batch * in_len, seed);
+    let w = random(weight_len, seed + 1);
+    let b = random(c_out, seed + 2);
+    let dy = random(batch * out_len, seed + 3);
     let what = format!("{g:?} batch {batch}");
-    let (scale, shift) = (random(g.c_out, seed + 4), random(g.c_out, seed + 5));
+    let (scale, shift) = (random(c_out, seed + 4), random(c_out, seed + 5));
     for ep in [
         Epilogue::new(Some(&b), Act::Relu),
         Epilogue::new(None, Act::Identity),
@@ -173,14 +201,14 @@ fn check(g: &Conv3dGeom, batch: usize, seed: u64) {
         },
     ] {
         let mut want = vec![0.0; dy.len()];
-        reference::forward(g, batch, &x, &w, &ep, &mut want);
+        (k.reference_forward)(g, batch, &x, &w, &ep, &mut want);
         let mut y = nan_filled(dy.len());
-        forward(g, batch, &x, &w, &ep, &mut y).expect(&what);
+        (k.forward)(g, batch, &x, &w, &ep, &mut y).expect(&what);
         assert_close(&y, &want, 1e-4, 1e-5);
     }
     let (mut want_dx, mut want_dw, mut want_db) =
         (vec![0.0; x.len()], vec![0.5; w.len()], b.clone());
-    reference::backward(
+    (k.reference_backward)(
         g,
         batch,
         &x,
@@ -190,18 +218,30 @@ fn check(g: &Conv3dGeom, batch: usize, seed: u64) {
         &mut want_dw,
         Some(&mut want_db),
     );
-    // dw and db are added into: start them away from zero.
     let (mut dx, mut dw, mut db) = (nan_filled(x.len()), vec![0.5; w.len()], b.clone());
-    backward(g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db)).expect(&what);
+    (k.backward)(g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db)).expect(&what);
     assert_close(&dx, &want_dx, 1e-4, 1e-4);
     assert_close(&dw, &want_dw, 1e-4, 1e-4);
     assert_close(&db, &want_db, 1e-4, 1e-4);
     let mut dw = vec![0.5; w.len()];
-    backward(g, batch, &x, &w, &dy, None, &mut dw, None).expect(&what);
+    (k.backward)(g, batch, &x, &w, &dy, None, &mut dw, None).expect(&what);
     assert_close(&dw, &want_dw, 1e-4, 1e-4);
     let mut dx = nan_filled(x.len());
-    backward_input(g, batch, &w, &dy, &mut dx).expect(&what);
+    (k.backward_input)(g, batch, &w, &dy, &mut dx).expect(&what);
     assert_close(&dx, &want_dx, 1e-4, 1e-4);
+}
+
+const KERNELS: Kernels<Conv3dGeom> = Kernels {
+    lens: |g| [g.in_len(), g.out_len(), g.weight_len(), g.c_out],
+    forward,
+    reference_forward: reference::forward,
+    backward,
+    reference_backward: reference::backward,
+    backward_input,
+};
+
+fn check(g: &Conv3dGeom, batch: usize, seed: u64) {
+    check_against_reference(&KERNELS, g, batch, seed);
 }
 
 #[test]

@@ -6,8 +6,9 @@
 
 use super::*;
 use crate::geom::Act;
+use crate::layers::conv3d::tests::{check_against_reference, Kernels};
 use crate::rng::Rng;
-use crate::testing::{assert_close, dot, nan_filled, random};
+use crate::testing::{dot, nan_filled, random};
 
 /// Input `[d, h, w, c_in]`, `c_out`, kernel, stride, padding, output
 /// padding, dilation, groups, batch.
@@ -147,52 +148,19 @@ fn cases() -> Vec<(ConvTranspose3dGeom, usize)> {
     v
 }
 
+/// The transposed kernels against their reference, by the checker the
+/// convolution's tests use.
+const KERNELS: Kernels<ConvTranspose3dGeom> = Kernels {
+    lens: |g| [g.in_len(), g.out_len(), g.weight_len(), g.c_out],
+    forward,
+    reference_forward: reference::forward,
+    backward,
+    reference_backward: reference::backward,
+    backward_input,
+};
+
 fn check(g: &ConvTranspose3dGeom, batch: usize, seed: u64) {
-    let x = random(batch * g.in_len(), seed);
-    let w = random(g.weight_len(), seed + 1);
-    let b = random(g.c_out, seed + 2);
-    let dy = random(batch * g.out_len(), seed + 3);
-    let what = format!("{g:?} batch {batch}");
-    let (scale, shift) = (random(g.c_out, seed + 4), random(g.c_out, seed + 5));
-    for ep in [
-        Epilogue::new(Some(&b), Act::Relu),
-        Epilogue::new(None, Act::Identity),
-        Epilogue {
-            bias: Some(&b),
-            affine: Some((&scale, &shift)),
-            act: Act::Tanh,
-        },
-    ] {
-        let mut want = vec![0.0; dy.len()];
-        reference::forward(g, batch, &x, &w, &ep, &mut want);
-        let mut y = nan_filled(dy.len());
-        forward(g, batch, &x, &w, &ep, &mut y).expect(&what);
-        assert_close(&y, &want, 1e-4, 1e-5);
-    }
-    let (mut want_dx, mut want_dw, mut want_db) =
-        (vec![0.0; x.len()], vec![0.5; w.len()], b.clone());
-    reference::backward(
-        g,
-        batch,
-        &x,
-        &w,
-        &dy,
-        Some(&mut want_dx),
-        &mut want_dw,
-        Some(&mut want_db),
-    );
-    // dw and db are added into: start them away from zero.
-    let (mut dx, mut dw, mut db) = (nan_filled(x.len()), vec![0.5; w.len()], b.clone());
-    backward(g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, Some(&mut db)).expect(&what);
-    assert_close(&dx, &want_dx, 1e-4, 1e-4);
-    assert_close(&dw, &want_dw, 1e-4, 1e-4);
-    assert_close(&db, &want_db, 1e-4, 1e-4);
-    let mut dw = vec![0.5; w.len()];
-    backward(g, batch, &x, &w, &dy, None, &mut dw, None).expect(&what);
-    assert_close(&dw, &want_dw, 1e-4, 1e-4);
-    let mut dx = nan_filled(x.len());
-    backward_input(g, batch, &w, &dy, &mut dx).expect(&what);
-    assert_close(&dx, &want_dx, 1e-4, 1e-4);
+    check_against_reference(&KERNELS, g, batch, seed);
 }
 
 #[test]

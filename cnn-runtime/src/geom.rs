@@ -125,7 +125,7 @@ impl Act {
 
 /// One 2-D convolution over NHWC tensors.
 /// x: [n, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [n, out_h, out_w, c_out]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dGeom {
     /// Input rows.
     pub in_h: usize,

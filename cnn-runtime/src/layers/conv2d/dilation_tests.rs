@@ -163,8 +163,8 @@ fn dilated_convolutions_take_the_im2col_paths() {
     for c in cases() {
         let g = c.g;
         assert!(g.is_dilated(), "{g:?}");
-        assert_eq!(choose(&g), Path::Gemm, "{g:?}");
-        assert_eq!(choose_dx(&g), DxPath::Gemm, "{g:?}");
+        assert_eq!(candidates(&g), [("gemm", Path::Gemm)], "{g:?}");
+        assert_eq!(dx_candidates(&g), [("gemm", DxPath::Gemm)], "{g:?}");
         let gr = group_sizes(&g, c.groups).unwrap();
         assert_eq!(choose_kernel(&g, &gr), Kernel::Gemm, "{g:?}");
     }
@@ -173,7 +173,8 @@ fn dilated_convolutions_take_the_im2col_paths() {
     let g = Conv2dGeom::dilated([8, 8, 4], 4, [1, 3], [1, 1], [4, 1], Padding::Same).unwrap();
     let plain = Conv2dGeom { dh: 1, ..g };
     assert!(!g.is_dilated());
-    assert_eq!(choose(&g), choose(&plain));
+    assert_eq!(candidates(&g), candidates(&plain));
+    assert_eq!(dx_candidates(&g), dx_candidates(&plain));
 }
 
 fn check(c: &Case, seed: u64) {

@@ -1,5 +1,7 @@
-//! The portable convolution: im2col + matrixmultiply's `sgemm`, used on
-//! CPUs without AVX-512 and for the input gradient of strided layers.
+//! The im2col convolution: im2col + a GEMM, on every CPU (matrixmultiply's
+//! `sgemm`, or where the micro-kernel runs the allocation-free blocked
+//! product of `packed.rs`). It is the only path of a dilated layer or a
+//! CPU without AVX2, and elsewhere a candidate `tune.rs` measures.
 //!
 //! - Forward: `y = col W` per chunk of output pixels (a 1x1 stride-1
 //!   unpadded convolution uses the input rows as `col`).
@@ -7,8 +9,8 @@
 //! - Input gradient: `dcol = dY W^T`, scattered back with col2im (a 1x1
 //!   stride-1 unpadded convolution writes `dx = dY W^T` directly).
 
-use super::{epilogue, im2col, Epilogue};
-use crate::gemm::{sgemm, Mat};
+use super::{epilogue, im2col, microkernel, packed, Epilogue};
+use crate::gemm::Mat;
 use crate::geom::Conv2dGeom;
 use crate::scratch::{self, Slot};
 
@@ -29,7 +31,6 @@ pub(super) fn forward_rows(
     let wm = Mat::rows(w, k, n);
     if g.is_pointwise() {
         sgemm(
-            1.0,
             Mat::rows(&x[r0 * k..(r0 + rows) * k], rows, k),
             wm,
             0.0,
@@ -39,17 +40,26 @@ pub(super) fn forward_rows(
     } else {
         scratch::with(Slot::Cols, chunk * k, |col| {
             im2col::im2col(g, x, r0, rows, col);
-            sgemm(1.0, Mat::rows(col, rows, k), wm, 0.0, y, n);
+            sgemm(Mat::rows(col, rows, k), wm, 0.0, y, n);
         });
     }
     epilogue::apply(ep, n, y);
 }
 
 /// Overwrites `dw` (`[k, c_out]`) with `col^T dY` over whole images `x`,
-/// `dy`, in chunks of `chunk` output pixels.
+/// `dy`, in chunks of `chunk` output pixels. A 1x1 stride-1 convolution
+/// has no column matrix to keep in cache, and on the blocked product
+/// (which cuts the depth itself) takes all its pixels in one product, so
+/// that `dw` is read and written once per `KC` pixels instead of once
+/// per chunk.
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, dw: &mut [f32]) {
     let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
+    let chunk = if g.is_pointwise() && microkernel::available() {
+        total
+    } else {
+        chunk
+    };
     let mut r0 = 0;
     while r0 < total {
         let rows = chunk.min(total - r0);
@@ -57,7 +67,6 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, d
         let beta = if r0 == 0 { 0.0 } else { 1.0 };
         if g.is_pointwise() {
             sgemm(
-                1.0,
                 Mat::transposed(&x[r0 * k..(r0 + rows) * k], k, rows),
                 dyc,
                 beta,
@@ -67,7 +76,7 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, d
         } else {
             scratch::with(Slot::Cols, chunk * k, |col| {
                 im2col::im2col(g, x, r0, rows, col);
-                sgemm(1.0, Mat::transposed(col, k, rows), dyc, beta, dw, n);
+                sgemm(Mat::transposed(col, k, rows), dyc, beta, dw, n);
             });
         }
         r0 += rows;
@@ -78,8 +87,23 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, d
 /// chunks of `chunk` output pixels.
 pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], w: &[f32], chunk: usize, dx: &mut [f32]) {
     let (k, n) = (g.k(), g.c_out);
+    if microkernel::available() {
+        // The blocked product wants B's columns contiguous: W^T once per
+        // call rather than a copy per chunk.
+        return scratch::with(Slot::Aux, k * n, |wt| {
+            for (p, row) in w.chunks_exact(n).enumerate() {
+                row.iter().enumerate().for_each(|(j, &v)| wt[j * k + p] = v);
+            }
+            input_grad_with(g, dy, Mat::rows(&wt[..k * n], n, k), chunk, dx);
+        });
+    }
+    input_grad_with(g, dy, Mat::transposed(w, n, k), chunk, dx);
+}
+
+/// [`input_grad`] with `wt`, the `c_out x k` matrix `W^T`, in any layout.
+fn input_grad_with(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, dx: &mut [f32]) {
+    let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
-    let wt = Mat::transposed(w, n, k);
     let pointwise = g.is_pointwise();
     if !pointwise {
         dx.fill(0.0);
@@ -89,13 +113,12 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], w: &[f32], chunk: usize, dx
         let rows = chunk.min(total - r0);
         if pointwise {
             let dyc = Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n);
-            sgemm(1.0, dyc, wt, 0.0, &mut dx[r0 * k..(r0 + rows) * k], k);
+            sgemm(dyc, wt, 0.0, &mut dx[r0 * k..(r0 + rows) * k], k);
             r0 += rows;
             continue;
         }
         scratch::with(Slot::Cols, chunk * k, |dcol| {
             sgemm(
-                1.0,
                 Mat::rows(&dy[r0 * n..(r0 + rows) * n], rows, n),
                 wt,
                 0.0,
@@ -105,5 +128,16 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], w: &[f32], chunk: usize, dx
             im2col::col2im_add(g, dcol, r0, rows, dx);
         });
         r0 += rows;
+    }
+}
+
+/// `C <- A B + beta C` (`beta` 0 or 1): the blocked product over the
+/// micro-kernel where it runs (it allocates nothing), matrixmultiply
+/// elsewhere.
+fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
+    if microkernel::available() {
+        packed::sgemm(a, b, beta, c, ldc);
+    } else {
+        crate::gemm::sgemm(1.0, a, b, beta, c, ldc);
     }
 }

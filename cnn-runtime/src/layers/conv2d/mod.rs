@@ -1,5 +1,6 @@
 //! 2-D convolution over NHWC tensors: `forward` with a fused epilogue and
-//! `backward`, on two algorithms chosen per CPU.
+//! `backward`, on two algorithm families, the faster measured per layer
+//! shape and pass on the CPU it runs on (`tune.rs`).
 //!
 //! - Implicit GEMM (x86-64 with AVX-512 or AVX2 + FMA, `implicit.rs` +
 //!   `microkernel/`):
@@ -21,8 +22,9 @@
 //! convolution (stride 1) or as `dY W^T` scattered back by col2im. The
 //! partials are reduced in task order and the group count depends only on
 //! the batch (up to 8 threads), so results do not depend on scheduling.
-//! `CNN_CONV=gemm` in the environment forces the portable path, and a
-//! dilated convolution (taps `dh`, `dw` apart) always takes it: the
+//! `CNN_CONV=gemm` in the environment forces the portable path and
+//! `CNN_CONV=implicit` the micro-kernels (neither measures), and a dilated
+//! convolution (taps `dh`, `dw` apart) always takes the portable path: the
 //! micro-kernels know no dilation ([`Conv2dGeom::is_dilated`]).
 //!
 //! Grouped and depthwise convolutions ([`forward_grouped`],
@@ -45,12 +47,15 @@ pub mod im2col;
 mod implicit;
 mod kblock;
 mod microkernel;
+mod packed;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
 #[cfg(test)]
 mod tests;
+mod tune;
 
 pub use grouped::{backward_grouped, backward_input_grouped, forward_grouped};
+pub use tune::{choices, Choice, Pass};
 
 pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
 
@@ -58,7 +63,6 @@ use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};
 use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
-use std::sync::OnceLock;
 
 /// What runs on a convolution's output before it is stored, per output
 /// channel: `y = act((conv(x, w) + bias) * scale + shift)`.
@@ -105,7 +109,7 @@ const BACKWARD_GROUPS: usize = 8;
 
 /// The micro-kernels (`implicit*.rs`, `grouped_implicit.rs`) and the direct
 /// depthwise loops read a window's taps as adjacent inputs and know no
-/// dilation; [`choose`] and `grouped::choose_kernel` send a dilated
+/// dilation; [`candidates`] and `grouped::choose_kernel` send a dilated
 /// convolution to the im2col paths instead. This holds them to it.
 #[inline(always)]
 fn assert_undilated(g: &Conv2dGeom) {
@@ -269,7 +273,10 @@ pub fn forward(
     check_len("conv2d forward: w", w.len(), sz.w)?;
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
-    forward_path(choose(g), g, sz, x, w, ep, y);
+    let path = tune::choose(g, batch, Pass::Forward, candidates(g), |p| {
+        forward_path(p, g, sz, x, w, ep, y);
+    });
+    forward_path(path, g, sz, x, w, ep, y);
     Ok(())
 }
 
@@ -282,23 +289,46 @@ enum Path {
     Implicit,
 }
 
-/// The forward and weight-gradient algorithm: the implicit path wherever
-/// it runs on the current instruction set ([`crate::isa::current`]),
-/// unless the environment variable `CNN_CONV=gemm` (read once) asks for
-/// the im2col path, to compare or to rule a kernel out. A dilated
-/// convolution always takes the im2col path: the micro-kernels read
-/// adjacent taps as one run and know no dilation.
-fn choose(g: &Conv2dGeom) -> Path {
-    if g.is_dilated() {
-        return Path::Gemm;
+/// The forward and weight-gradient algorithms that may run `g` here: the
+/// im2col path always (alone for a dilated convolution: the micro-kernels
+/// read adjacent taps as one run and know no dilation), the implicit path
+/// where it runs on the current instruction set
+/// ([`crate::isa::current`]); `CNN_CONV` pins one (see `tune.rs`).
+fn candidates(g: &Conv2dGeom) -> &'static [(&'static str, Path)] {
+    const GEMM: &[(&str, Path)] = &[("gemm", Path::Gemm)];
+    const IMPLICIT: &[(&str, Path)] = &[("implicit", Path::Implicit)];
+    const BOTH: &[(&str, Path)] = &[("implicit", Path::Implicit), ("gemm", Path::Gemm)];
+    if g.is_dilated() || !microkernel::available() {
+        return GEMM;
     }
-    static FORCED_GEMM: OnceLock<bool> = OnceLock::new();
-    let forced_gemm =
-        *FORCED_GEMM.get_or_init(|| std::env::var("CNN_CONV").is_ok_and(|v| v == "gemm"));
-    if microkernel::available() && !forced_gemm {
-        Path::Implicit
-    } else {
-        Path::Gemm
+    match tune::mode() {
+        tune::Mode::Gemm => GEMM,
+        tune::Mode::Implicit => IMPLICIT,
+        tune::Mode::Auto => BOTH,
+    }
+}
+
+/// The input-gradient algorithms that may run `g` here: as
+/// [`candidates`], and the transposed convolution where the micro-kernel
+/// supports it (stride 1). `CNN_CONV=implicit` keeps the rule used before
+/// the choice was measured per shape: transposed only when `c_in` fills
+/// most of 16 columns (an AVX-512 vector, or the AVX2 kernel's widest
+/// block; LeNet-5's conv2, `c_in` 6, ran its backward at 46 GFLOP/s
+/// transposed, 64 scattered).
+fn dx_candidates(g: &Conv2dGeom) -> &'static [(&'static str, DxPath)] {
+    const T: (&str, DxPath) = ("transposed", DxPath::Transposed);
+    const S: (&str, DxPath) = ("scatter", DxPath::Scatter);
+    const G: (&str, DxPath) = ("gemm", DxPath::Gemm);
+    let paths = candidates(g);
+    let implicit = paths.iter().any(|c| c.1 == Path::Implicit);
+    let gemm = paths.iter().any(|c| c.1 == Path::Gemm);
+    let transposed = implicit && implicit::dx_supported(g);
+    match (implicit, gemm, transposed) {
+        (false, _, _) => &[G],
+        (true, true, true) => &[T, S, G],
+        (true, true, false) => &[S, G],
+        (true, false, true) if 4 * g.c_in >= 3 * g.c_in.div_ceil(16) * 16 => &[T],
+        (true, false, _) => &[S],
     }
 }
 
@@ -426,9 +456,36 @@ pub fn backward(
     if let Some(db) = db.as_deref() {
         check_len("conv2d backward: db", db.len(), g.c_out)?;
     }
-    let (path, dx_path) = (choose(g), choose_dx(g));
+    // Measured apart: dx is overwritten, so the final call below replaces
+    // what measuring wrote there; dw is summed into, so it is measured into
+    // a buffer of its own.
+    let mut dw_trial = Vec::new();
+    let path = tune::choose(g, batch, Pass::WeightGrad, candidates(g), |p| {
+        dw_trial.resize(sz.w, 0.0);
+        weight_grad(p, g, sz, batch, x, dy, &mut dw_trial, None);
+    });
+    let mut dx = dx;
+    let dx_path = match dx.as_deref_mut() {
+        Some(dx) => choose_dx(g, sz, batch, w, dy, dx),
+        None => DxPath::Gemm,
+    };
     if path == Path::Implicit && implicit::big_weights(g) {
-        implicit::backward_big(g, batch, x, w, dy, dx.map(|d| (d, dx_path)), dw, db);
+        weight_grad(path, g, sz, batch, x, dy, dw, db);
+        if let Some(dx) = dx {
+            backward_path(
+                path,
+                dx_path,
+                g,
+                sz,
+                batch,
+                &[],
+                w,
+                dy,
+                Some(dx),
+                None,
+                None,
+            );
+        }
         return Ok(());
     }
     backward_path(path, dx_path, g, sz, batch, x, w, dy, dx, Some(dw), db);
@@ -453,9 +510,9 @@ pub fn backward_input(
     check_len("conv2d backward_input: w", w.len(), sz.w)?;
     check_len("conv2d backward_input: dy", dy.len(), sz.y)?;
     check_len("conv2d backward_input: dx", dx.len(), sz.x)?;
-    let (path, dx_path) = (choose(g), choose_dx(g));
+    let dx_path = choose_dx(g, sz, batch, w, dy, dx);
     backward_path(
-        path,
+        Path::Gemm,
         dx_path,
         g,
         sz,
@@ -477,22 +534,65 @@ enum DxPath {
     Gemm,
     /// `dcol = dY W^T` by the micro-kernel, then col2im: any stride.
     Scatter,
-    /// The transposed convolution on the micro-kernel: stride 1 only, and
-    /// only when `c_in` fills most of 16 columns: an AVX-512 vector, or the
-    /// AVX2 kernel's widest block (its 8-column blocks load a broadcast per
-    /// multiply-add and lose to the scatter: LeNet-5's conv2, `c_in` 6, runs
-    /// its backward at 46 GFLOP/s transposed, 64 scattered).
+    /// The transposed convolution on the micro-kernel: stride 1 only.
     Transposed,
 }
 
-fn choose_dx(g: &Conv2dGeom) -> DxPath {
-    let lanes = g.c_in.div_ceil(16) * 16;
-    match choose(g) {
-        Path::Gemm => DxPath::Gemm,
-        Path::Implicit if implicit::dx_supported(g) && 4 * g.c_in >= 3 * lanes => {
-            DxPath::Transposed
-        }
-        Path::Implicit => DxPath::Scatter,
+/// The input-gradient path for `g` at `batch` ([`tune::choose`] over
+/// [`dx_candidates`]); measuring writes `dx`, which the caller overwrites.
+fn choose_dx(
+    g: &Conv2dGeom,
+    sz: Sizes,
+    batch: usize,
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> DxPath {
+    tune::choose(g, batch, Pass::InputGrad, dx_candidates(g), |d| {
+        backward_path(
+            Path::Gemm,
+            d,
+            g,
+            sz,
+            batch,
+            &[],
+            w,
+            dy,
+            Some(&mut *dx),
+            None,
+            None,
+        );
+    })
+}
+
+/// The weight (and bias) gradient alone, summed into `dw` (and `db`).
+#[allow(clippy::too_many_arguments)]
+fn weight_grad(
+    path: Path,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    batch: usize,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+) {
+    if path == Path::Implicit && implicit::big_weights(g) {
+        implicit::backward_big(g, batch, x, &[], dy, None, dw, db);
+    } else {
+        backward_path(
+            path,
+            DxPath::Gemm,
+            g,
+            sz,
+            batch,
+            x,
+            &[],
+            dy,
+            None,
+            Some(dw),
+            db,
+        );
     }
 }
 

@@ -95,16 +95,21 @@ fn paths() -> Vec<Path> {
     v
 }
 
-/// Every (weight-gradient, input-gradient) combination this CPU can run on `g`.
+/// Every (weight-gradient, input-gradient) combination this CPU can run on
+/// `g`: each pass is measured and chosen on its own (`tune.rs`), so any
+/// pairing may run.
 fn backward_paths(g: &Conv2dGeom) -> Vec<(Path, DxPath)> {
-    let mut v = vec![(Path::Gemm, DxPath::Gemm)];
+    let mut dx = vec![DxPath::Gemm];
     if microkernel::available() {
-        v.push((Path::Implicit, DxPath::Scatter));
+        dx.push(DxPath::Scatter);
         if implicit::dx_supported(g) {
-            v.push((Path::Implicit, DxPath::Transposed));
+            dx.push(DxPath::Transposed);
         }
     }
-    v
+    paths()
+        .into_iter()
+        .flat_map(|p| dx.iter().map(move |&d| (p, d)))
+        .collect()
 }
 
 fn check_forward(c: &Case, ep: &Epilogue, seed: u64) {
@@ -480,4 +485,105 @@ fn every_test_passes_with_the_blocked_forward() {
         &[("CNN_CONV_BIG", "0")],
         &["layers::conv2d::", "--skip", "every_test_passes_with"],
     );
+}
+
+/// Forward, backward (with dx) and the input gradient alone of `g` at
+/// `batch`, on fixed data.
+fn all_passes(g: &Conv2dGeom, batch: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let x = random(batch * g.in_len(), 11);
+    let w = random(g.weight_len(), 12);
+    let dy = random(batch * g.out_len(), 13);
+    let mut y = nan_filled(dy.len());
+    forward(g, batch, &x, &w, &Epilogue::new(None, Act::Relu), &mut y).unwrap();
+    let (mut dx, mut dw) = (nan_filled(x.len()), vec![0.0; w.len()]);
+    backward(g, batch, &x, &w, &dy, Some(&mut dx), &mut dw, None).unwrap();
+    let mut dx_alone = nan_filled(x.len());
+    backward_input(g, batch, &w, &dy, &mut dx_alone).unwrap();
+    (y, dx, dw, dx_alone)
+}
+
+/// The first call of each pass of a shape measures every candidate path
+/// and keeps the fastest; later calls, and batches that round up to the
+/// same power of two, run it without measuring again, and the call that
+/// measured returns the chosen path's result, bit for bit.
+#[test]
+fn each_pass_is_measured_once_per_shape_and_kept() {
+    // A shape no other test uses, so this test's choices are its own.
+    let g = Conv2dGeom::new([9, 7, 5], 6, [3, 3], [1, 1], Padding::Same).unwrap();
+    let first = all_passes(&g, 3);
+    let again = all_passes(&g, 3);
+    all_passes(&g, 4);
+    assert!(
+        first == again,
+        "the measuring call's results differ from the next call's"
+    );
+    let mine: Vec<Choice> = choices().into_iter().filter(|c| c.geom == g).collect();
+    if candidates(&g).len() == 1 {
+        assert!(mine.is_empty(), "one candidate, yet measured: {mine:?}");
+        return;
+    }
+    let passes: Vec<Pass> = mine.iter().map(|c| c.pass).collect();
+    assert_eq!(mine.len(), 3, "one choice per pass: {mine:?}");
+    for pass in [Pass::Forward, Pass::WeightGrad, Pass::InputGrad] {
+        assert!(passes.contains(&pass), "{pass:?} not measured: {mine:?}");
+    }
+    for c in &mine {
+        assert_eq!(c.batch, 4, "batch 3 rounds up to 4: {c:?}");
+        assert_eq!(c.isa, crate::isa::current());
+        assert!(c.chosen < c.times.len() && c.times.len() >= 2, "{c:?}");
+        assert!(
+            c.times.iter().all(|t| t.1.is_finite() && t.1 > 0.0),
+            "{c:?}"
+        );
+    }
+    // The forward result is the chosen path's.
+    let fwd = mine.iter().find(|c| c.pass == Pass::Forward).unwrap();
+    let path = candidates(&g)[fwd.chosen].1;
+    let (x, w) = (random(3 * g.in_len(), 11), random(g.weight_len(), 12));
+    let mut y = nan_filled(3 * g.out_len());
+    let ep = Epilogue::new(None, Act::Relu);
+    forward_path(path, &g, sizes(&g, 3).unwrap(), &x, &w, &ep, &mut y);
+    assert!(
+        y == first.0,
+        "forward did not return the chosen path's result"
+    );
+}
+
+/// `CNN_CONV=gemm` and `CNN_CONV=implicit` pin one family and measure
+/// nothing; the results still match the reference.
+#[test]
+fn cnn_conv_pins_one_family_and_measures_nothing() {
+    let Ok(mode) = std::env::var("CNN_CONV") else {
+        for mode in ["gemm", "implicit"] {
+            crate::testing::rerun_with(
+                &[("CNN_CONV", mode)],
+                &["layers::conv2d::tests::cnn_conv_pins"],
+            );
+        }
+        return;
+    };
+    let g = Conv2dGeom::new([8, 6, 4], 5, [3, 3], [1, 1], Padding::Same).unwrap();
+    let (y, dx, dw, dx_alone) = all_passes(&g, 2);
+    assert!(choices().is_empty(), "measured under CNN_CONV={mode}");
+    let want = if mode == "gemm" || !microkernel::available() {
+        Path::Gemm
+    } else {
+        Path::Implicit
+    };
+    assert_eq!(
+        candidates(&g).iter().map(|c| c.1).collect::<Vec<_>>(),
+        [want]
+    );
+    assert_eq!(dx_candidates(&g).len(), 1);
+    let x = random(2 * g.in_len(), 11);
+    let w = random(g.weight_len(), 12);
+    let dy = random(2 * g.out_len(), 13);
+    let mut want_y = vec![0.0; y.len()];
+    reference::forward(&g, 2, &x, &w, &Epilogue::new(None, Act::Relu), &mut want_y);
+    assert_close(&y, &want_y, 1e-4, 1e-4);
+    let (mut want_dx, mut want_dw) = (vec![0.0; x.len()], vec![0.0; w.len()]);
+    reference::backward(&g, 2, &x, &w, &dy, Some(&mut want_dx), &mut want_dw, None);
+    assert_close(&dx, &want_dx, 1e-4, 1e-4);
+    assert_close(&dx_alone, &want_dx, 1e-4, 1e-4);
+    assert_close(&dw, &want_dw, 1e-4, 1e-4);
 }

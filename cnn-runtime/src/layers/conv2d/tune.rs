@@ -1,0 +1,187 @@
+//! Which algorithm runs each pass of a convolution of a given shape:
+//! measured once per process on the call's own data and kept, as cuDNN's
+//! benchmark mode and oneDNN's primitive cache do.
+//!
+//! No fixed rule holds on every CPU: the hand-written micro-kernels were
+//! blocked on one machine, and on another the portable im2col +
+//! matrixmultiply path wins some layers (on an AMD EPYC at AVX2, most of
+//! ResNet-50's 1x1 backward passes, by up to 2x) while losing LeNet-5's
+//! by 3x. So the first call of each pass (forward, weight gradient, input
+//! gradient) for a shape times every candidate path twice, interleaved,
+//! keeps the fastest by its best time, and every later call of that shape
+//! runs it. The call that measures still returns the chosen path's
+//! result, so a process's results do not depend on which call measured.
+//!
+//! The key is the geometry, the batch rounded up to a power of two, the
+//! pass and the instruction set in use; not the thread count, so that a
+//! shape runs the same algorithm (and gives the same bits) on 1 or 2
+//! threads. `CNN_CONV=gemm` or `CNN_CONV=implicit` in the environment (read
+//! once) pins every convolution to one family and measures nothing: for
+//! comparisons, and for results that must match bit for bit across
+//! processes (two processes may measure differently, and the paths sum in
+//! different orders). `CNN_CONV_LOG=1` prints each choice to stderr as it
+//! is made; [`choices`] lists them.
+
+use crate::geom::Conv2dGeom;
+use crate::isa::{self, Isa};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+/// What `CNN_CONV` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Measure the candidates (the default).
+    Auto,
+    /// Only the im2col + matrixmultiply paths.
+    Gemm,
+    /// Only the micro-kernel paths where they run, with the fixed rules
+    /// the library used before it measured.
+    Implicit,
+}
+
+/// `CNN_CONV`, read once.
+pub(super) fn mode() -> Mode {
+    static MODE: OnceLock<Mode> = OnceLock::new();
+    *MODE.get_or_init(|| match std::env::var("CNN_CONV").as_deref() {
+        Ok("gemm") => Mode::Gemm,
+        Ok("implicit") => Mode::Implicit,
+        _ => Mode::Auto,
+    })
+}
+
+/// The pass a choice is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pass {
+    /// `y = conv(x, w)` with its epilogue.
+    Forward,
+    /// `dw += x^T dY` (and the bias gradient).
+    WeightGrad,
+    /// `dx = dY` through the transposed convolution.
+    InputGrad,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    g: Conv2dGeom,
+    batch: usize,
+    pass: Pass,
+    isa: Isa,
+}
+
+/// One measured choice, as [`choices`] reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    /// The convolution.
+    pub geom: Conv2dGeom,
+    /// The batch size, rounded up to a power of two.
+    pub batch: usize,
+    /// The pass.
+    pub pass: Pass,
+    /// The instruction set in use when it was measured.
+    pub isa: Isa,
+    /// Each candidate's name and best time in seconds, in the order tried.
+    pub times: Vec<(&'static str, f64)>,
+    /// The index in `times` of the path that runs.
+    pub chosen: usize,
+}
+
+fn table() -> &'static Mutex<HashMap<Key, Choice>> {
+    static TABLE: OnceLock<Mutex<HashMap<Key, Choice>>> = OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+/// Every choice this process has measured so far, in no particular order.
+pub fn choices() -> Vec<Choice> {
+    let t = table().lock().unwrap_or_else(|e| e.into_inner());
+    t.values().cloned().collect()
+}
+
+/// The candidate of `candidates` (name, path) that runs `pass` of `g` at
+/// `batch`: the only one, the one measured before, or the fastest of
+/// `run(path)` timed now. `run` must compute the pass into buffers the
+/// caller overwrites afterwards (it is called only while measuring).
+pub(super) fn choose<P: Copy>(
+    g: &Conv2dGeom,
+    batch: usize,
+    pass: Pass,
+    candidates: &[(&'static str, P)],
+    mut run: impl FnMut(P),
+) -> P {
+    assert!(!candidates.is_empty(), "conv2d: no path for {pass:?}");
+    if candidates.len() == 1 {
+        return candidates[0].1;
+    }
+    let key = Key {
+        g: *g,
+        batch: batch.next_power_of_two(),
+        pass,
+        isa: isa::current(),
+    };
+    if let Some(c) = table().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return candidates[c.chosen].1;
+    }
+    // Two rounds, interleaved, best of each: the first call of a path may
+    // grow its scratch buffers and fault their pages in.
+    let mut best = vec![f64::INFINITY; candidates.len()];
+    for _ in 0..2 {
+        for (b, &(_, p)) in best.iter_mut().zip(candidates) {
+            let start = Instant::now();
+            run(p);
+            *b = b.min(start.elapsed().as_secs_f64());
+        }
+    }
+    let chosen = (0..best.len())
+        .min_by(|&a, &b| best[a].total_cmp(&best[b]))
+        .unwrap_or(0);
+    let choice = Choice {
+        geom: *g,
+        batch: key.batch,
+        pass,
+        isa: key.isa,
+        times: candidates.iter().map(|c| c.0).zip(best).collect(),
+        chosen,
+    };
+    // Another thread may have measured the same key meanwhile: the first
+    // entry stands, so every call agrees.
+    if log() {
+        eprintln!("{choice}");
+    }
+    let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+    candidates[t.entry(key).or_insert(choice).chosen].1
+}
+
+/// `CNN_CONV_LOG` set (to anything but `0`), read once.
+fn log() -> bool {
+    static LOG: OnceLock<bool> = OnceLock::new();
+    *LOG.get_or_init(|| std::env::var("CNN_CONV_LOG").is_ok_and(|v| v != "0"))
+}
+
+impl std::fmt::Display for Choice {
+    /// `conv2d 56x56x64 k3x3 s1 -> 56x56x64, batch 8, forward (avx2): gemm (implicit 4.10 ms, gemm 3.20 ms)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = &self.geom;
+        write!(
+            f,
+            "conv2d {}x{}x{} k{}x{} s{} -> {}x{}x{}, batch {}, {:?} ({}): {} (",
+            g.in_h,
+            g.in_w,
+            g.c_in,
+            g.fh,
+            g.fw,
+            g.sh,
+            g.out_h,
+            g.out_w,
+            g.c_out,
+            self.batch,
+            self.pass,
+            self.isa.name(),
+            self.times[self.chosen].0,
+        )?;
+        for (i, (name, t)) in self.times.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {:.3} ms", t * 1e3)?;
+        }
+        write!(f, ")")
+    }
+}

@@ -12,13 +12,15 @@
 //!   group spread over the group's output lanes by an in-register shuffle,
 //!   so every vector lane does useful work where the micro-kernel would
 //!   fill a quarter (or an eighth).
-//! - `grouped_implicit.rs` (AVX-512): the dense implicit GEMM's micro-kernel
+//! - `grouped_implicit.rs` (AVX-512, AVX2): the dense implicit GEMM's micro-kernel
 //!   run once per group on a group-major padded copy of the input rows, in
 //!   which a group's window row is one contiguous run, so that every group
 //!   is a small product read in place (no column matrix), with the weights
 //!   packed so that each group's are one contiguous matrix.
 //! - `grouped_gemm.rs` (any CPU, or `CNN_CONV=gemm`): a group-major im2col
-//!   into scratch and one `sgemm` per group with strided operands.
+//!   into scratch and one GEMM per group with strided operands.
+//!
+//! Which of them runs each pass of a shape is measured once (`tune.rs`).
 //!
 //! Weights are `[fh, fw, c_in / groups, c_out]` (Keras's grouped `Conv2D`
 //! kernel): output channel `co` of group `co / og` reads the `cg` input
@@ -33,9 +35,10 @@
 //! bias-gradient partial and its own `dx` region, and sums the partials in
 //! task order so results do not depend on the thread count.
 
+use super::tune::{self, Pass};
 use super::{
     backward, column_sums, depthwise, epilogue, forward, grouped_gemm, grouped_implicit, implicit,
-    plan, sizes, Epilogue, Path, Sizes, BACKWARD_GROUPS, COL_TARGET, ROW_QUANTUM,
+    microkernel, plan, sizes, Epilogue, Sizes, BACKWARD_GROUPS, COL_TARGET, ROW_QUANTUM,
 };
 use crate::error::{check_len, Error, Result};
 use crate::geom::Conv2dGeom;
@@ -119,21 +122,77 @@ pub(super) fn direct_supported(gr: &Groups) -> bool {
     gr.cg == 1 || (gr.cg == gr.og && matches!(gr.cg, 2 | 4))
 }
 
-/// The direct kernel where it applies; otherwise the micro-kernel wherever
-/// the CPU runs it, unless `CNN_CONV=gemm`. A dilated convolution takes the group-major im2col:
-/// neither the direct kernel nor the micro-kernel knows dilation.
+/// A kernel and, for the micro-kernel's input gradient, whether it runs
+/// as a transposed convolution (see [`transposed_dx`]).
+pub(super) type Choice = (Kernel, bool);
+
+/// Up to four named candidates, held inline so that choosing allocates
+/// nothing.
+pub(super) struct Candidates {
+    list: [(&'static str, Choice); 4],
+    len: usize,
+}
+
+impl Candidates {
+    fn push(&mut self, name: &'static str, c: Choice) {
+        self.list[self.len] = (name, c);
+        self.len += 1;
+    }
+
+    pub(super) fn as_slice(&self) -> &[(&'static str, Choice)] {
+        &self.list[..self.len]
+    }
+}
+
+/// The kernels that may run a convolution with more than one group here,
+/// for the weight gradient and forward (`with_dx` false) or for passes
+/// that compute `dx` (each micro-kernel way of it a candidate of its own).
+/// A dilated convolution takes the group-major im2col: neither the direct
+/// kernel nor the micro-kernel knows dilation. `CNN_CONV=gemm` keeps the
+/// direct kernel where it applies and im2col elsewhere;
+/// `CNN_CONV=implicit` the rule used before the choice was measured: the
+/// direct kernel where it applies, else the micro-kernel wherever the CPU
+/// runs it, `dx` transposed by [`transposed_dx`]'s rule.
+pub(super) fn kernel_candidates(g: &Conv2dGeom, gr: &Groups, with_dx: bool) -> Candidates {
+    let mut c = Candidates {
+        list: [("gemm", (Kernel::Gemm, false)); 4],
+        len: 0,
+    };
+    let direct = (Kernel::Direct(crate::isa::current()), false);
+    let implicit = microkernel::available();
+    match tune::mode() {
+        _ if g.is_dilated() => c.push("gemm", (Kernel::Gemm, false)),
+        _ if direct_supported(gr) && tune::mode() != tune::Mode::Auto => c.push("direct", direct),
+        tune::Mode::Gemm => c.push("gemm", (Kernel::Gemm, false)),
+        tune::Mode::Implicit if implicit => {
+            let transposed = with_dx && transposed_dx(g, gr);
+            c.push("implicit", (Kernel::Implicit, transposed));
+        }
+        tune::Mode::Implicit => c.push("gemm", (Kernel::Gemm, false)),
+        tune::Mode::Auto => {
+            if direct_supported(gr) {
+                c.push("direct", direct);
+            }
+            if implicit && with_dx {
+                if implicit::dx_supported(g) {
+                    c.push("implicit transposed", (Kernel::Implicit, true));
+                }
+                c.push("implicit scatter", (Kernel::Implicit, false));
+            } else if implicit {
+                c.push("implicit", (Kernel::Implicit, false));
+            }
+            c.push("gemm", (Kernel::Gemm, false));
+        }
+    }
+    c
+}
+
+/// The kernel the fixed rule picks (the first candidate): the direct
+/// kernel where it applies, else the micro-kernel where it runs, else
+/// im2col.
+#[cfg(test)]
 pub(super) fn choose_kernel(g: &Conv2dGeom, gr: &Groups) -> Kernel {
-    if g.is_dilated() {
-        return Kernel::Gemm;
-    }
-    if direct_supported(gr) {
-        return Kernel::Direct(crate::isa::current());
-    }
-    // The dense convolution's first candidate: not measured here.
-    match super::candidates(g)[0].1 {
-        Path::Implicit => Kernel::Implicit,
-        Path::Gemm => Kernel::Gemm,
-    }
+    kernel_candidates(g, gr, false).as_slice()[0].1 .0
 }
 
 /// On the micro-kernel path, whether `dx` runs as a transposed convolution
@@ -174,7 +233,18 @@ pub fn forward_grouped(
     check_len("conv2d grouped forward: w", w.len(), gr.w)?;
     check_len("conv2d grouped forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
-    forward_kernel(choose_kernel(g, &gr), g, &gr, sz, x, w, ep, y);
+    let candidates = kernel_candidates(g, &gr, false);
+    let (kernel, _) = tune::choose(
+        g,
+        groups,
+        batch,
+        Pass::Forward,
+        candidates.as_slice(),
+        |k| {
+            forward_kernel(k.0, g, &gr, sz, x, w, ep, y);
+        },
+    );
+    forward_kernel(kernel, g, &gr, sz, x, w, ep, y);
     Ok(())
 }
 
@@ -270,8 +340,34 @@ pub fn backward_grouped(
     if let Some(db) = db.as_deref() {
         check_len("conv2d grouped backward: db", db.len(), g.c_out)?;
     }
-    let kernel = choose_kernel(g, &gr);
-    let transposed = transposed_dx(g, &gr);
+    // Measured as one pass (the kernel serves both gradients), into a
+    // weight gradient of its own; dx is overwritten by the final call.
+    let mut dx = dx;
+    let with_dx = dx.is_some();
+    let candidates = kernel_candidates(g, &gr, with_dx);
+    let pass = if with_dx {
+        Pass::Backward
+    } else {
+        Pass::WeightGrad
+    };
+    let mut dw_trial = Vec::new();
+    let (kernel, transposed) = tune::choose(g, groups, batch, pass, candidates.as_slice(), |k| {
+        dw_trial.resize(gr.w, 0.0);
+        let dxt = dx.as_deref_mut();
+        backward_kernel(
+            k.0,
+            k.1,
+            g,
+            &gr,
+            batch,
+            x,
+            w,
+            dy,
+            dxt,
+            Some(&mut dw_trial),
+            None,
+        );
+    });
     backward_kernel(
         kernel,
         transposed,
@@ -314,8 +410,29 @@ pub fn backward_input_grouped(
     check_len("conv2d grouped backward_input: w", w.len(), gr.w)?;
     check_len("conv2d grouped backward_input: dy", dy.len(), sz.y)?;
     check_len("conv2d grouped backward_input: dx", dx.len(), sz.x)?;
-    let kernel = choose_kernel(g, &gr);
-    let transposed = transposed_dx(g, &gr);
+    let candidates = kernel_candidates(g, &gr, true);
+    let (kernel, transposed) = tune::choose(
+        g,
+        groups,
+        batch,
+        Pass::InputGrad,
+        candidates.as_slice(),
+        |k| {
+            backward_kernel(
+                k.0,
+                k.1,
+                g,
+                &gr,
+                batch,
+                &[],
+                w,
+                dy,
+                Some(&mut *dx),
+                None,
+                None,
+            );
+        },
+    );
     backward_kernel(
         kernel,
         transposed,

@@ -1,5 +1,6 @@
 //! The portable grouped convolution: a group-major im2col into scratch and
-//! one `sgemm` per group, on CPUs without AVX-512 (or with `CNN_CONV=gemm`).
+//! one GEMM per group (`gemm_path::sgemm`: allocation-free where the
+//! micro-kernel runs), wherever it measures fastest, or with `CNN_CONV=gemm`.
 //!
 //! Row `r` of the column matrix is output pixel `r`, its `groups * k`
 //! entries the window `[group, ky, kx, ci]` (`k = fh * fw * cg`), so group
@@ -17,10 +18,11 @@
 //! they fall, so this is also the path of every dilated grouped or
 //! depthwise convolution.
 
+use super::gemm_path::sgemm;
 use super::grouped::{window_dilated, Groups};
 use super::im2col::{add_run, copy_run, for_each_pixel, zero_run};
 use super::{epilogue, Epilogue};
-use crate::gemm::{sgemm, Mat};
+use crate::gemm::Mat;
 use crate::geom::Conv2dGeom;
 use crate::scratch::{self, Slot};
 
@@ -128,7 +130,7 @@ pub(super) fn forward_rows(
                 row_stride: n,
                 col_stride: 1,
             };
-            sgemm(1.0, a, b, 0.0, &mut y[gi * og..], n);
+            sgemm(a, b, 0.0, &mut y[gi * og..], n);
         }
     });
     epilogue::apply(ep, n, y);
@@ -168,7 +170,7 @@ pub(super) fn weight_grad(
                     row_stride: n,
                     col_stride: 1,
                 };
-                sgemm(1.0, a, b, beta, &mut dw[gi * og..], n);
+                sgemm(a, b, beta, &mut dw[gi * og..], n);
             }
         });
         r0 += rows;
@@ -209,7 +211,7 @@ pub(super) fn input_grad(
                     row_stride: 1,
                     col_stride: n,
                 };
-                sgemm(1.0, a, b, 0.0, &mut dcol[gi * k..], kt);
+                sgemm(a, b, 0.0, &mut dcol[gi * k..], kt);
             }
             col2im_add(g, gr, dcol, r0, rows, dx);
         });

@@ -532,3 +532,40 @@ fn grouped_wrong_lengths_and_zero_batch_are_errors() {
     assert!(forward_grouped(&bad, groups, batch, &x, &w, &ep, &mut y).is_err());
     assert!(backward_grouped(&bad, groups, batch, &x, &w, &dy, None, &mut dw, None).is_err());
 }
+
+/// A grouped shape's passes are measured once each, keyed with their
+/// group count, and the forward returns the chosen kernel's result.
+#[test]
+fn grouped_passes_are_measured_with_their_groups() {
+    // A shape no other test uses: 4 groups of 4 channels.
+    let g = Conv2dGeom::new([7, 9, 16], 16, [3, 3], [1, 1], Padding::Same).unwrap();
+    let gr = group_sizes(&g, 4).unwrap();
+    let batch = 2;
+    let x = random(batch * g.in_len(), 21);
+    let w = random(gr.w, 22);
+    let dy = random(batch * g.out_len(), 23);
+    let ep = Epilogue::new(None, Act::Relu);
+    let mut y = nan_filled(dy.len());
+    forward_grouped(&g, 4, batch, &x, &w, &ep, &mut y).unwrap();
+    let (mut dx, mut dw) = (nan_filled(x.len()), vec![0.0; w.len()]);
+    backward_grouped(&g, 4, batch, &x, &w, &dy, Some(&mut dx), &mut dw, None).unwrap();
+    let mine: Vec<Choice> = choices()
+        .into_iter()
+        .filter(|c| c.geom == g && c.groups == 4)
+        .collect();
+    let candidates = super::grouped::kernel_candidates(&g, &gr, false);
+    if candidates.as_slice().len() == 1 {
+        assert!(mine.is_empty(), "{mine:?}");
+        return;
+    }
+    let pass = |p: Pass| mine.iter().find(|c| c.pass == p);
+    let fwd = pass(Pass::Forward).expect("forward measured");
+    assert!(pass(Pass::Backward).is_some(), "backward measured: {mine:?}");
+    let kernel = candidates.as_slice()[fwd.chosen].1 .0;
+    let mut want = nan_filled(dy.len());
+    let sz = sizes(&g, batch).unwrap();
+    forward_kernel(kernel, &g, &gr, sz, &x, &w, &ep, &mut want);
+    assert!(y == want, "forward did not return the chosen kernel's result");
+    // The dense convolution of the same geometry is a key of its own.
+    assert!(choices().iter().all(|c| c.geom != g || c.groups == 4));
+}

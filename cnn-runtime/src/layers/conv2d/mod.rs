@@ -273,7 +273,7 @@ pub fn forward(
     check_len("conv2d forward: w", w.len(), sz.w)?;
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
-    let path = tune::choose(g, batch, Pass::Forward, candidates(g), |p| {
+    let path = tune::choose(g, 1, batch, Pass::Forward, candidates(g), |p| {
         forward_path(p, g, sz, x, w, ep, y);
     });
     forward_path(path, g, sz, x, w, ep, y);
@@ -460,7 +460,7 @@ pub fn backward(
     // what measuring wrote there; dw is summed into, so it is measured into
     // a buffer of its own.
     let mut dw_trial = Vec::new();
-    let path = tune::choose(g, batch, Pass::WeightGrad, candidates(g), |p| {
+    let path = tune::choose(g, 1, batch, Pass::WeightGrad, candidates(g), |p| {
         dw_trial.resize(sz.w, 0.0);
         weight_grad(p, g, sz, batch, x, dy, &mut dw_trial, None);
     });
@@ -548,7 +548,7 @@ fn choose_dx(
     dy: &[f32],
     dx: &mut [f32],
 ) -> DxPath {
-    tune::choose(g, batch, Pass::InputGrad, dx_candidates(g), |d| {
+    tune::choose(g, 1, batch, Pass::InputGrad, dx_candidates(g), |d| {
         backward_path(
             Path::Gemm,
             d,

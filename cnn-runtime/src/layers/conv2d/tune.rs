@@ -59,11 +59,14 @@ pub enum Pass {
     WeightGrad,
     /// `dx = dY` through the transposed convolution.
     InputGrad,
+    /// Both gradients in one pass (a grouped convolution's backward).
+    Backward,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Key {
     g: Conv2dGeom,
+    groups: usize,
     batch: usize,
     pass: Pass,
     isa: Isa,
@@ -74,6 +77,8 @@ struct Key {
 pub struct Choice {
     /// The convolution.
     pub geom: Conv2dGeom,
+    /// Its groups (1 for a dense convolution).
+    pub groups: usize,
     /// The batch size, rounded up to a power of two.
     pub batch: usize,
     /// The pass.
@@ -97,12 +102,13 @@ pub fn choices() -> Vec<Choice> {
     t.values().cloned().collect()
 }
 
-/// The candidate of `candidates` (name, path) that runs `pass` of `g` at
-/// `batch`: the only one, the one measured before, or the fastest of
+/// The candidate of `candidates` (name, path) that runs `pass` of `g`
+/// (in `groups` groups) at `batch`: the only one, the one measured before, or the fastest of
 /// `run(path)` timed now. `run` must compute the pass into buffers the
 /// caller overwrites afterwards (it is called only while measuring).
 pub(super) fn choose<P: Copy>(
     g: &Conv2dGeom,
+    groups: usize,
     batch: usize,
     pass: Pass,
     candidates: &[(&'static str, P)],
@@ -114,6 +120,7 @@ pub(super) fn choose<P: Copy>(
     }
     let key = Key {
         g: *g,
+        groups,
         batch: batch.next_power_of_two(),
         pass,
         isa: isa::current(),
@@ -136,6 +143,7 @@ pub(super) fn choose<P: Copy>(
         .unwrap_or(0);
     let choice = Choice {
         geom: *g,
+        groups,
         batch: key.batch,
         pass,
         isa: key.isa,
@@ -163,7 +171,7 @@ impl std::fmt::Display for Choice {
         let g = &self.geom;
         write!(
             f,
-            "conv2d {}x{}x{} k{}x{} s{} -> {}x{}x{}, batch {}, {:?} ({}): {} (",
+            "conv2d {}x{}x{} k{}x{} s{} -> {}x{}x{}{}, batch {}, {:?} ({}): {} (",
             g.in_h,
             g.in_w,
             g.c_in,
@@ -173,6 +181,10 @@ impl std::fmt::Display for Choice {
             g.out_h,
             g.out_w,
             g.c_out,
+            match self.groups {
+                1 => String::new(),
+                n => format!(" in {n} groups"),
+            },
             self.batch,
             self.pass,
             self.isa.name(),

@@ -134,7 +134,7 @@ fn input_grad_with(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, dx: &m
 /// `C <- A B + beta C` (`beta` 0 or 1): the blocked product over the
 /// micro-kernel where it runs (it allocates nothing), matrixmultiply
 /// elsewhere.
-pub(super) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
+pub(crate) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
     if microkernel::available() {
         packed::sgemm(a, b, beta, c, ldc);
     } else {

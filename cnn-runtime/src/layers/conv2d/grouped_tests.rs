@@ -560,12 +560,18 @@ fn grouped_passes_are_measured_with_their_groups() {
     }
     let pass = |p: Pass| mine.iter().find(|c| c.pass == p);
     let fwd = pass(Pass::Forward).expect("forward measured");
-    assert!(pass(Pass::Backward).is_some(), "backward measured: {mine:?}");
+    assert!(
+        pass(Pass::Backward).is_some(),
+        "backward measured: {mine:?}"
+    );
     let kernel = candidates.as_slice()[fwd.chosen].1 .0;
     let mut want = nan_filled(dy.len());
     let sz = sizes(&g, batch).unwrap();
     forward_kernel(kernel, &g, &gr, sz, &x, &w, &ep, &mut want);
-    assert!(y == want, "forward did not return the chosen kernel's result");
+    assert!(
+        y == want,
+        "forward did not return the chosen kernel's result"
+    );
     // The dense convolution of the same geometry is a key of its own.
     assert!(choices().iter().all(|c| c.geom != g || c.groups == 4));
 }

@@ -58,6 +58,7 @@ pub use grouped::{backward_grouped, backward_input_grouped, forward_grouped};
 pub use tune::{choices, Choice, Pass};
 
 pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
+pub(crate) use gemm_path::sgemm as gemm_product;
 
 use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};

@@ -1,6 +1,7 @@
 //! 3-D convolution over NDHWC volumes (PyTorch's `Conv3d`), any groups,
-//! stride, padding and dilation, on 3-D im2col + `sgemm` (matrixmultiply),
-//! one channel group at a time:
+//! stride, padding and dilation, on 3-D im2col + a GEMM (`conv2d`'s
+//! allocation-free blocked product where its micro-kernel runs,
+//! matrixmultiply elsewhere), one channel group at a time:
 //!
 //! - Forward: the output voxels of the batch are cut into chunks of rows
 //!   whose column matrix stays in L2, spread over [`parallel::for_each`];
@@ -30,9 +31,9 @@ mod taps;
 pub(crate) mod tests;
 
 use crate::error::{check_len, Error, Result};
-use crate::gemm::{sgemm, Mat};
+use crate::gemm::Mat;
 use crate::geom3d::Conv3dGeom;
-use crate::layers::conv2d::{apply_epilogue, check_epilogue, Epilogue};
+use crate::layers::conv2d::{apply_epilogue, check_epilogue, gemm_product, Epilogue};
 use crate::parallel;
 use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
@@ -161,8 +162,7 @@ pub fn forward(
             for group in 0..g.groups {
                 build_cols(g, group, x, r0, rows, col);
                 let og = n / g.groups;
-                sgemm(
-                    1.0,
+                gemm_product(
                     cols_of(g, col, rows),
                     weights_of(g, w, group),
                     0.0,
@@ -286,8 +286,7 @@ fn run_backward(
                         if part_len > 0 {
                             build_cols(g, group, xs, r0, rows, col);
                             let beta = if r0 == 0 { 0.0 } else { 1.0 };
-                            sgemm(
-                                1.0,
+                            gemm_product(
                                 cols_t_of(g, col, rows),
                                 dy_of(g, dyc, group, rows),
                                 beta,
@@ -306,7 +305,7 @@ fn run_backward(
                                     row_stride: 1,
                                     col_stride: n,
                                 };
-                                sgemm(1.0, wm, dyt, 0.0, col, rows);
+                                gemm_product(wm, dyt, 0.0, col, rows);
                                 taps::col2im_add(g, group, col, r0, rows, dxs);
                                 continue;
                             }
@@ -318,7 +317,7 @@ fn run_backward(
                                 row_stride: 1,
                                 col_stride: n,
                             };
-                            sgemm(1.0, dy_of(g, dyc, group, rows), wt, 0.0, col, k);
+                            gemm_product(dy_of(g, dyc, group, rows), wt, 0.0, col, k);
                             im2col::col2im_add(g, group, col, r0, rows, dxs);
                         }
                     }

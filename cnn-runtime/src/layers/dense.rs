@@ -6,7 +6,8 @@
 //! GEMM for plain matrix-vector loops, which do not pay for packing w.
 //!
 //! The GEMMs are [`tiled::gemm`] (allocation-free, from scratch memory) for
-//! weights up to 1 MiB, matrixmultiply above.
+//! weights up to 1 MiB; above, the convolutions' blocked GEMM where its
+//! micro-kernel runs (allocation-free too), matrixmultiply elsewhere.
 //!
 //! The GEMMs run on one thread, so a large call is cut into blocks of
 //! rows, one per thread: batch rows for `y` and `dx`, input rows for `dw`.
@@ -15,7 +16,8 @@
 //! [`PAR_MIN_MACS`] everything stays on the calling thread.
 
 use crate::error::{check_len, Error, Result};
-use crate::gemm::{sgemm, tiled, Mat};
+use crate::gemm::{tiled, Mat};
+use crate::layers::conv2d::gemm_product;
 use crate::geom::Act;
 use crate::layers::activation::map_inplace;
 use crate::parallel;
@@ -148,9 +150,7 @@ pub fn forward(
                 n_out,
             );
         } else {
-            sgemm(
-                1.0,
-                Mat::rows(xb, rows, n_in),
+            gemm_product(Mat::rows(xb, rows, n_in),
                 Mat::rows(w, n_in, n_out),
                 0.0,
                 y,
@@ -295,9 +295,7 @@ fn backward_products(
             let wtm = Mat::rows(wt, n_out, n_in);
             tiled::gemm(Mat::rows(dyb, rows, n_out), wtm, false, dx, n_in);
         } else {
-            sgemm(
-                1.0,
-                Mat::rows(dyb, rows, n_out),
+            gemm_product(Mat::rows(dyb, rows, n_out),
                 Mat::transposed(w, n_out, n_in),
                 0.0,
                 dx,
@@ -325,7 +323,7 @@ fn backward_products(
         } else if use_tiled {
             tiled::gemm(xt, Mat::rows(dy, batch, n_out), true, dw, n_out);
         } else {
-            sgemm(1.0, xt, Mat::rows(dy, batch, n_out), 1.0, dw, n_out);
+            gemm_product(xt, Mat::rows(dy, batch, n_out), 1.0, dw, n_out);
         }
     };
     let macs = batch * n_in * n_out;
@@ -458,8 +456,9 @@ mod tests {
         (64, 84, 10),
     ];
 
-    /// Products too large for the tiled GEMM's in-place B go to
-    /// matrixmultiply.
+    /// Products too large for the tiled GEMM's in-place B go to the
+    /// blocked GEMM (matrixmultiply on CPUs without AVX2; the rerun under
+    /// every other ISA covers it).
     #[test]
     fn large_products_match_reference() {
         let (batch, n_in, n_out) = (3, 520, 512);

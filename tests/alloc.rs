@@ -195,7 +195,10 @@ macro_rules! gemm_path_steps_allocate_nothing {
         assert_eq!(n, 0, "allocations during {what} training steps on {isa}");
         println!("{isa}: matrixmultiply packing buffers over 6 {what} steps: {gemm}");
         if matches!(isa, Isa::Avx512 | Isa::Avx2) {
-            assert_eq!(gemm, 0, "matrixmultiply packing during {what} steps on {isa}");
+            assert_eq!(
+                gemm, 0,
+                "matrixmultiply packing during {what} steps on {isa}"
+            );
         }
     }};
 }

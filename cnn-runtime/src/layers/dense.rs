@@ -17,9 +17,9 @@
 
 use crate::error::{check_len, Error, Result};
 use crate::gemm::{tiled, Mat};
-use crate::layers::conv2d::gemm_product;
 use crate::geom::Act;
 use crate::layers::activation::map_inplace;
+use crate::layers::conv2d::gemm_product;
 use crate::parallel;
 use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
@@ -150,7 +150,8 @@ pub fn forward(
                 n_out,
             );
         } else {
-            gemm_product(Mat::rows(xb, rows, n_in),
+            gemm_product(
+                Mat::rows(xb, rows, n_in),
                 Mat::rows(w, n_in, n_out),
                 0.0,
                 y,
@@ -295,7 +296,8 @@ fn backward_products(
             let wtm = Mat::rows(wt, n_out, n_in);
             tiled::gemm(Mat::rows(dyb, rows, n_out), wtm, false, dx, n_in);
         } else {
-            gemm_product(Mat::rows(dyb, rows, n_out),
+            gemm_product(
+                Mat::rows(dyb, rows, n_out),
                 Mat::transposed(w, n_out, n_in),
                 0.0,
                 dx,

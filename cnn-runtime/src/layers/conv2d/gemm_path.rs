@@ -84,27 +84,20 @@ pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, d
 }
 
 /// Overwrites `dx` (whole images) with the input gradient of `dy`, in
-/// chunks of `chunk` output pixels.
-pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], w: &[f32], chunk: usize, dx: &mut [f32]) {
-    let (k, n) = (g.k(), g.c_out);
-    if microkernel::available() {
-        // The blocked product wants B's columns contiguous: W^T once per
-        // call rather than a copy per chunk.
-        return scratch::with(Slot::Aux, k * n, |wt| {
-            for (p, row) in w.chunks_exact(n).enumerate() {
-                row.iter().enumerate().for_each(|(j, &v)| wt[j * k + p] = v);
-            }
-            input_grad_with(g, dy, Mat::rows(&wt[..k * n], n, k), chunk, dx);
-        });
-    }
-    input_grad_with(g, dy, Mat::transposed(w, n, k), chunk, dx);
-}
-
-/// [`input_grad`] with `wt`, the `c_out x k` matrix `W^T`, in any layout.
-fn input_grad_with(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, dx: &mut [f32]) {
+/// chunks of `chunk` output pixels. `wt` is the `c_out x k` matrix `W^T`:
+/// a transposed view of the weights, or (for the blocked product, which
+/// wants B's columns contiguous) a row-major copy made once per call.
+pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, dx: &mut [f32]) {
     let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
     let pointwise = g.is_pointwise();
+    // As in `weight_grad`: a 1x1 convolution on the blocked product in one
+    // product, which packs `W^T` once instead of once per chunk.
+    let chunk = if pointwise && microkernel::available() {
+        total
+    } else {
+        chunk
+    };
     if !pointwise {
         dx.fill(0.0);
     }

@@ -307,7 +307,7 @@ pub(super) fn flip_kernel(g: &Conv2dGeom, w: &[f32], wt: &mut [f32]) {
 /// of 16 x 16 so that both sides are walked along cache lines (a plain
 /// double loop writes every element a line apart: 3% of a ResNet-50
 /// training step went to flipping its last stage's 9.4 MB kernels).
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+pub(super) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     const T: usize = 16;
     for i0 in (0..rows).step_by(T) {
         for j0 in (0..cols).step_by(T) {

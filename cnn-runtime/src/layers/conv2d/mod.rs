@@ -61,6 +61,7 @@ pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
 pub(crate) use gemm_path::sgemm as gemm_product;
 
 use crate::error::{check_len, Error, Result};
+use crate::gemm::Mat;
 use crate::geom::{Act, Conv2dGeom};
 use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
@@ -626,8 +627,11 @@ fn backward_path(
     let want_db = want_dw && db.is_some();
     // The micro-kernel paths read the kernel rearranged: flipped and
     // transposed per window position, or transposed as a whole.
+    // So does the blocked product of the im2col path (`W^T` row-major,
+    // made once here rather than once per task).
     let flip_len = match dx_path {
         DxPath::Transposed | DxPath::Scatter if dx.is_some() => sz.w,
+        DxPath::Gemm if dx.is_some() && microkernel::available() => sz.w,
         _ => 0,
     };
     // The partials of every group, then the rearranged kernel if any.
@@ -636,7 +640,8 @@ fn backward_path(
         match dx_path {
             _ if flip_len == 0 => {}
             DxPath::Transposed => implicit::flip_kernel(g, w, wt),
-            _ => implicit::transpose_kernel(g, w, wt),
+            DxPath::Scatter => implicit::transpose_kernel(g, w, wt),
+            DxPath::Gemm => implicit::transpose(w, k, n, wt),
         }
         let wt = &*wt;
         let parts = Disjoint::new(partials);
@@ -664,7 +669,12 @@ fn backward_path(
                 match dx_path {
                     DxPath::Transposed => implicit::input_grad(g, dys, wt, dxs),
                     DxPath::Scatter => implicit::input_grad_scatter(g, dys, wt, chunk, dxs),
-                    DxPath::Gemm => gemm_path::input_grad(g, dys, w, chunk, dxs),
+                    DxPath::Gemm if flip_len > 0 => {
+                        gemm_path::input_grad(g, dys, Mat::rows(wt, n, k), chunk, dxs)
+                    }
+                    DxPath::Gemm => {
+                        gemm_path::input_grad(g, dys, Mat::transposed(w, n, k), chunk, dxs)
+                    }
                 }
             }
         });

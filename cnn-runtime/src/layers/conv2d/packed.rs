@@ -6,8 +6,7 @@
 //! buffers on every call, and a training step at a batch size already seen
 //! must not allocate (docs/design.md). Here the product runs in blocks of
 //! `KC` of the shared dimension by `NC` columns, each block of B copied
-//! row-major into the scratch slot `Pack` unless its columns are already
-//! contiguous (callers with a transposed B transpose it once instead), and
+//! into the scratch slot `Pack` as panels of the kernel's width, and
 //! within it blocks of `MC` rows of A, read in place through its strides.
 
 use super::microkernel::{self, Store, Walk};
@@ -48,9 +47,12 @@ pub(super) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize
         }
         return;
     }
-    let pack_b = b.col_stride != 1;
-    let b_len = if pack_b { KC.min(k) * NC.min(n) } else { 0 };
-    scratch::with(Slot::Pack, b_len, |bbuf| {
+    // B's block is copied into panels as wide as the kernel's widest
+    // block of columns, each `kc x pw` contiguous: read in place, rows
+    // `ldb` floats apart alias in L1 (4 KiB apart at 1024 columns, every
+    // row in the same set) and the kernel ran at half speed.
+    let pw = microkernel::max_width();
+    scratch::with(Slot::Pack, KC.min(k) * NC.min(n), |bbuf| {
         for j0 in (0..n).step_by(NC) {
             let nc = NC.min(n - j0);
             for p0 in (0..k).step_by(KC) {
@@ -60,12 +62,11 @@ pub(super) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize
                 } else {
                     Store::Accumulate
                 };
-                let (bb, ldb): (&[f32], usize) = if pack_b {
-                    copy_rows(b, p0, kc, j0, nc, bbuf);
-                    (&bbuf[..kc * nc], nc)
-                } else {
-                    (&b.data[p0 * b.row_stride + j0..], b.row_stride)
-                };
+                for q in (0..nc).step_by(pw) {
+                    let w = pw.min(nc - q);
+                    copy_rows(b, p0, kc, j0 + q, w, &mut bbuf[kc * q..kc * (q + w)]);
+                }
+                let bbuf = &*bbuf;
                 // A is read in place through its strides: the kernel
                 // broadcasts one element per row and step, so a transposed
                 // view costs a cache line per step for up to 16 rows.
@@ -79,8 +80,12 @@ pub(super) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize
                 for i0 in (0..m).step_by(MC) {
                     let mc = MC.min(m - i0);
                     let aa = &a.data[i0 * a.row_stride + p0 * a.col_stride..];
-                    let cc = &mut c[i0 * ldc + j0..];
-                    microkernel::gemm(mc, nc, aa, walk, bb, ldb, cc, ldc, store);
+                    for q in (0..nc).step_by(pw) {
+                        let w = pw.min(nc - q);
+                        let panel = &bbuf[kc * q..kc * (q + w)];
+                        let cc = &mut c[i0 * ldc + j0 + q..];
+                        microkernel::gemm(mc, w, aa, walk, panel, w, cc, ldc, store);
+                    }
                 }
             }
         }

@@ -102,6 +102,12 @@ pub(super) fn available_on(isa: Isa) -> bool {
     blocking(isa).is_some() && isa.supported()
 }
 
+/// The widest block of columns the kernel runs at once on the current
+/// instruction set (16 at AVX2, 64 at AVX-512); 16 where it has no version.
+pub(super) fn max_width() -> usize {
+    blocking(crate::isa::current()).map_or(16, |k| k.max_vectors * k.lanes)
+}
+
 /// One version of the kernel as the blocking loop of [`gemm`] sees it.
 #[derive(Clone, Copy)]
 struct Blocking {

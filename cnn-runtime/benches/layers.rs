@@ -61,56 +61,58 @@ fn norm_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
     let tag = format!("{hw}x{hw}x{c}_b{batch}");
     let (x, gamma, beta, dy) = (random(n, 1), random(c, 2), random(c, 3), random(n, 4));
     let positions = hw * hw;
+    let gn_shape = group_norm::Shape {
+        n: batch,
+        hw: positions,
+        c,
+        groups: 4,
+    };
+    let ln_shape = layer_norm::Shape {
+        m: batch * positions,
+        c,
+    };
     {
         let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
         let mut y = vec![0.0; n];
         rows.push(row(format!("gn_fwd/{tag}"), 4 * 2 * n, move || {
-            group_norm::forward(batch, positions, c, 4, &x, &gamma, &beta, 1e-5, &mut y).unwrap()
+            let params = group_norm::Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            group_norm::forward(gn_shape, &x, params, 1e-5, &mut y).unwrap()
         }));
     }
     {
         let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
         let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
         rows.push(row(format!("gn_bwd/{tag}"), 4 * 3 * n, move || {
-            let d = Some((&mut dg[..], &mut db[..]));
-            group_norm::backward(
-                batch,
-                positions,
-                c,
-                4,
-                &x,
-                &gamma,
-                1e-5,
-                &dy,
-                Some(&mut dx),
-                d,
-            )
-            .unwrap()
+            let d = Some(group_norm::ParamGrads {
+                dgamma: &mut dg,
+                dbeta: &mut db,
+            });
+            group_norm::backward(gn_shape, &x, &gamma, 1e-5, &dy, Some(&mut dx), d).unwrap()
         }));
     }
     {
         let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
         let mut y = vec![0.0; n];
         rows.push(row(format!("ln_fwd/{tag}"), 4 * 2 * n, move || {
-            layer_norm::forward(batch * positions, c, &x, &gamma, &beta, 1e-6, &mut y).unwrap()
+            let params = layer_norm::Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            layer_norm::forward(ln_shape, &x, params, 1e-6, &mut y).unwrap()
         }));
     }
     {
         let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
         let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
         rows.push(row(format!("ln_bwd/{tag}"), 4 * 3 * n, move || {
-            let d = Some((&mut dg[..], &mut db[..]));
-            layer_norm::backward(
-                batch * positions,
-                c,
-                &x,
-                &gamma,
-                1e-6,
-                &dy,
-                Some(&mut dx),
-                d,
-            )
-            .unwrap()
+            let d = Some(layer_norm::ParamGrads {
+                dgamma: &mut dg,
+                dbeta: &mut db,
+            });
+            layer_norm::backward(ln_shape, &x, &gamma, 1e-6, &dy, Some(&mut dx), d).unwrap()
         }));
     }
     let g = random(batch * c, 5);

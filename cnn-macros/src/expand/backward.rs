@@ -344,15 +344,25 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let gp = p(*gamma);
             let (gr, br) = (range(*gamma), range(*beta));
             let eps = super::f32_lit(*eps);
+            let (gn, ln) = (
+                quote!(#rt::layers::group_norm),
+                quote!(#rt::layers::layer_norm),
+            );
             let call = |dparams: TokenStream| {
                 if *layer_norm {
-                    quote!(#rt::layers::layer_norm::backward(batch * #n, #c, x, #gp, #eps, dy, dx, #dparams)?;)
+                    quote! {
+                        let shape = #ln::Shape { m: batch * #n, c: #c };
+                        #ln::backward(shape, x, #gp, #eps, dy, dx, #dparams)?;
+                    }
                 } else {
-                    quote!(#rt::layers::group_norm::backward(batch * #n, #hw, #c, #groups, x, #gp, #eps, dy, dx, #dparams)?;)
+                    quote! {
+                        let shape = #gn::Shape { n: batch * #n, hw: #hw, c: #c, groups: #groups };
+                        #gn::backward(shape, x, #gp, #eps, dy, dx, #dparams)?;
+                    }
                 }
             };
             let input_only = call(quote!(None));
-            let full = call(quote!(Some((dgamma, dbeta))));
+            let full = call(quote!(Some(#gn::ParamGrads { dgamma, dbeta })));
             let body = if op.frozen {
                 input_only
             } else {

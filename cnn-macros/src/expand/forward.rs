@@ -158,10 +158,18 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         } => {
             let (gamma, beta) = (params.get(*gamma), params.get(*beta));
             let eps = f32_lit(*eps);
+            let gn = quote!(#rt::layers::group_norm);
             let call = if *layer_norm {
-                quote!(#rt::layers::layer_norm::forward(batch * #n, #c, x, #gamma, #beta, #eps, y)?;)
+                let ln = quote!(#rt::layers::layer_norm);
+                quote! {
+                    let shape = #ln::Shape { m: batch * #n, c: #c };
+                    #ln::forward(shape, x, #gn::Params { gamma: #gamma, beta: #beta }, #eps, y)?;
+                }
             } else {
-                quote!(#rt::layers::group_norm::forward(batch * #n, #hw, #c, #groups, x, #gamma, #beta, #eps, y)?;)
+                quote! {
+                    let shape = #gn::Shape { n: batch * #n, hw: #hw, c: #c, groups: #groups };
+                    #gn::forward(shape, x, #gn::Params { gamma: #gamma, beta: #beta }, #eps, y)?;
+                }
             };
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;

@@ -277,7 +277,7 @@ impl Graph {
         use crate::error::{check_len, Error};
         use crate::layers::{
             activation, conv2d, conv3d, conv_transpose, conv_transpose3d, dense, gate, group_norm,
-            l2_normalize, merge, pool, pool3d, scale, upsample, upsample3d,
+            l2_normalize, layer_norm, merge, pool, pool3d, scale, upsample, upsample3d,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -488,17 +488,17 @@ impl Graph {
                     let c = channels(self.values[y]);
                     let hw = self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
-                    group_norm::forward(
-                        batch,
+                    let shape = group_norm::Shape {
+                        n: batch,
                         hw,
                         c,
                         groups,
-                        &v[x],
-                        tensor(gamma)?,
-                        tensor(beta)?,
-                        epsilon,
-                        &mut out,
-                    )?;
+                    };
+                    let params = group_norm::Params {
+                        gamma: tensor(gamma)?,
+                        beta: tensor(beta)?,
+                    };
+                    group_norm::forward(shape, &v[x], params, epsilon, &mut out)?;
                     v[y] = out;
                 }
                 Node::LayerNorm {
@@ -511,17 +511,12 @@ impl Graph {
                     let c = channels(self.values[y]);
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
-                    group_norm::forward(
-                        rows,
-                        1,
-                        c,
-                        1,
-                        &v[x],
-                        tensor(gamma)?,
-                        tensor(beta)?,
-                        epsilon,
-                        &mut out,
-                    )?;
+                    let params = layer_norm::Params {
+                        gamma: tensor(gamma)?,
+                        beta: tensor(beta)?,
+                    };
+                    let shape = layer_norm::Shape { m: rows, c };
+                    layer_norm::forward(shape, &v[x], params, epsilon, &mut out)?;
                     v[y] = out;
                 }
                 Node::Scale { x, y, scale } => {

@@ -61,56 +61,58 @@ fn norm_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
     let tag = format!("{hw}x{hw}x{c}_b{batch}");
     let (x, gamma, beta, dy) = (random(n, 1), random(c, 2), random(c, 3), random(n, 4));
     let positions = hw * hw;
+    let gn_shape = group_norm::Shape {
+        n: batch,
+        hw: positions,
+        c,
+        groups: 4,
+    };
+    let ln_shape = layer_norm::Shape {
+        m: batch * positions,
+        c,
+    };
     {
         let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
         let mut y = vec![0.0; n];
         rows.push(row(format!("gn_fwd/{tag}"), 4 * 2 * n, move || {
-            group_norm::forward(batch, positions, c, 4, &x, &gamma, &beta, 1e-5, &mut y).unwrap()
+            let params = group_norm::Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            group_norm::forward(gn_shape, &x, params, 1e-5, &mut y).unwrap()
         }));
     }
     {
         let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
         let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
         rows.push(row(format!("gn_bwd/{tag}"), 4 * 3 * n, move || {
-            let d = Some((&mut dg[..], &mut db[..]));
-            group_norm::backward(
-                batch,
-                positions,
-                c,
-                4,
-                &x,
-                &gamma,
-                1e-5,
-                &dy,
-                Some(&mut dx),
-                d,
-            )
-            .unwrap()
+            let d = Some(group_norm::ParamGrads {
+                dgamma: &mut dg,
+                dbeta: &mut db,
+            });
+            group_norm::backward(gn_shape, &x, &gamma, 1e-5, &dy, Some(&mut dx), d).unwrap()
         }));
     }
     {
         let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
         let mut y = vec![0.0; n];
         rows.push(row(format!("ln_fwd/{tag}"), 4 * 2 * n, move || {
-            layer_norm::forward(batch * positions, c, &x, &gamma, &beta, 1e-6, &mut y).unwrap()
+            let params = layer_norm::Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            layer_norm::forward(ln_shape, &x, params, 1e-6, &mut y).unwrap()
         }));
     }
     {
         let (x, gamma, dy) = (x.clone(), gamma.clone(), dy.clone());
         let (mut dx, mut dg, mut db) = (vec![0.0; n], vec![0.0; c], vec![0.0; c]);
         rows.push(row(format!("ln_bwd/{tag}"), 4 * 3 * n, move || {
-            let d = Some((&mut dg[..], &mut db[..]));
-            layer_norm::backward(
-                batch * positions,
-                c,
-                &x,
-                &gamma,
-                1e-6,
-                &dy,
-                Some(&mut dx),
-                d,
-            )
-            .unwrap()
+            let d = Some(layer_norm::ParamGrads {
+                dgamma: &mut dg,
+                dbeta: &mut db,
+            });
+            layer_norm::backward(ln_shape, &x, &gamma, 1e-6, &dy, Some(&mut dx), d).unwrap()
         }));
     }
     let g = random(batch * c, 5);
@@ -138,93 +140,66 @@ fn norm_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
 }
 
 fn bn_rows(rows: &mut Vec<Row>, hw: usize, c: usize, batch: usize) {
+    use batch_norm::{Grads, Params, Settings, Shape, Stats, TrainOut};
     let m = batch * hw * hw;
+    let shape = Shape { m, c };
     let tag = format!("{hw}x{hw}x{c}_b{batch}");
     let x = random(m * c, 1);
     let gamma = random(c, 2);
     let beta = random(c, 3);
-    let mut y = vec![0.0; m * c];
-    let (mut mean, mut inv, mut rm, mut rv) =
-        (vec![0.0; c], vec![0.0; c], vec![0.0; c], vec![1.0; c]);
-    {
-        let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
-        rows.push(row(
-            format!("bn_fwd_train/{tag}"),
-            4 * 3 * m * c,
-            move || {
-                batch_norm::forward_train(
-                    m, c, &x, &gamma, &beta, 1e-5, 0.9, &mut y, &mut mean, &mut inv, &mut rm,
-                    &mut rv,
-                )
-                .unwrap()
-            },
-        ));
-    }
-    {
+    let settings = |act| Settings {
+        eps: 1e-5,
+        momentum: 0.9,
+        act,
+    };
+    // Forward in training, plain and with a fused ReLU.
+    for (name, act) in [
+        ("bn_fwd_train", Act::Identity),
+        ("bn_relu_fwd_train", Act::Relu),
+    ] {
         let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
         let mut y = vec![0.0; m * c];
         let (mut mean, mut inv, mut rm, mut rv) =
             (vec![0.0; c], vec![0.0; c], vec![0.0; c], vec![1.0; c]);
-        rows.push(row(
-            format!("bn_relu_fwd_train/{tag}"),
-            4 * 3 * m * c,
-            move || {
-                batch_norm::forward_train_act(
-                    m,
-                    c,
-                    &x,
-                    &gamma,
-                    &beta,
-                    1e-5,
-                    0.9,
-                    Act::Relu,
-                    &mut y,
-                    &mut mean,
-                    &mut inv,
-                    &mut rm,
-                    &mut rv,
-                )
-                .unwrap()
-            },
-        ));
+        rows.push(row(format!("{name}/{tag}"), 4 * 3 * m * c, move || {
+            let params = Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            let out = TrainOut {
+                y: &mut y,
+                mean: &mut mean,
+                inv_std: &mut inv,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+            };
+            batch_norm::forward_train(shape, &x, params, settings(act), out, None).unwrap()
+        }));
     }
-    {
+    // Backward, with a fused ReLU and plain.
+    for (name, act) in [("bn_relu_bwd", Act::Relu), ("bn_bwd", Act::Identity)] {
         let (x, gamma, beta, dy) = (x.clone(), gamma.clone(), beta.clone(), random(m * c, 4));
         let mut dx = vec![0.0; m * c];
         let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
         let (mean, inv) = (vec![0.1; c], vec![1.2; c]);
-        rows.push(row(
-            format!("bn_relu_bwd/{tag}"),
-            4 * 5 * m * c,
-            move || {
-                batch_norm::backward_act(
-                    m,
-                    c,
-                    &x,
-                    &gamma,
-                    &beta,
-                    &mean,
-                    &inv,
-                    Act::Relu,
-                    &dy,
-                    &mut dx,
-                    &mut dg,
-                    &mut db,
-                )
-                .unwrap()
-            },
-        ));
+        rows.push(row(format!("{name}/{tag}"), 4 * 5 * m * c, move || {
+            let params = Params {
+                gamma: &gamma,
+                beta: &beta,
+            };
+            let stats = Stats {
+                mean: &mean,
+                inv_std: &inv,
+            };
+            let grads = Grads {
+                dy: &dy,
+                dx: &mut dx,
+                dgamma: &mut dg,
+                dbeta: &mut db,
+            };
+            batch_norm::backward(shape, &x, params, stats, settings(act), grads, None).unwrap()
+        }));
     }
-    let dy = random(m * c, 4);
-    let mut dx = vec![0.0; m * c];
-    let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
-    let (mean, inv) = (vec![0.1; c], vec![1.2; c]);
-    rows.push(row(format!("bn_bwd/{tag}"), 4 * 5 * m * c, move || {
-        batch_norm::backward(
-            m, c, &x, &gamma, &mean, &inv, &dy, &mut dx, &mut dg, &mut db,
-        )
-        .unwrap()
-    }));
     let mut y = random(m * c, 5);
     rows.push(row(
         format!("relu_fwd_inplace/{tag}"),

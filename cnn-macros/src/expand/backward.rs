@@ -17,8 +17,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::forward::{
-    conv3d_geom, conv_geom, has_act, pool3d_geom, pool_geom, transpose3d_geom, transpose_geom,
-    upsample_geom,
+    batch_norm_args, conv3d_geom, conv_geom, has_act, pool3d_geom, pool_geom, transpose3d_geom,
+    transpose_geom, upsample_geom,
 };
 use super::plan::{Act, Back, OpKind, Program, Slot, Step, TapStep};
 use super::{act, range, rt, span};
@@ -290,12 +290,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             saved: None,
             act: a,
         } => {
-            let a = act(*a);
-            let (gamma, beta, mean, var) = (p(bn.gamma), p(bn.beta), p(bn.mean), p(bn.var));
-            let eps = super::f32_lit(bn.eps);
+            let args = batch_norm_args(*rows, *c, bn, *a, p(bn.gamma), p(bn.beta));
+            let (mean, var) = (p(bn.mean), p(bn.var));
+            let bn_rt = quote!(#rt::layers::batch_norm);
             quote! {{
                 let [x, dy, dx] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
-                #rt::layers::batch_norm::backward_frozen_act(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, #a, dy, dx)?;
+                #args
+                let running = #bn_rt::RunningStats { mean: #mean, var: #var };
+                #bn_rt::backward_frozen(shape, x, params, running, SETTINGS, dy, dx)?;
             }}
         }
         OpKind::BatchNorm {
@@ -308,19 +310,22 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let (mean, inv_std) = saved.expect("training plans save batch statistics");
             let (sm, si) = (range(mean), range(inv_std));
             let (gr, br) = (range(bn.gamma), range(bn.beta));
-            let (gamma, beta) = (p(bn.gamma), p(bn.beta));
-            let a = act(*a);
+            let args = batch_norm_args(*rows, *c, bn, *a, p(bn.gamma), p(bn.beta));
             let k = bn.gamma_tensor;
             let (rm, rv) = (p(bn.mean), p(bn.var));
-            let eps = super::f32_lit(bn.eps);
+            let bn_rt = quote!(#rt::layers::batch_norm);
             quote! {{
                 let [x, dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #dys #(, #dx_slot)*])?;
+                #args
                 if freezing.is_frozen(#k) || infer {
-                    #rt::layers::batch_norm::backward_frozen_act(batch * #rows, #c, x, #gamma, #beta, #rm, #rv, #eps, #a, dy, dx)?;
+                    let running = #bn_rt::RunningStats { mean: #rm, var: #rv };
+                    #bn_rt::backward_frozen(shape, x, params, running, SETTINGS, dy, dx)?;
                 } else {
                     let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
                     let [dgamma, dbeta] = #rt::net::slices(grads, [#gr, #br])?;
-                    #rt::layers::batch_norm::backward_sync(batch * #rows, #c, x, #gamma, #beta, mean, inv_std, #a, dy, dx, dgamma, dbeta, shard.batch_norm_sync())?;
+                    let stats = #bn_rt::Stats { mean, inv_std };
+                    let bn_grads = #bn_rt::Grads { dy, dx, dgamma, dbeta };
+                    #bn_rt::backward(shape, x, params, stats, SETTINGS, bn_grads, shard.batch_norm_sync())?;
                 }
             }}
         }
@@ -339,15 +344,25 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
             let gp = p(*gamma);
             let (gr, br) = (range(*gamma), range(*beta));
             let eps = super::f32_lit(*eps);
+            let (gn, ln) = (
+                quote!(#rt::layers::group_norm),
+                quote!(#rt::layers::layer_norm),
+            );
             let call = |dparams: TokenStream| {
                 if *layer_norm {
-                    quote!(#rt::layers::layer_norm::backward(batch * #n, #c, x, #gp, #eps, dy, dx, #dparams)?;)
+                    quote! {
+                        let shape = #ln::Shape { m: batch * #n, c: #c };
+                        #ln::backward(shape, x, #gp, #eps, dy, dx, #dparams)?;
+                    }
                 } else {
-                    quote!(#rt::layers::group_norm::backward(batch * #n, #hw, #c, #groups, x, #gp, #eps, dy, dx, #dparams)?;)
+                    quote! {
+                        let shape = #gn::Shape { n: batch * #n, hw: #hw, c: #c, groups: #groups };
+                        #gn::backward(shape, x, #gp, #eps, dy, dx, #dparams)?;
+                    }
                 }
             };
             let input_only = call(quote!(None));
-            let full = call(quote!(Some((dgamma, dbeta))));
+            let full = call(quote!(Some(#gn::ParamGrads { dgamma, dbeta })));
             let body = if op.frozen {
                 input_only
             } else {

@@ -87,10 +87,16 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                         params.get(bn.var),
                     );
                     let eps = f32_lit(bn.eps);
+                    let bn = quote!(#rt::layers::batch_norm);
                     (
                         quote! {
                             let [scale, shift] = #rt::net::slices(fixed, [#sc, #sh])?;
-                            #rt::layers::batch_norm::fold(#gamma, #beta, #mean, #var, #eps, scale, shift)?;
+                            #bn::fold(
+                                #bn::Params { gamma: #gamma, beta: #beta },
+                                #bn::RunningStats { mean: #mean, var: #var },
+                                #eps,
+                                #bn::Folded { scale, shift },
+                            )?;
                         },
                         quote!(Some((&*scale, &*shift))),
                     )
@@ -152,10 +158,18 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
         } => {
             let (gamma, beta) = (params.get(*gamma), params.get(*beta));
             let eps = f32_lit(*eps);
+            let gn = quote!(#rt::layers::group_norm);
             let call = if *layer_norm {
-                quote!(#rt::layers::layer_norm::forward(batch * #n, #c, x, #gamma, #beta, #eps, y)?;)
+                let ln = quote!(#rt::layers::layer_norm);
+                quote! {
+                    let shape = #ln::Shape { m: batch * #n, c: #c };
+                    #ln::forward(shape, x, #gn::Params { gamma: #gamma, beta: #beta }, #eps, y)?;
+                }
             } else {
-                quote!(#rt::layers::group_norm::forward(batch * #n, #hw, #c, #groups, x, #gamma, #beta, #eps, y)?;)
+                quote! {
+                    let shape = #gn::Shape { n: batch * #n, hw: #hw, c: #c, groups: #groups };
+                    #gn::forward(shape, x, #gn::Params { gamma: #gamma, beta: #beta }, #eps, y)?;
+                }
             };
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
@@ -310,32 +324,29 @@ fn batch_norm(
     a: Act,
 ) -> TokenStream {
     let rt = rt();
-    let a = act(a);
     let xs = span(prog.values[op.x].slot);
     let ys = span(prog.values[op.y].slot);
     let (gamma, beta) = (params.get(bn.gamma), params.get(bn.beta));
-    let eps = f32_lit(bn.eps);
+    let args = batch_norm_args(rows, c, bn, a, gamma, beta);
+    let bn_rt = quote!(#rt::layers::batch_norm);
     match saved {
         Some((mean, inv_std)) => {
             let (sm, si) = (range(mean), range(inv_std));
             let (rm, rv) = (params.frozen(bn.mean), params.frozen(bn.var));
-            let momentum = f32_lit(bn.momentum);
             // Frozen at run time, or a held pass in inference mode: the
             // moving statistics, as at inference.
             let k = bn.gamma_tensor;
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
                 let [running_mean, running_var] = #rt::net::slices(ntp, [#rm, #rv])?;
+                #args
                 if freezing.is_frozen(#k) || infer {
-                    #rt::layers::batch_norm::forward_infer_act(
-                        batch * #rows, #c, x, #gamma, #beta, running_mean, running_var, #eps, #a, y,
-                    )?;
+                    let running = #bn_rt::RunningStats { mean: running_mean, var: running_var };
+                    #bn_rt::forward_infer(shape, x, params, running, SETTINGS, y)?;
                 } else {
                     let [mean, inv_std] = #rt::net::slices(fixed, [#sm, #si])?;
-                    #rt::layers::batch_norm::forward_train_sync(
-                        batch * #rows, #c, x, #gamma, #beta, #eps, #momentum, #a, y, mean, inv_std, running_mean, running_var,
-                        shard.batch_norm_sync(),
-                    )?;
+                    let out = #bn_rt::TrainOut { y, mean, inv_std, running_mean, running_var };
+                    #bn_rt::forward_train(shape, x, params, SETTINGS, out, shard.batch_norm_sync())?;
                 }
             }}
         }
@@ -343,9 +354,32 @@ fn batch_norm(
             let (mean, var) = (params.get(bn.mean), params.get(bn.var));
             quote! {{
                 let [x, y] = #rt::net::slices(f, [#xs, #ys])?;
-                #rt::layers::batch_norm::forward_infer_act(batch * #rows, #c, x, #gamma, #beta, #mean, #var, #eps, #a, y)?;
+                #args
+                let running = #bn_rt::RunningStats { mean: #mean, var: #var };
+                #bn_rt::forward_infer(shape, x, params, running, SETTINGS, y)?;
             }}
         }
+    }
+}
+
+/// The statements that name what every batch norm kernel of a layer
+/// takes: `shape` (`batch` in scope), `params` (gamma and beta, the
+/// expressions given) and the constant `SETTINGS`.
+pub fn batch_norm_args(
+    rows: usize,
+    c: usize,
+    bn: &Bn,
+    a: Act,
+    gamma: TokenStream,
+    beta: TokenStream,
+) -> TokenStream {
+    let rt = rt();
+    let bn_rt = quote!(#rt::layers::batch_norm);
+    let (eps, momentum, a) = (f32_lit(bn.eps), f32_lit(bn.momentum), act(a));
+    quote! {
+        let shape = #bn_rt::Shape { m: batch * #rows, c: #c };
+        let params = #bn_rt::Params { gamma: #gamma, beta: #beta };
+        const SETTINGS: #bn_rt::Settings = #bn_rt::Settings { eps: #eps, momentum: #momentum, act: #a };
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::error::Error;
 use crate::geom::Act;
-use crate::layers::batch_norm;
+use crate::layers::batch_norm::{self, Grads, Params, Settings, Shape, Stats, TrainOut};
 use crate::testing::{assert_close, nan_filled, random};
 
 /// Runs `f(rank)` on `size` threads, each with its rank of a group.
@@ -158,77 +158,57 @@ fn sync_batch_norm_matches_whole(m: usize, c: usize, parts: usize, act: Act) {
     let x: Vec<f32> = random(m * c, 1).iter().map(|v| 3.0 + 2.0 * v).collect();
     let dy = random(m * c, 2);
     let (gamma, beta) = (random(c, 3), random(c, 4));
-    let (eps, momentum) = (1e-3, 0.9);
+    let settings = Settings {
+        eps: 1e-3,
+        momentum: 0.9,
+        act,
+    };
+    let params = Params {
+        gamma: &gamma,
+        beta: &beta,
+    };
     let run0 = random(c, 5);
     let var0: Vec<f32> = random(c, 6).iter().map(|v| 1.0 + v.abs()).collect();
-    // One process, the whole batch.
-    let (mut y, mut mean, mut inv_std) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
-    let (mut rm, mut rv) = (run0.clone(), var0.clone());
-    batch_norm::forward_train_act(
-        m,
-        c,
-        &x,
-        &gamma,
-        &beta,
-        eps,
-        momentum,
-        act,
-        &mut y,
-        &mut mean,
-        &mut inv_std,
-        &mut rm,
-        &mut rv,
-    )
-    .unwrap();
-    let (mut dx, mut dg, mut db) = (nan_filled(m * c), vec![0.0; c], vec![0.0; c]);
-    batch_norm::backward_act(
-        m, c, &x, &gamma, &beta, &mean, &inv_std, act, &dy, &mut dx, &mut dg, &mut db,
-    )
-    .unwrap();
-
-    let ranks = on_ranks(parts, |g| {
-        let rows = shard_range(m, g.rank(), g.size());
-        let (lo, hi) = (rows.start * c, rows.end * c);
-        let n = rows.len();
+    // Forward and backward on rows `lo..hi` of the batch: one process with
+    // the whole batch, or one rank with its shard.
+    let shard = |lo: usize, hi: usize, mut sync: Option<&mut ThreadGroup>| -> RankOut {
+        let n = hi - lo;
+        let (shape, x, dy) = (Shape { m: n, c }, &x[lo * c..hi * c], &dy[lo * c..hi * c]);
         let (mut y, mut mean, mut inv_std) = (nan_filled(n * c), nan_filled(c), nan_filled(c));
         let (mut rm, mut rv) = (run0.clone(), var0.clone());
-        batch_norm::forward_train_sync(
-            n,
-            c,
-            &x[lo..hi],
-            &gamma,
-            &beta,
-            eps,
-            momentum,
-            act,
-            &mut y,
-            &mut mean,
-            &mut inv_std,
-            &mut rm,
-            &mut rv,
-            Some(g),
-        )
-        .unwrap();
+        let out = TrainOut {
+            y: &mut y,
+            mean: &mut mean,
+            inv_std: &mut inv_std,
+            running_mean: &mut rm,
+            running_var: &mut rv,
+        };
+        let ranks = sync.as_deref_mut().map(|g| g as &mut dyn Collective);
+        batch_norm::forward_train(shape, x, params, settings, out, ranks).unwrap();
         let (mut dx, mut dg, mut db) = (nan_filled(n * c), vec![0.0; c], vec![0.0; c]);
-        batch_norm::backward_sync(
-            n,
-            c,
-            &x[lo..hi],
-            &gamma,
-            &beta,
-            &mean,
-            &inv_std,
-            act,
-            &dy[lo..hi],
-            &mut dx,
-            &mut dg,
-            &mut db,
-            Some(g),
-        )
-        .unwrap();
-        g.sum_f32(&mut dg);
-        g.sum_f32(&mut db);
+        let stats = Stats {
+            mean: &mean,
+            inv_std: &inv_std,
+        };
+        let grads = Grads {
+            dy,
+            dx: &mut dx,
+            dgamma: &mut dg,
+            dbeta: &mut db,
+        };
+        let ranks = sync.as_deref_mut().map(|g| g as &mut dyn Collective);
+        batch_norm::backward(shape, x, params, stats, settings, grads, ranks).unwrap();
+        if let Some(g) = sync {
+            g.sum_f32(&mut dg);
+            g.sum_f32(&mut db);
+        }
         (y, mean, inv_std, rm, rv, dx, dg, db)
+    };
+    // One process, the whole batch.
+    let (y, mean, inv_std, rm, rv, dx, dg, db) = shard(0, m, None);
+    let ranks = on_ranks(parts, |g| {
+        let rows = shard_range(m, g.rank(), g.size());
+        shard(rows.start, rows.end, Some(g))
     });
     // The ranks' parts of one output, in rank order.
     let cat = |k: fn(&RankOut) -> &Vec<f32>| {
@@ -257,54 +237,4 @@ fn sync_batch_norm_is_the_whole_batch_over_two_and_three_ranks() {
     sync_batch_norm_matches_whole(11, 5, 3, Act::Relu);
     // Long rows, enough work for the threaded sums.
     sync_batch_norm_matches_whole(4099, 16, 2, Act::Relu);
-}
-
-#[test]
-fn without_sync_the_kernels_are_the_per_shard_ones() {
-    // `None` is the one-process kernel exactly (bit for bit).
-    let (m, c) = (9, 4);
-    let x = random(m * c, 7);
-    let (g, b) = (random(c, 8), random(c, 9));
-    let run = |sync: bool| {
-        let (mut y, mut mu, mut is) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
-        let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
-        if sync {
-            batch_norm::forward_train_sync(
-                m,
-                c,
-                &x,
-                &g,
-                &b,
-                1e-3,
-                0.9,
-                Act::Relu,
-                &mut y,
-                &mut mu,
-                &mut is,
-                &mut rm,
-                &mut rv,
-                None,
-            )
-            .unwrap();
-        } else {
-            batch_norm::forward_train_act(
-                m,
-                c,
-                &x,
-                &g,
-                &b,
-                1e-3,
-                0.9,
-                Act::Relu,
-                &mut y,
-                &mut mu,
-                &mut is,
-                &mut rm,
-                &mut rv,
-            )
-            .unwrap();
-        }
-        (y, mu, is, rm, rv)
-    };
-    assert_eq!(run(true), run(false));
 }

@@ -9,36 +9,51 @@
 use crate::error::Result;
 use crate::layers::group_norm;
 
-/// `y = gamma * (x - mean_r) / sqrt(var_r + eps) + beta` for each row r.
-/// Overwrites y.
-/// x, y: [m, c]  gamma, beta: `[c]`
-pub fn forward(
-    m: usize,
-    c: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-    y: &mut [f32],
-) -> Result<()> {
-    group_norm::forward(m, 1, c, 1, x, gamma, beta, eps, y)
+pub use crate::layers::group_norm::{ParamGrads, Params};
+
+/// The data's size: `m` rows of `c` channels, `[m, c]`, each row
+/// normalised on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Rows (`batch * h * w`, or `batch` on a flat input).
+    pub m: usize,
+    /// Channels.
+    pub c: usize,
 }
 
-/// Gradients of [`forward`] (statistics recomputed from x). Overwrites dx
-/// when given; adds into dgamma and dbeta when given.
-/// x, dy, dx: [m, c]  gamma, dgamma, dbeta: `[c]`
-#[allow(clippy::too_many_arguments)] // forward's arguments and the three gradients
+impl Shape {
+    /// The same data as group norm sees it: a row per example, one
+    /// position, one group.
+    fn group_norm(self) -> group_norm::Shape {
+        group_norm::Shape {
+            n: self.m,
+            hw: 1,
+            c: self.c,
+            groups: 1,
+        }
+    }
+}
+
+/// `y = gamma * (x - mean_r) / sqrt(var_r + eps) + beta` for each row r.
+/// Overwrites y.
+/// x, y: `[m, c]`  params: `[c]`
+pub fn forward(shape: Shape, x: &[f32], params: Params, eps: f32, y: &mut [f32]) -> Result<()> {
+    group_norm::forward(shape.group_norm(), x, params, eps, y)
+}
+
+/// Gradients of [`forward`] (statistics recomputed from x; beta is not
+/// needed). Overwrites dx when given; adds into `dparams` when given.
+/// x, dy, dx: `[m, c]`  gamma, dparams: `[c]`
 pub fn backward(
-    m: usize,
-    c: usize,
+    shape: Shape,
     x: &[f32],
     gamma: &[f32],
     eps: f32,
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    dparams: Option<(&mut [f32], &mut [f32])>,
+    dparams: Option<ParamGrads>,
 ) -> Result<()> {
-    group_norm::backward(m, 1, c, 1, x, gamma, eps, dy, dx, dparams)
+    group_norm::backward(shape.group_norm(), x, gamma, eps, dy, dx, dparams)
 }
 
 #[cfg(test)]
@@ -54,7 +69,11 @@ mod tests {
         let gamma = [1.0, 2.0, 0.5, -1.0];
         let beta = [0.0, 1.0, -1.0, 0.25];
         let mut y = nan_filled(m * c);
-        forward(m, c, &x, &gamma, &beta, 1e-6, &mut y).unwrap();
+        let params = Params {
+            gamma: &gamma,
+            beta: &beta,
+        };
+        forward(Shape { m, c }, &x, params, 1e-6, &mut y).unwrap();
         let mut want = Vec::new();
         for row in x.chunks(c) {
             let mean = row.iter().sum::<f32>() / c as f32;

@@ -14,6 +14,7 @@
 use crate::geom::{Act, Conv2dGeom, ConvTranspose2dGeom, PoolGeom, UpsampleGeom};
 use crate::geom3d::{Conv3dGeom, Pool3dGeom};
 use crate::geom3d_grow::{ConvTranspose3dGeom, Upsample3dGeom};
+use crate::layers::batch_norm;
 
 /// The shape of one example of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,30 @@ pub struct BatchNormTensors {
     pub var: &'static str,
     /// Added to the variance.
     pub epsilon: f32,
+}
+
+impl BatchNormTensors {
+    /// Gamma and beta, looked up by `tensor`.
+    fn params<'p>(
+        &self,
+        tensor: impl Fn(&str) -> crate::Result<&'p [f32]>,
+    ) -> crate::Result<batch_norm::Params<'p>> {
+        Ok(batch_norm::Params {
+            gamma: tensor(self.gamma)?,
+            beta: tensor(self.beta)?,
+        })
+    }
+
+    /// The moving mean and variance, looked up by `tensor`.
+    fn running<'p>(
+        &self,
+        tensor: impl Fn(&str) -> crate::Result<&'p [f32]>,
+    ) -> crate::Result<batch_norm::RunningStats<'p>> {
+        Ok(batch_norm::RunningStats {
+            mean: tensor(self.mean)?,
+            var: tensor(self.var)?,
+        })
+    }
 }
 
 /// One kernel call of inference, from value `x` (or several) to value `y`.
@@ -251,8 +276,8 @@ impl Graph {
     ) -> crate::Result<Vec<f32>> {
         use crate::error::{check_len, Error};
         use crate::layers::{
-            activation, batch_norm, conv2d, conv3d, conv_transpose, conv_transpose3d, dense, gate,
-            group_norm, l2_normalize, merge, pool, pool3d, scale, upsample, upsample3d,
+            activation, conv2d, conv3d, conv_transpose, conv_transpose3d, dense, gate, group_norm,
+            l2_normalize, layer_norm, merge, pool, pool3d, scale, upsample, upsample3d,
         };
         let tensor = |name: &str| -> crate::Result<&[f32]> {
             tensors
@@ -267,15 +292,11 @@ impl Graph {
             |bn: Option<BatchNormTensors>, c: usize| -> crate::Result<(Vec<f32>, Vec<f32>)> {
                 let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
                 if let Some(t) = bn {
-                    batch_norm::fold(
-                        tensor(t.gamma)?,
-                        tensor(t.beta)?,
-                        tensor(t.mean)?,
-                        tensor(t.var)?,
-                        t.epsilon,
-                        &mut scale,
-                        &mut shift,
-                    )?;
+                    let out = batch_norm::Folded {
+                        scale: &mut scale,
+                        shift: &mut shift,
+                    };
+                    batch_norm::fold(t.params(tensor)?, t.running(tensor)?, t.epsilon, out)?;
                 }
                 Ok((scale, shift))
             };
@@ -442,18 +463,16 @@ impl Graph {
                     let c = channels(self.values[y]);
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
-                    batch_norm::forward_infer_act(
-                        rows,
-                        c,
-                        &v[x],
-                        tensor(t.gamma)?,
-                        tensor(t.beta)?,
-                        tensor(t.mean)?,
-                        tensor(t.var)?,
-                        t.epsilon,
+                    let shape = batch_norm::Shape { m: rows, c };
+                    // Inference reads no momentum; 1 would leave the
+                    // moving statistics where they are.
+                    let settings = batch_norm::Settings {
+                        eps: t.epsilon,
+                        momentum: 1.0,
                         act,
-                        &mut out,
-                    )?;
+                    };
+                    let (params, running) = (t.params(tensor)?, t.running(tensor)?);
+                    batch_norm::forward_infer(shape, &v[x], params, running, settings, &mut out)?;
                     v[y] = out;
                 }
                 Node::GroupNorm {
@@ -469,17 +488,17 @@ impl Graph {
                     let c = channels(self.values[y]);
                     let hw = self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
-                    group_norm::forward(
-                        batch,
+                    let shape = group_norm::Shape {
+                        n: batch,
                         hw,
                         c,
                         groups,
-                        &v[x],
-                        tensor(gamma)?,
-                        tensor(beta)?,
-                        epsilon,
-                        &mut out,
-                    )?;
+                    };
+                    let params = group_norm::Params {
+                        gamma: tensor(gamma)?,
+                        beta: tensor(beta)?,
+                    };
+                    group_norm::forward(shape, &v[x], params, epsilon, &mut out)?;
                     v[y] = out;
                 }
                 Node::LayerNorm {
@@ -492,17 +511,12 @@ impl Graph {
                     let c = channels(self.values[y]);
                     let rows = batch * self.values[x].len() / c.max(1);
                     let mut out = std::mem::take(&mut v[y]);
-                    group_norm::forward(
-                        rows,
-                        1,
-                        c,
-                        1,
-                        &v[x],
-                        tensor(gamma)?,
-                        tensor(beta)?,
-                        epsilon,
-                        &mut out,
-                    )?;
+                    let params = layer_norm::Params {
+                        gamma: tensor(gamma)?,
+                        beta: tensor(beta)?,
+                    };
+                    let shape = layer_norm::Shape { m: rows, c };
+                    layer_norm::forward(shape, &v[x], params, epsilon, &mut out)?;
                     v[y] = out;
                 }
                 Node::Scale { x, y, scale } => {

@@ -8,6 +8,12 @@
 //! uses the running statistics folded into one scale and shift per channel,
 //! which is also what a convolution's epilogue takes ([`fold`]).
 //!
+//! One function per pass: the fused activation is a field of the layer's
+//! [`Settings`], and the data-parallel ranks of synchronised batch norm an
+//! optional argument. The per-channel tensors travel in structs with a
+//! type per role ([`Params`], [`Stats`], [`RunningStats`], ...; `args.rs`),
+//! so that two of them swapped do not compile.
+//!
 //! With few channels a loop along one row is too short to vectorise, so
 //! every pass walks the data in *groups* of whole rows, about 64 values,
 //! against per-channel parameters repeated to the group's length: each
@@ -28,8 +34,10 @@ use crate::layers::activation::{
 use crate::parallel::{self, Disjoint};
 use crate::scratch::{self, Slot};
 
-pub use frozen::backward_frozen_act;
+pub use args::{Folded, Grads, Params, RunningStats, Settings, Shape, Stats, TrainOut};
+pub use frozen::backward_frozen;
 
+mod args;
 mod frozen;
 #[cfg(any(test, feature = "testing"))]
 pub mod reference;
@@ -176,104 +184,45 @@ fn grouped_sums(
     });
 }
 
-/// Batch normalisation in training mode. Overwrites y, save_mean and
-/// save_inv_std; updates running_mean and running_var in place.
-/// x, y: [m, c]  gamma, beta, save_mean, save_inv_std, running_mean, running_var: `[c]`
-pub fn forward_train(
-    m: usize,
-    c: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-    momentum: f32,
-    y: &mut [f32],
-    save_mean: &mut [f32],
-    save_inv_std: &mut [f32],
-    running_mean: &mut [f32],
-    running_var: &mut [f32],
-) -> Result<()> {
-    forward_train_act(
-        m,
-        c,
-        x,
-        gamma,
-        beta,
-        eps,
-        momentum,
-        Act::Identity,
-        y,
-        save_mean,
-        save_inv_std,
-        running_mean,
-        running_var,
-    )
-}
-
-/// [`forward_train`] followed by an activation in the same pass:
+/// Batch normalisation in training mode, with the batch's own statistics
+/// (biased variance), then `settings.act` in the same pass:
 /// `y = act(gamma * (x - mean) * inv_std + beta)` (the batch norm + ReLU
-/// of a ResNet block, without a second pass over the output).
-pub fn forward_train_act(
-    m: usize,
-    c: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-    momentum: f32,
-    act: Act,
-    y: &mut [f32],
-    save_mean: &mut [f32],
-    save_inv_std: &mut [f32],
-    running_mean: &mut [f32],
-    running_var: &mut [f32],
-) -> Result<()> {
-    forward_train_sync(
-        m,
-        c,
-        x,
-        gamma,
-        beta,
-        eps,
-        momentum,
-        act,
-        y,
-        save_mean,
-        save_inv_std,
-        running_mean,
-        running_var,
-        None,
-    )
-}
-
-/// [`forward_train_act`] on one rank's shard of a data-parallel batch.
-/// With `sync` (synchronised batch norm, PyTorch's `SyncBatchNorm`) the
-/// per-channel sums and the row count are added over the ranks before the
-/// mean and variance are taken, so every rank normalises with the
-/// statistics of the whole batch, as one process would; the moving
-/// statistics move by them too, the same on every rank. `None` is
-/// [`forward_train_act`] exactly: the shard's own statistics.
+/// of a ResNet block, without a second pass over the output;
+/// `Act::Identity` for batch norm alone). Overwrites `out.y`, `out.mean`
+/// and `out.inv_std`; moves `out.running_mean` and `out.running_var` by
+/// `settings.momentum`.
+/// x, out.y: `[m, c]`  params, out.mean, out.inv_std, out.running_mean, out.running_var: `[c]`
+///
+/// `sync` is for one rank's shard of a data-parallel batch. With it
+/// (synchronised batch norm, PyTorch's `SyncBatchNorm`) the per-channel
+/// sums and the row count are added over the ranks before the mean and
+/// variance are taken, so every rank normalises with the statistics of
+/// the whole batch, as one process would; the moving statistics move by
+/// them too, the same on every rank. `None`: the shard's own statistics,
+/// as one process on its whole batch.
 ///
 /// The ranks' sums must share a shift to be added; each rank turns its
 /// sums around its first row into sums around the moving mean (the same
 /// on every rank, and near the batch mean once training has started), in
-/// f64. One `sum_f64` of `2c + 1` values per call.
-pub fn forward_train_sync(
-    m: usize,
-    c: usize,
+/// f64. One `sum_f64` of `2c + 1` values per call with `sync`.
+pub fn forward_train(
+    shape: Shape,
     x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-    momentum: f32,
-    act: Act,
-    y: &mut [f32],
-    save_mean: &mut [f32],
-    save_inv_std: &mut [f32],
-    running_mean: &mut [f32],
-    running_var: &mut [f32],
+    params: Params,
+    settings: Settings,
+    out: TrainOut,
     sync: Option<&mut dyn Collective>,
 ) -> Result<()> {
+    let Shape { m, c } = shape;
+    let Params { gamma, beta } = params;
+    let Settings { eps, momentum, act } = settings;
+    let TrainOut {
+        y,
+        mean: save_mean,
+        inv_std: save_inv_std,
+        running_mean,
+        running_var,
+    } = out;
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -287,13 +236,13 @@ pub fn forward_train_sync(
         )));
     }
     check_len("batch norm x", x.len(), len)?;
-    check_len("batch norm gamma", gamma.len(), c)?;
-    check_len("batch norm beta", beta.len(), c)?;
-    check_len("batch norm y", y.len(), len)?;
-    check_len("batch norm save_mean", save_mean.len(), c)?;
-    check_len("batch norm save_inv_std", save_inv_std.len(), c)?;
-    check_len("batch norm running_mean", running_mean.len(), c)?;
-    check_len("batch norm running_var", running_var.len(), c)?;
+    check_len("batch norm params.gamma", gamma.len(), c)?;
+    check_len("batch norm params.beta", beta.len(), c)?;
+    check_len("batch norm out.y", y.len(), len)?;
+    check_len("batch norm out.mean", save_mean.len(), c)?;
+    check_len("batch norm out.inv_std", save_inv_std.len(), c)?;
+    check_len("batch norm out.running_mean", running_mean.len(), c)?;
+    check_len("batch norm out.running_var", running_var.len(), c)?;
 
     let gl = group_len(c);
     let inv_m = 1.0 / m as f64;
@@ -394,37 +343,25 @@ fn normalized(x: f32, mean: f32, scale: f32, beta: f32) -> f32 {
 /// Per-channel scale and shift that turn batch normalisation with fixed
 /// statistics into `y = x * scale + shift`:
 /// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
-/// Overwrites scale and shift. All slices: `[c]`.
-pub fn fold(
-    gamma: &[f32],
-    beta: &[f32],
-    mean: &[f32],
-    var: &[f32],
-    eps: f32,
-    scale: &mut [f32],
-    shift: &mut [f32],
-) -> Result<()> {
+/// Overwrites `out.scale` and `out.shift`.
+/// params, running, out: `[c]` each (c is gamma's length)
+pub fn fold(params: Params, running: RunningStats, eps: f32, out: Folded) -> Result<()> {
+    let Params { gamma, beta } = params;
     let c = gamma.len();
     rows_len("batch norm fold", 1, c)?;
     check_eps("batch norm fold", eps)?;
-    check_len("batch norm fold beta", beta.len(), c)?;
-    check_len("batch norm fold mean", mean.len(), c)?;
-    check_len("batch norm fold var", var.len(), c)?;
-    check_len("batch norm fold scale", scale.len(), c)?;
-    check_len("batch norm fold shift", shift.len(), c)?;
-    fold_unchecked(gamma, beta, mean, var, eps, scale, shift);
+    check_len("batch norm fold params.beta", beta.len(), c)?;
+    check_len("batch norm fold running.mean", running.mean.len(), c)?;
+    check_len("batch norm fold running.var", running.var.len(), c)?;
+    check_len("batch norm fold out.scale", out.scale.len(), c)?;
+    check_len("batch norm fold out.shift", out.shift.len(), c)?;
+    fold_unchecked(params, running, eps, out);
     Ok(())
 }
 
-fn fold_unchecked(
-    gamma: &[f32],
-    beta: &[f32],
-    mean: &[f32],
-    var: &[f32],
-    eps: f32,
-    scale: &mut [f32],
-    shift: &mut [f32],
-) {
+fn fold_unchecked(params: Params, running: RunningStats, eps: f32, out: Folded) {
+    let (Params { gamma, beta }, RunningStats { mean, var }) = (params, running);
+    let Folded { scale, shift } = out;
     for ch in 0..gamma.len() {
         let s = (gamma[ch] as f64 / (var[ch] as f64 + eps as f64).sqrt()) as f32;
         scale[ch] = s;
@@ -432,67 +369,33 @@ fn fold_unchecked(
     }
 }
 
-/// Batch normalisation in inference mode, with the running statistics:
-/// `y = x * scale + shift` with `(scale, shift)` from [`fold`]. Overwrites y.
-/// x, y: [m, c]  gamma, beta, running_mean, running_var: `[c]`
+/// Batch normalisation in inference mode, with the moving statistics,
+/// then `settings.act` in the same pass: `y = act(x * scale + shift)` with
+/// `(scale, shift)` from [`fold`]. Overwrites y; reads `settings.eps` and
+/// `settings.act`.
+/// x, y: `[m, c]`  params, running: `[c]`
 pub fn forward_infer(
-    m: usize,
-    c: usize,
+    shape: Shape,
     x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    running_mean: &[f32],
-    running_var: &[f32],
-    eps: f32,
+    params: Params,
+    running: RunningStats,
+    settings: Settings,
     y: &mut [f32],
 ) -> Result<()> {
-    forward_infer_act(
-        m,
-        c,
-        x,
-        gamma,
-        beta,
-        running_mean,
-        running_var,
-        eps,
-        Act::Identity,
-        y,
-    )
-}
-
-/// [`forward_infer`] followed by an activation in the same pass.
-pub fn forward_infer_act(
-    m: usize,
-    c: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    running_mean: &[f32],
-    running_var: &[f32],
-    eps: f32,
-    act: Act,
-    y: &mut [f32],
-) -> Result<()> {
+    let Shape { m, c } = shape;
+    let Settings { eps, act, .. } = settings;
     let len = rows_len("batch norm", m, c)?;
     check_eps("batch norm", eps)?;
-    check_len("batch norm x", x.len(), len)?;
-    check_len("batch norm gamma", gamma.len(), c)?;
-    check_len("batch norm beta", beta.len(), c)?;
-    check_len("batch norm running_mean", running_mean.len(), c)?;
-    check_len("batch norm running_var", running_var.len(), c)?;
+    check_running(c, len, x, params, running)?;
     check_len("batch norm y", y.len(), len)?;
     let gl = group_len(c);
     scratch::with(Slot::Aux, 2 * gl, |buf| {
         let (scale, shift) = buf.split_at_mut(gl);
-        fold_unchecked(
-            gamma,
-            beta,
-            running_mean,
-            running_var,
-            eps,
-            &mut scale[..c],
-            &mut shift[..c],
-        );
+        let out = Folded {
+            scale: &mut scale[..c],
+            shift: &mut shift[..c],
+        };
+        fold_unchecked(params, running, eps, out);
         extend_repeat(scale, c);
         extend_repeat(shift, c);
         let (scale, shift) = (&*scale, &*shift);
@@ -508,102 +411,65 @@ pub fn forward_infer_act(
     Ok(())
 }
 
-/// Gradients of training-mode batch normalisation, in the closed form
-/// (Ioffe and Szegedy, 2015, with the sums gathered):
-/// `dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))`,
-/// `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`, with
-/// `xhat = (x - mean) * inv_std` from the saved statistics.
-/// Overwrites dx; adds into dgamma and dbeta.
-/// x, dy, dx: [m, c]  gamma, save_mean, save_inv_std, dgamma, dbeta: `[c]`
-pub fn backward(
-    m: usize,
+/// The length checks of x and the per-channel tensors of a pass on the
+/// moving statistics ([`forward_infer`], [`backward_frozen`]).
+fn check_running(
     c: usize,
+    len: usize,
     x: &[f32],
-    gamma: &[f32],
-    save_mean: &[f32],
-    save_inv_std: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
+    params: Params,
+    running: RunningStats,
 ) -> Result<()> {
-    backward_act(
-        m,
-        c,
-        x,
-        gamma,
-        gamma,
-        save_mean,
-        save_inv_std,
-        Act::Identity,
-        dy,
-        dx,
-        dgamma,
-        dbeta,
-    )
+    check_len("batch norm x", x.len(), len)?;
+    check_len("batch norm params.gamma", params.gamma.len(), c)?;
+    check_len("batch norm params.beta", params.beta.len(), c)?;
+    check_len("batch norm running.mean", running.mean.len(), c)?;
+    check_len("batch norm running.var", running.var.len(), c)
 }
 
-/// Gradients of [`forward_train_act`]: `dy` is the gradient with respect
-/// to the activation's output. The activation's derivative is taken from
-/// the normalised value recomputed from x (as in the forward pass, so
-/// `beta` is needed), which spares reading the output: for ReLU, the
-/// derivative is `z > 0` for `z = gamma * (x - mean) * inv_std + beta`.
-/// Overwrites dx; adds into dgamma and dbeta.
-/// x, dy, dx: [m, c]  gamma, beta, save_mean, save_inv_std, dgamma, dbeta: `[c]`
-pub fn backward_act(
-    m: usize,
-    c: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    save_mean: &[f32],
-    save_inv_std: &[f32],
-    act: Act,
-    dy: &[f32],
-    dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
-) -> Result<()> {
-    backward_sync(
-        m,
-        c,
-        x,
-        gamma,
-        beta,
-        save_mean,
-        save_inv_std,
-        act,
-        dy,
-        dx,
-        dgamma,
-        dbeta,
-        None,
-    )
-}
-
-/// Gradients of [`forward_train_sync`]. With `sync`, the two per-channel
-/// sums that `dx` needs (`sum(dy)`, `sum(dy * xhat)`) and the row count are
+/// Gradients of [`forward_train`], in the closed form (Ioffe and
+/// Szegedy, 2015, with the sums gathered):
+/// `dx = gamma * inv_std * (dz - mean(dz) - xhat * mean(dz * xhat))`,
+/// `dgamma = sum(dz * xhat)`, `dbeta = sum(dz)`, with
+/// `xhat = (x - mean) * inv_std` from the saved statistics and
+/// `dz = dy * act'(z)` the gradient before `settings.act` (`dy` itself for
+/// `Act::Identity`). The activation's derivative is taken from the
+/// normalised value `z = gamma * (x - mean) * inv_std + beta` recomputed
+/// from x (as in the forward pass, so `beta` is needed), which spares
+/// reading the output: for ReLU, it is `z > 0`. Reads `settings.act`
+/// alone. Overwrites `grads.dx`; adds into `grads.dgamma` and `grads.dbeta`.
+/// x, grads.dy, grads.dx: `[m, c]`  params, stats, grads.dgamma, grads.dbeta: `[c]`
+///
+/// With `sync` (the ranks of [`forward_train`]'s), the two per-channel
+/// sums that `dx` needs (`sum(dz)`, `sum(dz * xhat)`) and the row count are
 /// added over the ranks first, since every row of the whole batch moved
 /// the statistics; `dgamma` and `dbeta` get this rank's sums only, as the
 /// gradient all-reduce adds the ranks' afterwards. `dy` must carry the
 /// whole batch's scale on every rank (each rank's loss weighted by its
-/// share of the batch). `None` is [`backward_act`] exactly.
-/// One `sum_f64` of `2c + 1` values per call.
-pub fn backward_sync(
-    m: usize,
-    c: usize,
+/// share of the batch). One `sum_f64` of `2c + 1` values per call with
+/// `sync`; `None` is one process on its whole batch.
+pub fn backward(
+    shape: Shape,
     x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    save_mean: &[f32],
-    save_inv_std: &[f32],
-    act: Act,
-    dy: &[f32],
-    dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
+    params: Params,
+    stats: Stats,
+    settings: Settings,
+    grads: Grads,
     sync: Option<&mut dyn Collective>,
 ) -> Result<()> {
+    let Shape { m, c } = shape;
+    let Params { gamma, beta } = params;
+    let Stats {
+        mean: save_mean,
+        inv_std: save_inv_std,
+    } = stats;
+    let Grads {
+        dy,
+        dx,
+        dgamma,
+        dbeta,
+    } = grads;
+    let act = settings.act;
     let len = rows_len("batch norm", m, c)?;
     if m == 0 {
         return Err(Error::InvalidArgument(
@@ -611,14 +477,14 @@ pub fn backward_sync(
         ));
     }
     check_len("batch norm x", x.len(), len)?;
-    check_len("batch norm gamma", gamma.len(), c)?;
-    check_len("batch norm beta", beta.len(), c)?;
-    check_len("batch norm save_mean", save_mean.len(), c)?;
-    check_len("batch norm save_inv_std", save_inv_std.len(), c)?;
-    check_len("batch norm dy", dy.len(), len)?;
-    check_len("batch norm dx", dx.len(), len)?;
-    check_len("batch norm dgamma", dgamma.len(), c)?;
-    check_len("batch norm dbeta", dbeta.len(), c)?;
+    check_len("batch norm params.gamma", gamma.len(), c)?;
+    check_len("batch norm params.beta", beta.len(), c)?;
+    check_len("batch norm stats.mean", save_mean.len(), c)?;
+    check_len("batch norm stats.inv_std", save_inv_std.len(), c)?;
+    check_len("batch norm grads.dy", dy.len(), len)?;
+    check_len("batch norm grads.dx", dx.len(), len)?;
+    check_len("batch norm grads.dgamma", dgamma.len(), c)?;
+    check_len("batch norm grads.dbeta", dbeta.len(), c)?;
     // The activation's derivative, chosen once per call so that each loop
     // is compiled for one activation: `grad(d, z)` is `d * act'(z)` at the
     // normalised value z (the derivative written through `act(z)`, as
@@ -658,7 +524,7 @@ pub fn backward_sync(
     Ok(())
 }
 
-/// The checked arguments of [`backward_act`].
+/// The checked arguments of [`backward`].
 struct Backward<'a> {
     m: usize,
     c: usize,

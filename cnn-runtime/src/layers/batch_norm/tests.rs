@@ -27,12 +27,59 @@ fn inputs(m: usize, c: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// What [`forward_train`] writes, owned.
 struct Out {
     y: Vec<f32>,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
     running_mean: Vec<f32>,
     running_var: Vec<f32>,
+}
+
+impl Out {
+    /// NaN where forward overwrites, and the moving statistics at (0, 1).
+    fn new(shape: Shape) -> Self {
+        let Shape { m, c } = shape;
+        Out {
+            y: nan_filled(m * c),
+            mean: nan_filled(c),
+            inv_std: nan_filled(c),
+            running_mean: vec![0.0; c],
+            running_var: vec![1.0; c],
+        }
+    }
+
+    fn train_out(&mut self) -> TrainOut<'_> {
+        TrainOut {
+            y: &mut self.y,
+            mean: &mut self.mean,
+            inv_std: &mut self.inv_std,
+            running_mean: &mut self.running_mean,
+            running_var: &mut self.running_var,
+        }
+    }
+
+    fn stats(&self) -> Stats<'_> {
+        Stats {
+            mean: &self.mean,
+            inv_std: &self.inv_std,
+        }
+    }
+
+    fn running(&self) -> RunningStats<'_> {
+        RunningStats {
+            mean: &self.running_mean,
+            var: &self.running_var,
+        }
+    }
+}
+
+fn settings(eps: f32, momentum: f32, act: Act) -> Settings {
+    Settings { eps, momentum, act }
+}
+
+fn params<'a>(gamma: &'a [f32], beta: &'a [f32]) -> Params<'a> {
+    Params { gamma, beta }
 }
 
 fn train(
@@ -44,29 +91,50 @@ fn train(
     eps: f32,
     momentum: f32,
 ) -> Out {
-    let mut o = Out {
-        y: nan_filled(m * c),
-        mean: nan_filled(c),
-        inv_std: nan_filled(c),
-        running_mean: vec![0.0; c],
-        running_var: vec![1.0; c],
-    };
-    forward_train(
-        m,
-        c,
+    train_act(
+        Shape { m, c },
         x,
-        gamma,
-        beta,
-        eps,
-        momentum,
-        &mut o.y,
-        &mut o.mean,
-        &mut o.inv_std,
-        &mut o.running_mean,
-        &mut o.running_var,
+        params(gamma, beta),
+        settings(eps, momentum, Act::Identity),
+    )
+}
+
+fn train_act(shape: Shape, x: &[f32], params: Params, settings: Settings) -> Out {
+    let mut o = Out::new(shape);
+    forward_train(shape, x, params, settings, o.train_out(), None).unwrap();
+    o
+}
+
+/// [`backward`] into dx filled with NaN and dgamma, dbeta filled with
+/// `start` (which they are added to). Returns (dx, dgamma, dbeta).
+fn grads(
+    shape: Shape,
+    x: &[f32],
+    params: Params,
+    stats: Stats,
+    act: Act,
+    dy: &[f32],
+    start: [f32; 2],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let Shape { m, c } = shape;
+    let (mut dx, mut dgamma, mut dbeta) = (nan_filled(m * c), vec![start[0]; c], vec![start[1]; c]);
+    let grads = Grads {
+        dy,
+        dx: &mut dx,
+        dgamma: &mut dgamma,
+        dbeta: &mut dbeta,
+    };
+    backward(
+        shape,
+        x,
+        params,
+        stats,
+        settings(1e-3, 0.9, act),
+        grads,
+        None,
     )
     .unwrap();
-    o
+    (dx, dgamma, dbeta)
 }
 
 #[test]
@@ -119,21 +187,11 @@ fn running_stats_move_as_momentum_says() {
         assert!((o.running_var[ch] as f64 - (0.9 + 0.1 * var[ch])).abs() < 1e-5);
     }
     for _ in 1..20 {
-        forward_train(
-            m,
-            c,
-            &x,
-            &[1.0; 2],
-            &[0.0; 2],
-            1e-3,
-            0.9,
-            &mut o.y,
-            &mut o.mean,
-            &mut o.inv_std,
-            &mut o.running_mean,
-            &mut o.running_var,
-        )
-        .unwrap();
+        let (p, s) = (
+            params(&[1.0; 2], &[0.0; 2]),
+            settings(1e-3, 0.9, Act::Identity),
+        );
+        forward_train(Shape { m, c }, &x, p, s, o.train_out(), None).unwrap();
     }
     let k = 1.0 - 0.9f64.powi(20);
     for ch in 0..c {
@@ -180,9 +238,21 @@ fn forward_infer_is_fold_then_affine() {
         let rm = random(c, 13);
         let rv: Vec<f32> = random(c, 14).iter().map(|v| v.abs() + 0.5).collect();
         let mut y = nan_filled(m * c);
-        forward_infer(m, c, &x, &gamma, &beta, &rm, &rv, 1e-3, &mut y).unwrap();
+        let (p, running) = (
+            params(&gamma, &beta),
+            RunningStats {
+                mean: &rm,
+                var: &rv,
+            },
+        );
+        let s = settings(1e-3, 0.9, Act::Identity);
+        forward_infer(Shape { m, c }, &x, p, running, s, &mut y).unwrap();
         let (mut scale, mut shift) = (nan_filled(c), nan_filled(c));
-        fold(&gamma, &beta, &rm, &rv, 1e-3, &mut scale, &mut shift).unwrap();
+        let out = Folded {
+            scale: &mut scale,
+            shift: &mut shift,
+        };
+        fold(p, running, 1e-3, out).unwrap();
         let affine: Vec<f32> = x
             .iter()
             .enumerate()
@@ -210,22 +280,11 @@ fn backward_matches_staged_reference() {
         let x = inputs(m, c, 20 + s as u64);
         let gamma = random(c, 21);
         let dy = random(m * c, 22);
-        let o = train(m, c, &x, &gamma, &[0.0; 120][..c], 1e-3, 0.99);
-        let mut dx = nan_filled(m * c);
-        let (mut dgamma, mut dbeta) = (vec![1.0; c], vec![2.0; c]);
-        backward(
-            m,
-            c,
-            &x,
-            &gamma,
-            &o.mean,
-            &o.inv_std,
-            &dy,
-            &mut dx,
-            &mut dgamma,
-            &mut dbeta,
-        )
-        .unwrap();
+        let beta = &[0.0; 120][..c];
+        let o = train(m, c, &x, &gamma, beta, 1e-3, 0.99);
+        let p = params(&gamma, beta);
+        let shape = Shape { m, c };
+        let (dx, dgamma, dbeta) = grads(shape, &x, p, o.stats(), Act::Identity, &dy, [1.0, 2.0]);
         let (want_dx, want_dg, want_db) = reference::backward(m, c, &x, &gamma, 1e-3, &dy);
         assert_close(&dx, &want_dx, 1e-3, 1e-5);
         let plus = |v: &[f32], k: f32| v.iter().map(|a| a + k).collect::<Vec<_>>();
@@ -245,21 +304,9 @@ fn gradcheck_x_gamma_beta() {
     let r = random(m * c, 33);
     let eps = 1e-3;
     let o = train(m, c, &x, &gamma, &beta, eps, 0.99);
-    let mut dx = nan_filled(m * c);
-    let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
-    backward(
-        m,
-        c,
-        &x,
-        &gamma,
-        &o.mean,
-        &o.inv_std,
-        &r,
-        &mut dx,
-        &mut dgamma,
-        &mut dbeta,
-    )
-    .unwrap();
+    let p = params(&gamma, &beta);
+    let shape = Shape { m, c };
+    let (dx, dgamma, dbeta) = grads(shape, &x, p, o.stats(), Act::Identity, &r, [0.0; 2]);
     let loss =
         |x: &[f32], gamma: &[f32], beta: &[f32]| dot(&train(m, c, x, gamma, beta, eps, 0.99).y, &r);
     let tol = 1e-3;
@@ -270,122 +317,149 @@ fn gradcheck_x_gamma_beta() {
 
 #[test]
 fn bad_shapes_and_arguments_are_errors() {
-    let (m, c) = (4, 3);
+    let shape = Shape { m: 4, c: 3 };
     let x = vec![0.0; 12];
     let p = vec![1.0; 3];
-    let (mut y, mut a, mut b, mut rm, mut rv) = (
-        vec![0.0; 12],
-        vec![0.0; 3],
-        vec![0.0; 3],
-        vec![0.0; 3],
-        vec![1.0; 3],
-    );
-    let mut train_err = |m: usize,
-                         c: usize,
-                         x: &[f32],
-                         g: &[f32],
-                         eps: f32,
-                         mom: f32,
-                         y: &mut [f32],
-                         rv: &mut [f32]| {
-        forward_train(m, c, x, g, &p, eps, mom, y, &mut a, &mut b, &mut rm, rv)
-            .unwrap_err()
-            .to_string()
+    let ok = settings(1e-3, 0.9, Act::Identity);
+    let params = Params {
+        gamma: &p,
+        beta: &p,
     };
-    assert!(train_err(m, c, &x[1..], &p, 1e-3, 0.9, &mut y, &mut rv).contains("batch norm x"));
-    assert!(train_err(m, c, &x, &p[1..], 1e-3, 0.9, &mut y, &mut rv).contains("batch norm gamma"));
-    assert!(train_err(m, c, &x, &p, 1e-3, 0.9, &mut y[1..], &mut rv).contains("batch norm y"));
-    assert!(train_err(m, c, &x, &p, 1e-3, 0.9, &mut y, &mut rv[1..]).contains("running_var"));
-    assert!(train_err(m, c, &x, &p, -1.0, 0.9, &mut y, &mut rv).contains("epsilon"));
-    assert!(train_err(m, c, &x, &p, f32::NAN, 0.9, &mut y, &mut rv).contains("epsilon"));
-    assert!(train_err(m, c, &x, &p, 1e-3, 1.5, &mut y, &mut rv).contains("momentum"));
-    assert!(train_err(m, c, &x, &p, 1e-3, f32::NAN, &mut y, &mut rv).contains("momentum"));
-    assert!(train_err(0, c, &[], &p, 1e-3, 0.9, &mut [], &mut rv).contains("m = 0"));
-    assert!(train_err(m, 0, &[], &[], 1e-3, 0.9, &mut [], &mut []).contains("channels"));
-    assert!(train_err(usize::MAX, 3, &x, &p, 1e-3, 0.9, &mut y, &mut rv).contains("overflow"));
-
-    assert!(forward_infer(m, c, &x, &p, &p, &p, &p[1..], 1e-3, &mut y)
-        .unwrap_err()
-        .to_string()
-        .contains("running_var"));
-    assert!(forward_infer(m, c, &x, &p, &p, &p, &p, 1e-3, &mut y[1..]).is_err());
-    assert!(forward_infer(m, 0, &[], &[], &[], &[], &[], 1e-3, &mut []).is_err());
-    forward_infer(0, c, &[], &p, &p, &p, &p, 1e-3, &mut []).unwrap();
-
-    let (mut dx, mut dg, mut db) = (vec![0.0; 12], vec![0.0; 3], vec![0.0; 3]);
     let msg = |r: Result<()>| r.unwrap_err().to_string();
-    assert!(msg(backward(
-        m,
-        c,
-        &x,
-        &p,
-        &p,
-        &p,
-        &x[1..],
-        &mut dx,
-        &mut dg,
-        &mut db
-    ))
-    .contains("batch norm dy"));
-    assert!(msg(backward(
-        m,
-        c,
-        &x,
-        &p,
-        &p,
-        &p,
-        &x,
-        &mut dx[1..],
-        &mut dg,
-        &mut db
-    ))
-    .contains("batch norm dx"));
-    assert!(msg(backward(
-        m,
-        c,
-        &x,
-        &p,
-        &p[1..],
-        &p,
-        &x,
-        &mut dx,
-        &mut dg,
-        &mut db
-    ))
-    .contains("save_mean"));
-    assert!(msg(backward(
-        m,
-        c,
-        &x,
-        &p,
-        &p,
-        &p,
-        &x,
-        &mut dx,
-        &mut dg[1..],
-        &mut db
-    ))
-    .contains("dgamma"));
-    assert!(msg(backward(
-        m,
-        c,
-        &x,
-        &p,
-        &p,
-        &p,
-        &x,
-        &mut dx,
-        &mut dg,
-        &mut db[1..]
-    ))
-    .contains("dbeta"));
-    assert!(backward(0, c, &[], &p, &p, &p, &[], &mut [], &mut dg, &mut db).is_err());
 
+    // Training: each argument short in turn, then the settings and sizes.
+    let train_err = |shape: Shape, x: &[f32], params: Params, settings: Settings, short: &str| {
+        let mut o = Out::new(Shape { m: 4, c: 3 });
+        let out = o.train_out();
+        let out = match short {
+            "y" => TrainOut {
+                y: &mut out.y[1..],
+                ..out
+            },
+            "mean" => TrainOut {
+                mean: &mut out.mean[1..],
+                ..out
+            },
+            "inv_std" => TrainOut {
+                inv_std: &mut out.inv_std[1..],
+                ..out
+            },
+            "running_mean" => TrainOut {
+                running_mean: &mut out.running_mean[1..],
+                ..out
+            },
+            "running_var" => TrainOut {
+                running_var: &mut out.running_var[1..],
+                ..out
+            },
+            _ => out,
+        };
+        msg(forward_train(shape, x, params, settings, out, None))
+    };
+    let short_gamma = Params {
+        gamma: &p[1..],
+        ..params
+    };
+    let short_beta = Params {
+        beta: &p[1..],
+        ..params
+    };
+    assert!(train_err(shape, &x[1..], params, ok, "").contains("batch norm x"));
+    assert!(train_err(shape, &x, short_gamma, ok, "").contains("batch norm params.gamma"));
+    assert!(train_err(shape, &x, short_beta, ok, "").contains("batch norm params.beta"));
+    for field in ["y", "mean", "inv_std", "running_mean", "running_var"] {
+        let e = train_err(shape, &x, params, ok, field);
+        assert!(e.contains(&format!("batch norm out.{field}:")), "{e}");
+    }
+    let with = |eps: f32, momentum: f32| settings(eps, momentum, Act::Identity);
+    assert!(train_err(shape, &x, params, with(-1.0, 0.9), "").contains("epsilon"));
+    assert!(train_err(shape, &x, params, with(f32::NAN, 0.9), "").contains("epsilon"));
+    assert!(train_err(shape, &x, params, with(1e-3, 1.5), "").contains("momentum"));
+    assert!(train_err(shape, &x, params, with(1e-3, f32::NAN), "").contains("momentum"));
+    assert!(train_err(Shape { m: 0, c: 3 }, &[], params, ok, "").contains("m = 0"));
+    let no_channels = Params {
+        gamma: &[],
+        beta: &[],
+    };
+    assert!(train_err(Shape { m: 4, c: 0 }, &[], no_channels, ok, "").contains("channels"));
+    let huge = Shape {
+        m: usize::MAX,
+        c: 3,
+    };
+    assert!(train_err(huge, &x, params, ok, "").contains("overflow"));
+
+    // Inference.
+    let running = RunningStats { mean: &p, var: &p };
+    let short_var = RunningStats {
+        var: &p[1..],
+        ..running
+    };
+    let mut y = vec![0.0; 12];
+    assert!(msg(forward_infer(shape, &x, params, short_var, ok, &mut y))
+        .contains("batch norm running.var"));
+    assert!(
+        msg(forward_infer(shape, &x, params, running, ok, &mut y[1..])).contains("batch norm y")
+    );
+    let none = RunningStats {
+        mean: &[],
+        var: &[],
+    };
+    assert!(forward_infer(Shape { m: 4, c: 0 }, &[], no_channels, none, ok, &mut []).is_err());
+    forward_infer(Shape { m: 0, c: 3 }, &[], params, running, ok, &mut []).unwrap();
+
+    // Backward: each gradient short in turn, the saved statistics, m = 0.
+    let stats = Stats {
+        mean: &p,
+        inv_std: &p,
+    };
+    let (mut dx, mut dg, mut db) = (vec![0.0; 12], vec![0.0; 3], vec![0.0; 3]);
+    let mut grads_err = |stats: Stats, short: &str| {
+        let grads = Grads {
+            dy: if short == "dy" { &x[1..] } else { &x },
+            dx: if short == "dx" { &mut dx[1..] } else { &mut dx },
+            dgamma: if short == "dgamma" {
+                &mut dg[1..]
+            } else {
+                &mut dg
+            },
+            dbeta: if short == "dbeta" {
+                &mut db[1..]
+            } else {
+                &mut db
+            },
+        };
+        msg(backward(shape, &x, params, stats, ok, grads, None))
+    };
+    for field in ["dy", "dx", "dgamma", "dbeta"] {
+        let e = grads_err(stats, field);
+        assert!(e.contains(&format!("batch norm grads.{field}:")), "{e}");
+    }
+    let short_mean = Stats {
+        mean: &p[1..],
+        ..stats
+    };
+    assert!(grads_err(short_mean, "").contains("batch norm stats.mean"));
+    let grads = Grads {
+        dy: &[],
+        dx: &mut [],
+        dgamma: &mut dg,
+        dbeta: &mut db,
+    };
+    assert!(backward(Shape { m: 0, c: 3 }, &[], params, stats, ok, grads, None).is_err());
+
+    // Fold.
     let (mut s, mut t) = (vec![0.0; 3], vec![0.0; 3]);
-    assert!(msg(fold(&p, &p, &p, &p[1..], 1e-3, &mut s, &mut t)).contains("fold var"));
-    assert!(msg(fold(&p, &p, &p, &p, 1e-3, &mut s, &mut t[1..])).contains("fold shift"));
-    assert!(fold(&[], &[], &[], &[], 1e-3, &mut [], &mut []).is_err());
-    assert!(fold(&p, &p, &p, &p, f32::INFINITY, &mut s, &mut t).is_err());
+    let mut fold_err = |params: Params, running: RunningStats, eps: f32, short: bool| {
+        let out = Folded {
+            scale: &mut s,
+            shift: if short { &mut t[1..] } else { &mut t },
+        };
+        msg(fold(params, running, eps, out))
+    };
+    assert!(fold_err(params, short_var, 1e-3, false).contains("fold running.var"));
+    assert!(fold_err(params, running, 1e-3, true).contains("fold out.shift"));
+    assert!(fold_err(no_channels, none, 1e-3, false).contains("channels"));
+    assert!(fold_err(params, running, f32::INFINITY, false).contains("epsilon"));
 }
 
 const FUSED_ACTS: [Act; 10] = [
@@ -417,62 +491,40 @@ fn fused_activation_matches_the_two_kernels() {
         let gamma = random(c, 51);
         let beta = random(c, 52);
         let dy = random(m * c, 53);
+        let (shape, p) = (Shape { m, c }, params(&gamma, &beta));
         for act in FUSED_ACTS {
             let o = train(m, c, &x, &gamma, &beta, 1e-3, 0.9);
             let mut want_y = nan_filled(m * c);
             activation::forward(act, &o.y, &mut want_y).unwrap();
-            let (mut y, mut mean, mut inv) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
-            let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
-            forward_train_act(
-                m, c, &x, &gamma, &beta, 1e-3, 0.9, act, &mut y, &mut mean, &mut inv, &mut rm,
-                &mut rv,
-            )
-            .unwrap();
-            assert_eq!(y, want_y, "{act:?} forward_train");
+            let fused = train_act(shape, &x, p, settings(1e-3, 0.9, act));
+            assert_eq!(fused.y, want_y, "{act:?} forward_train");
+            assert_eq!((&fused.mean, &fused.inv_std), (&o.mean, &o.inv_std));
             assert_eq!(
-                (mean.clone(), inv.clone()),
-                (o.mean.clone(), o.inv_std.clone())
-            );
-            assert_eq!(
-                (rm.clone(), rv.clone()),
-                (o.running_mean.clone(), o.running_var.clone())
+                (&fused.running_mean, &fused.running_var),
+                (&o.running_mean, &o.running_var)
             );
 
             // Backward: activation backward (from its input, which every
             // activation takes), then batch norm.
             let mut d = dy.clone();
             activation::backward_from_input(act, &o.y, &mut d).unwrap();
-            let (mut want_dx, mut want_dg, mut want_db) =
-                (nan_filled(m * c), vec![1.0; c], vec![2.0; c]);
-            backward(
-                m,
-                c,
-                &x,
-                &gamma,
-                &mean,
-                &inv,
-                &d,
-                &mut want_dx,
-                &mut want_dg,
-                &mut want_db,
-            )
-            .unwrap();
-            let (mut dx, mut dg, mut db) = (nan_filled(m * c), vec![1.0; c], vec![2.0; c]);
-            backward_act(
-                m, c, &x, &gamma, &beta, &mean, &inv, act, &dy, &mut dx, &mut dg, &mut db,
-            )
-            .unwrap();
+            let stats = fused.stats();
+            let (want_dx, want_dg, want_db) =
+                grads(shape, &x, p, stats, Act::Identity, &d, [1.0, 2.0]);
+            let (dx, dg, db) = grads(shape, &x, p, stats, act, &dy, [1.0, 2.0]);
             assert_close(&dx, &want_dx, 1e-5, 1e-6);
             assert_close(&dg, &want_dg, 1e-5, 1e-5);
             assert_close(&db, &want_db, 1e-5, 1e-5);
 
             // Inference.
+            let running = fused.running();
             let mut plain = nan_filled(m * c);
-            forward_infer(m, c, &x, &gamma, &beta, &rm, &rv, 1e-3, &mut plain).unwrap();
+            let identity = settings(1e-3, 0.9, Act::Identity);
+            forward_infer(shape, &x, p, running, identity, &mut plain).unwrap();
             let mut want = nan_filled(m * c);
             activation::forward(act, &plain, &mut want).unwrap();
             let mut got = nan_filled(m * c);
-            forward_infer_act(m, c, &x, &gamma, &beta, &rm, &rv, 1e-3, act, &mut got).unwrap();
+            forward_infer(shape, &x, p, running, settings(1e-3, 0.9, act), &mut got).unwrap();
             assert_eq!(got, want, "{act:?} forward_infer");
         }
     }
@@ -504,29 +556,20 @@ fn gradcheck_fused_activation() {
     let mut gamma = random(c, seed + 1);
     let mut beta = random(c, seed + 2);
     let r = random(m * c, seed + 3);
+    let shape = Shape { m, c };
     for act in [Act::Relu, Act::Tanh] {
         let fwd = |x: &[f32], g: &[f32], b: &[f32]| {
-            let (mut y, mut mean, mut inv) = (nan_filled(m * c), nan_filled(c), nan_filled(c));
-            let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
-            forward_train_act(
-                m, c, x, g, b, eps, 0.9, act, &mut y, &mut mean, &mut inv, &mut rm, &mut rv,
-            )
-            .unwrap();
-            (y, mean, inv)
+            train_act(shape, x, params(g, b), settings(eps, 0.9, act))
         };
-        let (y, mean, inv) = fwd(&x, &gamma, &beta);
-        assert!(y.iter().all(|v| v.is_finite()));
+        let o = fwd(&x, &gamma, &beta);
+        assert!(o.y.iter().all(|v| v.is_finite()));
         assert!(
             pre(&x, &gamma, &beta).iter().any(|&v| v < 0.0),
             "ReLU cuts something"
         );
-        let mut dx = nan_filled(m * c);
-        let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
-        backward_act(
-            m, c, &x, &gamma, &beta, &mean, &inv, act, &r, &mut dx, &mut dg, &mut db,
-        )
-        .unwrap();
-        let loss = |x: &[f32], g: &[f32], b: &[f32]| dot(&fwd(x, g, b).0, &r);
+        let p = params(&gamma, &beta);
+        let (dx, dg, db) = grads(shape, &x, p, o.stats(), act, &r, [0.0; 2]);
+        let loss = |x: &[f32], g: &[f32], b: &[f32]| dot(&fwd(x, g, b).y, &r);
         let tol = 1e-3;
         gradcheck(&mut x, &dx, 1e-3, tol, None, |x| loss(x, &gamma, &beta));
         gradcheck(&mut gamma, &dg, 1e-3, tol, None, |g| loss(&x, g, &beta));

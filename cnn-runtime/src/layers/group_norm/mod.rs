@@ -28,8 +28,43 @@ pub mod reference;
 #[cfg(test)]
 mod tests;
 
+/// The data's size: `n` examples of `hw` positions of `c` channels,
+/// `[n, hw, c]`, the channels split into `groups` runs of `c / groups`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Examples, each normalised on its own.
+    pub n: usize,
+    /// Positions per example (`h * w`).
+    pub hw: usize,
+    /// Channels.
+    pub c: usize,
+    /// Groups of channels (a divisor of `c`).
+    pub groups: usize,
+}
+
+/// The learnt per-channel scale and shift, `y = gamma * xhat + beta`.
+/// gamma, beta: `[c]`
+#[derive(Clone, Copy, Debug)]
+pub struct Params<'a> {
+    /// Scale.
+    pub gamma: &'a [f32],
+    /// Shift.
+    pub beta: &'a [f32],
+}
+
+/// The gradients of [`Params`], which backward adds into.
+/// dgamma, dbeta: `[c]`
+#[derive(Debug)]
+pub struct ParamGrads<'a> {
+    /// Gradient of gamma.
+    pub dgamma: &'a mut [f32],
+    /// Gradient of beta.
+    pub dbeta: &'a mut [f32],
+}
+
 /// Checks the sizes; returns `n * hw * c` and the channels per group.
-fn sizes(what: &str, n: usize, hw: usize, c: usize, groups: usize) -> Result<(usize, usize)> {
+fn sizes(what: &str, shape: Shape) -> Result<(usize, usize)> {
+    let Shape { n, hw, c, groups } = shape;
     if c == 0 || groups == 0 || hw == 0 {
         return Err(Error::InvalidArgument(format!(
             "{what}: channels, groups and positions must be positive (c = {c}, groups = {groups}, hw = {hw})"
@@ -111,26 +146,17 @@ fn stats(x: &[f32], c: usize, cg: usize, g: usize, eps: f32) -> (f32, f32) {
 
 /// `y = gamma * (x - mean_g) / sqrt(var_g + eps) + beta` per example and
 /// group of `c / groups` channels. Overwrites y.
-/// x, y: [n, hw, c]  gamma, beta: `[c]`
-#[allow(clippy::too_many_arguments)] // the layer's sizes, tensors and epsilon, as PyTorch's call
-pub fn forward(
-    n: usize,
-    hw: usize,
-    c: usize,
-    groups: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-    y: &mut [f32],
-) -> Result<()> {
+/// x, y: `[n, hw, c]`  params: `[c]`
+pub fn forward(shape: Shape, x: &[f32], params: Params, eps: f32, y: &mut [f32]) -> Result<()> {
     let what = "group_norm::forward";
-    let (len, cg) = sizes(what, n, hw, c, groups)?;
+    let (len, cg) = sizes(what, shape)?;
+    let Shape { n, hw, c, groups } = shape;
+    let Params { gamma, beta } = params;
     check_eps(what, eps)?;
     check_len("group_norm::forward x", x.len(), len)?;
     check_len("group_norm::forward y", y.len(), len)?;
-    check_len("group_norm::forward gamma", gamma.len(), c)?;
-    check_len("group_norm::forward beta", beta.len(), c)?;
+    check_len("group_norm::forward params.gamma", gamma.len(), c)?;
+    check_len("group_norm::forward params.beta", beta.len(), c)?;
     let example = hw * c;
     par_rows(y, n, len, |e0, y| {
         let x = &x[e0 * example..e0 * example + y.len()];
@@ -154,24 +180,21 @@ pub fn forward(
 /// Gradients of [`forward`], with the statistics recomputed from x:
 /// `dx = inv_std * (dxhat - mean_g(dxhat) - xhat * mean_g(dxhat * xhat))`
 /// for `dxhat = dy * gamma`, `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`
-/// over examples and positions. Overwrites dx when given; adds into
-/// dgamma and dbeta when given (a frozen layer passes `None`).
-/// x, dy, dx: [n, hw, c]  gamma, dgamma, dbeta: `[c]`
-#[allow(clippy::too_many_arguments)] // forward's arguments and the three gradients
+/// over examples and positions (beta is not needed). Overwrites dx when
+/// given; adds into `dparams` when given (a frozen layer passes `None`).
+/// x, dy, dx: `[n, hw, c]`  gamma, dparams: `[c]`
 pub fn backward(
-    n: usize,
-    hw: usize,
-    c: usize,
-    groups: usize,
+    shape: Shape,
     x: &[f32],
     gamma: &[f32],
     eps: f32,
     dy: &[f32],
     dx: Option<&mut [f32]>,
-    dparams: Option<(&mut [f32], &mut [f32])>,
+    dparams: Option<ParamGrads>,
 ) -> Result<()> {
     let what = "group_norm::backward";
-    let (len, cg) = sizes(what, n, hw, c, groups)?;
+    let (len, cg) = sizes(what, shape)?;
+    let Shape { n, hw, c, groups } = shape;
     check_eps(what, eps)?;
     check_len("group_norm::backward x", x.len(), len)?;
     check_len("group_norm::backward dy", dy.len(), len)?;
@@ -179,12 +202,12 @@ pub fn backward(
     if let Some(dx) = &dx {
         check_len("group_norm::backward dx", dx.len(), len)?;
     }
-    if let Some((dgamma, dbeta)) = &dparams {
-        check_len("group_norm::backward dgamma", dgamma.len(), c)?;
-        check_len("group_norm::backward dbeta", dbeta.len(), c)?;
+    if let Some(d) = &dparams {
+        check_len("group_norm::backward dparams.dgamma", d.dgamma.len(), c)?;
+        check_len("group_norm::backward dparams.dbeta", d.dbeta.len(), c)?;
     }
     let example = hw * c;
-    if let Some((dgamma, dbeta)) = dparams {
+    if let Some(ParamGrads { dgamma, dbeta }) = dparams {
         // Per channel, in example order on this thread: the sums do not
         // depend on how the examples were split for dx.
         for (xe, dye) in x.chunks_exact(example).zip(dy.chunks_exact(example)) {

@@ -3,6 +3,8 @@
 //! pass goes through the intermediate gradients (xhat, variance, mean) one
 //! by one, not through the closed form the kernel uses.
 
+use super::{Params, Shape};
+
 /// The flat indices of group `g` of example `e` in `[n, hw, c]` data.
 fn members(e: usize, hw: usize, c: usize, groups: usize, g: usize) -> Vec<usize> {
     let cg = c / groups;
@@ -16,17 +18,9 @@ fn members(e: usize, hw: usize, c: usize, groups: usize, g: usize) -> Vec<usize>
 }
 
 /// `gamma * (x - mean) / sqrt(var + eps) + beta`, per example and group.
-#[allow(clippy::too_many_arguments)] // the kernel's arguments
-pub fn forward(
-    n: usize,
-    hw: usize,
-    c: usize,
-    groups: usize,
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-) -> Vec<f32> {
+pub fn forward(shape: Shape, x: &[f32], params: Params, eps: f32) -> Vec<f32> {
+    let Shape { n, hw, c, groups } = shape;
+    let Params { gamma, beta } = params;
     let mut y = vec![0.0; n * hw * c];
     for e in 0..n {
         for g in 0..groups {
@@ -51,17 +45,14 @@ pub fn forward(
 /// `dxhat = dy * gamma`, `dvar = sum(dxhat * (x - mean)) * -1/2 (var +
 /// eps)^(-3/2)`, `dmean = -sum(dxhat) / std - 2 dvar * mean(x - mean)`,
 /// `dx = dxhat / std + dvar * 2 (x - mean) / m + dmean / m`.
-#[allow(clippy::too_many_arguments)] // the kernel's arguments
 pub fn backward(
-    n: usize,
-    hw: usize,
-    c: usize,
-    groups: usize,
+    shape: Shape,
     x: &[f32],
     gamma: &[f32],
     eps: f32,
     dy: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let Shape { n, hw, c, groups } = shape;
     let mut dx = vec![0.0; n * hw * c];
     let (mut dgamma, mut dbeta) = (vec![0.0f64; c], vec![0.0f64; c]);
     for e in 0..n {

@@ -18,6 +18,14 @@ const SHAPES: [(usize, usize, usize, usize); 6] = [
     (64, 10 * 10, 16, 4),
 ];
 
+fn shape_of((n, hw, c, groups): (usize, usize, usize, usize)) -> Shape {
+    Shape { n, hw, c, groups }
+}
+
+fn params<'a>(gamma: &'a [f32], beta: &'a [f32]) -> Params<'a> {
+    Params { gamma, beta }
+}
+
 /// Inputs with a mean far from 0 and uneven spreads per channel.
 fn inputs(len: usize, c: usize, seed: u64) -> Vec<f32> {
     random(len, seed)
@@ -30,13 +38,15 @@ fn inputs(len: usize, c: usize, seed: u64) -> Vec<f32> {
 #[test]
 fn forward_matches_reference() {
     crate::parallel::set_threads(2);
-    for (s, &(n, hw, c, groups)) in SHAPES.iter().enumerate() {
+    for (s, &sizes) in SHAPES.iter().enumerate() {
+        let (n, hw, c, _) = sizes;
         let len = n * hw * c;
         let x = inputs(len, c, s as u64);
         let (gamma, beta) = (random(c, 10 + s as u64), random(c, 20 + s as u64));
         let mut y = nan_filled(len);
-        forward(n, hw, c, groups, &x, &gamma, &beta, 1e-5, &mut y).unwrap();
-        let want = reference::forward(n, hw, c, groups, &x, &gamma, &beta, 1e-5);
+        let p = params(&gamma, &beta);
+        forward(shape_of(sizes), &x, p, 1e-5, &mut y).unwrap();
+        let want = reference::forward(shape_of(sizes), &x, p, 1e-5);
         assert_close(&y, &want, 1e-4, 1e-5);
     }
 }
@@ -44,7 +54,9 @@ fn forward_matches_reference() {
 #[test]
 fn backward_matches_reference() {
     crate::parallel::set_threads(2);
-    for (s, &(n, hw, c, groups)) in SHAPES.iter().enumerate() {
+    for (s, &sizes) in SHAPES.iter().enumerate() {
+        let (n, hw, c, _) = sizes;
+        let shape = shape_of(sizes);
         let len = n * hw * c;
         let x = inputs(len, c, 30 + s as u64);
         let gamma = random(c, 40 + s as u64);
@@ -52,39 +64,19 @@ fn backward_matches_reference() {
         let mut dx = nan_filled(len);
         // dgamma and dbeta are added into.
         let (mut dgamma, mut dbeta) = (vec![1.0; c], vec![-1.0; c]);
-        backward(
-            n,
-            hw,
-            c,
-            groups,
-            &x,
-            &gamma,
-            1e-5,
-            &dy,
-            Some(&mut dx),
-            Some((&mut dgamma, &mut dbeta)),
-        )
-        .unwrap();
-        let (wdx, wdg, wdb) = reference::backward(n, hw, c, groups, &x, &gamma, 1e-5, &dy);
+        let dparams = ParamGrads {
+            dgamma: &mut dgamma,
+            dbeta: &mut dbeta,
+        };
+        backward(shape, &x, &gamma, 1e-5, &dy, Some(&mut dx), Some(dparams)).unwrap();
+        let (wdx, wdg, wdb) = reference::backward(shape, &x, &gamma, 1e-5, &dy);
         assert_close(&dx, &wdx, 1e-3, 1e-4);
         let plus = |v: Vec<f32>, k: f32| v.into_iter().map(|v| v + k).collect::<Vec<_>>();
         assert_close(&dgamma, &plus(wdg, 1.0), 1e-4, 1e-3);
         assert_close(&dbeta, &plus(wdb, -1.0), 1e-4, 1e-3);
         // Frozen: dx alone, the same.
         let mut dx2 = nan_filled(len);
-        backward(
-            n,
-            hw,
-            c,
-            groups,
-            &x,
-            &gamma,
-            1e-5,
-            &dy,
-            Some(&mut dx2),
-            None,
-        )
-        .unwrap();
+        backward(shape, &x, &gamma, 1e-5, &dy, Some(&mut dx2), None).unwrap();
         assert_eq!(dx, dx2);
     }
 }
@@ -93,6 +85,7 @@ fn backward_matches_reference() {
 #[test]
 fn gradcheck_x_gamma_beta() {
     let (n, hw, c, groups) = (2, 3, 6, 3);
+    let shape = Shape { n, hw, c, groups };
     let len = n * hw * c;
     let eps = 1e-5;
     let mut x = inputs(len, c, 60);
@@ -101,22 +94,14 @@ fn gradcheck_x_gamma_beta() {
     let r = random(len, 63);
     let mut dx = nan_filled(len);
     let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
-    backward(
-        n,
-        hw,
-        c,
-        groups,
-        &x,
-        &gamma,
-        eps,
-        &r,
-        Some(&mut dx),
-        Some((&mut dgamma, &mut dbeta)),
-    )
-    .unwrap();
+    let dparams = ParamGrads {
+        dgamma: &mut dgamma,
+        dbeta: &mut dbeta,
+    };
+    backward(shape, &x, &gamma, eps, &r, Some(&mut dx), Some(dparams)).unwrap();
     let loss = |x: &[f32], gamma: &[f32], beta: &[f32]| {
         let mut y = vec![0.0; len];
-        forward(n, hw, c, groups, x, gamma, beta, eps, &mut y).unwrap();
+        forward(shape, x, params(gamma, beta), eps, &mut y).unwrap();
         dot(&y, &r)
     };
     let (g0, b0) = (gamma.clone(), beta.clone());
@@ -132,12 +117,29 @@ fn bad_sizes_are_errors() {
     let x = vec![0.0; 12];
     let p = vec![1.0; 4];
     let mut y = vec![0.0; 12];
+    let ok = shape_of((1, 3, 4, 2));
+    let msg = |r: Result<()>| r.unwrap_err().to_string();
     // 3 groups do not divide 4 channels.
-    let e = forward(1, 3, 4, 3, &x, &p, &p, 1e-5, &mut y).unwrap_err();
-    assert!(e.to_string().contains("does not divide"), "{e}");
-    assert!(forward(1, 3, 4, 0, &x, &p, &p, 1e-5, &mut y).is_err());
-    assert!(forward(1, 3, 4, 2, &x, &p, &p, f32::NAN, &mut y).is_err());
-    assert!(forward(2, 3, 4, 2, &x, &p, &p, 1e-5, &mut y).is_err());
+    let e = msg(forward(
+        shape_of((1, 3, 4, 3)),
+        &x,
+        params(&p, &p),
+        1e-5,
+        &mut y,
+    ));
+    assert!(e.contains("does not divide"), "{e}");
+    assert!(forward(shape_of((1, 3, 4, 0)), &x, params(&p, &p), 1e-5, &mut y).is_err());
+    assert!(forward(ok, &x, params(&p, &p), f32::NAN, &mut y).is_err());
+    assert!(forward(shape_of((2, 3, 4, 2)), &x, params(&p, &p), 1e-5, &mut y).is_err());
+    let e = msg(forward(ok, &x, params(&p, &p[1..]), 1e-5, &mut y));
+    assert!(e.contains("group_norm::forward params.beta"), "{e}");
     let mut dx = vec![0.0; 11];
-    assert!(backward(1, 3, 4, 2, &x, &p, 1e-5, &x, Some(&mut dx), None).is_err());
+    assert!(backward(ok, &x, &p, 1e-5, &x, Some(&mut dx), None).is_err());
+    let (mut dg, mut db) = (vec![0.0; 4], vec![0.0; 3]);
+    let dparams = ParamGrads {
+        dgamma: &mut dg,
+        dbeta: &mut db,
+    };
+    let e = msg(backward(ok, &x, &p, 1e-5, &x, None, Some(dparams)));
+    assert!(e.contains("group_norm::backward dparams.dbeta"), "{e}");
 }

@@ -174,10 +174,15 @@ pub(super) fn kernel_candidates(g: &Conv2dGeom, gr: &Groups, with_dx: bool) -> C
                 c.push("direct", direct);
             }
             if implicit && with_dx {
-                if implicit::dx_supported(g) {
+                // The fixed rule's way of dx first (see `tune.rs`).
+                let rule = transposed_dx(g, gr);
+                if rule {
                     c.push("implicit transposed", (Kernel::Implicit, true));
                 }
                 c.push("implicit scatter", (Kernel::Implicit, false));
+                if implicit::dx_supported(g) && !rule {
+                    c.push("implicit transposed", (Kernel::Implicit, true));
+                }
             } else if implicit {
                 c.push("implicit", (Kernel::Implicit, false));
             }

@@ -325,11 +325,14 @@ fn dx_candidates(g: &Conv2dGeom) -> &'static [(&'static str, DxPath)] {
     let implicit = paths.iter().any(|c| c.1 == Path::Implicit);
     let gemm = paths.iter().any(|c| c.1 == Path::Gemm);
     let transposed = implicit && implicit::dx_supported(g);
+    // The fixed rule's pick first (see `tune.rs`).
+    let rule = transposed && 4 * g.c_in >= 3 * g.c_in.div_ceil(16) * 16;
     match (implicit, gemm, transposed) {
         (false, _, _) => &[G],
-        (true, true, true) => &[T, S, G],
+        (true, true, true) if rule => &[T, S, G],
+        (true, true, true) => &[S, T, G],
         (true, true, false) => &[S, G],
-        (true, false, true) if 4 * g.c_in >= 3 * g.c_in.div_ceil(16) * 16 => &[T],
+        (true, false, _) if rule => &[T],
         (true, false, _) => &[S],
     }
 }

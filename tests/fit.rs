@@ -2,7 +2,7 @@
 //! `Model::compile(net, optimizer).fit(...)`, `evaluate`, and a checkpoint
 //! resume that reproduces the uninterrupted run.
 
-use crate::common::{squares, LeNet5};
+use crate::common::{squares, LeNet5, TempDir};
 use cnn::network;
 use cnn::train::{Dataset, Fit, Model, Network};
 use cnn_runtime::optim::Sgd;
@@ -74,8 +74,7 @@ fn network_trait_on_flat_slices() {
 #[test]
 fn resume_reproduces_the_uninterrupted_run() {
     let train = dataset(64, 7);
-    let dir = std::env::temp_dir().join(format!("cnn-fit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("fit-resume");
     let ckpt = dir.join("small.ckpt");
     let cfg = || Fit::epochs(2).batch_size(16).verbose(false);
 

@@ -4,6 +4,7 @@
 //! written here; the command line's defaults and refusals; the episodes
 //! and pairs the measurements draw.
 
+use crate::common::TempDir;
 use crate::one_shot_example::train::Init;
 use crate::one_shot_example::{eval, nets, parse, Args, Source};
 #[allow(dead_code)] // the test does not print the usage or exit
@@ -29,12 +30,6 @@ fn quick(mut a: Args, out: &Path) -> Args {
     a
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cnn-one-shot-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir
-}
-
 /// Checks every row is a fraction and every file is there.
 fn check_report(report: &crate::one_shot_example::Report) {
     for r in &report.rows {
@@ -49,8 +44,8 @@ fn check_report(report: &crate::one_shot_example::Report) {
 
 #[test]
 fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
-    let out = temp("glyphs");
-    let a = quick(args(&["--per-group", "5"]).unwrap(), &out);
+    let out = TempDir::new("one-shot-glyphs");
+    let a = quick(args(&["--per-group", "5"]).unwrap(), out.path());
     let report = crate::one_shot_example::run(&a).unwrap();
     assert_eq!(report.unseen, "alphabets");
     // 5 letters per alphabet: 5-way episodes exist, 20-way ones do not.
@@ -81,7 +76,7 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
     // `--weights` measures the saved networks again without training:
     // the same figures on the same episodes and pairs.
     let mut again = quick(args(&["--per-group", "5"]).unwrap(), &out.join("again"));
-    again.weights = Some(out.clone());
+    again.weights = Some(out.path().to_path_buf());
     let second = crate::one_shot_example::run(&again).unwrap();
     assert!(second.history.is_empty(), "nothing trained");
     for (a, b) in report.rows.iter().zip(&second.rows) {
@@ -101,7 +96,6 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
         err.to_string().contains("softmax_baseline.safetensors"),
         "{err}"
     );
-    fs::remove_dir_all(&out).unwrap();
 }
 
 /// `people/<name>/<k>.png`: each person a bright blob of their own shape
@@ -137,12 +131,13 @@ fn people(root: &Path, count: usize, pictures: usize) {
 
 #[test]
 fn a_folder_of_people_trains_and_enrols_everyone() {
-    let root = temp("people");
-    people(&root, 12, 5);
+    let root = TempDir::new("one-shot-people");
+    people(root.path(), 12, 5);
     // Outside the folder, whose every subfolder is a person.
-    let out = temp("people-out");
-    let a = quick(args(&["--folder", root.to_str().unwrap()]).unwrap(), &out);
-    assert_eq!(a.source, Source::Folder(root.clone()));
+    let out = TempDir::new("one-shot-people-out");
+    let folder = root.path().to_str().unwrap();
+    let a = quick(args(&["--folder", folder]).unwrap(), out.path());
+    assert_eq!(a.source, Source::Folder(root.path().to_path_buf()));
     let report = crate::one_shot_example::run(&a).unwrap();
     assert_eq!(report.unseen, "identities");
     // Half of 12 people are kept for testing: 6, enough for 5-way.
@@ -151,23 +146,21 @@ fn a_folder_of_people_trains_and_enrols_everyone() {
     let gallery = Gallery::load(&out.join("gallery.safetensors")).unwrap();
     assert_eq!(gallery.len(), 12, "everyone in the folder is enrolled");
     assert_eq!(gallery.names()[3], "person03");
-    fs::remove_dir_all(&root).unwrap();
-    fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
 fn a_folder_with_too_few_people_is_refused() {
-    let root = temp("few");
-    people(&root, 3, 2);
+    let root = TempDir::new("one-shot-few");
+    people(root.path(), 3, 2);
+    let out = TempDir::new("one-shot-few-out");
     let a = quick(
-        args(&["--folder", root.to_str().unwrap()]).unwrap(),
-        &temp("few-out"),
+        args(&["--folder", root.path().to_str().unwrap()]).unwrap(),
+        out.path(),
     );
     let err = crate::one_shot_example::run(&a)
         .err()
         .expect("3 people cannot be split");
     assert!(err.to_string().contains("3 people"), "{err}");
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

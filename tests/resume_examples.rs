@@ -5,6 +5,7 @@
 //! bit; a checkpoint of another network or of a run with other flags is
 //! refused with a message that names what differs.
 
+use crate::common::TempDir;
 use crate::train_args;
 
 use cnn::network;
@@ -79,10 +80,8 @@ fn run(a: &train_args::Args) -> Result<(), cnn::Error> {
     Ok(())
 }
 
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cnn-resume-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
+fn dir(tag: &str) -> TempDir {
+    TempDir::new(&format!("resume-{tag}"))
 }
 
 /// history.csv without the columns of time.
@@ -96,7 +95,8 @@ fn metrics(out: &Path) -> Vec<String> {
 
 #[test]
 fn resume_parses_and_is_in_the_usage() {
-    let a = args("--resume out/tiny/ck.safetensors --seed 3", &dir("parse"));
+    let out = dir("parse");
+    let a = args("--resume out/tiny/ck.safetensors --seed 3", out.path());
     assert_eq!(a.resume, Some(PathBuf::from("out/tiny/ck.safetensors")));
     assert_eq!(a.seed, 3);
     let err = train_args::parse(&defaults(), ["--resume".to_string()].into_iter())
@@ -127,10 +127,11 @@ fn resume_parses_and_is_in_the_usage() {
 
 #[test]
 fn two_epochs_and_a_resume_equal_four_epochs() {
-    let (straight, split) = (dir("straight"), dir("split"));
-    run(&args("--epochs 4 --seed 5", &straight)).unwrap();
+    let dirs = (dir("straight"), dir("split"));
+    let (straight, split) = (dirs.0.path(), dirs.1.path());
+    run(&args("--epochs 4 --seed 5", straight)).unwrap();
 
-    let mut first = args("--epochs 4 --seed 5", &split);
+    let mut first = args("--epochs 4 --seed 5", split);
     first.stop_after = Some(2);
     run(&first).unwrap();
     let checkpoint = split.join("tiny_checkpoint.safetensors");
@@ -144,21 +145,21 @@ fn two_epochs_and_a_resume_equal_four_epochs() {
         }
         other => panic!("expected Error::Mismatch, got {other:?}"),
     };
-    let m = refused(args(&line("--seed 6").replace("--seed 5 ", ""), &split));
+    let m = refused(args(&line("--seed 6").replace("--seed 5 ", ""), split));
     assert!(m.contains("seed 5 in the checkpoint, 6 now"), "{m}");
-    let m = refused(args(&line("--lr 0.02"), &split));
+    let m = refused(args(&line("--lr 0.02"), split));
     assert!(
         m.contains("initial learning rate 0.01 in the checkpoint, 0.02 now"),
         "{m}"
     );
     let m = refused(args(
         &line("--epochs 6").replacen("--epochs 4 ", "", 1),
-        &split,
+        split,
     ));
     assert!(m.contains("epochs 4 in the checkpoint, 6 now"), "{m}");
-    let m = refused(args(&line("--batch-size 8"), &split));
+    let m = refused(args(&line("--batch-size 8"), split));
     assert!(m.contains("batch size 16 in the checkpoint, 8 now"), "{m}");
-    let a = args(&line(""), &split);
+    let a = args(&line(""), split);
     let sets = (data(96, 1), data(24, 2), data(24, 3));
     let other = Model::compile(Other::new(5), Adam::new(0.01)).seed(5);
     match train_args::fit_and_report(&a, other, (&sets.0, &sets.1, &sets.2), "tiny", "t", 0.0) {
@@ -170,15 +171,13 @@ fn two_epochs_and_a_resume_equal_four_epochs() {
         other => panic!("expected Error::Mismatch, got {:?}", other.err()),
     }
 
-    run(&args(&line(""), &split)).unwrap();
+    run(&args(&line(""), split)).unwrap();
     for file in ["tiny.safetensors", "tiny_best.safetensors"] {
         assert!(
             fs::read(straight.join(file)).unwrap() == fs::read(split.join(file)).unwrap(),
             "{file} differs between the straight and the resumed run"
         );
     }
-    assert_eq!(metrics(&straight), metrics(&split));
-    assert_eq!(metrics(&split).len(), 5); // header + 4 epochs
-    fs::remove_dir_all(straight).unwrap();
-    fs::remove_dir_all(split).unwrap();
+    assert_eq!(metrics(straight), metrics(split));
+    assert_eq!(metrics(split).len(), 5); // header + 4 epochs
 }

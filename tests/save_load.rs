@@ -2,7 +2,7 @@
 //! another architecture and a truncated file are errors that say which
 //! tensor or what is wrong.
 
-use crate::common::{images, labels, LeNet5};
+use crate::common::{images, labels, LeNet5, TempDir};
 use cnn::network;
 use cnn::Error;
 use cnn_runtime::optim::Sgd;
@@ -26,12 +26,6 @@ network! {
     }
 }
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cnn-save-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -48,7 +42,8 @@ fn round_trip_is_bit_exact() {
         )
         .unwrap();
     }
-    let path = temp("norm.safetensors");
+    let dir = TempDir::new("save-load-round-trip");
+    let path = dir.join("norm.safetensors");
     net.save(&path).unwrap();
     let back = Norm::load(&path).unwrap();
     assert_eq!(bits(back.params()), bits(net.params()));
@@ -63,7 +58,8 @@ fn round_trip_is_bit_exact() {
 #[test]
 fn tensor_names_and_shapes_in_the_file() {
     let net = LeNet5::new(1);
-    let path = temp("lenet.safetensors");
+    let dir = TempDir::new("save-load-names");
+    let path = dir.join("lenet.safetensors");
     net.save(&path).unwrap();
     let ckpt = cnn_runtime::io::load(&path).unwrap();
     let (shape, data) = ckpt.get("conv2.weight").unwrap();
@@ -75,7 +71,8 @@ fn tensor_names_and_shapes_in_the_file() {
 
 #[test]
 fn another_architecture_names_the_tensor() {
-    let path = temp("narrow.safetensors");
+    let dir = TempDir::new("save-load-architecture");
+    let path = dir.join("narrow.safetensors");
     LeNet5Narrow::new(1).save(&path).unwrap();
     let err = match LeNet5::load(&path) {
         Err(e) => e,
@@ -91,7 +88,7 @@ fn another_architecture_names_the_tensor() {
     assert!(net.load_weights(&path).is_err());
     assert_eq!(net.params(), &before[..]);
     // A network with other layer names: the first missing tensor.
-    let path = temp("norm-other.safetensors");
+    let path = dir.join("norm-other.safetensors");
     Norm::new(1).save(&path).unwrap();
     let err = LeNet5::load(&path).err().unwrap();
     assert!(err.to_string().contains("conv1.weight"), "{err}");
@@ -99,13 +96,14 @@ fn another_architecture_names_the_tensor() {
 
 #[test]
 fn truncated_file_is_an_error() {
-    let path = temp("truncated.safetensors");
+    let dir = TempDir::new("save-load-truncated");
+    let path = dir.join("truncated.safetensors");
     LeNet5::new(1).save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert!(LeNet5::load(&path).is_err());
     std::fs::write(&path, &bytes[..5]).unwrap();
     assert!(LeNet5::load(&path).is_err());
-    let missing = temp("does-not-exist.safetensors");
+    let missing = dir.join("does-not-exist.safetensors");
     assert!(matches!(LeNet5::load(&missing), Err(Error::Io { .. })));
 }

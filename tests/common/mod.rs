@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cnn::ndarray::{Array2, Array4};
 use cnn::network;
@@ -61,6 +61,37 @@ pub fn squares(n: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
         0.1 * noise[(b * 32 + h) * 32 + w] + if inside { 1.0 } else { 0.0 }
     });
     (x, labels)
+}
+
+/// A directory of the test's own, `cnn-<name>-<process id>` under the
+/// system's temporary directory: empty when made, and removed with all it
+/// holds when dropped, so that a test leaves nothing in /tmp, also when it
+/// fails. Tests that run at the same time need different names.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("cnn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `name` inside the directory.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Nothing to do about a directory that cannot be removed.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `tests/fixtures/<dir>/<name>`: a committed fixture (each folder's

@@ -155,10 +155,27 @@ fn data(n: usize, seed: u64) -> Dataset {
     Dataset::new([2, 2, 1], x, y, 3).unwrap()
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
+/// A test's own directory under the system's temporary directory,
+/// removed with what it holds when dropped, also when the test fails.
+struct TmpDir(std::path::PathBuf);
+
+impl TmpDir {
+    fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        // Nothing to do about a directory that cannot be removed.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let dir = std::env::temp_dir().join(format!("cnn-train-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TmpDir(dir)
 }
 
 #[test]

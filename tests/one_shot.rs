@@ -1,8 +1,8 @@
 //! The `one_shot` example's core (`examples/shared/one_shot/`) on tiny
 //! sets, so that CI checks it builds and runs end to end: a few letters of
-//! each glyph alphabet for one epoch, and a folder of made-up people
-//! written here; the command line's defaults and refusals; the episodes
-//! and pairs the measurements draw.
+//! each glyph alphabet in a few fonts for one epoch, and a folder of
+//! made-up people written here; the command line's defaults and refusals;
+//! the episodes and pairs the measurements draw.
 
 use crate::common::TempDir;
 use crate::one_shot_example::train::Init;
@@ -17,7 +17,9 @@ fn args(words: &[&str]) -> Result<Args, String> {
 }
 
 /// A quick run's settings into `out`: one epoch of each network, small
-/// batches, few episodes and pairs, nothing printed.
+/// batches, few episodes and pairs, nothing printed. (Embedding the
+/// images, five views each, costs more than training: the pairs' images
+/// are most of those embedded.)
 fn quick(mut a: Args, out: &Path) -> Args {
     a.train.epochs = 1;
     a.train.baseline_epochs = 1;
@@ -25,7 +27,7 @@ fn quick(mut a: Args, out: &Path) -> Args {
     a.train.k = 3;
     a.train.verbose = false;
     a.episodes = 40;
-    a.pairs = 100;
+    a.pairs = 30;
     a.out = out.to_path_buf();
     a
 }
@@ -45,7 +47,11 @@ fn check_report(report: &crate::one_shot_example::Report) {
 #[test]
 fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
     let out = TempDir::new("one-shot-glyphs");
-    let a = quick(args(&["--per-group", "5"]).unwrap(), out.path());
+    // 5 letters of each alphabet in their first 4 fonts: 224 images to
+    // train on and 100 to test on (of 14,382 and 5,403).
+    let glyphs = ["--per-group", "5", "--per-identity", "4"];
+    let a = quick(args(&glyphs).unwrap(), out.path());
+    assert_eq!(a.per_identity, Some(4));
     let report = crate::one_shot_example::run(&a).unwrap();
     assert_eq!(report.unseen, "alphabets");
     // 5 letters per alphabet: 5-way episodes exist, 20-way ones do not.
@@ -75,7 +81,7 @@ fn the_glyph_run_trains_measures_and_writes_on_a_few_letters() {
     assert!(out.join("roc_triplet.svg").is_file());
     // `--weights` measures the saved networks again without training:
     // the same figures on the same episodes and pairs.
-    let mut again = quick(args(&["--per-group", "5"]).unwrap(), &out.join("again"));
+    let mut again = quick(args(&glyphs).unwrap(), &out.join("again"));
     again.weights = Some(out.path().to_path_buf());
     let second = crate::one_shot_example::run(&again).unwrap();
     assert!(second.history.is_empty(), "nothing trained");
@@ -175,6 +181,7 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
     assert_eq!(a.out, PathBuf::from("out/one_shot"));
     assert_eq!(a.train.init, Init::Softmax);
     assert!(a.tta && a.weights.is_none());
+    assert_eq!((a.per_group, a.per_identity), (None, None));
     let a = args(&["--init", "random", "--no-tta", "--weights", "out/old"]).unwrap();
     assert_eq!(a.train.init, Init::Random);
     assert!(!a.tta);
@@ -214,6 +221,10 @@ fn the_command_line_has_defaults_per_set_and_refuses_mistakes() {
             "[possible values: semi-hard, batch-hard, all]",
         ),
         (&["--p", "1"][..], "not a whole number of at least 2"),
+        (
+            &["--per-identity", "1"][..],
+            "not a whole number of at least 2",
+        ),
         (
             &["--init", "imagenet"][..],
             "[possible values: softmax, random]",
@@ -278,4 +289,15 @@ fn episodes_keep_to_one_group_and_query_another_image() {
         .flat_map(|&l| (0..dim).map(move |k| f32::from(k == l)))
         .collect();
     assert_eq!(eval::one_shot_accuracy(&onehot, dim, &episodes), 1.0);
+    // `--per-identity 2`: the first two images of each letter, every
+    // letter kept.
+    let two = test.first_images_of_each(2).unwrap();
+    assert_eq!(two.names, test.names);
+    for (kept, all) in two.images_by_identity().iter().zip(&by_identity) {
+        let first = &all[..all.len().min(2)];
+        assert_eq!(
+            two.data.select(kept).images(),
+            test.data.select(first).images()
+        );
+    }
 }

@@ -94,6 +94,25 @@ impl Identities {
             .collect();
         self.subset(&keep)
     }
+
+    /// At most `per_identity` images of each identity (the first ones): a
+    /// small set for quick runs and the integration test.
+    pub fn first_images_of_each(&self, per_identity: usize) -> Result<Identities, Error> {
+        let mut taken = vec![0usize; self.count()];
+        let keep: Vec<usize> = (0..self.data.len())
+            .filter(|&i| {
+                let id = self.data.labels()[i];
+                taken[id] += 1;
+                taken[id] <= per_identity
+            })
+            .collect();
+        Ok(Identities {
+            data: self.data.select(&keep),
+            names: self.names.clone(),
+            group_of: self.group_of.clone(),
+            group_names: self.group_names.clone(),
+        })
+    }
 }
 
 /// The glyphs: background alphabets for training, evaluation alphabets for

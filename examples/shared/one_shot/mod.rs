@@ -52,6 +52,9 @@ pub struct Args {
     /// Keep at most this many identities of each group (alphabet): quick
     /// runs and the integration test.
     pub per_group: Option<usize>,
+    /// Keep at most this many images of each identity (the first ones):
+    /// quick runs and the integration test.
+    pub per_identity: Option<usize>,
     /// Kernel threads (default: all cores).
     pub threads: Option<usize>,
     /// Embed every image as the mean of five views (itself and shifted a
@@ -132,6 +135,9 @@ struct Cli {
     /// Keep at most N identities of each alphabet (quick runs)
     #[arg(long, value_name = "N", value_parser = at_least_two)]
     per_group: Option<usize>,
+    /// Keep at most N images of each identity (quick runs)
+    #[arg(long, value_name = "N", value_parser = at_least_two)]
+    per_identity: Option<usize>,
     /// Seed of the weights, batches, distortions and episodes
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
@@ -222,6 +228,7 @@ fn resolve(c: Cli) -> Args {
         episodes: c.episodes,
         pairs: c.pairs,
         per_group: c.per_group,
+        per_identity: c.per_identity,
         threads: c.threads,
         tta: !c.no_tta,
         weights: c.weights,
@@ -323,6 +330,18 @@ pub fn run(args: &Args) -> Result<Report, Error> {
             "; kept {n} per group: {} identities to train on, {} to test on",
             split.train.count(),
             split.test.count()
+        );
+    }
+    if let Some(n) = args.per_identity {
+        split.train = split.train.first_images_of_each(n)?;
+        split.test = split.test.first_images_of_each(n)?;
+        if let Some(all) = &split.everyone {
+            split.everyone = Some(all.first_images_of_each(n)?);
+        }
+        split.description += &format!(
+            "; kept {n} images per identity: {} to train on, {} to test on",
+            split.train.data.len(),
+            split.test.data.len()
         );
     }
     say(split.description.clone());

@@ -48,9 +48,17 @@ pub(crate) fn act(a: Act, v: f64) -> f64 {
 /// `y = act((conv(x, w) + bias) * scale + shift)`. Overwrites `y`.
 /// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]
 pub fn forward(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32], ep: &Epilogue, y: &mut [f32]) {
+    epilogue(g, &sums(g, batch, x, w), ep, y);
+}
+
+/// The convolution's sums in f64, before the epilogue, as [`forward`]
+/// computes them: what the tests that try many epilogues on one
+/// convolution compute once.
+/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  sums: [batch, out_h, out_w, c_out]
+pub fn sums(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32]) -> Vec<f64> {
     assert_eq!(x.len(), batch * g.in_len(), "x");
     assert_eq!(w.len(), g.weight_len(), "w");
-    assert_eq!(y.len(), batch * g.out_len(), "y");
+    let mut sums = vec![0f64; batch * g.out_len()];
     for n in 0..batch {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
@@ -68,16 +76,29 @@ pub fn forward(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32], ep: &Epilogue
                             }
                         }
                     }
-                    if let Some(b) = ep.bias {
-                        acc += b[co] as f64;
-                    }
-                    if let Some((scale, shift)) = ep.affine {
-                        acc = acc * scale[co] as f64 + shift[co] as f64;
-                    }
-                    y[((n * g.out_h + oy) * g.out_w + ox) * g.c_out + co] = act(ep.act, acc) as f32;
+                    sums[((n * g.out_h + oy) * g.out_w + ox) * g.c_out + co] = acc;
                 }
             }
         }
+    }
+    sums
+}
+
+/// `y = act((sums + bias) * scale + shift)` in f64, rounded to f32 at the
+/// end. Overwrites `y`.
+/// sums, y: [batch, out_h, out_w, c_out]
+pub fn epilogue(g: &Conv2dGeom, sums: &[f64], ep: &Epilogue, y: &mut [f32]) {
+    assert_eq!(y.len(), sums.len(), "y");
+    for (i, (&s, y)) in sums.iter().zip(y).enumerate() {
+        let co = i % g.c_out;
+        let mut acc = s;
+        if let Some(b) = ep.bias {
+            acc += b[co] as f64;
+        }
+        if let Some((scale, shift)) = ep.affine {
+            acc = acc * scale[co] as f64 + shift[co] as f64;
+        }
+        *y = act(ep.act, acc) as f32;
     }
 }
 

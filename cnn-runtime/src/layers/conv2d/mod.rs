@@ -477,19 +477,7 @@ pub fn backward(
     if path == Path::Implicit && implicit::big_weights(g) {
         weight_grad(path, g, sz, batch, x, dy, dw, db);
         if let Some(dx) = dx {
-            backward_path(
-                path,
-                dx_path,
-                g,
-                sz,
-                batch,
-                &[],
-                w,
-                dy,
-                Some(dx),
-                None,
-                None,
-            );
+            input_grad(dx_path, g, sz, batch, w, dy, dx);
         }
         return Ok(());
     }
@@ -516,6 +504,20 @@ pub fn backward_input(
     check_len("conv2d backward_input: dy", dy.len(), sz.y)?;
     check_len("conv2d backward_input: dx", dx.len(), sz.x)?;
     let dx_path = choose_dx(g, sz, batch, w, dy, dx);
+    input_grad(dx_path, g, sz, batch, w, dy, dx);
+    Ok(())
+}
+
+/// The input gradient alone on `dx_path`; overwrites `dx`.
+fn input_grad(
+    dx_path: DxPath,
+    g: &Conv2dGeom,
+    sz: Sizes,
+    batch: usize,
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) {
     backward_path(
         Path::Gemm,
         dx_path,
@@ -529,7 +531,6 @@ pub fn backward_input(
         None,
         None,
     );
-    Ok(())
 }
 
 /// How the input gradient is computed.
@@ -554,19 +555,7 @@ fn choose_dx(
     dx: &mut [f32],
 ) -> DxPath {
     tune::choose(g, 1, batch, Pass::InputGrad, dx_candidates(g), |d| {
-        backward_path(
-            Path::Gemm,
-            d,
-            g,
-            sz,
-            batch,
-            &[],
-            w,
-            dy,
-            Some(&mut *dx),
-            None,
-            None,
-        );
+        input_grad(d, g, sz, batch, w, dy, dx);
     })
 }
 

@@ -47,6 +47,29 @@ impl<'a> Mat<'a> {
     }
 }
 
+/// Panics unless `A B` can be stored into C (row stride `ldc`): the inner
+/// dimensions agree and every element the strides reach lies in its
+/// slice. Returns `(m, k, n)`. Shared by every GEMM of the crate.
+pub(crate) fn check_operands(
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &[f32],
+    ldc: usize,
+) -> (usize, usize, usize) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
+    assert!(
+        a.data.len() >= reach(m, k, a.row_stride, a.col_stride),
+        "gemm: A too short"
+    );
+    assert!(
+        b.data.len() >= reach(k, n, b.row_stride, b.col_stride),
+        "gemm: B too short"
+    );
+    assert!(c.len() >= reach(m, n, ldc, 1), "gemm: C too short");
+    (m, k, n)
+}
+
 fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     if rows == 0 || cols == 0 {
         0
@@ -59,17 +82,7 @@ fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 /// A is `m x k`, B is `k x n`, C is `m x n`. With `beta == 0` C is only
 /// written (NaNs in it do not leak through).
 pub fn sgemm(alpha: f32, a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
-    assert!(
-        a.data.len() >= reach(m, k, a.row_stride, a.col_stride),
-        "gemm: A too short"
-    );
-    assert!(
-        b.data.len() >= reach(k, n, b.row_stride, b.col_stride),
-        "gemm: B too short"
-    );
-    assert!(c.len() >= reach(m, n, ldc, 1), "gemm: C too short");
+    let (m, k, n) = check_operands(a, b, c, ldc);
     if m == 0 || n == 0 {
         return;
     }

@@ -79,17 +79,7 @@ pub fn vectorised() -> bool {
 /// Checks the sizes (panics on a mismatch, as [`super::sgemm`] does) and
 /// does the empty products; returns whether nothing is left to do.
 fn done_or_checked(a: Mat<'_>, b: Mat<'_>, accumulate: bool, c: &mut [f32], ldc: usize) -> bool {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
-    assert!(
-        a.data.len() >= super::reach(m, k, a.row_stride, a.col_stride),
-        "gemm: A too short"
-    );
-    assert!(
-        b.data.len() >= super::reach(k, n, b.row_stride, b.col_stride),
-        "gemm: B too short"
-    );
-    assert!(c.len() >= super::reach(m, n, ldc, 1), "gemm: C too short");
+    let (m, k, n) = super::check_operands(a, b, c, ldc);
     assert!(n <= ldc || m <= 1, "gemm: rows of C overlap");
     if m == 0 || n == 0 {
         return true;

@@ -47,19 +47,11 @@ pub(super) fn forward_rows(
 }
 
 /// Overwrites `dw` (`[k, c_out]`) with `col^T dY` over whole images `x`,
-/// `dy`, in chunks of `chunk` output pixels. A 1x1 stride-1 convolution
-/// has no column matrix to keep in cache, and on the blocked product
-/// (which cuts the depth itself) takes all its pixels in one product, so
-/// that `dw` is read and written once per `KC` pixels instead of once
-/// per chunk.
+/// `dy`, in chunks of `chunk` output pixels ([`backward_chunk`]).
 pub(super) fn weight_grad(g: &Conv2dGeom, x: &[f32], dy: &[f32], chunk: usize, dw: &mut [f32]) {
     let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
-    let chunk = if g.is_pointwise() && microkernel::available() {
-        total
-    } else {
-        chunk
-    };
+    let chunk = backward_chunk(g, chunk, total);
     let mut r0 = 0;
     while r0 < total {
         let rows = chunk.min(total - r0);
@@ -91,13 +83,7 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, 
     let (k, n) = (g.k(), g.c_out);
     let total = dy.len() / n;
     let pointwise = g.is_pointwise();
-    // As in `weight_grad`: a 1x1 convolution on the blocked product in one
-    // product, which packs `W^T` once instead of once per chunk.
-    let chunk = if pointwise && microkernel::available() {
-        total
-    } else {
-        chunk
-    };
+    let chunk = backward_chunk(g, chunk, total);
     if !pointwise {
         dx.fill(0.0);
     }
@@ -121,6 +107,18 @@ pub(super) fn input_grad(g: &Conv2dGeom, dy: &[f32], wt: Mat<'_>, chunk: usize, 
             im2col::col2im_add(g, dcol, r0, rows, dx);
         });
         r0 += rows;
+    }
+}
+
+/// Output pixels per product in the backward passes: `chunk`, except that
+/// a 1x1 stride-1 convolution on the blocked product (which cuts the depth
+/// itself) takes all `total` in one, so that it packs `W^T` once and reads
+/// and writes `dw` once per `KC` pixels rather than once per chunk.
+fn backward_chunk(g: &Conv2dGeom, chunk: usize, total: usize) -> usize {
+    if g.is_pointwise() && microkernel::available() {
+        total
+    } else {
+        chunk
     }
 }
 

@@ -160,9 +160,16 @@ pub(super) fn kernel_candidates(g: &Conv2dGeom, gr: &Groups, with_dx: bool) -> C
     };
     let direct = (Kernel::Direct(crate::isa::current()), false);
     let implicit = microkernel::available();
-    match tune::mode() {
-        _ if g.is_dilated() => c.push("gemm", (Kernel::Gemm, false)),
-        _ if direct_supported(gr) && tune::mode() != tune::Mode::Auto => c.push("direct", direct),
+    let mode = tune::mode();
+    if g.is_dilated() {
+        c.push("gemm", (Kernel::Gemm, false));
+        return c;
+    }
+    if direct_supported(gr) && mode != tune::Mode::Auto {
+        c.push("direct", direct);
+        return c;
+    }
+    match mode {
         tune::Mode::Gemm => c.push("gemm", (Kernel::Gemm, false)),
         tune::Mode::Implicit if implicit => {
             let transposed = with_dx && transposed_dx(g, gr);

@@ -536,7 +536,8 @@ fn input_grad(
 /// How the input gradient is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DxPath {
-    /// `dcol = dY W^T` by matrixmultiply, then col2im: any CPU.
+    /// `dcol = dY W^T` by the im2col path's GEMM (`gemm_path::sgemm`),
+    /// then col2im: any CPU, any geometry.
     Gemm,
     /// `dcol = dY W^T` by the micro-kernel, then col2im: any stride.
     Scatter,

@@ -26,18 +26,8 @@ const NC: usize = 512;
 /// reaches past its slice, the inner dimensions differ, `beta` is another
 /// value, or the micro-kernel does not run on this CPU.
 pub(super) fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32], ldc: usize) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "packed gemm: inner dimensions differ");
+    let (m, k, n) = crate::gemm::check_operands(a, b, c, ldc);
     assert!(beta == 0.0 || beta == 1.0, "packed gemm: beta {beta}");
-    assert!(
-        a.data.len() >= reach(m, k, a.row_stride, a.col_stride),
-        "packed gemm: A too short"
-    );
-    assert!(
-        b.data.len() >= reach(k, n, b.row_stride, b.col_stride),
-        "packed gemm: B too short"
-    );
-    assert!(c.len() >= reach(m, n, ldc, 1), "packed gemm: C too short");
     if m == 0 || n == 0 {
         return;
     }
@@ -111,14 +101,6 @@ fn copy_rows(v: Mat<'_>, r0: usize, rows: usize, c0: usize, cols: usize, dst: &m
                 .enumerate()
                 .for_each(|(j, d)| *d = src[j * cs]);
         }
-    }
-}
-
-fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
-    if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
     }
 }
 

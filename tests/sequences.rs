@@ -86,6 +86,12 @@ fn shapes_summary_and_the_api_speak_of_sequences() {
     assert_eq!(a.output, "6x6");
     // 3 taps x 4 channels x 6 filters + 6 biases, as PyTorch counts them.
     assert_eq!(a.params, 3 * 4 * 6 + 6);
+    // Receptive fields along the sequence: conv1 sees 5 steps from -2;
+    // res.a (3, stride 2, padding 1) 5 + 2 = 7 from -3, jump 2.
+    let a = Seq::receptive_field("res.a").unwrap();
+    assert_eq!((a.size, a.jump, a.start), ([1, 7], [1, 2], [0, -3]));
+    assert!(a.sequence && a.frames.is_none());
+    assert_eq!(a.size_text(), "7");
     let net = Seq::new(1);
     let out = net.predict(sequences(5, 11, 3, 2).view()).unwrap();
     assert_eq!(out.shape(), [5, 3]);

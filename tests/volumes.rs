@@ -91,6 +91,13 @@ fn shapes_summary_and_the_api_speak_of_volumes() {
         text.contains("Conv3d") && text.contains("MaxPool3d"),
         "{text}"
     );
+    // Receptive fields in frames too: c1 sees 3x3x3 from -1, the pool
+    // 4 (jump 2), c2 4 + 2 * 2 = 8 from -1 - 2 = -3 along every axis.
+    let c2 = C3dSmall::receptive_field("c2").unwrap();
+    assert_eq!((c2.size, c2.jump, c2.start), ([8, 8], [2, 2], [-3, -3]));
+    let frames = c2.frames.unwrap();
+    assert_eq!((frames.size, frames.jump, frames.start), (8, 2, -3));
+    assert!(text.contains(" 8x8x8 "), "{text}");
     // The PyTorch peer's C3dSmall holds 72,264 trainable parameters; batch
     // norm's 224 moving statistics make Keras's total.
     assert_eq!(C3dSmall::TRAINABLE_PARAMS, 72_488);

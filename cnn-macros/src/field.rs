@@ -22,60 +22,90 @@
 //! (the largest); layers on a flat vector (`Flatten`, `Dense`,
 //! `GlobalAvgPool`'s output) see the whole input.
 
-use crate::ir::{dilated_window, Layer, LayerKind, Net, Shape, UpsampleMode};
+use crate::ir::{dilated_window, Depth, Layer, LayerKind, Net, Shape, UpsampleMode};
 
-/// One layer's receptive field in input pixels, per axis `[rows, cols]`.
+/// One layer's receptive field in input pixels, per axis `[frames, rows,
+/// cols]`: a volume's depth first, then its (or an image's) rows and
+/// columns. On an image or a sequence the first axis is one frame that
+/// sees itself, as a sequence's rows are one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
     /// Input pixels one output position sees.
-    pub size: [usize; 2],
+    pub size: [usize; 3],
     /// Input pixels between the fields of two neighbouring positions.
-    pub jump: [usize; 2],
-    /// The first input row and column of position `(0, 0)`'s field.
-    pub start: [isize; 2],
+    pub jump: [usize; 3],
+    /// The first input frame, row and column of position `(0, 0, 0)`'s
+    /// field.
+    pub start: [isize; 3],
+}
+
+/// A window along each axis `[frames, rows, cols]`: taps spanned, stride
+/// and zeros in front. A 2D kind's frame axis is the window of one.
+struct Window {
+    span: [usize; 3],
+    stride: [usize; 3],
+    pad_before: [usize; 3],
+}
+
+impl Window {
+    /// A 2D kind's window (`depth: None`) or a 3D kind's, its depth axis
+    /// from `depth`; `dilation` is 1 for pools.
+    fn new(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        pad: [usize; 2],
+        depth: &Option<Depth>,
+    ) -> Window {
+        let [sh, sw] = dilated_window(kernel, dilation);
+        let (df, ds, dp) = match depth {
+            Some(d) => (dilated_window([d.f, 1], [d.d, 1])[0], d.s, d.pad_front),
+            None => (1, 1, 0),
+        };
+        Window {
+            span: [df, sh, sw],
+            stride: [ds, stride[0], stride[1]],
+            pad_before: [dp, pad[0], pad[1]],
+        }
+    }
 }
 
 impl Field {
     /// The input itself: each pixel sees itself.
     const PIXEL: Field = Field {
-        size: [1, 1],
-        jump: [1, 1],
-        start: [0, 0],
+        size: [1, 1, 1],
+        jump: [1, 1, 1],
+        start: [0, 0, 0],
     };
 
-    /// A window of `kernel` with `stride` and `pad_before` zeros on this
-    /// field's map; `None` when a number overflows.
-    fn window(
-        self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        pad_before: [usize; 2],
-    ) -> Option<Field> {
+    /// A window on this field's map; `None` when a number overflows.
+    fn window(self, w: &Window) -> Option<Field> {
         let mut out = self;
-        for a in 0..2 {
+        for a in 0..3 {
             let j = self.jump[a];
-            out.size[a] = kernel[a]
+            out.size[a] = w.span[a]
                 .checked_sub(1)?
                 .checked_mul(j)?
                 .checked_add(self.size[a])?;
-            out.jump[a] = j.checked_mul(stride[a])?;
-            let back = isize::try_from(pad_before[a].checked_mul(j)?).ok()?;
+            out.jump[a] = j.checked_mul(w.stride[a])?;
+            let back = isize::try_from(w.pad_before[a].checked_mul(j)?).ok()?;
             out.start[a] = self.start[a].checked_sub(back)?;
         }
         Some(out)
     }
 
-    /// A layer that grows the map `stride` times (a transposed
-    /// convolution, an upsampling): output `o = m s + r` reads the inputs
-    /// `m + lo ..= m + hi`, where `reads(a, r)` gives `(lo, hi)` for each
-    /// phase `r < s` (`None` where it reads nothing). Its positions are
-    /// `j / s` input pixels apart, an integer only when `s` divides the
-    /// input's jump `j` (`None` otherwise); its field is the smallest one
-    /// of that grid that holds every position's true field: the phases
-    /// see different inputs, so some positions see less than `size`.
+    /// A layer that grows the map `stride` times along each axis (a
+    /// transposed convolution, an upsampling): output `o = m s + r` reads
+    /// the inputs `m + lo ..= m + hi`, where `reads(a, r)` gives `(lo,
+    /// hi)` for each phase `r < s` (`None` where it reads nothing). Its
+    /// positions are `j / s` input pixels apart, an integer only when `s`
+    /// divides the input's jump `j` (`None` otherwise); its field is the
+    /// smallest one of that grid that holds every position's true field:
+    /// the phases see different inputs, so some positions see less than
+    /// `size`.
     fn spread(
         self,
-        stride: [usize; 2],
+        stride: [usize; 3],
         reads: impl Fn(usize, usize) -> Option<(isize, isize)>,
     ) -> Option<Field> {
         let mut out = self;
@@ -108,7 +138,7 @@ impl Field {
     /// The smallest field holding both (the branches of a block).
     fn union(self, other: Field) -> Option<Field> {
         let mut out = self;
-        for a in 0..2 {
+        for a in 0..3 {
             let end = |f: Field| f.start[a].checked_add(isize::try_from(f.size[a]).ok()?);
             let last = end(self)?.max(end(other)?);
             out.start[a] = self.start[a].min(other.start[a]);
@@ -124,13 +154,14 @@ impl Field {
 /// field is unknown (a wrong shape before it, or a number too large).
 /// Empty for a net whose input is a flat vector, which has no pixels.
 pub fn fields(net: &Net) -> Vec<(String, Option<Field>)> {
-    let Shape::Image { h, w, .. } = net.input else {
+    let Shape::Image { h, w, depth, .. } = net.input else {
         return Vec::new();
     };
+    let d = depth.unwrap_or(1);
     let whole = Field {
-        size: [h, w],
-        jump: [h, w],
-        start: [0, 0],
+        size: [d, h, w],
+        jump: [d, h, w],
+        start: [0, 0, 0],
     };
     let mut out = Vec::new();
     list(&net.layers, Some(Field::PIXEL), whole, &mut out);
@@ -159,6 +190,37 @@ fn list(
     field
 }
 
+/// Output `o` of a transposed convolution reads input `i` through tap `k`
+/// when `i s + k d - p = o`: phase `r` reads `m + (r + p - k d) / s` for
+/// the taps where that divides. `(lo, hi)` of those offsets, `None` when
+/// no tap lands on phase `r`.
+fn transposed_reads(r: usize, f: usize, s: usize, d: usize, p: usize) -> Option<(isize, isize)> {
+    let (s, d, p) = (s as isize, d as isize, p as isize);
+    let offsets = (0..f as isize)
+        .map(|k| r as isize + p - k * d)
+        .filter(|v| v.rem_euclid(s) == 0)
+        .map(|v| v.div_euclid(s));
+    let (lo, hi) = offsets.fold((isize::MAX, isize::MIN), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Nearest: phase `r` of `s` reads input `m`. (Bi/tri)linear: source `m +
+/// (2r + 1 - s) / 2s`, its floor and, unless it is whole, the next input
+/// (away from the border, where it is clamped as if padded).
+fn upsample_reads(r: usize, s: usize, mode: UpsampleMode) -> (isize, isize) {
+    match mode {
+        UpsampleMode::Nearest => (0, 0),
+        UpsampleMode::Bilinear | UpsampleMode::Linear | UpsampleMode::Trilinear => {
+            let (num, den) = (2 * r as isize + 1 - s as isize, 2 * s as isize);
+            let lo = num.div_euclid(den);
+            let whole = num.rem_euclid(den) == 0;
+            (lo, if whole { lo } else { lo + 1 })
+        }
+    }
+}
+
 /// One layer's field from its input's (pushing its children's rows).
 fn one(
     layer: &Layer,
@@ -166,47 +228,52 @@ fn one(
     whole: Field,
     out: &mut Vec<(String, Option<Field>)>,
 ) -> Option<Field> {
+    let [ph, pw] = layer.pad_before;
     let field = match &layer.kind {
         // A dilated kernel sees its span `d (f - 1) + 1`, holes included.
         LayerKind::Conv2d {
             kernel,
             stride,
             dilation,
+            depth,
             ..
-        } => input?.window(dilated_window(*kernel, *dilation), *stride, layer.pad_before),
-        LayerKind::MaxPool2d { size, stride, .. } | LayerKind::AvgPool2d { size, stride, .. } => {
-            input?.window(*size, *stride, layer.pad_before)
+        } => input?.window(&Window::new(*kernel, *stride, *dilation, [ph, pw], depth)),
+        LayerKind::MaxPool2d {
+            size, stride, depth, ..
         }
-        // Output `o` reads input `i` through tap `k` when `i s + k d - p =
-        // o`: phase `r` reads `m + (r + p - k d) / s` for the taps where
-        // that divides.
+        | LayerKind::AvgPool2d {
+            size, stride, depth, ..
+        } => input?.window(&Window::new(*size, *stride, [1, 1], [ph, pw], depth)),
         LayerKind::ConvTranspose2d {
             kernel,
             stride,
             dilation,
             padding,
+            depth,
             ..
-        } => input?.spread(*stride, |a, r| {
-            let (s, d, p) = (stride[a] as isize, dilation[a] as isize, padding[a] as isize);
-            let offsets = (0..kernel[a] as isize)
-                .map(|k| r as isize + p - k * d)
-                .filter(|v| v.rem_euclid(s) == 0)
-                .map(|v| v.div_euclid(s));
-            let (lo, hi) = offsets.fold((isize::MAX, isize::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-            (lo <= hi).then_some((lo, hi))
-        }),
-        // Nearest: phase `r` reads input `m`. Bilinear: source `m + (2r +
-        // 1 - s) / 2s`, its floor and, unless it is whole, the next input
-        // (away from the border, where it is clamped as if padded).
-        LayerKind::Upsample { scale, mode, .. } => input?.spread(*scale, |a, r| match mode {
-            UpsampleMode::Nearest => Some((0, 0)),
-            UpsampleMode::Bilinear | UpsampleMode::Linear | UpsampleMode::Trilinear => {
-                let (num, den) = (2 * r as isize + 1 - scale[a] as isize, 2 * scale[a] as isize);
-                let lo = num.div_euclid(den);
-                let whole = num.rem_euclid(den) == 0;
-                Some((lo, if whole { lo } else { lo + 1 }))
-            }
-        }),
+        } => {
+            let d = depth.unwrap_or(Depth {
+                f: 1,
+                s: 1,
+                d: 1,
+                pad_front: 0,
+                output_padding: 0,
+            });
+            let f = [d.f, kernel[0], kernel[1]];
+            let s = [d.s, stride[0], stride[1]];
+            let dil = [d.d, dilation[0], dilation[1]];
+            let p = [d.pad_front, padding[0], padding[1]];
+            input?.spread(s, |a, r| transposed_reads(r, f[a], s[a], dil[a], p[a]))
+        }
+        LayerKind::Upsample {
+            scale,
+            scale_depth,
+            mode,
+            ..
+        } => {
+            let s = [scale_depth.unwrap_or(1), scale[0], scale[1]];
+            input?.spread(s, |a, r| Some(upsample_reads(r, s[a], *mode)))
+        }
         LayerKind::GlobalAvgPool | LayerKind::Flatten | LayerKind::Dense { .. } => Some(whole),
         LayerKind::BatchNorm { .. }
         | LayerKind::Dropout { .. }
@@ -279,11 +346,21 @@ mod tests {
             .unwrap_or_else(|| panic!("{name}: no field"))
     }
 
+    impl Field {
+        /// The same field with `n` rows and columns seen, jumps of `n`.
+        fn with_hw(mut self, n: usize) -> Field {
+            self.size[1..].fill(n);
+            self.jump[1..].fill(n);
+            self
+        }
+    }
+
+    /// A square field on an image (one frame).
     fn sq(size: usize, jump: usize, start: isize) -> Field {
         Field {
-            size: [size; 2],
-            jump: [jump; 2],
-            start: [start; 2],
+            size: [1, size, size],
+            jump: [1, jump, jump],
+            start: [0, start, start],
         }
     }
 
@@ -378,7 +455,7 @@ mod tests {
         assert_eq!(field_of(&net, "f2"), sq(7, 1, -3));
         assert_eq!(field_of(&net, "f3"), sq(15, 1, -7));
         // Rows 15 + 2, columns 15 + 3 (two taps three apart span 4).
-        assert_eq!(field_of(&net, "wide").size, [17, 18]);
+        assert_eq!(field_of(&net, "wide").size, [1, 17, 18]);
     }
 
     #[test]
@@ -411,8 +488,78 @@ mod tests {
         assert_eq!(field_of(&net, "head.aux"), sq(16, 16, 0));
         assert_eq!(field_of(&net, "head"), sq(15, 2, -7));
         let wide = field_of(&net, "wide");
-        assert_eq!(wide.size, [15, 19]);
-        assert_eq!(wide.jump, [2, 2]);
+        assert_eq!(wide.size, [1, 15, 19]);
+        assert_eq!(wide.jump, [1, 2, 2]);
+    }
+
+    /// C3D's pattern (Tran et al. 2015): 3x3x3 convolutions, padding 1,
+    /// and 2x2x2 pools, each axis by the same rule. By hand, c1 3 (jump
+    /// 1, start -1); the pool 4 (jump 2); c2 4 + 2 * 2 = 8, start -1 - 2 =
+    /// -3; then a pool that keeps the frames (`[1, 2, 2]`): 8 frames
+    /// (jump 2), 10 rows and columns (jump 4). A `ConvTranspose3d` of 2
+    /// (stride 2) back on that grid halves the jumps. `GlobalAvgPool`
+    /// sees the whole 16x32x32 clip.
+    #[test]
+    fn volumes_have_fields_in_depth_too() {
+        let net = good(&net_src(
+            "[16, 32, 32, 1]",
+            "c1: Conv3d { filters: 2, kernel: 3, padding: 1 },
+             p1: MaxPool3d { size: 2 },
+             c2: Conv3d { filters: 2, kernel: 3, padding: 1 },
+             p2: MaxPool3d { size: [1, 2, 2] },
+             up: ConvTranspose3d { filters: 2, kernel: 2, stride: 2 },
+             wide: Conv3d { filters: 2, kernel: [2, 1, 1], dilation: [3, 1, 1] },
+             GlobalAvgPool",
+        ));
+        let cube = |size: usize, jump: usize, start: isize| Field {
+            size: [size; 3],
+            jump: [jump; 3],
+            start: [start; 3],
+        };
+        assert_eq!(field_of(&net, "c1"), cube(3, 1, -1));
+        assert_eq!(field_of(&net, "p1"), cube(4, 2, -1));
+        assert_eq!(field_of(&net, "c2"), cube(8, 2, -3));
+        let p2 = field_of(&net, "p2");
+        assert_eq!(
+            (p2.size, p2.jump, p2.start),
+            ([8, 10, 10], [2, 4, 4], [-3; 3])
+        );
+        // Phases 0 and 1 both read input m: on the grid of half the jump,
+        // the field starts one new step earlier and spans one step more.
+        let up = field_of(&net, "up");
+        assert_eq!(
+            (up.size, up.jump, up.start),
+            ([9, 12, 12], [1, 2, 2], [-4, -5, -5])
+        );
+        // Two frames three apart span 4 frames: 9 + 3 * 1.
+        assert_eq!(field_of(&net, "wide").size, [12, 12, 12]);
+        assert_eq!(
+            field_of(&net, "global_avg_pool_1"),
+            cube(16, 16, 0).with_hw(32)
+        );
+    }
+
+    /// Wang et al.'s FCN on a sequence of 150: kernels of 8, 5 and 3,
+    /// `same` (TensorFlow's split: 3 before for 8, 2 for 5, 1 for 3),
+    /// see 8, 12 and 14 steps; the rows are one row.
+    #[test]
+    fn sequences_have_fields_along_the_sequence() {
+        let net = good(&net_src(
+            "[150, 1]",
+            "c1: Conv1d { filters: 2, kernel: 8, padding: same },
+             c2: Conv1d { filters: 2, kernel: 5, padding: same },
+             c3: Conv1d { filters: 2, kernel: 3, padding: same },
+             MaxPool1d { size: 2 }",
+        ));
+        let line = |size: usize, jump: usize, start: isize| Field {
+            size: [1, 1, size],
+            jump: [1, 1, jump],
+            start: [0, 0, start],
+        };
+        assert_eq!(field_of(&net, "c1"), line(8, 1, -3));
+        assert_eq!(field_of(&net, "c2"), line(12, 1, -5));
+        assert_eq!(field_of(&net, "c3"), line(14, 1, -6));
+        assert_eq!(field_of(&net, "max_pool1d_1"), line(15, 2, -6));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::rt;
 use crate::field::fields;
-use crate::ir::Net;
+use crate::ir::{Net, Shape};
 
 /// The constant and the lookup, with the struct's other constants. Layers
 /// whose field is unknown (beside compile errors) are left out.
@@ -17,11 +17,22 @@ pub fn consts(net: &Net) -> TokenStream {
     // counts (ResNet-152 has hundreds).
     let n = |v: usize| Literal::usize_unsuffixed(v);
     let i = |v: isize| Literal::isize_unsuffixed(v);
+    let (seq, volume) = match net.input {
+        Shape::Image { seq, depth, .. } => (seq, depth.is_some()),
+        Shape::Flat { .. } => (false, false),
+    };
     let rows = fields(net).into_iter().filter_map(|(name, field)| {
         let f = field?;
-        let ([sh, sw], [jh, jw]) = (f.size.map(n), f.jump.map(n));
-        let [th, tw] = f.start.map(i);
-        Some(quote!(F::new(#name, [#sh, #sw], [#jh, #jw], [#th, #tw])))
+        let ([fd, sh, sw], [jd, jh, jw]) = (f.size.map(n), f.jump.map(n));
+        let [td, th, tw] = f.start.map(i);
+        let mut row = quote!(F::new(#name, [#sh, #sw], [#jh, #jw], [#th, #tw]));
+        if volume {
+            row = quote!(#row.with_frames(#fd, #jd, #td));
+        }
+        if seq {
+            row = quote!(#row.on_sequence());
+        }
+        Some(row)
     });
     quote! {
         /// Each layer's receptive field in input pixels, one per row of
@@ -29,8 +40,9 @@ pub fn consts(net: &Net) -> TokenStream {
         /// name, the pixels one output position sees (`size`, `[rows, cols]`),
         /// how far apart neighbouring positions' fields are (`jump`, the
         /// effective stride), and the first row and column of position
-        /// `(0, 0)`'s field (`start`, negative into the padding). Layers on a
-        /// flat vector see the whole input.
+        /// `(0, 0)`'s field (`start`, negative into the padding); on a
+        /// volume the same along the frames (`frames`), on a sequence one
+        /// row (`sequence`). Layers on a flat vector see the whole input.
         pub const RECEPTIVE_FIELDS: &'static [#rt::net::ReceptiveField] = {
             use #rt::net::ReceptiveField as F;
             &[#(#rows),*]

@@ -113,9 +113,9 @@ fn field_of(net: &Net, name: &str) -> Option<Field> {
 
 fn sq(size: usize, jump: usize, start: isize) -> Option<Field> {
     Some(Field {
-        size: [size; 2],
-        jump: [jump; 2],
-        start: [start; 2],
+        size: [1, size, size],
+        jump: [1, jump, jump],
+        start: [0, start, start],
     })
 }
 

@@ -4,12 +4,14 @@
 //! position to its input rectangle, clipped to the picture (what the
 //! Zeiler-Fergus figures crop).
 
-/// One layer's receptive field, per axis `[rows, cols]`. Along an axis, a
-/// window of `k` with stride `s` and `p` zeros before it maps its input's
-/// `(size, jump, start)` to `(size + (k - 1) * jump, jump * s, start - p *
-/// jump)`; element-wise and 1x1 layers keep the field, a `Residual` or
-/// `Concat` takes the union of its branches', and layers on a flat vector
-/// see the whole input.
+/// One layer's receptive field, per axis `[rows, cols]`, and on a volume
+/// along its frames too (`frames`). Along an axis, a window of `k` with
+/// stride `s` and `p` zeros before it maps its input's `(size, jump,
+/// start)` to `(size + (k - 1) * jump, jump * s, start - p * jump)`;
+/// element-wise and 1x1 layers keep the field, a `Residual` or `Concat`
+/// takes the union of its branches', and layers on a flat vector see the
+/// whole input. A sequence is one row (`size[0] == 1`): its field is
+/// along the columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReceptiveField {
     /// The layer's full name, as `summary()` shows it.
@@ -24,6 +26,26 @@ pub struct ReceptiveField {
     /// field; negative where it reaches into the padding. Its centre is
     /// `start + (size - 1) / 2`.
     pub start: [isize; 2],
+    /// On a volume (`input: [d, h, w, c]`), the field along the frames;
+    /// `None` on an image or a sequence.
+    pub frames: Option<Frames>,
+    /// The network's input is a sequence (`input: [l, c]`), which the
+    /// fields treat as an image of one row.
+    pub sequence: bool,
+}
+
+/// A volume's receptive field along its frames (depth), as
+/// [`ReceptiveField`]'s per-axis fields: frames one output position sees,
+/// frames between neighbouring positions' fields, and the first frame of
+/// position 0's field (negative into the padding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Frames {
+    /// Input frames one output position sees.
+    pub size: usize,
+    /// Input frames between the fields of two neighbouring positions.
+    pub jump: usize,
+    /// The first input frame of position 0's field.
+    pub start: isize,
 }
 
 /// A rectangle of input pixels: rows `top..top + height`, columns
@@ -53,6 +75,33 @@ impl ReceptiveField {
             size,
             jump,
             start,
+            frames: None,
+            sequence: false,
+        }
+    }
+
+    /// The same field on a volume, `size` frames seen, `jump` apart, from
+    /// frame `start` (what the generated code writes for a volume).
+    pub const fn with_frames(mut self, size: usize, jump: usize, start: isize) -> Self {
+        self.frames = Some(Frames { size, jump, start });
+        self
+    }
+
+    /// The same field on a sequence (what the generated code writes for
+    /// `input: [l, c]`).
+    pub const fn on_sequence(mut self) -> Self {
+        self.sequence = true;
+        self
+    }
+
+    /// The field's size as the summary prints it: `14x14` on an image,
+    /// `3x7x7` (frames first) on a volume, `14` on a sequence.
+    pub fn size_text(&self) -> String {
+        let [h, w] = self.size;
+        match (self.frames, self.sequence) {
+            (Some(d), _) => format!("{}x{h}x{w}", d.size),
+            (None, true) => format!("{w}"),
+            (None, false) => format!("{h}x{w}"),
         }
     }
 
@@ -175,5 +224,22 @@ mod tests {
         let last = vgg.patch(13, 13, [224, 224]).unwrap();
         assert_eq!((last.top, last.height), (118, 106));
         assert_eq!(vgg.patch(0, 0, [0, 5]), None);
+    }
+
+    #[test]
+    fn the_size_reads_as_the_input_rank() {
+        let f = ReceptiveField::new("c", [3, 5], [1, 1], [-1, -2]);
+        assert_eq!(f.size_text(), "3x5");
+        assert_eq!(f.with_frames(7, 2, -3).size_text(), "7x3x5");
+        let s = ReceptiveField::new("c", [1, 9], [1, 2], [0, -4]).on_sequence();
+        assert_eq!(s.size_text(), "9");
+        assert_eq!(
+            f.with_frames(7, 2, -3).frames,
+            Some(Frames {
+                size: 7,
+                jump: 2,
+                start: -3
+            })
+        );
     }
 }

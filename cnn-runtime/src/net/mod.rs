@@ -16,7 +16,7 @@ mod params;
 mod shard;
 mod summary;
 
-pub use field::{Patch, ReceptiveField};
+pub use field::{Frames, Patch, ReceptiveField};
 pub use freeze::Freezing;
 pub use import::{load_by_name, load_dense_as_conv, load_state_dict, LoadReport};
 pub use infer::infer_chunks;

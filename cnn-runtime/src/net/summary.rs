@@ -50,10 +50,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Row `k`'s receptive field, `14x14`, when `fields` has it.
+    /// Row `k`'s receptive field, `14x14` (`3x7x7` on a volume, `14` on a
+    /// sequence), when `fields` has it.
     fn field(&self, k: usize) -> Option<String> {
         let f = self.fields.get(k).filter(|f| f.name == self.rows[k].name)?;
-        Some(format!("{}x{}", f.size[0], f.size[1]))
+        Some(f.size_text())
     }
 }
 

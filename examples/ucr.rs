@@ -264,18 +264,18 @@ fn main() {
                 }
             }
             let published = match (set.published, model) {
-                (Some((fcn, _)), "fcn") => format!("{fcn:.1}%"),
-                (Some((_, resnet)), _) => format!("{resnet:.1}%"),
+                (Some((fcn, _)), "fcn") => format!("published mean {fcn:.1}%"),
+                (Some((_, resnet)), _) => format!("published mean {resnet:.1}%"),
                 (None, _) => "no published figure".to_string(),
             };
             let med = 100.0 * median(&accuracies);
             if args.seeds > 1 {
                 println!(
-                    "{} {model}: median of {} seeds: {med:.2}% (published mean {published})",
+                    "{} {model}: median of {} seeds: {med:.2}% ({published})",
                     set.name, args.seeds
                 );
             } else {
-                println!("{} {model}: published mean {published}", set.name);
+                println!("{} {model}: {published}", set.name);
             }
             let runs: Vec<String> = accuracies
                 .iter()

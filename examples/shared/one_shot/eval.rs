@@ -57,6 +57,43 @@ pub fn embed(net: &Encoder, data: &Dataset, tta: bool) -> Result<Vec<f32>, Error
     Ok(sum)
 }
 
+/// The ensemble's vectors of every image of `data`: each member's
+/// [`embed`] side by side (`[n, 128 * members]`), scaled by `1 /
+/// sqrt(members)` so that each row has unit length again and a squared
+/// distance is the mean of the members' squared distances.
+pub fn embed_ensemble(nets: &[Encoder], data: &Dataset, tta: bool) -> Result<Vec<f32>, Error> {
+    let dim = Encoder::OUTPUT_SIZE;
+    let members = nets.len();
+    if members == 1 {
+        return embed(&nets[0], data, tta);
+    }
+    let scale = 1.0 / (members as f32).sqrt();
+    let mut out = vec![0f32; data.len() * dim * members];
+    for (m, net) in nets.iter().enumerate() {
+        let one = embed(net, data, tta)?;
+        for (row, v) in out
+            .chunks_exact_mut(dim * members)
+            .zip(one.chunks_exact(dim))
+        {
+            for (o, x) in row[m * dim..(m + 1) * dim].iter_mut().zip(v) {
+                *o = x * scale;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Member `m`'s own unit-length embeddings, cut out of an ensemble's
+/// vectors (`[n, 128 * members]`).
+pub fn member(features: &[f32], members: usize, m: usize) -> Vec<f32> {
+    let dim = Encoder::OUTPUT_SIZE;
+    let scale = (members as f32).sqrt();
+    features
+        .chunks_exact(dim * members)
+        .flat_map(|row| row[m * dim..(m + 1) * dim].iter().map(move |x| x * scale))
+        .collect()
+}
+
 /// Pixel `k` of `img` (`SIDE x SIDE`) moved by `dy` rows and `dx`
 /// columns: what was at `k - (dy, dx)`, or 0 from outside.
 fn shifted(img: &[f32], k: usize, dy: isize, dx: isize) -> f32 {

@@ -63,6 +63,11 @@ pub struct Args {
     /// Measure the networks saved in this directory (a previous run's
     /// `--out`) instead of training them.
     pub weights: Option<PathBuf>,
+    /// Networks of each kind trained (seeds `seed`, `seed + 1`, ...) and
+    /// measured as one ensemble: an image's vector is the members'
+    /// unit-length embeddings side by side, scaled back to unit length,
+    /// so a squared distance is the mean of the members'.
+    pub members: usize,
     /// Where the results go.
     pub out: PathBuf,
 }
@@ -126,6 +131,10 @@ struct Cli {
     /// --out) instead of training them
     #[arg(long, value_name = "DIR")]
     weights: Option<PathBuf>,
+    /// Train N softmax baselines and N triplet encoders (seeds seed, seed
+    /// + 1, ...) and measure each kind as an ensemble
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = crate::cli::positive)]
+    members: usize,
     /// Episodes of each N-way test
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = crate::cli::positive)]
     episodes: usize,
@@ -232,6 +241,7 @@ fn resolve(c: Cli) -> Args {
         threads: c.threads,
         tta: !c.no_tta,
         weights: c.weights,
+        members: c.members,
         out: c.out,
     }
 }
@@ -349,43 +359,72 @@ pub fn run(args: &Args) -> Result<Report, Error> {
     say(format!("{}", Encoder::summary()));
 
     let mut history = Vec::new();
-    let t0 = Instant::now();
-    let classifier = match &args.weights {
-        Some(dir) => Classifier::load(dir.join("softmax_baseline.safetensors"))?,
-        None => train::train_softmax(&split.train.data, &args.train, &mut history)?,
-    };
-    let softmax_seconds = t0.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    let encoder = match &args.weights {
-        Some(dir) => Encoder::load(dir.join("encoder.safetensors"))?,
-        None => {
-            let init = match args.train.init {
-                Init::Softmax => Some(nets::encoder_of(&classifier)),
-                Init::Random => None,
-            };
-            train::train_triplet(&split.train.data, &args.train, &mut history, init)?
-        }
-    };
-    let triplet_seconds = t0.elapsed().as_secs_f64();
-    say(match &args.weights {
-        Some(dir) => format!("measuring the networks saved in {}", dir.display()),
-        None => format!(
-            "trained the softmax baseline in {softmax_seconds:.0} s and the encoder in \
-             {triplet_seconds:.0} s"
-        ),
-    });
     let mut files = Vec::new();
-    let encoder_path = args.out.join("encoder.safetensors");
-    encoder.save(&encoder_path)?;
-    files.push(encoder_path);
-    let classifier_path = args.out.join("softmax_baseline.safetensors");
-    classifier.save(&classifier_path)?;
-    files.push(classifier_path);
-    #[cfg(feature = "onnx")]
-    {
-        let onnx = args.out.join("encoder.onnx");
-        encoder.export_onnx(&onnx)?;
-        files.push(onnx);
+    let (mut classifiers, mut encoders) = (Vec::new(), Vec::new());
+    for m in 0..args.members {
+        // Member 1's files keep the names of a run without an ensemble.
+        let suffix = if m == 0 {
+            String::new()
+        } else {
+            format!("_{}", m + 1)
+        };
+        let config = TrainConfig {
+            seed: args.train.seed + m as u64,
+            ..args.train.clone()
+        };
+        let t0 = Instant::now();
+        let classifier = match &args.weights {
+            Some(dir) => {
+                Classifier::load(dir.join(format!("softmax_baseline{suffix}.safetensors")))?
+            }
+            None => train::train_softmax(&split.train.data, &config, &mut history)?,
+        };
+        let softmax_seconds = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let encoder = match &args.weights {
+            Some(dir) => Encoder::load(dir.join(format!("encoder{suffix}.safetensors")))?,
+            None => {
+                let init = match config.init {
+                    Init::Softmax => Some(nets::encoder_of(&classifier)),
+                    Init::Random => None,
+                };
+                train::train_triplet(&split.train.data, &config, &mut history, init)?
+            }
+        };
+        let triplet_seconds = t0.elapsed().as_secs_f64();
+        let member = if args.members > 1 {
+            format!(
+                "member {} of {} (seed {}): ",
+                m + 1,
+                args.members,
+                config.seed
+            )
+        } else {
+            String::new()
+        };
+        say(match &args.weights {
+            Some(dir) => format!("{member}measuring the networks saved in {}", dir.display()),
+            None => format!(
+                "{member}trained the softmax baseline in {softmax_seconds:.0} s and the encoder in \
+                 {triplet_seconds:.0} s"
+            ),
+        });
+        let encoder_path = args.out.join(format!("encoder{suffix}.safetensors"));
+        encoder.save(&encoder_path)?;
+        files.push(encoder_path);
+        let classifier_path = args
+            .out
+            .join(format!("softmax_baseline{suffix}.safetensors"));
+        classifier.save(&classifier_path)?;
+        files.push(classifier_path);
+        #[cfg(feature = "onnx")]
+        {
+            let onnx = args.out.join(format!("encoder{suffix}.onnx"));
+            encoder.export_onnx(&onnx)?;
+            files.push(onnx);
+        }
+        encoders.push(encoder);
+        classifiers.push(classifier);
     }
 
     // The same episodes and pairs for every method.
@@ -401,19 +440,45 @@ pub fn run(args: &Args) -> Result<Report, Error> {
     let (used, train_pairs) = compact(&eval::pairs(&split.train, threshold_pairs, seed));
     let test_pairs = eval::pairs(&split.test, args.pairs, seed ^ 1);
     let train_images = split.train.data.select(&used);
-    let softmax_encoder = nets::encoder_of(&classifier);
+    let softmax_encoders: Vec<Encoder> = classifiers.iter().map(nets::encoder_of).collect();
+    let dim = Encoder::OUTPUT_SIZE * args.members;
+    let triplet_test = eval::embed_ensemble(&encoders, &split.test.data, args.tta)?;
+    let softmax_test = eval::embed_ensemble(&softmax_encoders, &split.test.data, args.tta)?;
+    if args.members > 1 {
+        // Each member alone on the same episodes, beside the ensemble.
+        for (way, episodes) in &ways {
+            let Some(e) = episodes else { continue };
+            let alone = |features: &[f32]| {
+                (0..args.members)
+                    .map(|m| {
+                        let one = eval::member(features, args.members, m);
+                        format!(
+                            "{:.2}%",
+                            100.0 * eval::one_shot_accuracy(&one, Encoder::OUTPUT_SIZE, e)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            say(format!(
+                "one-shot {way}-way, each member alone: triplet {}; softmax features {}",
+                alone(&triplet_test),
+                alone(&softmax_test)
+            ));
+        }
+    }
     let methods = [
         Features {
             name: "triplet",
-            dim: Encoder::OUTPUT_SIZE,
-            train: eval::embed(&encoder, &train_images, args.tta)?,
-            test: eval::embed(&encoder, &split.test.data, args.tta)?,
+            dim,
+            train: eval::embed_ensemble(&encoders, &train_images, args.tta)?,
+            test: triplet_test,
         },
         Features {
             name: "softmax",
-            dim: Encoder::OUTPUT_SIZE,
-            train: eval::embed(&softmax_encoder, &train_images, args.tta)?,
-            test: eval::embed(&softmax_encoder, &split.test.data, args.tta)?,
+            dim,
+            train: eval::embed_ensemble(&softmax_encoders, &train_images, args.tta)?,
+            test: softmax_test,
         },
         Features {
             name: "pixels",
@@ -475,7 +540,7 @@ pub fn run(args: &Args) -> Result<Report, Error> {
         Some(all) => write_gallery(
             &args.out,
             all,
-            &eval::embed(&encoder, &all.data, args.tta)?,
+            &eval::embed_ensemble(&encoders, &all.data, args.tta)?,
             threshold,
         )?,
         None => write_gallery(&args.out, &split.test, &methods[0].test, threshold)?,

@@ -413,7 +413,7 @@ fn main() {
 fn grouped_conv(a: &Args) {
     use cnn_runtime::bench::random;
     use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
-    use cnn_runtime::layers::conv2d::{backward_grouped, forward_grouped, Epilogue};
+    use cnn_runtime::layers::conv2d::{backward, forward, Epilogue};
     let cases = [
         ("resnext50_stage1_56x56x128_g32", [56, 56, 128], 32),
         ("mobilenet_dw1_112x112x32", [112, 112, 32], 32),
@@ -431,7 +431,7 @@ fn grouped_conv(a: &Args) {
         let macs = (batch * g.macs() / groups) as f64;
         let gflops = |m: f64, s: &[f64]| s.iter().map(|t| 2.0 * m / t / 1e9).collect::<Vec<_>>();
         let fwd = samples(
-            || forward_grouped(&g, groups, batch, &x, &w, &ep, &mut y).expect("forward"),
+            || forward(&g, groups, batch, &x, &w, &ep, &mut y).expect("forward"),
             2,
             a.repeats,
             0.3,
@@ -445,7 +445,7 @@ fn grouped_conv(a: &Args) {
         );
         let bwd = samples(
             || {
-                backward_grouped(
+                backward(
                     &g,
                     groups,
                     batch,

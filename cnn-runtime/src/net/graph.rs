@@ -402,7 +402,7 @@ impl Graph {
                     geom.c_out,
                     (bias, bn, act),
                     &|ep, input, out| {
-                        conv2d::forward_grouped(
+                        conv2d::forward(
                             &geom,
                             groups,
                             batch,

@@ -27,7 +27,7 @@
 //! picks one at run time, so the crate needs no `target-cpu` flag.
 
 use super::depthwise_grad::{input_grad_body, weight_grad_body};
-use super::grouped::window;
+use super::im2col::window;
 use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
 use crate::layers::activation;

@@ -213,8 +213,7 @@ fn main() {
                     } else {
                         // `bwd-nodx`: the weight gradient alone.
                         let dxo = (which == "bwd").then_some(&mut dx[..]);
-                        backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, None)
-                            .unwrap();
+                        backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, None).unwrap();
                     }
                 }
                 let macs = if which == "fwd" {
@@ -228,12 +227,10 @@ fn main() {
                 );
                 continue;
             }
-            let fwd =
-                time(&mut || forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap());
+            let fwd = time(&mut || forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap());
             let bwd = time(&mut || {
                 let dxo = Some(&mut dx[..]);
-                backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, Some(&mut db))
-                    .unwrap()
+                backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, Some(&mut db)).unwrap()
             });
             let looped = time(&mut || naive.run(&x, &w, &mut y));
             println!(

@@ -42,7 +42,16 @@ fn course_volume_example() {
     let w = random(g.weight_len(), 2);
     let b = random(10, 3);
     let mut y = nan_filled(4 * 4 * 10);
-    forward(&g, 1, 1, &x, &w, &Epilogue::new(Some(&b), Act::Relu), &mut y).unwrap();
+    forward(
+        &g,
+        1,
+        1,
+        &x,
+        &w,
+        &Epilogue::new(Some(&b), Act::Relu),
+        &mut y,
+    )
+    .unwrap();
     assert!(y.iter().all(|v| *v >= 0.0));
 }
 
@@ -136,7 +145,8 @@ fn wrong_lengths_and_zero_batch_are_errors() {
     let (mut dx, mut dw, mut db) = (x.clone(), w.clone(), b3.clone());
     assert!(backward(
         &g,
-        1, batch,
+        1,
+        batch,
         &x,
         &w,
         &dy,
@@ -391,10 +401,28 @@ fn cnn_conv_pins_one_family_and_measures_nothing() {
     let w = random(g.weight_len(), 12);
     let dy = random(2 * g.out_len(), 13);
     let mut want_y = vec![0.0; y.len()];
-    reference::forward(&g, 1, 2, &x, &w, &Epilogue::new(None, Act::Relu), &mut want_y);
+    reference::forward(
+        &g,
+        1,
+        2,
+        &x,
+        &w,
+        &Epilogue::new(None, Act::Relu),
+        &mut want_y,
+    );
     assert_close(&y, &want_y, 1e-4, 1e-4);
     let (mut want_dx, mut want_dw) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-    reference::backward(&g, 1, 2, &x, &w, &dy, Some(&mut want_dx), &mut want_dw, None);
+    reference::backward(
+        &g,
+        1,
+        2,
+        &x,
+        &w,
+        &dy,
+        Some(&mut want_dx),
+        &mut want_dw,
+        None,
+    );
     assert_close(&dx, &want_dx, 1e-4, 1e-4);
     assert_close(&dx_alone, &want_dx, 1e-4, 1e-4);
     assert_close(&dw, &want_dw, 1e-4, 1e-4);

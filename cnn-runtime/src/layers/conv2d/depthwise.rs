@@ -25,6 +25,10 @@
 //! They are compiled three times, for AVX-512, for AVX2 + FMA (both with
 //! fused multiply-adds) and for the baseline target, and [`crate::isa::current`]
 //! picks one at run time, so the crate needs no `target-cpu` flag.
+//!
+//! These loops are the convolution engine's special kernel, not an entry
+//! point of their own: `paths.rs` picks them for the groups they serve
+//! (`direct_supported`) and `split.rs` runs them as it runs the others.
 
 use super::depthwise_grad::{input_grad_body, weight_grad_body};
 use super::im2col::window;

@@ -7,9 +7,9 @@
 use super::paths::{candidates, dx_candidates, fixed_rule, DxPath, Kernel};
 use super::reference;
 use super::split::{backward_path, forward_path};
-use crate::isa::Isa;
 use super::*;
 use crate::geom::{axis_dilated, Padding};
+use crate::isa::Isa;
 use crate::rng::Rng;
 use crate::testing::{assert_close, nan_filled, random};
 
@@ -166,8 +166,16 @@ fn dilated_convolutions_take_the_im2col_paths() {
         let g = c.g;
         assert!(g.is_dilated(), "{g:?}");
         let gr = group_sizes(&g, c.groups).unwrap();
-        assert_eq!(candidates(&g, &gr).as_slice(), [("gemm", Kernel::Gemm)], "{g:?}");
-        assert_eq!(dx_candidates(&g, &gr).as_slice(), [("gemm", DxPath::Gemm)], "{g:?}");
+        assert_eq!(
+            candidates(&g, &gr).as_slice(),
+            [("gemm", Kernel::Gemm)],
+            "{g:?}"
+        );
+        assert_eq!(
+            dx_candidates(&g, &gr).as_slice(),
+            [("gemm", DxPath::Gemm)],
+            "{g:?}"
+        );
         assert_eq!(fixed_rule(&g, &gr), Kernel::Gemm, "{g:?}");
     }
     // A dilation along an axis of one tap changes nothing, so such a layer
@@ -176,8 +184,14 @@ fn dilated_convolutions_take_the_im2col_paths() {
     let plain = Conv2dGeom { dh: 1, ..g };
     let gr = Groups::one(&g);
     assert!(!g.is_dilated());
-    assert_eq!(candidates(&g, &gr).as_slice(), candidates(&plain, &gr).as_slice());
-    assert_eq!(dx_candidates(&g, &gr).as_slice(), dx_candidates(&plain, &gr).as_slice());
+    assert_eq!(
+        candidates(&g, &gr).as_slice(),
+        candidates(&plain, &gr).as_slice()
+    );
+    assert_eq!(
+        dx_candidates(&g, &gr).as_slice(),
+        dx_candidates(&plain, &gr).as_slice()
+    );
 }
 
 fn check(c: &Case, seed: u64) {
@@ -294,6 +308,10 @@ fn kernels_without_dilation_refuse_a_dilated_layer() {
             let mut y = vec![0.0; batch * g.out_len()];
             forward_path(kernel, &g, &gr, sz, &x, &w, &Epilogue::NONE, &mut y);
         });
-        assert!(refused.is_err(), "{kernel:?} ran a dilated layer in {} groups", c.groups);
+        assert!(
+            refused.is_err(),
+            "{kernel:?} ran a dilated layer in {} groups",
+            c.groups
+        );
     }
 }

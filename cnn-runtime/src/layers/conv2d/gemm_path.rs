@@ -69,7 +69,13 @@ pub(super) fn forward_rows(
                     row_stride: n,
                     col_stride: 1,
                 };
-                sgemm(group_cols(col, gi, gr, rows, kt), b, 0.0, &mut y[gi * og..], n);
+                sgemm(
+                    group_cols(col, gi, gr, rows, kt),
+                    b,
+                    0.0,
+                    &mut y[gi * og..],
+                    n,
+                );
             }
         });
     }

@@ -67,9 +67,9 @@ pub use tune::{choices, Choice, Pass};
 pub(crate) use epilogue::{apply as apply_epilogue, check as check_epilogue};
 pub(crate) use gemm_path::sgemm as gemm_product;
 
-use paths::DxPath;
 use crate::error::{check_len, Error, Result};
 use crate::geom::{Act, Conv2dGeom};
+use paths::DxPath;
 
 /// What runs on a convolution's output before it is stored, per output
 /// channel: `y = act((conv(x, w) + bias) * scale + shift)`.
@@ -329,9 +329,16 @@ pub fn forward(
     check_len("conv2d forward: y", y.len(), sz.y)?;
     epilogue::check(ep, g.c_out)?;
     let candidates = paths::candidates(g, &gr);
-    let kernel = tune::choose(g, groups, batch, Pass::Forward, candidates.as_slice(), |k| {
-        split::forward_path(k, g, &gr, sz, x, w, ep, y);
-    });
+    let kernel = tune::choose(
+        g,
+        groups,
+        batch,
+        Pass::Forward,
+        candidates.as_slice(),
+        |k| {
+            split::forward_path(k, g, &gr, sz, x, w, ep, y);
+        },
+    );
     split::forward_path(kernel, g, &gr, sz, x, w, ep, y);
     Ok(())
 }
@@ -371,10 +378,17 @@ pub fn backward(
     // there; dw is summed into, so it is measured into a buffer of its own.
     let mut dw_trial = Vec::new();
     let candidates = paths::candidates(g, &gr);
-    let kernel = tune::choose(g, groups, batch, Pass::WeightGrad, candidates.as_slice(), |k| {
-        dw_trial.resize(sz.w, 0.0);
-        split::weight_grad(k, g, &gr, batch, x, dy, &mut dw_trial, None);
-    });
+    let kernel = tune::choose(
+        g,
+        groups,
+        batch,
+        Pass::WeightGrad,
+        candidates.as_slice(),
+        |k| {
+            dw_trial.resize(sz.w, 0.0);
+            split::weight_grad(k, g, &gr, batch, x, dy, &mut dw_trial, None);
+        },
+    );
     let mut dx = dx;
     let dx_path = match dx.as_deref_mut() {
         Some(dx) => choose_dx(g, &gr, batch, w, dy, dx),
@@ -428,7 +442,14 @@ fn choose_dx(
     dx: &mut [f32],
 ) -> DxPath {
     let candidates = paths::dx_candidates(g, gr);
-    tune::choose(g, gr.groups, batch, Pass::InputGrad, candidates.as_slice(), |d| {
-        split::input_grad(d, g, gr, batch, w, dy, dx);
-    })
+    tune::choose(
+        g,
+        gr.groups,
+        batch,
+        Pass::InputGrad,
+        candidates.as_slice(),
+        |d| {
+            split::input_grad(d, g, gr, batch, w, dy, dx);
+        },
+    )
 }

@@ -336,19 +336,9 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
         let dbo = with_db.then_some(&mut db[..]);
         match path {
             None => backward(&g, c.2, batch, &x, &w, &dy, dxo, &mut dw, dbo).unwrap(),
-            Some((k, d)) => backward_path(
-                k,
-                d,
-                &g,
-                &gr,
-                batch,
-                &x,
-                &w,
-                &dy,
-                dxo,
-                Some(&mut dw),
-                dbo,
-            ),
+            Some((k, d)) => {
+                backward_path(k, d, &g, &gr, batch, &x, &w, &dy, dxo, Some(&mut dw), dbo)
+            }
         }
         let what = format!("{c:?} on {path:?}");
         if with_dx {
@@ -371,7 +361,19 @@ fn check_backward(c: &Case, seed: u64, with_dx: bool, with_db: bool) {
         for d in dx_paths(&g, &gr) {
             let mut dx = nan_filled(x.len());
             let k = Kernel::Gemm;
-            backward_path(k, d, &g, &gr, batch, &[], &w, &dy, Some(&mut dx), None, None);
+            backward_path(
+                k,
+                d,
+                &g,
+                &gr,
+                batch,
+                &[],
+                &w,
+                &dy,
+                Some(&mut dx),
+                None,
+                None,
+            );
             assert_close(&dx, &want_dx, 1e-4, 1e-4);
         }
     }
@@ -488,7 +490,12 @@ fn results_do_not_depend_on_the_thread_count() {
 // loss.
 #[test]
 fn nan_inputs_propagate_through_the_epilogue() {
-    for c in [&CASES[0], &GROUP_CASES[0], &GROUP_CASES[12], &GROUP_CASES[19]] {
+    for c in [
+        &CASES[0],
+        &GROUP_CASES[0],
+        &GROUP_CASES[12],
+        &GROUP_CASES[19],
+    ] {
         let (g, gr, batch) = (geom(c), groups_of(c), c.6);
         let mut x = random(batch * g.in_len(), 1);
         x[..g.c_in].fill(f32::NAN);

@@ -534,27 +534,19 @@ pub(super) fn weight_grad(g: &Conv2dGeom, gr: &Groups, x: &[f32], dy: &[f32], dw
     // One group's product is `c_out` wide and its depth (the output
     // pixels) is blocked to keep the right operand's panels in L1; in
     // several groups each is `og` wide, and the plain micro-kernel runs it.
-    let product = if gr.groups == 1 {
-        kblock::gemm
-    } else {
-        microkernel::gemm
-    };
     dw.fill(0.0);
     for (xi, dyi) in x.chunks_exact(g.in_len()).zip(dy.chunks_exact(g.out_len())) {
         let add_image = |a: &[f32], dw: &mut [f32]| {
             for ky in 0..g.fh {
                 for gi in 0..gr.groups {
-                    product(
-                        seg,
-                        og,
-                        &a[ky * p.line() + gi * p.segment()..],
-                        walk,
-                        &dyi[gi * og..],
-                        n,
-                        &mut dw[(gi * g.fh + ky) * seg * og..(gi * g.fh + ky + 1) * seg * og],
-                        og,
-                        Store::Accumulate,
-                    );
+                    let a = &a[ky * p.line() + gi * p.segment()..];
+                    let b = &dyi[gi * og..];
+                    let c = &mut dw[(gi * g.fh + ky) * seg * og..(gi * g.fh + ky + 1) * seg * og];
+                    if gr.groups == 1 {
+                        kblock::gemm(seg, og, a, walk, b, n, c, og, Store::Accumulate);
+                    } else {
+                        microkernel::gemm(seg, og, a, walk, b, n, c, og, Store::Accumulate);
+                    }
                 }
             }
         };

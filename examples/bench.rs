@@ -21,7 +21,10 @@
 //! `c3d_train_b8` (C3dSmall, the clips example's 3D network, on 8 clips of
 //! 16 frames of 32x32 uniform in [0, 1), 40 classes; SGD lr 0.01 momentum
 //! 0.9, clips/s). Ours
-//! only: `lenet5_held_ce_b64`, LeNet-5's cross-entropy training through
+//! only: `grouped_conv`, GFLOP/s of a grouped and a depthwise convolution
+//! (ResNeXt-50 32x4d's first-stage 3x3, 56x56x128 in 32 groups, and
+//! MobileNet's first depthwise 3x3, 112x112x32; batch 8), forward with
+//! bias and ReLU and backward with dx; `lenet5_held_ce_b64`, LeNet-5's cross-entropy training through
 //! the held pass and `cnn::loss::CrossEntropy` (to compare with the fused
 //! `lenet5_train_b64`); `fma_peak`, the CPU's
 //! fp32 FMA throughput (GFLOP/s) on each instruction set with an FMA that
@@ -150,6 +153,7 @@ const WORKLOADS: &[&str] = &[
     "vgg19_style_step_256",
     "fcn1d_train_b16",
     "c3d_train_b8",
+    "grouped_conv",
     "fma_peak",
     "conv_gflops",
 ];
@@ -392,11 +396,79 @@ fn main() {
     if want("vgg19_style_step_256") {
         vgg19_style_step(&a);
     }
+    if want("grouped_conv") {
+        grouped_conv(&a);
+    }
     if want("fma_peak") {
         fma_peak(&a);
     }
     if want("conv_gflops") {
         conv_gflops(&a);
+    }
+}
+
+/// `grouped_conv`: forward (bias, ReLU) and backward (dW, db, dX) of a
+/// grouped and a depthwise 3x3 convolution at batch 8, as GFLOP/s (2 x
+/// multiply-adds / time; backward counts the two products).
+fn grouped_conv(a: &Args) {
+    use cnn_runtime::bench::random;
+    use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
+    use cnn_runtime::layers::conv2d::{backward, forward, Epilogue};
+    let cases = [
+        ("resnext50_stage1_56x56x128_g32", [56, 56, 128], 32),
+        ("mobilenet_dw1_112x112x32", [112, 112, 32], 32),
+    ];
+    let batch = 8;
+    for (name, input, groups) in cases {
+        let g = Conv2dGeom::new(input, input[2], [3, 3], [1, 1], Padding::Same).expect("shape");
+        let x = random(batch * g.in_len(), 1);
+        let w = random(g.weight_len() / groups, 2);
+        let b = random(g.c_out, 3);
+        let dy = random(batch * g.out_len(), 4);
+        let (mut y, mut dx) = (vec![0.0; dy.len()], vec![0.0; x.len()]);
+        let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; g.c_out]);
+        let ep = Epilogue::new(Some(&b), Act::Relu);
+        let macs = (batch * g.macs() / groups) as f64;
+        let gflops = |m: f64, s: &[f64]| s.iter().map(|t| 2.0 * m / t / 1e9).collect::<Vec<_>>();
+        let fwd = samples(
+            || forward(&g, groups, batch, &x, &w, &ep, &mut y).expect("forward"),
+            2,
+            a.repeats,
+            0.3,
+            3,
+        );
+        emit(
+            a,
+            &format!("grouped_conv/{name}/fwd"),
+            &gflops(macs, &fwd),
+            "GFLOP/s",
+        );
+        let bwd = samples(
+            || {
+                backward(
+                    &g,
+                    groups,
+                    batch,
+                    &x,
+                    &w,
+                    &dy,
+                    Some(&mut dx),
+                    &mut dw,
+                    Some(&mut db),
+                )
+                .expect("backward")
+            },
+            2,
+            a.repeats,
+            0.3,
+            3,
+        );
+        emit(
+            a,
+            &format!("grouped_conv/{name}/bwd"),
+            &gflops(2.0 * macs, &bwd),
+            "GFLOP/s",
+        );
     }
 }
 

@@ -142,7 +142,7 @@ fn conv(
         affine: None,
         act,
     };
-    conv2d::reference::forward(g, batch, x, w, &ep, &mut y);
+    conv2d::reference::forward(g, 1, batch, x, w, &ep, &mut y);
     y
 }
 

@@ -19,7 +19,7 @@
 
 use cnn_runtime::bench::{median, random, samples};
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
-use cnn_runtime::layers::conv2d::{backward_grouped, forward, forward_grouped, Epilogue};
+use cnn_runtime::layers::conv2d::{backward, forward, Epilogue};
 use cnn_runtime::parallel;
 
 struct Case {
@@ -141,6 +141,7 @@ impl Loop {
             }
             forward(
                 &q,
+                1,
                 self.batch,
                 &self.xg,
                 &self.wg,
@@ -208,12 +209,11 @@ fn main() {
                 while start.elapsed().as_secs_f64() < 3.0 {
                     calls += 1;
                     if which == "fwd" {
-                        forward_grouped(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
+                        forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
                     } else {
                         // `bwd-nodx`: the weight gradient alone.
                         let dxo = (which == "bwd").then_some(&mut dx[..]);
-                        backward_grouped(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, None)
-                            .unwrap();
+                        backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, None).unwrap();
                     }
                 }
                 let macs = if which == "fwd" {
@@ -227,12 +227,10 @@ fn main() {
                 );
                 continue;
             }
-            let fwd =
-                time(&mut || forward_grouped(&g, groups, batch, &x, &w, &ep, &mut y).unwrap());
+            let fwd = time(&mut || forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap());
             let bwd = time(&mut || {
                 let dxo = Some(&mut dx[..]);
-                backward_grouped(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, Some(&mut db))
-                    .unwrap()
+                backward(&g, groups, batch, &x, &w, &dy, dxo, &mut dw, Some(&mut db)).unwrap()
             });
             let looped = time(&mut || naive.run(&x, &w, &mut y));
             println!(

@@ -240,6 +240,7 @@ fn dense_rows(rows: &mut Vec<Row>, batch: usize, n_in: usize, n_out: usize) {
         rows.push(row(format!("dense_as_conv_fwd/{tag}"), 0, move || {
             conv2d::forward(
                 &g,
+                1,
                 batch,
                 &xc,
                 &wc,
@@ -255,6 +256,7 @@ fn dense_rows(rows: &mut Vec<Row>, batch: usize, n_in: usize, n_out: usize) {
         rows.push(row(format!("dense_as_conv_bwd/{tag}"), 0, move || {
             conv2d::backward(
                 &g,
+                1,
                 batch,
                 &x,
                 &w,

@@ -213,6 +213,7 @@ impl ConvBench {
         let ep = Epilogue::new(Some(&self.bias), Act::Relu);
         forward(
             &self.g,
+            1,
             self.case.batch,
             black_box(&self.x),
             &self.w,
@@ -231,6 +232,7 @@ impl ConvBench {
         };
         backward(
             &self.g,
+            1,
             self.case.batch,
             black_box(&self.x),
             &self.w,

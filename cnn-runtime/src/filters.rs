@@ -102,6 +102,7 @@ pub fn apply_many(
     conv2d::forward(
         &g,
         1,
+        1,
         image,
         &w,
         &Epilogue::new(None, Act::Identity),

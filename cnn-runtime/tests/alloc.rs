@@ -10,7 +10,7 @@
 //! and the tests set the kernels' thread count to 1 for the process.
 
 use cnn_runtime::geom::{Act, Conv2dGeom, Padding};
-use cnn_runtime::layers::conv2d::{backward, backward_grouped, forward, forward_grouped, Epilogue};
+use cnn_runtime::layers::conv2d::{backward, forward, Epilogue};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -83,9 +83,9 @@ fn a_step_at_a_seen_shape_allocates_nothing() {
         let mut db = vec![0.0; c_out];
         let ep = Epilogue::new(Some(&b), Act::Relu);
         let mut step = || {
-            forward(&g, batch, &x, &w, &ep, &mut y).unwrap();
+            forward(&g, 1, batch, &x, &w, &ep, &mut y).unwrap();
             let dxo = if with_dx { Some(&mut dx[..]) } else { None };
-            backward(&g, batch, &x, &w, &y, dxo, &mut dw, Some(&mut db)).unwrap();
+            backward(&g, 1, batch, &x, &w, &y, dxo, &mut dw, Some(&mut db)).unwrap();
         };
         for _ in 0..3 {
             step();
@@ -134,9 +134,9 @@ fn a_grouped_step_at_a_seen_shape_allocates_nothing() {
         let mut db = vec![0.0; c_out];
         let ep = Epilogue::new(Some(&b), Act::Relu);
         let mut step = || {
-            forward_grouped(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
+            forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
             let dxo = if with_dx { Some(&mut dx[..]) } else { None };
-            backward_grouped(&g, groups, batch, &x, &w, &y, dxo, &mut dw, Some(&mut db)).unwrap();
+            backward(&g, groups, batch, &x, &w, &y, dxo, &mut dw, Some(&mut db)).unwrap();
         };
         for _ in 0..3 {
             step();

@@ -225,8 +225,8 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 quote!(const G: #rt::Conv2dGeom = #geom;),
                 a,
                 (*w, *b, *w_tensor),
-                quote!(#rt::layers::conv2d::backward(&G, batch, x, #wp, dy, dx, dw, db)?;),
-                quote!(#rt::layers::conv2d::backward_input(&G, batch, #wp, dy, dx)?;),
+                quote!(#rt::layers::conv2d::backward(&G, 1, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv2d::backward_input(&G, 1, batch, #wp, dy, dx)?;),
             )
         }
         OpKind::Dense {
@@ -279,7 +279,7 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 #derivative
                 let [dw #(, #db_name)*] = #rt::net::slices(#target, [#wr #(, #db_slot)*])?;
                 #zero
-                #rt::layers::conv2d::backward_grouped(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
+                #rt::layers::conv2d::backward(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
             }}
         }
         // Frozen: the moving statistics' affine map; only dx.

@@ -109,10 +109,8 @@ fn one(op: &Op, prog: &Program, params: Params) -> TokenStream {
                 quote!(#rt::layers::conv3d::forward(&G, batch, x, #w, &ep, y)?;)
             } else if transposed.is_some() {
                 quote!(#rt::layers::conv_transpose::forward(&G, #groups, batch, x, #w, &ep, y)?;)
-            } else if *groups > 1 {
-                quote!(#rt::layers::conv2d::forward_grouped(&G, #groups, batch, x, #w, &ep, y)?;)
             } else {
-                quote!(#rt::layers::conv2d::forward(&G, batch, x, #w, &ep, y)?;)
+                quote!(#rt::layers::conv2d::forward(&G, #groups, batch, x, #w, &ep, y)?;)
             };
             quote! {{
                 const G: #ty = #geom;

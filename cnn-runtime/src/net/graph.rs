@@ -402,15 +402,7 @@ impl Graph {
                     geom.c_out,
                     (bias, bn, act),
                     &|ep, input, out| {
-                        conv2d::forward_grouped(
-                            &geom,
-                            groups,
-                            batch,
-                            input,
-                            tensor(weight)?,
-                            ep,
-                            out,
-                        )
+                        conv2d::forward(&geom, groups, batch, input, tensor(weight)?, ep, out)
                     },
                 )?,
                 Node::Conv3d {

@@ -25,9 +25,13 @@
 //! They are compiled three times, for AVX-512, for AVX2 + FMA (both with
 //! fused multiply-adds) and for the baseline target, and [`crate::isa::current`]
 //! picks one at run time, so the crate needs no `target-cpu` flag.
+//!
+//! These loops are the convolution engine's special kernel, not an entry
+//! point of their own: `paths.rs` picks them for the groups they serve
+//! (`direct_supported`) and `split.rs` runs them as it runs the others.
 
 use super::depthwise_grad::{input_grad_body, weight_grad_body};
-use super::grouped::window;
+use super::im2col::window;
 use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
 use crate::layers::activation;

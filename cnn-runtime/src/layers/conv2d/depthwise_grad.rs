@@ -16,7 +16,7 @@
 //!   each spread over the group's lanes as in the forward.
 
 use super::depthwise::{block, madd, madd_block, spread};
-use super::grouped::window;
+use super::im2col::window;
 use crate::geom::Conv2dGeom;
 
 /// The output columns whose window tap `k` lies inside the input:

@@ -4,10 +4,12 @@
 //! gradient; central differences check the gradients; a kernel that knows
 //! no dilation refuses one in debug builds.
 
-use super::grouped::{backward_kernel, choose_kernel, forward_kernel, group_sizes, Isa, Kernel};
-use super::grouped_reference as reference;
+use super::paths::{candidates, dx_candidates, fixed_rule, DxPath, Kernel};
+use super::reference;
+use super::split::{backward_path, forward_path};
 use super::*;
 use crate::geom::{axis_dilated, Padding};
+use crate::isa::Isa;
 use crate::rng::Rng;
 use crate::testing::{assert_close, nan_filled, random};
 
@@ -163,23 +165,38 @@ fn dilated_convolutions_take_the_im2col_paths() {
     for c in cases() {
         let g = c.g;
         assert!(g.is_dilated(), "{g:?}");
-        assert_eq!(candidates(&g), [("gemm", Path::Gemm)], "{g:?}");
-        assert_eq!(dx_candidates(&g), [("gemm", DxPath::Gemm)], "{g:?}");
         let gr = group_sizes(&g, c.groups).unwrap();
-        assert_eq!(choose_kernel(&g, &gr), Kernel::Gemm, "{g:?}");
+        assert_eq!(
+            candidates(&g, &gr).as_slice(),
+            [("gemm", Kernel::Gemm)],
+            "{g:?}"
+        );
+        assert_eq!(
+            dx_candidates(&g, &gr).as_slice(),
+            [("gemm", DxPath::Gemm)],
+            "{g:?}"
+        );
+        assert_eq!(fixed_rule(&g, &gr), Kernel::Gemm, "{g:?}");
     }
     // A dilation along an axis of one tap changes nothing, so such a layer
     // keeps the fast kernels (the same choice as without the dilation).
     let g = Conv2dGeom::dilated([8, 8, 4], 4, [1, 3], [1, 1], [4, 1], Padding::Same).unwrap();
     let plain = Conv2dGeom { dh: 1, ..g };
+    let gr = Groups::one(&g);
     assert!(!g.is_dilated());
-    assert_eq!(candidates(&g), candidates(&plain));
-    assert_eq!(dx_candidates(&g), dx_candidates(&plain));
+    assert_eq!(
+        candidates(&g, &gr).as_slice(),
+        candidates(&plain, &gr).as_slice()
+    );
+    assert_eq!(
+        dx_candidates(&g, &gr).as_slice(),
+        dx_candidates(&plain, &gr).as_slice()
+    );
 }
 
 fn check(c: &Case, seed: u64) {
     let (g, groups, batch) = (c.g, c.groups, c.batch);
-    let gr = group_sizes(&g, groups).unwrap();
+    let (gr, sz) = sizes(&g, groups, batch).unwrap();
     let x = random(batch * g.in_len(), seed);
     let w = random(gr.w, seed + 1);
     let b = random(g.c_out, seed + 2);
@@ -188,23 +205,12 @@ fn check(c: &Case, seed: u64) {
 
     let mut want = vec![0.0; dy.len()];
     reference::forward(&g, groups, batch, &x, &w, &ep, &mut want);
-    if groups == 1 {
-        // The grouped reference with one group is the dense one.
-        let mut dense = vec![0.0; dy.len()];
-        super::reference::forward(&g, batch, &x, &w, &ep, &mut dense);
-        assert_close(&dense, &want, 1e-6, 1e-6);
-    }
-    // The dispatcher, then each path that runs a dilated layer.
+    // The dispatcher, then the path that runs a dilated layer.
     let mut y = nan_filled(dy.len());
-    forward_grouped(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
+    forward(&g, groups, batch, &x, &w, &ep, &mut y).unwrap();
     assert_close(&y, &want, 1e-4, 1e-5);
-    let sz = sizes(&g, batch).unwrap();
     let mut y = nan_filled(dy.len());
-    if groups == 1 {
-        forward_path(Path::Gemm, &g, sz, &x, &w, &ep, &mut y);
-    } else {
-        forward_kernel(Kernel::Gemm, &g, &gr, sz, &x, &w, &ep, &mut y);
-    }
+    forward_path(Kernel::Gemm, &g, &gr, sz, &x, &w, &ep, &mut y);
     assert_close(&y, &want, 1e-4, 1e-5);
 
     let dw0 = random(gr.w, seed + 4);
@@ -222,8 +228,8 @@ fn check(c: &Case, seed: u64) {
     );
     for run in 0..2 {
         let (mut dx, mut dw, mut db) = (nan_filled(x.len()), dw0.clone(), b.clone());
-        match (run, groups) {
-            (0, _) => backward_grouped(
+        if run == 0 {
+            backward(
                 &g,
                 groups,
                 batch,
@@ -234,23 +240,11 @@ fn check(c: &Case, seed: u64) {
                 &mut dw,
                 Some(&mut db),
             )
-            .unwrap(),
-            (_, 1) => backward_path(
-                Path::Gemm,
-                DxPath::Gemm,
-                &g,
-                sz,
-                batch,
-                &x,
-                &w,
-                &dy,
-                Some(&mut dx),
-                Some(&mut dw),
-                Some(&mut db),
-            ),
-            _ => backward_kernel(
+            .unwrap();
+        } else {
+            backward_path(
                 Kernel::Gemm,
-                false,
+                DxPath::Gemm,
                 &g,
                 &gr,
                 batch,
@@ -260,18 +254,16 @@ fn check(c: &Case, seed: u64) {
                 Some(&mut dx),
                 Some(&mut dw),
                 Some(&mut db),
-            ),
+            );
         }
         assert_close(&dx, &want_dx, 1e-4, 1e-4);
         assert_close(&dw, &want_dw, 1e-4, 1e-4);
         assert_close(&db, &want_db, 1e-4, 1e-4);
     }
-    if groups == 1 {
-        // The input gradient alone (a frozen layer).
-        let mut dx = nan_filled(x.len());
-        backward_input(&g, batch, &w, &dy, &mut dx).unwrap();
-        assert_close(&dx, &want_dx, 1e-4, 1e-4);
-    }
+    // The input gradient alone (a frozen layer).
+    let mut dx = nan_filled(x.len());
+    backward_input(&g, groups, batch, &w, &dy, &mut dx).unwrap();
+    assert_close(&dx, &want_dx, 1e-4, 1e-4);
 }
 
 #[test]
@@ -283,7 +275,7 @@ fn dilated_forward_and_backward_match_reference() {
 
 /// Central differences of `loss = sum(y * r)` with respect to x, w and b.
 fn gradcheck_case(c: &Case, seed: u64) {
-    super::grouped_tests::gradcheck_geometry(&c.g, c.groups, c.batch, seed);
+    super::tests::gradcheck_geometry(&c.g, c.groups, c.batch, seed);
 }
 
 #[test]
@@ -297,36 +289,29 @@ fn dilated_gradients_match_central_differences() {
 }
 
 /// A kernel that reads adjacent taps must not run a dilated layer: in a
-/// debug build it stops on the first call.
+/// debug build it stops on the first call, in several groups (the direct
+/// kernel and the micro-kernel) and in one (the micro-kernel).
 #[cfg(debug_assertions)]
 #[test]
 fn kernels_without_dilation_refuse_a_dilated_layer() {
-    let c = cases()[8];
-    let (g, gr) = (c.g, group_sizes(&c.g, c.groups).unwrap());
-    let x = vec![0.0; c.batch * g.in_len()];
-    let w = vec![0.0; gr.w];
-    let sz = sizes(&g, c.batch).unwrap();
-    let mut kernels = vec![Kernel::Direct(Isa::Portable)];
+    let mut kernels = vec![(cases()[8], Kernel::Direct(Isa::Portable))];
     if microkernel::available() {
-        kernels.push(Kernel::Implicit);
+        kernels.push((cases()[8], Kernel::Implicit));
+        kernels.push((cases()[0], Kernel::Implicit));
     }
-    for kernel in kernels {
-        let refused = std::panic::catch_unwind(|| {
-            let mut y = vec![0.0; c.batch * g.out_len()];
-            forward_kernel(kernel, &g, &gr, sz, &x, &w, &Epilogue::NONE, &mut y);
-        });
-        assert!(refused.is_err(), "{kernel:?} ran a dilated layer");
-    }
-    if microkernel::available() {
-        let dense = cases()[0];
-        let (g, batch) = (dense.g, dense.batch);
+    for (c, kernel) in kernels {
+        let (g, batch) = (c.g, c.batch);
+        let (gr, sz) = sizes(&g, c.groups, batch).unwrap();
         let x = vec![0.0; batch * g.in_len()];
-        let w = vec![0.0; g.weight_len()];
-        let sz = sizes(&g, batch).unwrap();
+        let w = vec![0.0; gr.w];
         let refused = std::panic::catch_unwind(|| {
             let mut y = vec![0.0; batch * g.out_len()];
-            forward_path(Path::Implicit, &g, sz, &x, &w, &Epilogue::NONE, &mut y);
+            forward_path(kernel, &g, &gr, sz, &x, &w, &Epilogue::NONE, &mut y);
         });
-        assert!(refused.is_err(), "the implicit path ran a dilated layer");
+        assert!(
+            refused.is_err(),
+            "{kernel:?} ran a dilated layer in {} groups",
+            c.groups
+        );
     }
 }

@@ -10,11 +10,20 @@
 //! tap where it falls, `c_in` floats at a time; the undilated one copies
 //! whole window rows.
 //!
+//! In `groups` groups the column matrix is group-major: row `r`'s
+//! `groups * k` entries (`k = fh * fw * c_in / groups`) are the window
+//! `[group, ky, kx, ci]`, so a group's columns are one contiguous run of
+//! each row and its product is a strided view of the matrix. With one
+//! group this is the layout above, and the one-group case copies whole
+//! window rows as before; several groups copy one group's `cg` channels
+//! per tap (any dilation).
+//!
 //! Both functions take a range of column rows, so a kernel can walk the
 //! batch in cache-sized chunks that may start and end inside an image. The
 //! geometry must have passed `Conv2dGeom::validate`; slices are indexed
 //! with bounds checks, so a bad call panics rather than reading out of bounds.
 
+use super::Groups;
 use crate::geom::Conv2dGeom;
 
 /// The input columns of one window row, clipped to the input: for output
@@ -121,10 +130,21 @@ pub(super) fn add_run(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// Writes column rows `row0..row0 + rows` into `col` (`rows * k` elements,
-/// overwritten). `x` holds whole images starting at image 0 of `row0`'s
-/// numbering: `[n, in_h, in_w, c_in]`.
-pub fn im2col(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
+/// Writes column rows `row0..row0 + rows` into `col` (`rows * groups * k`
+/// elements, overwritten; group-major, see the module doc). `x` holds
+/// whole images starting at image 0 of `row0`'s numbering:
+/// `[n, in_h, in_w, c_in]`.
+pub(super) fn im2col(
+    g: &Conv2dGeom,
+    gr: &Groups,
+    x: &[f32],
+    row0: usize,
+    rows: usize,
+    col: &mut [f32],
+) {
+    if gr.groups > 1 {
+        return im2col_groups(g, gr, x, row0, rows, col);
+    }
     if g.is_dilated() {
         return im2col_dilated(g, x, row0, rows, col);
     }
@@ -214,10 +234,21 @@ fn col2im_add_dilated(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx:
     });
 }
 
-/// Adds column rows `row0..row0 + rows` of `col` back onto the input
-/// positions they were read from (the adjoint of [`im2col`]); padded
-/// positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is added into.
-pub fn col2im_add(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
+/// Adds column rows `row0..row0 + rows` of `col` (group-major) back onto
+/// the input positions they were read from (the adjoint of [`im2col`]);
+/// padded positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is
+/// added into.
+pub(super) fn col2im_add(
+    g: &Conv2dGeom,
+    gr: &Groups,
+    col: &[f32],
+    row0: usize,
+    rows: usize,
+    dx: &mut [f32],
+) {
+    if gr.groups > 1 {
+        return col2im_add_groups(g, gr, col, row0, rows, dx);
+    }
     if g.is_dilated() {
         return col2im_add_dilated(g, col, row0, rows, dx);
     }
@@ -333,16 +364,123 @@ fn col2im_add_body<const AVX512: bool>(
     }
 }
 
+/// [`im2col`] in several groups: per tap, each group's `cg` channels into
+/// its own run of the row.
+fn im2col_groups(
+    g: &Conv2dGeom,
+    gr: &Groups,
+    x: &[f32],
+    row0: usize,
+    rows: usize,
+    col: &mut [f32],
+) {
+    let (k, cg) = (gr.k, gr.cg);
+    let kt = gr.groups * k;
+    let seg = g.fw * cg;
+    let img_len = g.in_len();
+    let col = &mut col[..rows * kt];
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let img = &x[n * img_len..(n + 1) * img_len];
+        let (ky_lo, ky_hi, iy_lo) = window_dilated(oy, g.sh, g.dh, g.pad_top, g.fh, g.in_h);
+        let (kx_lo, kx_hi, ix_lo) = window_dilated(ox, g.sw, g.dw, g.pad_left, g.fw, g.in_w);
+        for (gi, dst) in col[i * kt..(i + 1) * kt].chunks_exact_mut(k).enumerate() {
+            for (ky, d) in dst.chunks_exact_mut(seg).enumerate() {
+                if ky < ky_lo || ky >= ky_hi {
+                    zero_run(d);
+                    continue;
+                }
+                let src = &img[(iy_lo + (ky - ky_lo) * g.dh) * g.in_w * g.c_in..];
+                zero_run(&mut d[..kx_lo * cg]);
+                for kx in kx_lo..kx_hi {
+                    let at = (ix_lo + (kx - kx_lo) * g.dw) * g.c_in + gi * cg;
+                    copy_run(&mut d[kx * cg..(kx + 1) * cg], &src[at..at + cg]);
+                }
+                zero_run(&mut d[kx_hi.max(kx_lo) * cg..]);
+            }
+        }
+    });
+}
+
+/// [`col2im_add`] in several groups, the adjoint of [`im2col_groups`].
+fn col2im_add_groups(
+    g: &Conv2dGeom,
+    gr: &Groups,
+    col: &[f32],
+    row0: usize,
+    rows: usize,
+    dx: &mut [f32],
+) {
+    let (k, cg) = (gr.k, gr.cg);
+    let kt = gr.groups * k;
+    let img_len = g.in_len();
+    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
+        let src = &col[i * kt..(i + 1) * kt];
+        let img = &mut dx[n * img_len..(n + 1) * img_len];
+        let (ky_lo, ky_hi, iy_lo) = window_dilated(oy, g.sh, g.dh, g.pad_top, g.fh, g.in_h);
+        let (kx_lo, kx_hi, ix_lo) = window_dilated(ox, g.sw, g.dw, g.pad_left, g.fw, g.in_w);
+        for ky in ky_lo..ky_hi {
+            let iy = iy_lo + (ky - ky_lo) * g.dh;
+            for kx in kx_lo..kx_hi {
+                let ix = ix_lo + (kx - kx_lo) * g.dw;
+                let d = &mut img[(iy * g.in_w + ix) * g.c_in..(iy * g.in_w + ix + 1) * g.c_in];
+                let tap = (ky * g.fw + kx) * cg;
+                for (gi, dg) in d.chunks_exact_mut(cg).enumerate() {
+                    add_run(dg, &src[gi * k + tap..gi * k + tap + cg]);
+                }
+            }
+        }
+    });
+}
+
+/// The taps of a window along one axis that fall inside the input: output
+/// index `o` (stride `s`, `pad` leading zeros, window `f`, input length
+/// `n`) reads taps `lo..hi`, tap `lo` at input index `i_lo` (meaningful
+/// only when `lo < hi`). Undilated; see [`window_dilated`].
+#[inline(always)]
+pub(super) fn window(o: usize, s: usize, pad: usize, f: usize, n: usize) -> (usize, usize, usize) {
+    let start = (o * s) as isize - pad as isize;
+    let lo = (-start).clamp(0, f as isize) as usize;
+    let hi = (n as isize - start).clamp(0, f as isize) as usize;
+    let i_lo = (start + lo as isize).max(0) as usize;
+    (lo, hi, i_lo)
+}
+
+/// [`window`] for taps `d` apart: tap `t` of output `o` reads input
+/// `o * s - pad + t * d`, so the taps inside `0..n` are `lo..hi` with
+/// `lo = ceil(max(pad - o * s, 0) / d)`, `hi = min(ceil((n + pad - o * s) / d), f)`,
+/// tap `lo` at input `i_lo`, tap `t` at `i_lo + (t - lo) * d`.
+#[inline(always)]
+pub(super) fn window_dilated(
+    o: usize,
+    s: usize,
+    d: usize,
+    pad: usize,
+    f: usize,
+    n: usize,
+) -> (usize, usize, usize) {
+    if d == 1 {
+        return window(o, s, pad, f, n);
+    }
+    let start = (o * s) as isize - pad as isize;
+    let di = d as isize;
+    let lo = ((-start).max(0) + di - 1) / di;
+    let hi = ((n as isize - start).max(0) + di - 1) / di;
+    let (lo, hi) = (lo.min(f as isize) as usize, hi.min(f as isize) as usize);
+    let i_lo = (start + (lo * d) as isize).max(0) as usize;
+    (lo, hi, i_lo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::geom::Padding;
     use crate::testing::{dot, random};
 
-    // im2col and col2im are adjoint: <im2col(x), c> == <x, col2im(c)>.
+    // im2col and col2im are adjoint: <im2col(x), c> == <x, col2im(c)>, in
+    // one group and in two (where each row's window is group-major).
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
-        for case in [
+        for (case, groups) in [
             ([5, 7, 3], [3, 3], [1, 1], Padding::Explicit(1)),
             ([6, 5, 2], [2, 3], [2, 1], Padding::Same),
             ([7, 7, 1], [3, 3], [3, 2], Padding::Same),
@@ -355,25 +493,30 @@ mod tests {
             ([9, 8, 3], [3, 3], [1, 1], [2, 2], Padding::Same),
             ([7, 10, 2], [2, 3], [2, 1], [3, 2], Padding::Explicit(1)),
             ([1, 12, 2], [1, 3], [1, 2], [1, 4], Padding::Same),
-        ]) {
+        ])
+        .flat_map(|c| [(c, 1), (c, 2)])
+        {
             let (input, kernel, stride, dilation, padding) = case;
+            let input = [input[0], input[1], input[2] * groups];
             let g = Conv2dGeom::dilated(input, 4, kernel, stride, dilation, padding).unwrap();
+            let gr = super::super::group_sizes(&g, groups).unwrap();
             let batch = 2;
             let rows = batch * g.out_h * g.out_w;
             let x = random(batch * g.in_len(), 1);
             let c = random(rows * g.k(), 2);
+            // g.k() = groups * gr.k: a row holds every group's window.
             // Two uneven chunks, to cross an image boundary mid-image.
             let split = rows / 2 + 1;
             let mut col = vec![f32::NAN; rows * g.k()];
-            im2col(&g, &x, 0, split, &mut col[..split * g.k()]);
-            im2col(&g, &x, split, rows - split, &mut col[split * g.k()..]);
+            im2col(&g, &gr, &x, 0, split, &mut col[..split * g.k()]);
+            im2col(&g, &gr, &x, split, rows - split, &mut col[split * g.k()..]);
             let mut dx = vec![0.0; x.len()];
-            col2im_add(&g, &c[..split * g.k()], 0, split, &mut dx);
-            col2im_add(&g, &c[split * g.k()..], split, rows - split, &mut dx);
+            col2im_add(&g, &gr, &c[..split * g.k()], 0, split, &mut dx);
+            col2im_add(&g, &gr, &c[split * g.k()..], split, rows - split, &mut dx);
             // Every clone the CPU runs agrees with the one it ran.
             for isa in crate::isa::Isa::supported_here() {
                 let mut dx2 = vec![0.0; x.len()];
-                crate::isa::scoped(isa, || col2im_add(&g, &c, 0, rows, &mut dx2)).unwrap();
+                crate::isa::scoped(isa, || col2im_add(&g, &gr, &c, 0, rows, &mut dx2)).unwrap();
                 crate::testing::assert_close(&dx2, &dx, 1e-6, 1e-6);
             }
             let lhs = dot(&col, &c);
@@ -391,8 +534,9 @@ mod tests {
     fn dilated_rows_skip_inputs() {
         let g = Conv2dGeom::dilated([4, 4, 1], 1, [2, 2], [1, 1], [2, 2], Padding::Valid).unwrap();
         let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let gr = super::super::group_sizes(&g, 1).unwrap();
         let mut col = vec![f32::NAN; 4 * 4];
-        im2col(&g, &x, 0, 4, &mut col);
+        im2col(&g, &gr, &x, 0, 4, &mut col);
         assert_eq!(&col[..4], &[0.0, 2.0, 8.0, 10.0]);
         assert_eq!(&col[12..], &[5.0, 7.0, 13.0, 15.0]);
     }
@@ -402,8 +546,9 @@ mod tests {
     fn first_row_is_the_top_left_window() {
         let g = Conv2dGeom::new([4, 4, 1], 1, [3, 3], [1, 1], Padding::Valid).unwrap();
         let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let gr = super::super::group_sizes(&g, 1).unwrap();
         let mut col = vec![f32::NAN; 4 * 9];
-        im2col(&g, &x, 0, 4, &mut col);
+        im2col(&g, &gr, &x, 0, 4, &mut col);
         assert_eq!(&col[..9], &[0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0]);
         assert_eq!(
             &col[27..],

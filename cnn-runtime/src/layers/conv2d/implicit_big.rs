@@ -1,6 +1,6 @@
-//! The implicit-GEMM forward pass for convolutions whose weights do not
-//! fit in L2 (ResNet-50's later stages: 2.4 MB at 14x14x256 3x3, 9.4 MB at
-//! 7x7x512 3x3). [`super::conv_row`] runs the whole depth of the product
+//! The implicit-GEMM forward pass for convolutions in one group whose
+//! weights do not fit in L2 (ResNet-50's later stages: 2.4 MB at
+//! 14x14x256 3x3, 9.4 MB at 7x7x512 3x3). [`super::conv_row`] runs the whole depth of the product
 //! for one output row at a time, so every output row streams all the
 //! weights from memory for only `out_w` rows of arithmetic (7 at the last
 //! stage): those layers ran at 20-35 GFLOP/s against 90-150 elsewhere.
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::geom::Conv2dGeom;
 use crate::layers::conv2d::microkernel::{self, Store};
-use crate::layers::conv2d::DxPath;
+use crate::layers::conv2d::{DxPath, Groups};
 use crate::parallel;
 use crate::parallel::Disjoint;
 use crate::scratch::{self, Slot};
@@ -181,7 +181,7 @@ const ROWS_PER_TASK: usize = 64;
 
 /// Whether the backward pass of `g` takes [`backward`].
 pub(in crate::layers::conv2d) fn wanted_for(g: &Conv2dGeom) -> bool {
-    wanted(&forward_layout(g).0)
+    wanted(&forward_layout(g, &Groups::one(g)).0)
 }
 
 /// The backward pass when the weights exceed L2. The general one splits
@@ -210,7 +210,8 @@ pub(in crate::layers::conv2d) fn backward(
             db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
         }
     }
-    let (_, p) = forward_layout(g);
+    let one = Groups::one(g);
+    let (_, p) = forward_layout(g, &one);
     let padded_len = if p.is_identity(p.height) {
         0
     } else {
@@ -259,8 +260,8 @@ pub(in crate::layers::conv2d) fn backward(
         });
         let Some((dx, path)) = dx else { return };
         match path {
-            DxPath::Transposed => flip_kernel(g, w, wt),
-            _ => transpose_kernel(g, w, wt),
+            DxPath::Transposed => flip_kernel(g, &one, w, wt),
+            _ => transpose_kernel(g, &one, w, wt),
         }
         let wt = &*wt;
         let chunk = g.out_h * g.out_w;
@@ -270,8 +271,8 @@ pub(in crate::layers::conv2d) fn backward(
             // SAFETY: task n alone writes image n of dx.
             let dxn = unsafe { shared.part(n * g.in_len(), g.in_len()) };
             match path {
-                DxPath::Transposed => input_grad(g, dyn_, wt, dxn),
-                _ => input_grad_scatter(g, dyn_, wt, chunk, dxn),
+                DxPath::Transposed => input_grad(g, &one, dyn_, wt, dxn),
+                _ => input_grad_scatter(g, &one, dyn_, wt, chunk, dxn),
             }
         });
     });

@@ -1,8 +1,10 @@
 //! The slow, obviously correct convolution: the course's definition as
 //! seven nested loops with f64 accumulation (kernel taps `dh`, `dw` apart
-//! for a dilated one), and its gradients by the
-//! chain rule written out loop by loop. Test oracle only; it panics on
-//! wrong lengths instead of returning errors.
+//! for a dilated one), and its gradients by the chain rule written out
+//! loop by loop. In `groups` groups, output channel `co` sums only over the
+//! `cg = c_in / groups` input channels of its group `co / og`; one group
+//! is the plain convolution and `groups == c_in` a depthwise one. Test
+//! oracle only; it panics on wrong lengths instead of returning errors.
 
 use super::Epilogue;
 use crate::geom::{Act, Conv2dGeom};
@@ -19,6 +21,16 @@ pub(super) fn input_at(
     let iy = (oy * g.sh + ky * g.dh).checked_sub(g.pad_top)?;
     let ix = (ox * g.sw + kx * g.dw).checked_sub(g.pad_left)?;
     (iy < g.in_h && ix < g.in_w).then_some((iy, ix))
+}
+
+/// Input channels per group, output channels per group, weight length.
+fn split(g: &Conv2dGeom, groups: usize) -> (usize, usize, usize) {
+    assert!(
+        groups > 0 && g.c_in.is_multiple_of(groups) && g.c_out.is_multiple_of(groups),
+        "groups"
+    );
+    let (cg, og) = (g.c_in / groups, g.c_out / groups);
+    (cg, og, g.fh * g.fw * cg * g.c_out)
 }
 
 pub(crate) fn act(a: Act, v: f64) -> f64 {
@@ -45,33 +57,44 @@ pub(crate) fn act(a: Act, v: f64) -> f64 {
     }
 }
 
-/// `y = act((conv(x, w) + bias) * scale + shift)`. Overwrites `y`.
-/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  y: [batch, out_h, out_w, c_out]
-pub fn forward(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32], ep: &Epilogue, y: &mut [f32]) {
-    epilogue(g, &sums(g, batch, x, w), ep, y);
+/// `y = act((conv(x, w) + bias) * scale + shift)` in `groups` groups.
+/// Overwrites `y`.
+/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in / groups, c_out]  y: [batch, out_h, out_w, c_out]
+pub fn forward(
+    g: &Conv2dGeom,
+    groups: usize,
+    batch: usize,
+    x: &[f32],
+    w: &[f32],
+    ep: &Epilogue,
+    y: &mut [f32],
+) {
+    epilogue(g, &sums(g, groups, batch, x, w), ep, y);
 }
 
 /// The convolution's sums in f64, before the epilogue, as [`forward`]
 /// computes them: what the tests that try many epilogues on one
 /// convolution compute once.
-/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in, c_out]  sums: [batch, out_h, out_w, c_out]
-pub fn sums(g: &Conv2dGeom, batch: usize, x: &[f32], w: &[f32]) -> Vec<f64> {
+/// x: [batch, in_h, in_w, c_in]  w: [fh, fw, c_in / groups, c_out]  sums: [batch, out_h, out_w, c_out]
+pub fn sums(g: &Conv2dGeom, groups: usize, batch: usize, x: &[f32], w: &[f32]) -> Vec<f64> {
+    let (cg, og, w_len) = split(g, groups);
     assert_eq!(x.len(), batch * g.in_len(), "x");
-    assert_eq!(w.len(), g.weight_len(), "w");
+    assert_eq!(w.len(), w_len, "w");
     let mut sums = vec![0f64; batch * g.out_len()];
     for n in 0..batch {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 for co in 0..g.c_out {
+                    let c0 = co / og * cg;
                     let mut acc = 0f64;
                     for ky in 0..g.fh {
                         for kx in 0..g.fw {
                             let Some((iy, ix)) = input_at(g, oy, ox, ky, kx) else {
                                 continue;
                             };
-                            for ci in 0..g.c_in {
-                                let xv = x[((n * g.in_h + iy) * g.in_w + ix) * g.c_in + ci];
-                                let wv = w[((ky * g.fw + kx) * g.c_in + ci) * g.c_out + co];
+                            for ci in 0..cg {
+                                let xv = x[((n * g.in_h + iy) * g.in_w + ix) * g.c_in + c0 + ci];
+                                let wv = w[((ky * g.fw + kx) * cg + ci) * g.c_out + co];
                                 acc += xv as f64 * wv as f64;
                             }
                         }
@@ -102,11 +125,12 @@ pub fn epilogue(g: &Conv2dGeom, sums: &[f64], ep: &Epilogue, y: &mut [f32]) {
     }
 }
 
-/// Gradients of the plain convolution given `dy` (with respect to its
-/// output before any activation). Overwrites `dx` when given; adds into
-/// `dw` and `db`.
+/// Gradients of the plain convolution in `groups` groups given `dy` (with
+/// respect to its output before any activation). Overwrites `dx` when
+/// given; adds into `dw` and `db`.
 pub fn backward(
     g: &Conv2dGeom,
+    groups: usize,
     batch: usize,
     x: &[f32],
     w: &[f32],
@@ -115,10 +139,11 @@ pub fn backward(
     dw: &mut [f32],
     db: Option<&mut [f32]>,
 ) {
+    let (cg, og, w_len) = split(g, groups);
     assert_eq!(x.len(), batch * g.in_len(), "x");
-    assert_eq!(w.len(), g.weight_len(), "w");
+    assert_eq!(w.len(), w_len, "w");
     assert_eq!(dy.len(), batch * g.out_len(), "dy");
-    assert_eq!(dw.len(), g.weight_len(), "dw");
+    assert_eq!(dw.len(), w_len, "dw");
     let mut gx = vec![0f64; x.len()];
     let mut gw = vec![0f64; w.len()];
     let mut gb = vec![0f64; g.c_out];
@@ -126,6 +151,7 @@ pub fn backward(
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 for co in 0..g.c_out {
+                    let c0 = co / og * cg;
                     let d = dy[((n * g.out_h + oy) * g.out_w + ox) * g.c_out + co] as f64;
                     gb[co] += d;
                     for ky in 0..g.fh {
@@ -133,9 +159,9 @@ pub fn backward(
                             let Some((iy, ix)) = input_at(g, oy, ox, ky, kx) else {
                                 continue;
                             };
-                            for ci in 0..g.c_in {
-                                let xi = ((n * g.in_h + iy) * g.in_w + ix) * g.c_in + ci;
-                                let wi = ((ky * g.fw + kx) * g.c_in + ci) * g.c_out + co;
+                            for ci in 0..cg {
+                                let xi = ((n * g.in_h + iy) * g.in_w + ix) * g.c_in + c0 + ci;
+                                let wi = ((ky * g.fw + kx) * cg + ci) * g.c_out + co;
                                 gx[xi] += d * w[wi] as f64;
                                 gw[wi] += d * x[xi] as f64;
                             }

@@ -67,8 +67,6 @@ pub enum Pass {
     WeightGrad,
     /// `dx = dY` through the transposed convolution.
     InputGrad,
-    /// Both gradients in one pass (a grouped convolution's backward).
-    Backward,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -117,12 +117,12 @@ pub fn forward(
     conv2d::check_epilogue(ep, g.c_out)?;
     let c = g.conv();
     if g.is_exact() {
-        conv2d::backward_input_grouped(&c, groups, batch, w, x, y)?;
+        conv2d::backward_input(&c, groups, batch, w, x, y)?;
     } else {
         let (small, big) = grids(g, &c);
         scratch::with(Slot::Wide, batch * c.out_len(), |wide| {
             widen(small, big, g.c_in, x, wide);
-            conv2d::backward_input_grouped(&c, groups, batch, w, wide, y)
+            conv2d::backward_input(&c, groups, batch, w, wide, y)
         })?;
     }
     conv2d::apply_epilogue(ep, g.c_out, y);
@@ -167,9 +167,9 @@ pub fn backward(
     if g.is_exact() {
         // The convolution's weight gradient: its input is our dy, its
         // output gradient our x.
-        conv2d::backward_grouped(&c, groups, batch, dy, w, x, None, dw, None)?;
+        conv2d::backward(&c, groups, batch, dy, w, x, None, dw, None)?;
         if let Some(dx) = dx {
-            conv2d::forward_grouped(&c, groups, batch, dy, w, &Epilogue::NONE, dx)?;
+            conv2d::forward(&c, groups, batch, dy, w, &Epilogue::NONE, dx)?;
         }
         return Ok(());
     }
@@ -178,9 +178,9 @@ pub fn backward(
     scratch::with(Slot::Wide, 2 * wide_len, |buf| {
         let (wide_x, wide_dx) = buf.split_at_mut(wide_len);
         widen(small, big, g.c_in, x, wide_x);
-        conv2d::backward_grouped(&c, groups, batch, dy, w, wide_x, None, dw, None)?;
+        conv2d::backward(&c, groups, batch, dy, w, wide_x, None, dw, None)?;
         if let Some(dx) = dx {
-            conv2d::forward_grouped(&c, groups, batch, dy, w, &Epilogue::NONE, wide_dx)?;
+            conv2d::forward(&c, groups, batch, dy, w, &Epilogue::NONE, wide_dx)?;
             narrow(small, big, g.c_in, wide_dx, dx);
         }
         Ok(())
@@ -206,11 +206,11 @@ pub fn backward_input(
     check_len("conv_transpose backward_input: dx", dx.len(), sz.x)?;
     let c = g.conv();
     if g.is_exact() {
-        return conv2d::forward_grouped(&c, groups, batch, dy, w, &Epilogue::NONE, dx);
+        return conv2d::forward(&c, groups, batch, dy, w, &Epilogue::NONE, dx);
     }
     let (small, big) = grids(g, &c);
     scratch::with(Slot::Wide, batch * c.out_len(), |wide| {
-        conv2d::forward_grouped(&c, groups, batch, dy, w, &Epilogue::NONE, wide)?;
+        conv2d::forward(&c, groups, batch, dy, w, &Epilogue::NONE, wide)?;
         narrow(small, big, g.c_in, wide, dx);
         Ok(())
     })

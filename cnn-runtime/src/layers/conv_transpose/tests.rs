@@ -210,7 +210,7 @@ fn is_the_adjoint_of_its_convolution() {
         let mut y = nan_filled(z.len());
         forward(&g, groups, batch, &x, &w, &Epilogue::NONE, &mut y).unwrap();
         let mut cz = vec![0.0; x.len()];
-        crate::layers::conv2d::grouped_reference::forward(
+        crate::layers::conv2d::reference::forward(
             &conv,
             groups,
             batch,

@@ -210,12 +210,14 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 quote!(#rt::layers::conv3d::backward_input(&G, batch, #wp, dy, dx)?;),
             )
         }
+        // An image's or a sequence's convolution in any number of groups;
+        // a frozen one computes the input gradient alone.
         OpKind::Conv {
             w,
             b,
             act: a,
             g,
-            groups: 1,
+            groups,
             w_tensor,
             ..
         } => {
@@ -225,8 +227,8 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 quote!(const G: #rt::Conv2dGeom = #geom;),
                 a,
                 (*w, *b, *w_tensor),
-                quote!(#rt::layers::conv2d::backward(&G, 1, batch, x, #wp, dy, dx, dw, db)?;),
-                quote!(#rt::layers::conv2d::backward_input(&G, 1, batch, #wp, dy, dx)?;),
+                quote!(#rt::layers::conv2d::backward(&G, #groups, batch, x, #wp, dy, dx, dw, db)?;),
+                quote!(#rt::layers::conv2d::backward_input(&G, #groups, batch, #wp, dy, dx)?;),
             )
         }
         OpKind::Dense {
@@ -246,41 +248,6 @@ fn one(back: &Back, prog: &Program) -> TokenStream {
                 quote!(#rt::layers::dense::backward(batch, #n_in, #n_out, x, #wp, dy, dx, dw, db)?;),
                 quote!(#rt::layers::dense::backward_input(batch, #n_in, #n_out, #wp, dy, dx)?;),
             )
-        }
-        // A grouped convolution: its kernel computes every gradient; a
-        // frozen one's weight gradients go to scratch.
-        OpKind::Conv {
-            w,
-            b,
-            act: a,
-            g,
-            groups,
-            ..
-        } => {
-            let (y_name, y_slot, derivative) = fused_derivative(*a, ys);
-            let geom = conv_geom(g);
-            let (wr, wp) = (range(*w), p(*w));
-            let (db_name, db_slot, db_arg) = match b {
-                Some(b) => (vec![quote!(db)], vec![range(*b)], quote!(Some(db))),
-                None => (vec![], vec![], quote!(None)),
-            };
-            let (target, wr, db_slot, zero) = match back.scratch {
-                Some((sw, sb)) => (
-                    quote!(fixed),
-                    range(sw),
-                    sb.map(range).into_iter().collect(),
-                    quote!(dw.fill(0.0); #(#db_name.fill(0.0);)*),
-                ),
-                None => (quote!(grads), wr, db_slot, quote!()),
-            };
-            quote! {{
-                const G: #rt::Conv2dGeom = #geom;
-                let [x, #(#y_name,)* dy #(, #dx_name)*] = #rt::net::slices(f, [#xs, #(#y_slot,)* #dys #(, #dx_slot)*])?;
-                #derivative
-                let [dw #(, #db_name)*] = #rt::net::slices(#target, [#wr #(, #db_slot)*])?;
-                #zero
-                #rt::layers::conv2d::backward(&G, #groups, batch, x, #wp, dy, #dx_arg, dw, #db_arg)?;
-            }}
         }
         // Frozen: the moving statistics' affine map; only dx.
         OpKind::BatchNorm {

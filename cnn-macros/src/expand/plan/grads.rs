@@ -118,28 +118,12 @@ impl Planner<'_> {
                     dx
                 }
             };
-            // A frozen grouped convolution's kernel still writes weight
-            // gradients: give them a place that is not the trainable
-            // gradient buffer. (The others compute the input's alone.)
-            let scratch = match op.kind {
-                OpKind::Conv {
-                    w,
-                    b,
-                    groups,
-                    transposed: None,
-                    ..
-                } if op.frozen && groups > 1 => {
-                    Some((self.fixed.alloc(w.len), b.map(|b| self.fixed.alloc(b.len))))
-                }
-                _ => None,
-            };
             self.prog.back.push(Back {
                 op: i,
                 dy,
                 dx,
                 dother,
                 after,
-                scratch,
                 taps,
             });
         }

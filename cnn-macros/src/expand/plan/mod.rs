@@ -319,10 +319,6 @@ pub struct Back {
     pub dother: Option<Slot>,
     /// Run after the kernel.
     pub after: Vec<Step>,
-    /// A grouped convolution frozen at compile time: fixed-arena slots its
-    /// kernel writes the (unused) weight and bias gradients into (the
-    /// others compute the input gradient alone).
-    pub scratch: Option<(Slot, Option<Slot>)>,
     /// Run before the kernel: taps of the op's output, whose gradients a
     /// held pass may add into the output's (`first`: the tap's gradient
     /// is the whole gradient, zero when none is given).

@@ -49,7 +49,7 @@ mod depthwise_grad;
 mod dilation_tests;
 mod epilogue;
 mod gemm_path;
-pub mod im2col;
+pub(crate) mod im2col;
 mod implicit;
 mod kblock;
 mod microkernel;

@@ -135,6 +135,19 @@ impl ReceptiveField {
         [0, 1].map(|a| o[a] as f64 + (self.size[a] as f64 - 1.0) / 2.0)
     }
 
+    /// The input frames output frame `t` sees in a volume of `depth`
+    /// frames: the field's frames clipped to the volume, as
+    /// [`patch`](Self::patch) clips rows and columns. `None` on an image
+    /// or a sequence (no `frames`), or when the field holds no frame of
+    /// the volume.
+    pub fn frames_seen(&self, t: usize, depth: usize) -> Option<std::ops::Range<usize>> {
+        let f = self.frames?;
+        let first = f.start + (t * f.jump) as isize;
+        let end = (first + f.size as isize).min(depth as isize);
+        let first = first.max(0);
+        (end > first).then_some(first as usize..end as usize)
+    }
+
     /// The input pixels output position `(i, j)` sees in a picture of
     /// `image` = `[height, width]`: the field clipped to the picture (it
     /// reaches into the padding near the borders). `None` when the field
@@ -241,5 +254,19 @@ mod tests {
                 start: -3
             })
         );
+    }
+
+    #[test]
+    fn frames_seen_are_clipped_to_the_volume() {
+        // C3D's c2 (8 frames, jump 2, from -3) on a 16-frame clip: output
+        // frame 0 sees frames -3..5, clipped to 0..5; frame 3 sees 3..11;
+        // frame 7 sees 11..19, clipped to 11..16.
+        let f = ReceptiveField::new("c2", [8, 8], [2, 2], [-3, -3]).with_frames(8, 2, -3);
+        assert_eq!(f.frames_seen(0, 16), Some(0..5));
+        assert_eq!(f.frames_seen(3, 16), Some(3..11));
+        assert_eq!(f.frames_seen(7, 16), Some(11..16));
+        assert_eq!(f.frames_seen(20, 16), None);
+        let image = ReceptiveField::new("c", [3, 3], [1, 1], [0, 0]);
+        assert_eq!(image.frames_seen(0, 4), None);
     }
 }

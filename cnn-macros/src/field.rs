@@ -252,17 +252,12 @@ fn one(
             depth,
             ..
         } => {
-            let d = depth.unwrap_or(Depth {
-                f: 1,
-                s: 1,
-                d: 1,
-                pad_front: 0,
-                output_padding: 0,
-            });
-            let f = [d.f, kernel[0], kernel[1]];
-            let s = [d.s, stride[0], stride[1]];
-            let dil = [d.d, dilation[0], dilation[1]];
-            let p = [d.pad_front, padding[0], padding[1]];
+            // An image's frame axis: one tap, stride 1, no padding.
+            let (df, ds, dd, dp) = depth.map_or((1, 1, 1, 0), |d| (d.f, d.s, d.d, d.pad_front));
+            let f = [df, kernel[0], kernel[1]];
+            let s = [ds, stride[0], stride[1]];
+            let dil = [dd, dilation[0], dilation[1]];
+            let p = [dp, padding[0], padding[1]];
             input?.spread(s, |a, r| transposed_reads(r, f[a], s[a], dil[a], p[a]))
         }
         LayerKind::Upsample {

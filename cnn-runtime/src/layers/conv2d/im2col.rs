@@ -142,11 +142,8 @@ pub(super) fn im2col(
     rows: usize,
     col: &mut [f32],
 ) {
-    if gr.groups > 1 {
-        return im2col_groups(g, gr, x, row0, rows, col);
-    }
-    if g.is_dilated() {
-        return im2col_dilated(g, x, row0, rows, col);
+    if gr.groups > 1 || g.is_dilated() {
+        return im2col_taps(g, gr, x, row0, rows, col);
     }
     let k = g.k();
     let seg = g.fw * g.c_in;
@@ -182,58 +179,6 @@ pub(super) fn im2col(
     });
 }
 
-/// The input index of tap `t` of output `o` along one axis (stride `s`,
-/// taps `d` apart, `pad` leading zeros, `n` inputs), or `None` in padding.
-#[inline(always)]
-fn tap_at(o: usize, s: usize, t: usize, d: usize, pad: usize, n: usize) -> Option<usize> {
-    (o * s + t * d).checked_sub(pad).filter(|&i| i < n)
-}
-
-/// [`im2col`] for a dilated geometry: one tap of `c_in` floats at a time.
-fn im2col_dilated(g: &Conv2dGeom, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
-    let (k, c) = (g.k(), g.c_in);
-    let img_len = g.in_len();
-    let col = &mut col[..rows * k];
-    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
-        let dst = &mut col[i * k..(i + 1) * k];
-        let img = &x[n * img_len..(n + 1) * img_len];
-        for ky in 0..g.fh {
-            let iy = tap_at(oy, g.sh, ky, g.dh, g.pad_top, g.in_h);
-            for kx in 0..g.fw {
-                let d = &mut dst[(ky * g.fw + kx) * c..][..c];
-                match (iy, tap_at(ox, g.sw, kx, g.dw, g.pad_left, g.in_w)) {
-                    (Some(iy), Some(ix)) => copy_run(d, &img[(iy * g.in_w + ix) * c..][..c]),
-                    _ => zero_run(d),
-                }
-            }
-        }
-    });
-}
-
-/// [`col2im_add`] for a dilated geometry: one tap of `c_in` floats at a time.
-fn col2im_add_dilated(g: &Conv2dGeom, col: &[f32], row0: usize, rows: usize, dx: &mut [f32]) {
-    let (k, c) = (g.k(), g.c_in);
-    let img_len = g.in_len();
-    for_each_pixel(g, row0, rows, |i, n, oy, ox| {
-        let src = &col[i * k..(i + 1) * k];
-        let img = &mut dx[n * img_len..(n + 1) * img_len];
-        for ky in 0..g.fh {
-            let Some(iy) = tap_at(oy, g.sh, ky, g.dh, g.pad_top, g.in_h) else {
-                continue;
-            };
-            for kx in 0..g.fw {
-                if let Some(ix) = tap_at(ox, g.sw, kx, g.dw, g.pad_left, g.in_w) {
-                    let from = (ky * g.fw + kx) * c;
-                    add_run(
-                        &mut img[(iy * g.in_w + ix) * c..][..c],
-                        &src[from..from + c],
-                    );
-                }
-            }
-        }
-    });
-}
-
 /// Adds column rows `row0..row0 + rows` of `col` (group-major) back onto
 /// the input positions they were read from (the adjoint of [`im2col`]);
 /// padded positions are dropped. `dx` is `[n, in_h, in_w, c_in]` and is
@@ -246,11 +191,8 @@ pub(super) fn col2im_add(
     rows: usize,
     dx: &mut [f32],
 ) {
-    if gr.groups > 1 {
-        return col2im_add_groups(g, gr, col, row0, rows, dx);
-    }
-    if g.is_dilated() {
-        return col2im_add_dilated(g, col, row0, rows, dx);
+    if gr.groups > 1 || g.is_dilated() {
+        return col2im_add_taps(g, gr, col, row0, rows, dx);
     }
     #[cfg(target_arch = "x86_64")]
     match crate::isa::current() {
@@ -364,16 +306,10 @@ fn col2im_add_body<const AVX512: bool>(
     }
 }
 
-/// [`im2col`] in several groups: per tap, each group's `cg` channels into
-/// its own run of the row.
-fn im2col_groups(
-    g: &Conv2dGeom,
-    gr: &Groups,
-    x: &[f32],
-    row0: usize,
-    rows: usize,
-    col: &mut [f32],
-) {
+/// [`im2col`] one tap at a time, for several groups or a dilated kernel
+/// (whose taps are not one run of the input row): per tap, each group's
+/// `cg` channels into its own run of the row (one group: all `c_in`).
+fn im2col_taps(g: &Conv2dGeom, gr: &Groups, x: &[f32], row0: usize, rows: usize, col: &mut [f32]) {
     let (k, cg) = (gr.k, gr.cg);
     let kt = gr.groups * k;
     let seg = g.fw * cg;
@@ -401,8 +337,8 @@ fn im2col_groups(
     });
 }
 
-/// [`col2im_add`] in several groups, the adjoint of [`im2col_groups`].
-fn col2im_add_groups(
+/// [`col2im_add`] one tap at a time, the adjoint of [`im2col_taps`].
+fn col2im_add_taps(
     g: &Conv2dGeom,
     gr: &Groups,
     col: &[f32],
